@@ -1,0 +1,24 @@
+"""One place for terminal output: data to stdout, messages to stderr.
+
+Markup and highlighting are off so that user data (SSIDs, mesh IDs, reasons
+read off the air) is never interpreted as rich markup.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+out = Console(markup=False, highlight=False, emoji=False)
+err = Console(stderr=True, markup=False, highlight=False, emoji=False)
+
+
+def error(text: str) -> None:
+    err.print(f"error: {text}", style="bold red")
+
+
+def warning(text: str) -> None:
+    err.print(f"warning: {text}", style="yellow")
+
+
+def success(text: str) -> None:
+    err.print(text, style="green")
