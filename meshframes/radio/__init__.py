@@ -1,0 +1,1 @@
+"""Transports that move 802.11 frames between engines and a medium."""

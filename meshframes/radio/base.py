@@ -1,0 +1,49 @@
+"""The one small interface every medium offers a node: simulated air, pcap
+replay, a monitor interface on a real radio, or the kernel's mesh interface.
+
+Transports only move frames and stamp them; they hold no protocol logic.
+Frames are 802.11 MPDUs as bytes, starting at Frame Control, without FCS and
+without radiotap: a transport strips and adds those at its edge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class RxFrame:
+    """A frame as a node received it."""
+
+    data: bytes
+    # Seconds: virtual time on simulated air, CLOCK_MONOTONIC on radios.
+    timestamp: float
+    signal_dbm: int | None = None
+    # PHY rate in units of 100 kb/s, the unit of Linux's airtime metric.
+    rate_100kbps: int | None = None
+
+
+class Radio(Protocol):
+    """What a node needs from its medium."""
+
+    @property
+    def mac(self) -> bytes:
+        """This radio's 6-byte address (A2 of everything it transmits)."""
+        ...
+
+    def transmit(self, frame: bytes) -> None:
+        """Queue one MPDU for the air; never blocks on the medium."""
+        ...
+
+    def receive(self) -> list[RxFrame]:
+        """Drain the frames that arrived since the last call, oldest first,
+        without this radio's own transmissions."""
+        ...
+
+
+class Clock(Protocol):
+    """Time as a node sees it: virtual in simulation, monotonic on radios."""
+
+    def now(self) -> float:
+        ...
