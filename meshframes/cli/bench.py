@@ -1,0 +1,31 @@
+"""`meshframes bench NAME`: benchmarks reported as ratios against a baseline
+measured in the same process (e.g. authority orders/s against raw Ed25519
+verifies/s), never as absolute timing claims."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# benchmark -> "module:click_command"; each area adds its own line.
+BENCHES: dict[str, str] = {
+}
+
+
+class _LazyBenches(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(BENCHES)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = BENCHES.get(name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+@click.group(cls=_LazyBenches, short_help="Run benchmarks (ratios against same-run baselines).")
+def bench() -> None:
+    """Run a benchmark; each reports its rate next to a baseline measured in
+    the same run and the ratio between them."""
