@@ -1,0 +1,382 @@
+"""Decode captured frames with our Scapy layers and say what each one is.
+
+This is the dissection side used by the CLI and the tests: it is thorough
+rather than fast (Scapy builds and parses ~2k frames/s here). Engines use
+the struct codec instead.
+
+A frame ends in one of three states:
+- decoded: every 802.11 layer parsed and consumed its bytes exactly;
+- undecoded: it parsed, but some 802.11-level bytes have no layer (an
+  unknown action category or vendor OUI); application payload inside an
+  MSDU (after LLC/SNAP) is not ours to decode and does not count;
+- malformed: the bytes break their format; the reason says where and how.
+Encrypted bodies are counted apart: without a key they cannot be decoded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from scapy.config import conf
+from scapy.layers.dot11 import Dot11, Dot11Elt, Dot11Encrypted, Dot11QoS
+from scapy.layers.l2 import LLC
+from scapy.packet import NoPayload, Packet, Padding, Raw
+
+import meshframes.layers  # noqa: F401  (registers the layers)
+from meshframes.capture import (
+    LINKTYPE_IEEE802_11_RADIOTAP,
+    CaptureError,
+    CapturedFrame,
+    frames_carry_fcs,
+    parse_radiotap,
+    read_capture,
+)
+from meshframes.layers import (
+    GANN,
+    PERR,
+    PREP,
+    PREQ,
+    RANN,
+    FastPayHeader,
+    GateAnnouncement,
+    MalformedLayer,
+    MeshControl,
+    SelfProtectedAction,
+    mesh_control_rule,
+)
+from meshframes.layers.fastpay import MESSAGE_TYPES
+
+KINDS = (
+    "beacon",
+    "probe-req",
+    "probe-resp",
+    "peering-open",
+    "peering-confirm",
+    "peering-close",
+    "preq",
+    "prep",
+    "perr",
+    "rann",
+    "gate-ann",
+    "mesh-data",
+    "fastpay-order",
+    "fastpay-vote",
+    "fastpay-certificate",
+    "fastpay-confirmation",
+    "fastpay-info-request",
+    "fastpay-info-response",
+    "fastpay-announce",
+    "fastpay-error",
+    "other",
+)
+_PEERING_KINDS = {1: "peering-open", 2: "peering-confirm", 3: "peering-close"}
+_HWMP_KINDS = {PREQ: "preq", PREP: "prep", PERR: "perr", RANN: "rann", GANN: "gate-ann"}
+
+# 9.3.1: control frame lengths without FCS, by subtype; those not listed
+# carry variable content after 16 octets.
+_CONTROL_LENGTH = {12: 10, 13: 10}
+
+
+@dataclass(slots=True)
+class FrameDecode:
+    index: int
+    kind: str
+    packet: Packet | None = None
+    malformed: str | None = None
+    undecoded: str | None = None
+    encrypted: bool = False
+    mesh_control_rule: str | None = None
+    hwmp: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Analysis:
+    path: str
+    frames: int = 0
+    by_kind: Counter[str] = field(default_factory=Counter)
+    undecoded: list[dict[str, Any]] = field(default_factory=list)
+    malformed: list[dict[str, Any]] = field(default_factory=list)
+    encrypted: int = 0
+    hwmp: list[dict[str, Any]] = field(default_factory=list)
+    mesh_control_rules: Counter[str] = field(default_factory=Counter)
+    linktypes: Counter[int] = field(default_factory=Counter)
+    fcs: str = "none"
+    capture_error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "frames": self.frames,
+            "by_kind": dict(sorted(self.by_kind.items())),
+            "undecoded": len(self.undecoded),
+            "undecoded_frames": self.undecoded,
+            "malformed": self.malformed,
+            "encrypted": self.encrypted,
+            "hwmp": self.hwmp,
+            "mesh_control_rules": dict(self.mesh_control_rules),
+            "linktypes": {str(k): v for k, v in self.linktypes.items()},
+            "fcs": self.fcs,
+            "capture_error": self.capture_error,
+        }
+
+
+def expected_header_length(data: bytes) -> int:
+    """Octets of MAC header the Frame Control field promises (9.3)."""
+    fc, flags = data[0], data[1]
+    ftype, subtype = (fc >> 2) & 3, fc >> 4
+    if ftype == 0:
+        return 24
+    if ftype == 1:
+        return _CONTROL_LENGTH.get(subtype, 16)
+    if ftype == 2:
+        length = 24
+        if flags & 0x03 == 0x03:
+            length += 6
+        if subtype & 0x08:
+            length += 2
+        return length
+    return 10
+
+
+@contextlib.contextmanager
+def _strict_scapy() -> Iterator[None]:
+    """Let layer errors propagate instead of becoming Raw, without Scapy's
+    own error log lines for each one."""
+    runtime = logging.getLogger("scapy.runtime")
+    old_debug, old_level = conf.debug_dissector, runtime.level
+    conf.debug_dissector = True
+    runtime.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        conf.debug_dissector = old_debug
+        runtime.setLevel(old_level)
+
+
+def _layers(pkt: Packet) -> Iterator[Packet]:
+    layer = pkt
+    while not isinstance(layer, NoPayload):
+        yield layer
+        layer = layer.payload
+
+
+def _element_walk_error(body: bytes) -> str | None:
+    """Check that elements tile `body` exactly (9.4.2.1), independently of
+    how each element's fields parse."""
+    pos = 0
+    number = 0
+    while pos < len(body):
+        if pos + 2 > len(body):
+            return f"element {number}: header truncated ({len(body) - pos} octet left)"
+        length = body[pos + 1]
+        if pos + 2 + length > len(body):
+            return (
+                f"element {number} (ID {body[pos]}): Length {length} overruns the frame "
+                f"by {pos + 2 + length - len(body)} octets"
+            )
+        pos += 2 + length
+        number += 1
+    return None
+
+
+def _first_element_offset(pkt: Packet, total: int) -> int | None:
+    for layer in _layers(pkt):
+        if isinstance(layer, Dot11Elt):
+            return total - len(layer.original)
+    return None
+
+
+def _hwmp_record(index: int, element: Packet) -> dict[str, Any]:
+    record: dict[str, Any] = {"frame": index, "element": element.name}
+    for f in element.fields_desc:
+        if f.name in ("ID", "len"):
+            continue
+        value = element.getfieldval(f.name)
+        if value is None:
+            continue
+        if f.name in ("targets", "destinations"):
+            record[f.name] = [_plain_fields(sub) for sub in value]
+        else:
+            record[f.name] = _plain(value)
+    return record
+
+
+def _plain_fields(pkt: Packet) -> dict[str, Any]:
+    return {
+        f.name: _plain(pkt.getfieldval(f.name))
+        for f in pkt.fields_desc
+        if pkt.getfieldval(f.name) is not None
+    }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray)):
+        return value.hex()
+    if isinstance(value, (int, str, float)) or value is None:
+        return int(value) if type(value).__name__ == "FlagValue" else value
+    return int(value) if hasattr(value, "__int__") else str(value)
+
+
+def classify(pkt: Packet) -> str:
+    dot11 = pkt
+    if dot11.type == 0:
+        if dot11.subtype == 8:
+            return "beacon"
+        if dot11.subtype == 4:
+            return "probe-req"
+        if dot11.subtype == 5:
+            return "probe-resp"
+        header = pkt.getlayer(FastPayHeader)
+        if header is not None:
+            return "fastpay-" + MESSAGE_TYPES[header.message_type]
+        spa = pkt.getlayer(SelfProtectedAction)
+        if spa is not None and spa.self_protected_action in _PEERING_KINDS:
+            return _PEERING_KINDS[spa.self_protected_action]
+        for layer in _layers(pkt):
+            for cls, kind in _HWMP_KINDS.items():
+                if isinstance(layer, cls):
+                    return kind
+        if pkt.haslayer(GateAnnouncement):
+            return "gate-ann"
+        return "other"
+    if dot11.type == 2 and pkt.haslayer(MeshControl):
+        return "mesh-data"
+    return "other"
+
+
+def decode_mpdu(data: bytes, index: int = 0) -> FrameDecode:
+    """Decode one MPDU (from Frame Control, no FCS, no radiotap)."""
+    if len(data) < 2:
+        return FrameDecode(index, "other", malformed=f"frame of {len(data)} octets has no Frame Control")
+    need = expected_header_length(data)
+    if len(data) < need:
+        return FrameDecode(
+            index, "other", malformed=f"802.11 header truncated: got {len(data)} octets, expected {need}"
+        )
+    try:
+        with _strict_scapy():
+            pkt = Dot11(data)
+    except MalformedLayer as exc:
+        return FrameDecode(index, _kind_of_failed(data), malformed=str(exc))
+    except Exception as exc:  # a Scapy-native layer refused the bytes
+        pkt = Dot11(data)
+        problem = _raw_in_80211(pkt)
+        if problem is not None:
+            return FrameDecode(index, _kind_of_failed(data), packet=pkt,
+                               malformed=f"{problem}: {type(exc).__name__}: {exc}")
+    result = FrameDecode(index, classify(pkt), packet=pkt)
+    _inspect(pkt, data, result)
+    return result
+
+
+def _kind_of_failed(data: bytes) -> str:
+    """Best-effort kind of a frame that did not parse, from its header."""
+    try:
+        pkt = Dot11(data)
+        return classify(pkt)
+    except Exception:
+        return "other"
+
+
+def _raw_in_80211(pkt: Packet) -> str | None:
+    """Where a Raw layer sits among the 802.11 layers, if anywhere."""
+    parent = None
+    for layer in _layers(pkt):
+        if isinstance(layer, LLC):
+            return None
+        if isinstance(layer, Raw):
+            return f"{len(layer.load)} octets after {parent.name} have no layer"
+        parent = layer
+    return None
+
+
+def _inspect(pkt: Packet, data: bytes, result: FrameDecode) -> None:
+    for layer in _layers(pkt):
+        if isinstance(layer, Dot11Encrypted):
+            result.encrypted = True
+            return
+        if isinstance(layer, Padding):
+            result.malformed = f"{len(layer.load)} octets after the frame's last layer"
+            return
+        if isinstance(layer, Dot11QoS) and isinstance(layer.payload, MeshControl):
+            result.mesh_control_rule = mesh_control_rule(layer, bytes(layer.payload.original))
+        if isinstance(layer, (PREQ, PREP, PERR, RANN, GANN)):
+            result.hwmp.append(_hwmp_record(result.index, layer))
+    offset = _first_element_offset(pkt, len(data))
+    if offset is not None:
+        walk = _element_walk_error(data[offset:])
+        if walk is not None:
+            result.malformed = walk
+            return
+    raw = _raw_in_80211(pkt)
+    if raw is not None:
+        result.undecoded = raw
+    if pkt.type == 1 and len(data) > expected_header_length(data) and pkt.subtype in _CONTROL_LENGTH:
+        result.malformed = (
+            f"control frame of {len(data)} octets, expected {_CONTROL_LENGTH[pkt.subtype]}"
+        )
+
+
+def mpdus(frames: list[CapturedFrame], fcs: str = "auto") -> tuple[list[tuple[int, bytes, str | None]], str]:
+    """Strip radiotap and FCS: (index, MPDU, problem) per frame, and how the
+    FCS was decided ("radiotap", "present", "none")."""
+    raw_80211 = [f.data for f in frames if f.linktype != LINKTYPE_IEEE802_11_RADIOTAP]
+    strip_raw = fcs == "yes" or (fcs == "auto" and frames_carry_fcs(raw_80211))
+    decided = "present" if strip_raw else "none"
+    out: list[tuple[int, bytes, str | None]] = []
+    for f in frames:
+        data = f.data
+        problem = None
+        if len(data) < f.original_length:
+            problem = f"captured {len(data)} of {f.original_length} octets (snap length)"
+        if f.linktype == LINKTYPE_IEEE802_11_RADIOTAP:
+            try:
+                rt = parse_radiotap(data)
+            except ValueError as exc:
+                out.append((f.index, b"", str(exc)))
+                continue
+            data = data[rt.length :]
+            if rt.has_fcs and fcs != "no":
+                data = data[:-4]
+                decided = "radiotap"
+        elif strip_raw:
+            data = data[:-4]
+        out.append((f.index, data, problem))
+    return out, decided
+
+
+def analyze(path: str | Path, fcs: str = "auto") -> tuple[Analysis, list[FrameDecode]]:
+    """Decode every frame of a capture; a damaged file still reports every
+    frame before the damage, and the damage itself."""
+    analysis = Analysis(str(path))
+    frames: list[CapturedFrame] = []
+    try:
+        for frame in read_capture(path):
+            frames.append(frame)
+    except CaptureError as exc:
+        analysis.capture_error = str(exc)
+    decodes: list[FrameDecode] = []
+    stripped, analysis.fcs = mpdus(frames, fcs)
+    for frame, (index, data, problem) in zip(frames, stripped):
+        analysis.linktypes[frame.linktype] += 1
+        result = decode_mpdu(data, index) if data else FrameDecode(index, "other")
+        if problem and not result.malformed:
+            result.malformed = problem
+        decodes.append(result)
+        analysis.frames += 1
+        analysis.by_kind[result.kind] += 1
+        if result.malformed:
+            analysis.malformed.append({"frame": index, "kind": result.kind, "reason": result.malformed})
+        elif result.undecoded:
+            analysis.undecoded.append({"frame": index, "kind": result.kind, "reason": result.undecoded})
+        if result.encrypted:
+            analysis.encrypted += 1
+        if result.mesh_control_rule:
+            analysis.mesh_control_rules[result.mesh_control_rule] += 1
+        analysis.hwmp.extend(result.hwmp)
+    return analysis, decodes

@@ -1,0 +1,423 @@
+"""802.11s elements other than path selection (IEEE 802.11-2020 9.4.2).
+
+Each class registers its Element ID with Scapy's `Dot11Elt` registry, so a
+beacon or peering frame dissects into these classes with no call into our
+code. Element IDs are from table 9-92.
+"""
+
+from __future__ import annotations
+
+from scapy.fields import (
+    BitField,
+    ByteEnumField,
+    ByteField,
+    ConditionalField,
+    FlagsField,
+    LEShortEnumField,
+    LEShortField,
+    LELongField,
+    LEThreeBytesField,
+    OUIField,
+    PacketListField,
+    StrLenField,
+    XStrFixedLenField,
+    XStrLenField,
+)
+from scapy.layers.dot11 import Dot11EltVendorSpecific, _dot11_id_enum, _dot11_info_elts_ids
+from scapy.packet import Packet
+
+from meshframes.layers._strict import MalformedLayer, MeshElement, StrictSubPacket
+
+# Table 9-92 Element IDs.
+ELEMENT_MESH_CONFIGURATION = 113
+ELEMENT_MESH_ID = 114
+ELEMENT_MESH_LINK_METRIC_REPORT = 115
+ELEMENT_CONGESTION_NOTIFICATION = 116
+ELEMENT_MESH_PEERING_MANAGEMENT = 117
+ELEMENT_MESH_CHANNEL_SWITCH_PARAMETERS = 118
+ELEMENT_MESH_AWAKE_WINDOW = 119
+ELEMENT_BEACON_TIMING = 120
+ELEMENT_GANN = 125
+ELEMENT_RANN = 126
+ELEMENT_PREQ = 130
+ELEMENT_PREP = 131
+ELEMENT_PERR = 132
+ELEMENT_AMPE = 139
+ELEMENT_MIC = 140
+ELEMENT_VENDOR_SPECIFIC = 221
+
+# Scapy shows element names from this table; it stops before the mesh IDs.
+_dot11_info_elts_ids.update(
+    {
+        ELEMENT_MESH_CONFIGURATION: "Mesh Configuration",
+        ELEMENT_MESH_ID: "Mesh ID",
+        ELEMENT_MESH_LINK_METRIC_REPORT: "Mesh Link Metric Report",
+        ELEMENT_CONGESTION_NOTIFICATION: "Congestion Notification",
+        ELEMENT_MESH_PEERING_MANAGEMENT: "Mesh Peering Management",
+        ELEMENT_MESH_CHANNEL_SWITCH_PARAMETERS: "Mesh Channel Switch Parameters",
+        ELEMENT_MESH_AWAKE_WINDOW: "Mesh Awake Window",
+        ELEMENT_BEACON_TIMING: "Beacon Timing",
+        ELEMENT_GANN: "GANN",
+        ELEMENT_RANN: "RANN",
+        ELEMENT_PREQ: "PREQ",
+        ELEMENT_PREP: "PREP",
+        ELEMENT_PERR: "PERR",
+        ELEMENT_AMPE: "AMPE",
+        ELEMENT_MIC: "MIC",
+    }
+)
+
+# 9.4.2.97.2-6: identifiers inside the Mesh Configuration element.
+PATH_SELECTION_PROTOCOLS = {1: "HWMP", 255: "vendor-specific"}
+PATH_SELECTION_METRICS = {1: "airtime", 255: "vendor-specific"}
+CONGESTION_CONTROL_MODES = {0: "none", 1: "CCSF", 255: "vendor-specific"}
+SYNCHRONIZATION_METHODS = {1: "neighbor-offset", 255: "vendor-specific"}
+AUTHENTICATION_PROTOCOLS = {0: "none", 1: "SAE", 2: "IEEE 802.1X", 255: "vendor-specific"}
+# 9.4.2.97.8 Mesh Capability, bit 0 first.
+MESH_CAPABILITY_BITS = [
+    "accepting_additional_peerings",
+    "mcca_supported",
+    "mcca_enabled",
+    "forwarding",
+    "mbca_enabled",
+    "tbtt_adjusting",
+    "mesh_power_save_level",
+    "reserved",
+]
+
+# 9.4.2.102, table 9-222: Mesh Peering Protocol Identifier.
+MESH_PEERING_PROTOCOLS = {0: "MPM", 1: "AMPE", 255: "vendor-specific"}
+# 9.4.1.7, table 9-49: reason codes used by mesh peering and HWMP.
+MESH_REASON_CODES = {
+    1: "UNSPECIFIED",
+    52: "MESH-PEERING-CANCELED",
+    53: "MESH-MAX-PEERS",
+    54: "MESH-CONFIGURATION-POLICY-VIOLATION",
+    55: "MESH-CLOSE-RCVD",
+    56: "MESH-MAX-RETRIES",
+    57: "MESH-CONFIRM-TIMEOUT",
+    58: "MESH-INVALID-GTK",
+    59: "MESH-INCONSISTENT-PARAMETERS",
+    60: "MESH-INVALID-SECURITY-CAPABILITY",
+    61: "MESH-PATH-ERROR-NO-PROXY-INFORMATION",
+    62: "MESH-PATH-ERROR-NO-FORWARDING-INFORMATION",
+    63: "MESH-PATH-ERROR-DESTINATION-UNREACHABLE",
+    64: "MAC-ADDRESS-ALREADY-EXISTS-IN-MBSS",
+    65: "MESH-CHANNEL-SWITCH-REGULATORY-REQUIREMENTS",
+    66: "MESH-CHANNEL-SWITCH-UNSPECIFIED",
+}
+
+# Self-protected action codes (9.6.16.1, table 9-474) that the draft peering
+# element of ns-3 repeats in its first octet.
+PEERING_OPEN = 1
+PEERING_CONFIRM = 2
+PEERING_CLOSE = 3
+
+# docs/wire-format.md: our OUI (a CID) and the announcement's OUI type.
+MESHFRAMES_OUI = 0x0A4D46
+OUI_TYPE_AUTHORITY_ANNOUNCEMENT = 1
+
+
+def _id_field(element_id: int) -> ByteEnumField:
+    return ByteEnumField("ID", element_id, _dot11_id_enum)
+
+
+def _len_field() -> ByteField:
+    return ByteField("len", None)
+
+
+# 9.4.2.97
+class MeshConfiguration(MeshElement):
+    name = "Mesh Configuration"
+    fields_desc = [
+        _id_field(ELEMENT_MESH_CONFIGURATION),
+        _len_field(),
+        ByteEnumField("path_selection_protocol", 1, PATH_SELECTION_PROTOCOLS),
+        ByteEnumField("path_selection_metric", 1, PATH_SELECTION_METRICS),
+        ByteEnumField("congestion_control_mode", 0, CONGESTION_CONTROL_MODES),
+        ByteEnumField("synchronization_method", 1, SYNCHRONIZATION_METHODS),
+        ByteEnumField("authentication_protocol", 0, AUTHENTICATION_PROTOCOLS),
+        # 9.4.2.97.7 Mesh Formation Info, most significant bit first.
+        BitField("connected_to_as", 0, 1),
+        BitField("number_of_peerings", 0, 6),
+        BitField("connected_to_mesh_gate", 0, 1),
+        FlagsField("mesh_capability", 0x09, 8, MESH_CAPABILITY_BITS),
+    ]
+
+    def expected_length(self, body: bytes) -> int:
+        return 7
+
+
+# 9.4.2.98
+class MeshID(MeshElement):
+    name = "Mesh ID"
+    fields_desc = [
+        _id_field(ELEMENT_MESH_ID),
+        _len_field(),
+        StrLenField("mesh_id", b"", length_from=lambda p: p.len),
+    ]
+
+    def expected_length(self, body: bytes) -> set[int]:
+        return set(range(33))
+
+
+def _peering_frame_action(elt: Packet) -> int | None:
+    """The self-protected action code of the frame the element sits in."""
+    layer = elt.underlayer
+    while layer is not None:
+        if "self_protected_action" in layer.fieldtype:
+            return layer.getfieldval("self_protected_action")
+        layer = layer.underlayer
+    return None
+
+
+def _standard_peering_kind(elt: "MeshPeeringManagement") -> int:
+    """Open, Confirm or Close: from the enclosing frame, else from Length.
+
+    The body's layout depends on the frame (9.4.2.102): Open carries the
+    local link ID, Confirm adds the peer link ID, Close adds a reason code
+    and may omit the peer link ID. A Length of 6 or 22 fits both Confirm and
+    a Close without peer link ID, so the frame decides when there is one.
+    """
+    action = _peering_frame_action(elt)
+    if action in (PEERING_OPEN, PEERING_CONFIRM, PEERING_CLOSE):
+        return action
+    if elt.len is None:
+        if elt.reason_code is not None:
+            return PEERING_CLOSE
+        return PEERING_CONFIRM if elt.peer_link_id is not None else PEERING_OPEN
+    return {4: PEERING_OPEN, 20: PEERING_OPEN, 6: PEERING_CONFIRM, 22: PEERING_CONFIRM}.get(
+        elt.len, PEERING_CLOSE
+    )
+
+
+def _is_draft(elt: "MeshPeeringManagement") -> bool:
+    # ns-3 writes the pre-standard layout: a one-octet subtype in place of
+    # the two-octet protocol identifier, so its lengths are odd (3, 5, 7)
+    # where the standard's are even.
+    if elt.len is not None:
+        return elt.len % 2 == 1
+    return elt.draft_subtype is not None
+
+
+def _has_peer_link_id(elt: "MeshPeeringManagement") -> bool:
+    if elt.len is None:
+        return elt.peer_link_id is not None
+    if _is_draft(elt):
+        return elt.len == 7 or (elt.len == 5 and elt.draft_subtype == PEERING_CONFIRM)
+    kind = _standard_peering_kind(elt)
+    if kind == PEERING_CONFIRM:
+        return True
+    return kind == PEERING_CLOSE and elt.len in (8, 24)
+
+
+def _has_reason(elt: "MeshPeeringManagement") -> bool:
+    if elt.len is None:
+        return elt.reason_code is not None
+    if _is_draft(elt):
+        return elt.draft_subtype == PEERING_CLOSE and elt.len in (5, 7)
+    return _standard_peering_kind(elt) == PEERING_CLOSE
+
+
+def _has_chosen_pmk(elt: "MeshPeeringManagement") -> bool:
+    if elt.len is None:
+        return elt.chosen_pmk is not None
+    return not _is_draft(elt) and elt.len >= 20
+
+
+# Lengths 9.6.16.2-4 allow per frame (the same ones Linux's mesh_plink.c
+# accepts): 4 octets of protocol and local link ID, + 2 peer link ID,
+# + 2 reason code, + 16 chosen PMK in a secure mesh.
+_PEERING_LENGTHS = {
+    PEERING_OPEN: {4, 20},
+    PEERING_CONFIRM: {6, 22},
+    PEERING_CLOSE: {6, 8, 22, 24},
+}
+_DRAFT_PEERING_LENGTHS = {PEERING_OPEN: {3}, PEERING_CONFIRM: {5}, PEERING_CLOSE: {5, 7}}
+
+
+# 9.4.2.102
+class MeshPeeringManagement(MeshElement):
+    """Mesh Peering Management element, in the standard layout (protocol
+    identifier, local link ID, [peer link ID], [reason], [chosen PMK]) and in
+    the draft layout ns-3 still sends (subtype, local link ID, [peer link ID],
+    [reason]). Which optional fields are present follows from the Length and
+    the frame the element is in, as 9.6.16 lays out per frame."""
+
+    name = "Mesh Peering Management"
+    fields_desc = [
+        _id_field(ELEMENT_MESH_PEERING_MANAGEMENT),
+        _len_field(),
+        ConditionalField(ByteField("draft_subtype", None), _is_draft),
+        ConditionalField(
+            LEShortEnumField("mesh_peering_protocol", 0, MESH_PEERING_PROTOCOLS),
+            lambda p: not _is_draft(p),
+        ),
+        LEShortField("local_link_id", 0),
+        ConditionalField(LEShortField("peer_link_id", None), _has_peer_link_id),
+        ConditionalField(LEShortEnumField("reason_code", None, MESH_REASON_CODES), _has_reason),
+        ConditionalField(XStrFixedLenField("chosen_pmk", None, length=16), _has_chosen_pmk),
+    ]
+
+    def expected_length(self, body: bytes) -> set[int]:
+        action = _peering_frame_action(self)
+        if len(body) % 2:
+            return _DRAFT_PEERING_LENGTHS.get(action, {3, 5, 7})
+        return _PEERING_LENGTHS.get(action, {4, 6, 8, 20, 22, 24})
+
+
+# 9.4.2.101
+class MeshChannelSwitchParameters(MeshElement):
+    name = "Mesh Channel Switch Parameters"
+    fields_desc = [
+        _id_field(ELEMENT_MESH_CHANNEL_SWITCH_PARAMETERS),
+        _len_field(),
+        ByteField("mesh_ttl", 31),
+        FlagsField("flags", 0, 8, ["transmit_restrict", "initiator", "reason_valid"]),
+        LEShortEnumField("reason_code", 0, MESH_REASON_CODES),
+        LEShortField("precedence_value", 0),
+    ]
+
+    def expected_length(self, body: bytes) -> int:
+        return 6
+
+
+# 9.4.2.103
+class MeshAwakeWindow(MeshElement):
+    name = "Mesh Awake Window"
+    fields_desc = [
+        _id_field(ELEMENT_MESH_AWAKE_WINDOW),
+        _len_field(),
+        LEShortField("mesh_awake_window", 0),
+    ]
+
+    def expected_length(self, body: bytes) -> int:
+        return 2
+
+
+class BeaconTimingInformation(StrictSubPacket):
+    """One neighbor's tuple in the standard Beacon Timing element."""
+
+    name = "Beacon Timing Information"
+    fields_desc = [
+        ByteField("neighbor_sta_id", 0),
+        LEThreeBytesField("neighbor_tbtt", 0),
+        LEShortField("neighbor_beacon_interval", 100),
+    ]
+
+
+class DraftBeaconTimingUnit(StrictSubPacket):
+    """One neighbor's unit in the draft Beacon Timing layout ns-3 sends:
+    AID (1), last beacon time (2), beacon interval (2)."""
+
+    name = "Beacon Timing Unit (draft)"
+    fields_desc = [
+        ByteField("aid", 0),
+        LEShortField("last_beacon", 0),
+        LEShortField("beacon_interval", 100),
+    ]
+
+
+def _beacon_timing_is_draft(elt: "BeaconTiming") -> bool:
+    # The standard body is a Report Control octet plus 6-octet tuples; ns-3
+    # sends 5-octet units with no Report Control (an empty one has Length 0).
+    if elt.len is None:
+        return elt.report_control is None
+    return (elt.len - 1) % 6 != 0 and elt.len % 5 == 0
+
+
+# 9.4.2.105
+class BeaconTiming(MeshElement):
+    name = "Beacon Timing"
+    fields_desc = [
+        _id_field(ELEMENT_BEACON_TIMING),
+        _len_field(),
+        ConditionalField(ByteField("report_control", 0), lambda p: not _beacon_timing_is_draft(p)),
+        ConditionalField(
+            PacketListField(
+                "beacon_timing_information",
+                [],
+                BeaconTimingInformation,
+                length_from=lambda p: p.len - 1 if p.len is not None else None,
+            ),
+            lambda p: not _beacon_timing_is_draft(p),
+        ),
+        ConditionalField(
+            PacketListField(
+                "draft_units",
+                [],
+                DraftBeaconTimingUnit,
+                length_from=lambda p: p.len if p.len is not None else None,
+            ),
+            _beacon_timing_is_draft,
+        ),
+    ]
+
+    def expected_length(self, body: bytes) -> set[int] | None:
+        length = len(body)
+        if length % 5 == 0 or (length >= 1 and (length - 1) % 6 == 0):
+            return None
+        raise MalformedLayer(
+            f"Beacon Timing: Length {length} is neither 1 + 6*n (standard) nor 5*n (draft)"
+        )
+
+
+# 9.4.2.117
+class AMPE(MeshElement):
+    """Authenticated Mesh Peering Exchange element: carries both peering
+    nonces, which is where our link-key derivation takes them from."""
+
+    name = "AMPE"
+    fields_desc = [
+        _id_field(ELEMENT_AMPE),
+        _len_field(),
+        XStrFixedLenField("selected_pairwise_cipher_suite", b"\x00\x0f\xac\x04", length=4),
+        XStrFixedLenField("local_nonce", b"\x00" * 32, length=32),
+        XStrFixedLenField("peer_nonce", b"\x00" * 32, length=32),
+        XStrLenField("key_data", b"", length_from=lambda p: (p.len or 68) - 68),
+    ]
+
+    def expected_length(self, body: bytes) -> set[int]:
+        return set(range(68, 256))
+
+
+# 9.4.2.118
+class MIC(MeshElement):
+    name = "MIC"
+    fields_desc = [
+        _id_field(ELEMENT_MIC),
+        _len_field(),
+        XStrFixedLenField("mic", b"\x00" * 16, length=16),
+    ]
+
+    def expected_length(self, body: bytes) -> int:
+        return 16
+
+
+# 9.4.2.25 with our OUI: an authority announcing itself in beacons.
+class AuthorityAnnouncementElement(Dot11EltVendorSpecific):
+    name = "meshframes Authority Announcement"
+    match_subclass = True
+    fields_desc = [
+        _id_field(ELEMENT_VENDOR_SPECIFIC),
+        _len_field(),
+        OUIField("oui", MESHFRAMES_OUI),
+        ByteField("oui_type", OUI_TYPE_AUTHORITY_ANNOUNCEMENT),
+        XStrFixedLenField("name", b"\x00" * 32, length=32),
+        LELongField("weight", 1),
+        XStrFixedLenField("e2e_key", b"\x00" * 32, length=32),
+        XStrFixedLenField("committee_id", b"\x00" * 8, length=8),
+    ]
+
+    do_dissect = MeshElement.do_dissect
+    post_build = MeshElement.post_build
+
+    @classmethod
+    def dispatch_hook(cls, _pkt: bytes | None = None, *args, **kargs):
+        # Only OUI type 1 is ours to parse; others stay generic.
+        if _pkt and len(_pkt) > 5 and _pkt[5] != OUI_TYPE_AUTHORITY_ANNOUNCEMENT:
+            return Dot11EltVendorSpecific
+        return cls
+
+    def expected_length(self, body: bytes) -> int:
+        return 3 + 1 + 32 + 8 + 32 + 8

@@ -1,0 +1,471 @@
+"""FastPay messages in our vendor-specific action frames (docs/wire-format.md).
+
+After the Mesh Control field comes a small header (version, message type,
+flags, message id, fragment number and count), then the message in
+FastPay's own encoding: bincode 1.x of the reference implementation's
+`SerializedMessage` (u32 variant tag, little-endian integers, u64 sequence
+lengths, one-octet Option tags, fixed arrays without a length), so the
+bytes are what a reference authority decodes. Layouts follow the reference's
+`fastpay_core/tests/staged/fastpay.yaml` (novifinancial/fastpay main).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from scapy.fields import (
+    ByteEnumField,
+    ByteField,
+    ConditionalField,
+    Field,
+    FieldLenField,
+    FlagsField,
+    LEIntEnumField,
+    LELongField,
+    LEShortField,
+    PacketField,
+    PacketListField,
+    StrField,
+    StrLenField,
+    XStrFixedLenField,
+)
+from scapy.packet import Packet, bind_layers
+
+from meshframes.layers._strict import MalformedLayer, StrictPacket, StrictSubPacket
+from meshframes.layers.meshctl import VendorMeshControl
+
+FASTPAY_HEADER_VERSION = 1
+
+# docs/wire-format.md, "Message types and payload".
+MSG_ORDER = 1
+MSG_VOTE = 2
+MSG_CERTIFICATE = 3
+MSG_CONFIRMATION = 4
+MSG_INFO_REQUEST = 5
+MSG_INFO_RESPONSE = 6
+MSG_ERROR = 7
+MSG_ANNOUNCE = 8
+MESSAGE_TYPES = {
+    MSG_ORDER: "order",
+    MSG_VOTE: "vote",
+    MSG_CERTIFICATE: "certificate",
+    MSG_CONFIRMATION: "confirmation",
+    MSG_INFO_REQUEST: "info-request",
+    MSG_INFO_RESPONSE: "info-response",
+    MSG_ERROR: "error",
+    MSG_ANNOUNCE: "announce",
+}
+FLAG_SEALED = 0x01
+
+# The reference's SerializedMessage variants, in declaration order.
+SM_ORDER = 0
+SM_VOTE = 1
+SM_CERT = 2
+SM_CROSS_SHARD = 3
+SM_ERROR = 4
+SM_INFO_REQ = 5
+SM_INFO_RESP = 6
+SERIALIZED_MESSAGE_VARIANTS = {
+    SM_ORDER: "Order",
+    SM_VOTE: "Vote",
+    SM_CERT: "Cert",
+    SM_CROSS_SHARD: "CrossShard",
+    SM_ERROR: "Error",
+    SM_INFO_REQ: "InfoReq",
+    SM_INFO_RESP: "InfoResp",
+}
+# Which SerializedMessage variant each of our message types must carry.
+VARIANT_OF_TYPE = {
+    MSG_ORDER: {SM_ORDER},
+    MSG_VOTE: {SM_VOTE},
+    MSG_CERTIFICATE: {SM_CERT},
+    MSG_CONFIRMATION: {SM_CERT},
+    MSG_INFO_REQUEST: {SM_INFO_REQ},
+    MSG_INFO_RESPONSE: {SM_INFO_RESP},
+    MSG_ERROR: {SM_ERROR},
+}
+
+# FastPayError variants, in the reference's declaration order.
+FASTPAY_ERRORS = {
+    0: "InvalidSignature",
+    1: "UnknownSigner",
+    2: "CertificateRequiresQuorum",
+    3: "IncorrectTransferAmount",
+    4: "UnexpectedSequenceNumber",
+    5: "InsufficientFunding",
+    6: "PreviousTransferMustBeConfirmedFirst",
+    7: "ErrorWhileProcessingTransferOrder",
+    8: "ErrorWhileRequestingCertificate",
+    9: "MissingEalierConfirmations",
+    10: "UnexpectedTransactionIndex",
+    11: "CertificateNotfound",
+    12: "UnknownSenderAccount",
+    13: "CertificateAuthorityReuse",
+    14: "InvalidSequenceNumber",
+    15: "SequenceOverflow",
+    16: "SequenceUnderflow",
+    17: "AmountOverflow",
+    18: "AmountUnderflow",
+    19: "BalanceOverflow",
+    20: "BalanceUnderflow",
+    21: "WrongShard",
+    22: "InvalidCrossShardUpdate",
+    23: "InvalidDecoding",
+    24: "UnexpectedMessage",
+    25: "ClientIoError",
+}
+ERR_INVALID_SIGNATURE = 0
+ERR_INSUFFICIENT_FUNDING = 5
+ERR_PREVIOUS_TRANSFER_MUST_BE_CONFIRMED_FIRST = 6
+ERR_MISSING_EARLIER_CONFIRMATIONS = 9
+ERR_CLIENT_IO_ERROR = 25
+
+ADDRESS_KINDS = {0: "Primary", 1: "FastPay"}
+
+
+class LESignedInt128Field(Field[int, bytes]):
+    """bincode i128: 16 octets, little-endian, two's complement."""
+
+    def __init__(self, name: str, default: int) -> None:
+        super().__init__(name, default, fmt="16s")
+
+    def i2m(self, pkt: Packet | None, x: int | None) -> bytes:
+        return (x or 0).to_bytes(16, "little", signed=True)
+
+    def m2i(self, pkt: Packet | None, x: bytes) -> int:
+        return int.from_bytes(x, "little", signed=True)
+
+
+class OptionTagField(ByteField):
+    """The one-octet tag of a bincode Option: 1 when the value field is set."""
+
+    __slots__ = ["value_name"]
+
+    def __init__(self, name: str, value_name: str) -> None:
+        super().__init__(name, None)
+        self.value_name = value_name
+
+    def i2m(self, pkt: Packet | None, x: int | None) -> int:
+        if x is None and pkt is not None:
+            return int(pkt.getfieldval(self.value_name) is not None)
+        return x or 0
+
+
+def _some(tag_name: str, value_name: str) -> Callable[[Packet], bool]:
+    """Condition for an Option's value: its tag when dissected, whether the
+    value was given when built."""
+
+    def present(pkt: Packet) -> bool:
+        tag = pkt.getfieldval(tag_name)
+        if tag is None:
+            return pkt.getfieldval(value_name) is not None
+        return tag == 1
+
+    return present
+
+
+def _check_option_tags(pkt: Packet, *names: str) -> None:
+    for name in names:
+        tag = pkt.getfieldval(name)
+        if tag not in (0, 1):
+            raise MalformedLayer(f"{pkt.name}: Option tag '{name}' is {tag}, expected 0 or 1")
+
+
+def _key(name: str) -> XStrFixedLenField:
+    return XStrFixedLenField(name, b"\x00" * 32, length=32)
+
+
+def _signature(name: str = "signature") -> XStrFixedLenField:
+    return XStrFixedLenField(name, b"\x00" * 64, length=64)
+
+
+class _Message(StrictPacket):
+    """A message that is the frame's payload when directly under the
+    SerializedMessage tag, and a nested structure otherwise."""
+
+    def extract_padding(self, s: bytes) -> tuple[bytes, bytes]:
+        return b"", s
+
+    def post_dissect(self, s: bytes) -> bytes:
+        if s and isinstance(self.underlayer, (FastPayMessage, FastPayHeader)):
+            raise MalformedLayer(f"{self.name}: {len(s)} octets after the end of the message")
+        return s
+
+
+class FastPayTransfer(StrictSubPacket):
+    name = "FastPay Transfer"
+    fields_desc = [
+        _key("sender"),
+        LEIntEnumField("recipient_kind", 0, ADDRESS_KINDS),
+        _key("recipient"),
+        LELongField("amount", 0),
+        LELongField("sequence_number", 0),
+        OptionTagField("user_data_tag", "user_data"),
+        ConditionalField(
+            XStrFixedLenField("user_data", None, length=32), _some("user_data_tag", "user_data")
+        ),
+    ]
+
+    def post_dissect(self, s: bytes) -> bytes:
+        if self.recipient_kind not in ADDRESS_KINDS:
+            raise MalformedLayer(f"FastPay Transfer: Address variant {self.recipient_kind}, expected 0 or 1")
+        _check_option_tags(self, "user_data_tag")
+        return s
+
+
+class FastPayTransferOrder(_Message):
+    name = "FastPay TransferOrder"
+    fields_desc = [
+        PacketField("transfer", FastPayTransfer(), FastPayTransfer),
+        _signature(),
+    ]
+
+
+class FastPaySignedTransferOrder(_Message):
+    """One authority's vote on a transfer order."""
+
+    name = "FastPay SignedTransferOrder"
+    fields_desc = [
+        PacketField("value", FastPayTransferOrder(), FastPayTransferOrder),
+        _key("authority"),
+        _signature(),
+    ]
+
+
+class FastPayAuthoritySignature(StrictSubPacket):
+    name = "FastPay (authority, signature)"
+    fields_desc = [_key("authority"), _signature()]
+
+
+class FastPayCertifiedTransferOrder(_Message):
+    name = "FastPay CertifiedTransferOrder"
+    fields_desc = [
+        PacketField("value", FastPayTransferOrder(), FastPayTransferOrder),
+        FieldLenField("signature_count", None, count_of="signatures", fmt="<Q"),
+        PacketListField(
+            "signatures", [], FastPayAuthoritySignature, count_from=lambda p: p.signature_count
+        ),
+    ]
+
+    def post_dissect(self, s: bytes) -> bytes:
+        if len(self.signatures) != self.signature_count:
+            raise MalformedLayer(
+                f"{self.name}: {self.signature_count} signatures announced, "
+                f"{len(self.signatures)} present"
+            )
+        return super().post_dissect(s)
+
+
+class FastPayAccountInfoRequest(_Message):
+    name = "FastPay AccountInfoRequest"
+    fields_desc = [
+        _key("sender"),
+        OptionTagField("request_sequence_number_tag", "request_sequence_number"),
+        ConditionalField(
+            LELongField("request_sequence_number", None),
+            _some("request_sequence_number_tag", "request_sequence_number"),
+        ),
+        OptionTagField(
+            "request_received_transfers_excluding_first_nth_tag",
+            "request_received_transfers_excluding_first_nth",
+        ),
+        ConditionalField(
+            LELongField("request_received_transfers_excluding_first_nth", None),
+            _some(
+                "request_received_transfers_excluding_first_nth_tag",
+                "request_received_transfers_excluding_first_nth",
+            ),
+        ),
+    ]
+
+    def post_dissect(self, s: bytes) -> bytes:
+        _check_option_tags(
+            self, "request_sequence_number_tag", "request_received_transfers_excluding_first_nth_tag"
+        )
+        return super().post_dissect(s)
+
+
+class FastPayAccountInfoResponse(_Message):
+    name = "FastPay AccountInfoResponse"
+    fields_desc = [
+        _key("sender"),
+        LESignedInt128Field("balance", 0),
+        LELongField("next_sequence_number", 0),
+        OptionTagField("pending_confirmation_tag", "pending_confirmation"),
+        ConditionalField(
+            PacketField("pending_confirmation", None, FastPaySignedTransferOrder),
+            _some("pending_confirmation_tag", "pending_confirmation"),
+        ),
+        OptionTagField("requested_certificate_tag", "requested_certificate"),
+        ConditionalField(
+            PacketField("requested_certificate", None, FastPayCertifiedTransferOrder),
+            _some("requested_certificate_tag", "requested_certificate"),
+        ),
+        FieldLenField(
+            "requested_received_transfers_count",
+            None,
+            count_of="requested_received_transfers",
+            fmt="<Q",
+        ),
+        PacketListField(
+            "requested_received_transfers",
+            [],
+            FastPayCertifiedTransferOrder,
+            count_from=lambda p: p.requested_received_transfers_count,
+        ),
+    ]
+
+    def post_dissect(self, s: bytes) -> bytes:
+        _check_option_tags(self, "pending_confirmation_tag", "requested_certificate_tag")
+        if len(self.requested_received_transfers) != self.requested_received_transfers_count:
+            raise MalformedLayer(
+                f"{self.name}: {self.requested_received_transfers_count} certificates announced, "
+                f"{len(self.requested_received_transfers)} present"
+            )
+        return super().post_dissect(s)
+
+
+def _error_is(*variants: int) -> Callable[[Packet], bool]:
+    return lambda p: p.error_variant in variants
+
+
+class FastPayError(_Message):
+    name = "FastPay Error"
+    fields_desc = [
+        LEIntEnumField("error_variant", 0, FASTPAY_ERRORS),
+        ConditionalField(
+            FieldLenField("error_length", None, length_of="error", fmt="<Q"),
+            _error_is(ERR_INVALID_SIGNATURE, ERR_CLIENT_IO_ERROR),
+        ),
+        ConditionalField(
+            StrLenField("error", b"", length_from=lambda p: p.error_length),
+            _error_is(ERR_INVALID_SIGNATURE, ERR_CLIENT_IO_ERROR),
+        ),
+        ConditionalField(
+            LESignedInt128Field("current_balance", 0), _error_is(ERR_INSUFFICIENT_FUNDING)
+        ),
+        ConditionalField(
+            PacketField("pending_confirmation", FastPayTransferOrder(), FastPayTransferOrder),
+            _error_is(ERR_PREVIOUS_TRANSFER_MUST_BE_CONFIRMED_FIRST),
+        ),
+        ConditionalField(
+            LELongField("current_sequence_number", 0), _error_is(ERR_MISSING_EARLIER_CONFIRMATIONS)
+        ),
+    ]
+
+    def post_dissect(self, s: bytes) -> bytes:
+        if self.error_variant not in FASTPAY_ERRORS:
+            raise MalformedLayer(
+                f"FastPay Error: variant {self.error_variant}, expected 0..{len(FASTPAY_ERRORS) - 1}"
+            )
+        if self.error_length is not None and len(self.error) != self.error_length:
+            raise MalformedLayer(
+                f"FastPay Error: string of {self.error_length} octets announced, {len(self.error)} present"
+            )
+        try:
+            self.error is None or self.error.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MalformedLayer(f"FastPay Error: message is not UTF-8 ({exc.reason})") from exc
+        return super().post_dissect(s)
+
+
+class FastPayAuthorityAnnouncement(_Message):
+    """Ours (no reference counterpart): who an authority is on the mesh."""
+
+    name = "FastPay AuthorityAnnouncement"
+    fields_desc = [
+        _key("name"),
+        LELongField("weight", 1),
+        _key("e2e_key"),
+        XStrFixedLenField("committee_id", b"\x00" * 8, length=8),
+    ]
+
+
+class FastPayMessage(StrictPacket):
+    """The reference's SerializedMessage envelope: a u32 variant tag."""
+
+    name = "FastPay SerializedMessage"
+    fields_desc = [LEIntEnumField("variant", SM_ORDER, SERIALIZED_MESSAGE_VARIANTS)]
+
+    def post_dissect(self, s: bytes) -> bytes:
+        if self.variant not in SERIALIZED_MESSAGE_VARIANTS:
+            raise MalformedLayer(
+                f"FastPay SerializedMessage: variant {self.variant}, expected 0..{len(SERIALIZED_MESSAGE_VARIANTS) - 1}"
+            )
+        header = self.underlayer
+        if isinstance(header, FastPayHeader):
+            allowed = VARIANT_OF_TYPE.get(header.message_type, set())
+            if self.variant not in allowed:
+                raise MalformedLayer(
+                    f"FastPay: message type {header.message_type} "
+                    f"({MESSAGE_TYPES.get(header.message_type, '?')}) carries variant "
+                    f"{self.variant} ({SERIALIZED_MESSAGE_VARIANTS[self.variant]})"
+                )
+        if not s:
+            raise MalformedLayer(
+                f"FastPay SerializedMessage: variant {SERIALIZED_MESSAGE_VARIANTS[self.variant]} has no body"
+            )
+        return s
+
+
+class FastPayFragment(Packet):
+    """A slice of a message split across frames; reassembled by
+    (mesh SA, message id), see docs/wire-format.md."""
+
+    name = "FastPay Fragment"
+    fields_desc = [StrField("data", b"")]
+
+
+class FastPaySealed(Packet):
+    """An end-to-end sealed payload (flag bit 0): see docs/sealing.md."""
+
+    name = "FastPay Sealed"
+    fields_desc = [
+        LELongField("sequence_number", 0),
+        StrField("ciphertext", b""),
+    ]
+
+
+class FastPayHeader(StrictPacket):
+    name = "FastPay Header"
+    fields_desc = [
+        ByteField("version", FASTPAY_HEADER_VERSION),
+        ByteEnumField("message_type", MSG_ORDER, MESSAGE_TYPES),
+        FlagsField("flags", 0, 8, ["sealed"]),
+        LEShortField("message_id", 0),
+        ByteField("fragment_number", 0),
+        ByteField("fragment_count", 1),
+    ]
+
+    def post_dissect(self, s: bytes) -> bytes:
+        if self.version != FASTPAY_HEADER_VERSION:
+            raise MalformedLayer(f"FastPay Header: version {self.version}, expected {FASTPAY_HEADER_VERSION}")
+        if self.message_type not in MESSAGE_TYPES:
+            raise MalformedLayer(f"FastPay Header: unknown message type {self.message_type}")
+        if self.fragment_count == 0 or self.fragment_number >= self.fragment_count:
+            raise MalformedLayer(
+                f"FastPay Header: fragment {self.fragment_number} of {self.fragment_count}"
+            )
+        if int(self.flags) & ~FLAG_SEALED:
+            raise MalformedLayer(f"FastPay Header: reserved flag bits set (0x{int(self.flags):02x})")
+        return s
+
+    def guess_payload_class(self, payload: bytes) -> type[Packet]:
+        if int(self.flags) & FLAG_SEALED:
+            return FastPaySealed
+        if self.fragment_count > 1:
+            return FastPayFragment
+        if self.message_type == MSG_ANNOUNCE:
+            return FastPayAuthorityAnnouncement
+        return FastPayMessage
+
+
+bind_layers(VendorMeshControl, FastPayHeader)
+bind_layers(FastPayMessage, FastPayTransferOrder, variant=SM_ORDER)
+bind_layers(FastPayMessage, FastPaySignedTransferOrder, variant=SM_VOTE)
+bind_layers(FastPayMessage, FastPayCertifiedTransferOrder, variant=SM_CERT)
+bind_layers(FastPayMessage, FastPayCertifiedTransferOrder, variant=SM_CROSS_SHARD)
+bind_layers(FastPayMessage, FastPayError, variant=SM_ERROR)
+bind_layers(FastPayMessage, FastPayAccountInfoRequest, variant=SM_INFO_REQ)
+bind_layers(FastPayMessage, FastPayAccountInfoResponse, variant=SM_INFO_RESP)
+
