@@ -20,10 +20,10 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from scapy.config import conf
-from scapy.layers.dot11 import Dot11, Dot11Elt, Dot11Encrypted, Dot11QoS
+from scapy.layers.dot11 import Dot11, Dot11Action, Dot11Elt, Dot11Encrypted, Dot11QoS
 from scapy.layers.l2 import LLC
 from scapy.packet import NoPayload, Packet, Padding, Raw
 
@@ -46,6 +46,10 @@ from meshframes.layers import (
     GateAnnouncement,
     MalformedLayer,
     MeshControl,
+    MeshPeeringManagement,
+    PeeringClose,
+    PeeringConfirm,
+    PeeringOpen,
     SelfProtectedAction,
     mesh_control_rule,
 )
@@ -80,6 +84,12 @@ _HWMP_KINDS = {PREQ: "preq", PREP: "prep", PERR: "perr", RANN: "rann", GANN: "ga
 # 9.3.1: control frame lengths without FCS, by subtype; those not listed
 # carry variable content after 16 octets.
 _CONTROL_LENGTH = {12: 10, 13: 10}
+# 9.3.3: fixed fields before the elements of management frame bodies, by
+# subtype (association request ... action no ack); probe requests have none.
+_MGMT_FIXED = {0: 4, 1: 6, 2: 10, 3: 6, 5: 12, 8: 12, 10: 2, 11: 6, 12: 2, 13: 1, 14: 1}
+_MGMT_NAMES = {0: "Association Request", 1: "Association Response", 2: "Reassociation Request",
+               3: "Reassociation Response", 5: "Probe Response", 8: "Beacon", 10: "Disassociation",
+               11: "Authentication", 12: "Deauthentication", 13: "Action", 14: "Action No Ack"}
 
 
 @dataclass(slots=True)
@@ -140,7 +150,9 @@ def expected_header_length(data: bytes) -> int:
         if subtype & 0x08:
             length += 2
         return length
-    return 10
+    # Extension frames (S1G, DMG): Scapy reads a second address for the
+    # same subtypes as control frames.
+    return 16 if subtype in (4, 5, 6, 8, 9, 10, 11, 14, 15) else 10
 
 
 @contextlib.contextmanager
@@ -258,13 +270,25 @@ def decode_mpdu(data: bytes, index: int = 0) -> FrameDecode:
         return FrameDecode(
             index, "other", malformed=f"802.11 header truncated: got {len(data)} octets, expected {need}"
         )
+    ftype, subtype = (data[0] >> 2) & 3, data[0] >> 4
+    fixed = _MGMT_FIXED.get(subtype, 0) if ftype == 0 else 0
+    if len(data) < need + fixed:
+        return FrameDecode(
+            index,
+            _kind_of_failed(data[:need]),
+            malformed=f"{_MGMT_NAMES[subtype]} body truncated: got {len(data) - need} octets "
+            f"of fixed fields, expected {fixed}",
+        )
     try:
         with _strict_scapy():
             pkt = Dot11(data)
     except MalformedLayer as exc:
         return FrameDecode(index, _kind_of_failed(data), malformed=str(exc))
     except Exception as exc:  # a Scapy-native layer refused the bytes
-        pkt = Dot11(data)
+        try:
+            pkt = Dot11(data)
+        except Exception as plain_exc:
+            return FrameDecode(index, "other", malformed=f"802.11 frame does not parse: {plain_exc}")
         problem = _raw_in_80211(pkt)
         if problem is not None:
             return FrameDecode(index, _kind_of_failed(data), packet=pkt,
@@ -295,7 +319,20 @@ def _raw_in_80211(pkt: Packet) -> str | None:
     return None
 
 
+# Categories whose frames we define; their body must not stop at Category.
+_OUR_CATEGORIES = {13, 15, 126, 127}
+_PEERING_FRAMES = (PeeringOpen, PeeringConfirm, PeeringClose)
+
+
 def _inspect(pkt: Packet, data: bytes, result: FrameDecode) -> None:
+    if isinstance(pkt.payload, Dot11Action) and not pkt.payload.payload:
+        if pkt.payload.category in _OUR_CATEGORIES:
+            result.malformed = f"Action frame of category {pkt.payload.category} ends after its Category field"
+            return
+    peering = pkt.getlayer(SelfProtectedAction)
+    if peering is not None and isinstance(peering.payload, _PEERING_FRAMES) and not pkt.haslayer(MeshPeeringManagement):
+        result.malformed = f"{peering.payload.name} without a Mesh Peering Management element (9.6.16)"
+        return
     for layer in _layers(pkt):
         if isinstance(layer, Dot11Encrypted):
             result.encrypted = True
@@ -350,9 +387,12 @@ def mpdus(frames: list[CapturedFrame], fcs: str = "auto") -> tuple[list[tuple[in
     return out, decided
 
 
-def analyze(path: str | Path, fcs: str = "auto") -> tuple[Analysis, list[FrameDecode]]:
+def analyze(
+    path: str | Path, fcs: str = "auto", progress: Callable[[int, int], None] | None = None
+) -> tuple[Analysis, list[FrameDecode]]:
     """Decode every frame of a capture; a damaged file still reports every
-    frame before the damage, and the damage itself."""
+    frame before the damage, and the damage itself. `progress(done, total)`
+    is called as frames are decoded."""
     analysis = Analysis(str(path))
     frames: list[CapturedFrame] = []
     try:
@@ -379,4 +419,6 @@ def analyze(path: str | Path, fcs: str = "auto") -> tuple[Analysis, list[FrameDe
         if result.mesh_control_rule:
             analysis.mesh_control_rules[result.mesh_control_rule] += 1
         analysis.hwmp.extend(result.hwmp)
+        if progress is not None:
+            progress(analysis.frames, len(frames))
     return analysis, decodes

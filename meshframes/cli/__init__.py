@@ -15,7 +15,10 @@ import click
 
 # verb -> "module:function"; a module adds itself here with one line.
 COMMANDS: dict[str, str] = {
+    "analyze": "meshframes.cli.analyze:analyze",
     "bench": "meshframes.cli.bench:bench",
+    "demo": "meshframes.cli.demo:demo",
+    "inject": "meshframes.cli.inject:inject",
 }
 
 

@@ -13,12 +13,12 @@ err = Console(stderr=True, markup=False, highlight=False, emoji=False)
 
 
 def error(text: str) -> None:
-    err.print(f"error: {text}", style="bold red")
+    err.print(f"error: {text}", style="bold red", soft_wrap=True)
 
 
 def warning(text: str) -> None:
-    err.print(f"warning: {text}", style="yellow")
+    err.print(f"warning: {text}", style="yellow", soft_wrap=True)
 
 
 def success(text: str) -> None:
-    err.print(text, style="green")
+    err.print(text, style="green", soft_wrap=True)

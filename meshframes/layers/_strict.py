@@ -67,10 +67,18 @@ def strict_dissect_fields(pkt: Packet, s: bytes) -> bytes:
 
 
 class StrictPacket(Packet):
-    """A fixed-layout header: every field must be present in full."""
+    """A fixed-layout header: every field must be present in full, and when
+    `body_required` names what must follow, a missing body is an error."""
+
+    body_required: str | None = None
 
     def do_dissect(self, s: bytes) -> bytes:
         return strict_dissect_fields(self, s)
+
+    def post_dissect(self, s: bytes) -> bytes:
+        if not s and self.body_required:
+            raise MalformedLayer(f"{self.name}: ends where {self.body_required} should follow")
+        return s
 
 
 class StrictSubPacket(StrictPacket):

@@ -12,7 +12,7 @@ from scapy.fields import ByteEnumField, FlagsField, LEShortField, OUIField
 from scapy.layers.dot11 import Dot11Action, Dot11Elt, capability_list
 from scapy.packet import Packet, bind_layers
 
-from meshframes.layers._strict import StrictPacket
+from meshframes.layers._strict import MalformedLayer, StrictPacket
 from meshframes.layers.elements import (
     MESHFRAMES_OUI,
     PEERING_CLOSE,
@@ -70,22 +70,26 @@ SELF_PROTECTED_GROUP_KEY_ACK = 5
 # 9.6.16.1
 class MeshAction(StrictPacket):
     name = "Mesh Action"
+    body_required = "the action's elements"
     fields_desc = [ByteEnumField("mesh_action", MESH_ACTION_HWMP_PATH_SELECTION, MESH_ACTIONS)]
 
 
 # 9.6.16.3: the frame is the Category and Action fields, then elements.
-class HWMPMeshPathSelection(Packet):
+class HWMPMeshPathSelection(StrictPacket):
     name = "HWMP Mesh Path Selection"
+    body_required = "a path selection element"
 
 
 # 9.6.16.4
-class GateAnnouncement(Packet):
+class GateAnnouncement(StrictPacket):
     name = "Gate Announcement"
+    body_required = "a GANN element"
 
 
 # 9.6.19.1
 class SelfProtectedAction(StrictPacket):
     name = "Self-protected Action"
+    body_required = "the frame's fields"
     fields_desc = [ByteEnumField("self_protected_action", PEERING_OPEN, SELF_PROTECTED_ACTIONS)]
 
 
@@ -93,12 +97,14 @@ class SelfProtectedAction(StrictPacket):
 # Configuration, Mesh Peering Management and optional elements.
 class PeeringOpen(StrictPacket):
     name = "Mesh Peering Open"
+    body_required = "the Mesh Peering Management element"
     fields_desc = [FlagsField("capability", 0, 16, capability_list)]
 
 
 # 9.6.19.3: Capability and AID, then elements.
 class PeeringConfirm(StrictPacket):
     name = "Mesh Peering Confirm"
+    body_required = "the Mesh Peering Management element"
     fields_desc = [
         FlagsField("capability", 0, 16, capability_list),
         LEShortField("aid", 1),
@@ -106,23 +112,31 @@ class PeeringConfirm(StrictPacket):
 
 
 # 9.6.19.4: elements only (Mesh ID, Mesh Peering Management, MIC, AMPE).
-class PeeringClose(Packet):
+class PeeringClose(StrictPacket):
     name = "Mesh Peering Close"
+    body_required = "the Mesh Peering Management element"
 
 
 # 9.6.19.5-6: MIC and AMPE elements.
-class MeshGroupKeyInform(Packet):
+class MeshGroupKeyInform(StrictPacket):
     name = "Mesh Group Key Inform"
+    body_required = "the MIC and AMPE elements"
 
 
-class MeshGroupKeyAcknowledge(Packet):
+class MeshGroupKeyAcknowledge(StrictPacket):
     name = "Mesh Group Key Acknowledge"
+    body_required = "the MIC and AMPE elements"
 
 
 # 9.6.7 (table 9-51 category 127): an OUI, then content the OUI owner defines.
 class VendorSpecificAction(StrictPacket):
     name = "Vendor-specific Action"
     fields_desc = [OUIField("oui", MESHFRAMES_OUI)]
+
+    def post_dissect(self, s: bytes) -> bytes:
+        if not s and self.oui == MESHFRAMES_OUI:
+            raise MalformedLayer(f"{self.name}: our OUI with no Mesh Control after it")
+        return s
 
 
 # Category 126: the same layout in a robust (CCMP-protected) action frame.

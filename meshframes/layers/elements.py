@@ -182,12 +182,12 @@ def _standard_peering_kind(elt: "MeshPeeringManagement") -> int:
     action = _peering_frame_action(elt)
     if action in (PEERING_OPEN, PEERING_CONFIRM, PEERING_CLOSE):
         return action
-    if elt.len is None:
-        if elt.reason_code is not None:
+    if elt.getfieldval("len") is None:
+        if elt.getfieldval("reason_code") is not None:
             return PEERING_CLOSE
-        return PEERING_CONFIRM if elt.peer_link_id is not None else PEERING_OPEN
+        return PEERING_CONFIRM if elt.getfieldval("peer_link_id") is not None else PEERING_OPEN
     return {4: PEERING_OPEN, 20: PEERING_OPEN, 6: PEERING_CONFIRM, 22: PEERING_CONFIRM}.get(
-        elt.len, PEERING_CLOSE
+        elt.getfieldval("len"), PEERING_CLOSE
     )
 
 
@@ -195,34 +195,34 @@ def _is_draft(elt: "MeshPeeringManagement") -> bool:
     # ns-3 writes the pre-standard layout: a one-octet subtype in place of
     # the two-octet protocol identifier, so its lengths are odd (3, 5, 7)
     # where the standard's are even.
-    if elt.len is not None:
-        return elt.len % 2 == 1
-    return elt.draft_subtype is not None
+    if elt.getfieldval("len") is not None:
+        return elt.getfieldval("len") % 2 == 1
+    return elt.getfieldval("draft_subtype") is not None
 
 
 def _has_peer_link_id(elt: "MeshPeeringManagement") -> bool:
-    if elt.len is None:
-        return elt.peer_link_id is not None
+    if elt.getfieldval("len") is None:
+        return elt.getfieldval("peer_link_id") is not None
     if _is_draft(elt):
-        return elt.len == 7 or (elt.len == 5 and elt.draft_subtype == PEERING_CONFIRM)
+        return elt.getfieldval("len") == 7 or (elt.getfieldval("len") == 5 and elt.getfieldval("draft_subtype") == PEERING_CONFIRM)
     kind = _standard_peering_kind(elt)
     if kind == PEERING_CONFIRM:
         return True
-    return kind == PEERING_CLOSE and elt.len in (8, 24)
+    return kind == PEERING_CLOSE and elt.getfieldval("len") in (8, 24)
 
 
 def _has_reason(elt: "MeshPeeringManagement") -> bool:
-    if elt.len is None:
-        return elt.reason_code is not None
+    if elt.getfieldval("len") is None:
+        return elt.getfieldval("reason_code") is not None
     if _is_draft(elt):
-        return elt.draft_subtype == PEERING_CLOSE and elt.len in (5, 7)
+        return elt.getfieldval("draft_subtype") == PEERING_CLOSE and elt.getfieldval("len") in (5, 7)
     return _standard_peering_kind(elt) == PEERING_CLOSE
 
 
 def _has_chosen_pmk(elt: "MeshPeeringManagement") -> bool:
-    if elt.len is None:
-        return elt.chosen_pmk is not None
-    return not _is_draft(elt) and elt.len >= 20
+    if elt.getfieldval("len") is None:
+        return elt.getfieldval("chosen_pmk") is not None
+    return not _is_draft(elt) and elt.getfieldval("len") >= 20
 
 
 # Lengths 9.6.16.2-4 allow per frame (the same ones Linux's mesh_plink.c
@@ -321,9 +321,9 @@ class DraftBeaconTimingUnit(StrictSubPacket):
 def _beacon_timing_is_draft(elt: "BeaconTiming") -> bool:
     # The standard body is a Report Control octet plus 6-octet tuples; ns-3
     # sends 5-octet units with no Report Control (an empty one has Length 0).
-    if elt.len is None:
-        return elt.report_control is None
-    return (elt.len - 1) % 6 != 0 and elt.len % 5 == 0
+    if elt.getfieldval("len") is None:
+        return elt.getfieldval("report_control") is None
+    return (elt.getfieldval("len") - 1) % 6 != 0 and elt.getfieldval("len") % 5 == 0
 
 
 # 9.4.2.105
@@ -338,7 +338,7 @@ class BeaconTiming(MeshElement):
                 "beacon_timing_information",
                 [],
                 BeaconTimingInformation,
-                length_from=lambda p: p.len - 1 if p.len is not None else None,
+                length_from=lambda p: p.getfieldval("len") - 1 if p.getfieldval("len") is not None else None,
             ),
             lambda p: not _beacon_timing_is_draft(p),
         ),
@@ -347,7 +347,7 @@ class BeaconTiming(MeshElement):
                 "draft_units",
                 [],
                 DraftBeaconTimingUnit,
-                length_from=lambda p: p.len if p.len is not None else None,
+                length_from=lambda p: p.getfieldval("len"),
             ),
             _beacon_timing_is_draft,
         ),
@@ -374,7 +374,7 @@ class AMPE(MeshElement):
         XStrFixedLenField("selected_pairwise_cipher_suite", b"\x00\x0f\xac\x04", length=4),
         XStrFixedLenField("local_nonce", b"\x00" * 32, length=32),
         XStrFixedLenField("peer_nonce", b"\x00" * 32, length=32),
-        XStrLenField("key_data", b"", length_from=lambda p: (p.len or 68) - 68),
+        XStrLenField("key_data", b"", length_from=lambda p: (p.getfieldval("len") or 68) - 68),
     ]
 
     def expected_length(self, body: bytes) -> set[int]:

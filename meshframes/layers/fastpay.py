@@ -326,7 +326,7 @@ class FastPayAccountInfoResponse(_Message):
 
 
 def _error_is(*variants: int) -> Callable[[Packet], bool]:
-    return lambda p: p.error_variant in variants
+    return lambda p: p.getfieldval("error_variant") in variants
 
 
 class FastPayError(_Message):
@@ -416,7 +416,7 @@ class FastPayFragment(Packet):
     fields_desc = [StrField("data", b"")]
 
 
-class FastPaySealed(Packet):
+class FastPaySealed(StrictPacket):
     """An end-to-end sealed payload (flag bit 0): see docs/sealing.md."""
 
     name = "FastPay Sealed"
@@ -428,6 +428,7 @@ class FastPaySealed(Packet):
 
 class FastPayHeader(StrictPacket):
     name = "FastPay Header"
+    body_required = "the message"
     fields_desc = [
         ByteField("version", FASTPAY_HEADER_VERSION),
         ByteEnumField("message_type", MSG_ORDER, MESSAGE_TYPES),
@@ -448,7 +449,7 @@ class FastPayHeader(StrictPacket):
             )
         if int(self.flags) & ~FLAG_SEALED:
             raise MalformedLayer(f"FastPay Header: reserved flag bits set (0x{int(self.flags):02x})")
-        return s
+        return super().post_dissect(s)
 
     def guess_payload_class(self, payload: bytes) -> type[Packet]:
         if int(self.flags) & FLAG_SEALED:

@@ -54,7 +54,7 @@ class MeshControl(StrictPacket):
             raise MalformedLayer("Mesh Control: Address Extension Mode 3 is reserved")
         if self.reserved:
             raise MalformedLayer(f"Mesh Control: reserved Mesh Flags bits set (0x{self.reserved << 2:02x})")
-        return s
+        return super().post_dissect(s)
 
     def mysummary(self) -> str:
         return self.sprintf("Mesh Control ttl=%mesh_ttl% seq=%mesh_sequence_number% ae=%address_extension_mode%")
@@ -65,6 +65,9 @@ class VendorMeshControl(MeshControl):
     carry it (docs/wire-format.md); what follows is a FastPay header."""
 
     name = "Mesh Control (vendor action)"
+    body_required = "the FastPay header"
+    # Its own bindings only: what follows is never LLC.
+    payload_guess: list = []
 
 
 def _is_qos_data(pkt: Packet) -> bool:

@@ -1,0 +1,102 @@
+"""`meshframes analyze PCAP`: decode every frame and report what is there."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from rich.progress import Progress
+from rich.table import Table
+
+from meshframes.cli import console
+
+_HWMP_COLUMNS = {
+    "PREQ": ("flags", "hop_count", "element_ttl", "path_discovery_id", "originator_address",
+             "originator_hwmp_sn", "lifetime", "metric", "targets"),
+    "PREP": ("flags", "hop_count", "element_ttl", "target_address", "target_hwmp_sn",
+             "lifetime", "metric", "originator_address", "originator_hwmp_sn"),
+    "PERR": ("element_ttl", "destinations"),
+    "RANN": ("flags", "hop_count", "element_ttl", "root_mesh_sta_address", "hwmp_sn",
+             "interval", "metric"),
+    "GANN": ("flags", "hop_count", "element_ttl", "mesh_gate_address", "gann_sequence_number",
+             "interval"),
+}
+
+
+def _describe(record: dict) -> str:
+    parts = []
+    for name in _HWMP_COLUMNS.get(record["element"], ()):
+        value = record.get(name)
+        if isinstance(value, list):
+            value = "; ".join(" ".join(f"{k}={v}" for k, v in item.items()) for item in value)
+        parts.append(f"{name}={value}")
+    return " ".join(parts)
+
+
+@click.command(short_help="Decode every frame of a capture and count what is there.")
+@click.argument("pcap", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
+@click.option(
+    "--fcs",
+    type=click.Choice(["auto", "yes", "no"]),
+    default="auto",
+    show_default=True,
+    help="Whether raw 802.11 frames (link type 105) end in an FCS; auto decides per file.",
+)
+@click.option("--max-rows", default=50, show_default=True, help="Rows per table (0: all).")
+def analyze(pcap: str, as_json: bool, fcs: str, max_rows: int) -> None:
+    """Decode every frame of PCAP (pcap or pcapng; raw 802.11 or radiotap).
+
+    Reports total frames, frame counts by kind, every HWMP element with its
+    fields, undecoded frames, and malformed frames with their index and the
+    precise reason. A damaged capture is reported up to the damage, then
+    the damage is named and the exit status is 1.
+    """
+    from meshframes.dissect import analyze as run
+
+    if as_json:
+        result, _ = run(pcap, fcs=fcs)
+        sys.stdout.write(json.dumps(result.to_json(), indent=None) + "\n")
+    else:
+        with Progress(console=console.err, transient=True) as bar:
+            task = bar.add_task("decoding", total=None)
+            result, _ = run(pcap, fcs=fcs, progress=lambda done, total: bar.update(task, completed=done, total=total))
+        _print(result, max_rows)
+    if result.capture_error:
+        console.error(f"{pcap}: {result.capture_error}; frames before it are reported above")
+        raise SystemExit(1)
+
+
+def _print(result, max_rows: int) -> None:  # type: ignore[no-untyped-def]
+    limit = max_rows or None
+    out = console.out
+    out.print(f"{result.path}: {result.frames} frames, FCS {result.fcs}, "
+              f"{len(result.undecoded)} undecoded, {len(result.malformed)} malformed, "
+              f"{result.encrypted} encrypted", soft_wrap=True)
+    kinds = Table(title="frames by kind")
+    kinds.add_column("kind")
+    kinds.add_column("frames", justify="right")
+    for kind, count in sorted(result.by_kind.items()):
+        kinds.add_row(kind, str(count))
+    out.print(kinds)
+    if result.mesh_control_rules:
+        out.print("mesh control detected by: " + ", ".join(
+            f"{rule} ({count})" for rule, count in sorted(result.mesh_control_rules.items())), soft_wrap=True)
+    if result.hwmp:
+        hwmp = Table(title=f"HWMP elements ({len(result.hwmp)})")
+        hwmp.add_column("frame", justify="right")
+        hwmp.add_column("element")
+        hwmp.add_column("fields")
+        for record in result.hwmp[:limit]:
+            hwmp.add_row(str(record["frame"]), record["element"], _describe(record))
+        out.print(hwmp)
+    for title, rows in (("malformed", result.malformed), ("undecoded", result.undecoded)):
+        if rows:
+            table = Table(title=f"{title} ({len(rows)})")
+            table.add_column("frame", justify="right")
+            table.add_column("kind")
+            table.add_column("reason")
+            for row in rows[:limit]:
+                table.add_row(str(row["frame"]), row["kind"], row["reason"])
+            out.print(table)

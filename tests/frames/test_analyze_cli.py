@@ -1,0 +1,161 @@
+"""`meshframes analyze` and `meshframes inject` from the command line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from meshframes.cli import cli
+from meshframes.capture import CaptureError, read_capture
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "pcaps"
+NS3 = SHARED / "ns3" / "hwmp-reactive-regression-test-2-1.pcap"
+LINUX = SHARED / "linux" / "linux-open-2node.pcap"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_json_has_the_keys_scripts_rely_on():
+    code, out, _ = run("analyze", "--json", str(NS3))
+    assert code == 0
+    data = json.loads(out)
+    assert {"frames", "by_kind", "undecoded", "malformed", "hwmp"} <= set(data)
+    assert data["frames"] == 217 and data["undecoded"] == 0 and data["malformed"] == []
+    assert data["by_kind"]["perr"] == 3
+    perr = [h for h in data["hwmp"] if h["element"] == "PERR"]
+    assert perr[0]["destinations"][0]["destination_address"] == "00:00:00:00:00:04"
+
+
+def test_table_output_names_kinds_and_hwmp():
+    code, out, _ = run("analyze", str(LINUX))
+    assert code == 0
+    assert "peering-open" in out and "PREQ" in out and "58 frames" in out
+
+
+def _record_offsets(path: Path) -> list[int]:
+    data = path.read_bytes()
+    offsets, pos = [], 24
+    while pos < len(data):
+        offsets.append(pos)
+        pos += 16 + struct.unpack_from("<I", data, pos + 8)[0]
+    return offsets
+
+
+@pytest.mark.parametrize("where", ["record-header", "record-body"])
+def test_truncated_pcap_reports_everything_before_the_damage(tmp_path, where):
+    offsets = _record_offsets(NS3)
+    cut = offsets[100] + (7 if where == "record-header" else 20)
+    damaged = tmp_path / "truncated.pcap"
+    damaged.write_bytes(NS3.read_bytes()[:cut])
+    code, out, err = run("analyze", "--json", str(damaged))
+    assert code == 1
+    data = json.loads(out)
+    assert data["frames"] == 100
+    assert data["capture_error"].startswith("frame 100: ")
+    assert "frame 100" in err and str(damaged) in err
+    assert data["malformed"] == [] and data["undecoded"] == 0
+
+
+def test_corrupt_record_length_is_named(tmp_path):
+    data = bytearray(NS3.read_bytes())
+    offset = _record_offsets(NS3)[5]
+    struct.pack_into("<I", data, offset + 8, 0xFFFFFFF0)
+    damaged = tmp_path / "corrupt.pcap"
+    damaged.write_bytes(bytes(data))
+    code, out, err = run("analyze", str(damaged))
+    assert code == 1
+    assert "frame 5: record length 4294967280 exceeds 262144" in err
+    assert "5 frames" in out
+
+
+def test_frame_cut_by_snaplen_is_malformed_with_reason(tmp_path):
+    data = bytearray(NS3.read_bytes())
+    offset = _record_offsets(NS3)[0]
+    incl = struct.unpack_from("<I", data, offset + 8)[0]
+    struct.pack_into("<I", data, offset + 12, incl + 50)
+    damaged = tmp_path / "snapped.pcap"
+    damaged.write_bytes(bytes(data))
+    code, out, _ = run("analyze", "--json", str(damaged))
+    assert code == 0
+    malformed = json.loads(out)["malformed"]
+    assert malformed[0]["frame"] == 0 and "snap length" in malformed[0]["reason"]
+
+
+def test_not_a_capture(tmp_path):
+    bogus = tmp_path / "bogus.pcap"
+    bogus.write_bytes(b"hello world, not a capture")
+    code, _, err = run("analyze", str(bogus))
+    assert code == 1 and "not a pcap or pcapng file" in err
+
+
+def test_unsupported_linktype(tmp_path):
+    data = bytearray(NS3.read_bytes())
+    struct.pack_into("<I", data, 20, 1)  # Ethernet
+    other = tmp_path / "ether.pcap"
+    other.write_bytes(bytes(data))
+    with pytest.raises(CaptureError, match="link type 1 is not supported"):
+        list(read_capture(other))
+
+
+@pytest.mark.tshark
+def test_pcapng_written_by_editcap_reads_the_same(tmp_path):
+    editcap = shutil.which("editcap")
+    assert editcap, "editcap (Debian wireshark-common, a tshark dependency) is missing: run tools/bootstrap"
+    converted = tmp_path / "linux.pcapng"
+    subprocess.run([editcap, "-F", "pcapng", str(LINUX), str(converted)], check=True)
+    classic = [(f.linktype, f.data) for f in read_capture(LINUX)]
+    ng = [(f.linktype, f.data) for f in read_capture(converted)]
+    assert ng == classic
+    stamps = [round(f.timestamp, 6) for f in read_capture(LINUX)]
+    assert [round(f.timestamp, 6) for f in read_capture(converted)] == stamps
+    code, out, _ = run("analyze", "--json", str(converted))
+    assert code == 0 and json.loads(out)["by_kind"]["beacon"] == 26
+
+
+def test_truncated_pcapng_keeps_earlier_frames(tmp_path):
+    editcap = shutil.which("editcap")
+    assert editcap, "editcap is missing: run tools/bootstrap"
+    converted = tmp_path / "linux.pcapng"
+    subprocess.run([editcap, "-F", "pcapng", str(LINUX), str(converted)], check=True)
+    damaged = tmp_path / "cut.pcapng"
+    damaged.write_bytes(converted.read_bytes()[:-30])
+    code, out, err = run("analyze", "--json", str(damaged))
+    assert code == 1
+    assert json.loads(out)["frames"] == 57 and "frame 57" in err
+
+
+def test_inject_writes_radiotap_frames_that_decode(tmp_path):
+    out = tmp_path / "perr.pcap"
+    code, _, err = run("inject", "perr", "--ae", "--count", "3", "--reason", "62", "--repeat", "4",
+                       "--pcap", str(out))
+    assert code == 0, err
+    code, text, _ = run("analyze", "--json", str(out))
+    data = json.loads(text)
+    assert data["by_kind"] == {"perr": 4}
+    assert [d["reason_code"] for d in data["hwmp"][0]["destinations"]] == [62, 62, 62]
+    assert [h["destinations"][0]["hwmp_sn"] for h in data["hwmp"]] == [1, 2, 3, 4]
+
+
+def test_inject_set_reaches_any_field(tmp_path):
+    out = tmp_path / "preq.pcap"
+    code, _, err = run("inject", "preq", "--set", "hop_count=7", "--set", "path_discovery_id=0x99",
+                       "--pcap", str(out))
+    assert code == 0, err
+    hwmp = json.loads(run("analyze", "--json", str(out))[1])["hwmp"][0]
+    assert (hwmp["hop_count"], hwmp["path_discovery_id"]) == (7, 0x99)
+
+
+def test_inject_needs_exactly_one_destination():
+    code, _, err = run("inject", "beacon")
+    assert code == 2 and "exactly one of --iface" in err
+    code, _, err = run("inject", "beacon", "--set", "nonsense=1", "--pcap", "/dev/null")
+    assert code == 2 and "no layer of a beacon frame has a field 'nonsense'" in err
