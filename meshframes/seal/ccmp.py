@@ -157,6 +157,13 @@ def encapsulate(cipher: AESCCM, frame: bytes, pn: int, key_id: int) -> bytes:
     frame body and append the MIC (12.5.3.3.1)."""
     header_len, aad, flags = frame_layout(frame)
     check_protectable(frame, header_len)
+    return encapsulate_parsed(cipher, frame, header_len, aad, flags, pn, key_id)
+
+
+def encapsulate_parsed(
+    cipher: AESCCM, frame: bytes, header_len: int, aad: bytes, flags: int, pn: int, key_id: int
+) -> bytes:
+    """`encapsulate` for a frame whose `frame_layout` the caller already has."""
     pn_le = pn.to_bytes(6, "little")
     return b"".join((
         bytes((frame[0], frame[1] | FC1_PROTECTED)),

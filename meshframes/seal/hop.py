@@ -37,7 +37,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
 from meshframes.seal import ccmp
 from meshframes.seal.errors import (
-    FrameTooShort,
     HopError,
     PnExhausted,
     PnRollback,
@@ -185,13 +184,13 @@ class HopSealer:
     def seal(self, frame: bytes) -> bytes:
         """Protect one plaintext MPDU for the air (Protected bit set)."""
         try:
-            if len(frame) < ccmp.MAC_HEADER_MIN:
-                raise FrameTooShort(f"{len(frame)} octets, a MAC header needs {ccmp.MAC_HEADER_MIN}")
+            header_len, aad, flags = ccmp.frame_layout(frame)
+            ccmp.check_protectable(frame, header_len)
             key = self.keys.tx_key(frame[4:10])
             pn = key.next_pn
             if pn > ccmp.PN_MAX:
                 raise PnExhausted(f"PN space of key id {key.key_id} used up; re-peer to get a new key")
-            sealed = ccmp.encapsulate(key.cipher, frame, pn, key.key_id)
+            sealed = ccmp.encapsulate_parsed(key.cipher, frame, header_len, aad, flags, pn, key.key_id)
         except HopError as error:
             self.tx_refused[error.reason] += 1
             raise

@@ -73,10 +73,13 @@ def fastpay_body(
     )
 
 
-def fastpay_frame(transmitter: bytes, receiver: bytes, origin: bytes, target: bytes, payload: bytes, **fields) -> bytes:
+def fastpay_frame(
+    transmitter: bytes, receiver: bytes, origin: bytes, target: bytes, payload: bytes, *, sequence: int = 0, **fields
+) -> bytes:
     """A multi-hop FastPay action frame: A1 next hop, A2 = A3 transmitter,
     A5/A6 the end-to-end destination and source."""
-    return action(receiver, transmitter, transmitter, fastpay_body(payload, mesh_da=target, mesh_sa=origin, **fields))
+    body = fastpay_body(payload, mesh_da=target, mesh_sa=origin, **fields)
+    return action(receiver, transmitter, transmitter, body, sequence=sequence)
 
 
 def mesh_data(
