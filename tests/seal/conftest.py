@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
+
+from meshframes.seal.errors import Reason, SealError
 
 from meshframes.seal.hop import HopSealer
 from meshframes.seal.keys import GroupKey, derive_mtk, derive_pmk, new_peering_nonce
@@ -63,3 +67,15 @@ def mesh() -> Mesh:
         for other in peers:
             node.keys.install_group_rx(other.own_mac, group_keys[other.own_mac])
     return Mesh(a, b, c, group_keys[MAC_A])
+
+
+def assert_counted_refusal(
+    opener: Callable[[bytes], object], counter: Counter[Reason], frame: bytes, error: type[SealError], reason: Reason
+) -> None:
+    """`opener(frame)` raises `error` with `reason`, and `counter[reason]`
+    moves by exactly one."""
+    before = counter[reason]
+    with pytest.raises(error) as caught:
+        opener(frame)
+    assert caught.value.reason is reason
+    assert counter[reason] == before + 1
