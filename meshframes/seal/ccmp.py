@@ -28,6 +28,8 @@ category 126 (vendor-specific protected), never in 127.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
@@ -74,6 +76,46 @@ QOS_CONTROL_LEN = 2
 HT_CONTROL_LEN = 4
 
 
+@dataclass(frozen=True, slots=True)
+class _FcLayout:
+    """What the Frame Control field alone fixes about a frame's CCMP layout."""
+
+    header_len: int
+    fc_aad: bytes  # the masked FC, first two octets of the AAD
+    aad_tail_end: int  # A4 (and, for QoS, everything up to QoS Control) is frame[24:aad_tail_end]
+    qos_at: int  # offset of QoS Control, 0 when absent
+    flags: int  # nonce flags when not QoS data
+
+
+def _fc_layout(fc0: int, fc1: int) -> _FcLayout:
+    if fc0 & 0x03:
+        raise NotProtectable(f"protocol version {fc0 & 0x03}, CCMP here covers version 0")
+    ftype = fc0 & FC0_TYPE_MASK
+    if ftype == FC0_TYPE_DATA:
+        if fc0 & FC0_DATA_NULL:
+            raise NotProtectable(f"data subtype {fc0 >> 4} carries no data")
+        a4_end = 30 if fc1 & 0x03 == 0x03 else MAC_HEADER_MIN
+        fc_aad = bytes((fc0 & _FC0_DATA_AAD_KEEP, (fc1 & (_FC1_AAD_KEEP_QOS if fc0 & FC0_DATA_QOS else _FC1_AAD_KEEP)) | FC1_PROTECTED))
+        if fc0 & FC0_DATA_QOS:
+            header_len = a4_end + QOS_CONTROL_LEN + (HT_CONTROL_LEN if fc1 & FC1_ORDER else 0)
+            return _FcLayout(header_len, fc_aad, a4_end, a4_end, 0)
+        return _FcLayout(a4_end, fc_aad, a4_end, 0, 0)
+    if ftype == FC0_TYPE_MGMT:
+        header_len = MAC_HEADER_MIN + (HT_CONTROL_LEN if fc1 & FC1_ORDER else 0)
+        fc_aad = bytes((fc0, (fc1 & _FC1_AAD_KEEP) | FC1_PROTECTED))
+        return _FcLayout(header_len, fc_aad, MAC_HEADER_MIN, 0, NONCE_FLAG_MGMT)
+    raise NotProtectable("control and extension frames are never protected")
+
+
+# Frame Control -> layout; at most 2^16 entries, filled as values are seen.
+_FC_LAYOUTS: dict[bytes, _FcLayout] = {}
+# The two-octet AAD fields built from one 4-bit value (fragment number, TID).
+_LOW_NIBBLE = tuple(bytes((value, 0)) for value in range(16))
+_OCTETS = tuple(bytes((value,)) for value in range(256))
+# CCMP header octets 2-3: reserved, then Ext IV and the key id.
+_KEY_ID_OCTETS = tuple(bytes((0, EXT_IV | key_id << 6)) for key_id in range(4))
+
+
 def frame_layout(frame: bytes) -> tuple[int, bytes, int]:
     """The MAC header length, the CCM AAD and the nonce flags of `frame`.
 
@@ -81,41 +123,19 @@ def frame_layout(frame: bytes) -> tuple[int, bytes, int]:
     (0 for non-QoS data, which shares TID 0's counter) and 0x10 for
     management frames, which get their own counter (12.5.3.4.4).
     """
-    size = len(frame)
-    if size < MAC_HEADER_MIN:
-        raise FrameTooShort(f"{size} octets, a MAC header needs {MAC_HEADER_MIN}")
-    fc0 = frame[0]
-    fc1 = frame[1]
-    if fc0 & 0x03:
-        raise NotProtectable(f"protocol version {fc0 & 0x03}, CCMP here covers version 0")
-    ftype = fc0 & FC0_TYPE_MASK
-    if ftype == FC0_TYPE_DATA:
-        if fc0 & FC0_DATA_NULL:
-            raise NotProtectable(f"data subtype {fc0 >> 4} carries no data")
-        header_len = 30 if fc1 & 0x03 == 0x03 else MAC_HEADER_MIN
-        if fc0 & FC0_DATA_QOS:
-            if size < header_len + QOS_CONTROL_LEN:
-                raise FrameTooShort(f"{size} octets, QoS Control ends at {header_len + QOS_CONTROL_LEN}")
-            flags = frame[header_len] & 0x0F
-            tail = frame[MAC_HEADER_MIN:header_len] + bytes((flags, 0))
-            header_len += QOS_CONTROL_LEN + (HT_CONTROL_LEN if fc1 & FC1_ORDER else 0)
-            fc1 = (fc1 & _FC1_AAD_KEEP_QOS) | FC1_PROTECTED
-        else:
-            flags = 0
-            tail = frame[MAC_HEADER_MIN:header_len]
-            fc1 = (fc1 & _FC1_AAD_KEEP) | FC1_PROTECTED
-        fc0 &= _FC0_DATA_AAD_KEEP
-    elif ftype == FC0_TYPE_MGMT:
-        flags = NONCE_FLAG_MGMT
-        tail = b""
-        header_len = MAC_HEADER_MIN + (HT_CONTROL_LEN if fc1 & FC1_ORDER else 0)
-        fc1 = (fc1 & _FC1_AAD_KEEP) | FC1_PROTECTED
-    else:
-        raise NotProtectable("control and extension frames are never protected")
-    if size < header_len:
-        raise FrameTooShort(f"{size} octets, the MAC header is {header_len}")
-    aad = bytes((fc0, fc1)) + frame[4:22] + bytes((frame[22] & 0x0F, 0)) + tail
-    return header_len, aad, flags
+    if len(frame) < MAC_HEADER_MIN:
+        raise FrameTooShort(f"{len(frame)} octets, a MAC header needs {MAC_HEADER_MIN}")
+    fc = frame[:2]
+    layout = _FC_LAYOUTS.get(fc)
+    if layout is None:
+        layout = _FC_LAYOUTS[fc] = _fc_layout(frame[0], frame[1])
+    if len(frame) < layout.header_len:
+        raise FrameTooShort(f"{len(frame)} octets, the MAC header is {layout.header_len}")
+    aad = layout.fc_aad + frame[4:22] + _LOW_NIBBLE[frame[22] & 0x0F] + frame[MAC_HEADER_MIN : layout.aad_tail_end]
+    if layout.qos_at:
+        tid = frame[layout.qos_at] & 0x0F
+        return layout.header_len, aad + _LOW_NIBBLE[tid], tid
+    return layout.header_len, aad, layout.flags
 
 
 def check_protectable(frame: bytes, header_len: int) -> None:
@@ -137,7 +157,7 @@ def check_protectable(frame: bytes, header_len: int) -> None:
 
 
 def ccmp_nonce(flags: int, frame: bytes, pn: int) -> bytes:
-    return bytes((flags,)) + frame[10:16] + pn.to_bytes(6, "big")
+    return _OCTETS[flags] + frame[10:16] + pn.to_bytes(6, "big")
 
 
 def ccmp_aad_nonce(frame: bytes, pn: int) -> tuple[bytes, bytes]:
@@ -169,9 +189,9 @@ def encapsulate_parsed(
         bytes((frame[0], frame[1] | FC1_PROTECTED)),
         frame[2:header_len],
         pn_le[:2],
-        bytes((0, EXT_IV | key_id << 6)),
+        _KEY_ID_OCTETS[key_id],
         pn_le[2:],
-        cipher.encrypt(bytes((flags,)) + frame[10:16] + pn_le[::-1], frame[header_len:], aad),
+        cipher.encrypt(_OCTETS[flags] + frame[10:16] + pn_le[::-1], frame[header_len:], aad),
     ))
 
 
@@ -185,11 +205,11 @@ def parse_protected(frame: bytes) -> tuple[int, bytes, int, int, int]:
         raise FrameTooShort(
             f"{len(frame)} octets, CCMP needs at least {header_len + CCMP_OVERHEAD} (header, CCMP header, MIC)"
         )
-    key_octet = frame[header_len + 3]
+    ccmp_hdr = int.from_bytes(frame[header_len : header_len + CCMP_HEADER_LEN], "little")
+    key_octet = ccmp_hdr >> 24 & 0xFF
     if not key_octet & EXT_IV:
         raise NoExtIV(f"key id octet {key_octet:#04x} has Ext IV clear")
-    pn = int.from_bytes(frame[header_len : header_len + 2] + frame[header_len + 4 : header_len + 8], "little")
-    return header_len, aad, flags, key_octet >> 6, pn
+    return header_len, aad, flags, key_octet >> 6, (ccmp_hdr & 0xFFFF) | (ccmp_hdr >> 32) << 16
 
 
 def decapsulate(cipher: AESCCM, frame: bytes, header_len: int, aad: bytes, flags: int, pn: int) -> bytes:
@@ -197,10 +217,12 @@ def decapsulate(cipher: AESCCM, frame: bytes, header_len: int, aad: bytes, flags
     the plaintext MPDU with the Protected bit clear, as it was before
     `encapsulate`."""
     try:
-        body = cipher.decrypt(ccmp_nonce(flags, frame, pn), frame[header_len + CCMP_HEADER_LEN :], aad)
+        body = cipher.decrypt(
+            _OCTETS[flags] + frame[10:16] + pn.to_bytes(6, "big"), frame[header_len + CCMP_HEADER_LEN :], aad
+        )
     except InvalidTag:
         raise MicFailure(f"MIC does not verify (PN {pn}, A2 {frame[10:16].hex(':')})") from None
-    return bytes((frame[0], frame[1] & ~FC1_PROTECTED)) + frame[2:header_len] + body
+    return b"".join((bytes((frame[0], frame[1] & ~FC1_PROTECTED)), frame[2:header_len], body))
 
 
 def new_cipher(tk: bytes) -> AESCCM:

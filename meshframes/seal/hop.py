@@ -185,18 +185,18 @@ class HopSealer:
         """Protect one plaintext MPDU for the air (Protected bit set)."""
         try:
             header_len, aad, flags = ccmp.frame_layout(frame)
-            ccmp.check_protectable(frame, header_len)
+            if flags == ccmp.NONCE_FLAG_MGMT:
+                ccmp.check_protectable(frame, header_len)
             key = self.keys.tx_key(frame[4:10])
             pn = key.next_pn
             if pn > ccmp.PN_MAX:
                 raise PnExhausted(f"PN space of key id {key.key_id} used up; re-peer to get a new key")
-            sealed = ccmp.encapsulate_parsed(key.cipher, frame, header_len, aad, flags, pn, key.key_id)
         except HopError as error:
             self.tx_refused[error.reason] += 1
             raise
         key.next_pn = pn + 1
         self.sealed += 1
-        return sealed
+        return ccmp.encapsulate_parsed(key.cipher, frame, header_len, aad, flags, pn, key.key_id)
 
     def open(self, frame: bytes) -> bytes:
         """Verify, decrypt and replay-check one protected MPDU; returns the
@@ -206,13 +206,8 @@ class HopSealer:
             key = self.keys.rx_key(frame[4:10], frame[10:16], key_id)
             window = key.window(flags)
             verdict = window.check(pn)
-            if verdict is Verdict.REPLAY:
-                raise Replayed(f"PN {pn} from {frame[10:16].hex(':')} already received")
-            if verdict is Verdict.TOO_OLD:
-                raise PnRollback(
-                    f"PN {pn} from {frame[10:16].hex(':')} is below the window (highest {window.highest},"
-                    f" size {window.size})"
-                )
+            if verdict:
+                raise self._replay_error(verdict, pn, frame[10:16], window)
             plain = ccmp.decapsulate(key.cipher, frame, header_len, aad, flags, pn)
         except HopError as error:
             self.rejected[error.reason] += 1
@@ -220,3 +215,11 @@ class HopSealer:
         window.accept(pn)
         self.opened += 1
         return plain
+
+    @staticmethod
+    def _replay_error(verdict: Verdict, pn: int, transmitter: bytes, window: ReplayWindow) -> HopError:
+        if verdict is Verdict.REPLAY:
+            return Replayed(f"PN {pn} from {transmitter.hex(':')} already received")
+        return PnRollback(
+            f"PN {pn} from {transmitter.hex(':')} is below the window (highest {window.highest}, size {window.size})"
+        )
