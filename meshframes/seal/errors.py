@@ -26,6 +26,9 @@ class Reason(StrEnum):
     PN_ROLLBACK = "pn-rollback"
     MIC_FAILURE = "mic-failure"
     PN_EXHAUSTED = "pn-exhausted"
+    # Peering (AMPE element protection)
+    AMPE_MALFORMED = "ampe-malformed"
+    AMPE_AUTH_FAILURE = "ampe-auth-failure"
     # End to end (client <-> authority)
     E2E_NOT_FASTPAY = "e2e-not-fastpay"
     E2E_NOT_SEALED = "e2e-not-sealed"
@@ -108,6 +111,24 @@ class PnExhausted(HopError):
     (re-peering) before anything else is sent with it."""
 
     reason = Reason.PN_EXHAUSTED
+
+
+class AmpeError(SealError):
+    """Refused while opening the protected AMPE element of a peering frame."""
+
+
+class AmpeMalformed(AmpeError):
+    """No MIC element where the protected part should start, or the
+    decrypted AMPE element is not one."""
+
+    reason = Reason.AMPE_MALFORMED
+
+
+class AmpeAuthFailure(AmpeError):
+    """The AES-SIV MIC does not verify: a peer without the passphrase, a
+    frame altered in flight, or one meant for another link."""
+
+    reason = Reason.AMPE_AUTH_FAILURE
 
 
 class E2EError(SealError):
