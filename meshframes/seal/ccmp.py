@@ -82,7 +82,7 @@ class _FcLayout:
 
     header_len: int
     fc_aad: bytes  # the masked FC, first two octets of the AAD
-    aad_tail_end: int  # A4 (and, for QoS, everything up to QoS Control) is frame[24:aad_tail_end]
+    aad_tail_end: int  # A4, when present, is frame[24:aad_tail_end]
     qos_at: int  # offset of QoS Control, 0 when absent
     flags: int  # nonce flags when not QoS data
 
@@ -94,8 +94,10 @@ def _fc_layout(fc0: int, fc1: int) -> _FcLayout:
     if ftype == FC0_TYPE_DATA:
         if fc0 & FC0_DATA_NULL:
             raise NotProtectable(f"data subtype {fc0 >> 4} carries no data")
-        a4_end = 30 if fc1 & 0x03 == 0x03 else MAC_HEADER_MIN
-        fc_aad = bytes((fc0 & _FC0_DATA_AAD_KEEP, (fc1 & (_FC1_AAD_KEEP_QOS if fc0 & FC0_DATA_QOS else _FC1_AAD_KEEP)) | FC1_PROTECTED))
+        four_address = fc1 & (FC1_TO_DS | FC1_FROM_DS) == FC1_TO_DS | FC1_FROM_DS
+        a4_end = MAC_HEADER_MIN + 6 if four_address else MAC_HEADER_MIN
+        fc1_keep = _FC1_AAD_KEEP_QOS if fc0 & FC0_DATA_QOS else _FC1_AAD_KEEP
+        fc_aad = bytes((fc0 & _FC0_DATA_AAD_KEEP, (fc1 & fc1_keep) | FC1_PROTECTED))
         if fc0 & FC0_DATA_QOS:
             header_len = a4_end + QOS_CONTROL_LEN + (HT_CONTROL_LEN if fc1 & FC1_ORDER else 0)
             return _FcLayout(header_len, fc_aad, a4_end, a4_end, 0)

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import struct
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import nacl.bindings
@@ -185,7 +185,7 @@ def _nonce(sequence: int) -> bytes:
 class _Session:
     seal: AESCCM
     open: AESCCM
-    window: ReplayWindow = field(default_factory=ReplayWindow)
+    window: ReplayWindow
 
 
 class E2ESealer:

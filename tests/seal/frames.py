@@ -27,10 +27,13 @@ def qos_data(
     sequence: int = 0,
     retry: bool = False,
     order: bool = False,
+    from_ds: bool = False,
 ) -> bytes:
     """A QoS data frame (subtype 8); four addresses when `a4` is given, as
-    mesh data is; ToDS/FromDS clear otherwise (a single-hop group frame)."""
-    fc1 = (0x03 if a4 is not None else 0x00) | (0x08 if retry else 0) | (0x80 if order else 0)
+    mesh data is; otherwise three, with FromDS set for group-addressed mesh
+    data (9.3.5) or clear for a single-hop frame."""
+    ds = 0x03 if a4 is not None else (0x02 if from_ds else 0x00)
+    fc1 = ds | (0x08 if retry else 0) | (0x80 if order else 0)
     header = struct.pack("<BBH", 0x88, fc1, 0) + a1 + a2 + a3 + struct.pack("<H", sequence << 4)
     if a4 is not None:
         header += a4

@@ -47,6 +47,7 @@ def data_frames(draw: st.DrawFn) -> bytes:
         sequence=draw(st.integers(0, 4095)),
         retry=draw(st.booleans()),
         order=draw(st.booleans()),
+        from_ds=draw(st.booleans()),
     )
 
 
