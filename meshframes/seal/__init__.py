@@ -20,10 +20,12 @@ link is established::
     ...
     hop.keys.remove_peer(peer)   # on close
 
-Every frame: `hop.seal(frame)` before transmit (data frames, and action
-frames of robust categories: FastPay uses 126, HWMP 13), `hop.open(frame)`
-on receive; a relay opens and seals again. Refusals raise `HopError`
-subclasses and are counted in `hop.rejected` by `Reason`.
+Every frame: wrap the node's radio, `SealedRadio(radio, hop)`, which seals
+what must be protected on transmit and opens on receive; or call
+`hop.seal(frame)` / `hop.open(frame)` directly (data frames, and action
+frames of robust categories: FastPay uses 126, HWMP 13). A relay opens and
+seals again. Refusals raise `HopError` subclasses and are counted in
+`hop.rejected` by `Reason`.
 
 End to end, client <-> authority (open or secure mesh alike)::
 
@@ -40,6 +42,7 @@ from meshframes.seal.e2e import E2EIdentity, E2ESealer, parse_fastpay_frame, x25
 from meshframes.seal.errors import AmpeError, E2EError, HopError, Reason, SealError
 from meshframes.seal.hop import HopSealer, KeyStore
 from meshframes.seal.keys import GroupKey, derive_aek, derive_mtk, derive_pmk, new_peering_nonce
+from meshframes.seal.radio import SealedRadio
 
 __all__ = [
     "AmpeError",
@@ -52,6 +55,7 @@ __all__ = [
     "KeyStore",
     "Reason",
     "SealError",
+    "SealedRadio",
     "derive_aek",
     "derive_mtk",
     "derive_pmk",

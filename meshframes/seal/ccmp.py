@@ -158,6 +158,18 @@ def check_protectable(frame: bytes, header_len: int) -> None:
         raise NotProtectable(f"action category {category} is not robust (use 126 for vendor frames)")
 
 
+def needs_protection(frame: bytes) -> bool:
+    """Whether a secure mesh must carry `frame` protected: data frames that
+    carry data, and robust management frames. Beacons, peering (category 15),
+    category 127, control and null frames go in the clear."""
+    try:
+        header_len, _, _ = frame_layout(frame)
+        check_protectable(frame, header_len)
+    except (NotProtectable, FrameTooShort):
+        return False
+    return True
+
+
 def ccmp_nonce(flags: int, frame: bytes, pn: int) -> bytes:
     return _OCTETS[flags] + frame[10:16] + pn.to_bytes(6, "big")
 
