@@ -57,7 +57,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from meshframes.seal import ccmp
 from meshframes.seal.errors import (
+    AlreadySealed,
     BadIdentity,
     E2EAuthFailure,
     E2EError,
@@ -145,13 +147,13 @@ class FastPayFrame(NamedTuple):
 
 def parse_fastpay_frame(frame: bytes) -> FastPayFrame:
     """Locate the FastPay header and payload of a plaintext MPDU."""
-    if len(frame) < 24:
+    if len(frame) < ccmp.MAC_HEADER_MIN:
         raise NotFastPay(f"{len(frame)} octets, shorter than a management header")
-    if frame[0] not in (0xD0, 0xE0):
+    if frame[0] not in (ccmp.FC0_MGMT_ACTION, ccmp.FC0_MGMT_ACTION_NO_ACK):
         raise NotFastPay(f"frame control {frame[0]:#04x} is not an action frame")
-    if frame[1] & 0x40:
+    if frame[1] & ccmp.FC1_PROTECTED:
         raise NotFastPay("frame is CCMP-protected; open the hop layer first")
-    body = 28 if frame[1] & 0x80 else 24
+    body = ccmp.MAC_HEADER_MIN + (ccmp.HT_CONTROL_LEN if frame[1] & ccmp.FC1_ORDER else 0)
     if len(frame) < body + 4 + 6:
         raise NotFastPay("action body too short for category, OUI and Mesh Control")
     if frame[body] not in (CATEGORY_VENDOR_PROTECTED, CATEGORY_VENDOR):
@@ -275,7 +277,7 @@ class E2ESealer:
         try:
             layout = parse_fastpay_frame(frame)
             if layout.flags & FLAG_SEALED:
-                raise NotFastPay("payload is already sealed")
+                raise AlreadySealed("FastPay flags bit 0 is already set")
         except E2EError as error:
             self.tx_refused[error.reason] += 1
             raise

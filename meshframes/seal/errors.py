@@ -32,6 +32,7 @@ class Reason(StrEnum):
     # End to end (client <-> authority)
     E2E_NOT_FASTPAY = "e2e-not-fastpay"
     E2E_NOT_SEALED = "e2e-not-sealed"
+    E2E_ALREADY_SEALED = "e2e-already-sealed"
     E2E_TOO_SHORT = "e2e-too-short"
     E2E_BAD_IDENTITY = "e2e-bad-identity"
     E2E_REPLAY = "e2e-replay"
@@ -145,6 +146,12 @@ class NotSealed(E2EError):
     """The FastPay flags say the payload is not end-to-end sealed."""
 
     reason = Reason.E2E_NOT_SEALED
+
+
+class AlreadySealed(E2EError):
+    """Asked to seal a payload whose sealed flag is already set."""
+
+    reason = Reason.E2E_ALREADY_SEALED
 
 
 class SealedTooShort(E2EError):

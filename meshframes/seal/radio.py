@@ -31,7 +31,7 @@ from meshframes.seal.hop import HopSealer
 
 def _as_protected_fastpay(frame: bytes) -> bytes:
     """Category 127 -> 126 for our own FastPay action frames."""
-    body = 28 if frame[1] & ccmp.FC1_ORDER else ccmp.MAC_HEADER_MIN
+    body = ccmp.MAC_HEADER_MIN + (ccmp.HT_CONTROL_LEN if frame[1] & ccmp.FC1_ORDER else 0)
     if (
         frame[0] in (ccmp.FC0_MGMT_ACTION, ccmp.FC0_MGMT_ACTION_NO_ACK)
         and len(frame) >= body + 4

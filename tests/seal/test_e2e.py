@@ -15,6 +15,7 @@ from meshframes.seal.e2e import (
     x25519_public_key,
 )
 from meshframes.seal.errors import (
+    AlreadySealed,
     BadIdentity,
     E2EAuthFailure,
     E2EReplayed,
@@ -187,3 +188,11 @@ def test_announced_e2e_key_is_the_identitys_x25519_key():
     assert len(x25519_public_key(me.public)) == 32
     with pytest.raises(BadIdentity):
         x25519_public_key(bytes(32))
+
+
+def test_sealing_twice_is_refused(client, authority):
+    """A frame already carrying the sealed flag is not sealed again."""
+    sealed = order_from_client(client, authority)
+    with pytest.raises(AlreadySealed):
+        client.seal_frame(authority.identity.public, sealed)
+    assert client.tx_refused[Reason.E2E_ALREADY_SEALED] == 1
