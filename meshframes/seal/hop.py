@@ -139,9 +139,6 @@ class KeyStore:
         self._rx_pairwise.pop(peer, None)
         self._rx_group.pop(peer, None)
 
-    def peers(self) -> list[bytes]:
-        return sorted(set(self._tx_pairwise) | set(self._rx_group))
-
     def tx_key(self, receiver: bytes) -> TxKey:
         """The key that seals a frame whose A1 is `receiver`."""
         if receiver[0] & 0x01:

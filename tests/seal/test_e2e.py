@@ -27,7 +27,7 @@ from meshframes.seal.errors import (
     SealedTooShort,
 )
 
-from .conftest import assert_counted_refusal, MAC_A, MAC_B, MAC_C
+from .conftest import MAC_A, MAC_B, MAC_C, assert_counted_refusal
 from .frames import action, fastpay_body, fastpay_frame
 
 ORDER = bytes(range(153))  # the size of a bincode TransferOrder

@@ -21,9 +21,8 @@ from meshframes.seal.errors import (
     UnknownKeyId,
 )
 from meshframes.seal.hop import HopSealer
-from meshframes.seal.keys import GroupKey
 
-from .conftest import assert_counted_refusal, MAC_A, MAC_B, MAC_C, peer
+from .conftest import MAC_A, MAC_B, MAC_C, assert_counted_refusal, peer
 from .frames import BROADCAST, action, fastpay_body, fastpay_frame, mesh_data
 
 PAYLOAD = b"FastPay TransferOrder: 100 units to bob" * 3
