@@ -1,0 +1,67 @@
+"""Sealing for meshframes: CCMP per hop, FastPay payloads end to end.
+
+Everything works on MPDU bytes (from Frame Control, no FCS, no radiotap) and
+is sans-IO: no sockets, no clock reads, no Scapy. docs/sealing.md has the
+design; the short version for the engines:
+
+Secure mesh, per node::
+
+    pmk = derive_pmk(passphrase, mesh_id)
+    hop = HopSealer(own_mac)
+    hop.keys.install_group_tx(own_mgtk := GroupKey.generate())
+
+Peering (AMPE): send `new_peering_nonce()` in the AMPE element (139) with
+the MGTK in its GTKdata, protected by `seal_ampe(derive_aek(...))`; when the
+link is established::
+
+    hop.keys.install_pairwise(peer, derive_mtk(pmk, local_mac=..., peer_mac=...,
+        local_nonce=..., peer_nonce=..., local_link_id=..., peer_link_id=...))
+    hop.keys.install_group_rx(peer, GroupKey(peer_mgtk, key_id))
+    ...
+    hop.keys.remove_peer(peer)   # on close
+
+Every frame: wrap the node's radio, `SealedRadio(radio, hop)`, which seals
+what must be protected on transmit and opens on receive; or call
+`hop.seal(frame)` / `hop.open(frame)` directly (data frames, and action
+frames of robust categories: FastPay uses 126, HWMP 13). A relay opens and
+seals again. Refusals raise `HopError` subclasses and are counted in
+`hop.rejected` by `Reason`.
+
+End to end, client <-> authority (open or secure mesh alike)::
+
+    e2e = E2ESealer(E2EIdentity(ed25519_seed), initial_sequence=time_us)
+    frame = e2e.seal_frame(authority_name, fastpay_frame)   # sets flags bit 0
+    sender, frame = e2e.open_frame(frame)                    # at the far end
+
+An open mesh simply skips `HopSealer`; the end-to-end layer does not
+depend on it.
+"""
+
+from meshframes.seal.ampe import open_ampe, seal_ampe
+from meshframes.seal.e2e import E2EIdentity, E2ESealer, parse_fastpay_frame, x25519_public_key
+from meshframes.seal.errors import AmpeError, E2EError, HopError, Reason, SealError
+from meshframes.seal.hop import HopSealer, KeyStore
+from meshframes.seal.keys import GroupKey, derive_aek, derive_mtk, derive_pmk, new_peering_nonce
+from meshframes.seal.radio import SealedRadio
+
+__all__ = [
+    "AmpeError",
+    "E2EError",
+    "E2EIdentity",
+    "E2ESealer",
+    "GroupKey",
+    "HopError",
+    "HopSealer",
+    "KeyStore",
+    "Reason",
+    "SealError",
+    "SealedRadio",
+    "derive_aek",
+    "derive_mtk",
+    "derive_pmk",
+    "new_peering_nonce",
+    "open_ampe",
+    "parse_fastpay_frame",
+    "seal_ampe",
+    "x25519_public_key",
+]

@@ -1,0 +1,156 @@
+"""Seal/open throughput against raw AES-CCM on the same payload, same run.
+
+The baseline is `cryptography`'s AESCCM (OpenSSL) called directly on the
+frame body with a precomputed nonce and AAD: the cost of the cipher alone.
+Sealing adds what CCMP needs around it (header parse, AAD and nonce, PN,
+key lookup, replay window, frame assembly), so the ratio sealed/raw says how
+much of the cipher's speed survives that. Rounds interleave baseline and
+sealer so that load from other processes hits both alike, and each keeps its
+best round, as timeit does.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from cryptography.hazmat.primitives.ciphers.aead import AESCCM
+
+from meshframes.seal import ccmp
+from meshframes.seal.e2e import E2E_TAG_LEN, SEALED_HEADER_LEN, E2EIdentity, E2ESealer, parse_fastpay_frame
+from meshframes.seal.hop import HopSealer
+
+TRANSMITTER = bytes.fromhex("020000000100")
+RECEIVER = bytes.fromhex("020000000200")
+DESTINATION = bytes.fromhex("020000000300")
+TK = bytes(range(16))
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    name: str
+    frame: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    workload: str
+    layer: str  # "hop" (CCMP) or "e2e"
+    operation: str  # "seal" or "open"
+    octets: int  # payload the cipher processes
+    rate: float  # frames per second, best round
+    baseline_rate: float  # raw AESCCM on the same payload, best round
+
+    @property
+    def ratio(self) -> float:
+        return self.rate / self.baseline_rate
+
+
+def _action(payload: bytes) -> bytes:
+    """A category-126 FastPay frame (docs/wire-format.md), A5/A6 extension."""
+    header = struct.pack("<BBH", 0xD0, 0, 0) + RECEIVER + TRANSMITTER + TRANSMITTER + b"\x00\x00"
+    mesh_control = struct.pack("<BBI", 2, 31, 1) + DESTINATION + TRANSMITTER
+    return header + b"\x7e" + bytes.fromhex("0a4d46") + mesh_control + struct.pack("<BBBHBB", 1, 1, 0, 7, 0, 1) + payload
+
+
+def _mesh_data(msdu: bytes) -> bytes:
+    """Four-address mesh QoS data with Mesh Control and LLC/SNAP."""
+    header = struct.pack("<BBH", 0x88, 0x03, 0) + RECEIVER + TRANSMITTER + DESTINATION + b"\x00\x00" + TRANSMITTER
+    return header + b"\x05\x01" + struct.pack("<BBI", 0, 31, 1) + bytes.fromhex("aaaa0300000088b5") + msdu
+
+
+def workloads() -> list[Workload]:
+    """Frames sized like what the mesh carries: a FastPay order (153 octets
+    of bincode), a certificate with 4 and with 20 signatures (449 and 1505),
+    and a 1500-octet MSDU in mesh data."""
+    return [
+        Workload("order (action)", _action(bytes(153))),
+        Workload("cert q=4 (action)", _action(bytes(449))),
+        Workload("cert q=20 (action)", _action(bytes(1505))),
+        Workload("mesh data 1500", _mesh_data(bytes(1500))),
+    ]
+
+
+def _timed(run: Callable[[], object], count: int) -> float:
+    start = time.perf_counter()
+    run()
+    return count / (time.perf_counter() - start)
+
+
+@dataclass(slots=True)
+class _Best:
+    """Best rate per measured operation across rounds."""
+
+    rates: dict[str, float] = field(default_factory=dict)
+
+    def time(self, name: str, run: Callable[[], object], count: int) -> None:
+        self.rates[name] = max(self.rates.get(name, 0.0), _timed(run, count))
+
+
+def _hop(workload: Workload, count: int, best: _Best) -> int:
+    """One round of CCMP seal/open and the raw cipher on the same body;
+    returns the octets the cipher processes per frame."""
+    frame = workload.frame
+    header_len, aad, flags = ccmp.frame_layout(frame)
+    body = frame[header_len:]
+    raw = ccmp.new_cipher(TK)
+    nonce = ccmp.ccmp_nonce(flags, frame, 1)
+    raw_sealed = raw.encrypt(nonce, body, aad)
+    sender, receiver = HopSealer(TRANSMITTER), HopSealer(RECEIVER)
+    sender.keys.install_pairwise(RECEIVER, TK)
+    receiver.keys.install_pairwise(TRANSMITTER, TK)
+    frames = [frame] * count
+    sealed: list[bytes] = []
+    best.time("raw seal", lambda: [raw.encrypt(nonce, body, aad) for _ in frames], count)
+    best.time("seal", lambda: sealed.extend(map(sender.seal, frames)), count)
+    best.time("raw open", lambda: [raw.decrypt(nonce, raw_sealed, aad) for _ in frames], count)
+    best.time("open", lambda: list(map(receiver.open, sealed)), count)
+    return len(body)
+
+
+def _e2e(workload: Workload, count: int, best: _Best) -> int:
+    """One round of end-to-end seal/open of the FastPay payload and the raw
+    cipher (16-octet tag) on the same payload and associated data size."""
+    frame = workload.frame
+    layout = parse_fastpay_frame(frame)
+    payload = frame[layout.payload_offset :]
+    client_id, authority_id = E2EIdentity(bytes(32)), E2EIdentity(bytes(range(32)))
+    client = E2ESealer(client_id, initial_sequence=1)
+    authority = E2ESealer(authority_id, initial_sequence=1)
+    raw = AESCCM(TK, E2E_TAG_LEN)
+    nonce = bytes(13)
+    context = bytes(len(client.frame_context(frame, layout, 1)) + SEALED_HEADER_LEN)
+    raw_sealed = raw.encrypt(nonce, payload, context)
+    peer = authority_id.public
+    frames = [frame] * count
+    sealed: list[bytes] = []
+    best.time("raw seal", lambda: [raw.encrypt(nonce, payload, context) for _ in frames], count)
+    best.time("seal", lambda: sealed.extend(client.seal_frame(peer, item) for item in frames), count)
+    best.time("raw open", lambda: [raw.decrypt(nonce, raw_sealed, context) for _ in frames], count)
+    best.time("open", lambda: list(map(authority.open_frame, sealed)), count)
+    return len(payload)
+
+
+LAYERS: dict[str, Callable[[Workload, int, _Best], int]] = {"hop": _hop, "e2e": _e2e}
+
+
+def cases() -> list[tuple[Workload, str]]:
+    """(workload, layer) pairs measured; end to end applies to FastPay frames."""
+    return [(w, layer) for w in workloads() for layer in LAYERS if layer == "hop" or w.frame[0] == 0xD0]
+
+
+def run(count: int = 20_000, rounds: int = 5, tick: Callable[[], None] = lambda: None) -> list[Measurement]:
+    """Measure every case; `tick` is called after each round (for progress)."""
+    results = []
+    for workload, layer in cases():
+        best = _Best()
+        for _ in range(rounds):
+            octets = LAYERS[layer](workload, count, best)
+            tick()
+        for operation in ("seal", "open"):
+            results.append(
+                Measurement(workload.name, layer, operation, octets, best.rates[operation], best.rates[f"raw {operation}"])
+            )
+    return results

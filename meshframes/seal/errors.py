@@ -1,0 +1,184 @@
+"""Why a frame or payload was refused, as one exception class per reason.
+
+Every refusal names its reason twice: as the exception's class (so callers
+can catch exactly what they handle) and as a `Reason` value (so a receiver
+can count refusals per reason in a `collections.Counter` and tests can
+assert that the right counter moved). Nothing here is fatal to a node: a
+refused frame is dropped and counted, the sealer's state is unchanged.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    """Counter keys, one per way a frame or payload can be refused."""
+
+    # Per hop (CCMP, 802.11-2020 12.5.3)
+    TOO_SHORT = "too-short"
+    NOT_PROTECTED = "not-protected"
+    NOT_PROTECTABLE = "not-protectable"
+    NO_EXT_IV = "no-ext-iv"
+    UNKNOWN_KEY = "unknown-key"
+    UNKNOWN_KEY_ID = "unknown-key-id"
+    REPLAY = "replay"
+    PN_ROLLBACK = "pn-rollback"
+    MIC_FAILURE = "mic-failure"
+    PN_EXHAUSTED = "pn-exhausted"
+    # Peering (AMPE element protection)
+    AMPE_MALFORMED = "ampe-malformed"
+    AMPE_AUTH_FAILURE = "ampe-auth-failure"
+    # End to end (client <-> authority)
+    E2E_NOT_FASTPAY = "e2e-not-fastpay"
+    E2E_NOT_SEALED = "e2e-not-sealed"
+    E2E_ALREADY_SEALED = "e2e-already-sealed"
+    E2E_TOO_SHORT = "e2e-too-short"
+    E2E_BAD_IDENTITY = "e2e-bad-identity"
+    E2E_REPLAY = "e2e-replay"
+    E2E_TOO_OLD = "e2e-too-old"
+    E2E_AUTH_FAILURE = "e2e-auth-failure"
+    E2E_SEQUENCE_EXHAUSTED = "e2e-sequence-exhausted"
+
+
+class SealError(Exception):
+    """A frame or payload this layer refuses; `reason` is the counter key."""
+
+    reason: Reason
+
+
+class HopError(SealError):
+    """Refused by the per-hop CCMP layer."""
+
+
+class FrameTooShort(HopError):
+    reason = Reason.TOO_SHORT
+
+
+class NotProtected(HopError):
+    """The Protected Frame bit is clear where protection is required."""
+
+    reason = Reason.NOT_PROTECTED
+
+
+class NotProtectable(HopError):
+    """A frame CCMP does not protect (control frames, null data,
+    non-robust action categories such as 127)."""
+
+    reason = Reason.NOT_PROTECTABLE
+
+
+class NoExtIV(HopError):
+    """CCMP always sets the Ext IV bit (12.5.3.2); a header without it is
+    not a CCMP header."""
+
+    reason = Reason.NO_EXT_IV
+
+
+class UnknownKey(HopError):
+    """No key at all for this transmitter (never peered, or peering closed)."""
+
+    reason = Reason.UNKNOWN_KEY
+
+
+class UnknownKeyId(HopError):
+    """The transmitter has keys, but none under the frame's key id."""
+
+    reason = Reason.UNKNOWN_KEY_ID
+
+
+class Replayed(HopError):
+    """A PN inside the receive window that was already accepted."""
+
+    reason = Reason.REPLAY
+
+
+class PnRollback(HopError):
+    """A PN older than the receive window: it can no longer be told apart
+    from a replay, so 12.5.3.4.4's rule (PN must grow) refuses it."""
+
+    reason = Reason.PN_ROLLBACK
+
+
+class MicFailure(HopError):
+    """The CCM MIC does not verify: header (AAD) or body altered, wrong key,
+    or a truncated frame. CCM cannot tell these apart, by design."""
+
+    reason = Reason.MIC_FAILURE
+
+
+class PnExhausted(HopError):
+    """The transmit PN reached 2^48 - 1; the key must be replaced
+    (re-peering) before anything else is sent with it."""
+
+    reason = Reason.PN_EXHAUSTED
+
+
+class AmpeError(SealError):
+    """Refused while opening the protected AMPE element of a peering frame."""
+
+
+class AmpeMalformed(AmpeError):
+    """No MIC element where the protected part should start, or the
+    decrypted AMPE element is not one."""
+
+    reason = Reason.AMPE_MALFORMED
+
+
+class AmpeAuthFailure(AmpeError):
+    """The AES-SIV MIC does not verify: a peer without the passphrase, a
+    frame altered in flight, or one meant for another link."""
+
+    reason = Reason.AMPE_AUTH_FAILURE
+
+
+class E2EError(SealError):
+    """Refused by the end-to-end (client <-> authority) layer."""
+
+
+class NotFastPay(E2EError):
+    """Not a FastPay vendor action frame of our wire format."""
+
+    reason = Reason.E2E_NOT_FASTPAY
+
+
+class NotSealed(E2EError):
+    """The FastPay flags say the payload is not end-to-end sealed."""
+
+    reason = Reason.E2E_NOT_SEALED
+
+
+class AlreadySealed(E2EError):
+    """Asked to seal a payload whose sealed flag is already set."""
+
+    reason = Reason.E2E_ALREADY_SEALED
+
+
+class SealedTooShort(E2EError):
+    reason = Reason.E2E_TOO_SHORT
+
+
+class BadIdentity(E2EError):
+    """The sender's identity is not a usable Ed25519 public key."""
+
+    reason = Reason.E2E_BAD_IDENTITY
+
+
+class E2EReplayed(E2EError):
+    reason = Reason.E2E_REPLAY
+
+
+class E2ETooOld(E2EError):
+    reason = Reason.E2E_TOO_OLD
+
+
+class E2EAuthFailure(E2EError):
+    """The CCM tag does not verify: payload or header altered by a relay,
+    re-routed to another destination, or sealed by someone other than the
+    identity it names (a forged sender)."""
+
+    reason = Reason.E2E_AUTH_FAILURE
+
+
+class SequenceExhausted(E2EError):
+    reason = Reason.E2E_SEQUENCE_EXHAUSTED

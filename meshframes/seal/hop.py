@@ -1,0 +1,222 @@
+"""Per-hop protection of a mesh STA's frames: keys, PNs, replay windows.
+
+`HopSealer` is the one object a node (peering, HWMP, forwarder, FastPay
+transport) needs; it is sans-IO and works on MPDU bytes:
+
+    sealer = HopSealer(own_mac)
+    sealer.keys.install_pairwise(peer_mac, mtk)       # after peering, per peer
+    sealer.keys.install_group_tx(GroupKey.generate())  # our MGTK
+    sealer.keys.install_group_rx(peer_mac, peer_mgtk)  # each peer's MGTK
+    air = sealer.seal(frame)        # before transmit
+    frame = sealer.open(air)        # after receive; raises HopError subclasses
+
+Which key: an individually addressed frame (A1) uses the pairwise key of
+A1 to seal and of A2 to open; a group-addressed frame uses the transmitter's
+MGTK (our own to send, the peer's to receive). A relay that forwards a frame
+opens it with the previous hop's key and seals it again with the next hop's
+key, as CCMP is per link.
+
+Replay protection (12.5.3.4.4): one PN counter per transmit key, shared by
+every traffic class; on receive, one window per (transmitter, key id, traffic
+class), where the traffic class is the TID for QoS data (TID 0 for non-QoS
+data) and a separate class for management frames. Windows live with the key,
+so a new key starts fresh ones and re-installing the same key keeps them (no
+key-reinstallation rollback of PNs).
+
+Every refusal raises a `HopError` subclass and counts it in `rejected`
+(receive) or `tx_refused` (transmit), keyed by `Reason`; the sealer's state
+is unchanged by a refused frame.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from cryptography.hazmat.primitives.ciphers.aead import AESCCM
+
+from meshframes.seal import ccmp
+from meshframes.seal.errors import (
+    HopError,
+    PnExhausted,
+    PnRollback,
+    Reason,
+    Replayed,
+    UnknownKey,
+    UnknownKeyId,
+)
+from meshframes.seal.keys import GroupKey
+from meshframes.seal.replay import ReplayWindow, Verdict
+
+PAIRWISE_KEY_IDS = (0, 1)  # 0, or 0/1 alternating with Extended Key ID (12.7.6)
+DEFAULT_REPLAY_WINDOW = 64
+
+
+@dataclass(slots=True, eq=False)
+class TxKey:
+    """A key we transmit with and the next PN it will use."""
+
+    tk: bytes
+    key_id: int
+    cipher: AESCCM
+    next_pn: int = 1
+
+
+@dataclass(slots=True, eq=False)
+class RxKey:
+    """A key we receive with and its replay windows per traffic class."""
+
+    tk: bytes
+    cipher: AESCCM
+    window_size: int
+    windows: dict[int, ReplayWindow] = field(default_factory=dict)
+
+    def window(self, traffic_class: int) -> ReplayWindow:
+        window = self.windows.get(traffic_class)
+        if window is None:
+            window = self.windows[traffic_class] = ReplayWindow(self.window_size)
+        return window
+
+
+def _check_key_id(key_id: int, allowed: tuple[int, ...]) -> None:
+    if key_id not in allowed:
+        raise ValueError(f"key id must be one of {allowed}, got {key_id}")
+
+
+class KeyStore:
+    """Temporal keys by (peer MAC, key id), pairwise and group kept apart."""
+
+    def __init__(self, replay_window: int = DEFAULT_REPLAY_WINDOW) -> None:
+        self.replay_window = replay_window
+        self._tx_pairwise: dict[bytes, TxKey] = {}
+        self._tx_group: TxKey | None = None
+        self._rx_pairwise: dict[bytes, dict[int, RxKey]] = {}
+        self._rx_group: dict[bytes, dict[int, RxKey]] = {}
+
+    def _rx_entry(self, table: dict[bytes, dict[int, RxKey]], peer: bytes, tk: bytes, key_id: int) -> RxKey:
+        keys = table.setdefault(bytes(peer), {})
+        current = keys.get(key_id)
+        if current is not None and current.tk == tk:
+            return current
+        key = keys[key_id] = RxKey(tk, ccmp.new_cipher(tk), self.replay_window)
+        return key
+
+    def install_pairwise(self, peer: bytes, tk: bytes, key_id: int = 0) -> bool:
+        """Use `tk` (the link's MTK) with `peer` from now on, both ways.
+        Returns False if exactly this key was already installed, in which
+        case PN and replay state are kept as they are."""
+        _check_key_id(key_id, PAIRWISE_KEY_IDS)
+        current = self._tx_pairwise.get(bytes(peer))
+        if current is not None and current.tk == tk and current.key_id == key_id:
+            return False
+        rx = self._rx_entry(self._rx_pairwise, peer, tk, key_id)
+        self._tx_pairwise[bytes(peer)] = TxKey(tk, key_id, rx.cipher)
+        return True
+
+    def install_group_tx(self, group_key: GroupKey) -> bool:
+        """Seal our group-addressed frames with `group_key` (our MGTK)."""
+        current = self._tx_group
+        if current is not None and current.tk == group_key.tk and current.key_id == group_key.key_id:
+            return False
+        self._tx_group = TxKey(group_key.tk, group_key.key_id, ccmp.new_cipher(group_key.tk))
+        return True
+
+    def install_group_rx(self, peer: bytes, group_key: GroupKey) -> bool:
+        """Accept `peer`'s group-addressed frames under its MGTK `group_key`.
+        A key under the other group key id stays until replaced, so frames
+        sealed before the peer's rotation still open."""
+        keys = self._rx_group.get(bytes(peer), {})
+        current = keys.get(group_key.key_id)
+        if current is not None and current.tk == group_key.tk:
+            return False
+        self._rx_entry(self._rx_group, peer, group_key.tk, group_key.key_id)
+        return True
+
+    def remove_peer(self, peer: bytes) -> None:
+        """Forget every key of `peer` (peering closed)."""
+        peer = bytes(peer)
+        self._tx_pairwise.pop(peer, None)
+        self._rx_pairwise.pop(peer, None)
+        self._rx_group.pop(peer, None)
+
+    def tx_key(self, receiver: bytes) -> TxKey:
+        """The key that seals a frame whose A1 is `receiver`."""
+        if receiver[0] & 0x01:
+            if self._tx_group is None:
+                raise UnknownKey("no group key installed for group-addressed frames")
+            return self._tx_group
+        key = self._tx_pairwise.get(receiver)
+        if key is None:
+            raise UnknownKey(f"no pairwise key for {receiver.hex(':')}")
+        return key
+
+    def rx_key(self, receiver: bytes, transmitter: bytes, key_id: int) -> RxKey:
+        """The key that opens a frame with this A1, A2 and key id."""
+        group = receiver[0] & 0x01
+        keys = (self._rx_group if group else self._rx_pairwise).get(transmitter)
+        if not keys:
+            kind = "group" if group else "pairwise"
+            raise UnknownKey(f"no {kind} key for transmitter {transmitter.hex(':')}")
+        key = keys.get(key_id)
+        if key is None:
+            raise UnknownKeyId(
+                f"transmitter {transmitter.hex(':')} has key ids {sorted(keys)}, frame uses {key_id}"
+            )
+        return key
+
+
+class HopSealer:
+    """CCMP for every frame a mesh STA sends and receives over one hop."""
+
+    def __init__(self, own_mac: bytes, *, replay_window: int = DEFAULT_REPLAY_WINDOW) -> None:
+        if len(own_mac) != 6:
+            raise ValueError(f"MAC address is 6 octets, got {len(own_mac)}")
+        self.own_mac = bytes(own_mac)
+        self.keys = KeyStore(replay_window)
+        self.rejected: Counter[Reason] = Counter()
+        self.tx_refused: Counter[Reason] = Counter()
+        self.sealed = 0
+        self.opened = 0
+
+    def seal(self, frame: bytes) -> bytes:
+        """Protect one plaintext MPDU for the air (Protected bit set)."""
+        try:
+            header_len, aad, flags = ccmp.frame_layout(frame)
+            if flags == ccmp.NONCE_FLAG_MGMT:
+                ccmp.check_protectable(frame, header_len)
+            key = self.keys.tx_key(frame[4:10])
+            pn = key.next_pn
+            if pn > ccmp.PN_MAX:
+                raise PnExhausted(f"PN space of key id {key.key_id} used up; re-peer to get a new key")
+        except HopError as error:
+            self.tx_refused[error.reason] += 1
+            raise
+        key.next_pn = pn + 1
+        self.sealed += 1
+        return ccmp.encapsulate_parsed(key.cipher, frame, header_len, aad, flags, pn, key.key_id)
+
+    def open(self, frame: bytes) -> bytes:
+        """Verify, decrypt and replay-check one protected MPDU; returns the
+        plaintext MPDU (Protected bit clear)."""
+        try:
+            header_len, aad, flags, key_id, pn = ccmp.parse_protected(frame)
+            key = self.keys.rx_key(frame[4:10], frame[10:16], key_id)
+            window = key.window(flags)
+            verdict = window.check(pn)
+            if verdict:
+                raise self._replay_error(verdict, pn, frame[10:16], window)
+            plain = ccmp.decapsulate(key.cipher, frame, header_len, aad, flags, pn)
+        except HopError as error:
+            self.rejected[error.reason] += 1
+            raise
+        window.accept(pn)
+        self.opened += 1
+        return plain
+
+    @staticmethod
+    def _replay_error(verdict: Verdict, pn: int, transmitter: bytes, window: ReplayWindow) -> HopError:
+        if verdict is Verdict.REPLAY:
+            return Replayed(f"PN {pn} from {transmitter.hex(':')} already received")
+        return PnRollback(
+            f"PN {pn} from {transmitter.hex(':')} is below the window (highest {window.highest}, size {window.size})"
+        )

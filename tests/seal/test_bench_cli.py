@@ -1,0 +1,33 @@
+"""`meshframes bench seal` runs end to end and reports every case; no timing
+is asserted, only that each rate and its same-run baseline were measured."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from meshframes.cli import cli
+from meshframes.seal import benchmark
+
+
+def test_bench_seal_reports_every_case_as_json():
+    """Each (workload, layer) gets a seal and an open row with both rates."""
+    arguments = ["bench", "seal", "--frames", "100", "--rounds", "1", "--json"]
+    result = CliRunner().invoke(cli, arguments, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert len(rows) == 2 * len(benchmark.cases())
+    assert {(row["layer"], row["operation"]) for row in rows} == {
+        ("hop", "seal"), ("hop", "open"), ("e2e", "seal"), ("e2e", "open")
+    }
+    for row in rows:
+        assert row["frames_per_s"] > 0 and row["raw_aesccm_per_s"] > 0
+        assert abs(row["ratio"] - row["frames_per_s"] / row["raw_aesccm_per_s"]) < 0.01
+
+
+def test_bench_seal_table_names_the_baseline():
+    """The human table says what the ratio is against."""
+    result = CliRunner().invoke(cli, ["bench", "seal", "--frames", "100", "--rounds", "1"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "raw AESCCM" in result.stdout and "mesh data 1500" in result.stdout

@@ -1,0 +1,103 @@
+"""Arbitrary bytes and damaged frames never crash a receiver: every input is
+either opened or refused with a counted `SealError`."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from meshframes.seal.ampe import open_ampe
+from meshframes.seal.e2e import FLAG_SEALED, E2EIdentity, E2ESealer
+from meshframes.seal.errors import Reason, SealError
+from meshframes.seal.hop import HopSealer
+from meshframes.seal.keys import GroupKey
+
+from .conftest import MAC_A, MAC_B, MAC_C
+from .frames import fastpay_frame, mesh_data
+
+TK = bytes(range(16))
+
+
+def receiver() -> HopSealer:
+    node = HopSealer(MAC_B)
+    node.keys.install_pairwise(MAC_A, TK)
+    node.keys.install_group_rx(MAC_A, GroupKey(TK, 1))
+    return node
+
+
+def sealed_frames() -> list[bytes]:
+    sender = HopSealer(MAC_A)
+    sender.keys.install_pairwise(MAC_B, TK)
+    return [
+        sender.seal(mesh_data(MAC_A, MAC_B, MAC_A, MAC_C, b"x" * 40)),
+        sender.seal(fastpay_frame(MAC_A, MAC_B, MAC_A, MAC_C, b"y" * 40)),
+    ]
+
+
+def refused_or_opened(open_: Callable[[bytes], object], counter: Counter[Reason], data: bytes) -> None:
+    before = sum(counter.values())
+    try:
+        open_(data)
+    except SealError as error:
+        assert counter[error.reason] >= 1
+        assert sum(counter.values()) == before + 1
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=120))
+def test_hop_open_survives_arbitrary_bytes(data):
+    """Random octets: refused with a reason (or, by luck, opened), never an
+    unexpected exception."""
+    node = receiver()
+    refused_or_opened(node.open, node.rejected, data)
+
+
+@settings(max_examples=200)
+@given(st.sampled_from(sealed_frames()), st.integers(0, 200), st.binary(max_size=8), st.integers(0, 200))
+def test_hop_open_survives_truncated_and_spliced_frames(frame, cut, splice, at):
+    """A genuine sealed frame cut short, with octets spliced in."""
+    data = frame[:cut]
+    data = data[:at] + splice + data[at:]
+    node = receiver()
+    refused_or_opened(node.open, node.rejected, data)
+
+
+CLIENT = E2EIdentity(hashlib.sha256(b"client").digest()).public
+payloads = st.one_of(st.binary(max_size=120), st.binary(min_size=8, max_size=80).map(lambda tail: CLIENT + tail))
+
+
+@settings(max_examples=300)
+@given(payloads, st.booleans(), st.booleans())
+def test_e2e_open_survives_arbitrary_payloads(payload, extended, order):
+    """FastPay frames with the sealed flag and any payload octets, some of
+    them naming a real identity so that the tag check itself is reached."""
+    node = E2ESealer(E2EIdentity(hashlib.sha256(b"authority").digest()), initial_sequence=1)
+    frame = fastpay_frame(MAC_A, MAC_B, MAC_A, MAC_C, payload, flags=FLAG_SEALED, category=127)
+    if not extended:
+        # Mesh Control without address extension: drop A5/A6 (octets 34-45).
+        frame = frame[:28] + bytes((0,)) + frame[29:34] + frame[46:]
+    if order:
+        frame = frame[:1] + bytes((0x80,)) + frame[2:]
+    refused_or_opened(node.open_frame, node.rejected, frame)
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=160))
+def test_e2e_open_survives_arbitrary_frames(data):
+    """Arbitrary octets handed to the end-to-end layer."""
+    node = E2ESealer(E2EIdentity(hashlib.sha256(b"authority").digest()), initial_sequence=1)
+    refused_or_opened(node.open_frame, node.rejected, data)
+
+
+@settings(max_examples=200)
+@given(st.binary(max_size=120))
+def test_open_ampe_survives_arbitrary_bytes(data):
+    """Arbitrary octets where the MIC element should be."""
+    try:
+        open_ampe(bytes(32), sender=MAC_A, receiver=MAC_B, body_before_mic=b"\x0f\x01", protected=data)
+    except SealError:
+        pass
