@@ -1,0 +1,19 @@
+"""Struct-based 802.11s codec: MPDU bytes <-> frozen frame events.
+
+`decode(mpdu)` -> frame event, `encode(event)` -> the same bytes. Decoding
+raises `DecodeError` (what, offset, got, expected) and nothing else.
+"""
+
+from meshframes.codec.errors import CodecError, DecodeError, EncodeError
+from meshframes.codec.frames import (
+    ActionFrame, Beacon, ControlFrame, DataFrame, ExtensionFrame, Frame, ManagementFrame,
+    MeshAction, MeshControlRule, SelfProtected, VendorAction, decode, encode,
+)
+from meshframes.codec.header import MacHeader
+from meshframes.codec.meshctl import MeshControl
+
+__all__ = [
+    "ActionFrame", "Beacon", "CodecError", "ControlFrame", "DataFrame", "DecodeError",
+    "EncodeError", "ExtensionFrame", "Frame", "MacHeader", "ManagementFrame", "MeshAction",
+    "MeshControl", "MeshControlRule", "SelfProtected", "VendorAction", "decode", "encode",
+]

@@ -1,0 +1,118 @@
+"""Our FastPay header in vendor-specific action frames, and fragmentation of
+FastPay messages across frames (docs/wire-format.md).
+
+The payload stays opaque bytes here: the FastPay core owns the bincode of
+the messages.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from meshframes.codec.errors import EncodeError
+
+FASTPAY_VERSION = 1
+HEADER_LEN = 7  # version, type, flags, message id (u16), fragment number, count
+FLAG_E2E_SEALED = 0x01
+
+# 802.11-2020 9.2.4.7.1: a management frame body holds at most 2304 octets.
+MAX_MGMT_BODY = 2304
+# Category + OUI + Mesh Control with A5/A6 + our header.
+MAX_FRAGMENT_PAYLOAD = MAX_MGMT_BODY - (1 + 3 + 18 + HEADER_LEN)
+MAX_FRAGMENTS = 255
+
+
+class MessageType(enum.IntEnum):
+    FASTPAY_ORDER = 1
+    FASTPAY_VOTE = 2
+    FASTPAY_CERTIFICATE = 3
+    FASTPAY_CONFIRMATION = 4
+    FASTPAY_INFO_REQUEST = 5
+    FASTPAY_INFO_RESPONSE = 6
+    FASTPAY_ERROR = 7
+    FASTPAY_ANNOUNCE = 8
+
+
+def fragment(message: bytes, max_payload: int = MAX_FRAGMENT_PAYLOAD) -> list[bytes]:
+    """Split message bytes into the payloads of fragments 0..count-1."""
+    if max_payload < 1:
+        raise EncodeError("fragment payload size", max_payload, ">= 1")
+    count = max(1, -(-len(message) // max_payload))
+    if count > MAX_FRAGMENTS:
+        raise EncodeError("message size", len(message),
+                          f"<= {MAX_FRAGMENTS * max_payload} bytes ({MAX_FRAGMENTS} fragments)")
+    return [message[i * max_payload:(i + 1) * max_payload] for i in range(count)]
+
+
+class ReassemblyError(enum.Enum):
+    """Why a fragment was not taken (each counted by the caller)."""
+
+    COUNT_MISMATCH = "fragment-count-mismatch"
+    DUPLICATE = "duplicate-fragment"
+    TYPE_MISMATCH = "fragment-type-mismatch"
+    TOO_MANY_PENDING = "reassembly-table-full"
+
+
+@dataclass(slots=True)
+class _Partial:
+    msg_type: int
+    flags: int
+    count: int
+    deadline: float
+    parts: dict[int, bytes] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Reassembled:
+    source: bytes
+    message_id: int
+    msg_type: int
+    flags: int
+    message: bytes
+
+
+class Reassembler:
+    """Collects fragments by (mesh SA, message id); a set that is not
+    complete by its deadline is dropped (and reported by `expire`)."""
+
+    def __init__(self, timeout: float = 2.0, max_pending: int = 256) -> None:
+        self.timeout = timeout
+        self.max_pending = max_pending
+        self._partials: dict[tuple[bytes, int], _Partial] = {}
+
+    def add(self, source: bytes, message_id: int, msg_type: int, flags: int,
+            number: int, count: int, payload: bytes,
+            now: float) -> Reassembled | ReassemblyError | None:
+        """Take one fragment: the whole message once complete, an error for a
+        fragment that contradicts its set, None while waiting for more."""
+        if count == 1:
+            return Reassembled(source, message_id, msg_type, flags, payload)
+        key = (source, message_id)
+        partial = self._partials.get(key)
+        if partial is None:
+            if len(self._partials) >= self.max_pending:
+                return ReassemblyError.TOO_MANY_PENDING
+            partial = self._partials[key] = _Partial(msg_type, flags, count, now + self.timeout)
+        if partial.count != count:
+            return ReassemblyError.COUNT_MISMATCH
+        if partial.msg_type != msg_type:
+            return ReassemblyError.TYPE_MISMATCH
+        if number in partial.parts:
+            return ReassemblyError.DUPLICATE
+        partial.parts[number] = payload
+        if len(partial.parts) < count:
+            return None
+        del self._partials[key]
+        return Reassembled(source, message_id, msg_type, partial.flags,
+                           b"".join(partial.parts[i] for i in range(count)))
+
+    def expire(self, now: float) -> list[tuple[bytes, int]]:
+        """Drop incomplete sets past their deadline; return their keys."""
+        gone = [key for key, p in self._partials.items() if p.deadline <= now]
+        for key in gone:
+            del self._partials[key]
+        return gone
+
+    def next_deadline(self) -> float | None:
+        return min((p.deadline for p in self._partials.values()), default=None)

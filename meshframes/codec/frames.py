@@ -1,0 +1,338 @@
+"""802.11 MPDUs <-> frozen frame events.
+
+`decode` takes an MPDU from Frame Control to the end of the body (no FCS,
+no radiotap) and returns one of the frame classes below; `encode` gives the
+exact bytes back. Everything a class does not interpret is kept as bytes,
+so `encode(decode(b)) == b` for every frame `decode` accepts. Decoding
+raises DecodeError and nothing else.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Union
+
+from meshframes.codec import elements as el
+from meshframes.codec import pathsel as _pathsel  # noqa: F401  (registers HWMP elements)
+from meshframes.codec.errors import DecodeError, EncodeError, need
+from meshframes.codec.fastpay import FASTPAY_VERSION
+from meshframes.codec.header import (
+    FC_FROM_DS, FC_PROTECTED, FC_TO_DS, QOS_AMSDU_PRESENT, QOS_MESH_CONTROL_PRESENT,
+    SUBTYPE_ACTION, SUBTYPE_BEACON, SUBTYPE_PROBE_RESP, TYPE_CTRL, TYPE_DATA, TYPE_MGMT,
+    MacHeader, check_version, decode_header, is_group,
+)
+from meshframes.codec.ie import Element, decode_elements, encode_elements, find
+from meshframes.codec.meshctl import MeshControl, decode_mesh_control, plausible_mesh_control
+from meshframes.codec.peering import (
+    SP_MESH_GROUP_KEY_ACK, SP_MESH_PEERING_CLOSE, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_OPEN,
+    MeshPeeringManagement,
+)
+
+# Action categories, 802.11-2020 Table 9-51.
+CATEGORY_MESH = 13
+CATEGORY_SELF_PROTECTED = 15
+CATEGORY_VENDOR_PROTECTED = 126
+CATEGORY_VENDOR = 127
+# Mesh Action field values, 9.6.16.1 Table 9-479; 0-8 carry elements only.
+MESH_ACTION_LINK_METRIC_REPORT = 0
+MESH_ACTION_HWMP_PATH_SELECTION = 1
+MESH_ACTION_GATE_ANNOUNCEMENT = 2
+_MESH_ACTIONS_WITH_ELEMENTS = range(0, 9)
+
+_BEACON_FIXED = struct.Struct("<QHH")
+_U16 = struct.Struct("<H")
+_FASTPAY_HEAD = struct.Struct("<BBBHBB")
+
+
+class _MeshProfile:
+    """Access to the Mesh ID and Mesh Configuration of beacons and peering frames."""
+
+    __slots__ = ()
+    elements: tuple[Element, ...]
+
+    @property
+    def mesh_id(self) -> el.MeshId | None:
+        return find(self.elements, el.MeshId)
+
+    @property
+    def mesh_config(self) -> el.MeshConfiguration | None:
+        return find(self.elements, el.MeshConfiguration)
+
+
+@dataclass(frozen=True, slots=True)
+class Beacon(_MeshProfile):
+    """Beacon or Probe Response (9.3.3.2, 9.3.3.10): same body layout."""
+
+    header: MacHeader
+    timestamp: int
+    beacon_interval: int
+    capability: int
+    elements: tuple[Element, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SelfProtected(_MeshProfile):
+    """Self-protected action frames, category 15 (9.6.11): Mesh Peering
+    Open (capability + elements), Confirm (capability + AID + elements),
+    Close (elements), Mesh Group Key Inform/Ack (elements)."""
+
+    header: MacHeader
+    action: int
+    capability: int | None
+    aid: int | None
+    elements: tuple[Element, ...]
+    # Behind a MIC element AMPE frames carry ciphertext, not elements.
+    sealed: bytes = b""
+
+    @property
+    def peering(self) -> MeshPeeringManagement | None:
+        return find(self.elements, MeshPeeringManagement)
+
+
+@dataclass(frozen=True, slots=True)
+class MeshAction:
+    """Mesh action frames, category 13 (9.6.16), e.g. HWMP path selection."""
+
+    header: MacHeader
+    action: int
+    elements: tuple[Element, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class VendorAction:
+    """Our FastPay frame: category 127 (126 once unsealed), our OUI, Mesh
+    Control, FastPay header, payload (docs/wire-format.md)."""
+
+    header: MacHeader
+    category: int
+    mesh_control: MeshControl
+    msg_type: int
+    flags: int
+    message_id: int
+    fragment_number: int
+    fragment_count: int
+    payload: bytes
+    version: int = FASTPAY_VERSION
+
+
+@dataclass(frozen=True, slots=True)
+class ActionFrame:
+    """Any other action frame (other categories, other vendors, Linux's
+    category|0x80 echoes of frames nobody registered for)."""
+
+    header: MacHeader
+    category: int
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ManagementFrame:
+    """Other management subtypes, and any protected management frame
+    (its body is CCMP ciphertext)."""
+
+    header: MacHeader
+    body: bytes
+
+
+class MeshControlRule(enum.Enum):
+    """Why a data frame was read as carrying a Mesh Control field."""
+
+    # QoS Control bit 8 set (9.2.4.5.12): the standard way.
+    QOS_BIT = "qos-mesh-control-present"
+    # Bit clear but a 4-address (or mesh group-addressed) QoS data frame whose
+    # body is a valid Mesh Control field: how Linux relays mesh data.
+    INFERRED = "inferred-from-frame"
+
+
+@dataclass(frozen=True, slots=True)
+class DataFrame:
+    header: MacHeader
+    mesh_control: MeshControl | None
+    body: bytes
+
+    @property
+    def mesh_control_rule(self) -> MeshControlRule | None:
+        if self.mesh_control is None:
+            return None
+        if (self.header.qos_control or 0) & QOS_MESH_CONTROL_PRESENT:
+            return MeshControlRule.QOS_BIT
+        return MeshControlRule.INFERRED
+
+
+@dataclass(frozen=True, slots=True)
+class ControlFrame:
+    """Control frames (ACK, RTS, CTS, CF-End, BlockAck...): Frame Control,
+    Duration and Address 1 decoded, the rest kept."""
+
+    frame_control: int
+    duration: int
+    addr1: bytes
+    rest: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ExtensionFrame:
+    """Type 3 (extension) frames, kept whole."""
+
+    data: bytes
+
+
+Frame = Union[Beacon, SelfProtected, MeshAction, VendorAction, ActionFrame, ManagementFrame,
+              DataFrame, ControlFrame, ExtensionFrame]
+_WITH_HEADER = (Beacon, SelfProtected, MeshAction, VendorAction, ActionFrame, ManagementFrame,
+                DataFrame)
+
+
+def _decode_self_protected(header: MacHeader, data: bytes, off: int, action: int) -> SelfProtected:
+    capability = aid = None
+    if action in (SP_MESH_PEERING_OPEN, SP_MESH_PEERING_CONFIRM):
+        need(data, off, 2, "Capability Information")
+        capability = _U16.unpack_from(data, off)[0]
+        off += 2
+    if action == SP_MESH_PEERING_CONFIRM:
+        need(data, off, 2, "AID")
+        aid = _U16.unpack_from(data, off)[0]
+        off += 2
+    elems, end = decode_elements(data, off, peering_action=action, stop_at=el.EID_MIC)
+    return SelfProtected(header, action, capability, aid, elems, data[end:])
+
+
+def _decode_vendor(header: MacHeader, data: bytes, off: int, category: int) -> VendorAction | ActionFrame:
+    if data[off + 1:off + 4] != el.MESHFRAMES_OUI:
+        return ActionFrame(header, category, data[off + 1:])
+    pos = off + 4
+    mesh_control = decode_mesh_control(data, pos)
+    pos += mesh_control.length
+    need(data, pos, _FASTPAY_HEAD.size, "FastPay header")
+    version, msg_type, flags, message_id, number, count = _FASTPAY_HEAD.unpack_from(data, pos)
+    if version != FASTPAY_VERSION:
+        raise DecodeError("FastPay header version", pos, version, FASTPAY_VERSION)
+    if count == 0 or number >= count:
+        raise DecodeError("FastPay fragment number", pos + 5, f"{number} of {count}",
+                          "number < count, count >= 1")
+    return VendorAction(header, category, mesh_control, msg_type, flags, message_id,
+                        number, count, data[pos + _FASTPAY_HEAD.size:], version)
+
+
+def _decode_action(header: MacHeader, data: bytes, off: int) -> Frame:
+    need(data, off, 1, "Category")
+    category = data[off]
+    if category == CATEGORY_SELF_PROTECTED:
+        need(data, off + 1, 1, "Self Protected Action")
+        action = data[off + 1]
+        if SP_MESH_PEERING_OPEN <= action <= SP_MESH_GROUP_KEY_ACK:
+            return _decode_self_protected(header, data, off + 2, action)
+    elif category == CATEGORY_MESH:
+        need(data, off + 1, 1, "Mesh Action")
+        action = data[off + 1]
+        if action in _MESH_ACTIONS_WITH_ELEMENTS:
+            return MeshAction(header, action, decode_elements(data, off + 2)[0])
+    elif category in (CATEGORY_VENDOR, CATEGORY_VENDOR_PROTECTED) and len(data) - off >= 4:
+        return _decode_vendor(header, data, off, category)
+    return ActionFrame(header, category, data[off + 1:])
+
+
+def _decode_data(header: MacHeader, data: bytes, off: int) -> DataFrame:
+    qos = header.qos_control
+    fc = header.frame_control
+    if qos is None or fc & FC_PROTECTED or off == len(data):
+        return DataFrame(header, None, data[off:])
+    if qos & QOS_MESH_CONTROL_PRESENT:
+        mc = decode_mesh_control(data, off)
+        return DataFrame(header, mc, data[off + mc.length:])
+    ds = fc & (FC_TO_DS | FC_FROM_DS)
+    meshlike = ds == FC_TO_DS | FC_FROM_DS or (ds == FC_FROM_DS and is_group(header.addr1))
+    if meshlike and not qos & QOS_AMSDU_PRESENT and plausible_mesh_control(data, off):
+        mc = decode_mesh_control(data, off)
+        return DataFrame(header, mc, data[off + mc.length:])
+    return DataFrame(header, None, data[off:])
+
+
+@lru_cache(maxsize=8192)
+def decode(data: bytes) -> Frame:
+    """Decode one MPDU. Cached: frames are immutable and a broadcast is
+    decoded once however many nodes hear it."""
+    check_version(data)
+    fc = data[0] | (data[1] << 8)
+    ftype = (fc >> 2) & 0x3
+    if ftype == TYPE_CTRL:
+        need(data, 0, 10, "control frame header")
+        return ControlFrame(fc, _U16.unpack_from(data, 2)[0], data[4:10], data[10:])
+    if ftype not in (TYPE_MGMT, TYPE_DATA):
+        return ExtensionFrame(data)
+    header, off = decode_header(data)
+    if ftype == TYPE_DATA:
+        return _decode_data(header, data, off)
+    subtype = header.subtype
+    if fc & FC_PROTECTED:
+        return ManagementFrame(header, data[off:])
+    if subtype in (SUBTYPE_BEACON, SUBTYPE_PROBE_RESP):
+        need(data, off, _BEACON_FIXED.size, "beacon fixed fields")
+        ts, interval, cap = _BEACON_FIXED.unpack_from(data, off)
+        return Beacon(header, ts, interval, cap, decode_elements(data, off + _BEACON_FIXED.size)[0])
+    if subtype == SUBTYPE_ACTION:
+        return _decode_action(header, data, off)
+    return ManagementFrame(header, data[off:])
+
+
+def encode(frame: Frame) -> bytes:
+    """The exact bytes of a frame event."""
+    if isinstance(frame, ExtensionFrame):
+        return frame.data
+    if isinstance(frame, ControlFrame):
+        if len(frame.addr1) != 6:
+            raise EncodeError("Address 1", len(frame.addr1), 6)
+        return struct.pack("<HH", frame.frame_control, frame.duration) + frame.addr1 + frame.rest
+    if not isinstance(frame, _WITH_HEADER):
+        raise EncodeError("frame type", type(frame).__name__, "a meshframes.codec frame")
+    head = frame.header.encode()
+    if isinstance(frame, DataFrame):
+        mc = frame.mesh_control.encode() if frame.mesh_control else b""
+        return head + mc + frame.body
+    if isinstance(frame, Beacon):
+        fixed = _BEACON_FIXED.pack(frame.timestamp, frame.beacon_interval, frame.capability)
+        return head + fixed + encode_elements(frame.elements)
+    if isinstance(frame, SelfProtected):
+        return head + _encode_self_protected(frame)
+    if isinstance(frame, MeshAction):
+        return head + bytes((CATEGORY_MESH, frame.action)) + encode_elements(frame.elements)
+    if isinstance(frame, VendorAction):
+        return head + _encode_vendor(frame)
+    if isinstance(frame, ActionFrame):
+        return head + bytes((frame.category,)) + frame.body
+    return head + frame.body
+
+
+def _encode_self_protected(f: SelfProtected) -> bytes:
+    fixed = bytes((CATEGORY_SELF_PROTECTED, f.action))
+    wants_cap = f.action in (SP_MESH_PEERING_OPEN, SP_MESH_PEERING_CONFIRM)
+    if (f.capability is not None) != wants_cap:
+        raise EncodeError("Capability Information", f.capability, "present in Open and Confirm only")
+    if (f.aid is not None) != (f.action == SP_MESH_PEERING_CONFIRM):
+        raise EncodeError("AID", f.aid, "present in Confirm only")
+    if f.capability is not None:
+        fixed += _U16.pack(f.capability)
+    if f.aid is not None:
+        fixed += _U16.pack(f.aid)
+    if f.sealed and not (f.elements and f.elements[-1].element_id == el.EID_MIC):
+        raise EncodeError("sealed AMPE bytes", "without a preceding MIC element", "MIC element last")
+    return fixed + encode_elements(f.elements) + f.sealed
+
+
+def _encode_vendor(f: VendorAction) -> bytes:
+    if f.category not in (CATEGORY_VENDOR, CATEGORY_VENDOR_PROTECTED):
+        raise EncodeError("vendor action category", f.category, "127 or 126")
+    if not 1 <= f.fragment_count <= 255 or not 0 <= f.fragment_number < f.fragment_count:
+        raise EncodeError("FastPay fragment number", (f.fragment_number, f.fragment_count),
+                          "0 <= number < count <= 255")
+    try:
+        head = _FASTPAY_HEAD.pack(f.version, f.msg_type, f.flags, f.message_id,
+                                  f.fragment_number, f.fragment_count)
+    except struct.error as exc:
+        raise EncodeError("FastPay header fields", str(exc), "u8/u16 values") from None
+    return bytes((f.category,)) + el.MESHFRAMES_OUI + f.mesh_control.encode() + head + f.payload
+
+

@@ -1,0 +1,163 @@
+"""The 802.11 MAC header (802.11-2020 9.2.3, 9.3): Frame Control, Duration,
+addresses, Sequence Control, QoS Control and HT Control.
+
+Frame Control is kept as the 16-bit little-endian integer it is on the air,
+so flags the codec has no opinion about (power management, more data) are
+carried through unchanged.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from meshframes.codec.errors import DecodeError, EncodeError, need
+
+# Frame Control, 9.2.4.1: type and subtype of the first octet.
+TYPE_MGMT = 0
+TYPE_CTRL = 1
+TYPE_DATA = 2
+TYPE_EXT = 3
+
+SUBTYPE_PROBE_RESP = 5
+SUBTYPE_BEACON = 8
+SUBTYPE_ACTION = 13
+SUBTYPE_QOS_DATA = 8
+SUBTYPE_QOS_NULL = 12
+
+# Frame Control flags, 9.2.4.1.1 (second octet, shifted into the u16).
+FC_TO_DS = 0x0100
+FC_FROM_DS = 0x0200
+FC_MORE_FRAG = 0x0400
+FC_RETRY = 0x0800
+FC_PROTECTED = 0x4000
+FC_ORDER = 0x8000
+
+# QoS Control bits used by mesh STAs, 9.2.4.5.1 and 9.2.4.5.11-13.
+QOS_AMSDU_PRESENT = 0x0080
+QOS_MESH_CONTROL_PRESENT = 0x0100
+QOS_MESH_PS_LEVEL = 0x0200
+QOS_RSPI = 0x0400
+
+BROADCAST = b"\xff\xff\xff\xff\xff\xff"
+
+_U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
+_FC_DUR = struct.Struct("<HH")
+
+
+def frame_control(ftype: int, subtype: int, flags: int = 0) -> int:
+    """The Frame Control value for a type, subtype and FC_* flags."""
+    return (ftype << 2) | (subtype << 4) | flags
+
+
+def is_group(addr: bytes) -> bool:
+    """Group (multicast or broadcast) address: I/G bit of the first octet."""
+    return bool(addr[0] & 0x01)
+
+
+def mac_str(addr: bytes) -> str:
+    return ":".join(f"{b:02x}" for b in addr)
+
+
+@dataclass(frozen=True, slots=True)
+class MacHeader:
+    """A management or data MAC header. Control frames use ControlFrame."""
+
+    frame_control: int
+    duration: int
+    addr1: bytes
+    addr2: bytes
+    addr3: bytes
+    seq_ctrl: int
+    addr4: bytes | None = None
+    qos_control: int | None = None
+    ht_control: int | None = None
+
+    @property
+    def ftype(self) -> int:
+        return (self.frame_control >> 2) & 0x3
+
+    @property
+    def subtype(self) -> int:
+        return (self.frame_control >> 4) & 0xF
+
+    @property
+    def protected(self) -> bool:
+        return bool(self.frame_control & FC_PROTECTED)
+
+    @property
+    def retry(self) -> bool:
+        return bool(self.frame_control & FC_RETRY)
+
+    @property
+    def sequence_number(self) -> int:
+        return self.seq_ctrl >> 4
+
+    @property
+    def fragment_number(self) -> int:
+        return self.seq_ctrl & 0xF
+
+    def encode(self) -> bytes:
+        fc = self.frame_control
+        is_data = (fc >> 2) & 0x3 == TYPE_DATA
+        qos = is_data and bool((fc >> 4) & 0x8)
+        four = is_data and fc & (FC_TO_DS | FC_FROM_DS) == FC_TO_DS | FC_FROM_DS
+        # 9.2.4.7: +HTC is present in QoS data and in management frames with Order set.
+        htc = bool(fc & FC_ORDER) and (qos or not is_data)
+        _check_present("Address 4", self.addr4, four)
+        _check_present("QoS Control", self.qos_control, qos)
+        _check_present("HT Control", self.ht_control, htc)
+        for name, addr in (("Address 1", self.addr1), ("Address 2", self.addr2),
+                           ("Address 3", self.addr3), ("Address 4", self.addr4)):
+            if addr is not None and len(addr) != 6:
+                raise EncodeError(name, f"{len(addr)} bytes", "6 bytes")
+        parts = [_FC_DUR.pack(fc, self.duration), self.addr1, self.addr2, self.addr3,
+                 _U16.pack(self.seq_ctrl)]
+        if four:
+            parts.append(self.addr4)  # type: ignore[arg-type]
+        if qos:
+            parts.append(_U16.pack(self.qos_control))  # type: ignore[arg-type]
+        if htc:
+            parts.append(_U32.pack(self.ht_control))  # type: ignore[arg-type]
+        return b"".join(parts)  # type: ignore[arg-type]
+
+
+def _check_present(what: str, value: object, wanted: bool) -> None:
+    if (value is not None) != wanted:
+        raise EncodeError(what, "present" if value is not None else "absent",
+                          "present" if wanted else "absent (Frame Control says so)")
+
+
+def decode_header(data: bytes) -> tuple[MacHeader, int]:
+    """Decode the management/data MAC header; return it and the body offset."""
+    need(data, 0, 24, "MAC header")
+    fc, duration = _FC_DUR.unpack_from(data, 0)
+    ftype = (fc >> 2) & 0x3
+    is_data = ftype == TYPE_DATA
+    qos = is_data and bool((fc >> 4) & 0x8)
+    off = 24
+    addr4 = None
+    if is_data and fc & (FC_TO_DS | FC_FROM_DS) == FC_TO_DS | FC_FROM_DS:
+        need(data, off, 6, "Address 4")
+        addr4 = data[off:off + 6]
+        off += 6
+    qos_control = None
+    if qos:
+        need(data, off, 2, "QoS Control")
+        qos_control = _U16.unpack_from(data, off)[0]
+        off += 2
+    ht_control = None
+    if fc & FC_ORDER and (qos or not is_data):
+        need(data, off, 4, "HT Control")
+        ht_control = _U32.unpack_from(data, off)[0]
+        off += 4
+    header = MacHeader(fc, duration, data[4:10], data[10:16], data[16:22],
+                       _U16.unpack_from(data, 22)[0], addr4, qos_control, ht_control)
+    return header, off
+
+
+def check_version(data: bytes) -> None:
+    need(data, 0, 2, "Frame Control")
+    if data[0] & 0x3:
+        raise DecodeError("protocol version", 0, data[0] & 0x3, 0)

@@ -1,0 +1,108 @@
+"""Information elements (802.11-2020 9.4.2): the registry, the generic
+element that preserves anything we do not interpret, and list decoding.
+
+Every typed element decodes strictly (its whole body, every bit kept), so
+re-encoding a decoded frame gives back the same bytes; an element whose ID
+we do not know stays a RawElement with its body untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from meshframes.codec.errors import DecodeError, EncodeError, need
+
+
+class Element(Protocol):
+    @property
+    def element_id(self) -> int: ...
+
+    def body(self) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RawElement:
+    """An element kept as bytes: unknown IDs, and IDs outside our concern
+    (SSID, rates, HT...)."""
+
+    element_id: int
+    data: bytes
+
+    def body(self) -> bytes:
+        return self.data
+
+
+# A parser gets the element body, the body's offset in the MPDU (for error
+# offsets) and the self-protected action code of the enclosing frame, which
+# the Mesh Peering Management element needs to tell its fields apart.
+Parser = Callable[[bytes, int, "int | None"], Element]
+_PARSERS: dict[int, Parser] = {}
+
+
+def register(element_id: int) -> Callable[[Parser], Parser]:
+    def deco(parser: Parser) -> Parser:
+        _PARSERS[element_id] = parser
+        return parser
+    return deco
+
+
+def decode_elements(data: bytes, offset: int, end: int | None = None,
+                    peering_action: int | None = None,
+                    stop_at: int | None = None) -> tuple[tuple[Element, ...], int]:
+    """Decode elements from `offset` to `end`.
+
+    With `stop_at`, decoding stops right after the first element of that ID
+    and the offset of what follows is returned (used for the MIC element,
+    behind which AMPE frames carry ciphertext, not elements).
+    """
+    end = len(data) if end is None else end
+    out: list[Element] = []
+    off = offset
+    while off < end:
+        need(data[:end], off, 2, "element header")
+        eid = data[off]
+        length = data[off + 1]
+        need(data[:end], off + 2, length, f"element {eid} body")
+        body = data[off + 2:off + 2 + length]
+        parser = _PARSERS.get(eid)
+        out.append(parser(body, off + 2, peering_action) if parser else RawElement(eid, body))
+        off += 2 + length
+        if eid == stop_at:
+            break
+    return tuple(out), off
+
+
+def encode_elements(elements: tuple[Element, ...]) -> bytes:
+    parts = []
+    for element in elements:
+        body = element.body()
+        if len(body) > 255:
+            raise EncodeError(f"element {element.element_id} length", len(body), "<= 255")
+        parts.append(bytes((element.element_id, len(body))))
+        parts.append(body)
+    return b"".join(parts)
+
+
+T = TypeVar("T")
+
+
+def find(elements: tuple[Element, ...], kind: type[T]) -> T | None:
+    """The first element of a given class, or None."""
+    for element in elements:
+        if type(element) is kind:
+            return element  # type: ignore[return-value]
+    return None
+
+
+def find_raw(elements: tuple[Element, ...], element_id: int) -> RawElement | None:
+    for element in elements:
+        if isinstance(element, RawElement) and element.element_id == element_id:
+            return element
+    return None
+
+
+def exact_length(body: bytes, offset: int, what: str, expected: int) -> None:
+    if len(body) != expected:
+        raise DecodeError(f"{what} length", offset - 1, len(body), expected)
