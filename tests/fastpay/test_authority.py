@@ -275,3 +275,16 @@ def test_store_refuses_another_committee(world: World) -> None:
     other, _, _ = generate_committee([1], [1])
     with pytest.raises(Exception, match="belongs to committee"):
         AuthorityStore(world.tmp / "a0.db", other)
+
+
+def test_engines_import_no_io_or_presentation_libraries() -> None:
+    """The sans-IO engines load without Scapy, click or rich."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, meshframes.fastpay.authority, meshframes.fastpay.client;"
+        "bad = [m for m in ('scapy', 'click', 'rich') if m in sys.modules];"
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
