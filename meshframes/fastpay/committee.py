@@ -47,7 +47,7 @@ from typing import Any
 from nacl.public import PrivateKey
 
 from .ed25519 import KeyPair
-from .messages import COMMITTEE_ID_LEN, I128_MAX, PUBLIC_KEY_LEN, U64_MAX
+from .messages import COMMITTEE_ID_LEN, I128_MAX, PUBLIC_KEY_LEN, U64_MAX, AuthorityAnnouncement
 
 COMMITTEE_FORMAT = "meshframes-committee/1"
 KEY_FORMAT = "meshframes-key/1"
@@ -132,6 +132,15 @@ class Committee:
     @property
     def committee_id(self) -> bytes:
         return hashlib.sha256(self.canonical_bytes()).digest()[:COMMITTEE_ID_LEN]
+
+    def announcement(self, name: bytes) -> AuthorityAnnouncement:
+        """What authority `name` advertises on the mesh (docs/wire-format.md)."""
+        info = next((a for a in self.authorities if a.name == name), None)
+        if info is None:
+            raise KeyError(f"authority {name.hex()} is not in committee {self.committee_id.hex()}")
+        return AuthorityAnnouncement(
+            name=info.name, weight=info.weight, e2e_key=info.e2e_key, committee_id=self.committee_id
+        )
 
     @classmethod
     def from_document(cls, doc: Any, source: str = "committee") -> Committee:

@@ -82,7 +82,7 @@ class AuthorityStore:
     def __init__(self, path: str | os.PathLike[str], committee: Committee) -> None:
         # isolation_level=None: transactions are explicit (begin/commit), so
         # a batch is exactly one transaction.
-        self._db = sqlite3.connect(os.fspath(path), isolation_level=None, check_same_thread=False)
+        self._db = sqlite3.connect(os.fspath(path), isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")

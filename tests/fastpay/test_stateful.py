@@ -1,6 +1,6 @@
 """A randomized run: many clients, transfers, authority crashes (before
-and after commit) and client restarts, with one Byzantine authority out of
-four. Money is conserved at every honest authority, no sequence number is
+and after commit) and client restarts, with f Byzantine authorities out
+of 3f + 1 (f = 1 and f = 2). Money is conserved at every honest authority, no sequence number is
 ever certified or voted twice, and every honest transfer completes."""
 
 from __future__ import annotations
@@ -25,15 +25,24 @@ TMP_ROOT = "/dev/shm" if Path("/dev/shm").is_dir() else None
 
 
 class FastPayRun(RuleBasedStateMachine):
+    """f Byzantine authorities out of 3f + 1 (subclasses choose f)."""
+
+    F = 1
+
     def __init__(self) -> None:
         super().__init__()
         self.dir = Path(tempfile.mkdtemp(prefix="fastpay-stateful-", dir=TMP_ROOT))
         self.cluster: Cluster
         self.expected: list[int] = [START] * CLIENTS
 
-    @initialize(mode=st.sampled_from(BYZANTINE_MODES), position=st.integers(0, 3))
-    def start(self, mode: str, position: int) -> None:
-        self.cluster = Cluster(self.dir, [1, 1, 1, 1], [START] * CLIENTS, {position: mode})
+    @property
+    def n(self) -> int:
+        return 3 * self.F + 1
+
+    @initialize(modes=st.lists(st.sampled_from(BYZANTINE_MODES), min_size=2, max_size=2), first=st.integers(0, 6))
+    def start(self, modes: list[str], first: int) -> None:
+        byzantine = {(first + k) % self.n: modes[k] for k in range(self.F)}
+        self.cluster = Cluster(self.dir, [1] * self.n, [START] * CLIENTS, byzantine)
         for i in range(CLIENTS):
             self.cluster.client(i)
 
@@ -60,7 +69,7 @@ class FastPayRun(RuleBasedStateMachine):
         payer=st.integers(0, CLIENTS - 1),
         payee=st.integers(0, CLIENTS - 1),
         amount=st.integers(1, 60),
-        victim=st.integers(0, 3),
+        victim=st.integers(0, 6),
         at=st.integers(0, 4),
         after_commit=st.booleans(),
     )
@@ -70,7 +79,7 @@ class FastPayRun(RuleBasedStateMachine):
         """The victim crashes while handling its `at`-th message of this
         transfer: before commit (the message is lost) or after it (the
         reply is lost); it restarts from its store straight away."""
-        name = self.cluster.authority_ids[victim].public_key
+        name = self.cluster.authority_ids[victim % self.n].public_key
         if name not in self.cluster.honest:
             return
         seen = [0]
@@ -92,9 +101,9 @@ class FastPayRun(RuleBasedStateMachine):
         finally:
             self.cluster.deliver_filter = lambda target, message: True
 
-    @rule(victim=st.integers(0, 3))
+    @rule(victim=st.integers(0, 6))
     def restart_authority(self, victim: int) -> None:
-        name = self.cluster.authority_ids[victim].public_key
+        name = self.cluster.authority_ids[victim % self.n].public_key
         if name in self.cluster.honest:
             self.cluster.restart(name)
 
@@ -134,5 +143,11 @@ class FastPayRun(RuleBasedStateMachine):
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-TestFastPayRun = FastPayRun.TestCase
-TestFastPayRun.settings = settings(max_examples=150, stateful_step_count=25, deadline=None)
+class FastPayRunF2(FastPayRun):
+    F = 2
+
+
+TestFastPayRunF1 = FastPayRun.TestCase
+TestFastPayRunF1.settings = settings(max_examples=150, stateful_step_count=25, deadline=None)
+TestFastPayRunF2 = FastPayRunF2.TestCase
+TestFastPayRunF2.settings = settings(max_examples=100, stateful_step_count=25, deadline=None)
