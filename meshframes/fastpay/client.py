@@ -271,7 +271,10 @@ class Client:
     def _help_lagging(self, authority: bytes, info: AccountInfoResponse, now: float) -> list[Action]:
         assert self._order is not None
         ours = self._order.transfer.sequence_number
-        if info.next_sequence_number >= ours:
+        if info.next_sequence_number == ours:
+            # Up to date but without our order (it was lost): send it again.
+            return [SendToAuthority(authority, self._order)]
+        if info.next_sequence_number > ours:
             self._outstanding.discard(authority)
             return self._ignore(
                 authority,
