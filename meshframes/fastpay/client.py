@@ -272,7 +272,11 @@ class Client:
         assert self._order is not None
         ours = self._order.transfer.sequence_number
         if info.next_sequence_number == ours:
-            # Up to date but without our order (it was lost): send it again.
+            # Up to date but without our order (it was lost): send it again,
+            # once, so a lying authority cannot keep us busy.
+            if (authority, "resend") in self._helped:
+                return self._ignore(authority, "account info without a vote for our order")
+            self._helped.add((authority, "resend"))
             return [SendToAuthority(authority, self._order)]
         if info.next_sequence_number > ours:
             self._outstanding.discard(authority)
@@ -281,6 +285,9 @@ class Client:
                 "authority is ahead of us",
                 f"it holds sequence number {info.next_sequence_number}, ours is {ours}",
             )
+        if (authority, "catch-up") in self._helped:
+            return self._ignore(authority, "authority still behind after catch-up")
+        self._helped.add((authority, "catch-up"))
         missing = self.store.sent_certificates(info.next_sequence_number)
         return [SendToAuthority(authority, ConfirmationOrder(transfer_certificate=c)) for c in missing] + [
             SendToAuthority(authority, self._order)
