@@ -288,3 +288,24 @@ def test_engines_import_no_io_or_presentation_libraries() -> None:
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_transfer_to_primary_leaves_fastpay(world: World) -> None:
+    """A Primary recipient is not credited here: the funds leave FastPay."""
+    order = sign_order(world.accounts[0], world.key(1), 40, 0, primary=True)
+    info = world.authority.handle(certify(order, world.auths[1:]))
+    assert isinstance(info, AccountInfoResponse) and info.balance == 60
+    assert world.authority.account(world.key(1)).balance == 50  # type: ignore[union-attr]
+    assert world.authority.total_balance() == 150 - 40
+
+
+def test_batch_is_consistent_within_itself(world: World) -> None:
+    """In one group-committed batch the second of two conflicting orders is
+    refused, and a confirmation sees the vote cast earlier in the batch."""
+    order = sign_order(world.accounts[0], world.key(1), 10, 0)
+    rival = sign_order(world.accounts[0], world.key(2), 10, 0)
+    vote, refusal, info = world.authority.handle_batch([order, rival, certify(order, world.auths[1:])])
+    assert isinstance(vote, SignedTransferOrder)
+    expect_error(refusal, ErrorKind.PreviousTransferMustBeConfirmedFirst)
+    assert isinstance(info, AccountInfoResponse) and info.next_sequence_number == 1
+    assert world.restart().account(world.key(1)).balance == 60  # type: ignore[union-attr]
