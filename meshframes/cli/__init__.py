@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "bench": "meshframes.cli.bench:bench",
     "demo": "meshframes.cli.demo:demo",
     "inject": "meshframes.cli.inject:inject",
+    "keys": "meshframes.cli.keys:keys",
 }
 
 

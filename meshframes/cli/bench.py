@@ -11,6 +11,7 @@ import click
 # benchmark -> "module:click_command"; each area adds its own line.
 BENCHES: dict[str, str] = {
     "seal": "meshframes.seal.cli:bench_seal",
+    "authority": "meshframes.fastpay.bench:authority",
 }
 
 

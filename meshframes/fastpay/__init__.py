@@ -1,0 +1,1 @@
+"""FastPay: sans-IO authority and client, bincode codec, SQLite store."""

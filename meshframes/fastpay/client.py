@@ -1,0 +1,358 @@
+"""A FastPay client as a sans-IO engine: it returns the messages to send
+(and to which authority), the timer to set, and what happened; the caller
+moves the bytes and keeps the clock.
+
+A transfer goes through two phases (FastPay paper section 3):
+- VOTING: the signed order goes to every authority; valid votes for this
+  very order are gathered until their weight reaches a quorum, and the
+  certificate is assembled. Invalid or Byzantine replies are ignored and
+  reported with their reason; they never count.
+- CONFIRMING: the certificate goes to every authority (and to the
+  recipient), until authorities worth a quorum acknowledge it.
+
+The transfer is final once certified: that is when the client's balance
+and sequence number move. Everything needed to finish is persisted before
+it is acted on (the order before it is sent, the certificate before the
+confirmations), so `resume` after a crash sends the same order or the same
+certificate again and never signs a second order for a sequence number.
+
+Lagging authorities are brought up to date on the way: one that reports a
+missing earlier confirmation, or a different sequence number, gets the
+client's earlier certificates; one that reports insufficient funding gets
+the certificates the client has received.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from enum import Enum
+from typing import Union
+
+from .checks import check_certificate, check_vote
+from .client_store import ClientStore
+from .committee import Committee
+from .ed25519 import KeyPair
+from .errors import Rejection, insufficient_funding, reject
+from .messages import (
+    AccountInfoRequest,
+    AccountInfoResponse,
+    Address,
+    AddressKind,
+    CertifiedTransferOrder,
+    ConfirmationOrder,
+    ErrorKind,
+    FastPayError,
+    SerializedMessage,
+    SignedTransferOrder,
+    Transfer,
+    TransferOrder,
+)
+from .wire import signing_bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SendToAuthority:
+    authority: bytes
+    message: SerializedMessage
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverCertificate:
+    """Hand the certificate of a finished transfer to its recipient."""
+
+    recipient: bytes
+    certificate: CertifiedTransferOrder
+
+
+@dataclass(frozen=True, slots=True)
+class SetTimer:
+    """Call `on_timer` at (or after) this time."""
+
+    deadline: float
+
+
+@dataclass(frozen=True, slots=True)
+class TransferCertified:
+    certificate: CertifiedTransferOrder
+
+
+@dataclass(frozen=True, slots=True)
+class TransferConfirmed:
+    """Authorities worth a quorum have executed the certificate."""
+
+    certificate: CertifiedTransferOrder
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyIgnored:
+    authority: bytes
+    reason: str
+
+
+Action = Union[SendToAuthority, DeliverCertificate, SetTimer, TransferCertified, TransferConfirmed, ReplyIgnored]
+
+
+class Phase(Enum):
+    IDLE = "idle"
+    VOTING = "voting"
+    CONFIRMING = "confirming"
+
+
+class Client:
+    def __init__(
+        self,
+        keypair: KeyPair,
+        committee: Committee,
+        store: ClientStore,
+        *,
+        retry_interval: float = 0.5,
+        max_retry_interval: float = 8.0,
+    ) -> None:
+        self.keypair = keypair
+        self.address = keypair.public_key
+        self.committee = committee
+        self.store = store
+        self.retry_interval = retry_interval
+        self.max_retry_interval = max_retry_interval
+        # Ignored replies by reason, for operators and tests.
+        self.ignored: Counter[str] = Counter()
+        self.phase = Phase.IDLE
+        self._order: TransferOrder | None = None
+        self._certificate: CertifiedTransferOrder | None = None
+        self._votes: dict[bytes, bytes] = {}
+        self._acks: set[bytes] = set()
+        self._outstanding: set[bytes] = set()
+        self._helped: set[tuple[bytes, str]] = set()
+        self._interval = retry_interval
+        self._deadline: float | None = None
+
+    # ---- state ----
+
+    @property
+    def balance(self) -> int:
+        return self.store.state().balance
+
+    @property
+    def next_sequence_number(self) -> int:
+        return self.store.state().next_sequence_number
+
+    # ---- commands ----
+
+    def transfer(self, recipient: Address, amount: int, now: float, user_data: bytes | None = None) -> list[Action]:
+        """Sign and send a new transfer order. Raises Rejection if a transfer
+        is still in progress or the balance does not cover `amount`."""
+        state = self.store.state()
+        if state.pending_order is not None or state.pending_certificate is not None:
+            pending = state.pending_order or state.pending_certificate.value  # type: ignore[union-attr]
+            raise Rejection(
+                FastPayError(kind=ErrorKind.PreviousTransferMustBeConfirmedFirst, pending_confirmation=pending),
+                "a transfer is still in progress: resume it first",
+            )
+        if amount <= 0:
+            raise reject(ErrorKind.IncorrectTransferAmount, f"amount {amount} must be positive")
+        if state.balance < amount:
+            raise insufficient_funding(state.balance, amount)
+        transfer = Transfer(
+            sender=self.address,
+            recipient=recipient,
+            amount=amount,
+            sequence_number=state.next_sequence_number,
+            user_data=user_data,
+        )
+        order = TransferOrder(transfer=transfer, signature=self.keypair.sign(signing_bytes(transfer)))
+        # Persist before anything leaves: after a crash we resend this very
+        # order rather than sign a conflicting one.
+        self.store.set_pending_order(order)
+        return self._start_voting(order, now)
+
+    def resume(self, now: float) -> list[Action]:
+        """Pick up a transfer interrupted by a crash or restart."""
+        state = self.store.state()
+        if state.pending_certificate is not None:
+            return self._start_confirming(state.pending_certificate, now)
+        if state.pending_order is not None:
+            return self._start_voting(state.pending_order, now)
+        return []
+
+    def receive_certificate(self, certificate: CertifiedTransferOrder) -> bool:
+        """An incoming transfer's certificate: verify it and credit it once.
+        Returns False for one already credited; raises Rejection if invalid."""
+        t = certificate.value.transfer
+        if t.recipient != Address.fastpay(self.address):
+            raise reject(ErrorKind.UnexpectedMessage, "certificate is not for a transfer to this account")
+        check_certificate(certificate, self.committee)
+        return self.store.record_received(certificate)
+
+    # ---- input ----
+
+    def receive(self, authority: bytes, message: SerializedMessage, now: float) -> list[Action]:
+        """A reply from `authority` (the sender as the transport knows it)."""
+        if self.phase is Phase.VOTING:
+            return self._receive_voting(authority, message, now)
+        if self.phase is Phase.CONFIRMING:
+            return self._receive_confirming(authority, message, now)
+        return self._ignore(authority, "reply while no transfer is in progress")
+
+    def on_timer(self, now: float) -> list[Action]:
+        """Resend to the authorities that have not answered yet, backing off."""
+        if self.phase is Phase.IDLE or self._deadline is None or now < self._deadline:
+            return []
+        message = self._phase_message()
+        actions: list[Action] = [SendToAuthority(a, message) for a in sorted(self._outstanding)]
+        self._interval = min(self._interval * 2, self.max_retry_interval)
+        return actions + self._arm(now)
+
+    # ---- voting ----
+
+    def _start_voting(self, order: TransferOrder, now: float) -> list[Action]:
+        self.phase = Phase.VOTING
+        self._order = order
+        self._votes = {}
+        self._helped = set()
+        self._outstanding = set(self.committee.names)
+        self._interval = self.retry_interval
+        return [SendToAuthority(a, order) for a in self.committee.names] + self._arm(now)
+
+    def _receive_voting(self, authority: bytes, message: SerializedMessage, now: float) -> list[Action]:
+        order = self._order
+        assert order is not None
+        if isinstance(message, AccountInfoResponse):
+            if message.sender != self.address:
+                return self._ignore(authority, "account info for another account")
+            if message.pending_confirmation is not None:
+                return self._receive_vote(authority, message.pending_confirmation, now)
+            return self._help_lagging(authority, message, now)
+        if isinstance(message, SignedTransferOrder):
+            return self._receive_vote(authority, message, now)
+        if isinstance(message, FastPayError):
+            return self._voting_error(authority, message, now)
+        return self._ignore(authority, f"unexpected {type(message).__name__} while voting")
+
+    def _receive_vote(self, authority: bytes, vote: SignedTransferOrder, now: float) -> list[Action]:
+        if vote.value != self._order:
+            return self._ignore(authority, "vote for a different transfer order")
+        if vote.authority in self._votes:
+            return self._ignore(authority, "duplicate vote")
+        try:
+            check_vote(vote, self.committee)
+        except Rejection as rejection:
+            return self._ignore(authority, f"invalid vote ({rejection.kind.name})", rejection.reason)
+        self._votes[vote.authority] = vote.signature
+        self._outstanding.discard(vote.authority)
+        self._outstanding.discard(authority)
+        weight = sum(self.committee.weight(a) for a in self._votes)
+        if weight < self.committee.quorum_threshold:
+            return []
+        # Signatures in committee order: deterministic certificate bytes.
+        cert = CertifiedTransferOrder(
+            value=self._order,  # type: ignore[arg-type]
+            signatures=tuple((a, self._votes[a]) for a in self.committee.names if a in self._votes),
+        )
+        self.store.record_certificate(cert)
+        return [TransferCertified(cert)] + self._start_confirming(cert, now)
+
+    def _voting_error(self, authority: bytes, error: FastPayError, now: float) -> list[Action]:
+        if error.kind is ErrorKind.UnexpectedSequenceNumber and (authority, "seq") not in self._helped:
+            # Learn which sequence number it holds for us; the answer decides
+            # whether our earlier certificates would bring it up to date.
+            self._helped.add((authority, "seq"))
+            return [SendToAuthority(authority, AccountInfoRequest(sender=self.address))]
+        if error.kind is ErrorKind.InsufficientFunding and (authority, "funds") not in self._helped:
+            self._helped.add((authority, "funds"))
+            received = self.store.received_certificates()
+            if received:
+                return [SendToAuthority(authority, ConfirmationOrder(transfer_certificate=c)) for c in received] + [
+                    SendToAuthority(authority, self._order)  # type: ignore[arg-type]
+                ]
+        self._outstanding.discard(authority)
+        return self._ignore(authority, f"order refused ({error.kind.name})")
+
+    def _help_lagging(self, authority: bytes, info: AccountInfoResponse, now: float) -> list[Action]:
+        assert self._order is not None
+        ours = self._order.transfer.sequence_number
+        if info.next_sequence_number == ours:
+            # Up to date but without our order (it was lost): send it again,
+            # once, so a lying authority cannot keep us busy.
+            if (authority, "resend") in self._helped:
+                return self._ignore(authority, "account info without a vote for our order")
+            self._helped.add((authority, "resend"))
+            return [SendToAuthority(authority, self._order)]
+        if info.next_sequence_number > ours:
+            self._outstanding.discard(authority)
+            return self._ignore(
+                authority,
+                "authority is ahead of us",
+                f"it holds sequence number {info.next_sequence_number}, ours is {ours}",
+            )
+        if (authority, "catch-up") in self._helped:
+            return self._ignore(authority, "authority still behind after catch-up")
+        self._helped.add((authority, "catch-up"))
+        missing = self.store.sent_certificates(info.next_sequence_number)
+        return [SendToAuthority(authority, ConfirmationOrder(transfer_certificate=c)) for c in missing] + [
+            SendToAuthority(authority, self._order)
+        ]
+
+    # ---- confirming ----
+
+    def _start_confirming(self, cert: CertifiedTransferOrder, now: float) -> list[Action]:
+        self.phase = Phase.CONFIRMING
+        self._certificate = cert
+        self._order = None
+        self._acks = set()
+        self._helped = set()
+        self._outstanding = set(self.committee.names)
+        self._interval = self.retry_interval
+        confirmation = ConfirmationOrder(transfer_certificate=cert)
+        actions: list[Action] = [SendToAuthority(a, confirmation) for a in self.committee.names]
+        recipient = cert.value.transfer.recipient
+        if recipient.kind is AddressKind.FASTPAY:
+            actions.append(DeliverCertificate(recipient.key, cert))
+        return actions + self._arm(now)
+
+    def _receive_confirming(self, authority: bytes, message: SerializedMessage, now: float) -> list[Action]:
+        cert = self._certificate
+        assert cert is not None
+        seq = cert.value.transfer.sequence_number
+        if isinstance(message, FastPayError):
+            if (
+                message.kind is ErrorKind.MissingEalierConfirmations
+                and (authority, "missing") not in self._helped
+            ):
+                self._helped.add((authority, "missing"))
+                missing = self.store.sent_certificates(message.current_sequence_number or 0)
+                return [SendToAuthority(authority, ConfirmationOrder(transfer_certificate=c)) for c in missing]
+            self._outstanding.discard(authority)
+            return self._ignore(authority, f"confirmation refused ({message.kind.name})")
+        if not isinstance(message, AccountInfoResponse):
+            return self._ignore(authority, f"unexpected {type(message).__name__} while confirming")
+        if message.sender != self.address or message.next_sequence_number <= seq:
+            # An answer to an earlier certificate we sent to help it catch up.
+            return []
+        if self.committee.weight(authority) == 0:
+            return self._ignore(authority, "acknowledgement from outside the committee")
+        self._acks.add(authority)
+        self._outstanding.discard(authority)
+        if sum(self.committee.weight(a) for a in self._acks) < self.committee.quorum_threshold:
+            return []
+        self.store.finish_confirmation()
+        self.phase = Phase.IDLE
+        self._deadline = None
+        self._certificate = None
+        return [TransferConfirmed(cert)]
+
+    # ---- helpers ----
+
+    def _phase_message(self) -> SerializedMessage:
+        if self.phase is Phase.VOTING:
+            return self._order  # type: ignore[return-value]
+        return ConfirmationOrder(transfer_certificate=self._certificate)  # type: ignore[arg-type]
+
+    def _arm(self, now: float) -> list[Action]:
+        self._deadline = now + self._interval
+        return [SetTimer(self._deadline)]
+
+    def _ignore(self, authority: bytes, reason: str, detail: str = "") -> list[Action]:
+        # Counted by the short reason; the action carries the detail too.
+        self.ignored[reason] += 1
+        return [ReplyIgnored(authority, f"{reason}: {detail}" if detail else reason)]
