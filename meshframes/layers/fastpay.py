@@ -416,13 +416,33 @@ class FastPayFragment(Packet):
     fields_desc = [StrField("data", b"")]
 
 
+class _AllButTailField(StrField):
+    """Every octet of the layer except the last `tail` ones."""
+
+    __slots__ = ["tail"]
+
+    def __init__(self, name: str, default: bytes, tail: int) -> None:
+        super().__init__(name, default)
+        self.tail = tail
+
+    def getfield(self, pkt: Packet, s: bytes) -> tuple[bytes, bytes]:
+        if len(s) < self.tail:
+            raise MalformedLayer(f"{pkt.name}: {len(s)} octets left, expected at least the {self.tail}-octet tag")
+        cut = len(s) - self.tail
+        return s[cut:], s[:cut]
+
+
 class FastPaySealed(StrictPacket):
-    """An end-to-end sealed payload (flag bit 0): see docs/sealing.md."""
+    """A payload sealed end to end (flags bit 0; layout and keys in
+    docs/sealing.md): sender identity, sender sequence number, AES-CCM
+    ciphertext and its 16-octet tag."""
 
     name = "FastPay Sealed"
     fields_desc = [
+        _key("sender"),
         LELongField("sequence_number", 0),
-        StrField("ciphertext", b""),
+        _AllButTailField("ciphertext", b"", tail=16),
+        XStrFixedLenField("tag", b"\x00" * 16, length=16),
     ]
 
 
