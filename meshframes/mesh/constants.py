@@ -19,7 +19,8 @@ def tu(count: float) -> float:
 
 
 def to_tu(seconds: float) -> int:
-    return round(seconds / TU)
+    """Whole TUs, rounded down like Linux's MSEC_TO_TU (5000 ms -> 4882)."""
+    return round(seconds * 1e6) // 1024
 
 
 class ReasonCode(enum.IntEnum):

@@ -77,7 +77,12 @@ class PeerTable:
         return peer
 
     def set_state(self, peer: Peer, state: PlinkState) -> None:
-        """Only the peering FSM calls this: it keeps the ESTAB count right."""
+        """Only the peering FSM calls this: it keeps the ESTAB count right.
+        A link entering ESTAB starts its failure average at a low value, as
+        Linux does (the EWMA takes its first sample whole, so one lost frame
+        on a fresh link would otherwise read as 100% failure)."""
+        if state is PlinkState.ESTAB and peer.state is not PlinkState.ESTAB:
+            self.reset_fail_avg(peer)
         self._estab += (state is PlinkState.ESTAB) - (peer.state is PlinkState.ESTAB)
         peer.state = state
 

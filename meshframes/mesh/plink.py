@@ -288,8 +288,6 @@ class Peering:
         for do in todo:
             actions.extend(self._do(peer, do, event, now))
         self.peers.set_state(peer, new)
-        if event is E.CNF_ACPT or (event is E.OPN_ACPT and new is S.ESTAB and old is not S.ESTAB):
-            self.peers.reset_fail_avg(peer)
         actions.append(PeerChanged(peer.addr, old.value, event.value, new.value))
         return actions
 
