@@ -3,13 +3,16 @@ and an RxFrame stamp."""
 
 from __future__ import annotations
 
-from meshframes.codec import SelfProtected
+from dataclasses import dataclass, field
+
+from meshframes.codec import Frame, SelfProtected, decode
 from meshframes.codec.elements import MeshConfiguration, MeshId
 from meshframes.codec.ie import Element
 from meshframes.codec.peering import MeshPeeringManagement
 from meshframes.mesh.constants import MeshConfig
 from meshframes.mesh.events import Action, Refused, SetTimer, Transmit
 from meshframes.mesh.mbss import Mbss, action_header
+from meshframes.mesh.runtime import TxReport
 from meshframes.radio.base import RxFrame
 
 A = bytes.fromhex("020000000001")
@@ -42,3 +45,34 @@ def refusals(actions: list[Action]) -> list[str]:
 
 def timers(actions: list[Action]) -> dict:
     return {a.key: a.deadline for a in actions if isinstance(a, SetTimer)}
+
+
+class ManualClock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def now(self) -> float:
+        return self.t
+
+
+@dataclass
+class ListRadio:
+    """A Radio whose air is two lists: frames put in `inbox` are received,
+    frames the node sends are kept (decoded) in `sent`."""
+
+    mac: bytes
+    clock: ManualClock
+    inbox: list[RxFrame] = field(default_factory=list)
+    reports: list[TxReport] = field(default_factory=list)
+    sent: list[tuple[float, Frame]] = field(default_factory=list)
+
+    def transmit(self, frame: bytes) -> None:
+        self.sent.append((self.clock.now(), decode(frame)))
+
+    def receive(self) -> list[RxFrame]:
+        out, self.inbox = self.inbox, []
+        return out
+
+    def tx_reports(self) -> list[TxReport]:
+        out, self.reports = self.reports, []
+        return out

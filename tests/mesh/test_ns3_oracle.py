@@ -30,38 +30,10 @@ from meshframes.mesh.peers import PlinkState
 from meshframes.mesh.runtime import NodeRuntime, TxReport
 from meshframes.radio.base import RxFrame
 
+from .helpers import ManualClock, ListRadio
+
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 ACK_SUBTYPE = 13
-
-
-class ManualClock:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def now(self) -> float:
-        return self.t
-
-
-@dataclass
-class ReplayRadio:
-    """A Radio fed from a capture; what our node sends is kept, not aired."""
-
-    mac: bytes
-    clock: ManualClock
-    inbox: list[RxFrame] = field(default_factory=list)
-    reports: list[TxReport] = field(default_factory=list)
-    sent: list[tuple[float, Frame]] = field(default_factory=list)
-
-    def transmit(self, frame: bytes) -> None:
-        self.sent.append((self.clock.now(), decode(frame)))
-
-    def receive(self) -> list[RxFrame]:
-        out, self.inbox = self.inbox, []
-        return out
-
-    def tx_reports(self) -> list[TxReport]:
-        out, self.reports = self.reports, []
-        return out
 
 
 @dataclass
@@ -108,7 +80,7 @@ def replay(path: Path, index: int) -> Replay:
     frames = [(t, decode(m)) for t, m, _ in mpdus(path)]
     clock = ManualClock()
     clock.t = frames[0][0]
-    radio = ReplayRadio(me, clock)
+    radio = ListRadio(me, clock)
     node = MeshNode(me, MeshConfig(mesh_id=b"mesh"))
     runtime = NodeRuntime(node, radio, clock)
     neighbours = {f.header.addr2 for _, f in frames if isinstance(f, Beacon) and f.header.addr2 != me}
