@@ -10,6 +10,7 @@ import click
 
 # benchmark -> "module:click_command"; each area adds its own line.
 BENCHES: dict[str, str] = {
+    "mesh": "meshframes.cli.bench_mesh:mesh",
 }
 
 
