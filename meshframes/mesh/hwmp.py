@@ -117,6 +117,8 @@ class Hwmp:
     def resolve(self, dst: bytes, now: float) -> list[Action]:
         """mesh_nexthop_resolve: no usable path to dst, start discovering."""
         path = self._lookup(dst, now) or self.paths.add(dst)
+        if path is None:
+            return [Refused("path-table-full", dst.hex(":"))]
         if path.flags & PathFlags.RESOLVING:
             return []
         return self._queue_preq(path, PREQ_Q_F_START, now)
@@ -193,6 +195,9 @@ class Hwmp:
             fresh = True
             if path is None:
                 path = self.paths.add(orig)
+                if path is None:
+                    out.append(Refused("path-table-full", orig.hex(":")))
+                    return None
             elif path.flags & PathFlags.FIXED:
                 fresh = False
             elif path.flags & PathFlags.ACTIVE and path.flags & PathFlags.SN_VALID:
@@ -219,11 +224,12 @@ class Hwmp:
             fresh = True
             if path is None:
                 path = self.paths.add(ta)
+                fresh = path is not None
             elif path.flags & PathFlags.FIXED or (path.flags & PathFlags.ACTIVE and (
                     not is_metric_better(last_hop, path.metric) if path.next_hop != ta
                     else last_hop > path.metric)):
                 fresh = False
-            if fresh:
+            if fresh and path is not None:
                 self.paths.learn(path, ta, None, last_hop, 1, exp_time)
                 self._peer_refreshed(ta)
                 out.append(PathChanged(ta, ta, last_hop, path.sn, 1))
@@ -405,6 +411,8 @@ class Hwmp:
         ta = hdr.addr2
         new_metric = add_metric(rann.metric, self.peers.metric(ta))
         path = self._lookup(rann.root_addr, now) or self.paths.add(rann.root_addr)
+        if path is None:
+            return [Refused("path-table-full", rann.root_addr.hex(":"))]
         if not sn_lt(path.sn, rann.root_sn) and not (path.sn == rann.root_sn and new_metric < path.rann_metric):
             return [Refused("hwmp-stale-sn", "RANN")]
         out: list[Action] = []

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 # sequence number) this long before it is forgotten.
 PATH_FORGET_AFTER = 600.0
 MAX_PRECURSORS = 16
+MAX_PATHS = 1024  # Linux MESH_MAX_MPATHS
 
 
 class PathFlags:
@@ -59,7 +60,8 @@ class MeshPath:
 
 
 class PathTable:
-    def __init__(self) -> None:
+    def __init__(self, max_paths: int = MAX_PATHS) -> None:
+        self.max_paths = max_paths
         self._paths: dict[bytes, MeshPath] = {}
 
     def __len__(self) -> int:
@@ -71,9 +73,12 @@ class PathTable:
     def lookup(self, dst: bytes) -> MeshPath | None:
         return self._paths.get(dst)
 
-    def add(self, dst: bytes) -> MeshPath:
+    def add(self, dst: bytes) -> MeshPath | None:
+        """The path to dst, created if there is room; None when full."""
         path = self._paths.get(dst)
         if path is None:
+            if len(self._paths) >= self.max_paths:
+                return None
             path = self._paths[dst] = MeshPath(dst)
         return path
 

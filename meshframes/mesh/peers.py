@@ -52,10 +52,17 @@ class Peer:
         return self.state is PlinkState.ESTAB
 
 
+# Linux MESH_MAX_PLINKS: station entries per mesh interface, so that a
+# flood of beacons from made-up addresses cannot grow the table.
+MAX_PEER_ENTRIES = 256
+
+
 class PeerTable:
     """Peers by MAC address, in the order they were first heard."""
 
-    def __init__(self, default_rate_100kbps: int, fail_threshold: int) -> None:
+    def __init__(self, default_rate_100kbps: int, fail_threshold: int,
+                 max_entries: int = MAX_PEER_ENTRIES) -> None:
+        self.max_entries = max_entries
         self._peers: dict[bytes, Peer] = {}
         self.default_rate_100kbps = default_rate_100kbps
         self.fail_threshold = fail_threshold
@@ -70,9 +77,12 @@ class PeerTable:
     def get(self, addr: bytes) -> Peer | None:
         return self._peers.get(addr)
 
-    def add(self, addr: bytes) -> Peer:
+    def add(self, addr: bytes) -> Peer | None:
+        """The entry for addr, created if there is room; None when full."""
         peer = self._peers.get(addr)
         if peer is None:
+            if len(self._peers) >= self.max_entries:
+                return None
             peer = self._peers[addr] = Peer(addr)
         return peer
 

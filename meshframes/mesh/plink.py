@@ -220,6 +220,8 @@ class Peering:
         assert conf is not None
         addr = beacon.header.addr2
         peer = self.peers.add(addr)
+        if peer is None:
+            return [Refused("peer-table-full", addr.hex(":"))]
         peer.mesh_config = conf
         peer.beacon_interval = beacon.beacon_interval * 1024e-6
         if (self.config.auto_open_plinks and peer.state is S.IDLE and conf.accepting_peerings
@@ -244,6 +246,8 @@ class Peering:
                                                ReasonCode.MESH_CONFIGURATION_POLICY_VIOLATION))]
         if peer is None:
             peer = self.peers.add(sender)
+            if peer is None:
+                return [Refused("peer-table-full", self._describe(frame))]
         if got.event is E.OPN_ACPT:
             peer.plid = got.plid
         elif got.event is E.CNF_ACPT:

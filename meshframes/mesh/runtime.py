@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 
 from meshframes.codec import DecodeError, EncodeError, Frame, decode, encode
 from meshframes.codec.fastpay import MessageType
-from meshframes.codec.header import TYPE_CTRL, is_group
+from meshframes.codec.header import TYPE_CTRL
 from meshframes.mesh.events import (
     Action, CancelTimer, Deliver, DeliverData, SetTimer, TimerKey, Transmit,
 )
@@ -166,7 +166,3 @@ class NodeRuntime:
         if self.protect is not None:
             data = self.protect(data)
         self.radio.transmit(data)
-
-
-def is_unicast(mpdu: bytes) -> bool:
-    return len(mpdu) >= 10 and not is_group(mpdu[4:10])

@@ -12,6 +12,7 @@ from meshframes.codec.peering import MeshPeeringManagement
 from meshframes.mesh.constants import MeshConfig
 from meshframes.mesh.events import Action, Refused, SetTimer, Transmit
 from meshframes.mesh.mbss import Mbss, action_header
+from meshframes.mesh.peers import Peer, PeerTable, PlinkState
 from meshframes.mesh.runtime import TxReport
 from meshframes.radio.base import RxFrame
 
@@ -33,6 +34,15 @@ def peer_frame(src: bytes, dst: bytes, action: int, element: MeshPeeringManageme
         return SelfProtected(action_header(dst, src), 3, None, None, elements)
     elements = (rates, MeshId(mesh_id), conf, element) + extra
     return SelfProtected(action_header(dst, src), action, 0, (aid or 1) if action == 2 else None, elements)
+
+
+def take_as_established(table: PeerTable, addr: bytes) -> Peer:
+    """A peer whose link is ESTAB without running the FSM: for engine tests
+    and replays where peering is not what is being tested."""
+    peer = table.add(addr)
+    assert peer is not None, "peer table full"
+    table.set_state(peer, PlinkState.ESTAB)
+    return peer
 
 
 def sent(actions: list[Action]) -> list:
@@ -58,16 +68,19 @@ class ManualClock:
 @dataclass
 class ListRadio:
     """A Radio whose air is two lists: frames put in `inbox` are received,
-    frames the node sends are kept (decoded) in `sent`."""
+    frames the node sends are kept in `sent` with their time."""
 
     mac: bytes
     clock: ManualClock
     inbox: list[RxFrame] = field(default_factory=list)
     reports: list[TxReport] = field(default_factory=list)
-    sent: list[tuple[float, Frame]] = field(default_factory=list)
+    sent: list[tuple[float, bytes]] = field(default_factory=list)
 
     def transmit(self, frame: bytes) -> None:
-        self.sent.append((self.clock.now(), decode(frame)))
+        self.sent.append((self.clock.now(), frame))
+
+    def frames(self) -> list[tuple[float, Frame]]:
+        return [(t, decode(data)) for t, data in self.sent]
 
     def receive(self) -> list[RxFrame]:
         out, self.inbox = self.inbox, []

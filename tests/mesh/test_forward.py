@@ -16,11 +16,10 @@ from meshframes.mesh.constants import MeshConfig, ReasonCode
 from meshframes.mesh.events import Action, Deliver, DeliverData, Refused, Transmit
 from meshframes.mesh.mbss import action_header, path_selection
 from meshframes.mesh.node import MeshNode
-from meshframes.mesh.peers import PlinkState
 from meshframes.mesh.runtime import NodeRuntime
 from meshframes.radio.base import RxFrame
 
-from .helpers import A, B, C, D, RX, ListRadio, ManualClock, refusals, sent
+from .helpers import A, B, C, D, RX, ListRadio, ManualClock, refusals, sent, take_as_established
 
 LIFETIME = 4882
 
@@ -28,7 +27,7 @@ LIFETIME = 4882
 def node(mac: bytes = B, peers: tuple[bytes, ...] = (A, C), **config: object) -> MeshNode:
     n = MeshNode(mac, MeshConfig(**config))  # type: ignore[arg-type]
     for addr in peers:
-        n.peers.set_state(n.peers.add(addr), PlinkState.ESTAB)
+        take_as_established(n.peers, addr)
     return n
 
 

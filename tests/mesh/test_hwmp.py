@@ -20,10 +20,10 @@ from meshframes.mesh.hwmp import Hwmp, is_metric_better
 from meshframes.mesh.mbss import path_selection
 from meshframes.mesh.metric import MAX_METRIC, airtime_metric
 from meshframes.mesh.pathtable import PathFlags, PathTable
-from meshframes.mesh.peers import PeerTable, PlinkState
+from meshframes.mesh.peers import PeerTable
 from meshframes.mesh.seqnum import sn_gt, sn_lt
 
-from .helpers import A, B, C, D, refusals, sent, timers
+from .helpers import A, B, C, D, refusals, sent, take_as_established, timers
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 LIFETIME = 4882  # MSEC_TO_TU(5000), what Linux puts in its PREQs
@@ -33,7 +33,7 @@ def hwmp(mac: bytes = A, peers: tuple[bytes, ...] = (B, C), **config: object) ->
     cfg = MeshConfig(**config)  # type: ignore[arg-type]
     table = PeerTable(cfg.default_rate_100kbps, cfg.link_fail_threshold)
     for addr in peers:
-        table.set_state(table.add(addr), PlinkState.ESTAB)
+        take_as_established(table, addr)
     return Hwmp(mac, cfg, table, PathTable())
 
 

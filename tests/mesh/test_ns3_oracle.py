@@ -26,11 +26,10 @@ from meshframes.codec.pathsel import Perr, Prep, Preq
 from meshframes.codec.pcap import mpdus
 from meshframes.mesh.constants import MeshConfig
 from meshframes.mesh.node import MeshNode
-from meshframes.mesh.peers import PlinkState
 from meshframes.mesh.runtime import NodeRuntime, TxReport
 from meshframes.radio.base import RxFrame
 
-from .helpers import ManualClock, ListRadio
+from .helpers import ListRadio, ManualClock, take_as_established
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 ACK_SUBTYPE = 13
@@ -85,9 +84,7 @@ def replay(path: Path, index: int) -> Replay:
     runtime = NodeRuntime(node, radio, clock)
     neighbours = {f.header.addr2 for _, f in frames if isinstance(f, Beacon) and f.header.addr2 != me}
     for addr in sorted(neighbours):
-        peer = node.peers.add(addr)
-        node.peers.set_state(peer, PlinkState.ESTAB)  # peers taken as established
-        peer.last_seen = clock.t
+        take_as_established(node.peers, addr).last_seen = clock.t
     runtime.start()
     result = Replay(node=node)
     inflight: list = []  # [(sequence, RA), acked] of our last individually addressed frame
@@ -141,7 +138,7 @@ def replay(path: Path, index: int) -> Replay:
             radio.inbox.append(RxFrame(encode(frame), t, None, 60))
             runtime.poll()
     advance(frames[-1][0])
-    for t, frame in radio.sent:
+    for t, frame in radio.frames():
         result.ours.add(t, me, frame)
     return result
 
