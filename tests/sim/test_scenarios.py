@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from meshframes.codec import MeshAction, VendorAction
 from meshframes.codec.header import BROADCAST
 from meshframes.codec.pathsel import Perr, Prep, Preq
-from meshframes.mesh.constants import MeshConfig
+from meshframes.mesh.constants import MeshConfig, RootMode
 from meshframes.mesh.events import Action, PathChanged, PeerChanged, Transmit
 from meshframes.mesh.peers import PlinkState
 from meshframes.sim.medium import MediumConfig
@@ -213,3 +213,21 @@ def test_flood_is_delivered_and_rebroadcast_once_per_node() -> None:
             copies[key] = copies.get(key, 0) + 1
     assert len(copies) == 3 * 16 and set(copies.values()) == {1}
     assert net.counters()["duplicate"] > 0
+
+
+def test_proactive_root_modes() -> None:
+    """A root in each proactive mode (14.10.10): every mesh STA gets a path
+    to the root through its neighbour toward it; the root learns paths back
+    from PREPs (proactive PREQ with PREP) or from the PREQs that RANNs
+    prompt, and without PREPs only its own neighbour."""
+    expected_back = {RootMode.PROACTIVE_PREQ_WITH_PREP: 4, RootMode.PROACTIVE_PREQ_NO_PREP: 1,
+                     RootMode.PROACTIVE_RANN: 4}
+    for mode, back in expected_back.items():
+        net = SimNetwork(4)
+        for i in range(5):
+            net.add_node((20.0 * i, 0.0), config=MeshConfig(dot11MeshHWMPRootMode=mode) if i == 0 else None)
+        net.run(2 * CONFIG.dot11MeshHWMProotInterval + 1.0)
+        assert [net.nodes[i].node.next_hop(sim_mac(0), net.now) for i in range(1, 5)] == \
+            [sim_mac(i - 1) for i in range(1, 5)], mode
+        known = [i for i in range(1, 5) if net.nodes[0].node.next_hop(sim_mac(i), net.now) == sim_mac(1)]
+        assert len(known) == back, mode
