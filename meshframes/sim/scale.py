@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
+from meshframes.mesh.events import Deliver
 from meshframes.mesh.peers import PlinkState
 from meshframes.sim.medium import MediumConfig
 from meshframes.sim.network import SimNetwork
@@ -121,7 +122,9 @@ def run_scale(nodes: int = 1000, pairs: int = 100, seed: int = 7, radio_range: f
     while net.now < start + delivery_limit and len(latencies) < pairs:
         net.run(net.now + step)
         for d in net.deliveries:
-            k = int.from_bytes(d.message.payload[-4:], "big") if d.time >= start else -1
+            if not isinstance(d.message, Deliver) or d.time < start:
+                continue
+            k = int.from_bytes(d.message.payload[-4:], "big")
             if k in sent_at and k not in latencies and chosen[k][1] == d.node:
                 latencies[k] = d.time - sent_at[k]
                 route = net.path_of(chosen[k][0], chosen[k][1])
