@@ -3,8 +3,10 @@ our decoder and by tshark."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -86,3 +88,13 @@ def test_tshark_reads_our_frames_without_complaint(tmp_path: Path) -> None:
 def test_chain_builder_places_neighbours_only_in_range() -> None:
     net = chain(4, 20.0)
     assert [net.medium.neighbours(i, 0.0) for i in range(4)] == [[1], [0, 2], [1, 3], [2]]
+
+
+def test_same_seed_same_run_across_processes() -> None:
+    """The digest does not depend on the interpreter's hash randomisation:
+    two processes with different PYTHONHASHSEED give the same run."""
+    code = "from meshframes.sim.scale import run_scale; print(run_scale(60, 5, seed=5).digest)"
+    digests = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": seed}).stdout.strip()
+               for seed in ("1", "2")}
+    assert len(digests) == 1 and len(digests.pop()) == 64
