@@ -12,6 +12,7 @@ import click
 BENCHES: dict[str, str] = {
     "seal": "meshframes.seal.cli:bench_seal",
     "authority": "meshframes.fastpay.bench:authority",
+    "mesh": "meshframes.cli.bench_mesh:mesh",
 }
 
 

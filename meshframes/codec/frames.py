@@ -27,7 +27,7 @@ from meshframes.codec.header import (
 from meshframes.codec.ie import Element, decode_elements, encode_elements, find
 from meshframes.codec.meshctl import MeshControl, decode_mesh_control, plausible_mesh_control
 from meshframes.codec.peering import (
-    SP_MESH_GROUP_KEY_ACK, SP_MESH_PEERING_CLOSE, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_OPEN,
+    SP_MESH_GROUP_KEY_ACK, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_OPEN,
     MeshPeeringManagement,
 )
 

@@ -56,10 +56,6 @@ def is_group(addr: bytes) -> bool:
     return bool(addr[0] & 0x01)
 
 
-def mac_str(addr: bytes) -> str:
-    return ":".join(f"{b:02x}" for b in addr)
-
-
 @dataclass(frozen=True, slots=True)
 class MacHeader:
     """A management or data MAC header. Control frames use ControlFrame."""

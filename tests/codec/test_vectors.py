@@ -135,3 +135,41 @@ def test_authority_announcement_in_beacon_vendor_element() -> None:
     beacon = decode(beacon_bytes)
     assert beacon.elements == (ann, VendorSpecific(bytes.fromhex("0050f2"), bytes.fromhex("0201")))  # type: ignore[union-attr]
     assert encode(beacon) == beacon_bytes
+
+
+def test_secure_open_keeps_ciphertext_after_the_mic() -> None:
+    """In AMPE the bytes behind the MIC element are ciphertext, not elements
+    (hostap's mesh_rsn_protect_frame): they are kept whole and re-encoded."""
+    from meshframes.codec.elements import Mic
+
+    header = mgmt("020000000002", "020000000001")
+    ciphertext = bytes(range(40, 90))
+    wire = (header.encode() + bytes.fromhex("0f010000") + bytes.fromhex("720e") + b"wpas-mesh-sae0"
+            + bytes.fromhex("751401000100") + bytes(16) + bytes([140, 16]) + bytes(range(16)) + ciphertext)
+    frame = decode(wire)
+    assert isinstance(frame, SelfProtected)
+    assert frame.elements[-1] == Mic(bytes(range(16))) and frame.sealed == ciphertext
+    assert frame.peering == MeshPeeringManagement(1, protocol_id=1, pmkid=bytes(16))
+    assert encode(frame) == wire
+
+
+def test_beacon_timing_layouts_awake_window_and_gann() -> None:
+    """Beacon Timing in the standard layout (Report Control + 6-byte
+    tuples) and ns-3's (5-byte tuples), Mesh Awake Window, and a Gate
+    Announcement (mesh action 2) all survive the codec."""
+    from meshframes.codec.elements import (
+        BeaconTiming, BeaconTimingEntry, BeaconTimingLayout, MeshAwakeWindow,
+    )
+    from meshframes.codec.frames import Beacon
+    from meshframes.codec.pathsel import Gann
+
+    standard = BeaconTiming(BeaconTimingLayout.STANDARD, 0x01,
+                            (BeaconTimingEntry(1, 0x123456, 1000), BeaconTimingEntry(2, 7, 100)))
+    ns3 = BeaconTiming(BeaconTimingLayout.NS3_DRAFT, None, (BeaconTimingEntry(3, 0x0736, 488),))
+    header = MacHeader(0x0080, 0, b"\xff" * 6, b"\x02" * 6, b"\x02" * 6, 0)
+    for element in (standard, ns3):
+        beacon = Beacon(header, 5, 1000, 0, (element, MeshAwakeWindow(10)))
+        assert decode(encode(beacon)) == beacon
+    gann = MeshAction(mgmt("ffffffffffff", "020000000001"), 2,
+                      (Gann(0, 0, 31, bytes.fromhex("020000000001"), 4, 1000),))
+    assert decode(encode(gann)) == gann

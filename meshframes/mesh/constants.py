@@ -1,0 +1,97 @@
+"""MIB parameters, reason codes and other constants of the mesh engines.
+
+MIB variables keep the standard's names (802.11-2020 Annex C,
+dot11MeshSTAConfigEntry and dot11MeshHWMPConfigEntry) with Linux's default
+values (net/wireless/mesh.c); knobs the standard does not name keep
+Linux's names. All times are in seconds.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+TU = 1024e-6  # time unit, 802.11-2020 3.1
+
+
+def tu(count: float) -> float:
+    return count * TU
+
+
+def to_tu(seconds: float) -> int:
+    """Whole TUs, rounded down like Linux's MSEC_TO_TU (5000 ms -> 4882)."""
+    return round(seconds * 1e6) // 1024
+
+
+class ReasonCode(enum.IntEnum):
+    """Reason codes of the mesh, 802.11-2020 Table 9-49."""
+
+    MESH_PEERING_CANCELLED = 52
+    MESH_MAX_PEERS = 53
+    MESH_CONFIGURATION_POLICY_VIOLATION = 54
+    MESH_CLOSE_RCVD = 55
+    MESH_MAX_RETRIES = 56
+    MESH_CONFIRM_TIMEOUT = 57
+    MESH_INVALID_GTK = 58
+    MESH_INCONSISTENT_PARAMETERS = 59
+    MESH_INVALID_SECURITY_CAPABILITY = 60
+    MESH_PATH_ERROR_NO_PROXY_INFORMATION = 61
+    MESH_PATH_ERROR_NO_FORWARDING_INFORMATION = 62
+    MESH_PATH_ERROR_DESTINATION_UNREACHABLE = 63
+    MAC_ADDRESS_ALREADY_EXISTS_IN_MBSS = 64
+
+
+class RootMode(enum.IntEnum):
+    """dot11MeshHWMPRootMode values as Linux numbers them."""
+
+    NO_ROOT = 0
+    PROACTIVE_PREQ_NO_PREP = 2
+    PROACTIVE_PREQ_WITH_PREP = 3
+    PROACTIVE_RANN = 4
+
+
+@dataclass(frozen=True, slots=True)
+class MeshConfig:
+    mesh_id: bytes = b"meshframes"
+    # Peering (14.3), Linux defaults: 100 ms timers, 3 retries, 32 links.
+    dot11MeshRetryTimeout: float = 0.100
+    dot11MeshConfirmTimeout: float = 0.100
+    dot11MeshHoldingTimeout: float = 0.100
+    dot11MeshMaxRetries: int = 3
+    dot11MeshMaxPeerLinks: int = 32
+    auto_open_plinks: bool = True
+    # Forwarding (14.11): initial Mesh TTL of data, initial TTL of HWMP elements.
+    dot11MeshTTL: int = 31
+    element_ttl: int = 31
+    dot11MeshForwarding: bool = True
+    # HWMP (14.10).
+    dot11MeshHWMPmaxPREQretries: int = 4
+    dot11MeshHWMPnetDiameterTraversalTime: float = 0.050
+    dot11MeshHWMPpreqMinInterval: float = tu(10)
+    dot11MeshHWMPperrMinInterval: float = tu(100)
+    dot11MeshHWMPactivePathTimeout: float = 5.000
+    dot11MeshHWMPRootMode: RootMode = RootMode.NO_ROOT
+    dot11MeshHWMPRannInterval: float = tu(5000)
+    dot11MeshHWMProotInterval: float = tu(5000)
+    dot11MeshHWMPactivePathToRootTimeout: float = tu(6000)
+    dot11MeshHWMPconfirmationInterval: float = 2.000
+    dot11MeshGateAnnouncementProtocol: bool = False
+    min_discovery_timeout: float = 0.100
+    path_refresh_time: float = 1.000
+    # Linux accepts only one destination per PERR (15-byte element).
+    perr_max_destinations: int = 1
+    # Linux MESH_FRAME_QUEUE_LEN: frames held per destination during discovery.
+    frame_queue_len: int = 10
+    # Linux's multicast cache keeps (SA, seq) for 3 s (RMC_TIMEOUT).
+    dedup_timeout: float = 3.0
+    dedup_capacity: int = 4096
+    # Beacons: Linux's 1000 TU interval. A peer unheard for this many of its
+    # beacon intervals is lost (ns-3 dot11s MaxBeaconLoss = 2); Linux instead
+    # relies on transmit failures, which we also track.
+    beacon_interval: float = tu(1000)
+    beacon_loss_limit: int = 2
+    # Linux breaks a link when the failure EWMA exceeds 95% (LINK_FAIL_THRESH).
+    link_fail_threshold: int = 95
+    # Rate assumed for a peer before any frame told us its rate (100 kb/s units).
+    default_rate_100kbps: int = 60
+    reassembly_timeout: float = 2.0

@@ -1,0 +1,214 @@
+"""The userspace forwarder (802.11-2020 14.11): moves mesh data frames and
+our FastPay vendor frames hop by hop along HWMP paths.
+
+- Individually addressed frames go to the path's next hop; without a path
+  they wait in a bounded per-destination queue while HWMP discovers one.
+- The Mesh TTL is decremented at every hop; a frame whose TTL reaches zero
+  is delivered if it is for us (or a group) and never forwarded.
+- Group-addressed duplicates are detected per (mesh SA, mesh sequence
+  number), as Linux's multicast cache does; individually addressed frames
+  are left to the MAC's duplicate detection (the node does it), since ns-3
+  leaves their mesh sequence number at 0.
+- Group-addressed frames are delivered and rebroadcast once per node.
+
+Address conventions follow Linux: data to a single destination is
+4-address (A3 mesh DA, A4 mesh SA); group data is 3-address with FromDS
+(A3 mesh SA); action frames have A3 = A2 and, for us, Mesh Control A5/A6
+(mesh DA, mesh SA) as docs/wire-format.md says.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from dataclasses import replace
+
+from meshframes.codec import DataFrame, MacHeader, MeshControl, VendorAction
+from meshframes.codec.fastpay import MAX_FRAGMENT_PAYLOAD, fragment
+from meshframes.codec.frames import CATEGORY_VENDOR
+from meshframes.codec.header import (
+    BROADCAST, FC_FROM_DS, FC_RETRY, FC_TO_DS, QOS_MESH_CONTROL_PRESENT, SUBTYPE_QOS_DATA, TYPE_DATA,
+    frame_control, is_group,
+)
+from meshframes.codec.meshctl import AE_A5_A6, AE_NONE
+from meshframes.mesh.constants import MeshConfig
+from meshframes.mesh.events import Action, DeliverData, Refused, Transmit
+from meshframes.mesh.hwmp import Hwmp
+from meshframes.mesh.mbss import UNICAST_DURATION_US, action_header
+from meshframes.mesh.pathtable import PathTable
+
+FC_MESH_DATA = frame_control(TYPE_DATA, SUBTYPE_QOS_DATA, FC_TO_DS | FC_FROM_DS)
+FC_MESH_GROUP_DATA = frame_control(TYPE_DATA, SUBTYPE_QOS_DATA, FC_FROM_DS)
+# QoS Control of group data: Ack Policy "No Ack" (bits 5-6 = 01), as Linux.
+QOS_NO_ACK = 0x0020
+
+Relayable = DataFrame | VendorAction
+
+
+class DuplicateCache:
+    """Recently seen (mesh SA, mesh sequence number) pairs, for a while."""
+
+    def __init__(self, timeout: float, capacity: int) -> None:
+        self.timeout = timeout
+        self.capacity = capacity
+        self._seen: OrderedDict[tuple[bytes, int], float] = OrderedDict()
+
+    def seen(self, source: bytes, seq: int, now: float) -> bool:
+        """True if already seen; otherwise remember it and return False."""
+        seen = self._seen
+        while seen and (len(seen) >= self.capacity or next(iter(seen.values())) <= now):
+            seen.popitem(last=False)
+        key = (source, seq)
+        if key in seen:
+            return True
+        seen[key] = now + self.timeout
+        return False
+
+
+def mesh_addresses(frame: Relayable) -> tuple[bytes, bytes] | None:
+    """(mesh DA, mesh SA) of a multihop frame, None if it carries none."""
+    mc = frame.mesh_control
+    if mc is None:
+        return None
+    hdr = frame.header
+    if isinstance(frame, VendorAction):
+        if mc.ae_mode == AE_A5_A6:
+            return mc.addr_ext[0], mc.addr_ext[1]
+        if mc.ae_mode == AE_NONE:
+            return hdr.addr1, hdr.addr2
+        return None
+    if hdr.addr4 is not None:
+        return hdr.addr3, hdr.addr4
+    return hdr.addr1, hdr.addr3
+
+
+def _readdress(frame: Relayable, ra: bytes, ta: bytes, ttl: int | None = None) -> Relayable:
+    """The frame as this node transmits it to `ra`."""
+    hdr = frame.header
+    header = replace(hdr, frame_control=hdr.frame_control & ~FC_RETRY, addr1=ra, addr2=ta,
+                     duration=0 if is_group(ra) else UNICAST_DURATION_US, seq_ctrl=0)
+    if isinstance(frame, VendorAction):
+        header = replace(header, addr3=ta)
+    else:
+        # We set the mesh-control-present bit on relayed frames too, as the
+        # standard asks (Linux leaves it clear; decoders handle both).
+        header = replace(header, qos_control=(hdr.qos_control or 0) | QOS_MESH_CONTROL_PRESENT)
+    mc = frame.mesh_control
+    assert mc is not None
+    return replace(frame, header=header, mesh_control=mc if ttl is None else mc.with_ttl(ttl))
+
+
+class Forwarder:
+    def __init__(self, mac: bytes, config: MeshConfig, paths: PathTable, hwmp: Hwmp) -> None:
+        self.mac = mac
+        self.config = config
+        self.paths = paths
+        self.hwmp = hwmp
+        self.mesh_seq = 0
+        self.message_id = 0
+        self.dedup = DuplicateCache(config.dedup_timeout, config.dedup_capacity)
+        self._pending: dict[bytes, deque[Relayable]] = {}
+
+    # -- origination ------------------------------------------------------
+
+    def _next_seq(self) -> int:
+        self.mesh_seq = (self.mesh_seq + 1) & 0xFFFFFFFF
+        return self.mesh_seq
+
+    def originate_app(self, dst: bytes, msg_type: int, flags: int, message: bytes, now: float) -> list[Action]:
+        """A FastPay message to `dst` (or a group), fragmented as needed."""
+        self.message_id = (self.message_id + 1) & 0xFFFF
+        parts = fragment(message, MAX_FRAGMENT_PAYLOAD)
+        actions: list[Action] = []
+        for number, part in enumerate(parts):
+            mc = MeshControl(AE_A5_A6, self.config.dot11MeshTTL, self._next_seq(), (dst, self.mac))
+            frame = VendorAction(action_header(dst if is_group(dst) else BROADCAST, self.mac),
+                                 CATEGORY_VENDOR, mc, msg_type, flags, self.message_id, number,
+                                 len(parts), part)
+            actions += self._originate(dst, frame, now)
+        return actions
+
+    def originate_data(self, dst: bytes, body: bytes, now: float) -> list[Action]:
+        """A mesh data frame (LLC onwards) to `dst` or a group."""
+        mc = MeshControl(AE_NONE, self.config.dot11MeshTTL, self._next_seq())
+        if is_group(dst):
+            header = MacHeader(FC_MESH_GROUP_DATA, 0, dst, self.mac, self.mac, 0,
+                               qos_control=QOS_MESH_CONTROL_PRESENT | QOS_NO_ACK)
+        else:
+            header = MacHeader(FC_MESH_DATA, UNICAST_DURATION_US, BROADCAST, self.mac, dst, 0,
+                               addr4=self.mac, qos_control=QOS_MESH_CONTROL_PRESENT)
+        return self._originate(dst, DataFrame(header, mc, body), now)
+
+    def _originate(self, dst: bytes, frame: Relayable, now: float) -> list[Action]:
+        if is_group(dst):
+            mc = frame.mesh_control
+            assert mc is not None
+            self.dedup.seen(self.mac, mc.seq, now)
+            return [Transmit(frame)]
+        next_hop = self.paths.next_hop(dst, now)
+        if next_hop is not None:
+            return [Transmit(_readdress(frame, next_hop, self.mac))] + self.hwmp.refresh(dst, now)
+        queue = self._pending.setdefault(dst, deque())
+        actions: list[Action] = []
+        if len(queue) >= self.config.frame_queue_len:
+            queue.popleft()
+            actions.append(Refused("frame-queue-overflow", dst.hex(":")))
+        queue.append(frame)
+        return actions + self.hwmp.resolve(dst, now)
+
+    def path_ready(self, dst: bytes, now: float) -> list[Action]:
+        """mesh_path_tx_pending: a path appeared, send what waited for it."""
+        queue = self._pending.get(dst)
+        next_hop = self.paths.next_hop(dst, now)
+        if not queue or next_hop is None:
+            return []
+        del self._pending[dst]
+        return [Transmit(_readdress(f, next_hop, self.mac)) for f in queue]
+
+    def path_failed(self, dst: bytes) -> list[Action]:
+        """mesh_path_flush_pending: discovery gave up, drop what waited."""
+        queue = self._pending.pop(dst, None) or ()
+        return [Refused("discovery-failed-frame-dropped", dst.hex(":")) for _ in queue]
+
+    def pending(self, dst: bytes) -> int:
+        return len(self._pending.get(dst, ()))
+
+    # -- reception --------------------------------------------------------
+
+    def on_frame(self, frame: Relayable, now: float) -> tuple[list[Action], Relayable | None]:
+        """Handle a multihop frame from an established peer. Returns the
+        actions and, if the frame is for us (or a group), the frame to
+        deliver locally."""
+        addrs = mesh_addresses(frame)
+        mc = frame.mesh_control
+        if addrs is None or mc is None:
+            return [Refused("mesh-control-mode-unsupported")], None
+        mesh_da, mesh_sa = addrs
+        if mesh_sa == self.mac:
+            return [Refused("own-frame-returned")], None
+        group = is_group(frame.header.addr1)
+        if group and self.dedup.seen(mesh_sa, mc.seq, now):
+            return [Refused("duplicate", f"{mesh_sa.hex(':')} seq {mc.seq}")], None
+        if mc.ttl == 0:
+            # Linux drops a TTL-0 frame before even looking at who it is for.
+            return [Refused("ttl-zero", f"{mesh_sa.hex(':')} seq {mc.seq}")], None
+        if mesh_da == self.mac:
+            return [], frame
+        local = frame if group else None
+        if mc.ttl == 1:
+            return [Refused("ttl-expired", f"{mesh_sa.hex(':')} seq {mc.seq}")], local
+        if not self.config.dot11MeshForwarding:
+            return [], local
+        if group:
+            return [Transmit(_readdress(frame, frame.header.addr1, self.mac, mc.ttl - 1))], frame
+        next_hop = self.paths.next_hop(mesh_da, now)
+        if next_hop is None:
+            actions = self.hwmp.no_forwarding_information(mesh_da, frame.header.addr2, now)
+            return [Refused("no-forwarding-information", mesh_da.hex(":"))] + actions, None
+        self.paths.add_precursor(mesh_da, frame.header.addr2)
+        return [Transmit(_readdress(frame, next_hop, self.mac, mc.ttl - 1))], None
+
+    @staticmethod
+    def delivery(frame: DataFrame) -> DeliverData:
+        addrs = mesh_addresses(frame)
+        assert addrs is not None
+        return DeliverData(addrs[1], addrs[0], frame.body)

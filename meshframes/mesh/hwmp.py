@@ -1,0 +1,530 @@
+"""HWMP path selection (802.11-2020 14.10), on-demand and proactive, after
+mac80211's mesh_hwmp.c.
+
+Freshness first, then metric: a path is replaced by one with a newer
+originator sequence number, or with the same number and a metric at
+least 10% better (Linux's hysteresis; any strictly better metric counts
+when the next hop stays the same). `_route_info_get` is the one place
+that writes routing information into the path table.
+
+Departures from Linux, each on purpose:
+- PREQs with several targets (the standard allows 20) are processed per
+  target; Linux drops any PREQ that is not exactly 37 bytes.
+- PERRs go to the precursors of the broken paths (14.10.11.4.2; ns-3 does
+  the same), individually addressed to one or group addressed to several,
+  and not at all when no precursor is left; Linux always broadcasts. Both
+  are accepted by every implementation.
+- PERRs are processed even with TTL 0 or 1 (only not propagated), as the
+  standard says; ns-3 sends them with TTL 0.
+- A PERR that the rate limit holds back is queued, not dropped.
+- A PREP whose two addresses are in the ns-3 draft order (the PREQ
+  originator first) is recognised from the reverse path its PREQ built.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from collections.abc import Iterable
+
+from meshframes.codec import MeshAction
+from meshframes.codec.frames import MESH_ACTION_HWMP_PATH_SELECTION
+from meshframes.codec.header import BROADCAST, MacHeader, is_group
+from meshframes.codec.pathsel import (
+    HWMP_FLAG_AE, PREQ_FLAG_GATE_ANNOUNCEMENT, PREQ_FLAG_PROACTIVE_PREP, RANN_FLAG_GATE,
+    TARGET_FLAG_TO, TARGET_FLAG_USN, Perr, PerrDestination, Prep, Preq, PreqTarget, Rann,
+)
+from meshframes.mesh.constants import TU, MeshConfig, ReasonCode, RootMode, to_tu
+from meshframes.mesh.events import Action, PathChanged, PathFailed, Refused, SetTimer, Transmit
+from meshframes.mesh.mbss import path_selection
+from meshframes.mesh.metric import MAX_METRIC, add_metric
+from meshframes.mesh.pathtable import MeshPath, PathFlags, PathTable
+from meshframes.mesh.peers import PeerTable
+from meshframes.mesh.seqnum import sn_delta, sn_gt, sn_lt, sn_next
+
+MAX_PREQ_QUEUE_LEN = 64  # Linux
+MAX_SANE_SN_DELTA = 32  # Linux: a bigger jump means the peer restarted
+_PREQS_REMEMBERED = 1024
+
+# Linux's PREQ queue flags.
+PREQ_Q_F_START = 0x1
+PREQ_Q_F_REFRESH = 0x2
+
+TIMER_PREQ_QUEUE = ("preq-queue",)
+TIMER_PERR = ("perr",)
+TIMER_ROOT = ("root",)
+
+
+def is_metric_better(x: int, y: int) -> bool:
+    """x at least 10% better than y (Linux is_metric_better)."""
+    return x < y and x < y - x // 10
+
+
+class Hwmp:
+    def __init__(self, mac: bytes, config: MeshConfig, peers: PeerTable, paths: PathTable) -> None:
+        self.mac = mac
+        self.config = config
+        self.peers = peers
+        self.paths = paths
+        self.sn = 0
+        self.preq_id = 0
+        self.last_sn_update = float("-inf")
+        self.last_preq = float("-inf")
+        self.next_perr = float("-inf")
+        self._preq_queue: deque[tuple[bytes, int]] = deque()
+        self._perr_queue: deque[tuple[bytes, int, PerrDestination]] = deque()
+        # (PREQ originator, target) -> until when we remember forwarding it.
+        self._preqs_seen: OrderedDict[tuple[bytes, bytes], float] = OrderedDict()
+
+    # -- input ------------------------------------------------------------
+
+    def on_frame(self, frame: MeshAction, now: float) -> list[Action]:
+        if frame.action != MESH_ACTION_HWMP_PATH_SELECTION:
+            return [Refused("mesh-action-unsupported", str(frame.action))]
+        if not self.peers.is_established(frame.header.addr2):
+            return [Refused("hwmp-from-non-peer", frame.header.addr2.hex(":"))]
+        actions: list[Action] = []
+        for element in frame.elements:
+            if isinstance(element, Preq):
+                actions += self._on_preq(frame.header, element, now)
+            elif isinstance(element, Prep):
+                actions += self._on_prep(frame.header, element, now)
+            elif isinstance(element, Perr):
+                actions += self._on_perr(frame.header, element, now)
+            elif isinstance(element, Rann):
+                actions += self._on_rann(frame.header, element, now)
+            else:
+                actions.append(Refused("hwmp-element-unsupported", str(element.element_id)))
+        return actions
+
+    def on_timer(self, key: tuple, now: float) -> list[Action]:
+        if key == TIMER_PREQ_QUEUE:
+            return self._start_discovery(now)
+        if key == TIMER_PERR:
+            return self._drain_perr(now)
+        if key == TIMER_ROOT:
+            return self._root_frame(now)
+        if key[0] == "path":
+            return self._path_timer(key[1], now)
+        return []
+
+    def start(self, now: float) -> list[Action]:
+        if self.config.dot11MeshHWMPRootMode is RootMode.NO_ROOT:
+            return []
+        return [SetTimer(TIMER_ROOT, now)]
+
+    # -- services for the forwarder and the node -------------------------
+
+    def resolve(self, dst: bytes, now: float) -> list[Action]:
+        """mesh_nexthop_resolve: no usable path to dst, start discovering."""
+        path = self._lookup(dst, now) or self.paths.add(dst)
+        if path is None:
+            return [Refused("path-table-full", dst.hex(":"))]
+        if path.flags & PathFlags.RESOLVING:
+            return []
+        return self._queue_preq(path, PREQ_Q_F_START, now)
+
+    def refresh(self, dst: bytes, now: float) -> list[Action]:
+        """mesh_path_refresh: a path we originate traffic on and that expires
+        within path_refresh_time is rediscovered before it lapses."""
+        path = self.paths.lookup(dst)
+        if path is None or path.flags & (PathFlags.REQ_QUEUED | PathFlags.FIXED | PathFlags.RESOLVING):
+            return []
+        if now > path.exp_time - self.config.path_refresh_time:
+            return self._queue_preq(path, PREQ_Q_F_START | PREQ_Q_F_REFRESH, now)
+        return []
+
+    def link_broken(self, peer: bytes, now: float) -> list[Action]:
+        """mesh_plink_broken: every active path through a silently vanished
+        peer becomes inactive with its SN raised, and a PERR tells the
+        precursors of those paths."""
+        actions: list[Action] = []
+        broken = [p for p in self.paths.via(peer) if not p.flags & PathFlags.FIXED]
+        for path in broken:
+            self.paths.deactivate(path, sn_next(path.sn))
+            actions.append(PathChanged(path.dst, None, path.metric, path.sn, path.hop_count))
+        dests = [PerrDestination(0, p.dst, p.sn, ReasonCode.MESH_PATH_ERROR_DESTINATION_UNREACHABLE)
+                 for p in broken]
+        return actions + self._perr_to_precursors(broken, dests, self.config.element_ttl, peer, now)
+
+    def _perr_to_precursors(self, paths: list[MeshPath], dests: list[PerrDestination], ttl: int,
+                            exclude: bytes, now: float) -> list[Action]:
+        if not dests:
+            return []
+        receivers = list(dict.fromkeys(
+            p for path in paths for p in path.precursors if p != exclude and self.peers.is_established(p)))
+        if not receivers:
+            return [Refused("perr-no-precursor", ",".join(d.addr.hex(":") for d in dests))]
+        ra = receivers[0] if len(receivers) == 1 else BROADCAST
+        self._perr_queue.extend((ra, ttl, d) for d in dests)
+        return self._drain_perr(now)
+
+    def no_forwarding_information(self, dst: bytes, ta: bytes, now: float) -> list[Action]:
+        """A frame to forward and no path: PERR to the transmitter (Linux
+        ieee80211_rx_h_mesh_fwding), SN unknown (0)."""
+        self._perr_queue.append((ta, self.config.element_ttl, PerrDestination(
+            0, dst, 0, ReasonCode.MESH_PATH_ERROR_NO_FORWARDING_INFORMATION)))
+        return self._drain_perr(now)
+
+    def flush_peer(self, peer: bytes) -> list[Action]:
+        """The peering left ESTAB: forget paths through it (no PERR, as Linux)."""
+        return [PathChanged(dst, None, MAX_METRIC, 0, 0) for dst in self.paths.flush_by_next_hop(peer)]
+
+    # -- route update: the single writer ----------------------------------
+
+    def _lookup(self, dst: bytes, now: float) -> MeshPath | None:
+        """mpath_lookup: an expired active path is deactivated on sight."""
+        path = self.paths.lookup(dst)
+        if (path is not None and path.flags & PathFlags.ACTIVE and now >= path.exp_time
+                and not path.flags & PathFlags.FIXED):
+            path.flags &= ~PathFlags.ACTIVE
+        return path
+
+    def _route_info_get(self, ta: bytes, orig: bytes, orig_sn: int, lifetime_tu: int, orig_metric: int,
+                        hop_count: int, now: float, out: list[Action]) -> int | None:
+        """hwmp_route_info_get: update the paths to the originator of a PREQ
+        (or the target of a PREP) and to the transmitter. Returns the
+        metric to the originator through us, or None to stop processing."""
+        last_hop = self.peers.metric(ta)
+        new_metric = add_metric(orig_metric, last_hop)
+        exp_time = now + lifetime_tu * TU
+        process = True
+        if orig == self.mac:
+            process = False
+        else:
+            path = self._lookup(orig, now)
+            fresh = True
+            if path is None:
+                path = self.paths.add(orig)
+                if path is None:
+                    out.append(Refused("path-table-full", orig.hex(":")))
+                    return None
+            elif path.flags & PathFlags.FIXED:
+                fresh = False
+            elif path.flags & PathFlags.ACTIVE and path.flags & PathFlags.SN_VALID:
+                if sn_gt(path.sn, orig_sn):
+                    fresh = False
+                    out.append(Refused("hwmp-stale-sn", f"{orig.hex(':')} sn {orig_sn} < {path.sn}"))
+                elif path.sn == orig_sn and (not is_metric_better(new_metric, path.metric)
+                                             if path.next_hop != ta else new_metric >= path.metric):
+                    fresh = False
+                    out.append(Refused("hwmp-no-better-metric"))
+            elif not path.flags & PathFlags.ACTIVE and path.flags & PathFlags.SN_VALID:
+                newer = sn_gt(orig_sn, path.sn)
+                bounced = sn_delta(orig_sn, path.sn) > MAX_SANE_SN_DELTA
+                if not (newer or bounced):
+                    fresh = False
+                    out.append(Refused("hwmp-stale-sn", f"{orig.hex(':')} sn {orig_sn} vs {path.sn}"))
+            process = fresh
+            if fresh:
+                self.paths.learn(path, ta, orig_sn, new_metric, hop_count + 1, exp_time)
+                self._peer_refreshed(ta)
+                out.append(PathChanged(orig, ta, new_metric, orig_sn, hop_count + 1))
+        if orig != ta:
+            path = self._lookup(ta, now)
+            fresh = True
+            if path is None:
+                path = self.paths.add(ta)
+                fresh = path is not None
+            elif path.flags & PathFlags.FIXED or (path.flags & PathFlags.ACTIVE and (
+                    not is_metric_better(last_hop, path.metric) if path.next_hop != ta
+                    else last_hop > path.metric)):
+                fresh = False
+            if fresh and path is not None:
+                self.paths.learn(path, ta, None, last_hop, 1, exp_time)
+                self._peer_refreshed(ta)
+                out.append(PathChanged(ta, ta, last_hop, path.sn, 1))
+        return new_metric if process else None
+
+    def _peer_refreshed(self, ta: bytes) -> None:
+        peer = self.peers.get(ta)
+        if peer is not None:
+            self.peers.reset_fail_avg(peer)
+
+    # -- PREQ -------------------------------------------------------------
+
+    def _remember_preq(self, orig: bytes, targets: Iterable[bytes], now: float) -> None:
+        until = now + self.config.dot11MeshHWMPactivePathTimeout
+        for target in targets:
+            self._preqs_seen[(orig, target)] = until
+            self._preqs_seen.move_to_end((orig, target))
+        while self._preqs_seen and (len(self._preqs_seen) > _PREQS_REMEMBERED
+                                    or next(iter(self._preqs_seen.values())) < now):
+            self._preqs_seen.popitem(last=False)
+
+    def _on_preq(self, hdr: MacHeader, preq: Preq, now: float) -> list[Action]:
+        if preq.flags & HWMP_FLAG_AE:
+            return [Refused("hwmp-address-extension-unsupported", "PREQ")]
+        self._remember_preq(preq.originator_addr, (t.addr for t in preq.targets), now)
+        out: list[Action] = []
+        metric = self._route_info_get(hdr.addr2, preq.originator_addr, preq.originator_sn, preq.lifetime,
+                                      preq.metric, preq.hop_count, now, out)
+        if metric is None:
+            return out
+        cfg = self.config
+        orig = preq.originator_addr
+        forward_targets: list[PreqTarget] = []
+        root_path = None
+        for target in preq.targets:
+            reply = False
+            target_addr, target_sn, target_metric, flags = target.addr, target.sn, 0, target.flags
+            if target_addr == self.mac:
+                reply = True
+                if sn_gt(target_sn, self.sn):
+                    self.sn = target_sn
+                self._bump_sn(now)
+                target_sn = self.sn
+            elif is_group(target_addr) and flags & TARGET_FLAG_TO:
+                # Proactive PREQ from a root (14.10.10.3).
+                if self._lookup(orig, now) is not None and preq.flags & PREQ_FLAG_PROACTIVE_PREP:
+                    reply = True
+                    target_addr = self.mac
+                    self.sn = sn_next(self.sn)
+                    self.last_sn_update = now
+                    target_sn = self.sn
+                forward_targets.append(target)
+            elif cfg.dot11MeshForwarding:
+                path = self._lookup(target_addr, now)
+                if path is not None:
+                    root_path = path if path.is_root else root_path
+                    if not path.flags & PathFlags.SN_VALID or sn_lt(path.sn, target_sn):
+                        self.paths.note_sn(path, target_sn)
+                    elif not flags & TARGET_FLAG_TO and path.usable(now):
+                        # Intermediate reply (14.10.9.4.3 case E2): answer for
+                        # the target, then forward with Target Only set.
+                        reply = True
+                        target_metric, target_sn = path.metric, path.sn
+                        flags |= TARGET_FLAG_TO
+                forward_targets.append(PreqTarget(flags, target.addr, target.sn))
+            if reply:
+                if cfg.element_ttl == 0:
+                    out.append(Refused("hwmp-ttl-expired", "element_ttl is 0"))
+                    continue
+                prep = Prep(0, 0, cfg.element_ttl, target_addr, target_sn, preq.lifetime, target_metric,
+                            orig, preq.originator_sn)
+                out.append(Transmit(path_selection(hdr.addr2, self.mac, prep)))
+        if not forward_targets:
+            return out
+        if preq.ttl <= 1:
+            out.append(Refused("hwmp-ttl-expired", "PREQ"))
+            return out
+        da = root_path.rann_snd_addr if root_path is not None and root_path.rann_snd_addr else BROADCAST
+        forwarded = Preq(preq.flags, preq.hop_count + 1, preq.ttl - 1, preq.path_discovery_id, orig,
+                         preq.originator_sn, preq.lifetime, metric, tuple(forward_targets))
+        out.append(Transmit(path_selection(da, self.mac, forwarded)))
+        return out
+
+    # -- PREP -------------------------------------------------------------
+
+    def _prep_roles(self, prep: Prep, ta: bytes, now: float) -> tuple[bytes, int, bytes, bool]:
+        """(replier, replier SN, asker, draft order?). In the standard the
+        PREP names the replier as target and the asker as originator; ns-3
+        writes them the other way round. The asker is us, or the node whose
+        PREQ built us a reverse path leading away from the PREP's
+        transmitter; failing that, the originator of a PREQ we saw for the
+        other address."""
+        std = (prep.target_addr, prep.target_sn, prep.originator_addr, False)
+        draft = (prep.originator_addr, prep.originator_sn, prep.target_addr, True)
+        if prep.originator_addr == self.mac:
+            return std
+        if prep.target_addr == self.mac:
+            return draft
+        back_std = self.paths.next_hop(prep.originator_addr, now) not in (None, ta)
+        back_draft = self.paths.next_hop(prep.target_addr, now) not in (None, ta)
+        if back_std != back_draft:
+            return std if back_std else draft
+        if (prep.target_addr, prep.originator_addr) in self._preqs_seen and \
+                (prep.originator_addr, prep.target_addr) not in self._preqs_seen:
+            return draft
+        return std
+
+    def _on_prep(self, hdr: MacHeader, prep: Prep, now: float) -> list[Action]:
+        if prep.flags & HWMP_FLAG_AE:
+            return [Refused("hwmp-address-extension-unsupported", "PREP")]
+        replier, replier_sn, asker, draft = self._prep_roles(prep, hdr.addr2, now)
+        out: list[Action] = []
+        if draft:
+            out.append(Refused("prep-draft-address-order", "read as ns-3 writes it"))
+        metric = self._route_info_get(hdr.addr2, replier, replier_sn, prep.lifetime, prep.metric,
+                                      prep.hop_count, now, out)
+        if metric is None or asker == self.mac or not self.config.dot11MeshForwarding:
+            return out
+        if prep.ttl <= 1:
+            return out + [Refused("hwmp-ttl-expired", "PREP")]
+        next_hop = self.paths.next_hop(asker, now)
+        if next_hop is None:
+            return out + [Refused("prep-no-route", asker.hex(":"))]
+        # The PREP's next hop will send us frames for the replier, its
+        # transmitter frames for the asker: both are precursors (14.10.8.4).
+        self.paths.add_precursor(replier, next_hop)
+        self.paths.add_precursor(asker, hdr.addr2)
+        forwarded = Prep(prep.flags, prep.hop_count + 1, prep.ttl - 1, prep.target_addr, prep.target_sn,
+                         prep.lifetime, metric, prep.originator_addr, prep.originator_sn)
+        return out + [Transmit(path_selection(next_hop, self.mac, forwarded))]
+
+    # -- PERR -------------------------------------------------------------
+
+    def _on_perr(self, hdr: MacHeader, perr: Perr, now: float) -> list[Action]:
+        ta = hdr.addr2
+        out: list[Action] = []
+        broken: list[MeshPath] = []
+        propagate = []
+        for dest in perr.destinations:
+            path = self._lookup(dest.addr, now)
+            if (path is not None and path.flags & PathFlags.ACTIVE and path.next_hop == ta
+                    and not path.flags & PathFlags.FIXED
+                    and (not path.flags & PathFlags.SN_VALID or sn_gt(dest.sn, path.sn) or dest.sn == 0)):
+                self.paths.deactivate(path, dest.sn if dest.sn else sn_next(path.sn))
+                out.append(PathChanged(dest.addr, None, path.metric, path.sn, path.hop_count))
+                broken.append(path)
+                propagate.append(PerrDestination(0, dest.addr, dest.sn, dest.reason))
+            else:
+                out.append(Refused("perr-not-applicable", dest.addr.hex(":")))
+        if not propagate or not self.config.dot11MeshForwarding:
+            return out
+        if perr.ttl <= 1:
+            return out + [Refused("hwmp-ttl-expired", "PERR")]
+        return out + self._perr_to_precursors(broken, propagate, perr.ttl - 1, ta, now)
+
+    def _drain_perr(self, now: float) -> list[Action]:
+        """Send queued PERRs, one per dot11MeshHWMPperrMinInterval, each with
+        up to perr_max_destinations destinations for the same receiver."""
+        if not self._perr_queue:
+            return []
+        if now < self.next_perr:
+            return [SetTimer(TIMER_PERR, self.next_perr)]
+        ra, ttl, first = self._perr_queue.popleft()
+        dests = [first]
+        while (self._perr_queue and len(dests) < self.config.perr_max_destinations
+               and self._perr_queue[0][:2] == (ra, ttl)):
+            dests.append(self._perr_queue.popleft()[2])
+        self.next_perr = now + self.config.dot11MeshHWMPperrMinInterval
+        out: list[Action] = [Transmit(path_selection(ra, self.mac, Perr(ttl, tuple(dests))))]
+        if self._perr_queue:
+            out.append(SetTimer(TIMER_PERR, self.next_perr))
+        return out
+
+    # -- RANN and proactive mode -----------------------------------------
+
+    def _on_rann(self, hdr: MacHeader, rann: Rann, now: float) -> list[Action]:
+        if rann.root_addr == self.mac:
+            return []
+        ta = hdr.addr2
+        new_metric = add_metric(rann.metric, self.peers.metric(ta))
+        path = self._lookup(rann.root_addr, now) or self.paths.add(rann.root_addr)
+        if path is None:
+            return [Refused("path-table-full", rann.root_addr.hex(":"))]
+        if not sn_lt(path.sn, rann.root_sn) and not (path.sn == rann.root_sn and new_metric < path.rann_metric):
+            return [Refused("hwmp-stale-sn", "RANN")]
+        out: list[Action] = []
+        refresh = ((not path.flags & (PathFlags.ACTIVE | PathFlags.RESOLVING)
+                    or now > path.last_preq_to_root + self.config.dot11MeshHWMPconfirmationInterval)
+                   and not path.flags & PathFlags.FIXED and rann.ttl != 0)
+        # Learn the root first: our PREQ leaves at once and goes to the RANN's sender.
+        self.paths.learn_root(path, rann.root_sn, new_metric, ta)
+        if refresh:
+            out += self._queue_preq(path, PREQ_Q_F_START | PREQ_Q_F_REFRESH, now)
+            path.last_preq_to_root = now
+        if rann.ttl <= 1:
+            return out + [Refused("hwmp-ttl-expired", "RANN")]
+        if self.config.dot11MeshForwarding:
+            forwarded = Rann(rann.flags, rann.hop_count + 1, rann.ttl - 1, rann.root_addr, rann.root_sn,
+                             rann.interval, new_metric)
+            out.append(Transmit(path_selection(BROADCAST, self.mac, forwarded)))
+        return out
+
+    def _root_frame(self, now: float) -> list[Action]:
+        """mesh_path_tx_root_frame, re-armed every root or RANN interval."""
+        cfg = self.config
+        mode = cfg.dot11MeshHWMPRootMode
+        gate = RANN_FLAG_GATE if cfg.dot11MeshGateAnnouncementProtocol else 0
+        self.sn = sn_next(self.sn)
+        if mode is RootMode.PROACTIVE_RANN:
+            element: Rann | Preq = Rann(gate, 0, cfg.element_ttl, self.mac, self.sn,
+                                        to_tu(cfg.dot11MeshHWMPRannInterval), 0)
+            interval = cfg.dot11MeshHWMPRannInterval
+        else:
+            flags = (gate and PREQ_FLAG_GATE_ANNOUNCEMENT) | (
+                PREQ_FLAG_PROACTIVE_PREP if mode is RootMode.PROACTIVE_PREQ_WITH_PREP else 0)
+            element = Preq(flags, 0, cfg.element_ttl, self.preq_id, self.mac, self.sn,
+                           to_tu(cfg.dot11MeshHWMPactivePathToRootTimeout), 0,
+                           (PreqTarget(TARGET_FLAG_TO | TARGET_FLAG_USN, BROADCAST, 0),))
+            self.preq_id = (self.preq_id + 1) & 0xFFFFFFFF
+            interval = cfg.dot11MeshHWMProotInterval
+        return [Transmit(path_selection(BROADCAST, self.mac, element)), SetTimer(TIMER_ROOT, now + interval)]
+
+    # -- discovery --------------------------------------------------------
+
+    def _bump_sn(self, now: float) -> None:
+        if now > self.last_sn_update + self.config.dot11MeshHWMPnetDiameterTraversalTime:
+            self.sn = sn_next(self.sn)
+            self.last_sn_update = now
+
+    def _queue_preq(self, path: MeshPath, flags: int, now: float) -> list[Action]:
+        """mesh_queue_preq: PREQs leave at most one per dot11MeshHWMPpreqMinInterval."""
+        if len(self._preq_queue) >= MAX_PREQ_QUEUE_LEN:
+            return [Refused("preq-queue-full", path.dst.hex(":"))]
+        if path.flags & PathFlags.REQ_QUEUED:
+            return []
+        path.flags |= PathFlags.REQ_QUEUED
+        self._preq_queue.append((path.dst, flags))
+        due = self.last_preq + self.config.dot11MeshHWMPpreqMinInterval
+        if now >= due:
+            return self._start_discovery(now)
+        return [SetTimer(TIMER_PREQ_QUEUE, due)]
+
+    def _start_discovery(self, now: float) -> list[Action]:
+        """mesh_path_start_discovery: send the PREQ at the head of the queue."""
+        cfg = self.config
+        due = self.last_preq + cfg.dot11MeshHWMPpreqMinInterval
+        if not self._preq_queue:
+            return []
+        if now < due:
+            return [SetTimer(TIMER_PREQ_QUEUE, due)]
+        dst, qflags = self._preq_queue.popleft()
+        out: list[Action] = []
+        if self._preq_queue:
+            out.append(SetTimer(TIMER_PREQ_QUEUE, now + cfg.dot11MeshHWMPpreqMinInterval))
+        path = self.paths.lookup(dst)
+        if path is None or path.flags & PathFlags.FIXED:
+            return out
+        path.flags &= ~PathFlags.REQ_QUEUED
+        if qflags & PREQ_Q_F_START:
+            if path.flags & PathFlags.RESOLVING:
+                return out
+            path.flags = (path.flags & ~PathFlags.RESOLVED) | PathFlags.RESOLVING
+            path.discovery_retries = 0
+            path.discovery_timeout = cfg.min_discovery_timeout
+        elif not path.flags & PathFlags.RESOLVING or path.flags & PathFlags.RESOLVED:
+            path.flags &= ~PathFlags.RESOLVING
+            return out
+        self.last_preq = now
+        self._bump_sn(now)
+        if cfg.element_ttl == 0:
+            return out + [Refused("hwmp-ttl-expired", "element_ttl is 0")]
+        target_flags = TARGET_FLAG_TO if qflags & PREQ_Q_F_REFRESH else 0
+        da = path.rann_snd_addr if path.is_root and path.rann_snd_addr else BROADCAST
+        preq = Preq(0, 0, cfg.element_ttl, self.preq_id, self.mac, self.sn,
+                    to_tu(cfg.dot11MeshHWMPactivePathTimeout), 0,
+                    (PreqTarget(target_flags, dst, path.sn),))
+        self.preq_id = (self.preq_id + 1) & 0xFFFFFFFF
+        self._remember_preq(self.mac, (dst,), now)
+        out.append(Transmit(path_selection(da, self.mac, preq)))
+        out.append(SetTimer(("path", dst), now + path.discovery_timeout))
+        return out
+
+    def _path_timer(self, dst: bytes, now: float) -> list[Action]:
+        """mesh_path_timer: retry with a doubled timeout, or give up."""
+        path = self.paths.lookup(dst)
+        if path is None:
+            return []
+        if path.flags & PathFlags.RESOLVED or not path.flags & PathFlags.RESOLVING:
+            path.flags &= ~(PathFlags.RESOLVING | PathFlags.RESOLVED)
+            return []
+        if path.discovery_retries < self.config.dot11MeshHWMPmaxPREQretries:
+            path.discovery_retries += 1
+            path.discovery_timeout *= 2
+            path.flags &= ~PathFlags.REQ_QUEUED
+            return self._queue_preq(path, 0, now)
+        path.flags &= ~(PathFlags.RESOLVING | PathFlags.RESOLVED | PathFlags.REQ_QUEUED)
+        path.exp_time = now
+        return [PathFailed(dst)]

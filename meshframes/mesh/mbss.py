@@ -1,0 +1,74 @@
+"""The local mesh BSS: our Mesh ID and Mesh Configuration, whether a
+neighbour's profile matches ours, and the builders of the frames every
+engine sends (as mac80211's mesh.c holds the element builders)."""
+
+from __future__ import annotations
+
+from meshframes.codec import MacHeader
+from meshframes.codec.elements import (
+    CAPAB_ACCEPTING_PEERINGS, CAPAB_FORWARDING, EID_DS_PARAMETER_SET, EID_SSID, EID_SUPPORTED_RATES,
+    MeshConfiguration, MeshId,
+)
+from meshframes.codec.frames import MESH_ACTION_HWMP_PATH_SELECTION, Beacon, MeshAction
+from meshframes.codec.header import (
+    BROADCAST, SUBTYPE_ACTION, SUBTYPE_BEACON, TYPE_MGMT, frame_control, is_group,
+)
+from meshframes.codec.ie import Element, RawElement
+from meshframes.mesh.constants import MeshConfig, to_tu
+
+# 802.11a/g OFDM rates in 500 kb/s units, basic rates (6, 12, 24) flagged.
+SUPPORTED_RATES = bytes((0x8C, 0x12, 0x98, 0x24, 0xB0, 0x48, 0x60, 0x6C))
+# Duration of an individually addressed frame: SIFS (16 us) plus an ACK at
+# 6 Mb/s (20 us preamble + 6 symbols), 802.11-2020 9.2.5.7 and 17.3.
+UNICAST_DURATION_US = 60
+CHANNEL = 1
+
+FC_ACTION = frame_control(TYPE_MGMT, SUBTYPE_ACTION)
+FC_BEACON = frame_control(TYPE_MGMT, SUBTYPE_BEACON)
+
+
+def mgmt_header(fc: int, da: bytes, sa: bytes, bssid: bytes | None = None) -> MacHeader:
+    """Management header; BSSID = SA as Linux's mesh frames have it.
+    Sequence Control is stamped by the runtime when the frame goes out."""
+    duration = 0 if is_group(da) else UNICAST_DURATION_US
+    return MacHeader(fc, duration, da, sa, bssid or sa, 0)
+
+
+def action_header(da: bytes, sa: bytes) -> MacHeader:
+    return mgmt_header(FC_ACTION, da, sa)
+
+
+def path_selection(da: bytes, sa: bytes, element: Element) -> MeshAction:
+    return MeshAction(action_header(da, sa), MESH_ACTION_HWMP_PATH_SELECTION, (element,))
+
+
+class Mbss:
+    """Our side of the mesh profile (14.2.3)."""
+
+    def __init__(self, mac: bytes, config: MeshConfig) -> None:
+        self.mac = mac
+        self.config = config
+        self.mesh_id = MeshId(config.mesh_id)
+        self.rates = RawElement(EID_SUPPORTED_RATES, SUPPORTED_RATES)
+        self._profile = MeshConfiguration().profile()
+
+    def mesh_configuration(self, established: int) -> MeshConfiguration:
+        """Mesh Formation Info counts our peerings (bits 1-6, saturating at
+        63); we accept peerings while below dot11MeshMaxPeerLinks."""
+        capability = CAPAB_FORWARDING if self.config.dot11MeshForwarding else 0
+        if established < self.config.dot11MeshMaxPeerLinks:
+            capability |= CAPAB_ACCEPTING_PEERINGS
+        return MeshConfiguration(formation_info=min(established, 63) << 1, capability=capability)
+
+    def matches_local(self, mesh_id: MeshId | None, conf: MeshConfiguration | None) -> bool:
+        """Same Mesh ID and same profile (path selection protocol and metric,
+        congestion control, synchronisation, authentication)."""
+        return (mesh_id is not None and conf is not None and mesh_id.mesh_id == self.mesh_id.mesh_id
+                and conf.profile() == self._profile)
+
+    def beacon(self, now: float, established: int, extra: tuple[Element, ...] = ()) -> Beacon:
+        elements: tuple[Element, ...] = (
+            RawElement(EID_SSID, b""), self.rates, RawElement(EID_DS_PARAMETER_SET, bytes((CHANNEL,))),
+            self.mesh_id, self.mesh_configuration(established)) + extra
+        return Beacon(mgmt_header(FC_BEACON, BROADCAST, self.mac), int(now * 1e6) & 0xFFFFFFFFFFFFFFFF,
+                      to_tu(self.config.beacon_interval), 0, elements)

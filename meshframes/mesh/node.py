@@ -1,0 +1,258 @@
+"""One mesh STA, sans-IO: the peer table, peering FSM, path table, HWMP
+and forwarder composed behind a small API. Frames (decoded), timer
+expiries, transmit reports and application sends go in, with the time;
+actions come out (frames to send, timers to set, deliveries, refusals).
+
+Like mac80211's mesh.c it dispatches: self-protected frames to peering,
+mesh action frames to HWMP, multihop frames to the forwarder. Every
+refusal is returned as a `Refused` action and counted in `counters`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+from meshframes.codec import (
+    ActionFrame, Beacon, ControlFrame, DataFrame, ExtensionFrame, Frame, ManagementFrame, MeshAction,
+    SelfProtected, VendorAction,
+)
+from meshframes.codec.elements import AuthorityAnnouncement
+from meshframes.codec.fastpay import Reassembled, Reassembler
+from meshframes.codec.frames import CATEGORY_VENDOR
+from meshframes.codec.header import SUBTYPE_QOS_NULL, MacHeader, is_group
+from meshframes.codec.ie import Element
+from meshframes.mesh.constants import MeshConfig, ReasonCode
+from meshframes.mesh.events import (
+    Action, Deliver, PathChanged, PathFailed, PeerChanged, Refused, SetTimer, TimerKey, Transmit,
+)
+from meshframes.mesh.forward import Forwarder
+from meshframes.mesh.hwmp import Hwmp
+from meshframes.mesh.mbss import Mbss
+from meshframes.mesh.pathtable import MeshPath, PathTable
+from meshframes.mesh.peers import PeerTable, PlinkState
+from meshframes.mesh.plink import Peering
+from meshframes.radio.base import RxFrame
+
+TIMER_BEACON = ("beacon",)
+TIMER_HOUSEKEEPING = ("housekeeping",)
+_HWMP_TIMERS = frozenset(("path", "preq-queue", "perr", "root"))
+_ECHO_BIT = 0x80  # Linux returns unwanted unicast action frames with category | 0x80
+# Check a peer's silence just after it reaches the limit, never at the same
+# instant again (float equality would make the check wait for itself).
+_CHECK_SLACK = 1e-6
+
+
+class MeshNode:
+    def __init__(self, mac: bytes, config: MeshConfig | None = None, *, seed: int = 0) -> None:
+        self.mac = mac
+        self.config = config = config or MeshConfig()
+        self.rng = random.Random(seed)
+        self.mbss = Mbss(mac, config)
+        self.peers = PeerTable(config.default_rate_100kbps, config.link_fail_threshold)
+        self.paths = PathTable()
+        self.peering = Peering(self.mbss, config, self.peers, self.rng)
+        self.hwmp = Hwmp(mac, config, self.peers, self.paths)
+        self.forwarder = Forwarder(mac, config, self.paths, self.hwmp)
+        self.reassembler = Reassembler(config.reassembly_timeout)
+        self.counters: Counter[str] = Counter()
+        self.beacon_elements: tuple[Element, ...] = ()
+        # Authority announcements heard in neighbours' beacons, by sender.
+        self.announcements: dict[bytes, AuthorityAnnouncement] = {}
+        self._last_seq: dict[tuple[bytes, int], int] = {}
+
+    # -- inputs ------------------------------------------------------------
+
+    def start(self, now: float) -> list[Action]:
+        """Beacon at a random phase (stations do not share a TBTT), then
+        housekeeping once per beacon interval."""
+        first = now + self.rng.random() * self.config.beacon_interval
+        return self._finish([SetTimer(TIMER_BEACON, first),
+                             SetTimer(TIMER_HOUSEKEEPING, first + self.config.beacon_interval)]
+                            + self.hwmp.start(now), now)
+
+    def receive(self, frame: Frame, rx: RxFrame, now: float) -> list[Action]:
+        if isinstance(frame, (ControlFrame, ExtensionFrame)):
+            return []
+        hdr = frame.header
+        if hdr.addr2 == self.mac:
+            return []
+        if hdr.addr1 != self.mac and not is_group(hdr.addr1):
+            self.counters["not-for-us"] += 1
+            return []
+        if hdr.addr1 == self.mac and self._retransmitted(hdr):
+            return self._finish([Refused("duplicate-retransmission", hdr.addr2.hex(":"))], now)
+        peer = self.peers.get(hdr.addr2)
+        if peer is not None:
+            peer.last_seen = now
+            if rx.signal_dbm is not None:
+                peer.signal_dbm = rx.signal_dbm
+            if rx.rate_100kbps and not is_group(hdr.addr1):
+                peer.rx_rate_100kbps = rx.rate_100kbps
+        return self._finish(self._dispatch(frame, rx, now), now)
+
+    def _dispatch(self, frame: Frame, rx: RxFrame, now: float) -> list[Action]:
+        if isinstance(frame, Beacon):
+            return self._on_beacon(frame, rx, now)
+        if isinstance(frame, SelfProtected):
+            return self.peering.on_frame(frame, now)
+        if isinstance(frame, MeshAction):
+            return self.hwmp.on_frame(frame, now)
+        if isinstance(frame, (VendorAction, DataFrame)):
+            return self._on_multihop(frame, now)
+        if isinstance(frame, ActionFrame):
+            if frame.category == CATEGORY_VENDOR | _ECHO_BIT:
+                return [Refused("action-returned-by-peer", "category 255 echo of our frame")]
+            return [Refused("action-category-unsupported", str(frame.category))]
+        assert isinstance(frame, ManagementFrame)
+        if frame.header.protected:
+            return [Refused("protected-frame-not-unsealed")]
+        return [Refused("management-subtype-unsupported", str(frame.header.subtype))]
+
+    def on_timer(self, key: TimerKey, now: float) -> list[Action]:
+        kind = key[0]
+        if key == TIMER_BEACON:
+            beacon = self.mbss.beacon(now, self.peers.established_count, self.beacon_elements)
+            actions: list[Action] = [Transmit(beacon),
+                                     SetTimer(TIMER_BEACON, now + self.config.beacon_interval)]
+        elif key == TIMER_HOUSEKEEPING:
+            actions = self._housekeeping(now)
+        elif kind == "plink":
+            actions = self.peering.on_timer(key[1], now)
+        elif kind in _HWMP_TIMERS:
+            actions = self.hwmp.on_timer(key, now)
+        else:
+            actions = [Refused("unknown-timer", repr(key))]
+        return self._finish(actions, now)
+
+    def on_tx_status(self, ra: bytes, acked: bool, rate_100kbps: int | None, now: float) -> list[Action]:
+        """A transmit report for an individually addressed frame (after the
+        MAC's retries); Linux's fail_avg logic decides when a link broke."""
+        peer = self.peers.get(ra)
+        if peer is None or peer.state is not PlinkState.ESTAB:
+            return []
+        if self.peers.record_tx(peer, acked, rate_100kbps):
+            return self._finish([Refused("link-broken-tx-failures", ra.hex(":"))]
+                                + self.hwmp.link_broken(ra, now), now)
+        return []
+
+    def send_app(self, dst: bytes, payload: bytes, now: float, msg_type: int = 1, flags: int = 0) -> list[Action]:
+        """Send a FastPay message to a mesh STA (or a group) in our
+        category-127 frames; the application gets `Deliver` at the other end."""
+        return self._finish(self.forwarder.originate_app(dst, msg_type, flags, payload, now), now)
+
+    def send_data(self, dst: bytes, body: bytes, now: float) -> list[Action]:
+        """Send a mesh data frame carrying `body` (LLC onwards)."""
+        return self._finish(self.forwarder.originate_data(dst, body, now), now)
+
+    def close_peer(self, addr: bytes, now: float) -> list[Action]:
+        return self._finish(self.peering.cancel(addr, now), now)
+
+    def refuse(self, reason: str, detail: str = "") -> list[Action]:
+        """Count a refusal decided outside the engines (e.g. undecodable bytes)."""
+        self.counters[reason] += 1
+        return [Refused(reason, detail)]
+
+    # -- queries -----------------------------------------------------------
+
+    def next_hop(self, dst: bytes, now: float) -> bytes | None:
+        return self.paths.next_hop(dst, now)
+
+    def path(self, dst: bytes) -> MeshPath | None:
+        return self.paths.lookup(dst)
+
+    def peer_state(self, addr: bytes) -> PlinkState | None:
+        peer = self.peers.get(addr)
+        return peer.state if peer is not None else None
+
+    # -- internals ---------------------------------------------------------
+
+    def _retransmitted(self, hdr: MacHeader) -> bool:
+        """802.11-2020 10.3.2.14: an individually addressed frame with Retry
+        set and the Sequence Control we last took from that transmitter
+        (per TID) is a duplicate whose ACK was lost."""
+        tid = hdr.qos_control & 0xF if hdr.qos_control is not None else 16
+        key = (hdr.addr2, tid)
+        last = self._last_seq.get(key)
+        self._last_seq[key] = hdr.seq_ctrl
+        return hdr.retry and last == hdr.seq_ctrl
+
+    def _on_beacon(self, beacon: Beacon, rx: RxFrame, now: float) -> list[Action]:
+        for element in beacon.elements:
+            if isinstance(element, AuthorityAnnouncement):
+                self.announcements[beacon.header.addr2] = element
+        peer = self.peers.get(beacon.header.addr2)
+        if peer is not None:
+            # Liveness is judged against the peer's own beacon interval, even
+            # from beacons (ns-3's) that lack a Mesh Configuration.
+            peer.last_seen = now
+            peer.beacon_interval = beacon.beacon_interval * 1024e-6
+        return self.peering.on_beacon(beacon, rx, now)
+
+    def _on_multihop(self, frame: VendorAction | DataFrame, now: float) -> list[Action]:
+        if isinstance(frame, DataFrame) and frame.mesh_control is None:
+            if frame.header.subtype == SUBTYPE_QOS_NULL:
+                return []
+            return [Refused("data-without-mesh-control")]
+        if not self.peers.is_established(frame.header.addr2):
+            return [Refused("frame-from-non-peer", frame.header.addr2.hex(":"))]
+        actions, local = self.forwarder.on_frame(frame, now)
+        if isinstance(local, DataFrame):
+            actions.append(self.forwarder.delivery(local))
+        elif isinstance(local, VendorAction):
+            actions += self._reassemble(local, now)
+        return actions
+
+    def _reassemble(self, frame: VendorAction, now: float) -> list[Action]:
+        mc = frame.mesh_control
+        source = mc.addr6 if mc.addr6 is not None else frame.header.addr2
+        got = self.reassembler.add(source, frame.message_id, frame.msg_type, frame.flags,
+                                   frame.fragment_number, frame.fragment_count, frame.payload, now)
+        if isinstance(got, Reassembled):
+            return [Deliver(got.source, got.msg_type, got.flags, got.message)]
+        if got is None:
+            return []
+        return [Refused(got.value, f"{source.hex(':')} message {frame.message_id}")]
+
+    def _housekeeping(self, now: float) -> list[Action]:
+        """Peers unheard for beacon_loss_limit of their beacon intervals are
+        lost (PERR for paths through them, then a Close); old paths and
+        fragment sets are forgotten. Runs once per beacon interval, and
+        also right when a peer's silence would reach the limit."""
+        cfg = self.config
+        due = now + cfg.beacon_interval
+        actions: list[Action] = []
+        for peer in self.peers.established():
+            silence = cfg.beacon_loss_limit * (peer.beacon_interval or cfg.beacon_interval)
+            if now - peer.last_seen >= silence:
+                actions.append(Refused("peer-beacon-loss", peer.addr.hex(":")))
+                actions += self.hwmp.link_broken(peer.addr, now)
+                actions += self.peering.cancel(peer.addr, now, ReasonCode.MESH_PEERING_CANCELLED)
+            else:
+                due = min(due, peer.last_seen + silence + _CHECK_SLACK)
+        actions.append(SetTimer(TIMER_HOUSEKEEPING, due))
+        self.paths.expire(now)
+        for source, message_id in self.reassembler.expire(now):
+            actions.append(Refused("reassembly-timeout", f"{source.hex(':')} message {message_id}"))
+        return actions
+
+    def _finish(self, actions: list[Action], now: float) -> list[Action]:
+        """Count refusals and let engines react to each other's results:
+        a link leaving ESTAB flushes its paths, a new path releases the
+        frames queued for it, a failed discovery drops them."""
+        out: list[Action] = []
+        work = list(actions)
+        while work:
+            action = work.pop(0)
+            out.append(action)
+            if isinstance(action, Refused):
+                self.counters[action.reason] += 1
+            elif isinstance(action, PeerChanged):
+                if action.old == PlinkState.ESTAB.value and action.new != PlinkState.ESTAB.value:
+                    work += self.hwmp.flush_peer(action.peer)
+            elif isinstance(action, PathChanged):
+                if action.next_hop is not None:
+                    work += self.forwarder.path_ready(action.destination, now)
+            elif isinstance(action, PathFailed):
+                work += self.forwarder.path_failed(action.destination)
+        return out

@@ -1,0 +1,359 @@
+"""Mesh Peering Management (802.11-2020 14.3), as mac80211's mesh_plink.c
+splits it: `classify` turns a received peering frame plus what we know of
+the sender into an FSM event (mesh_plink_get_event), and the transition
+table says, per state and event, the next state and what to do. The FSM
+sends at most the frames the table names and arms one timer per peer.
+
+Where Linux departs from the standard we follow Linux (we meet it on
+hwsim) and say so at the place.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from dataclasses import dataclass
+
+from meshframes.codec import Beacon, MacHeader, SelfProtected
+from meshframes.codec.elements import EID_RSN, EID_SUPPORTED_RATES
+from meshframes.codec.header import is_group
+from meshframes.codec.ie import find_raw
+from meshframes.codec.peering import (
+    PROTOCOL_MPM, SP_MESH_PEERING_CLOSE, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_OPEN,
+    MeshPeeringManagement,
+)
+from meshframes.mesh.constants import MeshConfig, ReasonCode
+from meshframes.mesh.events import Action, CancelTimer, PeerChanged, Refused, SetTimer, Transmit
+from meshframes.mesh.mbss import Mbss, action_header
+from meshframes.mesh.peers import Peer, PeerTable, PlinkState
+from meshframes.radio.base import RxFrame
+
+
+class PlinkEvent(enum.Enum):
+    """14.3.8.2 events, plus Linux's IGNR refinements."""
+
+    CNCL = "CNCL"
+    ACTOPN = "ACTOPN"
+    OPN_ACPT = "OPN_ACPT"
+    OPN_RJCT = "OPN_RJCT"
+    OPN_IGNR = "OPN_IGNR"
+    CNF_ACPT = "CNF_ACPT"
+    CNF_RJCT = "CNF_RJCT"
+    CNF_IGNR = "CNF_IGNR"
+    CLS_ACPT = "CLS_ACPT"
+    CLS_IGNR = "CLS_IGNR"
+    TOR1 = "TOR1"
+    TOR2 = "TOR2"
+    TOC = "TOC"
+    TOH = "TOH"
+
+
+class Do(enum.Enum):
+    """14.3.8.3 actions."""
+
+    NEW_LLID = "new local link id"
+    SND_OPN = "sndOPN"
+    SND_CNF = "sndCNF"
+    SND_CLS = "sndCLS"
+    SET_R = "setR"
+    SET_C = "setC"
+    SET_H = "setH"
+    CLR_T = "clear timer"
+    RESTART = "forget link ids"
+
+
+S, E = PlinkState, PlinkEvent
+_CLOSE = (S.HOLDING, (Do.SND_CLS, Do.SET_H))
+_REJECTED = {E.OPN_RJCT: _CLOSE, E.CNF_RJCT: _CLOSE, E.CLS_ACPT: _CLOSE, E.CNCL: _CLOSE}
+
+# TRANSITIONS[state][event] = (next state, actions). A missing entry means
+# the event is ignored in that state (logged and counted, never an error).
+TRANSITIONS: dict[PlinkState, dict[PlinkEvent, tuple[PlinkState, tuple[Do, ...]]]] = {
+    S.IDLE: {
+        E.ACTOPN: (S.OPN_SNT, (Do.NEW_LLID, Do.SET_R, Do.SND_OPN)),
+        # Linux answers an Open from IDLE with its own Open and a Confirm.
+        E.OPN_ACPT: (S.OPN_RCVD, (Do.NEW_LLID, Do.SET_R, Do.SND_OPN, Do.SND_CNF)),
+        E.CLS_ACPT: (S.IDLE, (Do.RESTART,)),
+    },
+    S.OPN_SNT: {
+        **_REJECTED,
+        # The retry timer keeps running (Linux: "retry timer is left untouched").
+        E.OPN_ACPT: (S.OPN_RCVD, (Do.SND_CNF,)),
+        E.CNF_ACPT: (S.CNF_RCVD, (Do.SET_C,)),
+        E.TOR1: (S.OPN_SNT, (Do.SET_R, Do.SND_OPN)),
+        E.TOR2: _CLOSE,
+    },
+    S.OPN_RCVD: {
+        **_REJECTED,
+        E.OPN_ACPT: (S.OPN_RCVD, (Do.SND_CNF,)),
+        E.CNF_ACPT: (S.ESTAB, (Do.CLR_T,)),
+        E.TOR1: (S.OPN_RCVD, (Do.SET_R, Do.SND_OPN)),
+        E.TOR2: _CLOSE,
+    },
+    S.CNF_RCVD: {
+        **_REJECTED,
+        E.OPN_ACPT: (S.ESTAB, (Do.CLR_T, Do.SND_CNF)),
+        E.TOC: _CLOSE,
+    },
+    S.ESTAB: {
+        E.OPN_ACPT: (S.ESTAB, (Do.SND_CNF,)),
+        E.CLS_ACPT: _CLOSE,
+        E.CNCL: _CLOSE,
+    },
+    S.HOLDING: {
+        E.CLS_ACPT: (S.IDLE, (Do.CLR_T, Do.RESTART)),
+        E.TOH: (S.IDLE, (Do.RESTART,)),
+        E.OPN_ACPT: (S.HOLDING, (Do.SND_CLS,)),
+        E.CNF_ACPT: (S.HOLDING, (Do.SND_CLS,)),
+        E.OPN_RJCT: (S.HOLDING, (Do.SND_CLS,)),
+        E.CNF_RJCT: (S.HOLDING, (Do.SND_CLS,)),
+    },
+}
+
+# Reason carried by the Close sent when an event moves a link to HOLDING.
+CLOSE_REASONS = {
+    E.CLS_ACPT: ReasonCode.MESH_CLOSE_RCVD,
+    E.OPN_RJCT: ReasonCode.MESH_CONFIGURATION_POLICY_VIOLATION,
+    E.CNF_RJCT: ReasonCode.MESH_CONFIGURATION_POLICY_VIOLATION,
+    E.TOR2: ReasonCode.MESH_MAX_RETRIES,
+    E.TOC: ReasonCode.MESH_CONFIRM_TIMEOUT,
+    E.CNCL: ReasonCode.MESH_PEERING_CANCELLED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Classified:
+    """What a received peering frame means: an event for a known or new
+    peer, or a refusal with its reason. `plid` is the sender's local link
+    id (our peer link id), `llid` the id it says is ours."""
+
+    event: PlinkEvent | None
+    plid: int = 0
+    llid: int = 0
+    refusal: str = ""
+
+
+def check_frame(frame: SelfProtected, mbss: Mbss) -> str:
+    """Frame-level checks before any peer state is consulted
+    (mesh_process_plink_frame, and hostap's MPM parser for rates).
+    Returns a refusal reason, or "" for a frame worth classifying."""
+    peering = frame.peering
+    if is_group(frame.header.addr1):
+        return "peering-frame-group-addressed"
+    if peering is None:
+        return "missing-peering-element"
+    if find_raw(frame.elements, EID_RSN) is not None:
+        return "secure-peer-in-open-mesh"
+    if peering.is_ns3_draft:
+        if peering.ns3_subtype != frame.action:
+            return "peering-subtype-mismatch"
+    elif peering.protocol_id != PROTOCOL_MPM:
+        return "peering-protocol-unsupported"
+    if frame.action != SP_MESH_PEERING_CLOSE:
+        if frame.mesh_id is None or frame.mesh_config is None:
+            return "missing-mesh-id-or-configuration"
+        rates = find_raw(frame.elements, EID_SUPPORTED_RATES)
+        if rates is None:
+            return "missing-supported-rates"
+        if not 1 <= len(rates.data) <= 8:
+            return "supported-rates-length"
+    return ""
+
+
+def classify(frame: SelfProtected, peer: Peer | None, mbss: Mbss, free_links: int) -> Classified:
+    """mesh_plink_get_event: the FSM event for a frame that passed check_frame."""
+    peering = frame.peering
+    assert peering is not None
+    ftype = frame.action
+    plid = peering.local_link_id
+    llid = peering.peer_link_id or 0
+    matches = ftype == SP_MESH_PEERING_CLOSE or mbss.matches_local(frame.mesh_id, frame.mesh_config)
+    if peer is None:
+        if not matches:
+            return Classified(E.OPN_RJCT, plid, llid)
+        if ftype != SP_MESH_PEERING_OPEN:
+            return Classified(None, plid, llid, "confirm-or-close-from-unknown-peer")
+        if free_links <= 0:
+            return Classified(None, plid, llid, "no-free-peer-links")
+        return Classified(E.OPN_ACPT, plid, llid)
+    if ftype == SP_MESH_PEERING_OPEN:
+        if not matches:
+            return Classified(E.OPN_RJCT, plid, llid)
+        if free_links <= 0 or (peer.plid and peer.plid != plid):
+            return Classified(E.OPN_IGNR, plid, llid)
+        return Classified(E.OPN_ACPT, plid, llid)
+    if ftype == SP_MESH_PEERING_CONFIRM:
+        if not matches:
+            return Classified(E.CNF_RJCT, plid, llid)
+        if free_links <= 0 or peer.llid != llid or (peer.plid and peer.plid != plid):
+            return Classified(E.CNF_IGNR, plid, llid)
+        return Classified(E.CNF_ACPT, plid, llid)
+    # A Close from an established peer is accepted without checking the
+    # link ids, as Linux does, to avoid a livelock when the other side
+    # restarted or timed out while we still think the link is up.
+    if peer.state is S.ESTAB:
+        return Classified(E.CLS_ACPT, plid, llid)
+    if peer.plid != plid or (peering.peer_link_id is not None and peer.llid != llid):
+        return Classified(E.CLS_IGNR, plid, llid)
+    return Classified(E.CLS_ACPT, plid, llid)
+
+
+class Peering:
+    """The MPM engine of one mesh STA: one FSM per neighbour."""
+
+    def __init__(self, mbss: Mbss, config: MeshConfig, peers: PeerTable, rng: random.Random) -> None:
+        self.mbss = mbss
+        self.config = config
+        self.peers = peers
+        self.rng = rng
+
+    @property
+    def free_links(self) -> int:
+        return self.config.dot11MeshMaxPeerLinks - self.peers.established_count
+
+    def on_beacon(self, beacon: Beacon, rx: RxFrame, now: float) -> list[Action]:
+        """mesh_neighbour_update: a matching mesh beacon makes a candidate;
+        if both sides accept peerings we open (ACTOPN)."""
+        conf = beacon.mesh_config
+        if not self.mbss.matches_local(beacon.mesh_id, conf):
+            return [Refused("beacon-profile-mismatch")]
+        assert conf is not None
+        addr = beacon.header.addr2
+        peer = self.peers.add(addr)
+        if peer is None:
+            return [Refused("peer-table-full", addr.hex(":"))]
+        peer.mesh_config = conf
+        peer.beacon_interval = beacon.beacon_interval * 1024e-6
+        if (self.config.auto_open_plinks and peer.state is S.IDLE and conf.accepting_peerings
+                and self.free_links > 0):
+            return self._step(peer, E.ACTOPN, now)
+        return []
+
+    def on_frame(self, frame: SelfProtected, now: float) -> list[Action]:
+        if frame.action not in (SP_MESH_PEERING_OPEN, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_CLOSE):
+            return [Refused("self-protected-action-unsupported", str(frame.action))]
+        refusal = check_frame(frame, self.mbss)
+        if refusal:
+            return [Refused(refusal, self._describe(frame))]
+        sender = frame.header.addr2
+        peer = self.peers.get(sender)
+        got = classify(frame, peer, self.mbss, self.free_links)
+        if got.event is None:
+            return [Refused(got.refusal, self._describe(frame))]
+        if peer is None and got.event is E.OPN_RJCT:
+            # Not one of ours: say why in a Close without keeping any state.
+            return [Transmit(self._close_frame(sender, 0, got.plid,
+                                               ReasonCode.MESH_CONFIGURATION_POLICY_VIOLATION))]
+        if peer is None:
+            peer = self.peers.add(sender)
+            if peer is None:
+                return [Refused("peer-table-full", self._describe(frame))]
+        if got.event is E.OPN_ACPT:
+            peer.plid = got.plid
+        elif got.event is E.CNF_ACPT:
+            # 802.11-2020 14.3.6.2: learn the peer link id from a Confirm if unset.
+            peer.plid = peer.plid or got.plid
+            peer.peer_aid = frame.aid or 0
+        return self._step(peer, got.event, now)
+
+    def on_timer(self, addr: bytes, now: float) -> list[Action]:
+        peer = self.peers.get(addr)
+        if peer is None:
+            return []
+        if peer.state in (S.OPN_SNT, S.OPN_RCVD):
+            event = E.TOR1 if peer.retries < self.config.dot11MeshMaxRetries else E.TOR2
+        elif peer.state is S.CNF_RCVD:
+            event = E.TOC
+        elif peer.state is S.HOLDING:
+            event = E.TOH
+        else:
+            return []
+        return self._step(peer, event, now)
+
+    def cancel(self, addr: bytes, now: float,
+               reason: ReasonCode = ReasonCode.MESH_PEERING_CANCELLED) -> list[Action]:
+        """Local close (CNCL): leaving, or the peer was lost."""
+        peer = self.peers.get(addr)
+        if peer is None or peer.state in (S.IDLE, S.HOLDING):
+            return []
+        return self._step(peer, E.CNCL, now, reason)
+
+    def _step(self, peer: Peer, event: PlinkEvent, now: float,
+              reason: ReasonCode | None = None) -> list[Action]:
+        old = peer.state
+        transition = TRANSITIONS[old].get(event)
+        if transition is None:
+            return [Refused("plink-event-ignored", f"peer {peer.addr.hex(':')} in state {old.value} "
+                                                   f"got event {event.value}")]
+        new, todo = transition
+        if new is S.HOLDING and old is not S.HOLDING:
+            peer.reason = reason or CLOSE_REASONS[event]
+        actions: list[Action] = []
+        for do in todo:
+            actions.extend(self._do(peer, do, event, now))
+        self.peers.set_state(peer, new)
+        actions.append(PeerChanged(peer.addr, old.value, event.value, new.value))
+        return actions
+
+    def _do(self, peer: Peer, do: Do, event: PlinkEvent, now: float) -> list[Action]:
+        key = ("plink", peer.addr)
+        cfg = self.config
+        if do is Do.NEW_LLID:
+            peer.llid = self._new_llid()
+            if not peer.aid:
+                peer.aid = self.peers.free_aid()
+        elif do is Do.SND_OPN:
+            return [Transmit(self._open_frame(peer))]
+        elif do is Do.SND_CNF:
+            return [Transmit(self._confirm_frame(peer))]
+        elif do is Do.SND_CLS:
+            return [Transmit(self._close_frame(peer.addr, peer.llid, peer.plid, peer.reason))]
+        elif do is Do.SET_R:
+            if event is E.TOR1:
+                # mesh_plink_timer: timeout + rand % timeout, one more retry.
+                peer.retries += 1
+                peer.retry_timeout += self.rng.randrange(max(1, round(peer.retry_timeout * 1000))) / 1000
+            else:
+                peer.retries = 0
+                peer.retry_timeout = cfg.dot11MeshRetryTimeout
+            return [SetTimer(key, now + peer.retry_timeout)]
+        elif do is Do.SET_C:
+            return [SetTimer(key, now + cfg.dot11MeshConfirmTimeout)]
+        elif do is Do.SET_H:
+            return [SetTimer(key, now + cfg.dot11MeshHoldingTimeout)]
+        elif do is Do.CLR_T:
+            return [CancelTimer(key)]
+        elif do is Do.RESTART:
+            peer.llid = peer.plid = peer.reason = peer.retries = 0
+        return []
+
+    def _new_llid(self) -> int:
+        while True:
+            llid = self.rng.randrange(1, 0x10000)
+            if not self.peers.llid_in_use(llid):
+                return llid
+
+    def _header(self, da: bytes) -> MacHeader:
+        return action_header(da, self.mbss.mac)
+
+    def _open_frame(self, peer: Peer) -> SelfProtected:
+        conf = self.mbss.mesh_configuration(self.peers.established_count)
+        return SelfProtected(self._header(peer.addr), SP_MESH_PEERING_OPEN, 0, None,
+                             (self.mbss.rates, self.mbss.mesh_id, conf,
+                              MeshPeeringManagement(peer.llid)))
+
+    def _confirm_frame(self, peer: Peer) -> SelfProtected:
+        conf = self.mbss.mesh_configuration(self.peers.established_count)
+        return SelfProtected(self._header(peer.addr), SP_MESH_PEERING_CONFIRM, 0, peer.aid,
+                             (self.mbss.rates, self.mbss.mesh_id, conf,
+                              MeshPeeringManagement(peer.llid, peer.plid)))
+
+    def _close_frame(self, da: bytes, llid: int, plid: int, reason: int) -> SelfProtected:
+        # Linux includes the peer link id only when it knows one.
+        element = MeshPeeringManagement(llid, plid or None, reason)
+        return SelfProtected(self._header(da), SP_MESH_PEERING_CLOSE, None, None,
+                             (self.mbss.mesh_id, element))
+
+    @staticmethod
+    def _describe(frame: SelfProtected) -> str:
+        return f"action {frame.action} from {frame.header.addr2.hex(':')}"

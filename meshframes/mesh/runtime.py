@@ -1,0 +1,168 @@
+"""Drives a MeshNode over any Radio and Clock (meshframes.radio.base): the
+simulated medium, pcap replay, and later the hwsim monitor transport.
+
+The runtime owns what the engines must not: decoding and encoding bytes,
+Sequence Control numbering, timers against a clock, the optional link
+security hooks (sealing plugs in here) and the application callback.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from meshframes.codec import DecodeError, EncodeError, Frame, decode, encode
+from meshframes.codec.fastpay import MessageType
+from meshframes.codec.header import TYPE_CTRL
+from meshframes.mesh.events import (
+    Action, CancelTimer, Deliver, DeliverData, SetTimer, TimerKey, Transmit,
+)
+from meshframes.mesh.node import MeshNode
+from meshframes.radio.base import Clock, Radio, RxFrame
+
+
+@dataclass(frozen=True, slots=True)
+class TxReport:
+    """What a transport learned of one individually addressed MPDU it sent."""
+
+    ra: bytes
+    acked: bool
+    rate_100kbps: int | None = None
+
+
+@runtime_checkable
+class TxStatusRadio(Protocol):
+    """A Radio that also reports ACK status (the simulator does; a monitor
+    interface cannot, and then link loss is found by beacon loss)."""
+
+    def tx_reports(self) -> list[TxReport]: ...
+
+
+# Hooks for link security: protect(mpdu) -> mpdu to send; unprotect(mpdu)
+# -> plaintext mpdu, or None to refuse the frame (bad MIC, replay...).
+Protect = Callable[[bytes], bytes]
+Unprotect = Callable[[bytes], "bytes | None"]
+DeliverHandler = Callable[[Deliver], None]
+DataHandler = Callable[[DeliverData], None]
+ActionObserver = Callable[[float, Action], None]
+
+
+class NodeRuntime:
+    def __init__(self, node: MeshNode, radio: Radio, clock: Clock, *,
+                 on_deliver: DeliverHandler | None = None, on_data: DataHandler | None = None,
+                 protect: Protect | None = None, unprotect: Unprotect | None = None,
+                 observer: ActionObserver | None = None) -> None:
+        if radio.mac != node.mac:
+            raise ValueError(f"radio {radio.mac.hex(':')} and node {node.mac.hex(':')} differ")
+        self.node = node
+        self.radio = radio
+        self.clock = clock
+        self.on_deliver = on_deliver
+        self.on_data = on_data
+        self.protect = protect
+        self.unprotect = unprotect
+        self.observer = observer
+        # Checked once: a runtime-checkable Protocol test is slow per poll.
+        self._tx_status = isinstance(radio, TxStatusRadio)
+        self._seq = 0
+        self._deadlines: dict[TimerKey, float] = {}
+        self._heap: list[tuple[float, int, TimerKey]] = []
+        self._tick = 0
+
+    # -- public API --------------------------------------------------------
+
+    def start(self) -> None:
+        self._apply(self.node.start(self.clock.now()))
+
+    def send_app(self, dst: bytes, payload: bytes, msg_type: int = MessageType.FASTPAY_ORDER,
+                 flags: int = 0) -> None:
+        self._apply(self.node.send_app(dst, payload, self.clock.now(), msg_type, flags))
+
+    def send_data(self, dst: bytes, body: bytes) -> None:
+        self._apply(self.node.send_data(dst, body, self.clock.now()))
+
+    def close_peer(self, addr: bytes) -> None:
+        self._apply(self.node.close_peer(addr, self.clock.now()))
+
+    def poll(self) -> None:
+        """Handle everything that arrived and every timer that is due."""
+        now = self.clock.now()
+        for rx in self.radio.receive():
+            self._receive(rx, now)
+        if self._tx_status:
+            for report in self.radio.tx_reports():  # type: ignore[attr-defined]
+                self._apply(self.node.on_tx_status(report.ra, report.acked, report.rate_100kbps, now))
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            deadline, _, key = heapq.heappop(heap)
+            if self._deadlines.get(key) != deadline:
+                continue  # re-armed or cancelled since
+            del self._deadlines[key]
+            self._apply(self.node.on_timer(key, now))
+
+    def next_deadline(self) -> float | None:
+        heap = self._heap
+        while heap and self._deadlines.get(heap[0][2]) != heap[0][0]:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
+    def run(self, until: float, idle: float = 0.001) -> None:
+        """Blocking loop for real radios: poll, then sleep until the next
+        timer or for `idle` seconds, whichever is sooner."""
+        while self.clock.now() < until:
+            self.poll()
+            deadline = self.next_deadline()
+            wait = idle if deadline is None else min(idle, max(0.0, deadline - self.clock.now()))
+            time.sleep(wait)
+
+    # -- internals ---------------------------------------------------------
+
+    def _receive(self, rx: RxFrame, now: float) -> None:
+        data = rx.data
+        if self.unprotect is not None:
+            plain = self.unprotect(data)
+            if plain is None:
+                self._apply(self.node.refuse("unprotect-failed"))
+                return
+            data = plain
+        try:
+            frame = decode(data)
+        except DecodeError as exc:
+            self._apply(self.node.refuse("malformed", f"{exc.what}: got {exc.got}, expected {exc.expected}"))
+            return
+        self._apply(self.node.receive(frame, rx, now))
+
+    def _apply(self, actions: list[Action]) -> None:
+        now = self.clock.now()
+        for action in actions:
+            if self.observer is not None:
+                self.observer(now, action)
+            if isinstance(action, Transmit):
+                self._transmit(action.frame)
+            elif isinstance(action, SetTimer):
+                self._tick += 1
+                self._deadlines[action.key] = action.deadline
+                heapq.heappush(self._heap, (action.deadline, self._tick, action.key))
+            elif isinstance(action, CancelTimer):
+                self._deadlines.pop(action.key, None)
+            elif isinstance(action, Deliver) and self.on_deliver is not None:
+                self.on_deliver(action)
+            elif isinstance(action, DeliverData) and self.on_data is not None:
+                self.on_data(action)
+
+    def _transmit(self, frame: Frame) -> None:
+        try:
+            data = encode(frame)
+        except EncodeError as exc:
+            self._apply(self.node.refuse("unencodable", str(exc)))
+            return
+        if (data[0] >> 2) & 0x3 != TYPE_CTRL:
+            # Sequence Control: one counter for all our frames (9.3.2.11).
+            self._seq = (self._seq + 1) & 0xFFF
+            data = data[:22] + (self._seq << 4).to_bytes(2, "little") + data[24:]
+        if self.protect is not None:
+            data = self.protect(data)
+        self.radio.transmit(data)

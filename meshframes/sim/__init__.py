@@ -1,0 +1,1 @@
+"""A deterministic discrete-event simulated medium for mesh nodes."""

@@ -1,0 +1,207 @@
+"""A deterministic simulated wireless medium implementing
+meshframes.radio.base.Radio for every node on it.
+
+Model, deliberately simple and stated:
+- Disc range: a frame reaches every live node within the transmitter's
+  range, each reception lost independently with the link's loss
+  probability (per-link overrides, else the default).
+- Airtime from frame length and rate (OFDM, sim.airtime); group frames go
+  at the basic rate, individually addressed ones at the data rate.
+- Each radio sends its queue one frame at a time, DIFS plus a random
+  backoff before each attempt. There is no carrier sense between radios
+  and no collision: loss is what the loss probability says.
+- Individually addressed frames are retried (Retry bit set) until
+  acknowledged or the retry limit is reached, then reported to the sender
+  (TxStatusRadio). Their receiver filters on Address 1, so only the
+  addressee gets them; traces record every transmission.
+- A failed node neither sends nor hears; its engine keeps running.
+Everything random comes from one seeded RNG, drawn in a fixed order, so
+the same seed gives the same run, bit for bit (see `trace_digest`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import struct
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from meshframes.codec.header import FC_RETRY, is_group
+from meshframes.codec.pcap import PcapWriter
+from meshframes.mesh.runtime import TxReport
+from meshframes.radio.base import RxFrame
+from meshframes.sim import airtime
+from meshframes.sim.mobility import Mobility, Static
+from meshframes.sim.scheduler import Scheduler
+
+
+@dataclass(frozen=True, slots=True)
+class MediumConfig:
+    radio_range: float = 30.0
+    loss: float = 0.0
+    data_rate_100kbps: int = 540
+    basic_rate_100kbps: int = 60
+    # dot11ShortRetryLimit: attempts per individually addressed frame.
+    retry_limit: int = 7
+    # Log-distance path loss for the reported signal: 40 dB at 1 m, exponent 3.
+    tx_power_dbm: float = 20.0
+    path_loss_exponent: float = 3.0
+
+
+@dataclass(slots=True)
+class SimRadio:
+    """One node's radio on the medium (implements Radio and TxStatusRadio)."""
+
+    mac: bytes
+    index: int
+    medium: Medium
+    radio_range: float
+    mobility: Mobility
+    alive: bool = True
+    busy: bool = False
+    sent: int = 0
+    _queue: deque[bytes] = field(default_factory=deque)
+    _rx: list[RxFrame] = field(default_factory=list)
+    _reports: list[TxReport] = field(default_factory=list)
+
+    def transmit(self, frame: bytes) -> None:
+        self.medium.enqueue(self, frame)
+
+    def receive(self) -> list[RxFrame]:
+        out, self._rx = self._rx, []
+        return out
+
+    def tx_reports(self) -> list[TxReport]:
+        out, self._reports = self._reports, []
+        return out
+
+
+class Medium:
+    def __init__(self, scheduler: Scheduler, config: MediumConfig | None = None, seed: int = 0) -> None:
+        self.scheduler = scheduler
+        self.config = config or MediumConfig()
+        self.rng = random.Random(seed)
+        self.radios: list[SimRadio] = []
+        self._link_loss: dict[tuple[int, int], float] = {}
+        self._static_neighbours: dict[int, list[int]] | None = None
+        self._all_static = True
+        self._digest = hashlib.sha256()
+        self.transmissions = 0
+        self.receptions = 0
+        self.pcap: PcapWriter | None = None
+        # Called with a radio index after frames or reports were queued for it.
+        self.on_activity: Callable[[int], None] = lambda index: None
+
+    # -- set-up ------------------------------------------------------------
+
+    def add_radio(self, mac: bytes, mobility: Mobility, radio_range: float | None = None) -> SimRadio:
+        radio = SimRadio(mac, len(self.radios), self, radio_range or self.config.radio_range, mobility)
+        self.radios.append(radio)
+        self._static_neighbours = None
+        self._all_static = self._all_static and isinstance(mobility, Static)
+        return radio
+
+    def set_link_loss(self, a: int, b: int, probability: float) -> None:
+        self._link_loss[(a, b)] = self._link_loss[(b, a)] = probability
+
+    def set_alive(self, index: int, alive: bool) -> None:
+        self.radios[index].alive = alive
+        self._mix(b"alive", struct.pack("<dI?", self.scheduler.now, index, alive))
+
+    def neighbours(self, index: int, t: float) -> list[int]:
+        """Radios within range of `index`'s transmitter at time t, by index."""
+        if self._all_static:
+            if self._static_neighbours is None:
+                self._static_neighbours = {r.index: self._scan(r.index, 0.0) for r in self.radios}
+            return self._static_neighbours[index]
+        return self._scan(index, t)
+
+    def _scan(self, index: int, t: float) -> list[int]:
+        me = self.radios[index]
+        here = me.mobility.position(t)
+        reach = me.radio_range
+        return [r.index for r in self.radios
+                if r.index != index and math.dist(here, r.mobility.position(t)) <= reach]
+
+    # -- transmission ------------------------------------------------------
+
+    def enqueue(self, radio: SimRadio, frame: bytes) -> None:
+        if not radio.alive:
+            return
+        radio._queue.append(frame)
+        if not radio.busy:
+            radio.busy = True
+            self._attempt(radio, 1, airtime.CW_MIN)
+
+    def _attempt(self, radio: SimRadio, attempt: int, cw: int) -> None:
+        frame = radio._queue[0]
+        unicast = not is_group(frame[4:10])
+        rate = self.config.data_rate_100kbps if unicast else self.config.basic_rate_100kbps
+        if attempt > 1:
+            frame = frame[:1] + bytes((frame[1] | (FC_RETRY >> 8),)) + frame[2:]
+        start = self.scheduler.now + airtime.DIFS + self.rng.randint(0, cw) * airtime.SLOT
+        end = start + airtime.ppdu_duration(len(frame), rate)
+        self.scheduler.at(end, self._end_of_frame, radio, frame, attempt, cw, start, rate, unicast)
+
+    def _end_of_frame(self, radio: SimRadio, frame: bytes, attempt: int, cw: int, start: float,
+                      rate: int, unicast: bool) -> None:
+        now = self.scheduler.now
+        if not radio.alive:
+            # Switched off mid-frame: nothing reaches the air, nothing is reported.
+            radio._queue.clear()
+            radio.busy = False
+            return
+        self.transmissions += 1
+        radio.sent += 1
+        if self.pcap is not None:
+            self.pcap.write(start, frame, rate * 2 // 10)
+        receivers = []
+        for j in self.neighbours(radio.index, start):
+            other = self.radios[j]
+            if not other.alive or (unicast and other.mac != frame[4:10]):
+                continue
+            if self.rng.random() < self._link_loss.get((radio.index, j), self.config.loss):
+                continue
+            receivers.append(j)
+        self._mix(b"tx", struct.pack("<ddIII", start, now, radio.index, attempt, len(receivers)),
+                  frame, struct.pack(f"<{len(receivers)}I", *receivers))
+        tx_pos = radio.mobility.position(start)
+        for j in receivers:
+            other = self.radios[j]
+            distance = max(1.0, math.dist(tx_pos, other.mobility.position(start)))
+            signal = self.config.tx_power_dbm - 40 - 10 * self.config.path_loss_exponent * math.log10(distance)
+            other._rx.append(RxFrame(frame, now, round(signal), rate))
+            self.receptions += 1
+            self.on_activity(j)
+        if unicast and not receivers and attempt < self.config.retry_limit:
+            # No ACK: wait for the ACK timeout, then retry with a doubled window.
+            self.scheduler.at(now + airtime.ack_duration(self.config.basic_rate_100kbps),
+                              self._attempt, radio, attempt + 1, min(2 * cw + 1, airtime.CW_MAX))
+            return
+        if unicast:
+            radio._reports.append(TxReport(frame[4:10], bool(receivers), rate))
+            self.on_activity(radio.index)
+        radio._queue.popleft()
+        gap = airtime.ack_duration(self.config.basic_rate_100kbps) if unicast else 0.0
+        if radio._queue:
+            self.scheduler.at(now + gap, self._attempt, radio, 1, airtime.CW_MIN)
+        else:
+            radio.busy = False
+
+    # -- determinism -------------------------------------------------------
+
+    def _mix(self, *parts: bytes) -> None:
+        for part in parts:
+            self._digest.update(struct.pack("<I", len(part)))
+            self._digest.update(part)
+
+    def note(self, *parts: bytes) -> None:
+        """Mix an outside event (e.g. an application delivery) into the trace."""
+        self._mix(*parts)
+
+    def trace_digest(self) -> str:
+        """SHA-256 over every transmission, reception set and noted event so far."""
+        return self._digest.copy().hexdigest()

@@ -1,0 +1,227 @@
+"""A mesh of MeshNodes on the simulated medium: building topologies,
+scheduling scenario events (sends, failures, recoveries) and running
+them in virtual time.
+
+Each node is a MeshNode driven by a NodeRuntime over a SimRadio, exactly
+as it would be over a real radio; the network only decides when each
+runtime is polled: when a frame or report reaches it, or when its next
+timer is due.
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from meshframes.codec.pcap import PcapWriter
+from meshframes.mesh.constants import MeshConfig
+from meshframes.mesh.events import Action, Deliver, DeliverData
+from meshframes.mesh.node import MeshNode
+from meshframes.mesh.peers import PlinkState
+from meshframes.mesh.runtime import NodeRuntime
+from meshframes.sim.medium import Medium, MediumConfig, SimRadio
+from meshframes.sim.mobility import Mobility, Point, RandomWaypoint, Static
+from meshframes.sim.scheduler import Scheduler, SimClock
+
+
+def sim_mac(index: int) -> bytes:
+    """02:00:00:00:hh:ll, locally administered, like hwsim's addresses."""
+    return bytes((0x02, 0, 0, 0)) + (index + 1).to_bytes(2, "big")
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    time: float
+    node: int
+    message: Deliver | DeliverData
+
+
+@dataclass(slots=True)
+class SimNode:
+    index: int
+    node: MeshNode
+    runtime: NodeRuntime
+    radio: SimRadio
+    wake_at: float | None = None
+    deliveries: list[Delivery] = field(default_factory=list)
+
+    @property
+    def mac(self) -> bytes:
+        return self.node.mac
+
+
+class SimNetwork:
+    def __init__(self, seed: int = 1, *, mesh: MeshConfig | None = None, medium: MediumConfig | None = None,
+                 pcap: str | Path | None = None,
+                 observer: Callable[[int, float, Action], None] | None = None) -> None:
+        self.seed = seed
+        self.mesh_config = mesh or MeshConfig()
+        self.scheduler = Scheduler()
+        self.clock = SimClock(self.scheduler)
+        self.medium = Medium(self.scheduler, medium, seed)
+        self.medium.on_activity = self._activity
+        self.nodes: list[SimNode] = []
+        self.deliveries: list[Delivery] = []
+        self.observer = observer
+        self._seeds = random.Random(seed)
+        self._started = False
+        if pcap is not None:
+            self.medium.pcap = PcapWriter(pcap)
+
+    # -- building ----------------------------------------------------------
+
+    def add_node(self, where: Point | Mobility, *, radio_range: float | None = None,
+                 config: MeshConfig | None = None) -> SimNode:
+        index = len(self.nodes)
+        mobility = Static(where) if isinstance(where, tuple) else where
+        mac = sim_mac(index)
+        radio = self.medium.add_radio(mac, mobility, radio_range)
+        node = MeshNode(mac, config or self.mesh_config, seed=self._seeds.getrandbits(32))
+        sim_node: SimNode
+        observer = None
+        if self.observer is not None:
+            outer = self.observer
+            observer = lambda t, action: outer(index, t, action)  # noqa: E731
+        runtime = NodeRuntime(node, radio, self.clock, on_deliver=lambda d: self._delivered(sim_node, d),
+                              on_data=lambda d: self._delivered(sim_node, d), observer=observer)
+        sim_node = SimNode(index, node, runtime, radio)
+        self.nodes.append(sim_node)
+        if self._started:
+            self._start_node(sim_node)
+        return sim_node
+
+    def random_waypoint(self, area: tuple[float, float], speed: tuple[float, float],
+                        pause: float = 0.0) -> RandomWaypoint:
+        rng = self._seeds
+        start = (rng.uniform(0, area[0]), rng.uniform(0, area[1]))
+        return RandomWaypoint(start, area, speed, rng.getrandbits(32), pause)
+
+    # -- scenario events ---------------------------------------------------
+
+    def at(self, when: float, callback: Callable[[], None]) -> None:
+        self.scheduler.at(when, self._external, callback)
+
+    def send_app(self, src: int, dst: int | bytes, payload: bytes, at: float, msg_type: int = 1) -> None:
+        target = dst if isinstance(dst, bytes) else self.nodes[dst].mac
+        self.at(at, lambda: self.nodes[src].runtime.send_app(target, payload, msg_type))
+
+    def send_data(self, src: int, dst: int | bytes, body: bytes, at: float) -> None:
+        target = dst if isinstance(dst, bytes) else self.nodes[dst].mac
+        self.at(at, lambda: self.nodes[src].runtime.send_data(target, body))
+
+    def fail(self, index: int, at: float) -> None:
+        self.at(at, lambda: self.medium.set_alive(index, False))
+
+    def recover(self, index: int, at: float) -> None:
+        self.at(at, lambda: self.medium.set_alive(index, True))
+
+    # -- running -----------------------------------------------------------
+
+    def start(self) -> None:
+        if not self._started:
+            self._started = True
+            for sim_node in self.nodes:
+                self._start_node(sim_node)
+
+    def run(self, until: float) -> None:
+        self.start()
+        self.scheduler.run(until)
+
+    @property
+    def now(self) -> float:
+        return self.scheduler.now
+
+    def trace_digest(self) -> str:
+        return self.medium.trace_digest()
+
+    def close(self) -> None:
+        if self.medium.pcap is not None:
+            self.medium.pcap.close()
+            self.medium.pcap = None
+
+    # -- views -------------------------------------------------------------
+
+    def established_links(self) -> int:
+        """Peerings in ESTAB, each counted once per side."""
+        return sum(n.node.peers.established_count for n in self.nodes)
+
+    def counters(self) -> Counter[str]:
+        total: Counter[str] = Counter()
+        for n in self.nodes:
+            total.update(n.node.counters)
+        return total
+
+    def path_of(self, src: int, dst: int) -> list[int] | None:
+        """Follow next hops from src to dst through the path tables now."""
+        by_mac = {n.mac: n.index for n in self.nodes}
+        hops = [src]
+        target = self.nodes[dst].mac
+        while hops[-1] != dst:
+            nh = self.nodes[hops[-1]].node.next_hop(target, self.now)
+            if nh is None or by_mac[nh] in hops or len(hops) > len(self.nodes):
+                return None
+            hops.append(by_mac[nh])
+        return hops
+
+    def peer_state(self, a: int, b: int) -> PlinkState | None:
+        return self.nodes[a].node.peer_state(self.nodes[b].mac)
+
+    # -- internals ---------------------------------------------------------
+
+    def _start_node(self, sim_node: SimNode) -> None:
+        sim_node.runtime.start()
+        self._reschedule(sim_node)
+
+    def _external(self, callback: Callable[[], None]) -> None:
+        callback()
+        for sim_node in self.nodes:
+            self._reschedule(sim_node)
+
+    def _activity(self, index: int) -> None:
+        sim_node = self.nodes[index]
+        sim_node.runtime.poll()
+        self._reschedule(sim_node)
+
+    def _wake(self, sim_node: SimNode, when: float) -> None:
+        if sim_node.wake_at != when:
+            return  # superseded by an earlier wake-up
+        sim_node.wake_at = None
+        sim_node.runtime.poll()
+        self._reschedule(sim_node)
+
+    def _reschedule(self, sim_node: SimNode) -> None:
+        deadline = sim_node.runtime.next_deadline()
+        if deadline is None:
+            return
+        deadline = max(deadline, self.scheduler.now)
+        if sim_node.wake_at is None or deadline < sim_node.wake_at:
+            sim_node.wake_at = deadline
+            self.scheduler.at(deadline, self._wake, sim_node, deadline)
+
+    def _delivered(self, sim_node: SimNode, message: Deliver | DeliverData) -> None:
+        delivery = Delivery(self.scheduler.now, sim_node.index, message)
+        sim_node.deliveries.append(delivery)
+        self.deliveries.append(delivery)
+        self.medium.note(b"deliver", struct.pack("<dI", delivery.time, sim_node.index),
+                         message.source, getattr(message, "payload", b"") or getattr(message, "body", b""))
+
+
+def chain(n: int, spacing: float, seed: int = 1, **kwargs: object) -> SimNetwork:
+    """n nodes on a line, each in range of its neighbours only."""
+    net = SimNetwork(seed, **kwargs)  # type: ignore[arg-type]
+    for i in range(n):
+        net.add_node((i * spacing, 0.0))
+    return net
+
+
+def grid(rows: int, cols: int, spacing: float, seed: int = 1, **kwargs: object) -> SimNetwork:
+    """rows x cols nodes, index = row * cols + col."""
+    net = SimNetwork(seed, **kwargs)  # type: ignore[arg-type]
+    for r in range(rows):
+        for c in range(cols):
+            net.add_node((c * spacing, r * spacing))
+    return net

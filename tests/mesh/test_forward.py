@@ -1,0 +1,213 @@
+"""The forwarder and the node around it: TTL, forwarding along paths, PERR
+on forwarding failure, duplicate suppression, the queue of frames waiting
+for a path, fragmentation end to end, and refusals of bad input, each
+counted by reason."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from meshframes.codec import DataFrame, MacHeader, MeshControl, VendorAction, decode, encode
+from meshframes.codec.frames import CATEGORY_VENDOR, ActionFrame, ManagementFrame
+from meshframes.codec.header import BROADCAST, FC_PROTECTED, FC_RETRY
+from meshframes.codec.meshctl import AE_A5_A6
+from meshframes.codec.pathsel import Prep, Preq, PreqTarget
+from meshframes.mesh.constants import MeshConfig, ReasonCode
+from meshframes.mesh.events import Action, Deliver, DeliverData, Refused, Transmit
+from meshframes.mesh.mbss import action_header, path_selection
+from meshframes.mesh.node import MeshNode
+from meshframes.mesh.runtime import NodeRuntime
+from meshframes.radio.base import RxFrame
+
+from .helpers import A, B, C, D, RX, ListRadio, ManualClock, refusals, sent, take_as_established
+
+LIFETIME = 4882
+
+
+def node(mac: bytes = B, peers: tuple[bytes, ...] = (A, C), **config: object) -> MeshNode:
+    n = MeshNode(mac, MeshConfig(**config))  # type: ignore[arg-type]
+    for addr in peers:
+        take_as_established(n.peers, addr)
+    return n
+
+
+def learn(n: MeshNode, via: bytes, dst: bytes, sn: int = 5, now: float = 0.0) -> None:
+    """Give n a path to dst through `via` the way HWMP learns one: a PREQ."""
+    element = Preq(0, 0, 31, 1, dst, sn, LIFETIME, 0, (PreqTarget(0, bytes(6), 0),))
+    n.receive(path_selection(BROADCAST, via, element), RX, now)
+
+
+def vendor(ta: bytes, ra: bytes, mesh_da: bytes, mesh_sa: bytes, ttl: int = 31, seq: int = 1,
+           payload: bytes = b"order") -> VendorAction:
+    return VendorAction(action_header(ra, ta), CATEGORY_VENDOR,
+                        MeshControl(AE_A5_A6, ttl, seq, (mesh_da, mesh_sa)), 1, 0, seq, 0, 1, payload)
+
+
+def delivered(actions: list[Action]) -> list:
+    return [a for a in actions if isinstance(a, (Deliver, DeliverData))]
+
+
+def test_relay_along_the_path() -> None:
+    """A frame for D arrives from A: it leaves for the next hop toward D with
+    TTL - 1, our address as transmitter and its Mesh Control intact."""
+    n = node()
+    learn(n, C, D)
+    (out,) = sent(n.receive(vendor(A, B, D, A), RX, 0.1))
+    assert out.header.addr1 == C and out.header.addr2 == out.header.addr3 == B
+    assert out.mesh_control == MeshControl(AE_A5_A6, 30, 1, (D, A))
+    assert n.path(D) is not None and A in n.path(D).precursors  # type: ignore[union-attr]
+
+
+def test_ttl_expiry() -> None:
+    """TTL 1 for someone else: not forwarded; TTL 0: dropped even for us;
+    a group frame with TTL 1 is delivered but not rebroadcast."""
+    n = node()
+    learn(n, C, D)
+    assert refusals(n.receive(vendor(A, B, D, A, ttl=1), RX, 0.1)) == ["ttl-expired"]
+    assert refusals(n.receive(vendor(A, B, B, A, ttl=0, seq=2), RX, 0.1)) == ["ttl-zero"]
+    group = vendor(A, BROADCAST, BROADCAST, A, ttl=1, seq=3)
+    actions = n.receive(group, RX, 0.1)
+    assert refusals(actions) == ["ttl-expired"] and not sent(actions) and len(delivered(actions)) == 1
+
+
+def test_forwarding_failure_sends_perr_to_the_transmitter() -> None:
+    """No path to the mesh DA: dropped, and a PERR (no forwarding
+    information, SN unknown) goes back to the transmitter, as Linux does."""
+    n = node()
+    actions = n.receive(vendor(A, B, D, A), RX, 0.1)
+    assert "no-forwarding-information" in refusals(actions)
+    (perr_frame,) = sent(actions)
+    assert perr_frame.header.addr1 == A
+    (dest,) = perr_frame.elements[0].destinations
+    assert (dest.addr, dest.sn, dest.reason) == (D, 0, ReasonCode.MESH_PATH_ERROR_NO_FORWARDING_INFORMATION)
+
+
+def test_group_frames_flood_once() -> None:
+    """A broadcast is delivered and rebroadcast once; the same (mesh SA,
+    sequence number) again is a duplicate; our own flood coming back is
+    recognised."""
+    n = node()
+    first = n.receive(vendor(A, BROADCAST, BROADCAST, A, seq=7), RX, 0.1)
+    assert [f.header.addr1 for f in sent(first)] == [BROADCAST] and len(delivered(first)) == 1
+    again = n.receive(vendor(C, BROADCAST, BROADCAST, A, seq=7), RX, 0.2)
+    assert refusals(again) == ["duplicate"] and not sent(again)
+    mine = n.receive(vendor(C, BROADCAST, BROADCAST, B, seq=1), RX, 0.3)
+    assert refusals(mine) == ["own-frame-returned"]
+
+
+def test_frames_wait_for_a_path_in_a_bounded_queue() -> None:
+    """Sends to an unknown destination queue (frame_queue_len, oldest
+    dropped) while a PREQ goes out; the PREP releases them to the next hop."""
+    n = node()
+    actions = n.send_app(D, b"first", 0.0)
+    assert [type(f.elements[0]) for f in sent(actions)] == [Preq]
+    for i in range(n.config.frame_queue_len):
+        actions = n.send_app(D, b"more %d" % i, 0.001)
+    assert refusals(actions) == ["frame-queue-overflow"]
+    prep = Prep(0, 1, 30, D, 9, LIFETIME, 100, B, n.hwmp.sn)
+    released = sent(n.receive(path_selection(B, C, prep), RX, 0.01))
+    assert len(released) == n.config.frame_queue_len
+    assert {f.header.addr1 for f in released} == {C} and released[0].payload == b"more 0"
+
+
+def test_failed_discovery_drops_the_queue() -> None:
+    n = node()
+    n.send_app(D, b"lost", 0.0)
+    t = 0.1
+    actions: list[Action] = []
+    while "discovery-failed-frame-dropped" not in refusals(actions):
+        actions = n.on_timer(("path", D), t)
+        t *= 2
+    assert n.forwarder.pending(D) == 0
+
+
+def test_message_fragmented_and_reassembled_across_a_relay() -> None:
+    """A 5 kB message from A to C over B, frame by frame through the codec:
+    C delivers it whole, once."""
+    a, b, c = node(A, (B,)), node(B, (A, C)), node(C, (B,))
+    learn(a, B, C)
+    learn(b, C, C)
+    learn(b, A, A)
+    message = bytes(range(256)) * 20
+    hops = {A: a, B: b, C: c}
+    queue = [(A, f) for f in sent(a.send_app(C, message, 1.0, msg_type=3))]
+    assert len(queue) == 3
+    got = []
+    while queue:
+        src, frame = queue.pop(0)
+        frame = decode(encode(frame))
+        target = hops[frame.header.addr1]
+        actions = target.receive(frame, RX, 1.0)
+        got += [d for d in delivered(actions)]
+        queue += [(frame.header.addr1, f) for f in sent(actions)]
+    assert got == [Deliver(A, 3, 0, message)]
+
+
+def test_linux_relayed_data_is_forwarded_with_the_bit_set() -> None:
+    """A mesh data frame relayed Linux-style (QoS mesh-control bit clear) is
+    understood and forwarded with the bit set, as the standard asks."""
+    n = node()
+    learn(n, C, D)
+    header = MacHeader(0x0388, 60, B, A, D, 0x10, addr4=A, qos_control=0)
+    frame = decode(encode(DataFrame(header, MeshControl(0, 30, 4), b"\xaa\xaa\x03" + bytes(5))))
+    (out,) = sent(n.receive(frame, RX, 0.1))
+    assert out.header.qos_control & 0x0100 and out.mesh_control.ttl == 29 and out.header.addr1 == C
+
+
+def test_retransmission_duplicate_is_dropped() -> None:
+    """802.11 duplicate detection: Retry set and the same Sequence Control
+    from the same transmitter."""
+    n = node()
+    frame = replace(vendor(A, B, B, A), header=replace(vendor(A, B, B, A).header, seq_ctrl=0x50))
+    assert len(delivered(n.receive(frame, RX, 0.1))) == 1
+    retried = replace(frame, header=replace(frame.header, frame_control=frame.header.frame_control | FC_RETRY))
+    assert refusals(n.receive(retried, RX, 0.1)) == ["duplicate-retransmission"]
+
+
+def run(frames: list[bytes], n: MeshNode) -> NodeRuntime:
+    clock = ManualClock()
+    radio = ListRadio(n.mac, clock)
+    runtime = NodeRuntime(n, radio, clock)
+    radio.inbox = [RxFrame(f, 0.0, -50, 60) for f in frames]
+    runtime.poll()
+    return runtime
+
+
+def test_bad_input_is_refused_and_counted() -> None:
+    """Malformed bytes, HWMP and data from non-peers, oversize element
+    counts, stale sequence numbers, undecrypted and unknown frames: each is
+    refused with its reason and counted; nothing crashes."""
+    n = node(peers=(A,))
+    learn(n, A, D, sn=10)
+    stale = Preq(0, 0, 31, 2, D, 9, LIFETIME, 0, (PreqTarget(0, C, 0),))
+    zero_targets = bytearray(encode(path_selection(BROADCAST, A, stale)))
+    zero_targets[24 + 2 + 2 + 25] = 0  # Target Count 0
+    oversize_perr = action_header(BROADCAST, A).encode() + bytes([13, 1, 132, 2, 31, 20])
+    protected = replace(vendor(A, B, B, A), header=replace(vendor(A, B, B, A).header,
+                                                           frame_control=0x00D0 | FC_PROTECTED))
+    frames = [
+        b"\x00",  # one byte
+        encode(path_selection(BROADCAST, C, stale)),  # HWMP from a non-peer
+        encode(vendor(C, B, B, C)),  # data from a non-peer
+        bytes(zero_targets),
+        encode(vendor(A, B, B, A))[:-9],  # truncated FastPay header
+        oversize_perr,
+        encode(path_selection(BROADCAST, A, stale)),  # stale SN from a peer
+        encode(ManagementFrame(protected.header, b"\x00" * 16)),
+        encode(ActionFrame(action_header(B, A), 200, b"\x01")),
+        encode(ActionFrame(action_header(B, A), CATEGORY_VENDOR | 0x80, b"\x0a\x4d\x46")),
+    ]
+    runtime = run([bytes(f) for f in frames], n)
+    counted = runtime.node.counters
+    assert counted["malformed"] == 4
+    for reason in ("hwmp-from-non-peer", "frame-from-non-peer", "hwmp-stale-sn",
+                   "protected-frame-not-unsealed", "action-category-unsupported", "action-returned-by-peer"):
+        assert counted[reason] == 1, reason
+    assert sum(counted.values()) == 10
+
+
+def test_refused_actions_carry_the_reason() -> None:
+    n = node(peers=())
+    actions = n.receive(vendor(C, B, B, C), RX, 0.0)
+    assert actions == [Refused("frame-from-non-peer", C.hex(":"))]
+    assert not [a for a in actions if isinstance(a, Transmit)]

@@ -1,0 +1,125 @@
+"""The simulated medium: airtime, range, loss, retries, failures, mobility
+and the scheduler under it."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from meshframes.codec import DataFrame, decode
+from meshframes.codec.header import BROADCAST
+from meshframes.codec.pcap import mpdus
+from meshframes.sim import airtime
+from meshframes.sim.medium import Medium, MediumConfig
+from meshframes.sim.mobility import RandomWaypoint, Static, Waypoints
+from meshframes.sim.scheduler import Scheduler
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+
+
+def test_ack_duration_matches_ns3_duration_fields() -> None:
+    """ns-3's unicast data frames carry Duration = SIFS + ACK, the ACK sent
+    at the basic rate 6, 12 or 24 Mb/s: 60, 48 and 44 us, which is what our
+    airtime gives (bytes someone else produced)."""
+    frames = [decode(m) for _, m, _ in mpdus(SHARED / "pcaps/ns3/hwmp-simplest-regression-test-0-1.pcap")]
+    unicast = {f.header.duration for f in frames if isinstance(f, DataFrame) and f.header.addr1 != BROADCAST}
+    assert unicast == {round(airtime.ack_duration(rate) * 1e6) for rate in (60, 120, 240)} == {60, 48, 44}
+
+
+def test_ppdu_duration() -> None:
+    """OFDM TXTIME: 20 us of preamble and SIGNAL, 4 us per symbol."""
+    assert airtime.ppdu_duration(10, 60) == pytest.approx(44e-6)  # an ACK
+    assert airtime.ppdu_duration(1500, 540) == pytest.approx(20e-6 + 4e-6 * math.ceil((16 + 8 * 1504 + 6) / 216))
+    assert airtime.ppdu_duration(100, 60) > airtime.ppdu_duration(100, 540)
+    with pytest.raises(ValueError):
+        airtime.ppdu_duration(100, 55)
+
+
+def test_scheduler_runs_in_time_then_insertion_order() -> None:
+    s = Scheduler()
+    seen: list[str] = []
+    s.at(2.0, seen.append, "late")
+    s.at(1.0, seen.append, "first")
+    s.at(1.0, seen.append, "second")
+    s.run(1.5)
+    assert seen == ["first", "second"] and s.now == 1.5
+    s.run(3.0)
+    assert seen[-1] == "late"
+
+
+def medium(n_positions: list[tuple[float, float]], **config: object) -> tuple[Scheduler, Medium, list]:
+    s = Scheduler()
+    m = Medium(s, MediumConfig(**config), seed=3)  # type: ignore[arg-type]
+    radios = [m.add_radio(bytes([2, 0, 0, 0, 0, i + 1]), Static(p)) for i, p in enumerate(n_positions)]
+    return s, m, radios
+
+
+def beacon_like(src: bytes, dst: bytes = BROADCAST) -> bytes:
+    return bytes.fromhex("d000") + bytes(2) + dst + src + src + bytes(2) + bytes([13, 1])
+
+
+def test_range_and_addressing() -> None:
+    """Group frames reach everyone in range; individually addressed frames
+    only their addressee; nothing reaches beyond the range."""
+    s, m, (a, b, c) = medium([(0, 0), (20, 0), (45, 0)], radio_range=30.0)
+    a.transmit(beacon_like(a.mac))
+    b.transmit(beacon_like(b.mac, a.mac))
+    s.run(1.0)
+    assert [len(r.receive()) for r in (a, b, c)] == [1, 1, 0]
+
+
+def test_retries_then_failure_report() -> None:
+    """An unanswered individually addressed frame is sent retry_limit times,
+    the later ones with Retry set, then reported unacknowledged."""
+    s, m, (a, b) = medium([(0, 0), (100, 0)], retry_limit=4)
+    a.transmit(beacon_like(a.mac, b.mac))
+    s.run(1.0)
+    assert a.sent == 4
+    (report,) = a.tx_reports()
+    assert report.ra == b.mac and not report.acked
+
+
+def test_loss_probability_and_seed() -> None:
+    """Per-link loss drops about that share of frames; the same seed drops
+    the same ones."""
+    def received(seed: int) -> list[int]:
+        s = Scheduler()
+        m = Medium(s, MediumConfig(loss=0.3), seed=seed)
+        a = m.add_radio(b"\x02\x00\x00\x00\x00\x01", Static((0, 0)))
+        b = m.add_radio(b"\x02\x00\x00\x00\x00\x02", Static((10, 0)))
+        for i in range(400):
+            s.at(i * 0.01, a.transmit, beacon_like(a.mac) + bytes([i % 256]))
+        s.run(10.0)
+        return [rx.data[-1] for rx in b.receive()]
+    first = received(5)
+    assert 400 * 0.6 < len(first) < 400 * 0.8
+    assert received(5) == first and received(6) != first
+
+
+def test_failed_radio_neither_sends_nor_hears() -> None:
+    s, m, (a, b) = medium([(0, 0), (10, 0)])
+    m.set_alive(1, False)
+    a.transmit(beacon_like(a.mac))
+    b.transmit(beacon_like(b.mac))
+    s.run(1.0)
+    assert b.receive() == [] and a.receive() == [] and b.sent == 0
+
+
+def test_random_waypoint_stays_in_area_and_speed() -> None:
+    """The seed demo's model: 150 x 120 m, 1-3 m/s; deterministic per seed."""
+    walk = RandomWaypoint((10.0, 10.0), (150.0, 120.0), (1.0, 3.0), seed=9)
+    points = [walk.position(t) for t in range(0, 600)]
+    assert all(0 <= x <= 150 and 0 <= y <= 120 for x, y in points)
+    steps = [math.dist(p, q) for p, q in zip(points, points[1:])]
+    assert max(steps) <= 3.0 + 1e-9 and sum(steps) > 600
+    again = RandomWaypoint((10.0, 10.0), (150.0, 120.0), (1.0, 3.0), seed=9)
+    assert [again.position(t) for t in range(0, 600)] == points
+
+
+def test_waypoints() -> None:
+    walk = Waypoints([(0.0, 0.0), (10.0, 0.0), (10.0, 10.0)], speed=2.0, t0=1.0)
+    assert walk.position(0.0) == (0.0, 0.0)
+    assert walk.position(3.5) == pytest.approx((5.0, 0.0))
+    assert walk.position(100.0) == (10.0, 10.0)
