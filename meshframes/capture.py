@@ -242,15 +242,23 @@ def parse_radiotap(data: bytes) -> Radiotap:
 
 
 def radiotap_header(
-    *, rate_500kbps: int = 2, frequency: int = 2412, signal_dbm: int | None = None
+    *, rate_500kbps: int | None = 2, frequency: int | None = 2412, signal_dbm: int | None = None
 ) -> bytes:
-    """A minimal radiotap header: flags, rate, channel and optionally signal."""
-    present = (1 << _RT_FLAGS) | (1 << _RT_RATE) | (1 << _RT_CHANNEL)
-    # flags (1), rate (1), channel: frequency + 2.4 GHz/CCK-OFDM flags (4).
-    fields = struct.pack("<BBHH", 0, rate_500kbps, frequency, 0x00A0)
+    """A minimal radiotap header: Flags (no FCS), and Rate, Channel and dBm
+    antenna signal when given."""
+    present = 1 << _RT_FLAGS
+    fields = b"\x00"
+    if rate_500kbps is not None:
+        present |= 1 << _RT_RATE
+        fields += bytes((rate_500kbps & 0xFF,))
+    if frequency is not None:
+        present |= 1 << _RT_CHANNEL
+        # Channel is 2-aligned: pad after Flags and Rate if needed; flags
+        # 0x00A0 say 2.4 GHz CCK/OFDM.
+        fields += b"\x00" * (len(fields) % 2) + struct.pack("<HH", frequency, 0x00A0)
     if signal_dbm is not None:
         present |= 1 << _RT_DBM_ANTSIGNAL
-        fields += struct.pack("<b", signal_dbm)
+        fields += struct.pack("<b", max(-128, min(127, signal_dbm)))
     return struct.pack("<BBHI", 0, 0, 8 + len(fields), present) + fields
 
 
@@ -275,17 +283,74 @@ def frames_carry_fcs(frames: Iterable[bytes]) -> bool:
     return seen
 
 
+class PcapWriter:
+    """Writes a classic pcap as frames come (microsecond timestamps); with
+    link type 127 each MPDU gets a radiotap header."""
+
+    def __init__(self, path: str | Path, linktype: int = LINKTYPE_IEEE802_11_RADIOTAP) -> None:
+        _check_linktype(0, linktype)
+        self.linktype = linktype
+        self._fh = open(path, "wb")  # noqa: SIM115 - closed by close() or the context
+        self._fh.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, MAX_RECORD, linktype))
+        self.count = 0
+
+    def write(self, timestamp: float, mpdu: bytes, rate_500kbps: int | None = None,
+              signal_dbm: int | None = None) -> None:
+        """Write one record; with link type 127, `mpdu` is a bare MPDU and a
+        radiotap header is added, otherwise it is written as given."""
+        data = mpdu
+        if self.linktype == LINKTYPE_IEEE802_11_RADIOTAP:
+            data = radiotap_header(rate_500kbps=rate_500kbps, frequency=None, signal_dbm=signal_dbm) + mpdu
+        usec = round(timestamp * 1_000_000)
+        self._fh.write(struct.pack("<IIII", usec // 1_000_000, usec % 1_000_000, len(data), len(data)))
+        self._fh.write(data)
+        self.count += 1
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> "PcapWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def write_pcap(path: str | Path, frames: Iterable[tuple[float, bytes]], linktype: int) -> int:
-    """Write (timestamp, frame) pairs as a classic pcap; returns the count."""
-    count = 0
+    """Write (timestamp, record bytes) pairs as they are; returns the count."""
     with open(path, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, MAX_RECORD, linktype))
+        count = 0
         for timestamp, data in frames:
-            sec = int(timestamp)
-            usec = int(round((timestamp - sec) * 1e6))
-            if usec >= 1_000_000:
-                sec, usec = sec + 1, usec - 1_000_000
-            f.write(struct.pack("<IIII", sec, usec, len(data), len(data)))
+            usec = round(timestamp * 1_000_000)
+            f.write(struct.pack("<IIII", usec // 1_000_000, usec % 1_000_000, len(data), len(data)))
             f.write(data)
             count += 1
     return count
+
+
+def mpdus(path: str | Path, fcs: str = "auto") -> Iterator[tuple[float, bytes, Radiotap | None]]:
+    """(timestamp, MPDU, radiotap) for every frame of a capture, radiotap and
+    FCS removed; `fcs` ("auto", "yes", "no") says whether raw 802.11 frames
+    end in an FCS (auto: `frames_carry_fcs`). Raises CaptureError where the
+    file is damaged, after the frames before it."""
+    frames: list[CapturedFrame] = []
+    error: CaptureError | None = None
+    try:
+        frames.extend(read_capture(path))
+    except CaptureError as exc:
+        error = exc
+    raw = [f.data for f in frames if f.linktype == LINKTYPE_IEEE802_11]
+    strip = fcs == "yes" or (fcs == "auto" and frames_carry_fcs(raw))
+    for frame in frames:
+        if frame.linktype == LINKTYPE_IEEE802_11_RADIOTAP:
+            try:
+                rt = parse_radiotap(frame.data)
+            except ValueError as exc:
+                raise CaptureError(frame.index, str(exc)) from exc
+            body = frame.data[rt.length :]
+            yield frame.timestamp, body[:-4] if rt.has_fcs and fcs != "no" else body, rt
+        else:
+            yield frame.timestamp, frame.data[:-4] if strip else frame.data, None
+    if error is not None:
+        raise error

@@ -359,7 +359,7 @@ def _inspect(pkt: Packet, data: bytes, result: FrameDecode) -> None:
         )
 
 
-def mpdus(frames: list[CapturedFrame], fcs: str = "auto") -> tuple[list[tuple[int, bytes, str | None]], str]:
+def _strip_link(frames: list[CapturedFrame], fcs: str = "auto") -> tuple[list[tuple[int, bytes, str | None]], str]:
     """Strip radiotap and FCS: (index, MPDU, problem) per frame, and how the
     FCS was decided ("radiotap", "present", "none")."""
     raw_80211 = [f.data for f in frames if f.linktype != LINKTYPE_IEEE802_11_RADIOTAP]
@@ -401,7 +401,7 @@ def analyze(
     except CaptureError as exc:
         analysis.capture_error = str(exc)
     decodes: list[FrameDecode] = []
-    stripped, analysis.fcs = mpdus(frames, fcs)
+    stripped, analysis.fcs = _strip_link(frames, fcs)
     for frame, (index, data, problem) in zip(frames, stripped):
         analysis.linktypes[frame.linktype] += 1
         result = decode_mpdu(data, index) if data else FrameDecode(index, "other")

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from meshframes.codec.header import FC_RETRY, is_group
-from meshframes.codec.pcap import PcapWriter
+from meshframes.capture import PcapWriter
 from meshframes.mesh.runtime import TxReport
 from meshframes.radio.base import RxFrame
 from meshframes.sim import airtime

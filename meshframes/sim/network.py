@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from meshframes.codec.pcap import PcapWriter
+from meshframes.capture import PcapWriter
 from meshframes.mesh.constants import MeshConfig
 from meshframes.mesh.events import Action, Deliver, DeliverData
 from meshframes.mesh.node import MeshNode

@@ -11,7 +11,7 @@ from meshframes.codec import DecodeError, MacHeader, MeshControl, decode, encode
 from meshframes.codec.elements import MeshConfiguration, MeshId
 from meshframes.codec.frames import CATEGORY_VENDOR, DataFrame, MeshAction, SelfProtected, VendorAction
 from meshframes.codec.pathsel import Perr, PerrDestination, Prep, Preq, PreqTarget, Rann
-from meshframes.codec.pcap import mpdus
+from meshframes.capture import mpdus
 from meshframes.codec.peering import MeshPeeringManagement
 
 from .conftest import CAPTURES

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from meshframes.codec import Beacon, DataFrame, MeshAction, SelfProtected, decode
-from meshframes.codec.pcap import LINKTYPE_IEEE802_11, mpdus, read_pcap
+from meshframes.capture import LINKTYPE_IEEE802_11, mpdus, read_capture
 from meshframes.codec.pathsel import Perr, Prep, Preq
 
 from .conftest import CAPTURES
@@ -35,7 +35,7 @@ def tshark_rows(path: Path) -> list[dict[str, str]]:
     exe = shutil.which("tshark")
     assert exe, "tshark is not installed: tools/bootstrap installs it (Debian package tshark)"
     cmd = [exe, "-n", "-r", str(path), "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,"]
-    if read_pcap(path)[0] == LINKTYPE_IEEE802_11:
+    if next(read_capture(path)).linktype == LINKTYPE_IEEE802_11:
         cmd += ["-o", "wlan.check_fcs:TRUE", "-o", "wlan.check_checksum:FALSE"]
     for field in FIELDS:
         cmd += ["-e", field]

@@ -23,7 +23,7 @@ import pytest
 from meshframes.codec import Beacon, ControlFrame, DataFrame, Frame, MeshAction, decode, encode
 from meshframes.codec.header import is_group
 from meshframes.codec.pathsel import Perr, Prep, Preq
-from meshframes.codec.pcap import mpdus
+from meshframes.capture import mpdus
 from meshframes.mesh.constants import MeshConfig
 from meshframes.mesh.node import MeshNode
 from meshframes.mesh.runtime import NodeRuntime, TxReport

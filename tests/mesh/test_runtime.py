@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from meshframes.codec import decode, encode
 from meshframes.codec.header import BROADCAST
 from meshframes.codec.pathsel import Preq, PreqTarget
-from meshframes.codec.pcap import mpdus
+from meshframes.capture import mpdus
 from meshframes.mesh.constants import MeshConfig
 from meshframes.mesh.events import Refused
 from meshframes.mesh.hwmp import Hwmp

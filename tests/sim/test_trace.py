@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from meshframes.codec import MeshAction, SelfProtected, VendorAction, decode, encode
-from meshframes.codec.pcap import LINKTYPE_IEEE802_11_RADIOTAP, mpdus, read_pcap
+from meshframes.capture import LINKTYPE_IEEE802_11_RADIOTAP, mpdus, read_capture
 from meshframes.sim.medium import MediumConfig
 from meshframes.sim.network import SimNetwork, chain
 
@@ -44,8 +44,9 @@ def test_trace_pcap_decodes(tmp_path: Path) -> None:
     decodes to a frame that re-encodes exactly."""
     path = tmp_path / "run.pcap"
     net = small_run(11, path)
-    linktype, records = read_pcap(path)
-    assert linktype == LINKTYPE_IEEE802_11_RADIOTAP and len(records) == net.medium.transmissions
+    records = list(read_capture(path))
+    assert {r.linktype for r in records} == {LINKTYPE_IEEE802_11_RADIOTAP}
+    assert len(records) == net.medium.transmissions
     kinds = set()
     for _, mpdu, rt in mpdus(path):
         frame = decode(mpdu)
