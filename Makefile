@@ -5,7 +5,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast bench clean
+.PHONY: setup demo test test-fast lint bench clean
 
 setup: $(STAMP)
 
@@ -19,8 +19,11 @@ demo: setup
 	$(VENV)/bin/meshframes demo
 
 # The whole suite, every tier (tshark, hwsim) included.
-test: setup
+test: setup lint
 	$(VPY) -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check meshframes tests tools
 
 test-fast: setup
 	$(VPY) -m pytest -m "not hwsim and not slow" $(PYTEST_ARGS)

@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "demo": "meshframes.cli.demo:demo",
     "inject": "meshframes.cli.inject:inject",
     "keys": "meshframes.cli.keys:keys",
+    "replay": "meshframes.cli.replay:replay",
 }
 
 

@@ -18,9 +18,11 @@ BENCHES: dict[str, str] = {
 
 class _LazyBenches(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(BENCHES)
+        return sorted(BENCHES) + ["all"]
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name == "all":
+            return _all
         target = BENCHES.get(name)
         if target is None:
             return None
@@ -32,3 +34,14 @@ class _LazyBenches(click.Group):
 def bench() -> None:
     """Run a benchmark; each reports its rate next to a baseline measured in
     the same run and the ratio between them."""
+
+
+@click.command("all", short_help="Run every benchmark with its defaults, one after the other.")
+@click.pass_context
+def _all(ctx: click.Context) -> None:
+    """Run every registered benchmark with its default options."""
+    group = ctx.parent.command if ctx.parent else None
+    for name in sorted(BENCHES):
+        command = group.get_command(ctx, name) if group else None
+        if command is not None:
+            ctx.invoke(command)

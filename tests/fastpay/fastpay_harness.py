@@ -20,7 +20,7 @@ from meshframes.fastpay.client import (
     TransferConfirmed,
 )
 from meshframes.fastpay.client_store import ClientStore
-from meshframes.fastpay.committee import Committee, Identity, generate_committee
+from meshframes.fastpay.committee import Identity, generate_committee
 from meshframes.fastpay.messages import (
     AccountInfoResponse,
     Address,

@@ -17,7 +17,6 @@ from meshframes.capture import parse_radiotap, read_capture
 from meshframes.codec import elements as cel
 from meshframes.codec import pathsel as cps
 from meshframes.codec.ie import encode_elements
-from meshframes.codec.peering import MeshPeeringManagement as CodecPeering
 from meshframes.layers import (
     GANN,
     PERR,

@@ -3,18 +3,16 @@ and an RxFrame stamp."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
-from meshframes.codec import Frame, SelfProtected, decode
+from meshframes.codec import SelfProtected
 from meshframes.codec.elements import MeshConfiguration, MeshId
 from meshframes.codec.ie import Element
 from meshframes.codec.peering import MeshPeeringManagement
 from meshframes.mesh.constants import MeshConfig
 from meshframes.mesh.events import Action, Refused, SetTimer, Transmit
 from meshframes.mesh.mbss import Mbss, action_header
-from meshframes.mesh.peers import Peer, PeerTable, PlinkState
-from meshframes.mesh.runtime import TxReport
 from meshframes.radio.base import RxFrame
+from meshframes.replay import ListRadio, ManualClock, take_as_established  # noqa: F401  (re-exported for tests)
 
 A = bytes.fromhex("020000000001")
 B = bytes.fromhex("020000000002")
@@ -36,15 +34,6 @@ def peer_frame(src: bytes, dst: bytes, action: int, element: MeshPeeringManageme
     return SelfProtected(action_header(dst, src), action, 0, (aid or 1) if action == 2 else None, elements)
 
 
-def take_as_established(table: PeerTable, addr: bytes) -> Peer:
-    """A peer whose link is ESTAB without running the FSM: for engine tests
-    and replays where peering is not what is being tested."""
-    peer = table.add(addr)
-    assert peer is not None, "peer table full"
-    table.set_state(peer, PlinkState.ESTAB)
-    return peer
-
-
 def sent(actions: list[Action]) -> list:
     return [a.frame for a in actions if isinstance(a, Transmit)]
 
@@ -55,37 +44,3 @@ def refusals(actions: list[Action]) -> list[str]:
 
 def timers(actions: list[Action]) -> dict:
     return {a.key: a.deadline for a in actions if isinstance(a, SetTimer)}
-
-
-class ManualClock:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def now(self) -> float:
-        return self.t
-
-
-@dataclass
-class ListRadio:
-    """A Radio whose air is two lists: frames put in `inbox` are received,
-    frames the node sends are kept in `sent` with their time."""
-
-    mac: bytes
-    clock: ManualClock
-    inbox: list[RxFrame] = field(default_factory=list)
-    reports: list[TxReport] = field(default_factory=list)
-    sent: list[tuple[float, bytes]] = field(default_factory=list)
-
-    def transmit(self, frame: bytes) -> None:
-        self.sent.append((self.clock.now(), frame))
-
-    def frames(self) -> list[tuple[float, Frame]]:
-        return [(t, decode(data)) for t, data in self.sent]
-
-    def receive(self) -> list[RxFrame]:
-        out, self.inbox = self.inbox, []
-        return out
-
-    def tx_reports(self) -> list[TxReport]:
-        out, self.reports = self.reports, []
-        return out

@@ -15,59 +15,15 @@ regression tests create nodes in).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from meshframes.codec import Beacon, ControlFrame, DataFrame, Frame, MeshAction, decode, encode
-from meshframes.codec.header import is_group
-from meshframes.codec.pathsel import Perr, Prep, Preq
-from meshframes.capture import mpdus
 from meshframes.mesh.constants import MeshConfig
-from meshframes.mesh.node import MeshNode
-from meshframes.mesh.runtime import NodeRuntime, TxReport
-from meshframes.radio.base import RxFrame
-
-from .helpers import ListRadio, ManualClock, take_as_established
+from meshframes.replay import Replay
+from meshframes.replay import replay as replay_capture
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-ACK_SUBTYPE = 13
-
-
-@dataclass
-class Hwmp:
-    """The HWMP behaviour of one node, in kind."""
-
-    forwarded_preqs: set[tuple[bytes, bytes]] = field(default_factory=set)
-    originated: list[tuple[float, bytes]] = field(default_factory=list)
-    preps: set[tuple[bytes, frozenset[bytes]]] = field(default_factory=set)
-    perr_destinations: set[bytes] = field(default_factory=set)
-
-    def add(self, t: float, me: bytes, frame: Frame) -> None:
-        if not isinstance(frame, MeshAction):
-            return
-        for element in frame.elements:
-            if isinstance(element, Preq):
-                for target in element.targets:
-                    if element.originator_addr == me:
-                        self.originated.append((t, target.addr))
-                    else:
-                        self.forwarded_preqs.add((element.originator_addr, target.addr))
-            elif isinstance(element, Prep):
-                pair = frozenset((element.target_addr, element.originator_addr))
-                self.preps.add((frame.header.addr1, pair))
-            elif isinstance(element, Perr):
-                self.perr_destinations |= {d.addr for d in element.destinations}
-
-
-@dataclass
-class Replay:
-    data_checked: int = 0
-    next_hop_mismatches: list[str] = field(default_factory=list)
-    ns3: Hwmp = field(default_factory=Hwmp)
-    ours: Hwmp = field(default_factory=Hwmp)
-    node: MeshNode | None = None
 
 
 def ns3_mac(index: int) -> bytes:
@@ -75,72 +31,7 @@ def ns3_mac(index: int) -> bytes:
 
 
 def replay(path: Path, index: int) -> Replay:
-    me = ns3_mac(index)
-    frames = [(t, decode(m)) for t, m, _ in mpdus(path)]
-    clock = ManualClock()
-    clock.t = frames[0][0]
-    radio = ListRadio(me, clock)
-    node = MeshNode(me, MeshConfig(mesh_id=b"mesh"))
-    runtime = NodeRuntime(node, radio, clock)
-    neighbours = {f.header.addr2 for _, f in frames if isinstance(f, Beacon) and f.header.addr2 != me}
-    for addr in sorted(neighbours):
-        take_as_established(node.peers, addr).last_seen = clock.t
-    runtime.start()
-    result = Replay(node=node)
-    inflight: list = []  # [(sequence, RA), acked] of our last individually addressed frame
-
-    def settle_report() -> None:
-        if inflight:
-            (_, ra), acked = inflight
-            radio.reports.append(TxReport(ra, acked, 60))
-            inflight.clear()
-
-    def advance(t: float) -> None:
-        while (deadline := runtime.next_deadline()) is not None and deadline <= t:
-            clock.t = deadline
-            runtime.poll()
-        clock.t = t
-        runtime.poll()
-
-    for t, frame in frames:
-        advance(t)
-        if isinstance(frame, ControlFrame):
-            if frame.addr1 == me and (frame.frame_control >> 4) & 0xF == ACK_SUBTYPE and inflight:
-                inflight[1] = True
-                settle_report()
-            continue
-        hdr = frame.header
-        if hdr.addr2 == me:
-            if not is_group(hdr.addr1):
-                key = (hdr.sequence_number, hdr.addr1)
-                if not inflight or inflight[0] != key:
-                    settle_report()
-                    inflight[:] = [key, False]
-            if hdr.retry:
-                continue
-            result.ns3.add(t, me, frame)
-            if isinstance(frame, MeshAction):
-                for element in frame.elements:
-                    if (isinstance(element, Preq) and element.originator_addr == me
-                            and node.next_hop(element.targets[0].addr, t) is None):
-                        runtime.send_data(element.targets[0].addr, b"")
-            if isinstance(frame, DataFrame) and frame.mesh_control is not None and not is_group(hdr.addr1):
-                mesh_da, mesh_sa = hdr.addr3, hdr.addr4
-                if mesh_sa == me:
-                    runtime.send_data(mesh_da, frame.body)
-                result.data_checked += 1
-                ours = node.next_hop(mesh_da, t)
-                if ours != hdr.addr1:
-                    result.next_hop_mismatches.append(
-                        f"{t:.6f} to {mesh_da.hex(':')}: ns-3 {hdr.addr1.hex(':')}, ours {ours and ours.hex(':')}")
-            continue
-        if hdr.addr1 == me or is_group(hdr.addr1):
-            radio.inbox.append(RxFrame(encode(frame), t, None, 60))
-            runtime.poll()
-    advance(frames[-1][0])
-    for t, frame in radio.frames():
-        result.ours.add(t, me, frame)
-    return result
+    return replay_capture(path, ns3_mac(index), b"mesh")
 
 
 CASES = [("hwmp-reactive-regression-test", i) for i in range(6)] + [
@@ -160,16 +51,16 @@ def test_ns3_node_replayed_into_our_engine(name: str, index: int) -> None:
     result = replay(SHARED / f"pcaps/ns3/{name}-{index}-1.pcap", index)
     assert result.data_checked > 0
     assert result.next_hop_mismatches == []
-    assert result.ours.forwarded_preqs == result.ns3.forwarded_preqs
-    assert result.ours.preps == result.ns3.preps
+    assert result.ours.forwarded_preqs == result.captured.forwarded_preqs
+    assert result.ours.preps == result.captured.preps
     silent = PROPAGATED_FROM_TTL_ZERO.get((name, index), set())
-    assert result.ours.perr_destinations == result.ns3.perr_destinations - silent
+    assert result.ours.perr_destinations == result.captured.perr_destinations - silent
     assert result.node is not None
     for dst in silent:
         path = result.node.path(dst)
         assert path is not None and result.node.next_hop(dst, path.exp_time - 1e-3) is None
         assert result.node.counters["hwmp-ttl-expired"] >= 1
-    assert {t for _, t in result.ours.originated} == {t for _, t in result.ns3.originated}
+    assert {t for _, t in result.ours.originated} == {t for _, t in result.captured.originated}
 
 
 def test_rediscovery_after_node_3_is_removed_never_heals() -> None:
@@ -177,7 +68,7 @@ def test_rediscovery_after_node_3_is_removed_never_heals() -> None:
     start when traffic waits, retry with growing gaps, get no PREP (there is
     no other path) and give up; we after 1 + dot11MeshHWMPmaxPREQretries PREQs."""
     result = replay(SHARED / "pcaps/ns3/hwmp-reactive-regression-test-5-1.pcap", 5)
-    late_ns3 = [t for t, a in result.ns3.originated if t > 5.5 and a == ns3_mac(0)]
+    late_ns3 = [t for t, a in result.captured.originated if t > 5.5 and a == ns3_mac(0)]
     late_ours = [t for t, a in result.ours.originated if t > 5.5 and a == ns3_mac(0)]
     assert late_ours[0] == pytest.approx(late_ns3[0])
     for series in (late_ns3, late_ours):
