@@ -27,6 +27,7 @@ from typing import Any, BinaryIO
 
 from tools.hwsim import host, image
 from tools.hwsim.agent import AGENT_PORT, RunResult
+from tools.hwsim.radios import Node, reset
 from tools.hwsim.wire import ChannelClosed, read_message, write_message
 
 # Measured on this machine (hwsim.md): KVM here is a PVM implementation that
@@ -123,7 +124,7 @@ class Guest:
             "-serial", f"file:{serial}",
             # multidevs=remap: the host's / spans several mounts, whose inode
             # numbers would otherwise collide inside one 9p export.
-            "-fsdev", f"local,id=root,path=/,security_model=none,readonly=on,multidevs=remap",
+            "-fsdev", "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap",
             "-device", f"virtio-9p-pci,fsdev=root,mount_tag={image.ROOT_TAG}",
             "-fsdev", f"local,id=io,path={workdir / 'io'},security_model=none",
             "-device", f"virtio-9p-pci,fsdev=io,mount_tag={image.IO_TAG}",
@@ -208,6 +209,11 @@ class Guest:
     def stop_all(self) -> None:
         """End every background process and guest interpreter."""
         self._request("stop_all", 60.0)
+
+    def reset_radios(self, radios: int) -> list[Node]:
+        """End every guest process, reload mac80211_hwsim with `radios` radios
+        and give each its own network namespace (see radios.reset)."""
+        return reset(self, radios)
 
     # -- files ----------------------------------------------------------------
 
