@@ -83,12 +83,10 @@ class MeshInterface(PacketEndpoint):
         if len(payload) > MAX_PAYLOAD:
             raise ValueError(f"payload of {len(payload)} bytes exceeds the mesh MTU "
                              f"{MAX_PAYLOAD}; fragment it first")
-        try:
-            self._sock.sendto(payload, (self.ifname, ETHERTYPE_FASTPAY, 0, 0, dst))
-        except BlockingIOError:
+        if self._send(payload, (self.ifname, ETHERTYPE_FASTPAY, 0, 0, dst)):
+            self.stats.sent += 1
+        else:
             self.stats.send_dropped += 1
-            return
-        self.stats.sent += 1
 
     def receive_messages(self) -> list[MeshifMessage]:
         messages = []

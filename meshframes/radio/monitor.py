@@ -16,6 +16,7 @@ What a monitor socket sees besides the air, and what we do with it:
 
 from __future__ import annotations
 
+import errno
 import socket
 from dataclasses import dataclass
 
@@ -68,11 +69,18 @@ class MonitorRadio(PacketEndpoint):
 
     def transmit(self, frame: bytes) -> None:
         try:
-            self._sock.send(radiotap.TX_HEADER + frame)
-        except BlockingIOError:
+            sent = self._send(radiotap.TX_HEADER + frame)
+        except OSError as error:
+            if error.errno != errno.EMSGSIZE:
+                raise
+            raise ValueError(
+                f"a {len(frame)}-byte frame exceeds the MTU of {self.ifname}; raise it "
+                f"(`ip link set {self.ifname} mtu 2400`) to carry 2304-octet bodies"
+            ) from error
+        if sent:
+            self.stats.transmitted += 1
+        else:
             self.stats.tx_dropped += 1
-            return
-        self.stats.transmitted += 1
 
     def receive(self) -> list[RxFrame]:
         frames = []

@@ -4,6 +4,7 @@ and a drain that stamps every packet on CLOCK_MONOTONIC."""
 
 from __future__ import annotations
 
+import errno
 import select
 import socket
 import struct
@@ -51,12 +52,14 @@ def open_packet_socket(ifname: str, kind: int, protocol: int, *, hardware_type: 
     return sock, address[:6]
 
 
-def drain(sock: socket.socket, bufsize: int) -> Iterator[tuple[bytes, int, bytes, float]]:
-    """Yield (packet, packet type, source address, CLOCK_MONOTONIC arrival)
-    for every packet waiting on the non-blocking `sock`."""
+def drain(sock: socket.socket, bufsize: int, *,
+          wall_clock: bool = False) -> Iterator[tuple[bytes, int, bytes, float]]:
+    """Yield (packet, packet type, source address, arrival time) for every
+    packet waiting on the non-blocking `sock`. Arrival is on CLOCK_MONOTONIC
+    (the clock engines run on), or CLOCK_REALTIME with `wall_clock` (pcaps)."""
     # Kernel stamps are CLOCK_REALTIME; one offset per drain moves them onto
     # CLOCK_MONOTONIC (the clocks do not drift apart within a drain).
-    offset = time.monotonic() - time.time()
+    offset = 0.0 if wall_clock else time.monotonic() - time.time()
     while True:
         try:
             packet, ancillary, _, address = sock.recvmsg(
@@ -92,6 +95,21 @@ class PacketEndpoint:
 
     def close(self) -> None:
         self._sock.close()
+
+    def _send(self, packet: bytes, address: tuple | None = None) -> bool:
+        """Hand one packet to the kernel; False when it was dropped because
+        the socket buffer (EAGAIN) or the interface queue (ENOBUFS) was full,
+        as a busy radio loses frames rather than blocking its node."""
+        try:
+            if address is None:
+                self._sock.send(packet)
+            else:
+                self._sock.sendto(packet, address)
+        except OSError as error:
+            if error.errno not in (errno.EAGAIN, errno.ENOBUFS):
+                raise
+            return False
+        return True
 
     def __enter__(self) -> Self:
         return self

@@ -44,7 +44,6 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "wireless-regdb", ("/lib/firmware/regulatory.db",), "cfg80211's regulatory database"
     ),
     Requirement("tshark", ("/usr/bin/tshark",), "the frame-format oracle"),
-    Requirement("wireshark-common", ("/usr/bin/dumpcap",), "records captures in the guest"),
 )
 KERNEL_PACKAGE = "linux-image-amd64"
 

@@ -8,6 +8,9 @@ returns plain data (bytes, RxFrame, counters) that pickles back to the host.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
+from collections.abc import Callable
+import threading
 import time
 from typing import Any
 
@@ -16,16 +19,17 @@ from meshframes.radio.meshif import MeshifMessage, MeshInterface
 from meshframes.radio.monitor import MonitorRadio
 
 _open: dict[str, Any] = {}
+_streams: dict[str, tuple[threading.Event, threading.Thread, list[int]]] = {}
 
 
 def monitor_open(ifname: str, **options: Any) -> str:
     """Open a MonitorRadio on `ifname` (replacing one already open there)."""
-    monitor_close(ifname)
+    close(ifname)
     _open[ifname] = MonitorRadio(ifname, **options)
     return _open[ifname].mac.hex(":")
 
 
-def monitor_close(ifname: str) -> None:
+def close(ifname: str) -> None:
     radio = _open.pop(ifname, None)
     if radio is not None:
         radio.close()
@@ -45,8 +49,10 @@ def monitor_collect(ifname: str, want: list[bytes] | None = None, *, count: int 
     return _collect(radio.receive, radio.wait, want, lambda f: f.data, count, timeout)
 
 
-def monitor_drain(ifname: str) -> int:
-    return len(_open[ifname].receive())
+def monitor_drain(ifname: str) -> dict[str, int]:
+    """Throw away what is waiting; return the counters after that."""
+    _open[ifname].receive()
+    return stats(ifname)
 
 
 def stats(ifname: str) -> dict[str, int]:
@@ -54,7 +60,7 @@ def stats(ifname: str) -> dict[str, int]:
 
 
 def meshif_open(ifname: str) -> str:
-    monitor_close(ifname)
+    close(ifname)
     _open[ifname] = MeshInterface(ifname)
     return _open[ifname].mac.hex(":")
 
@@ -65,14 +71,33 @@ def meshif_send(ifname: str, dst: bytes, payloads: list[bytes]) -> None:
         interface.send(dst, payload)
 
 
-def meshif_send_paced(ifname: str, dst: bytes, payload: bytes, *, count: int,
-                      interval: float) -> None:
-    """Send `count` copies `interval` seconds apart (a steady stream, e.g.
-    to make a vanished next hop visible through transmit failures)."""
-    interface: MeshInterface = _open[ifname]
-    for _ in range(count):
-        interface.send(dst, payload)
-        time.sleep(interval)
+def meshif_drain(ifname: str) -> int:
+    return len(_open[ifname].receive_messages())
+
+
+def meshif_stream_start(ifname: str, dst: bytes, payload: bytes, *, interval: float) -> None:
+    """Send `payload` to `dst` every `interval` seconds from a thread until
+    meshif_stream_stop (a steady stream, e.g. to make a vanished next hop
+    show up as transmit failures)."""
+    stop = threading.Event()
+    sent = [0]
+
+    def stream() -> None:
+        while not stop.wait(interval):
+            _open[ifname].send(dst, payload)
+            sent[0] += 1
+
+    thread = threading.Thread(target=stream, daemon=True)
+    _streams[ifname] = (stop, thread, sent)
+    thread.start()
+
+
+def meshif_stream_stop(ifname: str) -> int:
+    """Stop the stream; return how many payloads it sent."""
+    stop, thread, sent = _streams.pop(ifname)
+    stop.set()
+    thread.join()
+    return sent[0]
 
 
 def meshif_collect(ifname: str, want: list[bytes] | None = None, *, count: int = 1,
@@ -82,17 +107,19 @@ def meshif_collect(ifname: str, want: list[bytes] | None = None, *, count: int =
                     lambda m: m.payload, count, timeout)
 
 
-def _collect(receive, wait, want, key, count: int, timeout: float) -> list:
+def _collect(receive: Callable[[], list], wait: Callable[[float], bool],
+             want: list[bytes] | None, key: Callable[[Any], bytes], count: int,
+             timeout: float) -> list:
     got: list = []
-    missing = list(want) if want is not None else None
+    missing = Counter(want) if want is not None else None
     deadline = time.monotonic() + timeout
-    while (missing if missing is not None else len(got) < count):
+    while (sum(missing.values()) if missing is not None else count - len(got)) > 0:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
         wait(remaining)
         for item in receive():
             got.append(item)
-            if missing is not None and key(item) in missing:
-                missing.remove(key(item))
+            if missing is not None and missing[key(item)] > 0:
+                missing[key(item)] -= 1
     return got

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 import shlex
+import signal
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -25,6 +27,9 @@ if TYPE_CHECKING:
 
 DEFAULT_FREQ = 2412
 DEFAULT_MESH_ID = "meshframes"
+# 802.11-2020 9.2.4.7: a management or data frame body carries at most 2304
+# octets; with the MAC header and radiotap a frame stays under this.
+MONITOR_MTU = 2400
 
 # nl80211 mpath flags (include/uapi/linux/nl80211.h, enum nl80211_mpath_flags).
 MPATH_ACTIVE = 1 << 0
@@ -116,10 +121,12 @@ class Node:
                     active: bool = False) -> str:
         """Add a monitor interface on this radio, up and tuned. An active
         monitor makes hwsim acknowledge unicast frames to the radio's address,
-        as a real station would; a passive one only listens."""
+        as a real station would; a passive one only listens. Its MTU is
+        raised from Ethernet's 1500 so that injected frames may carry the
+        2304-octet bodies 802.11 allows (a full FastPay fragment)."""
         flags = " flags active" if active else ""
         self.run(f"iw phy {self.phy} interface add {name} type monitor{flags} && "
-                 f"ip link set {name} up && iw dev {name} set freq {freq}")
+                 f"ip link set {name} mtu {MONITOR_MTU} up && iw dev {name} set freq {freq}")
         return name
 
     def remove_wlan(self) -> None:
@@ -188,13 +195,14 @@ class Node:
 
     def start_capture(self, name: str, *, freq: int = DEFAULT_FREQ) -> Capture:
         """Turn this radio into a recorder: its own interface goes away, a
-        monitor hears the channel and dumpcap writes a pcap (radiotap, link
-        type 127) into the guest's writable share."""
+        monitor hears the channel and tools.hwsim.recorder writes a pcap
+        (radiotap, link type 127) into the guest's writable share."""
         self.remove_wlan()
         monitor = self.add_monitor("rec0", freq=freq)
         host_path, guest_path = self.guest.io_path(name)
-        process = self.spawn(["dumpcap", "-i", monitor, "-P", "-w", guest_path])
-        process.expect(r"Capturing on", timeout=30.0)
+        process = self.spawn([sys.executable, "-S", "-m", "tools.hwsim.recorder",
+                              monitor, guest_path])
+        process.expect(r"recording on", timeout=30.0)
         return Capture(process, host_path)
 
 
@@ -204,11 +212,11 @@ class Capture:
     path: Path
 
     def stop(self) -> Path:
-        """Stop dumpcap (it flushes on SIGINT) and return the host path of
-        the pcap."""
-        result = self.process.stop()
-        if not self.path.exists():
-            raise RuntimeError(f"dumpcap left no capture at {self.path}: {result.stderr}")
+        """Stop the recorder (it drains its socket first) and return the host
+        path of the pcap."""
+        result = self.process.stop(signal.SIGTERM)
+        if result.returncode != 0 or not self.path.exists():
+            raise RuntimeError(f"the recorder failed ({result.returncode}): {result.stderr}")
         return self.path
 
 
