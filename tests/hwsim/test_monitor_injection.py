@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import pytest
 
+from hwsim.marks import LAYERS_PENDING
 from meshframes.radio.base import RxFrame
 from tools.hwsim import Guest
 from tools.hwsim.framesets import INJECT_CASES, InjectCase, fastpay_frame, kind_of
@@ -21,11 +22,6 @@ from tools.hwsim.wait import wait_for
 
 pytestmark = pytest.mark.hwsim
 PROBES = "tools.hwsim.probes"
-# Until the lead's branch (Scapy layers, meshframes.dissect) is merged here,
-# the decode checks cannot import it; any other failure is a real failure.
-LAYERS_PENDING = pytest.mark.xfail(
-    raises=ModuleNotFoundError, strict=False,
-    reason="meshframes.dissect arrives with the layers branch; drop this mark after the merge")
 
 
 @pytest.fixture(scope="module")

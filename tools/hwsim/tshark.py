@@ -36,21 +36,26 @@ def rows(pcap: Path, fields: Sequence[str] = FIELDS) -> list[dict[str, str]]:
 def kind(row: dict[str, str]) -> str:
     """The frame's kind in the names meshframes.dissect uses, from tshark's
     fields alone."""
-    subtype = row["wlan.fc.type_subtype"]
-    if subtype == "0x0008":
+    subtype = _number(row["wlan.fc.type_subtype"])
+    if subtype == 0x0008:
         return "beacon"
-    category = row["wlan.fixed.category_code"]
-    if category == "15":
-        return {"1": "peering-open", "2": "peering-confirm", "3": "peering-close"}.get(
-            row["wlan.fixed.selfprot_action"], "other")
-    if category == "13" and row["wlan.fixed.mesh_action"] == "1":
-        tags = row["wlan.tag.number"].split(",")
-        for tag, name in (("130", "preq"), ("131", "prep"), ("132", "perr"), ("126", "rann")):
+    category = _number(row["wlan.fixed.category_code"])
+    if category == 15:
+        return {1: "peering-open", 2: "peering-confirm", 3: "peering-close"}.get(
+            _number(row["wlan.fixed.selfprot_action"]), "other")
+    if category == 13 and _number(row["wlan.fixed.mesh_action"]) == 1:
+        tags = {_number(tag) for tag in row["wlan.tag.number"].split(",")}
+        for tag, name in ((130, "preq"), (131, "prep"), (132, "perr"), (126, "rann")):
             if tag in tags:
                 return name
-    if subtype == "0x0028" and row["wlan.mesh.control_field"]:
+    if subtype == 0x0028 and row["wlan.mesh.control_field"]:
         return "mesh-data"
     return "other"
+
+
+def _number(text: str) -> int | None:
+    # tshark prints some fields in decimal and others in hex ("0x01").
+    return int(text, 0) if text else None
 
 
 def kinds(pcap: Path) -> Counter[str]:
