@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from meshframes.radio.base import RxFrame
-from meshframes.radio.meshif import MeshifMessage, MeshInterface
+from meshframes.radio.meshif import MeshifMessage, MeshifRadio, MeshInterface
 from meshframes.radio.monitor import MonitorRadio
 
 _open: dict[str, Any] = {}
@@ -105,6 +105,18 @@ def meshif_collect(ifname: str, want: list[bytes] | None = None, *, count: int =
     interface: MeshInterface = _open[ifname]
     return _collect(interface.receive_messages, interface.wait, want,
                     lambda m: m.payload, count, timeout)
+
+
+def meshif_radio_transmit(ifname: str, frames: list[bytes]) -> None:
+    """Transmit MPDUs through the Radio adapter (FastPay action frames)."""
+    radio = MeshifRadio(_open[ifname])
+    for frame in frames:
+        radio.transmit(frame)
+
+
+def meshif_radio_collect(ifname: str, *, count: int = 1, timeout: float = 10.0) -> list[RxFrame]:
+    radio = MeshifRadio(_open[ifname])
+    return _collect(radio.receive, radio.interface.wait, None, lambda f: f.data, count, timeout)
 
 
 def _collect(receive: Callable[[], list], wait: Callable[[float], bool],
