@@ -16,6 +16,7 @@ import click
 # verb -> "module:function"; a module adds itself here with one line.
 COMMANDS: dict[str, str] = {
     "bench": "meshframes.cli.bench:bench",
+    "hwsim": "meshframes.cli.hwsim:hwsim",
 }
 
 

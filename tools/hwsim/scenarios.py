@@ -102,6 +102,32 @@ def _wait_path_dropped(node: Node, dst: Node) -> None:
              interval=0.3, describe=lambda _: repr(node.mpaths()))
 
 
+def monitor_injection(guest: Guest) -> Recording:
+    """Every frame of tools.hwsim.framesets injected by n0's monitor and
+    collected by n1's, heard by a third radio: the shared captures' frames
+    and our FastPay frames as they travel on a real radio (with the
+    Duration mac80211 gives each)."""
+    from tools.hwsim.framesets import INJECT_CASES
+
+    sender, receiver, recorder = guest.reset_radios(3)
+    capture = recorder.start_capture("monitor-injection.pcap")
+    timeline = Timeline()
+    timeline.mark("recorder up")
+    for node in (sender, receiver):
+        node.add_monitor("mon0")
+        node.call(f"{PROBES}:monitor_open", "mon0")
+    frames = [case.frame for case in INJECT_CASES]
+    timeline.mark(f"n0 injects {len(frames)} frames, one of each kind")
+    sender.call(f"{PROBES}:monitor_transmit", "mon0", frames)
+    got = receiver.call(f"{PROBES}:monitor_collect", "mon0", count=len(frames), timeout=20.0)
+    timeline.mark(f"n1 received {len(got)}")
+    path = capture.stop()
+    timeline.mark("recorder stopped")
+    return Recording(path, (sender, receiver, recorder), timeline,
+                     {"injected": len(frames), "received": len(got)})
+
+
 SCENARIOS: dict[str, Callable[[Guest], Recording]] = {
     "kernel-chain-perr": kernel_chain_perr,
+    "monitor-injection": monitor_injection,
 }
