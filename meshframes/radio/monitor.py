@@ -10,7 +10,11 @@ What a monitor socket sees besides the air, and what we do with it:
 - a copy of every frame sent through the socket (packet type OUTGOING):
   dropped, as an own echo;
 - mac80211's TX status report of every frame this radio sent, whoever sent
-  it (radiotap with a TX flags field): dropped, as an own echo;
+  it (radiotap with a TX flags field): not delivered, as an own echo, but
+  kept as a TxStatus (was a unicast frame acknowledged?), the feedback a
+  mesh node's link metric and failure detection need. A receiving monitor
+  acknowledges only when created `active` (hwsim ACKs a frame when some
+  active interface of the receiving radio has its address);
 - frames for other receivers: dropped only when `addressed_only` is set.
 """
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import errno
 import socket
+from collections import deque
 from dataclasses import dataclass
 
 from meshframes.radio import radiotap
@@ -30,6 +35,16 @@ ARPHRD_IEEE80211_RADIOTAP = 803
 # radiotap fits comfortably.
 MAX_PACKET = 4096
 MIN_MPDU = 10  # the shortest 802.11 frame (ACK/CTS): FC, duration, A1
+TX_STATUS_KEPT = 4096  # unread TX status beyond this is dropped, oldest first
+
+
+@dataclass(frozen=True, slots=True)
+class TxStatus:
+    """What became of one unicast frame this radio transmitted."""
+
+    receiver: bytes  # its A1
+    acked: bool
+    timestamp: float  # CLOCK_MONOTONIC
 
 
 @dataclass(slots=True)
@@ -39,7 +54,9 @@ class MonitorStats:
     transmitted: int = 0
     tx_dropped: int = 0  # the socket refused a frame (queue full)
     delivered: int = 0
-    own_echo: int = 0
+    own_echo: int = 0  # copies and TX status reports of our own frames
+    tx_acked: int = 0
+    tx_failed: int = 0  # unicast frames no one acknowledged
     not_addressed: int = 0
     bad_fcs: int = 0
     malformed: int = 0  # unusable radiotap, or shorter than an 802.11 header
@@ -62,6 +79,7 @@ class MonitorRadio(PacketEndpoint):
         self.addressed_only = addressed_only
         self.stats = MonitorStats()
         self._mac = mac if mac is not None else self.interface_mac
+        self._tx_status: deque[TxStatus] = deque(maxlen=TX_STATUS_KEPT)
 
     @property
     def mac(self) -> bytes:
@@ -85,14 +103,22 @@ class MonitorRadio(PacketEndpoint):
     def receive(self) -> list[RxFrame]:
         frames = []
         for packet, packet_type, _, stamp in drain(self._sock, MAX_PACKET):
-            accepted = self._accept(packet, packet_type)
+            accepted = self._accept(packet, packet_type, stamp)
             if accepted is not None:
                 header, mpdu = accepted
                 frames.append(RxFrame(mpdu, stamp, header.signal_dbm, header.rate_100kbps))
         self.stats.delivered += len(frames)
         return frames
 
-    def _accept(self, packet: bytes, packet_type: int) -> tuple[radiotap.Radiotap, bytes] | None:
+    def take_tx_status(self) -> list[TxStatus]:
+        """The TX status of unicast frames sent since the last call (as far
+        as receive() has read them), oldest first."""
+        reports = list(self._tx_status)
+        self._tx_status.clear()
+        return reports
+
+    def _accept(self, packet: bytes, packet_type: int,
+                stamp: float) -> tuple[radiotap.Radiotap, bytes] | None:
         if packet_type == PACKET_OUTGOING:
             self.stats.own_echo += 1
             return None
@@ -103,6 +129,7 @@ class MonitorRadio(PacketEndpoint):
             return None
         if header.tx_report:
             self.stats.own_echo += 1
+            self._note_tx_status(header, packet, stamp)
             return None
         if header.flags & radiotap.FLAG_BAD_FCS:
             self.stats.bad_fcs += 1
@@ -116,3 +143,16 @@ class MonitorRadio(PacketEndpoint):
             self.stats.not_addressed += 1
             return None
         return header, mpdu
+
+    def _note_tx_status(self, header: radiotap.Radiotap, packet: bytes, stamp: float) -> None:
+        receiver = packet[header.length + 4:header.length + 10]
+        if header.tx_flags is None or len(receiver) < 6 or receiver[0] & 0x01:
+            return  # group-addressed frames are never acknowledged
+        if header.tx_flags & radiotap.TX_FLAG_NOACK:
+            return
+        acked = not header.tx_flags & radiotap.TX_FLAG_FAIL
+        if acked:
+            self.stats.tx_acked += 1
+        else:
+            self.stats.tx_failed += 1
+        self._tx_status.append(TxStatus(receiver, acked, stamp))

@@ -49,6 +49,9 @@ _RADIOTAP_NS, _VENDOR_NS, _EXT = 29, 30, 31
 # Flags field bits.
 FLAG_FCS_AT_END = 0x10
 FLAG_BAD_FCS = 0x40
+# TX flags field bits: the frame was not acknowledged; no ACK was expected.
+TX_FLAG_FAIL = 0x0001
+TX_FLAG_NOACK = 0x0008
 
 # What we put in front of every injected frame: version 0, no fields, so
 # mac80211 picks rate and retries as for its own frames.
@@ -68,8 +71,10 @@ class Radiotap:
     signal_dbm: int | None = None
     # mac80211 reports its own transmissions (their TX status) to monitor
     # interfaces of the same radio with a TX flags field; received frames
-    # never carry one.
+    # never carry one. The flags may be unknown (None) when a field the
+    # parser cannot size comes before them.
     tx_report: bool = False
+    tx_flags: int | None = None
 
     @property
     def rate_100kbps(self) -> int | None:
@@ -131,4 +136,5 @@ def _build(length: int, values: dict[int, bytes], words: list[int]) -> Radiotap:
         freq_mhz=struct.unpack("<H", values[_CHANNEL][:2])[0] if _CHANNEL in values else None,
         signal_dbm=struct.unpack("<b", values[_ANTSIGNAL])[0] if _ANTSIGNAL in values else None,
         tx_report=bool(words[0] & (1 << _TX_FLAGS)),
+        tx_flags=struct.unpack("<H", values[_TX_FLAGS])[0] if _TX_FLAGS in values else None,
     )

@@ -98,8 +98,10 @@ def test_parser_agrees_with_tshark_on_crafted_headers(tmp_path: Path) -> None:
 
 def test_tx_flags_mark_a_transmit_report() -> None:
     """mac80211 reports a radio's own transmissions with a TX flags field."""
-    report = radiotap.parse(_header([RATE | TX_FLAGS], struct.pack("<BBH", 2, 0, 0)))
+    report = radiotap.parse(_header([RATE | TX_FLAGS],
+                                    struct.pack("<BBH", 2, 0, radiotap.TX_FLAG_FAIL)))
     assert report.tx_report and report.rate_100kbps == 10
+    assert report.tx_flags == radiotap.TX_FLAG_FAIL
     assert not radiotap.parse(radiotap.TX_HEADER).tx_report
 
 

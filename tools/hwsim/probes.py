@@ -16,7 +16,7 @@ from typing import Any
 
 from meshframes.radio.base import RxFrame
 from meshframes.radio.meshif import MeshifMessage, MeshifRadio, MeshInterface
-from meshframes.radio.monitor import MonitorRadio
+from meshframes.radio.monitor import MonitorRadio, TxStatus
 
 _open: dict[str, Any] = {}
 _streams: dict[str, tuple[threading.Event, threading.Thread, list[int]]] = {}
@@ -53,6 +53,13 @@ def monitor_drain(ifname: str) -> dict[str, int]:
     """Throw away what is waiting; return the counters after that."""
     _open[ifname].receive()
     return stats(ifname)
+
+
+def monitor_tx_status(ifname: str) -> list[TxStatus]:
+    """Read what is waiting, then return the TX status gathered so far."""
+    radio: MonitorRadio = _open[ifname]
+    radio.receive()
+    return radio.take_tx_status()
 
 
 def stats(ifname: str) -> dict[str, int]:
