@@ -59,6 +59,7 @@ class Background:
         self._guest = guest
         self._handle = handle
         self.argv = tuple(argv)
+        self._result: RunResult | None = None
 
     def expect(self, pattern: str, timeout: float = 30.0) -> str:
         """Wait until its output matches the regular expression `pattern`."""
@@ -70,10 +71,14 @@ class Background:
         return self._guest._request("output", 10.0, handle=self._handle)
 
     def stop(self, sig: int = signal.SIGINT, timeout: float = 10.0) -> RunResult:
-        returncode, stdout, stderr = self._guest._request(
-            "stop", timeout + 5.0, handle=self._handle, signal_number=int(sig), timeout=timeout
-        )
-        return RunResult(self.argv, returncode, stdout, stderr)
+        """Signal it (SIGKILL after `timeout`), wait, and return how it ended;
+        stopping it again returns the same result."""
+        if self._result is None:
+            returncode, stdout, stderr = self._guest._request(
+                "stop", timeout + 5.0, handle=self._handle, signal_number=int(sig),
+                timeout=timeout)
+            self._result = RunResult(self.argv, returncode, stdout, stderr)
+        return self._result
 
     def __enter__(self) -> Background:
         return self
