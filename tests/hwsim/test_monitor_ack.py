@@ -21,7 +21,10 @@ def test_unicast_is_acknowledged_only_by_an_active_monitor(hwsim_guest: Guest,
                                                            active: bool) -> None:
     sender, receiver = hwsim_guest.reset_radios(2)
     sender.add_monitor("mon0")
-    receiver.add_monitor("mon0", active=active)
+    if active:
+        receiver.make_userspace("mon0")
+    else:
+        receiver.add_monitor("mon0")
     sender.call(f"{PROBES}:monitor_open", "mon0")
     frames = [fastpay_frame(a1=receiver.mac_bytes, a2=sender.mac_bytes, message_type=8,
                             payload=bytes([index])) for index in range(5)]

@@ -129,6 +129,15 @@ class Node:
                  f"ip link set {name} mtu {MONITOR_MTU} up && iw dev {name} set freq {freq}")
         return name
 
+    def make_userspace(self, name: str = "mon0", *, freq: int = DEFAULT_FREQ) -> str:
+        """Prepare the radio for a node whose 802.11 stack is ours: the
+        kernel's own interface goes (it would answer frames itself, e.g.
+        return unknown action frames), and an active monitor takes its
+        place, so hwsim acknowledges frames for the radio's address as a
+        real station would and kernel peers see their frames to us succeed."""
+        self.remove_wlan()
+        return self.add_monitor(name, freq=freq, active=True)
+
     def remove_wlan(self) -> None:
         """Delete the radio's default interface so the kernel never transmits
         on this radio by itself (for recorders and userspace nodes)."""
