@@ -11,8 +11,9 @@ What a monitor socket sees besides the air, and what we do with it:
   dropped, as an own echo;
 - mac80211's TX status report of every frame this radio sent, whoever sent
   it (radiotap with a TX flags field): not delivered, as an own echo, but
-  kept as a TxStatus (was a unicast frame acknowledged?), the feedback a
-  mesh node's link metric and failure detection need. A receiving monitor
+  kept as a TxReport (was a unicast frame acknowledged, at what rate?), the
+  feedback a mesh node's link metric and failure detection need; the shape
+  is the one meshframes.mesh.runtime reads through `tx_reports()`. A receiving monitor
   acknowledges only when created `active` (hwsim ACKs a frame when some
   active interface of the receiving radio has its address);
 - frames for other receivers: dropped only when `addressed_only` is set.
@@ -35,16 +36,16 @@ ARPHRD_IEEE80211_RADIOTAP = 803
 # radiotap fits comfortably.
 MAX_PACKET = 4096
 MIN_MPDU = 10  # the shortest 802.11 frame (ACK/CTS): FC, duration, A1
-TX_STATUS_KEPT = 4096  # unread TX status beyond this is dropped, oldest first
+TX_REPORTS_KEPT = 4096  # unread reports beyond this are dropped, oldest first
 
 
 @dataclass(frozen=True, slots=True)
-class TxStatus:
-    """What became of one unicast frame this radio transmitted."""
+class TxReport:
+    """What became of one individually addressed frame this radio sent."""
 
-    receiver: bytes  # its A1
+    ra: bytes  # its Address 1
     acked: bool
-    timestamp: float  # CLOCK_MONOTONIC
+    rate_100kbps: int | None = None
 
 
 @dataclass(slots=True)
@@ -79,7 +80,7 @@ class MonitorRadio(PacketEndpoint):
         self.addressed_only = addressed_only
         self.stats = MonitorStats()
         self._mac = mac if mac is not None else self.interface_mac
-        self._tx_status: deque[TxStatus] = deque(maxlen=TX_STATUS_KEPT)
+        self._tx_reports: deque[TxReport] = deque(maxlen=TX_REPORTS_KEPT)
 
     @property
     def mac(self) -> bytes:
@@ -103,22 +104,21 @@ class MonitorRadio(PacketEndpoint):
     def receive(self) -> list[RxFrame]:
         frames = []
         for packet, packet_type, _, stamp in drain(self._sock, MAX_PACKET):
-            accepted = self._accept(packet, packet_type, stamp)
+            accepted = self._accept(packet, packet_type)
             if accepted is not None:
                 header, mpdu = accepted
                 frames.append(RxFrame(mpdu, stamp, header.signal_dbm, header.rate_100kbps))
         self.stats.delivered += len(frames)
         return frames
 
-    def take_tx_status(self) -> list[TxStatus]:
-        """The TX status of unicast frames sent since the last call (as far
-        as receive() has read them), oldest first."""
-        reports = list(self._tx_status)
-        self._tx_status.clear()
+    def tx_reports(self) -> list[TxReport]:
+        """Reports on unicast frames sent since the last call (as far as
+        receive() has read them), oldest first."""
+        reports = list(self._tx_reports)
+        self._tx_reports.clear()
         return reports
 
-    def _accept(self, packet: bytes, packet_type: int,
-                stamp: float) -> tuple[radiotap.Radiotap, bytes] | None:
+    def _accept(self, packet: bytes, packet_type: int) -> tuple[radiotap.Radiotap, bytes] | None:
         if packet_type == PACKET_OUTGOING:
             self.stats.own_echo += 1
             return None
@@ -129,7 +129,7 @@ class MonitorRadio(PacketEndpoint):
             return None
         if header.tx_report:
             self.stats.own_echo += 1
-            self._note_tx_status(header, packet, stamp)
+            self._note_tx_report(header, packet)
             return None
         if header.flags & radiotap.FLAG_BAD_FCS:
             self.stats.bad_fcs += 1
@@ -144,9 +144,9 @@ class MonitorRadio(PacketEndpoint):
             return None
         return header, mpdu
 
-    def _note_tx_status(self, header: radiotap.Radiotap, packet: bytes, stamp: float) -> None:
-        receiver = packet[header.length + 4:header.length + 10]
-        if header.tx_flags is None or len(receiver) < 6 or receiver[0] & 0x01:
+    def _note_tx_report(self, header: radiotap.Radiotap, packet: bytes) -> None:
+        ra = packet[header.length + 4:header.length + 10]
+        if header.tx_flags is None or len(ra) < 6 or ra[0] & 0x01:
             return  # group-addressed frames are never acknowledged
         if header.tx_flags & radiotap.TX_FLAG_NOACK:
             return
@@ -155,4 +155,4 @@ class MonitorRadio(PacketEndpoint):
             self.stats.tx_acked += 1
         else:
             self.stats.tx_failed += 1
-        self._tx_status.append(TxStatus(receiver, acked, stamp))
+        self._tx_reports.append(TxReport(ra, acked, header.rate_100kbps))

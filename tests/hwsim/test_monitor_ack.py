@@ -1,6 +1,6 @@
 """A userspace node on a monitor interface is acknowledged like a station
-only when its monitor is active: the sender's TX status (radiotap TX flags
-in mac80211's report, read by the monitor transport) says which. A kernel
+only when its monitor is active: the sender's TX reports (radiotap TX flags
+in mac80211's TX status, read by the monitor transport) say which. A kernel
 mesh peer whose unicast frames to us went unacknowledged would count them as
 failures and drop the link, so interop needs the active monitor."""
 
@@ -32,10 +32,11 @@ def test_unicast_is_acknowledged_only_by_an_active_monitor(hwsim_guest: Guest,
     reports = []
 
     def all_reported() -> bool:
-        reports.extend(sender.call(f"{PROBES}:monitor_tx_status", "mon0"))
+        reports.extend(sender.call(f"{PROBES}:monitor_tx_reports", "mon0"))
         return len(reports) >= len(frames)
 
-    wait_for(all_reported, "the sender gets a TX status for each of its 5 unicast frames",
+    wait_for(all_reported, "the sender gets a TX report for each of its 5 unicast frames",
              timeout=10.0)
-    assert {report.receiver for report in reports} == {receiver.mac_bytes}
+    assert {report.ra for report in reports} == {receiver.mac_bytes}
     assert [report.acked for report in reports] == [active] * len(frames)
+    assert {report.rate_100kbps for report in reports} == {10}

@@ -16,7 +16,7 @@ from typing import Any
 
 from meshframes.radio.base import RxFrame
 from meshframes.radio.meshif import MeshifMessage, MeshifRadio, MeshInterface
-from meshframes.radio.monitor import MonitorRadio, TxStatus
+from meshframes.radio.monitor import MonitorRadio, TxReport
 
 _open: dict[str, Any] = {}
 _streams: dict[str, tuple[threading.Event, threading.Thread, list[int]]] = {}
@@ -55,11 +55,11 @@ def monitor_drain(ifname: str) -> dict[str, int]:
     return stats(ifname)
 
 
-def monitor_tx_status(ifname: str) -> list[TxStatus]:
-    """Read what is waiting, then return the TX status gathered so far."""
+def monitor_tx_reports(ifname: str) -> list[TxReport]:
+    """Read what is waiting, then return the TX reports gathered so far."""
     radio: MonitorRadio = _open[ifname]
     radio.receive()
-    return radio.take_tx_status()
+    return radio.tx_reports()
 
 
 def stats(ifname: str) -> dict[str, int]:
