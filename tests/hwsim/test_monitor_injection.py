@@ -16,11 +16,12 @@ import pytest
 from hwsim.marks import LAYERS_PENDING
 from meshframes.radio.base import RxFrame
 from tools.hwsim import Guest
-from tools.hwsim.framesets import INJECT_CASES, InjectCase, fastpay_frame, kind_of
+from tools.hwsim.framesets import InjectCase, fastpay_frame, inject_cases, kind_of
 from tools.hwsim.radios import Node
 from tools.hwsim.wait import wait_for
 
 pytestmark = pytest.mark.hwsim
+CASES = inject_cases()
 PROBES = "tools.hwsim.probes"
 
 
@@ -37,10 +38,12 @@ def monitor_pair(hwsim_guest: Guest) -> tuple[Node, Node]:
 def injected(monitor_pair: tuple[Node, Node]) -> dict[str, object]:
     """Every case injected once, in one burst; what each side then saw."""
     sender, receiver = monitor_pair
-    frames = [case.frame for case in INJECT_CASES]
+    frames = [case.frame for case in CASES]
     receiver.call(f"{PROBES}:monitor_drain", "mon0")
     sender.call(f"{PROBES}:monitor_transmit", "mon0", frames)
-    received = receiver.call(f"{PROBES}:monitor_collect", "mon0", frames, timeout=20.0)
+    # Counted, not matched: unicast frames come back with a new Duration.
+    received = receiver.call(f"{PROBES}:monitor_collect", "mon0", count=len(frames),
+                             timeout=20.0)
 
     def echoes_counted() -> dict[str, int] | None:
         counters = sender.call(f"{PROBES}:monitor_drain", "mon0")
@@ -81,7 +84,7 @@ def expected_duration(frame: bytes, rate_100kbps: int) -> int:
     return 10 + 192 + -(-14 * 8 * 10 // rate_100kbps)
 
 
-@pytest.mark.parametrize("case", INJECT_CASES, ids=lambda case: case.name)
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
 def test_injected_frame_arrives_unchanged(injected: dict[str, object],
                                           case: InjectCase) -> None:
     """An injected frame reaches the other radio's monitor byte for byte but
@@ -95,7 +98,7 @@ def test_injected_frame_arrives_unchanged(injected: dict[str, object],
 
 
 @LAYERS_PENDING
-@pytest.mark.parametrize("case", INJECT_CASES, ids=lambda case: case.name)
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
 def test_received_frame_decodes_with_our_layers(injected: dict[str, object],
                                                 case: InjectCase) -> None:
     """What came off the air decodes with our layers: nothing malformed,
@@ -112,8 +115,8 @@ def test_sender_drops_its_own_echoes(injected: dict[str, object]) -> None:
     """The sending monitor hears mac80211's report of each of its frames
     and counts it as an own echo instead of delivering it."""
     sender = injected["sender"]
-    assert sender["transmitted"] == len(INJECT_CASES)
-    assert sender["own_echo"] == len(INJECT_CASES)
+    assert sender["transmitted"] == len(CASES)
+    assert sender["own_echo"] == len(CASES)
     assert sender["delivered"] == 0
     assert injected["receiver"]["own_echo"] == 0
 

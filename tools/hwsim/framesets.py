@@ -1,16 +1,18 @@
 """Frames to push through real radios (the hwsim injection test and
-`meshframes hwsim inject`): one of each kind found in the shared
-third-party captures, plus FastPay action frames written out by hand from
-docs/wire-format.md. Add kinds by extending INJECT_CASES.
+`meshframes hwsim record monitor-injection`): one of each kind found in
+the shared third-party captures, plus FastPay action frames written out by
+hand from docs/wire-format.md. Add kinds by extending inject_cases().
+
+Guest-side code imports this module too (kind_of), so Scapy and the
+captures are loaded only when a function needs them.
 """
 
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-
-from scapy.utils import RawPcapReader
 
 REPO = Path(__file__).resolve().parents[2]
 # CI and developers keep ../shared beside the checkout.
@@ -56,6 +58,8 @@ def kind_of(frame: bytes) -> str:
 def capture_frames(path: Path) -> list[bytes]:
     """The MPDUs of a pcap: radiotap stripped (link type 127), or the
     trailing FCS stripped (link type 105: ns-3 appends an all-zero one)."""
+    from scapy.utils import RawPcapReader
+
     reader = RawPcapReader(str(path))
     try:
         linktype = reader.linktype
@@ -137,4 +141,6 @@ def fastpay_cases() -> list[InjectCase]:
     ]
 
 
-INJECT_CASES: list[InjectCase] = capture_cases() + fastpay_cases()
+@cache
+def inject_cases() -> tuple[InjectCase, ...]:
+    return (*capture_cases(), *fastpay_cases())

@@ -205,11 +205,13 @@ class Guest:
         return self._request("python", timeout + REPLY_GRACE, netns=netns,
                              message=("exec", source, inputs), timeout=timeout)
 
-    def call(self, target: str, *args: Any, netns: str | None = None, timeout: float = 60.0,
-             **kwargs: Any) -> Any:
-        """Call "package.module:function" in the namespace's guest interpreter."""
-        return self._request("python", timeout + REPLY_GRACE, netns=netns,
-                             message=("call", target, args, kwargs), timeout=timeout)
+    def call(self, target: str, *args: Any, netns: str | None = None,
+             call_timeout: float = 120.0, **kwargs: Any) -> Any:
+        """Call "package.module:function"(*args, **kwargs) in the namespace's
+        guest interpreter. Every other keyword, `timeout` included, goes to
+        the function; `call_timeout` bounds the call itself."""
+        return self._request("python", call_timeout + REPLY_GRACE, netns=netns,
+                             message=("call", target, args, kwargs), timeout=call_timeout)
 
     def stop_all(self) -> None:
         """End every background process and guest interpreter."""

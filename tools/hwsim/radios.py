@@ -112,8 +112,9 @@ class Node:
     def python(self, source: str, *, timeout: float = 60.0, **inputs: Any) -> Any:
         return self.guest.python(source, netns=self.netns, timeout=timeout, **inputs)
 
-    def call(self, target: str, *args: Any, timeout: float = 60.0, **kwargs: Any) -> Any:
-        return self.guest.call(target, *args, netns=self.netns, timeout=timeout, **kwargs)
+    def call(self, target: str, *args: Any, call_timeout: float = 120.0, **kwargs: Any) -> Any:
+        return self.guest.call(target, *args, netns=self.netns, call_timeout=call_timeout,
+                               **kwargs)
 
     # -- interfaces -----------------------------------------------------------
 

@@ -107,7 +107,7 @@ def monitor_injection(guest: Guest) -> Recording:
     collected by n1's, heard by a third radio: the shared captures' frames
     and our FastPay frames as they travel on a real radio (with the
     Duration mac80211 gives each)."""
-    from tools.hwsim.framesets import INJECT_CASES
+    from tools.hwsim.framesets import inject_cases
 
     sender, receiver, recorder = guest.reset_radios(3)
     capture = recorder.start_capture("monitor-injection.pcap")
@@ -116,7 +116,7 @@ def monitor_injection(guest: Guest) -> Recording:
     for node in (sender, receiver):
         node.add_monitor("mon0")
         node.call(f"{PROBES}:monitor_open", "mon0")
-    frames = [case.frame for case in INJECT_CASES]
+    frames = [case.frame for case in inject_cases()]
     timeline.mark(f"n0 injects {len(frames)} frames, one of each kind")
     sender.call(f"{PROBES}:monitor_transmit", "mon0", frames)
     got = receiver.call(f"{PROBES}:monitor_collect", "mon0", count=len(frames), timeout=20.0)
