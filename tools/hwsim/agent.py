@@ -4,12 +4,13 @@ Requests arrive over a virtio-serial port as (id, op, arguments); each runs
 in its own thread so a long wait (a sniffer, a Python call) never blocks a
 quick command, and replies go back tagged with the request id. Only the
 standard library is imported: this starts with `python -S`, before any
-virtual environment is in play (0.3 s instead of 2.2 s under TCG).
+virtual environment is in play (0.2 s instead of 0.6 s measured under TCG).
 """
 
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import platform
 import re
@@ -143,7 +144,9 @@ class Agent:
         self._background: dict[int, _Background] = {}
         self._workers: dict[str | None, _Worker] = {}
         self._workers_lock = threading.Lock()
-        self._next_id = 1
+        # next() on a count is atomic under the GIL: concurrent spawns in
+        # request threads never share a handle.
+        self._handles = itertools.count(1)
 
     def serve(self) -> None:
         self._send(("hello", {"release": platform.release(), "python": sys.version}))
@@ -199,8 +202,7 @@ class Agent:
         )
         background = _Background(process, full)
         background.start_pumps()
-        handle = self._next_id
-        self._next_id += 1
+        handle = next(self._handles)
         self._background[handle] = background
         return handle
 

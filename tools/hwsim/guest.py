@@ -121,6 +121,10 @@ class Guest:
         (workdir / "io").mkdir()
         sock_path, serial = workdir / "agent.sock", workdir / "serial.log"
         repo = Path(__file__).resolve().parents[2]
+        if " " in f"{sys.executable}{repo}":
+            raise host.HwsimUnavailable(
+                f"the interpreter ({sys.executable}) and checkout ({repo}) go to the guest on "
+                "the kernel command line, which cannot carry spaces; use paths without them")
         argv = [
             host.qemu_binary(), "-nodefaults", "-no-user-config", "-display", "none",
             "-no-reboot", *QEMU_MACHINE, "-smp", str(cpus), "-m", str(memory_mb),
