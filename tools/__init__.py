@@ -1,0 +1,2 @@
+"""Developer tooling that ships with meshframes (the hwsim harness lives in
+tools.hwsim)."""

@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "inject": "meshframes.cli.inject:inject",
     "keys": "meshframes.cli.keys:keys",
     "replay": "meshframes.cli.replay:replay",
+    "hwsim": "meshframes.cli.hwsim:hwsim",
 }
 
 

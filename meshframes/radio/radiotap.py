@@ -1,0 +1,140 @@
+"""Radiotap headers on the transport edge: a small struct parser for the
+fields a node uses, and the header we put in front of injected frames.
+
+Field alignments and sizes follow the radiotap definition (radiotap.org,
+"defined fields"); namespaces are walked the way Linux's radiotap iterator
+does. Parsing stops at the first field this table does not know, because
+its size cannot be known; the presence bits of a report are still read.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+# bit -> (alignment, size) for the radiotap namespace, bits 0-27.
+_FIELDS: dict[int, tuple[int, int]] = {
+    0: (8, 8),    # TSFT
+    1: (1, 1),    # Flags
+    2: (1, 1),    # Rate, 500 kb/s units
+    3: (2, 4),    # Channel: frequency (MHz), flags
+    4: (1, 2),    # FHSS
+    5: (1, 1),    # dBm antenna signal
+    6: (1, 1),    # dBm antenna noise
+    7: (2, 2),    # lock quality
+    8: (2, 2),    # TX attenuation
+    9: (2, 2),    # dB TX attenuation
+    10: (1, 1),   # dBm TX power
+    11: (1, 1),   # antenna
+    12: (1, 1),   # dB antenna signal
+    13: (1, 1),   # dB antenna noise
+    14: (2, 2),   # RX flags
+    15: (2, 2),   # TX flags
+    16: (1, 1),   # RTS retries
+    17: (1, 1),   # data retries
+    18: (4, 8),   # XChannel
+    19: (1, 3),   # MCS
+    20: (4, 8),   # A-MPDU status
+    21: (2, 12),  # VHT
+    22: (8, 12),  # timestamp
+    23: (2, 12),  # HE
+    24: (2, 12),  # HE-MU
+    25: (2, 6),   # HE-MU-other-user
+    26: (1, 1),   # 0-length PSDU
+    27: (2, 4),   # L-SIG
+}
+_FLAGS, _RATE, _CHANNEL, _ANTSIGNAL, _TX_FLAGS = 1, 2, 3, 5, 15
+_RADIOTAP_NS, _VENDOR_NS, _EXT = 29, 30, 31
+
+# Flags field bits.
+FLAG_FCS_AT_END = 0x10
+FLAG_BAD_FCS = 0x40
+# TX flags field bits: the frame was not acknowledged; no ACK was expected.
+TX_FLAG_FAIL = 0x0001
+TX_FLAG_NOACK = 0x0008
+
+# What we put in front of every injected frame: version 0, no fields, so
+# mac80211 picks rate and retries as for its own frames.
+TX_HEADER = struct.pack("<BBHI", 0, 0, 8, 0)
+
+
+class RadiotapError(ValueError):
+    """The bytes are not a usable radiotap header."""
+
+
+@dataclass(frozen=True, slots=True)
+class Radiotap:
+    length: int
+    flags: int = 0
+    rate_500kbps: int | None = None
+    freq_mhz: int | None = None
+    signal_dbm: int | None = None
+    # mac80211 reports its own transmissions (their TX status) to monitor
+    # interfaces of the same radio with a TX flags field; received frames
+    # never carry one. The flags may be unknown (None) when a field the
+    # parser cannot size comes before them.
+    tx_report: bool = False
+    tx_flags: int | None = None
+
+    @property
+    def rate_100kbps(self) -> int | None:
+        return None if self.rate_500kbps is None else self.rate_500kbps * 5
+
+
+def parse(packet: bytes | memoryview) -> Radiotap:
+    """Parse the radiotap header at the start of `packet`."""
+    if len(packet) < 8:
+        raise RadiotapError(f"radiotap header needs 8 bytes, got {len(packet)}")
+    version, _, length, first = struct.unpack_from("<BBHI", packet)
+    if version != 0:
+        raise RadiotapError(f"radiotap version {version}, expected 0")
+    if length < 8 or length > len(packet):
+        raise RadiotapError(f"radiotap length {length} outside 8..{len(packet)}")
+    words = [first]
+    while words[-1] & (1 << _EXT):
+        offset = 4 + 4 * len(words)
+        if offset + 4 > length:
+            raise RadiotapError("radiotap presence bitmaps run past the header")
+        words.append(struct.unpack_from("<I", packet, offset)[0])
+
+    values: dict[int, bytes] = {}
+    position = 4 + 4 * len(words)
+    in_radiotap_ns = True
+    for word in words:
+        if in_radiotap_ns:
+            for bit in range(_RADIOTAP_NS):
+                if not word & (1 << bit):
+                    continue
+                if bit not in _FIELDS:
+                    # Unknown size: nothing after this field can be located.
+                    return _build(length, values, words)
+                align, size = _FIELDS[bit]
+                position += -position % align
+                if position + size > length:
+                    raise RadiotapError(f"radiotap field {bit} runs past the header")
+                values[bit] = bytes(packet[position:position + size])
+                position += size
+        if word & (1 << _VENDOR_NS):
+            # Vendor namespace: OUI, sub-namespace, skip length (le16), then
+            # that many bytes of vendor data we skip without reading.
+            position += -position % 2
+            if position + 6 > length:
+                raise RadiotapError("radiotap vendor namespace header runs past the header")
+            skip = struct.unpack_from("<H", packet, position + 4)[0]
+            position += 6 + skip
+            in_radiotap_ns = False
+        elif word & (1 << _RADIOTAP_NS):
+            in_radiotap_ns = True
+    return _build(length, values, words)
+
+
+def _build(length: int, values: dict[int, bytes], words: list[int]) -> Radiotap:
+    return Radiotap(
+        length=length,
+        flags=values[_FLAGS][0] if _FLAGS in values else 0,
+        rate_500kbps=values[_RATE][0] if _RATE in values else None,
+        freq_mhz=struct.unpack("<H", values[_CHANNEL][:2])[0] if _CHANNEL in values else None,
+        signal_dbm=struct.unpack("<b", values[_ANTSIGNAL])[0] if _ANTSIGNAL in values else None,
+        tx_report=bool(words[0] & (1 << _TX_FLAGS)),
+        tx_flags=struct.unpack("<H", values[_TX_FLAGS])[0] if _TX_FLAGS in values else None,
+    )

@@ -1,0 +1,133 @@
+"""Recorded scenarios on kernel mesh points: what `meshframes hwsim record`
+writes to pcaps/ and what the hwsim tests check with tshark.
+
+Each scenario keeps a timeline (seconds since the recorder started, what
+happened) so a capture's README line can say when each phase begins.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tools.hwsim.guest import Guest
+from tools.hwsim.radios import Node, mesh_chain
+from tools.hwsim.wait import wait_for
+
+PROBES = "tools.hwsim.probes"
+# A FastPay-over-mesh payload as docs/wire-format.md lays it out from
+# `version` on: version 1, type 8 (announce), flags 0, message id,
+# fragment 0 of 1, then a recognisable body.
+ENVELOPE = bytes([1, 8, 0]) + (0x0102).to_bytes(2, "little") + bytes([0, 1]) + b"meshframes-hwsim"
+
+
+@dataclass
+class Timeline:
+    started: float = field(default_factory=time.monotonic)
+    events: list[tuple[float, str]] = field(default_factory=list)
+
+    def mark(self, what: str) -> None:
+        self.events.append((round(time.monotonic() - self.started, 1), what))
+
+    def render(self) -> str:
+        return "; ".join(f"{offset:g} s {what}" for offset, what in self.events)
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    pcap: Path
+    nodes: tuple[Node, ...]
+    timeline: Timeline
+    # How many FastPay messages each phase sent and saw delivered.
+    delivered: dict[str, int]
+
+
+def kernel_chain_perr(guest: Guest, *, messages: int = 3,
+                      stream_interval: float = 0.05) -> Recording:
+    """Three kernel mesh points in a chain n0 - n1 - n2 (open mesh, the
+    n0-n2 link blocked) and a fourth radio recording the channel.
+
+    Phases: beacons and peering; n0 sends `messages` FastPay payloads to n2
+    over the mesh interface (PREQ/PREP, data forwarded by n1) and n2 answers
+    as many; n2 then leaves the medium silently while n0 keeps sending every
+    `stream_interval` s, until n1's transmit failures to n2 break the link
+    and its PERR makes n0 drop the path."""
+    n0, n1, n2, recorder = guest.reset_radios(4)
+    capture = recorder.start_capture("kernel-chain-perr.pcap")
+    timeline = Timeline()
+    timeline.mark("recorder up")
+    mesh_chain([n0, n1, n2])
+    timeline.mark("n0-n1 and n1-n2 peered (ESTAB), n0-n2 blocked")
+    for node in (n0, n2):
+        node.call(f"{PROBES}:meshif_open", node.wlan)
+    delivered = {
+        "n0->n2": _exchange(n0, n2, messages, timeline),
+        "n2->n0": _exchange(n2, n0, messages, timeline),
+    }
+    n0.wait_mpath(n2, next_hop=n1)
+    timeline.mark("n0 has an active path to n2 via n1")
+    n2.vanish()
+    timeline.mark(f"n2 vanished silently; n0 streams to n2 every {stream_interval:g} s")
+    n0.call(f"{PROBES}:meshif_stream_start", n0.wlan, n2.mac_bytes, ENVELOPE,
+            interval=stream_interval)
+    _wait_path_dropped(n0, n2)
+    timeline.mark("n0's path to n2 inactive (n1's PERR)")
+    sent = n0.call(f"{PROBES}:meshif_stream_stop", n0.wlan)
+    timeline.mark(f"stream stopped after {sent} messages")
+    path = capture.stop()
+    timeline.mark("recorder stopped")
+    return Recording(path, (n0, n1, n2, recorder), timeline, delivered)
+
+
+def _exchange(src: Node, dst: Node, messages: int, timeline: Timeline) -> int:
+    payloads = [ENVELOPE + bytes([index]) for index in range(messages)]
+    dst.call(f"{PROBES}:meshif_drain", dst.wlan)
+    timeline.mark(f"n{src.index} sends {messages} messages to n{dst.index}")
+    src.call(f"{PROBES}:meshif_send", src.wlan, dst.mac_bytes, payloads)
+    got = dst.call(f"{PROBES}:meshif_collect", dst.wlan, payloads, timeout=20.0)
+    arrived = [m for m in got if m.payload in payloads and m.src == src.mac_bytes]
+    timeline.mark(f"n{dst.index} received {len(arrived)} of them")
+    return len(arrived)
+
+
+def _wait_path_dropped(node: Node, dst: Node) -> None:
+    def dropped() -> bool:
+        path = node.mpaths().get(dst.mac)
+        return path is None or not path.active
+
+    wait_for(dropped, f"node {node.index}'s path to node {dst.index} ({dst.mac}) is dropped "
+             "after its far end vanished (n1 should send a PERR)", timeout=60.0,
+             interval=0.3, describe=lambda _: repr(node.mpaths()))
+
+
+def monitor_injection(guest: Guest) -> Recording:
+    """Every frame of tools.hwsim.framesets injected by n0's monitor and
+    collected by n1's, heard by a third radio: the shared captures' frames
+    and our FastPay frames as they travel on a real radio (with the
+    Duration mac80211 gives each)."""
+    from tools.hwsim.framesets import inject_cases
+
+    sender, receiver, recorder = guest.reset_radios(3)
+    capture = recorder.start_capture("monitor-injection.pcap")
+    timeline = Timeline()
+    timeline.mark("recorder up")
+    for node in (sender, receiver):
+        node.add_monitor("mon0")
+        node.call(f"{PROBES}:monitor_open", "mon0")
+    frames = [case.frame for case in inject_cases()]
+    timeline.mark(f"n0 injects {len(frames)} frames, one of each kind")
+    sender.call(f"{PROBES}:monitor_transmit", "mon0", frames)
+    got = receiver.call(f"{PROBES}:monitor_collect", "mon0", count=len(frames), timeout=20.0)
+    timeline.mark(f"n1 received {len(got)}")
+    path = capture.stop()
+    timeline.mark("recorder stopped")
+    return Recording(path, (sender, receiver, recorder), timeline,
+                     {"injected": len(frames), "received": len(got)})
+
+
+SCENARIOS: dict[str, Callable[[Guest], Recording]] = {
+    "kernel-chain-perr": kernel_chain_perr,
+    "monitor-injection": monitor_injection,
+}

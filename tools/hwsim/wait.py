@@ -1,0 +1,42 @@
+"""Polling waits that say what failed to happen.
+
+A hwsim test waits for the kernel (a peering to reach ESTAB, a path to
+appear); a bare sleep is either too short on a loaded machine or wasted time
+on an idle one, so every wait polls a condition and, on timeout, names the
+condition and the last thing it saw.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class WaitTimeout(AssertionError):
+    """A condition did not come true in time (an AssertionError, so pytest
+    shows it as the test's failure rather than as an error in the harness)."""
+
+
+def wait_for(
+    probe: Callable[[], T],
+    what: str,
+    *,
+    timeout: float,
+    interval: float = 0.1,
+    describe: Callable[[T], str] = repr,
+) -> T:
+    """Call `probe` until it returns something truthy and return that; after
+    `timeout` seconds raise WaitTimeout naming `what` and the last value seen."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise WaitTimeout(
+                f"{what}: did not happen within {timeout:.1f} s; last seen: {describe(value)}"
+            )
+        time.sleep(interval)
