@@ -58,6 +58,12 @@ def injected(monitor_pair: tuple[Node, Node]) -> dict[str, object]:
 
 
 def _without_duration(frame: bytes) -> bytes:
+    """The frame without what the transmitting kernel rewrites: Duration/ID
+    always (mac80211 computes it), and the Timestamp of a Probe Response,
+    which mac80211_hwsim_tx() stamps with its TSF ("fake header transmission
+    time") whatever the frame carried."""
+    if frame[0] == 0x50 and len(frame) >= 32:  # management, subtype 5
+        return frame[:2] + frame[4:24] + frame[32:]
     return frame[:2] + frame[4:]
 
 

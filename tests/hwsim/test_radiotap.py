@@ -12,7 +12,8 @@ from scapy.utils import RawPcapReader
 
 from meshframes.radio import radiotap
 from tools.hwsim import tshark
-from tools.hwsim.framesets import LINKTYPE_IEEE802_11_RADIOTAP, REPO, SHARED_PCAPS, fastpay_frame
+from meshframes.capture import LINKTYPE_IEEE802_11_RADIOTAP
+from tools.hwsim.framesets import REPO, SHARED_PCAPS, fastpay_frame
 
 pytestmark = pytest.mark.tshark
 RADIOTAP_FIELDS = ("frame.number", "radiotap.length", "radiotap.flags.fcs",

@@ -20,7 +20,7 @@ import sys
 
 from meshframes.radio.packet import drain, open_packet_socket
 
-LINKTYPE_IEEE802_11_RADIOTAP = 127
+from meshframes.capture import LINKTYPE_IEEE802_11_RADIOTAP
 ETH_P_ALL = 0x0003
 ARPHRD_IEEE80211_RADIOTAP = 803
 SNAPLEN = 65535
