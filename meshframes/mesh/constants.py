@@ -53,6 +53,9 @@ class RootMode(enum.IntEnum):
 @dataclass(frozen=True, slots=True)
 class MeshConfig:
     mesh_id: bytes = b"meshframes"
+    # A secure mesh (13.5 AMPE with a PSK, see meshframes.mesh.rsn) when set:
+    # the passphrase (8..63 characters) every mesh STA of the MBSS shares.
+    passphrase: str | None = None
     # Peering (14.3), Linux defaults: 100 ms timers, 3 retries, 32 links.
     dot11MeshRetryTimeout: float = 0.100
     dot11MeshConfirmTimeout: float = 0.100
@@ -95,3 +98,7 @@ class MeshConfig:
     # Rate assumed for a peer before any frame told us its rate (100 kb/s units).
     default_rate_100kbps: int = 60
     reassembly_timeout: float = 2.0
+
+    @property
+    def secure(self) -> bool:
+        return self.passphrase is not None
