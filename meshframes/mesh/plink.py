@@ -291,7 +291,7 @@ class Peering:
                 peer.peer_nonce = peer.peer_nonce or ampe.local_nonce
         return self._step(peer, got.event, now)
 
-    def _authenticate(self, frame: SelfProtected, peer: Peer | None) -> AmpeElement | None:
+    def _authenticate(self, frame: SelfProtected, peer: Peer | None) -> AmpeElement:
         """The AMPE element of a secure peering frame whose MIC verifies and
         whose nonces belong to this peering; raises AmpeError otherwise.
         A Close for a peering we no longer hold (we are back in IDLE) has no

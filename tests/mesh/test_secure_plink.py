@@ -241,3 +241,24 @@ def test_open_without_gtkdata_is_malformed() -> None:
                           ampe_element=AmpeElement(peer.local_nonce, ZERO_NONCE).encode())
     no_gtk = replace(plain, elements=plain.elements + (Mic(protected[2:18]),), sealed=protected[18:])
     assert refusals(b.on_frame(wire(no_gtk), 0.0)) == ["ampe-malformed"] and len(b.peers) == 0
+
+
+def test_authentic_open_with_another_profile_gets_an_authenticated_close() -> None:
+    """A peer that knows the passphrase but runs another mesh profile (here
+    another path selection metric) is rejected as in an open mesh, with a
+    Close (MESH-CONFIGURATION-POLICY-VIOLATION) and no state kept; the Close
+    is itself AMPE-protected, names the opener's nonce, and the opener
+    accepts it."""
+    a, b = engine(A), engine(B, seed=2)
+    (open_frame,) = sent(a.on_beacon(beacon(b), RX, 0.0))
+    peer = a.peers.get(B)
+    assert a.rsn is not None and peer is not None
+    plain = replace(open_frame, elements=tuple(
+        replace(e, path_selection_metric=2) if e.element_id == 113 else e for e in open_frame.elements[:-1]),
+        sealed=b"")
+    other_profile = a.rsn.seal_peering(plain, peer.local_nonce, b"")
+    reply = b.on_frame(wire(other_profile), 0.0)
+    (close,) = sent(reply)
+    assert close.action == 3 and close.peering.reason == ReasonCode.MESH_CONFIGURATION_POLICY_VIOLATION
+    assert len(b.peers) == 0
+    assert refusals(a.on_frame(wire(close), 0.0)) == [] and state(a, B) is S.HOLDING
