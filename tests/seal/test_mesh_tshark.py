@@ -5,6 +5,8 @@ check that the keys AMPE installs are used as IEEE 802.11 CCMP keys."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -76,3 +78,35 @@ def test_tshark_decrypts_a_stations_group_frames_with_its_mgtk(secure_run: tuple
     for frame, mine, body in zip(frames, ours, decrypted, strict=True):
         assert (body == our_plaintext(frame, rsn.mgtk.tk)) if mine else body is None
     assert any(b"flood for tshark" in body for body in decrypted if body)
+
+
+def test_tshark_reads_secure_beacons_and_ampe_peering_frames(secure_run: tuple[Path, SimNetwork]) -> None:
+    """tshark, the format oracle, on the same capture: beacons and peering
+    Open/Confirm say authentication protocol 0, AKM PSK and Privacy; every
+    peering frame names protocol 1 (AMPE), has a 16-octet MIC and the
+    encrypted AMPE element (2 + 96 octets in an Open, 2 + 68 in a Confirm);
+    no frame is malformed."""
+    pcap, _ = secure_run
+    tshark = shutil.which("tshark")
+    if tshark is None:
+        pytest.fail("tshark is not installed: run tools/bootstrap (Debian package tshark)")
+    fields = ["wlan.fc.type_subtype", "wlan.fixed.selfprot_action", "wlan.peering.proto",
+              "wlan.mesh.config.auth_protocol", "wlan.rsn.akms.type", "wlan.fixed.capabilities.privacy",
+              "wlan.mesh.mic", "wlan.mesh.ampe.encrypted_data", "_ws.malformed"]
+    out = subprocess.run(
+        [tshark, "-r", str(pcap), "-Y", "wlan.fc.type_subtype == 8 || wlan.fixed.category_code == 15",
+         "-T", "fields", *[arg for field in fields for arg in ("-e", field)]],
+        capture_output=True, text=True, check=True, timeout=120,
+    ).stdout
+    rows = [dict(zip(fields, line.split("\t"), strict=True)) for line in out.splitlines()]
+    peering = [r for r in rows if r["wlan.fixed.selfprot_action"]]
+    assert len(peering) >= 4 and len(rows) > len(peering)
+    for row in rows:
+        assert row["_ws.malformed"] == ""
+        assert (row["wlan.mesh.config.auth_protocol"], row["wlan.rsn.akms.type"],
+                row["wlan.fixed.capabilities.privacy"]) == ("0x00", "2", "1")
+    for row in peering:
+        assert int(row["wlan.peering.proto"], 16) == 1
+        assert len(bytes.fromhex(row["wlan.mesh.mic"])) == 16
+        ampe_len = {"0x01": 2 + 96, "0x02": 2 + 68}[row["wlan.fixed.selfprot_action"]]
+        assert len(bytes.fromhex(row["wlan.mesh.ampe.encrypted_data"])) == ampe_len
