@@ -9,7 +9,7 @@ Linux's names. All times are in seconds.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 TU = 1024e-6  # time unit, 802.11-2020 3.1
 
@@ -55,7 +55,8 @@ class MeshConfig:
     mesh_id: bytes = b"meshframes"
     # A secure mesh (13.5 AMPE with a PSK, see meshframes.mesh.rsn) when set:
     # the passphrase (8..63 characters) every mesh STA of the MBSS shares.
-    passphrase: str | None = None
+    # Kept out of repr() so that logging a configuration does not leak it.
+    passphrase: str | None = field(default=None, repr=False)
     # Peering (14.3), Linux defaults: 100 ms timers, 3 retries, 32 links.
     dot11MeshRetryTimeout: float = 0.100
     dot11MeshConfirmTimeout: float = 0.100

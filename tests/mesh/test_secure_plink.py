@@ -262,3 +262,9 @@ def test_authentic_open_with_another_profile_gets_an_authenticated_close() -> No
     assert close.action == 3 and close.peering.reason == ReasonCode.MESH_CONFIGURATION_POLICY_VIOLATION
     assert len(b.peers) == 0
     assert refusals(a.on_frame(wire(close), 0.0)) == [] and state(a, B) is S.HOLDING
+
+
+def test_configuration_repr_does_not_show_the_passphrase() -> None:
+    """Logging a secure mesh's configuration does not leak its secret."""
+    config = MeshConfig(passphrase=PASSPHRASE)
+    assert config.secure and PASSPHRASE not in repr(config) and PASSPHRASE not in str(config)
