@@ -116,7 +116,8 @@ def test_wrong_passphrase_never_reaches_estab() -> None:
     (close,) = sent(opened)
     assert close.peering.reason == ReasonCode.MESH_MAX_RETRIES
     assert refusals(b.on_frame(wire(close), now)) == ["ampe-pmk-mismatch"]
-    assert len(b.peers) == 0 and a.peers.established_count == 0 and a.rsn.link_key(B) is None  # type: ignore[union-attr]
+    assert a.rsn is not None
+    assert len(b.peers) == 0 and a.peers.established_count == 0 and a.rsn.link_key(B) is None
 
 
 @pytest.mark.parametrize("where", ["element before the MIC", "encrypted AMPE element", "MIC itself"])
