@@ -9,7 +9,7 @@ Linux's names. All times are in seconds.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 TU = 1024e-6  # time unit, 802.11-2020 3.1
 
@@ -53,6 +53,10 @@ class RootMode(enum.IntEnum):
 @dataclass(frozen=True, slots=True)
 class MeshConfig:
     mesh_id: bytes = b"meshframes"
+    # A secure mesh (13.5 AMPE with a PSK, see meshframes.mesh.rsn) when set:
+    # the passphrase (8..63 characters) every mesh STA of the MBSS shares.
+    # Kept out of repr() so that logging a configuration does not leak it.
+    passphrase: str | None = field(default=None, repr=False)
     # Peering (14.3), Linux defaults: 100 ms timers, 3 retries, 32 links.
     dot11MeshRetryTimeout: float = 0.100
     dot11MeshConfirmTimeout: float = 0.100
@@ -95,3 +99,7 @@ class MeshConfig:
     # Rate assumed for a peer before any frame told us its rate (100 kb/s units).
     default_rate_100kbps: int = 60
     reassembly_timeout: float = 2.0
+
+    @property
+    def secure(self) -> bool:
+        return self.passphrase is not None

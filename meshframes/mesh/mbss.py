@@ -1,19 +1,19 @@
 """The local mesh BSS: our Mesh ID and Mesh Configuration, whether a
-neighbour's profile matches ours, and the builders of the frames every
-engine sends (as mac80211's mesh.c holds the element builders)."""
+neighbour's profile and security match ours, and the builders of the frames
+every engine sends (as mac80211's mesh.c holds the element builders)."""
 
 from __future__ import annotations
 
 from meshframes.codec import MacHeader
 from meshframes.codec.elements import (
-    CAPAB_ACCEPTING_PEERINGS, CAPAB_FORWARDING, EID_DS_PARAMETER_SET, EID_SSID, EID_SUPPORTED_RATES,
-    MeshConfiguration, MeshId,
+    CAPAB_ACCEPTING_PEERINGS, CAPAB_FORWARDING, EID_DS_PARAMETER_SET, EID_RSN, EID_SSID,
+    EID_SUPPORTED_RATES, MeshConfiguration, MeshId,
 )
 from meshframes.codec.frames import MESH_ACTION_HWMP_PATH_SELECTION, Beacon, MeshAction
 from meshframes.codec.header import (
     BROADCAST, SUBTYPE_ACTION, SUBTYPE_BEACON, TYPE_MGMT, frame_control, is_group,
 )
-from meshframes.codec.ie import Element, RawElement
+from meshframes.codec.ie import Element, RawElement, find_raw
 from meshframes.mesh.constants import MeshConfig, to_tu
 
 # 802.11a/g OFDM rates in 500 kb/s units, basic rates (6, 12, 24) flagged.
@@ -22,6 +22,17 @@ SUPPORTED_RATES = bytes((0x8C, 0x12, 0x98, 0x24, 0xB0, 0x48, 0x60, 0x6C))
 # 6 Mb/s (20 us preamble + 6 symbols), 802.11-2020 9.2.5.7 and 17.3.
 UNICAST_DURATION_US = 60
 CHANNEL = 1
+# Capability Information (9.4.1.4): Privacy, set in beacons and peering
+# Open/Confirm frames of a secure mesh (hostap does the same).
+CAPABILITY_PRIVACY = 0x0010
+# RSNE (9.4.2.24) of a secure mesh: version 1, group data cipher CCMP-128,
+# one pairwise cipher CCMP-128, one AKM 00-0F-AC:2 (PSK: our PMK is the
+# passphrase's, see meshframes.mesh.rsn), RSN Capabilities MFPC | MFPR
+# (bits 7 and 6): robust management frames are protected and a cleartext
+# one is refused. No Group Management Cipher Suite: we send no BIP MMIEs,
+# group-addressed robust frames are CCMP-encrypted with the MGTK as Linux
+# does in a secure mesh.
+RSNE_BODY = bytes.fromhex("0100" "000fac04" "0100" "000fac04" "0100" "000fac02" "c000")
 
 FC_ACTION = frame_control(TYPE_MGMT, SUBTYPE_ACTION)
 FC_BEACON = frame_control(TYPE_MGMT, SUBTYPE_BEACON)
@@ -51,6 +62,11 @@ class Mbss:
         self.mesh_id = MeshId(config.mesh_id)
         self.rates = RawElement(EID_SUPPORTED_RATES, SUPPORTED_RATES)
         self._profile = MeshConfiguration().profile()
+        self.secure = config.secure
+        self.rsne = RawElement(EID_RSN, RSNE_BODY) if self.secure else None
+        # What beacons and peering Open/Confirm frames add in a secure mesh.
+        self.capability = CAPABILITY_PRIVACY if self.secure else 0
+        self.security_elements: tuple[Element, ...] = (self.rsne,) if self.rsne is not None else ()
 
     def mesh_configuration(self, established: int) -> MeshConfiguration:
         """Mesh Formation Info counts our peerings (bits 1-6, saturating at
@@ -66,9 +82,21 @@ class Mbss:
         return (mesh_id is not None and conf is not None and mesh_id.mesh_id == self.mesh_id.mesh_id
                 and conf.profile() == self._profile)
 
+    def security_matches(self, elements: tuple[Element, ...]) -> bool:
+        """The neighbour runs the same security as we do: no RSNE in an open
+        mesh, exactly our RSNE in a secure one. Every meshframes node builds
+        the same RSNE, so equality stands in for suite negotiation; the
+        Authentication Protocol Identifier alone cannot tell an open mesh
+        from ours, both say 0 (see meshframes.mesh.rsn)."""
+        rsne = find_raw(elements, EID_RSN)
+        if self.rsne is None:
+            return rsne is None
+        return rsne is not None and rsne.data == self.rsne.data
+
     def beacon(self, now: float, established: int, extra: tuple[Element, ...] = ()) -> Beacon:
+        # 9.3.3.2 order: SSID, rates, DS Parameter Set, ..., RSNE, ..., Mesh ID, Mesh Configuration.
         elements: tuple[Element, ...] = (
             RawElement(EID_SSID, b""), self.rates, RawElement(EID_DS_PARAMETER_SET, bytes((CHANNEL,))),
-            self.mesh_id, self.mesh_configuration(established)) + extra
+            *self.security_elements, self.mesh_id, self.mesh_configuration(established)) + extra
         return Beacon(mgmt_header(FC_BEACON, BROADCAST, self.mac), int(now * 1e6) & 0xFFFFFFFFFFFFFFFF,
-                      to_tu(self.config.beacon_interval), 0, elements)
+                      to_tu(self.config.beacon_interval), self.capability, elements)

@@ -6,10 +6,16 @@ actions come out (frames to send, timers to set, deliveries, refusals).
 Like mac80211's mesh.c it dispatches: self-protected frames to peering,
 mesh action frames to HWMP, multihop frames to the forwarder. Every
 refusal is returned as a `Refused` action and counted in `counters`.
+
+In a secure mesh (`MeshConfig.passphrase`) the node also has a `MeshRsn`
+(`rsn`): peering runs AMPE through it and installs link keys, and the
+runtime seals and opens every frame with its hooks, so HWMP and the
+forwarder only ever see decrypted frames.
 """
 
 from __future__ import annotations
 
+import os
 import random
 from collections import Counter
 
@@ -32,6 +38,7 @@ from meshframes.mesh.mbss import Mbss
 from meshframes.mesh.pathtable import MeshPath, PathTable
 from meshframes.mesh.peers import PeerTable, PlinkState
 from meshframes.mesh.plink import Peering
+from meshframes.mesh.rsn import MeshRsn, RandomBytes
 from meshframes.radio.base import RxFrame
 
 TIMER_BEACON = ("beacon",)
@@ -44,14 +51,19 @@ _CHECK_SLACK = 1e-6
 
 
 class MeshNode:
-    def __init__(self, mac: bytes, config: MeshConfig | None = None, *, seed: int = 0) -> None:
+    def __init__(self, mac: bytes, config: MeshConfig | None = None, *, seed: int = 0,
+                 random_bytes: RandomBytes = os.urandom) -> None:
+        """`seed` drives protocol randomness (link ids, timer jitter, beacon
+        phase); `random_bytes` the secrets of a secure mesh (AMPE nonces,
+        the MGTK), `os.urandom` except in the simulator."""
         self.mac = mac
         self.config = config = config or MeshConfig()
         self.rng = random.Random(seed)
         self.mbss = Mbss(mac, config)
+        self.rsn = MeshRsn(mac, config, random_bytes) if config.secure else None
         self.peers = PeerTable(config.default_rate_100kbps, config.link_fail_threshold)
         self.paths = PathTable()
-        self.peering = Peering(self.mbss, config, self.peers, self.rng)
+        self.peering = Peering(self.mbss, config, self.peers, self.rng, self.rsn)
         self.hwmp = Hwmp(mac, config, self.peers, self.paths)
         self.forwarder = Forwarder(mac, config, self.paths, self.hwmp)
         self.reassembler = Reassembler(config.reassembly_timeout)

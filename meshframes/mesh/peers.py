@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from meshframes.codec.elements import MeshConfiguration
 from meshframes.mesh.metric import MAX_METRIC, Ewma, airtime_metric
+from meshframes.seal.ampe import GtkData
 
 
 class PlinkState(enum.Enum):
@@ -46,6 +47,13 @@ class Peer:
     tx_rate_avg: Ewma = field(default_factory=lambda: Ewma(16))
     tx_failures: int = 0
     tx_successes: int = 0
+    # Secure mesh (AMPE): this peering's nonces, ours drawn with our local
+    # link id, the peer's learned from its frames, and the peer's MGTK from
+    # its Open. All are forgotten with the link ids, so every peering
+    # derives a new MTK.
+    local_nonce: bytes = b""
+    peer_nonce: bytes = b""
+    peer_gtk: GtkData | None = None
 
     @property
     def established(self) -> bool:

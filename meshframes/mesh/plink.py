@@ -6,6 +6,15 @@ sends at most the frames the table names and arms one timer per peer.
 
 Where Linux departs from the standard we follow Linux (we meet it on
 hwsim) and say so at the place.
+
+In a secure mesh (`rsn` given) every peering frame is authenticated before
+it is classified: its AMPE MIC must verify (`MeshRsn.open_peering`) and its
+nonces must belong to the current peering (`check_nonces`). A frame that
+fails is refused with the seal layer's reason and moves no state: unlike
+hostap, which answers an Open whose MIC fails with OPN_RJCT, we let no
+unauthenticated frame take a link to HOLDING, so a forged Open cannot tear
+down an established link. Entering ESTAB installs the link's keys, leaving
+it removes them.
 """
 
 from __future__ import annotations
@@ -19,14 +28,17 @@ from meshframes.codec.elements import EID_RSN, EID_SUPPORTED_RATES
 from meshframes.codec.header import is_group
 from meshframes.codec.ie import find_raw
 from meshframes.codec.peering import (
-    PROTOCOL_MPM, SP_MESH_PEERING_CLOSE, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_OPEN,
+    PROTOCOL_AMPE, PROTOCOL_MPM, SP_MESH_PEERING_CLOSE, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_OPEN,
     MeshPeeringManagement,
 )
 from meshframes.mesh.constants import MeshConfig, ReasonCode
 from meshframes.mesh.events import Action, CancelTimer, PeerChanged, Refused, SetTimer, Transmit
 from meshframes.mesh.mbss import Mbss, action_header
 from meshframes.mesh.peers import Peer, PeerTable, PlinkState
+from meshframes.mesh.rsn import MeshRsn
 from meshframes.radio.base import RxFrame
+from meshframes.seal.ampe import AmpeElement, check_nonces
+from meshframes.seal.errors import AmpeError
 
 
 class PlinkEvent(enum.Enum):
@@ -142,13 +154,19 @@ def check_frame(frame: SelfProtected, mbss: Mbss) -> str:
         return "peering-frame-group-addressed"
     if peering is None:
         return "missing-peering-element"
-    if find_raw(frame.elements, EID_RSN) is not None:
+    if mbss.secure:
+        if peering.protocol_id != PROTOCOL_AMPE:
+            # MPM (or ns-3's draft layout) without AMPE: an open-mesh peer.
+            return "open-peer-in-secure-mesh"
+    elif find_raw(frame.elements, EID_RSN) is not None:
         return "secure-peer-in-open-mesh"
     if peering.is_ns3_draft:
         if peering.ns3_subtype != frame.action:
             return "peering-subtype-mismatch"
-    elif peering.protocol_id != PROTOCOL_MPM:
+    elif not mbss.secure and peering.protocol_id != PROTOCOL_MPM:
         return "peering-protocol-unsupported"
+    if mbss.secure and frame.action != SP_MESH_PEERING_CLOSE and not mbss.security_matches(frame.elements):
+        return "rsn-mismatch"
     if frame.action != SP_MESH_PEERING_CLOSE:
         if frame.mesh_id is None or frame.mesh_config is None:
             return "missing-mesh-id-or-configuration"
@@ -201,11 +219,13 @@ def classify(frame: SelfProtected, peer: Peer | None, mbss: Mbss, free_links: in
 class Peering:
     """The MPM engine of one mesh STA: one FSM per neighbour."""
 
-    def __init__(self, mbss: Mbss, config: MeshConfig, peers: PeerTable, rng: random.Random) -> None:
+    def __init__(self, mbss: Mbss, config: MeshConfig, peers: PeerTable, rng: random.Random,
+                 rsn: MeshRsn | None = None) -> None:
         self.mbss = mbss
         self.config = config
         self.peers = peers
         self.rng = rng
+        self.rsn = rsn
 
     @property
     def free_links(self) -> int:
@@ -219,6 +239,8 @@ class Peering:
             return [Refused("beacon-profile-mismatch")]
         assert conf is not None
         addr = beacon.header.addr2
+        if not self.mbss.security_matches(beacon.elements):
+            return [Refused("beacon-security-mismatch", addr.hex(":"))]
         peer = self.peers.add(addr)
         if peer is None:
             return [Refused("peer-table-full", addr.hex(":"))]
@@ -237,24 +259,53 @@ class Peering:
             return [Refused(refusal, self._describe(frame))]
         sender = frame.header.addr2
         peer = self.peers.get(sender)
+        ampe = None
+        if self.rsn is not None:
+            try:
+                ampe = self._authenticate(frame, peer)
+            except AmpeError as error:
+                return [Refused(error.reason.value, f"{self._describe(frame)}: {error}")]
         got = classify(frame, peer, self.mbss, self.free_links)
         if got.event is None:
             return [Refused(got.refusal, self._describe(frame))]
         if peer is None and got.event is E.OPN_RJCT:
             # Not one of ours: say why in a Close without keeping any state.
+            local_nonce = self.rsn.new_nonce() if self.rsn is not None else b""
             return [Transmit(self._close_frame(sender, 0, got.plid,
-                                               ReasonCode.MESH_CONFIGURATION_POLICY_VIOLATION))]
+                                               ReasonCode.MESH_CONFIGURATION_POLICY_VIOLATION,
+                                               local_nonce, ampe.local_nonce if ampe else b""))]
         if peer is None:
             peer = self.peers.add(sender)
             if peer is None:
                 return [Refused("peer-table-full", self._describe(frame))]
         if got.event is E.OPN_ACPT:
             peer.plid = got.plid
+            if ampe is not None:
+                peer.peer_nonce = ampe.local_nonce
+                peer.peer_gtk = ampe.gtk
         elif got.event is E.CNF_ACPT:
             # 802.11-2020 14.3.6.2: learn the peer link id from a Confirm if unset.
             peer.plid = peer.plid or got.plid
             peer.peer_aid = frame.aid or 0
+            if ampe is not None:
+                peer.peer_nonce = peer.peer_nonce or ampe.local_nonce
         return self._step(peer, got.event, now)
+
+    def _authenticate(self, frame: SelfProtected, peer: Peer | None) -> AmpeElement:
+        """The AMPE element of a secure peering frame whose MIC verifies and
+        whose nonces belong to this peering; raises AmpeError otherwise.
+        A Close for a peering we no longer hold (we are back in IDLE) has no
+        nonce of ours to match and changes nothing: it is authenticated
+        and left to the FSM, which ignores it."""
+        assert self.rsn is not None
+        ampe = self.rsn.open_peering(frame)
+        our_nonce = peer.local_nonce if peer is not None else b""
+        if frame.action == SP_MESH_PEERING_CLOSE and not our_nonce:
+            return ampe
+        check_nonces(ampe, our_nonce=our_nonce, known_peer_nonce=peer.peer_nonce if peer is not None else b"",
+                     peer_knows_ours=frame.action == SP_MESH_PEERING_CONFIRM
+                     or (peer is not None and peer.state is S.ESTAB))
+        return ampe
 
     def on_timer(self, addr: bytes, now: float) -> list[Action]:
         peer = self.peers.get(addr)
@@ -288,6 +339,12 @@ class Peering:
         new, todo = transition
         if new is S.HOLDING and old is not S.HOLDING:
             peer.reason = reason or CLOSE_REASONS[event]
+        if self.rsn is not None and (old is S.ESTAB) != (new is S.ESTAB):
+            # Keys live exactly as long as the link is established.
+            if new is S.ESTAB:
+                self.rsn.install(peer)
+            else:
+                self.rsn.remove(peer.addr)
         actions: list[Action] = []
         for do in todo:
             actions.extend(self._do(peer, do, event, now))
@@ -300,6 +357,8 @@ class Peering:
         cfg = self.config
         if do is Do.NEW_LLID:
             peer.llid = self._new_llid()
+            if self.rsn is not None:
+                peer.local_nonce = self.rsn.new_nonce()
             if not peer.aid:
                 peer.aid = self.peers.free_aid()
         elif do is Do.SND_OPN:
@@ -307,7 +366,8 @@ class Peering:
         elif do is Do.SND_CNF:
             return [Transmit(self._confirm_frame(peer))]
         elif do is Do.SND_CLS:
-            return [Transmit(self._close_frame(peer.addr, peer.llid, peer.plid, peer.reason))]
+            return [Transmit(self._close_frame(peer.addr, peer.llid, peer.plid, peer.reason,
+                                               peer.local_nonce, peer.peer_nonce))]
         elif do is Do.SET_R:
             if event is E.TOR1:
                 # mesh_plink_timer: timeout + rand % timeout, one more retry.
@@ -325,6 +385,8 @@ class Peering:
             return [CancelTimer(key)]
         elif do is Do.RESTART:
             peer.llid = peer.plid = peer.reason = peer.retries = 0
+            peer.local_nonce = peer.peer_nonce = b""
+            peer.peer_gtk = None
         return []
 
     def _new_llid(self) -> int:
@@ -336,23 +398,39 @@ class Peering:
     def _header(self, da: bytes) -> MacHeader:
         return action_header(da, self.mbss.mac)
 
+    def _element(self, da: bytes, llid: int, plid: int | None = None,
+                 reason: int | None = None) -> MeshPeeringManagement:
+        if self.rsn is not None:
+            return self.rsn.peering_element(da, llid, plid, reason)
+        return MeshPeeringManagement(llid, plid, reason)
+
+    def _sealed(self, frame: SelfProtected, local_nonce: bytes, peer_nonce: bytes) -> SelfProtected:
+        if self.rsn is None:
+            return frame
+        return self.rsn.seal_peering(frame, local_nonce, peer_nonce)
+
     def _open_frame(self, peer: Peer) -> SelfProtected:
-        conf = self.mbss.mesh_configuration(self.peers.established_count)
-        return SelfProtected(self._header(peer.addr), SP_MESH_PEERING_OPEN, 0, None,
-                             (self.mbss.rates, self.mbss.mesh_id, conf,
-                              MeshPeeringManagement(peer.llid)))
+        mbss = self.mbss
+        conf = mbss.mesh_configuration(self.peers.established_count)
+        frame = SelfProtected(self._header(peer.addr), SP_MESH_PEERING_OPEN, mbss.capability, None,
+                              (mbss.rates, *mbss.security_elements, mbss.mesh_id, conf,
+                               self._element(peer.addr, peer.llid)))
+        return self._sealed(frame, peer.local_nonce, peer.peer_nonce)
 
     def _confirm_frame(self, peer: Peer) -> SelfProtected:
-        conf = self.mbss.mesh_configuration(self.peers.established_count)
-        return SelfProtected(self._header(peer.addr), SP_MESH_PEERING_CONFIRM, 0, peer.aid,
-                             (self.mbss.rates, self.mbss.mesh_id, conf,
-                              MeshPeeringManagement(peer.llid, peer.plid)))
+        mbss = self.mbss
+        conf = mbss.mesh_configuration(self.peers.established_count)
+        frame = SelfProtected(self._header(peer.addr), SP_MESH_PEERING_CONFIRM, mbss.capability, peer.aid,
+                              (mbss.rates, *mbss.security_elements, mbss.mesh_id, conf,
+                               self._element(peer.addr, peer.llid, peer.plid)))
+        return self._sealed(frame, peer.local_nonce, peer.peer_nonce)
 
-    def _close_frame(self, da: bytes, llid: int, plid: int, reason: int) -> SelfProtected:
+    def _close_frame(self, da: bytes, llid: int, plid: int, reason: int, local_nonce: bytes,
+                     peer_nonce: bytes) -> SelfProtected:
         # Linux includes the peer link id only when it knows one.
-        element = MeshPeeringManagement(llid, plid or None, reason)
-        return SelfProtected(self._header(da), SP_MESH_PEERING_CLOSE, None, None,
-                             (self.mbss.mesh_id, element))
+        frame = SelfProtected(self._header(da), SP_MESH_PEERING_CLOSE, None, None,
+                              (self.mbss.mesh_id, self._element(da, llid, plid or None, reason)))
+        return self._sealed(frame, local_nonce, peer_nonce)
 
     @staticmethod
     def _describe(frame: SelfProtected) -> str:

@@ -2,8 +2,11 @@
 simulated medium, pcap replay, and later the hwsim monitor transport.
 
 The runtime owns what the engines must not: decoding and encoding bytes,
-Sequence Control numbering, timers against a clock, the optional link
-security hooks (sealing plugs in here) and the application callback.
+Sequence Control numbering, timers against a clock, the link security
+hooks and the application callback. A node of a secure mesh brings its
+own hooks (`MeshNode.rsn`): every frame is sealed after it is encoded and
+opened before it is decoded, so the engines decide everything, routing
+included, on plaintext frames.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from meshframes.codec import DecodeError, EncodeError, Frame, decode, encode
 from meshframes.codec.fastpay import MessageType
 from meshframes.codec.header import TYPE_CTRL
 from meshframes.mesh.events import (
-    Action, CancelTimer, Deliver, DeliverData, SetTimer, TimerKey, Transmit,
+    Action, CancelTimer, Deliver, DeliverData, Refused, SetTimer, TimerKey, Transmit,
 )
 from meshframes.mesh.node import MeshNode
 from meshframes.radio.base import Clock, Radio, RxFrame
@@ -41,10 +44,12 @@ class TxStatusRadio(Protocol):
     def tx_reports(self) -> list[TxReport]: ...
 
 
-# Hooks for link security: protect(mpdu) -> mpdu to send; unprotect(mpdu)
-# -> plaintext mpdu, or None to refuse the frame (bad MIC, replay...).
-Protect = Callable[[bytes], bytes]
-Unprotect = Callable[[bytes], "bytes | None"]
+# Hooks for link security: protect(mpdu) -> the mpdu to send, or Refused
+# (it needs protection and cannot have it: not sent); unprotect(mpdu) -> the
+# plaintext mpdu, or Refused (bad MIC, replay...). Refusals are counted by
+# the node under their reason.
+Protect = Callable[[bytes], "bytes | Refused"]
+Unprotect = Callable[[bytes], "bytes | Refused"]
 DeliverHandler = Callable[[Deliver], None]
 DataHandler = Callable[[DeliverData], None]
 ActionObserver = Callable[[float, Action], None]
@@ -62,6 +67,9 @@ class NodeRuntime:
         self.clock = clock
         self.on_deliver = on_deliver
         self.on_data = on_data
+        if node.rsn is not None:
+            protect = protect or node.rsn.protect
+            unprotect = unprotect or node.rsn.unprotect
         self.protect = protect
         self.unprotect = unprotect
         self.observer = observer
@@ -124,8 +132,8 @@ class NodeRuntime:
         data = rx.data
         if self.unprotect is not None:
             plain = self.unprotect(data)
-            if plain is None:
-                self._apply(self.node.refuse("unprotect-failed"))
+            if isinstance(plain, Refused):
+                self._apply(self.node.refuse(plain.reason, plain.detail))
                 return
             data = plain
         try:
@@ -164,5 +172,9 @@ class NodeRuntime:
             self._seq = (self._seq + 1) & 0xFFF
             data = data[:22] + (self._seq << 4).to_bytes(2, "little") + data[24:]
         if self.protect is not None:
-            data = self.protect(data)
+            sealed = self.protect(data)
+            if isinstance(sealed, Refused):
+                self._apply(self.node.refuse(sealed.reason, sealed.detail))
+                return
+            data = sealed
         self.radio.transmit(data)

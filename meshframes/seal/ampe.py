@@ -10,20 +10,127 @@ receiver's MAC, and the action frame body from the category octet up to
 (not including) the MIC element. This is the layout hostap's mesh_rsn.c
 produces, so the output can be compared with Linux/hostap secure mesh peering.
 
-Only the two functions below touch the AEK; building and parsing the AMPE
-element's fields belongs to the frame layer (element 139).
+`seal_ampe`/`open_ampe` are the only functions that touch the AEK. The
+plaintext AMPE element exists only inside this protection (on the air it is
+ciphertext, which the codec keeps as bytes), so its fields are built and
+parsed here too (`AmpeElement`), together with the rule that ties its
+nonces to the current peering (`check_nonces`).
+
+AMPE element (9.4.2.116) as peering frames carry it, all integers
+little-endian:
+
+    Selected Pairwise Cipher Suite (4) | Local Nonce (32) | Peer Nonce (32)
+    | GTKdata: MGTK (16) | Key RSC (8) | GTKExpirationTime (4)
+
+GTKdata is in Mesh Peering Open frames only (13.5.5.3; hostap the same);
+the Key Replay Counter field belongs to Mesh Group Key Inform/Acknowledge
+frames, which we do not send, and IGTKdata to BIP, which we do not use.
 """
 
 from __future__ import annotations
 
+import struct
+from dataclasses import dataclass
+
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
-from meshframes.seal.errors import AmpeAuthFailure, AmpeMalformed
+from meshframes.seal.errors import AmpeAuthFailure, AmpeCipherMismatch, AmpeMalformed, AmpeNonceMismatch
+from meshframes.seal.keys import CIPHER_CCMP_128, NONCE_LEN
 
 MIC_ELEMENT_ID = 140  # 9.4.2.118
 AMPE_ELEMENT_ID = 139  # 9.4.2.116
 SIV_LEN = 16
+MGTK_LEN = 16  # CCMP-128
+KEY_RSC_LEN = 8
+GTK_NEVER_EXPIRES = 0xFFFFFFFF  # seconds; an MGTK lives as long as its node
+ZERO_NONCE = bytes(NONCE_LEN)
+_FIXED_LEN = 4 + 2 * NONCE_LEN
+_GTKDATA = struct.Struct(f"<{MGTK_LEN}sQI")
+
+
+@dataclass(frozen=True, slots=True)
+class GtkData:
+    """The sender's MGTK, the last PN it sealed with it, its lifetime."""
+
+    mgtk: bytes
+    rsc: int
+    expiration: int = GTK_NEVER_EXPIRES
+
+    def __post_init__(self) -> None:
+        if len(self.mgtk) != MGTK_LEN:
+            raise ValueError(f"MGTK is {MGTK_LEN} octets for CCMP-128, got {len(self.mgtk)}")
+        if not 0 <= self.rsc < 1 << 48:
+            raise ValueError(f"Key RSC carries a 48-bit PN, got {self.rsc}")
+        if not 0 <= self.expiration <= 0xFFFFFFFF:
+            raise ValueError(f"GTKExpirationTime is 32 bits, got {self.expiration}")
+
+
+@dataclass(frozen=True, slots=True)
+class AmpeElement:
+    """The plaintext AMPE element of one peering frame."""
+
+    local_nonce: bytes
+    peer_nonce: bytes
+    gtk: GtkData | None = None
+    pairwise_cipher: bytes = CIPHER_CCMP_128
+
+    def __post_init__(self) -> None:
+        for name, nonce in (("local", self.local_nonce), ("peer", self.peer_nonce)):
+            if len(nonce) != NONCE_LEN:
+                raise ValueError(f"{name} nonce is {NONCE_LEN} octets, got {len(nonce)}")
+        if len(self.pairwise_cipher) != 4:
+            raise ValueError(f"cipher suite selector is 4 octets, got {len(self.pairwise_cipher)}")
+
+    def encode(self) -> bytes:
+        """The whole element, ID and length included, as `seal_ampe` takes it."""
+        value = self.pairwise_cipher + self.local_nonce + self.peer_nonce
+        if self.gtk is not None:
+            value += _GTKDATA.pack(self.gtk.mgtk, self.gtk.rsc, self.gtk.expiration)
+        return bytes((AMPE_ELEMENT_ID, len(value))) + value
+
+    @classmethod
+    def parse(cls, element: bytes) -> AmpeElement:
+        """Read what `open_ampe` returned. GTKdata is read when present;
+        a length that is neither the fixed part nor the fixed part plus
+        GTKdata is malformed, and a cipher other than CCMP-128 is refused."""
+        value = element[2:]
+        if len(value) not in (_FIXED_LEN, _FIXED_LEN + _GTKDATA.size):
+            raise AmpeMalformed(
+                f"AMPE element of {len(value)} octets, expected {_FIXED_LEN} or {_FIXED_LEN + _GTKDATA.size}"
+            )
+        cipher = value[:4]
+        if cipher != CIPHER_CCMP_128:
+            raise AmpeCipherMismatch(f"selected pairwise cipher {cipher.hex('-')}, we offer only CCMP-128")
+        gtk = None
+        if len(value) > _FIXED_LEN:
+            mgtk, rsc, expiration = _GTKDATA.unpack_from(value, _FIXED_LEN)
+            if rsc >= 1 << 48:
+                raise AmpeMalformed(f"Key RSC {rsc:#x} does not fit a 48-bit PN")
+            gtk = GtkData(mgtk, rsc, expiration)
+        return cls(value[4 : 4 + NONCE_LEN], value[4 + NONCE_LEN : _FIXED_LEN], gtk, cipher)
+
+
+def check_nonces(element: AmpeElement, *, our_nonce: bytes, known_peer_nonce: bytes, peer_knows_ours: bool) -> None:
+    """Tie a received AMPE element to the current peering (13.5.5-13.5.6).
+
+    - The sender's local nonce is never all zero, and once we hold it for
+      this peering it may not change.
+    - The sender's peer nonce is ours. It may be all zero only while the
+      sender cannot know ours yet: not in a Confirm (a Confirm answers our
+      Open) and not once the link is established (`peer_knows_ours`).
+      `our_nonce` is empty when we have not started a peering with the sender.
+    """
+    if element.local_nonce == ZERO_NONCE:
+        raise AmpeNonceMismatch("local nonce is all zero")
+    if known_peer_nonce and element.local_nonce != known_peer_nonce:
+        raise AmpeNonceMismatch("local nonce differs from the one this peering started with")
+    if element.peer_nonce == our_nonce:
+        return
+    if element.peer_nonce != ZERO_NONCE:
+        raise AmpeNonceMismatch("peer nonce is not our nonce for this peering")
+    if peer_knows_ours:
+        raise AmpeNonceMismatch("peer nonce is zero where the sender must know ours")
 
 
 def seal_ampe(aek: bytes, *, sender: bytes, receiver: bytes, body_before_mic: bytes, ampe_element: bytes) -> bytes:

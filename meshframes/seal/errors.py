@@ -29,6 +29,9 @@ class Reason(StrEnum):
     # Peering (AMPE element protection)
     AMPE_MALFORMED = "ampe-malformed"
     AMPE_AUTH_FAILURE = "ampe-auth-failure"
+    AMPE_CIPHER_MISMATCH = "ampe-cipher-mismatch"
+    AMPE_NONCE_MISMATCH = "ampe-nonce-mismatch"
+    AMPE_PMK_MISMATCH = "ampe-pmk-mismatch"
     # End to end (client <-> authority)
     E2E_NOT_FASTPAY = "e2e-not-fastpay"
     E2E_NOT_SEALED = "e2e-not-sealed"
@@ -130,6 +133,31 @@ class AmpeAuthFailure(AmpeError):
     frame altered in flight, or one meant for another link."""
 
     reason = Reason.AMPE_AUTH_FAILURE
+
+
+class AmpeCipherMismatch(AmpeError):
+    """The AMPE element selects a pairwise cipher other than CCMP-128, the
+    only one this mesh offers in its RSNE."""
+
+    reason = Reason.AMPE_CIPHER_MISMATCH
+
+
+class AmpeNonceMismatch(AmpeError):
+    """The nonces do not belong to the current peering: the sender names a
+    nonce of ours we never sent (or no longer use), or its own nonce changed
+    mid-peering. This is what stops a recorded peering frame, whose MIC
+    still verifies (the AEK never changes between two stations), from being
+    replayed into a later peering."""
+
+    reason = Reason.AMPE_NONCE_MISMATCH
+
+
+class AmpePmkMismatch(AmpeError):
+    """The Chosen PMK (PMKID) of the Mesh Peering Management element is not
+    ours for this link: the sender derived its PMK from another passphrase
+    or another mesh ID."""
+
+    reason = Reason.AMPE_PMK_MISMATCH
 
 
 class E2EError(SealError):

@@ -69,12 +69,14 @@ class RxKey:
     tk: bytes
     cipher: AESCCM
     window_size: int
+    # PNs at or below this were used before we got the key (group Key RSC).
+    floor: int = -1
     windows: dict[int, ReplayWindow] = field(default_factory=dict)
 
     def window(self, traffic_class: int) -> ReplayWindow:
         window = self.windows.get(traffic_class)
         if window is None:
-            window = self.windows[traffic_class] = ReplayWindow(self.window_size)
+            window = self.windows[traffic_class] = ReplayWindow(self.window_size, self.floor)
         return window
 
 
@@ -93,12 +95,13 @@ class KeyStore:
         self._rx_pairwise: dict[bytes, dict[int, RxKey]] = {}
         self._rx_group: dict[bytes, dict[int, RxKey]] = {}
 
-    def _rx_entry(self, table: dict[bytes, dict[int, RxKey]], peer: bytes, tk: bytes, key_id: int) -> RxKey:
+    def _rx_entry(self, table: dict[bytes, dict[int, RxKey]], peer: bytes, tk: bytes, key_id: int,
+                  floor: int = -1) -> RxKey:
         keys = table.setdefault(bytes(peer), {})
         current = keys.get(key_id)
         if current is not None and current.tk == tk:
             return current
-        key = keys[key_id] = RxKey(tk, ccmp.new_cipher(tk), self.replay_window)
+        key = keys[key_id] = RxKey(tk, ccmp.new_cipher(tk), self.replay_window, floor)
         return key
 
     def install_pairwise(self, peer: bytes, tk: bytes, key_id: int = 0) -> bool:
@@ -121,16 +124,28 @@ class KeyStore:
         self._tx_group = TxKey(group_key.tk, group_key.key_id, ccmp.new_cipher(group_key.tk))
         return True
 
-    def install_group_rx(self, peer: bytes, group_key: GroupKey) -> bool:
+    def install_group_rx(self, peer: bytes, group_key: GroupKey, rsc: int = -1) -> bool:
         """Accept `peer`'s group-addressed frames under its MGTK `group_key`.
-        A key under the other group key id stays until replaced, so frames
-        sealed before the peer's rotation still open."""
+        `rsc` is the Key RSC the peer sent with the key (the last PN it
+        used): frames at or below it are refused as replays, since the key
+        was in use before we learned it. A key under the other group key id
+        stays until replaced, so frames sealed before the peer's rotation
+        still open."""
+        if not -1 <= rsc <= ccmp.PN_MAX:
+            raise ValueError(f"Key RSC must be a 48-bit PN, got {rsc}")
         keys = self._rx_group.get(bytes(peer), {})
         current = keys.get(group_key.key_id)
         if current is not None and current.tk == group_key.tk:
             return False
-        self._rx_entry(self._rx_group, peer, group_key.tk, group_key.key_id)
+        self._rx_entry(self._rx_group, peer, group_key.tk, group_key.key_id, rsc)
         return True
+
+    def group_rsc(self) -> int:
+        """The last PN our MGTK sealed (0 before the first frame): the Key
+        RSC to announce with it, so a new peer refuses anything older."""
+        if self._tx_group is None:
+            raise UnknownKey("no group key installed for group-addressed frames")
+        return self._tx_group.next_pn - 1
 
     def remove_peer(self, peer: bytes) -> None:
         """Forget every key of `peer` (peering closed)."""

@@ -19,6 +19,10 @@ Derivations (IEEE 802.11-2020 clause numbers):
 * AEK, which authenticates and encrypts the AMPE element of the peering
   frames (13.5.7): KDF-SHA-256-256(PMK, "AEK Derivation", AKM suite ||
   min(localMAC, peerMAC) || max(localMAC, peerMAC)).
+* PMKID, the Chosen PMK of the Mesh Peering Management element (13.5.5):
+  Truncate-128(HMAC-SHA-1(PMK, "PMK Name" || min(MACs) || max(MACs))):
+  the PSK AKM's PMKID of 12.7.1.3 with the two MACs ordered as octet
+  strings in place of AA || SPA, which a mesh link does not have.
 * AKM suite: 00-0F-AC:2 (PSK). Our PMK comes from a passphrase as in
   WPA2-PSK; the standard's mesh uses SAE (00-0F-AC:8), so this selector also
   keeps our keys distinct from any SAE mesh's.
@@ -52,6 +56,7 @@ from dataclasses import dataclass
 PMK_LEN = 32
 NONCE_LEN = 32  # AMPE Local/Peer Nonce
 MAC_LEN = 6
+PMKID_LEN = 16
 PBKDF2_ITERATIONS = 4096  # J.4.1
 AKM_PSK = bytes.fromhex("000fac02")  # 9.4.2.24.3, Table 9-151
 CIPHER_CCMP_128 = bytes.fromhex("000fac04")  # 9.4.2.24.2: AMPE selected pairwise cipher suite
@@ -125,6 +130,13 @@ def derive_aek(pmk: bytes, *, local_mac: bytes, peer_mac: bytes, akm: bytes = AK
     _check_mac(local_mac)
     _check_mac(peer_mac)
     return kdf_sha256(pmk, "AEK Derivation", akm + _ordered(local_mac, peer_mac), AEK_BITS)
+
+
+def derive_pmkid(pmk: bytes, *, local_mac: bytes, peer_mac: bytes) -> bytes:
+    """The link's PMKID (Chosen PMK), the same at both ends."""
+    _check_mac(local_mac)
+    _check_mac(peer_mac)
+    return hmac.digest(pmk, b"PMK Name" + _ordered(local_mac, peer_mac), "sha1")[:PMKID_LEN]
 
 
 def new_peering_nonce() -> bytes:

@@ -26,13 +26,16 @@ class ReplayWindow:
 
     __slots__ = ("size", "highest", "_bitmap", "_mask")
 
-    def __init__(self, size: int = 64) -> None:
+    def __init__(self, size: int = 64, floor: int = -1) -> None:
+        """`floor`: numbers up to and including it count as already seen
+        (a Key RSC announced with a group key: older frames sealed under
+        that key must not be accepted by a receiver that joins late)."""
         if size < 1:
             raise ValueError(f"window size must be >= 1, got {size}")
         self.size = size
-        self.highest = -1
-        self._bitmap = 0
         self._mask = (1 << size) - 1
+        self.highest = floor
+        self._bitmap = self._mask if floor >= 0 else 0
 
     def check(self, number: int) -> Verdict:
         """Whether `number` may be accepted; changes nothing."""

@@ -6,6 +6,11 @@ Each node is a MeshNode driven by a NodeRuntime over a SimRadio, exactly
 as it would be over a real radio; the network only decides when each
 runtime is polled: when a frame or report reaches it, or when its next
 timer is due.
+
+A mesh is secure when its MeshConfig has a passphrase; each node then
+draws its AMPE nonces and MGTK from the run's seed (a real node uses
+os.urandom), so a secure run replays bit for bit too. `add_radio` puts a
+bare radio on the air, driven by the test itself: an attacker or a sniffer.
 """
 
 from __future__ import annotations
@@ -77,10 +82,18 @@ class SimNetwork:
     def add_node(self, where: Point | Mobility, *, radio_range: float | None = None,
                  config: MeshConfig | None = None) -> SimNode:
         index = len(self.nodes)
+        if len(self.medium.radios) != index:
+            raise ValueError("add bare radios after the nodes: a node's index is its radio's")
         mobility = Static(where) if isinstance(where, tuple) else where
         mac = sim_mac(index)
         radio = self.medium.add_radio(mac, mobility, radio_range)
-        node = MeshNode(mac, config or self.mesh_config, seed=self._seeds.getrandbits(32))
+        config = config or self.mesh_config
+        seed = self._seeds.getrandbits(32)
+        if config.secure:
+            # Drawn for secure nodes only, so that open runs keep their seeds.
+            node = MeshNode(mac, config, seed=seed, random_bytes=random.Random(self._seeds.getrandbits(64)).randbytes)
+        else:
+            node = MeshNode(mac, config, seed=seed)
         sim_node: SimNode
         observer = None
         if self.observer is not None:
@@ -93,6 +106,12 @@ class SimNetwork:
         if self._started:
             self._start_node(sim_node)
         return sim_node
+
+    def add_radio(self, where: Point | Mobility, mac: bytes, *, radio_range: float | None = None) -> SimRadio:
+        """A radio with no node behind it: what it hears waits in its
+        receive queue and what it transmits goes on the air as given."""
+        mobility = Static(where) if isinstance(where, tuple) else where
+        return self.medium.add_radio(mac, mobility, radio_range)
 
     def random_waypoint(self, area: tuple[float, float], speed: tuple[float, float],
                         pause: float = 0.0) -> RandomWaypoint:
@@ -182,6 +201,8 @@ class SimNetwork:
             self._reschedule(sim_node)
 
     def _activity(self, index: int) -> None:
+        if index >= len(self.nodes):
+            return  # a bare radio (add_radio): the test drains it
         sim_node = self.nodes[index]
         sim_node.runtime.poll()
         self._reschedule(sim_node)

@@ -42,15 +42,15 @@ def test_protect_and_unprotect_hooks_wrap_every_frame() -> None:
     """Frames leave through `protect` and arrive through `unprotect` (toy
     hooks that mark and unmark each frame; sealing plugs into the same
     places); the nodes peer and deliver through them; a frame unprotect
-    refuses is counted and dropped."""
+    refuses is counted under its reason and dropped."""
     clock = ManualClock()
     mark = b"SEALED"
 
-    def protect(mpdu: bytes) -> bytes:
+    def protect(mpdu: bytes) -> bytes | Refused:
         return mark + mpdu
 
-    def unprotect(mpdu: bytes) -> bytes | None:
-        return mpdu[len(mark):] if mpdu.startswith(mark) else None
+    def unprotect(mpdu: bytes) -> bytes | Refused:
+        return mpdu[len(mark):] if mpdu.startswith(mark) else Refused("mark-missing")
 
     radios = {mac: ListRadio(mac, clock) for mac in (A, B)}
     delivered: list = []
@@ -70,7 +70,7 @@ def test_protect_and_unprotect_hooks_wrap_every_frame() -> None:
     assert [d.payload for d in delivered] == [b"through the hooks"]
     radios[B].inbox.append(RxFrame(b"plain", clock.t, None, None))
     runtimes[B].poll()
-    assert runtimes[B].node.counters["unprotect-failed"] == 1
+    assert runtimes[B].node.counters["mark-missing"] == 1
 
 
 SEEDS = sorted({m for name in ("hwmp-reactive-regression-test-2-1", "linux-open-2node")

@@ -1,0 +1,170 @@
+"""Mesh RSN: what makes a mesh STA's links secure, sans-IO (the part of
+hostap's mesh_rsn.c and mac80211's key handling a userspace node needs).
+
+A mesh is secure when its MeshConfig has a passphrase. It then runs AMPE
+(802.11-2020 13.5) with authentication protocol "none" and the PSK AKM:
+
+- PMK = PBKDF2-SHA1(passphrase, mesh ID, 4096) (`derive_pmk`). No SAE or
+  IEEE 802.1X exchange precedes peering, so the Mesh Configuration's
+  Authentication Protocol Identifier stays 0 ("no authentication method is
+  required", Table 9-227); a station proves it holds the PMK inside AMPE,
+  by the MIC of each peering frame. The RSNE of beacons and Open/Confirm
+  frames says AKM 00-0F-AC:2 and CCMP-128, and Capability Information has
+  Privacy set (`Mbss`).
+- Peering frames stay in the clear, as the standard requires, but in each
+  one the Mesh Peering Management element names protocol 1 (AMPE) and the
+  link's Chosen PMK (`derive_pmkid`), and a MIC element (140) and the
+  AMPE element (139) encrypted under the link's AEK follow the other
+  elements (`seal_ampe`). The AMPE element carries CCMP-128 as the selected
+  pairwise cipher, both peering nonces and, in an Open, the sender's MGTK
+  with its Key RSC.
+- When the peering FSM reaches ESTAB, the link's MTK (`derive_mtk` over both
+  nonces, both link ids and both MACs) becomes the pairwise key and the
+  peer's MGTK its group key; leaving ESTAB removes both. Every peering
+  draws new nonces, so every peering has a new MTK whose PNs start at 1.
+- `protect` and `unprotect` are the runtime's hooks: every frame that must
+  be protected (data, our FastPay frames moved from category 127 to 126,
+  HWMP) is CCMP-sealed on the way out, with the next hop's MTK or, when
+  group addressed, our MGTK, and opened on the way in; a cleartext frame
+  that should have been protected is refused.
+
+Every refusal is a `Refused` with the seal layer's reason, so the node
+counts it by that reason.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import replace
+
+from meshframes.codec import SelfProtected, encode
+from meshframes.codec.elements import EID_MIC, Mic
+from meshframes.codec.peering import PROTOCOL_AMPE, SP_MESH_PEERING_OPEN, MeshPeeringManagement
+from meshframes.mesh.constants import MeshConfig
+from meshframes.mesh.events import Refused
+from meshframes.mesh.peers import Peer
+from meshframes.seal.ampe import SIV_LEN, ZERO_NONCE, AmpeElement, GtkData, open_ampe, seal_ampe
+from meshframes.seal.errors import AmpeMalformed, AmpePmkMismatch, HopError
+from meshframes.seal.hop import HopSealer
+from meshframes.seal.keys import NONCE_LEN, GroupKey, derive_aek, derive_mtk, derive_pmk, derive_pmkid
+from meshframes.seal.radio import open_from_air, protect_for_air
+
+# The AMPE element does not carry the MGTK's key id; hostap always uses 1,
+# and so do we (an MGTK lives as long as its node, it is never rotated).
+MGTK_KEY_ID = 1
+RandomBytes = Callable[[int], bytes]
+
+
+class MeshRsn:
+    """Keys and AMPE of one secure mesh STA; `hop` seals its frames."""
+
+    def __init__(self, mac: bytes, config: MeshConfig, random_bytes: RandomBytes = os.urandom) -> None:
+        """`random_bytes` draws nonces and the MGTK. It is `os.urandom`
+        except in the simulator, which seeds it so that a run replays bit
+        for bit."""
+        if config.passphrase is None:
+            raise ValueError("an open mesh (no passphrase) has no RSN")
+        self.mac = mac
+        self.pmk = derive_pmk(config.passphrase, config.mesh_id)
+        self.random_bytes = random_bytes
+        self.hop = HopSealer(mac)
+        self.mgtk = GroupKey(random_bytes(16), MGTK_KEY_ID)
+        self.hop.keys.install_group_tx(self.mgtk)
+
+    # -- peering (AMPE) ----------------------------------------------------
+
+    def new_nonce(self) -> bytes:
+        """Our local nonce for a new peering."""
+        return self.random_bytes(NONCE_LEN)
+
+    def peering_element(self, da: bytes, llid: int, plid: int | None = None,
+                        reason: int | None = None) -> MeshPeeringManagement:
+        """The Mesh Peering Management element of a secure peering frame."""
+        return MeshPeeringManagement(llid, plid, reason, protocol_id=PROTOCOL_AMPE,
+                                     pmkid=derive_pmkid(self.pmk, local_mac=self.mac, peer_mac=da))
+
+    def seal_peering(self, frame: SelfProtected, local_nonce: bytes, peer_nonce: bytes) -> SelfProtected:
+        """`frame` with the MIC element and the encrypted AMPE element
+        appended; an Open also gives the receiver our MGTK and Key RSC.
+        `peer_nonce` is empty while we do not know the peer's."""
+        receiver = frame.header.addr1
+        gtk = GtkData(self.mgtk.tk, self.hop.keys.group_rsc()) if frame.action == SP_MESH_PEERING_OPEN else None
+        element = AmpeElement(local_nonce, peer_nonce or ZERO_NONCE, gtk)
+        protected = seal_ampe(self._aek(receiver), sender=self.mac, receiver=receiver,
+                              body_before_mic=_body(frame), ampe_element=element.encode())
+        mic_end = 2 + SIV_LEN
+        return replace(frame, elements=frame.elements + (Mic(protected[2:mic_end]),), sealed=protected[mic_end:])
+
+    def open_peering(self, frame: SelfProtected) -> AmpeElement:
+        """Authenticate a peering frame and return its AMPE element. Raises
+        `AmpeError`: Chosen PMK not ours for this link (another passphrase
+        or mesh ID), no MIC element, MIC failure, malformed element, cipher
+        other than CCMP-128, an Open without the sender's MGTK. Whether the
+        nonces fit our peering is the peering engine's check."""
+        sender, receiver = frame.header.addr2, frame.header.addr1
+        peering = frame.peering
+        if peering is None or peering.pmkid != derive_pmkid(self.pmk, local_mac=self.mac, peer_mac=sender):
+            raise AmpePmkMismatch(f"Chosen PMK from {sender.hex(':')} is not this link's")
+        mic = frame.elements[-1]
+        if not isinstance(mic, Mic):
+            raise AmpeMalformed("no MIC element after the peering elements")
+        plain = replace(frame, elements=frame.elements[:-1], sealed=b"")
+        element = open_ampe(self._aek(sender), sender=sender, receiver=receiver, body_before_mic=_body(plain),
+                            protected=bytes((EID_MIC, len(mic.mic))) + mic.mic + frame.sealed)
+        ampe = AmpeElement.parse(element)
+        if frame.action == SP_MESH_PEERING_OPEN and ampe.gtk is None:
+            raise AmpeMalformed("Mesh Peering Open without GTKdata: the sender's MGTK is missing")
+        return ampe
+
+    def install(self, peer: Peer) -> None:
+        """The link reached ESTAB: derive its MTK and install it with the
+        peer's MGTK. Both were agreed in this peering, so they are new keys
+        with fresh PNs and replay windows."""
+        if peer.peer_gtk is None or not peer.local_nonce or not peer.peer_nonce:
+            raise ValueError(f"peer {peer.addr.hex(':')} reached ESTAB without a complete AMPE exchange")
+        mtk = derive_mtk(self.pmk, local_mac=self.mac, peer_mac=peer.addr, local_nonce=peer.local_nonce,
+                         peer_nonce=peer.peer_nonce, local_link_id=peer.llid, peer_link_id=peer.plid)
+        self.hop.keys.install_pairwise(peer.addr, mtk)
+        self.hop.keys.install_group_rx(peer.addr, GroupKey(peer.peer_gtk.mgtk, MGTK_KEY_ID), peer.peer_gtk.rsc)
+
+    def remove(self, addr: bytes) -> None:
+        """The link left ESTAB: nothing more is sealed for it or opened from it."""
+        self.hop.keys.remove_peer(addr)
+
+    def link_key(self, addr: bytes) -> bytes | None:
+        """The MTK installed for a peer, None when the link has none."""
+        try:
+            return self.hop.keys.tx_key(addr).tk
+        except HopError:
+            return None
+
+    def _aek(self, peer: bytes) -> bytes:
+        return derive_aek(self.pmk, local_mac=self.mac, peer_mac=peer)
+
+    # -- frames (CCMP per hop) ---------------------------------------------
+
+    def protect(self, mpdu: bytes) -> bytes | Refused:
+        """The runtime's transmit hook: the frame as it goes on the air, or a
+        refusal when it needs protection and has no key (never sent plain)."""
+        try:
+            return protect_for_air(self.hop, mpdu)
+        except HopError as error:
+            return Refused(f"tx-{error.reason.value}", str(error))
+
+    def unprotect(self, mpdu: bytes) -> bytes | Refused:
+        """The runtime's receive hook: the plaintext of a frame for us or a
+        group, or a refusal. Frames for other stations pass unopened; the
+        node counts them as not for us."""
+        receiver = mpdu[4:10]
+        if len(receiver) == 6 and not receiver[0] & 0x01 and receiver != self.mac:
+            return mpdu
+        try:
+            return open_from_air(self.hop, mpdu)
+        except HopError as error:
+            return Refused(error.reason.value, str(error))
+
+
+def _body(frame: SelfProtected) -> bytes:
+    """The action body from the category octet on, as the AMPE MIC covers it."""
+    return encode(frame)[len(frame.header.encode()):]
