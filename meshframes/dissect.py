@@ -37,6 +37,7 @@ from meshframes.capture import (
     read_capture,
 )
 from meshframes.layers import (
+    AMPEEncrypted,
     GANN,
     PERR,
     PREP,
@@ -346,7 +347,9 @@ def _inspect(pkt: Packet, data: bytes, result: FrameDecode) -> None:
             result.hwmp.append(_hwmp_record(result.index, layer))
     offset = _first_element_offset(pkt, len(data))
     if offset is not None:
-        walk = _element_walk_error(data[offset:])
+        sealed = pkt.getlayer(AMPEEncrypted)
+        end = len(data) - len(sealed.original) if sealed is not None else len(data)
+        walk = _element_walk_error(data[offset:end])
         if walk is not None:
             result.malformed = walk
             return

@@ -22,6 +22,7 @@ from meshframes.layers.actions import (
 )
 from meshframes.layers.elements import (
     AMPE,
+    AMPEEncrypted,
     MIC,
     AuthorityAnnouncementElement,
     BeaconTiming,
@@ -50,7 +51,7 @@ from meshframes.layers.hwmp import GANN, PERR, PREP, PREQ, RANN, PERRDestination
 from meshframes.layers.meshctl import MeshControl, VendorMeshControl, mesh_control_rule
 
 __all__ = [
-    "AMPE", "GANN", "MIC", "PERR", "PREP", "PREQ", "RANN",
+    "AMPE", "AMPEEncrypted", "GANN", "MIC", "PERR", "PREP", "PREQ", "RANN",
     "AuthorityAnnouncementElement", "BeaconTiming", "FastPayAccountInfoRequest",
     "FastPayAccountInfoResponse", "FastPayAuthorityAnnouncement", "FastPayAuthoritySignature",
     "FastPayCertifiedTransferOrder", "FastPayError", "FastPayFragment", "FastPayHeader",

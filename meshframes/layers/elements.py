@@ -20,6 +20,7 @@ from scapy.fields import (
     OUIField,
     PacketListField,
     StrLenField,
+    XStrField,
     XStrFixedLenField,
     XStrLenField,
 )
@@ -392,6 +393,22 @@ class MIC(MeshElement):
 
     def expected_length(self, body: bytes) -> int:
         return 16
+
+    def guess_payload_class(self, payload: bytes) -> type[Packet]:
+        # 13.5.5.3/4: in an authenticated peering frame the MIC element is
+        # the last cleartext field; what follows is the AES-SIV encrypted
+        # AMPE element, not more elements.
+        if _peering_frame_action(self) is not None:
+            return AMPEEncrypted
+        return super().guess_payload_class(payload)
+
+
+class AMPEEncrypted(Packet):
+    """The AMPE element as it travels after the MIC element of an
+    authenticated peering frame: AES-SIV ciphertext under the AEK."""
+
+    name = "AMPE (encrypted)"
+    fields_desc = [XStrField("ciphertext", b"")]
 
 
 # 9.4.2.25 with our OUI: an authority announcing itself in beacons.

@@ -24,7 +24,7 @@ from meshframes.codec.meshctl import AE_A5_A6
 from meshframes.codec.pathsel import Prep, Preq, PreqTarget
 from meshframes.codec.peering import PROTOCOL_AMPE
 from meshframes.dissect import analyze
-from meshframes.layers import MeshPeeringManagement
+from meshframes.layers import MIC, AMPEEncrypted, MeshPeeringManagement
 from meshframes.mesh.constants import MeshConfig, ReasonCode
 from meshframes.mesh.events import PeerChanged, Transmit
 from meshframes.mesh.mbss import action_header, path_selection
@@ -123,8 +123,6 @@ def test_the_capture_reads_back_clear_where_it_must_be(tmp_path: Path) -> None:
                            and f.sealed for f in peering)
 
 
-@pytest.mark.xfail(strict=True, reason="meshframes.layers reads the encrypted AMPE element after the MIC "
-                   "element as more elements (the codec stops at the MIC); the fix belongs to the layers")
 def test_dissector_reads_ampe_peering_frames(tmp_path: Path) -> None:
     """Scapy layers: a secure peering frame is well formed, its Mesh
     Peering Management element says AMPE."""
@@ -133,6 +131,7 @@ def test_dissector_reads_ampe_peering_frames(tmp_path: Path) -> None:
     assert peering and not [d.malformed for d in peering if d.malformed]
     assert all(d.packet is not None and d.packet[MeshPeeringManagement].mesh_peering_protocol == 1
                for d in peering)
+    assert all(d.packet.haslayer(AMPEEncrypted) and d.packet[MIC].underlayer is not None for d in peering)
 
 
 def test_open_mesh_is_unchanged() -> None:
