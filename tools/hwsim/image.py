@@ -49,7 +49,27 @@ for arg in $(cat /proc/cmdline); do
 done
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 {ROOT_TAG} /newroot \\
     || fail "cannot mount the host root share"
+# The checkout and the shared test data beside it must stay visible even
+# when they live under a directory the guest replaces with tmpfs (a CI
+# clone in /tmp): hold them with bind mounts and put them back on top.
+kept=0
+for p in "$REPO" "$(dirname "$REPO")/shared"; do
+    case "$p" in
+        /tmp/*|/run/*|/var/tmp/*|/var/log/*)
+            if [ -e "/newroot$p" ]; then
+                mkdir -p /keep$kept && mount --bind "/newroot$p" /keep$kept || fail "cannot hold $p"
+                echo "$p" > /keep$kept.path
+                kept=$((kept + 1))
+            fi ;;
+    esac
+done
 for d in tmp run var/tmp var/log; do mount -t tmpfs tmpfs /newroot/$d; done
+i=0
+while [ $i -lt $kept ]; do
+    p=$(cat /keep$i.path)
+    mkdir -p "/newroot$p" && mount --move /keep$i "/newroot$p" || fail "cannot put $p back"
+    i=$((i + 1))
+done
 mkdir -p /newroot{GUEST_IO_DIR}
 mount -t 9p -o trans=virtio,version=9p2000.L,rw,msize=262144 {IO_TAG} /newroot{GUEST_IO_DIR} \\
     || fail "cannot mount the io share"
@@ -64,7 +84,7 @@ exec switch_root /newroot /bin/sh -c \\
 """
 
 # Bump when the recipe changes in a way the hash of INIT_SCRIPT does not see.
-RECIPE_VERSION = "2"
+RECIPE_VERSION = "3"
 
 
 @dataclass(frozen=True, slots=True)
