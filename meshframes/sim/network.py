@@ -23,6 +23,7 @@ from meshframes.mesh.events import Action, Deliver, DeliverData
 from meshframes.mesh.node import MeshNode
 from meshframes.mesh.peers import PlinkState
 from meshframes.mesh.runtime import NodeRuntime
+from meshframes.radio.base import Radio
 from meshframes.sim.medium import Medium, MediumConfig, SimRadio
 from meshframes.sim.mobility import Mobility, Point, RandomWaypoint, Static
 from meshframes.sim.scheduler import Scheduler, SimClock
@@ -48,6 +49,9 @@ class SimNode:
     radio: SimRadio
     wake_at: float | None = None
     deliveries: list[Delivery] = field(default_factory=list)
+    # An application's attachment point: called with every FastPay message
+    # this node delivers (after it is recorded).
+    on_deliver: Callable[[Deliver], None] | None = None
 
     @property
     def mac(self) -> bytes:
@@ -75,7 +79,10 @@ class SimNetwork:
     # -- building ----------------------------------------------------------
 
     def add_node(self, where: Point | Mobility, *, radio_range: float | None = None,
-                 config: MeshConfig | None = None) -> SimNode:
+                 config: MeshConfig | None = None,
+                 wrap_radio: Callable[[Radio], Radio] | None = None) -> SimNode:
+        """`wrap_radio` puts a layer between the node and its simulated
+        radio (end-to-end sealing, per-hop sealing), as on a real radio."""
         index = len(self.nodes)
         mobility = Static(where) if isinstance(where, tuple) else where
         mac = sim_mac(index)
@@ -86,7 +93,8 @@ class SimNetwork:
         if self.observer is not None:
             outer = self.observer
             observer = lambda t, action: outer(index, t, action)  # noqa: E731
-        runtime = NodeRuntime(node, radio, self.clock, on_deliver=lambda d: self._delivered(sim_node, d),
+        runtime = NodeRuntime(node, radio if wrap_radio is None else wrap_radio(radio), self.clock,
+                              on_deliver=lambda d: self._delivered(sim_node, d),
                               on_data=lambda d: self._delivered(sim_node, d), observer=observer)
         sim_node = SimNode(index, node, runtime, radio)
         self.nodes.append(sim_node)
@@ -208,6 +216,8 @@ class SimNetwork:
         self.deliveries.append(delivery)
         self.medium.note(b"deliver", struct.pack("<dI", delivery.time, sim_node.index),
                          message.source, getattr(message, "payload", b"") or getattr(message, "body", b""))
+        if sim_node.on_deliver is not None and isinstance(message, Deliver):
+            sim_node.on_deliver(message)
 
 
 def chain(n: int, spacing: float, seed: int = 1, **kwargs: object) -> SimNetwork:
