@@ -10,8 +10,10 @@ runs one transfer at a time (one pending order per account in FastPay).
 Certificate hand-over (docs/app.md): the certificate goes to the
 recipient's station as type 3; the recipient answers with a receipt, an
 info-response (type 6) about its own account whose `requested_certificate`
-is that certificate. The payer resends with back-off until the receipt
-arrives or `delivery_attempts` run out.
+is that certificate. The payer resends with back-off, and whenever the
+recipient's announcement reaches it, until the receipt arrives; after
+`delivery_attempts` timed tries only announcements trigger a resend, so an
+absent recipient costs no more path discoveries.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from meshframes.fastpay.messages import (
 
 from .errors import AppRefusal, Reason
 from .events import (
-    AppAction, CertificateDelivered, CertificateReceived, CertificateUndelivered, ReplyIgnored, SetTimer,
+    AppAction, CertificateDelivered, CertificateReceived, CertificateDeferred, ReplyIgnored, SetTimer,
     TimerKey, TransferCertified, TransferConfirmed, TransferNotStarted, TransferStarted,
 )
 from .framing import AppMessage
@@ -149,12 +151,18 @@ class ClientNode(Party):
         delivery = self._deliveries[seq]
         recipient = delivery.certificate.value.transfer.recipient.key
         if delivery.attempts >= self.config.delivery_attempts:
-            del self._deliveries[seq]
-            return [CertificateUndelivered(now, seq, recipient)]
+            return [CertificateDeferred(now, seq, recipient)]
         delivery.attempts += 1
         delivery.interval = min(delivery.interval * 2, self.config.max_retry_interval)
         return self._send(recipient, delivery.certificate, now) + [
             SetTimer(("deliver", seq), now + delivery.interval)]
+
+    def _heard(self, identity: bytes, now: float) -> list[AppAction]:
+        actions: list[AppAction] = []
+        for delivery in self._deliveries.values():
+            if delivery.certificate.value.transfer.recipient.key == identity:
+                actions += self._send(identity, delivery.certificate, now)
+        return actions
 
     def _on_receipt(self, identity: bytes, receipt: AccountInfoResponse, now: float) -> list[AppAction]:
         cert = receipt.requested_certificate

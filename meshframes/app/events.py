@@ -103,8 +103,9 @@ class CertificateDelivered:
 
 
 @dataclass(frozen=True, slots=True)
-class CertificateUndelivered:
-    """Gave up handing a certificate to its recipient (attempts exhausted)."""
+class CertificateDeferred:
+    """No receipt after the timed attempts: the certificate now goes out
+    again only when the recipient's announcement is heard."""
 
     time: float
     sequence_number: int
@@ -137,5 +138,5 @@ class Handled:
 
 
 Event = Union[Refused, Discovered, TransferStarted, TransferNotStarted, TransferCertified, TransferConfirmed,
-              ReplyIgnored, CertificateDelivered, CertificateUndelivered, CertificateReceived, Handled]
+              ReplyIgnored, CertificateDelivered, CertificateDeferred, CertificateReceived, Handled]
 AppAction = Union[SendMessage, SetTimer, Event]

@@ -43,10 +43,12 @@ class AppConfig:
     announce_interval: float = 3.0
     # Messages held per undiscovered party (the oldest goes first).
     queue_limit: int = 32
-    # Client retries (FastPay client engine) and certificate hand-over.
+    # Client retries (FastPay client engine) and certificate hand-over; a
+    # certificate still without a receipt after `delivery_attempts` timed
+    # tries is resent only when its recipient is heard again.
     retry_interval: float = 0.5
     max_retry_interval: float = 8.0
-    delivery_attempts: int = 12
+    delivery_attempts: int = 8
     # How long a binding proven by a sealed frame outranks announcements.
     authenticated_ttl: float = 30.0
 
@@ -150,10 +152,17 @@ class Party:
         return released + self._on_message(identity, source, message, now)
 
     def _on_announcement(self, source: bytes, announcement: AuthorityAnnouncement, now: float) -> list[AppAction]:
-        if not self.directory.on_announcement(source, announcement, now):
-            return []
-        return [Discovered(now, announcement.name, source, announcement.weight)] + self._release(
-            announcement.name, now)
+        actions: list[AppAction] = []
+        if self.directory.on_announcement(source, announcement, now):
+            actions.append(Discovered(now, announcement.name, source, announcement.weight))
+            actions += self._release(announcement.name, now)
+        # A flooded announcement just crossed the mesh from that party: a
+        # path to it exists now, whatever our retry timers think.
+        return actions + self._heard(announcement.name, now)
+
+    def _heard(self, identity: bytes, now: float) -> list[AppAction]:
+        """Hook: `identity`'s announcement reached us (it is reachable)."""
+        return []
 
     def _release(self, identity: bytes, now: float) -> list[AppAction]:
         """Send what waited for `identity`, now that we know where it is

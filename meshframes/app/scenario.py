@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import nacl.bindings
@@ -23,7 +23,7 @@ from meshframes.fastpay.client_store import ClientStore
 from meshframes.fastpay.committee import AuthorityInfo, Committee, FundedAccount, Identity
 from meshframes.fastpay.ed25519 import KeyPair
 from meshframes.fastpay.store import AuthorityStore
-from meshframes.mesh.constants import MeshConfig
+from meshframes.mesh.constants import MeshConfig, RootMode
 from meshframes.mesh.events import Action, Transmit
 from meshframes.radio.base import Radio
 from meshframes.seal.e2e import E2EIdentity, E2ESealer
@@ -106,7 +106,11 @@ class FastPayMesh:
                  balances: Sequence[int] = (), weights: Sequence[int] | None = None,
                  app: AppConfig | None = None, mesh: MeshConfig | None = None,
                  medium: MediumConfig | None = None, pcap: str | Path | None = None,
+                 authority_root_mode: RootMode = RootMode.PROACTIVE_PREQ_WITH_PREP,
                  observer: Callable[[int, float, Action], None] | None = None) -> None:
+        """Authorities are HWMP roots (`authority_root_mode`, docs/app.md):
+        every station keeps a path to every authority without on-demand
+        discovery, and each authority learns the way back to every station."""
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.seed = seed
@@ -115,6 +119,7 @@ class FastPayMesh:
             seed, list(weights) if weights is not None else [1] * authorities, balances)
         self._outer_observer = observer
         self.net = SimNetwork(seed, mesh=mesh, medium=medium, pcap=pcap, observer=self._observe)
+        self.authority_mesh_config = replace(self.net.mesh_config, dot11MeshHWMPRootMode=authority_root_mode)
         self.parties: dict[int, Placed] = {}
         self.authorities: list[int] = []  # node index of authority i, in committee order
         self.clients: list[int] = []  # node index of account j
@@ -131,7 +136,7 @@ class FastPayMesh:
         identity = self.authority_ids[i]
         store = AuthorityStore(self.workdir / f"authority-{i}.db", self.committee)
         node = self._place(where, radio_range, identity, "authority", i, lambda mac: AuthorityNode(
-            identity.keypair, self.committee, store, mac, self.app_config))
+            identity.keypair, self.committee, store, mac, self.app_config), self.authority_mesh_config)
         self.authorities.append(node)
         return node
 
@@ -145,15 +150,17 @@ class FastPayMesh:
         self.clients.append(node)
         return node
 
-    def add_relay(self, where: Point | Mobility, *, radio_range: float | None = None) -> int:
-        """A mesh point with no FastPay role: it only forwards."""
-        return self.net.add_node(where, radio_range=radio_range).index
+    def add_relay(self, where: Point | Mobility, *, radio_range: float | None = None,
+                  wrap_radio: Callable[[Radio], Radio] | None = None) -> int:
+        """A mesh point with no FastPay role: it only forwards (through
+        `wrap_radio`, if given: a fault injector, a per-hop sealer)."""
+        return self.net.add_node(where, radio_range=radio_range, wrap_radio=wrap_radio).index
 
     def random_waypoint(self, area: tuple[float, float], speed: tuple[float, float]) -> Mobility:
         return self.net.random_waypoint(area, speed)
 
     def _place(self, where: Point | Mobility, radio_range: float | None, identity: Identity, role: str,
-               index: int, make: Callable[[bytes], Party]) -> int:
+               index: int, make: Callable[[bytes], Party], config: MeshConfig | None = None) -> int:
         mac = sim_mac(len(self.net.nodes))
         app = make(mac)
 
@@ -163,7 +170,7 @@ class FastPayMesh:
             sealer = E2ESealer(E2EIdentity(identity.keypair.seed), initial_sequence=SIM_INITIAL_E2E_SEQUENCE)
             return E2ERadio(radio, E2ELink(mac, sealer, app.directory, self.net.clock))
 
-        sim_node = self.net.add_node(where, radio_range=radio_range, wrap_radio=wrap)
+        sim_node = self.net.add_node(where, radio_range=radio_range, config=config, wrap_radio=wrap)
         assert sim_node.mac == mac
         driver = AppDriver(app, sim_node.runtime, self.net.at,
                            on_event=lambda e, n=sim_node.index: self.timeline.events.append((n, e)))

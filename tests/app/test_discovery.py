@@ -8,6 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from meshframes.app.authority_node import AuthorityNode
 from meshframes.app.client_node import ClientNode
@@ -190,3 +192,35 @@ def test_authority_answers_the_station_that_asked(tmp_path: Path) -> None:
     assert isinstance(reply, SendMessage) and reply.destination == MAC[0]
     assert reply.msg_type == MessageType.FASTPAY_VOTE
     assert decode_message(reply.payload).authority == AUTHORITIES[0].public_key
+
+
+@pytest.fixture(scope="module")
+def fuzzed_parties(tmp_path_factory: pytest.TempPathFactory) -> tuple[AuthorityNode, ClientNode]:
+    root = tmp_path_factory.mktemp("fuzz")
+    return _authority(root), _client(root)
+
+
+KINDS = sorted(every_message())
+
+
+@settings(max_examples=250, deadline=None)
+@given(st.data())
+def test_any_delivery_is_answered_or_refused(fuzzed_parties: tuple[AuthorityNode, ClientNode],
+                                             data: st.DataObject) -> None:
+    """Random message types and flags over real payloads with bytes flipped
+    or cut: the applications return actions (a refusal with a known reason
+    among them when refused) and never raise; no money appears or
+    vanishes at the authority."""
+    msg_type, payload = frame_message(every_message()[data.draw(st.sampled_from(KINDS))])
+    raw = bytearray(payload)
+    for _ in range(data.draw(st.integers(0, 3))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] ^= data.draw(st.integers(1, 255))
+    raw = raw[: data.draw(st.integers(0, len(raw)))]
+    msg_type = data.draw(st.sampled_from([msg_type, data.draw(st.integers(0, 12))]))
+    flags = data.draw(st.sampled_from([0, FLAG_E2E_SEALED, 0xFF]))
+    known = {str(r) for r in Reason}
+    for app in fuzzed_parties:
+        actions = app.on_deliver(MAC[data.draw(st.integers(1, 4))], msg_type, flags, bytes(raw), 5.0)
+        assert {a.reason for a in actions if isinstance(a, Refused)} <= known
+    authority = fuzzed_parties[0]
+    assert authority.engine.total_balance() == sum(a.balance for a in COMMITTEE.accounts)
