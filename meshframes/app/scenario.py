@@ -78,6 +78,22 @@ class Hop:
 
 
 @dataclass(slots=True)
+class Traced:
+    """One unicast FastPay frame (one fragment) across the mesh: every
+    transmission of it, from its originator to its mesh DA."""
+
+    msg_type: int
+    source: bytes
+    destination: bytes
+    hops: list[Hop] = field(default_factory=list)
+
+    @property
+    def arrived(self) -> bool:
+        """Its last transmission was addressed to the destination itself."""
+        return bool(self.hops) and self.hops[-1].receiver == self.destination
+
+
+@dataclass(slots=True)
 class Placed:
     """A FastPay party placed on a node."""
 
@@ -125,9 +141,8 @@ class FastPayMesh:
         self.clients: list[int] = []  # node index of account j
         self.failed: dict[int, float] = {}
         self.timeline = Timeline()
-        # (mesh SA, mesh sequence number) -> the hops of that unicast frame.
-        self.frame_hops: dict[tuple[bytes, int], list[Hop]] = {}
-        self.frame_types: dict[tuple[bytes, int], int] = {}
+        # (mesh SA, mesh sequence number) -> that unicast frame's journey.
+        self.traced: dict[tuple[bytes, int], Traced] = {}
 
     # -- building ------------------------------------------------------------
 
@@ -257,17 +272,19 @@ class FastPayMesh:
         """The hop lists of unicast FastPay frames from node `source` that
         reached node `destination`, in the order they were sent."""
         src, dst = self.net.nodes[source].mac, self.net.nodes[destination].mac
-        return [hops for (sa, _), hops in self.frame_hops.items()
-                if sa == src and hops[-1].receiver == dst
-                and (msg_type is None or self.frame_types[(sa, _)] == msg_type)]
+        return [t.hops for t in self.traced.values()
+                if t.source == src and t.destination == dst and t.arrived
+                and (msg_type is None or t.msg_type == msg_type)]
 
     def _observe(self, node: int, t: float, action: Action) -> None:
         if isinstance(action, Transmit) and isinstance(action.frame, VendorAction):
             frame = action.frame
             mc = frame.mesh_control
             if mc.addr_ext and not is_group(frame.header.addr1):
-                key = (mc.addr_ext[1], mc.seq)
-                self.frame_hops.setdefault(key, []).append(Hop(t, node, frame.header.addr1, mc.ttl))
-                self.frame_types[key] = frame.msg_type
+                destination, source = mc.addr_ext
+                traced = self.traced.get((source, mc.seq))
+                if traced is None:
+                    traced = self.traced[(source, mc.seq)] = Traced(frame.msg_type, source, destination)
+                traced.hops.append(Hop(t, node, frame.header.addr1, mc.ttl))
         if self._outer_observer is not None:
             self._outer_observer(node, t, action)
