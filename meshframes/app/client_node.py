@@ -72,10 +72,6 @@ class ClientNode(Party):
         self._wanted.append((recipient, amount))
         return self._next_transfer(now)
 
-    @property
-    def busy(self) -> bool:
-        return self.engine.phase is not Phase.IDLE or bool(self._wanted)
-
     # -- inputs --------------------------------------------------------------
 
     def _on_timer(self, key: TimerKey, now: float) -> list[AppAction]:
@@ -187,8 +183,9 @@ class ClientNode(Party):
         try:
             credited = self.engine.receive_certificate(cert)
         except Rejection as rejection:
-            reason = Reason.NOT_FOR_US if rejection.kind is ErrorKind.UnexpectedMessage else Reason.BAD_CERTIFICATE
-            raise AppRefusal(reason, rejection.reason) from None
+            not_ours = rejection.kind is ErrorKind.UnexpectedMessage
+            raise AppRefusal(Reason.CERTIFICATE_NOT_FOR_US if not_ours else Reason.BAD_CERTIFICATE,
+                             rejection.reason) from None
         receipt = AccountInfoResponse(sender=self.identity, balance=self.engine.balance,
                                       next_sequence_number=self.engine.next_sequence_number,
                                       requested_certificate=cert)

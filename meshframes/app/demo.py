@@ -18,8 +18,6 @@ from pathlib import Path
 
 from meshframes.codec.fastpay import MessageType
 
-from .authority_node import AuthorityNode
-from .e2e import E2ERadio
 from .events import CertificateReceived, TransferCertified, TransferConfirmed, TransferStarted
 from .party import AppConfig
 from .scenario import FastPayMesh
@@ -47,6 +45,8 @@ class DemoSpec:
                              f" {(self.authorities - 1) // 3} of {self.authorities} authorities")
         if self.clients < 2:
             raise ValueError(f"clients: got {self.clients}, a payment needs at least 2")
+        if self.failing and not 0 <= self.fail_at < self.duration:
+            raise ValueError(f"fail_at: got {self.fail_at} s, expected within the run (0 to {self.duration} s)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,10 +111,12 @@ class Demo:
                 seq = begun.sequence_number if begun is not None else None
                 cert = certified.get(seq) if seq is not None else None
                 records.append(TransferRecord(
-                    payer, recipient, amount, at, seq, begun.time if begun else None,
-                    cert.time if cert else None, confirmed.get(seq) if seq is not None else None,  # type: ignore[arg-type]
-                    credited.get((mesh.account_ids[payer].public_key, seq)),
-                    tuple(sorted(names[s] for s in cert.signers)) if cert else ()))
+                    payer, recipient, amount, at, seq,
+                    started=begun.time if begun is not None else None,
+                    certified=cert.time if cert is not None else None,
+                    confirmed=confirmed.get(seq) if seq is not None else None,
+                    credited=credited.get((mesh.account_ids[payer].public_key, seq)),
+                    signers=tuple(sorted(names[s] for s in cert.signers)) if cert is not None else ()))
         return records
 
     def hops_by_kind(self) -> dict[str, Counter[int]]:
@@ -126,24 +128,6 @@ class Demo:
                 kind = MessageType(traced.msg_type).name.removeprefix("FASTPAY_").lower().replace("_", "-")
                 out.setdefault(kind, Counter())[len(traced.hops)] += 1
         return dict(sorted(out.items()))
-
-    def refusals_by_layer(self) -> dict[str, Counter[str]]:
-        """Every refusal of the run, by the layer that refused it."""
-        mesh = self.mesh
-        layers: dict[str, Counter[str]] = {"mesh": mesh.net.counters(), "end-to-end": Counter(),
-                                           "application": Counter(), "fastpay": Counter()}
-        for party in mesh.parties.values():
-            app = party.app
-            layers["application"].update(app.refused)
-            radio = party.driver.runtime.radio
-            if isinstance(radio, E2ERadio):
-                layers["end-to-end"].update(radio.link.refusals())
-            if isinstance(app, AuthorityNode):
-                layers["fastpay"].update(app.engine.rejections)
-            else:
-                layers["fastpay"].update({f"client ignored: {k}": v
-                                          for k, v in app.engine.ignored.items()})  # type: ignore[attr-defined]
-        return layers
 
     def money(self) -> dict[int, int]:
         """Total balance each authority holds, by authority number."""

@@ -73,9 +73,6 @@ class Directory:
     def is_authority(self, identity: bytes) -> bool:
         return self.committee.weight(identity) > 0
 
-    def authorities_known(self) -> int:
-        return sum(1 for i in self._by_identity if self.is_authority(i))
-
     # -- updates -----------------------------------------------------------
 
     def check(self, announcement: AuthorityAnnouncement) -> None:

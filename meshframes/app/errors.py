@@ -28,11 +28,13 @@ class Reason(StrEnum):
     E2E_SEALED_BUT_OFF = "e2e-sealed-but-sealing-off"
     # What it is, for this role
     UNEXPECTED_MESSAGE = "unexpected-message"
-    NOT_FOR_US = "not-for-us"
+    CERTIFICATE_NOT_FOR_US = "certificate-not-for-us"
     BAD_CERTIFICATE = "bad-certificate"
     # Sending
     DISCOVERY_QUEUE_OVERFLOW = "discovery-queue-overflow"
     TOO_LARGE_TO_SEAL = "too-large-to-seal"
+    # Driving
+    UNKNOWN_TIMER = "unknown-timer"
 
 
 class AppRefusal(Exception):

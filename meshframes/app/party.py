@@ -68,8 +68,6 @@ class Party:
             committee_id=committee.committee_id,
         )
         self.refused: Counter[str] = Counter()
-        self.received: Counter[str] = Counter()
-        self.sent: Counter[str] = Counter()
         self._waiting: dict[bytes, deque[tuple[int, bytes]]] = {}
 
     # -- inputs --------------------------------------------------------------
@@ -101,7 +99,7 @@ class Party:
         raise NotImplementedError
 
     def _on_timer(self, key: TimerKey, now: float) -> list[AppAction]:
-        return [self._refuse(AppRefusal(Reason.UNEXPECTED_MESSAGE, f"unknown timer {key!r}"), now)]
+        return [self._refuse(AppRefusal(Reason.UNKNOWN_TIMER, repr(key)), now)]
 
     def _send(self, identity: bytes, message: AppMessage, now: float) -> list[AppAction]:
         """Send to a party by identity; held until it is discovered."""
@@ -134,7 +132,6 @@ class Party:
         if self.config.seal and mac != BROADCAST and len(payload) > MAX_SEALED_MESSAGE:
             return [self._refuse(AppRefusal(Reason.TOO_LARGE_TO_SEAL,
                                             f"got {len(payload)} octets, at most {MAX_SEALED_MESSAGE} seal"), now)]
-        self.sent[str(msg_type)] += 1
         return [SendMessage(mac, msg_type, payload)]
 
     def _deliver(self, source: bytes, msg_type: int, flags: int, payload: bytes, now: float) -> list[AppAction]:
@@ -142,7 +139,6 @@ class Party:
         if sealed and not self.config.seal:
             raise AppRefusal(Reason.E2E_SEALED_BUT_OFF, f"message type {msg_type} from {source.hex(':')}")
         message = parse_message(msg_type, payload)
-        self.received[type(message).__name__] += 1
         if isinstance(message, AuthorityAnnouncement):
             return self._on_announcement(source, message, now)
         if self.config.seal and not sealed:

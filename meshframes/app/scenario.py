@@ -11,6 +11,7 @@ of its seed: same seed, same air, same digest.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -254,19 +255,24 @@ class FastPayMesh:
         return [i for i in range(len(self.authorities))
                 if self.authority(i).engine.store.confirmed_certificate(sender, sequence_number) is not None]
 
-    def refusals(self) -> dict[str, int]:
-        """Every refusal in the run, by reason: mesh engines, e2e links,
-        applications and the FastPay engines' own rejections."""
-        total = self.net.counters()
+    def refusals(self) -> dict[str, Counter[str]]:
+        """Every refusal of the run by the layer that refused it: the mesh
+        engines, the e2e links, the applications, and the FastPay engines
+        (authorities' rejections by FastPayError variant, clients' ignored
+        replies by reason)."""
+        layers: dict[str, Counter[str]] = {"mesh": self.net.counters(), "end-to-end": Counter(),
+                                           "application": Counter(), "fastpay": Counter()}
         for party in self.parties.values():
-            total.update(party.app.refused)
-            link = party.driver.runtime.radio
-            if isinstance(link, E2ERadio):
-                total.update(link.link.refusals())
             app = party.app
+            layers["application"].update(app.refused)
+            radio = party.driver.runtime.radio
+            if isinstance(radio, E2ERadio):
+                layers["end-to-end"].update(radio.link.refusals())
             if isinstance(app, AuthorityNode):
-                total.update({f"fastpay-{k}": v for k, v in app.engine.rejections.items()})
-        return dict(sorted(total.items()))
+                layers["fastpay"].update(app.engine.rejections)
+            elif isinstance(app, ClientNode):
+                layers["fastpay"].update({f"client ignored: {k}": v for k, v in app.engine.ignored.items()})
+        return layers
 
     def hops_of(self, source: int, destination: int, msg_type: int | None = None) -> list[list[Hop]]:
         """The hop lists of unicast FastPay frames from node `source` that

@@ -15,11 +15,15 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from meshframes.cli import console
+
+if TYPE_CHECKING:
+    from meshframes.app.demo import Demo, TransferRecord
+    from meshframes.dissect import FrameDecode
 
 
 def _duration(seconds: float | None) -> str:
@@ -123,7 +127,7 @@ def demo(*, seed: int, duration: float, authorities: int, clients: int, relays: 
         raise SystemExit(1)
 
 
-def _draw(run: Any, decodes: list, out: Path) -> dict[str, str]:
+def _draw(run: Demo, decodes: list[tuple[float, FrameDecode]], out: Path) -> dict[str, str]:
     try:
         from meshframes.cli.demo_plots import timeline_png, topology_png
     except ImportError as exc:
@@ -135,7 +139,7 @@ def _draw(run: Any, decodes: list, out: Path) -> dict[str, str]:
     return {"topology": str(topology), "timeline": str(timeline)}
 
 
-def _summary(run: Any, records: list, by_kind: dict[str, int], money: dict[int, int], genesis: int,
+def _summary(run: Demo, records: list[TransferRecord], by_kind: dict[str, int], money: dict[int, int], genesis: int,
              pcap: Path, pictures: dict[str, str]) -> dict[str, Any]:
     from meshframes.app.demo import latency_summary
 
@@ -163,19 +167,20 @@ def _summary(run: Any, records: list, by_kind: dict[str, int], money: dict[int, 
         "air": {"pcap": str(pcap), "frames": sum(by_kind.values()),
                 "sent_by_simulator": run.mesh.net.medium.transmissions,
                 "by_kind": dict(sorted(by_kind.items()))},
-        "refusals": {layer: dict(sorted(c.items())) for layer, c in run.refusals_by_layer().items()},
+        "refusals": {layer: dict(sorted(c.items())) for layer, c in run.mesh.refusals().items()},
         "money": {"genesis": genesis, "by_authority": money},
         "pictures": pictures,
     }
 
 
-def _tables(summary: dict[str, Any], records: list) -> None:
+def _tables(summary: dict[str, Any], records: list[TransferRecord]) -> None:
     from rich.table import Table
 
     out = console.out
     spec, tr = summary["spec"], summary["transfers"]
     out.print(f"FastPay over 802.11s, seed {spec['seed']}: {spec['authorities']} authorities, {spec['clients']}"
-              f" clients, {spec['relays']} relays, all moving in {spec['area_m'][0]:g} x {spec['area_m'][1]:g} m; {len(spec['failed_authorities'])} authority"
+              f" clients, {spec['relays']} relays, all moving in {spec['area_m'][0]:g} x {spec['area_m'][1]:g} m;"
+              f" {len(spec['failed_authorities'])} authority"
               f" failing at {spec['fail_at_s']:g} s; end-to-end sealing {'on' if spec['sealed'] else 'off'};"
               f" {spec['duration_s']:g} s of virtual time.", soft_wrap=True)
     table = Table(title="transfers (latency from the order leaving, virtual time)")

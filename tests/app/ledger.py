@@ -42,7 +42,8 @@ def certificates(mesh: FastPayMesh, plan: list[Planned]) -> dict[tuple[int, int]
         started = [e for _, e in mesh.timeline.of(TransferStarted, node)]
         assert [(e.recipient, e.amount) for e in started] == wanted, f"account {j} started other transfers"
         assert [e.sequence_number for e in started] == list(range(len(wanted)))
-        confirmed = {e.sequence_number for _, e in mesh.timeline.of(TransferConfirmed, node)}  # type: ignore[attr-defined]
+        confirmed = {e.sequence_number  # type: ignore[attr-defined]
+                     for _, e in mesh.timeline.of(TransferConfirmed, node)}
         assert confirmed == set(range(len(wanted))), f"account {j}: confirmed {sorted(confirmed)} of {len(wanted)}"
         for cert in mesh.client(j).engine.store.sent_certificates(0):
             out[(j, cert.value.transfer.sequence_number)] = cert

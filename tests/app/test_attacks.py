@@ -151,4 +151,4 @@ def test_rogue_stations_are_refused_at_every_turn(tmp_path: Path) -> None:
             authority.refused["e2e-required"]) == (1, 1, 1)
     assert authority.engine.rejections["CertificateRequiresQuorum"] == 1
     client = mesh.parties[victim].app
-    assert (client.refused["bad-certificate"], client.refused["not-for-us"]) == (1, 1)
+    assert (client.refused["bad-certificate"], client.refused["certificate-not-for-us"]) == (1, 1)

@@ -136,7 +136,8 @@ def test_client_announces_itself_as_an_account(tmp_path: Path) -> None:
     # Another party's directory believes it.
     directory = Directory(COMMITTEE, ACCOUNTS[1].public_key)
     from meshframes.app.framing import parse_message
-    assert directory.on_announcement(MAC[0], parse_message(announce.msg_type, announce.payload), 2.0)  # type: ignore[arg-type]
+    heard = parse_message(announce.msg_type, announce.payload)
+    assert isinstance(heard, AuthorityAnnouncement) and directory.on_announcement(MAC[0], heard, 2.0)
     assert directory.binding(ACCOUNTS[0].public_key).weight == 0  # type: ignore[union-attr]
 
 
@@ -145,11 +146,16 @@ def _authority(tmp_path: Path, config: AppConfig | None = None) -> AuthorityNode
     return AuthorityNode(AUTHORITIES[0].keypair, COMMITTEE, store, MAC[5], config)
 
 
+def _balances(authority: AuthorityNode) -> dict[bytes, tuple[int, int]]:
+    return {key: (state.balance, state.next_sequence_number) for key in (a.address for a in COMMITTEE.accounts)
+            if (state := authority.engine.account(key)) is not None}
+
+
 def test_bad_inputs_are_refused_counted_and_change_nothing(tmp_path: Path) -> None:
     """Each kind of bad delivery gives one Refused with its reason, bumps
     that counter, and leaves the authority's accounts as they were."""
     authority = _authority(tmp_path)
-    before = {a.address: authority.engine.account(a.address).balance for a in COMMITTEE.accounts}  # type: ignore[union-attr]
+    before = _balances(authority)
     messages = every_message()
     order_type, order_payload = frame_message(messages["order"])
     vote_type, vote_payload = frame_message(vote(messages["order"]))
@@ -167,8 +173,8 @@ def test_bad_inputs_are_refused_counted_and_change_nothing(tmp_path: Path) -> No
         assert isinstance(refused, Refused) and refused.reason == reason and refused.source == MAC[0]
     assert authority.refused == {str(reason): 1 for _, reason in cases}
     assert authority.engine.rejections == {}
-    after = {a.address: authority.engine.account(a.address).balance for a in COMMITTEE.accounts}  # type: ignore[union-attr]
-    assert after == before
+    assert _balances(authority) == before
+    assert authority.engine.store.all_votes() == [] and authority.engine.store.all_certificates() == []
 
 
 def test_sealed_input_is_refused_when_sealing_is_off(tmp_path: Path) -> None:
