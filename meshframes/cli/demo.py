@@ -217,6 +217,9 @@ def _tables(summary: dict[str, Any], records: list[TransferRecord]) -> None:
         totals.add_row("  tshark: other", f"{theirs.get('other', 0)} (ours: {ours} FastPay and other)")
     for layer, reasons in summary["refusals"].items():
         totals.add_row(f"refused: {layer}", ", ".join(f"{k} {v}" for k, v in reasons.items()) or "none")
+        if layer == "mesh":
+            totals.add_row("", "(duplicate, own-frame-returned and hwmp-no-better-metric are the copies every"
+                               " flood brings: dropped and counted, nothing wrong)")
     money = summary["money"]
     totals.add_row("money", ", ".join(f"A{i}: {v}{'' if v == money['genesis'] else ' (!)'}"
                                       for i, v in money["by_authority"].items())

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from meshframes.capture import mpdus
@@ -51,3 +52,19 @@ def test_demo_refuses_more_failures_than_fastpay_tolerates(tmp_path: Path) -> No
     result = CliRunner().invoke(cli, ["demo", "--failing", "2", "--out", str(tmp_path)])
     assert result.exit_code == 2
     assert "at most f = 1 of 4" in result.output
+
+
+@pytest.mark.tshark
+def test_tshark_counts_the_demo_air_as_we_do(tmp_path: Path) -> None:
+    """tshark, the independent oracle, finds as many frames of each 802.11s
+    kind in the demo's capture as our layers do; our FastPay frames are
+    its "other" (it has no dissector for them), one for one."""
+    args = ["demo", "--seed", "5", "--duration", "15", "--clients", "2", "--relays", "2", "--transfers", "1",
+            "--area", "60x50", "--no-pictures", "--tshark", "--out", str(tmp_path), "--json"]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    air = json.loads(result.output)["air"]
+    ours, theirs = air["by_kind"], air["tshark_by_kind"]
+    fastpay = sum(v for k, v in ours.items() if k.startswith("fastpay"))
+    assert fastpay > 0 and theirs.pop("other") == fastpay + ours.get("other", 0)
+    assert theirs == {k: v for k, v in ours.items() if not k.startswith("fastpay") and k != "other"}
