@@ -130,8 +130,8 @@ class Party:
 
     def _send_bytes(self, mac: bytes, msg_type: int, payload: bytes, now: float) -> list[AppAction]:
         if self.config.seal and mac != BROADCAST and len(payload) > MAX_SEALED_MESSAGE:
-            return [self._refuse(AppRefusal(Reason.TOO_LARGE_TO_SEAL,
-                                            f"got {len(payload)} octets, at most {MAX_SEALED_MESSAGE} seal"), now)]
+            detail = f"got {len(payload)} octets, at most {MAX_SEALED_MESSAGE} fit one sealed fragment"
+            return [self._refuse(AppRefusal(Reason.TOO_LARGE_TO_SEAL, detail), now)]
         return [SendMessage(mac, msg_type, payload)]
 
     def _deliver(self, source: bytes, msg_type: int, flags: int, payload: bytes, now: float) -> list[AppAction]:

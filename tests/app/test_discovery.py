@@ -17,17 +17,17 @@ from meshframes.app.directory import Directory
 from meshframes.app.errors import AppRefusal, Reason
 from meshframes.app.events import Discovered, Handled, Refused, SendMessage, SetTimer
 from meshframes.app.framing import frame_message
-from meshframes.app.party import AppConfig
+from meshframes.app.party import MAX_SEALED_MESSAGE, AppConfig
 from meshframes.app.scenario import scenario_committee
 from meshframes.codec.fastpay import FLAG_E2E_SEALED, MessageType
 from meshframes.codec.header import BROADCAST
 from meshframes.fastpay.client_store import ClientStore
-from meshframes.fastpay.messages import AuthorityAnnouncement
+from meshframes.fastpay.messages import AccountInfoRequest, AuthorityAnnouncement, ConfirmationOrder
 from meshframes.fastpay.store import AuthorityStore
 from meshframes.fastpay.wire import decode_message
 from meshframes.seal.e2e import x25519_public_key
 
-from .helpers import ACCOUNTS, AUTHORITIES, COMMITTEE, every_message, vote
+from .helpers import ACCOUNTS, AUTHORITIES, COMMITTEE, certificate, every_message, order, vote
 
 MAC = [bytes.fromhex(f"0200000000{i:02x}") for i in range(16)]
 
@@ -230,3 +230,28 @@ def test_any_delivery_is_answered_or_refused(fuzzed_parties: tuple[AuthorityNode
         assert {a.reason for a in actions if isinstance(a, Refused)} <= known
     authority = fuzzed_parties[0]
     assert authority.engine.total_balance() == sum(a.balance for a in COMMITTEE.accounts)
+
+
+@pytest.mark.parametrize("seal", [True, False])
+def test_a_reply_too_large_to_seal_is_refused_not_sent_in_the_clear(tmp_path: Path, seal: bool) -> None:
+    """Six executed transfers to one account make its info-response with
+    the received certificates larger than one sealed fragment can carry
+    (2219 octets): with sealing on it is refused and counted, with sealing
+    off it leaves whole (the node fragments it)."""
+    authority = _authority(tmp_path, AppConfig(seal=seal))
+    flags = FLAG_E2E_SEALED if seal else 0
+    for seq in range(6):
+        cert = certificate(order(ACCOUNTS[0], ACCOUNTS[1], 1 + seq, seq))
+        msg_type, payload = frame_message(ConfirmationOrder(transfer_certificate=cert))
+        handled, _ = authority.on_deliver(MAC[0], msg_type, flags, payload, 1.0 + seq)
+        assert handled.outcome == "confirmation"  # type: ignore[union-attr]
+    request = AccountInfoRequest(sender=ACCOUNTS[1].public_key, request_received_transfers_excluding_first_nth=0)
+    msg_type, payload = frame_message(request)
+    _, reply = authority.on_deliver(MAC[1], msg_type, flags, payload, 9.0)
+    size = len(frame_message(authority.engine.handle(request))[1])
+    assert size > MAX_SEALED_MESSAGE
+    if seal:
+        assert isinstance(reply, Refused) and reply.reason == Reason.TOO_LARGE_TO_SEAL
+        assert authority.refused == {str(Reason.TOO_LARGE_TO_SEAL): 1}
+    else:
+        assert isinstance(reply, SendMessage) and len(reply.payload) == size and reply.destination == MAC[1]
