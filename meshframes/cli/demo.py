@@ -1,89 +1,229 @@
-"""`meshframes demo`: the richest real thing the package does today.
+"""`meshframes demo`: FastPay payments over a moving, failing 802.11s mesh,
+in simulation, end to end.
 
-It reads the ns-3 6-node chain capture (node 3 removed at 5 s), tells the
-story its HWMP frames tell, then builds one frame of every kind we know,
-writes them to a radiotap pcap and has our decoder and tshark read it back.
+Authorities and clients (and plain mesh points) walk around a field
+(random waypoint); they peer, find paths with HWMP, discover each other by
+flooded announcements, and clients pay each other: order, votes, quorum
+certificate, confirmations, certificate to the recipient, all sealed end to
+end, all on our frames. An authority fails mid-run. The air is written to a
+pcap and decoded back by our Scapy layers; the run ends with tables and two
+pictures.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.table import Table
 
 from meshframes.cli import console
 
-_SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "pcaps" / "ns3"
+if TYPE_CHECKING:
+    from meshframes.app.demo import Demo, TransferRecord
+    from meshframes.dissect import FrameDecode
 
 
-@click.command(short_help="Decode a real ns-3 mesh capture and every frame kind we build.")
-@click.option("--capture", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Capture to tell the HWMP story of (default: ns-3 6-node chain, node 2's view).")
-@click.option("--out", type=click.Path(file_okay=False), default="out", show_default=True,
-              help="Directory for the pcap of every frame kind.")
-def demo(capture: str | None, out: str) -> None:
-    """Decode a real ns-3 mesh capture, then build, write and re-read one
-    frame of every kind (tshark cross-checks the counts when installed)."""
-    from meshframes.build import BUILDERS, FrameOptions, build
-    from meshframes.capture import LINKTYPE_IEEE802_11_RADIOTAP, radiotap_header, read_capture, write_pcap
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+@click.command(short_help="FastPay over a moving, failing 802.11s mesh (simulated), with pictures.")
+@click.option("--seed", default=21, show_default=True, help="Everything (keys, walks, timing) follows from it.")
+@click.option("--duration", default=120.0, show_default=True, type=click.FloatRange(10.0),
+              help="Virtual seconds to simulate.")
+@click.option("--authorities", default=4, show_default=True, type=click.IntRange(1, 64))
+@click.option("--clients", default=6, show_default=True, type=click.IntRange(2, 200))
+@click.option("--relays", default=14, show_default=True, type=click.IntRange(0, 500),
+              help="Mesh points that only forward.")
+@click.option("--transfers", default=3, show_default=True, type=click.IntRange(1, 100),
+              help="Payments each client makes.")
+@click.option("--area", default="150x120", show_default=True, help="Field size in metres, WIDTHxHEIGHT.")
+@click.option("--failing", default=1, show_default=True, type=click.IntRange(0),
+              help="Authorities switched off mid-run (at most f = (N-1)/3).")
+@click.option("--fail-at", type=click.FloatRange(0.0), default=None,
+              help="Virtual time of the failure [default: a quarter of the duration].")
+@click.option("--no-seal", is_flag=True, help="Turn end-to-end sealing off (it is on by default).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out/demo"),
+              show_default=True, help="Directory for air.pcap, topology.png, timeline.png and the SQLite stores.")
+@click.option("--no-pictures", is_flag=True, help="Skip the PNGs (no matplotlib needed).")
+@click.option("--tshark", "with_tshark", is_flag=True,
+              help="Also count the air's frames by kind with tshark, the independent oracle (slower).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
+def demo(*, seed: int, duration: float, authorities: int, clients: int, relays: int, transfers: int,
+         area: str, failing: int, fail_at: float | None, no_seal: bool, out: Path, no_pictures: bool, with_tshark: bool,
+         as_json: bool) -> None:
+    """Run FastPay over a simulated 802.11s mesh in which every node moves
+    and authorities fail, then report transfers, latency in virtual time,
+    hops, frames on the air by kind and every refusal by reason, and draw
+    the topology and a timeline."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from meshframes.app.demo import Demo, DemoSpec
+    from meshframes.app.events import TransferConfirmed
+    from meshframes.capture import mpdus
     from meshframes.dissect import analyze
 
-    path = Path(capture) if capture else _SHARED / "hwmp-reactive-regression-test-2-1.pcap"
-    if not path.exists():
-        console.error(f"{path} not found; pass --capture PCAP (the default lives in ../shared/pcaps/ns3)")
-        raise SystemExit(1)
-    result, decodes = analyze(path)
-    stamps = [f.timestamp for f in read_capture(path)]
-    console.out.print(f"{path.name}: {result.frames} frames, {len(result.malformed)} malformed, "
-                      f"{len(result.undecoded)} undecoded", soft_wrap=True)
-    story = Table(title="HWMP as the capture tells it")
-    for column in ("time (s)", "frame", "element", "what happened"):
-        story.add_column(column)
-    for record in result.hwmp:
-        story.add_row(f"{stamps[record['frame']]:.6f}", str(record["frame"]), record["element"],
-                      _explain(record))
-    console.out.print(story)
+    try:
+        width, height = (float(v) for v in area.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(f"got {area!r}, expected WIDTHxHEIGHT in metres, e.g. 150x120",
+                                 param_hint="--area") from None
+    try:
+        spec = DemoSpec(seed=seed, authorities=authorities, clients=clients, relays=relays, duration=duration,
+                        transfers_per_client=transfers, failing=failing, area=(width, height),
+                        fail_at=duration / 4 if fail_at is None else fail_at, seal=not no_seal)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    out.mkdir(parents=True, exist_ok=True)
+    stores = out / "stores"
+    # The stores are this command's own: a previous run's accounts would not
+    # match the fresh genesis, so they are replaced, never reused.
+    shutil.rmtree(stores, ignore_errors=True)
+    pcap = out / "air.pcap"
+    run = Demo(stores, spec, pcap=pcap)
+    total = len(run.plan)
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[status]}"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console.err, disable=as_json) as bar:
+        task = bar.add_task("virtual time", total=spec.duration, status="")
 
-    target = Path(out)
-    target.mkdir(parents=True, exist_ok=True)
-    pcap = target / "every-kind.pcap"
-    frames = [radiotap_header() + bytes(build(kind, FrameOptions(seq=n + 1))) for n, kind in enumerate(BUILDERS)]
-    write_pcap(pcap, ((n * 0.01, f) for n, f in enumerate(frames)), LINKTYPE_IEEE802_11_RADIOTAP)
-    ours, _ = analyze(pcap)
-    table = Table(title=f"every kind we build, written to {pcap} and decoded back")
-    table.add_column("kind")
-    table.add_column("ours", justify="right")
-    theirs = None
-    if shutil.which("tshark"):
+        def progress(t: float) -> None:
+            confirmed = len(run.mesh.timeline.of(TransferConfirmed))
+            bar.update(task, completed=t, status=f"{t:6.1f} s, {confirmed}/{total} transfers confirmed")
+
+        run.run(progress)
+        decoding = bar.add_task("decoding the air", total=None, status="")
+        analysis, decodes = analyze(pcap, progress=lambda done, n: bar.update(
+            decoding, completed=done, total=n, status=f"{done} frames"))
+    stamps = [t for t, _, _ in mpdus(pcap)]
+    records = run.transfers()
+    money = run.money()
+    genesis = run.mesh.genesis_total()
+    pictures: dict[str, str] = {}
+    if not no_pictures:
+        pictures = _draw(run, list(zip(stamps, decodes)), out)
+    summary = _summary(run, records, analysis.by_kind, money, genesis, pcap, pictures)
+    summary["air"]["malformed"] = analysis.malformed
+    summary["air"]["undecoded"] = len(analysis.undecoded)
+    if with_tshark:
         from tools import tshark
 
-        theirs = tshark.counts_by_kind(pcap)
-        table.add_column("tshark", justify="right")
-    for kind in BUILDERS:
-        row = [kind, str(ours.by_kind.get(kind, 0))]
-        if theirs is not None:
-            row.append(str(theirs.get(kind, "-")) if not kind.startswith("fastpay") else "vendor 127")
-        table.add_row(*row)
-    console.out.print(table)
-    if theirs is None:
-        console.warning("tshark is not installed, so nothing cross-checked the frames; run tools/bootstrap")
-    if ours.malformed or ours.undecoded:
-        console.error("our own frames did not decode cleanly")
+        summary["air"]["tshark_by_kind"] = tshark.counts_by_kind(pcap)
+    if as_json:
+        click.echo(json.dumps(summary))
+    else:
+        _tables(summary, records)
+    if any(v != genesis for v in money.values()):
+        console.error("money was not conserved at every authority: this is a bug, please report it")
+        raise SystemExit(1)
+    if analysis.malformed or analysis.frames != run.mesh.net.medium.transmissions:
+        console.error(f"the air did not decode cleanly: {len(analysis.malformed)} malformed, "
+                      f"{analysis.frames} decoded of {run.mesh.net.medium.transmissions} sent")
         raise SystemExit(1)
 
 
-def _explain(record: dict) -> str:
-    element = record["element"]
-    if element == "PREQ":
-        targets = ", ".join(t["target_address"] for t in record["targets"])
-        return (f"{record['originator_address']} looks for {targets} "
-                f"(hop {record['hop_count']}, metric {record['metric']})")
-    if element == "PREP":
-        return (f"{record['originator_address']} answers {record['target_address']} "
-                f"(hop {record['hop_count']}, metric {record['metric']})")
-    if element == "PERR":
-        lost = ", ".join(d["destination_address"] for d in record["destinations"])
-        return f"path error: {lost} unreachable"
-    return element
+def _draw(run: Demo, decodes: list[tuple[float, FrameDecode]], out: Path) -> dict[str, str]:
+    try:
+        from meshframes.cli.demo_plots import timeline_png, topology_png
+    except ImportError as exc:
+        console.warning(f"no pictures: {exc}. Install the plot extra (`make setup` does), or pass --no-pictures.")
+        return {}
+    topology, timeline = out / "topology.png", out / "timeline.png"
+    topology_png(run, topology)
+    timeline_png(run, decodes, timeline)
+    return {"topology": str(topology), "timeline": str(timeline)}
+
+
+def _summary(run: Demo, records: list[TransferRecord], by_kind: dict[str, int], money: dict[int, int], genesis: int,
+             pcap: Path, pictures: dict[str, str]) -> dict[str, Any]:
+    from meshframes.app.demo import latency_summary
+
+    spec = run.spec
+    started = [r for r in records if r.started is not None]
+    return {
+        "spec": {"seed": spec.seed, "duration_s": spec.duration, "authorities": spec.authorities,
+                 "clients": spec.clients, "relays": spec.relays, "area_m": list(spec.area), "sealed": spec.seal,
+                 "failed_authorities": run.failed, "fail_at_s": spec.fail_at},
+        "transfers": {
+            "planned": len(records), "started": len(started),
+            "certified": sum(r.certified is not None for r in records),
+            "confirmed": sum(r.confirmed is not None for r in records),
+            "credited": sum(r.credited is not None for r in records),
+            "latency_s": {
+                what: latency_summary([getattr(r, what) - r.started for r in started
+                                       if getattr(r, what) is not None])
+                for what in ("certified", "confirmed", "credited")},
+            "list": [{"payer": r.payer, "recipient": r.recipient, "amount": r.amount, "requested": r.requested,
+                      "sequence_number": r.sequence_number, "started": r.started, "certified": r.certified,
+                      "confirmed": r.confirmed, "credited": r.credited, "signers": list(r.signers)}
+                     for r in records],
+        },
+        "hops": {kind: dict(sorted(counts.items())) for kind, counts in run.hops_by_kind().items()},
+        "air": {"pcap": str(pcap), "frames": sum(by_kind.values()),
+                "sent_by_simulator": run.mesh.net.medium.transmissions,
+                "by_kind": dict(sorted(by_kind.items()))},
+        "refusals": {layer: dict(sorted(c.items())) for layer, c in run.mesh.refusals().items()},
+        "money": {"genesis": genesis, "by_authority": money},
+        "pictures": pictures,
+    }
+
+
+def _tables(summary: dict[str, Any], records: list[TransferRecord]) -> None:
+    from rich.table import Table
+
+    out = console.out
+    spec, tr = summary["spec"], summary["transfers"]
+    out.print(f"FastPay over 802.11s, seed {spec['seed']}: {spec['authorities']} authorities, {spec['clients']}"
+              f" clients, {spec['relays']} relays, all moving in {spec['area_m'][0]:g} x {spec['area_m'][1]:g} m;"
+              f" {len(spec['failed_authorities'])} authority"
+              f" failing at {spec['fail_at_s']:g} s; end-to-end sealing {'on' if spec['sealed'] else 'off'};"
+              f" {spec['duration_s']:g} s of virtual time.", soft_wrap=True)
+    table = Table(title="transfers (latency from the order leaving, virtual time)")
+    for column in ("payer", "to", "amount", "started (s)", "certified", "confirmed", "credited", "signers"):
+        table.add_column(column, justify="right" if column != "signers" else "left")
+    for r in records:
+        since = (lambda t: _duration(t - r.started) if t is not None else "-")  # noqa: E731
+        table.add_row(f"C{r.payer}", f"C{r.recipient}", str(r.amount),
+                      "-" if r.started is None else f"{r.started:.2f}", since(r.certified), since(r.confirmed),
+                      since(r.credited), " ".join(f"A{i}" for i in r.signers))
+    out.print(table)
+    totals = Table(title="summary")
+    totals.add_column("measure")
+    totals.add_column("value")
+    totals.add_row("transfers", f"{tr['planned']} planned, {tr['started']} started, {tr['certified']} certified,"
+                                f" {tr['confirmed']} confirmed, {tr['credited']} credited to the recipient")
+    for what, stats in tr["latency_s"].items():
+        if stats is not None:
+            totals.add_row(f"time to {what}", f"min {_duration(stats['min'])}, median {_duration(stats['median'])},"
+                                              f" max {_duration(stats['max'])}")
+    for kind, counts in summary["hops"].items():
+        totals.add_row(f"hops: {kind}", ", ".join(f"{h} hop{'s' * (h != 1)}: {n}" for h, n in counts.items()))
+    air = summary["air"]
+    totals.add_row("air", f"{air['frames']} frames decoded from {air['pcap']} (the simulator sent"
+                          f" {air['sent_by_simulator']})")
+    theirs = air.get("tshark_by_kind")
+    for kind, count in air["by_kind"].items():
+        # tshark has no FastPay dissector: our vendor frames are its "other".
+        oracle = "" if theirs is None else (
+            f" (tshark: {theirs.get(kind, 0)})" if not kind.startswith("fastpay") else " (tshark: other)")
+        totals.add_row(f"  {kind}", f"{count}{oracle}")
+    if theirs is not None:
+        ours = sum(v for k, v in air["by_kind"].items() if k.startswith("fastpay") or k == "other")
+        totals.add_row("  tshark: other", f"{theirs.get('other', 0)} (ours: {ours} FastPay and other)")
+    for layer, reasons in summary["refusals"].items():
+        totals.add_row(f"refused: {layer}", ", ".join(f"{k} {v}" for k, v in reasons.items()) or "none")
+        if layer == "mesh":
+            totals.add_row("", "(duplicate, own-frame-returned and hwmp-no-better-metric are the copies every"
+                               " flood brings: dropped and counted, nothing wrong)")
+    money = summary["money"]
+    totals.add_row("money", ", ".join(f"A{i}: {v}{'' if v == money['genesis'] else ' (!)'}"
+                                      for i, v in money["by_authority"].items())
+                   + f" (genesis {money['genesis']})")
+    for name, path in summary["pictures"].items():
+        totals.add_row(f"picture: {name}", path)
+    out.print(totals)

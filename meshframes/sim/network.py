@@ -28,6 +28,7 @@ from meshframes.mesh.events import Action, Deliver, DeliverData
 from meshframes.mesh.node import MeshNode
 from meshframes.mesh.peers import PlinkState
 from meshframes.mesh.runtime import NodeRuntime
+from meshframes.radio.base import Radio
 from meshframes.sim.medium import Medium, MediumConfig, SimRadio
 from meshframes.sim.mobility import Mobility, Point, RandomWaypoint, Static
 from meshframes.sim.scheduler import Scheduler, SimClock
@@ -53,6 +54,9 @@ class SimNode:
     radio: SimRadio
     wake_at: float | None = None
     deliveries: list[Delivery] = field(default_factory=list)
+    # An application's attachment point: called with every FastPay message
+    # this node delivers (after it is recorded).
+    on_deliver: Callable[[Deliver], None] | None = None
 
     @property
     def mac(self) -> bytes:
@@ -80,7 +84,10 @@ class SimNetwork:
     # -- building ----------------------------------------------------------
 
     def add_node(self, where: Point | Mobility, *, radio_range: float | None = None,
-                 config: MeshConfig | None = None) -> SimNode:
+                 config: MeshConfig | None = None,
+                 wrap_radio: Callable[[Radio], Radio] | None = None) -> SimNode:
+        """`wrap_radio` puts a layer between the node and its simulated
+        radio (end-to-end sealing, per-hop sealing), as on a real radio."""
         index = len(self.nodes)
         if len(self.medium.radios) != index:
             raise ValueError("add bare radios after the nodes: a node's index is its radio's")
@@ -99,7 +106,8 @@ class SimNetwork:
         if self.observer is not None:
             outer = self.observer
             observer = lambda t, action: outer(index, t, action)  # noqa: E731
-        runtime = NodeRuntime(node, radio, self.clock, on_deliver=lambda d: self._delivered(sim_node, d),
+        runtime = NodeRuntime(node, radio if wrap_radio is None else wrap_radio(radio), self.clock,
+                              on_deliver=lambda d: self._delivered(sim_node, d),
                               on_data=lambda d: self._delivered(sim_node, d), observer=observer)
         sim_node = SimNode(index, node, runtime, radio)
         self.nodes.append(sim_node)
@@ -229,6 +237,8 @@ class SimNetwork:
         self.deliveries.append(delivery)
         self.medium.note(b"deliver", struct.pack("<dI", delivery.time, sim_node.index),
                          message.source, getattr(message, "payload", b"") or getattr(message, "body", b""))
+        if sim_node.on_deliver is not None and isinstance(message, Deliver):
+            sim_node.on_deliver(message)
 
 
 def chain(n: int, spacing: float, seed: int = 1, **kwargs: object) -> SimNetwork:

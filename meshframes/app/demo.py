@@ -1,0 +1,141 @@
+"""The scenario `meshframes demo` runs, as data: FastPay over a mobile
+802.11s mesh in simulation, and what happened to each transfer.
+
+Every node walks (random waypoint, the brief's seed demo: 150 x 120 m,
+1-3 m/s, radio ranges 25-30 m), clients pay each other at random times,
+and authorities fail mid-run. Presentation (tables, progress, pictures)
+belongs to the CLI; this module only builds, runs and measures.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from meshframes.codec.fastpay import MessageType
+
+from .events import CertificateReceived, TransferCertified, TransferConfirmed, TransferStarted
+from .party import AppConfig
+from .scenario import FastPayMesh
+
+
+@dataclass(frozen=True, slots=True)
+class DemoSpec:
+    seed: int = 21
+    authorities: int = 4
+    clients: int = 6
+    relays: int = 12
+    duration: float = 90.0
+    transfers_per_client: int = 3
+    failing: int = 1
+    fail_at: float = 30.0
+    balance: int = 1000
+    area: tuple[float, float] = (150.0, 120.0)
+    speed: tuple[float, float] = (1.0, 3.0)
+    radio_range: tuple[float, float] = (25.0, 30.0)
+    seal: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.failing <= (self.authorities - 1) // 3:
+            raise ValueError(f"failing: got {self.failing}, FastPay tolerates at most f ="
+                             f" {(self.authorities - 1) // 3} of {self.authorities} authorities")
+        if self.clients < 2:
+            raise ValueError(f"clients: got {self.clients}, a payment needs at least 2")
+        if self.failing and not 0 <= self.fail_at < self.duration:
+            raise ValueError(f"fail_at: got {self.fail_at} s, expected within the run (0 to {self.duration} s)")
+
+
+@dataclass(frozen=True, slots=True)
+class TransferRecord:
+    """One planned payment and what became of it (virtual times, None for
+    what did not happen within the run)."""
+
+    payer: int
+    recipient: int
+    amount: int
+    requested: float
+    sequence_number: int | None
+    started: float | None
+    certified: float | None
+    confirmed: float | None
+    credited: float | None
+    signers: tuple[int, ...]
+
+
+class Demo:
+    def __init__(self, workdir: str | Path, spec: DemoSpec, *, pcap: str | Path | None = None) -> None:
+        self.spec = spec
+        rng = random.Random(spec.seed)
+        self.mesh = mesh = FastPayMesh(workdir, seed=spec.seed, authorities=spec.authorities,
+                                       balances=[spec.balance] * spec.clients, app=AppConfig(seal=spec.seal),
+                                       pcap=pcap)
+        adders = [mesh.add_authority] * spec.authorities + [mesh.add_client] * spec.clients
+        for add in adders + [mesh.add_relay] * spec.relays:
+            add(mesh.random_waypoint(spec.area, spec.speed), radio_range=rng.uniform(*spec.radio_range))
+        self.plan: list[tuple[int, int, int, float]] = []
+        last_start = max(4.0, 0.6 * spec.duration)
+        for payer in range(spec.clients):
+            times = sorted(rng.uniform(4.0, last_start) for _ in range(spec.transfers_per_client))
+            for at in times:
+                recipient = rng.choice([j for j in range(spec.clients) if j != payer])
+                self.plan.append((payer, recipient, rng.randint(1, 20), at))
+        for payer, recipient, amount, at in self.plan:
+            mesh.transfer(payer, recipient, amount, at)
+        self.failed = sorted(rng.sample(range(spec.authorities), spec.failing))
+        for i in self.failed:
+            mesh.fail(mesh.authorities[i], spec.fail_at)
+
+    def run(self, progress: Callable[[float], None] | None = None, step: float = 0.5) -> None:
+        self.mesh.run(self.spec.duration, step=step, progress=progress)
+        self.mesh.close()
+
+    # -- results -------------------------------------------------------------
+
+    def transfers(self) -> list[TransferRecord]:
+        mesh = self.mesh
+        names = {a.name: i for i, a in enumerate(mesh.committee.authorities)}
+        credited = {(e.sender, e.sequence_number): e.time for _, e in mesh.timeline.of(CertificateReceived)}
+        records = []
+        for payer in range(self.spec.clients):
+            node = mesh.clients[payer]
+            started = [e for _, e in mesh.timeline.of(TransferStarted, node)]
+            certified = {e.sequence_number: e for _, e in mesh.timeline.of(TransferCertified, node)}
+            confirmed = {e.sequence_number: e.time for _, e in mesh.timeline.of(TransferConfirmed, node)}
+            mine = [p for p in self.plan if p[0] == payer]
+            for k, (_, recipient, amount, at) in enumerate(mine):
+                begun = started[k] if k < len(started) else None
+                seq = begun.sequence_number if begun is not None else None
+                cert = certified.get(seq) if seq is not None else None
+                records.append(TransferRecord(
+                    payer, recipient, amount, at, seq,
+                    started=begun.time if begun is not None else None,
+                    certified=cert.time if cert is not None else None,
+                    confirmed=confirmed.get(seq) if seq is not None else None,
+                    credited=credited.get((mesh.account_ids[payer].public_key, seq)),
+                    signers=tuple(sorted(names[s] for s in cert.signers)) if cert is not None else ()))
+        return records
+
+    def hops_by_kind(self) -> dict[str, Counter[int]]:
+        """Hop counts of the unicast FastPay frames that reached their mesh
+        DA, by message kind."""
+        out: dict[str, Counter[int]] = {}
+        for traced in self.mesh.traced.values():
+            if traced.arrived:
+                kind = MessageType(traced.msg_type).name.removeprefix("FASTPAY_").lower().replace("_", "-")
+                out.setdefault(kind, Counter())[len(traced.hops)] += 1
+        return dict(sorted(out.items()))
+
+    def money(self) -> dict[int, int]:
+        """Total balance each authority holds, by authority number."""
+        return {i: self.mesh.authority(i).engine.total_balance() for i in range(self.spec.authorities)}
+
+
+def latency_summary(values: list[float]) -> dict[str, float] | None:
+    """min / median / max of a list of virtual durations, None if empty."""
+    if not values:
+        return None
+    return {"min": min(values), "median": statistics.median(values), "max": max(values)}

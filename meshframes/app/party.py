@@ -1,0 +1,172 @@
+"""What authorities and clients share on the mesh: announcing themselves,
+discovering the others, turning deliveries into messages (refusing and
+counting bad ones), and sending to identities rather than MACs, holding
+messages for parties not yet discovered.
+
+A subclass handles checked messages in `_on_message(identity, source,
+message, now)`; `identity` is who sent it as far as we can tell: the
+sealed sender for an end-to-end sealed message (proven), else the
+identity announced at the source MAC (believed), else None.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from dataclasses import dataclass
+
+from meshframes.codec.fastpay import FLAG_E2E_SEALED, MAX_FRAGMENT_PAYLOAD
+from meshframes.codec.header import BROADCAST
+from meshframes.fastpay.committee import Committee
+from meshframes.fastpay.ed25519 import KeyPair
+from meshframes.fastpay.messages import AuthorityAnnouncement
+from meshframes.seal.e2e import SEALED_OVERHEAD, x25519_public_key
+
+from .directory import Directory
+from .errors import AppRefusal, Reason
+from .events import AppAction, Discovered, Refused, SendMessage, SetTimer, TimerKey
+from .framing import AppMessage, frame_message, parse_message
+
+TIMER_ANNOUNCE: TimerKey = ("announce",)
+# A sealed message must fit one fragment with its seal: the node fragments
+# at MAX_FRAGMENT_PAYLOAD without reserving room for it (docs/app.md).
+MAX_SEALED_MESSAGE = MAX_FRAGMENT_PAYLOAD - SEALED_OVERHEAD
+
+
+@dataclass(frozen=True, slots=True)
+class AppConfig:
+    # End-to-end sealing between parties (docs/sealing.md); off only for
+    # experiments and interop with unsealed peers.
+    seal: bool = True
+    # Flooded announcements: the first after peering had a beacon interval
+    # to form, then periodically for late joiners and healed partitions.
+    first_announce: float = 1.5
+    announce_interval: float = 3.0
+    # Messages held per undiscovered party (the oldest goes first).
+    queue_limit: int = 32
+    # Client retries (FastPay client engine) and certificate hand-over; a
+    # certificate still without a receipt after `delivery_attempts` timed
+    # tries is resent only when its recipient is heard again.
+    retry_interval: float = 0.5
+    max_retry_interval: float = 8.0
+    delivery_attempts: int = 8
+    # How long a binding proven by a sealed frame outranks announcements.
+    authenticated_ttl: float = 30.0
+
+
+class Party:
+    def __init__(self, keypair: KeyPair, committee: Committee, mac: bytes, weight: int,
+                 config: AppConfig | None = None) -> None:
+        self.keypair = keypair
+        self.identity = keypair.public_key
+        self.committee = committee
+        self.mac = mac
+        self.config = config = config or AppConfig()
+        self.directory = Directory(committee, self.identity, config.authenticated_ttl)
+        self.announcement = AuthorityAnnouncement(
+            name=self.identity, weight=weight,
+            e2e_key=committee.announcement(self.identity).e2e_key if weight else x25519_public_key(self.identity),
+            committee_id=committee.committee_id,
+        )
+        self.refused: Counter[str] = Counter()
+        self._waiting: dict[bytes, deque[tuple[int, bytes]]] = {}
+
+    # -- inputs --------------------------------------------------------------
+
+    def start(self, now: float) -> list[AppAction]:
+        # Stagger first announcements by identity so parties started together
+        # do not flood at the same instant; deterministic, no RNG needed.
+        jitter = self.identity[0] / 256 * self.config.announce_interval / 2
+        return [SetTimer(TIMER_ANNOUNCE, now + self.config.first_announce + jitter)]
+
+    def on_deliver(self, source: bytes, msg_type: int, flags: int, payload: bytes, now: float) -> list[AppAction]:
+        """A whole FastPay message the node delivered (flags as on the air;
+        with sealing on, the payload was opened by the e2e link)."""
+        try:
+            return self._deliver(source, msg_type, flags, payload, now)
+        except AppRefusal as refusal:
+            return [self._refuse(refusal, now, source)]
+
+    def on_timer(self, key: TimerKey, now: float) -> list[AppAction]:
+        if key == TIMER_ANNOUNCE:
+            return self._send_to_mac(BROADCAST, self.announcement, now) + [
+                SetTimer(TIMER_ANNOUNCE, now + self.config.announce_interval)]
+        return self._on_timer(key, now)
+
+    # -- for subclasses -----------------------------------------------------
+
+    def _on_message(self, identity: bytes | None, source: bytes, message: AppMessage,
+                    now: float) -> list[AppAction]:
+        raise NotImplementedError
+
+    def _on_timer(self, key: TimerKey, now: float) -> list[AppAction]:
+        return [self._refuse(AppRefusal(Reason.UNKNOWN_TIMER, repr(key)), now)]
+
+    def _send(self, identity: bytes, message: AppMessage, now: float) -> list[AppAction]:
+        """Send to a party by identity; held until it is discovered."""
+        mac = self.directory.mac_of(identity)
+        if mac is not None:
+            return self._send_to_mac(mac, message, now)
+        msg_type, payload = frame_message(message)
+        queue = self._waiting.setdefault(identity, deque())
+        if (msg_type, payload) in queue:
+            return []  # a retry of what already waits: it leaves once, on discovery
+        actions: list[AppAction] = []
+        if len(queue) >= self.config.queue_limit:
+            queue.popleft()
+            actions.append(self._refuse(AppRefusal(Reason.DISCOVERY_QUEUE_OVERFLOW,
+                                                   f"{identity[:4].hex()} not discovered yet"), now))
+        queue.append((msg_type, payload))
+        return actions
+
+    def _send_to_mac(self, mac: bytes, message: AppMessage, now: float) -> list[AppAction]:
+        msg_type, payload = frame_message(message)
+        return self._send_bytes(mac, msg_type, payload, now)
+
+    def _refuse(self, refusal: AppRefusal, now: float, source: bytes | None = None) -> Refused:
+        self.refused[str(refusal.reason)] += 1
+        return Refused(now, str(refusal.reason), refusal.detail, source)
+
+    # -- internals -----------------------------------------------------------
+
+    def _send_bytes(self, mac: bytes, msg_type: int, payload: bytes, now: float) -> list[AppAction]:
+        if self.config.seal and mac != BROADCAST and len(payload) > MAX_SEALED_MESSAGE:
+            detail = f"got {len(payload)} octets, at most {MAX_SEALED_MESSAGE} fit one sealed fragment"
+            return [self._refuse(AppRefusal(Reason.TOO_LARGE_TO_SEAL, detail), now)]
+        return [SendMessage(mac, msg_type, payload)]
+
+    def _deliver(self, source: bytes, msg_type: int, flags: int, payload: bytes, now: float) -> list[AppAction]:
+        sealed = bool(flags & FLAG_E2E_SEALED)
+        if sealed and not self.config.seal:
+            raise AppRefusal(Reason.E2E_SEALED_BUT_OFF, f"message type {msg_type} from {source.hex(':')}")
+        message = parse_message(msg_type, payload)
+        if isinstance(message, AuthorityAnnouncement):
+            return self._on_announcement(source, message, now)
+        if self.config.seal and not sealed:
+            raise AppRefusal(Reason.E2E_REQUIRED, f"{type(message).__name__} from {source.hex(':')} in the clear")
+        identity = self.directory.identity_of(source)
+        released = self._release(identity, now) if sealed and identity is not None else []
+        return released + self._on_message(identity, source, message, now)
+
+    def _on_announcement(self, source: bytes, announcement: AuthorityAnnouncement, now: float) -> list[AppAction]:
+        actions: list[AppAction] = []
+        if self.directory.on_announcement(source, announcement, now):
+            actions.append(Discovered(now, announcement.name, source, announcement.weight))
+            actions += self._release(announcement.name, now)
+        # A flooded announcement just crossed the mesh from that party: a
+        # path to it exists now, whatever our retry timers think.
+        return actions + self._heard(announcement.name, now)
+
+    def _heard(self, identity: bytes, now: float) -> list[AppAction]:
+        """Hook: `identity`'s announcement reached us (it is reachable)."""
+        return []
+
+    def _release(self, identity: bytes, now: float) -> list[AppAction]:
+        """Send what waited for `identity`, now that we know where it is
+        (from its announcement, or from a sealed frame it sent us)."""
+        mac = self.directory.mac_of(identity)
+        if mac is None:
+            return []
+        actions: list[AppAction] = []
+        for msg_type, payload in self._waiting.pop(identity, ()):
+            actions += self._send_bytes(mac, msg_type, payload, now)
+        return actions

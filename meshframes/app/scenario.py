@@ -1,0 +1,296 @@
+"""FastPay over a simulated 802.11s mesh: authorities, clients and plain
+mesh points on the deterministic medium (meshframes.sim), each FastPay
+party with its real engine, its real SQLite store in `workdir` and, by
+default, end-to-end sealing. Used by the tests and by `meshframes demo`.
+
+Everything is derived from the seed, keys included (an Ed25519 seed per
+identity from SHA-256 of the seed, role and index), so a run is a function
+of its seed: same seed, same air, same digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import nacl.bindings
+
+from meshframes.codec import VendorAction
+from meshframes.codec.header import is_group
+from meshframes.fastpay.client_store import ClientStore
+from meshframes.fastpay.committee import AuthorityInfo, Committee, FundedAccount, Identity
+from meshframes.fastpay.ed25519 import KeyPair
+from meshframes.fastpay.store import AuthorityStore
+from meshframes.mesh.constants import MeshConfig, RootMode
+from meshframes.mesh.events import Action, Transmit
+from meshframes.radio.base import Radio
+from meshframes.seal.e2e import E2EIdentity, E2ESealer
+from meshframes.sim.medium import MediumConfig
+from meshframes.sim.mobility import Mobility, Point
+from meshframes.sim.network import SimNetwork, SimNode, sim_mac
+
+from .authority_node import AuthorityNode
+from .client_node import ClientNode
+from .driver import AppDriver
+from .e2e import E2ELink, E2ERadio
+from .events import Event
+from .party import AppConfig, Party
+
+# A fresh simulated identity has never sealed anything: its end-to-end
+# sequence can start at 1 (a real node starts from the clock, sealing.md).
+SIM_INITIAL_E2E_SEQUENCE = 1
+
+
+def _identity(seed: int, role: str, index: int) -> Identity:
+    ed_seed = hashlib.sha256(f"meshframes/scenario/{seed}/{role}/{index}".encode()).digest()
+    keypair = KeyPair.from_seed(ed_seed)
+    if role == "account":
+        return Identity(role, keypair)
+    # The committee's e2e key is the X25519 form of the authority's name, the
+    # key the end-to-end sealer derives (meshframes.seal.e2e).
+    _, secret = nacl.bindings.crypto_sign_seed_keypair(ed_seed)
+    return Identity(role, keypair, nacl.bindings.crypto_sign_ed25519_sk_to_curve25519(secret))
+
+
+def scenario_committee(seed: int, weights: Sequence[int],
+                       balances: Sequence[int]) -> tuple[Committee, list[Identity], list[Identity]]:
+    """A committee whose keys are derived from `seed`."""
+    authorities = [_identity(seed, "authority", i) for i in range(len(weights))]
+    accounts = [_identity(seed, "account", i) for i in range(len(balances))]
+    committee = Committee(
+        authorities=tuple(AuthorityInfo(name=a.public_key, weight=w, e2e_key=a.e2e_public_key)  # type: ignore[arg-type]
+                          for a, w in zip(authorities, weights)),
+        accounts=tuple(FundedAccount(address=a.public_key, balance=b) for a, b in zip(accounts, balances)),
+    )
+    return committee, authorities, accounts
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One transmission of a unicast FastPay frame, as the observer saw it."""
+
+    time: float
+    node: int
+    receiver: bytes
+    ttl: int
+
+
+@dataclass(slots=True)
+class Traced:
+    """One unicast FastPay frame (one fragment) across the mesh: every
+    transmission of it, from its originator to its mesh DA."""
+
+    msg_type: int
+    source: bytes
+    destination: bytes
+    hops: list[Hop] = field(default_factory=list)
+
+    @property
+    def arrived(self) -> bool:
+        """Its last transmission was addressed to the destination itself."""
+        return bool(self.hops) and self.hops[-1].receiver == self.destination
+
+
+@dataclass(slots=True)
+class Placed:
+    """A FastPay party placed on a node."""
+
+    node: int
+    driver: AppDriver
+    role: str
+    index: int  # authority or account number in the committee
+
+    @property
+    def app(self) -> Party:
+        return self.driver.app
+
+
+@dataclass(slots=True)
+class Timeline:
+    """Every application event, in order, with the node it happened at."""
+
+    events: list[tuple[int, Event]] = field(default_factory=list)
+
+    def of(self, kind: type, node: int | None = None) -> list[tuple[int, Event]]:
+        return [(n, e) for n, e in self.events if isinstance(e, kind) and (node is None or n == node)]
+
+
+class FastPayMesh:
+    def __init__(self, workdir: str | Path, *, seed: int, authorities: int = 4,
+                 balances: Sequence[int] = (), weights: Sequence[int] | None = None,
+                 app: AppConfig | None = None, mesh: MeshConfig | None = None,
+                 medium: MediumConfig | None = None, pcap: str | Path | None = None,
+                 authority_root_mode: RootMode = RootMode.PROACTIVE_PREQ_WITH_PREP,
+                 observer: Callable[[int, float, Action], None] | None = None) -> None:
+        """Authorities are HWMP roots (`authority_root_mode`, docs/app.md):
+        every station keeps a path to every authority without on-demand
+        discovery, and each authority learns the way back to every station."""
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.seed = seed
+        self.app_config = app or AppConfig()
+        self.committee, self.authority_ids, self.account_ids = scenario_committee(
+            seed, list(weights) if weights is not None else [1] * authorities, balances)
+        self._outer_observer = observer
+        self.net = SimNetwork(seed, mesh=mesh, medium=medium, pcap=pcap, observer=self._observe)
+        self.authority_mesh_config = replace(self.net.mesh_config, dot11MeshHWMPRootMode=authority_root_mode)
+        self.parties: dict[int, Placed] = {}
+        self.authorities: list[int] = []  # node index of authority i, in committee order
+        self.clients: list[int] = []  # node index of account j
+        self.failed: dict[int, float] = {}
+        self.timeline = Timeline()
+        # (mesh SA, mesh sequence number) -> that unicast frame's journey.
+        self.traced: dict[tuple[bytes, int], Traced] = {}
+
+    # -- building ------------------------------------------------------------
+
+    def add_authority(self, where: Point | Mobility, *, radio_range: float | None = None) -> int:
+        i = len(self.authorities)
+        identity = self.authority_ids[i]
+        store = AuthorityStore(self.workdir / f"authority-{i}.db", self.committee)
+        node = self._place(where, radio_range, identity, "authority", i, lambda mac: AuthorityNode(
+            identity.keypair, self.committee, store, mac, self.app_config), self.authority_mesh_config)
+        self.authorities.append(node)
+        return node
+
+    def add_client(self, where: Point | Mobility, *, radio_range: float | None = None) -> int:
+        j = len(self.clients)
+        identity = self.account_ids[j]
+        balance = self.committee.accounts[j].balance
+        store = ClientStore(self.workdir / f"client-{j}.db", identity.public_key, balance)
+        node = self._place(where, radio_range, identity, "client", j, lambda mac: ClientNode(
+            identity.keypair, self.committee, store, mac, self.app_config))
+        self.clients.append(node)
+        return node
+
+    def add_relay(self, where: Point | Mobility, *, radio_range: float | None = None,
+                  wrap_radio: Callable[[Radio], Radio] | None = None) -> int:
+        """A mesh point with no FastPay role: it only forwards (through
+        `wrap_radio`, if given: a fault injector, a per-hop sealer)."""
+        return self.net.add_node(where, radio_range=radio_range, wrap_radio=wrap_radio).index
+
+    def random_waypoint(self, area: tuple[float, float], speed: tuple[float, float]) -> Mobility:
+        return self.net.random_waypoint(area, speed)
+
+    def _place(self, where: Point | Mobility, radio_range: float | None, identity: Identity, role: str,
+               index: int, make: Callable[[bytes], Party], config: MeshConfig | None = None) -> int:
+        mac = sim_mac(len(self.net.nodes))
+        app = make(mac)
+
+        def wrap(radio: Radio) -> Radio:
+            if not self.app_config.seal:
+                return radio
+            sealer = E2ESealer(E2EIdentity(identity.keypair.seed), initial_sequence=SIM_INITIAL_E2E_SEQUENCE)
+            return E2ERadio(radio, E2ELink(mac, sealer, app.directory, self.net.clock))
+
+        sim_node = self.net.add_node(where, radio_range=radio_range, config=config, wrap_radio=wrap)
+        assert sim_node.mac == mac
+        driver = AppDriver(app, sim_node.runtime, self.net.at,
+                           on_event=lambda e, n=sim_node.index: self.timeline.events.append((n, e)))
+        sim_node.on_deliver = driver.deliver
+        self.parties[sim_node.index] = Placed(sim_node.index, driver, role, index)
+        driver.start()
+        return sim_node.index
+
+    # -- scenario events -----------------------------------------------------
+
+    def transfer(self, client: int, recipient: int | bytes, amount: int, at: float) -> None:
+        """Client number `client` pays account number `recipient` (or a key)."""
+        payer = self.parties[self.clients[client]]
+        key = recipient if isinstance(recipient, bytes) else self.account_ids[recipient].public_key
+        app = payer.app
+        assert isinstance(app, ClientNode)
+        self.net.at(at, lambda: payer.driver.apply(app.transfer(key, amount, self.net.now)))
+
+    def fail(self, node: int, at: float) -> None:
+        self.net.fail(node, at)
+        self.failed[node] = at
+
+    def recover(self, node: int, at: float) -> None:
+        self.net.recover(node, at)
+
+    def run(self, until: float, *, step: float | None = None,
+            progress: Callable[[float], None] | None = None) -> None:
+        """Run to `until` (virtual seconds), reporting progress every `step`."""
+        if step is None:
+            self.net.run(until)
+            return
+        t = self.net.now
+        while t < until:
+            t = min(until, t + step)
+            self.net.run(t)
+            if progress is not None:
+                progress(t)
+
+    def close(self) -> None:
+        self.net.close()
+
+    # -- views ---------------------------------------------------------------
+
+    def node(self, index: int) -> SimNode:
+        return self.net.nodes[index]
+
+    def authority(self, i: int) -> AuthorityNode:
+        app = self.parties[self.authorities[i]].app
+        assert isinstance(app, AuthorityNode)
+        return app
+
+    def client(self, j: int) -> ClientNode:
+        app = self.parties[self.clients[j]].app
+        assert isinstance(app, ClientNode)
+        return app
+
+    def genesis_total(self) -> int:
+        return sum(a.balance for a in self.committee.accounts)
+
+    def honest_authorities(self) -> list[int]:
+        """Authority numbers whose node never failed."""
+        return [i for i, n in enumerate(self.authorities) if n not in self.failed]
+
+    def executed_by(self, sender: bytes, sequence_number: int) -> list[int]:
+        """Authority numbers whose store holds this transfer's certificate."""
+        return [i for i in range(len(self.authorities))
+                if self.authority(i).engine.store.confirmed_certificate(sender, sequence_number) is not None]
+
+    def refusals(self) -> dict[str, Counter[str]]:
+        """Every refusal of the run by the layer that refused it: the mesh
+        engines, the e2e links, the applications, and the FastPay engines
+        (authorities' rejections by FastPayError variant, clients' ignored
+        replies by reason)."""
+        layers: dict[str, Counter[str]] = {"mesh": self.net.counters(), "end-to-end": Counter(),
+                                           "application": Counter(), "fastpay": Counter()}
+        for party in self.parties.values():
+            app = party.app
+            layers["application"].update(app.refused)
+            radio = party.driver.runtime.radio
+            if isinstance(radio, E2ERadio):
+                layers["end-to-end"].update(radio.link.refusals())
+            if isinstance(app, AuthorityNode):
+                layers["fastpay"].update(app.engine.rejections)
+            elif isinstance(app, ClientNode):
+                layers["fastpay"].update({f"client ignored: {k}": v for k, v in app.engine.ignored.items()})
+        return layers
+
+    def hops_of(self, source: int, destination: int, msg_type: int | None = None) -> list[list[Hop]]:
+        """The hop lists of unicast FastPay frames from node `source` that
+        reached node `destination`, in the order they were sent."""
+        src, dst = self.net.nodes[source].mac, self.net.nodes[destination].mac
+        return [t.hops for t in self.traced.values()
+                if t.source == src and t.destination == dst and t.arrived
+                and (msg_type is None or t.msg_type == msg_type)]
+
+    def _observe(self, node: int, t: float, action: Action) -> None:
+        if isinstance(action, Transmit) and isinstance(action.frame, VendorAction):
+            frame = action.frame
+            mc = frame.mesh_control
+            if mc.addr_ext and not is_group(frame.header.addr1):
+                destination, source = mc.addr_ext
+                traced = self.traced.get((source, mc.seq))
+                if traced is None:
+                    traced = self.traced[(source, mc.seq)] = Traced(frame.msg_type, source, destination)
+                traced.hops.append(Hop(t, node, frame.header.addr1, mc.ttl))
+        if self._outer_observer is not None:
+            self._outer_observer(node, t, action)

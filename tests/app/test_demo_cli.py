@@ -1,0 +1,70 @@
+"""`meshframes demo` end to end on a small mesh: it runs, conserves money,
+writes a capture that decodes back frame for frame, and draws its two
+pictures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from meshframes.capture import mpdus
+from meshframes.cli import cli
+from meshframes.codec import VendorAction, decode
+from meshframes.codec.fastpay import FLAG_E2E_SEALED
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def test_demo_runs_reports_and_draws(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    args = ["demo", "--seed", "3", "--duration", "25", "--clients", "3", "--relays", "2", "--transfers", "1",
+            "--area", "60x50",
+            "--out", str(out), "--json"]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["spec"]["failed_authorities"] and summary["spec"]["sealed"]
+    transfers = summary["transfers"]
+    # A small field (60 x 50 m, ranges 25-30 m): the mesh stays connected.
+    assert transfers["planned"] == transfers["confirmed"] == transfers["credited"] == 3
+    assert all(len(t["signers"]) >= 3 and summary["spec"]["failed_authorities"][0] not in t["signers"]
+               for t in transfers["list"] if t["started"] > summary["spec"]["fail_at_s"])
+    money = summary["money"]
+    assert set(money["by_authority"].values()) == {money["genesis"]} == {3 * 1000}
+    frames = [decode(mpdu) for _, mpdu, _ in mpdus(out / "air.pcap")]
+    air = summary["air"]
+    assert len(frames) == air["frames"] == air["sent_by_simulator"] and not air["malformed"]
+    fastpay = [f for f in frames if isinstance(f, VendorAction)]
+    ours = sum(v for k, v in air["by_kind"].items() if k.startswith("fastpay"))
+    assert ours == len(fastpay) > 0
+    assert any(f.flags & FLAG_E2E_SEALED for f in fastpay)
+    for name in ("topology", "timeline"):
+        png = Path(summary["pictures"][name])
+        assert png.parent == out and png.read_bytes()[:8] == PNG_MAGIC
+    assert sorted(p.name for p in (out / "stores").iterdir() if p.suffix == ".db") == sorted(
+        [f"authority-{i}.db" for i in range(4)] + [f"client-{j}.db" for j in range(3)])
+
+
+def test_demo_refuses_more_failures_than_fastpay_tolerates(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["demo", "--failing", "2", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "at most f = 1 of 4" in result.output
+
+
+@pytest.mark.tshark
+def test_tshark_counts_the_demo_air_as_we_do(tmp_path: Path) -> None:
+    """tshark, the independent oracle, finds as many frames of each 802.11s
+    kind in the demo's capture as our layers do; our FastPay frames are
+    its "other" (it has no dissector for them), one for one."""
+    args = ["demo", "--seed", "5", "--duration", "15", "--clients", "2", "--relays", "2", "--transfers", "1",
+            "--area", "60x50", "--no-pictures", "--tshark", "--out", str(tmp_path), "--json"]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    air = json.loads(result.output)["air"]
+    ours, theirs = air["by_kind"], air["tshark_by_kind"]
+    fastpay = sum(v for k, v in ours.items() if k.startswith("fastpay"))
+    assert fastpay > 0 and theirs.pop("other") == fastpay + ours.get("other", 0)
+    assert theirs == {k: v for k, v in ours.items() if not k.startswith("fastpay") and k != "other"}

@@ -1,0 +1,257 @@
+"""Discovery and the applications' handling of what arrives: announcements
+checked against the committee file, messages held until their party is
+found, and every bad input refused with its reason and counted."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from meshframes.app.authority_node import AuthorityNode
+from meshframes.app.client_node import ClientNode
+from meshframes.app.directory import Directory
+from meshframes.app.errors import AppRefusal, Reason
+from meshframes.app.events import Discovered, Handled, Refused, SendMessage, SetTimer
+from meshframes.app.framing import frame_message
+from meshframes.app.party import MAX_SEALED_MESSAGE, AppConfig
+from meshframes.app.scenario import scenario_committee
+from meshframes.codec.fastpay import FLAG_E2E_SEALED, MessageType
+from meshframes.codec.header import BROADCAST
+from meshframes.fastpay.client_store import ClientStore
+from meshframes.fastpay.messages import AccountInfoRequest, AuthorityAnnouncement, ConfirmationOrder
+from meshframes.fastpay.store import AuthorityStore
+from meshframes.fastpay.wire import decode_message
+from meshframes.seal.e2e import x25519_public_key
+
+from .helpers import ACCOUNTS, AUTHORITIES, COMMITTEE, certificate, every_message, order, vote
+
+MAC = [bytes.fromhex(f"0200000000{i:02x}") for i in range(16)]
+
+
+def account_announcement(identity: bytes) -> AuthorityAnnouncement:
+    return AuthorityAnnouncement(name=identity, weight=0, e2e_key=x25519_public_key(identity),
+                                 committee_id=COMMITTEE.committee_id)
+
+
+def authority_announcement(i: int) -> AuthorityAnnouncement:
+    return COMMITTEE.announcement(AUTHORITIES[i].public_key)
+
+
+OTHER_COMMITTEE, OTHER_AUTHORITIES, _ = scenario_committee(8, [1, 1, 1, 1], [])
+
+
+@pytest.mark.parametrize("announcement, reason", [
+    (replace(authority_announcement(0), committee_id=OTHER_COMMITTEE.committee_id), Reason.ANNOUNCE_WRONG_COMMITTEE),
+    (OTHER_COMMITTEE.announcement(OTHER_AUTHORITIES[0].public_key), Reason.ANNOUNCE_WRONG_COMMITTEE),
+    (replace(OTHER_COMMITTEE.announcement(OTHER_AUTHORITIES[0].public_key), committee_id=COMMITTEE.committee_id),
+     Reason.ANNOUNCE_UNKNOWN_AUTHORITY),
+    (replace(authority_announcement(1), weight=2), Reason.ANNOUNCE_WEIGHT_MISMATCH),
+    (replace(authority_announcement(1), weight=0, e2e_key=x25519_public_key(AUTHORITIES[1].public_key)),
+     Reason.ANNOUNCE_WEIGHT_MISMATCH),
+    (replace(authority_announcement(1), e2e_key=authority_announcement(2).e2e_key), Reason.ANNOUNCE_E2E_KEY_MISMATCH),
+    (replace(account_announcement(ACCOUNTS[1].public_key), e2e_key=b"\x09" * 32), Reason.ANNOUNCE_E2E_KEY_MISMATCH),
+    # Not a point on the curve: no X25519 form, so no account can hold it.
+    (replace(account_announcement(ACCOUNTS[1].public_key), name=b"\x02" + b"\xff" * 31),
+     Reason.ANNOUNCE_BAD_IDENTITY),
+    (account_announcement(ACCOUNTS[0].public_key), Reason.ANNOUNCE_OWN_IDENTITY),
+])
+def test_announcements_that_do_not_fit_the_committee_are_refused(announcement: AuthorityAnnouncement,
+                                                                 reason: Reason) -> None:
+    directory = Directory(COMMITTEE, ACCOUNTS[0].public_key)
+    with pytest.raises(AppRefusal) as refused:
+        directory.on_announcement(MAC[1], announcement, 1.0)
+    assert refused.value.reason is reason
+    assert directory.identity_of(MAC[1]) is None and directory.mac_of(announcement.name) is None
+
+
+def test_announcements_bind_authorities_and_accounts() -> None:
+    """Authorities (their committee weight) and accounts (weight 0) are
+    found; hearing the same again is nothing new; a party that moves to
+    another station leaves no stale binding."""
+    directory = Directory(COMMITTEE, ACCOUNTS[0].public_key)
+    assert directory.on_announcement(MAC[1], authority_announcement(0), 1.0)
+    assert directory.on_announcement(MAC[2], account_announcement(ACCOUNTS[1].public_key), 1.0)
+    assert not directory.on_announcement(MAC[1], authority_announcement(0), 2.0)
+    assert directory.mac_of(AUTHORITIES[0].public_key) == MAC[1]
+    assert directory.is_authority(AUTHORITIES[0].public_key)
+    assert not directory.is_authority(ACCOUNTS[1].public_key)
+    assert directory.on_announcement(MAC[3], authority_announcement(0), 3.0)
+    assert directory.identity_of(MAC[1]) is None and directory.mac_of(AUTHORITIES[0].public_key) == MAC[3]
+    # A station announcing another identity gives up its old one.
+    assert directory.on_announcement(MAC[3], authority_announcement(1), 4.0)
+    assert directory.mac_of(AUTHORITIES[0].public_key) is None
+
+
+def test_a_binding_proven_by_a_sealed_frame_outranks_announcements_for_a_while() -> None:
+    directory = Directory(COMMITTEE, ACCOUNTS[0].public_key, authenticated_ttl=10.0)
+    directory.learn_authenticated(AUTHORITIES[0].public_key, MAC[1], now=5.0)
+    for mac, announcement in ((MAC[9], authority_announcement(0)), (MAC[1], authority_announcement(2))):
+        with pytest.raises(AppRefusal) as refused:
+            directory.on_announcement(mac, announcement, 14.0)
+        assert refused.value.reason is Reason.ANNOUNCE_CONFLICTS_AUTHENTICATED
+    assert directory.mac_of(AUTHORITIES[0].public_key) == MAC[1]
+    assert directory.on_announcement(MAC[9], authority_announcement(0), 15.0)
+    assert directory.mac_of(AUTHORITIES[0].public_key) == MAC[9]
+
+
+def _client(tmp_path: Path, config: AppConfig | None = None) -> ClientNode:
+    store = ClientStore(tmp_path / "client.db", ACCOUNTS[0].public_key, 100)
+    return ClientNode(ACCOUNTS[0].keypair, COMMITTEE, store, MAC[0], config)
+
+
+def _deliver_announcement(app: ClientNode | AuthorityNode, mac: bytes, announcement: AuthorityAnnouncement,
+                          now: float) -> list:
+    msg_type, payload = frame_message(announcement)
+    return app.on_deliver(mac, msg_type, 0, payload, now)
+
+
+def test_client_holds_orders_until_authorities_are_discovered(tmp_path: Path) -> None:
+    """An order for an authority not yet heard of waits; its announcement
+    releases exactly that authority's order to its station; retries of a
+    waiting message are not queued twice."""
+    client = _client(tmp_path)
+    assert client.start(0.0) == [SetTimer(("announce",), client.start(0.0)[0].deadline)]
+    actions = client.transfer(ACCOUNTS[1].public_key, 10, 1.0)
+    assert not [a for a in actions if isinstance(a, SendMessage)]
+    retry = next(a for a in actions if isinstance(a, SetTimer) and a.key == ("client",))
+    assert not [a for a in client.on_timer(("client",), retry.deadline) if isinstance(a, SendMessage)]
+    for i, mac in ((2, MAC[3]), (0, MAC[1])):
+        out = _deliver_announcement(client, mac, authority_announcement(i), 2.0 + i)
+        assert Discovered(2.0 + i, AUTHORITIES[i].public_key, mac, 1) in out
+        sends = [a for a in out if isinstance(a, SendMessage)]
+        assert [(s.destination, s.msg_type) for s in sends] == [(mac, MessageType.FASTPAY_ORDER)]
+        assert decode_message(sends[0].payload).transfer.recipient.key == ACCOUNTS[1].public_key
+
+
+def test_client_announces_itself_as_an_account(tmp_path: Path) -> None:
+    client = _client(tmp_path)
+    [announce, rearm] = client.on_timer(("announce",), 1.5)
+    assert isinstance(announce, SendMessage) and announce.destination == BROADCAST
+    assert announce.msg_type == MessageType.FASTPAY_ANNOUNCE
+    assert rearm == SetTimer(("announce",), 1.5 + client.config.announce_interval)
+    # Another party's directory believes it.
+    directory = Directory(COMMITTEE, ACCOUNTS[1].public_key)
+    from meshframes.app.framing import parse_message
+    heard = parse_message(announce.msg_type, announce.payload)
+    assert isinstance(heard, AuthorityAnnouncement) and directory.on_announcement(MAC[0], heard, 2.0)
+    assert directory.binding(ACCOUNTS[0].public_key).weight == 0  # type: ignore[union-attr]
+
+
+def _authority(tmp_path: Path, config: AppConfig | None = None) -> AuthorityNode:
+    store = AuthorityStore(tmp_path / "authority.db", COMMITTEE)
+    return AuthorityNode(AUTHORITIES[0].keypair, COMMITTEE, store, MAC[5], config)
+
+
+def _balances(authority: AuthorityNode) -> dict[bytes, tuple[int, int]]:
+    return {key: (state.balance, state.next_sequence_number) for key in (a.address for a in COMMITTEE.accounts)
+            if (state := authority.engine.account(key)) is not None}
+
+
+def test_bad_inputs_are_refused_counted_and_change_nothing(tmp_path: Path) -> None:
+    """Each kind of bad delivery gives one Refused with its reason, bumps
+    that counter, and leaves the authority's accounts as they were."""
+    authority = _authority(tmp_path)
+    before = _balances(authority)
+    messages = every_message()
+    order_type, order_payload = frame_message(messages["order"])
+    vote_type, vote_payload = frame_message(vote(messages["order"]))
+    other = frame_message(OTHER_COMMITTEE.announcement(OTHER_AUTHORITIES[1].public_key))
+    cases = [
+        ((order_type, 0, order_payload), Reason.E2E_REQUIRED),
+        ((order_type, FLAG_E2E_SEALED, order_payload[:-3]), Reason.UNDECODABLE),
+        ((42, FLAG_E2E_SEALED, order_payload), Reason.UNKNOWN_MESSAGE_TYPE),
+        ((vote_type, FLAG_E2E_SEALED, order_payload), Reason.TYPE_MISMATCH),
+        ((vote_type, FLAG_E2E_SEALED, vote_payload), Reason.UNEXPECTED_MESSAGE),
+        ((other[0], 0, other[1]), Reason.ANNOUNCE_WRONG_COMMITTEE),
+    ]
+    for (msg_type, flags, payload), reason in cases:
+        [refused] = authority.on_deliver(MAC[0], msg_type, flags, payload, 3.0)
+        assert isinstance(refused, Refused) and refused.reason == reason and refused.source == MAC[0]
+    assert authority.refused == {str(reason): 1 for _, reason in cases}
+    assert authority.engine.rejections == {}
+    assert _balances(authority) == before
+    assert authority.engine.store.all_votes() == [] and authority.engine.store.all_certificates() == []
+
+
+def test_sealed_input_is_refused_when_sealing_is_off(tmp_path: Path) -> None:
+    """With sealing off nothing can open a sealed payload, and replies
+    need a sender we know of."""
+    client = _client(tmp_path, AppConfig(seal=False))
+    vote_type, vote_payload = frame_message(vote(every_message()["order"]))
+    [refused] = client.on_deliver(MAC[5], vote_type, FLAG_E2E_SEALED, vote_payload, 1.0)
+    assert refused.reason == Reason.E2E_SEALED_BUT_OFF  # type: ignore[union-attr]
+    [refused] = client.on_deliver(MAC[5], vote_type, 0, vote_payload, 1.0)
+    assert refused.reason == Reason.UNKNOWN_SENDER  # type: ignore[union-attr]
+
+
+def test_authority_answers_the_station_that_asked(tmp_path: Path) -> None:
+    """An order in (sealed on the air) gives a vote back to its source and
+    a Handled event naming what the engine did."""
+    authority = _authority(tmp_path)
+    msg_type, payload = frame_message(every_message()["order"])
+    handled, reply = authority.on_deliver(MAC[0], msg_type, FLAG_E2E_SEALED, payload, 2.0)
+    assert handled == Handled(2.0, "order", ACCOUNTS[0].public_key, 0)
+    assert isinstance(reply, SendMessage) and reply.destination == MAC[0]
+    assert reply.msg_type == MessageType.FASTPAY_VOTE
+    assert decode_message(reply.payload).authority == AUTHORITIES[0].public_key
+
+
+@pytest.fixture(scope="module")
+def fuzzed_parties(tmp_path_factory: pytest.TempPathFactory) -> tuple[AuthorityNode, ClientNode]:
+    root = tmp_path_factory.mktemp("fuzz")
+    return _authority(root), _client(root)
+
+
+KINDS = sorted(every_message())
+
+
+@settings(max_examples=250, deadline=None)
+@given(st.data())
+def test_any_delivery_is_answered_or_refused(fuzzed_parties: tuple[AuthorityNode, ClientNode],
+                                             data: st.DataObject) -> None:
+    """Random message types and flags over real payloads with bytes flipped
+    or cut: the applications return actions (a refusal with a known reason
+    among them when refused) and never raise; no money appears or
+    vanishes at the authority."""
+    msg_type, payload = frame_message(every_message()[data.draw(st.sampled_from(KINDS))])
+    raw = bytearray(payload)
+    for _ in range(data.draw(st.integers(0, 3))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] ^= data.draw(st.integers(1, 255))
+    raw = raw[: data.draw(st.integers(0, len(raw)))]
+    msg_type = data.draw(st.sampled_from([msg_type, data.draw(st.integers(0, 12))]))
+    flags = data.draw(st.sampled_from([0, FLAG_E2E_SEALED, 0xFF]))
+    known = {str(r) for r in Reason}
+    for app in fuzzed_parties:
+        actions = app.on_deliver(MAC[data.draw(st.integers(1, 4))], msg_type, flags, bytes(raw), 5.0)
+        assert {a.reason for a in actions if isinstance(a, Refused)} <= known
+    authority = fuzzed_parties[0]
+    assert authority.engine.total_balance() == sum(a.balance for a in COMMITTEE.accounts)
+
+
+@pytest.mark.parametrize("seal", [True, False])
+def test_a_reply_too_large_to_seal_is_refused_not_sent_in_the_clear(tmp_path: Path, seal: bool) -> None:
+    """Six executed transfers to one account make its info-response with
+    the received certificates larger than one sealed fragment can carry
+    (2219 octets): with sealing on it is refused and counted, with sealing
+    off it leaves whole (the node fragments it)."""
+    authority = _authority(tmp_path, AppConfig(seal=seal))
+    flags = FLAG_E2E_SEALED if seal else 0
+    for seq in range(6):
+        cert = certificate(order(ACCOUNTS[0], ACCOUNTS[1], 1 + seq, seq))
+        msg_type, payload = frame_message(ConfirmationOrder(transfer_certificate=cert))
+        handled, _ = authority.on_deliver(MAC[0], msg_type, flags, payload, 1.0 + seq)
+        assert handled.outcome == "confirmation"  # type: ignore[union-attr]
+    request = AccountInfoRequest(sender=ACCOUNTS[1].public_key, request_received_transfers_excluding_first_nth=0)
+    msg_type, payload = frame_message(request)
+    _, reply = authority.on_deliver(MAC[1], msg_type, flags, payload, 9.0)
+    size = len(frame_message(authority.engine.handle(request))[1])
+    assert size > MAX_SEALED_MESSAGE
+    if seal:
+        assert isinstance(reply, Refused) and reply.reason == Reason.TOO_LARGE_TO_SEAL
+        assert authority.refused == {str(Reason.TOO_LARGE_TO_SEAL): 1}
+    else:
+        assert isinstance(reply, SendMessage) and len(reply.payload) == size and reply.destination == MAC[1]
