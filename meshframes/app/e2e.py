@@ -2,13 +2,14 @@
 addressed to it (docs/sealing.md, "End to end"; docs/app.md, "Sealing").
 
 The mesh node builds and fragments FastPay frames itself, so sealing sits
-where the frames are bytes: between the node's runtime and its radio,
-like `SealedRadio` does per hop (and above it, so a secure mesh seals end
-to end first and per hop second). Each fragment is sealed on its own with
-the peer's identity, found in the `Directory` by the frame's mesh DA.
+where the frames are bytes: it is a frame layer of the node's runtime
+(`NodeRuntime(layers=...)`), above the per-hop link security of a secure
+mesh, so a frame is sealed end to end first and per hop second. Each
+fragment is sealed on its own with the peer's identity, found in the
+`Directory` by the frame's mesh DA.
 
 - transmit: a unicast FastPay frame whose mesh SA is us is sealed for the
-  identity bound to its mesh DA; with no identity known it is dropped and
+  identity bound to its mesh DA; with no identity known it is refused and
   counted (`e2e-no-identity`), never sent in the clear. Relayed frames,
   group frames (announcements) and non-FastPay frames pass unchanged.
 - receive: a sealed frame whose mesh DA is us is opened; a refusal is
@@ -25,11 +26,10 @@ the peer's identity, found in the `Directory` by the frame's mesh DA.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import replace
 
 from meshframes.codec.header import is_group
-from meshframes.mesh.runtime import TxReport
-from meshframes.radio.base import Clock, Radio, RxFrame
+from meshframes.mesh.events import Refused
+from meshframes.radio.base import Clock
 from meshframes.seal.e2e import FLAG_SEALED, E2ESealer, parse_fastpay_frame
 from meshframes.seal.errors import E2EError, NotFastPay
 
@@ -52,7 +52,7 @@ class E2ELink:
         self.sealed = 0
         self.opened = 0
 
-    def outgoing(self, mpdu: bytes) -> bytes | None:
+    def protect(self, mpdu: bytes) -> bytes | Refused:
         try:
             layout = parse_fastpay_frame(mpdu)
         except NotFastPay:
@@ -62,15 +62,15 @@ class E2ELink:
         peer = self.directory.identity_of(layout.destination)
         if peer is None:
             self.dropped[E2E_NO_IDENTITY] += 1
-            return None
+            return Refused(E2E_NO_IDENTITY, layout.destination.hex(":"))
         try:
             sealed = self.sealer.seal_frame(peer, mpdu)
-        except E2EError:
-            return None  # counted by the sealer in tx_refused
+        except E2EError as error:
+            return Refused(str(error.reason), str(error))  # also counted by the sealer in tx_refused
         self.sealed += 1
         return sealed
 
-    def incoming(self, mpdu: bytes) -> bytes | None:
+    def unprotect(self, mpdu: bytes) -> bytes | Refused:
         try:
             layout = parse_fastpay_frame(mpdu)
         except NotFastPay:
@@ -79,13 +79,13 @@ class E2ELink:
             return mpdu
         if is_group(layout.destination):
             self.dropped[E2E_SEALED_GROUP] += 1
-            return None
+            return Refused(E2E_SEALED_GROUP)
         if layout.destination != self.mac:
             return mpdu
         try:
             sender, plain = self.sealer.open_frame(mpdu)
-        except E2EError:
-            return None  # counted by the sealer in rejected
+        except E2EError as error:
+            return Refused(str(error.reason), str(error))  # also counted by the sealer in rejected
         self.opened += 1
         self.directory.learn_authenticated(sender, layout.source, self.clock.now())
         flags_at = layout.header_offset + 2
@@ -97,36 +97,3 @@ class E2ELink:
         total.update({str(k): v for k, v in self.sealer.tx_refused.items()})
         total.update(self.dropped)
         return total
-
-
-class E2ERadio:
-    """A `Radio` that runs every frame through an `E2ELink`; transmit
-    reports (TxStatusRadio) pass through from the wrapped radio."""
-
-    def __init__(self, radio: Radio, link: E2ELink) -> None:
-        if radio.mac != link.mac:
-            raise ValueError(f"radio {radio.mac.hex(':')} and link {link.mac.hex(':')} differ")
-        self.radio = radio
-        self.link = link
-
-    @property
-    def mac(self) -> bytes:
-        return self.radio.mac
-
-    def transmit(self, frame: bytes) -> None:
-        out = self.link.outgoing(frame)
-        if out is not None:
-            self.radio.transmit(out)
-
-    def receive(self) -> list[RxFrame]:
-        delivered = []
-        for rx in self.radio.receive():
-            data = self.link.incoming(rx.data)
-            if data is not None:
-                delivered.append(rx if data is rx.data else replace(rx, data=data))
-        return delivered
-
-    def tx_reports(self) -> list[TxReport]:
-        # A monitor interface reports nothing; the simulator reports ACKs.
-        reports = getattr(self.radio, "tx_reports", None)
-        return reports() if reports is not None else []

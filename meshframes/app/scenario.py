@@ -26,6 +26,7 @@ from meshframes.fastpay.ed25519 import KeyPair
 from meshframes.fastpay.store import AuthorityStore
 from meshframes.mesh.constants import MeshConfig, RootMode
 from meshframes.mesh.events import Action, Transmit
+from meshframes.mesh.runtime import FrameLayer
 from meshframes.radio.base import Radio
 from meshframes.seal.e2e import E2EIdentity, E2ESealer
 from meshframes.sim.medium import MediumConfig
@@ -35,7 +36,7 @@ from meshframes.sim.network import SimNetwork, SimNode, sim_mac
 from .authority_node import AuthorityNode
 from .client_node import ClientNode
 from .driver import AppDriver
-from .e2e import E2ELink, E2ERadio
+from .e2e import E2ELink
 from .events import Event
 from .party import AppConfig, Party
 
@@ -167,10 +168,11 @@ class FastPayMesh:
         return node
 
     def add_relay(self, where: Point | Mobility, *, radio_range: float | None = None,
-                  wrap_radio: Callable[[Radio], Radio] | None = None) -> int:
+                  wrap_radio: Callable[[Radio], Radio] | None = None, layers: Sequence[FrameLayer] = ()) -> int:
         """A mesh point with no FastPay role: it only forwards (through
-        `wrap_radio`, if given: a fault injector, a per-hop sealer)."""
-        return self.net.add_node(where, radio_range=radio_range, wrap_radio=wrap_radio).index
+        `wrap_radio`, if given: a fault injector; `layers`: frame layers of
+        its own, such as a rogue's sealer)."""
+        return self.net.add_node(where, radio_range=radio_range, wrap_radio=wrap_radio, layers=layers).index
 
     def random_waypoint(self, area: tuple[float, float], speed: tuple[float, float]) -> Mobility:
         return self.net.random_waypoint(area, speed)
@@ -180,13 +182,11 @@ class FastPayMesh:
         mac = sim_mac(len(self.net.nodes))
         app = make(mac)
 
-        def wrap(radio: Radio) -> Radio:
-            if not self.app_config.seal:
-                return radio
+        layers: list[E2ELink] = []
+        if self.app_config.seal:
             sealer = E2ESealer(E2EIdentity(identity.keypair.seed), initial_sequence=SIM_INITIAL_E2E_SEQUENCE)
-            return E2ERadio(radio, E2ELink(mac, sealer, app.directory, self.net.clock))
-
-        sim_node = self.net.add_node(where, radio_range=radio_range, config=config, wrap_radio=wrap)
+            layers.append(E2ELink(mac, sealer, app.directory, self.net.clock))
+        sim_node = self.net.add_node(where, radio_range=radio_range, config=config, layers=layers)
         assert sim_node.mac == mac
         driver = AppDriver(app, sim_node.runtime, self.net.at,
                            on_event=lambda e, n=sim_node.index: self.timeline.events.append((n, e)))
@@ -265,9 +265,9 @@ class FastPayMesh:
         for party in self.parties.values():
             app = party.app
             layers["application"].update(app.refused)
-            radio = party.driver.runtime.radio
-            if isinstance(radio, E2ERadio):
-                layers["end-to-end"].update(radio.link.refusals())
+            for layer in party.driver.runtime.layers:
+                if isinstance(layer, E2ELink):
+                    layers["end-to-end"].update(layer.refusals())
             if isinstance(app, AuthorityNode):
                 layers["fastpay"].update(app.engine.rejections)
             elif isinstance(app, ClientNode):

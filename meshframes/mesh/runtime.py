@@ -2,18 +2,19 @@
 simulated medium, pcap replay, and later the hwsim monitor transport.
 
 The runtime owns what the engines must not: decoding and encoding bytes,
-Sequence Control numbering, timers against a clock, the link security
-hooks and the application callback. A node of a secure mesh brings its
-own hooks (`MeshNode.rsn`): every frame is sealed after it is encoded and
-opened before it is decoded, so the engines decide everything, routing
-included, on plaintext frames.
+Sequence Control numbering, timers against a clock, the frame layers
+between node and air (end-to-end sealing, link security) and the
+application callback. A node of a secure mesh brings its own layer
+(`MeshNode.rsn`): every frame is sealed after it is encoded and opened
+before it is decoded, so the engines decide everything, routing included,
+on plaintext frames.
 """
 
 from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -44,12 +45,18 @@ class TxStatusRadio(Protocol):
     def tx_reports(self) -> list[TxReport]: ...
 
 
-# Hooks for link security: protect(mpdu) -> the mpdu to send, or Refused
-# (it needs protection and cannot have it: not sent); unprotect(mpdu) -> the
-# plaintext mpdu, or Refused (bad MIC, replay...). Refusals are counted by
-# the node under their reason.
-Protect = Callable[[bytes], "bytes | Refused"]
-Unprotect = Callable[[bytes], "bytes | Refused"]
+class FrameLayer(Protocol):
+    """A transformation between the node and the air: end-to-end sealing of
+    the node's own FastPay frames, per-hop CCMP (`MeshNode.rsn`). `protect`
+    gives the MPDU to send or Refused (it needs protection and cannot have
+    it: not sent); `unprotect` gives the plaintext MPDU or Refused (bad MIC,
+    replay...). Refusals are counted by the node under their reason."""
+
+    def protect(self, mpdu: bytes) -> "bytes | Refused": ...
+
+    def unprotect(self, mpdu: bytes) -> "bytes | Refused": ...
+
+
 DeliverHandler = Callable[[Deliver], None]
 DataHandler = Callable[[DeliverData], None]
 ActionObserver = Callable[[float, Action], None]
@@ -58,8 +65,10 @@ ActionObserver = Callable[[float, Action], None]
 class NodeRuntime:
     def __init__(self, node: MeshNode, radio: Radio, clock: Clock, *,
                  on_deliver: DeliverHandler | None = None, on_data: DataHandler | None = None,
-                 protect: Protect | None = None, unprotect: Unprotect | None = None,
-                 observer: ActionObserver | None = None) -> None:
+                 layers: Sequence[FrameLayer] = (), observer: ActionObserver | None = None) -> None:
+        """`layers` are ordered from the node towards the air; a secure
+        mesh's link security (`node.rsn`) comes last, next to the air, so a
+        frame is sealed end to end first and per hop second."""
         if radio.mac != node.mac:
             raise ValueError(f"radio {radio.mac.hex(':')} and node {node.mac.hex(':')} differ")
         self.node = node
@@ -67,11 +76,7 @@ class NodeRuntime:
         self.clock = clock
         self.on_deliver = on_deliver
         self.on_data = on_data
-        if node.rsn is not None:
-            protect = protect or node.rsn.protect
-            unprotect = unprotect or node.rsn.unprotect
-        self.protect = protect
-        self.unprotect = unprotect
+        self.layers: tuple[FrameLayer, ...] = tuple(layers) + ((node.rsn,) if node.rsn is not None else ())
         self.observer = observer
         # Checked once: a runtime-checkable Protocol test is slow per poll.
         self._tx_status = isinstance(radio, TxStatusRadio)
@@ -130,8 +135,8 @@ class NodeRuntime:
 
     def _receive(self, rx: RxFrame, now: float) -> None:
         data = rx.data
-        if self.unprotect is not None:
-            plain = self.unprotect(data)
+        for layer in reversed(self.layers):
+            plain = layer.unprotect(data)
             if isinstance(plain, Refused):
                 self._apply(self.node.refuse(plain.reason, plain.detail))
                 return
@@ -171,8 +176,8 @@ class NodeRuntime:
             # Sequence Control: one counter for all our frames (9.3.2.11).
             self._seq = (self._seq + 1) & 0xFFF
             data = data[:22] + (self._seq << 4).to_bytes(2, "little") + data[24:]
-        if self.protect is not None:
-            sealed = self.protect(data)
+        for layer in self.layers:
+            sealed = layer.protect(data)
             if isinstance(sealed, Refused):
                 self._apply(self.node.refuse(sealed.reason, sealed.detail))
                 return

@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 import struct
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from meshframes.mesh.constants import MeshConfig
 from meshframes.mesh.events import Action, Deliver, DeliverData
 from meshframes.mesh.node import MeshNode
 from meshframes.mesh.peers import PlinkState
-from meshframes.mesh.runtime import NodeRuntime
+from meshframes.mesh.runtime import FrameLayer, NodeRuntime
 from meshframes.radio.base import Radio
 from meshframes.sim.medium import Medium, MediumConfig, SimRadio
 from meshframes.sim.mobility import Mobility, Point, RandomWaypoint, Static
@@ -84,10 +84,12 @@ class SimNetwork:
     # -- building ----------------------------------------------------------
 
     def add_node(self, where: Point | Mobility, *, radio_range: float | None = None,
-                 config: MeshConfig | None = None,
+                 config: MeshConfig | None = None, layers: Sequence[FrameLayer] = (),
                  wrap_radio: Callable[[Radio], Radio] | None = None) -> SimNode:
-        """`wrap_radio` puts a layer between the node and its simulated
-        radio (end-to-end sealing, per-hop sealing), as on a real radio."""
+        """`layers` go between the node and the air in its runtime (end-to-
+        end sealing; a secure mesh adds its link security below them);
+        `wrap_radio` puts something between the runtime and the simulated
+        radio, as a fault injector would sit on a real one."""
         index = len(self.nodes)
         if len(self.medium.radios) != index:
             raise ValueError("add bare radios after the nodes: a node's index is its radio's")
@@ -107,7 +109,7 @@ class SimNetwork:
             outer = self.observer
             observer = lambda t, action: outer(index, t, action)  # noqa: E731
         runtime = NodeRuntime(node, radio if wrap_radio is None else wrap_radio(radio), self.clock,
-                              on_deliver=lambda d: self._delivered(sim_node, d),
+                              layers=layers, on_deliver=lambda d: self._delivered(sim_node, d),
                               on_data=lambda d: self._delivered(sim_node, d), observer=observer)
         sim_node = SimNode(index, node, runtime, radio)
         self.nodes.append(sim_node)

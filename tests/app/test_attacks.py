@@ -9,7 +9,7 @@ from pathlib import Path
 
 from meshframes.app.authority_node import AuthorityNode
 from meshframes.app.directory import Directory
-from meshframes.app.e2e import E2ELink, E2ERadio
+from meshframes.app.e2e import E2ELink
 from meshframes.app.framing import frame_message
 from meshframes.app.scenario import FastPayMesh, scenario_committee
 from meshframes.codec.fastpay import MessageType
@@ -20,6 +20,7 @@ from meshframes.radio.base import Radio, RxFrame
 from meshframes.seal.e2e import FLAG_SEALED, E2EIdentity, E2ESealer, parse_fastpay_frame
 from meshframes.seal.errors import NotFastPay, Reason as SealReason
 from meshframes.sim.medium import MediumConfig
+from meshframes.sim.network import sim_mac
 
 from .helpers import certificate, order, vote
 from .ledger import Planned, check_ledger, schedule
@@ -81,9 +82,9 @@ def test_a_tampering_relay_is_detected_and_the_transfer_completes_without_it(tmp
     certs = check_ledger(mesh, plan)
     victim = mesh.authority(3)
     assert tamperer[0].tampered > 0
-    link = mesh.parties[mesh.authorities[3]].driver.runtime.radio
-    assert isinstance(link, E2ERadio)
-    assert link.link.refusals() == {SealReason.E2E_AUTH_FAILURE: tamperer[0].tampered}
+    [link] = [layer for layer in mesh.parties[mesh.authorities[3]].driver.runtime.layers
+              if isinstance(layer, E2ELink)]
+    assert link.refusals() == {SealReason.E2E_AUTH_FAILURE: tamperer[0].tampered}
     assert victim.engine.accepted == {} and victim.engine.store.all_votes() == []
     assert all(victim.identity not in {a for a, _ in c.signatures} for c in certs.values())
 
@@ -98,19 +99,16 @@ def test_rogue_stations_are_refused_at_every_turn(tmp_path: Path) -> None:
     mesh = FastPayMesh(tmp_path, seed=12, authorities=4, balances=[100, 100],
                        medium=MediumConfig(radio_range=25.0))
     rogue_key = KeyPair.from_seed(b"\x66" * 32)
-    links: list[E2ELink] = []
-
-    def sealing(radio: Radio) -> Radio:
-        directory = Directory(mesh.committee, rogue_key.public_key)
-        links.append(E2ELink(radio.mac, E2ESealer(E2EIdentity(rogue_key.seed), initial_sequence=1), directory,
-                             mesh.net.clock))
-        return E2ERadio(radio, links[0])
+    rogue_mac = sim_mac(len(mesh.net.nodes) + 6)
+    links = [E2ELink(rogue_mac, E2ESealer(E2EIdentity(rogue_key.seed), initial_sequence=1),
+                     Directory(mesh.committee, rogue_key.public_key), mesh.net.clock)]
 
     mesh.add_client((0.0, 0.0))
     for x in (20.0, 40.0, 60.0, 80.0):
         mesh.add_authority((x, 0.0))
     victim = mesh.add_client((100.0, 0.0))
-    sealed_rogue = mesh.add_relay((50.0, 20.0), wrap_radio=sealing)
+    sealed_rogue = mesh.add_relay((50.0, 20.0), layers=links)
+    assert mesh.node(sealed_rogue).mac == rogue_mac
     clear_rogue = mesh.add_relay((30.0, -20.0))
     target = mesh.authorities[1]
     to_target, to_victim = mesh.node(target).mac, mesh.node(victim).mac

@@ -12,7 +12,8 @@ import pytest
 
 import meshframes  # noqa: F401  (registers our Scapy layers)
 from meshframes.app.directory import Directory
-from meshframes.app.e2e import E2E_NO_IDENTITY, E2E_SEALED_GROUP, E2ELink, E2ERadio
+from meshframes.mesh.events import Refused
+from meshframes.app.e2e import E2E_NO_IDENTITY, E2E_SEALED_GROUP, E2ELink
 from meshframes.codec import MeshControl, VendorAction, encode
 from meshframes.codec.fastpay import FLAG_E2E_SEALED, MessageType, Reassembled, Reassembler, fragment
 from meshframes.codec.frames import CATEGORY_VENDOR
@@ -21,7 +22,6 @@ from meshframes.codec.meshctl import AE_A5_A6
 from meshframes.mesh.mbss import Mbss, action_header
 from meshframes.mesh.constants import MeshConfig
 from meshframes.codec import decode
-from meshframes.radio.base import RxFrame
 from meshframes.seal.e2e import SEALED_OVERHEAD, E2EIdentity, E2ESealer
 from meshframes.seal.errors import Reason
 
@@ -70,15 +70,15 @@ def test_a_frame_we_originate_is_sealed_for_its_destination_and_opened_there() -
 
     client, auth0, _ = parties()
     plain = frame(b"order bytes" * 10)
-    sealed = client.outgoing(plain)
-    assert sealed is not None and len(sealed) == len(plain) + SEALED_OVERHEAD
+    sealed = client.protect(plain)
+    assert isinstance(sealed, bytes) and len(sealed) == len(plain) + SEALED_OVERHEAD
     decoded = decode_mpdu(sealed)
     assert decoded.kind == "fastpay-order" and decoded.malformed is None
     assert decoded.packet[FastPaySealed].sender == ACCOUNTS[0].public_key
     assert int(decoded.packet[FastPayHeader].flags) & 1
     auth0.directory = Directory(COMMITTEE, AUTHORITIES[0].public_key)
-    opened = auth0.incoming(sealed)
-    assert opened is not None
+    opened = auth0.unprotect(sealed)
+    assert isinstance(opened, bytes)
     got = decode(opened)
     assert isinstance(got, VendorAction) and got.payload == b"order bytes" * 10
     assert got.flags == FLAG_E2E_SEALED
@@ -89,19 +89,19 @@ def test_a_frame_we_originate_is_sealed_for_its_destination_and_opened_there() -
 def test_relays_pass_what_is_not_theirs_and_other_frames_pass_untouched() -> None:
     client, auth0, _ = parties()
     relay = _link(RELAY, b"\x33" * 32, b"\x44" * 32)
-    sealed = client.outgoing(frame(b"x" * 40))
-    assert sealed is not None
+    sealed = client.protect(frame(b"x" * 40))
+    assert isinstance(sealed, bytes)
     forwarded = frame(b"x" * 40, ra=AUTH0, ta=RELAY)  # a frame relayed by RELAY: its mesh SA is CLIENT
-    assert relay.incoming(sealed) == sealed and relay.outgoing(forwarded) == forwarded
+    assert relay.unprotect(sealed) == sealed and relay.protect(forwarded) == forwarded
     beacon = encode(Mbss(CLIENT, MeshConfig()).beacon(1.0, 0))
     announce = frame(b"a" * 80, ra=BROADCAST, da=BROADCAST, msg_type=MessageType.FASTPAY_ANNOUNCE)
     for mpdu in (beacon, announce):
-        assert client.outgoing(mpdu) == mpdu and auth0.incoming(mpdu) == mpdu
+        assert client.protect(mpdu) == mpdu and auth0.unprotect(mpdu) == mpdu
     assert client.refusals() == Counter() and relay.refusals() == Counter()
 
 
 def _refused_at(receiver: E2ELink, mpdu: bytes) -> Counter[str]:
-    assert receiver.incoming(mpdu) is None
+    assert isinstance(receiver.unprotect(mpdu), Refused)
     return receiver.refusals()
 
 
@@ -110,7 +110,7 @@ def test_tampering_anywhere_the_seal_covers_is_refused(where: str) -> None:
     """A relay that changes the payload, the FastPay header or the
     end-to-end addresses is caught at the destination (e2e-auth-failure)."""
     client, auth0, _ = parties()
-    sealed = bytearray(client.outgoing(frame(b"y" * 60)))  # type: ignore[arg-type]
+    sealed = bytearray(client.protect(frame(b"y" * 60)))  # type: ignore[arg-type]
     header = 24 + 1 + 3 + 18
     offset = {"ciphertext": header + 7 + 40 + 3, "tag": len(sealed) - 1, "message type": header + 1,
               "fragment number": header + 5, "mesh SA": 24 + 4 + 6 + 6 + 5}[where]
@@ -120,22 +120,22 @@ def test_tampering_anywhere_the_seal_covers_is_refused(where: str) -> None:
 
 def test_a_frame_rerouted_to_another_authority_or_replayed_is_refused() -> None:
     client, auth0, auth1 = parties()
-    sealed = client.outgoing(frame(b"z" * 60))
-    assert sealed is not None
+    sealed = client.protect(frame(b"z" * 60))
+    assert isinstance(sealed, bytes)
     rerouted = bytearray(sealed)
     rerouted[24 + 4 + 6: 24 + 4 + 12] = AUTH1  # mesh DA
     rerouted[4:10] = AUTH1
     assert _refused_at(auth1, bytes(rerouted)) == Counter({Reason.E2E_AUTH_FAILURE: 1})
-    assert auth0.incoming(sealed) is not None
+    assert isinstance(auth0.unprotect(sealed), bytes)
     assert _refused_at(auth0, sealed) == Counter({Reason.E2E_REPLAY: 1})
 
 
 def test_never_sent_in_the_clear_and_never_opened_from_a_group() -> None:
     client, auth0, _ = parties()
     stranger = bytes.fromhex("02000000ffff")
-    assert client.outgoing(frame(b"q" * 20, da=stranger)) is None
+    assert client.protect(frame(b"q" * 20, da=stranger)) == Refused(E2E_NO_IDENTITY, stranger.hex(":"))
     assert client.refusals() == Counter({E2E_NO_IDENTITY: 1})
-    sealed = bytearray(client.outgoing(frame(b"q" * 20)))  # type: ignore[arg-type]
+    sealed = bytearray(client.protect(frame(b"q" * 20)))  # type: ignore[arg-type]
     sealed[24 + 4 + 6: 24 + 4 + 12] = BROADCAST
     assert _refused_at(auth0, bytes(sealed)) == Counter({E2E_SEALED_GROUP: 1})
 
@@ -146,50 +146,15 @@ def test_each_fragment_is_sealed_on_its_own_and_reassembles() -> None:
     client, auth0, _ = parties()
     message = bytes(range(256)) * 3
     parts = fragment(message, 300)
-    sealed = [client.outgoing(frame(p, number=n, count=len(parts), seq=10 + n)) for n, p in enumerate(parts)]
+    sealed = [client.protect(frame(p, number=n, count=len(parts), seq=10 + n)) for n, p in enumerate(parts)]
     reassembler = Reassembler()
     got = None
     for mpdu in sealed:
-        opened = decode(auth0.incoming(mpdu))  # type: ignore[arg-type]
+        opened = decode(auth0.unprotect(mpdu))  # type: ignore[arg-type]
         assert isinstance(opened, VendorAction)
         got = reassembler.add(CLIENT, opened.message_id, opened.msg_type, opened.flags, opened.fragment_number,
                               opened.fragment_count, opened.payload, 1.0)
     assert isinstance(got, Reassembled) and got.message == message
-    moved = bytearray(client.outgoing(frame(parts[0], number=0, count=len(parts), seq=20)))  # type: ignore[arg-type]
+    moved = bytearray(client.protect(frame(parts[0], number=0, count=len(parts), seq=20)))  # type: ignore[arg-type]
     moved[24 + 4 + 18 + 5] = 2
     assert _refused_at(auth0, bytes(moved)) == Counter({Reason.E2E_AUTH_FAILURE: 1})
-
-
-class _Air:
-    """A radio that records what it is given and hands back what it is fed."""
-
-    mac = CLIENT
-
-    def __init__(self) -> None:
-        self.sent: list[bytes] = []
-        self.inbox: list[RxFrame] = []
-
-    def transmit(self, mpdu: bytes) -> None:
-        self.sent.append(mpdu)
-
-    def receive(self) -> list[RxFrame]:
-        out, self.inbox = self.inbox, []
-        return out
-
-
-def test_the_radio_wrapper_seals_out_opens_in_and_drops_refusals() -> None:
-    client, auth0, _ = parties()
-    air = _Air()
-    radio = E2ERadio(air, client)
-    radio.transmit(frame(b"o" * 30))
-    radio.transmit(frame(b"o" * 30, da=bytes.fromhex("02000000ffff")))
-    assert len(air.sent) == 1 and air.sent[0] != frame(b"o" * 30)
-    reply = auth0.outgoing(frame(b"v" * 30, ra=CLIENT, ta=AUTH0, da=CLIENT, sa=AUTH0,
-                                 msg_type=MessageType.FASTPAY_VOTE))
-    assert reply is not None
-    forged = reply[:-1] + bytes((reply[-1] ^ 1,))
-    air.inbox = [RxFrame(forged, 2.0), RxFrame(reply, 2.0)]
-    [got] = radio.receive()
-    assert got.timestamp == 2.0 and decode(got.data).payload == b"v" * 30  # type: ignore[union-attr]
-    assert radio.tx_reports() == []
-    assert client.refusals() == Counter({E2E_NO_IDENTITY: 1, Reason.E2E_AUTH_FAILURE: 1})

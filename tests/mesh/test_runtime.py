@@ -38,24 +38,25 @@ def test_engines_import_no_scapy_click_or_rich() -> None:
     assert out.stdout.strip() == "[]"
 
 
-def test_protect_and_unprotect_hooks_wrap_every_frame() -> None:
-    """Frames leave through `protect` and arrive through `unprotect` (toy
-    hooks that mark and unmark each frame; sealing plugs into the same
-    places); the nodes peer and deliver through them; a frame unprotect
-    refuses is counted under its reason and dropped."""
+def test_frame_layers_wrap_every_frame() -> None:
+    """Frames leave through a layer's `protect` and arrive through its
+    `unprotect` (a toy layer that marks and unmarks each frame; sealing plugs
+    into the same places); the nodes peer and deliver through it; a frame
+    unprotect refuses is counted under its reason and dropped."""
     clock = ManualClock()
     mark = b"SEALED"
 
-    def protect(mpdu: bytes) -> bytes | Refused:
-        return mark + mpdu
+    class Marking:
+        def protect(self, mpdu: bytes) -> bytes | Refused:
+            return mark + mpdu
 
-    def unprotect(mpdu: bytes) -> bytes | Refused:
-        return mpdu[len(mark):] if mpdu.startswith(mark) else Refused("mark-missing")
+        def unprotect(self, mpdu: bytes) -> bytes | Refused:
+            return mpdu[len(mark):] if mpdu.startswith(mark) else Refused("mark-missing")
 
     radios = {mac: ListRadio(mac, clock) for mac in (A, B)}
     delivered: list = []
     runtimes = {mac: NodeRuntime(MeshNode(mac, MeshConfig()), radios[mac], clock, on_deliver=delivered.append,
-                                 protect=protect, unprotect=unprotect) for mac in (A, B)}
+                                 layers=[Marking()]) for mac in (A, B)}
     for runtime in runtimes.values():
         runtime.start()
     for step in range(200):
