@@ -45,7 +45,8 @@ class AppDriver:
     def apply(self, actions: list[AppAction]) -> None:
         for action in actions:
             if isinstance(action, SendMessage):
-                self.runtime.send_app(action.destination, action.payload, action.msg_type)
+                self.runtime.send_app(action.destination, action.payload, action.msg_type,
+                                      reserve=action.reserve)
             elif isinstance(action, SetTimer):
                 self._deadlines[action.key] = action.deadline
                 self.schedule(max(action.deadline, self.now()), lambda k=action.key, d=action.deadline:

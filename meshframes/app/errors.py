@@ -32,7 +32,6 @@ class Reason(StrEnum):
     BAD_CERTIFICATE = "bad-certificate"
     # Sending
     DISCOVERY_QUEUE_OVERFLOW = "discovery-queue-overflow"
-    TOO_LARGE_TO_SEAL = "too-large-to-seal"
     # Driving
     UNKNOWN_TIMER = "unknown-timer"
 

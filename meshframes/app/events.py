@@ -19,6 +19,8 @@ class SendMessage:
     destination: bytes  # a MAC, or broadcast
     msg_type: int
     payload: bytes
+    # Octets of each fragment left for the end-to-end seal added below the node.
+    reserve: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter, deque
 from dataclasses import dataclass
 
-from meshframes.codec.fastpay import FLAG_E2E_SEALED, MAX_FRAGMENT_PAYLOAD
+from meshframes.codec.fastpay import FLAG_E2E_SEALED
 from meshframes.codec.header import BROADCAST
 from meshframes.fastpay.committee import Committee
 from meshframes.fastpay.ed25519 import KeyPair
@@ -27,9 +27,6 @@ from .events import AppAction, Discovered, Refused, SendMessage, SetTimer, Timer
 from .framing import AppMessage, frame_message, parse_message
 
 TIMER_ANNOUNCE: TimerKey = ("announce",)
-# A sealed message must fit one fragment with its seal: the node fragments
-# at MAX_FRAGMENT_PAYLOAD without reserving room for it (docs/app.md).
-MAX_SEALED_MESSAGE = MAX_FRAGMENT_PAYLOAD - SEALED_OVERHEAD
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,10 +126,10 @@ class Party:
     # -- internals -----------------------------------------------------------
 
     def _send_bytes(self, mac: bytes, msg_type: int, payload: bytes, now: float) -> list[AppAction]:
-        if self.config.seal and mac != BROADCAST and len(payload) > MAX_SEALED_MESSAGE:
-            detail = f"got {len(payload)} octets, at most {MAX_SEALED_MESSAGE} fit one sealed fragment"
-            return [self._refuse(AppRefusal(Reason.TOO_LARGE_TO_SEAL, detail), now)]
-        return [SendMessage(mac, msg_type, payload)]
+        # Every unicast fragment gets its own end-to-end seal below the node:
+        # leave room for it in each frame.
+        sealed = self.config.seal and mac != BROADCAST
+        return [SendMessage(mac, msg_type, payload, SEALED_OVERHEAD if sealed else 0)]
 
     def _deliver(self, source: bytes, msg_type: int, flags: int, payload: bytes, now: float) -> list[AppAction]:
         sealed = bool(flags & FLAG_E2E_SEALED)

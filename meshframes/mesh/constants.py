@@ -8,6 +8,8 @@ Linux's names. All times are in seconds.
 
 from __future__ import annotations
 
+from meshframes.codec.fastpay import MAX_FRAGMENT_PAYLOAD
+
 import enum
 from dataclasses import dataclass, field
 
@@ -57,6 +59,10 @@ class MeshConfig:
     # the passphrase (8..63 characters) every mesh STA of the MBSS shares.
     # Kept out of repr() so that logging a configuration does not leak it.
     passphrase: str | None = field(default=None, repr=False)
+    # Largest FastPay payload per frame: a management frame body's 2304
+    # octets less our headers (MAX_FRAGMENT_PAYLOAD) on radios; lower where
+    # the transport's MTU is smaller (the kernel mesh interface: 1500).
+    max_fragment_payload: int = MAX_FRAGMENT_PAYLOAD
     # Peering (14.3), Linux defaults: 100 ms timers, 3 retries, 32 links.
     dot11MeshRetryTimeout: float = 0.100
     dot11MeshConfirmTimeout: float = 0.100

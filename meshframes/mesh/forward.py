@@ -114,10 +114,13 @@ class Forwarder:
         self.mesh_seq = (self.mesh_seq + 1) & 0xFFFFFFFF
         return self.mesh_seq
 
-    def originate_app(self, dst: bytes, msg_type: int, flags: int, message: bytes, now: float) -> list[Action]:
-        """A FastPay message to `dst` (or a group), fragmented as needed."""
+    def originate_app(self, dst: bytes, msg_type: int, flags: int, message: bytes, now: float,
+                      reserve: int = 0) -> list[Action]:
+        """A FastPay message to `dst` (or a group), fragmented as needed,
+        leaving `reserve` octets of each frame to a layer below the node
+        (the end-to-end seal adds its overhead to every fragment)."""
         self.message_id = (self.message_id + 1) & 0xFFFF
-        parts = fragment(message, MAX_FRAGMENT_PAYLOAD)
+        parts = fragment(message, min(self.config.max_fragment_payload, MAX_FRAGMENT_PAYLOAD) - reserve)
         actions: list[Action] = []
         for number, part in enumerate(parts):
             mc = MeshControl(AE_A5_A6, self.config.dot11MeshTTL, self._next_seq(), (dst, self.mac))

@@ -148,10 +148,12 @@ class MeshNode:
                                 + self.hwmp.link_broken(ra, now), now)
         return []
 
-    def send_app(self, dst: bytes, payload: bytes, now: float, msg_type: int = 1, flags: int = 0) -> list[Action]:
+    def send_app(self, dst: bytes, payload: bytes, now: float, msg_type: int = 1, flags: int = 0,
+                 reserve: int = 0) -> list[Action]:
         """Send a FastPay message to a mesh STA (or a group) in our
-        category-127 frames; the application gets `Deliver` at the other end."""
-        return self._finish(self.forwarder.originate_app(dst, msg_type, flags, payload, now), now)
+        category-127 frames; the application gets `Deliver` at the other end.
+        `reserve`: octets per fragment left for a layer below the node."""
+        return self._finish(self.forwarder.originate_app(dst, msg_type, flags, payload, now, reserve), now)
 
     def send_data(self, dst: bytes, body: bytes, now: float) -> list[Action]:
         """Send a mesh data frame carrying `body` (LLC onwards)."""

@@ -91,8 +91,8 @@ class NodeRuntime:
         self._apply(self.node.start(self.clock.now()))
 
     def send_app(self, dst: bytes, payload: bytes, msg_type: int = MessageType.FASTPAY_ORDER,
-                 flags: int = 0) -> None:
-        self._apply(self.node.send_app(dst, payload, self.clock.now(), msg_type, flags))
+                 flags: int = 0, reserve: int = 0) -> None:
+        self._apply(self.node.send_app(dst, payload, self.clock.now(), msg_type, flags, reserve))
 
     def send_data(self, dst: bytes, body: bytes) -> None:
         self._apply(self.node.send_data(dst, body, self.clock.now()))

@@ -17,7 +17,9 @@ from meshframes.app.directory import Directory
 from meshframes.app.errors import AppRefusal, Reason
 from meshframes.app.events import Discovered, Handled, Refused, SendMessage, SetTimer
 from meshframes.app.framing import frame_message
-from meshframes.app.party import MAX_SEALED_MESSAGE, AppConfig
+from meshframes.app.party import AppConfig
+from meshframes.codec.fastpay import MAX_FRAGMENT_PAYLOAD
+from meshframes.seal.e2e import SEALED_OVERHEAD
 from meshframes.app.scenario import scenario_committee
 from meshframes.codec.fastpay import FLAG_E2E_SEALED, MessageType
 from meshframes.codec.header import BROADCAST
@@ -233,11 +235,11 @@ def test_any_delivery_is_answered_or_refused(fuzzed_parties: tuple[AuthorityNode
 
 
 @pytest.mark.parametrize("seal", [True, False])
-def test_a_reply_too_large_to_seal_is_refused_not_sent_in_the_clear(tmp_path: Path, seal: bool) -> None:
+def test_a_reply_of_several_fragments_leaves_whole(tmp_path: Path, seal: bool) -> None:
     """Six executed transfers to one account make its info-response with
-    the received certificates larger than one sealed fragment can carry
-    (2219 octets): with sealing on it is refused and counted, with sealing
-    off it leaves whole (the node fragments it)."""
+    the received certificates larger than one frame: it leaves whole, and
+    with sealing on the node is told to leave room for the seal in every
+    fragment."""
     authority = _authority(tmp_path, AppConfig(seal=seal))
     flags = FLAG_E2E_SEALED if seal else 0
     for seq in range(6):
@@ -249,9 +251,7 @@ def test_a_reply_too_large_to_seal_is_refused_not_sent_in_the_clear(tmp_path: Pa
     msg_type, payload = frame_message(request)
     _, reply = authority.on_deliver(MAC[1], msg_type, flags, payload, 9.0)
     size = len(frame_message(authority.engine.handle(request))[1])
-    assert size > MAX_SEALED_MESSAGE
-    if seal:
-        assert isinstance(reply, Refused) and reply.reason == Reason.TOO_LARGE_TO_SEAL
-        assert authority.refused == {str(Reason.TOO_LARGE_TO_SEAL): 1}
-    else:
-        assert isinstance(reply, SendMessage) and len(reply.payload) == size and reply.destination == MAC[1]
+    assert size > MAX_FRAGMENT_PAYLOAD
+    assert isinstance(reply, SendMessage) and len(reply.payload) == size and reply.destination == MAC[1]
+    assert reply.reserve == (SEALED_OVERHEAD if seal else 0)
+    assert authority.refused == {}

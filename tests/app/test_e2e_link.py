@@ -158,3 +158,42 @@ def test_each_fragment_is_sealed_on_its_own_and_reassembles() -> None:
     moved = bytearray(client.protect(frame(parts[0], number=0, count=len(parts), seq=20)))  # type: ignore[arg-type]
     moved[24 + 4 + 18 + 5] = 2
     assert _refused_at(auth0, bytes(moved)) == Counter({Reason.E2E_AUTH_FAILURE: 1})
+
+
+def test_a_message_of_many_fragments_is_sealed_per_fragment_within_the_frame_limit() -> None:
+    """A node sending through its e2e layer leaves room for the seal in every
+    fragment: a 7,000-octet message (a certificate of ~70 signatures) goes
+    out as sealed frames no larger than a management frame allows and is
+    delivered whole at the other end, through both runtimes' layers."""
+    from meshframes.codec.fastpay import MAX_MGMT_BODY
+    from meshframes.mesh.node import MeshNode
+    from meshframes.mesh.runtime import NodeRuntime
+    from meshframes.radio.base import RxFrame
+    from meshframes.replay import ListRadio, ManualClock, take_as_established
+
+    client, auth0, _ = parties()
+    clock = ManualClock(1.0)
+    client.clock = auth0.clock = clock
+    nodes = {mac: MeshNode(mac, MeshConfig()) for mac in (CLIENT, AUTH0)}
+    take_as_established(nodes[CLIENT].peers, AUTH0)
+    take_as_established(nodes[AUTH0].peers, CLIENT)
+    radios = {mac: ListRadio(mac, clock) for mac in nodes}
+    delivered: list = []
+    runtimes = {mac: NodeRuntime(nodes[mac], radios[mac], clock, layers=[link], on_deliver=delivered.append)
+                for mac, link in ((CLIENT, client), (AUTH0, auth0))}
+    message = bytes(range(256)) * 27 + b"end"
+    runtimes[CLIENT].send_app(AUTH0, message, MessageType.FASTPAY_CERTIFICATE, reserve=SEALED_OVERHEAD)
+    air: list[bytes] = []
+    for _ in range(20):
+        clock.t += 0.05
+        for mac, other in ((CLIENT, AUTH0), (AUTH0, CLIENT)):
+            runtimes[mac].poll()
+            air += [d for _, d in radios[mac].sent]
+            radios[other].inbox += [RxFrame(d, clock.t, -40, 540) for _, d in radios[mac].sent]
+            radios[mac].sent.clear()
+    fastpay = [d for d in air if isinstance(decode(d), VendorAction)]
+    assert len(fastpay) == client.sealed >= 4 and auth0.opened == client.sealed
+    assert all(decode(d).flags & FLAG_E2E_SEALED for d in fastpay)
+    assert max(len(d) - 24 for d in fastpay) <= MAX_MGMT_BODY
+    assert [d.payload for d in delivered] == [message]
+    assert delivered[0].flags & FLAG_E2E_SEALED
