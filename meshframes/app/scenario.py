@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import nacl.bindings
 
 from meshframes.codec import VendorAction
 from meshframes.codec.header import is_group
@@ -47,13 +46,7 @@ SIM_INITIAL_E2E_SEQUENCE = 1
 
 def _identity(seed: int, role: str, index: int) -> Identity:
     ed_seed = hashlib.sha256(f"meshframes/scenario/{seed}/{role}/{index}".encode()).digest()
-    keypair = KeyPair.from_seed(ed_seed)
-    if role == "account":
-        return Identity(role, keypair)
-    # The committee's e2e key is the X25519 form of the authority's name, the
-    # key the end-to-end sealer derives (meshframes.seal.e2e).
-    _, secret = nacl.bindings.crypto_sign_seed_keypair(ed_seed)
-    return Identity(role, keypair, nacl.bindings.crypto_sign_ed25519_sk_to_curve25519(secret))
+    return Identity(role, KeyPair.from_seed(ed_seed))
 
 
 def scenario_committee(seed: int, weights: Sequence[int],
@@ -62,7 +55,7 @@ def scenario_committee(seed: int, weights: Sequence[int],
     authorities = [_identity(seed, "authority", i) for i in range(len(weights))]
     accounts = [_identity(seed, "account", i) for i in range(len(balances))]
     committee = Committee(
-        authorities=tuple(AuthorityInfo(name=a.public_key, weight=w, e2e_key=a.e2e_public_key)  # type: ignore[arg-type]
+        authorities=tuple(AuthorityInfo(name=a.public_key, weight=w, e2e_key=a.e2e_public_key)
                           for a, w in zip(authorities, weights)),
         accounts=tuple(FundedAccount(address=a.public_key, balance=b) for a, b in zip(accounts, balances)),
     )

@@ -8,7 +8,7 @@ Committee file (JSON, or TOML with the same structure), written by
       "format": "meshframes-committee/1",
       "authorities": [
         {"name": "<64 hex: Ed25519 public key>", "weight": 1,
-         "e2e_key": "<64 hex: X25519 public key for end-to-end sealing>"},
+         "e2e_key": "<64 hex: X25519 form of the name, for end-to-end sealing>"},
         ...
       ],
       "accounts": [
@@ -26,8 +26,12 @@ Key file (one per identity, mode 0600, `keys/authority-<i>.json` or
 `keys/account-<i>.json` beside the committee file):
 
     {"format": "meshframes-key/1", "role": "authority" | "account",
-     "public_key": "<64 hex>", "seed": "<64 hex: Ed25519 seed>",
-     "e2e_secret": "<64 hex: X25519 secret>"}   # e2e_secret: authorities only
+     "public_key": "<64 hex>", "seed": "<64 hex: Ed25519 seed>"}
+
+An authority's `e2e_key` is its name mapped to X25519 (RFC 7748, libsodium's
+ed25519 -> curve25519): the end-to-end sealing keys derive from the
+identity itself (docs/sealing.md), so the file can only state it, and a
+committee whose e2e_key disagrees with its name is refused.
 
 Thresholds follow FastPay (committee.rs): with total weight T, a quorum is
 2T/3 + 1 (integer division) and validity is (T + 2)/3, i.e. N - f and
@@ -44,9 +48,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nacl.public import PrivateKey
 
-from .ed25519 import KeyPair
+from .ed25519 import KeyPair, x25519_public_key
 from .messages import COMMITTEE_ID_LEN, I128_MAX, PUBLIC_KEY_LEN, U64_MAX, AuthorityAnnouncement
 
 COMMITTEE_FORMAT = "meshframes-committee/1"
@@ -82,6 +85,14 @@ class Committee:
         for a in self.authorities:
             if len(a.name) != PUBLIC_KEY_LEN or len(a.e2e_key) != PUBLIC_KEY_LEN:
                 raise CommitteeFileError("authority name and e2e_key must be 32 bytes")
+            try:
+                expected_e2e = x25519_public_key(a.name)
+            except ValueError as exc:
+                raise CommitteeFileError(f"authority {a.name.hex()[:16]}: {exc}") from None
+            if a.e2e_key != expected_e2e:
+                raise CommitteeFileError(
+                    f"authority {a.name.hex()[:16]}: e2e_key {a.e2e_key.hex()[:16]} is not the X25519 form of its name"
+                )
             if a.name in weights:
                 raise CommitteeFileError(f"authority {a.name.hex()} listed twice")
             if type(a.weight) is not int or not 1 <= a.weight <= U64_MAX:
@@ -228,24 +239,20 @@ class Identity:
 
     role: str
     keypair: KeyPair
-    e2e_secret: bytes | None = field(default=None, repr=False)
 
     @property
     def public_key(self) -> bytes:
         return self.keypair.public_key
 
     @property
-    def e2e_public_key(self) -> bytes | None:
-        if self.e2e_secret is None:
-            return None
-        return bytes(PrivateKey(self.e2e_secret).public_key)
+    def e2e_public_key(self) -> bytes:
+        return x25519_public_key(self.public_key)
 
     @classmethod
     def generate(cls, role: str) -> Identity:
         if role not in ("authority", "account"):
             raise ValueError(f"role: got {role!r}, expected 'authority' or 'account'")
-        e2e = bytes(PrivateKey.generate()) if role == "authority" else None
-        return cls(role, KeyPair.generate(), e2e)
+        return cls(role, KeyPair.generate())
 
     def save(self, path: str | os.PathLike[str]) -> None:
         doc: dict[str, str] = {
@@ -254,8 +261,6 @@ class Identity:
             "public_key": self.public_key.hex(),
             "seed": self.keypair.seed.hex(),
         }
-        if self.e2e_secret is not None:
-            doc["e2e_secret"] = self.e2e_secret.hex()
         _atomic_write(Path(path), json.dumps(doc, indent=2).encode() + b"\n", mode=0o600)
 
     @classmethod
@@ -273,8 +278,7 @@ class Identity:
         keypair = KeyPair.from_seed(_hex32(doc, "seed", str(p)))
         if keypair.public_key != _hex32(doc, "public_key", str(p)):
             raise CommitteeFileError(f"{p}: public_key does not match the seed")
-        e2e = _hex32(doc, "e2e_secret", str(p)) if role == "authority" else None
-        return cls(role, keypair, e2e)
+        return cls(role, keypair)
 
 
 def generate_committee(
@@ -286,7 +290,7 @@ def generate_committee(
     accounts = [Identity.generate("account") for _ in balances]
     committee = Committee(
         authorities=tuple(
-            AuthorityInfo(name=a.public_key, weight=w, e2e_key=a.e2e_public_key)  # type: ignore[arg-type]
+            AuthorityInfo(name=a.public_key, weight=w, e2e_key=a.e2e_public_key)
             for a, w in zip(authorities, weights)
         ),
         accounts=tuple(FundedAccount(address=a.public_key, balance=b) for a, b in zip(accounts, balances)),

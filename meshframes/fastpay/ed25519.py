@@ -57,6 +57,17 @@ def verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
     return lib.crypto_sign_open(buf, out_len, signed, len(signed), public_key) == 0
 
 
+def x25519_public_key(public_key: bytes) -> bytes:
+    """The identity's public key in Montgomery form (RFC 7748; libsodium's
+    ed25519 -> curve25519), the key end-to-end sealing agrees with."""
+    if len(public_key) != PUBLIC_KEY_LEN:
+        raise ValueError(f"public key is {PUBLIC_KEY_LEN} octets, got {len(public_key)}")
+    out = ffi.new("unsigned char[]", PUBLIC_KEY_LEN)
+    if lib.crypto_sign_ed25519_pk_to_curve25519(out, public_key) != 0:
+        raise ValueError(f"{public_key.hex()} is not an Ed25519 public key")
+    return bytes(out)
+
+
 @dataclass(frozen=True, slots=True)
 class KeyPair:
     """An Ed25519 identity: 32-byte seed and the public key derived from it."""

@@ -57,6 +57,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from meshframes.fastpay import ed25519
 from meshframes.seal import ccmp
 from meshframes.seal.errors import (
     AlreadySealed,
@@ -98,8 +99,8 @@ def x25519_public_key(identity: bytes) -> bytes:
     if len(identity) != IDENTITY_LEN:
         raise BadIdentity(f"identity is {IDENTITY_LEN} octets, got {len(identity)}")
     try:
-        return nacl.bindings.crypto_sign_ed25519_pk_to_curve25519(identity)
-    except (nacl.exceptions.RuntimeError, nacl.exceptions.ValueError):
+        return ed25519.x25519_public_key(identity)
+    except ValueError:
         raise BadIdentity(f"{identity.hex()} is not an Ed25519 public key") from None
 
 

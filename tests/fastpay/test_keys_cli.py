@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from meshframes.cli import cli
+from meshframes.fastpay.ed25519 import KeyPair, x25519_public_key
 from meshframes.fastpay.committee import Committee, CommitteeFileError, Identity
 
 
@@ -74,7 +75,16 @@ def test_bad_committee_files_are_refused_precisely(tmp_path: Path) -> None:
     bad.write_text(json.dumps({"format": "meshframes-committee/1", "authorities": [{"name": "zz"}], "accounts": []}))
     result = run("keys", "show", str(bad))
     assert result.exit_code == 1 and "authorities[0]: 'name'" in result.output  # type: ignore[attr-defined]
-    dup = {"name": "01" * 32, "weight": 1, "e2e_key": "02" * 32}
+    not_a_point = {"name": "01" * 32, "weight": 1, "e2e_key": "02" * 32}
+    bad.write_text(json.dumps({"format": "meshframes-committee/1", "authorities": [not_a_point], "accounts": []}))
+    with pytest.raises(CommitteeFileError, match="not an Ed25519 public key"):
+        Committee.load(bad)
+    name = KeyPair.from_seed(b"\x07" * 32).public_key
+    dup = {"name": name.hex(), "weight": 1, "e2e_key": x25519_public_key(name).hex()}
     bad.write_text(json.dumps({"format": "meshframes-committee/1", "authorities": [dup, dup], "accounts": []}))
     with pytest.raises(CommitteeFileError, match="listed twice"):
+        Committee.load(bad)
+    stranger = {**dup, "e2e_key": "02" * 32}
+    bad.write_text(json.dumps({"format": "meshframes-committee/1", "authorities": [stranger], "accounts": []}))
+    with pytest.raises(CommitteeFileError, match="is not the X25519 form of its name"):
         Committee.load(bad)
