@@ -23,6 +23,8 @@ frame (`learn_authenticated`) is not overridden by an announcement for
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from dataclasses import dataclass
 
 from meshframes.fastpay.committee import Committee
@@ -49,14 +51,25 @@ class Binding:
     authenticated_at: float | None = None
 
 
+# Accounts are open to anyone (a transfer creates its recipient), so a
+# station could announce fresh keys without end: the directory keeps the
+# committee's authorities always and at most this many accounts, dropping
+# the one heard from longest ago.
+MAX_ACCOUNTS = 4096
+
+
 class Directory:
-    def __init__(self, committee: Committee, own: bytes, authenticated_ttl: float = 30.0) -> None:
+    def __init__(self, committee: Committee, own: bytes, authenticated_ttl: float = 30.0,
+                 max_accounts: int = MAX_ACCOUNTS) -> None:
         self.committee = committee
         self.own = own
         self.authenticated_ttl = authenticated_ttl
+        self.max_accounts = max_accounts
         self._authorities = {a.name: a for a in committee.authorities}
         self._by_identity: dict[bytes, Binding] = {}
         self._by_mac: dict[bytes, bytes] = {}
+        self._accounts: OrderedDict[bytes, None] = OrderedDict()
+        self.evicted = 0
 
     # -- queries -----------------------------------------------------------
 
@@ -144,5 +157,15 @@ class Directory:
         displaced = self._by_mac.get(binding.mac)
         if displaced is not None and displaced != binding.identity:
             del self._by_identity[displaced]
+            self._accounts.pop(displaced, None)
         self._by_identity[binding.identity] = binding
         self._by_mac[binding.mac] = binding.identity
+        if binding.weight == 0:
+            self._accounts[binding.identity] = None
+            self._accounts.move_to_end(binding.identity)
+            while len(self._accounts) > self.max_accounts:
+                oldest, _ = self._accounts.popitem(last=False)
+                gone = self._by_identity.pop(oldest, None)
+                if gone is not None and self._by_mac.get(gone.mac) == oldest:
+                    del self._by_mac[gone.mac]
+                self.evicted += 1

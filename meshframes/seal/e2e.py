@@ -45,7 +45,7 @@ cannot fill memory.
 from __future__ import annotations
 
 import struct
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -191,11 +191,21 @@ class _Session:
     window: ReplayWindow
 
 
+# Sessions (keys and a receive window) kept at once. A session exists only
+# for a peer that authenticated, but anyone can make identities, so the
+# table is bounded: past it the session used longest ago is dropped. A
+# dropped peer starts a fresh window, so one of its old frames could be
+# accepted once more; FastPay answers a repeated order with the same vote
+# and executes a confirmation once, so such a replay changes nothing.
+MAX_SESSIONS = 4096
+
+
 class E2ESealer:
     """One party's end-to-end sealing with every peer it talks to."""
 
     def __init__(
-        self, identity: E2EIdentity, *, initial_sequence: int, replay_window: int = DEFAULT_REPLAY_WINDOW
+        self, identity: E2EIdentity, *, initial_sequence: int, replay_window: int = DEFAULT_REPLAY_WINDOW,
+        max_sessions: int = MAX_SESSIONS,
     ) -> None:
         """`initial_sequence` must exceed every sequence number this identity
         ever used: pass the time in microseconds since the epoch, or the
@@ -205,9 +215,18 @@ class E2ESealer:
         self.identity = identity
         self.next_sequence = initial_sequence
         self.replay_window = replay_window
-        self._sessions: dict[bytes, _Session] = {}
+        self.max_sessions = max_sessions
+        self._sessions: OrderedDict[bytes, _Session] = OrderedDict()
+        self.evicted = 0
         self.rejected: Counter[Reason] = Counter()
         self.tx_refused: Counter[Reason] = Counter()
+
+    def _keep(self, peer: bytes, session: _Session) -> None:
+        self._sessions[peer] = session
+        self._sessions.move_to_end(peer)
+        while len(self._sessions) > self.max_sessions:
+            self._sessions.popitem(last=False)
+            self.evicted += 1
 
     def _session(self, peer: bytes) -> _Session:
         session = self._sessions.get(peer)
@@ -228,7 +247,7 @@ class E2ESealer:
         except E2EError as error:
             self.tx_refused[error.reason] += 1
             raise
-        self._sessions[bytes(peer)] = session
+        self._keep(bytes(peer), session)
         head = self.identity.public + _SEQUENCE.pack(sequence)
         self.next_sequence = sequence + 1
         return head + session.seal.encrypt(_nonce(sequence), payload, context + head)
@@ -262,7 +281,7 @@ class E2ESealer:
             self.rejected[error.reason] += 1
             raise
         session.window.accept(sequence)
-        self._sessions[sender] = session
+        self._keep(sender, session)
         return sender, payload
 
     @staticmethod

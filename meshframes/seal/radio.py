@@ -111,3 +111,9 @@ class SealedRadio:
                 continue
             delivered.append(rx if plain is frame else replace(rx, data=plain))
         return delivered
+
+    def tx_reports(self) -> list:
+        """The wrapped radio's transmit reports (ACKed or not), unchanged:
+        sealing does not change who received a frame."""
+        reports = getattr(self.radio, "tx_reports", None)
+        return reports() if reports is not None else []

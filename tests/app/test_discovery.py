@@ -255,3 +255,21 @@ def test_a_reply_of_several_fragments_leaves_whole(tmp_path: Path, seal: bool) -
     assert isinstance(reply, SendMessage) and len(reply.payload) == size and reply.destination == MAC[1]
     assert reply.reserve == (SEALED_OVERHEAD if seal else 0)
     assert authority.refused == {}
+
+def test_the_directory_keeps_every_authority_and_a_bounded_number_of_accounts() -> None:
+    """Fresh account keys announced without end: the directory holds at
+    most `max_accounts` of them (the oldest go first, counted), and the
+    committee's authorities are never pushed out."""
+    from meshframes.fastpay.ed25519 import KeyPair
+
+    directory = Directory(COMMITTEE, ACCOUNTS[0].public_key, max_accounts=8)
+    for i, authority in enumerate(AUTHORITIES):
+        directory.on_announcement(bytes.fromhex(f"0200000001{i:02x}"), COMMITTEE.announcement(authority.public_key), 1.0)
+    strangers = [KeyPair.from_seed(bytes([i]) * 32).public_key for i in range(1, 21)]
+    for i, key in enumerate(strangers):
+        announcement = AuthorityAnnouncement(name=key, weight=0, e2e_key=x25519_public_key(key),
+                                             committee_id=COMMITTEE.committee_id)
+        directory.on_announcement(bytes.fromhex(f"0200000002{i:02x}"), announcement, 2.0)
+    assert directory.evicted == 12
+    assert [directory.mac_of(k) is not None for k in strangers] == [False] * 12 + [True] * 8
+    assert all(directory.mac_of(a.public_key) is not None for a in AUTHORITIES)

@@ -196,3 +196,15 @@ def test_sealing_twice_is_refused(client, authority):
     with pytest.raises(AlreadySealed):
         client.seal_frame(authority.identity.public, sealed)
     assert client.tx_refused[Reason.E2E_ALREADY_SEALED] == 1
+
+
+def test_sessions_are_bounded_and_the_oldest_goes_first(authority):
+    """Anyone can make identities: past `max_sessions` the session used
+    longest ago is dropped (counted); the peers in use keep theirs."""
+    bounded = E2ESealer(identity("authority-2"), initial_sequence=START, max_sessions=4)
+    senders = [E2ESealer(identity(f"stranger-{i}"), initial_sequence=START) for i in range(6)]
+    for sender in senders:
+        plain = fastpay_frame(MAC_A, MAC_B, MAC_A, MAC_C, ORDER, category=127)
+        bounded.open_frame(sender.seal_frame(bounded.identity.public, plain))
+    assert bounded.evicted == 2 and len(bounded._sessions) == 4
+    assert list(bounded._sessions) == [s.identity.public for s in senders[2:]]

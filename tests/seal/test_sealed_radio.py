@@ -122,3 +122,26 @@ def test_open_mesh_without_wrapper_still_works():
     a, b = air.radio(MAC_A), air.radio(MAC_B)
     a.transmit(ORDER)
     assert [rx.data for rx in b.receive()] == [ORDER]
+
+
+def test_transmit_reports_pass_through() -> None:
+    """A radio that reports ACKs (the simulator, an active monitor) still
+    does behind SealedRadio; one that cannot reports nothing."""
+
+    class Reporting:
+        mac = MAC_A
+
+        def transmit(self, frame: bytes) -> None:
+            pass
+
+        def receive(self) -> list:
+            return []
+
+        def tx_reports(self) -> list:
+            return ["acked-by-b"]
+
+    class Silent(Reporting):
+        tx_reports = None  # type: ignore[assignment]
+
+    assert SealedRadio(Reporting(), HopSealer(MAC_A)).tx_reports() == ["acked-by-b"]
+    assert SealedRadio(Silent(), HopSealer(MAC_A)).tx_reports() == []
