@@ -24,6 +24,16 @@ class RxFrame:
     rate_100kbps: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class TxReport:
+    """What a transport learned of one individually addressed MPDU it sent:
+    was it acknowledged (after the MAC's retries), and at what rate."""
+
+    ra: bytes  # its Address 1
+    acked: bool
+    rate_100kbps: int | None = None
+
+
 class Radio(Protocol):
     """What a node needs from its medium."""
 

@@ -14,9 +14,9 @@ import threading
 import time
 from typing import Any
 
-from meshframes.radio.base import RxFrame
+from meshframes.radio.base import RxFrame, TxReport
 from meshframes.radio.meshif import MeshifMessage, MeshifRadio, MeshInterface
-from meshframes.radio.monitor import MonitorRadio, TxReport
+from meshframes.radio.monitor import MonitorRadio
 from tools.hwsim.framesets import kind_of
 
 _open: dict[str, Any] = {}
