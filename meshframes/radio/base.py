@@ -8,6 +8,7 @@ without radiotap: a transport strips and adds those at its edge.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -57,3 +58,11 @@ class Clock(Protocol):
 
     def now(self) -> float:
         ...
+
+
+class MonotonicClock:
+    """CLOCK_MONOTONIC: the clock of a node on a real radio, the one its
+    transport stamps received frames on (meshframes.radio.packet)."""
+
+    def now(self) -> float:
+        return time.monotonic()
