@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.hwsim.guest import Guest
-from tools.hwsim.radios import Node, medium_chain, mesh_chain
+from tools.hwsim.radios import DEFAULT_MESH_ID, Node, medium_chain, mesh_chain
 from tools.hwsim.wait import wait_for
 
 PROBES = "tools.hwsim.probes"
@@ -217,7 +217,68 @@ def _user_exchange(guest: Guest, src: Node, dst: Node, message: bytes, timeline:
     return len(got)
 
 
+# LLC/SNAP header of an Ethernet frame of type 0x88B5 (IEEE 802.1H): what
+# a mesh data frame's body starts with when the kernel's mesh interface
+# carries FastPay (docs/wire-format.md).
+LLC_SNAP_FASTPAY = bytes.fromhex("aaaa03000000" "88b5")
+
+
+def kernel_interop(guest: Guest, *, messages: int = 3, timeout: float = 30.0) -> Recording:
+    """Linux and us on one mesh: kernel mesh points n0 - n1 and our node u2
+    (MeshNode over an active monitor) in a chain shaped by hwsim groups (n0
+    and u2 never hear each other), a fourth radio recording. n1 peers with
+    u2; n0 sends FastPay envelopes to u2 through its mesh interface, so the
+    kernel must discover u2 with HWMP (our PREP answers its PREQ) and n1
+    must forward the data to us; u2 answers with mesh data of its own,
+    which n1 forwards to n0's mesh interface."""
+    n0, n1, u2, recorder = guest.reset_radios(4)
+    medium_chain((n0, n1, u2), listeners=[recorder])
+    u2.make_userspace("mon0")
+    guest.call(f"{USERNODE}:stop", "none")
+    capture = recorder.start_capture("kernel-interop.pcap")
+    timeline = Timeline()
+    timeline.mark("recorder up")
+    for node in (n0, n1):
+        node.mesh_join(DEFAULT_MESH_ID)
+    guest.call(f"{USERNODE}:start", "u2", "mon0", radio_netns=u2.netns, seed=2)
+    timeline.mark("n0 and n1 joined the mesh (kernel), u2 started (ours)")
+    n0.wait_plink(n1, timeout=timeout)
+    n1.wait_plink(u2, timeout=timeout)
+    _wait_estab(guest, {"u2": [n1]}, timeout)
+    timeline.mark("n0-n1 ESTAB; n1 shows u2 as mesh plink ESTAB, u2 shows n1 ESTAB")
+    n0.call(f"{PROBES}:meshif_open", n0.wlan)
+    envelopes = [ENVELOPE + b" to u2 " + bytes([index]) for index in range(messages)]
+    timeline.mark(f"n0 sends {messages} FastPay envelopes to u2 through its mesh interface")
+    n0.call(f"{PROBES}:meshif_send", n0.wlan, u2.mac_bytes, envelopes)
+
+    def arrived() -> list[dict[str, Any]]:
+        return [d for d in _user_state(guest, "u2")["deliveries"]
+                if d["source"] == n0.mac_bytes and d["body"] in {LLC_SNAP_FASTPAY + e for e in envelopes}]
+
+    got = wait_for(lambda: len(arrived()) == messages and arrived(),
+                   f"u2 delivers the {messages} envelopes n0 sent", timeout=timeout, interval=0.3,
+                   describe=lambda _: repr(_user_state(guest, "u2")["counters"]))
+    timeline.mark(f"u2 delivered {len(got)} of them")
+    replies = [ENVELOPE + b" from u2 " + bytes([index]) for index in range(messages)]
+    timeline.mark(f"u2 sends {messages} envelopes back to n0 as mesh data")
+    guest.call(f"{USERNODE}:send_data", "u2", n0.mac_bytes, [LLC_SNAP_FASTPAY + r for r in replies])
+    back = n0.call(f"{PROBES}:meshif_collect", n0.wlan, replies, timeout=timeout)
+    timeline.mark(f"n0's mesh interface received {len(back)}")
+    states = {
+        "u2": guest.call(f"{USERNODE}:stop", "u2"),
+        "n0": {"mpaths": n0.mpaths()},
+        "n1": {"mpaths": n1.mpaths(), "stations": n1.stations()},
+    }
+    timeline.mark("u2 stopped")
+    path = capture.stop()
+    timeline.mark("recorder stopped")
+    delivered = {"n0->u2": len(got),
+                 "u2->n0": sum(1 for m in back if m.src == u2.mac_bytes and m.payload in replies)}
+    return Recording(path, (n0, n1, u2, recorder), timeline, delivered, states)
+
+
 SCENARIOS: dict[str, Callable[[Guest], Recording]] = {
+    "kernel-interop": kernel_interop,
     "userspace-chain": userspace_chain,
     "kernel-chain-perr": kernel_chain_perr,
     "monitor-injection": monitor_injection,

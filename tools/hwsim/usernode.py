@@ -241,3 +241,10 @@ def send_app(name: str, dst: bytes, payloads: list[bytes], msg_type: int) -> Non
     for payload in payloads:
         node.locked(lambda p=payload: node.runtime.send_app(dst, p, msg_type))
 
+
+def send_data(name: str, dst: bytes, bodies: list[bytes]) -> None:
+    """Send mesh data frames carrying `bodies` (LLC onwards) to `dst`."""
+    node = _nodes[name]
+    for body in bodies:
+        node.locked(lambda b=body: node.runtime.send_data(dst, b))
+
