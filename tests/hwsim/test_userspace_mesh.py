@@ -87,11 +87,13 @@ def test_path_discovery_is_on_the_air(chain: tuple[Recording, Path],
     """tshark sees u0's PREQ for u2 broadcast by u0 and again by u1, and
     u2's PREP come back hop by hop, u2 to u1 to u0."""
     u0, u1, u2 = _macs(chain[0])
+    # At least once: under a loaded TCG guest a PREP may come back after
+    # the 100 ms discovery timeout, and the PREQ is rightly sent again.
     for transmitter in (u0, u1):
         assert _count(frames, "preq", ta=transmitter, ra=BROADCAST,
-                      **{"hwmp.orig_sta": u0, "hwmp.targ_sta": u2}) == 1
-    assert _count(frames, "prep", ta=u2, ra=u1) == 1
-    assert _count(frames, "prep", ta=u1, ra=u0) == 1
+                      **{"hwmp.orig_sta": u0, "hwmp.targ_sta": u2}) >= 1
+    assert _count(frames, "prep", ta=u2, ra=u1) >= 1
+    assert _count(frames, "prep", ta=u1, ra=u0) >= 1
 
 
 def test_relay_forwards_the_fastpay_frames(chain: tuple[Recording, Path],
@@ -118,7 +120,8 @@ def test_analyzer_agrees_with_tshark_and_finds_nothing_malformed(
     assert {kind: analysis.by_kind[kind] for kind in kinds} == {kind: theirs[kind] for kind in kinds}
     assert analysis.by_kind["fastpay-order"] == 4
     preqs = [record for record in analysis.hwmp if record["element"] == "PREQ"]
-    assert [record["hop_count"] for record in preqs] == [0, 1]
+    assert {(record["originator_address"], record["hop_count"]) for record in preqs} == {
+        (chain[0].nodes[0].mac, 0), (chain[0].nodes[0].mac, 1)}
 
 
 @pytest.fixture(scope="module")
@@ -163,10 +166,10 @@ def test_tshark_decrypts_the_secure_chain_with_the_agreed_keys(
     mtk = recording.keys["u1"][u2]
     assert recording.keys["u2"][u1] == mtk
     group = tshark.rows(pcap, temporal_key=recording.keys["u0"]["mgtk"])
-    assert _count(group, "preq", ta=u0, ra=BROADCAST, **{"hwmp.targ_sta": u2}) == 1
+    assert _count(group, "preq", ta=u0, ra=BROADCAST, **{"hwmp.targ_sta": u2}) >= 1
     assert _count(group, "preq", ta=u1) == 0
     link = tshark.rows(pcap, temporal_key=mtk)
-    assert _count(link, "prep", ta=u2, ra=u1) == 1
+    assert _count(link, "prep", ta=u2, ra=u1) >= 1
     assert _count(link, "prep", ta=u1, ra=u0) == 0
     assert _count(link, "other", ta=u1, ra=u2,
                   **{"fixed.category_code": str(CATEGORY_VENDOR_PROTECTED)}) == 1

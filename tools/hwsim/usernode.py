@@ -29,10 +29,10 @@ import select
 import threading
 import traceback
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from typing import Any
+from typing import Any, TypeVar
 
 from meshframes.mesh.constants import MeshConfig
 from meshframes.mesh.events import (
@@ -47,6 +47,7 @@ from meshframes.radio.monitor import MonitorRadio
 # The longest the loop sleeps with no timer due: how soon it notices stop().
 IDLE_WAIT = 0.5
 CLONE_NEWNET = 0x40000000  # linux/sched.h
+T = TypeVar("T")
 
 _nodes: dict[str, UserNode] = {}
 
@@ -108,7 +109,7 @@ class UserNode:
         os.close(self._wake_read)
         os.close(self._wake_write)
 
-    def locked(self, operation: Any) -> Any:
+    def locked(self, operation: Callable[[], T]) -> T:
         """Run `operation()` under the loop's lock, then wake the loop so it
         honours any timer the operation armed."""
         self._check()
