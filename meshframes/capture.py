@@ -14,6 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
+from meshframes.radio import radiotap
+# The transports' radiotap parser serves captures too, under the names this
+# module has always exported.
+from meshframes.radio.radiotap import Radiotap
+from meshframes.radio.radiotap import parse as parse_radiotap
+
 LINKTYPE_IEEE802_11 = 105
 LINKTYPE_IEEE802_11_RADIOTAP = 127
 SUPPORTED_LINKTYPES = {
@@ -37,18 +43,6 @@ _PCAPNG_IDB = 1
 _PCAPNG_SPB = 3
 _PCAPNG_EPB = 6
 
-# Radiotap (radiotap.org): present bits we read and the flags we honour.
-_RT_TSFT = 0
-_RT_FLAGS = 1
-_RT_RATE = 2
-_RT_CHANNEL = 3
-_RT_DBM_ANTSIGNAL = 5
-_RT_EXT = 31
-RT_FLAG_FCS = 0x10
-RT_FLAG_DATAPAD = 0x20
-RT_FLAG_BADFCS = 0x40
-
-
 class CaptureError(ValueError):
     """The capture cannot be read past frame `index` (0-based)."""
 
@@ -65,21 +59,6 @@ class CapturedFrame:
     linktype: int
     data: bytes
     original_length: int
-
-
-@dataclass(frozen=True, slots=True)
-class Radiotap:
-    """What we need from a radiotap header."""
-
-    length: int
-    flags: int
-    rate_500kbps: int | None
-    frequency: int | None
-    signal_dbm: int | None
-
-    @property
-    def has_fcs(self) -> bool:
-        return bool(self.flags & RT_FLAG_FCS)
 
 
 def read_capture(path: str | Path) -> Iterator[CapturedFrame]:
@@ -202,64 +181,10 @@ def _check_linktype(index: int, linktype: int) -> None:
         )
 
 
-# Alignment and size of radiotap fields, by present bit, up to antenna
-# signal: the fields we read and those before them.
-_RT_FIELDS = {0: (8, 8), 1: (1, 1), 2: (1, 1), 3: (2, 4), 4: (1, 2), 5: (1, 1)}
-
-
-def parse_radiotap(data: bytes) -> Radiotap:
-    """The radiotap header at the start of `data` (radiotap.org)."""
-    if len(data) < 8:
-        raise ValueError(f"radiotap header truncated: got {len(data)} of 8 octets")
-    version, _pad, length = struct.unpack_from("<BBH", data)
-    if version != 0:
-        raise ValueError(f"radiotap version {version}, expected 0")
-    if length < 8 or length > len(data):
-        raise ValueError(f"radiotap length {length} does not fit a {len(data)}-octet frame")
-    present = struct.unpack_from("<I", data, 4)[0]
-    pos = 8
-    word = present
-    while word & (1 << _RT_EXT):
-        if pos + 4 > length:
-            raise ValueError("radiotap present bitmaps run past the header")
-        word = struct.unpack_from("<I", data, pos)[0]
-        pos += 4
-    values: dict[int, bytes] = {}
-    for bit in sorted(_RT_FIELDS):
-        if not present & (1 << bit):
-            continue
-        align, size = _RT_FIELDS[bit]
-        pos = (pos + align - 1) & ~(align - 1)
-        if pos + size > length:
-            raise ValueError(f"radiotap field {bit} runs past the header")
-        values[bit] = data[pos : pos + size]
-        pos += size
-    flags = values.get(_RT_FLAGS, b"\x00")[0]
-    rate = values[_RT_RATE][0] if _RT_RATE in values else None
-    freq = struct.unpack("<H", values[_RT_CHANNEL][:2])[0] if _RT_CHANNEL in values else None
-    signal = struct.unpack("<b", values[_RT_DBM_ANTSIGNAL])[0] if _RT_DBM_ANTSIGNAL in values else None
-    return Radiotap(length, flags, rate, freq, signal)
-
-
-def radiotap_header(
-    *, rate_500kbps: int | None = 2, frequency: int | None = 2412, signal_dbm: int | None = None
-) -> bytes:
-    """A minimal radiotap header: Flags (no FCS), and Rate, Channel and dBm
-    antenna signal when given."""
-    present = 1 << _RT_FLAGS
-    fields = b"\x00"
-    if rate_500kbps is not None:
-        present |= 1 << _RT_RATE
-        fields += bytes((rate_500kbps & 0xFF,))
-    if frequency is not None:
-        present |= 1 << _RT_CHANNEL
-        # Channel is 2-aligned: pad after Flags and Rate if needed; flags
-        # 0x00A0 say 2.4 GHz CCK/OFDM.
-        fields += b"\x00" * (len(fields) % 2) + struct.pack("<HH", frequency, 0x00A0)
-    if signal_dbm is not None:
-        present |= 1 << _RT_DBM_ANTSIGNAL
-        fields += struct.pack("<b", max(-128, min(127, signal_dbm)))
-    return struct.pack("<BBHI", 0, 0, 8 + len(fields), present) + fields
+def radiotap_header(*, rate_500kbps: int | None = 2, frequency: int | None = 2412,
+                    signal_dbm: int | None = None) -> bytes:
+    """A minimal radiotap header (meshframes.radio.radiotap.header)."""
+    return radiotap.header(rate_500kbps=rate_500kbps, freq_mhz=frequency, signal_dbm=signal_dbm)
 
 
 def fcs(frame: bytes) -> bytes:
@@ -346,7 +271,7 @@ def mpdus(path: str | Path, fcs: str = "auto") -> Iterator[tuple[float, bytes, R
         if frame.linktype == LINKTYPE_IEEE802_11_RADIOTAP:
             try:
                 rt = parse_radiotap(frame.data)
-            except ValueError as exc:
+            except radiotap.RadiotapError as exc:
                 raise CaptureError(frame.index, str(exc)) from exc
             body = frame.data[rt.length :]
             yield frame.timestamp, body[:-4] if rt.has_fcs and fcs != "no" else body, rt

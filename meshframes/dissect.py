@@ -119,6 +119,20 @@ class Analysis:
     fcs: str = "none"
     capture_error: str | None = None
 
+    def count(self, result: FrameDecode) -> None:
+        """Add one decoded frame to the totals (a capture's or a live sniff's)."""
+        self.frames += 1
+        self.by_kind[result.kind] += 1
+        if result.malformed:
+            self.malformed.append({"frame": result.index, "kind": result.kind, "reason": result.malformed})
+        elif result.undecoded:
+            self.undecoded.append({"frame": result.index, "kind": result.kind, "reason": result.undecoded})
+        if result.encrypted:
+            self.encrypted += 1
+        if result.mesh_control_rule:
+            self.mesh_control_rules[result.mesh_control_rule] += 1
+        self.hwmp.extend(result.hwmp)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "path": self.path,
@@ -411,17 +425,7 @@ def analyze(
         if problem and not result.malformed:
             result.malformed = problem
         decodes.append(result)
-        analysis.frames += 1
-        analysis.by_kind[result.kind] += 1
-        if result.malformed:
-            analysis.malformed.append({"frame": index, "kind": result.kind, "reason": result.malformed})
-        elif result.undecoded:
-            analysis.undecoded.append({"frame": index, "kind": result.kind, "reason": result.undecoded})
-        if result.encrypted:
-            analysis.encrypted += 1
-        if result.mesh_control_rule:
-            analysis.mesh_control_rules[result.mesh_control_rule] += 1
-        analysis.hwmp.extend(result.hwmp)
+        analysis.count(result)
         if progress is not None:
             progress(analysis.frames, len(frames))
     return analysis, decodes

@@ -27,8 +27,8 @@ from meshframes.codec.pathsel import Perr, Prep, Preq
 from meshframes.mesh.constants import MeshConfig
 from meshframes.mesh.node import MeshNode
 from meshframes.mesh.peers import Peer, PeerTable, PlinkState
-from meshframes.mesh.runtime import NodeRuntime, TxReport
-from meshframes.radio.base import RxFrame
+from meshframes.mesh.runtime import NodeRuntime
+from meshframes.radio.base import RxFrame, TxReport
 
 _ACK_SUBTYPE = 13  # 9.3.1.4
 # The captures carry no rate; a nominal 6 Mb/s (units of 100 kb/s) keeps the

@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "keys": "meshframes.cli.keys:keys",
     "replay": "meshframes.cli.replay:replay",
     "hwsim": "meshframes.cli.hwsim:hwsim",
+    "sniff": "meshframes.cli.sniff:sniff",
 }
 
 

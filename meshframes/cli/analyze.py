@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 
 import click
 from rich.progress import Progress
@@ -70,27 +71,52 @@ def analyze(pcap: str, as_json: bool, fcs: str, max_rows: int) -> None:
 
 def _print(result, max_rows: int) -> None:  # type: ignore[no-untyped-def]
     limit = max_rows or None
+    print_analysis(result, f"{result.path}: {result.frames} frames, FCS {result.fcs}, "
+                   f"{len(result.undecoded)} undecoded, {len(result.malformed)} malformed, "
+                   f"{result.encrypted} encrypted",
+                   result.hwmp[:limit], f"HWMP elements ({len(result.hwmp)})", limit)
+
+
+def print_analysis(result, header: str, hwmp: list[dict], hwmp_title: str,  # type: ignore[no-untyped-def]
+                   limit: int | None) -> None:
+    """The totals of a meshframes.dissect.Analysis as tables on stdout
+    (shared with `meshframes sniff`)."""
     out = console.out
-    out.print(f"{result.path}: {result.frames} frames, FCS {result.fcs}, "
-              f"{len(result.undecoded)} undecoded, {len(result.malformed)} malformed, "
-              f"{result.encrypted} encrypted", soft_wrap=True)
-    kinds = Table(title="frames by kind")
-    kinds.add_column("kind")
-    kinds.add_column("frames", justify="right")
-    for kind, count in sorted(result.by_kind.items()):
-        kinds.add_row(kind, str(count))
-    out.print(kinds)
+    out.print(header, soft_wrap=True)
+    out.print(kinds_table(result.by_kind))
     if result.mesh_control_rules:
         out.print("mesh control detected by: " + ", ".join(
             f"{rule} ({count})" for rule, count in sorted(result.mesh_control_rules.items())), soft_wrap=True)
-    if result.hwmp:
-        hwmp = Table(title=f"HWMP elements ({len(result.hwmp)})")
-        hwmp.add_column("frame", justify="right")
-        hwmp.add_column("element")
-        hwmp.add_column("fields")
-        for record in result.hwmp[:limit]:
-            hwmp.add_row(str(record["frame"]), record["element"], _describe(record))
-        out.print(hwmp)
+    if hwmp:
+        out.print(hwmp_table(hwmp, hwmp_title))
+    for table in problem_tables(result, limit):
+        out.print(table)
+
+
+def kinds_table(by_kind: Mapping[str, int]) -> Table:
+    """Frame counts by kind (shared with `meshframes sniff`)."""
+    kinds = Table(title="frames by kind")
+    kinds.add_column("kind")
+    kinds.add_column("frames", justify="right")
+    for kind, count in sorted(by_kind.items()):
+        kinds.add_row(kind, str(count))
+    return kinds
+
+
+def hwmp_table(records: list[dict], title: str) -> Table:
+    """One row per HWMP element record of meshframes.dissect."""
+    hwmp = Table(title=title)
+    hwmp.add_column("frame", justify="right")
+    hwmp.add_column("element")
+    hwmp.add_column("fields")
+    for record in records:
+        hwmp.add_row(str(record["frame"]), record["element"], _describe(record))
+    return hwmp
+
+
+def problem_tables(result, limit: int | None) -> list[Table]:  # type: ignore[no-untyped-def]
+    """Malformed and undecoded frames, with their reasons."""
+    tables = []
     for title, rows in (("malformed", result.malformed), ("undecoded", result.undecoded)):
         if rows:
             table = Table(title=f"{title} ({len(rows)})")
@@ -99,4 +125,5 @@ def _print(result, max_rows: int) -> None:  # type: ignore[no-untyped-def]
             table.add_column("reason")
             for row in rows[:limit]:
                 table.add_row(str(row["frame"]), row["kind"], row["reason"])
-            out.print(table)
+            tables.append(table)
+    return tables

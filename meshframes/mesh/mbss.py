@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from meshframes.codec import MacHeader
 from meshframes.codec.elements import (
-    CAPAB_ACCEPTING_PEERINGS, CAPAB_FORWARDING, EID_DS_PARAMETER_SET, EID_RSN, EID_SSID,
-    EID_SUPPORTED_RATES, MeshConfiguration, MeshId,
+    CAPAB_ACCEPTING_PEERINGS, CAPAB_FORWARDING, EID_DS_PARAMETER_SET, EID_EXTENDED_SUPPORTED_RATES,
+    EID_RSN, EID_SSID, EID_SUPPORTED_RATES, MeshConfiguration, MeshId,
 )
 from meshframes.codec.frames import MESH_ACTION_HWMP_PATH_SELECTION, Beacon, MeshAction
 from meshframes.codec.header import (
@@ -16,8 +16,15 @@ from meshframes.codec.header import (
 from meshframes.codec.ie import Element, RawElement, find_raw
 from meshframes.mesh.constants import MeshConfig, to_tu
 
-# 802.11a/g OFDM rates in 500 kb/s units, basic rates (6, 12, 24) flagged.
-SUPPORTED_RATES = bytes((0x8C, 0x12, 0x98, 0x24, 0xB0, 0x48, 0x60, 0x6C))
+# Our channel is in the 2.4 GHz band (DS Parameter Set), so we offer the
+# 802.11b/g rates in 500 kb/s units as Linux does there, 1 Mb/s the only
+# basic rate (0x80 flag): cfg80211 makes that the basic rate set of every
+# 2.4 GHz mesh ("use only 1Mbps for basic rates in mesh"), and mac80211
+# refuses a peer whose basic rate set differs (mesh_matches_local) with a
+# Close, reason 54. Eight rates fit Supported Rates (9.4.2.3), the rest go
+# to Extended Supported Rates (9.4.2.12).
+SUPPORTED_RATES = bytes((0x82, 0x04, 0x0B, 0x16, 0x0C, 0x12, 0x18, 0x24))
+EXTENDED_SUPPORTED_RATES = bytes((0x30, 0x48, 0x60, 0x6C))
 # Duration of an individually addressed frame: SIFS (16 us) plus an ACK at
 # 6 Mb/s (20 us preamble + 6 symbols), 802.11-2020 9.2.5.7 and 17.3.
 UNICAST_DURATION_US = 60
@@ -61,6 +68,7 @@ class Mbss:
         self.config = config
         self.mesh_id = MeshId(config.mesh_id)
         self.rates = RawElement(EID_SUPPORTED_RATES, SUPPORTED_RATES)
+        self.extended_rates = RawElement(EID_EXTENDED_SUPPORTED_RATES, EXTENDED_SUPPORTED_RATES)
         self._profile = MeshConfiguration().profile()
         self.secure = config.secure
         self.rsne = RawElement(EID_RSN, RSNE_BODY) if self.secure else None
@@ -94,9 +102,11 @@ class Mbss:
         return rsne is not None and rsne.data == self.rsne.data
 
     def beacon(self, now: float, established: int, extra: tuple[Element, ...] = ()) -> Beacon:
-        # 9.3.3.2 order: SSID, rates, DS Parameter Set, ..., RSNE, ..., Mesh ID, Mesh Configuration.
+        # 9.3.3.2 order: SSID, rates, DS Parameter Set, ..., extended rates,
+        # RSNE, ..., Mesh ID, Mesh Configuration.
         elements: tuple[Element, ...] = (
             RawElement(EID_SSID, b""), self.rates, RawElement(EID_DS_PARAMETER_SET, bytes((CHANNEL,))),
-            *self.security_elements, self.mesh_id, self.mesh_configuration(established)) + extra
+            self.extended_rates, *self.security_elements, self.mesh_id,
+            self.mesh_configuration(established)) + extra
         return Beacon(mgmt_header(FC_BEACON, BROADCAST, self.mac), int(now * 1e6) & 0xFFFFFFFFFFFFFFFF,
                       to_tu(self.config.beacon_interval), self.capability, elements)

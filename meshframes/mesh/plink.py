@@ -413,7 +413,7 @@ class Peering:
         mbss = self.mbss
         conf = mbss.mesh_configuration(self.peers.established_count)
         frame = SelfProtected(self._header(peer.addr), SP_MESH_PEERING_OPEN, mbss.capability, None,
-                              (mbss.rates, *mbss.security_elements, mbss.mesh_id, conf,
+                              (mbss.rates, mbss.extended_rates, *mbss.security_elements, mbss.mesh_id, conf,
                                self._element(peer.addr, peer.llid)))
         return self._sealed(frame, peer.local_nonce, peer.peer_nonce)
 
@@ -421,7 +421,7 @@ class Peering:
         mbss = self.mbss
         conf = mbss.mesh_configuration(self.peers.established_count)
         frame = SelfProtected(self._header(peer.addr), SP_MESH_PEERING_CONFIRM, mbss.capability, peer.aid,
-                              (mbss.rates, *mbss.security_elements, mbss.mesh_id, conf,
+                              (mbss.rates, mbss.extended_rates, *mbss.security_elements, mbss.mesh_id, conf,
                                self._element(peer.addr, peer.llid, peer.plid)))
         return self._sealed(frame, peer.local_nonce, peer.peer_nonce)
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import heapq
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from meshframes.codec import DecodeError, EncodeError, Frame, decode, encode
@@ -25,22 +24,14 @@ from meshframes.mesh.events import (
     Action, CancelTimer, Deliver, DeliverData, Refused, SetTimer, TimerKey, Transmit,
 )
 from meshframes.mesh.node import MeshNode
-from meshframes.radio.base import Clock, Radio, RxFrame
-
-
-@dataclass(frozen=True, slots=True)
-class TxReport:
-    """What a transport learned of one individually addressed MPDU it sent."""
-
-    ra: bytes
-    acked: bool
-    rate_100kbps: int | None = None
+from meshframes.radio.base import Clock, Radio, RxFrame, TxReport
 
 
 @runtime_checkable
 class TxStatusRadio(Protocol):
-    """A Radio that also reports ACK status (the simulator does; a monitor
-    interface cannot, and then link loss is found by beacon loss)."""
+    """A Radio that also reports ACK status (the simulator and the monitor
+    transport do; where none is reported, link loss is found by beacon
+    loss)."""
 
     def tx_reports(self) -> list[TxReport]: ...
 

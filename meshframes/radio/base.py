@@ -8,6 +8,7 @@ without radiotap: a transport strips and adds those at its edge.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -21,6 +22,16 @@ class RxFrame:
     timestamp: float
     signal_dbm: int | None = None
     # PHY rate in units of 100 kb/s, the unit of Linux's airtime metric.
+    rate_100kbps: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TxReport:
+    """What a transport learned of one individually addressed MPDU it sent:
+    was it acknowledged (after the MAC's retries), and at what rate."""
+
+    ra: bytes  # its Address 1
+    acked: bool
     rate_100kbps: int | None = None
 
 
@@ -47,3 +58,11 @@ class Clock(Protocol):
 
     def now(self) -> float:
         ...
+
+
+class MonotonicClock:
+    """CLOCK_MONOTONIC: the clock of a node on a real radio, the one its
+    transport stamps received frames on (meshframes.radio.packet)."""
+
+    def now(self) -> float:
+        return time.monotonic()

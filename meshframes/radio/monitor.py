@@ -27,7 +27,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from meshframes.radio import radiotap
-from meshframes.radio.base import RxFrame
+from meshframes.radio.base import RxFrame, TxReport
 from meshframes.radio.packet import PACKET_OUTGOING, PacketEndpoint, drain
 
 ETH_P_ALL = 0x0003
@@ -37,15 +37,6 @@ ARPHRD_IEEE80211_RADIOTAP = 803
 MAX_PACKET = 4096
 MIN_MPDU = 10  # the shortest 802.11 frame (ACK/CTS): FC, duration, A1
 TX_REPORTS_KEPT = 4096  # unread reports beyond this are dropped, oldest first
-
-
-@dataclass(frozen=True, slots=True)
-class TxReport:
-    """What became of one individually addressed frame this radio sent."""
-
-    ra: bytes  # its Address 1
-    acked: bool
-    rate_100kbps: int | None = None
 
 
 @dataclass(slots=True)

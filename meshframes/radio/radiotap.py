@@ -1,5 +1,7 @@
-"""Radiotap headers on the transport edge: a small struct parser for the
-fields a node uses, and the header we put in front of injected frames.
+"""Radiotap headers (radiotap.org), the one parser and builder of the
+package: the monitor transport reads every received frame's header and
+prepends TX_HEADER to injected ones; meshframes.capture reads the headers
+of radiotap pcaps and writes them with `header()`.
 
 Field alignments and sizes follow the radiotap definition (radiotap.org,
 "defined fields"); namespaces are walked the way Linux's radiotap iterator
@@ -48,6 +50,7 @@ _RADIOTAP_NS, _VENDOR_NS, _EXT = 29, 30, 31
 
 # Flags field bits.
 FLAG_FCS_AT_END = 0x10
+FLAG_DATAPAD = 0x20
 FLAG_BAD_FCS = 0x40
 # TX flags field bits: the frame was not acknowledged; no ACK was expected.
 TX_FLAG_FAIL = 0x0001
@@ -79,6 +82,11 @@ class Radiotap:
     @property
     def rate_100kbps(self) -> int | None:
         return None if self.rate_500kbps is None else self.rate_500kbps * 5
+
+    @property
+    def has_fcs(self) -> bool:
+        """The frame after the header ends in its 4-octet FCS."""
+        return bool(self.flags & FLAG_FCS_AT_END)
 
 
 def parse(packet: bytes | memoryview) -> Radiotap:
@@ -138,3 +146,23 @@ def _build(length: int, values: dict[int, bytes], words: list[int]) -> Radiotap:
         tx_report=bool(words[0] & (1 << _TX_FLAGS)),
         tx_flags=struct.unpack("<H", values[_TX_FLAGS])[0] if _TX_FLAGS in values else None,
     )
+
+
+def header(*, rate_500kbps: int | None = 2, freq_mhz: int | None = 2412,
+           signal_dbm: int | None = None) -> bytes:
+    """A minimal radiotap header for a capture: Flags (no FCS), and Rate,
+    Channel and dBm antenna signal when given."""
+    present = 1 << _FLAGS
+    fields = b"\x00"
+    if rate_500kbps is not None:
+        present |= 1 << _RATE
+        fields += bytes((rate_500kbps & 0xFF,))
+    if freq_mhz is not None:
+        present |= 1 << _CHANNEL
+        # Channel is 2-aligned: pad after Flags and Rate if needed; flags
+        # 0x00A0 say 2.4 GHz CCK/OFDM.
+        fields += b"\x00" * (len(fields) % 2) + struct.pack("<HH", freq_mhz, 0x00A0)
+    if signal_dbm is not None:
+        present |= 1 << _ANTSIGNAL
+        fields += struct.pack("<b", max(-128, min(127, signal_dbm)))
+    return struct.pack("<BBHI", 0, 0, 8 + len(fields), present) + fields

@@ -31,8 +31,7 @@ from dataclasses import dataclass, field
 
 from meshframes.codec.header import FC_RETRY, is_group
 from meshframes.capture import PcapWriter
-from meshframes.mesh.runtime import TxReport
-from meshframes.radio.base import RxFrame
+from meshframes.radio.base import RxFrame, TxReport
 from meshframes.sim import airtime
 from meshframes.sim.mobility import Mobility, Static
 from meshframes.sim.scheduler import Scheduler

@@ -305,6 +305,29 @@ def test_our_peering_frames_have_linux_layout() -> None:
         assert (ours[action].aid is None) == (theirs[action].aid is None)
 
 
+def test_our_rates_are_those_of_a_linux_mesh_on_2ghz() -> None:
+    """Interop finding on hwsim: Linux 6.1 answered our Open with a Close,
+    reason 54 (configuration policy violation), and ignored our beacons,
+    because mesh_matches_local requires a peer's basic rate set to equal
+    its own: 1 Mb/s alone on 2.4 GHz. Our beacons, Opens and Confirms now
+    carry exactly the Supported and Extended Supported Rates of Linux's
+    own frames (capture linux-open-2node)."""
+    linux = [decode(m) for _, m, _ in mpdus(SHARED / "pcaps/linux/linux-open-2node.pcap")]
+
+    def rates(frame: Beacon | SelfProtected) -> list[tuple[int, bytes]]:
+        return [(e.element_id, e.body()) for e in frame.elements if e.element_id in (1, 50)]
+
+    theirs = {"beacon": rates(next(f for f in linux if isinstance(f, Beacon)))}
+    theirs.update({f.action: rates(f) for f in linux if isinstance(f, SelfProtected) and f.action in (1, 2)})
+    a, b = engine(A, mesh_id=b"meshframes-open"), engine(B, seed=2, mesh_id=b"meshframes-open")
+    ours = {"beacon": rates(a.mbss.beacon(0.0, 0))}
+    ours.update({f.action: rates(f) for f in exchange(a, b, a.on_beacon(beacon_from(b.mbss), RX, 0.0))
+                 if f.action in (1, 2)})
+    assert ours == theirs
+    basic = {rate & 0x7F for _, body in ours["beacon"] for rate in body if rate & 0x80}
+    assert basic == {2}  # 1 Mb/s in 500 kb/s units
+
+
 def test_mesh_configuration_mismatch_is_not_a_candidate() -> None:
     """A beacon with another path selection metric does not start peering."""
     peering = engine(A)

@@ -14,10 +14,9 @@ import threading
 import time
 from typing import Any
 
-from meshframes.radio.base import RxFrame
+from meshframes.radio.base import RxFrame, TxReport
 from meshframes.radio.meshif import MeshifMessage, MeshifRadio, MeshInterface
-from meshframes.radio.monitor import MonitorRadio, TxReport
-from tools.hwsim.framesets import kind_of
+from meshframes.radio.monitor import MonitorRadio
 
 _open: dict[str, Any] = {}
 _streams: dict[str, tuple[threading.Event, threading.Thread, list[int]]] = {}
@@ -125,60 +124,6 @@ def meshif_radio_transmit(ifname: str, frames: list[bytes]) -> None:
 def meshif_radio_collect(ifname: str, *, count: int = 1, timeout: float = 10.0) -> list[RxFrame]:
     radio = MeshifRadio(_open[ifname])
     return _collect(radio.receive, radio.interface.wait, None, lambda f: f.data, count, timeout)
-
-
-# 802.11-2020 9.6.16.2/9.6.16.3: elements start after category, action and
-# capability (Open), and the AID too (Confirm); 9.4.2.102 Mesh Peering
-# Management: protocol id (2), local link id (2), [peer link id (2)].
-_OPEN_ELEMENTS, _CONFIRM_ELEMENTS = 28, 30
-_MESH_PEERING_MANAGEMENT = 117
-
-
-def scripted_peering(ifname: str, peer: bytes, open_frame: bytes, confirm_frame: bytes, *,
-                     timeout: float = 5.0) -> dict[str, Any]:
-    """A scripted stand-in for our peering engine, to check the path a real
-    one will use: send `open_frame` to `peer` from this radio, and answer
-    the peer's Open with `confirm_frame` carrying both link IDs, at once
-    (the kernel retries its Open for about a second, then closes). The
-    frames' addresses are rewritten to peer and this radio. Returns what was
-    seen and the TX reports."""
-    radio: MonitorRadio = _open[ifname]
-    ours = peer + radio.mac + radio.mac
-    opening = open_frame[:4] + ours + open_frame[22:]
-    at = _element(opening, _OPEN_ELEMENTS, _MESH_PEERING_MANAGEMENT)
-    our_llid = opening[at + 4:at + 6]
-    radio.receive()
-    radio.transmit(opening)
-    seen: list[str] = []
-    peer_llid = None
-    deadline = time.monotonic() + timeout
-    while (remaining := deadline - time.monotonic()) > 0 and "peering-confirm" not in seen:
-        radio.wait(remaining)
-        for frame in radio.receive():
-            data = frame.data
-            if data[10:16] != peer or data[4:10] != radio.mac:
-                continue
-            seen.append(kind_of(data))
-            if kind_of(data) == "peering-open" and peer_llid is None:
-                at = _element(data, _OPEN_ELEMENTS, _MESH_PEERING_MANAGEMENT)
-                peer_llid = data[at + 4:at + 6]
-                confirm = bytearray(confirm_frame[:4] + ours + confirm_frame[22:])
-                at = _element(confirm, _CONFIRM_ELEMENTS, _MESH_PEERING_MANAGEMENT)
-                confirm[at + 4:at + 8] = our_llid + peer_llid
-                radio.transmit(bytes(confirm))
-    radio.receive()
-    return {"seen": seen, "our_llid": int.from_bytes(our_llid, "little"),
-            "peer_llid": None if peer_llid is None else int.from_bytes(peer_llid, "little"),
-            "tx_reports": radio.tx_reports()}
-
-
-def _element(frame: bytes | bytearray, start: int, element_id: int) -> int:
-    offset = start
-    while offset + 2 <= len(frame):
-        if frame[offset] == element_id:
-            return offset
-        offset += 2 + frame[offset + 1]
-    raise ValueError(f"no element {element_id} after octet {start}")
 
 
 def _collect(receive: Callable[[], list], wait: Callable[[float], bool],

@@ -160,11 +160,18 @@ class Node:
         has been heard at least once)."""
         self.run(f"iw dev {self.wlan} station set {peer.mac} plink_action block")
 
+    def set_group(self, groups: int) -> None:
+        """Put the radio in the hwsim groups whose bits are set: it hears,
+        and is heard by, only radios sharing a group with it (the medium
+        itself is shaped, below mac80211: no frame, ACK or TX status crosses
+        between radios without a common group). Every radio starts in group 1."""
+        self.guest.run(f"echo {groups} > /sys/kernel/debug/ieee80211/{self.phy}/hwsim/group")
+
     def vanish(self) -> None:
         """Leave the medium silently: no close frame, no further frame sent or
         received. hwsim delivers a frame only between radios whose `group`
         bitmaps intersect; every radio starts in group 1."""
-        self.guest.run(f"echo 2 > /sys/kernel/debug/ieee80211/{self.phy}/hwsim/group")
+        self.set_group(2)
 
     # -- kernel state ---------------------------------------------------------
 
@@ -271,6 +278,20 @@ def mesh_topology(nodes: Sequence[Node], links: Iterable[tuple[int, int]], *,
 def mesh_chain(nodes: Sequence[Node], **kwargs: Any) -> None:
     """node 0 - node 1 - ... - node n-1, each hearing only its neighbours."""
     mesh_topology(nodes, [(i, i + 1) for i in range(len(nodes) - 1)], **kwargs)
+
+
+def medium_chain(nodes: Sequence[Node], *, listeners: Sequence[Node] = ()) -> None:
+    """Shape the medium itself into a chain nodes[0] - nodes[1] - ... : link
+    i (between nodes[i] and nodes[i+1]) is hwsim group bit i, each node is in the
+    groups of its two links, so it hears only its neighbours; `listeners`
+    (recorders, sniffers) are in every group and hear all. Unlike
+    `plink_action block`, this needs no cooperation from the stack on the
+    radio, so it shapes userspace nodes as well as kernel ones."""
+    for position, node in enumerate(nodes):
+        node.set_group(sum(1 << link for link in (position - 1, position)
+                           if 0 <= link < len(nodes) - 1))
+    for listener in listeners:
+        listener.set_group((1 << max(1, len(nodes) - 1)) - 1)
 
 
 _STATION = re.compile(r"^Station ([0-9a-f:]{17}) \(on (\S+)\)$")

@@ -1,5 +1,6 @@
-"""Recorded scenarios on kernel mesh points: what `meshframes hwsim record`
-writes to pcaps/ and what the hwsim tests check with tshark.
+"""Recorded scenarios on kernel mesh points and on our own userspace nodes:
+what `meshframes hwsim record` writes to pcaps/ and what the hwsim tests
+check with tshark and our analyzer.
 
 Each scenario keeps a timeline (seconds since the recorder started, what
 happened) so a capture's README line can say when each phase begins.
@@ -12,11 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from typing import Any
+
 from tools.hwsim.guest import Guest
-from tools.hwsim.radios import Node, mesh_chain
+from tools.hwsim.radios import DEFAULT_MESH_ID, Node, medium_chain, mesh_chain
 from tools.hwsim.wait import wait_for
 
 PROBES = "tools.hwsim.probes"
+USERNODE = "tools.hwsim.usernode"
+MSG_FASTPAY_ORDER = 1  # docs/wire-format.md, message types
 # A FastPay-over-mesh payload as docs/wire-format.md lays it out from
 # `version` on: version 1, type 8 (announce), flags 0, message id,
 # fragment 0 of 1, then a recognisable body.
@@ -42,6 +47,23 @@ class Recording:
     timeline: Timeline
     # How many FastPay messages each phase sent and saw delivered.
     delivered: dict[str, int]
+    # Userspace nodes: each one's final state (tools.hwsim.usernode.state)
+    # and, in a secure mesh, its keys, by node name.
+    states: dict[str, dict[str, Any]] = field(default_factory=dict)
+    keys: dict[str, dict[str, bytes]] = field(default_factory=dict)
+
+
+def transfer_order(amount: int, sequence_number: int = 0) -> bytes:
+    """A real FastPay order: SerializedMessage::Order of a transfer signed
+    by a fixed test account (its signature verifies at the far end)."""
+    from meshframes.fastpay.ed25519 import KeyPair
+    from meshframes.fastpay.messages import Address, Transfer, TransferOrder
+    from meshframes.fastpay.wire import encode_message, signing_bytes
+
+    sender, recipient = KeyPair.from_seed(b"\x01" * 32), KeyPair.from_seed(b"\x02" * 32)
+    transfer = Transfer(sender=sender.public_key, recipient=Address.fastpay(recipient.public_key),
+                        amount=amount, sequence_number=sequence_number)
+    return encode_message(TransferOrder(transfer=transfer, signature=sender.sign(signing_bytes(transfer))))
 
 
 def kernel_chain_perr(guest: Guest, *, messages: int = 3,
@@ -127,7 +149,137 @@ def monitor_injection(guest: Guest) -> Recording:
                      {"injected": len(frames), "received": len(got)})
 
 
+def userspace_chain(guest: Guest, *, passphrase: str | None = None,
+                    timeout: float = 30.0) -> Recording:
+    """Our own nodes, a MeshNode per radio driven by NodeRuntime over an
+    active monitor, in a chain u0 - u1 - u2 shaped in the medium itself
+    (hwsim groups: u0 and u2 never hear each other), a fourth radio
+    recording in every group. They peer (AMPE when `passphrase` is given),
+    u0 sends a signed FastPay order to u2, which HWMP routes through u1,
+    and u2 answers with one of its own."""
+    u0, u1, u2, recorder = guest.reset_radios(4)
+    users = (u0, u1, u2)
+    medium_chain(users, listeners=[recorder])
+    for node in users:
+        node.make_userspace("mon0")
+    # The engines load once, in one guest interpreter, before the recording starts.
+    guest.call(f"{USERNODE}:stop", "none")
+    capture = recorder.start_capture("userspace-chain.pcap")
+    timeline = Timeline()
+    timeline.mark("recorder up")
+    for node in users:
+        guest.call(f"{USERNODE}:start", f"u{node.index}", "mon0", radio_netns=node.netns,
+                   passphrase=passphrase, seed=node.index)
+    timeline.mark("u0, u1, u2 started" + (" (secure mesh)" if passphrase else ""))
+    _wait_estab(guest, {"u0": [u1], "u1": [u0, u2], "u2": [u1]}, timeout)
+    timeline.mark("u0-u1 and u1-u2 ESTAB in our peer tables")
+    delivered = {
+        "u0->u2": _user_exchange(guest, u0, u2, transfer_order(250), timeline, timeout),
+        "u2->u0": _user_exchange(guest, u2, u0, transfer_order(40), timeline, timeout),
+    }
+    keys = {f"u{n.index}": guest.call(f"{USERNODE}:keys", f"u{n.index}") for n in users} if passphrase else {}
+    states = {f"u{n.index}": guest.call(f"{USERNODE}:stop", f"u{n.index}") for n in users}
+    timeline.mark("nodes stopped")
+    path = capture.stop()
+    timeline.mark("recorder stopped")
+    return Recording(path, (*users, recorder), timeline, delivered, states, keys)
+
+
+def _user_state(guest: Guest, name: str) -> dict[str, Any]:
+    return guest.call(f"{USERNODE}:state", name)
+
+
+def _wait_estab(guest: Guest, links: dict[str, list[Node]], timeout: float) -> None:
+    def missing() -> list[str]:
+        gaps = []
+        for name, peers in links.items():
+            table = _user_state(guest, name)["peers"]
+            gaps += [f"{name}-{peer.mac}: {table.get(peer.mac, {}).get('state')}" for peer in peers
+                     if table.get(peer.mac, {}).get("state") != "ESTAB"]
+        return gaps
+
+    wait_for(lambda: not missing(), "every chain link ESTAB in our peer tables", timeout=timeout,
+             interval=0.3, describe=lambda _: repr(missing()))
+
+
+def _user_exchange(guest: Guest, src: Node, dst: Node, message: bytes, timeline: Timeline,
+                   timeout: float) -> int:
+    timeline.mark(f"u{src.index} sends a FastPay order ({len(message)} bytes) to u{dst.index}")
+    guest.call(f"{USERNODE}:send_app", f"u{src.index}", dst.mac_bytes, [message], MSG_FASTPAY_ORDER)
+
+    def arrived() -> list[dict[str, Any]]:
+        return [d for d in _user_state(guest, f"u{dst.index}")["deliveries"]
+                if d["source"] == src.mac_bytes and d["payload"] == message]
+
+    got = wait_for(arrived, f"u{dst.index} delivers the order from u{src.index}", timeout=timeout,
+                   interval=0.2, describe=lambda _: repr(_user_state(guest, f"u{dst.index}")["counters"]))
+    timeline.mark(f"u{dst.index} delivered it")
+    return len(got)
+
+
+# LLC/SNAP header of an Ethernet frame of type 0x88B5 (IEEE 802.1H): what
+# a mesh data frame's body starts with when the kernel's mesh interface
+# carries FastPay (docs/wire-format.md).
+LLC_SNAP_FASTPAY = bytes.fromhex("aaaa03000000" "88b5")
+
+
+def kernel_interop(guest: Guest, *, messages: int = 3, timeout: float = 30.0) -> Recording:
+    """Linux and us on one mesh: kernel mesh points n0 - n1 and our node u2
+    (MeshNode over an active monitor) in a chain shaped by hwsim groups (n0
+    and u2 never hear each other), a fourth radio recording. n1 peers with
+    u2; n0 sends FastPay envelopes to u2 through its mesh interface, so the
+    kernel must discover u2 with HWMP (our PREP answers its PREQ) and n1
+    must forward the data to us; u2 answers with mesh data of its own,
+    which n1 forwards to n0's mesh interface."""
+    n0, n1, u2, recorder = guest.reset_radios(4)
+    medium_chain((n0, n1, u2), listeners=[recorder])
+    u2.make_userspace("mon0")
+    guest.call(f"{USERNODE}:stop", "none")
+    capture = recorder.start_capture("kernel-interop.pcap")
+    timeline = Timeline()
+    timeline.mark("recorder up")
+    for node in (n0, n1):
+        node.mesh_join(DEFAULT_MESH_ID)
+    guest.call(f"{USERNODE}:start", "u2", "mon0", radio_netns=u2.netns, seed=2)
+    timeline.mark("n0 and n1 joined the mesh (kernel), u2 started (ours)")
+    n0.wait_plink(n1, timeout=timeout)
+    n1.wait_plink(u2, timeout=timeout)
+    _wait_estab(guest, {"u2": [n1]}, timeout)
+    timeline.mark("n0-n1 ESTAB; n1 shows u2 as mesh plink ESTAB, u2 shows n1 ESTAB")
+    n0.call(f"{PROBES}:meshif_open", n0.wlan)
+    envelopes = [ENVELOPE + b" to u2 " + bytes([index]) for index in range(messages)]
+    timeline.mark(f"n0 sends {messages} FastPay envelopes to u2 through its mesh interface")
+    n0.call(f"{PROBES}:meshif_send", n0.wlan, u2.mac_bytes, envelopes)
+
+    def arrived() -> list[dict[str, Any]]:
+        return [d for d in _user_state(guest, "u2")["deliveries"]
+                if d["source"] == n0.mac_bytes and d["body"] in {LLC_SNAP_FASTPAY + e for e in envelopes}]
+
+    got = wait_for(lambda: len(arrived()) == messages and arrived(),
+                   f"u2 delivers the {messages} envelopes n0 sent", timeout=timeout, interval=0.3,
+                   describe=lambda _: repr(_user_state(guest, "u2")["counters"]))
+    timeline.mark(f"u2 delivered {len(got)} of them")
+    replies = [ENVELOPE + b" from u2 " + bytes([index]) for index in range(messages)]
+    timeline.mark(f"u2 sends {messages} envelopes back to n0 as mesh data")
+    guest.call(f"{USERNODE}:send_data", "u2", n0.mac_bytes, [LLC_SNAP_FASTPAY + r for r in replies])
+    back = n0.call(f"{PROBES}:meshif_collect", n0.wlan, replies, timeout=timeout)
+    timeline.mark(f"n0's mesh interface received {len(back)}")
+    states = {
+        "u2": guest.call(f"{USERNODE}:stop", "u2"),
+        "n0": {"mpaths": n0.mpaths()},
+        "n1": {"mpaths": n1.mpaths(), "stations": n1.stations()},
+    }
+    timeline.mark("u2 stopped")
+    path = capture.stop()
+    timeline.mark("recorder stopped")
+    delivered = {"n0->u2": len(got),
+                 "u2->n0": sum(1 for m in back if m.src == u2.mac_bytes and m.payload in replies)}
+    return Recording(path, (n0, n1, u2, recorder), timeline, delivered, states)
+
+
 SCENARIOS: dict[str, Callable[[Guest], Recording]] = {
+    "kernel-interop": kernel_interop,
+    "userspace-chain": userspace_chain,
     "kernel-chain-perr": kernel_chain_perr,
     "monitor-injection": monitor_injection,
 }

@@ -17,14 +17,19 @@ FIELDS = (
 )
 
 
-def rows(pcap: Path, fields: Sequence[str] = FIELDS) -> list[dict[str, str]]:
+def rows(pcap: Path, fields: Sequence[str] = FIELDS, *,
+         temporal_key: bytes | None = None) -> list[dict[str, str]]:
     """One dict per frame, field name -> tshark's text ('' when absent;
-    repeated fields joined with ',')."""
+    repeated fields joined with ','). With `temporal_key` tshark decrypts
+    the CCMP frames that key opens and dissects their bodies too."""
     tshark = shutil.which("tshark")
     if tshark is None:
         raise FileNotFoundError("tshark not found (Debian package tshark)")
     argv = [tshark, "-r", str(pcap), "-T", "fields", "-E", "separator=\t",
             "-E", "occurrence=a", "-E", "aggregator=,"]
+    if temporal_key is not None:
+        argv += ["-o", "wlan.enable_decryption:TRUE",
+                 "-o", f'uat:80211_keys:"tk","{temporal_key.hex()}"']
     for name in fields:
         argv += ["-e", name]
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
