@@ -28,6 +28,7 @@ from typing import Any, BinaryIO
 from tools.hwsim import host, image
 from tools.hwsim.agent import AGENT_PORT, RunResult
 from tools.hwsim.radios import Node, reset
+from tools.hwsim.wait import scaled
 from tools.hwsim.wire import ChannelClosed, read_message, write_message
 
 # Measured on this machine (hwsim.md): KVM here is a PVM implementation that
@@ -63,6 +64,7 @@ class Background:
 
     def expect(self, pattern: str, timeout: float = 30.0) -> str:
         """Wait until its output matches the regular expression `pattern`."""
+        timeout = scaled(timeout)
         return self._guest._request("expect", timeout, handle=self._handle,
                                     pattern=pattern, timeout=timeout)
 
@@ -189,6 +191,7 @@ class Guest:
     def run(self, cmd: str | Sequence[str], *, netns: str | None = None,
             timeout: float = 30.0, check: bool = True, input: bytes | None = None) -> RunResult:
         """Run a command (a string goes through /bin/sh) and wait for it."""
+        timeout = scaled(timeout)
         result = self._request("run", timeout + REPLY_GRACE, argv=_argv(cmd), netns=netns,
                                timeout=timeout, input=input)
         if check and result.returncode != 0:

@@ -8,6 +8,7 @@ condition and the last thing it saw.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -20,6 +21,17 @@ class WaitTimeout(AssertionError):
     shows it as the test's failure rather than as an error in the harness)."""
 
 
+# Under TCG the guest runs many times slower than the host, and slower still
+# when the machine is busy (a CI runner, a second guest): every timeout the
+# harness applies is multiplied by this. A timeout only bounds a hang, so a
+# generous one costs nothing while things work.
+TIMEOUT_SCALE = float(os.environ.get("MESHFRAMES_HWSIM_TIMEOUT_SCALE", "2"))
+
+
+def scaled(seconds: float) -> float:
+    return seconds * TIMEOUT_SCALE
+
+
 def wait_for(
     probe: Callable[[], T],
     what: str,
@@ -30,6 +42,7 @@ def wait_for(
 ) -> T:
     """Call `probe` until it returns something truthy and return that; after
     `timeout` seconds raise WaitTimeout naming `what` and the last value seen."""
+    timeout = scaled(timeout)
     deadline = time.monotonic() + timeout
     while True:
         value = probe()
