@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
+from meshframes.codec.errors import DecodeError
+from meshframes.codec.header import decode_header
 from meshframes.radio import radiotap
 # The transports' radiotap parser serves captures too, under the names this
 # module has always exported.
@@ -42,6 +44,9 @@ _PCAPNG_BYTE_ORDER = 0x1A2B3C4D
 _PCAPNG_IDB = 1
 _PCAPNG_SPB = 3
 _PCAPNG_EPB = 6
+# Fixed fields before a block's variable part: IDB link type, reserved,
+# snap length; EPB interface, timestamp, lengths; SPB original length.
+_PCAPNG_BODY_MIN = {_PCAPNG_IDB: 8, _PCAPNG_EPB: 20, _PCAPNG_SPB: 4}
 
 class CaptureError(ValueError):
     """The capture cannot be read past frame `index` (0-based)."""
@@ -59,11 +64,16 @@ class CapturedFrame:
     linktype: int
     data: bytes
     original_length: int
+    # Octets of FCS the file says each frame ends with (pcap's link-type FCS
+    # bits, pcapng's if_fcslen); None when the file does not say.
+    fcs_length: int | None = None
 
 
 def read_capture(path: str | Path) -> Iterator[CapturedFrame]:
     """Yield every frame of a pcap or pcapng file, then raise CaptureError
-    if the file is damaged after them."""
+    if the file is damaged after them. A classic pcap of another link type
+    is refused whole; in a pcapng, frames of interfaces with other link
+    types are yielded as they are, for the caller to skip and count."""
     with open(path, "rb") as f:
         head = f.read(4)
         if head in _PCAP_MAGIC:
@@ -81,8 +91,11 @@ def _read_pcap(f: BinaryIO, magic: bytes) -> Iterator[CapturedFrame]:
     rest = f.read(20)
     if len(rest) < 20:
         raise CaptureError(0, f"pcap file header truncated: got {4 + len(rest)} of 24 octets")
-    _major, _minor, _zone, _sigfigs, _snaplen, linktype = struct.unpack(order + "HHiIII", rest)
-    linktype &= 0x0FFFFFFF
+    _major, _minor, _zone, _sigfigs, _snaplen, network = struct.unpack(order + "HHiIII", rest)
+    linktype = network & 0x03FFFFFF
+    # pcap's LINKTYPE_FCS: bit 26 says bits 28-31 give the FCS length in
+    # 16-bit words.
+    fcs_length = ((network >> 28) & 0xF) * 2 if network & (1 << 26) else None
     _check_linktype(0, linktype)
     index = 0
     while True:
@@ -97,12 +110,12 @@ def _read_pcap(f: BinaryIO, magic: bytes) -> Iterator[CapturedFrame]:
         data = f.read(incl)
         if len(data) < incl:
             raise CaptureError(index, f"record says {incl} octets, file ends after {len(data)}")
-        yield CapturedFrame(index, sec + frac * resolution, linktype, data, orig)
+        yield CapturedFrame(index, sec + frac * resolution, linktype, data, orig, fcs_length)
         index += 1
 
 
 def _read_pcapng(f: BinaryIO, first: bytes) -> Iterator[CapturedFrame]:
-    interfaces: list[tuple[int, float]] = []
+    interfaces: list[tuple[int, float, int | None]] = []
     order = "<"
     index = 0
     block_type_raw = first
@@ -135,42 +148,48 @@ def _read_pcapng(f: BinaryIO, first: bytes) -> Iterator[CapturedFrame]:
             raise CaptureError(index, f"pcapng block of {total} octets truncated by end of file")
         if struct.unpack(order + "I", trailer)[0] != total:
             raise CaptureError(index, "pcapng block trailer length does not match its header")
+        need = _PCAPNG_BODY_MIN.get(block_type, 0)
+        if len(body) < need:
+            raise CaptureError(index, f"pcapng block type {block_type} of {len(body)} octets, needs {need}")
         if block_type == _PCAPNG_IDB:
             linktype = struct.unpack(order + "H", body[:2])[0]
-            interfaces.append((linktype, _pcapng_resolution(body[8:], order)))
+            interfaces.append((linktype, *_pcapng_options(body[8:], order)))
         elif block_type == _PCAPNG_EPB:
             iface, high, low, incl, orig = struct.unpack(order + "IIIII", body[:20])
             if iface >= len(interfaces):
                 raise CaptureError(index, f"packet names interface {iface}, only {len(interfaces)} defined")
             if 20 + incl > len(body):
                 raise CaptureError(index, f"packet says {incl} octets, its block holds {len(body) - 20}")
-            linktype, resolution = interfaces[iface]
-            _check_linktype(index, linktype)
-            yield CapturedFrame(index, ((high << 32) | low) * resolution, linktype, body[20 : 20 + incl], orig)
+            linktype, resolution, fcs_length = interfaces[iface]
+            yield CapturedFrame(index, ((high << 32) | low) * resolution, linktype, body[20 : 20 + incl], orig,
+                                fcs_length)
             index += 1
         elif block_type == _PCAPNG_SPB:
             if not interfaces:
                 raise CaptureError(index, "simple packet block before any interface")
             orig = struct.unpack(order + "I", body[:4])[0]
-            linktype, _ = interfaces[0]
-            _check_linktype(index, linktype)
-            yield CapturedFrame(index, 0.0, linktype, body[4 : 4 + orig], orig)
+            linktype, _, fcs_length = interfaces[0]
+            yield CapturedFrame(index, 0.0, linktype, body[4 : 4 + orig], orig, fcs_length)
             index += 1
         block_type_raw = f.read(4)
 
 
-def _pcapng_resolution(options: bytes, order: str) -> float:
-    """if_tsresol (option 9) of an interface description block."""
+def _pcapng_options(options: bytes, order: str) -> tuple[float, int | None]:
+    """if_tsresol (option 9, default microseconds) and if_fcslen (option
+    13, None when absent) of an interface description block."""
+    resolution, fcs_length = 1e-6, None
     pos = 0
     while pos + 4 <= len(options):
         code, length = struct.unpack(order + "HH", options[pos : pos + 4])
-        if code == 0:
+        if code == 0 or pos + 4 + length > len(options):
             break
         if code == 9 and length >= 1:
             value = options[pos + 4]
-            return 2.0 ** -(value & 0x7F) if value & 0x80 else 10.0 ** -value
+            resolution = 2.0 ** -(value & 0x7F) if value & 0x80 else 10.0 ** -value
+        elif code == 13 and length >= 1:
+            fcs_length = options[pos + 4]
         pos += 4 + ((length + 3) & ~3)
-    return 1e-6
+    return resolution, fcs_length
 
 
 def _check_linktype(index: int, linktype: int) -> None:
@@ -198,14 +217,93 @@ def has_valid_fcs(frame: bytes) -> bool:
 
 def frames_carry_fcs(frames: Iterable[bytes]) -> bool:
     """Whether raw 802.11 frames (link type 105, which cannot say) end in an
-    FCS: yes when every frame ends in a valid CRC-32 or in four zero octets
-    (writers such as ns-3 append a zero FCS they never compute)."""
-    seen = False
+    FCS: yes when most end in a valid CRC-32 or in four zero octets (writers
+    such as ns-3 append a zero FCS they never compute). A majority, so one
+    damaged frame does not turn the whole file around: it is reported as a
+    bad FCS instead."""
+    total = carrying = 0
     for frame in frames:
-        seen = True
-        if not (has_valid_fcs(frame) or (len(frame) >= 14 and frame[-4:] == b"\x00\x00\x00\x00")):
-            return False
-    return seen
+        total += 1
+        if has_valid_fcs(frame) or (len(frame) >= 14 and frame[-4:] == b"\x00\x00\x00\x00"):
+            carrying += 1
+    return total > 0 and carrying * 2 > total
+
+
+@dataclass(frozen=True, slots=True)
+class Mpdu:
+    """One captured frame with its link framing removed."""
+
+    index: int
+    timestamp: float
+    data: bytes  # from Frame Control, no FCS, no radiotap, no padding
+    radiotap: Radiotap | None
+    # Why the frame cannot be trusted as captured (cut by the snap length,
+    # bad FCS, broken radiotap); None when it can.
+    problem: str | None = None
+
+
+def strip_link(frames: list[CapturedFrame], fcs: str = "auto") -> tuple[list[Mpdu], str, int]:
+    """The MPDUs of captured frames, how the FCS of raw 802.11 frames was
+    decided ("file", "present", "none", or "radiotap" when radiotap said),
+    and how many frames had another link type (skipped).
+
+    `fcs`: "yes"/"no" say whether raw 802.11 frames end in an FCS; "auto"
+    takes the file's word when it gives one, else `frames_carry_fcs`.
+    """
+    ours = [f for f in frames if f.linktype in SUPPORTED_LINKTYPES]
+    raw = [f for f in ours if f.linktype == LINKTYPE_IEEE802_11]
+    stated = {f.fcs_length for f in raw if f.fcs_length is not None}
+    if fcs == "yes":
+        strip, decided = 4, "present"
+    elif fcs == "no":
+        strip, decided = 0, "none"
+    elif stated:
+        strip, decided = max(stated), "file"
+    else:
+        strip = 4 if frames_carry_fcs(f.data for f in raw) else 0
+        decided = "present" if strip else "none"
+    out: list[Mpdu] = []
+    for f in ours:
+        data, rt, problem = f.data, None, None
+        if len(data) < f.original_length:
+            problem = f"captured {len(data)} of {f.original_length} octets (snap length)"
+        if f.linktype == LINKTYPE_IEEE802_11_RADIOTAP:
+            try:
+                rt = parse_radiotap(data)
+            except radiotap.RadiotapError as exc:
+                out.append(Mpdu(f.index, f.timestamp, b"", None, f"radiotap: {exc}"))
+                continue
+            data = data[rt.length :]
+            if rt.has_fcs and fcs != "no":
+                data, problem = _check_fcs(data, 4, problem, zero_ok=False)
+                decided = "radiotap"
+            if rt.flags & radiotap.FLAG_BAD_FCS:
+                problem = problem or "radiotap says the frame failed its FCS check"
+            if rt.flags & radiotap.FLAG_DATAPAD:
+                data = _remove_data_pad(data)
+        elif strip:
+            data, problem = _check_fcs(data, strip, problem, zero_ok=True)
+        out.append(Mpdu(f.index, f.timestamp, data, rt, problem))
+    return out, decided, len(frames) - len(ours)
+
+
+def _check_fcs(data: bytes, length: int, problem: str | None, *, zero_ok: bool) -> tuple[bytes, str | None]:
+    if len(data) < length + 10:
+        return data[: max(0, len(data) - length)], problem or f"frame of {len(data)} octets cannot hold an FCS"
+    body, tail = data[:-length], data[-length:]
+    if length == 4 and fcs(body) != tail and not (zero_ok and tail == b"\x00" * 4):
+        return body, problem or f"bad FCS: got {tail.hex()}, computed {fcs(body).hex()}"
+    return body, problem
+
+
+def _remove_data_pad(data: bytes) -> bytes:
+    """Radiotap's DATAPAD flag: the capturing driver put padding after the
+    MAC header to a 32-bit boundary; take it out again."""
+    try:
+        _, end = decode_header(data)
+    except DecodeError:
+        return data
+    return data[:end] + data[(end + 3) & ~3 :]
 
 
 class PcapWriter:
@@ -255,27 +353,17 @@ def write_pcap(path: str | Path, frames: Iterable[tuple[float, bytes]], linktype
 
 
 def mpdus(path: str | Path, fcs: str = "auto") -> Iterator[tuple[float, bytes, Radiotap | None]]:
-    """(timestamp, MPDU, radiotap) for every frame of a capture, radiotap and
-    FCS removed; `fcs` ("auto", "yes", "no") says whether raw 802.11 frames
-    end in an FCS (auto: `frames_carry_fcs`). Raises CaptureError where the
-    file is damaged, after the frames before it."""
+    """(timestamp, MPDU, radiotap) for every frame of a capture that can be
+    trusted as captured (see `strip_link`; others are left out). Raises
+    CaptureError where the file is damaged, after the frames before it."""
     frames: list[CapturedFrame] = []
     error: CaptureError | None = None
     try:
         frames.extend(read_capture(path))
     except CaptureError as exc:
         error = exc
-    raw = [f.data for f in frames if f.linktype == LINKTYPE_IEEE802_11]
-    strip = fcs == "yes" or (fcs == "auto" and frames_carry_fcs(raw))
-    for frame in frames:
-        if frame.linktype == LINKTYPE_IEEE802_11_RADIOTAP:
-            try:
-                rt = parse_radiotap(frame.data)
-            except radiotap.RadiotapError as exc:
-                raise CaptureError(frame.index, str(exc)) from exc
-            body = frame.data[rt.length :]
-            yield frame.timestamp, body[:-4] if rt.has_fcs and fcs != "no" else body, rt
-        else:
-            yield frame.timestamp, frame.data[:-4] if strip else frame.data, None
+    for mpdu in strip_link(frames, fcs)[0]:
+        if mpdu.problem is None:
+            yield mpdu.timestamp, mpdu.data, mpdu.radiotap
     if error is not None:
         raise error

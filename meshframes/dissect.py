@@ -28,14 +28,7 @@ from scapy.layers.l2 import LLC
 from scapy.packet import NoPayload, Packet, Padding, Raw
 
 import meshframes.layers  # noqa: F401  (registers the layers)
-from meshframes.capture import (
-    LINKTYPE_IEEE802_11_RADIOTAP,
-    CaptureError,
-    CapturedFrame,
-    frames_carry_fcs,
-    parse_radiotap,
-    read_capture,
-)
+from meshframes.capture import CaptureError, CapturedFrame, read_capture, strip_link
 from meshframes.layers import (
     AMPEEncrypted,
     GANN,
@@ -117,6 +110,8 @@ class Analysis:
     mesh_control_rules: Counter[str] = field(default_factory=Counter)
     linktypes: Counter[int] = field(default_factory=Counter)
     fcs: str = "none"
+    # pcapng frames of interfaces whose link type is not 802.11.
+    skipped_other_linktypes: int = 0
     capture_error: str | None = None
 
     def count(self, result: FrameDecode) -> None:
@@ -145,6 +140,7 @@ class Analysis:
             "hwmp": self.hwmp,
             "mesh_control_rules": dict(self.mesh_control_rules),
             "linktypes": {str(k): v for k, v in self.linktypes.items()},
+            "skipped_other_linktypes": self.skipped_other_linktypes,
             "fcs": self.fcs,
             "capture_error": self.capture_error,
         }
@@ -376,34 +372,6 @@ def _inspect(pkt: Packet, data: bytes, result: FrameDecode) -> None:
         )
 
 
-def _strip_link(frames: list[CapturedFrame], fcs: str = "auto") -> tuple[list[tuple[int, bytes, str | None]], str]:
-    """Strip radiotap and FCS: (index, MPDU, problem) per frame, and how the
-    FCS was decided ("radiotap", "present", "none")."""
-    raw_80211 = [f.data for f in frames if f.linktype != LINKTYPE_IEEE802_11_RADIOTAP]
-    strip_raw = fcs == "yes" or (fcs == "auto" and frames_carry_fcs(raw_80211))
-    decided = "present" if strip_raw else "none"
-    out: list[tuple[int, bytes, str | None]] = []
-    for f in frames:
-        data = f.data
-        problem = None
-        if len(data) < f.original_length:
-            problem = f"captured {len(data)} of {f.original_length} octets (snap length)"
-        if f.linktype == LINKTYPE_IEEE802_11_RADIOTAP:
-            try:
-                rt = parse_radiotap(data)
-            except ValueError as exc:
-                out.append((f.index, b"", str(exc)))
-                continue
-            data = data[rt.length :]
-            if rt.has_fcs and fcs != "no":
-                data = data[:-4]
-                decided = "radiotap"
-        elif strip_raw:
-            data = data[:-4]
-        out.append((f.index, data, problem))
-    return out, decided
-
-
 def analyze(
     path: str | Path, fcs: str = "auto", progress: Callable[[int, int], None] | None = None
 ) -> tuple[Analysis, list[FrameDecode]]:
@@ -418,14 +386,15 @@ def analyze(
     except CaptureError as exc:
         analysis.capture_error = str(exc)
     decodes: list[FrameDecode] = []
-    stripped, analysis.fcs = _strip_link(frames, fcs)
-    for frame, (index, data, problem) in zip(frames, stripped):
+    stripped, analysis.fcs, analysis.skipped_other_linktypes = strip_link(frames, fcs)
+    for frame in frames:
         analysis.linktypes[frame.linktype] += 1
-        result = decode_mpdu(data, index) if data else FrameDecode(index, "other")
-        if problem and not result.malformed:
-            result.malformed = problem
+    for mpdu in stripped:
+        result = decode_mpdu(mpdu.data, mpdu.index)
+        if mpdu.problem and not result.malformed:
+            result.malformed = mpdu.problem
         decodes.append(result)
         analysis.count(result)
         if progress is not None:
-            progress(analysis.frames, len(frames))
+            progress(analysis.frames, len(stripped))
     return analysis, decodes

@@ -159,3 +159,116 @@ def test_inject_needs_exactly_one_destination():
     assert code == 2 and "exactly one of --iface" in err
     code, _, err = run("inject", "beacon", "--set", "nonsense=1", "--pcap", "/dev/null")
     assert code == 2 and "no layer of a beacon frame has a field 'nonsense'" in err
+
+
+def _block(block_type: int, body: bytes) -> bytes:
+    body += b"\x00" * (-len(body) % 4)
+    total = 12 + len(body)
+    return struct.pack("<II", block_type, total) + body + struct.pack("<I", total)
+
+
+def _pcapng(*blocks: bytes) -> bytes:
+    shb = _block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    return shb + b"".join(blocks)
+
+
+def _idb(linktype: int) -> bytes:
+    return _block(1, struct.pack("<HHI", linktype, 0, 65535))
+
+
+def _epb(interface: int, data: bytes) -> bytes:
+    return _block(6, struct.pack("<IIIII", interface, 0, 0, len(data), len(data)) + data)
+
+
+def _linux_mpdus() -> list[bytes]:
+    from meshframes.capture import mpdus
+
+    return [m for _, m, _ in mpdus(LINUX)]
+
+
+@pytest.mark.parametrize("block_type, body, needs", [(1, b"\x69\x00", 8), (6, b"\x00" * 16, 20), (3, b"", 4)])
+def test_short_pcapng_blocks_are_named_and_earlier_frames_kept(tmp_path, block_type, body, needs):
+    """A pcapng block too short for its fixed fields ends the capture with
+    its index and sizes named; the frames before it are still reported."""
+    frames = _linux_mpdus()[:2]
+    damaged = tmp_path / "short.pcapng"
+    damaged.write_bytes(_pcapng(_idb(105), *(_epb(0, f) for f in frames), _block(block_type, body)))
+    code, out, err = run("analyze", "--json", str(damaged))
+    data = json.loads(out)
+    assert code == 1 and data["frames"] == 2 and data["malformed"] == []
+    assert f"needs {needs}" in data["capture_error"] and "frame 2" in err
+
+
+def test_pcapng_frames_of_other_link_types_are_skipped_and_counted(tmp_path):
+    """An Ethernet interface beside an 802.11 one: its packets are counted
+    as skipped, the 802.11 frames decode."""
+    frames = _linux_mpdus()[:3]
+    mixed = tmp_path / "mixed.pcapng"
+    mixed.write_bytes(_pcapng(_idb(1), _idb(105), _epb(0, b"\xff" * 6 + b"\x02" * 6 + b"\x08\x00" + b"x" * 46),
+                              *(_epb(1, f) for f in frames)))
+    code, out, _ = run("analyze", "--json", str(mixed))
+    data = json.loads(out)
+    assert code == 0 and data["frames"] == 3 and data["skipped_other_linktypes"] == 1
+    assert data["by_kind"] == {"beacon": 3} and data["malformed"] == []
+
+
+def test_one_bad_fcs_is_reported_without_turning_the_file_around(tmp_path):
+    """ns-3's zero FCS on every frame but one: the file still carries an
+    FCS, and the one frame whose FCS is neither zero nor right is named."""
+    data = bytearray(NS3.read_bytes())
+    offsets = _record_offsets(NS3)
+    record = offsets[10]
+    length = struct.unpack_from("<I", data, record + 8)[0]
+    data[record + 16 + length - 1] ^= 0x5A
+    damaged = tmp_path / "one-bad-fcs.pcap"
+    damaged.write_bytes(bytes(data))
+    code, out, _ = run("analyze", "--json", str(damaged))
+    result = json.loads(out)
+    assert code == 0 and result["fcs"] == "present"
+    assert [(m["frame"], m["reason"].split(":")[0]) for m in result["malformed"]] == [(10, "bad FCS")]
+
+
+def test_pcap_link_type_fcs_bits_are_honoured(tmp_path):
+    """pcap's LINKTYPE_FCS bits (26: present, 28-31: length in 16-bit
+    words) say a real FCS follows each frame: it is checked, not guessed."""
+    from meshframes.capture import fcs
+
+    frames = _linux_mpdus()[:4]
+    body = b"".join(struct.pack("<IIII", 0, 0, len(f) + 4, len(f) + 4) + f + fcs(f) for f in frames)
+    network = 105 | (1 << 26) | (2 << 28)
+    path = tmp_path / "fcs-bits.pcap"
+    path.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, network) + body)
+    code, out, _ = run("analyze", "--json", str(path))
+    result = json.loads(out)
+    assert code == 0 and result["fcs"] == "file" and result["malformed"] == [] and result["frames"] == 4
+
+
+def test_radiotap_datapad_and_bad_fcs_flags(tmp_path):
+    """Radiotap's DATAPAD flag: the padding after a 26-octet MAC header is
+    taken out before decoding, so the Mesh Control behind it reads right.
+    Its bad-FCS flag: the frame is reported malformed."""
+    from meshframes.build import FrameOptions, build
+    from meshframes.capture import LINKTYPE_IEEE802_11_RADIOTAP, write_pcap
+    from meshframes.dissect import analyze
+    from meshframes.layers import MeshControl
+
+    def radiotap_with(flags: int) -> bytes:
+        return struct.pack("<BBHIB", 0, 0, 9, 0x02, flags)
+
+    # Group-addressed mesh data as the standard has it (9.3.5): From DS
+    # only, three addresses, QoS Control: a 26-octet header.
+    group = (struct.pack("<BBH", 0x88, 0x02, 0) + b"\xff" * 6 + b"\x02\x00\x00\x00\x01\x00" * 2
+             + struct.pack("<HH", 0x10, 0x0100) + struct.pack("<BBI", 0, 17, 99)
+             + bytes.fromhex("aaaa0300000088b5") + b"hello")
+    frames = [
+        radiotap_with(0x20) + group[:26] + b"\x00\x00" + group[26:],
+        radiotap_with(0x40) + bytes(build("beacon", FrameOptions())),
+    ]
+    path = tmp_path / "flags.pcap"
+    write_pcap(path, ((i * 0.1, f) for i, f in enumerate(frames)), LINKTYPE_IEEE802_11_RADIOTAP)
+    result, decodes = analyze(path)
+    assert decodes[0].kind == "mesh-data" and decodes[0].malformed is None
+    control = decodes[0].packet[MeshControl]
+    assert (control.mesh_ttl, control.mesh_sequence_number) == (17, 99)
+    assert [(m["frame"], m["reason"]) for m in result.malformed] == [
+        (1, "radiotap says the frame failed its FCS check")]
