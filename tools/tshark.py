@@ -30,7 +30,9 @@ KIND_FILTERS = {
     "perr": "wlan.fixed.category_code == 13 && wlan.fixed.mesh_action == 1 && wlan.tag.number == 132",
     "rann": "wlan.fixed.category_code == 13 && wlan.fixed.mesh_action == 1 && wlan.tag.number == 126",
     "gate-ann": "wlan.fixed.category_code == 13 && wlan.fixed.mesh_action == 2",
-    "mesh-data": "wlan.fc.type == 2 && wlan.qos.mesh_ctl_present == 1",
+    # The decoded Mesh Control field, not the QoS bit: Linux relays mesh
+    # data with the bit clear and tshark still finds the field.
+    "mesh-data": "wlan.fc.type == 2 && wlan.fixed.mesh_ttl",
 }
 
 

@@ -20,12 +20,12 @@ from meshframes.codec import pathsel as _pathsel  # noqa: F401  (registers HWMP 
 from meshframes.codec.errors import DecodeError, EncodeError, need
 from meshframes.codec.fastpay import FASTPAY_VERSION
 from meshframes.codec.header import (
-    FC_FROM_DS, FC_PROTECTED, FC_TO_DS, QOS_AMSDU_PRESENT, QOS_MESH_CONTROL_PRESENT,
+    FC_PROTECTED, QOS_MESH_CONTROL_PRESENT,
     SUBTYPE_ACTION, SUBTYPE_BEACON, SUBTYPE_PROBE_RESP, TYPE_CTRL, TYPE_DATA, TYPE_MGMT,
-    MacHeader, check_version, decode_header, is_group,
+    MacHeader, check_version, decode_header,
 )
 from meshframes.codec.ie import Element, decode_elements, encode_elements, find
-from meshframes.codec.meshctl import MeshControl, decode_mesh_control, plausible_mesh_control
+from meshframes.codec.meshctl import MeshControl, decode_mesh_control, mesh_control_rule
 from meshframes.codec.peering import (
     SP_MESH_GROUP_KEY_ACK, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_OPEN,
     MeshPeeringManagement,
@@ -141,10 +141,10 @@ class MeshControlRule(enum.Enum):
     """Why a data frame was read as carrying a Mesh Control field."""
 
     # QoS Control bit 8 set (9.2.4.5.12): the standard way.
-    QOS_BIT = "qos-mesh-control-present"
+    QOS_BIT = "qos-bit"
     # Bit clear but a 4-address (or mesh group-addressed) QoS data frame whose
     # body is a valid Mesh Control field: how Linux relays mesh data.
-    INFERRED = "inferred-from-frame"
+    INFERRED = "inferred"
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,19 +236,11 @@ def _decode_action(header: MacHeader, data: bytes, off: int) -> Frame:
 
 
 def _decode_data(header: MacHeader, data: bytes, off: int) -> DataFrame:
-    qos = header.qos_control
-    fc = header.frame_control
-    if qos is None or fc & FC_PROTECTED or off == len(data):
+    if off == len(data) or mesh_control_rule(header.frame_control, header.qos_control, header.addr1,
+                                             header.seq_ctrl, data[off:]) is None:
         return DataFrame(header, None, data[off:])
-    if qos & QOS_MESH_CONTROL_PRESENT:
-        mc = decode_mesh_control(data, off)
-        return DataFrame(header, mc, data[off + mc.length:])
-    ds = fc & (FC_TO_DS | FC_FROM_DS)
-    meshlike = ds == FC_TO_DS | FC_FROM_DS or (ds == FC_FROM_DS and is_group(header.addr1))
-    if meshlike and not qos & QOS_AMSDU_PRESENT and plausible_mesh_control(data, off):
-        mc = decode_mesh_control(data, off)
-        return DataFrame(header, mc, data[off + mc.length:])
-    return DataFrame(header, None, data[off:])
+    mc = decode_mesh_control(data, off)
+    return DataFrame(header, mc, data[off + mc.length:])
 
 
 @lru_cache(maxsize=8192)

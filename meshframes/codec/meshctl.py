@@ -74,17 +74,44 @@ def decode_mesh_control(data: bytes, offset: int) -> MeshControl:
     return MeshControl(flags, ttl, seq, ext)
 
 
-def plausible_mesh_control(data: bytes, offset: int) -> bool:
-    """Whether the bytes at `offset` can be a Mesh Control field.
+# The LLC/SNAP header every mesh MSDU starts with (Linux, ns-3 and the
+# standard's 802.2 encapsulation of mesh data).
+LLC_SNAP = b"\xaa\xaa\x03"
 
-    Used for frames that carry one without saying so (Linux relays mesh data
-    with the QoS mesh-control-present bit clear). The alternative body of a
-    4-address data frame is LLC/SNAP, whose first octet 0xAA sets reserved
-    Mesh Flags bits, so the reserved bits being zero tells the two apart.
+# 802.11-2020 9.2.4.1.4 / 9.2.4.5.1 bits this rule reads.
+_FC_TO_DS = 0x0100
+_FC_FROM_DS = 0x0200
+_FC_PROTECTED = 0x4000
+_QOS_AMSDU_PRESENT = 0x0080
+_QOS_MESH_CONTROL_PRESENT = 0x0100
+
+
+def mesh_control_rule(frame_control: int, qos_control: int | None, addr1: bytes, seq_ctrl: int,
+                      body: bytes) -> str | None:
+    """Whether a data frame's body starts with a Mesh Control field, and by
+    which rule; one rule for the codec and the Scapy layers alike.
+
+    - "qos-bit": QoS Control bit 8, Mesh Control Present (9.2.4.5.1);
+    - "inferred": the bit is clear, but the frame is mesh data by its
+      addressing (4-address, or group-addressed From DS as 9.3.5 sends mesh
+      broadcasts), is the first fragment of a whole MSDU (not an A-MSDU,
+      whose subframes each carry their own Mesh Control), and its body is a
+      well-formed Mesh Control field followed by LLC/SNAP. Linux 6.1 relays
+      mesh data this way, bit clear, field present. A plain 4-address (WDS)
+      body is LLC/SNAP itself, whose first octet 0xAA sets reserved Mesh
+      Flags bits, so the two cannot be confused.
+    None: no Mesh Control (not QoS, protected, A-MSDU, or neither rule).
     """
-    if len(data) - offset < 6:
-        return False
-    flags = data[offset]
+    if qos_control is None or frame_control & _FC_PROTECTED or qos_control & _QOS_AMSDU_PRESENT:
+        return None
+    if qos_control & _QOS_MESH_CONTROL_PRESENT:
+        return "qos-bit"
+    ds = frame_control & (_FC_TO_DS | _FC_FROM_DS)
+    meshlike = ds == _FC_TO_DS | _FC_FROM_DS or (ds == _FC_FROM_DS and bool(addr1[0] & 0x01))
+    if not meshlike or seq_ctrl & 0x000F or len(body) < 6:
+        return None
+    flags = body[0]
     if flags & ~AE_MASK or (flags & AE_MASK) not in _AE_ADDRS:
-        return False
-    return len(data) - offset >= 6 + 6 * _AE_ADDRS[flags & AE_MASK]
+        return None
+    end = 6 + 6 * _AE_ADDRS[flags & AE_MASK]
+    return "inferred" if body[end:end + 3] == LLC_SNAP else None

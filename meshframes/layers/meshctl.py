@@ -4,13 +4,12 @@ Scapy 2.8 ignores the Mesh Control Present bit of QoS Control and parses the
 Mesh Control field as LLC. Importing this module teaches `Dot11QoS` to hand
 its payload to `MeshControl` when the field is there.
 
-Two rules decide that, and `mesh_control_rule` says which one fired:
-- "qos-bit": QoS Control bit 8 (Mesh Control Present, 9.2.4.5.1) is set;
-- "4addr-heuristic": the bit is clear, but the frame is an unprotected
-  4-address QoS data frame whose body is a well-formed Mesh Control field
-  followed by an LLC/SNAP header. Linux 6.1 sends every frame it relays
-  this way (the bit is cleared while the field stays), and tshark 4.0 then
-  misreads the frame; we do not.
+The decision is the codec's (`meshframes.codec.meshctl.mesh_control_rule`),
+so the layers and the engines never disagree on it: "qos-bit" when QoS
+Control bit 8 (Mesh Control Present, 9.2.4.5.1) is set, "inferred" for mesh
+data that carries the field with the bit clear, as Linux 6.1 relays it.
+A-MSDU bodies are left to Scapy: each of their subframes has its own Mesh
+Control.
 """
 
 from __future__ import annotations
@@ -18,8 +17,10 @@ from __future__ import annotations
 from scapy.fields import BitEnumField, BitField, ByteField, ConditionalField, LEIntField, MACField
 from scapy.layers.dot11 import Dot11, Dot11QoS
 from scapy.layers.l2 import LLC
+from scapy.utils import mac2str
 from scapy.packet import Packet, bind_layers, bind_top_down
 
+from meshframes.codec.meshctl import mesh_control_rule as codec_mesh_control_rule
 from meshframes.layers._strict import MalformedLayer, StrictPacket
 
 # 9.2.4.5.1: bit 8 of QoS Control (bit 0 of its second octet, Scapy's TXOP).
@@ -30,8 +31,6 @@ AE_A4 = 1
 AE_A5_A6 = 2
 AE_MODES = {AE_NONE: "none", AE_A4: "A4", AE_A5_A6: "A5+A6", 3: "reserved"}
 
-_LLC_SNAP = b"\xaa\xaa\x03"
-_AE_LENGTH = {AE_NONE: 0, AE_A4: 6, AE_A5_A6: 12}
 
 
 class MeshControl(StrictPacket):
@@ -74,29 +73,16 @@ def _is_qos_data(pkt: Packet) -> bool:
     return isinstance(pkt, Dot11) and pkt.type == 2 and 8 <= pkt.subtype <= 11
 
 
-def looks_like_mesh_control(body: bytes) -> bool:
-    """A well-formed Mesh Control field followed by LLC/SNAP, and not a body
-    that is itself LLC/SNAP (a plain 4-address WDS frame)."""
-    if len(body) < 6 or body.startswith(_LLC_SNAP):
-        return False
-    flags = body[0]
-    mode = flags & 0x03
-    if flags & 0xFC or mode not in _AE_LENGTH:
-        return False
-    end = 6 + _AE_LENGTH[mode]
-    return body[end : end + 3] == _LLC_SNAP
-
-
 def mesh_control_rule(qos: Dot11QoS, body: bytes) -> str | None:
     """Which rule says this QoS data body starts with Mesh Control, if any."""
     dot11 = qos.underlayer
-    if not _is_qos_data(dot11) or dot11.FCfield.protected:
+    if not _is_qos_data(dot11):
         return None
-    if qos.TXOP & QOS_MESH_CONTROL_PRESENT:
-        return "qos-bit"
-    if dot11.FCfield.to_DS and dot11.FCfield.from_DS and looks_like_mesh_control(body):
-        return "4addr-heuristic"
-    return None
+    # The same 16-bit fields the codec reads, put back together from
+    # Scapy's bit fields (9.2.4.1.1 Frame Control, 9.2.4.5.1 QoS Control).
+    fc = dot11.subtype << 4 | dot11.type << 2 | dot11.proto | int(dot11.FCfield) << 8
+    qos_control = qos.TID | qos.EOSP << 4 | qos.Ack_Policy << 5 | qos.A_MSDU_Present << 7 | qos.TXOP << 8
+    return codec_mesh_control_rule(fc, qos_control, mac2str(dot11.addr1), dot11.SC or 0, body)
 
 
 _scapy_qos_guess = Dot11QoS.guess_payload_class

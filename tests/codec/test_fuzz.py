@@ -4,6 +4,8 @@ encode -> decode unchanged."""
 
 from __future__ import annotations
 
+from meshframes.codec.meshctl import LLC_SNAP
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -114,12 +116,19 @@ def test_peering_events_round_trip(a1: bytes, a2: bytes, action: int, data: st.D
 @given(mac, mac, st.sampled_from([0, 1, 2]), u8, u32, st.binary(max_size=64), st.booleans())
 def test_mesh_data_and_vendor_frames_round_trip(a1: bytes, a2: bytes, ae: int, ttl: int, seq: int,
                                                 payload: bytes, qos_bit: bool) -> None:
-    """Mesh data (bit set, or clear as Linux relays it) and FastPay frames."""
+    """Mesh data (bit set, or clear as Linux relays it: then the MSDU
+    starts with LLC/SNAP, which is what tells the field is there) and
+    FastPay frames."""
     addrs = tuple(bytes([0x02, 0, 0, 0, 0, i]) for i in range(ae))
     mc = MeshControl(ae, ttl, seq, addrs)
     header = MacHeader(0x0388, 0, a1, a2, a2, 0, addr4=a2, qos_control=0x0100 if qos_bit else 0)
-    data_frame = DataFrame(header, mc, payload)
+    msdu = payload if qos_bit else LLC_SNAP + payload
+    data_frame = DataFrame(header, mc, msdu)
     assert decode(encode(data_frame)) == data_frame
+    if not qos_bit:
+        # Without LLC/SNAP behind it, a bit-clear body is not taken for Mesh Control.
+        bare = decode(encode(DataFrame(header, None, mc.encode() + b"\x00" + payload)))
+        assert isinstance(bare, DataFrame) and bare.mesh_control is None
     if ae != 1:
         vendor = VendorAction(mgmt_header(a1, a2, 0), CATEGORY_VENDOR, mc, 1, 0, seq & 0xFFFF, 0, 1, payload)
         assert decode(encode(vendor)) == vendor
