@@ -51,6 +51,10 @@ class ReassemblyError(enum.Enum):
     COUNT_MISMATCH = "fragment-count-mismatch"
     DUPLICATE = "duplicate-fragment"
     TYPE_MISMATCH = "fragment-type-mismatch"
+    # A set's flags (bit 0: sealed end to end) are the same on every
+    # fragment; a mixed set would let a cleartext fragment ride under the
+    # sealed label of the others.
+    FLAGS_MISMATCH = "fragment-flags-mismatch"
     TOO_MANY_PENDING = "reassembly-table-full"
 
 
@@ -98,6 +102,8 @@ class Reassembler:
             return ReassemblyError.COUNT_MISMATCH
         if partial.msg_type != msg_type:
             return ReassemblyError.TYPE_MISMATCH
+        if partial.flags != flags:
+            return ReassemblyError.FLAGS_MISMATCH
         if number in partial.parts:
             return ReassemblyError.DUPLICATE
         partial.parts[number] = payload

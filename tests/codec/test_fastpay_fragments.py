@@ -27,8 +27,9 @@ def test_thirty_three_authority_certificate_needs_two_fragments() -> None:
 
 
 def test_reassembly_in_any_order_and_rejections() -> None:
-    """Out-of-order fragments reassemble; duplicates, count and type
-    mismatches are refused with their reason; stale sets expire."""
+    """Out-of-order fragments reassemble; duplicates, count, type and flags
+    mismatches (a cleartext fragment in a sealed set) are refused with their
+    reason; stale sets expire."""
     message = bytes(range(200)) * 10
     parts = fragment(message, max_payload=600)
     r = Reassembler(timeout=1.0)
@@ -38,6 +39,7 @@ def test_reassembly_in_any_order_and_rejections() -> None:
     assert r.add(SA, 7, 3, 0, 0, len(parts), parts[0], now=0.1) is ReassemblyError.DUPLICATE
     assert r.add(SA, 7, 3, 0, 1, len(parts) + 1, parts[1], now=0.1) is ReassemblyError.COUNT_MISMATCH
     assert r.add(SA, 7, 4, 0, 1, len(parts), parts[1], now=0.1) is ReassemblyError.TYPE_MISMATCH
+    assert r.add(SA, 7, 3, 1, 1, len(parts), parts[1], now=0.1) is ReassemblyError.FLAGS_MISMATCH
     done = r.add(SA, 7, 3, 0, 1, len(parts), parts[1], now=0.2)
     assert done == Reassembled(SA, 7, 3, 0, message)
     assert r.add(SA, 8, 3, 0, 0, 2, b"x", now=0.0) is None
