@@ -150,8 +150,11 @@ def expected_header_length(data: bytes) -> int:
     """Octets of MAC header the Frame Control field promises (9.3)."""
     fc, flags = data[0], data[1]
     ftype, subtype = (fc >> 2) & 3, fc >> 4
+    # +HTC/Order (9.2.4.1.10): four octets of HT Control in management and
+    # QoS data frames (9.2.4.6).
+    htc = 4 if flags & 0x80 else 0
     if ftype == 0:
-        return 24
+        return 24 + htc
     if ftype == 1:
         return _CONTROL_LENGTH.get(subtype, 16)
     if ftype == 2:
@@ -159,7 +162,7 @@ def expected_header_length(data: bytes) -> int:
         if flags & 0x03 == 0x03:
             length += 6
         if subtype & 0x08:
-            length += 2
+            length += 2 + htc
         return length
     # Extension frames (S1G, DMG): Scapy reads a second address for the
     # same subtypes as control frames.

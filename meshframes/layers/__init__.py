@@ -48,6 +48,7 @@ from meshframes.layers.fastpay import (
     FastPayTransferOrder,
 )
 from meshframes.layers.hwmp import GANN, PERR, PREP, PREQ, RANN, PERRDestination, PREQTarget
+from meshframes.layers.machdr import HTControl
 from meshframes.layers.meshctl import MeshControl, VendorMeshControl, mesh_control_rule
 
 __all__ = [
@@ -56,7 +57,7 @@ __all__ = [
     "FastPayAccountInfoResponse", "FastPayAuthorityAnnouncement", "FastPayAuthoritySignature",
     "FastPayCertifiedTransferOrder", "FastPayError", "FastPayFragment", "FastPayHeader",
     "FastPayMessage", "FastPaySealed", "FastPaySignedTransferOrder", "FastPayTransfer",
-    "FastPayTransferOrder", "GateAnnouncement", "HWMPMeshPathSelection", "MalformedLayer",
+    "FastPayTransferOrder", "GateAnnouncement", "HTControl", "HWMPMeshPathSelection", "MalformedLayer",
     "MeshAction", "MeshAwakeWindow", "MeshChannelSwitchParameters", "MeshConfiguration",
     "MeshControl", "MeshGroupKeyAcknowledge", "MeshGroupKeyInform", "MeshID",
     "MeshPeeringManagement", "PERRDestination", "PREQTarget", "PeeringClose", "PeeringConfirm",

@@ -1,10 +1,11 @@
 """Mesh Control field (IEEE 802.11-2020 9.2.4.7.3) in mesh data frames.
 
 Scapy 2.8 ignores the Mesh Control Present bit of QoS Control and parses the
-Mesh Control field as LLC. Importing this module teaches `Dot11QoS` to hand
-its payload to `MeshControl` when the field is there.
+Mesh Control field as LLC; `meshframes.layers.machdr` teaches `Dot11QoS` to
+hand its payload to `MeshControl` when the field is there.
 
-The decision is the codec's (`meshframes.codec.meshctl.mesh_control_rule`),
+The decision is the codec's (`meshframes.codec.meshctl.mesh_control_rule`,
+applied by the hooks in `meshframes.layers.machdr`),
 so the layers and the engines never disagree on it: "qos-bit" when QoS
 Control bit 8 (Mesh Control Present, 9.2.4.5.1) is set, "inferred" for mesh
 data that carries the field with the bit clear, as Linux 6.1 relays it.
@@ -85,18 +86,6 @@ def mesh_control_rule(qos: Dot11QoS, body: bytes) -> str | None:
     return codec_mesh_control_rule(fc, qos_control, mac2str(dot11.addr1), dot11.SC or 0, body)
 
 
-_scapy_qos_guess = Dot11QoS.guess_payload_class
-
-
-def _qos_guess_payload_class(self: Dot11QoS, payload: bytes) -> type[Packet]:
-    if mesh_control_rule(self, payload):
-        return MeshControl
-    return _scapy_qos_guess(self, payload)
-
-
-# Scapy picks Dot11QoS's payload through a catch-all LLC binding that a
-# bind_layers condition cannot override, so the decision is made here.
-Dot11QoS.guess_payload_class = _qos_guess_payload_class
 
 bind_top_down(Dot11QoS, MeshControl, TXOP=QOS_MESH_CONTROL_PRESENT)
 bind_layers(MeshControl, LLC)
