@@ -48,6 +48,7 @@ from meshframes.layers import (
     mesh_control_rule,
 )
 from meshframes.layers.fastpay import MESSAGE_TYPES
+from meshframes.layers.machdr import AMSDU
 
 KINDS = (
     "beacon",
@@ -329,6 +330,8 @@ def _raw_in_80211(pkt: Packet) -> str | None:
             return None
         if isinstance(layer, Raw):
             return f"{len(layer.load)} octets after {parent.name} have no layer"
+        if isinstance(layer, AMSDU):
+            return f"A-MSDU of {len(layer.subframes)} octets: subframes are not decoded"
         parent = layer
     return None
 

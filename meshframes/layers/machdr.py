@@ -14,7 +14,7 @@ so the choice is made here, once, for both fields.
 
 from __future__ import annotations
 
-from scapy.fields import XLEIntField
+from scapy.fields import XLEIntField, XStrField
 from scapy.layers.dot11 import Dot11, Dot11Encrypted, Dot11QoS
 from scapy.packet import Packet
 
@@ -30,7 +30,18 @@ def carries_ht_control(dot11: Dot11) -> bool:
     return bool(dot11.FCfield.order) and (dot11.type == 0 or (dot11.type == 2 and dot11.subtype & 0x08 != 0))
 
 
+class AMSDU(Packet):
+    """An A-MSDU (9.3.2.2.2): subframes of DA, SA, Length, [Mesh Control],
+    MSDU and padding. Kept whole; the analyzer reports it undecoded rather
+    than read the first subframe header as LLC, as plain Scapy would."""
+
+    name = "A-MSDU (subframes not decoded)"
+    fields_desc = [XStrField("subframes", b"")]
+
+
 def _qos_body(qos: Dot11QoS, payload: bytes) -> type[Packet]:
+    if qos.A_MSDU_Present and not qos.underlayer.FCfield.protected:
+        return AMSDU
     if mesh_control_rule(qos, payload):
         return MeshControl
     return _scapy_qos_guess(qos, payload)

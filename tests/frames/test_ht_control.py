@@ -62,3 +62,15 @@ def test_tshark_reads_the_same_fields(tmp_path):
     assert by_kind["preq"]["wlan.hwmp.orig_sta"] == [Dot11(CASES["preq"])[PREQ].originator_address]
     assert [int(v, 0) for v in by_kind["mesh-data"]["wlan.fixed.mesh_ttl"]] == [17]
     assert [int(v, 0) for v in by_kind["mesh-data"]["wlan.fixed.mesh_sequence"]] == [5]
+
+
+def test_an_amsdu_is_reported_undecoded_by_both_decoders():
+    """An A-MSDU (QoS bit 7) with the Mesh Control Present bit: its body is
+    subframes, each with its own header and Mesh Control, not one Mesh
+    Control field; neither decoder reads it as one."""
+    frame = bytearray(bytes(build("mesh-data", FrameOptions())))
+    frame[30] |= 0x80  # A-MSDU Present, in the first octet of QoS Control
+    result = decode_mpdu(bytes(frame))
+    assert result.undecoded and "A-MSDU" in result.undecoded and not result.packet.haslayer(MeshControl)
+    event = codec.decode(bytes(frame))
+    assert event.mesh_control is None and codec.encode(event) == bytes(frame)
