@@ -30,6 +30,8 @@ class Reason(StrEnum):
     UNEXPECTED_MESSAGE = "unexpected-message"
     CERTIFICATE_NOT_FOR_US = "certificate-not-for-us"
     BAD_CERTIFICATE = "bad-certificate"
+    # The authority's store failed: it answers nothing until rebuilt.
+    AUTHORITY_FAILED = "authority-store-failed"
     # Sending
     DISCOVERY_QUEUE_OVERFLOW = "discovery-queue-overflow"
     # Driving

@@ -15,7 +15,7 @@ from meshframes.app.scenario import FastPayMesh, scenario_committee
 from meshframes.codec.fastpay import MessageType
 from meshframes.codec.header import BROADCAST
 from meshframes.fastpay.ed25519 import KeyPair
-from meshframes.fastpay.messages import ConfirmationOrder
+from meshframes.fastpay.messages import AccountInfoRequest, ConfirmationOrder
 from meshframes.radio.base import Radio, RxFrame
 from meshframes.seal.e2e import FLAG_SEALED, E2EIdentity, E2ESealer, parse_fastpay_frame
 from meshframes.seal.errors import NotFastPay, Reason as SealReason
@@ -91,8 +91,9 @@ def test_a_tampering_relay_is_detected_and_the_transfer_completes_without_it(tmp
 
 def test_rogue_stations_are_refused_at_every_turn(tmp_path: Path) -> None:
     """Two rogue stations: one seals with a key of its own and sends
-    garbage, a vote to an authority, a confirmation without a quorum, and
-    certificates without a quorum or for someone else to a client; the
+    garbage, a vote to an authority, a confirmation without a quorum, an
+    info request for sequence number 2^64 - 1 (past what SQLite holds),
+    and certificates without a quorum or for someone else to a client; the
     other sends in the clear: another committee's announcements and an
     order. Each lands as a refusal with its reason, counted once; nothing
     crashes; the honest transfers complete."""
@@ -123,6 +124,8 @@ def test_rogue_stations_are_refused_at_every_turn(tmp_path: Path) -> None:
             (to_target, (MessageType.FASTPAY_ORDER, b"\x00\x00\x00\x00garbage")),
             (to_target, frame_message(vote(theirs))),
             (to_target, frame_message(ConfirmationOrder(transfer_certificate=no_quorum))),
+            (to_target, frame_message(AccountInfoRequest(sender=mesh.account_ids[0].public_key,
+                                                         request_sequence_number=2**64 - 1))),
             (to_victim, frame_message(certificate(to_victim_order, signers=[]))),
             (to_victim, frame_message(certificate(theirs))),
         ],
@@ -140,7 +143,7 @@ def test_rogue_stations_are_refused_at_every_turn(tmp_path: Path) -> None:
     schedule(mesh, plan)
     mesh.run(30.0)
     check_ledger(mesh, plan)
-    assert links[0].sealed == 5
+    assert links[0].sealed == 6
     for node, party in mesh.parties.items():
         assert party.app.refused["announce-wrong-committee"] == 2, node
     authority = mesh.parties[target].app
@@ -148,5 +151,6 @@ def test_rogue_stations_are_refused_at_every_turn(tmp_path: Path) -> None:
     assert (authority.refused["undecodable"], authority.refused["unexpected-message"],
             authority.refused["e2e-required"]) == (1, 1, 1)
     assert authority.engine.rejections["CertificateRequiresQuorum"] == 1
+    assert authority.engine.rejections["CertificateNotfound"] == 1
     client = mesh.parties[victim].app
     assert (client.refused["bad-certificate"], client.refused["certificate-not-for-us"]) == (1, 1)

@@ -202,6 +202,23 @@ def test_authority_answers_the_station_that_asked(tmp_path: Path) -> None:
     assert decode_message(reply.payload).authority == AUTHORITIES[0].public_key
 
 
+def test_authority_whose_store_fails_refuses_and_keeps_the_node_running(tmp_path: Path) -> None:
+    """SQLite refuses the authority's write (a trigger added by another
+    connection): the delivery is refused and counted, nothing is sent, and
+    so is every later one; no exception reaches the node."""
+    import sqlite3
+
+    authority = _authority(tmp_path)
+    other = sqlite3.connect(tmp_path / "authority.db")
+    other.execute("CREATE TRIGGER fail_vote BEFORE INSERT ON vote BEGIN SELECT RAISE(ABORT, 'injected'); END")
+    other.close()
+    msg_type, payload = frame_message(every_message()["order"])
+    for now in (2.0, 3.0):
+        [refused] = authority.on_deliver(MAC[0], msg_type, FLAG_E2E_SEALED, payload, now)
+        assert isinstance(refused, Refused) and refused.reason == Reason.AUTHORITY_FAILED
+    assert authority.refused == {str(Reason.AUTHORITY_FAILED): 2}
+
+
 @pytest.fixture(scope="module")
 def fuzzed_parties(tmp_path_factory: pytest.TempPathFactory) -> tuple[AuthorityNode, ClientNode]:
     root = tmp_path_factory.mktemp("fuzz")
