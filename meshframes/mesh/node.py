@@ -83,7 +83,9 @@ class MeshNode:
                              SetTimer(TIMER_HOUSEKEEPING, first + self.config.beacon_interval)]
                             + self.hwmp.start(now), now)
 
-    def receive(self, frame: Frame, rx: RxFrame, now: float) -> list[Action]:
+    def receive(self, frame: Frame, rx: RxFrame, now: float, sealed_by: bytes | None = None) -> list[Action]:
+        """`sealed_by`: the identity whose end-to-end seal a frame layer
+        verified on this frame (runtime `Opened`), carried to `Deliver`."""
         if isinstance(frame, (ControlFrame, ExtensionFrame)):
             return []
         hdr = frame.header
@@ -101,9 +103,9 @@ class MeshNode:
                 peer.signal_dbm = rx.signal_dbm
             if rx.rate_100kbps and not is_group(hdr.addr1):
                 peer.rx_rate_100kbps = rx.rate_100kbps
-        return self._finish(self._dispatch(frame, rx, now), now)
+        return self._finish(self._dispatch(frame, rx, now, sealed_by), now)
 
-    def _dispatch(self, frame: Frame, rx: RxFrame, now: float) -> list[Action]:
+    def _dispatch(self, frame: Frame, rx: RxFrame, now: float, sealed_by: bytes | None) -> list[Action]:
         if isinstance(frame, Beacon):
             return self._on_beacon(frame, rx, now)
         if isinstance(frame, SelfProtected):
@@ -111,7 +113,7 @@ class MeshNode:
         if isinstance(frame, MeshAction):
             return self.hwmp.on_frame(frame, now)
         if isinstance(frame, (VendorAction, DataFrame)):
-            return self._on_multihop(frame, now)
+            return self._on_multihop(frame, now, sealed_by)
         if isinstance(frame, ActionFrame):
             if frame.category == CATEGORY_VENDOR | _ECHO_BIT:
                 return [Refused("action-returned-by-peer", "category 255 echo of our frame")]
@@ -203,7 +205,7 @@ class MeshNode:
             peer.beacon_interval = beacon.beacon_interval * 1024e-6
         return self.peering.on_beacon(beacon, rx, now)
 
-    def _on_multihop(self, frame: VendorAction | DataFrame, now: float) -> list[Action]:
+    def _on_multihop(self, frame: VendorAction | DataFrame, now: float, sealed_by: bytes | None) -> list[Action]:
         if isinstance(frame, DataFrame) and frame.mesh_control is None:
             if frame.header.subtype == SUBTYPE_QOS_NULL:
                 return []
@@ -214,16 +216,21 @@ class MeshNode:
         if isinstance(local, DataFrame):
             actions.append(self.forwarder.delivery(local))
         elif isinstance(local, VendorAction):
-            actions += self._reassemble(local, now)
+            actions += self._reassemble(local, now, sealed_by)
         return actions
 
-    def _reassemble(self, frame: VendorAction, now: float) -> list[Action]:
+    def _reassemble(self, frame: VendorAction, now: float, sealed_by: bytes | None) -> list[Action]:
         mc = frame.mesh_control
         source = mc.addr6 if mc.addr6 is not None else frame.header.addr2
-        got = self.reassembler.add(source, frame.message_id, frame.msg_type, frame.flags,
+        # Sets are keyed by where fragments come from as far as we can
+        # prove it: the mesh SA and, for fragments whose seal was verified,
+        # the sealer's identity. Fragments sealed by different parties, or
+        # a cleartext one among sealed ones, never complete each other.
+        origin = source + (sealed_by or b"")
+        got = self.reassembler.add(origin, frame.message_id, frame.msg_type, frame.flags,
                                    frame.fragment_number, frame.fragment_count, frame.payload, now)
         if isinstance(got, Reassembled):
-            return [Deliver(got.source, got.msg_type, got.flags, got.message)]
+            return [Deliver(source, got.msg_type, got.flags, got.message, sealed_by)]
         if got is None:
             return []
         return [Refused(got.value, f"{source.hex(':')} message {frame.message_id}")]
@@ -246,8 +253,8 @@ class MeshNode:
                 due = min(due, peer.last_seen + silence + _CHECK_SLACK)
         actions.append(SetTimer(TIMER_HOUSEKEEPING, due))
         self.paths.expire(now)
-        for source, message_id in self.reassembler.expire(now):
-            actions.append(Refused("reassembly-timeout", f"{source.hex(':')} message {message_id}"))
+        for origin, message_id in self.reassembler.expire(now):
+            actions.append(Refused("reassembly-timeout", f"{origin[:6].hex(':')} message {message_id}"))
         return actions
 
     def _finish(self, actions: list[Action], now: float) -> list[Action]:

@@ -95,6 +95,24 @@ def test_group_frames_flood_once() -> None:
     assert refusals(mine) == ["own-frame-returned"]
 
 
+def test_group_frame_naming_one_station_is_neither_delivered_nor_forwarded() -> None:
+    """A1 broadcast with a unicast mesh DA (ours or another's): a group
+    frame's destination is its group, so it is refused and counted, as
+    Linux drops four-address data with a group A1; and a mesh data frame
+    of that shape too."""
+    n = node()
+    learn(n, C, D)
+    for mesh_da, seq in ((D, 1), (B, 2)):
+        actions = n.receive(vendor(A, BROADCAST, mesh_da, A, seq=seq), RX, 0.1)
+        assert refusals(actions) == ["group-frame-unicast-mesh-da"]
+        assert not sent(actions) and not delivered(actions)
+    header = MacHeader(0x0388, 0, BROADCAST, A, D, 0x10, addr4=A, qos_control=0x0100)
+    data = decode(encode(DataFrame(header, MeshControl(0, 30, 4), b"\xaa\xaa\x03" + bytes(5))))
+    actions = n.receive(data, RX, 0.1)
+    assert refusals(actions) == ["group-frame-unicast-mesh-da"] and not sent(actions) and not delivered(actions)
+    assert n.counters["group-frame-unicast-mesh-da"] == 3
+
+
 def test_frames_wait_for_a_path_in_a_bounded_queue() -> None:
     """Sends to an unknown destination queue (frame_queue_len, oldest
     dropped) while a PREQ goes out; the PREP releases them to the next hop."""
@@ -140,7 +158,25 @@ def test_message_fragmented_and_reassembled_across_a_relay() -> None:
         actions = target.receive(frame, RX, 1.0)
         got += [d for d in delivered(actions)]
         queue += [(frame.header.addr1, f) for f in sent(actions)]
-    assert got == [Deliver(A, 3, 0, message)]
+    assert got == [Deliver(A, 3, 0, message, None)]
+
+
+def test_fragments_complete_only_with_fragments_of_the_same_sealer() -> None:
+    """Who sealed a fragment (as the e2e layer reports it, never the air)
+    is part of its set: a cleartext fragment or one sealed by another
+    identity never completes a sealed set, and the delivery names the
+    sealer."""
+    n = node()
+    x, y = b"\x11" * 32, b"\x22" * 32
+
+    def part(number: int, sealed_by: bytes | None, seq: int) -> list[Action]:
+        frame = VendorAction(action_header(B, A), CATEGORY_VENDOR, MeshControl(AE_A5_A6, 31, seq, (B, A)),
+                             3, 0, 9, number, 2, bytes([number]) * 10)
+        return n.receive(frame, RX, 0.1, sealed_by)
+
+    assert not delivered(part(0, x, 1))
+    assert not delivered(part(1, None, 2)) and not delivered(part(1, y, 3))
+    assert delivered(part(1, x, 4)) == [Deliver(A, 3, 0, bytes(10) + b"\x01" * 10, x)]
 
 
 def test_linux_relayed_data_is_forwarded_with_the_bit_set() -> None:
