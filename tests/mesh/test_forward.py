@@ -82,6 +82,29 @@ def test_forwarding_failure_sends_perr_to_the_transmitter() -> None:
     assert (dest.addr, dest.sn, dest.reason) == (D, 0, ReasonCode.MESH_PATH_ERROR_NO_FORWARDING_INFORMATION)
 
 
+def test_perr_queue_is_bounded_and_holds_one_per_receiver_and_destination() -> None:
+    """A peer floods frames for 200 destinations we have no path to: the
+    first PERR leaves, 64 wait behind the rate limit, the rest are dropped
+    and counted. The same flood again adds nothing: one waiting PERR per
+    (receiver, destination). Draining sends exactly the queued ones, one
+    per dot11MeshHWMPperrMinInterval."""
+    from meshframes.mesh.hwmp import MAX_PERR_QUEUE_LEN, TIMER_PERR
+
+    n = node()
+    targets = [bytes([2, 0, 0, 1, i >> 8, i & 0xFF]) for i in range(200)]
+    perrs = [sent(n.receive(vendor(A, B, t, A, seq=1 + k), RX, 0.1)) for k, t in enumerate(targets)]
+    assert sum(map(len, perrs)) == 1
+    assert n.counters["perr-queue-full"] == 200 - 1 - MAX_PERR_QUEUE_LEN
+    for k, target in enumerate(targets[1:MAX_PERR_QUEUE_LEN + 1]):
+        n.receive(vendor(A, B, target, A, seq=500 + k), RX, 0.1)
+    assert n.counters["perr-already-queued"] == MAX_PERR_QUEUE_LEN
+    interval = n.config.dot11MeshHWMPperrMinInterval
+    drained = []
+    for step in range(1, 2 * MAX_PERR_QUEUE_LEN):
+        drained += [f.elements[0].destinations[0].addr for f in sent(n.on_timer(TIMER_PERR, 0.1 + step * interval))]
+    assert drained == targets[1:MAX_PERR_QUEUE_LEN + 1]
+
+
 def test_group_frames_flood_once() -> None:
     """A broadcast is delivered and rebroadcast once; the same (mesh SA,
     sequence number) again is a duplicate; our own flood coming back is
