@@ -70,6 +70,10 @@ class MeshConfig:
     dot11MeshMaxRetries: int = 3
     dot11MeshMaxPeerLinks: int = 32
     auto_open_plinks: bool = True
+    # Linux plink_timeout (MESH_DEFAULT_PLINK_TIMEOUT, net/wireless/mesh.c):
+    # a station silent this long is expired; we expire only entries not
+    # established (an established one is lost by beacon loss first).
+    plink_timeout: float = 1800.0
     # Forwarding (14.11): initial Mesh TTL of data, initial TTL of HWMP elements.
     dot11MeshTTL: int = 31
     element_ttl: int = 31

@@ -237,8 +237,9 @@ class MeshNode:
 
     def _housekeeping(self, now: float) -> list[Action]:
         """Peers unheard for beacon_loss_limit of their beacon intervals are
-        lost (PERR for paths through them, then a Close); old paths and
-        fragment sets are forgotten. Runs once per beacon interval, and
+        lost (PERR for paths through them, then a Close); entries never
+        established and silent for plink_timeout, old paths and fragment
+        sets are forgotten. Runs once per beacon interval, and
         also right when a peer's silence would reach the limit."""
         cfg = self.config
         due = now + cfg.beacon_interval
@@ -252,6 +253,8 @@ class MeshNode:
             else:
                 due = min(due, peer.last_seen + silence + _CHECK_SLACK)
         actions.append(SetTimer(TIMER_HOUSEKEEPING, due))
+        for addr in self.peers.expire(now - cfg.plink_timeout):
+            actions.append(Refused("peer-expired", addr.hex(":")))
         self.paths.expire(now)
         for origin, message_id in self.reassembler.expire(now):
             actions.append(Refused("reassembly-timeout", f"{origin[:6].hex(':')} message {message_id}"))

@@ -270,3 +270,25 @@ def test_refused_actions_carry_the_reason() -> None:
     actions = n.receive(vendor(C, B, B, C), RX, 0.0)
     assert actions == [Refused("frame-from-non-peer", C.hex(":"))]
     assert not [a for a in actions if isinstance(a, Transmit)]
+
+
+def test_silent_entries_never_established_expire_after_the_plink_timeout() -> None:
+    """Housekeeping forgets entries not established and silent for
+    plink_timeout (Linux: 1800 s), counted; recently heard ones and
+    established peers stay."""
+    from meshframes.mesh.mbss import Mbss
+    from meshframes.mesh.node import TIMER_HOUSEKEEPING
+
+    n = node(auto_open_plinks=False)
+    strangers = [bytes([2, 0xFA, 0, 0, 0, i]) for i in range(5)]
+    for mac in strangers:
+        beacon = Mbss(mac, MeshConfig()).beacon(1.0, 0)
+        n.receive(beacon, RX, 1.0)
+    late = Mbss(D, MeshConfig()).beacon(100.0, 0)
+    n.receive(late, RX, 100.0)
+    for peer in (A, C):
+        n.receive(Mbss(peer, MeshConfig()).beacon(1801.0, 0), RX, 1801.0)
+    n.on_timer(TIMER_HOUSEKEEPING, 1801.5)
+    assert n.counters["peer-expired"] == len(strangers)
+    assert all(n.peers.get(m) is None for m in strangers)
+    assert n.peers.get(D) is not None and n.peers.is_established(A) and n.peers.is_established(C)

@@ -338,3 +338,41 @@ def test_mesh_configuration_mismatch_is_not_a_candidate() -> None:
         for e in beacon.elements))
     assert refusals(peering.on_beacon(beacon, RX, 0.0)) == ["beacon-profile-mismatch"]
     assert not [e for e in beacon.elements if isinstance(e, MeshId) and e.mesh_id != b"meshframes"]
+
+
+def fake_beacons(peering: Peering, count: int, now: float) -> list[bytes]:
+    """Beacons from `count` made-up stations of our MBSS, 1 ms apart."""
+    macs = [bytes([2, 0xFA, 0, 0, i >> 8, i & 0xFF]) for i in range(count)]
+    for i, mac in enumerate(macs):
+        peering.on_beacon(beacon_from(Mbss(mac, MeshConfig())), RX, now + i * 0.001)
+    return macs
+
+
+def test_a_full_table_makes_room_by_evicting_the_idle_entry_heard_longest_ago() -> None:
+    """Made-up stations fill the table (256 entries); a real neighbour's
+    beacon then evicts the IDLE entry heard from longest ago, counted,
+    instead of being locked out."""
+    p = engine(A, auto_open_plinks=False)
+    fakes = fake_beacons(p, p.peers.max_entries, 1.0)
+    assert len(p.peers) == p.peers.max_entries
+    actions = p.on_beacon(beacon_from(Mbss(B, MeshConfig())), RX, 5.0)
+    assert refusals(actions) == ["peer-evicted-idle"]
+    assert p.peers.get(B) is not None and p.peers.get(fakes[0]) is None
+    assert len(p.peers) == p.peers.max_entries
+
+
+def test_entries_mid_handshake_are_not_evicted_until_they_time_out() -> None:
+    """Made-up stations we opened to (OPN_SNT) are not evicted: a real
+    neighbour is refused while they retry, and admitted once their
+    unanswered Opens have taken them back to IDLE."""
+    p = engine(A)
+    fakes = fake_beacons(p, p.peers.max_entries, 1.0)
+    assert {p.peers.get(m).state for m in fakes} == {S.OPN_SNT}  # type: ignore[union-attr]
+    assert refusals(p.on_beacon(beacon_from(Mbss(B, MeshConfig())), RX, 1.5)) == ["peer-table-full"]
+    now = 1.5
+    while any(p.peers.get(m).state is not S.IDLE for m in fakes):  # type: ignore[union-attr]
+        now += 0.5
+        for mac in fakes:
+            p.on_timer(mac, now)
+    actions = p.on_beacon(beacon_from(Mbss(B, MeshConfig())), RX, now)
+    assert refusals(actions) == ["peer-evicted-idle"] and p.peers.get(B).state is S.OPN_SNT  # type: ignore[union-attr]
