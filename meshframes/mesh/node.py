@@ -23,7 +23,6 @@ from meshframes.codec import (
     ActionFrame, Beacon, ControlFrame, DataFrame, ExtensionFrame, Frame, ManagementFrame, MeshAction,
     SelfProtected, VendorAction,
 )
-from meshframes.codec.elements import AuthorityAnnouncement
 from meshframes.codec.fastpay import Reassembled, Reassembler
 from meshframes.codec.frames import CATEGORY_VENDOR
 from meshframes.codec.header import SUBTYPE_QOS_NULL, MacHeader, is_group
@@ -36,7 +35,7 @@ from meshframes.mesh.forward import Forwarder
 from meshframes.mesh.hwmp import Hwmp
 from meshframes.mesh.mbss import Mbss
 from meshframes.mesh.pathtable import MeshPath, PathTable
-from meshframes.mesh.peers import PeerTable, PlinkState
+from meshframes.mesh.peers import Peer, PeerTable, PlinkState
 from meshframes.mesh.plink import Peering
 from meshframes.mesh.rsn import MeshRsn, RandomBytes
 from meshframes.radio.base import RxFrame
@@ -69,9 +68,6 @@ class MeshNode:
         self.reassembler = Reassembler(config.reassembly_timeout)
         self.counters: Counter[str] = Counter()
         self.beacon_elements: tuple[Element, ...] = ()
-        # Authority announcements heard in neighbours' beacons, by sender.
-        self.announcements: dict[bytes, AuthorityAnnouncement] = {}
-        self._last_seq: dict[tuple[bytes, int], int] = {}
 
     # -- inputs ------------------------------------------------------------
 
@@ -94,9 +90,9 @@ class MeshNode:
         if hdr.addr1 != self.mac and not is_group(hdr.addr1):
             self.counters["not-for-us"] += 1
             return []
-        if hdr.addr1 == self.mac and self._retransmitted(hdr):
-            return self._finish([Refused("duplicate-retransmission", hdr.addr2.hex(":"))], now)
         peer = self.peers.get(hdr.addr2)
+        if peer is not None and hdr.addr1 == self.mac and self._retransmitted(peer, hdr):
+            return self._finish([Refused("duplicate-retransmission", hdr.addr2.hex(":"))], now)
         if peer is not None:
             peer.last_seen = now
             if rx.signal_dbm is not None:
@@ -183,20 +179,19 @@ class MeshNode:
 
     # -- internals ---------------------------------------------------------
 
-    def _retransmitted(self, hdr: MacHeader) -> bool:
+    @staticmethod
+    def _retransmitted(peer: Peer, hdr: MacHeader) -> bool:
         """802.11-2020 10.3.2.14: an individually addressed frame with Retry
         set and the Sequence Control we last took from that transmitter
-        (per TID) is a duplicate whose ACK was lost."""
+        (per TID) is a duplicate whose ACK was lost. Kept per peer table
+        entry, as Linux keeps it per station: a transmitter with no entry
+        (any made-up address) costs no memory."""
         tid = hdr.qos_control & 0xF if hdr.qos_control is not None else 16
-        key = (hdr.addr2, tid)
-        last = self._last_seq.get(key)
-        self._last_seq[key] = hdr.seq_ctrl
+        last = peer.last_seq_ctrl.get(tid)
+        peer.last_seq_ctrl[tid] = hdr.seq_ctrl
         return hdr.retry and last == hdr.seq_ctrl
 
     def _on_beacon(self, beacon: Beacon, rx: RxFrame, now: float) -> list[Action]:
-        for element in beacon.elements:
-            if isinstance(element, AuthorityAnnouncement):
-                self.announcements[beacon.header.addr2] = element
         peer = self.peers.get(beacon.header.addr2)
         if peer is not None:
             # Liveness is judged against the peer's own beacon interval, even

@@ -47,6 +47,10 @@ class Peer:
     tx_rate_avg: Ewma = field(default_factory=lambda: Ewma(16))
     tx_failures: int = 0
     tx_successes: int = 0
+    # Sequence Control of the last individually addressed frame taken from
+    # the peer, per TID (16 for non-QoS): duplicate detection, kept with
+    # the entry as Linux keeps it in the station (sta->last_seq_ctrl).
+    last_seq_ctrl: dict[int, int] = field(default_factory=dict)
     # Secure mesh (AMPE): this peering's nonces, ours drawn with our local
     # link id, the peer's learned from its frames, and the peer's MGTK from
     # its Open. All are forgotten with the link ids, so every peering

@@ -12,6 +12,7 @@ from meshframes.codec.frames import CATEGORY_VENDOR, ActionFrame, ManagementFram
 from meshframes.codec.header import BROADCAST, FC_PROTECTED, FC_RETRY
 from meshframes.codec.meshctl import AE_A5_A6
 from meshframes.codec.pathsel import Prep, Preq, PreqTarget
+from meshframes.codec.peering import MeshPeeringManagement
 from meshframes.mesh.constants import MeshConfig, ReasonCode
 from meshframes.mesh.events import Action, Deliver, DeliverData, Refused, Transmit
 from meshframes.mesh.mbss import action_header, path_selection
@@ -19,7 +20,7 @@ from meshframes.mesh.node import MeshNode
 from meshframes.mesh.runtime import NodeRuntime
 from meshframes.radio.base import RxFrame
 
-from .helpers import A, B, C, D, RX, ListRadio, ManualClock, refusals, sent, take_as_established
+from .helpers import A, B, C, D, RX, ListRadio, ManualClock, peer_frame, refusals, sent, take_as_established
 
 LIFETIME = 4882
 
@@ -221,6 +222,21 @@ def test_retransmission_duplicate_is_dropped() -> None:
     assert len(delivered(n.receive(frame, RX, 0.1))) == 1
     retried = replace(frame, header=replace(frame.header, frame_control=frame.header.frame_control | FC_RETRY))
     assert refusals(n.receive(retried, RX, 0.1)) == ["duplicate-retransmission"]
+
+
+def test_duplicate_detection_keeps_state_only_for_peer_table_entries() -> None:
+    """As Linux keeps the last Sequence Control in the station entry: a
+    transmitter without an entry (any made-up address, here thousands of
+    them) leaves no state behind, and the state goes with the entry."""
+    n = node()
+    for i in range(2000):
+        fake = bytes([6, 0, 0, 0, i >> 8, i & 0xFF])
+        close = peer_frame(fake, B, 3, MeshPeeringManagement(1, None, 52))
+        n.receive(replace(close, header=replace(close.header, seq_ctrl=0x10)), RX, 1.0)
+    assert len(n.peers) == 2 and all(not p.last_seq_ctrl for p in n.peers)
+    frame = replace(vendor(A, B, B, A), header=replace(vendor(A, B, B, A).header, seq_ctrl=0x50))
+    n.receive(frame, RX, 1.0)
+    assert n.peers.get(A).last_seq_ctrl == {16: 0x50}  # type: ignore[union-attr]
 
 
 def run(frames: list[bytes], n: MeshNode) -> NodeRuntime:
