@@ -109,6 +109,10 @@ class MeshConfig:
     # Rate assumed for a peer before any frame told us its rate (100 kb/s units).
     default_rate_100kbps: int = 60
     reassembly_timeout: float = 2.0
+    # Fragmented messages pending at once per origin (mesh SA, and sealer
+    # when sealed end to end): a sender has a few in flight (a reply, a
+    # retry), so anyone's fill-up of the table under one origin stops here.
+    reassembly_max_per_source: int = 8
 
     @property
     def secure(self) -> bool:

@@ -66,6 +66,9 @@ class MeshNode:
         self.hwmp = Hwmp(mac, config, self.peers, self.paths)
         self.forwarder = Forwarder(mac, config, self.paths, self.hwmp)
         self.reassembler = Reassembler(config.reassembly_timeout)
+        # Message ids of the fragment sets pending in the reassembler, by
+        # origin (mesh SA, sealer), for the per-origin and cleartext limits.
+        self._pending_sets: dict[tuple[bytes, bytes | None], set[int]] = {}
         self.counters: Counter[str] = Counter()
         self.beacon_elements: tuple[Element, ...] = ()
 
@@ -221,14 +224,44 @@ class MeshNode:
         # prove it: the mesh SA and, for fragments whose seal was verified,
         # the sealer's identity. Fragments sealed by different parties, or
         # a cleartext one among sealed ones, never complete each other.
-        origin = source + (sealed_by or b"")
-        got = self.reassembler.add(origin, frame.message_id, frame.msg_type, frame.flags,
+        origin = (source, sealed_by)
+        key = source + (sealed_by or b"")
+        described = f"{source.hex(':')} message {frame.message_id}"
+        pending = self._pending_sets.get(origin, set())
+        if frame.fragment_count > 1 and frame.message_id not in pending:
+            refusal = self._refuse_new_set(pending, sealed_by)
+            if refusal:
+                return [Refused(refusal, described)]
+        got = self.reassembler.add(key, frame.message_id, frame.msg_type, frame.flags,
                                    frame.fragment_number, frame.fragment_count, frame.payload, now)
         if isinstance(got, Reassembled):
+            self._forget_set(origin, frame.message_id)
             return [Deliver(source, got.msg_type, got.flags, got.message, sealed_by)]
         if got is None:
+            self._pending_sets.setdefault(origin, set()).add(frame.message_id)
             return []
-        return [Refused(got.value, f"{source.hex(':')} message {frame.message_id}")]
+        return [Refused(got.value, described)]
+
+    def _refuse_new_set(self, pending: set[int], sealed_by: bytes | None) -> str:
+        """Why a new fragment set may not start, or "". Beside the global
+        bound of the reassembler, no origin may hold more than
+        reassembly_max_per_source sets, and sets nobody sealed end to end
+        (anyone can send them under any mesh SA) at most half the table,
+        so they cannot lock sealed messages out."""
+        if len(pending) >= self.config.reassembly_max_per_source:
+            return "reassembly-source-limit"
+        if sealed_by is None:
+            cleartext = sum(len(ids) for (_, sealer), ids in self._pending_sets.items() if sealer is None)
+            if cleartext >= self.reassembler.max_pending // 2:
+                return "reassembly-cleartext-limit"
+        return ""
+
+    def _forget_set(self, origin: tuple[bytes, bytes | None], message_id: int) -> None:
+        ids = self._pending_sets.get(origin)
+        if ids is not None:
+            ids.discard(message_id)
+            if not ids:
+                del self._pending_sets[origin]
 
     def _housekeeping(self, now: float) -> list[Action]:
         """Peers unheard for beacon_loss_limit of their beacon intervals are
@@ -251,8 +284,10 @@ class MeshNode:
         for addr in self.peers.expire(now - cfg.plink_timeout):
             actions.append(Refused("peer-expired", addr.hex(":")))
         self.paths.expire(now)
-        for origin, message_id in self.reassembler.expire(now):
-            actions.append(Refused("reassembly-timeout", f"{origin[:6].hex(':')} message {message_id}"))
+        for key, message_id in self.reassembler.expire(now):
+            source, sealer = key[:6], key[6:] or None
+            self._forget_set((source, sealer), message_id)
+            actions.append(Refused("reassembly-timeout", f"{source.hex(':')} message {message_id}"))
         return actions
 
     def _finish(self, actions: list[Action], now: float) -> list[Action]:

@@ -308,3 +308,39 @@ def test_silent_entries_never_established_expire_after_the_plink_timeout() -> No
     assert n.counters["peer-expired"] == len(strangers)
     assert all(n.peers.get(m) is None for m in strangers)
     assert n.peers.get(D) is not None and n.peers.is_established(A) and n.peers.is_established(C)
+
+
+def first_fragment(n: MeshNode, source: bytes, message_id: int, sealed_by: bytes | None, seq: int,
+                   now: float = 1.0, number: int = 0) -> list[Action]:
+    """Fragment `number` of a two-fragment message from `source` (mesh SA) to n."""
+    frame = VendorAction(action_header(n.mac, A), CATEGORY_VENDOR, MeshControl(AE_A5_A6, 31, seq, (n.mac, source)),
+                         3, 0, message_id, number, 2, b"x" * 50)
+    return n.receive(frame, RX, now, sealed_by)
+
+
+def test_pending_fragment_sets_are_limited_per_origin_and_for_cleartext() -> None:
+    """Nobody fills the reassembly table: one origin holds at most
+    reassembly_max_per_source pending sets, cleartext sets (any mesh SA
+    can be made up) at most half the table, so a sealed message still
+    gets through; each refusal is counted, and a set that completes or
+    times out frees its place."""
+    from meshframes.mesh.node import TIMER_HOUSEKEEPING
+
+    n = node()
+    limit = n.config.reassembly_max_per_source
+    for mid in range(limit + 1):
+        first_fragment(n, D, mid, None, seq=mid)
+    assert n.counters["reassembly-source-limit"] == 1
+    assert delivered(first_fragment(n, D, 0, None, seq=100, number=1))
+    made_up = [bytes([2, 0xEE, 0, 0, i >> 8, i & 0xFF]) for i in range(200)]
+    for k, source in enumerate(made_up):
+        first_fragment(n, source, 1, None, seq=200 + k)
+    half = n.reassembler.max_pending // 2
+    assert n.counters["reassembly-cleartext-limit"] == (limit - 1) + len(made_up) - half
+    sealer = b"\x5e" * 32
+    assert not first_fragment(n, C, 9, sealer, seq=1000)
+    [whole] = delivered(first_fragment(n, C, 9, sealer, seq=1001, number=1))
+    assert whole.sealed_by == sealer
+    n.on_timer(TIMER_HOUSEKEEPING, 1.0 + n.config.reassembly_timeout)
+    assert n.counters["reassembly-timeout"] == half
+    assert not refusals(first_fragment(n, made_up[-1], 2, None, seq=2000, now=5.0))
