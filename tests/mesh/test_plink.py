@@ -136,6 +136,44 @@ def test_transition_table(state: PlinkState, event: PlinkEvent, row: tuple) -> N
     assert kinds == wanted
 
 
+def ignored_frame(peering: Peering, kind: str) -> SelfProtected:
+    """A frame that names the wrong link ids for peer B's current peering."""
+    peer = peering.peers.get(B)
+    assert peer is not None
+    if kind == "confirm for another local link id":
+        return peer_frame(B, A, 2, MeshPeeringManagement(peer.plid or 77, peer.llid % 0xFFFF + 1))
+    if kind == "open from another peer link id":
+        return peer_frame(B, A, 1, MeshPeeringManagement(78))
+    return peer_frame(B, A, 3, MeshPeeringManagement(78, peer.llid, 55))
+
+
+IGNORED_ROWS = [
+    (S.OPN_SNT, "confirm for another local link id", E.CNF_IGNR),
+    (S.OPN_RCVD, "confirm for another local link id", E.CNF_IGNR),
+    (S.ESTAB, "confirm for another local link id", E.CNF_IGNR),
+    (S.OPN_RCVD, "open from another peer link id", E.OPN_IGNR),
+    (S.CNF_RCVD, "open from another peer link id", E.OPN_IGNR),
+    (S.ESTAB, "open from another peer link id", E.OPN_IGNR),
+    (S.OPN_SNT, "close from another peer link id", E.CLS_IGNR),
+    (S.OPN_RCVD, "close from another peer link id", E.CLS_IGNR),
+    (S.CNF_RCVD, "close from another peer link id", E.CLS_IGNR),
+    (S.HOLDING, "close from another peer link id", E.CLS_IGNR),
+]
+
+
+@pytest.mark.parametrize("state,kind,event", IGNORED_ROWS, ids=[f"{s.value}-{e.value}" for s, _, e in IGNORED_ROWS])
+def test_frames_for_another_peering_are_ignored(state: PlinkState, kind: str, event: PlinkEvent) -> None:
+    """The IGNR rows (mesh_plink_get_event): link ids that do not belong
+    to this peering classify as OPN_IGNR, CNF_IGNR or CLS_IGNR, which no
+    state acts on: nothing sent, no state change, counted."""
+    peering = engine(A)
+    drive(peering, state)
+    actions = peering.on_frame(ignored_frame(peering, kind), 1.0)
+    assert peering.peers.get(B).state is state  # type: ignore[union-attr]
+    assert sent(actions) == [] and refusals(actions) == ["plink-event-ignored"]
+    assert f"in state {state.value} got event {event.value}" in actions[0].detail
+
+
 def test_retry_timeouts_grow_then_give_up() -> None:
     """An unanswered Open: dot11MeshRetryTimeout, then timeout + rand % timeout
     per retry, dot11MeshMaxRetries retries, then Close (MESH-MAX-RETRIES),
