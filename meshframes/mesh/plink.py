@@ -187,6 +187,11 @@ def classify(frame: SelfProtected, peer: Peer | None, mbss: Mbss, free_links: in
     llid = peering.peer_link_id or 0
     matches = ftype == SP_MESH_PEERING_CLOSE or mbss.matches_local(frame.mesh_id, frame.mesh_config)
     if peer is None:
+        # Linux (mesh_plink_get_event, 6.1 to 6.18) rejects any frame from
+        # a station it does not know whose profile differs, Confirm
+        # included, and mesh_process_plink_frame answers that OPN_RJCT with
+        # a Close (WLAN_REASON_MESH_CONFIG); only a matching Confirm or
+        # Close from an unknown station is ignored.
         if not matches:
             return Classified(E.OPN_RJCT, plid, llid)
         if ftype != SP_MESH_PEERING_OPEN:
@@ -288,7 +293,8 @@ class Peering:
         if peer is None and got.event is E.OPN_RJCT:
             # Not one of ours: say why in a Close without keeping any state.
             local_nonce = self.rsn.new_nonce() if self.rsn is not None else b""
-            return [Transmit(self._close_frame(sender, 0, got.plid,
+            return [Refused("peering-profile-mismatch", self._describe(frame)),
+                    Transmit(self._close_frame(sender, 0, got.plid,
                                                ReasonCode.MESH_CONFIGURATION_POLICY_VIOLATION,
                                                local_nonce, ampe.local_nonce if ampe else b""))]
         made: list[Action] = []
@@ -298,7 +304,9 @@ class Peering:
                 return made
         if got.event is E.OPN_ACPT:
             peer.plid = got.plid
-            if ampe is not None:
+            if ampe is not None and peer.state is not S.ESTAB:
+                # An established link keeps the MGTK it installed: keys are
+                # agreed once per peering (a new MGTK needs a new peering).
                 peer.peer_nonce = ampe.local_nonce
                 peer.peer_gtk = ampe.gtk
         elif got.event is E.CNF_ACPT:

@@ -40,9 +40,11 @@ mesh STA transmits. As in the standard, each STA generates its own random
 MGTK and gives it to each peer in the AMPE element's GTKdata field; the
 element travels encrypted and authenticated under the link's AEK (AES-SIV,
 see `meshframes.seal.ampe`), so only a peer that knows the passphrase
-learns it. Rotating it means generating a new one under the other group key
-id (1 <-> 2) and sending it at the next peering exchange; receivers keep the
-previous one under its own id meanwhile.
+learns it. A mesh STA keeps its MGTK for as long as it runs, under group
+key id 1 as hostap does (meshframes.mesh.rsn), and a peer installs it once
+per peering, on reaching ESTAB: the GTKdata of an Open received on an
+established link is not taken, so a new MGTK reaches a peer only through a
+new peering.
 """
 
 from __future__ import annotations

@@ -294,6 +294,25 @@ def test_mismatched_mesh_id_gets_a_close_without_state() -> None:
     assert len(peering.peers) == 0
 
 
+@pytest.mark.parametrize("action,answered", [(1, True), (2, True), (3, False)], ids=["Open", "Confirm", "Close"])
+def test_unknown_station_with_another_profile_is_answered_as_linux_does(action: int, answered: bool) -> None:
+    """Linux's mesh_plink_get_event rejects (OPN_RJCT) an Open or Confirm
+    from a station it does not know whose Mesh ID differs and answers it
+    with a Close (reason 54), keeping no state; a Close from such a station
+    matches every profile and is ignored. Each is counted."""
+    peering = engine(A)
+    frame = peer_frame(B, A, action, MeshPeeringManagement(77, 5 if action != 1 else None, 55 if action == 3 else None),
+                       mesh_id=b"other")
+    actions = peering.on_frame(frame, 1.0)
+    closes = sent(actions)
+    if answered:
+        assert [(f.action, f.peering.reason) for f in closes] == [(3, ReasonCode.MESH_CONFIGURATION_POLICY_VIOLATION)]
+        assert refusals(actions) == ["peering-profile-mismatch"]
+    else:
+        assert closes == [] and refusals(actions) == ["confirm-or-close-from-unknown-peer"]
+    assert len(peering.peers) == 0
+
+
 def test_max_peer_links() -> None:
     """With dot11MeshMaxPeerLinks reached we stop accepting: a new Open is
     refused and our Mesh Configuration stops advertising acceptance."""
