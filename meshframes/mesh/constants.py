@@ -55,7 +55,7 @@ class RootMode(enum.IntEnum):
 @dataclass(frozen=True, slots=True)
 class MeshConfig:
     mesh_id: bytes = b"meshframes"
-    # A secure mesh (13.5 AMPE with a PSK, see meshframes.mesh.rsn) when set:
+    # A secure mesh (14.5 AMPE with a PSK, see meshframes.mesh.rsn) when set:
     # the passphrase (8..63 characters) every mesh STA of the MBSS shares.
     # Kept out of repr() so that logging a configuration does not leak it.
     passphrase: str | None = field(default=None, repr=False)

@@ -1,4 +1,4 @@
-"""Secure peering (AMPE, 802.11-2020 13.5) in the peering engine: what the
+"""Secure peering (AMPE, 802.11-2020 14.5) in the peering engine: what the
 frames carry, the keys both ends install, and every way a peering frame is
 refused without moving any link state (wrong passphrase, altered frame,
 replayed frame, open/secure mismatch)."""
