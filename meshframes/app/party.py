@@ -47,7 +47,7 @@ class AppConfig:
     retry_interval: float = 0.5
     max_retry_interval: float = 8.0
     delivery_attempts: int = 8
-    # How long a binding proven by a sealed frame outranks announcements.
+    # How long a binding confirmed by a sealed frame outranks announcements.
     authenticated_ttl: float = 30.0
 
 
