@@ -11,7 +11,7 @@ the rest as unexpected.
 
 from __future__ import annotations
 
-from meshframes.fastpay.authority import Authority
+from meshframes.fastpay.authority import Authority, AuthorityFailed
 from meshframes.fastpay.committee import Committee
 from meshframes.fastpay.ed25519 import KeyPair
 from meshframes.fastpay.messages import (
@@ -43,7 +43,12 @@ class AuthorityNode(Party):
         else:
             raise AppRefusal(Reason.UNEXPECTED_MESSAGE, f"an authority does not take {type(message).__name__}")
         before = self.engine.accepted.copy()
-        reply = self.engine.handle(message)
+        try:
+            reply = self.engine.handle(message)
+        except AuthorityFailed as failure:
+            # Its memory is ahead of its disk: it must not answer anyone
+            # until it is rebuilt from its store (by restarting the node).
+            raise AppRefusal(Reason.AUTHORITY_FAILED, str(failure)) from None
         if isinstance(reply, FastPayError):
             outcome = reply.kind.name
         else:

@@ -16,9 +16,12 @@ committee before it is believed (docs/app.md, "Discovery"):
 
 Announcements carry no signature (the wire format has none), so a liar
 can claim someone else's identity. Sealing turns that into a denial of
-service, never a forgery, and a binding proven by an end-to-end sealed
-frame (`learn_authenticated`) is not overridden by an announcement for
-`authenticated_ttl` seconds after it was last proven.
+service, never a forgery. Bindings come from announcements only: an
+end-to-end sealed frame proves who sealed it but not where that party is
+(the sealer picks the mesh SA it seals), so it can only confirm the
+binding an announcement made (`confirm_sealed`), never create or move one.
+A confirmed binding is not overridden by an announcement for
+`authenticated_ttl` seconds after it was last confirmed.
 """
 
 from __future__ import annotations
@@ -137,13 +140,16 @@ class Directory:
         self._bind(Binding(name, mac, announcement.weight))
         return True
 
-    def learn_authenticated(self, identity: bytes, mac: bytes, now: float) -> bool:
-        """An end-to-end sealed frame from `mac` opened under `identity`:
-        the binding is proven. True when it told us something new."""
+    def confirm_sealed(self, identity: bytes, mac: bytes, now: float) -> bool:
+        """An end-to-end sealed frame from `mac` opened under `identity`.
+        True (and the binding proven until `authenticated_ttl` from now) if
+        an announcement bound `identity` to `mac`; otherwise nothing
+        changes and False."""
         current = self._by_identity.get(identity)
-        new = current is None or current.mac != mac
-        self._bind(Binding(identity, mac, self.committee.weight(identity), now))
-        return new
+        if current is None or current.mac != mac:
+            return False
+        self._by_identity[identity] = Binding(identity, mac, current.weight, now)
+        return True
 
     def _proven(self, binding: Binding, now: float) -> bool:
         return binding.authenticated_at is not None and now - binding.authenticated_at < self.authenticated_ttl

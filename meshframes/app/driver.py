@@ -40,7 +40,7 @@ class AppDriver:
 
     def deliver(self, message: Deliver) -> None:
         self.apply(self.app.on_deliver(message.source, message.msg_type, message.flags, message.payload,
-                                       self.now()))
+                                       self.now(), message.sealed_by))
 
     def apply(self, actions: list[AppAction]) -> None:
         for action in actions:

@@ -25,11 +25,15 @@ class Reason(StrEnum):
     # Who sent it, and how
     UNKNOWN_SENDER = "unknown-sender"
     E2E_REQUIRED = "e2e-required"
-    E2E_SEALED_BUT_OFF = "e2e-sealed-but-sealing-off"
+    # Sealed on the air but not opened by our e2e layer (sealing is off,
+    # or the message did not come through it).
+    E2E_NOT_OPENED = "e2e-sealed-not-opened"
     # What it is, for this role
     UNEXPECTED_MESSAGE = "unexpected-message"
     CERTIFICATE_NOT_FOR_US = "certificate-not-for-us"
     BAD_CERTIFICATE = "bad-certificate"
+    # The authority's store failed: it answers nothing until rebuilt.
+    AUTHORITY_FAILED = "authority-store-failed"
     # Sending
     DISCOVERY_QUEUE_OVERFLOW = "discovery-queue-overflow"
     # Driving

@@ -5,8 +5,9 @@ messages for parties not yet discovered.
 
 A subclass handles checked messages in `_on_message(identity, source,
 message, now)`; `identity` is who sent it as far as we can tell: the
-sealed sender for an end-to-end sealed message (proven), else the
-identity announced at the source MAC (believed), else None.
+sealer the e2e layer verified for an end-to-end sealed message (proven,
+`Deliver.sealed_by`), else the identity announced at the source MAC
+(believed), else None.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class AppConfig:
     retry_interval: float = 0.5
     max_retry_interval: float = 8.0
     delivery_attempts: int = 8
-    # How long a binding proven by a sealed frame outranks announcements.
+    # How long a binding confirmed by a sealed frame outranks announcements.
     authenticated_ttl: float = 30.0
 
 
@@ -75,11 +76,14 @@ class Party:
         jitter = self.identity[0] / 256 * self.config.announce_interval / 2
         return [SetTimer(TIMER_ANNOUNCE, now + self.config.first_announce + jitter)]
 
-    def on_deliver(self, source: bytes, msg_type: int, flags: int, payload: bytes, now: float) -> list[AppAction]:
-        """A whole FastPay message the node delivered (flags as on the air;
-        with sealing on, the payload was opened by the e2e link)."""
+    def on_deliver(self, source: bytes, msg_type: int, flags: int, payload: bytes, now: float,
+                   sealed_by: bytes | None = None) -> list[AppAction]:
+        """A whole FastPay message the node delivered: `sealed_by` is the
+        identity whose seal our e2e layer opened on all of it (None: not
+        sealed end to end); `flags` as delivered, bit 0 set only if the
+        air said "sealed" and no e2e layer of ours opened it."""
         try:
-            return self._deliver(source, msg_type, flags, payload, now)
+            return self._deliver(source, msg_type, flags, payload, now, sealed_by)
         except AppRefusal as refusal:
             return [self._refuse(refusal, now, source)]
 
@@ -131,18 +135,19 @@ class Party:
         sealed = self.config.seal and mac != BROADCAST
         return [SendMessage(mac, msg_type, payload, SEALED_OVERHEAD if sealed else 0)]
 
-    def _deliver(self, source: bytes, msg_type: int, flags: int, payload: bytes, now: float) -> list[AppAction]:
-        sealed = bool(flags & FLAG_E2E_SEALED)
-        if sealed and not self.config.seal:
-            raise AppRefusal(Reason.E2E_SEALED_BUT_OFF, f"message type {msg_type} from {source.hex(':')}")
+    def _deliver(self, source: bytes, msg_type: int, flags: int, payload: bytes, now: float,
+                 sealed_by: bytes | None) -> list[AppAction]:
+        if flags & FLAG_E2E_SEALED:
+            # Our e2e layer opens every sealed frame it lets through to us
+            # and clears the bit: this one never passed through one.
+            raise AppRefusal(Reason.E2E_NOT_OPENED, f"message type {msg_type} from {source.hex(':')}")
         message = parse_message(msg_type, payload)
         if isinstance(message, AuthorityAnnouncement):
             return self._on_announcement(source, message, now)
-        if self.config.seal and not sealed:
+        if self.config.seal and sealed_by is None:
             raise AppRefusal(Reason.E2E_REQUIRED, f"{type(message).__name__} from {source.hex(':')} in the clear")
-        identity = self.directory.identity_of(source)
-        released = self._release(identity, now) if sealed and identity is not None else []
-        return released + self._on_message(identity, source, message, now)
+        identity = sealed_by if sealed_by is not None else self.directory.identity_of(source)
+        return self._on_message(identity, source, message, now)
 
     def _on_announcement(self, source: bytes, announcement: AuthorityAnnouncement, now: float) -> list[AppAction]:
         actions: list[AppAction] = []
@@ -158,8 +163,8 @@ class Party:
         return []
 
     def _release(self, identity: bytes, now: float) -> list[AppAction]:
-        """Send what waited for `identity`, now that we know where it is
-        (from its announcement, or from a sealed frame it sent us)."""
+        """Send what waited for `identity`, now that its announcement told
+        us where it is."""
         mac = self.directory.mac_of(identity)
         if mac is None:
             return []

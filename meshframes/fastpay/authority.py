@@ -15,13 +15,19 @@ Rules (FastPay paper section 3, reference authority.rs):
 
 Group commit: `handle_batch` processes messages in one SQLite transaction
 and returns the replies only after it has committed, so a reply never
-reports state that a crash could lose. If a commit fails the engine is
-unusable (its memory is ahead of its disk) and must be rebuilt from the
-store, as after a crash.
+reports state that a crash could lose. Only the store can break the
+engine: if a write or the commit fails, no reply of the batch leaves, the
+engine refuses all further work (`AuthorityFailed`: its memory is ahead of
+its disk) and must be rebuilt from the store, as after a crash. Anything
+else a message provokes is answered and counted: each message runs under
+its own savepoint, and memory changes only after its writes succeeded, so
+a message that fails in an unforeseen way is undone alone
+(ErrorWhileProcessingTransferOrder) and the batch goes on.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from collections.abc import Sequence
 
@@ -50,12 +56,16 @@ from .messages import (
     SignedTransferOrder,
     TransferOrder,
 )
-from .store import AccountState, AuthorityStore
+from .store import AccountState, AuthorityStore, StoreError
 from .wire import DecodeError, decode_message, encode_message, signing_bytes
 
 
 class AuthorityFailed(RuntimeError):
     """The engine lost its store mid-batch; rebuild it from the store."""
+
+
+# What a failing store raises; any of these leaves memory ahead of disk.
+_STORE_FAILURES = (sqlite3.Error, StoreError)
 
 
 class Authority:
@@ -82,18 +92,28 @@ class Authority:
 
     def handle_batch(self, messages: Sequence[SerializedMessage]) -> list[SerializedMessage | None]:
         """Process messages in order in one transaction; the replies (None
-        where the message calls for none) are returned after the commit."""
+        where the message calls for none) are returned after the commit.
+        Raises AuthorityFailed, and returns nothing, if the store fails."""
         if self._failed:
             raise AuthorityFailed("a previous commit failed; rebuild the authority from its store")
         try:
             self.store.begin()
-            replies = [self._dispatch(m) for m in messages]
+            replies = [self._handle_one(m) for m in messages]
             self.store.commit()
-        except Exception:
+        except _STORE_FAILURES as exc:
             self._failed = True
-            self.store.rollback()
-            raise
+            self._rollback_after(exc)
+            raise AuthorityFailed(f"store failed mid-batch ({type(exc).__name__}: {exc}); no reply was sent")
         return replies
+
+    def _rollback_after(self, failure: BaseException) -> None:
+        try:
+            self.store.rollback()
+        except _STORE_FAILURES as exc:
+            # A store that cannot even roll back (closed, disk gone): the
+            # open transaction dies with the connection, which is what a
+            # rebuild from the store expects anyway.
+            failure.add_note(f"rollback failed too: {type(exc).__name__}: {exc}")
 
     def handle_wire_batch(self, frames: Sequence[bytes]) -> list[bytes | None]:
         """`handle_batch` on bincode bytes: undecodable input is answered
@@ -120,6 +140,26 @@ class Authority:
         return sum(a.balance for a in self._accounts.values())
 
     # ---- dispatch ----
+
+    def _handle_one(self, message: SerializedMessage) -> SerializedMessage | None:
+        self.store.savepoint()
+        try:
+            reply = self._dispatch(message)
+        except _STORE_FAILURES:
+            raise
+        except Exception as exc:
+            # Not a refusal the rules foresee, and not the store: undo this
+            # message's writes (memory is installed only after them) and
+            # answer it, rather than let one input stop the authority.
+            self.store.rollback_to_savepoint()
+            rejection = reject(
+                ErrorKind.ErrorWhileProcessingTransferOrder,
+                f"{type(message).__name__} failed unexpectedly ({type(exc).__name__}: {exc}); undone",
+            )
+            self._count(rejection)
+            return rejection.error
+        self.store.release_savepoint()
+        return reply
 
     def _dispatch(self, message: SerializedMessage) -> SerializedMessage | None:
         try:
@@ -206,27 +246,30 @@ class Authority:
             raise reject(ErrorKind.BalanceUnderflow, f"debiting {t.amount} underflows balance {sender.balance}")
         if t.sequence_number >= MAX_SEQUENCE_NUMBER:
             raise reject(ErrorKind.SequenceOverflow, f"sequence number {t.sequence_number} cannot be incremented")
-        recipient = None
+        new_sender = AccountState(sender.balance - t.amount, sender.next_sequence_number + 1)
+        new_recipient = None
         if t.recipient.kind is AddressKind.FASTPAY:
-            recipient = self._accounts.get(t.recipient.key)
-            current = 0 if recipient is None else recipient.balance
             if t.recipient.key == t.sender:
-                current -= t.amount
-            if current + t.amount > I128_MAX:
-                raise reject(ErrorKind.BalanceOverflow, f"crediting {t.amount} overflows balance {current}")
-        # All checks passed: mutate memory and the store together.
-        sender.balance -= t.amount
-        sender.next_sequence_number += 1
-        sender.pending = None
-        self._accounts[t.sender] = sender
-        self.store.put_account(t.sender, sender)
-        if t.recipient.kind is AddressKind.FASTPAY:
-            recipient = self._accounts.setdefault(t.recipient.key, AccountState(0, 0))
-            recipient.balance += t.amount
-            self.store.put_account(t.recipient.key, recipient)
+                new_recipient = new_sender
+            else:
+                held = self._accounts.get(t.recipient.key) or AccountState(0, 0)
+                new_recipient = AccountState(held.balance, held.next_sequence_number, held.pending)
+            if new_recipient.balance + t.amount > I128_MAX:
+                raise reject(
+                    ErrorKind.BalanceOverflow, f"crediting {t.amount} overflows balance {new_recipient.balance}"
+                )
+            new_recipient.balance += t.amount
+        # All checks passed: write the new states, then install them in
+        # memory, so a write that fails leaves memory as it was.
+        self.store.put_account(t.sender, new_sender)
+        if new_recipient is not None:
+            self.store.put_account(t.recipient.key, new_recipient)
         self.store.put_certificate(cert)
+        self._accounts[t.sender] = new_sender
+        if new_recipient is not None:
+            self._accounts[t.recipient.key] = new_recipient
         self.accepted["confirmation"] += 1
-        return self._info(t.sender, sender)
+        return self._info(t.sender, new_sender)
 
     # ---- account info ----
 
@@ -243,19 +286,23 @@ class Authority:
         if account is None:
             raise reject(ErrorKind.UnknownSenderAccount, f"no account {request.sender.hex()}")
         requested = None
-        if request.request_sequence_number is not None:
-            requested = self.store.confirmed_certificate(request.sender, request.request_sequence_number)
+        wanted = request.request_sequence_number
+        if wanted is not None:
+            # Only sequence numbers below the account's next one can have
+            # been confirmed; asking past it (up to 2^64 - 1 on the wire) is
+            # answered without a lookup.
+            if wanted < account.next_sequence_number:
+                requested = self.store.confirmed_certificate(request.sender, wanted)
             if requested is None:
                 raise reject(
                     ErrorKind.CertificateNotfound,
-                    f"no confirmed transfer with sequence number {request.request_sequence_number}",
+                    f"no confirmed transfer with sequence number {wanted}"
+                    f" (the account's next sequence number is {account.next_sequence_number})",
                 )
         received: tuple[CertifiedTransferOrder, ...] = ()
         if request.request_received_transfers_excluding_first_nth is not None:
             received = tuple(
-                self.store.received_certificates(
-                    request.sender, min(request.request_received_transfers_excluding_first_nth, 2**63 - 1)
-                )
+                self.store.received_certificates(request.sender, request.request_received_transfers_excluding_first_nth)
             )
         self.accepted["info"] += 1
         return AccountInfoResponse(

@@ -35,6 +35,7 @@ from .committee import Committee
 from .ed25519 import KeyPair
 from .errors import Rejection, insufficient_funding, reject
 from .messages import (
+    MAX_SEQUENCE_NUMBER,
     AccountInfoRequest,
     AccountInfoResponse,
     Address,
@@ -181,6 +182,12 @@ class Client:
         t = certificate.value.transfer
         if t.recipient != Address.fastpay(self.address):
             raise reject(ErrorKind.UnexpectedMessage, "certificate is not for a transfer to this account")
+        if t.sequence_number > MAX_SEQUENCE_NUMBER:
+            # No honest authority votes past the maximum, so no quorum can.
+            raise reject(
+                ErrorKind.InvalidSequenceNumber,
+                f"sequence number {t.sequence_number} exceeds the maximum {MAX_SEQUENCE_NUMBER}",
+            )
         check_certificate(certificate, self.committee)
         return self.store.record_received(certificate)
 
@@ -319,8 +326,17 @@ class Client:
                 message.kind is ErrorKind.MissingEalierConfirmations
                 and (authority, "missing") not in self._helped
             ):
+                current = message.current_sequence_number or 0
+                if current >= seq:
+                    # Missing confirmations before ours means being behind
+                    # ours: this claim (any u64 on the wire) is garbage.
+                    return self._ignore(
+                        authority,
+                        "missing-confirmations claim not behind our certificate",
+                        f"it claims to be at {current}, our certificate is for {seq}",
+                    )
                 self._helped.add((authority, "missing"))
-                missing = self.store.sent_certificates(message.current_sequence_number or 0)
+                missing = self.store.sent_certificates(current)
                 return [SendToAuthority(authority, ConfirmationOrder(transfer_certificate=c)) for c in missing]
             self._outstanding.discard(authority)
             return self._ignore(authority, f"confirmation refused ({message.kind.name})")

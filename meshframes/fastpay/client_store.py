@@ -16,6 +16,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from .messages import CertifiedTransferOrder, TransferOrder
+from .store import SQLITE_INTEGER_MAX
 from .wire import decode_certificate, decode_order, encode_certificate, encode_order
 
 LATEST_DB_VERSION = 1
@@ -133,6 +134,8 @@ class ClientStore:
         self._db.execute("UPDATE account SET balance = ?", (str(int(balance) + delta),))
 
     def sent_certificates(self, from_sequence_number: int) -> list[CertifiedTransferOrder]:
+        if from_sequence_number > SQLITE_INTEGER_MAX:
+            return []
         rows = self._db.execute(
             "SELECT certificate FROM sent WHERE sequence_number >= ? ORDER BY sequence_number",
             (from_sequence_number,),

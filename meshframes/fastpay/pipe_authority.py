@@ -10,6 +10,11 @@ Group commit: whatever complete frames one read returns form one batch,
 one transaction and one fsync; their replies are written only after the
 commit.
 
+A length above MAX_FRAME means the stream is not ours or is corrupt, and
+a length-prefixed stream cannot be resynchronised: the frames before it
+are answered, then the process says why on stderr and exits with status
+65 (EX_DATAERR).
+
     python -m meshframes.fastpay.pipe_authority COMMITTEE KEYFILE DATABASE
 """
 
@@ -32,14 +37,22 @@ def frame(data: bytes) -> bytes:
     return _LEN.pack(len(data)) + data
 
 
+class FramingError(ValueError):
+    """The stream announced a frame longer than MAX_FRAME."""
+
+
 def split_frames(buffer: bytearray) -> list[bytes]:
-    """Remove and return the complete frames at the start of `buffer`."""
+    """Remove and return the complete frames at the start of `buffer`. An
+    oversized length stops the split there: the frames before it are
+    returned, and a call that starts at it raises FramingError."""
     frames = []
     pos = 0
     while len(buffer) - pos >= 4:
         (n,) = _LEN.unpack_from(buffer, pos)
         if n > MAX_FRAME:
-            raise ValueError(f"frame length {n} at stream offset {pos} exceeds {MAX_FRAME}")
+            if frames:
+                break
+            raise FramingError(f"frame length {n} exceeds {MAX_FRAME}: the stream cannot be resynchronised")
         if len(buffer) - pos - 4 < n:
             break
         frames.append(bytes(buffer[pos + 4 : pos + 4 + n]))
@@ -49,14 +62,16 @@ def split_frames(buffer: bytearray) -> list[bytes]:
 
 
 def serve(authority: Authority, fd_in: int, fd_out: int) -> None:
+    """Answer frames until end of input; raises FramingError (after
+    answering every frame before the bad length)."""
     buffer = bytearray()
     while True:
-        chunk = os.read(fd_in, 1 << 16)
-        if not chunk:
-            return
-        buffer += chunk
         frames = split_frames(buffer)
         if not frames:
+            chunk = os.read(fd_in, 1 << 16)
+            if not chunk:
+                return
+            buffer += chunk
             continue
         replies = authority.handle_wire_batch(frames)
         out = b"".join(frame(r or b"") for r in replies)
@@ -71,7 +86,11 @@ def main(argv: list[str]) -> int:
     committee = Committee.load(argv[0])
     identity = Identity.load(argv[1])
     authority = Authority(identity.keypair, committee, AuthorityStore(argv[2], committee))
-    serve(authority, sys.stdin.fileno(), sys.stdout.fileno())
+    try:
+        serve(authority, sys.stdin.fileno(), sys.stdout.fileno())
+    except FramingError as error:
+        print(f"pipe_authority: {error}; exiting", file=sys.stderr)
+        return os.EX_DATAERR
     return 0
 
 

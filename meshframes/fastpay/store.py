@@ -28,6 +28,10 @@ from .messages import AddressKind, CertifiedTransferOrder, SignedTransferOrder
 from .wire import decode_certificate, decode_vote, encode_certificate, encode_vote
 
 LATEST_DB_VERSION = 1
+# SQLite INTEGER is signed 64-bit; FastPay's u64 fields reach 2^64 - 1 on
+# the wire. No row can hold a key above this, so a lookup for one is
+# answered without binding it (which would raise OverflowError).
+SQLITE_INTEGER_MAX = 2**63 - 1
 
 _SCHEMA = """
 CREATE TABLE option (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -131,8 +135,20 @@ class AuthorityStore:
 
     def rollback(self) -> None:
         if self._in_tx:
-            self._db.execute("ROLLBACK")
             self._in_tx = False
+            self._db.execute("ROLLBACK")
+
+    # One message's writes inside the batch's transaction, undone alone
+    # if that message fails.
+    def savepoint(self) -> None:
+        self._db.execute("SAVEPOINT message")
+
+    def release_savepoint(self) -> None:
+        self._db.execute("RELEASE message")
+
+    def rollback_to_savepoint(self) -> None:
+        self._db.execute("ROLLBACK TO message")
+        self._db.execute("RELEASE message")
 
     def close(self) -> None:
         """Close without committing: an open transaction is lost, exactly as
@@ -179,12 +195,16 @@ class AuthorityStore:
         return accounts
 
     def vote_for(self, sender: bytes, sequence_number: int) -> SignedTransferOrder | None:
+        if not 0 <= sequence_number <= SQLITE_INTEGER_MAX:
+            return None
         row = self._db.execute(
             "SELECT vote FROM vote WHERE sender = ? AND sequence_number = ?", (sender, sequence_number)
         ).fetchone()
         return None if row is None else _decode_row(row[0], decode_vote, "vote")
 
     def confirmed_certificate(self, sender: bytes, sequence_number: int) -> CertifiedTransferOrder | None:
+        if not 0 <= sequence_number <= SQLITE_INTEGER_MAX:
+            return None
         row = self._db.execute(
             "SELECT certificate FROM certificate WHERE sender = ? AND sequence_number = ?", (sender, sequence_number)
         ).fetchone()
@@ -193,7 +213,7 @@ class AuthorityStore:
     def received_certificates(self, recipient: bytes, skip: int = 0) -> list[CertifiedTransferOrder]:
         rows = self._db.execute(
             "SELECT certificate FROM certificate WHERE recipient = ? ORDER BY id LIMIT -1 OFFSET ?",
-            (recipient, skip),
+            (recipient, min(skip, SQLITE_INTEGER_MAX)),
         )
         return [_decode_row(blob, decode_certificate, "certificate") for (blob,) in rows]
 

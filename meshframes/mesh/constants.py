@@ -55,7 +55,7 @@ class RootMode(enum.IntEnum):
 @dataclass(frozen=True, slots=True)
 class MeshConfig:
     mesh_id: bytes = b"meshframes"
-    # A secure mesh (13.5 AMPE with a PSK, see meshframes.mesh.rsn) when set:
+    # A secure mesh (14.5 AMPE with a PSK, see meshframes.mesh.rsn) when set:
     # the passphrase (8..63 characters) every mesh STA of the MBSS shares.
     # Kept out of repr() so that logging a configuration does not leak it.
     passphrase: str | None = field(default=None, repr=False)
@@ -70,6 +70,10 @@ class MeshConfig:
     dot11MeshMaxRetries: int = 3
     dot11MeshMaxPeerLinks: int = 32
     auto_open_plinks: bool = True
+    # Linux plink_timeout (MESH_DEFAULT_PLINK_TIMEOUT, net/wireless/mesh.c):
+    # a station silent this long is expired; we expire only entries not
+    # established (an established one is lost by beacon loss first).
+    plink_timeout: float = 1800.0
     # Forwarding (14.11): initial Mesh TTL of data, initial TTL of HWMP elements.
     dot11MeshTTL: int = 31
     element_ttl: int = 31
@@ -105,6 +109,10 @@ class MeshConfig:
     # Rate assumed for a peer before any frame told us its rate (100 kb/s units).
     default_rate_100kbps: int = 60
     reassembly_timeout: float = 2.0
+    # Fragmented messages pending at once per origin (mesh SA, and sealer
+    # when sealed end to end): a sender has a few in flight (a reply, a
+    # retry), so anyone's fill-up of the table under one origin stops here.
+    reassembly_max_per_source: int = 8
 
     @property
     def secure(self) -> bool:

@@ -34,12 +34,17 @@ class CancelTimer:
 
 @dataclass(frozen=True, slots=True)
 class Deliver:
-    """A complete FastPay message (reassembled) for the application."""
+    """A complete FastPay message (reassembled) for the application.
+    `sealed_by`: the identity whose end-to-end seal the runtime's e2e layer
+    opened on every fragment (`Opened`), None if it opened none; never
+    taken from the air. `flags` are as delivered (the e2e layer clears
+    bit 0 of what it opens)."""
 
     source: bytes
     msg_type: int
     flags: int
     payload: bytes
+    sealed_by: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

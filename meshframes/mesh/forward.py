@@ -9,7 +9,15 @@ our FastPay vendor frames hop by hop along HWMP paths.
   number), as Linux's multicast cache does; individually addressed frames
   are left to the MAC's duplicate detection (the node does it), since ns-3
   leaves their mesh sequence number at 0.
-- Group-addressed frames are delivered and rebroadcast once per node.
+- Group-addressed frames are delivered and rebroadcast once per node. A
+  group-addressed frame names its group as mesh DA; one that names a
+  single station is refused, neither delivered nor forwarded: individually
+  addressed mesh traffic travels in individually addressed frames
+  (802.11-2020 Table 9-5: To DS and From DS both set, the four-address
+  form, is individually addressed in an MBSS), and Linux drops a
+  four-address data frame with a group A1 (ieee80211_rx_mesh_check).
+  Delivering it to every node on the way would let any mesh member put a
+  frame meant for one station in front of all of them.
 
 Address conventions follow Linux: data to a single destination is
 4-address (A3 mesh DA, A4 mesh SA); group data is 3-address with FromDS
@@ -189,6 +197,8 @@ class Forwarder:
         if mesh_sa == self.mac:
             return [Refused("own-frame-returned")], None
         group = is_group(frame.header.addr1)
+        if group and not is_group(mesh_da):
+            return [Refused("group-frame-unicast-mesh-da", f"{mesh_sa.hex(':')} to {mesh_da.hex(':')}")], None
         if group and self.dedup.seen(mesh_sa, mc.seq, now):
             return [Refused("duplicate", f"{mesh_sa.hex(':')} seq {mc.seq}")], None
         if mc.ttl == 0:

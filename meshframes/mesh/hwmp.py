@@ -16,7 +16,10 @@ Departures from Linux, each on purpose:
   are accepted by every implementation.
 - PERRs are processed even with TTL 0 or 1 (only not propagated), as the
   standard says; ns-3 sends them with TTL 0.
-- A PERR that the rate limit holds back is queued, not dropped.
+- A PERR that the rate limit holds back is queued, not dropped (Linux
+  drops it: mesh_path_error_tx returns -EAGAIN), in a bounded queue with
+  one entry per (receiver, destination), the latest news winning; when
+  the queue is full the new PERR is dropped and counted, as Linux would.
 - A PREP whose two addresses are in the ns-3 draft order (the PREQ
   originator first) is recognised from the reverse path its PREQ built.
 """
@@ -42,6 +45,9 @@ from meshframes.mesh.peers import PeerTable
 from meshframes.mesh.seqnum import sn_delta, sn_gt, sn_lt, sn_next
 
 MAX_PREQ_QUEUE_LEN = 64  # Linux
+# Ours (Linux keeps no PERR queue): as many as the PREQ queue. Drained at
+# one per dot11MeshHWMPperrMinInterval, a full queue is 6.4 s of PERRs.
+MAX_PERR_QUEUE_LEN = 64
 MAX_SANE_SN_DELTA = 32  # Linux: a bigger jump means the peer restarted
 _PREQS_REMEMBERED = 1024
 
@@ -71,7 +77,8 @@ class Hwmp:
         self.last_preq = float("-inf")
         self.next_perr = float("-inf")
         self._preq_queue: deque[tuple[bytes, int]] = deque()
-        self._perr_queue: deque[tuple[bytes, int, PerrDestination]] = deque()
+        # (receiver, destination) -> (TTL, PERR destination), oldest first.
+        self._perr_queue: OrderedDict[tuple[bytes, bytes], tuple[int, PerrDestination]] = OrderedDict()
         # (PREQ originator, target) -> until when we remember forwarding it.
         self._preqs_seen: OrderedDict[tuple[bytes, bytes], float] = OrderedDict()
 
@@ -155,15 +162,13 @@ class Hwmp:
         if not receivers:
             return [Refused("perr-no-precursor", ",".join(d.addr.hex(":") for d in dests))]
         ra = receivers[0] if len(receivers) == 1 else BROADCAST
-        self._perr_queue.extend((ra, ttl, d) for d in dests)
-        return self._drain_perr(now)
+        return self._queue_perr(ra, ttl, dests, now)
 
     def no_forwarding_information(self, dst: bytes, ta: bytes, now: float) -> list[Action]:
         """A frame to forward and no path: PERR to the transmitter (Linux
         ieee80211_rx_h_mesh_fwding), SN unknown (0)."""
-        self._perr_queue.append((ta, self.config.element_ttl, PerrDestination(
-            0, dst, 0, ReasonCode.MESH_PATH_ERROR_NO_FORWARDING_INFORMATION)))
-        return self._drain_perr(now)
+        dest = PerrDestination(0, dst, 0, ReasonCode.MESH_PATH_ERROR_NO_FORWARDING_INFORMATION)
+        return self._queue_perr(ta, self.config.element_ttl, [dest], now)
 
     def flush_peer(self, peer: bytes) -> list[Action]:
         """The peering left ESTAB: forget paths through it (no PERR, as Linux)."""
@@ -385,6 +390,20 @@ class Hwmp:
             return out + [Refused("hwmp-ttl-expired", "PERR")]
         return out + self._perr_to_precursors(broken, propagate, perr.ttl - 1, ta, now)
 
+    def _queue_perr(self, ra: bytes, ttl: int, dests: list[PerrDestination], now: float) -> list[Action]:
+        out: list[Action] = []
+        for dest in dests:
+            key = (ra, dest.addr)
+            if key in self._perr_queue:
+                # One waiting PERR per receiver and destination says it all.
+                self._perr_queue[key] = (ttl, dest)
+                out.append(Refused("perr-already-queued", f"{dest.addr.hex(':')} to {ra.hex(':')}"))
+            elif len(self._perr_queue) >= MAX_PERR_QUEUE_LEN:
+                out.append(Refused("perr-queue-full", f"{dest.addr.hex(':')} to {ra.hex(':')}"))
+            else:
+                self._perr_queue[key] = (ttl, dest)
+        return out + self._drain_perr(now)
+
     def _drain_perr(self, now: float) -> list[Action]:
         """Send queued PERRs, one per dot11MeshHWMPperrMinInterval, each with
         up to perr_max_destinations destinations for the same receiver."""
@@ -392,11 +411,14 @@ class Hwmp:
             return []
         if now < self.next_perr:
             return [SetTimer(TIMER_PERR, self.next_perr)]
-        ra, ttl, first = self._perr_queue.popleft()
+        (ra, _), (ttl, first) = self._perr_queue.popitem(last=False)
         dests = [first]
-        while (self._perr_queue and len(dests) < self.config.perr_max_destinations
-               and self._perr_queue[0][:2] == (ra, ttl)):
-            dests.append(self._perr_queue.popleft()[2])
+        for key, (other_ttl, dest) in list(self._perr_queue.items()):
+            if len(dests) >= self.config.perr_max_destinations:
+                break
+            if key[0] == ra and other_ttl == ttl:
+                del self._perr_queue[key]
+                dests.append(dest)
         self.next_perr = now + self.config.dot11MeshHWMPperrMinInterval
         out: list[Action] = [Transmit(path_selection(ra, self.mac, Perr(ttl, tuple(dests))))]
         if self._perr_queue:

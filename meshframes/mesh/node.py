@@ -23,7 +23,6 @@ from meshframes.codec import (
     ActionFrame, Beacon, ControlFrame, DataFrame, ExtensionFrame, Frame, ManagementFrame, MeshAction,
     SelfProtected, VendorAction,
 )
-from meshframes.codec.elements import AuthorityAnnouncement
 from meshframes.codec.fastpay import Reassembled, Reassembler
 from meshframes.codec.frames import CATEGORY_VENDOR
 from meshframes.codec.header import SUBTYPE_QOS_NULL, MacHeader, is_group
@@ -36,7 +35,7 @@ from meshframes.mesh.forward import Forwarder
 from meshframes.mesh.hwmp import Hwmp
 from meshframes.mesh.mbss import Mbss
 from meshframes.mesh.pathtable import MeshPath, PathTable
-from meshframes.mesh.peers import PeerTable, PlinkState
+from meshframes.mesh.peers import Peer, PeerTable, PlinkState
 from meshframes.mesh.plink import Peering
 from meshframes.mesh.rsn import MeshRsn, RandomBytes
 from meshframes.radio.base import RxFrame
@@ -67,11 +66,11 @@ class MeshNode:
         self.hwmp = Hwmp(mac, config, self.peers, self.paths)
         self.forwarder = Forwarder(mac, config, self.paths, self.hwmp)
         self.reassembler = Reassembler(config.reassembly_timeout)
+        # Message ids of the fragment sets pending in the reassembler, by
+        # origin (mesh SA, sealer), for the per-origin and cleartext limits.
+        self._pending_sets: dict[tuple[bytes, bytes | None], set[int]] = {}
         self.counters: Counter[str] = Counter()
         self.beacon_elements: tuple[Element, ...] = ()
-        # Authority announcements heard in neighbours' beacons, by sender.
-        self.announcements: dict[bytes, AuthorityAnnouncement] = {}
-        self._last_seq: dict[tuple[bytes, int], int] = {}
 
     # -- inputs ------------------------------------------------------------
 
@@ -83,7 +82,9 @@ class MeshNode:
                              SetTimer(TIMER_HOUSEKEEPING, first + self.config.beacon_interval)]
                             + self.hwmp.start(now), now)
 
-    def receive(self, frame: Frame, rx: RxFrame, now: float) -> list[Action]:
+    def receive(self, frame: Frame, rx: RxFrame, now: float, sealed_by: bytes | None = None) -> list[Action]:
+        """`sealed_by`: the identity whose end-to-end seal a frame layer
+        verified on this frame (runtime `Opened`), carried to `Deliver`."""
         if isinstance(frame, (ControlFrame, ExtensionFrame)):
             return []
         hdr = frame.header
@@ -92,18 +93,18 @@ class MeshNode:
         if hdr.addr1 != self.mac and not is_group(hdr.addr1):
             self.counters["not-for-us"] += 1
             return []
-        if hdr.addr1 == self.mac and self._retransmitted(hdr):
-            return self._finish([Refused("duplicate-retransmission", hdr.addr2.hex(":"))], now)
         peer = self.peers.get(hdr.addr2)
+        if peer is not None and hdr.addr1 == self.mac and self._retransmitted(peer, hdr):
+            return self._finish([Refused("duplicate-retransmission", hdr.addr2.hex(":"))], now)
         if peer is not None:
             peer.last_seen = now
             if rx.signal_dbm is not None:
                 peer.signal_dbm = rx.signal_dbm
             if rx.rate_100kbps and not is_group(hdr.addr1):
                 peer.rx_rate_100kbps = rx.rate_100kbps
-        return self._finish(self._dispatch(frame, rx, now), now)
+        return self._finish(self._dispatch(frame, rx, now, sealed_by), now)
 
-    def _dispatch(self, frame: Frame, rx: RxFrame, now: float) -> list[Action]:
+    def _dispatch(self, frame: Frame, rx: RxFrame, now: float, sealed_by: bytes | None) -> list[Action]:
         if isinstance(frame, Beacon):
             return self._on_beacon(frame, rx, now)
         if isinstance(frame, SelfProtected):
@@ -111,7 +112,7 @@ class MeshNode:
         if isinstance(frame, MeshAction):
             return self.hwmp.on_frame(frame, now)
         if isinstance(frame, (VendorAction, DataFrame)):
-            return self._on_multihop(frame, now)
+            return self._on_multihop(frame, now, sealed_by)
         if isinstance(frame, ActionFrame):
             if frame.category == CATEGORY_VENDOR | _ECHO_BIT:
                 return [Refused("action-returned-by-peer", "category 255 echo of our frame")]
@@ -181,20 +182,19 @@ class MeshNode:
 
     # -- internals ---------------------------------------------------------
 
-    def _retransmitted(self, hdr: MacHeader) -> bool:
+    @staticmethod
+    def _retransmitted(peer: Peer, hdr: MacHeader) -> bool:
         """802.11-2020 10.3.2.14: an individually addressed frame with Retry
         set and the Sequence Control we last took from that transmitter
-        (per TID) is a duplicate whose ACK was lost."""
+        (per TID) is a duplicate whose ACK was lost. Kept per peer table
+        entry, as Linux keeps it per station: a transmitter with no entry
+        (any made-up address) costs no memory."""
         tid = hdr.qos_control & 0xF if hdr.qos_control is not None else 16
-        key = (hdr.addr2, tid)
-        last = self._last_seq.get(key)
-        self._last_seq[key] = hdr.seq_ctrl
+        last = peer.last_seq_ctrl.get(tid)
+        peer.last_seq_ctrl[tid] = hdr.seq_ctrl
         return hdr.retry and last == hdr.seq_ctrl
 
     def _on_beacon(self, beacon: Beacon, rx: RxFrame, now: float) -> list[Action]:
-        for element in beacon.elements:
-            if isinstance(element, AuthorityAnnouncement):
-                self.announcements[beacon.header.addr2] = element
         peer = self.peers.get(beacon.header.addr2)
         if peer is not None:
             # Liveness is judged against the peer's own beacon interval, even
@@ -203,7 +203,7 @@ class MeshNode:
             peer.beacon_interval = beacon.beacon_interval * 1024e-6
         return self.peering.on_beacon(beacon, rx, now)
 
-    def _on_multihop(self, frame: VendorAction | DataFrame, now: float) -> list[Action]:
+    def _on_multihop(self, frame: VendorAction | DataFrame, now: float, sealed_by: bytes | None) -> list[Action]:
         if isinstance(frame, DataFrame) and frame.mesh_control is None:
             if frame.header.subtype == SUBTYPE_QOS_NULL:
                 return []
@@ -214,24 +214,60 @@ class MeshNode:
         if isinstance(local, DataFrame):
             actions.append(self.forwarder.delivery(local))
         elif isinstance(local, VendorAction):
-            actions += self._reassemble(local, now)
+            actions += self._reassemble(local, now, sealed_by)
         return actions
 
-    def _reassemble(self, frame: VendorAction, now: float) -> list[Action]:
+    def _reassemble(self, frame: VendorAction, now: float, sealed_by: bytes | None) -> list[Action]:
         mc = frame.mesh_control
         source = mc.addr6 if mc.addr6 is not None else frame.header.addr2
-        got = self.reassembler.add(source, frame.message_id, frame.msg_type, frame.flags,
+        # Sets are keyed by where fragments come from as far as we can
+        # prove it: the mesh SA and, for fragments whose seal was verified,
+        # the sealer's identity. Fragments sealed by different parties, or
+        # a cleartext one among sealed ones, never complete each other.
+        origin = (source, sealed_by)
+        key = source + (sealed_by or b"")
+        described = f"{source.hex(':')} message {frame.message_id}"
+        pending = self._pending_sets.get(origin, set())
+        if frame.fragment_count > 1 and frame.message_id not in pending:
+            refusal = self._refuse_new_set(pending, sealed_by)
+            if refusal:
+                return [Refused(refusal, described)]
+        got = self.reassembler.add(key, frame.message_id, frame.msg_type, frame.flags,
                                    frame.fragment_number, frame.fragment_count, frame.payload, now)
         if isinstance(got, Reassembled):
-            return [Deliver(got.source, got.msg_type, got.flags, got.message)]
+            self._forget_set(origin, frame.message_id)
+            return [Deliver(source, got.msg_type, got.flags, got.message, sealed_by)]
         if got is None:
+            self._pending_sets.setdefault(origin, set()).add(frame.message_id)
             return []
-        return [Refused(got.value, f"{source.hex(':')} message {frame.message_id}")]
+        return [Refused(got.value, described)]
+
+    def _refuse_new_set(self, pending: set[int], sealed_by: bytes | None) -> str:
+        """Why a new fragment set may not start, or "". Beside the global
+        bound of the reassembler, no origin may hold more than
+        reassembly_max_per_source sets, and sets nobody sealed end to end
+        (anyone can send them under any mesh SA) at most half the table,
+        so they cannot lock sealed messages out."""
+        if len(pending) >= self.config.reassembly_max_per_source:
+            return "reassembly-source-limit"
+        if sealed_by is None:
+            cleartext = sum(len(ids) for (_, sealer), ids in self._pending_sets.items() if sealer is None)
+            if cleartext >= self.reassembler.max_pending // 2:
+                return "reassembly-cleartext-limit"
+        return ""
+
+    def _forget_set(self, origin: tuple[bytes, bytes | None], message_id: int) -> None:
+        ids = self._pending_sets.get(origin)
+        if ids is not None:
+            ids.discard(message_id)
+            if not ids:
+                del self._pending_sets[origin]
 
     def _housekeeping(self, now: float) -> list[Action]:
         """Peers unheard for beacon_loss_limit of their beacon intervals are
-        lost (PERR for paths through them, then a Close); old paths and
-        fragment sets are forgotten. Runs once per beacon interval, and
+        lost (PERR for paths through them, then a Close); entries never
+        established and silent for plink_timeout, old paths and fragment
+        sets are forgotten. Runs once per beacon interval, and
         also right when a peer's silence would reach the limit."""
         cfg = self.config
         due = now + cfg.beacon_interval
@@ -245,8 +281,12 @@ class MeshNode:
             else:
                 due = min(due, peer.last_seen + silence + _CHECK_SLACK)
         actions.append(SetTimer(TIMER_HOUSEKEEPING, due))
+        for addr in self.peers.expire(now - cfg.plink_timeout):
+            actions.append(Refused("peer-expired", addr.hex(":")))
         self.paths.expire(now)
-        for source, message_id in self.reassembler.expire(now):
+        for key, message_id in self.reassembler.expire(now):
+            source, sealer = key[:6], key[6:] or None
+            self._forget_set((source, sealer), message_id)
             actions.append(Refused("reassembly-timeout", f"{source.hex(':')} message {message_id}"))
         return actions
 

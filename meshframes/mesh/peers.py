@@ -47,6 +47,10 @@ class Peer:
     tx_rate_avg: Ewma = field(default_factory=lambda: Ewma(16))
     tx_failures: int = 0
     tx_successes: int = 0
+    # Sequence Control of the last individually addressed frame taken from
+    # the peer, per TID (16 for non-QoS): duplicate detection, kept with
+    # the entry as Linux keeps it in the station (sta->last_seq_ctrl).
+    last_seq_ctrl: dict[int, int] = field(default_factory=dict)
     # Secure mesh (AMPE): this peering's nonces, ours drawn with our local
     # link id, the peer's learned from its frames, and the peer's MGTK from
     # its Open. All are forgotten with the link ids, so every peering
@@ -66,7 +70,13 @@ MAX_PEER_ENTRIES = 256
 
 
 class PeerTable:
-    """Peers by MAC address, in the order they were first heard."""
+    """Peers by MAC address, in the order they were first heard.
+
+    Made-up addresses must not hold the table for good: entries not
+    established that stay silent past the plink timeout are expired
+    (`expire`, as Linux's ieee80211_sta_expire in mesh housekeeping), and
+    a full table makes room for a new candidate by evicting the IDLE entry
+    heard from longest ago (`evict_idle`; Linux refuses instead)."""
 
     def __init__(self, default_rate_100kbps: int, fail_threshold: int,
                  max_entries: int = MAX_PEER_ENTRIES) -> None:
@@ -85,14 +95,37 @@ class PeerTable:
     def get(self, addr: bytes) -> Peer | None:
         return self._peers.get(addr)
 
+    @property
+    def full(self) -> bool:
+        return len(self._peers) >= self.max_entries
+
     def add(self, addr: bytes) -> Peer | None:
         """The entry for addr, created if there is room; None when full."""
         peer = self._peers.get(addr)
         if peer is None:
-            if len(self._peers) >= self.max_entries:
+            if self.full:
                 return None
             peer = self._peers[addr] = Peer(addr)
         return peer
+
+    def evict_idle(self) -> bytes | None:
+        """Remove the IDLE entry heard from longest ago; its address, or
+        None if no entry is IDLE."""
+        idle = [p for p in self._peers.values() if p.state is PlinkState.IDLE]
+        if not idle:
+            return None
+        oldest = min(idle, key=lambda p: p.last_seen)
+        del self._peers[oldest.addr]
+        return oldest.addr
+
+    def expire(self, silent_since: float) -> list[bytes]:
+        """Remove the entries not established and unheard since
+        `silent_since`; their addresses."""
+        gone = [a for a, p in self._peers.items()
+                if p.state is not PlinkState.ESTAB and p.last_seen < silent_since]
+        for addr in gone:
+            del self._peers[addr]
+        return gone
 
     def set_state(self, peer: Peer, state: PlinkState) -> None:
         """Only the peering FSM calls this: it keeps the ESTAB count right.

@@ -187,6 +187,11 @@ def classify(frame: SelfProtected, peer: Peer | None, mbss: Mbss, free_links: in
     llid = peering.peer_link_id or 0
     matches = ftype == SP_MESH_PEERING_CLOSE or mbss.matches_local(frame.mesh_id, frame.mesh_config)
     if peer is None:
+        # Linux (mesh_plink_get_event, 6.1 to 6.18) rejects any frame from
+        # a station it does not know whose profile differs, Confirm
+        # included, and mesh_process_plink_frame answers that OPN_RJCT with
+        # a Close (WLAN_REASON_MESH_CONFIG); only a matching Confirm or
+        # Close from an unknown station is ignored.
         if not matches:
             return Classified(E.OPN_RJCT, plid, llid)
         if ftype != SP_MESH_PEERING_OPEN:
@@ -241,15 +246,32 @@ class Peering:
         addr = beacon.header.addr2
         if not self.mbss.security_matches(beacon.elements):
             return [Refused("beacon-security-mismatch", addr.hex(":"))]
-        peer = self.peers.add(addr)
+        peer, actions = self._entry(addr, now)
         if peer is None:
-            return [Refused("peer-table-full", addr.hex(":"))]
+            return actions
         peer.mesh_config = conf
         peer.beacon_interval = beacon.beacon_interval * 1024e-6
         if (self.config.auto_open_plinks and peer.state is S.IDLE and conf.accepting_peerings
                 and self.free_links > 0):
-            return self._step(peer, E.ACTOPN, now)
-        return []
+            return actions + self._step(peer, E.ACTOPN, now)
+        return actions
+
+    def _entry(self, addr: bytes, now: float) -> tuple[Peer | None, list[Action]]:
+        """The peer table entry for `addr`, made (room made by evicting an
+        IDLE entry if need be) if it is new."""
+        peer = self.peers.get(addr)
+        if peer is not None:
+            return peer, []
+        actions: list[Action] = []
+        if self.peers.full:
+            evicted = self.peers.evict_idle()
+            if evicted is None:
+                return None, [Refused("peer-table-full", addr.hex(":"))]
+            actions.append(Refused("peer-evicted-idle", f"{evicted.hex(':')} for {addr.hex(':')}"))
+        peer = self.peers.add(addr)
+        assert peer is not None
+        peer.last_seen = now
+        return peer, actions
 
     def on_frame(self, frame: SelfProtected, now: float) -> list[Action]:
         if frame.action not in (SP_MESH_PEERING_OPEN, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_CLOSE):
@@ -271,16 +293,20 @@ class Peering:
         if peer is None and got.event is E.OPN_RJCT:
             # Not one of ours: say why in a Close without keeping any state.
             local_nonce = self.rsn.new_nonce() if self.rsn is not None else b""
-            return [Transmit(self._close_frame(sender, 0, got.plid,
+            return [Refused("peering-profile-mismatch", self._describe(frame)),
+                    Transmit(self._close_frame(sender, 0, got.plid,
                                                ReasonCode.MESH_CONFIGURATION_POLICY_VIOLATION,
                                                local_nonce, ampe.local_nonce if ampe else b""))]
+        made: list[Action] = []
         if peer is None:
-            peer = self.peers.add(sender)
+            peer, made = self._entry(sender, now)
             if peer is None:
-                return [Refused("peer-table-full", self._describe(frame))]
+                return made
         if got.event is E.OPN_ACPT:
             peer.plid = got.plid
-            if ampe is not None:
+            if ampe is not None and peer.state is not S.ESTAB:
+                # An established link keeps the MGTK it installed: keys are
+                # agreed once per peering (a new MGTK needs a new peering).
                 peer.peer_nonce = ampe.local_nonce
                 peer.peer_gtk = ampe.gtk
         elif got.event is E.CNF_ACPT:
@@ -289,7 +315,7 @@ class Peering:
             peer.peer_aid = frame.aid or 0
             if ampe is not None:
                 peer.peer_nonce = peer.peer_nonce or ampe.local_nonce
-        return self._step(peer, got.event, now)
+        return made + self._step(peer, got.event, now)
 
     def _authenticate(self, frame: SelfProtected, peer: Peer | None) -> AmpeElement:
         """The AMPE element of a secure peering frame whose MIC verifies and

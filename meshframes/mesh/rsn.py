@@ -2,7 +2,7 @@
 hostap's mesh_rsn.c and mac80211's key handling a userspace node needs).
 
 A mesh is secure when its MeshConfig has a passphrase. It then runs AMPE
-(802.11-2020 13.5) with authentication protocol "none" and the PSK AKM:
+(802.11-2020 14.5) with authentication protocol "none" and the PSK AKM:
 
 - PMK = PBKDF2-SHA1(passphrase, mesh ID, 4096) (`derive_pmk`). No SAE or
   IEEE 802.1X exchange precedes peering, so the Mesh Configuration's

@@ -15,6 +15,7 @@ from __future__ import annotations
 import heapq
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from meshframes.codec import DecodeError, EncodeError, Frame, decode, encode
@@ -36,16 +37,28 @@ class TxStatusRadio(Protocol):
     def tx_reports(self) -> list[TxReport]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """What an end-to-end layer returns for a frame it authenticated: the
+    plaintext MPDU and the identity whose seal it carried. The runtime
+    hands `sender` to the node beside the frame, so whether a message was
+    sealed, and by whom, never rests on a bit anyone can set on the air."""
+
+    mpdu: bytes
+    sender: bytes
+
+
 class FrameLayer(Protocol):
     """A transformation between the node and the air: end-to-end sealing of
     the node's own FastPay frames, per-hop CCMP (`MeshNode.rsn`). `protect`
     gives the MPDU to send or Refused (it needs protection and cannot have
-    it: not sent); `unprotect` gives the plaintext MPDU or Refused (bad MIC,
-    replay...). Refusals are counted by the node under their reason."""
+    it: not sent); `unprotect` gives the plaintext MPDU, Opened (an
+    end-to-end seal verified) or Refused (bad MIC, replay...). Refusals
+    are counted by the node under their reason."""
 
     def protect(self, mpdu: bytes) -> "bytes | Refused": ...
 
-    def unprotect(self, mpdu: bytes) -> "bytes | Refused": ...
+    def unprotect(self, mpdu: bytes) -> "bytes | Opened | Refused": ...
 
 
 DeliverHandler = Callable[[Deliver], None]
@@ -126,18 +139,21 @@ class NodeRuntime:
 
     def _receive(self, rx: RxFrame, now: float) -> None:
         data = rx.data
+        sealed_by = None
         for layer in reversed(self.layers):
             plain = layer.unprotect(data)
             if isinstance(plain, Refused):
                 self._apply(self.node.refuse(plain.reason, plain.detail))
                 return
+            if isinstance(plain, Opened):
+                sealed_by, plain = plain.sender, plain.mpdu
             data = plain
         try:
             frame = decode(data)
         except DecodeError as exc:
             self._apply(self.node.refuse("malformed", f"{exc.what}: got {exc.got}, expected {exc.expected}"))
             return
-        self._apply(self.node.receive(frame, rx, now))
+        self._apply(self.node.receive(frame, rx, now, sealed_by))
 
     def _apply(self, actions: list[Action]) -> None:
         now = self.clock.now()

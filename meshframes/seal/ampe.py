@@ -1,5 +1,5 @@
 """Protection of the AMPE element in Mesh Peering Open/Confirm/Close frames
-(802.11-2020 13.5.7, AES-SIV per RFC 5297), so that peering nonces and the
+(802.11-2020 14.5.7, AES-SIV per RFC 5297), so that peering nonces and the
 MGTK travel authenticated and, for the MGTK, encrypted.
 
 The sender appends, after the frame's other elements, a MIC element (ID 140,
@@ -22,7 +22,7 @@ little-endian:
     Selected Pairwise Cipher Suite (4) | Local Nonce (32) | Peer Nonce (32)
     | GTKdata: MGTK (16) | Key RSC (8) | GTKExpirationTime (4)
 
-GTKdata is in Mesh Peering Open frames only (13.5.5.3; hostap the same);
+GTKdata is in Mesh Peering Open frames only (14.5.5.3; hostap the same);
 the Key Replay Counter field belongs to Mesh Group Key Inform/Acknowledge
 frames, which we do not send, and IGTKdata to BIP, which we do not use.
 """
@@ -112,7 +112,7 @@ class AmpeElement:
 
 
 def check_nonces(element: AmpeElement, *, our_nonce: bytes, known_peer_nonce: bytes, peer_knows_ours: bool) -> None:
-    """Tie a received AMPE element to the current peering (13.5.5-13.5.6).
+    """Tie a received AMPE element to the current peering (14.5.5-14.5.6).
 
     - The sender's local nonce is never all zero, and once we hold it for
       this peering it may not change.

@@ -8,7 +8,7 @@ Derivations (IEEE 802.11-2020 clause numbers):
 * KDF-SHA-256 (12.7.1.7.2): KDF-Hash-Length(K, label, context) = the first
   Length bits of HMAC-SHA-256(K, i || label || context || Length) for
   i = 1, 2, ..., with i and Length as 16-bit little-endian integers.
-* MTK, the per-link pairwise key (the AMPE derivation of 13.5.7 with our PMK):
+* MTK, the per-link pairwise key (the AMPE derivation of 14.5.7 with our PMK):
   KDF-SHA-256-128(PMK, "Temporal Key Derivation",
   min(localNonce, peerNonce) || max(localNonce, peerNonce) ||
   min(localLinkID, peerLinkID) || max(localLinkID, peerLinkID) ||
@@ -17,9 +17,9 @@ Derivations (IEEE 802.11-2020 clause numbers):
   written little-endian (as hostap's mesh_rsn.c does), so both ends derive
   the same key whichever of them is "local".
 * AEK, which authenticates and encrypts the AMPE element of the peering
-  frames (13.5.7): KDF-SHA-256-256(PMK, "AEK Derivation", AKM suite ||
+  frames (14.5.7): KDF-SHA-256-256(PMK, "AEK Derivation", AKM suite ||
   min(localMAC, peerMAC) || max(localMAC, peerMAC)).
-* PMKID, the Chosen PMK of the Mesh Peering Management element (13.5.5):
+* PMKID, the Chosen PMK of the Mesh Peering Management element (14.5.5):
   Truncate-128(HMAC-SHA-1(PMK, "PMK Name" || min(MACs) || max(MACs))):
   the PSK AKM's PMKID of 12.7.1.3 with the two MACs ordered as octet
   strings in place of AA || SPA, which a mesh link does not have.
@@ -40,9 +40,11 @@ mesh STA transmits. As in the standard, each STA generates its own random
 MGTK and gives it to each peer in the AMPE element's GTKdata field; the
 element travels encrypted and authenticated under the link's AEK (AES-SIV,
 see `meshframes.seal.ampe`), so only a peer that knows the passphrase
-learns it. Rotating it means generating a new one under the other group key
-id (1 <-> 2) and sending it at the next peering exchange; receivers keep the
-previous one under its own id meanwhile.
+learns it. A mesh STA keeps its MGTK for as long as it runs, under group
+key id 1 as hostap does (meshframes.mesh.rsn), and a peer installs it once
+per peering, on reaching ESTAB: the GTKdata of an Open received on an
+established link is not taken, so a new MGTK reaches a peer only through a
+new peering.
 """
 
 from __future__ import annotations

@@ -6,10 +6,11 @@ from __future__ import annotations
 from meshframes.app.scenario import scenario_committee
 from meshframes.fastpay.committee import Committee, Identity
 from meshframes.fastpay.messages import (
-    AccountInfoRequest, AccountInfoResponse, Address, CertifiedTransferOrder, ConfirmationOrder, ErrorKind,
-    FastPayError, SignedTransferOrder, Transfer, TransferOrder,
+    AccountInfoRequest, AccountInfoResponse, Address, AuthorityAnnouncement, CertifiedTransferOrder,
+    ConfirmationOrder, ErrorKind, FastPayError, SignedTransferOrder, Transfer, TransferOrder,
 )
 from meshframes.fastpay.wire import signing_bytes
+from meshframes.seal.e2e import x25519_public_key
 
 COMMITTEE, AUTHORITIES, ACCOUNTS = scenario_committee(7, [1, 1, 1, 1], [100, 100, 100])
 
@@ -47,3 +48,12 @@ def every_message(committee: Committee = COMMITTEE) -> dict[str, object]:
         "error": FastPayError(kind=ErrorKind.InsufficientFunding, current_balance=3),
         "announce": committee.announcement(AUTHORITIES[0].public_key),
     }
+
+
+def announcement_of(identity: bytes, committee: Committee = COMMITTEE) -> AuthorityAnnouncement:
+    """What the party `identity` announces: an authority its committee
+    entry, an account weight 0 and the X25519 form of its key."""
+    if committee.weight(identity):
+        return committee.announcement(identity)
+    return AuthorityAnnouncement(name=identity, weight=0, e2e_key=x25519_public_key(identity),
+                                 committee_id=committee.committee_id)

@@ -9,20 +9,25 @@ from pathlib import Path
 
 from meshframes.app.authority_node import AuthorityNode
 from meshframes.app.directory import Directory
-from meshframes.app.e2e import E2ELink
+from meshframes.app.e2e import E2E_SEALED_GROUP, E2E_SENDER_NOT_AT_SOURCE, E2ELink
+from meshframes.app.events import TransferCertified, TransferConfirmed
 from meshframes.app.framing import frame_message
 from meshframes.app.scenario import FastPayMesh, scenario_committee
+from meshframes.codec import MeshControl, VendorAction, encode
 from meshframes.codec.fastpay import MessageType
+from meshframes.codec.frames import CATEGORY_VENDOR
 from meshframes.codec.header import BROADCAST
+from meshframes.codec.meshctl import AE_A5_A6
 from meshframes.fastpay.ed25519 import KeyPair
-from meshframes.fastpay.messages import ConfirmationOrder
+from meshframes.fastpay.messages import AccountInfoRequest, AccountInfoResponse, ConfirmationOrder
+from meshframes.mesh.mbss import action_header
 from meshframes.radio.base import Radio, RxFrame
 from meshframes.seal.e2e import FLAG_SEALED, E2EIdentity, E2ESealer, parse_fastpay_frame
 from meshframes.seal.errors import NotFastPay, Reason as SealReason
 from meshframes.sim.medium import MediumConfig
 from meshframes.sim.network import sim_mac
 
-from .helpers import certificate, order, vote
+from .helpers import announcement_of, certificate, order, vote
 from .ledger import Planned, check_ledger, schedule
 
 
@@ -91,8 +96,9 @@ def test_a_tampering_relay_is_detected_and_the_transfer_completes_without_it(tmp
 
 def test_rogue_stations_are_refused_at_every_turn(tmp_path: Path) -> None:
     """Two rogue stations: one seals with a key of its own and sends
-    garbage, a vote to an authority, a confirmation without a quorum, and
-    certificates without a quorum or for someone else to a client; the
+    garbage, a vote to an authority, a confirmation without a quorum, an
+    info request for sequence number 2^64 - 1 (past what SQLite holds),
+    and certificates without a quorum or for someone else to a client; the
     other sends in the clear: another committee's announcements and an
     order. Each lands as a refusal with its reason, counted once; nothing
     crashes; the honest transfers complete."""
@@ -112,8 +118,11 @@ def test_rogue_stations_are_refused_at_every_turn(tmp_path: Path) -> None:
     clear_rogue = mesh.add_relay((30.0, -20.0))
     target = mesh.authorities[1]
     to_target, to_victim = mesh.node(target).mac, mesh.node(victim).mac
-    links[0].directory.learn_authenticated(mesh.authority_ids[1].public_key, to_target, 0.0)
-    links[0].directory.learn_authenticated(mesh.account_ids[1].public_key, to_victim, 0.0)
+    # The rogue knows where its targets are, as their announcements say.
+    victim_id = mesh.account_ids[1].public_key
+    links[0].directory.on_announcement(
+        to_target, announcement_of(mesh.authority_ids[1].public_key, mesh.committee), 0.0)
+    links[0].directory.on_announcement(to_victim, announcement_of(victim_id, mesh.committee), 0.0)
     stranger, _, strangers = scenario_committee(99, [1], [5])
     theirs = order(strangers[0], strangers[0], 1, 0)
     to_victim_order = order(strangers[0], mesh.account_ids[1], 1, 0)
@@ -123,6 +132,8 @@ def test_rogue_stations_are_refused_at_every_turn(tmp_path: Path) -> None:
             (to_target, (MessageType.FASTPAY_ORDER, b"\x00\x00\x00\x00garbage")),
             (to_target, frame_message(vote(theirs))),
             (to_target, frame_message(ConfirmationOrder(transfer_certificate=no_quorum))),
+            (to_target, frame_message(AccountInfoRequest(sender=mesh.account_ids[0].public_key,
+                                                         request_sequence_number=2**64 - 1))),
             (to_victim, frame_message(certificate(to_victim_order, signers=[]))),
             (to_victim, frame_message(certificate(theirs))),
         ],
@@ -140,7 +151,7 @@ def test_rogue_stations_are_refused_at_every_turn(tmp_path: Path) -> None:
     schedule(mesh, plan)
     mesh.run(30.0)
     check_ledger(mesh, plan)
-    assert links[0].sealed == 5
+    assert links[0].sealed == 6
     for node, party in mesh.parties.items():
         assert party.app.refused["announce-wrong-committee"] == 2, node
     authority = mesh.parties[target].app
@@ -148,5 +159,102 @@ def test_rogue_stations_are_refused_at_every_turn(tmp_path: Path) -> None:
     assert (authority.refused["undecodable"], authority.refused["unexpected-message"],
             authority.refused["e2e-required"]) == (1, 1, 1)
     assert authority.engine.rejections["CertificateRequiresQuorum"] == 1
+    assert authority.engine.rejections["CertificateNotfound"] == 1
     client = mesh.parties[victim].app
     assert (client.refused["bad-certificate"], client.refused["certificate-not-for-us"]) == (1, 1)
+
+
+def _one_hop_mesh_with_a_rogue(tmp_path: Path) -> tuple[FastPayMesh, int, list[int], int]:
+    """Two clients and four authorities all in range of a rogue relay:
+    (mesh, payer, authorities, rogue)."""
+    mesh = FastPayMesh(tmp_path, seed=5, authorities=4, balances=[100, 100],
+                       medium=MediumConfig(radio_range=25.0))
+    payer = mesh.add_client((0.0, 0.0))
+    auths = [mesh.add_authority(w) for w in ((20.0, 0.0), (20.0, 10.0), (10.0, 15.0), (0.0, 20.0))]
+    mesh.add_client((10.0, -10.0))
+    return mesh, payer, auths, mesh.add_relay((5.0, 5.0))
+
+
+def _inject_cleartext_as_sealed(mesh: FastPayMesh, rogue: int, claimed_source: bytes, message: object,
+                                seq: int) -> None:
+    """What e2e_bypass did: a cleartext FastPay frame with flags bit 0
+    ("sealed") set, group-addressed (A1 broadcast), naming a station that
+    does not exist as mesh DA and an authority's station as mesh SA."""
+    msg_type, payload = frame_message(message)
+    header = action_header(BROADCAST, mesh.node(rogue).mac)
+    mc = MeshControl(AE_A5_A6, 31, seq, (bytes.fromhex("029999999999"), claimed_source))
+    frame = VendorAction(header, CATEGORY_VENDOR, mc, msg_type, FLAG_SEALED, seq & 0xFFFF, 0, 1, payload)
+    mesh.node(rogue).runtime.radio.transmit(encode(frame))
+
+
+def test_cleartext_under_the_sealed_flag_is_never_taken_as_sealed(tmp_path: Path) -> None:
+    """Once the client holds its certificate, authorities 1-3 go down and a
+    mesh member forges their acknowledgements in the clear under the
+    sealed flag. No node delivers them (the e2e layer and the forwarder
+    refuse a sealed or individually addressed frame that is group
+    addressed), so the client never counts a quorum that did not execute;
+    a forged info request gets no answer either."""
+    mesh, payer, auths, rogue = _one_hop_mesh_with_a_rogue(tmp_path)
+    mesh.transfer(0, 1, 10, 5.0)
+    driver = mesh.parties[payer].driver
+    inner = driver.on_event
+
+    def on_event(event: object) -> None:
+        inner(event)  # type: ignore[misc]
+        if isinstance(event, TransferCertified):
+            for i in (1, 2, 3):
+                mesh.net.medium.set_alive(auths[i], False)
+
+    driver.on_event = on_event
+    payer_id = mesh.account_ids[0].public_key
+
+    def forge() -> None:
+        for k, i in enumerate((1, 2, 3)):
+            ack = AccountInfoResponse(sender=payer_id, balance=90, next_sequence_number=1)
+            _inject_cleartext_as_sealed(mesh, rogue, mesh.node(auths[i]).mac, ack, 0x7100_0000 + k)
+        _inject_cleartext_as_sealed(mesh, rogue, mesh.node(payer).mac, AccountInfoRequest(sender=payer_id),
+                                    0x7200_0000)
+
+    mesh.net.at(6.0, forge)
+    mesh.run(20.0)
+    assert mesh.timeline.of(TransferCertified, payer)
+    assert not mesh.timeline.of(TransferConfirmed, payer)
+    assert len(mesh.executed_by(payer_id, 0)) < mesh.committee.quorum_threshold
+    [link] = [layer for layer in driver.runtime.layers if isinstance(layer, E2ELink)]
+    assert link.refusals()[E2E_SEALED_GROUP] == 4
+    assert mesh.authority(0).engine.accepted["info"] == 0
+
+
+def test_throwaway_identities_cannot_take_over_an_authoritys_station(tmp_path: Path) -> None:
+    """A mesh member seals frames to the client with identities of its own
+    and authorities 1 and 2's stations as mesh SA, before, during and after
+    a transfer. The seals verify, but those stations belong to the
+    authorities by their announcements: the frames are dropped and
+    counted, the client's directory keeps both authorities, and the
+    transfer completes."""
+    mesh, payer, auths, rogue = _one_hop_mesh_with_a_rogue(tmp_path)
+    throwaways = {i: KeyPair.from_seed(bytes([0x40 + i]) * 32) for i in (1, 2)}
+    sealers = {i: E2ESealer(E2EIdentity(k.seed), initial_sequence=1) for i, k in throwaways.items()}
+    payer_mac, payer_id = mesh.node(payer).mac, mesh.account_ids[0].public_key
+    sent = [0]
+
+    def hijack() -> None:
+        for i in (1, 2):
+            sent[0] += 1
+            msg_type, payload = frame_message(AccountInfoRequest(sender=throwaways[i].public_key))
+            mc = MeshControl(AE_A5_A6, 31, 0x7400_0000 + sent[0], (payer_mac, mesh.node(auths[i]).mac))
+            frame = VendorAction(action_header(payer_mac, mesh.node(rogue).mac), CATEGORY_VENDOR, mc, msg_type,
+                                 0, 0x4000 + sent[0], 0, 1, payload)
+            mesh.node(rogue).runtime.radio.transmit(sealers[i].seal_frame(payer_id, encode(frame)))
+
+    for at in (3.9, 4.0005, 30.0):
+        mesh.net.at(at, hijack)
+    mesh.transfer(0, 1, 10, 4.0)
+    mesh.run(40.0)
+    directory = mesh.client(0).directory
+    for i in (1, 2):
+        assert directory.mac_of(mesh.authority_ids[i].public_key) == mesh.node(auths[i]).mac
+        assert directory.mac_of(throwaways[i].public_key) is None
+    assert mesh.timeline.of(TransferConfirmed, payer)
+    [link] = [layer for layer in mesh.parties[payer].driver.runtime.layers if isinstance(layer, E2ELink)]
+    assert link.refusals()[E2E_SENDER_NOT_AT_SOURCE] == sent[0] == 6

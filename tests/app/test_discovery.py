@@ -29,18 +29,16 @@ from meshframes.fastpay.store import AuthorityStore
 from meshframes.fastpay.wire import decode_message
 from meshframes.seal.e2e import x25519_public_key
 
-from .helpers import ACCOUNTS, AUTHORITIES, COMMITTEE, certificate, every_message, order, vote
+from .helpers import ACCOUNTS, AUTHORITIES, COMMITTEE, announcement_of, certificate, every_message, order, vote
 
 MAC = [bytes.fromhex(f"0200000000{i:02x}") for i in range(16)]
 
 
-def account_announcement(identity: bytes) -> AuthorityAnnouncement:
-    return AuthorityAnnouncement(name=identity, weight=0, e2e_key=x25519_public_key(identity),
-                                 committee_id=COMMITTEE.committee_id)
+account_announcement = announcement_of
 
 
 def authority_announcement(i: int) -> AuthorityAnnouncement:
-    return COMMITTEE.announcement(AUTHORITIES[i].public_key)
+    return announcement_of(AUTHORITIES[i].public_key)
 
 
 OTHER_COMMITTEE, OTHER_AUTHORITIES, _ = scenario_committee(8, [1, 1, 1, 1], [])
@@ -88,9 +86,10 @@ def test_announcements_bind_authorities_and_accounts() -> None:
     assert directory.mac_of(AUTHORITIES[0].public_key) is None
 
 
-def test_a_binding_proven_by_a_sealed_frame_outranks_announcements_for_a_while() -> None:
+def test_a_binding_confirmed_by_a_sealed_frame_outranks_announcements_for_a_while() -> None:
     directory = Directory(COMMITTEE, ACCOUNTS[0].public_key, authenticated_ttl=10.0)
-    directory.learn_authenticated(AUTHORITIES[0].public_key, MAC[1], now=5.0)
+    directory.on_announcement(MAC[1], authority_announcement(0), 1.0)
+    assert directory.confirm_sealed(AUTHORITIES[0].public_key, MAC[1], now=5.0)
     for mac, announcement in ((MAC[9], authority_announcement(0)), (MAC[1], authority_announcement(2))):
         with pytest.raises(AppRefusal) as refused:
             directory.on_announcement(mac, announcement, 14.0)
@@ -98,6 +97,27 @@ def test_a_binding_proven_by_a_sealed_frame_outranks_announcements_for_a_while()
     assert directory.mac_of(AUTHORITIES[0].public_key) == MAC[1]
     assert directory.on_announcement(MAC[9], authority_announcement(0), 15.0)
     assert directory.mac_of(AUTHORITIES[0].public_key) == MAC[9]
+
+
+def test_a_sealed_frame_only_confirms_what_an_announcement_bound() -> None:
+    """The sealer picks the mesh SA it seals, so a sealed frame creates and
+    moves no binding: not for an unannounced party, not for a party
+    announced elsewhere, and never a throw-away identity at an
+    authority's station."""
+    directory = Directory(COMMITTEE, ACCOUNTS[0].public_key)
+    throwaway = ACCOUNTS[2].public_key
+    assert not directory.confirm_sealed(throwaway, MAC[4], 1.0)
+    assert directory.mac_of(throwaway) is None and directory.identity_of(MAC[4]) is None
+    directory.on_announcement(MAC[1], authority_announcement(0), 1.0)
+    directory.on_announcement(MAC[2], account_announcement(ACCOUNTS[1].public_key), 1.0)
+    assert not directory.confirm_sealed(throwaway, MAC[1], 2.0)
+    assert not directory.confirm_sealed(AUTHORITIES[0].public_key, MAC[7], 2.0)
+    assert not directory.confirm_sealed(ACCOUNTS[1].public_key, MAC[1], 2.0)
+    assert directory.identity_of(MAC[1]) == AUTHORITIES[0].public_key
+    assert directory.mac_of(AUTHORITIES[0].public_key) == MAC[1]
+    assert directory.binding(AUTHORITIES[0].public_key).authenticated_at is None  # type: ignore[union-attr]
+    assert directory.confirm_sealed(AUTHORITIES[0].public_key, MAC[1], 3.0)
+    assert directory.binding(AUTHORITIES[0].public_key).authenticated_at == 3.0  # type: ignore[union-attr]
 
 
 def _client(tmp_path: Path, config: AppConfig | None = None) -> ClientNode:
@@ -162,16 +182,19 @@ def test_bad_inputs_are_refused_counted_and_change_nothing(tmp_path: Path) -> No
     order_type, order_payload = frame_message(messages["order"])
     vote_type, vote_payload = frame_message(vote(messages["order"]))
     other = frame_message(OTHER_COMMITTEE.announcement(OTHER_AUTHORITIES[1].public_key))
+    sealer = ACCOUNTS[0].public_key
     cases = [
-        ((order_type, 0, order_payload), Reason.E2E_REQUIRED),
-        ((order_type, FLAG_E2E_SEALED, order_payload[:-3]), Reason.UNDECODABLE),
-        ((42, FLAG_E2E_SEALED, order_payload), Reason.UNKNOWN_MESSAGE_TYPE),
-        ((vote_type, FLAG_E2E_SEALED, order_payload), Reason.TYPE_MISMATCH),
-        ((vote_type, FLAG_E2E_SEALED, vote_payload), Reason.UNEXPECTED_MESSAGE),
-        ((other[0], 0, other[1]), Reason.ANNOUNCE_WRONG_COMMITTEE),
+        ((order_type, 0, None, order_payload), Reason.E2E_REQUIRED),
+        # "Sealed" on the air, but no e2e layer of ours opened it.
+        ((order_type, FLAG_E2E_SEALED, None, order_payload), Reason.E2E_NOT_OPENED),
+        ((order_type, 0, sealer, order_payload[:-3]), Reason.UNDECODABLE),
+        ((42, 0, sealer, order_payload), Reason.UNKNOWN_MESSAGE_TYPE),
+        ((vote_type, 0, sealer, order_payload), Reason.TYPE_MISMATCH),
+        ((vote_type, 0, sealer, vote_payload), Reason.UNEXPECTED_MESSAGE),
+        ((other[0], 0, None, other[1]), Reason.ANNOUNCE_WRONG_COMMITTEE),
     ]
-    for (msg_type, flags, payload), reason in cases:
-        [refused] = authority.on_deliver(MAC[0], msg_type, flags, payload, 3.0)
+    for (msg_type, flags, sealed_by, payload), reason in cases:
+        [refused] = authority.on_deliver(MAC[0], msg_type, flags, payload, 3.0, sealed_by)
         assert isinstance(refused, Refused) and refused.reason == reason and refused.source == MAC[0]
     assert authority.refused == {str(reason): 1 for _, reason in cases}
     assert authority.engine.rejections == {}
@@ -185,21 +208,38 @@ def test_sealed_input_is_refused_when_sealing_is_off(tmp_path: Path) -> None:
     client = _client(tmp_path, AppConfig(seal=False))
     vote_type, vote_payload = frame_message(vote(every_message()["order"]))
     [refused] = client.on_deliver(MAC[5], vote_type, FLAG_E2E_SEALED, vote_payload, 1.0)
-    assert refused.reason == Reason.E2E_SEALED_BUT_OFF  # type: ignore[union-attr]
+    assert refused.reason == Reason.E2E_NOT_OPENED  # type: ignore[union-attr]
     [refused] = client.on_deliver(MAC[5], vote_type, 0, vote_payload, 1.0)
     assert refused.reason == Reason.UNKNOWN_SENDER  # type: ignore[union-attr]
 
 
 def test_authority_answers_the_station_that_asked(tmp_path: Path) -> None:
-    """An order in (sealed on the air) gives a vote back to its source and
-    a Handled event naming what the engine did."""
+    """An order in (opened by the e2e layer) gives a vote back to its
+    source and a Handled event naming what the engine did."""
     authority = _authority(tmp_path)
     msg_type, payload = frame_message(every_message()["order"])
-    handled, reply = authority.on_deliver(MAC[0], msg_type, FLAG_E2E_SEALED, payload, 2.0)
+    handled, reply = authority.on_deliver(MAC[0], msg_type, 0, payload, 2.0, ACCOUNTS[0].public_key)
     assert handled == Handled(2.0, "order", ACCOUNTS[0].public_key, 0)
     assert isinstance(reply, SendMessage) and reply.destination == MAC[0]
     assert reply.msg_type == MessageType.FASTPAY_VOTE
     assert decode_message(reply.payload).authority == AUTHORITIES[0].public_key
+
+
+def test_authority_whose_store_fails_refuses_and_keeps_the_node_running(tmp_path: Path) -> None:
+    """SQLite refuses the authority's write (a trigger added by another
+    connection): the delivery is refused and counted, nothing is sent, and
+    so is every later one; no exception reaches the node."""
+    import sqlite3
+
+    authority = _authority(tmp_path)
+    other = sqlite3.connect(tmp_path / "authority.db")
+    other.execute("CREATE TRIGGER fail_vote BEFORE INSERT ON vote BEGIN SELECT RAISE(ABORT, 'injected'); END")
+    other.close()
+    msg_type, payload = frame_message(every_message()["order"])
+    for now in (2.0, 3.0):
+        [refused] = authority.on_deliver(MAC[0], msg_type, 0, payload, now, ACCOUNTS[0].public_key)
+        assert isinstance(refused, Refused) and refused.reason == Reason.AUTHORITY_FAILED
+    assert authority.refused == {str(Reason.AUTHORITY_FAILED): 2}
 
 
 @pytest.fixture(scope="module")
@@ -226,9 +266,10 @@ def test_any_delivery_is_answered_or_refused(fuzzed_parties: tuple[AuthorityNode
     raw = raw[: data.draw(st.integers(0, len(raw)))]
     msg_type = data.draw(st.sampled_from([msg_type, data.draw(st.integers(0, 12))]))
     flags = data.draw(st.sampled_from([0, FLAG_E2E_SEALED, 0xFF]))
+    sealed_by = data.draw(st.sampled_from([None] + [p.public_key for p in AUTHORITIES + ACCOUNTS]))
     known = {str(r) for r in Reason}
     for app in fuzzed_parties:
-        actions = app.on_deliver(MAC[data.draw(st.integers(1, 4))], msg_type, flags, bytes(raw), 5.0)
+        actions = app.on_deliver(MAC[data.draw(st.integers(1, 4))], msg_type, flags, bytes(raw), 5.0, sealed_by)
         assert {a.reason for a in actions if isinstance(a, Refused)} <= known
     authority = fuzzed_parties[0]
     assert authority.engine.total_balance() == sum(a.balance for a in COMMITTEE.accounts)
@@ -241,15 +282,15 @@ def test_a_reply_of_several_fragments_leaves_whole(tmp_path: Path, seal: bool) -
     with sealing on the node is told to leave room for the seal in every
     fragment."""
     authority = _authority(tmp_path, AppConfig(seal=seal))
-    flags = FLAG_E2E_SEALED if seal else 0
+    sealed_by = ACCOUNTS[0].public_key if seal else None
     for seq in range(6):
         cert = certificate(order(ACCOUNTS[0], ACCOUNTS[1], 1 + seq, seq))
         msg_type, payload = frame_message(ConfirmationOrder(transfer_certificate=cert))
-        handled, _ = authority.on_deliver(MAC[0], msg_type, flags, payload, 1.0 + seq)
+        handled, _ = authority.on_deliver(MAC[0], msg_type, 0, payload, 1.0 + seq, sealed_by)
         assert handled.outcome == "confirmation"  # type: ignore[union-attr]
     request = AccountInfoRequest(sender=ACCOUNTS[1].public_key, request_received_transfers_excluding_first_nth=0)
     msg_type, payload = frame_message(request)
-    _, reply = authority.on_deliver(MAC[1], msg_type, flags, payload, 9.0)
+    _, reply = authority.on_deliver(MAC[1], msg_type, 0, payload, 9.0, sealed_by)
     size = len(frame_message(authority.engine.handle(request))[1])
     assert size > MAX_FRAGMENT_PAYLOAD
     assert isinstance(reply, SendMessage) and len(reply.payload) == size and reply.destination == MAC[1]

@@ -13,7 +13,7 @@ import pytest
 import meshframes  # noqa: F401  (registers our Scapy layers)
 from meshframes.app.directory import Directory
 from meshframes.mesh.events import Refused
-from meshframes.app.e2e import E2E_NO_IDENTITY, E2E_SEALED_GROUP, E2ELink
+from meshframes.app.e2e import E2E_NO_IDENTITY, E2E_SEALED_GROUP, E2E_SENDER_NOT_AT_SOURCE, E2ELink
 from meshframes.codec import MeshControl, VendorAction, encode
 from meshframes.codec.fastpay import FLAG_E2E_SEALED, MessageType, Reassembled, Reassembler, fragment
 from meshframes.codec.frames import CATEGORY_VENDOR
@@ -21,11 +21,12 @@ from meshframes.codec.header import BROADCAST
 from meshframes.codec.meshctl import AE_A5_A6
 from meshframes.mesh.mbss import Mbss, action_header
 from meshframes.mesh.constants import MeshConfig
+from meshframes.mesh.runtime import Opened
 from meshframes.codec import decode
 from meshframes.seal.e2e import SEALED_OVERHEAD, E2EIdentity, E2ESealer
 from meshframes.seal.errors import Reason
 
-from .helpers import ACCOUNTS, AUTHORITIES, COMMITTEE
+from .helpers import ACCOUNTS, AUTHORITIES, COMMITTEE, announcement_of
 
 CLIENT, RELAY, AUTH0, AUTH1 = (bytes.fromhex(f"02000000000{i}") for i in range(1, 5))
 
@@ -43,7 +44,7 @@ def _link(mac: bytes, seed: bytes, own: bytes) -> E2ELink:
     for identity, where in ((AUTHORITIES[0].public_key, AUTH0), (AUTHORITIES[1].public_key, AUTH1),
                             (ACCOUNTS[0].public_key, CLIENT)):
         if identity != own:
-            directory.learn_authenticated(identity, where, 0.0)
+            directory.on_announcement(where, announcement_of(identity), 0.0)
     return E2ELink(mac, E2ESealer(E2EIdentity(seed), initial_sequence=1), directory, Clock())
 
 
@@ -64,7 +65,8 @@ def frame(payload: bytes, *, ra: bytes = RELAY, ta: bytes = CLIENT, da: bytes = 
 def test_a_frame_we_originate_is_sealed_for_its_destination_and_opened_there() -> None:
     """The Scapy layers read the sealed frame as our identity's payload
     (56 octets of overhead); the authority opens it to the original
-    payload, flags bit 0 still set, and learns who sent it from where."""
+    payload (flags bit 0 clear) and reports who sealed it beside the frame;
+    it confirms the binding the client's announcement made."""
     from meshframes.dissect import decode_mpdu
     from meshframes.layers import FastPayHeader, FastPaySealed
 
@@ -76,14 +78,13 @@ def test_a_frame_we_originate_is_sealed_for_its_destination_and_opened_there() -
     assert decoded.kind == "fastpay-order" and decoded.malformed is None
     assert decoded.packet[FastPaySealed].sender == ACCOUNTS[0].public_key
     assert int(decoded.packet[FastPayHeader].flags) & 1
-    auth0.directory = Directory(COMMITTEE, AUTHORITIES[0].public_key)
     opened = auth0.unprotect(sealed)
-    assert isinstance(opened, bytes)
-    got = decode(opened)
+    assert isinstance(opened, Opened) and opened.sender == ACCOUNTS[0].public_key
+    got = decode(opened.mpdu)
     assert isinstance(got, VendorAction) and got.payload == b"order bytes" * 10
-    assert got.flags == FLAG_E2E_SEALED
-    assert auth0.directory.identity_of(CLIENT) == ACCOUNTS[0].public_key
-    assert (client.sealed, auth0.opened) == (1, 1)
+    assert got.flags == 0
+    assert auth0.directory.binding(ACCOUNTS[0].public_key).authenticated_at == 1.0  # type: ignore[union-attr]
+    assert (client.sealed, auth0.opened, auth0.unannounced) == (1, 1, 0)
 
 
 def test_relays_pass_what_is_not_theirs_and_other_frames_pass_untouched() -> None:
@@ -126,7 +127,7 @@ def test_a_frame_rerouted_to_another_authority_or_replayed_is_refused() -> None:
     rerouted[24 + 4 + 6: 24 + 4 + 12] = AUTH1  # mesh DA
     rerouted[4:10] = AUTH1
     assert _refused_at(auth1, bytes(rerouted)) == Counter({Reason.E2E_AUTH_FAILURE: 1})
-    assert isinstance(auth0.unprotect(sealed), bytes)
+    assert isinstance(auth0.unprotect(sealed), Opened)
     assert _refused_at(auth0, sealed) == Counter({Reason.E2E_REPLAY: 1})
 
 
@@ -140,6 +141,35 @@ def test_never_sent_in_the_clear_and_never_opened_from_a_group() -> None:
     assert _refused_at(auth0, bytes(sealed)) == Counter({E2E_SEALED_GROUP: 1})
 
 
+def test_a_sealed_flag_nobody_opens_never_reaches_us() -> None:
+    """Cleartext with flags bit 0 set, group-addressed (A1 broadcast) and
+    naming some other station as mesh DA: the forwarder would have handed
+    every node a group frame, so the e2e layer refuses it rather than pass
+    it unopened (e2e-sealed-group)."""
+    _, auth0, _ = parties()
+    forged = bytearray(frame(b"cleartext ack" * 4, ra=BROADCAST, da=bytes.fromhex("029999999999")))
+    forged[24 + 4 + 18 + 2] |= FLAG_E2E_SEALED
+    assert _refused_at(auth0, bytes(forged)) == Counter({E2E_SEALED_GROUP: 1})
+    assert auth0.opened == 0
+
+
+def test_a_throwaway_identity_cannot_speak_for_an_announced_station() -> None:
+    """A party seals with its own key but names authority 1's station as
+    mesh SA: the seal verifies (it is that party's), but the directory
+    knows the station as authority 1, so the frame is dropped and the
+    binding stays; a station nobody announced yet is delivered under the
+    sealer's identity and binds nothing."""
+    _, auth0, _ = parties()
+    rogue = E2ESealer(E2EIdentity(ACCOUNTS[2].keypair.seed), initial_sequence=1)
+    lying = rogue.seal_frame(AUTHORITIES[0].public_key, frame(b"r" * 30, sa=AUTH1, ta=AUTH1))
+    assert _refused_at(auth0, lying) == Counter({E2E_SENDER_NOT_AT_SOURCE: 1})
+    assert auth0.directory.identity_of(AUTH1) == AUTHORITIES[1].public_key
+    fresh = bytes.fromhex("020000000077")
+    unknown = auth0.unprotect(rogue.seal_frame(AUTHORITIES[0].public_key, frame(b"r" * 30, sa=fresh, ta=fresh)))
+    assert isinstance(unknown, Opened) and unknown.sender == ACCOUNTS[2].public_key
+    assert auth0.directory.identity_of(fresh) is None and auth0.unannounced == 1
+
+
 def test_each_fragment_is_sealed_on_its_own_and_reassembles() -> None:
     """Three fragments sealed separately open and reassemble to the message;
     a fragment moved to another position fails its seal."""
@@ -150,7 +180,7 @@ def test_each_fragment_is_sealed_on_its_own_and_reassembles() -> None:
     reassembler = Reassembler()
     got = None
     for mpdu in sealed:
-        opened = decode(auth0.unprotect(mpdu))  # type: ignore[arg-type]
+        opened = decode(auth0.unprotect(mpdu).mpdu)  # type: ignore[union-attr]
         assert isinstance(opened, VendorAction)
         got = reassembler.add(CLIENT, opened.message_id, opened.msg_type, opened.flags, opened.fragment_number,
                               opened.fragment_count, opened.payload, 1.0)
@@ -196,4 +226,4 @@ def test_a_message_of_many_fragments_is_sealed_per_fragment_within_the_frame_lim
     assert all(decode(d).flags & FLAG_E2E_SEALED for d in fastpay)
     assert max(len(d) - 24 for d in fastpay) <= MAX_MGMT_BODY
     assert [d.payload for d in delivered] == [message]
-    assert delivered[0].flags & FLAG_E2E_SEALED
+    assert (delivered[0].sealed_by, delivered[0].flags) == (ACCOUNTS[0].public_key, 0)

@@ -3,13 +3,14 @@ real SQLite stores."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 from fastpay_harness import certify, sign_order
 
 from meshframes.fastpay import ed25519
-from meshframes.fastpay.authority import Authority
+from meshframes.fastpay.authority import Authority, AuthorityFailed
 from meshframes.fastpay.committee import Identity, generate_committee
 from meshframes.fastpay.messages import (
     AccountInfoRequest,
@@ -22,7 +23,7 @@ from meshframes.fastpay.messages import (
     SignedTransferOrder,
     TransferOrder,
 )
-from meshframes.fastpay.store import AuthorityStore
+from meshframes.fastpay.store import AccountState, AuthorityStore
 from meshframes.fastpay.wire import decode_message, encode_message, signing_bytes
 
 
@@ -91,6 +92,11 @@ def test_conflicting_order_is_refused_with_the_pending_order(world: World) -> No
         (lambda w: sign_order(w.accounts[0], w.key(1), 0, 0), ErrorKind.IncorrectTransferAmount, "amount is 0"),
         (
             lambda w: sign_order(w.accounts[0], w.key(1), 1, 2**63),
+            ErrorKind.InvalidSequenceNumber,
+            "exceeds the maximum",
+        ),
+        (
+            lambda w: sign_order(w.accounts[0], w.key(1), 1, 2**64 - 1),
             ErrorKind.InvalidSequenceNumber,
             "exceeds the maximum",
         ),
@@ -309,3 +315,120 @@ def test_batch_is_consistent_within_itself(world: World) -> None:
     expect_error(refusal, ErrorKind.PreviousTransferMustBeConfirmedFirst)
     assert isinstance(info, AccountInfoResponse) and info.next_sequence_number == 1
     assert world.restart().account(world.key(1)).balance == 60  # type: ignore[union-attr]
+
+
+# Every u64 of a message that reaches SQLite (a signed 64-bit INTEGER), at
+# and past the boundary: refused or answered precisely, and the authority
+# keeps serving.
+U64_BOUNDARY = [2**63 - 1, 2**63, 2**64 - 1]
+
+
+@pytest.mark.parametrize("seq", U64_BOUNDARY)
+def test_info_request_for_any_u64_sequence_number_is_certificate_not_found(world: World, seq: int) -> None:
+    """One unauthenticated info request cannot disable the authority."""
+    request = AccountInfoRequest(sender=world.key(0), request_sequence_number=seq)
+    [reply] = world.authority.handle_wire_batch([encode_message(request)])
+    expect_error(decode_message(reply), ErrorKind.CertificateNotfound)  # type: ignore[arg-type]
+    assert f"sequence number {seq} (the account's next sequence number is 0)" in (
+        world.authority.last_reason["CertificateNotfound"])
+    assert isinstance(world.authority.handle(sign_order(world.accounts[0], world.key(1), 5, 0)), SignedTransferOrder)
+
+
+@pytest.mark.parametrize("skip", U64_BOUNDARY)
+def test_info_request_skipping_any_u64_received_transfers(world: World, skip: int) -> None:
+    world.authority.handle(certify(sign_order(world.accounts[0], world.key(2), 5, 0), world.auths[1:]))
+    info = world.authority.handle(
+        AccountInfoRequest(sender=world.key(2), request_received_transfers_excluding_first_nth=skip))
+    assert isinstance(info, AccountInfoResponse) and info.requested_received_transfers == ()
+
+
+@pytest.mark.parametrize("seq", U64_BOUNDARY)
+def test_certificate_for_any_u64_sequence_number(world: World, seq: int) -> None:
+    """Even a quorum-signed certificate past the maximum executes nothing
+    and stores nothing: the account is at 0, earlier ones are missing."""
+    cert = certify(sign_order(world.accounts[0], world.key(1), 1, seq), world.auths[1:])
+    error = expect_error(world.authority.handle(ConfirmationOrder(transfer_certificate=cert)),
+                         ErrorKind.MissingEalierConfirmations)
+    assert error.current_sequence_number == 0
+    assert world.authority.store.all_certificates() == []
+    assert world.authority.account(world.key(0)).balance == 100  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("seq", U64_BOUNDARY[1:])
+def test_store_lookups_past_sqlite_integers_find_nothing(world: World, seq: int) -> None:
+    store = world.authority.store
+    assert store.vote_for(world.key(0), seq) is None
+    assert store.confirmed_certificate(world.key(0), seq) is None
+    assert store.received_certificates(world.key(0), seq) == []
+
+
+def sabotage(db: Path, statements: list[str]) -> None:
+    """Change the database under the authority from a second connection, as
+    another process could: SQLite itself then makes the authority's writes
+    fail, no code of ours is replaced."""
+    other = sqlite3.connect(db, isolation_level=None)
+    for statement in statements:
+        other.execute(statement)
+    other.close()
+
+
+# A trigger that aborts the vote's INSERT (a write fails mid-batch), and a
+# deferred foreign key that only COMMIT checks (the commit itself fails).
+FAIL_WRITE = ["CREATE TRIGGER fail_vote BEFORE INSERT ON vote BEGIN SELECT RAISE(ABORT, 'injected'); END"]
+FAIL_COMMIT = [
+    "CREATE TABLE parent (id INTEGER PRIMARY KEY)",
+    "CREATE TABLE child (ref INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)",
+    "CREATE TRIGGER fail_commit AFTER INSERT ON vote BEGIN INSERT INTO child VALUES (1); END",
+]
+REPAIR = ["DROP TRIGGER IF EXISTS fail_vote", "DROP TRIGGER IF EXISTS fail_commit"]
+
+
+@pytest.mark.parametrize("fault", [FAIL_WRITE, FAIL_COMMIT], ids=["write-fails", "commit-fails"])
+def test_store_failure_releases_no_reply_and_stops_the_engine(world: World, fault: list[str]) -> None:
+    """Group commit for real: when SQLite refuses the batch, none of its
+    replies leaves (not even those computed before the failure), the
+    engine refuses all further work, and a rebuild from the store finds
+    none of the batch."""
+    info = AccountInfoRequest(sender=world.key(0))
+    order = sign_order(world.accounts[0], world.key(1), 5, 0)
+    sabotage(world.tmp / "a0.db", fault)
+    with pytest.raises(AuthorityFailed, match="no reply was sent"):
+        world.authority.handle_batch([info, order])
+    with pytest.raises(AuthorityFailed):
+        world.authority.handle(info)
+    sabotage(world.tmp / "a0.db", REPAIR)
+    authority = world.restart()
+    assert authority.store.all_votes() == []
+    assert isinstance(authority.handle(order), SignedTransferOrder)
+
+
+def test_unforeseen_failure_of_one_message_is_undone_alone(world: World) -> None:
+    """A message that breaks the engine in a way no rule names (here a
+    corrupt message object whose sender cannot be looked up) is answered
+    with ErrorWhileProcessingTransferOrder and counted; the rest of its
+    batch commits and the authority keeps serving."""
+    corrupt = AccountInfoRequest(sender=world.key(0))
+    object.__setattr__(corrupt, "sender", [world.key(0)])
+    order = sign_order(world.accounts[0], world.key(1), 5, 0)
+    vote, error, again = world.authority.handle_batch([order, corrupt, order])
+    assert isinstance(vote, SignedTransferOrder) and again == vote
+    expect_error(error, ErrorKind.ErrorWhileProcessingTransferOrder)
+    assert "TypeError" in world.authority.last_reason["ErrorWhileProcessingTransferOrder"]
+    assert world.restart().store.all_votes() == [vote]
+
+
+def test_savepoint_undoes_one_message_inside_the_batch(world: World) -> None:
+    """The per-message savepoint: writes rolled back to it vanish, writes
+    before it commit with the batch."""
+    store = world.authority.store
+    order = sign_order(world.accounts[0], world.key(1), 5, 0)
+    vote = SignedTransferOrder(value=order, authority=world.auths[0].public_key, signature=bytes(64))
+    store.begin()
+    store.put_account(world.key(2), AccountState(7, 0))
+    store.savepoint()
+    store.put_vote(vote)
+    store.rollback_to_savepoint()
+    store.commit()
+    reopened = world.restart()
+    assert reopened.store.all_votes() == []
+    assert reopened.account(world.key(2)).balance == 7  # type: ignore[union-attr]

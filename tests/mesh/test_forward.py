@@ -12,6 +12,7 @@ from meshframes.codec.frames import CATEGORY_VENDOR, ActionFrame, ManagementFram
 from meshframes.codec.header import BROADCAST, FC_PROTECTED, FC_RETRY
 from meshframes.codec.meshctl import AE_A5_A6
 from meshframes.codec.pathsel import Prep, Preq, PreqTarget
+from meshframes.codec.peering import MeshPeeringManagement
 from meshframes.mesh.constants import MeshConfig, ReasonCode
 from meshframes.mesh.events import Action, Deliver, DeliverData, Refused, Transmit
 from meshframes.mesh.mbss import action_header, path_selection
@@ -19,7 +20,7 @@ from meshframes.mesh.node import MeshNode
 from meshframes.mesh.runtime import NodeRuntime
 from meshframes.radio.base import RxFrame
 
-from .helpers import A, B, C, D, RX, ListRadio, ManualClock, refusals, sent, take_as_established
+from .helpers import A, B, C, D, RX, ListRadio, ManualClock, peer_frame, refusals, sent, take_as_established
 
 LIFETIME = 4882
 
@@ -82,6 +83,29 @@ def test_forwarding_failure_sends_perr_to_the_transmitter() -> None:
     assert (dest.addr, dest.sn, dest.reason) == (D, 0, ReasonCode.MESH_PATH_ERROR_NO_FORWARDING_INFORMATION)
 
 
+def test_perr_queue_is_bounded_and_holds_one_per_receiver_and_destination() -> None:
+    """A peer floods frames for 200 destinations we have no path to: the
+    first PERR leaves, 64 wait behind the rate limit, the rest are dropped
+    and counted. The same flood again adds nothing: one waiting PERR per
+    (receiver, destination). Draining sends exactly the queued ones, one
+    per dot11MeshHWMPperrMinInterval."""
+    from meshframes.mesh.hwmp import MAX_PERR_QUEUE_LEN, TIMER_PERR
+
+    n = node()
+    targets = [bytes([2, 0, 0, 1, i >> 8, i & 0xFF]) for i in range(200)]
+    perrs = [sent(n.receive(vendor(A, B, t, A, seq=1 + k), RX, 0.1)) for k, t in enumerate(targets)]
+    assert sum(map(len, perrs)) == 1
+    assert n.counters["perr-queue-full"] == 200 - 1 - MAX_PERR_QUEUE_LEN
+    for k, target in enumerate(targets[1:MAX_PERR_QUEUE_LEN + 1]):
+        n.receive(vendor(A, B, target, A, seq=500 + k), RX, 0.1)
+    assert n.counters["perr-already-queued"] == MAX_PERR_QUEUE_LEN
+    interval = n.config.dot11MeshHWMPperrMinInterval
+    drained = []
+    for step in range(1, 2 * MAX_PERR_QUEUE_LEN):
+        drained += [f.elements[0].destinations[0].addr for f in sent(n.on_timer(TIMER_PERR, 0.1 + step * interval))]
+    assert drained == targets[1:MAX_PERR_QUEUE_LEN + 1]
+
+
 def test_group_frames_flood_once() -> None:
     """A broadcast is delivered and rebroadcast once; the same (mesh SA,
     sequence number) again is a duplicate; our own flood coming back is
@@ -93,6 +117,24 @@ def test_group_frames_flood_once() -> None:
     assert refusals(again) == ["duplicate"] and not sent(again)
     mine = n.receive(vendor(C, BROADCAST, BROADCAST, B, seq=1), RX, 0.3)
     assert refusals(mine) == ["own-frame-returned"]
+
+
+def test_group_frame_naming_one_station_is_neither_delivered_nor_forwarded() -> None:
+    """A1 broadcast with a unicast mesh DA (ours or another's): a group
+    frame's destination is its group, so it is refused and counted, as
+    Linux drops four-address data with a group A1; and a mesh data frame
+    of that shape too."""
+    n = node()
+    learn(n, C, D)
+    for mesh_da, seq in ((D, 1), (B, 2)):
+        actions = n.receive(vendor(A, BROADCAST, mesh_da, A, seq=seq), RX, 0.1)
+        assert refusals(actions) == ["group-frame-unicast-mesh-da"]
+        assert not sent(actions) and not delivered(actions)
+    header = MacHeader(0x0388, 0, BROADCAST, A, D, 0x10, addr4=A, qos_control=0x0100)
+    data = decode(encode(DataFrame(header, MeshControl(0, 30, 4), b"\xaa\xaa\x03" + bytes(5))))
+    actions = n.receive(data, RX, 0.1)
+    assert refusals(actions) == ["group-frame-unicast-mesh-da"] and not sent(actions) and not delivered(actions)
+    assert n.counters["group-frame-unicast-mesh-da"] == 3
 
 
 def test_frames_wait_for_a_path_in_a_bounded_queue() -> None:
@@ -140,7 +182,25 @@ def test_message_fragmented_and_reassembled_across_a_relay() -> None:
         actions = target.receive(frame, RX, 1.0)
         got += [d for d in delivered(actions)]
         queue += [(frame.header.addr1, f) for f in sent(actions)]
-    assert got == [Deliver(A, 3, 0, message)]
+    assert got == [Deliver(A, 3, 0, message, None)]
+
+
+def test_fragments_complete_only_with_fragments_of_the_same_sealer() -> None:
+    """Who sealed a fragment (as the e2e layer reports it, never the air)
+    is part of its set: a cleartext fragment or one sealed by another
+    identity never completes a sealed set, and the delivery names the
+    sealer."""
+    n = node()
+    x, y = b"\x11" * 32, b"\x22" * 32
+
+    def part(number: int, sealed_by: bytes | None, seq: int) -> list[Action]:
+        frame = VendorAction(action_header(B, A), CATEGORY_VENDOR, MeshControl(AE_A5_A6, 31, seq, (B, A)),
+                             3, 0, 9, number, 2, bytes([number]) * 10)
+        return n.receive(frame, RX, 0.1, sealed_by)
+
+    assert not delivered(part(0, x, 1))
+    assert not delivered(part(1, None, 2)) and not delivered(part(1, y, 3))
+    assert delivered(part(1, x, 4)) == [Deliver(A, 3, 0, bytes(10) + b"\x01" * 10, x)]
 
 
 def test_linux_relayed_data_is_forwarded_with_the_bit_set() -> None:
@@ -162,6 +222,21 @@ def test_retransmission_duplicate_is_dropped() -> None:
     assert len(delivered(n.receive(frame, RX, 0.1))) == 1
     retried = replace(frame, header=replace(frame.header, frame_control=frame.header.frame_control | FC_RETRY))
     assert refusals(n.receive(retried, RX, 0.1)) == ["duplicate-retransmission"]
+
+
+def test_duplicate_detection_keeps_state_only_for_peer_table_entries() -> None:
+    """As Linux keeps the last Sequence Control in the station entry: a
+    transmitter without an entry (any made-up address, here thousands of
+    them) leaves no state behind, and the state goes with the entry."""
+    n = node()
+    for i in range(2000):
+        fake = bytes([6, 0, 0, 0, i >> 8, i & 0xFF])
+        close = peer_frame(fake, B, 3, MeshPeeringManagement(1, None, 52))
+        n.receive(replace(close, header=replace(close.header, seq_ctrl=0x10)), RX, 1.0)
+    assert len(n.peers) == 2 and all(not p.last_seq_ctrl for p in n.peers)
+    frame = replace(vendor(A, B, B, A), header=replace(vendor(A, B, B, A).header, seq_ctrl=0x50))
+    n.receive(frame, RX, 1.0)
+    assert n.peers.get(A).last_seq_ctrl == {16: 0x50}  # type: ignore[union-attr]
 
 
 def run(frames: list[bytes], n: MeshNode) -> NodeRuntime:
@@ -211,3 +286,61 @@ def test_refused_actions_carry_the_reason() -> None:
     actions = n.receive(vendor(C, B, B, C), RX, 0.0)
     assert actions == [Refused("frame-from-non-peer", C.hex(":"))]
     assert not [a for a in actions if isinstance(a, Transmit)]
+
+
+def test_silent_entries_never_established_expire_after_the_plink_timeout() -> None:
+    """Housekeeping forgets entries not established and silent for
+    plink_timeout (Linux: 1800 s), counted; recently heard ones and
+    established peers stay."""
+    from meshframes.mesh.mbss import Mbss
+    from meshframes.mesh.node import TIMER_HOUSEKEEPING
+
+    n = node(auto_open_plinks=False)
+    strangers = [bytes([2, 0xFA, 0, 0, 0, i]) for i in range(5)]
+    for mac in strangers:
+        beacon = Mbss(mac, MeshConfig()).beacon(1.0, 0)
+        n.receive(beacon, RX, 1.0)
+    late = Mbss(D, MeshConfig()).beacon(100.0, 0)
+    n.receive(late, RX, 100.0)
+    for peer in (A, C):
+        n.receive(Mbss(peer, MeshConfig()).beacon(1801.0, 0), RX, 1801.0)
+    n.on_timer(TIMER_HOUSEKEEPING, 1801.5)
+    assert n.counters["peer-expired"] == len(strangers)
+    assert all(n.peers.get(m) is None for m in strangers)
+    assert n.peers.get(D) is not None and n.peers.is_established(A) and n.peers.is_established(C)
+
+
+def first_fragment(n: MeshNode, source: bytes, message_id: int, sealed_by: bytes | None, seq: int,
+                   now: float = 1.0, number: int = 0) -> list[Action]:
+    """Fragment `number` of a two-fragment message from `source` (mesh SA) to n."""
+    frame = VendorAction(action_header(n.mac, A), CATEGORY_VENDOR, MeshControl(AE_A5_A6, 31, seq, (n.mac, source)),
+                         3, 0, message_id, number, 2, b"x" * 50)
+    return n.receive(frame, RX, now, sealed_by)
+
+
+def test_pending_fragment_sets_are_limited_per_origin_and_for_cleartext() -> None:
+    """Nobody fills the reassembly table: one origin holds at most
+    reassembly_max_per_source pending sets, cleartext sets (any mesh SA
+    can be made up) at most half the table, so a sealed message still
+    gets through; each refusal is counted, and a set that completes or
+    times out frees its place."""
+    from meshframes.mesh.node import TIMER_HOUSEKEEPING
+
+    n = node()
+    limit = n.config.reassembly_max_per_source
+    for mid in range(limit + 1):
+        first_fragment(n, D, mid, None, seq=mid)
+    assert n.counters["reassembly-source-limit"] == 1
+    assert delivered(first_fragment(n, D, 0, None, seq=100, number=1))
+    made_up = [bytes([2, 0xEE, 0, 0, i >> 8, i & 0xFF]) for i in range(200)]
+    for k, source in enumerate(made_up):
+        first_fragment(n, source, 1, None, seq=200 + k)
+    half = n.reassembler.max_pending // 2
+    assert n.counters["reassembly-cleartext-limit"] == (limit - 1) + len(made_up) - half
+    sealer = b"\x5e" * 32
+    assert not first_fragment(n, C, 9, sealer, seq=1000)
+    [whole] = delivered(first_fragment(n, C, 9, sealer, seq=1001, number=1))
+    assert whole.sealed_by == sealer
+    n.on_timer(TIMER_HOUSEKEEPING, 1.0 + n.config.reassembly_timeout)
+    assert n.counters["reassembly-timeout"] == half
+    assert not refusals(first_fragment(n, made_up[-1], 2, None, seq=2000, now=5.0))

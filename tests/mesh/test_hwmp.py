@@ -16,7 +16,7 @@ from meshframes.codec.pathsel import (
 from meshframes.capture import mpdus
 from meshframes.mesh.constants import MeshConfig, ReasonCode, RootMode
 from meshframes.mesh.events import PathFailed
-from meshframes.mesh.hwmp import Hwmp, is_metric_better
+from meshframes.mesh.hwmp import MAX_SANE_SN_DELTA, Hwmp, is_metric_better
 from meshframes.mesh.mbss import path_selection
 from meshframes.mesh.metric import MAX_METRIC, airtime_metric
 from meshframes.mesh.pathtable import PathFlags, PathTable
@@ -108,6 +108,24 @@ def test_sequence_number_wraps_around() -> None:
     h.on_frame(preq(B, D, 0xFFFFFFFF, C), 0.0)
     assert sent(h.on_frame(preq(B, D, 0, C), 0.01))
     assert h.paths.lookup(D).sn == 0  # type: ignore[union-attr]
+
+
+def test_an_originator_that_restarted_is_believed_once_its_path_is_inactive() -> None:
+    """Linux's MAX_SANE_SN_DELTA: on an inactive path an older SN is stale
+    if it is within 32 of ours, but a jump further back means the
+    originator restarted its counter, and its fresh PREQ is taken."""
+    h = hwmp()
+    h.on_frame(preq(B, D, 1000, C), 0.0)
+    later = 10.0  # past the PREQ's 5 s lifetime: the path went inactive
+    near = h.on_frame(preq(B, D, 1000 - MAX_SANE_SN_DELTA, C), later)
+    assert refusals(near) == ["hwmp-stale-sn"] and not sent(near)
+    path = h.paths.lookup(D)
+    assert path is not None and path.sn == 1000 and not path.flags & PathFlags.ACTIVE
+    restarted = h.on_frame(preq(B, D, 1000 - MAX_SANE_SN_DELTA - 1, C), later)
+    assert sent(restarted) and not refusals(restarted)
+    assert path.sn == 1000 - MAX_SANE_SN_DELTA - 1 and path.flags & PathFlags.ACTIVE
+    active = h.on_frame(preq(B, D, 5, C), later)
+    assert refusals(active) == ["hwmp-stale-sn"], "an active path never takes an older SN"
 
 
 def test_preq_for_us_is_answered_like_linux(shared: Path = SHARED) -> None:

@@ -136,6 +136,44 @@ def test_transition_table(state: PlinkState, event: PlinkEvent, row: tuple) -> N
     assert kinds == wanted
 
 
+def ignored_frame(peering: Peering, kind: str) -> SelfProtected:
+    """A frame that names the wrong link ids for peer B's current peering."""
+    peer = peering.peers.get(B)
+    assert peer is not None
+    if kind == "confirm for another local link id":
+        return peer_frame(B, A, 2, MeshPeeringManagement(peer.plid or 77, peer.llid % 0xFFFF + 1))
+    if kind == "open from another peer link id":
+        return peer_frame(B, A, 1, MeshPeeringManagement(78))
+    return peer_frame(B, A, 3, MeshPeeringManagement(78, peer.llid, 55))
+
+
+IGNORED_ROWS = [
+    (S.OPN_SNT, "confirm for another local link id", E.CNF_IGNR),
+    (S.OPN_RCVD, "confirm for another local link id", E.CNF_IGNR),
+    (S.ESTAB, "confirm for another local link id", E.CNF_IGNR),
+    (S.OPN_RCVD, "open from another peer link id", E.OPN_IGNR),
+    (S.CNF_RCVD, "open from another peer link id", E.OPN_IGNR),
+    (S.ESTAB, "open from another peer link id", E.OPN_IGNR),
+    (S.OPN_SNT, "close from another peer link id", E.CLS_IGNR),
+    (S.OPN_RCVD, "close from another peer link id", E.CLS_IGNR),
+    (S.CNF_RCVD, "close from another peer link id", E.CLS_IGNR),
+    (S.HOLDING, "close from another peer link id", E.CLS_IGNR),
+]
+
+
+@pytest.mark.parametrize("state,kind,event", IGNORED_ROWS, ids=[f"{s.value}-{e.value}" for s, _, e in IGNORED_ROWS])
+def test_frames_for_another_peering_are_ignored(state: PlinkState, kind: str, event: PlinkEvent) -> None:
+    """The IGNR rows (mesh_plink_get_event): link ids that do not belong
+    to this peering classify as OPN_IGNR, CNF_IGNR or CLS_IGNR, which no
+    state acts on: nothing sent, no state change, counted."""
+    peering = engine(A)
+    drive(peering, state)
+    actions = peering.on_frame(ignored_frame(peering, kind), 1.0)
+    assert peering.peers.get(B).state is state  # type: ignore[union-attr]
+    assert sent(actions) == [] and refusals(actions) == ["plink-event-ignored"]
+    assert f"in state {state.value} got event {event.value}" in actions[0].detail
+
+
 def test_retry_timeouts_grow_then_give_up() -> None:
     """An unanswered Open: dot11MeshRetryTimeout, then timeout + rand % timeout
     per retry, dot11MeshMaxRetries retries, then Close (MESH-MAX-RETRIES),
@@ -256,6 +294,25 @@ def test_mismatched_mesh_id_gets_a_close_without_state() -> None:
     assert len(peering.peers) == 0
 
 
+@pytest.mark.parametrize("action,answered", [(1, True), (2, True), (3, False)], ids=["Open", "Confirm", "Close"])
+def test_unknown_station_with_another_profile_is_answered_as_linux_does(action: int, answered: bool) -> None:
+    """Linux's mesh_plink_get_event rejects (OPN_RJCT) an Open or Confirm
+    from a station it does not know whose Mesh ID differs and answers it
+    with a Close (reason 54), keeping no state; a Close from such a station
+    matches every profile and is ignored. Each is counted."""
+    peering = engine(A)
+    frame = peer_frame(B, A, action, MeshPeeringManagement(77, 5 if action != 1 else None, 55 if action == 3 else None),
+                       mesh_id=b"other")
+    actions = peering.on_frame(frame, 1.0)
+    closes = sent(actions)
+    if answered:
+        assert [(f.action, f.peering.reason) for f in closes] == [(3, ReasonCode.MESH_CONFIGURATION_POLICY_VIOLATION)]
+        assert refusals(actions) == ["peering-profile-mismatch"]
+    else:
+        assert closes == [] and refusals(actions) == ["confirm-or-close-from-unknown-peer"]
+    assert len(peering.peers) == 0
+
+
 def test_max_peer_links() -> None:
     """With dot11MeshMaxPeerLinks reached we stop accepting: a new Open is
     refused and our Mesh Configuration stops advertising acceptance."""
@@ -338,3 +395,41 @@ def test_mesh_configuration_mismatch_is_not_a_candidate() -> None:
         for e in beacon.elements))
     assert refusals(peering.on_beacon(beacon, RX, 0.0)) == ["beacon-profile-mismatch"]
     assert not [e for e in beacon.elements if isinstance(e, MeshId) and e.mesh_id != b"meshframes"]
+
+
+def fake_beacons(peering: Peering, count: int, now: float) -> list[bytes]:
+    """Beacons from `count` made-up stations of our MBSS, 1 ms apart."""
+    macs = [bytes([2, 0xFA, 0, 0, i >> 8, i & 0xFF]) for i in range(count)]
+    for i, mac in enumerate(macs):
+        peering.on_beacon(beacon_from(Mbss(mac, MeshConfig())), RX, now + i * 0.001)
+    return macs
+
+
+def test_a_full_table_makes_room_by_evicting_the_idle_entry_heard_longest_ago() -> None:
+    """Made-up stations fill the table (256 entries); a real neighbour's
+    beacon then evicts the IDLE entry heard from longest ago, counted,
+    instead of being locked out."""
+    p = engine(A, auto_open_plinks=False)
+    fakes = fake_beacons(p, p.peers.max_entries, 1.0)
+    assert len(p.peers) == p.peers.max_entries
+    actions = p.on_beacon(beacon_from(Mbss(B, MeshConfig())), RX, 5.0)
+    assert refusals(actions) == ["peer-evicted-idle"]
+    assert p.peers.get(B) is not None and p.peers.get(fakes[0]) is None
+    assert len(p.peers) == p.peers.max_entries
+
+
+def test_entries_mid_handshake_are_not_evicted_until_they_time_out() -> None:
+    """Made-up stations we opened to (OPN_SNT) are not evicted: a real
+    neighbour is refused while they retry, and admitted once their
+    unanswered Opens have taken them back to IDLE."""
+    p = engine(A)
+    fakes = fake_beacons(p, p.peers.max_entries, 1.0)
+    assert {p.peers.get(m).state for m in fakes} == {S.OPN_SNT}  # type: ignore[union-attr]
+    assert refusals(p.on_beacon(beacon_from(Mbss(B, MeshConfig())), RX, 1.5)) == ["peer-table-full"]
+    now = 1.5
+    while any(p.peers.get(m).state is not S.IDLE for m in fakes):  # type: ignore[union-attr]
+        now += 0.5
+        for mac in fakes:
+            p.on_timer(mac, now)
+    actions = p.on_beacon(beacon_from(Mbss(B, MeshConfig())), RX, now)
+    assert refusals(actions) == ["peer-evicted-idle"] and p.peers.get(B).state is S.OPN_SNT  # type: ignore[union-attr]

@@ -1,4 +1,4 @@
-"""Secure peering (AMPE, 802.11-2020 13.5) in the peering engine: what the
+"""Secure peering (AMPE, 802.11-2020 14.5) in the peering engine: what the
 frames carry, the keys both ends install, and every way a peering frame is
 refused without moving any link state (wrong passphrase, altered frame,
 replayed frame, open/secure mismatch)."""
@@ -24,6 +24,7 @@ from meshframes.mesh.plink import Peering
 from meshframes.mesh.rsn import MGTK_KEY_ID, MeshRsn
 from meshframes.seal.ampe import ZERO_NONCE, AmpeElement, seal_ampe
 from meshframes.seal.errors import UnknownKey
+from meshframes.seal.keys import GroupKey
 from meshframes.seal.keys import derive_aek, derive_mtk, derive_pmk, derive_pmkid
 
 from .helpers import A, B, RX, refusals, sent
@@ -97,6 +98,23 @@ def test_estab_installs_the_same_mtk_at_both_ends_and_each_peers_mgtk() -> None:
     assert a.rsn.link_key(B) == b.rsn.link_key(A) == mtk
     assert a.rsn.hop.keys.rx_key(BROADCAST, B, MGTK_KEY_ID).tk == b.rsn.mgtk.tk
     assert b.rsn.hop.keys.rx_key(BROADCAST, A, MGTK_KEY_ID).tk == a.rsn.mgtk.tk
+
+
+def test_an_open_on_an_established_link_changes_no_key() -> None:
+    """MGTKs are installed once per peering: an authentic Open on the
+    established link (here from a peer that drew a new MGTK) is answered
+    with a Confirm, and the MGTK it carries is neither installed nor
+    recorded for later."""
+    a, b = engine(A), engine(B, seed=2)
+    peer_up(a, b)
+    assert a.rsn is not None and b.rsn is not None
+    installed = a.rsn.hop.keys.rx_key(BROADCAST, B, MGTK_KEY_ID).tk
+    b.rsn.mgtk = GroupKey(bytes(range(16)), MGTK_KEY_ID)
+    again = b._open_frame(b.peers.get(A))  # type: ignore[arg-type]  # what such a peer would send
+    reply = a.on_frame(wire(again), 1.0)
+    assert [f.action for f in sent(reply)] == [2] and state(a, B) is S.ESTAB
+    assert a.rsn.hop.keys.rx_key(BROADCAST, B, MGTK_KEY_ID).tk == installed
+    assert a.peers.get(B).peer_gtk.mgtk == installed  # type: ignore[union-attr]
 
 
 def test_wrong_passphrase_never_reaches_estab() -> None:

@@ -147,6 +147,20 @@ def test_message_older_than_the_window_is_refused(client, authority):
     assert_refused(authority, held, E2ETooOld, Reason.E2E_TOO_OLD)
 
 
+def test_forged_frame_with_a_high_sequence_does_not_move_the_window(client, authority):
+    """Only an authenticated frame advances the window: a forgery naming
+    the client with a sequence number far ahead fails its tag and leaves
+    the window where it was, so the client's next genuine frame opens."""
+    authority.open_frame(order_from_client(client, authority))
+    genuine = order_from_client(client, authority)
+    forged = bytearray(order_from_client(client, authority))
+    at = parse_fastpay_frame(bytes(forged)).payload_offset + 32
+    forged[at : at + 8] = (START + 10**9).to_bytes(8, "little")
+    assert_refused(authority, bytes(forged), E2EAuthFailure, Reason.E2E_AUTH_FAILURE)
+    sender, _ = authority.open_frame(genuine)
+    assert sender == client.identity.public
+
+
 def test_restarted_client_does_not_reuse_sequence_numbers(client, authority):
     """A client restarted with a later clock reading keeps talking; the
     authority's window carries over."""
