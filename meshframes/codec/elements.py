@@ -20,6 +20,7 @@ EID_EXTENDED_SUPPORTED_RATES = 50
 EID_MESH_CONFIGURATION = 113
 EID_MESH_ID = 114
 EID_MESH_PEERING_MANAGEMENT = 117
+EID_MESH_CHANNEL_SWITCH_PARAMETERS = 118
 EID_MESH_AWAKE_WINDOW = 119
 EID_BEACON_TIMING = 120
 EID_GANN = 125
@@ -117,6 +118,33 @@ def _mesh_conf(body: bytes, offset: int, _action: int | None) -> MeshConfigurati
     return MeshConfiguration(*_MESH_CONF.unpack(body))
 
 
+_CHANNEL_SWITCH = struct.Struct("<BBHH")
+
+
+@dataclass(frozen=True, slots=True)
+class MeshChannelSwitchParameters:
+    """9.4.2.101: TTL, flags, reason code and precedence value of a mesh
+    channel switch."""
+
+    element_id: ClassVar[int] = EID_MESH_CHANNEL_SWITCH_PARAMETERS
+    ttl: int
+    flags: int
+    reason: int
+    precedence: int
+
+    def body(self) -> bytes:
+        try:
+            return _CHANNEL_SWITCH.pack(self.ttl, self.flags, self.reason, self.precedence)
+        except struct.error as exc:
+            raise EncodeError("Mesh Channel Switch Parameters fields", str(exc), "u8, u8, u16, u16") from None
+
+
+@register(EID_MESH_CHANNEL_SWITCH_PARAMETERS)
+def _channel_switch(body: bytes, offset: int, _action: int | None) -> MeshChannelSwitchParameters:
+    exact_length(body, offset, "Mesh Channel Switch Parameters", _CHANNEL_SWITCH.size)
+    return MeshChannelSwitchParameters(*_CHANNEL_SWITCH.unpack(body))
+
+
 @dataclass(frozen=True, slots=True)
 class MeshAwakeWindow:
     """9.4.2.103: the awake window in TUs."""
@@ -193,6 +221,13 @@ def _beacon_timing(body: bytes, offset: int, _action: int | None) -> BeaconTimin
     raise DecodeError("Beacon Timing length", offset - 1, n, "1 + 6k (802.11) or 5k (ns-3 draft)")
 
 
+# The MIC element carries a 16-octet AES-SIV tag (AMPE, 12.5.6); a cleartext
+# AMPE element at least the selected pairwise cipher suite (4) and the local
+# and peer nonces (32 each) before its optional fields.
+MIC_LEN = 16
+AMPE_MIN_LEN = 4 + 32 + 32
+
+
 @dataclass(frozen=True, slots=True)
 class Mic:
     """9.4.2.119: the AMPE MIC (AES-SIV synthetic IV) of a peering frame."""
@@ -201,11 +236,14 @@ class Mic:
     mic: bytes
 
     def body(self) -> bytes:
+        if len(self.mic) != MIC_LEN:
+            raise EncodeError("MIC length", len(self.mic), MIC_LEN)
         return self.mic
 
 
 @register(EID_MIC)
 def _mic(body: bytes, offset: int, _action: int | None) -> Mic:
+    exact_length(body, offset, "MIC", MIC_LEN)
     return Mic(body)
 
 
@@ -217,11 +255,17 @@ class Ampe:
     data: bytes
 
     def body(self) -> bytes:
+        if len(self.data) < AMPE_MIN_LEN:
+            raise EncodeError("AMPE length", len(self.data), f">= {AMPE_MIN_LEN}")
         return self.data
 
 
 @register(EID_AMPE)
 def _ampe(body: bytes, offset: int, _action: int | None) -> Ampe:
+    # A cleartext AMPE element; behind a MIC element it is ciphertext and
+    # never reaches this parser (SelfProtected.sealed).
+    if len(body) < AMPE_MIN_LEN:
+        raise DecodeError("AMPE length", offset - 1, len(body), f">= {AMPE_MIN_LEN}")
     return Ampe(body)
 
 

@@ -165,7 +165,10 @@ for _category in range(CATEGORY_ERROR_BIT, 256):
 
 bind_layers(MeshAction, HWMPMeshPathSelection, mesh_action=MESH_ACTION_HWMP_PATH_SELECTION)
 bind_layers(MeshAction, GateAnnouncement, mesh_action=MESH_ACTION_GATE_ANNOUNCEMENT)
-bind_layers(MeshAction, Dot11Elt)
+# Mesh Actions 0-8 are elements only (9.6.16.1); 9-10 have fixed fields we
+# do not lay out, and 11-255 are reserved: those stay Raw (undecoded).
+for _action in (0, *range(3, 9)):
+    bind_layers(MeshAction, Dot11Elt, mesh_action=_action)
 bind_layers(HWMPMeshPathSelection, Dot11Elt)
 bind_layers(GateAnnouncement, Dot11Elt)
 

@@ -205,7 +205,9 @@ def _has_peer_link_id(elt: "MeshPeeringManagement") -> bool:
     if elt.getfieldval("len") is None:
         return elt.getfieldval("peer_link_id") is not None
     if _is_draft(elt):
-        return elt.getfieldval("len") == 7 or (elt.getfieldval("len") == 5 and elt.getfieldval("draft_subtype") == PEERING_CONFIRM)
+        # ns-3 reads the peer link ID from any length above 3 and the
+        # reason from any above 5 (IePeerManagement).
+        return elt.getfieldval("len") > 3
     kind = _standard_peering_kind(elt)
     if kind == PEERING_CONFIRM:
         return True
@@ -216,7 +218,7 @@ def _has_reason(elt: "MeshPeeringManagement") -> bool:
     if elt.getfieldval("len") is None:
         return elt.getfieldval("reason_code") is not None
     if _is_draft(elt):
-        return elt.getfieldval("draft_subtype") == PEERING_CLOSE and elt.getfieldval("len") in (5, 7)
+        return elt.getfieldval("len") > 5
     return _standard_peering_kind(elt) == PEERING_CLOSE
 
 
@@ -226,15 +228,18 @@ def _has_chosen_pmk(elt: "MeshPeeringManagement") -> bool:
     return not _is_draft(elt) and elt.getfieldval("len") >= 20
 
 
-# Lengths 9.6.16.2-4 allow per frame (the same ones Linux's mesh_plink.c
-# accepts): 4 octets of protocol and local link ID, + 2 peer link ID,
-# + 2 reason code, + 16 chosen PMK in a secure mesh.
+# Lengths 9.6.16.2-4 allow per frame: 4 octets of protocol and local link
+# ID, + 2 peer link ID, + 2 reason code, + 16 Chosen PMK in a secure mesh.
+# Linux's mesh_plink.c takes only the PMK-less ones (4, 6, 6 or 8): a secure
+# mesh leaves peering to userspace, where hostap's mesh_mpm.c strips a
+# trailing 16-octet PMK first and then wants the same 4, 6, 6 or 8.
 _PEERING_LENGTHS = {
     PEERING_OPEN: {4, 20},
     PEERING_CONFIRM: {6, 22},
     PEERING_CLOSE: {6, 8, 22, 24},
 }
-_DRAFT_PEERING_LENGTHS = {PEERING_OPEN: {3}, PEERING_CONFIRM: {5}, PEERING_CLOSE: {5, 7}}
+# ns-3 asserts exactly one length per subtype.
+_DRAFT_PEERING_LENGTHS = {PEERING_OPEN: {3}, PEERING_CONFIRM: {5}, PEERING_CLOSE: {7}}
 
 
 # 9.4.2.102

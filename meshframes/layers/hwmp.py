@@ -31,8 +31,8 @@ from meshframes.layers.elements import (
     _len_field,
 )
 
-# 9.4.2.113: a PREQ names at most 20 targets; 9.4.2.115: a PERR at most 19
-# destinations (both keep the element within 255 octets).
+# 9.4.2.113: a PREQ names 1 to 20 targets; 9.4.2.115: a PERR 1 to 19
+# destinations (the maxima keep the element within 255 octets).
 PREQ_MAX_TARGETS = 20
 PERR_MAX_DESTINATIONS = 19
 
@@ -106,8 +106,8 @@ class PREQ(MeshElement):
         if len(body) < fixed:
             return fixed
         count = body[fixed - 1]
-        if count > PREQ_MAX_TARGETS:
-            raise MalformedLayer(f"PREQ: Target Count {count}, expected at most {PREQ_MAX_TARGETS}")
+        if not 1 <= count <= PREQ_MAX_TARGETS:
+            raise MalformedLayer(f"PREQ: Target Count {count}, expected 1..{PREQ_MAX_TARGETS}")
         return fixed + 11 * count
 
 
@@ -163,9 +163,9 @@ class PERR(MeshElement):
         if len(body) < 2:
             return 2
         count = body[1]
-        if count > PERR_MAX_DESTINATIONS:
+        if not 1 <= count <= PERR_MAX_DESTINATIONS:
             raise MalformedLayer(
-                f"PERR: Number of Destinations {count}, expected at most {PERR_MAX_DESTINATIONS}"
+                f"PERR: Number of Destinations {count}, expected 1..{PERR_MAX_DESTINATIONS}"
             )
         # Each destination is 13 octets, 19 with the external address; the
         # flags octet of each says which, so walk them.
