@@ -519,8 +519,10 @@ def analyze(
         analysis.linktypes[frame.linktype] += 1
     for mpdu in stripped:
         result = decode_mpdu(mpdu.data, mpdu.index)
-        if mpdu.problem and not result.malformed:
-            result.malformed = mpdu.problem
+        if mpdu.problem:
+            # The capture's reason comes first: what the decoder then says
+            # (an empty MPDU, a cut element) follows from it.
+            result.malformed = mpdu.problem if result.malformed is None else f"{mpdu.problem}; {result.malformed}"
         decodes.append(result)
         analysis.count(result)
         if progress is not None:

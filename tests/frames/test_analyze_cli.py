@@ -272,3 +272,37 @@ def test_radiotap_datapad_and_bad_fcs_flags(tmp_path):
     assert (control.mesh_ttl, control.mesh_sequence_number) == (17, 99)
     assert [(m["frame"], m["reason"]) for m in result.malformed] == [
         (1, "radiotap says the frame failed its FCS check")]
+
+
+def test_empty_mpdus_are_malformed_with_the_capture_s_reason(tmp_path):
+    """An MPDU left empty (radiotap promises an FCS the frame cannot hold;
+    a zero-length raw record) is malformed, and the reason says why."""
+    from meshframes.capture import LINKTYPE_IEEE802_11, LINKTYPE_IEEE802_11_RADIOTAP, write_pcap
+
+    fcs_flag = struct.pack("<BBHIB", 0, 0, 9, 0x02, 0x10)
+    radiotap = tmp_path / "short.pcap"
+    write_pcap(radiotap, [(0.0, fcs_flag + b"\x80\x00\x00"), (0.1, fcs_flag)], LINKTYPE_IEEE802_11_RADIOTAP)
+    code, out, _ = run("analyze", "--json", str(radiotap))
+    reasons = [m["reason"] for m in json.loads(out)["malformed"]]
+    assert code == 0 and len(reasons) == 2
+    assert reasons[0].startswith("frame of 3 octets cannot hold an FCS")
+    assert reasons[1].startswith("frame of 0 octets cannot hold an FCS")
+    raw = tmp_path / "empty.pcap"
+    write_pcap(raw, [(0.0, b"")], LINKTYPE_IEEE802_11)
+    data = json.loads(run("analyze", "--json", "--fcs", "no", str(raw))[1])
+    assert data["by_kind"] == {"other": 1} and data["malformed"][0]["reason"].endswith("has no Frame Control")
+
+
+def test_fcs_option_is_for_raw_802_11_only(tmp_path):
+    """--fcs no leaves radiotap's own FCS flag in force: the FCS is still
+    checked and taken off (before, its 4 octets were read as an element)."""
+    from meshframes.build import build
+    from meshframes.capture import LINKTYPE_IEEE802_11_RADIOTAP, fcs, write_pcap
+
+    beacon = bytes(build("beacon"))
+    path = tmp_path / "fcs.pcap"
+    write_pcap(path, [(0.0, struct.pack("<BBHIB", 0, 0, 9, 0x02, 0x10) + beacon + fcs(beacon))],
+               LINKTYPE_IEEE802_11_RADIOTAP)
+    for option in ("no", "yes", "auto"):
+        data = json.loads(run("analyze", "--json", "--fcs", option, str(path))[1])
+        assert (data["by_kind"], data["malformed"], data["fcs"]) == ({"beacon": 1}, [], "radiotap"), option
