@@ -166,7 +166,7 @@ def _self_protected(opts: FrameOptions, action: int) -> Packet:
 
 
 def _pmk(opts: FrameOptions) -> dict[str, Any]:
-    # Only AMPE (protocol 1, 9.4.2.102) carries a Chosen PMK: what hostap's
+    # Only AMPE (protocol 1, 9.4.2.101) carries a Chosen PMK: what hostap's
     # secure peering sends.
     return {"mesh_peering_protocol": PROTOCOL_AMPE, "chosen_pmk": bytes(range(16))} if opts.ae else {}
 

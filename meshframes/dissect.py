@@ -77,7 +77,7 @@ KINDS = (
     "fastpay-info-response",
     "fastpay-announce",
     "fastpay-error",
-    # An action frame sent back with the Category's bit 7 set (9.6.1).
+    # An action frame sent back with the Category's bit 7 set (9.4.1.11).
     "returned-action",
     "other",
 )
@@ -415,7 +415,7 @@ def _opaque_body(data: bytes, header: int) -> tuple[str, str | None] | None:
     if ftype != 0 or data[1] & 0x40:
         return None
     if subtype == SUBTYPE_ACTION and data[header] & CATEGORY_ERROR_BIT:
-        # 9.6.1: a STA returns an action frame it does not handle with bit 7
+        # 9.4.1.11: a STA returns an action frame it does not handle with bit 7
         # of the Category set (Linux: ieee80211_rx_h_action_return), the
         # rest copied unchanged: an echo, whatever its body says.
         return "returned-action", None
@@ -464,7 +464,7 @@ def _inspect(pkt: Packet, data: bytes, result: FrameDecode) -> None:
             return
     peering = pkt.getlayer(SelfProtectedAction)
     if peering is not None and isinstance(peering.payload, _PEERING_FRAMES) and not pkt.haslayer(MeshPeeringManagement):
-        result.malformed = f"{peering.payload.name} without a Mesh Peering Management element (9.6.16)"
+        result.malformed = f"{peering.payload.name} without a Mesh Peering Management element (9.6.15)"
         return
     in_msdu = False
     for layer in _layers(pkt):

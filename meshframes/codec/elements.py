@@ -36,12 +36,12 @@ EID_VENDOR_SPECIFIC = 221
 MESHFRAMES_OUI = b"\x0a\x4d\x46"
 OUI_TYPE_AUTHORITY_ANNOUNCEMENT = 1
 
-MESH_ID_MAX = 32  # 9.4.2.97
+MESH_ID_MAX = 32  # 9.4.2.98
 
 
 @dataclass(frozen=True, slots=True)
 class MeshId:
-    """9.4.2.97."""
+    """9.4.2.98."""
 
     element_id: ClassVar[int] = EID_MESH_ID
     mesh_id: bytes
@@ -59,15 +59,12 @@ def _mesh_id(body: bytes, offset: int, _action: int | None) -> MeshId:
     return MeshId(body)
 
 
-# Mesh Configuration field values, 9.4.2.98.
+# Mesh Configuration field values, 9.4.2.97.
 PATH_SELECTION_HWMP = 1
 METRIC_AIRTIME = 1
 CONGESTION_NONE = 0
 SYNC_NEIGHBOR_OFFSET = 1
 AUTH_NONE = 0
-AUTH_SAE = 1
-# Mesh Formation Info: bit 0 connected to gate, bits 1-6 number of peerings.
-FORMATION_CONNECTED_TO_GATE = 0x01
 # Mesh Capability bits.
 CAPAB_ACCEPTING_PEERINGS = 0x01
 CAPAB_FORWARDING = 0x08
@@ -77,7 +74,7 @@ _MESH_CONF = struct.Struct("7B")
 
 @dataclass(frozen=True, slots=True)
 class MeshConfiguration:
-    """9.4.2.98."""
+    """9.4.2.97."""
 
     element_id: ClassVar[int] = EID_MESH_CONFIGURATION
     path_selection_protocol: int = PATH_SELECTION_HWMP
@@ -123,7 +120,7 @@ _CHANNEL_SWITCH = struct.Struct("<BBHH")
 
 @dataclass(frozen=True, slots=True)
 class MeshChannelSwitchParameters:
-    """9.4.2.101: TTL, flags, reason code and precedence value of a mesh
+    """9.4.2.102: TTL, flags, reason code and precedence value of a mesh
     channel switch."""
 
     element_id: ClassVar[int] = EID_MESH_CHANNEL_SWITCH_PARAMETERS
@@ -230,7 +227,7 @@ AMPE_MIN_LEN = 4 + 32 + 32
 
 @dataclass(frozen=True, slots=True)
 class Mic:
-    """9.4.2.119: the AMPE MIC (AES-SIV synthetic IV) of a peering frame."""
+    """9.4.2.118: the AMPE MIC (AES-SIV synthetic IV) of a peering frame."""
 
     element_id: ClassVar[int] = EID_MIC
     mic: bytes
@@ -249,7 +246,7 @@ def _mic(body: bytes, offset: int, _action: int | None) -> Mic:
 
 @dataclass(frozen=True, slots=True)
 class Ampe:
-    """9.4.2.118, kept whole: in secure peering it is ciphertext anyway."""
+    """9.4.2.117, kept whole: in secure peering it is ciphertext anyway."""
 
     element_id: ClassVar[int] = EID_AMPE
     data: bytes

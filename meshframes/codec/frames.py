@@ -36,8 +36,7 @@ CATEGORY_MESH = 13
 CATEGORY_SELF_PROTECTED = 15
 CATEGORY_VENDOR_PROTECTED = 126
 CATEGORY_VENDOR = 127
-# Mesh Action field values, 9.6.16.1 Table 9-479; 0-8 carry elements only.
-MESH_ACTION_LINK_METRIC_REPORT = 0
+# Mesh Action field values, 9.6.16.1; 0-8 carry elements only.
 MESH_ACTION_HWMP_PATH_SELECTION = 1
 MESH_ACTION_GATE_ANNOUNCEMENT = 2
 _MESH_ACTIONS_WITH_ELEMENTS = range(0, 9)
@@ -85,7 +84,7 @@ class Beacon(_MeshProfile):
 
 @dataclass(frozen=True, slots=True)
 class SelfProtected(_MeshProfile):
-    """Self-protected action frames, category 15 (9.6.11): Mesh Peering
+    """Self-protected action frames, category 15 (9.6.15): Mesh Peering
     Open (capability + elements), Confirm (capability + AID + elements),
     Close (elements), Mesh Group Key Inform/Ack (elements)."""
 
@@ -241,7 +240,7 @@ def _decode_action(header: MacHeader, data: bytes, off: int) -> Frame:
         action = data[off + 1]
         if action not in (SP_MESH_PEERING_OPEN, SP_MESH_PEERING_CONFIRM):
             # Every self-protected action has fields or elements after its
-            # Action field (9.6.11); Open and Confirm start with Capability.
+            # Action field (9.6.15); Open and Confirm start with Capability.
             need(data, off + 2, 1, "Self Protected Action body")
         if SP_MESH_PEERING_OPEN <= action <= SP_MESH_GROUP_KEY_ACK:
             return _decode_self_protected(header, data, off + 2, action)

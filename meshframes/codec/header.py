@@ -28,16 +28,13 @@ SUBTYPE_QOS_NULL = 12
 # Frame Control flags, 9.2.4.1.1 (second octet, shifted into the u16).
 FC_TO_DS = 0x0100
 FC_FROM_DS = 0x0200
-FC_MORE_FRAG = 0x0400
 FC_RETRY = 0x0800
 FC_PROTECTED = 0x4000
 FC_ORDER = 0x8000
 
-# QoS Control bits used by mesh STAs, 9.2.4.5.1 and 9.2.4.5.11-13.
+# QoS Control bits the Mesh Control rule reads, 9.2.4.5.1.
 QOS_AMSDU_PRESENT = 0x0080
 QOS_MESH_CONTROL_PRESENT = 0x0100
-QOS_MESH_PS_LEVEL = 0x0200
-QOS_RSPI = 0x0400
 
 BROADCAST = b"\xff\xff\xff\xff\xff\xff"
 

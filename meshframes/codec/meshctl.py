@@ -11,6 +11,9 @@ import struct
 from dataclasses import dataclass
 
 from meshframes.codec.errors import DecodeError, EncodeError, need
+from meshframes.codec.header import (
+    FC_FROM_DS, FC_PROTECTED, FC_TO_DS, QOS_AMSDU_PRESENT, QOS_MESH_CONTROL_PRESENT,
+)
 
 # Mesh Flags, 9.2.4.7.3 Figure 9-23: bits 0-1 Address Extension Mode.
 AE_NONE = 0
@@ -82,14 +85,8 @@ def decode_mesh_control(data: bytes, offset: int) -> MeshControl:
 # standard's 802.2 encapsulation of mesh data).
 LLC_SNAP = b"\xaa\xaa\x03"
 
-# 802.11-2020 9.2.4.1.4 / 9.2.4.5.1 bits this rule reads.
-_FC_TO_DS = 0x0100
-_FC_FROM_DS = 0x0200
-_FC_PROTECTED = 0x4000
 # Bit 2 of a data subtype (QoS Null, CF-Ack/Poll without data): no body.
 _FC_NO_DATA = 0x0040
-_QOS_AMSDU_PRESENT = 0x0080
-_QOS_MESH_CONTROL_PRESENT = 0x0100
 
 
 def ae_mode_problem(frame_control: int, ae_mode: int) -> str | None:
@@ -103,10 +100,10 @@ def ae_mode_problem(frame_control: int, ae_mode: int) -> str | None:
     """
     if (frame_control >> 2) & 0x3 == 0:
         return "0 or 2 in a management frame (mode 1, A4, extends data frames only)" if ae_mode == AE_A4 else None
-    ds = frame_control & (_FC_TO_DS | _FC_FROM_DS)
-    if ds == _FC_TO_DS | _FC_FROM_DS and ae_mode == AE_A4:
+    ds = frame_control & (FC_TO_DS | FC_FROM_DS)
+    if ds == FC_TO_DS | FC_FROM_DS and ae_mode == AE_A4:
         return "0 or 2 in a 4-address data frame (mode 1, A4, extends group-addressed ones only)"
-    if ds == _FC_FROM_DS and ae_mode == AE_A5_A6:
+    if ds == FC_FROM_DS and ae_mode == AE_A5_A6:
         return "0 or 1 in a group-addressed data frame (mode 2, A5/A6, is for individually addressed ones)"
     return None
 
@@ -128,13 +125,13 @@ def mesh_control_rule(frame_control: int, qos_control: int | None, addr1: bytes,
     None: no Mesh Control (not QoS, a no-data subtype, protected, A-MSDU,
     or neither rule).
     """
-    if (qos_control is None or frame_control & (_FC_PROTECTED | _FC_NO_DATA)
-            or qos_control & _QOS_AMSDU_PRESENT):
+    if (qos_control is None or frame_control & (FC_PROTECTED | _FC_NO_DATA)
+            or qos_control & QOS_AMSDU_PRESENT):
         return None
-    if qos_control & _QOS_MESH_CONTROL_PRESENT:
+    if qos_control & QOS_MESH_CONTROL_PRESENT:
         return "qos-bit"
-    ds = frame_control & (_FC_TO_DS | _FC_FROM_DS)
-    meshlike = ds == _FC_TO_DS | _FC_FROM_DS or (ds == _FC_FROM_DS and bool(addr1[0] & 0x01))
+    ds = frame_control & (FC_TO_DS | FC_FROM_DS)
+    meshlike = ds == FC_TO_DS | FC_FROM_DS or (ds == FC_FROM_DS and bool(addr1[0] & 0x01))
     if not meshlike or seq_ctrl & 0x000F or len(body) < 6:
         return None
     flags = body[0]

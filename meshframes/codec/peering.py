@@ -1,4 +1,4 @@
-"""The Mesh Peering Management element (802.11-2020 9.4.2.102) in both
+"""The Mesh Peering Management element (802.11-2020 9.4.2.101) in both
 layouts seen on the air.
 
 Standard: Mesh Peering Protocol Identifier (u16), Local Link ID (u16),
@@ -22,14 +22,14 @@ from meshframes.codec.elements import EID_MESH_PEERING_MANAGEMENT
 from meshframes.codec.errors import DecodeError, EncodeError
 from meshframes.codec.ie import RawElement, register
 
-# Self Protected Action field values, 9.6.11.1 Table 9-472.
+# Self Protected Action field values, 9.6.15.1.
 SP_MESH_PEERING_OPEN = 1
 SP_MESH_PEERING_CONFIRM = 2
 SP_MESH_PEERING_CLOSE = 3
 SP_MESH_GROUP_KEY_INFORM = 4
 SP_MESH_GROUP_KEY_ACK = 5
 
-# Mesh Peering Protocol Identifier, 9.4.2.102 Table 9-223.
+# Mesh Peering Protocol Identifier, 9.4.2.101.
 PROTOCOL_MPM = 0
 PROTOCOL_AMPE = 1
 
