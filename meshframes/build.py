@@ -81,6 +81,7 @@ from meshframes.layers.fastpay import (
     SM_ORDER,
     SM_VOTE,
 )
+from meshframes.layers.hwmp import PERR_MAX_DESTINATIONS, PREQ_MAX_TARGETS
 from meshframes.layers.meshctl import AE_A4, AE_A5_A6, AE_NONE
 
 BROADCAST = "ff:ff:ff:ff:ff:ff"
@@ -464,6 +465,18 @@ BUILDERS: dict[str, Callable[[FrameOptions], Packet]] = {
 }
 
 
+def _count_limit(kind: str, opts: FrameOptions) -> tuple[int, str] | None:
+    """How many targets or destinations the element allows, and why."""
+    if kind == "preq":
+        return PREQ_MAX_TARGETS, f"a PREQ names 1 to {PREQ_MAX_TARGETS} targets (9.4.2.112)"
+    if kind == "perr":
+        # 2 octets of TTL and count, then 13 octets per destination, 19
+        # with the external address: what fits in an element's 255.
+        most = PERR_MAX_DESTINATIONS if not opts.ae else (255 - 2) // (13 + 6)
+        return most, f"a PERR {'with external addresses ' if opts.ae else ''}names 1 to {most} destinations (9.4.2.114)"
+    return None
+
+
 def build(kind: str, opts: FrameOptions | None = None) -> Packet:
     """The frame of `kind`, with `opts.fields` applied to the first layer
     that has each named field."""
@@ -472,6 +485,9 @@ def build(kind: str, opts: FrameOptions | None = None) -> Packet:
         builder = BUILDERS[kind]
     except KeyError:
         raise ValueError(f"unknown kind {kind!r}; known: {', '.join(BUILDERS)}") from None
+    limit = _count_limit(kind, opts)
+    if limit is not None and not 1 <= opts.count <= limit[0]:
+        raise ValueError(f"count {opts.count}: {limit[1]}")
     pkt = builder(opts)
     for name, value in opts.fields.items():
         layer = pkt

@@ -306,3 +306,34 @@ def test_fcs_option_is_for_raw_802_11_only(tmp_path):
     for option in ("no", "yes", "auto"):
         data = json.loads(run("analyze", "--json", "--fcs", option, str(path))[1])
         assert (data["by_kind"], data["malformed"], data["fcs"]) == ({"beacon": 1}, [], "radiotap"), option
+
+
+@pytest.mark.parametrize("args, says", [
+    (["preq", "--src", "zz"], "'zz' is not a MAC address"),
+    (["preq", "--dst", "02:00:00:00:00"], "'02:00:00:00:00' is not a MAC address"),
+    (["preq", "--originator", "02-00-00-00-00-01"], "is not a MAC address"),
+    (["mesh-data", "--target", "02:00:00:00:00:0g"], "is not a MAC address"),
+    (["preq", "--set", "hop_count=hex:zz"], "'hex:zz': hex: takes pairs of hex digits"),
+    (["preq", "--count", "0"], "0 is not in the range x>=1"),
+    (["preq", "--count", "21"], "a PREQ names 1 to 20 targets"),
+    (["perr", "--count", "20"], "a PERR names 1 to 19 destinations"),
+    (["perr", "--ae", "--count", "14"], "a PERR with external addresses names 1 to 13 destinations"),
+    (["beacon", "--mesh-id", "m" * 33], "33 octets; a Mesh ID has at most 32"),
+])
+def test_inject_refuses_bad_options_as_usage_errors(tmp_path, args, says):
+    """Bad options end in a usage error (exit 2) that names the limit, never
+    in a traceback, and write nothing."""
+    out = tmp_path / "never.pcap"
+    result = CliRunner().invoke(cli, ["inject", *args, "--pcap", str(out)])
+    assert result.exit_code == 2, result.output
+    assert says in result.stderr and "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_inject_takes_the_limits_themselves(tmp_path):
+    for args in (["preq", "--count", "20"], ["perr", "--count", "19"], ["perr", "--ae", "--count", "13"],
+                 ["beacon", "--mesh-id", "m" * 32]):
+        out = tmp_path / "ok.pcap"
+        code, _, err = run("inject", *args, "--pcap", str(out))
+        assert code == 0, (args, err)
+        assert json.loads(run("analyze", "--json", str(out))[1])["malformed"] == []
