@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator
 
 from scapy.config import conf
 from scapy.layers.dot11 import Dot11, Dot11Action, Dot11Elt, Dot11Encrypted, Dot11EltVendorSpecific, Dot11QoS
-from scapy.layers.l2 import LLC
+from scapy.layers.l2 import LLC, SNAP
 from scapy.packet import NoPayload, Packet, Padding, Raw
 
 import meshframes.layers  # noqa: F401  (registers the layers)
@@ -470,6 +470,11 @@ def _inspect(pkt: Packet, data: bytes, result: FrameDecode) -> None:
     for layer in _layers(pkt):
         if isinstance(layer, Dot11Encrypted):
             result.encrypted = True
+            return
+        if isinstance(layer, LLC) and (layer.dsap, layer.ssap, layer.ctrl) == (0xAA, 0xAA, 3) \
+                and not isinstance(layer.payload, SNAP):
+            cut = len(layer.payload.original or b"") if not isinstance(layer.payload, NoPayload) else 0
+            result.malformed = f"LLC announces SNAP, but {cut} octets follow where its 5-octet header should be"
             return
         # Past LLC/SNAP is the MSDU: Padding there is the payload's own (an
         # Ethernet frame padded to 60 octets and bridged into the mesh).

@@ -25,7 +25,9 @@ from meshframes.codec.header import (
     MacHeader, check_version, decode_header, short_header_length,
 )
 from meshframes.codec.ie import Element, decode_elements, encode_elements, find
-from meshframes.codec.meshctl import MeshControl, ae_mode_problem, decode_mesh_control, mesh_control_rule
+from meshframes.codec.meshctl import (
+    LLC_SNAP, MeshControl, ae_mode_problem, decode_mesh_control, mesh_control_rule,
+)
 from meshframes.codec.peering import (
     SP_MESH_GROUP_KEY_ACK, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_OPEN,
     MeshPeeringManagement,
@@ -50,6 +52,8 @@ _ELEMENT_BODIES = frozenset({0, 1, 2, 3, 4})
 # (an A-MSDU subframe header is longer still).
 SECURITY_HEADER_LEN = 8
 LLC_HEADER_LEN = 3
+# LLC with both SAPs 0xAA announces a SNAP header: OUI (3) and protocol ID (2).
+SNAP_HEADER_LEN = 5
 _U16 = struct.Struct("<H")
 _FASTPAY_HEAD = struct.Struct("<BBBHBB")
 _MESSAGE_TYPES = frozenset(MessageType)
@@ -283,6 +287,9 @@ def _decode_data(header: MacHeader, data: bytes, off: int) -> DataFrame:
         off += mc.length
     if 0 < len(data) - off < LLC_HEADER_LEN:
         raise DecodeError("LLC header", off, f"{len(data) - off} bytes", f"{LLC_HEADER_LEN} bytes, or no MSDU")
+    if data[off:off + LLC_HEADER_LEN] == LLC_SNAP and len(data) - off < LLC_HEADER_LEN + SNAP_HEADER_LEN:
+        raise DecodeError("SNAP header", off + LLC_HEADER_LEN, f"{len(data) - off - LLC_HEADER_LEN} bytes",
+                          f"{SNAP_HEADER_LEN} bytes (OUI and protocol ID, RFC 1042)")
     return DataFrame(header, mc, data[off:])
 
 
@@ -347,8 +354,9 @@ def encode(frame: Frame) -> bytes:
     head = frame.header.encode()
     if isinstance(frame, DataFrame):
         mc = _encodable_ae_mode(frame.header.frame_control, frame.mesh_control) if frame.mesh_control else b""
-        if not frame.header.protected and 0 < len(frame.body) < LLC_HEADER_LEN:
-            raise EncodeError("LLC header", f"{len(frame.body)} bytes", f"{LLC_HEADER_LEN} bytes, or no MSDU")
+        if not frame.header.protected and (0 < len(frame.body) < LLC_HEADER_LEN or (
+                frame.body[:LLC_HEADER_LEN] == LLC_SNAP and len(frame.body) < LLC_HEADER_LEN + SNAP_HEADER_LEN)):
+            raise EncodeError("LLC/SNAP header", f"{len(frame.body)} bytes", "3 bytes (8 with SNAP), or no MSDU")
         return head + mc + frame.body
     if isinstance(frame, Beacon):
         fixed = _BEACON_FIXED.pack(frame.timestamp, frame.beacon_interval, frame.capability)

@@ -114,7 +114,7 @@ def test_peering_events_round_trip(a1: bytes, a2: bytes, action: int, data: st.D
 
 
 @FUZZ
-@given(mac, mac, st.sampled_from([0, 1, 2]), u8, u32, st.binary(min_size=3, max_size=64), st.booleans())
+@given(mac, mac, st.sampled_from([0, 1, 2]), u8, u32, st.binary(min_size=8, max_size=64), st.booleans())
 def test_mesh_data_and_vendor_frames_round_trip(a1: bytes, a2: bytes, ae: int, ttl: int, seq: int,
                                                 payload: bytes, qos_bit: bool) -> None:
     """Mesh data (bit set, or clear as Linux relays it: then the MSDU
