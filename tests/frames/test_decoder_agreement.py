@@ -187,20 +187,35 @@ def test_a_chosen_pmk_travels_with_the_ampe_protocol(kind: str) -> None:
     assert (frame.peering.protocol_id, frame.peering.pmkid) == (1, bytes(range(16)))
 
 
-def test_ethernet_padding_inside_an_msdu_is_the_payload_s() -> None:
-    """An ARP reply bridged from Ethernet keeps its 18 octets of minimum-frame
-    padding: past LLC/SNAP that is application payload, not a malformation
-    (tshark: no malformed, the ARP decoded, eth.padding)."""
+def _bridged_arp_reply() -> bytes:
+    """Mesh data carrying an ARP reply bridged from Ethernet with its 18
+    octets of minimum-frame padding."""
     from scapy.layers.l2 import ARP, SNAP
     from scapy.packet import Raw
 
     frame = build("mesh-data")
     frame[SNAP].code = 0x0806
     frame[SNAP].remove_payload()
-    raw = bytes(frame / ARP(op=2) / Raw(b"\x00" * 18))
+    return bytes(frame / ARP(op=2) / Raw(b"\x00" * 18))
+
+
+def test_ethernet_padding_inside_an_msdu_is_the_payload_s() -> None:
+    """Past LLC/SNAP the padding is application payload, not a malformation."""
+    raw = _bridged_arp_reply()
     ours = decode_mpdu(raw)
     assert (ours.kind, ours.malformed, ours.undecoded) == ("mesh-data", None, None)
     assert_agree(raw)
+
+
+@pytest.mark.tshark
+def test_tshark_sees_the_arp_and_no_malformation(tmp_path: Path) -> None:
+    from meshframes.capture import LINKTYPE_IEEE802_11_RADIOTAP, radiotap_header, write_pcap
+    from tools import tshark
+
+    path = tmp_path / "arp.pcap"
+    write_pcap(path, [(0.0, radiotap_header() + _bridged_arp_reply())], LINKTYPE_IEEE802_11_RADIOTAP)
+    [frame] = tshark.fields(path, ["arp.opcode", "_ws.malformed", "_ws.expert"])
+    assert frame == {"arp.opcode": ["2"], "_ws.malformed": [], "_ws.expert": []}
 
 
 # -- hypothesis ---------------------------------------------------------------
