@@ -24,6 +24,7 @@ from scapy.layers.dot11 import (
 )
 from scapy.layers.l2 import LLC, SNAP
 from scapy.packet import Packet, Raw
+from scapy.utils import mac2str
 
 import meshframes.layers  # noqa: F401
 from meshframes.layers import (
@@ -61,6 +62,7 @@ from meshframes.layers import (
     VendorMeshControl,
     VendorSpecificAction,
 )
+from meshframes.codec.peering import PROTOCOL_AMPE
 from meshframes.layers.actions import CATEGORY_MESH, CATEGORY_SELF_PROTECTED, CATEGORY_VENDOR_SPECIFIC
 from meshframes.layers.fastpay import (
     ERR_INSUFFICIENT_FUNDING,
@@ -79,9 +81,13 @@ from meshframes.layers.fastpay import (
     SM_ORDER,
     SM_VOTE,
 )
+from meshframes.layers.hwmp import PERR_MAX_DESTINATIONS, PREQ_MAX_TARGETS
 from meshframes.layers.meshctl import AE_A4, AE_A5_A6, AE_NONE
 
 BROADCAST = "ff:ff:ff:ff:ff:ff"
+# Stations outside the mesh that a mesh gate proxies, for address extension.
+_PROXIED_DESTINATION = "02:00:00:00:0d:00"
+_PROXIED_SOURCE = "02:00:00:00:0e:00"
 # 802.11b/g basic rates as Linux advertises them on 2.4 GHz (500 kb/s units).
 _RATES = [0x82, 0x84, 0x8B, 0x96, 0x0C, 0x12, 0x18, 0x24]
 _PAYLOAD = b"meshframes"
@@ -160,8 +166,10 @@ def _self_protected(opts: FrameOptions, action: int) -> Packet:
     )
 
 
-def _pmk(opts: FrameOptions) -> dict[str, bytes]:
-    return {"chosen_pmk": bytes(range(16))} if opts.ae else {}
+def _pmk(opts: FrameOptions) -> dict[str, Any]:
+    # Only AMPE (protocol 1, 9.4.2.101) carries a Chosen PMK: what hostap's
+    # secure peering sends.
+    return {"mesh_peering_protocol": PROTOCOL_AMPE, "chosen_pmk": bytes(range(16))} if opts.ae else {}
 
 
 def peering_open(opts: FrameOptions) -> Packet:
@@ -213,7 +221,7 @@ def _hwmp(opts: FrameOptions, dst: str, element: Packet) -> Packet:
 
 def preq(opts: FrameOptions) -> Packet:
     target = opts.target or "02:00:00:00:03:00"
-    extra = {"originator_external_address": "02:00:00:00:0e:00"} if opts.ae else {}
+    extra = {"originator_external_address": _PROXIED_SOURCE} if opts.ae else {}
     return _hwmp(
         opts,
         opts.dst or BROADCAST,
@@ -235,7 +243,7 @@ def preq(opts: FrameOptions) -> Packet:
 
 
 def prep(opts: FrameOptions) -> Packet:
-    extra = {"target_external_address": "02:00:00:00:0e:00"} if opts.ae else {}
+    extra = {"target_external_address": _PROXIED_SOURCE} if opts.ae else {}
     return _hwmp(
         opts,
         opts.dst or "02:00:00:00:02:00",
@@ -257,7 +265,7 @@ def perr(opts: FrameOptions) -> Packet:
     target = opts.target or "02:00:00:00:03:00"
     destinations = []
     for i in range(opts.count):
-        extra = {"destination_external_address": _mac("02:00:00:00:0e:00", i)} if opts.ae else {}
+        extra = {"destination_external_address": _mac(_PROXIED_SOURCE, i)} if opts.ae else {}
         destinations.append(
             PERRDestination(
                 flags=0x40 if opts.ae else 0,
@@ -291,22 +299,27 @@ def gate_ann(opts: FrameOptions) -> Packet:
 
 
 def mesh_data(opts: FrameOptions) -> Packet:
-    """4-address QoS data with Mesh Control (9.3.5): A1 receiver, A2
-    transmitter, A3 mesh DA, A4 mesh SA; AE adds external addresses."""
+    """QoS data with Mesh Control (9.3.5). Individually addressed: four
+    addresses (A1 receiver, A2 transmitter, A3 mesh DA, A4 mesh SA), and AE
+    adds the proxied end points as A5 (destination) and A6 (source).
+    Group-addressed (--dst a group): From DS only (A1 the group, A2
+    transmitter, A3 mesh SA), and AE adds the proxied source as A4: the
+    addressing Linux sends and accepts (ieee80211_data_to_8023_exthdr)."""
     dst = opts.dst or "02:00:00:00:02:00"
-    final = opts.target or dst
-    if opts.ae and opts.count > 1:
-        control = MeshControl(address_extension_mode=AE_A5_A6, address5="02:00:00:00:0d:00",
-                              address6="02:00:00:00:0e:00")
-    elif opts.ae:
-        control = MeshControl(address_extension_mode=AE_A4, address4="02:00:00:00:0e:00")
+    mesh_sa = opts.originator or opts.src
+    if mac2str(dst)[0] & 0x01:
+        header = Dot11(type=2, subtype=8, FCfield="from_DS", addr1=dst, addr2=opts.src, addr3=mesh_sa,
+                       SC=opts.seq << 4)
+        extension = {"address_extension_mode": AE_A4, "address4": _PROXIED_SOURCE}
     else:
-        control = MeshControl(address_extension_mode=AE_NONE)
-    control.mesh_ttl = opts.ttl
-    control.mesh_sequence_number = opts.seq
+        header = Dot11(type=2, subtype=8, FCfield="to_DS+from_DS", addr1=dst, addr2=opts.src,
+                       addr3=opts.target or dst, addr4=mesh_sa, SC=opts.seq << 4)
+        extension = {"address_extension_mode": AE_A5_A6, "address5": _PROXIED_DESTINATION,
+                     "address6": _PROXIED_SOURCE}
+    control = MeshControl(mesh_ttl=opts.ttl, mesh_sequence_number=opts.seq,
+                          **(extension if opts.ae else {"address_extension_mode": AE_NONE}))
     return (
-        Dot11(type=2, subtype=8, FCfield="to_DS+from_DS", addr1=dst, addr2=opts.src, addr3=final,
-              addr4=opts.originator or opts.src, SC=opts.seq << 4)
+        header
         / Dot11QoS(TID=0)
         / control
         / LLC(dsap=0xAA, ssap=0xAA, ctrl=3)
@@ -398,7 +411,8 @@ def fastpay_info_response(opts: FrameOptions) -> Packet:
         / FastPayAccountInfoResponse(
             sender=_key(0xA1),
             balance=1000 - opts.amount,
-            next_sequence_number=opts.sequence_number + 1,
+            # The reference's sequence numbers are u64 and stop at the top.
+            next_sequence_number=min(opts.sequence_number + 1, 2**64 - 1),
             pending_confirmation=_vote(opts),
             requested_certificate=_certificate(opts) if opts.ae else None,
             requested_received_transfers=[_certificate(opts)] if opts.ae else [],
@@ -451,6 +465,18 @@ BUILDERS: dict[str, Callable[[FrameOptions], Packet]] = {
 }
 
 
+def _count_limit(kind: str, opts: FrameOptions) -> tuple[int, str] | None:
+    """How many targets or destinations the element allows, and why."""
+    if kind == "preq":
+        return PREQ_MAX_TARGETS, f"a PREQ names 1 to {PREQ_MAX_TARGETS} targets (9.4.2.112)"
+    if kind == "perr":
+        # 2 octets of TTL and count, then 13 octets per destination, 19
+        # with the external address: what fits in an element's 255.
+        most = PERR_MAX_DESTINATIONS if not opts.ae else (255 - 2) // (13 + 6)
+        return most, f"a PERR {'with external addresses ' if opts.ae else ''}names 1 to {most} destinations (9.4.2.114)"
+    return None
+
+
 def build(kind: str, opts: FrameOptions | None = None) -> Packet:
     """The frame of `kind`, with `opts.fields` applied to the first layer
     that has each named field."""
@@ -459,6 +485,9 @@ def build(kind: str, opts: FrameOptions | None = None) -> Packet:
         builder = BUILDERS[kind]
     except KeyError:
         raise ValueError(f"unknown kind {kind!r}; known: {', '.join(BUILDERS)}") from None
+    limit = _count_limit(kind, opts)
+    if limit is not None and not 1 <= opts.count <= limit[0]:
+        raise ValueError(f"count {opts.count}: {limit[1]}")
     pkt = builder(opts)
     for name, value in opts.fields.items():
         layer = pkt

@@ -249,6 +249,7 @@ def strip_link(frames: list[CapturedFrame], fcs: str = "auto") -> tuple[list[Mpd
 
     `fcs`: "yes"/"no" say whether raw 802.11 frames end in an FCS; "auto"
     takes the file's word when it gives one, else `frames_carry_fcs`.
+    Radiotap frames always follow their own Flags field.
     """
     ours = [f for f in frames if f.linktype in SUPPORTED_LINKTYPES]
     raw = [f for f in ours if f.linktype == LINKTYPE_IEEE802_11]
@@ -274,7 +275,9 @@ def strip_link(frames: list[CapturedFrame], fcs: str = "auto") -> tuple[list[Mpd
                 out.append(Mpdu(f.index, f.timestamp, b"", None, f"radiotap: {exc}"))
                 continue
             data = data[rt.length :]
-            if rt.has_fcs and fcs != "no":
+            # Radiotap says for itself whether an FCS follows; --fcs is for
+            # raw 802.11 (link type 105), which cannot.
+            if rt.has_fcs:
                 data, problem = _check_fcs(data, 4, problem, zero_ok=False)
                 decided = "radiotap"
             if rt.flags & radiotap.FLAG_BAD_FCS:

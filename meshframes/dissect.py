@@ -23,12 +23,16 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from scapy.config import conf
-from scapy.layers.dot11 import Dot11, Dot11Action, Dot11Elt, Dot11Encrypted, Dot11QoS
-from scapy.layers.l2 import LLC
+from scapy.layers.dot11 import Dot11, Dot11Action, Dot11Elt, Dot11Encrypted, Dot11EltVendorSpecific, Dot11QoS
+from scapy.layers.l2 import LLC, SNAP
 from scapy.packet import NoPayload, Packet, Padding, Raw
 
 import meshframes.layers  # noqa: F401  (registers the layers)
 from meshframes.capture import CaptureError, CapturedFrame, read_capture, strip_link
+from meshframes.codec.header import (
+    AUTH_ALGORITHMS_WITH_ELEMENTS, MGMT_FIXED_FIELDS, SUBTYPE_ACTION, SUBTYPE_AUTHENTICATION,
+)
+from meshframes.codec.meshctl import ae_mode_problem
 from meshframes.layers import (
     AMPEEncrypted,
     GANN,
@@ -38,7 +42,9 @@ from meshframes.layers import (
     RANN,
     FastPayHeader,
     GateAnnouncement,
+    HWMPMeshPathSelection,
     MalformedLayer,
+    MeshAction,
     MeshControl,
     MeshPeeringManagement,
     PeeringClose,
@@ -47,6 +53,7 @@ from meshframes.layers import (
     SelfProtectedAction,
     mesh_control_rule,
 )
+from meshframes.layers.actions import CATEGORY_ERROR_BIT
 from meshframes.layers.fastpay import MESSAGE_TYPES
 from meshframes.layers.machdr import AMSDU
 
@@ -71,20 +78,18 @@ KINDS = (
     "fastpay-info-response",
     "fastpay-announce",
     "fastpay-error",
+    # An action frame sent back with the Category's bit 7 set (9.4.1.11).
+    "returned-action",
     "other",
 )
 _PEERING_KINDS = {1: "peering-open", 2: "peering-confirm", 3: "peering-close"}
-_HWMP_KINDS = {PREQ: "preq", PREP: "prep", PERR: "perr", RANN: "rann", GANN: "gate-ann"}
+# An HWMP Mesh Path Selection frame is named after its first path
+# selection element (tools/tshark.py counts the same way).
+_PATH_SELECTION_KINDS = {PREQ: "preq", PREP: "prep", PERR: "perr", RANN: "rann"}
 
 # 9.3.1: control frame lengths without FCS, by subtype; those not listed
 # carry variable content after 16 octets.
 _CONTROL_LENGTH = {12: 10, 13: 10}
-# 9.3.3: fixed fields before the elements of management frame bodies, by
-# subtype (association request ... action no ack); probe requests have none.
-_MGMT_FIXED = {0: 4, 1: 6, 2: 10, 3: 6, 5: 12, 8: 12, 10: 2, 11: 6, 12: 2, 13: 1, 14: 1}
-_MGMT_NAMES = {0: "Association Request", 1: "Association Response", 2: "Reassociation Request",
-               3: "Reassociation Response", 5: "Probe Response", 8: "Beacon", 10: "Disassociation",
-               11: "Authentication", 12: "Deauthentication", 13: "Action", 14: "Action No Ack"}
 
 
 @dataclass(slots=True)
@@ -206,6 +211,8 @@ def _element_walk_error(body: bytes) -> str | None:
                 f"element {number} (ID {body[pos]}): Length {length} overruns the frame "
                 f"by {pos + 2 + length - len(body)} octets"
             )
+        if body[pos] == _VENDOR_SPECIFIC and length < 3:
+            return f"element {number} (ID {_VENDOR_SPECIFIC}): Length {length}, expected 3 or more (its OUI)"
         pos += 2 + length
         number += 1
     return None
@@ -264,12 +271,14 @@ def classify(pkt: Packet) -> str:
         spa = pkt.getlayer(SelfProtectedAction)
         if spa is not None and spa.self_protected_action in _PEERING_KINDS:
             return _PEERING_KINDS[spa.self_protected_action]
-        for layer in _layers(pkt):
-            for cls, kind in _HWMP_KINDS.items():
-                if isinstance(layer, cls):
-                    return kind
-        if pkt.haslayer(GateAnnouncement):
+        mesh = pkt.getlayer(MeshAction)
+        if mesh is not None and isinstance(mesh.payload, GateAnnouncement):
             return "gate-ann"
+        if mesh is not None and isinstance(mesh.payload, HWMPMeshPathSelection):
+            for layer in _layers(mesh.payload):
+                kind = _PATH_SELECTION_KINDS.get(type(layer))
+                if kind is not None:
+                    return kind
         return "other"
     if dot11.type == 2 and pkt.haslayer(MeshControl):
         return "mesh-data"
@@ -280,37 +289,146 @@ def decode_mpdu(data: bytes, index: int = 0) -> FrameDecode:
     """Decode one MPDU (from Frame Control, no FCS, no radiotap)."""
     if len(data) < 2:
         return FrameDecode(index, "other", malformed=f"frame of {len(data)} octets has no Frame Control")
+    if data[0] & 0x03:
+        # 9.2.4.1.2: only version 0 exists; a STA discards any other, and
+        # nothing after Frame Control can be read by the version 0 rules.
+        return FrameDecode(index, "other", malformed=f"802.11 protocol version {data[0] & 0x03}, expected 0")
     need = expected_header_length(data)
     if len(data) < need:
         return FrameDecode(
             index, "other", malformed=f"802.11 header truncated: got {len(data)} octets, expected {need}"
         )
     ftype, subtype = (data[0] >> 2) & 3, data[0] >> 4
-    fixed = _MGMT_FIXED.get(subtype, 0) if ftype == 0 else 0
+    name, fixed = MGMT_FIXED_FIELDS.get(subtype, ("", 0)) if ftype == 0 else ("", 0)
     if len(data) < need + fixed:
         return FrameDecode(
             index,
             _kind_of_failed(data[:need]),
-            malformed=f"{_MGMT_NAMES[subtype]} body truncated: got {len(data) - need} octets "
-            f"of fixed fields, expected {fixed}",
+            malformed=f"{name} body truncated: got {len(data) - need} octets of fixed fields, expected {fixed}",
         )
+    if ftype == 1 and subtype in _CONTROL_LENGTH and len(data) > need:
+        return FrameDecode(index, "other", malformed=f"control frame of {len(data)} octets, expected {need}")
+    if ftype in (0, 2) and data[1] & 0x40 and len(data) - need < _SECURITY_HEADER_LEN:
+        return FrameDecode(index, _kind_of_failed(data[:need]), malformed=(
+            f"protected frame body of {len(data) - need} octets, shorter than its "
+            f"{_SECURITY_HEADER_LEN}-octet security header"))
+    opaque = _opaque_body(data, need)
+    if opaque is not None:
+        kind, why = opaque
+        return FrameDecode(index, kind, packet=Dot11(data), undecoded=why)
     try:
         with _strict_scapy():
             pkt = Dot11(data)
-    except MalformedLayer as exc:
-        return FrameDecode(index, _kind_of_failed(data), malformed=str(exc))
-    except Exception as exc:  # a Scapy-native layer refused the bytes
+        suspect = _native_element_misread(pkt) is not None
+    except MalformedLayer:
+        # Possibly an artifact of one of Scapy's own elements misreading its
+        # bytes before ours: the second look below tells.
+        suspect = True
+    except Exception:  # a Scapy-native layer refused the bytes
+        suspect = True
+    native = None
+    if suspect:
         try:
-            pkt = Dot11(data)
-        except Exception as plain_exc:
-            return FrameDecode(index, "other", malformed=f"802.11 frame does not parse: {plain_exc}")
-        problem = _raw_in_80211(pkt)
+            with _strict_scapy(), _only_our_elements():
+                pkt = Dot11(data)
+        except MalformedLayer as ours:
+            return FrameDecode(index, _kind_of_failed(data), malformed=str(ours))
+        except Exception as exc:
+            return _scapy_refused(data, index, f"{type(exc).__name__}: {exc}")
+        native = _native_element_problem(pkt)
+    result = FrameDecode(index, classify(pkt), packet=pkt)
+    _inspect(pkt, data, result)
+    if native is not None and result.malformed is None and result.undecoded is None:
+        # One of Scapy's own elements (HT, RSN...) cannot be read: bytes
+        # outside our concern that no layer takes, as the codec keeps them.
+        result.undecoded = native
+    return result
+
+
+def _native_element_misread(pkt: Packet) -> str | None:
+    """Which of Scapy's own element classes read past (or short of) its
+    Length, if one did: then the elements after it were misread too."""
+    for layer in _layers(pkt):
+        if isinstance(layer, Dot11Elt) and not _ours(type(layer)) and layer.len is not None:
+            rest = layer.payload.original if not isinstance(layer.payload, NoPayload) else b""
+            used = len(layer.original) - len(rest or b"")
+            if used != 2 + layer.len:
+                return f"{layer.name} read {used} octets of a {2 + layer.len}-octet element"
+    return None
+
+
+def _native_element_problem(pkt: Packet) -> str | None:
+    """The first element (of a packet dissected with generic elements) that
+    Scapy's own class for its ID cannot read on its own."""
+    for layer in _layers(pkt):
+        if type(layer) is not Dot11Elt or layer.len is None:
+            continue
+        element = bytes(layer.original[: 2 + layer.len])
+        native = Dot11Elt.dispatch_hook(element)
+        try:
+            with _strict_scapy():
+                problem = _native_element_misread(native(element))
+        except Exception as exc:
+            problem = f"{type(exc).__name__}: {exc}"
         if problem is not None:
-            return FrameDecode(index, _kind_of_failed(data), packet=pkt,
-                               malformed=f"{problem}: {type(exc).__name__}: {exc}")
+            return f"element ID {layer.ID}: Scapy's {native.__name__} cannot read it ({problem})"
+    return None
+
+
+def _scapy_refused(data: bytes, index: int, native: str) -> FrameDecode:
+    """A frame one of Scapy's own layers refused, outside the elements."""
+    try:
+        pkt = Dot11(data)
+    except Exception as plain_exc:
+        return FrameDecode(index, "other", malformed=f"802.11 frame does not parse: {plain_exc}")
+    problem = _raw_in_80211(pkt)
+    if problem is not None:
+        return FrameDecode(index, _kind_of_failed(data), packet=pkt, malformed=f"{problem}: {native}")
     result = FrameDecode(index, classify(pkt), packet=pkt)
     _inspect(pkt, data, result)
     return result
+
+
+def _ours(cls: type) -> bool:
+    return cls.__module__.startswith("meshframes.")
+
+
+@contextlib.contextmanager
+def _only_our_elements() -> Iterator[None]:
+    """Dissect every element but ours (and the vendor element that leads to
+    our announcement) as a generic Dot11Elt."""
+    ies, ouis = Dot11Elt.registered_ies, Dot11EltVendorSpecific.registered_ouis
+    Dot11Elt.registered_ies = {i: c for i, c in ies.items() if _ours(c) or c is Dot11EltVendorSpecific}
+    Dot11EltVendorSpecific.registered_ouis = {o: c for o, c in ouis.items() if _ours(c)}
+    try:
+        yield
+    finally:
+        Dot11Elt.registered_ies, Dot11EltVendorSpecific.registered_ouis = ies, ouis
+
+
+def _opaque_body(data: bytes, header: int) -> tuple[str, str | None] | None:
+    """(kind, why undecoded) of a frame whose body is not ours to judge,
+    None for any other frame. Plain Scapy still shows what it can of it."""
+    ftype, subtype = (data[0] >> 2) & 3, data[0] >> 4
+    if ftype == 3:
+        return "other", f"extension frame (type 3, subtype {subtype}): its body is not decoded"
+    if ftype == 1:
+        # Beyond RA and TA (BlockAck and the like) nothing is ours to read.
+        extra = len(data) - header
+        return "other", f"{extra} octets after the control frame's header are not decoded" if extra else None
+    if ftype != 0 or data[1] & 0x40:
+        return None
+    if subtype == SUBTYPE_ACTION and data[header] & CATEGORY_ERROR_BIT:
+        # 9.4.1.11: a STA returns an action frame it does not handle with bit 7
+        # of the Category set (Linux: ieee80211_rx_h_action_return), the
+        # rest copied unchanged: an echo, whatever its body says.
+        return "returned-action", None
+    if subtype == SUBTYPE_AUTHENTICATION:
+        algorithm = int.from_bytes(data[header:header + 2], "little")
+        if algorithm not in AUTH_ALGORITHMS_WITH_ELEMENTS:
+            return "other", (f"Authentication algorithm {algorithm}: its fields after the fixed ones "
+                             "are not decoded")
+    return None
 
 
 def _kind_of_failed(data: bytes) -> str:
@@ -336,6 +454,10 @@ def _raw_in_80211(pkt: Packet) -> str | None:
     return None
 
 
+# 9.4.2.25: a Vendor Specific element starts with its 3-octet OUI.
+_VENDOR_SPECIFIC = 221
+# 12.5: the WEP IV + ICV, or the TKIP/CCMP/GCMP header, of a protected body.
+_SECURITY_HEADER_LEN = 8
 # Categories whose frames we define; their body must not stop at Category.
 _OUR_CATEGORIES = {13, 15, 126, 127}
 _PEERING_FRAMES = (PeeringOpen, PeeringConfirm, PeeringClose)
@@ -348,17 +470,32 @@ def _inspect(pkt: Packet, data: bytes, result: FrameDecode) -> None:
             return
     peering = pkt.getlayer(SelfProtectedAction)
     if peering is not None and isinstance(peering.payload, _PEERING_FRAMES) and not pkt.haslayer(MeshPeeringManagement):
-        result.malformed = f"{peering.payload.name} without a Mesh Peering Management element (9.6.16)"
+        result.malformed = f"{peering.payload.name} without a Mesh Peering Management element (9.6.15)"
         return
+    in_msdu = False
     for layer in _layers(pkt):
         if isinstance(layer, Dot11Encrypted):
             result.encrypted = True
             return
-        if isinstance(layer, Padding):
+        if isinstance(layer, LLC) and (layer.dsap, layer.ssap, layer.ctrl) == (0xAA, 0xAA, 3) \
+                and not isinstance(layer.payload, SNAP):
+            cut = len(layer.payload.original or b"") if not isinstance(layer.payload, NoPayload) else 0
+            result.malformed = f"LLC announces SNAP, but {cut} octets follow where its 5-octet header should be"
+            return
+        # Past LLC/SNAP is the MSDU: Padding there is the payload's own (an
+        # Ethernet frame padded to 60 octets and bridged into the mesh).
+        in_msdu = in_msdu or isinstance(layer, LLC)
+        if isinstance(layer, Padding) and not in_msdu:
             result.malformed = f"{len(layer.load)} octets after the frame's last layer"
             return
         if isinstance(layer, Dot11QoS) and isinstance(layer.payload, MeshControl):
             result.mesh_control_rule = mesh_control_rule(layer, bytes(layer.payload.original))
+        if isinstance(layer, MeshControl):
+            expected = ae_mode_problem(int.from_bytes(data[:2], "little"), layer.address_extension_mode)
+            if expected is not None:
+                result.malformed = (f"{layer.name}: Address Extension Mode {layer.address_extension_mode}, "
+                                    f"expected {expected}")
+                return
         if isinstance(layer, (PREQ, PREP, PERR, RANN, GANN)):
             result.hwmp.append(_hwmp_record(result.index, layer))
     offset = _first_element_offset(pkt, len(data))
@@ -372,10 +509,6 @@ def _inspect(pkt: Packet, data: bytes, result: FrameDecode) -> None:
     raw = _raw_in_80211(pkt)
     if raw is not None:
         result.undecoded = raw
-    if pkt.type == 1 and len(data) > expected_header_length(data) and pkt.subtype in _CONTROL_LENGTH:
-        result.malformed = (
-            f"control frame of {len(data)} octets, expected {_CONTROL_LENGTH[pkt.subtype]}"
-        )
 
 
 def analyze(
@@ -397,8 +530,10 @@ def analyze(
         analysis.linktypes[frame.linktype] += 1
     for mpdu in stripped:
         result = decode_mpdu(mpdu.data, mpdu.index)
-        if mpdu.problem and not result.malformed:
-            result.malformed = mpdu.problem
+        if mpdu.problem:
+            # The capture's reason comes first: what the decoder then says
+            # (an empty MPDU, a cut element) follows from it.
+            result.malformed = mpdu.problem if result.malformed is None else f"{mpdu.problem}; {result.malformed}"
         decodes.append(result)
         analysis.count(result)
         if progress is not None:

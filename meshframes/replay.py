@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from meshframes.capture import mpdus
-from meshframes.codec import Beacon, ControlFrame, DataFrame, Frame, MeshAction, decode, encode
+from meshframes.capture import read_capture, strip_link
+from meshframes.codec import Beacon, ControlFrame, DataFrame, DecodeError, Frame, MeshAction, decode, encode
 from meshframes.codec.elements import MeshId
 from meshframes.codec.header import is_group
 from meshframes.codec.pathsel import Perr, Prep, Preq
@@ -107,20 +107,51 @@ class HwmpBehaviour:
                 self.perr_destinations |= {d.addr for d in element.destinations}
 
 
+class NothingToReplay(ValueError):
+    """The capture has no frame that decodes."""
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A captured frame the replay left out, and why."""
+
+    frame: int  # index in the capture, from 0
+    reason: str
+
+
 @dataclass
 class Replay:
     node: MeshNode
+    # Frames that do not decode or cannot be trusted as captured (bad FCS,
+    # cut by the snap length): counted and left out, never fatal.
+    skipped: list[Skipped] = field(default_factory=list)
     data_checked: int = 0
     next_hop_mismatches: list[str] = field(default_factory=list)
     captured: HwmpBehaviour = field(default_factory=HwmpBehaviour)
     ours: HwmpBehaviour = field(default_factory=HwmpBehaviour)
 
 
+def decoded_frames(path: str | Path) -> tuple[list[tuple[float, Frame]], list[Skipped]]:
+    """(time, frame) of every frame of a capture that decodes, and the
+    frames left out with their reasons. Raises CaptureError where the file
+    itself is damaged."""
+    frames: list[tuple[float, Frame]] = []
+    skipped: list[Skipped] = []
+    for mpdu in strip_link(list(read_capture(path)))[0]:
+        if mpdu.problem is not None:
+            skipped.append(Skipped(mpdu.index, mpdu.problem))
+            continue
+        try:
+            frames.append((mpdu.timestamp, decode(mpdu.data)))
+        except DecodeError as exc:
+            skipped.append(Skipped(mpdu.index, str(exc)))
+    return frames, skipped
+
+
 def transmitters(path: str | Path) -> dict[bytes, int]:
     """Frames sent per transmitter address: who the capture could belong to."""
     counts: dict[bytes, int] = {}
-    for _, mpdu, _ in mpdus(path):
-        frame = decode(mpdu)
+    for _, frame in decoded_frames(path)[0]:
         if not isinstance(frame, ControlFrame):
             counts[frame.header.addr2] = counts.get(frame.header.addr2, 0) + 1
     return counts
@@ -128,9 +159,9 @@ def transmitters(path: str | Path) -> dict[bytes, int]:
 
 def replay(path: str | Path, me: bytes, mesh_id: bytes | None = None) -> Replay:
     """Play the capture taken at `me` into our engine (see the module doc)."""
-    frames = [(t, decode(m)) for t, m, _ in mpdus(path)]
+    frames, skipped = decoded_frames(path)
     if not frames:
-        raise ValueError(f"{path}: no frames")
+        raise NothingToReplay(f"{path}: no frames that decode ({len(skipped)} left out)")
     if mesh_id is None:
         mesh_id = next((e.mesh_id for _, f in frames if isinstance(f, Beacon)
                         for e in f.elements if isinstance(e, MeshId)), b"meshframes")
@@ -141,7 +172,7 @@ def replay(path: str | Path, me: bytes, mesh_id: bytes | None = None) -> Replay:
     for addr in sorted({f.header.addr2 for _, f in frames if isinstance(f, Beacon) and f.header.addr2 != me}):
         take_as_established(node.peers, addr).last_seen = clock.t
     runtime.start()
-    result = Replay(node=node)
+    result = Replay(node=node, skipped=skipped)
     inflight: list = []  # [(sequence, RA), acked] of our last individually addressed frame
 
     def settle_report() -> None:

@@ -17,23 +17,42 @@ from pathlib import Path
 # captures carry a zero FCS that would fail every check.
 NS3_OPTIONS = ("-o", "wlan.check_fcs:TRUE", "-o", "wlan.check_checksum:FALSE")
 
-# How tshark names each of our frame kinds (wlan.* fields of tshark 4.0).
-KIND_FILTERS = {
-    "beacon": "wlan.fc.type_subtype == 0x0008",
-    "probe-req": "wlan.fc.type_subtype == 0x0004",
-    "probe-resp": "wlan.fc.type_subtype == 0x0005",
-    "peering-open": "wlan.fixed.category_code == 15 && wlan.fixed.selfprot_action == 1",
-    "peering-confirm": "wlan.fixed.category_code == 15 && wlan.fixed.selfprot_action == 2",
-    "peering-close": "wlan.fixed.category_code == 15 && wlan.fixed.selfprot_action == 3",
-    "preq": "wlan.fixed.category_code == 13 && wlan.fixed.mesh_action == 1 && wlan.tag.number == 130",
-    "prep": "wlan.fixed.category_code == 13 && wlan.fixed.mesh_action == 1 && wlan.tag.number == 131",
-    "perr": "wlan.fixed.category_code == 13 && wlan.fixed.mesh_action == 1 && wlan.tag.number == 132",
-    "rann": "wlan.fixed.category_code == 13 && wlan.fixed.mesh_action == 1 && wlan.tag.number == 126",
-    "gate-ann": "wlan.fixed.category_code == 13 && wlan.fixed.mesh_action == 2",
-    # The decoded Mesh Control field, not the QoS bit: Linux relays mesh
-    # data with the bit clear and tshark still finds the field.
-    "mesh-data": "wlan.fc.type == 2 && wlan.fixed.mesh_ttl",
-}
+# The tshark 4.0 fields that name each of our frame kinds (kind_of).
+KIND_FIELDS = ("wlan.fc.type", "wlan.fc.type_subtype", "wlan.fixed.category_code",
+               "wlan.fixed.selfprot_action", "wlan.fixed.mesh_action", "wlan.tag.number",
+               "wlan.fixed.mesh_ttl")
+_MGMT_KINDS = {0x0008: "beacon", 0x0004: "probe-req", 0x0005: "probe-resp"}
+_PEERING_KINDS = {1: "peering-open", 2: "peering-confirm", 3: "peering-close"}
+_PATH_SELECTION_KINDS = {130: "preq", 131: "prep", 132: "perr", 126: "rann"}
+
+
+def kind_of(frame: dict[str, list[str]]) -> str:
+    """One frame's kind from its tshark fields, by the analyzer's rules: an
+    HWMP Mesh Path Selection frame is named after its first path selection
+    element (so a frame carrying two counts once), a category with bit 7
+    set is a returned action frame, and mesh data is a data frame whose
+    Mesh Control tshark decoded (Linux relays mesh data with the
+    mesh-control-present bit clear, and tshark still finds the field)."""
+    def first(name: str) -> int | None:
+        values = frame.get(name) or []
+        return int(values[0], 0) if values else None
+
+    subtype = first("wlan.fc.type_subtype")
+    if subtype in _MGMT_KINDS:
+        return _MGMT_KINDS[subtype]
+    category = first("wlan.fixed.category_code")
+    if category == 15 and first("wlan.fixed.selfprot_action") in _PEERING_KINDS:
+        return _PEERING_KINDS[first("wlan.fixed.selfprot_action")]  # type: ignore[index]
+    if category == 13 and first("wlan.fixed.mesh_action") == 2:
+        return "gate-ann"
+    if category == 13 and first("wlan.fixed.mesh_action") == 1:
+        tags = (int(t, 0) for t in frame.get("wlan.tag.number") or [])
+        return next((_PATH_SELECTION_KINDS[t] for t in tags if t in _PATH_SELECTION_KINDS), "other")
+    if category is not None and category & 0x80:
+        return "returned-action"
+    if first("wlan.fc.type") == 2 and frame.get("wlan.fixed.mesh_ttl"):
+        return "mesh-data"
+    return "other"
 
 
 class TsharkMissing(RuntimeError):
@@ -59,21 +78,13 @@ def _run(pcap: str | Path, args: list[str], options: tuple[str, ...]) -> str:
     return result.stdout
 
 
-def count(pcap: str | Path, display_filter: str, options: tuple[str, ...] = ()) -> int:
-    out = _run(pcap, ["-Y", display_filter, "-T", "fields", "-e", "frame.number"], options)
-    return len(out.split())
-
-
-def total(pcap: str | Path, options: tuple[str, ...] = ()) -> int:
-    return len(_run(pcap, ["-T", "fields", "-e", "frame.number"], options).split())
-
-
 def counts_by_kind(pcap: str | Path, options: tuple[str, ...] = ()) -> dict[str, int]:
-    """Frame counts per kind as tshark sees them; "other" is the rest."""
-    counts = {kind: count(pcap, flt, options) for kind, flt in KIND_FILTERS.items()}
-    counts = {k: v for k, v in counts.items() if v}
-    counts["other"] = total(pcap, options) - sum(counts.values())
-    return {k: v for k, v in counts.items() if v}
+    """Frame counts per kind as tshark sees them (kind_of), one tshark pass."""
+    counts: dict[str, int] = {}
+    for frame in fields(pcap, list(KIND_FIELDS), options):
+        kind = kind_of(frame)
+        counts[kind] = counts.get(kind, 0) + 1
+    return counts
 
 
 def fields(pcap: str | Path, names: list[str], options: tuple[str, ...] = ()) -> list[dict[str, list[str]]]:

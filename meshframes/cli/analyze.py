@@ -43,7 +43,8 @@ def _describe(record: dict) -> str:
     type=click.Choice(["auto", "yes", "no"]),
     default="auto",
     show_default=True,
-    help="Whether raw 802.11 frames (link type 105) end in an FCS; auto decides per file.",
+    help="Whether raw 802.11 frames (link type 105) end in an FCS; auto decides per file. "
+    "Radiotap frames say so in their own Flags field, which always wins.",
 )
 @click.option("--max-rows", default=50, show_default=True, help="Rows per table (0: all).")
 def analyze(pcap: str, as_json: bool, fcs: str, max_rows: int) -> None:

@@ -3,12 +3,14 @@ monitor interface or write it to a radiotap pcap."""
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
 import click
 
 from meshframes.cli import console
+from meshframes.codec.elements import MESH_ID_MAX
 
 _KINDS = (
     "beacon", "probe-req", "probe-resp", "peering-open", "peering-confirm", "peering-close",
@@ -20,11 +22,30 @@ _KINDS = (
 
 def _value(text: str) -> Any:
     if text.startswith("hex:"):
-        return bytes.fromhex(text[4:])
+        try:
+            return bytes.fromhex(text[4:])
+        except ValueError:
+            raise click.BadParameter(f"{text!r}: hex: takes pairs of hex digits", param_hint="--set") from None
     try:
         return int(text, 0)
     except ValueError:
         return text
+
+
+_MAC = re.compile(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}")
+
+
+def _mac(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not _MAC.fullmatch(value):
+        raise click.BadParameter(f"{value!r} is not a MAC address (six hex octets, colon-separated)")
+    return value.lower() if value is not None else None
+
+
+def _mesh_id(ctx: click.Context, param: click.Parameter, value: str) -> bytes:
+    encoded = value.encode()
+    if len(encoded) > MESH_ID_MAX:
+        raise click.BadParameter(f"{len(encoded)} octets; a Mesh ID has at most {MESH_ID_MAX} (9.4.2.98)")
+    return encoded
 
 
 def _assignments(values: tuple[str, ...]) -> dict[str, Any]:
@@ -39,15 +60,17 @@ def _assignments(values: tuple[str, ...]) -> dict[str, Any]:
 
 @click.command(short_help="Build a frame of any kind and send it or write it to a pcap.")
 @click.argument("kind", type=click.Choice(_KINDS))
-@click.option("--src", default="02:00:00:00:01:00", show_default=True, help="Transmitter (A2).")
-@click.option("--dst", default=None, help="Receiver (A1); broadcast for beacons and HWMP floods.")
-@click.option("--mesh-id", default="meshframes", show_default=True)
+@click.option("--src", default="02:00:00:00:01:00", show_default=True, callback=_mac, help="Transmitter (A2).")
+@click.option("--dst", default=None, callback=_mac,
+              help="Receiver (A1); broadcast for beacons and HWMP floods; a group makes mesh data group-addressed.")
+@click.option("--mesh-id", default="meshframes", show_default=True, callback=_mesh_id, help="At most 32 octets.")
 @click.option("--ttl", default=31, show_default=True, help="Element or Mesh Control TTL.")
 @click.option("--seq", default=1, show_default=True, help="Sequence numbers (HWMP SN, mesh seq).")
 @click.option("--ae", is_flag=True, help="Use address extension / optional fields (PMK, user data).")
-@click.option("--count", default=1, show_default=True, help="PREQ targets, PERR destinations, signatures.")
-@click.option("--originator", default=None, help="HWMP originator / mesh SA.")
-@click.option("--target", default=None, help="HWMP target / mesh DA.")
+@click.option("--count", default=1, show_default=True, type=click.IntRange(min=1),
+              help="PREQ targets (1-20), PERR destinations (1-19, 1-13 with --ae), signatures.")
+@click.option("--originator", default=None, callback=_mac, help="HWMP originator / mesh SA.")
+@click.option("--target", default=None, callback=_mac, help="HWMP target / mesh DA.")
 @click.option("--metric", default=0, show_default=True)
 @click.option("--lifetime", default=5000, show_default=True, help="HWMP lifetime (TU).")
 @click.option("--llid", default=0x1234, show_default=True, help="Local link ID.")
@@ -62,7 +85,7 @@ def _assignments(values: tuple[str, ...]) -> dict[str, Any]:
               help="Write radiotap frames to this file instead of sending.")
 @click.option("--repeat", default=1, show_default=True, help="Frames to send (sequence numbers advance).")
 @click.option("--interval", default=0.1, show_default=True, help="Seconds between frames on --iface.")
-def inject(kind: str, src: str, dst: str | None, mesh_id: str, ttl: int, seq: int, ae: bool,
+def inject(kind: str, src: str, dst: str | None, mesh_id: bytes, ttl: int, seq: int, ae: bool,
            count: int, originator: str | None, target: str | None, metric: int, lifetime: int,
            llid: int, plid: int, reason: int, amount: int, sequence_number: int,
            assignments: tuple[str, ...], iface: str | None, pcap_out: str | None, repeat: int,
@@ -79,7 +102,7 @@ def inject(kind: str, src: str, dst: str | None, mesh_id: str, ttl: int, seq: in
     frames = []
     for n in range(repeat):
         opts = FrameOptions(
-            src=src, dst=dst, mesh_id=mesh_id.encode(), ttl=ttl, seq=seq + n, ae=ae, count=count,
+            src=src, dst=dst, mesh_id=mesh_id, ttl=ttl, seq=seq + n, ae=ae, count=count,
             originator=originator, target=target, metric=metric, lifetime=lifetime, llid=llid,
             plid=plid, reason=reason, amount=amount, sequence_number=sequence_number, fields=fields,
         )

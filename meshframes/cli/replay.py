@@ -37,7 +37,7 @@ def replay(pcap: str, node_mac: str | None, mesh_id: str | None, as_json: bool) 
     next hop of every data frame it sent, the PREQs it forwarded, the PREPs
     it answered, the PERR destinations and the discoveries it started."""
     from meshframes.capture import CaptureError
-    from meshframes.codec import DecodeError
+    from meshframes.replay import NothingToReplay
     from meshframes.replay import replay as run
     from meshframes.replay import transmitters
 
@@ -47,7 +47,7 @@ def replay(pcap: str, node_mac: str | None, mesh_id: str | None, as_json: bool) 
                                    sorted(transmitters(pcap).items(), key=lambda kv: -kv[1]))
             raise click.UsageError(f"give --node MAC; transmitters in the capture: {candidates}")
         result = run(pcap, _mac(node_mac), mesh_id.encode() if mesh_id else None)
-    except (CaptureError, DecodeError) as exc:
+    except (CaptureError, NothingToReplay) as exc:
         console.error(f"{pcap}: {exc}")
         raise SystemExit(1) from exc
     rows = {
@@ -68,6 +68,8 @@ def replay(pcap: str, node_mac: str | None, mesh_id: str | None, as_json: bool) 
     if as_json:
         sys.stdout.write(json.dumps({
             "node": node_mac, "data_frames_checked": result.data_checked,
+            "skipped": len(result.skipped),
+            "skipped_frames": [{"frame": s.frame, "reason": s.reason} for s in result.skipped],
             "next_hop_mismatches": result.next_hop_mismatches,
             "comparisons": {k: {"captured": sorted(a), "ours": sorted(b)} for k, (a, b) in rows.items()},
             "paths": paths, "counters": dict(result.node.counters),
@@ -75,7 +77,8 @@ def replay(pcap: str, node_mac: str | None, mesh_id: str | None, as_json: bool) 
         return
     out = console.out
     out.print(f"{pcap} at {node_mac}: {result.data_checked} data frames checked, "
-              f"{len(result.next_hop_mismatches)} next-hop mismatches", soft_wrap=True)
+              f"{len(result.next_hop_mismatches)} next-hop mismatches, "
+              f"{len(result.skipped)} frames skipped", soft_wrap=True)
     for line in result.next_hop_mismatches:
         out.print(f"  {line}", soft_wrap=True)
     table = Table(title="captured node vs our engine")
@@ -85,6 +88,13 @@ def replay(pcap: str, node_mac: str | None, mesh_id: str | None, as_json: bool) 
         table.add_row(name, "\n".join(sorted(captured)) or "-", "\n".join(sorted(ours)) or "-",
                       "yes" if captured == ours else "no")
     out.print(table)
+    if result.skipped:
+        table = Table(title=f"frames skipped ({len(result.skipped)}): not decodable or not trusted as captured")
+        table.add_column("frame", justify="right")
+        table.add_column("reason")
+        for skipped in result.skipped:
+            table.add_row(str(skipped.frame), skipped.reason)
+        out.print(table)
     table = Table(title="our path table at the end")
     for column in ("destination", "next hop", "metric", "hops", "sn"):
         table.add_column(column)

@@ -20,6 +20,7 @@ EID_EXTENDED_SUPPORTED_RATES = 50
 EID_MESH_CONFIGURATION = 113
 EID_MESH_ID = 114
 EID_MESH_PEERING_MANAGEMENT = 117
+EID_MESH_CHANNEL_SWITCH_PARAMETERS = 118
 EID_MESH_AWAKE_WINDOW = 119
 EID_BEACON_TIMING = 120
 EID_GANN = 125
@@ -35,12 +36,12 @@ EID_VENDOR_SPECIFIC = 221
 MESHFRAMES_OUI = b"\x0a\x4d\x46"
 OUI_TYPE_AUTHORITY_ANNOUNCEMENT = 1
 
-MESH_ID_MAX = 32  # 9.4.2.97
+MESH_ID_MAX = 32  # 9.4.2.98
 
 
 @dataclass(frozen=True, slots=True)
 class MeshId:
-    """9.4.2.97."""
+    """9.4.2.98."""
 
     element_id: ClassVar[int] = EID_MESH_ID
     mesh_id: bytes
@@ -58,15 +59,12 @@ def _mesh_id(body: bytes, offset: int, _action: int | None) -> MeshId:
     return MeshId(body)
 
 
-# Mesh Configuration field values, 9.4.2.98.
+# Mesh Configuration field values, 9.4.2.97.
 PATH_SELECTION_HWMP = 1
 METRIC_AIRTIME = 1
 CONGESTION_NONE = 0
 SYNC_NEIGHBOR_OFFSET = 1
 AUTH_NONE = 0
-AUTH_SAE = 1
-# Mesh Formation Info: bit 0 connected to gate, bits 1-6 number of peerings.
-FORMATION_CONNECTED_TO_GATE = 0x01
 # Mesh Capability bits.
 CAPAB_ACCEPTING_PEERINGS = 0x01
 CAPAB_FORWARDING = 0x08
@@ -76,7 +74,7 @@ _MESH_CONF = struct.Struct("7B")
 
 @dataclass(frozen=True, slots=True)
 class MeshConfiguration:
-    """9.4.2.98."""
+    """9.4.2.97."""
 
     element_id: ClassVar[int] = EID_MESH_CONFIGURATION
     path_selection_protocol: int = PATH_SELECTION_HWMP
@@ -115,6 +113,33 @@ class MeshConfiguration:
 def _mesh_conf(body: bytes, offset: int, _action: int | None) -> MeshConfiguration:
     exact_length(body, offset, "Mesh Configuration", 7)
     return MeshConfiguration(*_MESH_CONF.unpack(body))
+
+
+_CHANNEL_SWITCH = struct.Struct("<BBHH")
+
+
+@dataclass(frozen=True, slots=True)
+class MeshChannelSwitchParameters:
+    """9.4.2.102: TTL, flags, reason code and precedence value of a mesh
+    channel switch."""
+
+    element_id: ClassVar[int] = EID_MESH_CHANNEL_SWITCH_PARAMETERS
+    ttl: int
+    flags: int
+    reason: int
+    precedence: int
+
+    def body(self) -> bytes:
+        try:
+            return _CHANNEL_SWITCH.pack(self.ttl, self.flags, self.reason, self.precedence)
+        except struct.error as exc:
+            raise EncodeError("Mesh Channel Switch Parameters fields", str(exc), "u8, u8, u16, u16") from None
+
+
+@register(EID_MESH_CHANNEL_SWITCH_PARAMETERS)
+def _channel_switch(body: bytes, offset: int, _action: int | None) -> MeshChannelSwitchParameters:
+    exact_length(body, offset, "Mesh Channel Switch Parameters", _CHANNEL_SWITCH.size)
+    return MeshChannelSwitchParameters(*_CHANNEL_SWITCH.unpack(body))
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,35 +218,51 @@ def _beacon_timing(body: bytes, offset: int, _action: int | None) -> BeaconTimin
     raise DecodeError("Beacon Timing length", offset - 1, n, "1 + 6k (802.11) or 5k (ns-3 draft)")
 
 
+# The MIC element carries a 16-octet AES-SIV tag (AMPE, 12.5.6); a cleartext
+# AMPE element at least the selected pairwise cipher suite (4) and the local
+# and peer nonces (32 each) before its optional fields.
+MIC_LEN = 16
+AMPE_MIN_LEN = 4 + 32 + 32
+
+
 @dataclass(frozen=True, slots=True)
 class Mic:
-    """9.4.2.119: the AMPE MIC (AES-SIV synthetic IV) of a peering frame."""
+    """9.4.2.118: the AMPE MIC (AES-SIV synthetic IV) of a peering frame."""
 
     element_id: ClassVar[int] = EID_MIC
     mic: bytes
 
     def body(self) -> bytes:
+        if len(self.mic) != MIC_LEN:
+            raise EncodeError("MIC length", len(self.mic), MIC_LEN)
         return self.mic
 
 
 @register(EID_MIC)
 def _mic(body: bytes, offset: int, _action: int | None) -> Mic:
+    exact_length(body, offset, "MIC", MIC_LEN)
     return Mic(body)
 
 
 @dataclass(frozen=True, slots=True)
 class Ampe:
-    """9.4.2.118, kept whole: in secure peering it is ciphertext anyway."""
+    """9.4.2.117, kept whole: in secure peering it is ciphertext anyway."""
 
     element_id: ClassVar[int] = EID_AMPE
     data: bytes
 
     def body(self) -> bytes:
+        if len(self.data) < AMPE_MIN_LEN:
+            raise EncodeError("AMPE length", len(self.data), f">= {AMPE_MIN_LEN}")
         return self.data
 
 
 @register(EID_AMPE)
 def _ampe(body: bytes, offset: int, _action: int | None) -> Ampe:
+    # A cleartext AMPE element; behind a MIC element it is ciphertext and
+    # never reaches this parser (SelfProtected.sealed).
+    if len(body) < AMPE_MIN_LEN:
+        raise DecodeError("AMPE length", offset - 1, len(body), f">= {AMPE_MIN_LEN}")
     return Ampe(body)
 
 

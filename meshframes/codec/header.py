@@ -28,18 +28,38 @@ SUBTYPE_QOS_NULL = 12
 # Frame Control flags, 9.2.4.1.1 (second octet, shifted into the u16).
 FC_TO_DS = 0x0100
 FC_FROM_DS = 0x0200
-FC_MORE_FRAG = 0x0400
 FC_RETRY = 0x0800
 FC_PROTECTED = 0x4000
 FC_ORDER = 0x8000
 
-# QoS Control bits used by mesh STAs, 9.2.4.5.1 and 9.2.4.5.11-13.
+# QoS Control bits the Mesh Control rule reads, 9.2.4.5.1.
 QOS_AMSDU_PRESENT = 0x0080
 QOS_MESH_CONTROL_PRESENT = 0x0100
-QOS_MESH_PS_LEVEL = 0x0200
-QOS_RSPI = 0x0400
 
 BROADCAST = b"\xff\xff\xff\xff\xff\xff"
+
+# 9.3.3: the fixed fields before the elements of a management frame body,
+# by subtype: (frame name, octets). Probe requests, ATIMs and the reserved
+# subtypes have none.
+MGMT_FIXED_FIELDS: dict[int, tuple[str, int]] = {
+    0: ("Association Request", 4), 1: ("Association Response", 6), 2: ("Reassociation Request", 10),
+    3: ("Reassociation Response", 6), 5: ("Probe Response", 12), 8: ("Beacon", 12),
+    10: ("Disassociation", 2), 11: ("Authentication", 6), 12: ("Deauthentication", 2),
+    13: ("Action", 1), 14: ("Action No Ack", 1),
+}
+SUBTYPE_AUTHENTICATION = 11
+# 9.3.3.12: Authentication bodies are fixed fields then elements with the Open
+# System and Shared Key algorithms (9.4.1.1); SAE, FT and FILS put their own
+# fields first.
+AUTH_ALGORITHMS_WITH_ELEMENTS = frozenset({0, 1})
+# 9.3.1.3, 9.3.1.4: CTS and ACK are Frame Control, Duration and RA, nothing
+# more; every other control frame has a TA (or, in a Control Wrapper, the
+# Carried Frame Control and HT Control) after the RA.
+CONTROL_FIXED_LENGTH = {12: 10, 13: 10}
+CONTROL_MIN_LENGTH = 16
+# Extension frames (type 3): the subtypes that, like control frames, carry a
+# second address after Address 1.
+_EXTENSION_WITH_TA = frozenset({4, 5, 6, 8, 9, 10, 11, 14, 15})
 
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
@@ -151,6 +171,14 @@ def decode_header(data: bytes) -> tuple[MacHeader, int]:
     header = MacHeader(fc, duration, data[4:10], data[10:16], data[16:22],
                        _U16.unpack_from(data, 22)[0], addr4, qos_control, ht_control)
     return header, off
+
+
+def short_header_length(frame_control: int) -> int:
+    """Octets of header a control (type 1) or extension (type 3) frame needs."""
+    subtype = (frame_control >> 4) & 0xF
+    if (frame_control >> 2) & 0x3 == TYPE_CTRL:
+        return CONTROL_FIXED_LENGTH.get(subtype, CONTROL_MIN_LENGTH)
+    return CONTROL_MIN_LENGTH if subtype in _EXTENSION_WITH_TA else 10
 
 
 def check_version(data: bytes) -> None:

@@ -11,6 +11,9 @@ import struct
 from dataclasses import dataclass
 
 from meshframes.codec.errors import DecodeError, EncodeError, need
+from meshframes.codec.header import (
+    FC_FROM_DS, FC_PROTECTED, FC_TO_DS, QOS_AMSDU_PRESENT, QOS_MESH_CONTROL_PRESENT,
+)
 
 # Mesh Flags, 9.2.4.7.3 Figure 9-23: bits 0-1 Address Extension Mode.
 AE_NONE = 0
@@ -53,9 +56,9 @@ class MeshControl:
         if len(self.addr_ext) != wanted or any(len(a) != 6 for a in self.addr_ext):
             raise EncodeError("mesh extension addresses",
                               [len(a) for a in self.addr_ext], f"{wanted} addresses of 6 bytes")
-        if not (0 <= self.ttl <= 0xFF and 0 <= self.seq <= 0xFFFFFFFF and 0 <= self.flags <= 0xFF):
+        if not (0 <= self.ttl <= 0xFF and 0 <= self.seq <= 0xFFFFFFFF and 0 <= self.flags <= AE_MASK):
             raise EncodeError("mesh control values", (self.flags, self.ttl, self.seq),
-                              "u8 flags, u8 TTL, u32 sequence number")
+                              "flags 0-3 (reserved bits clear), u8 TTL, u32 sequence number")
         return _FIXED.pack(self.flags, self.ttl, self.seq) + b"".join(self.addr_ext)
 
     def with_ttl(self, ttl: int) -> MeshControl:
@@ -68,6 +71,10 @@ def decode_mesh_control(data: bytes, offset: int) -> MeshControl:
     naddr = _AE_ADDRS.get(flags & AE_MASK)
     if naddr is None:
         raise DecodeError("mesh address extension mode", offset, flags & AE_MASK, "0, 1 or 2")
+    if flags & ~AE_MASK:
+        # Bits 2-7 are reserved, and the Mesh Control rule reads set ones as
+        # "not Mesh Control" (LLC's 0xAA); the layers refuse them too.
+        raise DecodeError("Mesh Flags reserved bits", offset, f"0x{flags & ~AE_MASK:02x}", "0")
     need(data, offset + 6, 6 * naddr, "Mesh Address Extension")
     start = offset + 6
     ext = tuple(data[start + 6 * i:start + 6 * i + 6] for i in range(naddr))
@@ -78,12 +85,27 @@ def decode_mesh_control(data: bytes, offset: int) -> MeshControl:
 # standard's 802.2 encapsulation of mesh data).
 LLC_SNAP = b"\xaa\xaa\x03"
 
-# 802.11-2020 9.2.4.1.4 / 9.2.4.5.1 bits this rule reads.
-_FC_TO_DS = 0x0100
-_FC_FROM_DS = 0x0200
-_FC_PROTECTED = 0x4000
-_QOS_AMSDU_PRESENT = 0x0080
-_QOS_MESH_CONTROL_PRESENT = 0x0100
+# Bit 2 of a data subtype (QoS Null, CF-Ack/Poll without data): no body.
+_FC_NO_DATA = 0x0040
+
+
+def ae_mode_problem(frame_control: int, ae_mode: int) -> str | None:
+    """What the frame's addressing allows instead, when its Mesh Control's
+    address extension mode does not fit it (9.2.4.7.3); None when it fits.
+
+    Address 4 (mode 1) extends group-addressed mesh data, which has three
+    addresses; individually addressed mesh data (four addresses) and
+    multihop management frames carry proxied end points as A5/A6 (mode 2).
+    Linux drops the misfits (ieee80211_data_to_8023_exthdr).
+    """
+    if (frame_control >> 2) & 0x3 == 0:
+        return "0 or 2 in a management frame (mode 1, A4, extends data frames only)" if ae_mode == AE_A4 else None
+    ds = frame_control & (FC_TO_DS | FC_FROM_DS)
+    if ds == FC_TO_DS | FC_FROM_DS and ae_mode == AE_A4:
+        return "0 or 2 in a 4-address data frame (mode 1, A4, extends group-addressed ones only)"
+    if ds == FC_FROM_DS and ae_mode == AE_A5_A6:
+        return "0 or 1 in a group-addressed data frame (mode 2, A5/A6, is for individually addressed ones)"
+    return None
 
 
 def mesh_control_rule(frame_control: int, qos_control: int | None, addr1: bytes, seq_ctrl: int,
@@ -100,14 +122,16 @@ def mesh_control_rule(frame_control: int, qos_control: int | None, addr1: bytes,
       mesh data this way, bit clear, field present. A plain 4-address (WDS)
       body is LLC/SNAP itself, whose first octet 0xAA sets reserved Mesh
       Flags bits, so the two cannot be confused.
-    None: no Mesh Control (not QoS, protected, A-MSDU, or neither rule).
+    None: no Mesh Control (not QoS, a no-data subtype, protected, A-MSDU,
+    or neither rule).
     """
-    if qos_control is None or frame_control & _FC_PROTECTED or qos_control & _QOS_AMSDU_PRESENT:
+    if (qos_control is None or frame_control & (FC_PROTECTED | _FC_NO_DATA)
+            or qos_control & QOS_AMSDU_PRESENT):
         return None
-    if qos_control & _QOS_MESH_CONTROL_PRESENT:
+    if qos_control & QOS_MESH_CONTROL_PRESENT:
         return "qos-bit"
-    ds = frame_control & (_FC_TO_DS | _FC_FROM_DS)
-    meshlike = ds == _FC_TO_DS | _FC_FROM_DS or (ds == _FC_FROM_DS and bool(addr1[0] & 0x01))
+    ds = frame_control & (FC_TO_DS | FC_FROM_DS)
+    meshlike = ds == FC_TO_DS | FC_FROM_DS or (ds == FC_FROM_DS and bool(addr1[0] & 0x01))
     if not meshlike or seq_ctrl & 0x000F or len(body) < 6:
         return None
     flags = body[0]

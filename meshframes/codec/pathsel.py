@@ -1,4 +1,4 @@
-"""HWMP path selection elements (802.11-2020 9.4.2.111-9.4.2.115): GANN,
+"""HWMP path selection elements (802.11-2020 9.4.2.110-9.4.2.114): GANN,
 RANN, PREQ, PREP and PERR, with the address extension (AE, flag bit 6)
 wherever the standard allows it.
 
@@ -20,19 +20,17 @@ from meshframes.codec.ie import exact_length, register
 
 # Flags common to PREQ, PREP and PERR destinations: Address Extension.
 HWMP_FLAG_AE = 0x40
-# PREQ Flags, 9.4.2.113 Figure 9-495.
+# PREQ Flags, 9.4.2.112.
 PREQ_FLAG_GATE_ANNOUNCEMENT = 0x01
-PREQ_FLAG_INDIVIDUAL = 0x02
 PREQ_FLAG_PROACTIVE_PREP = 0x04
-# Per Target Flags: Target Only, ns-3/draft Reply-and-Forward, Unknown SN.
+# Per Target Flags: Target Only, Unknown Target HWMP SN.
 TARGET_FLAG_TO = 0x01
-TARGET_FLAG_DRAFT_RF = 0x02
 TARGET_FLAG_USN = 0x04
 # RANN/GANN Flags bit 0: the root is a mesh gate.
 RANN_FLAG_GATE = 0x01
 
-PREQ_MAX_TARGETS = 20  # 9.4.2.113: Target Count 1-20
-PERR_MAX_DESTINATIONS = 19  # 9.4.2.115: Number of Destinations 1-19
+PREQ_MAX_TARGETS = 20  # 9.4.2.112: Target Count 1-20
+PERR_MAX_DESTINATIONS = 19  # 9.4.2.114: Number of Destinations 1-19
 
 _PREQ_HEAD = struct.Struct("<BBBI6sI")  # flags hop ttl id orig orig_sn
 _LIFE_METRIC = struct.Struct("<II")
@@ -69,7 +67,7 @@ class PreqTarget:
 
 @dataclass(frozen=True, slots=True)
 class Preq:
-    """9.4.2.113 Path Request."""
+    """9.4.2.112 Path Request."""
 
     element_id: ClassVar[int] = EID_PREQ
     flags: int
@@ -120,7 +118,7 @@ def _preq(body: bytes, offset: int, _action: int | None) -> Preq:
 
 @dataclass(frozen=True, slots=True)
 class Prep:
-    """9.4.2.114 Path Reply.
+    """9.4.2.113 Path Reply.
 
     Field names are the standard's: `target` is the mesh STA the path leads
     to (the one that replied), `originator` the STA that asked and to which
@@ -177,7 +175,7 @@ class PerrDestination:
 
 @dataclass(frozen=True, slots=True)
 class Perr:
-    """9.4.2.115 Path Error."""
+    """9.4.2.114 Path Error."""
 
     element_id: ClassVar[int] = EID_PERR
     ttl: int
@@ -227,7 +225,7 @@ def _perr(body: bytes, offset: int, _action: int | None) -> Perr:
 
 @dataclass(frozen=True, slots=True)
 class Rann:
-    """9.4.2.112 Root Announcement."""
+    """9.4.2.111 Root Announcement."""
 
     element_id: ClassVar[int] = EID_RANN
     flags: int
@@ -251,7 +249,7 @@ def _rann(body: bytes, offset: int, _action: int | None) -> Rann:
 
 @dataclass(frozen=True, slots=True)
 class Gann:
-    """9.4.2.111 Gate Announcement."""
+    """9.4.2.110 Gate Announcement."""
 
     element_id: ClassVar[int] = EID_GANN
     flags: int

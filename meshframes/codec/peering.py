@@ -1,4 +1,4 @@
-"""The Mesh Peering Management element (802.11-2020 9.4.2.102) in both
+"""The Mesh Peering Management element (802.11-2020 9.4.2.101) in both
 layouts seen on the air.
 
 Standard: Mesh Peering Protocol Identifier (u16), Local Link ID (u16),
@@ -22,14 +22,14 @@ from meshframes.codec.elements import EID_MESH_PEERING_MANAGEMENT
 from meshframes.codec.errors import DecodeError, EncodeError
 from meshframes.codec.ie import RawElement, register
 
-# Self Protected Action field values, 9.6.11.1 Table 9-472.
+# Self Protected Action field values, 9.6.15.1.
 SP_MESH_PEERING_OPEN = 1
 SP_MESH_PEERING_CONFIRM = 2
 SP_MESH_PEERING_CLOSE = 3
 SP_MESH_GROUP_KEY_INFORM = 4
 SP_MESH_GROUP_KEY_ACK = 5
 
-# Mesh Peering Protocol Identifier, 9.4.2.102 Table 9-223.
+# Mesh Peering Protocol Identifier, 9.4.2.101.
 PROTOCOL_MPM = 0
 PROTOCOL_AMPE = 1
 
@@ -43,6 +43,12 @@ _STANDARD_LAYOUTS: dict[int, dict[int, tuple[bool, bool, bool]]] = {
                             22: (False, True, True), 24: (True, True, True)},
 }
 _NS3_LAYOUTS = {3: (False, False), 5: (True, False), 7: (True, True)}
+# ns-3 asserts one length per subtype (IePeerManagement::
+# DeserializeInformationField): Open 3, Confirm 5, Close 7.
+_NS3_LENGTHS = {SP_MESH_PEERING_OPEN: 3, SP_MESH_PEERING_CONFIRM: 5, SP_MESH_PEERING_CLOSE: 7}
+# Elsewhere (beacons, group key frames) the fields cannot be told apart, but
+# the length must still be one that some peering frame uses.
+_ANY_STANDARD_LENGTH = sorted({n for layouts in _STANDARD_LAYOUTS.values() for n in layouts})
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,20 +93,22 @@ def _peering(body: bytes, offset: int, action: int | None) -> MeshPeeringManagem
     n = len(body)
     if n % 2:
         layout = _NS3_LAYOUTS.get(n)
-        if layout is None:
-            raise DecodeError("ns-3 peering element length", offset - 1, n, "3, 5 or 7")
+        wanted = _NS3_LENGTHS.get(action) if action is not None else None
+        if layout is None or wanted not in (None, n):
+            raise DecodeError("ns-3 peering element length", offset - 1, n, wanted or "3, 5 or 7")
         subtype, llid = struct.unpack_from("<BH", body)
         plid = struct.unpack_from("<H", body, 3)[0] if layout[0] else None
         reason = struct.unpack_from("<H", body, 5)[0] if layout[1] else None
         return MeshPeeringManagement(llid, plid, reason, protocol_id=None, ns3_subtype=subtype)
-    if action is None:
-        # Outside a peering frame the optional fields cannot be told apart;
-        # keep the bytes rather than guess.
+    layouts = _STANDARD_LAYOUTS.get(action) if action is not None else None
+    if layouts is None:
+        if n not in _ANY_STANDARD_LENGTH:
+            raise DecodeError("Mesh Peering Management length", offset - 1, n, _ANY_STANDARD_LENGTH)
+        # Outside Open, Confirm and Close the optional fields cannot be
+        # told apart; keep the bytes rather than guess.
         return RawElement(EID_MESH_PEERING_MANAGEMENT, body)
-    layouts = _STANDARD_LAYOUTS.get(action)
-    if layouts is None or n not in layouts:
-        expected = sorted(layouts) if layouts else "no peering element in this frame"
-        raise DecodeError("Mesh Peering Management length", offset - 1, n, expected)
+    if n not in layouts:
+        raise DecodeError("Mesh Peering Management length", offset - 1, n, sorted(layouts))
     has_plid, has_reason, has_pmk = layouts[n]
     proto, llid = struct.unpack_from("<HH", body)
     pos = 4

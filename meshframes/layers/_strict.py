@@ -89,6 +89,19 @@ class StrictSubPacket(StrictPacket):
         return b"", s
 
 
+def describe_lengths(allowed: set[int]) -> str:
+    """Allowed lengths as a reader wants them: runs as ranges ("68..255"),
+    the rest listed ("4, 6 or 8")."""
+    runs: list[list[int]] = []
+    for n in sorted(allowed):
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    parts = [str(lo) if lo == hi else f"{lo}, {hi}" if hi == lo + 1 else f"{lo}..{hi}" for lo, hi in runs]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " or " + parts[-1]
+
+
 class MeshElement(Dot11Elt):
     """An element (802.11-2020 9.4.2.1) whose body must match its Length.
 
@@ -116,8 +129,7 @@ class MeshElement(Dot11Elt):
         if expected is not None:
             allowed = expected if isinstance(expected, set) else {expected}
             if length not in allowed:
-                want = " or ".join(str(n) for n in sorted(allowed))
-                raise MalformedLayer(f"{self.name}: Length {length}, expected {want}")
+                raise MalformedLayer(f"{self.name}: Length {length}, expected {describe_lengths(allowed)}")
         left = strict_dissect_fields(self, body)
         if left:
             raise MalformedLayer(

@@ -1,5 +1,5 @@
 """Mesh, self-protected and vendor-specific action frames
-(IEEE 802.11-2020 9.6.16, 9.6.17, 9.6.19).
+(IEEE 802.11-2020 9.6.16, 9.6.15, and category 127 of Table 9-51).
 
 Scapy's `Dot11Action` knows categories up to 21; the frames here hang off it
 by category value, and their elements dissect through the `Dot11Elt`
@@ -23,7 +23,6 @@ from meshframes.layers.meshctl import VendorMeshControl
 
 # 9.4.1.11, table 9-51: Category values.
 CATEGORY_MESH = 13
-CATEGORY_MULTIHOP = 14
 CATEGORY_SELF_PROTECTED = 15
 CATEGORY_VENDOR_SPECIFIC_PROTECTED = 126
 CATEGORY_VENDOR_SPECIFIC = 127
@@ -38,7 +37,7 @@ Dot11Action.fields_desc[0].i2s.update(
     }
 )
 
-# 9.6.16.1, table 9-473: Mesh Action field values.
+# 9.6.16.1: Mesh Action field values.
 MESH_ACTIONS = {
     0: "Mesh Link Metric Report",
     1: "HWMP Mesh Path Selection",
@@ -55,7 +54,7 @@ MESH_ACTIONS = {
 MESH_ACTION_HWMP_PATH_SELECTION = 1
 MESH_ACTION_GATE_ANNOUNCEMENT = 2
 
-# 9.6.19.1, table 9-474: Self-protected Action field values.
+# 9.6.15.1: Self-protected Action field values.
 SELF_PROTECTED_ACTIONS = {
     PEERING_OPEN: "Mesh Peering Open",
     PEERING_CONFIRM: "Mesh Peering Confirm",
@@ -86,14 +85,14 @@ class GateAnnouncement(StrictPacket):
     body_required = "a GANN element"
 
 
-# 9.6.19.1
+# 9.6.15.1
 class SelfProtectedAction(StrictPacket):
     name = "Self-protected Action"
     body_required = "the frame's fields"
     fields_desc = [ByteEnumField("self_protected_action", PEERING_OPEN, SELF_PROTECTED_ACTIONS)]
 
 
-# 9.6.19.2: Capability, then Supported Rates, ..., Mesh ID, Mesh
+# 9.6.15.2: Capability, then Supported Rates, ..., Mesh ID, Mesh
 # Configuration, Mesh Peering Management and optional elements.
 class PeeringOpen(StrictPacket):
     name = "Mesh Peering Open"
@@ -101,7 +100,7 @@ class PeeringOpen(StrictPacket):
     fields_desc = [FlagsField("capability", 0, 16, capability_list)]
 
 
-# 9.6.19.3: Capability and AID, then elements.
+# 9.6.15.3: Capability and AID, then elements.
 class PeeringConfirm(StrictPacket):
     name = "Mesh Peering Confirm"
     body_required = "the Mesh Peering Management element"
@@ -111,13 +110,13 @@ class PeeringConfirm(StrictPacket):
     ]
 
 
-# 9.6.19.4: elements only (Mesh ID, Mesh Peering Management, MIC, AMPE).
+# 9.6.15.4: elements only (Mesh ID, Mesh Peering Management, MIC, AMPE).
 class PeeringClose(StrictPacket):
     name = "Mesh Peering Close"
     body_required = "the Mesh Peering Management element"
 
 
-# 9.6.19.5-6: MIC and AMPE elements.
+# 9.6.15.5-6: MIC and AMPE elements.
 class MeshGroupKeyInform(StrictPacket):
     name = "Mesh Group Key Inform"
     body_required = "the MIC and AMPE elements"
@@ -128,7 +127,7 @@ class MeshGroupKeyAcknowledge(StrictPacket):
     body_required = "the MIC and AMPE elements"
 
 
-# 9.6.7 (table 9-51 category 127): an OUI, then content the OUI owner defines.
+# Table 9-51, category 127: an OUI, then content the OUI owner defines.
 class VendorSpecificAction(StrictPacket):
     name = "Vendor-specific Action"
     fields_desc = [OUIField("oui", MESHFRAMES_OUI)]
@@ -165,7 +164,10 @@ for _category in range(CATEGORY_ERROR_BIT, 256):
 
 bind_layers(MeshAction, HWMPMeshPathSelection, mesh_action=MESH_ACTION_HWMP_PATH_SELECTION)
 bind_layers(MeshAction, GateAnnouncement, mesh_action=MESH_ACTION_GATE_ANNOUNCEMENT)
-bind_layers(MeshAction, Dot11Elt)
+# Mesh Actions 0-8 are elements only (9.6.16.1); 9-10 have fixed fields we
+# do not lay out, and 11-255 are reserved: those stay Raw (undecoded).
+for _action in (0, *range(3, 9)):
+    bind_layers(MeshAction, Dot11Elt, mesh_action=_action)
 bind_layers(HWMPMeshPathSelection, Dot11Elt)
 bind_layers(GateAnnouncement, Dot11Elt)
 

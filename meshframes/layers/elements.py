@@ -27,6 +27,8 @@ from scapy.fields import (
 from scapy.layers.dot11 import Dot11EltVendorSpecific, _dot11_id_enum, _dot11_info_elts_ids
 from scapy.packet import Packet
 
+from meshframes.codec.elements import MESHFRAMES_OUI as CODEC_MESHFRAMES_OUI
+from meshframes.codec.elements import OUI_TYPE_AUTHORITY_ANNOUNCEMENT
 from meshframes.layers._strict import MalformedLayer, MeshElement, StrictSubPacket
 
 # Table 9-92 Element IDs.
@@ -74,7 +76,7 @@ PATH_SELECTION_METRICS = {1: "airtime", 255: "vendor-specific"}
 CONGESTION_CONTROL_MODES = {0: "none", 1: "CCSF", 255: "vendor-specific"}
 SYNCHRONIZATION_METHODS = {1: "neighbor-offset", 255: "vendor-specific"}
 AUTHENTICATION_PROTOCOLS = {0: "none", 1: "SAE", 2: "IEEE 802.1X", 255: "vendor-specific"}
-# 9.4.2.97.8 Mesh Capability, bit 0 first.
+# 9.4.2.97.7 Mesh Capability, bit 0 first.
 MESH_CAPABILITY_BITS = [
     "accepting_additional_peerings",
     "mcca_supported",
@@ -86,7 +88,7 @@ MESH_CAPABILITY_BITS = [
     "reserved",
 ]
 
-# 9.4.2.102, table 9-222: Mesh Peering Protocol Identifier.
+# 9.4.2.101: Mesh Peering Protocol Identifier.
 MESH_PEERING_PROTOCOLS = {0: "MPM", 1: "AMPE", 255: "vendor-specific"}
 # 9.4.1.7, table 9-49: reason codes used by mesh peering and HWMP.
 MESH_REASON_CODES = {
@@ -108,15 +110,14 @@ MESH_REASON_CODES = {
     66: "MESH-CHANNEL-SWITCH-UNSPECIFIED",
 }
 
-# Self-protected action codes (9.6.16.1, table 9-474) that the draft peering
+# Self-protected action codes (9.6.15.1) that the draft peering
 # element of ns-3 repeats in its first octet.
 PEERING_OPEN = 1
 PEERING_CONFIRM = 2
 PEERING_CLOSE = 3
 
-# docs/wire-format.md: our OUI (a CID) and the announcement's OUI type.
-MESHFRAMES_OUI = 0x0A4D46
-OUI_TYPE_AUTHORITY_ANNOUNCEMENT = 1
+# Our OUI (docs/wire-format.md), as the integer Scapy's OUIField holds.
+MESHFRAMES_OUI = int.from_bytes(CODEC_MESHFRAMES_OUI, "big")
 
 
 def _id_field(element_id: int) -> ByteEnumField:
@@ -138,7 +139,7 @@ class MeshConfiguration(MeshElement):
         ByteEnumField("congestion_control_mode", 0, CONGESTION_CONTROL_MODES),
         ByteEnumField("synchronization_method", 1, SYNCHRONIZATION_METHODS),
         ByteEnumField("authentication_protocol", 0, AUTHENTICATION_PROTOCOLS),
-        # 9.4.2.97.7 Mesh Formation Info, most significant bit first.
+        # 9.4.2.97.6 Mesh Formation Info, most significant bit first.
         BitField("connected_to_as", 0, 1),
         BitField("number_of_peerings", 0, 6),
         BitField("connected_to_mesh_gate", 0, 1),
@@ -175,7 +176,7 @@ def _peering_frame_action(elt: Packet) -> int | None:
 def _standard_peering_kind(elt: "MeshPeeringManagement") -> int:
     """Open, Confirm or Close: from the enclosing frame, else from Length.
 
-    The body's layout depends on the frame (9.4.2.102): Open carries the
+    The body's layout depends on the frame (9.4.2.101): Open carries the
     local link ID, Confirm adds the peer link ID, Close adds a reason code
     and may omit the peer link ID. A Length of 6 or 22 fits both Confirm and
     a Close without peer link ID, so the frame decides when there is one.
@@ -205,7 +206,9 @@ def _has_peer_link_id(elt: "MeshPeeringManagement") -> bool:
     if elt.getfieldval("len") is None:
         return elt.getfieldval("peer_link_id") is not None
     if _is_draft(elt):
-        return elt.getfieldval("len") == 7 or (elt.getfieldval("len") == 5 and elt.getfieldval("draft_subtype") == PEERING_CONFIRM)
+        # ns-3 reads the peer link ID from any length above 3 and the
+        # reason from any above 5 (IePeerManagement).
+        return elt.getfieldval("len") > 3
     kind = _standard_peering_kind(elt)
     if kind == PEERING_CONFIRM:
         return True
@@ -216,7 +219,7 @@ def _has_reason(elt: "MeshPeeringManagement") -> bool:
     if elt.getfieldval("len") is None:
         return elt.getfieldval("reason_code") is not None
     if _is_draft(elt):
-        return elt.getfieldval("draft_subtype") == PEERING_CLOSE and elt.getfieldval("len") in (5, 7)
+        return elt.getfieldval("len") > 5
     return _standard_peering_kind(elt) == PEERING_CLOSE
 
 
@@ -226,24 +229,27 @@ def _has_chosen_pmk(elt: "MeshPeeringManagement") -> bool:
     return not _is_draft(elt) and elt.getfieldval("len") >= 20
 
 
-# Lengths 9.6.16.2-4 allow per frame (the same ones Linux's mesh_plink.c
-# accepts): 4 octets of protocol and local link ID, + 2 peer link ID,
-# + 2 reason code, + 16 chosen PMK in a secure mesh.
+# Lengths 9.6.15.2-4 allow per frame: 4 octets of protocol and local link
+# ID, + 2 peer link ID, + 2 reason code, + 16 Chosen PMK in a secure mesh.
+# Linux's mesh_plink.c takes only the PMK-less ones (4, 6, 6 or 8): a secure
+# mesh leaves peering to userspace, where hostap's mesh_mpm.c strips a
+# trailing 16-octet PMK first and then wants the same 4, 6, 6 or 8.
 _PEERING_LENGTHS = {
     PEERING_OPEN: {4, 20},
     PEERING_CONFIRM: {6, 22},
     PEERING_CLOSE: {6, 8, 22, 24},
 }
-_DRAFT_PEERING_LENGTHS = {PEERING_OPEN: {3}, PEERING_CONFIRM: {5}, PEERING_CLOSE: {5, 7}}
+# ns-3 asserts exactly one length per subtype.
+_DRAFT_PEERING_LENGTHS = {PEERING_OPEN: {3}, PEERING_CONFIRM: {5}, PEERING_CLOSE: {7}}
 
 
-# 9.4.2.102
+# 9.4.2.101
 class MeshPeeringManagement(MeshElement):
     """Mesh Peering Management element, in the standard layout (protocol
     identifier, local link ID, [peer link ID], [reason], [chosen PMK]) and in
     the draft layout ns-3 still sends (subtype, local link ID, [peer link ID],
     [reason]). Which optional fields are present follows from the Length and
-    the frame the element is in, as 9.6.16 lays out per frame."""
+    the frame the element is in, as 9.6.15 lays out per frame."""
 
     name = "Mesh Peering Management"
     fields_desc = [
@@ -267,7 +273,7 @@ class MeshPeeringManagement(MeshElement):
         return _PEERING_LENGTHS.get(action, {4, 6, 8, 20, 22, 24})
 
 
-# 9.4.2.101
+# 9.4.2.102
 class MeshChannelSwitchParameters(MeshElement):
     name = "Mesh Channel Switch Parameters"
     fields_desc = [
@@ -327,7 +333,7 @@ def _beacon_timing_is_draft(elt: "BeaconTiming") -> bool:
     return (elt.getfieldval("len") - 1) % 6 != 0 and elt.getfieldval("len") % 5 == 0
 
 
-# 9.4.2.105
+# 9.4.2.104
 class BeaconTiming(MeshElement):
     name = "Beacon Timing"
     fields_desc = [

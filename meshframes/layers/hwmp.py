@@ -1,4 +1,4 @@
-"""HWMP path selection elements (IEEE 802.11-2020 9.4.2.112-116).
+"""HWMP path selection elements (IEEE 802.11-2020 9.4.2.110-114).
 
 Field names follow the standard (originator_hwmp_sn for "Originator HWMP
 Sequence Number"); the Address Extension flag (bit 6) inserts the external
@@ -31,12 +31,12 @@ from meshframes.layers.elements import (
     _len_field,
 )
 
-# 9.4.2.113: a PREQ names at most 20 targets; 9.4.2.115: a PERR at most 19
-# destinations (both keep the element within 255 octets).
+# 9.4.2.112: a PREQ names 1 to 20 targets; 9.4.2.114: a PERR 1 to 19
+# destinations (the maxima keep the element within 255 octets).
 PREQ_MAX_TARGETS = 20
 PERR_MAX_DESTINATIONS = 19
 
-# Flags octets, bit 0 first (9.4.2.113, figure 9-480 and 9-481).
+# Flags octets, bit 0 first (9.4.2.112).
 PREQ_FLAGS = [
     "gate_announcement",
     "addressing_mode",
@@ -80,7 +80,7 @@ class PREQTarget(StrictSubPacket):
     ]
 
 
-# 9.4.2.113
+# 9.4.2.112
 class PREQ(MeshElement):
     name = "PREQ"
     fields_desc = [
@@ -106,12 +106,12 @@ class PREQ(MeshElement):
         if len(body) < fixed:
             return fixed
         count = body[fixed - 1]
-        if count > PREQ_MAX_TARGETS:
-            raise MalformedLayer(f"PREQ: Target Count {count}, expected at most {PREQ_MAX_TARGETS}")
+        if not 1 <= count <= PREQ_MAX_TARGETS:
+            raise MalformedLayer(f"PREQ: Target Count {count}, expected 1..{PREQ_MAX_TARGETS}")
         return fixed + 11 * count
 
 
-# 9.4.2.114
+# 9.4.2.113
 class PREP(MeshElement):
     name = "PREP"
     fields_desc = [
@@ -146,7 +146,7 @@ class PERRDestination(StrictSubPacket):
     ]
 
 
-# 9.4.2.115
+# 9.4.2.114
 class PERR(MeshElement):
     name = "PERR"
     fields_desc = [
@@ -163,9 +163,9 @@ class PERR(MeshElement):
         if len(body) < 2:
             return 2
         count = body[1]
-        if count > PERR_MAX_DESTINATIONS:
+        if not 1 <= count <= PERR_MAX_DESTINATIONS:
             raise MalformedLayer(
-                f"PERR: Number of Destinations {count}, expected at most {PERR_MAX_DESTINATIONS}"
+                f"PERR: Number of Destinations {count}, expected 1..{PERR_MAX_DESTINATIONS}"
             )
         # Each destination is 13 octets, 19 with the external address; the
         # flags octet of each says which, so walk them.
@@ -177,7 +177,7 @@ class PERR(MeshElement):
         return offset
 
 
-# 9.4.2.112
+# 9.4.2.111
 class RANN(MeshElement):
     name = "RANN"
     fields_desc = [
@@ -196,7 +196,7 @@ class RANN(MeshElement):
         return 21
 
 
-# 9.4.2.111
+# 9.4.2.110
 class GANN(MeshElement):
     name = "GANN"
     fields_desc = [

@@ -22,6 +22,7 @@ import struct
 from collections import Counter
 from dataclasses import dataclass, field
 
+from meshframes.codec.elements import MESHFRAMES_OUI
 from meshframes.radio.base import RxFrame
 from meshframes.radio.packet import PACKET_HOST, PACKET_OUTGOING, PacketEndpoint, drain
 
@@ -35,7 +36,6 @@ MAX_PAYLOAD = 1500
 # 802.11-2020 9.3.3.13 Action frame: FC type 0 (management), subtype 13.
 FC_ACTION = b"\xd0\x00"
 CATEGORY_VENDOR_SPECIFIC = 127  # 9.4.1.11, table 9-51
-OUI_MESHFRAMES = bytes.fromhex("0a4d46")  # docs/wire-format.md
 # 9.2.4.7.3 Mesh Control: flags, TTL, sequence number, 0/6/12 extension octets.
 _MESH_CONTROL = struct.Struct("<BBI")
 _ADDRESS_EXTENSION_LENGTH = {0: 0, 1: 6, 2: 12}
@@ -133,7 +133,7 @@ class MeshifRadio:
         self._sequence = (self._sequence + 1) & 0xFFFFFFFF
         return b"".join((
             FC_ACTION, b"\x00\x00", message.dst, message.src, message.src, b"\x00\x00",
-            bytes([CATEGORY_VENDOR_SPECIFIC]), OUI_MESHFRAMES,
+            bytes([CATEGORY_VENDOR_SPECIFIC]), MESHFRAMES_OUI,
             _MESH_CONTROL.pack(0, 1, self._sequence), message.payload,
         ))
 
@@ -149,7 +149,7 @@ def fastpay_destination(frame: bytes) -> tuple[bytes, bytes] | str:
         return "protected frame (the kernel's mesh carries only the plaintext envelope)"
     if frame[_ACTION_BODY] != CATEGORY_VENDOR_SPECIFIC:
         return f"action category {frame[_ACTION_BODY]}, not vendor-specific 127"
-    if frame[_ACTION_BODY + 1:_ACTION_BODY + 4] != OUI_MESHFRAMES:
+    if frame[_ACTION_BODY + 1:_ACTION_BODY + 4] != MESHFRAMES_OUI:
         return f"vendor OUI {frame[_ACTION_BODY + 1:_ACTION_BODY + 4].hex(':')} is not ours"
     mesh_control = _ACTION_BODY + 4
     mode = frame[mesh_control] & 0x03

@@ -4,9 +4,12 @@ prepends TX_HEADER to injected ones; meshframes.capture reads the headers
 of radiotap pcaps and writes them with `header()`.
 
 Field alignments and sizes follow the radiotap definition (radiotap.org,
-"defined fields"); namespaces are walked the way Linux's radiotap iterator
-does. Parsing stops at the first field this table does not know, because
-its size cannot be known; the presence bits of a report are still read.
+"defined fields"; Linux's rtap_namespace_sizes agrees); namespaces are
+walked the way Linux's radiotap iterator does. Parsing stops at the first
+field this table does not know, because its size cannot be known; the
+presence bits of a report are still read. Where a field repeats in later
+radiotap namespaces (mac80211 reports each antenna's signal that way), the
+first one, the combined value, is kept: what tshark shows first.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ _FIELDS: dict[int, tuple[int, int]] = {
     1: (1, 1),    # Flags
     2: (1, 1),    # Rate, 500 kb/s units
     3: (2, 4),    # Channel: frequency (MHz), flags
-    4: (1, 2),    # FHSS
+    4: (2, 2),    # FHSS: hop set, hop pattern (u8 each), 2-aligned
     5: (1, 1),    # dBm antenna signal
     6: (1, 1),    # dBm antenna noise
     7: (2, 2),    # lock quality
@@ -108,20 +111,25 @@ def parse(packet: bytes | memoryview) -> Radiotap:
     values: dict[int, bytes] = {}
     position = 4 + 4 * len(words)
     in_radiotap_ns = True
+    # A word that extends its namespace without naming the next one carries
+    # that namespace's fields 32-60, 64-92 and so on.
+    base = 0
     for word in words:
         if in_radiotap_ns:
             for bit in range(_RADIOTAP_NS):
                 if not word & (1 << bit):
                     continue
-                if bit not in _FIELDS:
+                field = base + bit
+                if field not in _FIELDS:
                     # Unknown size: nothing after this field can be located.
                     return _build(length, values, words)
-                align, size = _FIELDS[bit]
+                align, size = _FIELDS[field]
                 position += -position % align
                 if position + size > length:
-                    raise RadiotapError(f"radiotap field {bit} runs past the header")
-                values[bit] = bytes(packet[position:position + size])
+                    raise RadiotapError(f"radiotap field {field} runs past the header")
+                values.setdefault(field, bytes(packet[position:position + size]))
                 position += size
+        base = 0 if word & (1 << _VENDOR_NS | 1 << _RADIOTAP_NS) else base + 32
         if word & (1 << _VENDOR_NS):
             # Vendor namespace: OUI, sub-namespace, skip length (le16), then
             # that many bytes of vendor data we skip without reading.

@@ -72,3 +72,16 @@ def test_encode_refuses_inconsistent_events() -> None:
     for event in (no_targets, ae_without_address, too_many, confirm_without_aid):
         with pytest.raises(EncodeError):
             encode(event)
+
+
+def test_bytearray_and_memoryview_decode_like_bytes() -> None:
+    """A receive buffer (bytearray, memoryview) decodes to the same event as
+    its bytes, with bytes fields: a view must neither break the cache nor
+    end up inside a cached event that later decodes of the bytes return."""
+    wire = HDR + bytes([13, 1, 130, 37]) + preq_body(1, 1)
+    buffer = bytearray(wire)
+    from_view = decode(memoryview(buffer))
+    assert decode(buffer) == from_view == decode(wire)
+    assert type(from_view.header.addr2) is bytes  # type: ignore[union-attr]
+    buffer[10:16] = b"\xee" * 6
+    assert decode(wire).header.addr2 == A  # type: ignore[union-attr]

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from meshframes.codec.meshctl import LLC_SNAP
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from meshframes.codec import DecodeError, MacHeader, MeshControl, decode, encode
+from meshframes.codec import DecodeError, EncodeError, MacHeader, MeshControl, decode, encode
 from meshframes.codec.elements import MeshConfiguration, MeshId
 from meshframes.codec.frames import CATEGORY_VENDOR, DataFrame, MeshAction, SelfProtected, VendorAction
 from meshframes.codec.pathsel import Perr, PerrDestination, Prep, Preq, PreqTarget, Rann
@@ -113,15 +114,21 @@ def test_peering_events_round_trip(a1: bytes, a2: bytes, action: int, data: st.D
 
 
 @FUZZ
-@given(mac, mac, st.sampled_from([0, 1, 2]), u8, u32, st.binary(max_size=64), st.booleans())
+@given(mac, mac, st.sampled_from([0, 1, 2]), u8, u32, st.binary(min_size=8, max_size=64), st.booleans())
 def test_mesh_data_and_vendor_frames_round_trip(a1: bytes, a2: bytes, ae: int, ttl: int, seq: int,
                                                 payload: bytes, qos_bit: bool) -> None:
     """Mesh data (bit set, or clear as Linux relays it: then the MSDU
     starts with LLC/SNAP, which is what tells the field is there) and
-    FastPay frames."""
+    FastPay frames. Address extension as the addressing allows: A4 (mode 1)
+    in group-addressed three-address data, A5/A6 (mode 2) in four-address
+    data and in management frames."""
     addrs = tuple(bytes([0x02, 0, 0, 0, 0, i]) for i in range(ae))
     mc = MeshControl(ae, ttl, seq, addrs)
-    header = MacHeader(0x0388, 0, a1, a2, a2, 0, addr4=a2, qos_control=0x0100 if qos_bit else 0)
+    qos = 0x0100 if qos_bit else 0
+    if ae == 1:
+        header = MacHeader(0x0288, 0, b"\x01" + a1[1:], a2, a2, 0, qos_control=qos)
+    else:
+        header = MacHeader(0x0388, 0, a1, a2, a2, 0, addr4=a2, qos_control=qos)
     msdu = payload if qos_bit else LLC_SNAP + payload
     data_frame = DataFrame(header, mc, msdu)
     assert decode(encode(data_frame)) == data_frame
@@ -129,6 +136,9 @@ def test_mesh_data_and_vendor_frames_round_trip(a1: bytes, a2: bytes, ae: int, t
         # Without LLC/SNAP behind it, a bit-clear body is not taken for Mesh Control.
         bare = decode(encode(DataFrame(header, None, mc.encode() + b"\x00" + payload)))
         assert isinstance(bare, DataFrame) and bare.mesh_control is None
-    if ae != 1:
-        vendor = VendorAction(mgmt_header(a1, a2, 0), CATEGORY_VENDOR, mc, 1, 0, seq & 0xFFFF, 0, 1, payload)
+    vendor = VendorAction(mgmt_header(a1, a2, 0), CATEGORY_VENDOR, mc, 1, 0, seq & 0xFFFF, 0, 1, payload)
+    if ae == 1:
+        with pytest.raises(EncodeError):
+            encode(vendor)
+    else:
         assert decode(encode(vendor)) == vendor

@@ -272,3 +272,68 @@ def test_radiotap_datapad_and_bad_fcs_flags(tmp_path):
     assert (control.mesh_ttl, control.mesh_sequence_number) == (17, 99)
     assert [(m["frame"], m["reason"]) for m in result.malformed] == [
         (1, "radiotap says the frame failed its FCS check")]
+
+
+def test_empty_mpdus_are_malformed_with_the_capture_s_reason(tmp_path):
+    """An MPDU left empty (radiotap promises an FCS the frame cannot hold;
+    a zero-length raw record) is malformed, and the reason says why."""
+    from meshframes.capture import LINKTYPE_IEEE802_11, LINKTYPE_IEEE802_11_RADIOTAP, write_pcap
+
+    fcs_flag = struct.pack("<BBHIB", 0, 0, 9, 0x02, 0x10)
+    radiotap = tmp_path / "short.pcap"
+    write_pcap(radiotap, [(0.0, fcs_flag + b"\x80\x00\x00"), (0.1, fcs_flag)], LINKTYPE_IEEE802_11_RADIOTAP)
+    code, out, _ = run("analyze", "--json", str(radiotap))
+    reasons = [m["reason"] for m in json.loads(out)["malformed"]]
+    assert code == 0 and len(reasons) == 2
+    assert reasons[0].startswith("frame of 3 octets cannot hold an FCS")
+    assert reasons[1].startswith("frame of 0 octets cannot hold an FCS")
+    raw = tmp_path / "empty.pcap"
+    write_pcap(raw, [(0.0, b"")], LINKTYPE_IEEE802_11)
+    data = json.loads(run("analyze", "--json", "--fcs", "no", str(raw))[1])
+    assert data["by_kind"] == {"other": 1} and data["malformed"][0]["reason"].endswith("has no Frame Control")
+
+
+def test_fcs_option_is_for_raw_802_11_only(tmp_path):
+    """--fcs no leaves radiotap's own FCS flag in force: the FCS is still
+    checked and taken off (before, its 4 octets were read as an element)."""
+    from meshframes.build import build
+    from meshframes.capture import LINKTYPE_IEEE802_11_RADIOTAP, fcs, write_pcap
+
+    beacon = bytes(build("beacon"))
+    path = tmp_path / "fcs.pcap"
+    write_pcap(path, [(0.0, struct.pack("<BBHIB", 0, 0, 9, 0x02, 0x10) + beacon + fcs(beacon))],
+               LINKTYPE_IEEE802_11_RADIOTAP)
+    for option in ("no", "yes", "auto"):
+        data = json.loads(run("analyze", "--json", "--fcs", option, str(path))[1])
+        assert (data["by_kind"], data["malformed"], data["fcs"]) == ({"beacon": 1}, [], "radiotap"), option
+
+
+@pytest.mark.parametrize("args, says", [
+    (["preq", "--src", "zz"], "'zz' is not a MAC address"),
+    (["preq", "--dst", "02:00:00:00:00"], "'02:00:00:00:00' is not a MAC address"),
+    (["preq", "--originator", "02-00-00-00-00-01"], "is not a MAC address"),
+    (["mesh-data", "--target", "02:00:00:00:00:0g"], "is not a MAC address"),
+    (["preq", "--set", "hop_count=hex:zz"], "'hex:zz': hex: takes pairs of hex digits"),
+    (["preq", "--count", "0"], "0 is not in the range x>=1"),
+    (["preq", "--count", "21"], "a PREQ names 1 to 20 targets"),
+    (["perr", "--count", "20"], "a PERR names 1 to 19 destinations"),
+    (["perr", "--ae", "--count", "14"], "a PERR with external addresses names 1 to 13 destinations"),
+    (["beacon", "--mesh-id", "m" * 33], "33 octets; a Mesh ID has at most 32"),
+])
+def test_inject_refuses_bad_options_as_usage_errors(tmp_path, args, says):
+    """Bad options end in a usage error (exit 2) that names the limit, never
+    in a traceback, and write nothing."""
+    out = tmp_path / "never.pcap"
+    result = CliRunner().invoke(cli, ["inject", *args, "--pcap", str(out)])
+    assert result.exit_code == 2, result.output
+    assert says in result.stderr and "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_inject_takes_the_limits_themselves(tmp_path):
+    for args in (["preq", "--count", "20"], ["perr", "--count", "19"], ["perr", "--ae", "--count", "13"],
+                 ["beacon", "--mesh-id", "m" * 32]):
+        out = tmp_path / "ok.pcap"
+        code, _, err = run("inject", *args, "--pcap", str(out))
+        assert code == 0, (args, err)
+        assert json.loads(run("analyze", "--json", str(out))[1])["malformed"] == []

@@ -13,7 +13,7 @@ from scapy.layers.dot11 import Dot11
 
 from meshframes import codec
 from meshframes.build import BUILDERS, FrameOptions, build
-from meshframes.capture import parse_radiotap, read_capture
+from meshframes.capture import mpdus, read_capture
 from meshframes.codec import elements as cel
 from meshframes.codec import pathsel as cps
 from meshframes.codec.ie import encode_elements
@@ -42,14 +42,12 @@ def _mac(text: str) -> bytes:
 
 
 def _mpdus(path: Path) -> list[bytes]:
-    frames = list(read_capture(path))
-    if frames and frames[0].linktype == 127:
-        out = []
-        for f in frames:
-            rt = parse_radiotap(f.data)
-            out.append(f.data[rt.length : len(f.data) - (4 if rt.has_fcs else 0)])
-        return out
-    return [f.data[:-4] for f in frames] if "ns3" in str(path) else [f.data for f in frames]
+    """Every MPDU of a capture with its link framing taken off by the
+    capture module (radiotap; an FCS where the file or the frames say so);
+    none may be left out as untrusted."""
+    out = [m for _, m, _ in mpdus(path)]
+    assert len(out) == len(list(read_capture(path)))
+    return out
 
 
 def _element_bytes(layer) -> bytes:

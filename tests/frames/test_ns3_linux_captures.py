@@ -13,7 +13,7 @@ from tools import tshark
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "pcaps"
 
-# Frame counts per kind read off tshark 4.0.17 (tools/tshark.py KIND_FILTERS,
+# Frame counts per kind read off tshark 4.0.17 (tools/tshark.py kind_of,
 # `-o wlan.check_fcs:TRUE -o wlan.check_checksum:FALSE` for ns-3), not off
 # our decoder. "other" is ns-3's ACK and CF-End and Linux's QoS Null frames;
 # Linux's mesh data include the one it relayed with the mesh-control-present

@@ -9,7 +9,7 @@ from typing import Any, Callable
 import pytest
 from scapy.layers.dot11 import Dot11
 
-from meshframes.build import BUILDERS, FrameOptions, beacon_with_announcement, build
+from meshframes.build import BROADCAST, BUILDERS, FrameOptions, beacon_with_announcement, build
 from meshframes.capture import LINKTYPE_IEEE802_11_RADIOTAP, radiotap_header, write_pcap
 from meshframes.layers import (
     GANN,
@@ -50,8 +50,11 @@ CASES: list[tuple[str, FrameOptions]] = [
     ("rann", FrameOptions(metric=77)),
     ("gate-ann", FrameOptions()),
     ("mesh-data", FrameOptions()),
-    ("mesh-data", FrameOptions(ae=True)),
-    ("mesh-data", FrameOptions(ae=True, count=2, ttl=1)),
+    # Proxied end points: A5/A6 in individually addressed (4-address) mesh
+    # data, A4 in group-addressed (From DS, 3-address) mesh data.
+    ("mesh-data", FrameOptions(ae=True, ttl=1)),
+    ("mesh-data", FrameOptions(dst=BROADCAST)),
+    ("mesh-data", FrameOptions(dst=BROADCAST, ae=True)),
 ] + [(kind, FrameOptions(ae=ae)) for kind in BUILDERS if kind.startswith("fastpay-") for ae in (False, True)]
 
 FIELDS = [
