@@ -28,6 +28,7 @@ from scapy.layers.l2 import LLC, SNAP
 from scapy.packet import NoPayload, Packet, Padding, Raw
 
 import meshframes.layers  # noqa: F401  (registers the layers)
+from meshframes.codec.header import CONTROL_FIXED_LENGTH, short_header_length
 from meshframes.capture import CaptureError, CapturedFrame, read_capture, strip_link
 from meshframes.codec.header import (
     AUTH_ALGORITHMS_WITH_ELEMENTS, MGMT_FIXED_FIELDS, SUBTYPE_ACTION, SUBTYPE_AUTHENTICATION,
@@ -89,7 +90,6 @@ _PATH_SELECTION_KINDS = {PREQ: "preq", PREP: "prep", PERR: "perr", RANN: "rann"}
 
 # 9.3.1: control frame lengths without FCS, by subtype; those not listed
 # carry variable content after 16 octets.
-_CONTROL_LENGTH = {12: 10, 13: 10}
 
 
 @dataclass(slots=True)
@@ -161,8 +161,6 @@ def expected_header_length(data: bytes) -> int:
     htc = 4 if flags & 0x80 else 0
     if ftype == 0:
         return 24 + htc
-    if ftype == 1:
-        return _CONTROL_LENGTH.get(subtype, 16)
     if ftype == 2:
         length = 24
         if flags & 0x03 == 0x03:
@@ -170,9 +168,7 @@ def expected_header_length(data: bytes) -> int:
         if subtype & 0x08:
             length += 2 + htc
         return length
-    # Extension frames (S1G, DMG): Scapy reads a second address for the
-    # same subtypes as control frames.
-    return 16 if subtype in (4, 5, 6, 8, 9, 10, 11, 14, 15) else 10
+    return short_header_length(fc | flags << 8)
 
 
 @contextlib.contextmanager
@@ -306,7 +302,7 @@ def decode_mpdu(data: bytes, index: int = 0) -> FrameDecode:
             _kind_of_failed(data[:need]),
             malformed=f"{name} body truncated: got {len(data) - need} octets of fixed fields, expected {fixed}",
         )
-    if ftype == 1 and subtype in _CONTROL_LENGTH and len(data) > need:
+    if ftype == 1 and subtype in CONTROL_FIXED_LENGTH and len(data) > need:
         return FrameDecode(index, "other", malformed=f"control frame of {len(data)} octets, expected {need}")
     if ftype in (0, 2) and data[1] & 0x40 and len(data) - need < _SECURITY_HEADER_LEN:
         return FrameDecode(index, _kind_of_failed(data[:need]), malformed=(

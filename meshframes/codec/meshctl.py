@@ -56,9 +56,9 @@ class MeshControl:
         if len(self.addr_ext) != wanted or any(len(a) != 6 for a in self.addr_ext):
             raise EncodeError("mesh extension addresses",
                               [len(a) for a in self.addr_ext], f"{wanted} addresses of 6 bytes")
-        if not (0 <= self.ttl <= 0xFF and 0 <= self.seq <= 0xFFFFFFFF and 0 <= self.flags <= AE_MASK):
+        if not (0 <= self.ttl <= 0xFF and 0 <= self.seq <= 0xFFFFFFFF and 0 <= self.flags <= 0xFF):
             raise EncodeError("mesh control values", (self.flags, self.ttl, self.seq),
-                              "flags 0-3 (reserved bits clear), u8 TTL, u32 sequence number")
+                              "u8 flags, u8 TTL, u32 sequence number")
         return _FIXED.pack(self.flags, self.ttl, self.seq) + b"".join(self.addr_ext)
 
     def with_ttl(self, ttl: int) -> MeshControl:
@@ -71,10 +71,10 @@ def decode_mesh_control(data: bytes, offset: int) -> MeshControl:
     naddr = _AE_ADDRS.get(flags & AE_MASK)
     if naddr is None:
         raise DecodeError("mesh address extension mode", offset, flags & AE_MASK, "0, 1 or 2")
-    if flags & ~AE_MASK:
-        # Bits 2-7 are reserved, and the Mesh Control rule reads set ones as
-        # "not Mesh Control" (LLC's 0xAA); the layers refuse them too.
-        raise DecodeError("Mesh Flags reserved bits", offset, f"0x{flags & ~AE_MASK:02x}", "0")
+    # Bits 2-7 are reserved: ignored on receipt (9.2.2) when the frame says
+    # Mesh Control is there, and kept so the frame re-encodes as it came.
+    # Only the inference rule, which has no such word from the frame, reads
+    # set ones as "not Mesh Control" (LLC's first octet 0xAA sets them).
     need(data, offset + 6, 6 * naddr, "Mesh Address Extension")
     start = offset + 6
     ext = tuple(data[start + 6 * i:start + 6 * i + 6] for i in range(naddr))

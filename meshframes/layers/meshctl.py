@@ -52,8 +52,6 @@ class MeshControl(StrictPacket):
     def post_dissect(self, s: bytes) -> bytes:
         if self.address_extension_mode == 3:
             raise MalformedLayer("Mesh Control: Address Extension Mode 3 is reserved")
-        if self.reserved:
-            raise MalformedLayer(f"Mesh Control: reserved Mesh Flags bits set (0x{self.reserved << 2:02x})")
         return super().post_dissect(s)
 
     def mysummary(self) -> str:

@@ -160,3 +160,17 @@ def test_every_built_frame_agrees(kind, opts):
     compared = check_agreement(bytes(build(kind, opts)))
     # A probe request's elements are bytes to the codec: identity only.
     assert compared > 0 or kind == "probe-req"
+
+
+def test_reserved_mesh_flags_are_ignored_where_the_frame_says_mesh_control():
+    """9.2.2: reserved bits are ignored on receipt. With the QoS Mesh
+    Control Present bit both decoders read the field and keep the bits (the
+    frame re-encodes as it came); without the bit, set reserved bits mean
+    the body is not Mesh Control (LLC/SNAP's 0xAA sets them)."""
+    frame = bytearray(bytes(build("mesh-data", FrameOptions())))
+    frame[32] |= 0x04  # a reserved Mesh Flags bit
+    assert check_agreement(bytes(frame)) > 0
+    assert codec.decode(bytes(frame)).mesh_control.flags == 0x04
+    frame[31] &= ~0x01  # clear Mesh Control Present
+    event = codec.decode(bytes(frame))
+    assert event.mesh_control is None and not Dot11(bytes(frame)).haslayer(MeshControl)
