@@ -337,3 +337,21 @@ def test_inject_takes_the_limits_themselves(tmp_path):
         code, _, err = run("inject", *args, "--pcap", str(out))
         assert code == 0, (args, err)
         assert json.loads(run("analyze", "--json", str(out))[1])["malformed"] == []
+
+
+def test_radiotap_fcs_of_zeros_is_not_computed_not_bad(tmp_path):
+    """ns-3 with radiotap sets "FCS at end" and writes four zero octets it
+    never computed (as it does with raw 802.11): not a bad FCS. Any other
+    wrong FCS still is."""
+    from meshframes.build import build
+    from meshframes.capture import LINKTYPE_IEEE802_11_RADIOTAP, fcs, write_pcap
+
+    beacon = bytes(build("beacon"))
+    header = struct.pack("<BBHIB", 0, 0, 9, 0x02, 0x10)
+    wrong = bytes(b ^ 0xFF for b in fcs(beacon))
+    path = tmp_path / "zero-fcs.pcap"
+    write_pcap(path, [(0.0, header + beacon + bytes(4)), (0.1, header + beacon + wrong)],
+               LINKTYPE_IEEE802_11_RADIOTAP)
+    data = json.loads(run("analyze", "--json", str(path))[1])
+    assert data["by_kind"] == {"beacon": 2}
+    assert [(m["frame"], m["reason"].split(":")[0]) for m in data["malformed"]] == [(1, "bad FCS")]
