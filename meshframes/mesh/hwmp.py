@@ -323,12 +323,13 @@ class Hwmp:
     def _prep_roles(self, prep: Prep, ta: bytes, now: float) -> tuple[bytes, int, bytes, bool]:
         """(replier, replier SN, asker, draft order?). In the standard the
         PREP names the replier as target and the asker as originator; ns-3
-        writes them the other way round. The asker is us, or the node whose
-        PREQ built us a reverse path leading away from the PREP's
+        swaps the two addresses but not the sequence numbers, so the Target
+        HWMP SN is the replier's either way. The asker is us, or the node
+        whose PREQ built us a reverse path leading away from the PREP's
         transmitter; failing that, the originator of a PREQ we saw for the
         other address."""
         std = (prep.target_addr, prep.target_sn, prep.originator_addr, False)
-        draft = (prep.originator_addr, prep.originator_sn, prep.target_addr, True)
+        draft = (prep.originator_addr, prep.target_sn, prep.target_addr, True)
         if prep.originator_addr == self.mac:
             return std
         if prep.target_addr == self.mac:

@@ -184,14 +184,16 @@ def test_prep_travels_back_and_resolves() -> None:
 
 
 def test_prep_in_ns3_draft_order_is_recognised() -> None:
-    """ns-3 writes the PREQ originator first; the relay that forwarded that
-    PREQ reads the PREP the right way round and forwards it."""
+    """ns-3 writes the PREQ originator's address first but keeps the
+    replier's SN in the Target HWMP SN field; the relay that forwarded
+    that PREQ reads the PREP the right way round and forwards it."""
     relay = hwmp()
     relay.on_frame(preq(B, B, 3, D), 0.0)
-    draft = Prep(0, 1, 30, B, 3, LIFETIME, 300, D, 7)  # asker first, as ns-3 does
+    draft = Prep(0, 1, 30, B, 7, LIFETIME, 300, D, 3)  # asker's address first, as ns-3 does
     actions = relay.on_frame(path_selection(A, C, draft), 0.01)
     assert "prep-draft-address-order" in refusals(actions)
     assert relay.paths.next_hop(D, 0.01) == C
+    assert relay.paths.lookup(D).sn == 7  # type: ignore[union-attr]
     assert [f.header.addr1 for f in sent(actions)] == [B]
 
 
