@@ -16,21 +16,25 @@ Radio and the Clock differ.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from meshframes.capture import read_capture, strip_link
-from meshframes.codec import Beacon, ControlFrame, DataFrame, DecodeError, Frame, MeshAction, decode, encode
+from meshframes.codec import (
+    Beacon, ControlFrame, DataFrame, DecodeError, Frame, MeshAction, SelfProtected, decode, encode,
+)
 from meshframes.codec.elements import MeshId
 from meshframes.codec.header import is_group
-from meshframes.codec.pathsel import Perr, Prep, Preq
-from meshframes.mesh.constants import MeshConfig
+from meshframes.codec.pathsel import PREQ_FLAG_PROACTIVE_PREP, Perr, Prep, Preq
+from meshframes.codec.peering import SP_MESH_PEERING_CLOSE, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_OPEN
+from meshframes.mesh.constants import MeshConfig, RootMode
 from meshframes.mesh.node import MeshNode
 from meshframes.mesh.peers import Peer, PeerTable, PlinkState
 from meshframes.mesh.runtime import NodeRuntime
 from meshframes.radio.base import RxFrame, TxReport
 
 _ACK_SUBTYPE = 13  # 9.3.1.4
+_PEERING_ACTIONS = (SP_MESH_PEERING_OPEN, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_CLOSE)
 # The captures carry no rate; a nominal 6 Mb/s (units of 100 kb/s) keeps the
 # airtime metric defined.
 _NOMINAL_RATE = 60
@@ -157,6 +161,24 @@ def transmitters(path: str | Path) -> dict[bytes, int]:
     return counts
 
 
+def _root_config(frames: list[tuple[float, Frame]], me: bytes, config: MeshConfig) -> MeshConfig:
+    """A captured node that sent proactive PREQs (14.10.10.3) was a root:
+    ours is one too, in the mode its Proactive PREP flag says, at the
+    interval the capture shows."""
+    sent = {p.originator_sn: (t, p) for t, f in frames
+            if isinstance(f, MeshAction) and f.header.addr2 == me and not f.header.retry
+            for p in f.elements if isinstance(p, Preq) and p.originator_addr == me
+            and is_group(p.targets[0].addr)}
+    if not sent:
+        return config
+    times = sorted(t for t, _ in sent.values())
+    gaps = sorted(b - a for a, b in zip(times, times[1:]))
+    flags = next(iter(sent.values()))[1].flags
+    mode = RootMode.PROACTIVE_PREQ_WITH_PREP if flags & PREQ_FLAG_PROACTIVE_PREP else RootMode.PROACTIVE_PREQ_NO_PREP
+    return replace(config, dot11MeshHWMPRootMode=mode,
+                   dot11MeshHWMProotInterval=gaps[len(gaps) // 2] if gaps else config.dot11MeshHWMProotInterval)
+
+
 def replay(path: str | Path, me: bytes, mesh_id: bytes | None = None) -> Replay:
     """Play the capture taken at `me` into our engine (see the module doc)."""
     frames, skipped = decoded_frames(path)
@@ -167,7 +189,7 @@ def replay(path: str | Path, me: bytes, mesh_id: bytes | None = None) -> Replay:
                         for e in f.elements if isinstance(e, MeshId)), b"meshframes")
     clock = ManualClock(frames[0][0])
     radio = ListRadio(me, clock)
-    node = MeshNode(me, MeshConfig(mesh_id=mesh_id))
+    node = MeshNode(me, _root_config(frames, me, MeshConfig(mesh_id=mesh_id)))
     runtime = NodeRuntime(node, radio, clock)
     for addr in sorted({f.header.addr2 for _, f in frames if isinstance(f, Beacon) and f.header.addr2 != me}):
         take_as_established(node.peers, addr).last_seen = clock.t
@@ -180,6 +202,20 @@ def replay(path: str | Path, me: bytes, mesh_id: bytes | None = None) -> Replay:
             (_, ra), acked = inflight
             radio.reports.append(TxReport(ra, acked, _NOMINAL_RATE))
             inflight.clear()
+
+    # Links follow the captured node's peering, not our FSM: a Close either
+    # way ends the link, Confirms both ways (re)establish it.
+    confirms: dict[bytes, set[bool]] = {}
+
+    def follow_peering(frame: SelfProtected, mine: bool) -> None:
+        other = frame.header.addr1 if mine else frame.header.addr2
+        if frame.action == SP_MESH_PEERING_CLOSE:
+            confirms.pop(other, None)
+            runtime.follow_link(other, False)
+        elif frame.action == SP_MESH_PEERING_CONFIRM:
+            confirms.setdefault(other, set()).add(mine)
+            if len(confirms[other]) == 2:
+                runtime.follow_link(other, True)
 
     def advance(t: float) -> None:
         while (deadline := runtime.next_deadline()) is not None and deadline <= t:
@@ -196,8 +232,11 @@ def replay(path: str | Path, me: bytes, mesh_id: bytes | None = None) -> Replay:
                 settle_report()
             continue
         hdr = frame.header
+        peering = isinstance(frame, SelfProtected) and frame.action in _PEERING_ACTIONS
+        if peering and me in (hdr.addr1, hdr.addr2):
+            follow_peering(frame, hdr.addr2 == me)
         if hdr.addr2 != me:
-            if hdr.addr1 == me or is_group(hdr.addr1):
+            if not peering and (hdr.addr1 == me or is_group(hdr.addr1)):
                 radio.inbox.append(RxFrame(encode(frame), t, None, _NOMINAL_RATE))
                 runtime.poll()
             continue

@@ -163,6 +163,24 @@ class MeshNode:
     def close_peer(self, addr: bytes, now: float) -> list[Action]:
         return self._finish(self.peering.cancel(addr, now), now)
 
+    def follow_link(self, addr: bytes, established: bool, now: float) -> list[Action]:
+        """Put the link to addr in ESTAB or IDLE without the peering FSM, as
+        a replayed capture shows the captured node's link: the replay tests
+        path selection on the links that node had. A link that ends is
+        taken as broken (PERR for the paths through it, as ns-3 and Linux's
+        mesh_plink_broken send), then its paths are flushed."""
+        peer = self.peers.add(addr)
+        if peer is None:
+            return self.refuse("peer-table-full", addr.hex(":"))
+        new = PlinkState.ESTAB if established else PlinkState.IDLE
+        if peer.state is new:
+            return []
+        old = peer.state
+        broken = self.hwmp.link_broken(addr, now) if old is PlinkState.ESTAB else []
+        self.peers.set_state(peer, new)
+        peer.last_seen = now
+        return self._finish(broken + [PeerChanged(addr, old.value, "replay", new.value)], now)
+
     def refuse(self, reason: str, detail: str = "") -> list[Action]:
         """Count a refusal decided outside the engines (e.g. undecodable bytes)."""
         self.counters[reason] += 1

@@ -104,6 +104,9 @@ class NodeRuntime:
     def close_peer(self, addr: bytes) -> None:
         self._apply(self.node.close_peer(addr, self.clock.now()))
 
+    def follow_link(self, addr: bytes, established: bool) -> None:
+        self._apply(self.node.follow_link(addr, established, self.clock.now()))
+
     def poll(self) -> None:
         """Handle everything that arrived and every timer that is due."""
         now = self.clock.now()

@@ -16,7 +16,10 @@ from meshframes.codec.pathsel import Perr
 from .conftest import CAPTURES
 
 
-@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)
+RECORDED_NS3 = sorted((Path(__file__).resolve().parents[2] / "pcaps" / "ns3").glob("*.pcap"))
+
+
+@pytest.mark.parametrize("path", CAPTURES + RECORDED_NS3, ids=lambda p: p.name)
 def test_capture_decodes_and_reencodes_identically(path: Path) -> None:
     """decode -> encode is the identity on every frame of the capture."""
     frames = list(mpdus(path))

@@ -33,7 +33,7 @@ from meshframes.layers.fastpay import MESSAGE_TYPES
 from meshframes.seal.e2e import SEALED_OVERHEAD
 
 ROOT = Path(__file__).resolve().parents[2]
-CAPTURES = sorted((ROOT.parent / "shared" / "pcaps").glob("*/*.pcap")) + sorted((ROOT / "pcaps").glob("*.pcap"))
+CAPTURES = sorted((ROOT.parent / "shared" / "pcaps").glob("*/*.pcap")) + sorted((ROOT / "pcaps").glob("**/*.pcap"))
 
 A = bytes.fromhex("020000000001")
 B = bytes.fromhex("020000000002")

@@ -7,11 +7,14 @@ from pathlib import Path
 import pytest
 from scapy.layers.dot11 import Dot11
 
-from meshframes.capture import read_capture
+from meshframes.capture import LINKTYPE_IEEE802_11_RADIOTAP, read_capture
 from meshframes.dissect import analyze
 from tools import tshark
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "pcaps"
+# Captures ns-3 3.37's mesh stack made here (tools/ns3, pcaps/ns3/README.md):
+# proactive mode, DO flags, a relay that leaves, radiotap, FLAME.
+RECORDED = Path(__file__).resolve().parents[2] / "pcaps"
 
 # Frame counts per kind read off tshark 4.0.17 (tools/tshark.py kind_of,
 # `-o wlan.check_fcs:TRUE -o wlan.check_checksum:FALSE` for ns-3), not off
@@ -31,41 +34,71 @@ TSHARK_COUNTS = {
     "ns3/pmp-regression-test-1-1.pcap": {"beacon": 4, "peering-open": 2, "peering-confirm": 2, "other": 7},
     "linux/linux-open-2node.pcap": {"beacon": 26, "peering-open": 2, "peering-confirm": 2, "peering-close": 2, "preq": 4, "prep": 3, "mesh-data": 17, "other": 2},
 }
+# Read off tshark 4.0.17 the same way; FLAME is ns-3's own non-802.11s
+# routing over plain data frames: all "other".
+RECORDED_COUNTS = {
+    "ns3/do-flag-line-0-1.pcap": {"beacon": 20, "peering-open": 3, "peering-confirm": 3, "preq": 3, "prep": 3, "mesh-data": 44, "other": 48},
+    "ns3/do-flag-line-1-1.pcap": {"beacon": 30, "peering-open": 5, "peering-confirm": 5, "preq": 4, "prep": 5, "mesh-data": 62, "other": 70},
+    "ns3/do-flag-line-2-1.pcap": {"beacon": 30, "peering-open": 7, "peering-confirm": 5, "preq": 4, "prep": 4, "mesh-data": 53, "other": 60},
+    "ns3/do-flag-line-3-1.pcap": {"beacon": 20, "peering-open": 5, "peering-confirm": 3, "preq": 2, "prep": 2, "mesh-data": 28, "other": 31},
+    "ns3/flame-0-1.pcap": {"other": 60},
+    "ns3/flame-1-1.pcap": {"other": 81},
+    "ns3/flame-2-1.pcap": {"other": 60},
+    "ns3/line-break-0-1.pcap": {"beacon": 40, "peering-open": 4, "peering-confirm": 4, "peering-close": 8, "preq": 19, "prep": 4, "perr": 2, "mesh-data": 60, "other": 69},
+    "ns3/line-break-1-1.pcap": {"beacon": 50, "peering-open": 7, "peering-confirm": 7, "peering-close": 9, "preq": 21, "prep": 7, "perr": 3, "mesh-data": 87, "other": 111},
+    "ns3/line-break-2-1.pcap": {"beacon": 38, "peering-open": 10, "peering-confirm": 8, "peering-close": 16, "preq": 6, "prep": 8, "perr": 8, "mesh-data": 83, "other": 125},
+    "ns3/line-break-3-1.pcap": {"beacon": 50, "peering-open": 8, "peering-confirm": 6, "peering-close": 8, "preq": 5, "prep": 6, "perr": 4, "mesh-data": 71, "other": 105},
+    "ns3/line-break-4-1.pcap": {"beacon": 40, "peering-open": 3, "peering-confirm": 3, "peering-close": 7, "preq": 3, "prep": 3, "perr": 3, "mesh-data": 43, "other": 62},
+    "ns3/proactive-line-0-1.pcap": {"beacon": 20, "peering-open": 3, "peering-confirm": 3, "preq": 6, "prep": 15, "mesh-data": 22, "other": 40},
+    "ns3/proactive-line-1-1.pcap": {"beacon": 30, "peering-open": 5, "peering-confirm": 5, "preq": 9, "prep": 15, "mesh-data": 36, "other": 69},
+    "ns3/proactive-line-2-1.pcap": {"beacon": 30, "peering-open": 8, "peering-confirm": 6, "preq": 7, "prep": 12, "mesh-data": 42, "other": 83},
+    "ns3/proactive-line-3-1.pcap": {"beacon": 30, "peering-open": 7, "peering-confirm": 5, "preq": 8, "prep": 12, "mesh-data": 36, "other": 66},
+    "ns3/proactive-line-4-1.pcap": {"beacon": 20, "peering-open": 3, "peering-confirm": 3, "preq": 5, "prep": 12, "mesh-data": 22, "other": 38},
+    "ns3/three-flows-line-0-1.pcap": {"beacon": 20, "peering-open": 3, "peering-confirm": 3, "preq": 5, "prep": 3, "mesh-data": 44, "other": 50},
+    "ns3/three-flows-line-1-1.pcap": {"beacon": 30, "peering-open": 5, "peering-confirm": 5, "preq": 7, "prep": 6, "mesh-data": 62, "other": 73},
+    "ns3/three-flows-line-2-1.pcap": {"beacon": 30, "peering-open": 7, "peering-confirm": 5, "preq": 6, "prep": 7, "mesh-data": 53, "other": 63},
+    "ns3/three-flows-line-3-1.pcap": {"beacon": 20, "peering-open": 5, "peering-confirm": 3, "preq": 3, "prep": 4, "mesh-data": 28, "other": 33},
+}
+CAPTURES = {**{SHARED / n: c for n, c in TSHARK_COUNTS.items()},
+            **{RECORDED / n: c for n, c in RECORDED_COUNTS.items()}}
+IDS = [str(p.relative_to(p.parents[1])) for p in CAPTURES]
 
 
-def test_every_shared_capture_is_in_the_table():
-    """A capture added to ../shared must get its tshark counts here."""
-    found = {str(p.relative_to(SHARED)) for p in SHARED.glob("*/*.pcap")}
-    assert found == set(TSHARK_COUNTS)
+def test_every_third_party_capture_is_in_the_table():
+    """A capture added to ../shared or pcaps/ns3 must get its tshark counts here."""
+    assert {str(p.relative_to(SHARED)) for p in SHARED.glob("*/*.pcap")} == set(TSHARK_COUNTS)
+    assert {str(p.relative_to(RECORDED)) for p in RECORDED.glob("ns3/*.pcap")} == set(RECORDED_COUNTS)
 
 
-@pytest.mark.parametrize("name", sorted(TSHARK_COUNTS))
-def test_capture_decodes_completely_with_tshark_counts(name):
+@pytest.mark.parametrize("path", CAPTURES, ids=IDS)
+def test_capture_decodes_completely_with_tshark_counts(path):
     """Zero undecoded, zero malformed, and per-kind counts equal tshark's."""
-    result, _ = analyze(SHARED / name)
+    result, _ = analyze(path)
     assert result.capture_error is None
     assert result.malformed == []
     assert result.undecoded == []
-    assert dict(result.by_kind) == TSHARK_COUNTS[name]
+    assert dict(result.by_kind) == CAPTURES[path]
+
+
+def _options(path: Path) -> tuple[str, ...]:
+    return tshark.NS3_OPTIONS if path.parent.name == "ns3" else ()
 
 
 @pytest.mark.tshark
-@pytest.mark.parametrize("name", sorted(TSHARK_COUNTS))
-def test_counts_match_a_live_tshark_run(name):
-    """The table above still agrees with tshark as installed."""
-    options = tshark.NS3_OPTIONS if name.startswith("ns3/") else ()
-    assert tshark.counts_by_kind(SHARED / name, options) == TSHARK_COUNTS[name]
+@pytest.mark.parametrize("path", CAPTURES, ids=IDS)
+def test_counts_match_a_live_tshark_run(path):
+    """The tables above still agree with tshark as installed."""
+    assert tshark.counts_by_kind(path, _options(path)) == CAPTURES[path]
 
 
 @pytest.mark.tshark
-@pytest.mark.parametrize("name", sorted(TSHARK_COUNTS))
-def test_hwmp_fields_match_tshark(name):
+@pytest.mark.parametrize("path", CAPTURES, ids=IDS)
+def test_hwmp_fields_match_tshark(path):
     """Every PREQ/PREP/PERR element's fields equal tshark's, frame by frame."""
-    options = tshark.NS3_OPTIONS if name.startswith("ns3/") else ()
-    result, _ = analyze(SHARED / name)
+    result, _ = analyze(path)
     names = ["wlan.tag.number", "wlan.hwmp.orig_sta", "wlan.hwmp.orig_sn", "wlan.hwmp.targ_sta",
              "wlan.hwmp.targ_sn", "wlan.hwmp.metric", "wlan.hwmp.hopcount", "wlan.hwmp.ttl"]
-    theirs = tshark.fields(SHARED / name, names, options)
+    theirs = tshark.fields(path, names, _options(path))
     checked = 0
     for record in result.hwmp:
         frame = theirs[record["frame"]]
@@ -85,23 +118,22 @@ def test_hwmp_fields_match_tshark(name):
             assert [int(x) for x in frame["wlan.hwmp.targ_sn"]] == [d["hwmp_sn"] for d in record["destinations"]]
             assert [int(x) for x in frame["wlan.hwmp.ttl"]] == [record["element_ttl"]]
         checked += 1
-    assert checked == sum(TSHARK_COUNTS[name].get(k, 0) for k in ("preq", "prep", "perr"))
+    assert checked == sum(CAPTURES[path].get(k, 0) for k in ("preq", "prep", "perr"))
 
 
-@pytest.mark.parametrize("name", sorted(TSHARK_COUNTS))
-def test_plain_scapy_dissects_without_our_calls(name):
+@pytest.mark.parametrize("path", CAPTURES, ids=IDS)
+def test_plain_scapy_dissects_without_our_calls(path):
     """`import meshframes` then plain Scapy: no frame keeps a Raw layer in
     its 802.11 part (mesh data bodies end in LLC, as they should)."""
     from scapy.packet import Raw
     from scapy.layers.l2 import LLC
 
-    frames = list(read_capture(SHARED / name))
-    for frame in frames:
+    for frame in read_capture(path):
         data = frame.data
-        if name.startswith("ns3/"):
-            data = data[:-4]
-        else:
+        if frame.linktype == LINKTYPE_IEEE802_11_RADIOTAP:
             data = data[data[2] | data[3] << 8 :]
+        if path.parent.name == "ns3":
+            data = data[:-4]  # ns-3's FCS of zeros
         layer = Dot11(data)
         while layer:
             if isinstance(layer, LLC):

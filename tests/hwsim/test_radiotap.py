@@ -87,6 +87,14 @@ def test_parser_agrees_with_tshark_on_kernel_headers(path: Path) -> None:
     assert _agree(path) > 0
 
 
+@pytest.mark.parametrize("path", sorted((REPO / "pcaps" / "ns3").glob("line-break-*.pcap")),
+                         ids=lambda path: path.name)
+def test_parser_agrees_with_tshark_on_ns3_headers(path: Path) -> None:
+    """ns-3's radiotap (TSFT, Flags with FCS at end, Rate, Channel, antenna
+    signal and noise) reads the same to our parser as to tshark."""
+    assert _agree(path) > 0
+
+
 def test_parser_agrees_with_tshark_on_crafted_headers(tmp_path: Path) -> None:
     """Alignment padding, extended bitmaps and a vendor namespace to skip
     read the same to our parser as to tshark."""

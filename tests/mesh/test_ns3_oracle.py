@@ -19,11 +19,15 @@ from pathlib import Path
 
 import pytest
 
+from meshframes.codec import MeshAction
+from meshframes.codec.pathsel import PREQ_FLAG_PROACTIVE_PREP, Preq
 from meshframes.mesh.constants import MeshConfig
-from meshframes.replay import Replay
+from meshframes.replay import Replay, decoded_frames
 from meshframes.replay import replay as replay_capture
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+# Captures ns-3 3.37 made here with tools/ns3 (pcaps/ns3/README.md).
+RECORDED = Path(__file__).resolve().parents[2] / "pcaps" / "ns3"
 
 
 def ns3_mac(index: int) -> bytes:
@@ -43,12 +47,20 @@ CASES = [("hwmp-reactive-regression-test", i) for i in range(6)] + [
 PROPAGATED_FROM_TTL_ZERO = {("hwmp-reactive-regression-test", 1): {ns3_mac(5)}}
 
 
-@pytest.mark.parametrize("name,index", CASES, ids=[f"{n}-{i}" for n, i in CASES])
-def test_ns3_node_replayed_into_our_engine(name: str, index: int) -> None:
+# The DO-flag and three-flow lines, the root of the proactive line, and the
+# two relays of the line whose middle node leaves that see it go.
+AGREEING = ([(RECORDED, "do-flag-line", i) for i in range(4)]
+            + [(RECORDED, "three-flows-line", i) for i in range(4)]
+            + [(RECORDED, "proactive-line", 2), (RECORDED, "line-break", 1), (RECORDED, "line-break", 2)])
+ALL_CASES = [(SHARED / "pcaps/ns3", n, i) for n, i in CASES] + AGREEING
+
+
+@pytest.mark.parametrize("where,name,index", ALL_CASES, ids=[f"{n}-{i}" for _, n, i in ALL_CASES])
+def test_ns3_node_replayed_into_our_engine(where: Path, name: str, index: int) -> None:
     """Our path table sends every data frame ns-3 sent to the next hop ns-3
     used; we forward PREQs, answer with PREPs and report path errors for
     the same nodes and destinations."""
-    result = replay(SHARED / f"pcaps/ns3/{name}-{index}-1.pcap", index)
+    result = replay(where / f"{name}-{index}-1.pcap", index)
     assert result.data_checked > 0
     assert result.next_hop_mismatches == []
     assert result.ours.forwarded_preqs == result.captured.forwarded_preqs
@@ -80,3 +92,48 @@ def test_rediscovery_after_node_3_is_removed_never_heals() -> None:
     assert len(first_round) == 1 + config.dot11MeshHWMPmaxPREQretries
     assert result.node is not None and result.node.counters["discovery-failed-frame-dropped"] > 0
     assert result.node.next_hop(ns3_mac(0), 10.0) is None
+
+
+def _mismatched_destinations(result: Replay) -> set[bytes]:
+    return {bytes.fromhex(m.split(" to ")[1][:17].replace(":", "")) for m in result.next_hop_mismatches}
+
+
+@pytest.mark.parametrize("index", [0, 1, 3, 4])
+def test_proactive_line_differs_from_ns3_only_where_ns3_leaves_the_standard(index: int) -> None:
+    """ns-3's root (node 2) sends proactive PREQs with the Proactive PREP
+    flag clear (ns-3 reads that bit as "need not PREP"), yet ns-3 nodes
+    answer them with PREPs; and ns-3 sends frames for a destination it has
+    no path to along its path to the root. The standard (14.10.10.3,
+    9.4.2.113) and Linux do neither: no PREP unless the flag is set, and a
+    discovery for an unknown destination. Everything else agrees."""
+    root = ns3_mac(2)
+    result = replay(RECORDED / f"proactive-line-{index}-1.pcap", index)
+    root_preqs = [e for _, f in decoded_frames(RECORDED / "proactive-line-2-1.pcap")[0]
+                  if isinstance(f, MeshAction) and f.header.addr2 == root
+                  for e in f.elements if isinstance(e, Preq) and e.originator_addr == root]
+    assert root_preqs and all(p.targets[0].addr == b"\xff" * 6 and not p.flags & PREQ_FLAG_PROACTIVE_PREP
+                              for p in root_preqs)
+    toward_root = result.node.next_hop(root, 1.0)
+    assert toward_root is not None
+    assert result.next_hop_mismatches and all(
+        m.endswith(f"captured {toward_root.hex(':')}, ours None") for m in result.next_hop_mismatches)
+    unknown = _mismatched_destinations(result)
+    assert result.ours.forwarded_preqs == result.captured.forwarded_preqs
+    assert result.ours.preps < result.captured.preps
+    assert all(ra == toward_root and root in pair for ra, pair in result.captured.preps - result.ours.preps)
+    assert {t for _, t in result.ours.originated} - {t for _, t in result.captured.originated} <= unknown
+    assert result.captured.perr_destinations <= result.ours.perr_destinations <= \
+        result.captured.perr_destinations | unknown
+
+
+@pytest.mark.parametrize("index", [0, 3, 4])
+def test_line_break_differs_from_ns3_only_on_equal_sequence_numbers(index: int) -> None:
+    """After a PERR raised a destination's SN, ns-3 takes a PREQ or PREP
+    carrying that same SN as fresh; Linux and we want a newer one for an
+    inactive path (hwmp_route_info_get) and wait for the next discovery
+    round, which a replay cannot answer. So where ns-3 sends on, we have no
+    next hop (never a different one), and we counted the refusal."""
+    result = replay(RECORDED / f"line-break-{index}-1.pcap", index)
+    assert result.next_hop_mismatches and all(m.endswith("ours None") for m in result.next_hop_mismatches)
+    assert result.node.counters["hwmp-stale-sn"] >= 1
+    assert {t for _, t in result.ours.originated} == {t for _, t in result.captured.originated}
