@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import struct
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,10 @@ from meshframes.capture import CaptureError, CapturedFrame, read_capture, strip_
 from meshframes.codec.header import (
     AUTH_ALGORITHMS_WITH_ELEMENTS, MGMT_FIXED_FIELDS, SUBTYPE_ACTION, SUBTYPE_AUTHENTICATION,
 )
+from meshframes.codec import sae
+from meshframes.codec.errors import DecodeError
 from meshframes.codec.meshctl import ae_mode_problem
+from meshframes.codec.sae import AUTH_ALGORITHM_SAE
 from meshframes.layers import (
     AMPEEncrypted,
     GANN,
@@ -312,6 +316,15 @@ def decode_mpdu(data: bytes, index: int = 0) -> FrameDecode:
     if opaque is not None:
         kind, why = opaque
         return FrameDecode(index, kind, packet=Dot11(data), undecoded=why)
+    if ftype == 0 and subtype == SUBTYPE_AUTHENTICATION and not data[1] & 0x40:
+        # An SAE body too short for any field never reaches the SAE layers
+        # (Scapy dissects no payload from no bytes): the codec's rule says.
+        algorithm, seq, status = struct.unpack_from("<HHH", data, need)
+        if algorithm == AUTH_ALGORITHM_SAE:
+            try:
+                sae.check_body(seq, status, data[need + fixed:], need + fixed)
+            except DecodeError as exc:
+                return FrameDecode(index, "other", packet=Dot11(data), malformed=str(exc))
     try:
         with _strict_scapy():
             pkt = Dot11(data)
@@ -421,7 +434,7 @@ def _opaque_body(data: bytes, header: int) -> tuple[str, str | None] | None:
         return "returned-action", None
     if subtype == SUBTYPE_AUTHENTICATION:
         algorithm = int.from_bytes(data[header:header + 2], "little")
-        if algorithm not in AUTH_ALGORITHMS_WITH_ELEMENTS:
+        if algorithm not in AUTH_ALGORITHMS_WITH_ELEMENTS and algorithm != AUTH_ALGORITHM_SAE:
             return "other", (f"Authentication algorithm {algorithm}: its fields after the fixed ones "
                              "are not decoded")
     return None

@@ -28,6 +28,8 @@ from meshframes.codec.ie import Element, decode_elements, encode_elements, find
 from meshframes.codec.meshctl import (
     LLC_SNAP, MeshControl, ae_mode_problem, decode_mesh_control, mesh_control_rule,
 )
+from meshframes.codec.sae import AUTH_ALGORITHM_SAE
+from meshframes.codec.sae import check_body as check_sae_body
 from meshframes.codec.peering import (
     SP_MESH_GROUP_KEY_ACK, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_OPEN,
     MeshPeeringManagement,
@@ -44,6 +46,7 @@ MESH_ACTION_GATE_ANNOUNCEMENT = 2
 _MESH_ACTIONS_WITH_ELEMENTS = range(0, 9)
 
 _BEACON_FIXED = struct.Struct("<QHH")
+_AUTH_FIXED = struct.Struct("<HHH")  # 9.3.3.12: algorithm, transaction sequence, status
 # 9.3.3.5-9.3.3.9: (re)association requests and responses and probe requests
 # are fixed fields and elements.
 _ELEMENT_BODIES = frozenset({0, 1, 2, 3, 4})
@@ -327,7 +330,10 @@ def _decode(data: bytes) -> Frame:
         return Beacon(header, ts, interval, cap, decode_elements(data, off + _BEACON_FIXED.size)[0])
     if subtype == SUBTYPE_ACTION:
         return _decode_action(header, data, off)
-    if subtype in _ELEMENT_BODIES or (
+    if subtype == SUBTYPE_AUTHENTICATION and _U16.unpack_from(data, off)[0] == AUTH_ALGORITHM_SAE:
+        _, seq, status = _AUTH_FIXED.unpack_from(data, off)
+        check_sae_body(seq, status, data[off + fixed:], off + fixed)
+    elif subtype in _ELEMENT_BODIES or (
             subtype == SUBTYPE_AUTHENTICATION and _U16.unpack_from(data, off)[0] in AUTH_ALGORITHMS_WITH_ELEMENTS):
         # Kept as bytes, but read as the elements they are: a frame whose
         # elements do not parse is refused like any other.

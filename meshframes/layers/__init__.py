@@ -50,6 +50,7 @@ from meshframes.layers.fastpay import (
 from meshframes.layers.hwmp import GANN, PERR, PREP, PREQ, RANN, PERRDestination, PREQTarget
 from meshframes.layers.machdr import HTControl
 from meshframes.layers.meshctl import MeshControl, VendorMeshControl, mesh_control_rule
+from meshframes.layers.sae import SAECommit, SAECommitRejected, SAEConfirm
 
 __all__ = [
     "AMPE", "AMPEEncrypted", "GANN", "MIC", "PERR", "PREP", "PREQ", "RANN",
@@ -61,6 +62,7 @@ __all__ = [
     "MeshAction", "MeshAwakeWindow", "MeshChannelSwitchParameters", "MeshConfiguration",
     "MeshControl", "MeshGroupKeyAcknowledge", "MeshGroupKeyInform", "MeshID",
     "MeshPeeringManagement", "PERRDestination", "PREQTarget", "PeeringClose", "PeeringConfirm",
-    "PeeringOpen", "ReturnedAction", "SelfProtectedAction", "VendorMeshControl",
+    "PeeringOpen", "ReturnedAction", "SAECommit", "SAECommitRejected", "SAEConfirm",
+    "SelfProtectedAction", "VendorMeshControl",
     "VendorSpecificAction", "VendorSpecificProtectedAction", "mesh_control_rule",
 ]

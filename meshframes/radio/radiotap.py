@@ -48,7 +48,7 @@ _FIELDS: dict[int, tuple[int, int]] = {
     26: (1, 1),   # 0-length PSDU
     27: (2, 4),   # L-SIG
 }
-_FLAGS, _RATE, _CHANNEL, _ANTSIGNAL, _TX_FLAGS = 1, 2, 3, 5, 15
+_FLAGS, _RATE, _CHANNEL, _ANTSIGNAL, _TX_FLAGS, _MCS = 1, 2, 3, 5, 15, 19
 _RADIOTAP_NS, _VENDOR_NS, _EXT = 29, 30, 31
 
 # Flags field bits.
@@ -58,6 +58,18 @@ FLAG_BAD_FCS = 0x40
 # TX flags field bits: the frame was not acknowledged; no ACK was expected.
 TX_FLAG_FAIL = 0x0001
 TX_FLAG_NOACK = 0x0008
+
+# MCS field (radiotap.org "MCS"): which of its parts are known, and flags.
+MCS_KNOWN_BANDWIDTH, MCS_KNOWN_INDEX, MCS_KNOWN_GI = 0x01, 0x02, 0x04
+MCS_BANDWIDTH_40 = 1
+MCS_FLAG_SHORT_GI = 0x04
+# IEEE 802.11-2020 19.5 (HT MCS tables): coded bits per subcarrier and
+# coding rate of MCS 0-7 (per spatial stream; MCS 8-31 repeat them for 2-4
+# streams), data subcarriers at 20 and 40 MHz, symbol time with the long
+# (4 us) and short (3.6 us) guard interval.
+_HT_MODULATION = ((1, 1, 2), (2, 1, 2), (2, 3, 4), (4, 1, 2), (4, 3, 4), (6, 2, 3), (6, 3, 4), (6, 5, 6))
+_HT_DATA_SUBCARRIERS = {False: 52, True: 108}
+_HT_SYMBOL_TENTHS_US = {False: 40, True: 36}
 
 # What we put in front of every injected frame: version 0, no fields, so
 # mac80211 picks rate and retries as for its own frames.
@@ -81,10 +93,12 @@ class Radiotap:
     # parser cannot size comes before them.
     tx_report: bool = False
     tx_flags: int | None = None
+    # An HT frame has no legacy Rate field; its rate follows from the MCS.
+    ht_rate_100kbps: int | None = None
 
     @property
     def rate_100kbps(self) -> int | None:
-        return None if self.rate_500kbps is None else self.rate_500kbps * 5
+        return self.ht_rate_100kbps if self.rate_500kbps is None else self.rate_500kbps * 5
 
     @property
     def has_fcs(self) -> bool:
@@ -153,7 +167,26 @@ def _build(length: int, values: dict[int, bytes], words: list[int]) -> Radiotap:
         signal_dbm=struct.unpack("<b", values[_ANTSIGNAL])[0] if _ANTSIGNAL in values else None,
         tx_report=bool(words[0] & (1 << _TX_FLAGS)),
         tx_flags=struct.unpack("<H", values[_TX_FLAGS])[0] if _TX_FLAGS in values else None,
+        ht_rate_100kbps=ht_rate_100kbps(values[_MCS]) if _MCS in values else None,
     )
+
+
+def ht_rate_100kbps(mcs_field: bytes) -> int | None:
+    """The data rate of an HT MCS field (known, flags, index) in units of
+    100 kb/s, rounded; None when the index, bandwidth or guard interval is
+    unknown, or the index is outside the equal-modulation MCS 0-31 (as
+    tshark)."""
+    known, flags, index = mcs_field[0], mcs_field[1], mcs_field[2]
+    needed = MCS_KNOWN_INDEX | MCS_KNOWN_BANDWIDTH | MCS_KNOWN_GI
+    if known & needed != needed or index > 31:
+        return None
+    wide = flags & 0x03 == MCS_BANDWIDTH_40
+    short_gi = bool(flags & MCS_FLAG_SHORT_GI)
+    bits, num, den = _HT_MODULATION[index % 8]
+    streams = index // 8 + 1
+    # Mb/s = subcarriers * bits * rate * streams / symbol time (us); x10.
+    tenths = _HT_DATA_SUBCARRIERS[wide] * bits * num * streams * 100 / (den * _HT_SYMBOL_TENTHS_US[short_gi])
+    return round(tenths)
 
 
 def header(*, rate_500kbps: int | None = 2, freq_mhz: int | None = 2412,

@@ -11,13 +11,12 @@ ours was the OFDM set; see tests/mesh/test_plink.py for the fix's test."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from tools.hwsim import Guest, tshark
-from tools.hwsim.scenarios import ENVELOPE, LLC_SNAP_FASTPAY, Recording, kernel_interop
+from tools.hwsim.scenarios import ENVELOPE, LLC_SNAP_FASTPAY, Recording, kept, kernel_interop
 
 pytestmark = pytest.mark.hwsim
 BROADCAST = "ff:ff:ff:ff:ff:ff"
@@ -25,10 +24,7 @@ BROADCAST = "ff:ff:ff:ff:ff:ff"
 
 @pytest.fixture(scope="module")
 def interop(hwsim_guest: Guest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Recording, Path]:
-    recording = kernel_interop(hwsim_guest)
-    pcap = tmp_path_factory.mktemp("kernel-interop") / recording.pcap.name
-    shutil.copy(recording.pcap, pcap)
-    return recording, pcap
+    return kept(kernel_interop(hwsim_guest), tmp_path_factory.mktemp("kernel-interop"))
 
 
 @pytest.fixture(scope="module")

@@ -6,14 +6,13 @@ recording; our own decoder must agree once the layers are merged."""
 
 from __future__ import annotations
 
-import shutil
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from tools.hwsim import Guest, tshark
-from tools.hwsim.scenarios import Recording, kernel_chain_perr
+from tools.hwsim.scenarios import Recording, kept, kernel_chain_perr
 
 pytestmark = pytest.mark.hwsim
 BROADCAST = "ff:ff:ff:ff:ff:ff"
@@ -22,10 +21,7 @@ KINDS_COUNTED = ("beacon", "peering-open", "peering-confirm", "preq", "prep", "p
 
 @pytest.fixture(scope="module")
 def chain(hwsim_guest: Guest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Recording, Path]:
-    recording = kernel_chain_perr(hwsim_guest)
-    pcap = tmp_path_factory.mktemp("kernel-chain") / recording.pcap.name
-    shutil.copy(recording.pcap, pcap)
-    return recording, pcap
+    return kept(kernel_chain_perr(hwsim_guest), tmp_path_factory.mktemp("kernel-chain"))
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,13 @@ def _header(words: list[int], fields: bytes) -> bytes:
 
 
 EXT, VENDOR_NS, RADIOTAP_NS = 1 << 31, 1 << 30, 1 << 29
-FLAGS, RATE, CHANNEL, SIGNAL, TX_FLAGS = 1 << 1, 1 << 2, 1 << 3, 1 << 5, 1 << 15
+FLAGS, RATE, CHANNEL, SIGNAL, TX_FLAGS, MCS = 1 << 1, 1 << 2, 1 << 3, 1 << 5, 1 << 15, 1 << 19
+# HT frames carry an MCS field instead of a Rate: (known, flags, index) with
+# 20 or 40 MHz, long or short guard interval, one to four streams.
+MCS_CASES = {"mcs0-20-lgi": (0x07, 0x00, 0), "mcs0-20-sgi": (0x07, 0x04, 0), "mcs7-40-sgi": (0x07, 0x05, 7),
+             "mcs15-20-lgi": (0x07, 0x00, 15), "mcs21-40-lgi": (0x07, 0x01, 21),
+             "mcs31-20-sgi": (0x07, 0x04, 31), "mcs4-gi-unknown": (0x03, 0x05, 4),
+             "mcs4-bw-unknown": (0x06, 0x05, 4)}
 CRAFTED = {
     # TSFT (8-aligned after two bitmap words: 4 padding octets), flags,
     # rate 11 Mb/s, channel 2437 MHz, signal -61 dBm.
@@ -43,6 +49,10 @@ CRAFTED = {
         [FLAGS | RATE | SIGNAL | VENDOR_NS | EXT, 1 | RADIOTAP_NS | EXT, CHANNEL],
         struct.pack("<BBb", 0, 2, -40) + b"\0" + bytes.fromhex("001122") + b"\x00"
         + struct.pack("<H", 4) + b"\xaa" * 4 + struct.pack("<HH", 2462, 0x00A0)),
+    # Flags, channel 2412 MHz, signal -30, MCS (as Linux reports HT frames).
+    **{name: _header([FLAGS | CHANNEL | SIGNAL | MCS],
+                     struct.pack("<BBHHbBBB", 0, 0, 2412, 0x00A0, -30, *mcs))
+       for name, mcs in MCS_CASES.items()},
 }
 
 
@@ -96,13 +106,18 @@ def test_parser_agrees_with_tshark_on_ns3_headers(path: Path) -> None:
 
 
 def test_parser_agrees_with_tshark_on_crafted_headers(tmp_path: Path) -> None:
-    """Alignment padding, extended bitmaps and a vendor namespace to skip
-    read the same to our parser as to tshark."""
+    """Alignment padding, extended bitmaps, a vendor namespace to skip and
+    HT MCS fields (rate from index, bandwidth, guard interval) read the
+    same to our parser as to tshark."""
     path = tmp_path / "crafted.pcap"
     _write_pcap(path, [header + PAYLOAD for header in CRAFTED.values()])
     assert _agree(path) == len(CRAFTED)
     vendor = radiotap.parse(CRAFTED["vendor-namespace"] + PAYLOAD)
     assert (vendor.signal_dbm, vendor.rate_100kbps, vendor.freq_mhz) == (-40, 10, 2462)
+    # 19.5's tables: 6.5, 7.2, 150, 130, 324 and 288.9 Mb/s; no rate
+    # without the guard interval or the bandwidth.
+    assert [radiotap.parse(CRAFTED[name] + PAYLOAD).rate_100kbps for name in MCS_CASES] == [
+        65, 72, 1500, 1300, 3240, 2889, None, None]
 
 
 def test_tx_flags_mark_a_transmit_report() -> None:

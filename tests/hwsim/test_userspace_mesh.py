@@ -9,7 +9,6 @@ tshark decrypts with the keys the nodes agreed."""
 
 from __future__ import annotations
 
-import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from meshframes.fastpay.checks import check_order
 from meshframes.fastpay.messages import TransferOrder
 from meshframes.fastpay.wire import decode_message
 from tools.hwsim import Guest, tshark
-from tools.hwsim.scenarios import Recording, transfer_order, userspace_chain
+from tools.hwsim.scenarios import Recording, kept, transfer_order, userspace_chain
 
 pytestmark = pytest.mark.hwsim
 BROADCAST = "ff:ff:ff:ff:ff:ff"
@@ -29,10 +28,7 @@ CATEGORY_VENDOR, CATEGORY_VENDOR_PROTECTED = 127, 126
 
 def _run(guest: Guest, tmp_path_factory: pytest.TempPathFactory, name: str,
          passphrase: str | None) -> tuple[Recording, Path]:
-    recording = userspace_chain(guest, passphrase=passphrase)
-    pcap = tmp_path_factory.mktemp(name) / recording.pcap.name
-    shutil.copy(recording.pcap, pcap)
-    return recording, pcap
+    return kept(userspace_chain(guest, passphrase=passphrase), tmp_path_factory.mktemp(name))
 
 
 @pytest.fixture(scope="module")

@@ -44,6 +44,8 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "wireless-regdb", ("/lib/firmware/regulatory.db",), "cfg80211's regulatory database"
     ),
     Requirement("tshark", ("/usr/bin/tshark",), "the frame-format oracle"),
+    Requirement("wpasupplicant", ("/usr/sbin/wpa_supplicant", "/sbin/wpa_supplicant"),
+                "Linux's own secure mesh (SAE, AMPE)"),
 )
 KERNEL_PACKAGE = "linux-image-amd64"
 

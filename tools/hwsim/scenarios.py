@@ -8,6 +8,7 @@ happened) so a capture's README line can say when each phase begins.
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.hwsim.guest import Guest
-from tools.hwsim.radios import DEFAULT_MESH_ID, Node, medium_chain, mesh_chain
+from tools.hwsim.radios import DEFAULT_FREQ, DEFAULT_MESH_ID, Node, medium_chain, mesh_chain
 from tools.hwsim.wait import wait_for
 
 PROBES = "tools.hwsim.probes"
@@ -53,6 +54,15 @@ class Recording:
     keys: dict[str, dict[str, bytes]] = field(default_factory=dict)
 
 
+def kept(recording: Recording, directory: Path) -> tuple[Recording, Path]:
+    """The recording with its pcap copied out of the guest's share (which
+    the next scenario reuses) into `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    pcap = directory / recording.pcap.name
+    shutil.copy(recording.pcap, pcap)
+    return recording, pcap
+
+
 def transfer_order(amount: int, sequence_number: int = 0) -> bytes:
     """A real FastPay order: SerializedMessage::Order of a transfer signed
     by a fixed test account (its signature verifies at the far end)."""
@@ -82,12 +92,7 @@ def kernel_chain_perr(guest: Guest, *, messages: int = 3,
     timeline.mark("recorder up")
     mesh_chain([n0, n1, n2])
     timeline.mark("n0-n1 and n1-n2 peered (ESTAB), n0-n2 blocked")
-    for node in (n0, n2):
-        node.call(f"{PROBES}:meshif_open", node.wlan)
-    delivered = {
-        "n0->n2": _exchange(n0, n2, messages, timeline),
-        "n2->n0": _exchange(n2, n0, messages, timeline),
-    }
+    delivered = _exchange_both_ways(n0, n2, messages, timeline)
     n0.wait_mpath(n2, next_hop=n1)
     timeline.mark("n0 has an active path to n2 via n1")
     n2.vanish()
@@ -101,6 +106,15 @@ def kernel_chain_perr(guest: Guest, *, messages: int = 3,
     path = capture.stop()
     timeline.mark("recorder stopped")
     return Recording(path, (n0, n1, n2, recorder), timeline, delivered)
+
+
+def _exchange_both_ways(a: Node, b: Node, messages: int, timeline: Timeline) -> dict[str, int]:
+    """Open both ends' mesh-interface transport, send `messages` each way;
+    how many arrived, by direction."""
+    for node in (a, b):
+        node.call(f"{PROBES}:meshif_open", node.wlan)
+    return {f"n{a.index}->n{b.index}": _exchange(a, b, messages, timeline),
+            f"n{b.index}->n{a.index}": _exchange(b, a, messages, timeline)}
 
 
 def _exchange(src: Node, dst: Node, messages: int, timeline: Timeline) -> int:
@@ -277,7 +291,52 @@ def kernel_interop(guest: Guest, *, messages: int = 3, timeout: float = 30.0) ->
     return Recording(path, (n0, n1, u2, recorder), timeline, delivered, states)
 
 
+SAE_PASSPHRASE = "meshframes-sae-passphrase"
+# wpa_supplicant's secure mesh (mode 5): SAE authenticates each pair, its
+# userspace MPM runs AMPE, and management frames are protected (PMF).
+_WPA_MESH_CONF = """user_mpm=1
+network={{
+    ssid="{mesh_id}"
+    mode=5
+    frequency={freq}
+    key_mgmt=SAE
+    psk="{passphrase}"
+    ieee80211w=2
+}}
+"""
+
+
+def kernel_sae(guest: Guest, *, messages: int = 3, timeout: float = 30.0) -> Recording:
+    """Linux's secure mesh: n0 - n1 - n2 in a chain shaped by hwsim groups,
+    each a mesh point run by wpa_supplicant with SAE and AMPE, a fourth
+    radio recording. Phases: beacons with RSN; SAE Commit and Confirm each
+    way on both links; AMPE peering (encrypted elements behind a MIC); n0
+    sends `messages` FastPay envelopes to n2 over the mesh interface (PREQ
+    and PREP as protected action frames, CCMP data relayed by n1) and n2
+    answers as many."""
+    n0, n1, n2, recorder = guest.reset_radios(4)
+    medium_chain((n0, n1, n2), listeners=[recorder])
+    capture = recorder.start_capture("kernel-sae.pcap")
+    timeline = Timeline()
+    timeline.mark("recorder up")
+    for node in (n0, n1, n2):
+        host_conf, guest_conf = guest.io_path(f"wpa-{node.netns}.conf")
+        host_conf.write_text(_WPA_MESH_CONF.format(mesh_id=DEFAULT_MESH_ID, freq=DEFAULT_FREQ,
+                                                   passphrase=SAE_PASSPHRASE))
+        node.run(f"wpa_supplicant -B -D nl80211 -i {node.wlan} -c {guest_conf}")
+    timeline.mark("wpa_supplicant started on n0, n1, n2 (SAE)")
+    for a, b in ((n0, n1), (n1, n0), (n1, n2), (n2, n1)):
+        a.wait_plink(b, timeout=timeout)
+    timeline.mark("n0-n1 and n1-n2 ESTAB after SAE and AMPE")
+    delivered = _exchange_both_ways(n0, n2, messages, timeline)
+    states = {node.netns: {"stations": node.stations(), "mpaths": node.mpaths()} for node in (n0, n1, n2)}
+    path = capture.stop()
+    timeline.mark("recorder stopped")
+    return Recording(path, (n0, n1, n2, recorder), timeline, delivered, states)
+
+
 SCENARIOS: dict[str, Callable[[Guest], Recording]] = {
+    "kernel-sae": kernel_sae,
     "kernel-interop": kernel_interop,
     "userspace-chain": userspace_chain,
     "kernel-chain-perr": kernel_chain_perr,

@@ -9,12 +9,12 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-FIELDS = (
-    "frame.number", "wlan.fc.type_subtype", "wlan.ta", "wlan.ra", "wlan.sa", "wlan.da",
-    "wlan.fixed.category_code", "wlan.fixed.selfprot_action", "wlan.fixed.mesh_action",
-    "wlan.tag.number", "wlan.hwmp.orig_sta", "wlan.hwmp.targ_sta", "wlan.mesh.control_field",
-    "_ws.malformed",
-)
+from tools.tshark import KIND_FIELDS, kind_of
+
+FIELDS = tuple(dict.fromkeys((
+    "frame.number", "wlan.ta", "wlan.ra", "wlan.sa", "wlan.da", *KIND_FIELDS,
+    "wlan.hwmp.orig_sta", "wlan.hwmp.targ_sta", "wlan.mesh.control_field", "_ws.malformed",
+)))
 
 
 def rows(pcap: Path, fields: Sequence[str] = FIELDS, *,
@@ -40,27 +40,8 @@ def rows(pcap: Path, fields: Sequence[str] = FIELDS, *,
 
 def kind(row: dict[str, str]) -> str:
     """The frame's kind in the names meshframes.dissect uses, from tshark's
-    fields alone."""
-    subtype = _number(row["wlan.fc.type_subtype"])
-    if subtype == 0x0008:
-        return "beacon"
-    category = _number(row["wlan.fixed.category_code"])
-    if category == 15:
-        return {1: "peering-open", 2: "peering-confirm", 3: "peering-close"}.get(
-            _number(row["wlan.fixed.selfprot_action"]), "other")
-    if category == 13 and _number(row["wlan.fixed.mesh_action"]) == 1:
-        tags = {_number(tag) for tag in row["wlan.tag.number"].split(",")}
-        for tag, name in ((130, "preq"), (131, "prep"), (132, "perr"), (126, "rann")):
-            if tag in tags:
-                return name
-    if subtype == 0x0028 and row["wlan.mesh.control_field"]:
-        return "mesh-data"
-    return "other"
-
-
-def _number(text: str) -> int | None:
-    # tshark prints some fields in decimal and others in hex ("0x01").
-    return int(text, 0) if text else None
+    fields alone, by the one rule tools.tshark.kind_of keeps."""
+    return kind_of({name: row[name].split(",") if row.get(name) else [] for name in KIND_FIELDS})
 
 
 def kinds(pcap: Path) -> Counter[str]:
