@@ -4,11 +4,13 @@ A capture taken at a mesh node (ns-3 writes one per node; a monitor next to
 a radio gives the same) shows what the node heard and what it sent. We give
 our MeshNode what it heard, at the capture's times, over the real
 NodeRuntime, with the neighbours it heard beacons from taken as established
-peers, and compare what our engine does with what the captured node did:
-the next hop of every data frame it sent, the PREQs it forwarded, the PREPs
-it answered, the destinations its PERRs reported, and the discoveries it
-started. The node's own ACKed transmissions become transmit reports, so link
-failures look to our engine as they looked to the captured node.
+peers (from then on links follow the captured node's own peering frames,
+and a node that sent proactive PREQs is a root), and compare what our engine does with what the captured node did:
+the next hop of every data frame it sent, the PREQs and RANNs it forwarded,
+the PREPs it answered, the destinations its PERRs reported, and the
+discoveries it started. The node's own ACKed transmissions become transmit
+reports, so link failures look to our engine as they looked to the captured
+node.
 
 The same engine code runs here as on simulated air and on radios; only the
 Radio and the Clock differ.
@@ -25,7 +27,7 @@ from meshframes.codec import (
 )
 from meshframes.codec.elements import MeshId
 from meshframes.codec.header import is_group
-from meshframes.codec.pathsel import PREQ_FLAG_PROACTIVE_PREP, Perr, Prep, Preq
+from meshframes.codec.pathsel import PREQ_FLAG_PROACTIVE_PREP, Perr, Prep, Preq, Rann
 from meshframes.codec.peering import SP_MESH_PEERING_CLOSE, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_OPEN
 from meshframes.mesh.constants import MeshConfig, RootMode
 from meshframes.mesh.node import MeshNode
@@ -94,6 +96,7 @@ class HwmpBehaviour:
     originated: list[tuple[float, bytes]] = field(default_factory=list)
     preps: set[tuple[bytes, frozenset[bytes]]] = field(default_factory=set)
     perr_destinations: set[bytes] = field(default_factory=set)
+    forwarded_ranns: set[bytes] = field(default_factory=set)  # root addresses
 
     def add(self, t: float, me: bytes, frame: Frame) -> None:
         if not isinstance(frame, MeshAction):
@@ -109,6 +112,8 @@ class HwmpBehaviour:
                 self.preps.add((frame.header.addr1, frozenset((element.target_addr, element.originator_addr))))
             elif isinstance(element, Perr):
                 self.perr_destinations |= {d.addr for d in element.destinations}
+            elif isinstance(element, Rann) and element.root_addr != me:
+                self.forwarded_ranns.add(element.root_addr)
 
 
 class NothingToReplay(ValueError):

@@ -59,6 +59,8 @@ def replay(pcap: str, node_mac: str | None, mesh_id: str | None, as_json: bool) 
             {f"{r.hex(':')}:{'/'.join(_macs(p))}" for r, p in result.ours.preps}),
         "PERR destinations": (set(_macs(result.captured.perr_destinations)),
                               set(_macs(result.ours.perr_destinations))),
+        "RANNs forwarded (root)": (set(_macs(result.captured.forwarded_ranns)),
+                                   set(_macs(result.ours.forwarded_ranns))),
         "discoveries started (target)": ({t.hex(":") for _, t in result.captured.originated},
                                          {t.hex(":") for _, t in result.ours.originated}),
     }

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.hwsim.guest import Guest
-from tools.hwsim.radios import DEFAULT_FREQ, DEFAULT_MESH_ID, Node, medium_chain, mesh_chain
+from tools.hwsim.radios import DEFAULT_FREQ, DEFAULT_MESH_ID, Capture, Node, medium_chain, mesh_chain
 from tools.hwsim.wait import wait_for
 
 PROBES = "tools.hwsim.probes"
@@ -306,6 +306,23 @@ network={{
 """
 
 
+def _recorded_chain(guest: Guest, name: str) -> tuple[tuple[Node, ...], Capture, Timeline]:
+    """Three radios in a chain shaped by hwsim groups and a fourth that
+    hears them all, recording into `name`."""
+    n0, n1, n2, recorder = guest.reset_radios(4)
+    medium_chain((n0, n1, n2), listeners=[recorder])
+    capture = recorder.start_capture(name)
+    timeline = Timeline()
+    timeline.mark("recorder up")
+    return (n0, n1, n2, recorder), capture, timeline
+
+
+def _wait_chain_estab(chain: tuple[Node, Node, Node], timeout: float) -> None:
+    n0, n1, n2 = chain
+    for a, b in ((n0, n1), (n1, n0), (n1, n2), (n2, n1)):
+        a.wait_plink(b, timeout=timeout)
+
+
 def kernel_sae(guest: Guest, *, messages: int = 3, timeout: float = 30.0) -> Recording:
     """Linux's secure mesh: n0 - n1 - n2 in a chain shaped by hwsim groups,
     each a mesh point run by wpa_supplicant with SAE and AMPE, a fourth
@@ -314,19 +331,14 @@ def kernel_sae(guest: Guest, *, messages: int = 3, timeout: float = 30.0) -> Rec
     sends `messages` FastPay envelopes to n2 over the mesh interface (PREQ
     and PREP as protected action frames, CCMP data relayed by n1) and n2
     answers as many."""
-    n0, n1, n2, recorder = guest.reset_radios(4)
-    medium_chain((n0, n1, n2), listeners=[recorder])
-    capture = recorder.start_capture("kernel-sae.pcap")
-    timeline = Timeline()
-    timeline.mark("recorder up")
+    (n0, n1, n2, recorder), capture, timeline = _recorded_chain(guest, "kernel-sae.pcap")
     for node in (n0, n1, n2):
         host_conf, guest_conf = guest.io_path(f"wpa-{node.netns}.conf")
         host_conf.write_text(_WPA_MESH_CONF.format(mesh_id=DEFAULT_MESH_ID, freq=DEFAULT_FREQ,
                                                    passphrase=SAE_PASSPHRASE))
         node.run(f"wpa_supplicant -B -D nl80211 -i {node.wlan} -c {guest_conf}")
     timeline.mark("wpa_supplicant started on n0, n1, n2 (SAE)")
-    for a, b in ((n0, n1), (n1, n0), (n1, n2), (n2, n1)):
-        a.wait_plink(b, timeout=timeout)
+    _wait_chain_estab((n0, n1, n2), timeout)
     timeline.mark("n0-n1 and n1-n2 ESTAB after SAE and AMPE")
     delivered = _exchange_both_ways(n0, n2, messages, timeline)
     states = {node.netns: {"stations": node.stations(), "mpaths": node.mpaths()} for node in (n0, n1, n2)}
@@ -335,7 +347,44 @@ def kernel_sae(guest: Guest, *, messages: int = 3, timeout: float = 30.0) -> Rec
     return Recording(path, (n0, n1, n2, recorder), timeline, delivered, states)
 
 
+def kernel_root(guest: Guest, *, phase: float = 4.0, timeout: float = 30.0) -> Recording:
+    """Linux's proactive HWMP: open kernel mesh points n0 - n1 - n2 in a
+    chain shaped by hwsim groups, a fourth radio recording. n0 becomes a
+    root in each of Linux's root modes in turn, `phase` seconds each: RANN
+    with gate announcements (4; n2 answers with a unicast PREQ to the root,
+    n0 with a PREP), proactive PREQ with PREP (3), proactive PREQ without
+    PREP (2). During the RANN phase n2 sends a FastPay envelope to n0."""
+    (n0, n1, n2, recorder), capture, timeline = _recorded_chain(guest, "kernel-root.pcap")
+    for node in (n0, n1, n2):
+        node.mesh_join(DEFAULT_MESH_ID)
+    _wait_chain_estab((n0, n1, n2), timeout)
+    timeline.mark("n0-n1 and n1-n2 ESTAB")
+    n0.set_mesh_param("mesh_gate_announcements", 1)
+    n0.set_mesh_param("mesh_hwmp_rann_interval", 1000)
+    n0.set_mesh_param("mesh_hwmp_root_interval", 1000)
+    n0.set_mesh_param("mesh_hwmp_rootmode", 4)
+    timeline.mark("n0 root mode 4 (RANN, gate announcements)")
+    time.sleep(phase)
+    for node in (n0, n2):
+        node.call(f"{PROBES}:meshif_open", node.wlan)
+    envelope = ENVELOPE + b" to the root"
+    n2.call(f"{PROBES}:meshif_send", n2.wlan, n0.mac_bytes, [envelope])
+    got = n0.call(f"{PROBES}:meshif_collect", n0.wlan, [envelope], timeout=timeout)
+    timeline.mark(f"n2 sent an envelope to n0, n0 received {len(got)}")
+    n0.set_mesh_param("mesh_hwmp_rootmode", 3)
+    timeline.mark("n0 root mode 3 (proactive PREQ with PREP)")
+    time.sleep(phase)
+    n0.set_mesh_param("mesh_hwmp_rootmode", 2)
+    timeline.mark("n0 root mode 2 (proactive PREQ without PREP)")
+    time.sleep(phase)
+    states = {node.netns: {"mpaths": node.mpaths()} for node in (n0, n1, n2)}
+    path = capture.stop()
+    timeline.mark("recorder stopped")
+    return Recording(path, (n0, n1, n2, recorder), timeline, {"n2->n0": len(got)}, states)
+
+
 SCENARIOS: dict[str, Callable[[Guest], Recording]] = {
+    "kernel-root": kernel_root,
     "kernel-sae": kernel_sae,
     "kernel-interop": kernel_interop,
     "userspace-chain": userspace_chain,

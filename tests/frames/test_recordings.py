@@ -1,0 +1,74 @@
+"""Our own hwsim recordings (pcaps/*.pcap, pcaps/README.md), checked
+against tshark without booting anything: every frame decodes, the kinds
+are counted as tshark counts them, and the HWMP elements, RANN included,
+carry tshark's field values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from meshframes.dissect import analyze
+from meshframes.replay import replay
+from tools import tshark
+
+PCAPS = Path(__file__).resolve().parents[2] / "pcaps"
+RECORDINGS = sorted(PCAPS.glob("*.pcap"))
+
+pytestmark = pytest.mark.tshark
+
+
+def test_the_recordings_are_there() -> None:
+    names = {p.name for p in RECORDINGS}
+    assert {"linux-kernel-chain-perr.pcap", "linux-kernel-root.pcap", "linux-kernel-sae.pcap",
+            "linux-meshframes-interop.pcap", "meshframes-userspace-chain.pcap"} <= names
+
+
+@pytest.mark.parametrize("path", RECORDINGS, ids=lambda p: p.name)
+def test_recording_decodes_completely_with_tshark_counts(path: Path) -> None:
+    """tshark cannot name our FastPay payloads: to it they are "other"."""
+    result, _ = analyze(path)
+    assert result.undecoded == [] and result.malformed == []
+    folded: dict[str, int] = {}
+    for kind, count in result.by_kind.items():
+        key = "other" if kind.startswith("fastpay-") else kind
+        folded[key] = folded.get(key, 0) + count
+    assert folded == tshark.counts_by_kind(path)
+
+
+def test_rann_fields_equal_tshark_s() -> None:
+    """Linux's RANNs (root mode 4, gate announcements on) frame by frame."""
+    path = PCAPS / "linux-kernel-root.pcap"
+    result, _ = analyze(path)
+    names = ["wlan.rann.flags", "wlan.rann.root_sta", "wlan.rann.rann_sn", "wlan.rann.interval",
+             "wlan.hwmp.hopcount", "wlan.hwmp.ttl", "wlan.hwmp.metric"]
+    theirs = tshark.fields(path, names)
+    ranns = [r for r in result.hwmp if r["element"] == "RANN"]
+    assert len(ranns) == tshark.counts_by_kind(path)["rann"]
+    for record in ranns:
+        frame = theirs[record["frame"]]
+        assert [int(v, 0) for v in frame["wlan.rann.flags"]] == [record["flags"]]
+        assert frame["wlan.rann.root_sta"] == [record["root_mesh_sta_address"]]
+        assert [int(v) for v in frame["wlan.rann.rann_sn"]] == [record["hwmp_sn"]]
+        assert [int(v) for v in frame["wlan.rann.interval"]] == [record["interval"]]
+        assert [int(v) for v in frame["wlan.hwmp.hopcount"]] == [record["hop_count"]]
+        assert [int(v) for v in frame["wlan.hwmp.ttl"]] == [record["element_ttl"]]
+        assert [int(v) for v in frame["wlan.hwmp.metric"]] == [record["metric"]]
+    assert {r["flags"] & 0x01 for r in ranns} == {1}  # the gate announcement bit
+
+
+def test_linux_root_modes_replayed_at_the_relay_agree() -> None:
+    """The relay n1 of a Linux chain whose end n0 is a root in modes 4, 3
+    and 2 in turn (it hears every frame of the chain): our engine forwards
+    the same RANNs and PREQs, answers with the same PREPs, starts the same
+    discovery and sends data to the same next hop."""
+    result = replay(PCAPS / "linux-kernel-root.pcap", bytes.fromhex("020000000100"))
+    ours, captured = result.ours, result.captured
+    assert captured.forwarded_ranns and captured.forwarded_preqs and captured.preps
+    assert result.data_checked > 0 and result.next_hop_mismatches == []
+    assert ours.forwarded_ranns == captured.forwarded_ranns
+    assert ours.forwarded_preqs == captured.forwarded_preqs
+    assert ours.preps == captured.preps
+    assert ours.perr_destinations == captured.perr_destinations
+    assert {t for _, t in ours.originated} == {t for _, t in captured.originated}
