@@ -324,13 +324,15 @@ class Hwmp:
         """(replier, replier SN, asker, draft order?). In the standard the
         PREP names the replier as target and the asker as originator; ns-3
         swaps the two addresses but not the sequence numbers, so the Target
-        HWMP SN is the replier's either way. The asker is us, or the node
-        whose PREQ built us a reverse path leading away from the PREP's
-        transmitter; failing that, the originator of a PREQ we saw for the
-        other address."""
+        HWMP SN is the replier's either way. Only a transmitter known to
+        write the draft layouts gets the draft reading considered. Then the
+        asker is us, or the node whose PREQ built us a reverse path leading
+        away from the PREP's transmitter; failing that, the originator of a
+        PREQ we saw for the other address."""
         std = (prep.target_addr, prep.target_sn, prep.originator_addr, False)
         draft = (prep.originator_addr, prep.target_sn, prep.target_addr, True)
-        if prep.originator_addr == self.mac:
+        peer = self.peers.get(ta)
+        if prep.originator_addr == self.mac or peer is None or not peer.speaks_draft:
             return std
         if prep.target_addr == self.mac:
             return draft

@@ -23,6 +23,7 @@ from meshframes.codec import (
     ActionFrame, Beacon, ControlFrame, DataFrame, ExtensionFrame, Frame, ManagementFrame, MeshAction,
     SelfProtected, VendorAction,
 )
+from meshframes.codec.elements import BeaconTiming, BeaconTimingLayout
 from meshframes.codec.fastpay import Reassembled, Reassembler
 from meshframes.codec.frames import CATEGORY_VENDOR
 from meshframes.codec.header import SUBTYPE_QOS_NULL, MacHeader, is_group
@@ -108,6 +109,8 @@ class MeshNode:
         if isinstance(frame, Beacon):
             return self._on_beacon(frame, rx, now)
         if isinstance(frame, SelfProtected):
+            if frame.peering is not None and frame.peering.is_ns3_draft:
+                self._note_draft(frame.header.addr2)
             return self.peering.on_frame(frame, now)
         if isinstance(frame, MeshAction):
             return self.hwmp.on_frame(frame, now)
@@ -219,7 +222,15 @@ class MeshNode:
             # from beacons (ns-3's) that lack a Mesh Configuration.
             peer.last_seen = now
             peer.beacon_interval = beacon.beacon_interval * 1024e-6
+            if any(isinstance(e, BeaconTiming) and e.layout is BeaconTimingLayout.NS3_DRAFT
+                   for e in beacon.elements):
+                peer.speaks_draft = True
         return self.peering.on_beacon(beacon, rx, now)
+
+    def _note_draft(self, addr: bytes) -> None:
+        peer = self.peers.get(addr)
+        if peer is not None:
+            peer.speaks_draft = True
 
     def _on_multihop(self, frame: VendorAction | DataFrame, now: float, sealed_by: bytes | None) -> list[Action]:
         if isinstance(frame, DataFrame) and frame.mesh_control is None:

@@ -58,6 +58,9 @@ class Peer:
     local_nonce: bytes = b""
     peer_nonce: bytes = b""
     peer_gtk: GtkData | None = None
+    # The peer writes the 802.11s draft layouts ns-3 uses (its Beacon Timing
+    # or peering element says so): its PREPs name the asker first.
+    speaks_draft: bool = False
 
     @property
     def established(self) -> bool:

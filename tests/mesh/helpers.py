@@ -18,6 +18,7 @@ A = bytes.fromhex("020000000001")
 B = bytes.fromhex("020000000002")
 C = bytes.fromhex("020000000003")
 D = bytes.fromhex("020000000004")
+E = bytes.fromhex("020000000005")
 RX = RxFrame(b"", 0.0, -40, 540)
 
 

@@ -23,7 +23,7 @@ from meshframes.mesh.pathtable import PathFlags, PathTable
 from meshframes.mesh.peers import PeerTable
 from meshframes.mesh.seqnum import sn_gt, sn_lt
 
-from .helpers import A, B, C, D, refusals, sent, take_as_established, timers
+from .helpers import A, B, C, D, E, refusals, sent, take_as_established, timers
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 LIFETIME = 4882  # MSEC_TO_TU(5000), what Linux puts in its PREQs
@@ -186,14 +186,31 @@ def test_prep_travels_back_and_resolves() -> None:
 def test_prep_in_ns3_draft_order_is_recognised() -> None:
     """ns-3 writes the PREQ originator's address first but keeps the
     replier's SN in the Target HWMP SN field; the relay that forwarded
-    that PREQ reads the PREP the right way round and forwards it."""
+    that PREQ, knowing the transmitter writes the draft layouts, reads the
+    PREP the right way round and forwards it."""
     relay = hwmp()
+    relay.peers.get(C).speaks_draft = True  # type: ignore[union-attr]
     relay.on_frame(preq(B, B, 3, D), 0.0)
     draft = Prep(0, 1, 30, B, 7, LIFETIME, 300, D, 3)  # asker's address first, as ns-3 does
     actions = relay.on_frame(path_selection(A, C, draft), 0.01)
     assert "prep-draft-address-order" in refusals(actions)
     assert relay.paths.next_hop(D, 0.01) == C
     assert relay.paths.lookup(D).sn == 7  # type: ignore[union-attr]
+
+
+def test_prep_from_a_standard_peer_is_never_read_as_draft() -> None:
+    """Where the draft reading would fit as well (we hold a path to the
+    replier through another peer, and saw the replier's own PREQ for the
+    asker but not the asker's), a peer not known to write the draft layouts
+    gets the standard reading."""
+    relay = hwmp(peers=(B, C, E))
+    relay.on_frame(preq(B, B, 3, E), 0.0)  # a path to B via B (B's PREQ for E, not for D)
+    relay.on_frame(preq(E, D, 5, B, hop=1), 0.001)  # D's own PREQ for B: path to D via E
+    standard = Prep(0, 1, 30, D, 9, LIFETIME, 300, B, 3)  # replier D, asker B
+    actions = relay.on_frame(path_selection(A, C, standard), 0.01)
+    assert "prep-draft-address-order" not in refusals(actions)
+    assert relay.paths.lookup(D).sn == 9  # type: ignore[union-attr]
+    assert [f.header.addr1 for f in sent(actions)] == [B]
     assert [f.header.addr1 for f in sent(actions)] == [B]
 
 
