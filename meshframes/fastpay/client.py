@@ -124,7 +124,8 @@ class Client:
         self._votes: dict[bytes, bytes] = {}
         self._acks: set[bytes] = set()
         self._outstanding: set[bytes] = set()
-        self._helped: set[tuple[bytes, str]] = set()
+        # When each authority was last helped to catch up, by kind of help.
+        self._helped: dict[tuple[bytes, str], float] = {}
         self._interval = retry_interval
         self._deadline: float | None = None
 
@@ -216,7 +217,7 @@ class Client:
         self.phase = Phase.VOTING
         self._order = order
         self._votes = {}
-        self._helped = set()
+        self._helped = {}
         self._outstanding = set(self.committee.names)
         self._interval = self.retry_interval
         return [SendToAuthority(a, order) for a in self.committee.names] + self._arm(now)
@@ -227,8 +228,11 @@ class Client:
         if isinstance(message, AccountInfoResponse):
             if message.sender != self.address:
                 return self._ignore(authority, "account info for another account")
-            if message.pending_confirmation is not None:
-                return self._receive_vote(authority, message.pending_confirmation, now)
+            pending = message.pending_confirmation
+            if pending is not None and pending.value == order:
+                return self._receive_vote(authority, pending, now)
+            # No vote for our order: it holds an older one (it missed the
+            # confirmations since), or lost ours.
             return self._help_lagging(authority, message, now)
         if isinstance(message, SignedTransferOrder):
             return self._receive_vote(authority, message, now)
@@ -260,18 +264,21 @@ class Client:
         return [TransferCertified(cert)] + self._start_confirming(cert, now)
 
     def _voting_error(self, authority: bytes, error: FastPayError, now: float) -> list[Action]:
-        if error.kind is ErrorKind.UnexpectedSequenceNumber and (authority, "seq") not in self._helped:
+        if error.kind is ErrorKind.UnexpectedSequenceNumber:
             # Learn which sequence number it holds for us; the answer decides
-            # whether our earlier certificates would bring it up to date.
-            self._helped.add((authority, "seq"))
+            # whether our earlier certificates would bring it up to date. It
+            # stays outstanding: the help or its answer may be lost.
+            if not self._may_help(authority, "seq", now):
+                return self._ignore(authority, "order refused (UnexpectedSequenceNumber)")
             return [SendToAuthority(authority, AccountInfoRequest(sender=self.address))]
-        if error.kind is ErrorKind.InsufficientFunding and (authority, "funds") not in self._helped:
-            self._helped.add((authority, "funds"))
+        if error.kind is ErrorKind.InsufficientFunding:
             received = self.store.received_certificates()
-            if received:
+            if received and self._may_help(authority, "funds", now):
                 return [SendToAuthority(authority, ConfirmationOrder(transfer_certificate=c)) for c in received] + [
                     SendToAuthority(authority, self._order)  # type: ignore[arg-type]
                 ]
+            if received:
+                return self._ignore(authority, "order refused (InsufficientFunding)")
         self._outstanding.discard(authority)
         return self._ignore(authority, f"order refused ({error.kind.name})")
 
@@ -279,11 +286,9 @@ class Client:
         assert self._order is not None
         ours = self._order.transfer.sequence_number
         if info.next_sequence_number == ours:
-            # Up to date but without our order (it was lost): send it again,
-            # once, so a lying authority cannot keep us busy.
-            if (authority, "resend") in self._helped:
+            # Up to date but without our order (it was lost): send it again.
+            if not self._may_help(authority, "resend", now):
                 return self._ignore(authority, "account info without a vote for our order")
-            self._helped.add((authority, "resend"))
             return [SendToAuthority(authority, self._order)]
         if info.next_sequence_number > ours:
             self._outstanding.discard(authority)
@@ -292,9 +297,8 @@ class Client:
                 "authority is ahead of us",
                 f"it holds sequence number {info.next_sequence_number}, ours is {ours}",
             )
-        if (authority, "catch-up") in self._helped:
+        if not self._may_help(authority, "catch-up", now):
             return self._ignore(authority, "authority still behind after catch-up")
-        self._helped.add((authority, "catch-up"))
         missing = self.store.sent_certificates(info.next_sequence_number)
         return [SendToAuthority(authority, ConfirmationOrder(transfer_certificate=c)) for c in missing] + [
             SendToAuthority(authority, self._order)
@@ -307,7 +311,7 @@ class Client:
         self._certificate = cert
         self._order = None
         self._acks = set()
-        self._helped = set()
+        self._helped = {}
         self._outstanding = set(self.committee.names)
         self._interval = self.retry_interval
         confirmation = ConfirmationOrder(transfer_certificate=cert)
@@ -322,10 +326,7 @@ class Client:
         assert cert is not None
         seq = cert.value.transfer.sequence_number
         if isinstance(message, FastPayError):
-            if (
-                message.kind is ErrorKind.MissingEalierConfirmations
-                and (authority, "missing") not in self._helped
-            ):
+            if message.kind is ErrorKind.MissingEalierConfirmations:
                 current = message.current_sequence_number or 0
                 if current >= seq:
                     # Missing confirmations before ours means being behind
@@ -335,7 +336,8 @@ class Client:
                         "missing-confirmations claim not behind our certificate",
                         f"it claims to be at {current}, our certificate is for {seq}",
                     )
-                self._helped.add((authority, "missing"))
+                if not self._may_help(authority, "missing", now):
+                    return self._ignore(authority, "confirmation refused (MissingEalierConfirmations)")
                 missing = self.store.sent_certificates(current)
                 return [SendToAuthority(authority, ConfirmationOrder(transfer_certificate=c)) for c in missing]
             self._outstanding.discard(authority)
@@ -363,6 +365,16 @@ class Client:
         if self.phase is Phase.VOTING:
             return self._order  # type: ignore[return-value]
         return ConfirmationOrder(transfer_certificate=self._certificate)  # type: ignore[arg-type]
+
+    def _may_help(self, authority: bytes, kind: str, now: float) -> bool:
+        """Help a lagging authority at most once per retry interval for each
+        kind of help: lost help is given again, and a lying authority costs
+        no more messages than our own retries."""
+        last = self._helped.get((authority, kind))
+        if last is not None and now < last + self._interval:
+            return False
+        self._helped[(authority, kind)] = now
+        return True
 
     def _arm(self, now: float) -> list[Action]:
         self._deadline = now + self._interval

@@ -10,7 +10,7 @@ import pytest
 from fastpay_harness import BYZANTINE_MODES, Cluster, certify, sign_order
 
 from meshframes.fastpay.checks import check_certificate
-from meshframes.fastpay.messages import Address, SignedTransferOrder
+from meshframes.fastpay.messages import AccountInfoRequest, Address, ConfirmationOrder, SignedTransferOrder
 
 F_VALUES = (1, 2)
 
@@ -168,3 +168,54 @@ def test_lagging_authority_is_brought_up_to_date(tmp_path: Path) -> None:
     assert len(outcome.confirmed) == 1
     assert laggard in {name for name, _ in outcome.certified[0].signatures}
     assert cluster.honest[laggard].account(payer.address).next_sequence_number == 2  # type: ignore[union-attr]
+
+
+def _lagging_cluster(tmp_path: Path) -> tuple[Cluster, bytes, bytes]:
+    """A first transfer confirmed without authority X (its confirmation to X
+    lost, so X still holds its vote for that old order), then authority Y
+    unreachable: the second transfer needs X's vote."""
+    cluster = Cluster(tmp_path, [1, 1, 1, 1], [100, 0])
+    x, y = list(cluster.honest)[:2]
+    payer = cluster.client(0)
+    payee = Address.fastpay(cluster.account_ids[1].public_key)
+    cluster.deliver_filter = lambda name, message: not (name == x and isinstance(message, ConfirmationOrder))
+    assert len(cluster.run(payer, payer.transfer(payee, 10, cluster.now)).confirmed) == 1
+    account = cluster.honest[x].account(payer.address)
+    assert account is not None and account.next_sequence_number == 0 and account.pending is not None
+    return cluster, x, y
+
+
+def test_authority_holding_a_vote_for_an_older_order_is_caught_up(tmp_path: Path) -> None:
+    """Its account info carries a vote, but not for our order: the client
+    sends it the certificates it missed, then the order, and gets the vote."""
+    cluster, x, y = _lagging_cluster(tmp_path)
+    cluster.deliver_filter = lambda name, message: name != y
+    payer = cluster.client(0)
+    outcome = cluster.run(payer, payer.transfer(Address.fastpay(cluster.account_ids[1].public_key), 20,
+                                                cluster.now))
+    assert len(outcome.confirmed) == 1 and payer.balance == 70
+    assert x in {s for s, _ in outcome.certified[0].signatures}
+    assert cluster.honest[x].account(payer.address).next_sequence_number == 2  # type: ignore[union-attr]
+
+
+def test_help_for_a_lagging_authority_is_given_again_when_lost(tmp_path: Path) -> None:
+    """The first account-info request and the first catch-up certificate to
+    X are lost on the way: the client helps again on a later retry instead
+    of giving X up (which, with Y gone, would stall the transfer for good)."""
+    cluster, x, y = _lagging_cluster(tmp_path)
+    lost: set[type] = set()
+
+    def deliver(name: bytes, message: object) -> bool:
+        if name == y:
+            return False
+        if name == x and isinstance(message, (AccountInfoRequest, ConfirmationOrder)) and type(message) not in lost:
+            lost.add(type(message))
+            return False
+        return True
+
+    cluster.deliver_filter = deliver
+    payer = cluster.client(0)
+    outcome = cluster.run(payer, payer.transfer(Address.fastpay(cluster.account_ids[1].public_key), 20,
+                                                cluster.now))
+    assert lost == {AccountInfoRequest, ConfirmationOrder}
+    assert len(outcome.confirmed) == 1 and payer.balance == 70
