@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from meshframes.capture import mpdus
+from meshframes.codec import decode
 from meshframes.dissect import analyze
 from meshframes.replay import replay
 from tools import tshark
@@ -22,7 +24,8 @@ pytestmark = pytest.mark.tshark
 def test_the_recordings_are_there() -> None:
     names = {p.name for p in RECORDINGS}
     assert {"linux-kernel-chain-perr.pcap", "linux-kernel-root.pcap", "linux-kernel-sae.pcap",
-            "linux-meshframes-interop.pcap", "meshframes-userspace-chain.pcap"} <= names
+            "linux-meshframes-interop.pcap", "meshframes-userspace-chain.pcap",
+            "linux-kernel-bridge.pcap"} <= names
 
 
 @pytest.mark.parametrize("path", RECORDINGS, ids=lambda p: p.name)
@@ -72,3 +75,38 @@ def test_linux_root_modes_replayed_at_the_relay_agree() -> None:
     assert ours.preps == captured.preps
     assert ours.perr_destinations == captured.perr_destinations
     assert {t for _, t in ours.originated} == {t for _, t in captured.originated}
+
+
+def test_linux_address_extension_equals_tshark_s() -> None:
+    """Linux bridging hosts through the mesh: Mesh Control with A4 (mode 1,
+    group) and A5/A6 (mode 2, unicast) as the kernel wrote them, frame by
+    frame, against tshark; the proxied hosts are where they should be."""
+    path = PCAPS / "linux-kernel-bridge.pcap"
+    theirs = tshark.fields(path, ["wlan.fixed.mesh_flags", "wlan.fixed.mesh_addr4", "wlan.fixed.mesh_addr5",
+                                  "wlan.fixed.mesh_addr6", "wlan.fixed.mesh_ttl"])
+    modes: set[int] = set()
+    for index, (_, mpdu, _) in enumerate(mpdus(path)):
+        frame = decode(mpdu)
+        control = getattr(frame, "mesh_control", None)
+        if control is None:
+            assert theirs[index]["wlan.fixed.mesh_ttl"] == []
+            continue
+        row = theirs[index]
+        assert [int(v, 0) for v in row["wlan.fixed.mesh_flags"]] == [control.flags]
+        assert [int(v, 0) for v in row["wlan.fixed.mesh_ttl"]] == [control.ttl]
+        extension = [a.hex(":") for a in control.addr_ext]
+        assert row["wlan.fixed.mesh_addr4"] + row["wlan.fixed.mesh_addr5"] + row["wlan.fixed.mesh_addr6"] == extension
+        modes.add(control.flags & 0x03)
+        if control.flags & 0x03:
+            assert set(extension) & {"0a:00:00:00:00:11", "0a:00:00:00:00:22"}
+    assert modes == {0, 1, 2}
+
+
+def test_linux_bridged_frames_replayed_at_the_relay_agree() -> None:
+    """The relay of the bridged chain forwards 6-address frames by their
+    mesh DA: ours picks the same next hop for each and joins in the same
+    discovery."""
+    result = replay(PCAPS / "linux-kernel-bridge.pcap", bytes.fromhex("020000000100"))
+    assert result.data_checked > 0 and result.next_hop_mismatches == []
+    assert result.ours.forwarded_preqs == result.captured.forwarded_preqs
+    assert result.ours.preps == result.captured.preps

@@ -15,16 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from tools.hwsim import Guest, tshark
-from tools.hwsim.scenarios import ENVELOPE, LLC_SNAP_FASTPAY, Recording, kept, kernel_interop
+from tools.hwsim import tshark
+from tools.hwsim.scenarios import ENVELOPE, LLC_SNAP_FASTPAY, Recording, kernel_interop
+
+from . import recorded
 
 pytestmark = pytest.mark.hwsim
 BROADCAST = "ff:ff:ff:ff:ff:ff"
 
 
-@pytest.fixture(scope="module")
-def interop(hwsim_guest: Guest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Recording, Path]:
-    return kept(kernel_interop(hwsim_guest), tmp_path_factory.mktemp("kernel-interop"))
+interop = recorded(kernel_interop)
 
 
 @pytest.fixture(scope="module")

@@ -11,17 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from tools.hwsim import Guest, tshark
-from tools.hwsim.scenarios import Recording, kept, kernel_chain_perr
+from tools.hwsim import tshark
+from tools.hwsim.scenarios import Recording, kernel_chain_perr
+
+from . import recorded
 
 pytestmark = pytest.mark.hwsim
 BROADCAST = "ff:ff:ff:ff:ff:ff"
 KINDS_COUNTED = ("beacon", "peering-open", "peering-confirm", "preq", "prep", "perr", "mesh-data")
 
 
-@pytest.fixture(scope="module")
-def chain(hwsim_guest: Guest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Recording, Path]:
-    return kept(kernel_chain_perr(hwsim_guest), tmp_path_factory.mktemp("kernel-chain"))
+chain = recorded(kernel_chain_perr)
 
 
 @pytest.fixture(scope="module")

@@ -13,15 +13,12 @@ import pytest
 from meshframes.dissect import analyze
 from meshframes.replay import replay
 from tools import tshark
-from tools.hwsim import Guest
-from tools.hwsim.scenarios import Recording, kept, kernel_root
+from tools.hwsim.scenarios import Recording, kernel_root
+
+from . import recorded
 
 pytestmark = pytest.mark.hwsim
-
-
-@pytest.fixture(scope="module")
-def root(hwsim_guest: Guest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Recording, Path]:
-    return kept(kernel_root(hwsim_guest), tmp_path_factory.mktemp("kernel-root"))
+root = recorded(kernel_root)
 
 
 def test_traffic_reaches_the_root_and_paths_point_at_it(root: tuple[Recording, Path]) -> None:

@@ -16,15 +16,12 @@ from meshframes.capture import mpdus
 from meshframes.dissect import analyze
 from meshframes.layers import MIC, AMPEEncrypted, SAECommit, SAEConfirm
 from tools import tshark
-from tools.hwsim import Guest
-from tools.hwsim.scenarios import Recording, kept, kernel_sae
+from tools.hwsim.scenarios import Recording, kernel_sae
+
+from . import recorded
 
 pytestmark = pytest.mark.hwsim
-
-
-@pytest.fixture(scope="module")
-def sae(hwsim_guest: Guest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Recording, Path]:
-    return kept(kernel_sae(hwsim_guest), tmp_path_factory.mktemp("kernel-sae"))
+sae = recorded(kernel_sae)
 
 
 def test_kernel_peers_over_sae_and_carries_traffic(sae: tuple[Recording, Path]) -> None:

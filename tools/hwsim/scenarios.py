@@ -383,7 +383,41 @@ def kernel_root(guest: Guest, *, phase: float = 4.0, timeout: float = 30.0) -> R
     return Recording(path, (n0, n1, n2, recorder), timeline, {"n2->n0": len(got)}, states)
 
 
+BRIDGED_HOSTS = {0: ("10.9.0.1", "0a:00:00:00:00:11"), 2: ("10.9.0.2", "0a:00:00:00:00:22")}
+
+
+def kernel_bridge(guest: Guest, *, pings: int = 3, timeout: float = 30.0) -> Recording:
+    """Linux mesh points bridging hosts that are not mesh stations: open
+    kernel mesh points n0 - n1 - n2 in a chain shaped by hwsim groups, a
+    fourth radio recording. n0 and n2 each bridge their mesh interface with
+    a veth whose far end is a host (0a:00:00:00:00:11 behind n0,
+    0a:00:00:00:00:22 behind n2); the first pings the second. The kernel
+    carries their frames with Mesh Control address extension: A4 on the
+    flooded ARP request, A5/A6 on the unicast frames, and learns proxy
+    paths (mpp)."""
+    (n0, n1, n2, recorder), capture, timeline = _recorded_chain(guest, "kernel-bridge.pcap")
+    for node in (n0, n1, n2):
+        node.mesh_join(DEFAULT_MESH_ID)
+    _wait_chain_estab((n0, n1, n2), timeout)
+    timeline.mark("n0-n1 and n1-n2 ESTAB")
+    for node in (n0, n2):
+        ip, mac = BRIDGED_HOSTS[node.index]
+        node.run(f"ip link add br0 type bridge && ip link set {node.wlan} master br0 && "
+                 "ip link add veth0 type veth peer name veth1 && ip link set veth0 master br0 && "
+                 f"ip link set veth1 address {mac} && ip addr add {ip}/24 dev veth1 && "
+                 "ip link set veth0 up && ip link set veth1 up && ip link set br0 up")
+    timeline.mark("n0 and n2 bridge their mesh interface to a host each")
+    result = n0.run(f"busybox ping -c {pings} -W 2 {BRIDGED_HOSTS[2][0]}", check=False)
+    replies = result.stdout.count("bytes from")
+    timeline.mark(f"the host behind n0 pinged the host behind n2: {replies} of {pings} replies")
+    states = {node.netns: {"mpp": node.run(f"iw dev {node.wlan} mpp dump").stdout} for node in (n0, n2)}
+    path = capture.stop()
+    timeline.mark("recorder stopped")
+    return Recording(path, (n0, n1, n2, recorder), timeline, {"pings": replies}, states)
+
+
 SCENARIOS: dict[str, Callable[[Guest], Recording]] = {
+    "kernel-bridge": kernel_bridge,
     "kernel-root": kernel_root,
     "kernel-sae": kernel_sae,
     "kernel-interop": kernel_interop,
