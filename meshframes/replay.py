@@ -5,7 +5,8 @@ a radio gives the same) shows what the node heard and what it sent. We give
 our MeshNode what it heard, at the capture's times, over the real
 NodeRuntime, with the neighbours it heard beacons from taken as established
 peers (from then on links follow the captured node's own peering frames,
-and a node that sent proactive PREQs is a root), and compare what our engine does with what the captured node did:
+and a node that sent proactive PREQs is a root), and compare what our
+engine does with what the captured node did:
 the next hop of every data frame it sent, the PREQs and RANNs it forwarded,
 the PREPs it answered, the destinations its PERRs reported, and the
 discoveries it started. The node's own ACKed transmissions become transmit
