@@ -330,11 +330,13 @@ def _decode(data: bytes) -> Frame:
         return Beacon(header, ts, interval, cap, decode_elements(data, off + _BEACON_FIXED.size)[0])
     if subtype == SUBTYPE_ACTION:
         return _decode_action(header, data, off)
-    if subtype == SUBTYPE_AUTHENTICATION and _U16.unpack_from(data, off)[0] == AUTH_ALGORITHM_SAE:
-        _, seq, status = _AUTH_FIXED.unpack_from(data, off)
-        check_sae_body(seq, status, data[off + fixed:], off + fixed)
-    elif subtype in _ELEMENT_BODIES or (
-            subtype == SUBTYPE_AUTHENTICATION and _U16.unpack_from(data, off)[0] in AUTH_ALGORITHMS_WITH_ELEMENTS):
+    elements = subtype in _ELEMENT_BODIES
+    if subtype == SUBTYPE_AUTHENTICATION:
+        algorithm, seq, status = _AUTH_FIXED.unpack_from(data, off)
+        if algorithm == AUTH_ALGORITHM_SAE:
+            check_sae_body(seq, status, data[off + fixed:], off + fixed)
+        elements = algorithm in AUTH_ALGORITHMS_WITH_ELEMENTS
+    if elements:
         # Kept as bytes, but read as the elements they are: a frame whose
         # elements do not parse is refused like any other.
         decode_elements(data, off + fixed)

@@ -40,7 +40,7 @@ class SAECommit(StrictPacket):
     name = "SAE Commit"
     fields_desc = [
         LEShortEnumField("finite_cyclic_group", 19, GROUP_NAMES),
-        _TokenField("anti_clogging_token", b"", length_from=lambda p: 0),
+        _TokenField("anti_clogging_token", b""),
         StrLenField("scalar", b"", length_from=lambda p: SAE_GROUPS[p.finite_cyclic_group][0]),
         StrLenField("element", b"", length_from=lambda p: SAE_GROUPS[p.finite_cyclic_group][1]),
     ]

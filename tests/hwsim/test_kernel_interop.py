@@ -37,10 +37,6 @@ def _macs(recording: Recording) -> tuple[str, str, str]:
     return n0.mac, n1.mac, u2.mac
 
 
-def _count(frames: list[dict[str, str]], kind: str, **fields: str) -> int:
-    return sum(1 for row in frames if tshark.kind(row) == kind
-               and all(row[f"wlan.{name}"] == value for name, value in fields.items()))
-
 
 def test_kernel_shows_our_node_as_an_established_peer(interop: tuple[Recording, Path]) -> None:
     """`iw dev wlan1 station dump` on n1 lists u2 with mesh plink ESTAB, the
@@ -65,10 +61,10 @@ def test_kernel_finds_us_with_hwmp(interop: tuple[Recording, Path],
     recording = interop[0]
     n0, n1, u2 = _macs(recording)
     for transmitter in (n0, n1):
-        assert _count(frames, "preq", ta=transmitter, ra=BROADCAST,
-                      **{"hwmp.orig_sta": n0, "hwmp.targ_sta": u2}) >= 1
-    assert _count(frames, "prep", ta=u2, ra=n1) >= 1
-    assert _count(frames, "prep", ta=n1, ra=n0) >= 1
+        assert tshark.count(frames, "preq", ta=transmitter, ra=BROADCAST,
+                            **{"hwmp.orig_sta": n0, "hwmp.targ_sta": u2}) >= 1
+    assert tshark.count(frames, "prep", ta=u2, ra=n1) >= 1
+    assert tshark.count(frames, "prep", ta=n1, ra=n0) >= 1
     path = recording.states["n0"]["mpaths"][u2]
     assert (path.next_hop, path.hop_count, path.active) == (n1, 2, True)
     assert recording.states["n1"]["mpaths"][u2].next_hop == u2
@@ -84,7 +80,7 @@ def test_kernel_forwards_data_to_us(interop: tuple[Recording, Path],
     assert recording.delivered["n0->u2"] == 3
     bodies = [d["body"] for d in recording.states["u2"]["deliveries"] if d["kind"] == "data"]
     assert bodies == [LLC_SNAP_FASTPAY + ENVELOPE + b" to u2 " + bytes([i]) for i in range(3)]
-    assert _count(frames, "mesh-data", ta=n1, ra=u2, sa=n0, da=u2) == 3
+    assert tshark.count(frames, "mesh-data", ta=n1, ra=u2, sa=n0, da=u2) == 3
 
 
 def test_kernel_forwards_our_data(interop: tuple[Recording, Path],
@@ -95,8 +91,8 @@ def test_kernel_forwards_our_data(interop: tuple[Recording, Path],
     recording = interop[0]
     n0, n1, u2 = _macs(recording)
     assert recording.delivered["u2->n0"] == 3
-    assert _count(frames, "mesh-data", ta=u2, ra=n1, sa=u2, da=n0) == 3
-    assert _count(frames, "mesh-data", ta=n1, ra=n0, sa=u2, da=n0) == 3
+    assert tshark.count(frames, "mesh-data", ta=u2, ra=n1, sa=u2, da=n0) == 3
+    assert tshark.count(frames, "mesh-data", ta=n1, ra=n0, sa=u2, da=n0) == 3
 
 
 def test_tshark_and_our_analyzer_read_every_frame(interop: tuple[Recording, Path],

@@ -34,11 +34,6 @@ def _macs(chain: tuple[Recording, Path]) -> tuple[str, str, str]:
     return n0.mac, n1.mac, n2.mac
 
 
-def _count(frames: list[dict[str, str]], kind: str, **fields: str) -> int:
-    """Frames of `kind` whose tshark fields (wlan.<name>) all match."""
-    return sum(1 for row in frames if tshark.kind(row) == kind
-               and all(row[f"wlan.{name}"] == value for name, value in fields.items()))
-
 
 def test_messages_cross_two_kernel_routed_hops(chain: tuple[Recording, Path]) -> None:
     """Every FastPay payload sent between the chain's ends arrives."""
@@ -53,7 +48,7 @@ def test_every_node_beacons_and_only_neighbours_peer(chain: tuple[Recording, Pat
     assert {row["wlan.ta"] for row in frames if tshark.kind(row) == "beacon"} >= {n0, n1, n2}
     for a, b in ((n0, n1), (n1, n0), (n1, n2), (n2, n1)):
         for kind in ("peering-open", "peering-confirm"):
-            assert _count(frames, kind, ta=a, ra=b) >= 1, f"no {kind} from {a} to {b}"
+            assert tshark.count(frames, kind, ta=a, ra=b) >= 1, f"no {kind} from {a} to {b}"
     across = [row for row in frames if tshark.kind(row).startswith("peering")
               and {row["wlan.ta"], row["wlan.ra"]} == {n0, n2}]
     assert across == []
@@ -65,10 +60,10 @@ def test_path_discovery_crosses_the_middle_node(chain: tuple[Recording, Path],
     back hop by hop, n2 to n1 to n0."""
     n0, n1, n2 = _macs(chain)
     for transmitter in (n0, n1):
-        assert _count(frames, "preq", ta=transmitter, ra=BROADCAST,
-                      **{"hwmp.orig_sta": n0, "hwmp.targ_sta": n2}) >= 1
-    assert _count(frames, "prep", ta=n2, ra=n1) >= 1
-    assert _count(frames, "prep", ta=n1, ra=n0) >= 1
+        assert tshark.count(frames, "preq", ta=transmitter, ra=BROADCAST,
+                            **{"hwmp.orig_sta": n0, "hwmp.targ_sta": n2}) >= 1
+    assert tshark.count(frames, "prep", ta=n2, ra=n1) >= 1
+    assert tshark.count(frames, "prep", ta=n1, ra=n0) >= 1
 
 
 def test_middle_node_forwards_mesh_data(chain: tuple[Recording, Path],
@@ -76,15 +71,15 @@ def test_middle_node_forwards_mesh_data(chain: tuple[Recording, Path],
     """n1 relays each message: mesh data with n1 as transmitter, the far
     ends as source and destination."""
     n0, n1, n2 = _macs(chain)
-    assert _count(frames, "mesh-data", ta=n1, ra=n2, sa=n0, da=n2) >= 3
-    assert _count(frames, "mesh-data", ta=n1, ra=n0, sa=n2, da=n0) >= 3
+    assert tshark.count(frames, "mesh-data", ta=n1, ra=n2, sa=n0, da=n2) >= 3
+    assert tshark.count(frames, "mesh-data", ta=n1, ra=n0, sa=n2, da=n0) >= 3
 
 
 def test_vanished_next_hop_brings_a_perr(chain: tuple[Recording, Path],
                                          frames: list[dict[str, str]]) -> None:
     """After n2 goes silent, n1 broadcasts a PERR naming n2."""
     n0, n1, n2 = _macs(chain)
-    assert _count(frames, "perr", ta=n1, ra=BROADCAST, **{"hwmp.targ_sta": n2}) >= 1
+    assert tshark.count(frames, "perr", ta=n1, ra=BROADCAST, **{"hwmp.targ_sta": n2}) >= 1
 
 
 def test_tshark_finds_nothing_malformed(frames: list[dict[str, str]]) -> None:

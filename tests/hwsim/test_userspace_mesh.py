@@ -46,10 +46,6 @@ def _macs(recording: Recording) -> tuple[str, str, str]:
     return u0.mac, u1.mac, u2.mac
 
 
-def _count(frames: list[dict[str, str]], kind: str, **fields: str) -> int:
-    return sum(1 for row in frames if tshark.kind(row) == kind
-               and all(row[f"wlan.{name}"] == value for name, value in fields.items()))
-
 
 def test_chain_links_are_estab_in_our_peer_tables(chain: tuple[Recording, Path]) -> None:
     """u1 is ESTAB with both ends; each end is ESTAB with u1 and has never
@@ -86,10 +82,10 @@ def test_path_discovery_is_on_the_air(chain: tuple[Recording, Path],
     # At least once: under a loaded TCG guest a PREP may come back after
     # the 100 ms discovery timeout, and the PREQ is rightly sent again.
     for transmitter in (u0, u1):
-        assert _count(frames, "preq", ta=transmitter, ra=BROADCAST,
-                      **{"hwmp.orig_sta": u0, "hwmp.targ_sta": u2}) >= 1
-    assert _count(frames, "prep", ta=u2, ra=u1) >= 1
-    assert _count(frames, "prep", ta=u1, ra=u0) >= 1
+        assert tshark.count(frames, "preq", ta=transmitter, ra=BROADCAST,
+                            **{"hwmp.orig_sta": u0, "hwmp.targ_sta": u2}) >= 1
+    assert tshark.count(frames, "prep", ta=u2, ra=u1) >= 1
+    assert tshark.count(frames, "prep", ta=u1, ra=u0) >= 1
 
 
 def test_relay_forwards_the_fastpay_frames(chain: tuple[Recording, Path],
@@ -162,10 +158,10 @@ def test_tshark_decrypts_the_secure_chain_with_the_agreed_keys(
     mtk = recording.keys["u1"][u2]
     assert recording.keys["u2"][u1] == mtk
     group = tshark.rows(pcap, temporal_key=recording.keys["u0"]["mgtk"])
-    assert _count(group, "preq", ta=u0, ra=BROADCAST, **{"hwmp.targ_sta": u2}) >= 1
-    assert _count(group, "preq", ta=u1) == 0
+    assert tshark.count(group, "preq", ta=u0, ra=BROADCAST, **{"hwmp.targ_sta": u2}) >= 1
+    assert tshark.count(group, "preq", ta=u1) == 0
     link = tshark.rows(pcap, temporal_key=mtk)
-    assert _count(link, "prep", ta=u2, ra=u1) >= 1
-    assert _count(link, "prep", ta=u1, ra=u0) == 0
-    assert _count(link, "other", ta=u1, ra=u2,
-                  **{"fixed.category_code": str(CATEGORY_VENDOR_PROTECTED)}) == 1
+    assert tshark.count(link, "prep", ta=u2, ra=u1) >= 1
+    assert tshark.count(link, "prep", ta=u1, ra=u0) == 0
+    assert tshark.count(link, "other", ta=u1, ra=u2,
+                        **{"fixed.category_code": str(CATEGORY_VENDOR_PROTECTED)}) == 1

@@ -46,3 +46,9 @@ def kind(row: dict[str, str]) -> str:
 
 def kinds(pcap: Path) -> Counter[str]:
     return Counter(kind(row) for row in rows(pcap))
+
+
+def count(frames: Sequence[dict[str, str]], kind_name: str, **fields: str) -> int:
+    """Frames (rows) of `kind_name` whose tshark fields (wlan.<name>) all match."""
+    return sum(1 for row in frames if kind(row) == kind_name
+               and all(row[f"wlan.{name}"] == value for name, value in fields.items()))
