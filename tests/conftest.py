@@ -1,7 +1,7 @@
 """Fixtures shared across test directories.
 
 hwsim: ONE qemu guest with real mac80211_hwsim radios for the whole session
-(tools/hwsim). A guest that cannot start fails every test that needs it,
+(meshframes/hwsim). A guest that cannot start fails every test that needs it,
 with the reason; run without the tier only by deselecting it explicitly:
 `pytest -m "not hwsim"`.
 """
@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from tools.hwsim import Guest
+    from meshframes.hwsim import Guest
 
 _HWSIM_BOOT = pytest.StashKey[float]()
 
 
 @pytest.fixture(scope="session")
 def hwsim_guest(pytestconfig: pytest.Config) -> Iterator[Guest]:
-    from tools.hwsim import Guest, HwsimUnavailable
+    from meshframes.hwsim import Guest, HwsimUnavailable
 
     try:
         guest = Guest.start()

@@ -1,2 +1,2 @@
-"""Developer tooling that ships with meshframes (the hwsim harness lives in
-tools.hwsim)."""
+"""Developer tooling that is not part of the installed package (ns-3
+capture recording, the bootstrap script)."""

@@ -55,7 +55,7 @@ def analyze(pcap: str, as_json: bool, fcs: str, max_rows: int) -> None:
     precise reason. A damaged capture is reported up to the damage, then
     the damage is named and the exit status is 1.
     """
-    from meshframes.dissect import analyze as run
+    from meshframes.layers.dissect import analyze as run
 
     if as_json:
         result, _ = run(pcap, fcs=fcs)
@@ -80,7 +80,7 @@ def _print(result, max_rows: int) -> None:  # type: ignore[no-untyped-def]
 
 def print_analysis(result, header: str, hwmp: list[dict], hwmp_title: str,  # type: ignore[no-untyped-def]
                    limit: int | None) -> None:
-    """The totals of a meshframes.dissect.Analysis as tables on stdout
+    """The totals of a meshframes.layers.dissect.Analysis as tables on stdout
     (shared with `meshframes sniff`)."""
     out = console.out
     out.print(header, soft_wrap=True)
@@ -105,7 +105,7 @@ def kinds_table(by_kind: Mapping[str, int]) -> Table:
 
 
 def hwmp_table(records: list[dict], title: str) -> Table:
-    """One row per HWMP element record of meshframes.dissect."""
+    """One row per HWMP element record of meshframes.layers.dissect."""
     hwmp = Table(title=title)
     hwmp.add_column("frame", justify="right")
     hwmp.add_column("element")

@@ -10,8 +10,8 @@ import click
 
 # benchmark -> "module:click_command"; each area adds its own line.
 BENCHES: dict[str, str] = {
-    "seal": "meshframes.seal.cli:bench_seal",
-    "authority": "meshframes.fastpay.bench:authority",
+    "seal": "meshframes.cli.bench_seal:bench_seal",
+    "authority": "meshframes.bench.authority:authority",
     "mesh": "meshframes.cli.bench_mesh:mesh",
 }
 

@@ -48,7 +48,7 @@ def mesh(*, nodes: int, pairs: int, seed: int, as_json: bool) -> None:
     from rich.table import Table
 
     from meshframes.cli.console import err, out
-    from meshframes.sim.scale import run_scale
+    from meshframes.bench.scale import run_scale
 
     baseline = _decode_baseline()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

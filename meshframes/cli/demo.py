@@ -22,8 +22,8 @@ import click
 from meshframes.cli import console
 
 if TYPE_CHECKING:
-    from meshframes.app.demo import Demo, TransferRecord
-    from meshframes.dissect import FrameDecode
+    from meshframes.sim.demo import Demo, TransferRecord
+    from meshframes.layers.dissect import FrameDecode
 
 
 def _duration(seconds: float | None) -> str:
@@ -63,10 +63,10 @@ def demo(*, seed: int, duration: float, authorities: int, clients: int, relays: 
     the topology and a timeline."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from meshframes.app.demo import Demo, DemoSpec
+    from meshframes.sim.demo import Demo, DemoSpec
     from meshframes.app.events import TransferConfirmed
-    from meshframes.capture import mpdus
-    from meshframes.dissect import analyze
+    from meshframes.hosts.pcap import mpdus
+    from meshframes.layers.dissect import analyze
 
     try:
         width, height = (float(v) for v in area.lower().split("x"))
@@ -111,7 +111,7 @@ def demo(*, seed: int, duration: float, authorities: int, clients: int, relays: 
     summary["air"]["malformed"] = analysis.malformed
     summary["air"]["undecoded"] = len(analysis.undecoded)
     if with_tshark:
-        from tools import tshark
+        from meshframes.hosts import tshark
 
         summary["air"]["tshark_by_kind"] = tshark.counts_by_kind(pcap)
     if as_json:
@@ -141,7 +141,7 @@ def _draw(run: Demo, decodes: list[tuple[float, FrameDecode]], out: Path) -> dic
 
 def _summary(run: Demo, records: list[TransferRecord], by_kind: dict[str, int], money: dict[int, int], genesis: int,
              pcap: Path, pictures: dict[str, str]) -> dict[str, Any]:
-    from meshframes.app.demo import latency_summary
+    from meshframes.sim.demo import latency_summary
 
     spec = run.spec
     started = [r for r in records if r.started is not None]

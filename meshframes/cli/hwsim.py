@@ -1,5 +1,5 @@
 """`meshframes hwsim`: real mac80211_hwsim radios in a qemu guest running
-Debian's kernel (tools.hwsim), from the command line."""
+Debian's kernel (meshframes.hwsim), from the command line."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 import click
 
 from meshframes.cli.console import err, error, out, success
-from tools.hwsim.scenarios import SCENARIOS
+from meshframes.hwsim.scenarios import SCENARIOS
 
 if TYPE_CHECKING:
-    from tools.hwsim import Guest
+    from meshframes.hwsim import Guest
 
 
 @click.group(short_help="Real hwsim radios under qemu: status, run, shell, record.")
@@ -30,7 +30,7 @@ def hwsim() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def status(*, as_json: bool) -> None:
     """Report the Debian packages, the kernel and the boot-image cache."""
-    from tools.hwsim import host, image
+    from meshframes.hwsim import host, image
 
     missing = host.missing_packages()
     try:
@@ -58,7 +58,7 @@ def status(*, as_json: bool) -> None:
 @hwsim.command(short_help="Build (or reuse) the cached vmlinux and initramfs.")
 def build() -> None:
     """Extract vmlinux from Debian's bzImage and build the initramfs."""
-    from tools.hwsim import host, image
+    from meshframes.hwsim import host, image
 
     with _abort_on_unavailable():
         host.ensure_packages()
@@ -110,7 +110,7 @@ def shell(*, radios: int) -> None:
 def record(*, scenario: str, output: Path, as_json: bool) -> None:
     """Record SCENARIO with a dedicated monitor radio and print its timeline
     and tshark's count of each frame kind."""
-    from tools.hwsim import tshark
+    from meshframes.hwsim import tshark
 
     with _guest(None) as guest:
         with err.status(f"running {scenario}"):
@@ -147,7 +147,7 @@ def _lines() -> Iterator[str]:
 
 @contextmanager
 def _abort_on_unavailable() -> Iterator[None]:
-    from tools.hwsim import HwsimUnavailable
+    from meshframes.hwsim import HwsimUnavailable
 
     try:
         yield
@@ -158,7 +158,7 @@ def _abort_on_unavailable() -> Iterator[None]:
 
 @contextmanager
 def _guest(radios: int | None) -> Iterator[Guest]:
-    from tools.hwsim import Guest
+    from meshframes.hwsim import Guest
 
     with _abort_on_unavailable(), err.status("booting the guest (Debian's kernel under qemu)"):
         guest = Guest.start()

@@ -36,10 +36,10 @@ def replay(pcap: str, node_mac: str | None, mesh_id: str | None, as_json: bool) 
     as established peers, its ACKs as transmit reports) and compare: the
     next hop of every data frame it sent, the PREQs it forwarded, the PREPs
     it answered, the PERR destinations and the discoveries it started."""
-    from meshframes.capture import CaptureError
-    from meshframes.replay import NothingToReplay
-    from meshframes.replay import replay as run
-    from meshframes.replay import transmitters
+    from meshframes.hosts.pcap import CaptureError
+    from meshframes.sim.replay import NothingToReplay
+    from meshframes.sim.replay import replay as run
+    from meshframes.sim.replay import transmitters
 
     try:
         if node_mac is None:

@@ -1,9 +1,9 @@
 """`meshframes sniff --iface MON`: capture live on a monitor interface.
 
 Frames come off the air through the monitor transport's raw packet socket
-(meshframes.radio.monitor: bytes only, with a receive buffer large enough
+(meshframes.hosts.monitor: bytes only, with a receive buffer large enough
 that a burst waits in the kernel while frames are decoded) and are decoded
-by the analyzer of `meshframes analyze` (meshframes.dissect). While it
+by the analyzer of `meshframes analyze` (meshframes.layers.dissect). While it
 runs, a live table of frames by kind and of the latest HWMP elements is
 drawn on stderr; at the end the totals go to stdout, as tables or as one
 JSON object (--json: the keys of `analyze --json`, plus the interface, the
@@ -30,9 +30,9 @@ import click
 from meshframes.cli import console
 
 if TYPE_CHECKING:
-    from meshframes.capture import PcapWriter
-    from meshframes.dissect import Analysis
-    from meshframes.radio.monitor import MonitorRadio
+    from meshframes.hosts.pcap import PcapWriter
+    from meshframes.layers.dissect import Analysis
+    from meshframes.hosts.monitor import MonitorRadio
 
 # How long one wait for frames may last: how soon a deadline or a signal
 # is noticed, and how often the live table is redrawn when the air is busy.
@@ -59,8 +59,8 @@ def sniff(*, iface: str, count: int | None, seconds: float | None, pcap_out: Pat
     radio = _open(iface)
     with radio:
         console.err.print(f"listening on {iface}", soft_wrap=True)
-        from meshframes.capture import PcapWriter
-        from meshframes.dissect import Analysis
+        from meshframes.hosts.pcap import PcapWriter
+        from meshframes.layers.dissect import Analysis
 
         analysis = Analysis(iface)
         started = time.monotonic()
@@ -88,7 +88,7 @@ def sniff(*, iface: str, count: int | None, seconds: float | None, pcap_out: Pat
 
 def _open(iface: str) -> MonitorRadio:
     """The monitor transport on `iface`, or exit 1 saying what is wrong."""
-    from meshframes.radio.monitor import MonitorRadio
+    from meshframes.hosts.monitor import MonitorRadio
 
     try:
         radio = MonitorRadio(iface)
@@ -124,7 +124,7 @@ def _capture(radio: MonitorRadio, analysis: Analysis, writer: PcapWriter | None,
              deadline: float | None, redraw: Callable[[], None]) -> str:
     """Receive, record and decode until a limit or a signal; returns why it
     stopped ("count", "seconds", "signal")."""
-    from meshframes.dissect import decode_mpdu
+    from meshframes.layers.dissect import decode_mpdu
 
     # Frames are stamped on CLOCK_MONOTONIC; a pcap wants wall-clock time.
     wall_offset = time.time() - time.monotonic()

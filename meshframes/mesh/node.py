@@ -39,7 +39,7 @@ from meshframes.mesh.pathtable import MeshPath, PathTable
 from meshframes.mesh.peers import Peer, PeerTable, PlinkState
 from meshframes.mesh.plink import Peering
 from meshframes.mesh.rsn import MeshRsn, RandomBytes
-from meshframes.radio.base import RxFrame
+from meshframes.hosts.base import RxFrame
 
 TIMER_BEACON = ("beacon",)
 TIMER_HOUSEKEEPING = ("housekeeping",)

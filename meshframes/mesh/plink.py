@@ -36,7 +36,7 @@ from meshframes.mesh.events import Action, CancelTimer, PeerChanged, Refused, Se
 from meshframes.mesh.mbss import Mbss, action_header
 from meshframes.mesh.peers import Peer, PeerTable, PlinkState
 from meshframes.mesh.rsn import MeshRsn
-from meshframes.radio.base import RxFrame
+from meshframes.hosts.base import RxFrame
 from meshframes.seal.ampe import AmpeElement, check_nonces
 from meshframes.seal.errors import AmpeError
 

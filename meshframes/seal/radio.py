@@ -3,7 +3,7 @@
 `protect_for_air` and `open_from_air` are the per-hop rule of a secure mesh
 STA, on MPDU bytes; the mesh engines' runtime applies them through its
 protect/unprotect hooks (meshframes.mesh.rsn), and `SealedRadio` applies
-them around any `meshframes.radio.base.Radio` (simulated air, pcap replay,
+them around any `meshframes.hosts.base.Radio` (simulated air, pcap replay,
 a monitor interface) so that engines that know nothing of sealing can run
 in a secure mesh:
 
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from meshframes.radio.base import Radio, RxFrame
+from meshframes.hosts.base import Radio, RxFrame
 from meshframes.seal import ccmp
 from meshframes.seal.e2e import CATEGORY_VENDOR, CATEGORY_VENDOR_PROTECTED, FASTPAY_OUI
 from meshframes.seal.errors import HopError, NotProtected

@@ -1,5 +1,5 @@
 """A deterministic simulated wireless medium implementing
-meshframes.radio.base.Radio for every node on it.
+meshframes.hosts.base.Radio for every node on it.
 
 Model, deliberately simple and stated:
 - Disc range: a frame reaches every live node within the transmitter's
@@ -30,8 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from meshframes.codec.header import FC_RETRY, is_group
-from meshframes.capture import PcapWriter
-from meshframes.radio.base import RxFrame, TxReport
+from meshframes.hosts.pcap import PcapWriter
+from meshframes.hosts.base import RxFrame, TxReport
 from meshframes.sim import airtime
 from meshframes.sim.mobility import Mobility, Static
 from meshframes.sim.scheduler import Scheduler

@@ -36,7 +36,7 @@ class Scheduler:
 
 
 class SimClock:
-    """meshframes.radio.base.Clock over the scheduler's virtual time."""
+    """meshframes.hosts.base.Clock over the scheduler's virtual time."""
 
     def __init__(self, scheduler: Scheduler) -> None:
         self._scheduler = scheduler

@@ -3,7 +3,7 @@ committee, for the application tests."""
 
 from __future__ import annotations
 
-from meshframes.app.scenario import scenario_committee
+from meshframes.sim.scenario import scenario_committee
 from meshframes.fastpay.committee import Committee, Identity
 from meshframes.fastpay.messages import (
     AccountInfoRequest, AccountInfoResponse, Address, AuthorityAnnouncement, CertifiedTransferOrder,

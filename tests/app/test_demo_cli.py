@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from meshframes.capture import mpdus
+from meshframes.hosts.pcap import mpdus
 from meshframes.cli import cli
 from meshframes.codec import VendorAction, decode
 from meshframes.codec.fastpay import FLAG_E2E_SEALED

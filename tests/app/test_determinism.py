@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from meshframes.app.scenario import FastPayMesh
+from meshframes.sim.scenario import FastPayMesh
 
 from .ledger import Planned, check_ledger, schedule
 

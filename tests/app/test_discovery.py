@@ -20,7 +20,7 @@ from meshframes.app.framing import frame_message
 from meshframes.app.party import AppConfig
 from meshframes.codec.fastpay import MAX_FRAGMENT_PAYLOAD
 from meshframes.seal.e2e import SEALED_OVERHEAD
-from meshframes.app.scenario import scenario_committee
+from meshframes.sim.scenario import scenario_committee
 from meshframes.codec.fastpay import FLAG_E2E_SEALED, MessageType
 from meshframes.codec.header import BROADCAST
 from meshframes.fastpay.client_store import ClientStore

@@ -21,7 +21,7 @@ from meshframes.codec.header import BROADCAST
 from meshframes.codec.meshctl import AE_A5_A6
 from meshframes.mesh.mbss import Mbss, action_header
 from meshframes.mesh.constants import MeshConfig
-from meshframes.mesh.runtime import Opened
+from meshframes.hosts.runtime import Opened
 from meshframes.codec import decode
 from meshframes.seal.e2e import SEALED_OVERHEAD, E2EIdentity, E2ESealer
 from meshframes.seal.errors import Reason
@@ -67,7 +67,7 @@ def test_a_frame_we_originate_is_sealed_for_its_destination_and_opened_there() -
     (56 octets of overhead); the authority opens it to the original
     payload (flags bit 0 clear) and reports who sealed it beside the frame;
     it confirms the binding the client's announcement made."""
-    from meshframes.dissect import decode_mpdu
+    from meshframes.layers.dissect import decode_mpdu
     from meshframes.layers import FastPayHeader, FastPaySealed
 
     client, auth0, _ = parties()
@@ -197,9 +197,9 @@ def test_a_message_of_many_fragments_is_sealed_per_fragment_within_the_frame_lim
     delivered whole at the other end, through both runtimes' layers."""
     from meshframes.codec.fastpay import MAX_MGMT_BODY
     from meshframes.mesh.node import MeshNode
-    from meshframes.mesh.runtime import NodeRuntime
-    from meshframes.radio.base import RxFrame
-    from meshframes.replay import ListRadio, ManualClock, take_as_established
+    from meshframes.hosts.runtime import NodeRuntime
+    from meshframes.hosts.base import RxFrame
+    from meshframes.sim.replay import ListRadio, ManualClock, take_as_established
 
     client, auth0, _ = parties()
     clock = ManualClock(1.0)

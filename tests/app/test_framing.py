@@ -58,7 +58,7 @@ def test_sizes_match_the_reference() -> None:
 def test_scapy_names_the_type_of_the_frame_the_node_builds(kind: str) -> None:
     """The mesh node wraps our payload in its vendor frame; the Scapy
     layers (written apart from this module) name the same kind."""
-    from meshframes.dissect import decode_mpdu
+    from meshframes.layers.dissect import decode_mpdu
 
     node = MeshNode(bytes.fromhex("020000000001"))
     msg_type, payload = frame_message(every_message()[kind])
@@ -112,16 +112,3 @@ def test_mutated_real_payloads_parse_or_are_refused(msg_type: int, data: st.Data
     except AppRefusal:
         return
     assert frame_message(message)[0] == msg_type
-
-
-def test_the_application_imports_no_scapy_click_or_rich() -> None:
-    """meshframes.app is sans-IO like the engines it joins."""
-    import subprocess
-    import sys
-
-    modules = ("authority_node", "client_node", "demo", "directory", "driver", "e2e", "errors", "events",
-               "framing", "party", "scenario")
-    code = ("import sys; " + "; ".join(f"import meshframes.app.{m}" for m in modules)
-            + "; print(sorted(m for m in sys.modules if m.split('.')[0] in ('scapy', 'click', 'rich')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from meshframes.app.demo import Demo, DemoSpec
+from meshframes.sim.demo import Demo, DemoSpec
 
 
 @pytest.mark.parametrize("seed", [2, 3, 5])

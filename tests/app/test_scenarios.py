@@ -12,8 +12,8 @@ from pathlib import Path
 
 from meshframes.app.events import TransferCertified, TransferConfirmed, TransferStarted
 from meshframes.app.party import AppConfig
-from meshframes.app.scenario import FastPayMesh
-from meshframes.capture import mpdus
+from meshframes.sim.scenario import FastPayMesh
+from meshframes.hosts.pcap import mpdus
 from meshframes.codec import VendorAction, decode
 from meshframes.codec.fastpay import FLAG_E2E_SEALED, MessageType
 from meshframes.codec.header import is_group

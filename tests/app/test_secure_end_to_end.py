@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from meshframes.app.scenario import FastPayMesh
-from meshframes.capture import mpdus
+from meshframes.sim.scenario import FastPayMesh
+from meshframes.hosts.pcap import mpdus
 from meshframes.codec import VendorAction, decode
 from meshframes.codec.fastpay import FLAG_E2E_SEALED
 from meshframes.mesh.constants import MeshConfig

@@ -10,7 +10,7 @@ import pytest
 
 from meshframes.codec import DataFrame, DecodeError, MeshAction, MeshControlRule, SelfProtected
 from meshframes.codec import decode, encode
-from meshframes.capture import mpdus
+from meshframes.hosts.pcap import mpdus
 from meshframes.codec.pathsel import Perr
 
 from .conftest import CAPTURES

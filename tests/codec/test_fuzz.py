@@ -14,7 +14,7 @@ from meshframes.codec import DecodeError, EncodeError, MacHeader, MeshControl, d
 from meshframes.codec.elements import MeshConfiguration, MeshId
 from meshframes.codec.frames import CATEGORY_VENDOR, DataFrame, MeshAction, SelfProtected, VendorAction
 from meshframes.codec.pathsel import Perr, PerrDestination, Prep, Preq, PreqTarget, Rann
-from meshframes.capture import mpdus
+from meshframes.hosts.pcap import mpdus
 from meshframes.codec.peering import MeshPeeringManagement
 
 from .conftest import CAPTURES

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from meshframes.codec import Beacon, DataFrame, MeshAction, SelfProtected, decode
-from meshframes.capture import LINKTYPE_IEEE802_11, mpdus, read_capture
+from meshframes.hosts.pcap import LINKTYPE_IEEE802_11, mpdus, read_capture
 from meshframes.codec.pathsel import Perr, Prep, Preq
 
 from .conftest import CAPTURES

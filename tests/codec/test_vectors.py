@@ -123,8 +123,8 @@ def _hex_mac(addr: bytes) -> str:
 def test_tshark_reads_our_own_encodings(tmp_path: Path) -> None:
     """tshark's field values for our PREQ/PREP with AE and our RANN are the
     events' (flags, external addresses, every target)."""
-    from meshframes.capture import LINKTYPE_IEEE802_11_RADIOTAP, radiotap_header, write_pcap
-    from tools import tshark
+    from meshframes.hosts.pcap import LINKTYPE_IEEE802_11_RADIOTAP, radiotap_header, write_pcap
+    from meshframes.hosts import tshark
 
     path = tmp_path / "own.pcap"
     write_pcap(path, ((i * 0.1, radiotap_header() + encode(event)) for i, (_, event) in enumerate(OWN_ENCODINGS)),

@@ -22,7 +22,7 @@ from meshframes.fastpay.messages import (
     SerializedMessage,
     SignedTransferOrder,
 )
-from meshframes.fastpay.pipe_authority import frame
+from meshframes.hosts.pipe_authority import frame
 from meshframes.fastpay.store import AuthorityStore
 from meshframes.fastpay.wire import decode_message, encode_message
 
@@ -57,7 +57,7 @@ def read_frames(pipe, count: int) -> list[bytes]:  # type: ignore[no-untyped-def
 
 def run_authority(committee_file: Path, key_file: Path, db: Path, messages: list[SerializedMessage], kill_after: int | None):  # type: ignore[no-untyped-def]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "meshframes.fastpay.pipe_authority", str(committee_file), str(key_file), str(db)],
+        [sys.executable, "-m", "meshframes.hosts.pipe_authority", str(committee_file), str(key_file), str(db)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
     )

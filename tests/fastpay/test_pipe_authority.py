@@ -12,7 +12,7 @@ import pytest
 
 from meshframes.fastpay.committee import generate_committee, write_committee_dir
 from meshframes.fastpay.messages import AccountInfoRequest, AccountInfoResponse
-from meshframes.fastpay.pipe_authority import MAX_FRAME, FramingError, frame, split_frames
+from meshframes.hosts.pipe_authority import MAX_FRAME, FramingError, frame, split_frames
 from meshframes.fastpay.wire import decode_message, encode_message
 
 OVERSIZED = (MAX_FRAME + 1).to_bytes(4, "little")
@@ -35,7 +35,7 @@ def test_a_lost_framing_is_answered_up_to_it_then_the_process_exits_saying_why(t
     committee_file = write_committee_dir(tmp_path, committee, authorities, accounts)
     request = AccountInfoRequest(sender=accounts[0].public_key)
     done = subprocess.run(
-        [sys.executable, "-m", "meshframes.fastpay.pipe_authority", str(committee_file),
+        [sys.executable, "-m", "meshframes.hosts.pipe_authority", str(committee_file),
          str(tmp_path / "keys" / "authority-0.json"), str(tmp_path / "a.db")],
         input=frame(encode_message(request)) + prefix + b"x" * 64, capture_output=True, timeout=120,
     )

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from meshframes.cli import cli
-from meshframes.capture import CaptureError, read_capture
+from meshframes.hosts.pcap import CaptureError, read_capture
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "pcaps"
 NS3 = SHARED / "ns3" / "hwmp-reactive-regression-test-2-1.pcap"
@@ -181,7 +181,7 @@ def _epb(interface: int, data: bytes) -> bytes:
 
 
 def _linux_mpdus() -> list[bytes]:
-    from meshframes.capture import mpdus
+    from meshframes.hosts.pcap import mpdus
 
     return [m for _, m, _ in mpdus(LINUX)]
 
@@ -231,7 +231,7 @@ def test_one_bad_fcs_is_reported_without_turning_the_file_around(tmp_path):
 def test_pcap_link_type_fcs_bits_are_honoured(tmp_path):
     """pcap's LINKTYPE_FCS bits (26: present, 28-31: length in 16-bit
     words) say a real FCS follows each frame: it is checked, not guessed."""
-    from meshframes.capture import fcs
+    from meshframes.hosts.pcap import fcs
 
     frames = _linux_mpdus()[:4]
     body = b"".join(struct.pack("<IIII", 0, 0, len(f) + 4, len(f) + 4) + f + fcs(f) for f in frames)
@@ -247,9 +247,9 @@ def test_radiotap_datapad_and_bad_fcs_flags(tmp_path):
     """Radiotap's DATAPAD flag: the padding after a 26-octet MAC header is
     taken out before decoding, so the Mesh Control behind it reads right.
     Its bad-FCS flag: the frame is reported malformed."""
-    from meshframes.build import FrameOptions, build
-    from meshframes.capture import LINKTYPE_IEEE802_11_RADIOTAP, write_pcap
-    from meshframes.dissect import analyze
+    from meshframes.layers.build import FrameOptions, build
+    from meshframes.hosts.pcap import LINKTYPE_IEEE802_11_RADIOTAP, write_pcap
+    from meshframes.layers.dissect import analyze
     from meshframes.layers import MeshControl
 
     def radiotap_with(flags: int) -> bytes:
@@ -277,7 +277,7 @@ def test_radiotap_datapad_and_bad_fcs_flags(tmp_path):
 def test_empty_mpdus_are_malformed_with_the_capture_s_reason(tmp_path):
     """An MPDU left empty (radiotap promises an FCS the frame cannot hold;
     a zero-length raw record) is malformed, and the reason says why."""
-    from meshframes.capture import LINKTYPE_IEEE802_11, LINKTYPE_IEEE802_11_RADIOTAP, write_pcap
+    from meshframes.hosts.pcap import LINKTYPE_IEEE802_11, LINKTYPE_IEEE802_11_RADIOTAP, write_pcap
 
     fcs_flag = struct.pack("<BBHIB", 0, 0, 9, 0x02, 0x10)
     radiotap = tmp_path / "short.pcap"
@@ -296,8 +296,8 @@ def test_empty_mpdus_are_malformed_with_the_capture_s_reason(tmp_path):
 def test_fcs_option_is_for_raw_802_11_only(tmp_path):
     """--fcs no leaves radiotap's own FCS flag in force: the FCS is still
     checked and taken off (before, its 4 octets were read as an element)."""
-    from meshframes.build import build
-    from meshframes.capture import LINKTYPE_IEEE802_11_RADIOTAP, fcs, write_pcap
+    from meshframes.layers.build import build
+    from meshframes.hosts.pcap import LINKTYPE_IEEE802_11_RADIOTAP, fcs, write_pcap
 
     beacon = bytes(build("beacon"))
     path = tmp_path / "fcs.pcap"
@@ -343,8 +343,8 @@ def test_radiotap_fcs_of_zeros_is_not_computed_not_bad(tmp_path):
     """ns-3 with radiotap sets "FCS at end" and writes four zero octets it
     never computed (as it does with raw 802.11): not a bad FCS. Any other
     wrong FCS still is."""
-    from meshframes.build import build
-    from meshframes.capture import LINKTYPE_IEEE802_11_RADIOTAP, fcs, write_pcap
+    from meshframes.layers.build import build
+    from meshframes.hosts.pcap import LINKTYPE_IEEE802_11_RADIOTAP, fcs, write_pcap
 
     beacon = bytes(build("beacon"))
     header = struct.pack("<BBHIB", 0, 0, 9, 0x02, 0x10)

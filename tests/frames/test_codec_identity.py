@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from scapy.layers.dot11 import Dot11
 
 from meshframes import codec
-from meshframes.build import BUILDERS, FrameOptions, build
-from meshframes.capture import mpdus, read_capture
+from meshframes.layers.build import BUILDERS, FrameOptions, build
+from meshframes.hosts.pcap import mpdus, read_capture
 from meshframes.codec import elements as cel
 from meshframes.codec import pathsel as cps
 from meshframes.codec.ie import encode_elements

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from scapy.layers.dot11 import Dot11, Dot11Elt
 
-from meshframes.dissect import decode_mpdu
+from meshframes.layers.dissect import decode_mpdu
 from meshframes.layers import MeshConfiguration, MeshID, MeshPeeringManagement, PeeringClose, PeeringOpen
 
 VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors" / "hostap-mesh-frames.txt"

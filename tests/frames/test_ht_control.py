@@ -8,11 +8,11 @@ import pytest
 from scapy.layers.dot11 import Dot11
 
 from meshframes import codec
-from meshframes.build import FrameOptions, build
-from meshframes.capture import LINKTYPE_IEEE802_11_RADIOTAP, radiotap_header, write_pcap
-from meshframes.dissect import decode_mpdu
+from meshframes.layers.build import FrameOptions, build
+from meshframes.hosts.pcap import LINKTYPE_IEEE802_11_RADIOTAP, radiotap_header, write_pcap
+from meshframes.layers.dissect import decode_mpdu
 from meshframes.layers import PREQ, HTControl, MeshControl, MeshID
-from tools import tshark
+from meshframes.hosts import tshark
 
 HTC = bytes.fromhex("0c001000")  # an HT variant HT Control with a few bits set
 

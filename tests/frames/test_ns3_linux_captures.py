@@ -7,16 +7,16 @@ from pathlib import Path
 import pytest
 from scapy.layers.dot11 import Dot11
 
-from meshframes.capture import LINKTYPE_IEEE802_11_RADIOTAP, read_capture
-from meshframes.dissect import analyze
-from tools import tshark
+from meshframes.hosts.pcap import LINKTYPE_IEEE802_11_RADIOTAP, read_capture
+from meshframes.layers.dissect import analyze
+from meshframes.hosts import tshark
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "pcaps"
 # Captures ns-3 3.37's mesh stack made here (tools/ns3, pcaps/ns3/README.md):
 # proactive mode, DO flags, a relay that leaves, radiotap, FLAME.
 RECORDED = Path(__file__).resolve().parents[2] / "pcaps"
 
-# Frame counts per kind read off tshark 4.0.17 (tools/tshark.py kind_of,
+# Frame counts per kind read off tshark 4.0.17 (meshframes/hosts/tshark.py kind_of,
 # `-o wlan.check_fcs:TRUE -o wlan.check_checksum:FALSE` for ns-3), not off
 # our decoder. "other" is ns-3's ACK and CF-End and Linux's QoS Null frames;
 # Linux's mesh data include the one it relayed with the mesh-control-present

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 from scapy.layers.dot11 import Dot11, Dot11Elt
 from scapy.packet import Raw
 
-from meshframes.build import BUILDERS, FrameOptions, build
-from meshframes.dissect import decode_mpdu
+from meshframes.layers.build import BUILDERS, FrameOptions, build
+from meshframes.layers.dissect import decode_mpdu
 from meshframes.layers import (
     AMPE,
     GANN,

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from meshframes.build import build
-from meshframes.capture import LINKTYPE_IEEE802_11_RADIOTAP, write_pcap
-from meshframes.radio.radiotap import parse
-from tools import tshark
+from meshframes.layers.build import build
+from meshframes.hosts.pcap import LINKTYPE_IEEE802_11_RADIOTAP, write_pcap
+from meshframes.codec.radiotap import parse
+from meshframes.hosts import tshark
 
 FLAGS, FHSS, ANTSIGNAL, CHANNEL, ANTENNA = 1, 4, 5, 3, 11
 RADIOTAP_NS, EXT = 29, 31

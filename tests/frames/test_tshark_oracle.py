@@ -9,8 +9,8 @@ from typing import Any, Callable
 import pytest
 from scapy.layers.dot11 import Dot11
 
-from meshframes.build import BROADCAST, BUILDERS, FrameOptions, beacon_with_announcement, build
-from meshframes.capture import LINKTYPE_IEEE802_11_RADIOTAP, radiotap_header, write_pcap
+from meshframes.layers.build import BROADCAST, BUILDERS, FrameOptions, beacon_with_announcement, build
+from meshframes.hosts.pcap import LINKTYPE_IEEE802_11_RADIOTAP, radiotap_header, write_pcap
 from meshframes.layers import (
     GANN,
     PERR,
@@ -25,7 +25,7 @@ from meshframes.layers import (
     SelfProtectedAction,
     VendorSpecificAction,
 )
-from tools import tshark
+from meshframes.hosts import tshark
 
 pytestmark = pytest.mark.tshark
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tools.hwsim import Guest
-from tools.hwsim.scenarios import Recording, kept
+from meshframes.hwsim import Guest
+from meshframes.hwsim.scenarios import Recording, kept
 
 
 def recorded(scenario: Callable[[Guest], Recording]) -> Callable[..., tuple[Recording, Path]]:
     """A module fixture that runs `scenario` once in the session's guest and
-    keeps its capture (tools.hwsim.scenarios.kept)."""
+    keeps its capture (meshframes.hwsim.scenarios.kept)."""
 
     @pytest.fixture(scope="module")
     def fixture(hwsim_guest: Guest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Recording, Path]:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tools.hwsim.wait import scaled
-from tools.hwsim import CommandFailed, Guest, GuestError
+from meshframes.hwsim.wait import scaled
+from meshframes.hwsim import CommandFailed, Guest, GuestError
 
 pytestmark = pytest.mark.hwsim
 

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from meshframes.cli.hwsim import hwsim
-from tools.hwsim import HwsimUnavailable, host, image
-from tools.hwsim.radios import MPATH_ACTIVE, parse_mpath_dump, parse_station_dump
+from meshframes.hwsim import HwsimUnavailable, host, image
+from meshframes.hwsim.radios import MPATH_ACTIVE, parse_mpath_dump, parse_station_dump
 
 # Verbatim `iw` 5.19 output from hwsim mesh points in the guest.
 STATION_DUMP = """\

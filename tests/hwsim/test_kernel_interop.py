@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tools.hwsim import tshark
-from tools.hwsim.scenarios import ENVELOPE, LLC_SNAP_FASTPAY, Recording, kernel_interop
+from meshframes.hwsim import tshark
+from meshframes.hwsim.scenarios import ENVELOPE, LLC_SNAP_FASTPAY, Recording, kernel_interop
 
 from . import recorded
 
@@ -99,7 +99,7 @@ def test_tshark_and_our_analyzer_read_every_frame(interop: tuple[Recording, Path
                                                   frames: list[dict[str, str]]) -> None:
     """Nothing malformed to tshark or to our analyzer, and both count the
     peering, HWMP and data frames alike."""
-    from meshframes.dissect import analyze
+    from meshframes.layers.dissect import analyze
 
     assert [row["frame.number"] for row in frames if row["_ws.malformed"]] == []
     analysis, _ = analyze(interop[1])

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tools.hwsim import tshark
-from tools.hwsim.scenarios import Recording, kernel_chain_perr
+from meshframes.hwsim import tshark
+from meshframes.hwsim.scenarios import Recording, kernel_chain_perr
 
 from . import recorded
 
@@ -90,7 +90,7 @@ def test_tshark_finds_nothing_malformed(frames: list[dict[str, str]]) -> None:
 def test_our_decoder_agrees_with_tshark(chain: tuple[Recording, Path]) -> None:
     """Our layers decode every frame of the recording, and count each kind
     exactly as tshark does."""
-    from meshframes.dissect import analyze
+    from meshframes.layers.dissect import analyze
 
     analysis, _ = analyze(chain[1])
     assert analysis.malformed == []

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from scapy.layers.dot11 import Dot11
 
-from meshframes.capture import mpdus
-from meshframes.dissect import analyze
+from meshframes.hosts.pcap import mpdus
+from meshframes.layers.dissect import analyze
 from meshframes.layers import MIC, AMPEEncrypted, SAECommit, SAEConfirm
-from tools import tshark
-from tools.hwsim.scenarios import Recording, kernel_sae
+from meshframes.hosts import tshark
+from meshframes.hwsim.scenarios import Recording, kernel_sae
 
 from . import recorded
 

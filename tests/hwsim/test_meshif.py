@@ -1,4 +1,4 @@
-"""The mesh-interface transport (meshframes.radio.meshif) on Linux's own
+"""The mesh-interface transport (meshframes.hosts.meshif) on Linux's own
 mesh: FastPay payloads in ethertype 0x88B5 frames, routed by the kernel
 across a three-node chain n0 - n1 - n2 whose n0-n2 link is blocked."""
 
@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from meshframes.radio.meshif import BROADCAST, MeshifMessage
-from tools.hwsim import Guest
-from tools.hwsim.framesets import MODE_A5_A6, OUI_MESHFRAMES, fastpay_frame
-from tools.hwsim.radios import Node, mesh_chain
-from tools.hwsim.scenarios import ENVELOPE
+from meshframes.hosts.meshif import BROADCAST, MeshifMessage
+from meshframes.hwsim import Guest
+from meshframes.hwsim.framesets import MODE_A5_A6, OUI_MESHFRAMES, fastpay_frame
+from meshframes.hwsim.radios import Node, mesh_chain
+from meshframes.hwsim.scenarios import ENVELOPE
 
 pytestmark = pytest.mark.hwsim
-PROBES = "tools.hwsim.probes"
+PROBES = "meshframes.hwsim.probes"
 
 
 @pytest.fixture(scope="module")

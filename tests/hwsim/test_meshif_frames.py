@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from meshframes.radio.meshif import fastpay_destination
-from tools.hwsim.framesets import MODE_A5_A6, SHARED_PCAPS, capture_frames, fastpay_frame, kind_of
+from meshframes.hosts.meshif import fastpay_destination
+from meshframes.hwsim.framesets import MODE_A5_A6, SHARED_PCAPS, capture_frames, fastpay_frame, kind_of
 
 A, B, C = (bytes.fromhex(f"0200000000{n:02x}") for n in (0xA0, 0xB0, 0xC0))
 BODY = b"order bytes"

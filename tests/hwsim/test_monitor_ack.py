@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from tools.hwsim import Guest
-from tools.hwsim.framesets import fastpay_frame
-from tools.hwsim.wait import wait_for
+from meshframes.hwsim import Guest
+from meshframes.hwsim.framesets import fastpay_frame
+from meshframes.hwsim.wait import wait_for
 
 pytestmark = pytest.mark.hwsim
-PROBES = "tools.hwsim.probes"
+PROBES = "meshframes.hwsim.probes"
 
 
 @pytest.mark.parametrize("active", [False, True], ids=["passive", "active"])

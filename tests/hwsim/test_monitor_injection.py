@@ -1,6 +1,6 @@
 """Frames injected on one hwsim radio's monitor interface arrive unchanged on
 another radio's monitor, through the real mac80211 and mac80211_hwsim
-(meshframes.radio.monitor on both ends).
+(meshframes.hosts.monitor on both ends).
 
 One field is not ours to keep: like real hardware, mac80211 sets the
 Duration/ID of every frame it transmits, injected ones included
@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import pytest
 
-from meshframes.radio.base import RxFrame
-from tools.hwsim import Guest
-from tools.hwsim.framesets import InjectCase, fastpay_frame, inject_cases, kind_of
-from tools.hwsim.radios import Node
-from tools.hwsim.wait import wait_for
+from meshframes.hosts.base import RxFrame
+from meshframes.hwsim import Guest
+from meshframes.hwsim.framesets import InjectCase, fastpay_frame, inject_cases, kind_of
+from meshframes.hwsim.radios import Node
+from meshframes.hwsim.wait import wait_for
 
 pytestmark = pytest.mark.hwsim
 CASES = inject_cases()
-PROBES = "tools.hwsim.probes"
+PROBES = "meshframes.hwsim.probes"
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +108,7 @@ def test_received_frame_decodes_with_our_layers(injected: dict[str, object],
     """What came off the air decodes with our layers: nothing malformed,
     nothing left undecoded."""
     frame = _received(injected, case)
-    from meshframes.dissect import decode_mpdu
+    from meshframes.layers.dissect import decode_mpdu
 
     decoded = decode_mpdu(frame.data)
     assert decoded.malformed is None, decoded.malformed

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from scapy.utils import RawPcapReader
 
-from meshframes.radio import radiotap
-from tools.hwsim import tshark
-from meshframes.capture import LINKTYPE_IEEE802_11_RADIOTAP
-from tools.hwsim.framesets import REPO, SHARED_PCAPS, fastpay_frame
+from meshframes.codec import radiotap
+from meshframes.hwsim import tshark
+from meshframes.hosts.pcap import LINKTYPE_IEEE802_11_RADIOTAP
+from meshframes.hwsim.framesets import REPO, SHARED_PCAPS, fastpay_frame
 
 pytestmark = pytest.mark.tshark
 RADIOTAP_FIELDS = ("frame.number", "radiotap.length", "radiotap.flags.fcs",

@@ -20,8 +20,8 @@ import pytest
 from click.testing import CliRunner
 
 from meshframes.cli import cli
-from tools.hwsim import Guest, tshark
-from tools.hwsim.wait import wait_for
+from meshframes.hwsim import Guest, tshark
+from meshframes.hwsim.wait import wait_for
 
 MESHFRAMES = str(Path(sys.executable).parent / "meshframes")
 PREQS, ORDERS = 4, 2
@@ -88,7 +88,7 @@ def test_json_reports_every_injected_frame_by_kind(sniffed: dict[str, object]) -
 def test_pcap_holds_what_was_reported(sniffed: dict[str, object]) -> None:
     """The pcap the sniffer wrote reads back, to our analyzer and to tshark,
     as the same frames it reported live."""
-    from meshframes.dissect import analyze
+    from meshframes.layers.dissect import analyze
 
     report = json.loads(sniffed["done"]["json"].stdout)
     analysis, _ = analyze(sniffed["pcap"])

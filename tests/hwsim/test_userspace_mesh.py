@@ -17,8 +17,8 @@ import pytest
 from meshframes.fastpay.checks import check_order
 from meshframes.fastpay.messages import TransferOrder
 from meshframes.fastpay.wire import decode_message
-from tools.hwsim import Guest, tshark
-from tools.hwsim.scenarios import Recording, kept, transfer_order, userspace_chain
+from meshframes.hwsim import Guest, tshark
+from meshframes.hwsim.scenarios import Recording, kept, transfer_order, userspace_chain
 
 pytestmark = pytest.mark.hwsim
 BROADCAST = "ff:ff:ff:ff:ff:ff"
@@ -102,7 +102,7 @@ def test_analyzer_agrees_with_tshark_and_finds_nothing_malformed(
         chain: tuple[Recording, Path], frames: list[dict[str, str]]) -> None:
     """tshark and our analyzer read every frame our nodes sent, and count
     each kind alike; the analyzer names the FastPay orders."""
-    from meshframes.dissect import analyze
+    from meshframes.layers.dissect import analyze
 
     assert [row["frame.number"] for row in frames if row["_ws.malformed"]] == []
     analysis, _ = analyze(chain[1])

@@ -11,8 +11,8 @@ from meshframes.codec.peering import MeshPeeringManagement
 from meshframes.mesh.constants import MeshConfig
 from meshframes.mesh.events import Action, Refused, SetTimer, Transmit
 from meshframes.mesh.mbss import Mbss, action_header
-from meshframes.radio.base import RxFrame
-from meshframes.replay import ListRadio, ManualClock, take_as_established  # noqa: F401  (re-exported for tests)
+from meshframes.hosts.base import RxFrame
+from meshframes.sim.replay import ListRadio, ManualClock, take_as_established  # noqa: F401  (re-exported for tests)
 
 A = bytes.fromhex("020000000001")
 B = bytes.fromhex("020000000002")

@@ -17,8 +17,8 @@ from meshframes.mesh.constants import MeshConfig, ReasonCode
 from meshframes.mesh.events import Action, Deliver, DeliverData, Refused, Transmit
 from meshframes.mesh.mbss import action_header, path_selection
 from meshframes.mesh.node import MeshNode
-from meshframes.mesh.runtime import NodeRuntime
-from meshframes.radio.base import RxFrame
+from meshframes.hosts.runtime import NodeRuntime
+from meshframes.hosts.base import RxFrame
 
 from .helpers import A, B, C, D, RX, ListRadio, ManualClock, peer_frame, refusals, sent, take_as_established
 

@@ -13,7 +13,7 @@ from meshframes.codec.header import BROADCAST
 from meshframes.codec.pathsel import (
     TARGET_FLAG_TO, TARGET_FLAG_USN, Perr, PerrDestination, Prep, Preq, PreqTarget, Rann,
 )
-from meshframes.capture import mpdus
+from meshframes.hosts.pcap import mpdus
 from meshframes.mesh.constants import MeshConfig, ReasonCode, RootMode
 from meshframes.mesh.events import PathFailed
 from meshframes.mesh.hwmp import MAX_SANE_SN_DELTA, Hwmp, is_metric_better

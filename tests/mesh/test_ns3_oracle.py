@@ -22,8 +22,8 @@ import pytest
 from meshframes.codec import MeshAction
 from meshframes.codec.pathsel import PREQ_FLAG_PROACTIVE_PREP, Preq
 from meshframes.mesh.constants import MeshConfig
-from meshframes.replay import Replay, decoded_frames
-from meshframes.replay import replay as replay_capture
+from meshframes.sim.replay import Replay, decoded_frames
+from meshframes.sim.replay import replay as replay_capture
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 # Captures ns-3 3.37 made here with tools/ns3 (pcaps/ns3/README.md).

@@ -13,7 +13,7 @@ import pytest
 from meshframes.codec import Beacon, SelfProtected, decode, encode
 from meshframes.codec.elements import EID_RSN, MeshConfiguration, MeshId
 from meshframes.codec.ie import RawElement
-from meshframes.capture import mpdus
+from meshframes.hosts.pcap import mpdus
 from meshframes.codec.peering import MeshPeeringManagement
 from meshframes.mesh.constants import MeshConfig, ReasonCode
 from meshframes.mesh.events import CancelTimer, PeerChanged

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from meshframes.codec import decode, encode
 from meshframes.codec.header import BROADCAST
 from meshframes.codec.pathsel import Preq, PreqTarget
-from meshframes.capture import mpdus
+from meshframes.hosts.pcap import mpdus
 from meshframes.mesh.constants import MeshConfig
 from meshframes.mesh.events import Refused
 from meshframes.mesh.hwmp import Hwmp
@@ -21,8 +21,8 @@ from meshframes.mesh.mbss import Mbss, path_selection
 from meshframes.mesh.node import MeshNode
 from meshframes.mesh.pathtable import PathTable
 from meshframes.mesh.peers import PeerTable
-from meshframes.mesh.runtime import NodeRuntime
-from meshframes.radio.base import RxFrame
+from meshframes.hosts.runtime import NodeRuntime
+from meshframes.hosts.base import RxFrame
 
 from .helpers import A, B, RX, ListRadio, ManualClock, take_as_established
 from .test_ns3_oracle import SHARED
@@ -31,8 +31,8 @@ from .test_ns3_oracle import SHARED
 def test_engines_import_no_scapy_click_or_rich() -> None:
     """Importing the codec, the engines and the simulator pulls in none of
     the presentation or dissection libraries."""
-    code = ("import sys, meshframes.codec, meshframes.mesh.runtime, meshframes.sim.network, "
-            "meshframes.sim.scale; print(sorted(m for m in sys.modules "
+    code = ("import sys, meshframes.codec, meshframes.hosts.runtime, meshframes.sim.network, "
+            "meshframes.bench.scale; print(sorted(m for m in sys.modules "
             "if m.split('.')[0] in ('scapy', 'click', 'rich')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from meshframes.capture import mpdus
+from meshframes.hosts.pcap import mpdus
 from meshframes.codec.header import BROADCAST
 from meshframes.mesh.constants import MeshConfig
 from meshframes.seal import ccmp

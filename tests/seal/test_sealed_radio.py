@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from meshframes.radio.base import RxFrame
+from meshframes.hosts.base import RxFrame
 from meshframes.seal.errors import Reason
 from meshframes.seal.hop import HopSealer
 from meshframes.seal.radio import SealedRadio

@@ -10,7 +10,7 @@ import pytest
 
 from meshframes.codec import DataFrame, decode
 from meshframes.codec.header import BROADCAST
-from meshframes.capture import mpdus
+from meshframes.hosts.pcap import mpdus
 from meshframes.sim import airtime
 from meshframes.sim.medium import Medium, MediumConfig
 from meshframes.sim.mobility import RandomWaypoint, Static, Waypoints

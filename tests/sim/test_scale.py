@@ -9,7 +9,7 @@ import json
 from click.testing import CliRunner
 
 from meshframes.cli import cli
-from meshframes.sim.scale import run_scale
+from meshframes.bench.scale import run_scale
 
 
 def test_random_mesh_peers_fully_and_delivers_every_pair() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from meshframes.codec import MeshAction, SelfProtected, VendorAction, decode, encode
-from meshframes.capture import LINKTYPE_IEEE802_11_RADIOTAP, mpdus, read_capture
+from meshframes.hosts.pcap import LINKTYPE_IEEE802_11_RADIOTAP, mpdus, read_capture
 from meshframes.sim.medium import MediumConfig
 from meshframes.sim.network import SimNetwork, chain
 
@@ -94,7 +94,7 @@ def test_chain_builder_places_neighbours_only_in_range() -> None:
 def test_same_seed_same_run_across_processes() -> None:
     """The digest does not depend on the interpreter's hash randomisation:
     two processes with different PYTHONHASHSEED give the same run."""
-    code = "from meshframes.sim.scale import run_scale; print(run_scale(60, 5, seed=5).digest)"
+    code = "from meshframes.bench.scale import run_scale; print(run_scale(60, 5, seed=5).digest)"
     digests = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                               env={**os.environ, "PYTHONHASHSEED": seed}).stdout.strip()
                for seed in ("1", "2")}

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from tools.tshark import KIND_FIELDS, kind_of
+from meshframes.hosts.tshark import KIND_FIELDS, kind_of
 
 FIELDS = tuple(dict.fromkeys((
     "frame.number", "wlan.ta", "wlan.ra", "wlan.sa", "wlan.da", *KIND_FIELDS,
@@ -39,8 +39,8 @@ def rows(pcap: Path, fields: Sequence[str] = FIELDS, *,
 
 
 def kind(row: dict[str, str]) -> str:
-    """The frame's kind in the names meshframes.dissect uses, from tshark's
-    fields alone, by the one rule tools.tshark.kind_of keeps."""
+    """The frame's kind in the names meshframes.layers.dissect uses, from tshark's
+    fields alone, by the one rule meshframes.hosts.tshark.kind_of keeps."""
     return kind_of({name: row[name].split(",") if row.get(name) else [] for name in KIND_FIELDS})
 
 

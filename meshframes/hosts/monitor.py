@@ -4,7 +4,7 @@ Measured on hwsim under qemu (shared notes, hwsim.md): a raw packet socket
 moves ~11k frames/s and drains a 2,000-frame burst without loss, while
 Scapy's per-frame sniffing manages ~70 frames/s and loses 94% of the same
 burst. So the hot path here never touches Scapy: radiotap is prepended on
-transmit and parsed with struct on receive (meshframes.radio.radiotap).
+transmit and parsed with struct on receive (meshframes.codec.radiotap).
 
 What a monitor socket sees besides the air, and what we do with it:
 - a copy of every frame sent through the socket (packet type OUTGOING):
@@ -13,7 +13,7 @@ What a monitor socket sees besides the air, and what we do with it:
   it (radiotap with a TX flags field): not delivered, as an own echo, but
   kept as a TxReport (was a unicast frame acknowledged, at what rate?), the
   feedback a mesh node's link metric and failure detection need; the shape
-  is the one meshframes.mesh.runtime reads through `tx_reports()`. A receiving monitor
+  is the one meshframes.hosts.runtime reads through `tx_reports()`. A receiving monitor
   acknowledges only when created `active` (hwsim ACKs a frame when some
   active interface of the receiving radio has its address);
 - frames for other receivers: dropped only when `addressed_only` is set.
@@ -26,9 +26,9 @@ import socket
 from collections import deque
 from dataclasses import dataclass
 
-from meshframes.radio import radiotap
-from meshframes.radio.base import RxFrame, TxReport
-from meshframes.radio.packet import PACKET_OUTGOING, PacketEndpoint, drain
+from meshframes.codec import radiotap
+from meshframes.hosts.base import RxFrame, TxReport
+from meshframes.hosts.packet import PACKET_OUTGOING, PacketEndpoint, drain
 
 ETH_P_ALL = 0x0003
 ARPHRD_IEEE80211_RADIOTAP = 803
@@ -55,7 +55,7 @@ class MonitorStats:
 
 
 class MonitorRadio(PacketEndpoint):
-    """meshframes.radio.base.Radio on a monitor interface.
+    """meshframes.hosts.base.Radio on a monitor interface.
 
     `mac` is the address the node transmits with (default: the interface's).
     With `addressed_only`, receive() keeps only frames whose A1 is `mac` or a

@@ -25,7 +25,7 @@ from pathlib import Path
 from queue import Empty, Queue
 from typing import Any
 
-from tools.hwsim.wire import ChannelClosed, read_message, write_message
+from meshframes.hwsim.wire import ChannelClosed, read_message, write_message
 
 AGENT_PORT = "meshframes.agent"
 # Worker calls get this long beyond their own timeout before we give up on
@@ -91,7 +91,7 @@ class _Worker:
         self.lock = threading.Lock()
         self.replies: Queue = Queue()
         self.process = subprocess.Popen(
-            netns_argv([sys.executable, "-m", "tools.hwsim.worker"], netns),
+            netns_argv([sys.executable, "-m", "meshframes.hwsim.worker"], netns),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=True, env=_child_env(),
         )

@@ -16,13 +16,13 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "Guest": "tools.hwsim.guest",
-    "GuestError": "tools.hwsim.guest",
-    "CommandFailed": "tools.hwsim.guest",
-    "Background": "tools.hwsim.guest",
-    "HwsimUnavailable": "tools.hwsim.host",
-    "WaitTimeout": "tools.hwsim.wait",
-    "wait_for": "tools.hwsim.wait",
+    "Guest": "meshframes.hwsim.guest",
+    "GuestError": "meshframes.hwsim.guest",
+    "CommandFailed": "meshframes.hwsim.guest",
+    "Background": "meshframes.hwsim.guest",
+    "HwsimUnavailable": "meshframes.hwsim.host",
+    "WaitTimeout": "meshframes.hwsim.wait",
+    "wait_for": "meshframes.hwsim.wait",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -31,5 +31,5 @@ __all__ = sorted(_EXPORTS)
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
-        raise AttributeError(f"module 'tools.hwsim' has no attribute {name!r}")
+        raise AttributeError(f"module 'meshframes.hwsim' has no attribute {name!r}")
     return getattr(importlib.import_module(module), name)

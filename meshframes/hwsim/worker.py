@@ -17,7 +17,7 @@ import sys
 import traceback
 from typing import Any
 
-from tools.hwsim.wire import ChannelClosed, read_message, write_message
+from meshframes.hwsim.wire import ChannelClosed, read_message, write_message
 
 
 def _call(target: str, args: tuple, kwargs: dict[str, Any]) -> Any:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from meshframes.capture import read_capture, strip_link
+from meshframes.hosts.pcap import read_capture, strip_link
 from meshframes.codec import (
     Beacon, ControlFrame, DataFrame, DecodeError, Frame, MeshAction, SelfProtected, decode, encode,
 )
@@ -33,8 +33,8 @@ from meshframes.codec.peering import SP_MESH_PEERING_CLOSE, SP_MESH_PEERING_CONF
 from meshframes.mesh.constants import MeshConfig, RootMode
 from meshframes.mesh.node import MeshNode
 from meshframes.mesh.peers import Peer, PeerTable, PlinkState
-from meshframes.mesh.runtime import NodeRuntime
-from meshframes.radio.base import RxFrame, TxReport
+from meshframes.hosts.runtime import NodeRuntime
+from meshframes.hosts.base import RxFrame, TxReport
 
 _ACK_SUBTYPE = 13  # 9.3.1.4
 _PEERING_ACTIONS = (SP_MESH_PEERING_OPEN, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_CLOSE)

@@ -14,9 +14,9 @@ import threading
 import time
 from typing import Any
 
-from meshframes.radio.base import RxFrame, TxReport
-from meshframes.radio.meshif import MeshifMessage, MeshifRadio, MeshInterface
-from meshframes.radio.monitor import MonitorRadio
+from meshframes.hosts.base import RxFrame, TxReport
+from meshframes.hosts.meshif import MeshifMessage, MeshifRadio, MeshInterface
+from meshframes.hosts.monitor import MonitorRadio
 
 _open: dict[str, Any] = {}
 _streams: dict[str, tuple[threading.Event, threading.Thread, list[int]]] = {}

@@ -16,11 +16,11 @@ from typing import BinaryIO, Iterable, Iterator
 
 from meshframes.codec.errors import DecodeError
 from meshframes.codec.header import decode_header
-from meshframes.radio import radiotap
+from meshframes.codec import radiotap
 # The transports' radiotap parser serves captures too, under the names this
 # module has always exported.
-from meshframes.radio.radiotap import Radiotap
-from meshframes.radio.radiotap import parse as parse_radiotap
+from meshframes.codec.radiotap import Radiotap
+from meshframes.codec.radiotap import parse as parse_radiotap
 
 LINKTYPE_IEEE802_11 = 105
 LINKTYPE_IEEE802_11_RADIOTAP = 127
@@ -202,7 +202,7 @@ def _check_linktype(index: int, linktype: int) -> None:
 
 def radiotap_header(*, rate_500kbps: int | None = 2, frequency: int | None = 2412,
                     signal_dbm: int | None = None) -> bytes:
-    """A minimal radiotap header (meshframes.radio.radiotap.header)."""
+    """A minimal radiotap header (meshframes.codec.radiotap.header)."""
     return radiotap.header(rate_500kbps=rate_500kbps, freq_mhz=frequency, signal_dbm=signal_dbm)
 
 

@@ -1,4 +1,4 @@
-"""Drives a MeshNode over any Radio and Clock (meshframes.radio.base): the
+"""Drives a MeshNode over any Radio and Clock (meshframes.hosts.base): the
 simulated medium, pcap replay, and later the hwsim monitor transport.
 
 The runtime owns what the engines must not: decoding and encoding bytes,
@@ -25,7 +25,7 @@ from meshframes.mesh.events import (
     Action, CancelTimer, Deliver, DeliverData, Refused, SetTimer, TimerKey, Transmit,
 )
 from meshframes.mesh.node import MeshNode
-from meshframes.radio.base import Clock, Radio, RxFrame, TxReport
+from meshframes.hosts.base import Clock, Radio, RxFrame, TxReport
 
 
 @runtime_checkable

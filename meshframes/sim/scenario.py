@@ -25,19 +25,19 @@ from meshframes.fastpay.ed25519 import KeyPair
 from meshframes.fastpay.store import AuthorityStore
 from meshframes.mesh.constants import MeshConfig, RootMode
 from meshframes.mesh.events import Action, Transmit
-from meshframes.mesh.runtime import FrameLayer
-from meshframes.radio.base import Radio
+from meshframes.hosts.runtime import FrameLayer
+from meshframes.hosts.base import Radio
 from meshframes.seal.e2e import E2EIdentity, E2ESealer
 from meshframes.sim.medium import MediumConfig
 from meshframes.sim.mobility import Mobility, Point
 from meshframes.sim.network import SimNetwork, SimNode, sim_mac
 
-from .authority_node import AuthorityNode
-from .client_node import ClientNode
-from .driver import AppDriver
-from .e2e import E2ELink
-from .events import Event
-from .party import AppConfig, Party
+from meshframes.app.authority_node import AuthorityNode
+from meshframes.app.client_node import ClientNode
+from meshframes.hosts.driver import AppDriver
+from meshframes.app.e2e import E2ELink
+from meshframes.app.events import Event
+from meshframes.app.party import AppConfig, Party
 
 # A fresh simulated identity has never sealed anything: its end-to-end
 # sequence can start at 1 (a real node starts from the clock, sealing.md).

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from meshframes.mesh.events import Deliver
-from meshframes.mesh.runtime import NodeRuntime
+from meshframes.hosts.runtime import NodeRuntime
 
-from .events import AppAction, Event, SendMessage, SetTimer, TimerKey
-from .party import Party
+from meshframes.app.events import AppAction, Event, SendMessage, SetTimer, TimerKey
+from meshframes.app.party import Party
 
 Schedule = Callable[[float, Callable[[], None]], None]
 

@@ -55,7 +55,7 @@ def kind_of(frame: bytes) -> str:
 
 def capture_frames(path: Path) -> list[bytes]:
     """The MPDUs of a capture, radiotap and FCS stripped."""
-    from meshframes.capture import mpdus
+    from meshframes.hosts.pcap import mpdus
 
     return [mpdu for _, mpdu, _ in mpdus(path)]
 
@@ -126,9 +126,9 @@ def fastpay_cases() -> list[InjectCase]:
 
 
 def built_cases() -> list[InjectCase]:
-    """Every kind meshframes.build makes, plain and with address extension
+    """Every kind meshframes.layers.build makes, plain and with address extension
     and maximal element counts (20 PREQ targets, 19 PERR destinations)."""
-    from meshframes.build import BUILDERS, FrameOptions, build
+    from meshframes.layers.build import BUILDERS, FrameOptions, build
 
     cases = [InjectCase(f"built-{kind}", bytes(build(kind, FrameOptions()))) for kind in BUILDERS]
     cases += [InjectCase(f"built-{kind}-ae", bytes(build(kind, FrameOptions(ae=True, count=2))))

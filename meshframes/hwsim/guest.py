@@ -2,7 +2,7 @@
 
 The guest boots into the host's own root file system (shared read-only over
 9p), so it runs this checkout's code with this checkout's interpreter, and a
-small agent (tools/hwsim/agent.py) answers over virtio-serial. A second,
+small agent (meshframes/hwsim/agent.py) answers over virtio-serial. A second,
 writable 9p share is the guest's way to hand files back. Boot once per test
 session (~5-10 s under TCG) and reset the radios between tests instead.
 """
@@ -25,11 +25,11 @@ from pathlib import Path
 from queue import Empty, Queue
 from typing import Any, BinaryIO
 
-from tools.hwsim import host, image
-from tools.hwsim.agent import AGENT_PORT, RunResult
-from tools.hwsim.radios import Node, reset
-from tools.hwsim.wait import scaled
-from tools.hwsim.wire import ChannelClosed, read_message, write_message
+from meshframes.hwsim import host, image
+from meshframes.hwsim.agent import AGENT_PORT, RunResult
+from meshframes.hwsim.radios import Node, reset
+from meshframes.hwsim.wait import scaled
+from meshframes.hwsim.wire import ChannelClosed, read_message, write_message
 
 # Measured on this machine (hwsim.md): KVM here is a PVM implementation that
 # qemu cannot use, so TCG; tb-size 64 cuts qemu's memory from ~740 MB to

@@ -1,6 +1,6 @@
 """Radiotap headers (radiotap.org), the one parser and builder of the
 package: the monitor transport reads every received frame's header and
-prepends TX_HEADER to injected ones; meshframes.capture reads the headers
+prepends TX_HEADER to injected ones; meshframes.hosts.pcap reads the headers
 of radiotap pcaps and writes them with `header()`.
 
 Field alignments and sizes follow the radiotap definition (radiotap.org,

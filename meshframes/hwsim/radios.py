@@ -19,11 +19,11 @@ from itertools import combinations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tools.hwsim.agent import RunResult
-from tools.hwsim.wait import wait_for
+from meshframes.hwsim.agent import RunResult
+from meshframes.hwsim.wait import wait_for
 
 if TYPE_CHECKING:
-    from tools.hwsim.guest import Background, Guest
+    from meshframes.hwsim.guest import Background, Guest
 
 DEFAULT_FREQ = 2412
 DEFAULT_MESH_ID = "meshframes"
@@ -212,12 +212,12 @@ class Node:
 
     def start_capture(self, name: str, *, freq: int = DEFAULT_FREQ) -> Capture:
         """Turn this radio into a recorder: its own interface goes away, a
-        monitor hears the channel and tools.hwsim.recorder writes a pcap
+        monitor hears the channel and meshframes.hwsim.recorder writes a pcap
         (radiotap, link type 127) into the guest's writable share."""
         self.remove_wlan()
         monitor = self.add_monitor("rec0", freq=freq)
         host_path, guest_path = self.guest.io_path(name)
-        process = self.spawn([sys.executable, "-S", "-m", "tools.hwsim.recorder",
+        process = self.spawn([sys.executable, "-S", "-m", "meshframes.hwsim.recorder",
                               monitor, guest_path])
         process.expect(r"recording on", timeout=30.0)
         return Capture(process, host_path)

@@ -20,7 +20,7 @@ def bench_seal(*, count: int, rounds: int, as_json: bool) -> None:
     from rich.table import Table
 
     from meshframes.cli.console import err, out
-    from meshframes.seal import benchmark
+    from meshframes.bench import seal as benchmark
 
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task("sealing", total=len(benchmark.cases()) * rounds)

@@ -27,12 +27,12 @@ from typing import Any
 
 import click
 
-from . import ed25519
-from .authority import Authority
-from .committee import generate_committee
-from .messages import Address, CertifiedTransferOrder, Transfer, TransferOrder
-from .store import AuthorityStore
-from .wire import encode_message, signing_bytes
+from meshframes.fastpay import ed25519
+from meshframes.fastpay.authority import Authority
+from meshframes.fastpay.committee import generate_committee
+from meshframes.fastpay.messages import Address, CertifiedTransferOrder, Transfer, TransferOrder
+from meshframes.fastpay.store import AuthorityStore
+from meshframes.fastpay.wire import encode_message, signing_bytes
 
 
 def _rate(count: int, seconds: float) -> float:

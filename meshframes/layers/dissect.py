@@ -30,7 +30,7 @@ from scapy.packet import NoPayload, Packet, Padding, Raw
 
 import meshframes.layers  # noqa: F401  (registers the layers)
 from meshframes.codec.header import CONTROL_FIXED_LENGTH, short_header_length
-from meshframes.capture import CaptureError, CapturedFrame, read_capture, strip_link
+from meshframes.hosts.pcap import CaptureError, CapturedFrame, read_capture, strip_link
 from meshframes.codec.header import (
     AUTH_ALGORITHMS_WITH_ELEMENTS, MGMT_FIXED_FIELDS, SUBTYPE_ACTION, SUBTYPE_AUTHENTICATION,
 )
@@ -89,7 +89,7 @@ KINDS = (
 )
 _PEERING_KINDS = {1: "peering-open", 2: "peering-confirm", 3: "peering-close"}
 # An HWMP Mesh Path Selection frame is named after its first path
-# selection element (tools/tshark.py counts the same way).
+# selection element (meshframes/hosts/tshark.py counts the same way).
 _PATH_SELECTION_KINDS = {PREQ: "preq", PREP: "prep", PERR: "perr", RANN: "rann"}
 
 # 9.3.1: control frame lengths without FCS, by subtype; those not listed

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from meshframes.codec.fastpay import MessageType
 
-from .events import CertificateReceived, TransferCertified, TransferConfirmed, TransferStarted
-from .party import AppConfig
-from .scenario import FastPayMesh
+from meshframes.app.events import CertificateReceived, TransferCertified, TransferConfirmed, TransferStarted
+from meshframes.app.party import AppConfig
+from meshframes.sim.scenario import FastPayMesh
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,7 +62,7 @@ class Clock(Protocol):
 
 class MonotonicClock:
     """CLOCK_MONOTONIC: the clock of a node on a real radio, the one its
-    transport stamps received frames on (meshframes.radio.packet)."""
+    transport stamps received frames on (meshframes.hosts.packet)."""
 
     def now(self) -> float:
         return time.monotonic()

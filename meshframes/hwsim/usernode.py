@@ -40,9 +40,9 @@ from meshframes.mesh.events import (
 )
 from meshframes.mesh.node import MeshNode
 from meshframes.mesh.pathtable import PathFlags
-from meshframes.mesh.runtime import NodeRuntime
-from meshframes.radio.base import MonotonicClock
-from meshframes.radio.monitor import MonitorRadio
+from meshframes.hosts.runtime import NodeRuntime
+from meshframes.hosts.base import MonotonicClock
+from meshframes.hosts.monitor import MonitorRadio
 
 # The longest the loop sleeps with no timer due: how soon it notices stop().
 IDLE_WAIT = 0.5
@@ -204,7 +204,7 @@ class UserNode:
                                     "at": self._since()})
 
 
-# -- what the host calls (Guest.call("tools.hwsim.usernode:...")) -----------
+# -- what the host calls (Guest.call("meshframes.hwsim.usernode:...")) -----------
 
 def start(name: str, ifname: str, *, radio_netns: str | None = None, mesh_id: bytes = b"meshframes",
           passphrase: str | None = None, seed: int = 0) -> str:

@@ -1,6 +1,6 @@
 """Record a monitor interface to a pcap file (radiotap, link type 127).
 
-    python -S -m tools.hwsim.recorder IFACE OUT.pcap
+    python -S -m meshframes.hwsim.recorder IFACE OUT.pcap
 
 Why not dumpcap: libpcap's TPACKET_V3 ring hands packets over in blocks,
 and a block not yet full when dumpcap is told to stop is thrown away, so the
@@ -18,9 +18,9 @@ import socket
 import struct
 import sys
 
-from meshframes.radio.packet import drain, open_packet_socket
+from meshframes.hosts.packet import drain, open_packet_socket
 
-from meshframes.capture import LINKTYPE_IEEE802_11_RADIOTAP
+from meshframes.hosts.pcap import LINKTYPE_IEEE802_11_RADIOTAP
 ETH_P_ALL = 0x0003
 ARPHRD_IEEE80211_RADIOTAP = 803
 SNAPLEN = 65535
@@ -60,7 +60,7 @@ def record(ifname: str, path: str) -> int:
 
 def main() -> None:
     if len(sys.argv) != 3:
-        raise SystemExit("usage: python -S -m tools.hwsim.recorder IFACE OUT.pcap")
+        raise SystemExit("usage: python -S -m meshframes.hwsim.recorder IFACE OUT.pcap")
     record(sys.argv[1], sys.argv[2])
 
 

@@ -8,7 +8,7 @@ to the destination node's MAC, and it routes them over as many hops as the
 mesh needs.
 
 MeshInterface moves those payloads. MeshifRadio puts the Radio interface of
-meshframes.radio.base on top, so an engine that speaks category-127 action
+meshframes.hosts.base on top, so an engine that speaks category-127 action
 frames runs unchanged: it transmits single-hop or multi-hop FastPay action
 frames (only those: peering and path selection belong to the kernel here),
 and receives each message as a single-hop action frame from its mesh
@@ -23,8 +23,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from meshframes.codec.elements import MESHFRAMES_OUI
-from meshframes.radio.base import RxFrame
-from meshframes.radio.packet import PACKET_HOST, PACKET_OUTGOING, PacketEndpoint, drain
+from meshframes.hosts.base import RxFrame
+from meshframes.hosts.packet import PACKET_HOST, PACKET_OUTGOING, PacketEndpoint, drain
 
 ETHERTYPE_FASTPAY = 0x88B5  # IEEE 802 local experimental ethertype 1
 ARPHRD_ETHER = 1
@@ -101,7 +101,7 @@ class MeshInterface(PacketEndpoint):
 
 
 class MeshifRadio:
-    """meshframes.radio.base.Radio over a MeshInterface, for engines that
+    """meshframes.hosts.base.Radio over a MeshInterface, for engines that
     speak FastPay action frames."""
 
     def __init__(self, interface: MeshInterface) -> None:

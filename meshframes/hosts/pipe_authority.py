@@ -15,7 +15,7 @@ a length-prefixed stream cannot be resynchronised: the frames before it
 are answered, then the process says why on stderr and exits with status
 65 (EX_DATAERR).
 
-    python -m meshframes.fastpay.pipe_authority COMMITTEE KEYFILE DATABASE
+    python -m meshframes.hosts.pipe_authority COMMITTEE KEYFILE DATABASE
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ import os
 import struct
 import sys
 
-from .authority import Authority
-from .committee import Committee, Identity
-from .store import AuthorityStore
+from meshframes.fastpay.authority import Authority
+from meshframes.fastpay.committee import Committee, Identity
+from meshframes.fastpay.store import AuthorityStore
 
 _LEN = struct.Struct("<I")
 # A certificate from ~1000 authorities; anything longer is a framing error.

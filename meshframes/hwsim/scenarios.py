@@ -16,12 +16,12 @@ from pathlib import Path
 
 from typing import Any
 
-from tools.hwsim.guest import Guest
-from tools.hwsim.radios import DEFAULT_FREQ, DEFAULT_MESH_ID, Capture, Node, medium_chain, mesh_chain
-from tools.hwsim.wait import wait_for
+from meshframes.hwsim.guest import Guest
+from meshframes.hwsim.radios import DEFAULT_FREQ, DEFAULT_MESH_ID, Capture, Node, medium_chain, mesh_chain
+from meshframes.hwsim.wait import wait_for
 
-PROBES = "tools.hwsim.probes"
-USERNODE = "tools.hwsim.usernode"
+PROBES = "meshframes.hwsim.probes"
+USERNODE = "meshframes.hwsim.usernode"
 MSG_FASTPAY_ORDER = 1  # docs/wire-format.md, message types
 # A FastPay-over-mesh payload as docs/wire-format.md lays it out from
 # `version` on: version 1, type 8 (announce), flags 0, message id,
@@ -48,7 +48,7 @@ class Recording:
     timeline: Timeline
     # How many FastPay messages each phase sent and saw delivered.
     delivered: dict[str, int]
-    # Userspace nodes: each one's final state (tools.hwsim.usernode.state)
+    # Userspace nodes: each one's final state (meshframes.hwsim.usernode.state)
     # and, in a secure mesh, its keys, by node name.
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
     keys: dict[str, dict[str, bytes]] = field(default_factory=dict)
@@ -139,11 +139,11 @@ def _wait_path_dropped(node: Node, dst: Node) -> None:
 
 
 def monitor_injection(guest: Guest) -> Recording:
-    """Every frame of tools.hwsim.framesets injected by n0's monitor and
+    """Every frame of meshframes.hwsim.framesets injected by n0's monitor and
     collected by n1's, heard by a third radio: the shared captures' frames
     and our FastPay frames as they travel on a real radio (with the
     Duration mac80211 gives each)."""
-    from tools.hwsim.framesets import inject_cases
+    from meshframes.hwsim.framesets import inject_cases
 
     sender, receiver, recorder = guest.reset_radios(3)
     capture = recorder.start_capture("monitor-injection.pcap")

@@ -23,7 +23,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.hwsim.host import HwsimUnavailable, Kernel
+from meshframes.hwsim.host import HwsimUnavailable, Kernel
 
 # In dependency order after `modprobe --show-depends`: the PCI transport,
 # the agent's virtio-serial port and the 9p file system.
@@ -80,7 +80,7 @@ mount -t debugfs debugfs /newroot/sys/kernel/debug
 mkdir -p /newroot/dev/shm && mount -t tmpfs tmpfs /newroot/dev/shm
 cd /newroot
 exec switch_root /newroot /bin/sh -c \\
-    "cd $REPO && exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root $PY -S -c 'from tools.hwsim.agent import main; main()'"
+    "cd $REPO && exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root $PY -S -c 'from meshframes.hwsim.agent import main; main()'"
 """
 
 # Bump when the recipe changes in a way the hash of INIT_SCRIPT does not see.

@@ -1,1 +1,0 @@
-"""Transports that move 802.11 frames between engines and a medium."""
