@@ -15,7 +15,10 @@ from meshframes.fastpay.authority import Authority, AuthorityFailed
 from meshframes.fastpay.committee import Committee
 from meshframes.fastpay.ed25519 import KeyPair
 from meshframes.fastpay.messages import (
-    AccountInfoRequest, ConfirmationOrder, FastPayError, TransferOrder,
+    AccountInfoRequest,
+    ConfirmationOrder,
+    FastPayError,
+    TransferOrder,
 )
 from meshframes.fastpay.store import AuthorityStore
 
@@ -49,10 +52,7 @@ class AuthorityNode(Party):
             # Its memory is ahead of its disk: it must not answer anyone
             # until it is rebuilt from its store (by restarting the node).
             raise AppRefusal(Reason.AUTHORITY_FAILED, str(failure)) from None
-        if isinstance(reply, FastPayError):
-            outcome = reply.kind.name
-        else:
-            outcome = next(iter(self.engine.accepted - before))
+        outcome = reply.kind.name if isinstance(reply, FastPayError) else next(iter(self.engine.accepted - before))
         actions: list[AppAction] = [Handled(now, outcome, sender, seq)]
         if reply is not None:
             actions += self._send_to_mac(source, reply, now)

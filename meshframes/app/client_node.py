@@ -28,13 +28,27 @@ from meshframes.fastpay.committee import Committee
 from meshframes.fastpay.ed25519 import KeyPair
 from meshframes.fastpay.errors import Rejection
 from meshframes.fastpay.messages import (
-    AccountInfoResponse, Address, CertifiedTransferOrder, ErrorKind, FastPayError, SignedTransferOrder,
+    AccountInfoResponse,
+    Address,
+    CertifiedTransferOrder,
+    ErrorKind,
+    FastPayError,
+    SignedTransferOrder,
 )
 
 from .errors import AppRefusal, Reason
 from .events import (
-    AppAction, CertificateDelivered, CertificateReceived, CertificateDeferred, ReplyIgnored, SetTimer,
-    TimerKey, TransferCertified, TransferConfirmed, TransferNotStarted, TransferStarted,
+    AppAction,
+    CertificateDeferred,
+    CertificateDelivered,
+    CertificateReceived,
+    ReplyIgnored,
+    SetTimer,
+    TimerKey,
+    TransferCertified,
+    TransferConfirmed,
+    TransferNotStarted,
+    TransferStarted,
 )
 from .framing import AppMessage
 from .party import AppConfig, Party

@@ -27,7 +27,6 @@ A confirmed binding is not overridden by an announcement for
 from __future__ import annotations
 
 from collections import OrderedDict
-
 from dataclasses import dataclass
 
 from meshframes.fastpay.committee import Committee

@@ -38,9 +38,9 @@ from __future__ import annotations
 from collections import Counter
 
 from meshframes.codec.header import is_group
-from meshframes.mesh.events import Refused
-from meshframes.hosts.runtime import Opened
 from meshframes.hosts.base import Clock
+from meshframes.hosts.runtime import Opened
+from meshframes.mesh.events import Refused
 from meshframes.seal.e2e import FLAG_SEALED, E2ESealer, parse_fastpay_frame
 from meshframes.seal.errors import E2EError, NotFastPay
 

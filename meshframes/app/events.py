@@ -5,7 +5,6 @@ frozen dataclasses, h11 style; every event carries the (virtual) time."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 # Timer keys are small tuples, e.g. ("announce",), ("client",),
 # ("deliver", sequence_number); arming a key again replaces its deadline.
@@ -139,6 +138,9 @@ class Handled:
     sequence_number: int | None
 
 
-Event = Union[Refused, Discovered, TransferStarted, TransferNotStarted, TransferCertified, TransferConfirmed,
-              ReplyIgnored, CertificateDelivered, CertificateDeferred, CertificateReceived, Handled]
-AppAction = Union[SendMessage, SetTimer, Event]
+Event = (
+    Refused | Discovered | TransferStarted | TransferNotStarted | TransferCertified |
+    TransferConfirmed | ReplyIgnored | CertificateDelivered | CertificateDeferred |
+    CertificateReceived | Handled
+)
+AppAction = SendMessage | SetTimer | Event

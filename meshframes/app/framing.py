@@ -14,8 +14,6 @@ reassembler delivers whole messages (meshframes.codec.fastpay).
 
 from __future__ import annotations
 
-from typing import Union
-
 from meshframes.codec.fastpay import MessageType
 from meshframes.fastpay.messages import (
     AccountInfoRequest,
@@ -28,12 +26,17 @@ from meshframes.fastpay.messages import (
     SignedTransferOrder,
     TransferOrder,
 )
-from meshframes.fastpay.wire import DecodeError, decode_announcement, decode_message, encode_announcement, \
-    encode_message
+from meshframes.fastpay.wire import (
+    DecodeError,
+    decode_announcement,
+    decode_message,
+    encode_announcement,
+    encode_message,
+)
 
 from .errors import AppRefusal, Reason
 
-AppMessage = Union[SerializedMessage, AuthorityAnnouncement]
+AppMessage = SerializedMessage | AuthorityAnnouncement
 
 # The message type each kind of message travels under.
 MESSAGE_TYPE: dict[type, MessageType] = {

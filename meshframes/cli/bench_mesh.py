@@ -47,8 +47,8 @@ def mesh(*, nodes: int, pairs: int, seed: int, as_json: bool) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from meshframes.cli.console import err, out
     from meshframes.bench.scale import run_scale
+    from meshframes.cli.console import err, out
 
     baseline = _decode_baseline()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

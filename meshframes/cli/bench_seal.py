@@ -19,8 +19,8 @@ def bench_seal(*, count: int, rounds: int, as_json: bool) -> None:
     from rich.progress import Progress
     from rich.table import Table
 
-    from meshframes.cli.console import err, out
     from meshframes.bench import seal as benchmark
+    from meshframes.cli.console import err, out
 
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task("sealing", total=len(benchmark.cases()) * rounds)

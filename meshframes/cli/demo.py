@@ -22,8 +22,8 @@ import click
 from meshframes.cli import console
 
 if TYPE_CHECKING:
-    from meshframes.sim.demo import Demo, TransferRecord
     from meshframes.layers.dissect import FrameDecode
+    from meshframes.sim.demo import Demo, TransferRecord
 
 
 def _duration(seconds: float | None) -> str:
@@ -63,10 +63,10 @@ def demo(*, seed: int, duration: float, authorities: int, clients: int, relays: 
     the topology and a timeline."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from meshframes.sim.demo import Demo, DemoSpec
     from meshframes.app.events import TransferConfirmed
     from meshframes.hosts.pcap import mpdus
     from meshframes.layers.dissect import analyze
+    from meshframes.sim.demo import Demo, DemoSpec
 
     try:
         width, height = (float(v) for v in area.lower().split("x"))
@@ -106,7 +106,7 @@ def demo(*, seed: int, duration: float, authorities: int, clients: int, relays: 
     genesis = run.mesh.genesis_total()
     pictures: dict[str, str] = {}
     if not no_pictures:
-        pictures = _draw(run, list(zip(stamps, decodes)), out)
+        pictures = _draw(run, list(zip(stamps, decodes, strict=False)), out)
     summary = _summary(run, records, analysis.by_kind, money, genesis, pcap, pictures)
     summary["air"]["malformed"] = analysis.malformed
     summary["air"]["undecoded"] = len(analysis.undecoded)
@@ -187,7 +187,7 @@ def _tables(summary: dict[str, Any], records: list[TransferRecord]) -> None:
     for column in ("payer", "to", "amount", "started (s)", "certified", "confirmed", "credited", "signers"):
         table.add_column(column, justify="right" if column != "signers" else "left")
     for r in records:
-        since = (lambda t: _duration(t - r.started) if t is not None else "-")  # noqa: E731
+        since = (lambda t, r=r: _duration(t - r.started) if t is not None else "-")  # noqa: E731
         table.add_row(f"C{r.payer}", f"C{r.recipient}", str(r.amount),
                       "-" if r.started is None else f"{r.started:.2f}", since(r.certified), since(r.confirmed),
                       since(r.credited), " ".join(f"A{i}" for i in r.signers))

@@ -19,9 +19,9 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from meshframes.sim.demo import Demo, TransferRecord  # noqa: E402
 from meshframes.codec.fastpay import MessageType  # noqa: E402
 from meshframes.layers.dissect import FrameDecode  # noqa: E402
+from meshframes.sim.demo import Demo, TransferRecord  # noqa: E402
 
 _ROLE_STYLE = {"authority": ("s", "#1f4e9c", 110), "client": ("o", "#2a9d4b", 80), None: (".", "#888888", 40)}
 _KIND_GROUPS = {"beacon": "beacons", "peering-open": "peering", "peering-confirm": "peering",
@@ -77,7 +77,7 @@ def topology_png(demo: Demo, path: Path) -> TransferRecord | None:
         for b in radios:
             if a.index < b.index and {a.index, b.index} <= alive and \
                     math.dist(here[a.index], here[b.index]) <= min(a.radio_range, b.radio_range):
-                ax.plot(*zip(here[a.index], here[b.index]), color="#9bb7d4", lw=0.8, zorder=2)
+                ax.plot(*zip(here[a.index], here[b.index], strict=False), color="#9bb7d4", lw=0.8, zorder=2)
     colours = plt.get_cmap("tab10")
     if record is not None:
         for i, hops in sorted(_order_paths(demo, record).items()):

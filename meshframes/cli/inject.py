@@ -95,8 +95,8 @@ def inject(kind: str, src: str, dst: str | None, mesh_id: bytes, ttl: int, seq: 
     header, to a pcap (--pcap)."""
     if (iface is None) == (pcap_out is None):
         raise click.UsageError("give exactly one of --iface IFACE or --pcap OUT")
-    from meshframes.layers.build import FrameOptions, build
     from meshframes.hosts.pcap import LINKTYPE_IEEE802_11_RADIOTAP, radiotap_header, write_pcap
+    from meshframes.layers.build import FrameOptions, build
 
     fields = _assignments(assignments)
     frames = []

@@ -30,7 +30,7 @@ def _weights(authorities: int, weights: str | None) -> list[int]:
     try:
         values = [int(w) for w in weights.split(",")]
     except ValueError:
-        raise click.BadParameter(f"{weights!r} is not a comma-separated list of integers", param_hint="--weights")
+        raise click.BadParameter(f"{weights!r} is not a comma-separated list of integers", param_hint="--weights") from None
     if len(values) != authorities or min(values) < 1:
         raise click.BadParameter(
             f"got {len(values)} weights, expected {authorities} positive integers", param_hint="--weights"
@@ -74,7 +74,7 @@ def show(*, committee_file: Path, as_json: bool) -> None:
         committee = Committee.load(committee_file)
     except CommitteeFileError as exc:
         console.error(f"{exc}. Generate a committee with `meshframes keys generate DIR`.")
-        raise SystemExit(1)
+        raise SystemExit(1) from None
     summary = {
         "committee_id": committee.committee_id.hex(),
         "total_weight": committee.total_weight,

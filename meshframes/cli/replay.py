@@ -37,9 +37,8 @@ def replay(pcap: str, node_mac: str | None, mesh_id: str | None, as_json: bool) 
     next hop of every data frame it sent, the PREQs it forwarded, the PREPs
     it answered, the PERR destinations and the discoveries it started."""
     from meshframes.hosts.pcap import CaptureError
-    from meshframes.sim.replay import NothingToReplay
+    from meshframes.sim.replay import NothingToReplay, transmitters
     from meshframes.sim.replay import replay as run
-    from meshframes.sim.replay import transmitters
 
     try:
         if node_mac is None:

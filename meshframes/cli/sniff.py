@@ -21,8 +21,8 @@ import json
 import signal
 import sys
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -30,9 +30,9 @@ import click
 from meshframes.cli import console
 
 if TYPE_CHECKING:
+    from meshframes.hosts.monitor import MonitorRadio
     from meshframes.hosts.pcap import PcapWriter
     from meshframes.layers.dissect import Analysis
-    from meshframes.hosts.monitor import MonitorRadio
 
 # How long one wait for frames may last: how soon a deadline or a signal
 # is noticed, and how often the live table is redrawn when the air is busy.

@@ -6,8 +6,19 @@ raises `DecodeError` (what, offset, got, expected) and nothing else.
 
 from meshframes.codec.errors import CodecError, DecodeError, EncodeError
 from meshframes.codec.frames import (
-    ActionFrame, Beacon, ControlFrame, DataFrame, ExtensionFrame, Frame, ManagementFrame,
-    MeshAction, MeshControlRule, SelfProtected, VendorAction, decode, encode,
+    ActionFrame,
+    Beacon,
+    ControlFrame,
+    DataFrame,
+    ExtensionFrame,
+    Frame,
+    ManagementFrame,
+    MeshAction,
+    MeshControlRule,
+    SelfProtected,
+    VendorAction,
+    decode,
+    encode,
 )
 from meshframes.codec.header import MacHeader
 from meshframes.codec.meshctl import MeshControl

@@ -13,27 +13,45 @@ import enum
 import struct
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Union
 
 from meshframes.codec import elements as el
 from meshframes.codec import pathsel as _pathsel  # noqa: F401  (registers HWMP elements)
 from meshframes.codec.errors import DecodeError, EncodeError, need
 from meshframes.codec.fastpay import FASTPAY_VERSION, FLAG_E2E_SEALED, MessageType
 from meshframes.codec.header import (
-    AUTH_ALGORITHMS_WITH_ELEMENTS, CONTROL_FIXED_LENGTH, FC_PROTECTED, MGMT_FIXED_FIELDS, QOS_MESH_CONTROL_PRESENT, SUBTYPE_ACTION,
-    SUBTYPE_AUTHENTICATION, SUBTYPE_BEACON, SUBTYPE_PROBE_RESP, TYPE_CTRL, TYPE_DATA, TYPE_EXT,
-    MacHeader, check_version, decode_header, short_header_length,
+    AUTH_ALGORITHMS_WITH_ELEMENTS,
+    CONTROL_FIXED_LENGTH,
+    FC_PROTECTED,
+    MGMT_FIXED_FIELDS,
+    QOS_MESH_CONTROL_PRESENT,
+    SUBTYPE_ACTION,
+    SUBTYPE_AUTHENTICATION,
+    SUBTYPE_BEACON,
+    SUBTYPE_PROBE_RESP,
+    TYPE_CTRL,
+    TYPE_DATA,
+    TYPE_EXT,
+    MacHeader,
+    check_version,
+    decode_header,
+    short_header_length,
 )
 from meshframes.codec.ie import Element, decode_elements, encode_elements, find
 from meshframes.codec.meshctl import (
-    LLC_SNAP, MeshControl, ae_mode_problem, decode_mesh_control, mesh_control_rule,
+    LLC_SNAP,
+    MeshControl,
+    ae_mode_problem,
+    decode_mesh_control,
+    mesh_control_rule,
+)
+from meshframes.codec.peering import (
+    SP_MESH_GROUP_KEY_ACK,
+    SP_MESH_PEERING_CONFIRM,
+    SP_MESH_PEERING_OPEN,
+    MeshPeeringManagement,
 )
 from meshframes.codec.sae import AUTH_ALGORITHM_SAE
 from meshframes.codec.sae import check_body as check_sae_body
-from meshframes.codec.peering import (
-    SP_MESH_GROUP_KEY_ACK, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_OPEN,
-    MeshPeeringManagement,
-)
 
 # Action categories, 802.11-2020 Table 9-51.
 CATEGORY_MESH = 13
@@ -196,8 +214,10 @@ class ExtensionFrame:
     data: bytes
 
 
-Frame = Union[Beacon, SelfProtected, MeshAction, VendorAction, ActionFrame, ManagementFrame,
-              DataFrame, ControlFrame, ExtensionFrame]
+Frame = (
+    Beacon | SelfProtected | MeshAction | VendorAction | ActionFrame | ManagementFrame | DataFrame |
+    ControlFrame | ExtensionFrame
+)
 _WITH_HEADER = (Beacon, SelfProtected, MeshAction, VendorAction, ActionFrame, ManagementFrame,
                 DataFrame)
 

@@ -12,7 +12,11 @@ from dataclasses import dataclass
 
 from meshframes.codec.errors import DecodeError, EncodeError, need
 from meshframes.codec.header import (
-    FC_FROM_DS, FC_PROTECTED, FC_TO_DS, QOS_AMSDU_PRESENT, QOS_MESH_CONTROL_PRESENT,
+    FC_FROM_DS,
+    FC_PROTECTED,
+    FC_TO_DS,
+    QOS_AMSDU_PRESENT,
+    QOS_MESH_CONTROL_PRESENT,
 )
 
 # Mesh Flags, 9.2.4.7.3 Figure 9-23: bits 0-1 Address Extension Mode.

@@ -80,10 +80,10 @@ def check_body(seq: int, status: int, body: bytes, offset: int) -> None:
     sequence and status) does not hold what its sequence and status say."""
     what = "SAE Commit" if seq == SAE_COMMIT else "SAE Confirm"
     full = status in SAE_FULL_STATUSES
-    if (seq == SAE_COMMIT and (full or status in SAE_REFUSED_STATUSES)) or (seq == SAE_CONFIRM and full):
-        if len(body) < 2:
-            field = "Finite Cyclic Group" if seq == SAE_COMMIT else "Send-Confirm"
-            raise DecodeError(f"{what} {field}", offset, f"{len(body)} bytes", "2 bytes")
+    needs_two = (seq == SAE_COMMIT and (full or status in SAE_REFUSED_STATUSES)) or (seq == SAE_CONFIRM and full)
+    if needs_two and len(body) < 2:
+        field = "Finite Cyclic Group" if seq == SAE_COMMIT else "Send-Confirm"
+        raise DecodeError(f"{what} {field}", offset, f"{len(body)} bytes", "2 bytes")
     if seq == SAE_COMMIT and full:
         try:
             commit_lengths(_U16.unpack_from(body)[0], body[2:])

@@ -103,7 +103,7 @@ class Authority:
         except _STORE_FAILURES as exc:
             self._failed = True
             self._rollback_after(exc)
-            raise AuthorityFailed(f"store failed mid-batch ({type(exc).__name__}: {exc}); no reply was sent")
+            raise AuthorityFailed(f"store failed mid-batch ({type(exc).__name__}: {exc}); no reply was sent") from exc
         return replies
 
     def _rollback_after(self, failure: BaseException) -> None:

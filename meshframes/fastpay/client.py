@@ -27,7 +27,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from enum import Enum
-from typing import Union
 
 from .checks import check_certificate, check_vote
 from .client_store import ClientStore
@@ -91,7 +90,10 @@ class ReplyIgnored:
     reason: str
 
 
-Action = Union[SendToAuthority, DeliverCertificate, SetTimer, TransferCertified, TransferConfirmed, ReplyIgnored]
+Action = (
+    SendToAuthority | DeliverCertificate | SetTimer | TransferCertified | TransferConfirmed |
+    ReplyIgnored
+)
 
 
 class Phase(Enum):

@@ -48,7 +48,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 from .ed25519 import KeyPair, x25519_public_key
 from .messages import COMMITTEE_ID_LEN, I128_MAX, PUBLIC_KEY_LEN, U64_MAX, AuthorityAnnouncement
 
@@ -183,10 +182,7 @@ class Committee:
         """Read a committee file; `.toml` is read as TOML, anything else as JSON."""
         p = Path(path)
         try:
-            if p.suffix == ".toml":
-                doc = tomllib.loads(p.read_text("utf-8"))
-            else:
-                doc = json.loads(p.read_text("utf-8"))
+            doc = tomllib.loads(p.read_text("utf-8")) if p.suffix == ".toml" else json.loads(p.read_text("utf-8"))
         except (OSError, ValueError) as exc:
             raise CommitteeFileError(f"{p}: cannot read committee file: {exc}") from None
         return cls.from_document(doc, str(p))
@@ -291,9 +287,9 @@ def generate_committee(
     committee = Committee(
         authorities=tuple(
             AuthorityInfo(name=a.public_key, weight=w, e2e_key=a.e2e_public_key)
-            for a, w in zip(authorities, weights)
+            for a, w in zip(authorities, weights, strict=False)
         ),
-        accounts=tuple(FundedAccount(address=a.public_key, balance=b) for a, b in zip(accounts, balances)),
+        accounts=tuple(FundedAccount(address=a.public_key, balance=b) for a, b in zip(accounts, balances, strict=False)),
     )
     return committee, authorities, accounts
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Union
 
 PUBLIC_KEY_LEN = 32
 SIGNATURE_LEN = 64
@@ -276,13 +275,7 @@ class AuthorityAnnouncement:
 
 # What the reference's `SerializedMessage` envelope carries. A
 # ConfirmationOrder is encoded as Cert; decoding Cert gives the certificate.
-SerializedMessage = Union[
-    TransferOrder,
-    SignedTransferOrder,
-    CertifiedTransferOrder,
-    ConfirmationOrder,
-    CrossShard,
-    FastPayError,
-    AccountInfoRequest,
-    AccountInfoResponse,
-]
+SerializedMessage = (
+    TransferOrder | SignedTransferOrder | CertifiedTransferOrder | ConfirmationOrder | CrossShard |
+    FastPayError | AccountInfoRequest | AccountInfoResponse
+)

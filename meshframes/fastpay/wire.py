@@ -16,7 +16,7 @@ and anything after it means the framing is wrong.
 from __future__ import annotations
 
 import struct
-from typing import Callable
+from collections.abc import Callable
 
 from .messages import (
     ERROR_PAYLOAD,

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from meshframes.mesh.events import Deliver
-from meshframes.hosts.runtime import NodeRuntime
-
 from meshframes.app.events import AppAction, Event, SendMessage, SetTimer, TimerKey
 from meshframes.app.party import Party
+from meshframes.hosts.runtime import NodeRuntime
+from meshframes.mesh.events import Deliver
 
 Schedule = Callable[[float, Callable[[], None]], None]
 

@@ -4,6 +4,7 @@ and a drain that stamps every packet on CLOCK_MONOTONIC."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import select
 import socket
@@ -41,10 +42,9 @@ def open_packet_socket(ifname: str, kind: int, protocol: int, *, hardware_type: 
         except PermissionError:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-        try:
+        # Linux < 4.20 lacks it: callers also drop PACKET_OUTGOING themselves.
+        with contextlib.suppress(OSError):
             sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
-        except OSError:
-            pass  # Linux < 4.20: callers also drop PACKET_OUTGOING themselves
         sock.setblocking(False)
     except BaseException:
         sock.close()

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator
+from typing import BinaryIO
 
+from meshframes.codec import radiotap
 from meshframes.codec.errors import DecodeError
 from meshframes.codec.header import decode_header
-from meshframes.codec import radiotap
+
 # The transports' radiotap parser serves captures too, under the names this
 # module has always exported.
 from meshframes.codec.radiotap import Radiotap
@@ -337,7 +339,7 @@ class PcapWriter:
     def close(self) -> None:
         self._fh.close()
 
-    def __enter__(self) -> "PcapWriter":
+    def __enter__(self) -> PcapWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:

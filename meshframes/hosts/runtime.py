@@ -21,11 +21,18 @@ from typing import Protocol, runtime_checkable
 from meshframes.codec import DecodeError, EncodeError, Frame, decode, encode
 from meshframes.codec.fastpay import MessageType
 from meshframes.codec.header import TYPE_CTRL
+from meshframes.hosts.base import Clock, Radio, RxFrame, TxReport
 from meshframes.mesh.events import (
-    Action, CancelTimer, Deliver, DeliverData, Refused, SetTimer, TimerKey, Transmit,
+    Action,
+    CancelTimer,
+    Deliver,
+    DeliverData,
+    Refused,
+    SetTimer,
+    TimerKey,
+    Transmit,
 )
 from meshframes.mesh.node import MeshNode
-from meshframes.hosts.base import Clock, Radio, RxFrame, TxReport
 
 
 @runtime_checkable
@@ -56,9 +63,9 @@ class FrameLayer(Protocol):
     end-to-end seal verified) or Refused (bad MIC, replay...). Refusals
     are counted by the node under their reason."""
 
-    def protect(self, mpdu: bytes) -> "bytes | Refused": ...
+    def protect(self, mpdu: bytes) -> bytes | Refused: ...
 
-    def unprotect(self, mpdu: bytes) -> "bytes | Opened | Refused": ...
+    def unprotect(self, mpdu: bytes) -> bytes | Opened | Refused: ...
 
 
 DeliverHandler = Callable[[Deliver], None]

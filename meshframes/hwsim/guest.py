@@ -9,6 +9,7 @@ session (~5-10 s under TCG) and reset the radios between tests instead.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import shlex
@@ -169,10 +170,8 @@ class Guest:
     def stop(self) -> None:
         """Power the guest off (killing qemu if it does not comply)."""
         if self._process.poll() is None and self._dead is None:
-            try:
+            with contextlib.suppress(GuestError):
                 self._request("poweroff", 10.0)
-            except GuestError:
-                pass
         try:
             self._process.wait(15.0)
         except subprocess.TimeoutExpired:
@@ -283,10 +282,8 @@ class Guest:
                 if replies is not None:
                     replies.put((ok, value))
         except Exception as error:  # noqa: BLE001 - any failure here ends the channel
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self._process.wait(5.0)
-            except subprocess.TimeoutExpired:
-                pass
             self._dead = f"the guest is gone ({error}); {_tail(self._workdir / 'serial.log', self._process)}"
             with self._pending_lock:
                 for replies in self._pending.values():

@@ -8,10 +8,10 @@ returns plain data (bytes, RxFrame, counters) that pickles back to the host.
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
-from collections.abc import Callable
 import threading
 import time
+from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from meshframes.hosts.base import RxFrame, TxReport

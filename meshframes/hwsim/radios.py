@@ -320,7 +320,7 @@ def parse_mpath_dump(text: str) -> dict[str, MeshPath]:
     columns = lines[0].replace("DEST ADDR", "DEST_ADDR").replace("NEXT HOP", "NEXT_HOP").split()
     paths = {}
     for line in lines[1:]:
-        row = dict(zip(columns, line.split()))
+        row = dict(zip(columns, line.split(), strict=False))
         paths[row["DEST_ADDR"]] = MeshPath(
             dst=row["DEST_ADDR"], next_hop=row["NEXT_HOP"], sn=int(row["SN"]),
             metric=int(row["METRIC"]), flags=int(row["FLAGS"], 16),

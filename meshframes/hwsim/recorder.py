@@ -12,6 +12,7 @@ starts in well under a second under TCG.
 
 from __future__ import annotations
 
+import contextlib
 import select
 import signal
 import socket
@@ -19,8 +20,8 @@ import struct
 import sys
 
 from meshframes.hosts.packet import drain, open_packet_socket
-
 from meshframes.hosts.pcap import LINKTYPE_IEEE802_11_RADIOTAP
+
 ETH_P_ALL = 0x0003
 ARPHRD_IEEE80211_RADIOTAP = 803
 SNAPLEN = 65535
@@ -50,10 +51,8 @@ def record(ifname: str, path: str) -> int:
             out.flush()
             if done:
                 break
-            try:
+            with contextlib.suppress(InterruptedError):
                 select.select([sock], [], [], 0.2)
-            except InterruptedError:
-                pass
     print(f"recorded {count} frames", flush=True)
     return count
 

@@ -35,7 +35,7 @@ def rows(pcap: Path, fields: Sequence[str] = FIELDS, *,
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"tshark failed on {pcap} ({done.returncode}): {done.stderr.strip()}")
-    return [dict(zip(fields, line.split("\t"))) for line in done.stdout.splitlines()]
+    return [dict(zip(fields, line.split("\t"), strict=False)) for line in done.stdout.splitlines()]
 
 
 def kind(row: dict[str, str]) -> str:

@@ -34,15 +34,22 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any, TypeVar
 
+from meshframes.hosts.base import MonotonicClock
+from meshframes.hosts.monitor import MonitorRadio
+from meshframes.hosts.runtime import NodeRuntime
 from meshframes.mesh.constants import MeshConfig
 from meshframes.mesh.events import (
-    Action, Deliver, DeliverData, PathChanged, PathFailed, PeerChanged, Refused, Transmit,
+    Action,
+    Deliver,
+    DeliverData,
+    PathChanged,
+    PathFailed,
+    PeerChanged,
+    Refused,
+    Transmit,
 )
 from meshframes.mesh.node import MeshNode
 from meshframes.mesh.pathtable import PathFlags
-from meshframes.hosts.runtime import NodeRuntime
-from meshframes.hosts.base import MonotonicClock
-from meshframes.hosts.monitor import MonitorRadio
 
 # The longest the loop sleeps with no timer due: how soon it notices stop().
 IDLE_WAIT = 0.5

@@ -49,10 +49,7 @@ def main() -> None:
         except ChannelClosed:
             return
         try:
-            if request[0] == "call":
-                reply = (True, _call(*request[1:]))
-            else:
-                reply = (True, _exec(scope, *request[1:]))
+            reply = (True, _call(*request[1:])) if request[0] == "call" else (True, _exec(scope, *request[1:]))
         except BaseException:
             reply = (False, traceback.format_exc())
         try:

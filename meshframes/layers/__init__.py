@@ -22,8 +22,8 @@ from meshframes.layers.actions import (
 )
 from meshframes.layers.elements import (
     AMPE,
-    AMPEEncrypted,
     MIC,
+    AMPEEncrypted,
     AuthorityAnnouncementElement,
     BeaconTiming,
     MeshAwakeWindow,

@@ -8,8 +8,9 @@ capability "accepting peerings, forwarding").
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from scapy.layers.dot11 import (
     Dot11,
@@ -27,6 +28,7 @@ from scapy.packet import Packet, Raw
 from scapy.utils import mac2str
 
 import meshframes.layers  # noqa: F401
+from meshframes.codec.peering import PROTOCOL_AMPE
 from meshframes.layers import (
     GANN,
     PERR,
@@ -62,7 +64,6 @@ from meshframes.layers import (
     VendorMeshControl,
     VendorSpecificAction,
 )
-from meshframes.codec.peering import PROTOCOL_AMPE
 from meshframes.layers.actions import CATEGORY_MESH, CATEGORY_SELF_PROTECTED, CATEGORY_VENDOR_SPECIFIC
 from meshframes.layers.fastpay import (
     ERR_INSUFFICIENT_FUNDING,

@@ -19,32 +19,37 @@ import contextlib
 import logging
 import struct
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from scapy.config import conf
-from scapy.layers.dot11 import Dot11, Dot11Action, Dot11Elt, Dot11Encrypted, Dot11EltVendorSpecific, Dot11QoS
+from scapy.layers.dot11 import Dot11, Dot11Action, Dot11Elt, Dot11EltVendorSpecific, Dot11Encrypted, Dot11QoS
 from scapy.layers.l2 import LLC, SNAP
 from scapy.packet import NoPayload, Packet, Padding, Raw
 
 import meshframes.layers  # noqa: F401  (registers the layers)
-from meshframes.codec.header import CONTROL_FIXED_LENGTH, short_header_length
-from meshframes.hosts.pcap import CaptureError, CapturedFrame, read_capture, strip_link
-from meshframes.codec.header import (
-    AUTH_ALGORITHMS_WITH_ELEMENTS, MGMT_FIXED_FIELDS, SUBTYPE_ACTION, SUBTYPE_AUTHENTICATION,
-)
 from meshframes.codec import sae
 from meshframes.codec.errors import DecodeError
+from meshframes.codec.header import (
+    AUTH_ALGORITHMS_WITH_ELEMENTS,
+    CONTROL_FIXED_LENGTH,
+    MGMT_FIXED_FIELDS,
+    SUBTYPE_ACTION,
+    SUBTYPE_AUTHENTICATION,
+    short_header_length,
+)
 from meshframes.codec.meshctl import ae_mode_problem
 from meshframes.codec.sae import AUTH_ALGORITHM_SAE
+from meshframes.hosts.pcap import CapturedFrame, CaptureError, read_capture, strip_link
 from meshframes.layers import (
-    AMPEEncrypted,
     GANN,
     PERR,
     PREP,
     PREQ,
     RANN,
+    AMPEEncrypted,
     FastPayHeader,
     GateAnnouncement,
     HWMPMeshPathSelection,
@@ -473,10 +478,9 @@ _PEERING_FRAMES = (PeeringOpen, PeeringConfirm, PeeringClose)
 
 
 def _inspect(pkt: Packet, data: bytes, result: FrameDecode) -> None:
-    if isinstance(pkt.payload, Dot11Action) and not pkt.payload.payload:
-        if pkt.payload.category in _OUR_CATEGORIES:
-            result.malformed = f"Action frame of category {pkt.payload.category} ends after its Category field"
-            return
+    if isinstance(pkt.payload, Dot11Action) and not pkt.payload.payload and pkt.payload.category in _OUR_CATEGORIES:
+        result.malformed = f"Action frame of category {pkt.payload.category} ends after its Category field"
+        return
     peering = pkt.getlayer(SelfProtectedAction)
     if peering is not None and isinstance(peering.payload, _PEERING_FRAMES) and not pkt.haslayer(MeshPeeringManagement):
         result.malformed = f"{peering.payload.name} without a Mesh Peering Management element (9.6.15)"

@@ -13,9 +13,9 @@ from scapy.fields import (
     ByteField,
     ConditionalField,
     FlagsField,
+    LELongField,
     LEShortEnumField,
     LEShortField,
-    LELongField,
     LEThreeBytesField,
     OUIField,
     PacketListField,
@@ -173,7 +173,7 @@ def _peering_frame_action(elt: Packet) -> int | None:
     return None
 
 
-def _standard_peering_kind(elt: "MeshPeeringManagement") -> int:
+def _standard_peering_kind(elt: MeshPeeringManagement) -> int:
     """Open, Confirm or Close: from the enclosing frame, else from Length.
 
     The body's layout depends on the frame (9.4.2.101): Open carries the
@@ -193,7 +193,7 @@ def _standard_peering_kind(elt: "MeshPeeringManagement") -> int:
     )
 
 
-def _is_draft(elt: "MeshPeeringManagement") -> bool:
+def _is_draft(elt: MeshPeeringManagement) -> bool:
     # ns-3 writes the pre-standard layout: a one-octet subtype in place of
     # the two-octet protocol identifier, so its lengths are odd (3, 5, 7)
     # where the standard's are even.
@@ -202,7 +202,7 @@ def _is_draft(elt: "MeshPeeringManagement") -> bool:
     return elt.getfieldval("draft_subtype") is not None
 
 
-def _has_peer_link_id(elt: "MeshPeeringManagement") -> bool:
+def _has_peer_link_id(elt: MeshPeeringManagement) -> bool:
     if elt.getfieldval("len") is None:
         return elt.getfieldval("peer_link_id") is not None
     if _is_draft(elt):
@@ -215,7 +215,7 @@ def _has_peer_link_id(elt: "MeshPeeringManagement") -> bool:
     return kind == PEERING_CLOSE and elt.getfieldval("len") in (8, 24)
 
 
-def _has_reason(elt: "MeshPeeringManagement") -> bool:
+def _has_reason(elt: MeshPeeringManagement) -> bool:
     if elt.getfieldval("len") is None:
         return elt.getfieldval("reason_code") is not None
     if _is_draft(elt):
@@ -223,7 +223,7 @@ def _has_reason(elt: "MeshPeeringManagement") -> bool:
     return _standard_peering_kind(elt) == PEERING_CLOSE
 
 
-def _has_chosen_pmk(elt: "MeshPeeringManagement") -> bool:
+def _has_chosen_pmk(elt: MeshPeeringManagement) -> bool:
     if elt.getfieldval("len") is None:
         return elt.getfieldval("chosen_pmk") is not None
     return not _is_draft(elt) and elt.getfieldval("len") >= 20
@@ -325,7 +325,7 @@ class DraftBeaconTimingUnit(StrictSubPacket):
     ]
 
 
-def _beacon_timing_is_draft(elt: "BeaconTiming") -> bool:
+def _beacon_timing_is_draft(elt: BeaconTiming) -> bool:
     # The standard body is a Report Control octet plus 6-octet tuples; ns-3
     # sends 5-octet units with no Report Control (an empty one has Length 0).
     if elt.getfieldval("len") is None:

@@ -11,7 +11,7 @@ bytes are what a reference authority decodes. Layouts follow the reference's
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from scapy.fields import (
     ByteEnumField,

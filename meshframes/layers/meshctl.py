@@ -18,8 +18,8 @@ from __future__ import annotations
 from scapy.fields import BitEnumField, BitField, ByteField, ConditionalField, LEIntField, MACField
 from scapy.layers.dot11 import Dot11, Dot11QoS
 from scapy.layers.l2 import LLC
-from scapy.utils import mac2str
 from scapy.packet import Packet, bind_layers, bind_top_down
+from scapy.utils import mac2str
 
 from meshframes.codec.meshctl import mesh_control_rule as codec_mesh_control_rule
 from meshframes.layers._strict import MalformedLayer, StrictPacket

@@ -12,8 +12,15 @@ from scapy.layers.dot11 import Dot11Auth, Dot11Elt
 from scapy.packet import Packet, bind_layers
 
 from meshframes.codec.sae import (
-    AUTH_ALGORITHM_SAE, GROUP_NAMES, SAE_COMMIT, SAE_CONFIRM, SAE_FULL_STATUSES, SAE_GROUPS,
-    SAE_REFUSED_STATUSES, SaeLayoutError, commit_lengths,
+    AUTH_ALGORITHM_SAE,
+    GROUP_NAMES,
+    SAE_COMMIT,
+    SAE_CONFIRM,
+    SAE_FULL_STATUSES,
+    SAE_GROUPS,
+    SAE_REFUSED_STATUSES,
+    SaeLayoutError,
+    commit_lengths,
 )
 from meshframes.layers._strict import MalformedLayer, StrictPacket
 

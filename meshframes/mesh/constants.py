@@ -8,10 +8,10 @@ Linux's names. All times are in seconds.
 
 from __future__ import annotations
 
-from meshframes.codec.fastpay import MAX_FRAGMENT_PAYLOAD
-
 import enum
 from dataclasses import dataclass, field
+
+from meshframes.codec.fastpay import MAX_FRAGMENT_PAYLOAD
 
 TU = 1024e-6  # time unit, 802.11-2020 3.1
 

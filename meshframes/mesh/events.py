@@ -7,7 +7,6 @@ rest. Engines never do I/O and never read a clock.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 from meshframes.codec import Frame
 
@@ -90,5 +89,7 @@ class PathFailed:
     destination: bytes
 
 
-Action = Union[Transmit, SetTimer, CancelTimer, Deliver, DeliverData, Refused, PeerChanged,
-               PathChanged, PathFailed]
+Action = (
+    Transmit | SetTimer | CancelTimer | Deliver | DeliverData | Refused | PeerChanged | PathChanged
+    | PathFailed
+)

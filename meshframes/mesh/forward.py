@@ -34,8 +34,15 @@ from meshframes.codec import DataFrame, MacHeader, MeshControl, VendorAction
 from meshframes.codec.fastpay import MAX_FRAGMENT_PAYLOAD, fragment
 from meshframes.codec.frames import CATEGORY_VENDOR
 from meshframes.codec.header import (
-    BROADCAST, FC_FROM_DS, FC_RETRY, FC_TO_DS, QOS_MESH_CONTROL_PRESENT, SUBTYPE_QOS_DATA, TYPE_DATA,
-    frame_control, is_group,
+    BROADCAST,
+    FC_FROM_DS,
+    FC_RETRY,
+    FC_TO_DS,
+    QOS_MESH_CONTROL_PRESENT,
+    SUBTYPE_QOS_DATA,
+    TYPE_DATA,
+    frame_control,
+    is_group,
 )
 from meshframes.codec.meshctl import AE_A5_A6, AE_NONE
 from meshframes.mesh.constants import MeshConfig

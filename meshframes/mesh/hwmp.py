@@ -33,8 +33,18 @@ from meshframes.codec import MeshAction
 from meshframes.codec.frames import MESH_ACTION_HWMP_PATH_SELECTION
 from meshframes.codec.header import BROADCAST, MacHeader, is_group
 from meshframes.codec.pathsel import (
-    HWMP_FLAG_AE, PREQ_FLAG_GATE_ANNOUNCEMENT, PREQ_FLAG_PROACTIVE_PREP, RANN_FLAG_GATE,
-    TARGET_FLAG_TO, TARGET_FLAG_USN, Perr, PerrDestination, Prep, Preq, PreqTarget, Rann,
+    HWMP_FLAG_AE,
+    PREQ_FLAG_GATE_ANNOUNCEMENT,
+    PREQ_FLAG_PROACTIVE_PREP,
+    RANN_FLAG_GATE,
+    TARGET_FLAG_TO,
+    TARGET_FLAG_USN,
+    Perr,
+    PerrDestination,
+    Prep,
+    Preq,
+    PreqTarget,
+    Rann,
 )
 from meshframes.mesh.constants import TU, MeshConfig, ReasonCode, RootMode, to_tu
 from meshframes.mesh.events import Action, PathChanged, PathFailed, Refused, SetTimer, Transmit

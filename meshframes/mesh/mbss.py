@@ -6,12 +6,24 @@ from __future__ import annotations
 
 from meshframes.codec import MacHeader
 from meshframes.codec.elements import (
-    CAPAB_ACCEPTING_PEERINGS, CAPAB_FORWARDING, EID_DS_PARAMETER_SET, EID_EXTENDED_SUPPORTED_RATES,
-    EID_RSN, EID_SSID, EID_SUPPORTED_RATES, MeshConfiguration, MeshId,
+    CAPAB_ACCEPTING_PEERINGS,
+    CAPAB_FORWARDING,
+    EID_DS_PARAMETER_SET,
+    EID_EXTENDED_SUPPORTED_RATES,
+    EID_RSN,
+    EID_SSID,
+    EID_SUPPORTED_RATES,
+    MeshConfiguration,
+    MeshId,
 )
 from meshframes.codec.frames import MESH_ACTION_HWMP_PATH_SELECTION, Beacon, MeshAction
 from meshframes.codec.header import (
-    BROADCAST, SUBTYPE_ACTION, SUBTYPE_BEACON, TYPE_MGMT, frame_control, is_group,
+    BROADCAST,
+    SUBTYPE_ACTION,
+    SUBTYPE_BEACON,
+    TYPE_MGMT,
+    frame_control,
+    is_group,
 )
 from meshframes.codec.ie import Element, RawElement, find_raw
 from meshframes.mesh.constants import MeshConfig, to_tu

@@ -20,17 +20,34 @@ import random
 from collections import Counter
 
 from meshframes.codec import (
-    ActionFrame, Beacon, ControlFrame, DataFrame, ExtensionFrame, Frame, ManagementFrame, MeshAction,
-    SelfProtected, VendorAction,
+    ActionFrame,
+    Beacon,
+    ControlFrame,
+    DataFrame,
+    ExtensionFrame,
+    Frame,
+    ManagementFrame,
+    MeshAction,
+    SelfProtected,
+    VendorAction,
 )
 from meshframes.codec.elements import BeaconTiming, BeaconTimingLayout
 from meshframes.codec.fastpay import Reassembled, Reassembler
 from meshframes.codec.frames import CATEGORY_VENDOR
 from meshframes.codec.header import SUBTYPE_QOS_NULL, MacHeader, is_group
 from meshframes.codec.ie import Element
+from meshframes.hosts.base import RxFrame
 from meshframes.mesh.constants import MeshConfig, ReasonCode
 from meshframes.mesh.events import (
-    Action, Deliver, PathChanged, PathFailed, PeerChanged, Refused, SetTimer, TimerKey, Transmit,
+    Action,
+    Deliver,
+    PathChanged,
+    PathFailed,
+    PeerChanged,
+    Refused,
+    SetTimer,
+    TimerKey,
+    Transmit,
 )
 from meshframes.mesh.forward import Forwarder
 from meshframes.mesh.hwmp import Hwmp
@@ -39,7 +56,6 @@ from meshframes.mesh.pathtable import MeshPath, PathTable
 from meshframes.mesh.peers import Peer, PeerTable, PlinkState
 from meshframes.mesh.plink import Peering
 from meshframes.mesh.rsn import MeshRsn, RandomBytes
-from meshframes.hosts.base import RxFrame
 
 TIMER_BEACON = ("beacon",)
 TIMER_HOUSEKEEPING = ("housekeeping",)

@@ -28,15 +28,19 @@ from meshframes.codec.elements import EID_RSN, EID_SUPPORTED_RATES
 from meshframes.codec.header import is_group
 from meshframes.codec.ie import find_raw
 from meshframes.codec.peering import (
-    PROTOCOL_AMPE, PROTOCOL_MPM, SP_MESH_PEERING_CLOSE, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_OPEN,
+    PROTOCOL_AMPE,
+    PROTOCOL_MPM,
+    SP_MESH_PEERING_CLOSE,
+    SP_MESH_PEERING_CONFIRM,
+    SP_MESH_PEERING_OPEN,
     MeshPeeringManagement,
 )
+from meshframes.hosts.base import RxFrame
 from meshframes.mesh.constants import MeshConfig, ReasonCode
 from meshframes.mesh.events import Action, CancelTimer, PeerChanged, Refused, SetTimer, Transmit
 from meshframes.mesh.mbss import Mbss, action_header
 from meshframes.mesh.peers import Peer, PeerTable, PlinkState
 from meshframes.mesh.rsn import MeshRsn
-from meshframes.hosts.base import RxFrame
 from meshframes.seal.ampe import AmpeElement, check_nonces
 from meshframes.seal.errors import AmpeError
 

@@ -16,10 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from meshframes.codec.fastpay import MessageType
-
 from meshframes.app.events import CertificateReceived, TransferCertified, TransferConfirmed, TransferStarted
 from meshframes.app.party import AppConfig
+from meshframes.codec.fastpay import MessageType
 from meshframes.sim.scenario import FastPayMesh
 
 

@@ -30,8 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from meshframes.codec.header import FC_RETRY, is_group
-from meshframes.hosts.pcap import PcapWriter
 from meshframes.hosts.base import RxFrame, TxReport
+from meshframes.hosts.pcap import PcapWriter
 from meshframes.sim import airtime
 from meshframes.sim.mobility import Mobility, Static
 from meshframes.sim.scheduler import Scheduler

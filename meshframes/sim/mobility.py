@@ -61,7 +61,7 @@ class Waypoints:
     def __init__(self, points: list[Point], speed: float, t0: float = 0.0) -> None:
         self._legs: list[tuple[float, float, Point, Point]] = []
         t = t0
-        for p0, p1 in zip(points, points[1:]):
+        for p0, p1 in zip(points, points[1:], strict=False):
             t1 = t + math.dist(p0, p1) / speed
             self._legs.append((t, t1, p0, p1))
             t = t1

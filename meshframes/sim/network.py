@@ -22,13 +22,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from meshframes.hosts.base import Radio
 from meshframes.hosts.pcap import PcapWriter
+from meshframes.hosts.runtime import FrameLayer, NodeRuntime
 from meshframes.mesh.constants import MeshConfig
 from meshframes.mesh.events import Action, Deliver, DeliverData
 from meshframes.mesh.node import MeshNode
 from meshframes.mesh.peers import PlinkState
-from meshframes.hosts.runtime import FrameLayer, NodeRuntime
-from meshframes.hosts.base import Radio
 from meshframes.sim.medium import Medium, MediumConfig, SimRadio
 from meshframes.sim.mobility import Mobility, Point, RandomWaypoint, Static
 from meshframes.sim.scheduler import Scheduler, SimClock

@@ -22,19 +22,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from meshframes.hosts.pcap import read_capture, strip_link
 from meshframes.codec import (
-    Beacon, ControlFrame, DataFrame, DecodeError, Frame, MeshAction, SelfProtected, decode, encode,
+    Beacon,
+    ControlFrame,
+    DataFrame,
+    DecodeError,
+    Frame,
+    MeshAction,
+    SelfProtected,
+    decode,
+    encode,
 )
 from meshframes.codec.elements import MeshId
 from meshframes.codec.header import is_group
 from meshframes.codec.pathsel import PREQ_FLAG_PROACTIVE_PREP, Perr, Prep, Preq, Rann
 from meshframes.codec.peering import SP_MESH_PEERING_CLOSE, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_OPEN
+from meshframes.hosts.base import RxFrame, TxReport
+from meshframes.hosts.pcap import read_capture, strip_link
+from meshframes.hosts.runtime import NodeRuntime
 from meshframes.mesh.constants import MeshConfig, RootMode
 from meshframes.mesh.node import MeshNode
 from meshframes.mesh.peers import Peer, PeerTable, PlinkState
-from meshframes.hosts.runtime import NodeRuntime
-from meshframes.hosts.base import RxFrame, TxReport
 
 _ACK_SUBTYPE = 13  # 9.3.1.4
 _PEERING_ACTIONS = (SP_MESH_PEERING_OPEN, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_CLOSE)
@@ -178,7 +186,7 @@ def _root_config(frames: list[tuple[float, Frame]], me: bytes, config: MeshConfi
     if not sent:
         return config
     times = sorted(t for t, _ in sent.values())
-    gaps = sorted(b - a for a, b in zip(times, times[1:]))
+    gaps = sorted(b - a for a, b in zip(times, times[1:], strict=False))
     flags = next(iter(sent.values()))[1].flags
     mode = RootMode.PROACTIVE_PREQ_WITH_PREP if flags & PREQ_FLAG_PROACTIVE_PREP else RootMode.PROACTIVE_PREQ_NO_PREP
     return replace(config, dot11MeshHWMPRootMode=mode,

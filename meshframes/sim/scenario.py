@@ -16,28 +16,26 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-
+from meshframes.app.authority_node import AuthorityNode
+from meshframes.app.client_node import ClientNode
+from meshframes.app.e2e import E2ELink
+from meshframes.app.events import Event
+from meshframes.app.party import AppConfig, Party
 from meshframes.codec import VendorAction
 from meshframes.codec.header import is_group
 from meshframes.fastpay.client_store import ClientStore
 from meshframes.fastpay.committee import AuthorityInfo, Committee, FundedAccount, Identity
 from meshframes.fastpay.ed25519 import KeyPair
 from meshframes.fastpay.store import AuthorityStore
+from meshframes.hosts.base import Radio
+from meshframes.hosts.driver import AppDriver
+from meshframes.hosts.runtime import FrameLayer
 from meshframes.mesh.constants import MeshConfig, RootMode
 from meshframes.mesh.events import Action, Transmit
-from meshframes.hosts.runtime import FrameLayer
-from meshframes.hosts.base import Radio
 from meshframes.seal.e2e import E2EIdentity, E2ESealer
 from meshframes.sim.medium import MediumConfig
 from meshframes.sim.mobility import Mobility, Point
 from meshframes.sim.network import SimNetwork, SimNode, sim_mac
-
-from meshframes.app.authority_node import AuthorityNode
-from meshframes.app.client_node import ClientNode
-from meshframes.hosts.driver import AppDriver
-from meshframes.app.e2e import E2ELink
-from meshframes.app.events import Event
-from meshframes.app.party import AppConfig, Party
 
 # A fresh simulated identity has never sealed anything: its end-to-end
 # sequence can start at 1 (a real node starts from the clock, sealing.md).
@@ -56,8 +54,8 @@ def scenario_committee(seed: int, weights: Sequence[int],
     accounts = [_identity(seed, "account", i) for i in range(len(balances))]
     committee = Committee(
         authorities=tuple(AuthorityInfo(name=a.public_key, weight=w, e2e_key=a.e2e_public_key)
-                          for a, w in zip(authorities, weights)),
-        accounts=tuple(FundedAccount(address=a.public_key, balance=b) for a, b in zip(accounts, balances)),
+                          for a, w in zip(authorities, weights, strict=False)),
+        accounts=tuple(FundedAccount(address=a.public_key, balance=b) for a, b in zip(accounts, balances, strict=False)),
     )
     return committee, authorities, accounts
 

@@ -3,14 +3,23 @@ committee, for the application tests."""
 
 from __future__ import annotations
 
-from meshframes.sim.scenario import scenario_committee
 from meshframes.fastpay.committee import Committee, Identity
 from meshframes.fastpay.messages import (
-    AccountInfoRequest, AccountInfoResponse, Address, AuthorityAnnouncement, CertifiedTransferOrder,
-    ConfirmationOrder, ErrorKind, FastPayError, SignedTransferOrder, Transfer, TransferOrder,
+    AccountInfoRequest,
+    AccountInfoResponse,
+    Address,
+    AuthorityAnnouncement,
+    CertifiedTransferOrder,
+    ConfirmationOrder,
+    ErrorKind,
+    FastPayError,
+    SignedTransferOrder,
+    Transfer,
+    TransferOrder,
 )
 from meshframes.fastpay.wire import signing_bytes
 from meshframes.seal.e2e import x25519_public_key
+from meshframes.sim.scenario import scenario_committee
 
 COMMITTEE, AUTHORITIES, ACCOUNTS = scenario_committee(7, [1, 1, 1, 1], [100, 100, 100])
 

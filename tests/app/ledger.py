@@ -9,9 +9,9 @@ from collections import Counter
 from dataclasses import dataclass
 
 from meshframes.app.events import CertificateReceived, TransferConfirmed, TransferStarted
-from meshframes.sim.scenario import FastPayMesh
 from meshframes.fastpay.checks import check_certificate
 from meshframes.fastpay.messages import CertifiedTransferOrder
+from meshframes.sim.scenario import FastPayMesh
 
 
 @dataclass(frozen=True)

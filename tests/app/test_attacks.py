@@ -12,7 +12,6 @@ from meshframes.app.directory import Directory
 from meshframes.app.e2e import E2E_SEALED_GROUP, E2E_SENDER_NOT_AT_SOURCE, E2ELink
 from meshframes.app.events import TransferCertified, TransferConfirmed
 from meshframes.app.framing import frame_message
-from meshframes.sim.scenario import FastPayMesh, scenario_committee
 from meshframes.codec import MeshControl, VendorAction, encode
 from meshframes.codec.fastpay import MessageType
 from meshframes.codec.frames import CATEGORY_VENDOR
@@ -20,12 +19,14 @@ from meshframes.codec.header import BROADCAST
 from meshframes.codec.meshctl import AE_A5_A6
 from meshframes.fastpay.ed25519 import KeyPair
 from meshframes.fastpay.messages import AccountInfoRequest, AccountInfoResponse, ConfirmationOrder
-from meshframes.mesh.mbss import action_header
 from meshframes.hosts.base import Radio, RxFrame
+from meshframes.mesh.mbss import action_header
 from meshframes.seal.e2e import FLAG_SEALED, E2EIdentity, E2ESealer, parse_fastpay_frame
-from meshframes.seal.errors import NotFastPay, Reason as SealReason
+from meshframes.seal.errors import NotFastPay
+from meshframes.seal.errors import Reason as SealReason
 from meshframes.sim.medium import MediumConfig
 from meshframes.sim.network import sim_mac
+from meshframes.sim.scenario import FastPayMesh, scenario_committee
 
 from .helpers import announcement_of, certificate, order, vote
 from .ledger import Planned, check_ledger, schedule

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from meshframes.hosts.pcap import mpdus
 from meshframes.cli import cli
 from meshframes.codec import VendorAction, decode
 from meshframes.codec.fastpay import FLAG_E2E_SEALED
+from meshframes.hosts.pcap import mpdus
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

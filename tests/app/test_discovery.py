@@ -18,16 +18,14 @@ from meshframes.app.errors import AppRefusal, Reason
 from meshframes.app.events import Discovered, Handled, Refused, SendMessage, SetTimer
 from meshframes.app.framing import frame_message
 from meshframes.app.party import AppConfig
-from meshframes.codec.fastpay import MAX_FRAGMENT_PAYLOAD
-from meshframes.seal.e2e import SEALED_OVERHEAD
-from meshframes.sim.scenario import scenario_committee
-from meshframes.codec.fastpay import FLAG_E2E_SEALED, MessageType
+from meshframes.codec.fastpay import FLAG_E2E_SEALED, MAX_FRAGMENT_PAYLOAD, MessageType
 from meshframes.codec.header import BROADCAST
 from meshframes.fastpay.client_store import ClientStore
 from meshframes.fastpay.messages import AccountInfoRequest, AuthorityAnnouncement, ConfirmationOrder
 from meshframes.fastpay.store import AuthorityStore
 from meshframes.fastpay.wire import decode_message
-from meshframes.seal.e2e import x25519_public_key
+from meshframes.seal.e2e import SEALED_OVERHEAD, x25519_public_key
+from meshframes.sim.scenario import scenario_committee
 
 from .helpers import ACCOUNTS, AUTHORITIES, COMMITTEE, announcement_of, certificate, every_message, order, vote
 

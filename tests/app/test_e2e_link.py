@@ -12,17 +12,16 @@ import pytest
 
 import meshframes  # noqa: F401  (registers our Scapy layers)
 from meshframes.app.directory import Directory
-from meshframes.mesh.events import Refused
 from meshframes.app.e2e import E2E_NO_IDENTITY, E2E_SEALED_GROUP, E2E_SENDER_NOT_AT_SOURCE, E2ELink
-from meshframes.codec import MeshControl, VendorAction, encode
+from meshframes.codec import MeshControl, VendorAction, decode, encode
 from meshframes.codec.fastpay import FLAG_E2E_SEALED, MessageType, Reassembled, Reassembler, fragment
 from meshframes.codec.frames import CATEGORY_VENDOR
 from meshframes.codec.header import BROADCAST
 from meshframes.codec.meshctl import AE_A5_A6
-from meshframes.mesh.mbss import Mbss, action_header
-from meshframes.mesh.constants import MeshConfig
 from meshframes.hosts.runtime import Opened
-from meshframes.codec import decode
+from meshframes.mesh.constants import MeshConfig
+from meshframes.mesh.events import Refused
+from meshframes.mesh.mbss import Mbss, action_header
 from meshframes.seal.e2e import SEALED_OVERHEAD, E2EIdentity, E2ESealer
 from meshframes.seal.errors import Reason
 
@@ -67,8 +66,8 @@ def test_a_frame_we_originate_is_sealed_for_its_destination_and_opened_there() -
     (56 octets of overhead); the authority opens it to the original
     payload (flags bit 0 clear) and reports who sealed it beside the frame;
     it confirms the binding the client's announcement made."""
-    from meshframes.layers.dissect import decode_mpdu
     from meshframes.layers import FastPayHeader, FastPaySealed
+    from meshframes.layers.dissect import decode_mpdu
 
     client, auth0, _ = parties()
     plain = frame(b"order bytes" * 10)
@@ -196,9 +195,9 @@ def test_a_message_of_many_fragments_is_sealed_per_fragment_within_the_frame_lim
     out as sealed frames no larger than a management frame allows and is
     delivered whole at the other end, through both runtimes' layers."""
     from meshframes.codec.fastpay import MAX_MGMT_BODY
-    from meshframes.mesh.node import MeshNode
-    from meshframes.hosts.runtime import NodeRuntime
     from meshframes.hosts.base import RxFrame
+    from meshframes.hosts.runtime import NodeRuntime
+    from meshframes.mesh.node import MeshNode
     from meshframes.sim.replay import ListRadio, ManualClock, take_as_established
 
     client, auth0, _ = parties()

@@ -17,8 +17,8 @@ from meshframes.app.framing import frame_message, parse_message
 from meshframes.codec import VendorAction, encode
 from meshframes.fastpay.messages import CrossShard
 from meshframes.fastpay.wire import encode_message
-from meshframes.mesh.node import MeshNode
 from meshframes.mesh.events import Transmit
+from meshframes.mesh.node import MeshNode
 
 from .helpers import every_message, order, vote
 

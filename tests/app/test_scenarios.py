@@ -12,14 +12,14 @@ from pathlib import Path
 
 from meshframes.app.events import TransferCertified, TransferConfirmed, TransferStarted
 from meshframes.app.party import AppConfig
-from meshframes.sim.scenario import FastPayMesh
-from meshframes.hosts.pcap import mpdus
 from meshframes.codec import VendorAction, decode
 from meshframes.codec.fastpay import FLAG_E2E_SEALED, MessageType
 from meshframes.codec.header import is_group
+from meshframes.hosts.pcap import mpdus
 from meshframes.seal.e2e import SEALED_OVERHEAD
 from meshframes.sim.medium import MediumConfig
 from meshframes.sim.mobility import Waypoints
+from meshframes.sim.scenario import FastPayMesh
 
 from .ledger import Planned, check_ledger, schedule
 

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from meshframes.sim.scenario import FastPayMesh
-from meshframes.hosts.pcap import mpdus
 from meshframes.codec import VendorAction, decode
 from meshframes.codec.fastpay import FLAG_E2E_SEALED
+from meshframes.hosts.pcap import mpdus
 from meshframes.mesh.constants import MeshConfig
 from meshframes.seal import ccmp
 from meshframes.seal.errors import HopError, Reason
 from meshframes.seal.hop import HopSealer
 from meshframes.sim.medium import MediumConfig
+from meshframes.sim.scenario import FastPayMesh
 
 from .ledger import Planned, check_ledger, schedule
 

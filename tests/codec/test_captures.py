@@ -8,13 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from meshframes.codec import DataFrame, DecodeError, MeshAction, MeshControlRule, SelfProtected
-from meshframes.codec import decode, encode
-from meshframes.hosts.pcap import mpdus
+from meshframes.codec import DataFrame, DecodeError, MeshAction, MeshControlRule, SelfProtected, decode, encode
 from meshframes.codec.pathsel import Perr
+from meshframes.hosts.pcap import mpdus
 
 from .conftest import CAPTURES
-
 
 RECORDED_NS3 = sorted((Path(__file__).resolve().parents[2] / "pcaps" / "ns3").glob("*.pcap"))
 

@@ -6,7 +6,12 @@ import pytest
 
 from meshframes.codec import EncodeError
 from meshframes.codec.fastpay import (
-    MAX_FRAGMENT_PAYLOAD, MAX_MGMT_BODY, Reassembled, Reassembler, ReassemblyError, fragment,
+    MAX_FRAGMENT_PAYLOAD,
+    MAX_MGMT_BODY,
+    Reassembled,
+    Reassembler,
+    ReassemblyError,
+    fragment,
 )
 
 SA = bytes.fromhex("020000000001")

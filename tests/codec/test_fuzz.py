@@ -4,8 +4,6 @@ encode -> decode unchanged."""
 
 from __future__ import annotations
 
-from meshframes.codec.meshctl import LLC_SNAP
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -13,9 +11,10 @@ from hypothesis import strategies as st
 from meshframes.codec import DecodeError, EncodeError, MacHeader, MeshControl, decode, encode
 from meshframes.codec.elements import MeshConfiguration, MeshId
 from meshframes.codec.frames import CATEGORY_VENDOR, DataFrame, MeshAction, SelfProtected, VendorAction
+from meshframes.codec.meshctl import LLC_SNAP
 from meshframes.codec.pathsel import Perr, PerrDestination, Prep, Preq, PreqTarget, Rann
-from meshframes.hosts.pcap import mpdus
 from meshframes.codec.peering import MeshPeeringManagement
+from meshframes.hosts.pcap import mpdus
 
 from .conftest import CAPTURES
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from meshframes.codec import Beacon, DataFrame, MeshAction, SelfProtected, decode
-from meshframes.hosts.pcap import LINKTYPE_IEEE802_11, mpdus, read_capture
 from meshframes.codec.pathsel import Perr, Prep, Preq
+from meshframes.hosts.pcap import LINKTYPE_IEEE802_11, mpdus, read_capture
 
 from .conftest import CAPTURES
 
@@ -40,7 +40,7 @@ def tshark_rows(path: Path) -> list[dict[str, str]]:
     for field in FIELDS:
         cmd += ["-e", field]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    return [dict(zip(FIELDS, line.split("\t"))) for line in out.splitlines()]
+    return [dict(zip(FIELDS, line.split("\t"), strict=False)) for line in out.splitlines()]
 
 
 def mac(addr: bytes) -> str:
@@ -113,7 +113,7 @@ def test_fields_agree_with_tshark(path: Path) -> None:
     frames = [decode(m) for _, m, _ in mpdus(path)]
     assert len(rows) == len(frames)
     compared = 0
-    for index, (row, frame) in enumerate(zip(rows, frames), 1):
+    for index, (row, frame) in enumerate(zip(rows, frames, strict=False), 1):
         mine = ours(frame)
         for field, value in row.items():
             if field == "_ws.malformed" or not value:

@@ -12,7 +12,10 @@ import pytest
 
 from meshframes.codec import MacHeader, MeshControl, SelfProtected, VendorAction, decode, encode
 from meshframes.codec.elements import (
-    AuthorityAnnouncement, MeshConfiguration, MeshId, VendorSpecific,
+    AuthorityAnnouncement,
+    MeshConfiguration,
+    MeshId,
+    VendorSpecific,
 )
 from meshframes.codec.frames import CATEGORY_VENDOR, MeshAction
 from meshframes.codec.ie import RawElement
@@ -123,8 +126,8 @@ def _hex_mac(addr: bytes) -> str:
 def test_tshark_reads_our_own_encodings(tmp_path: Path) -> None:
     """tshark's field values for our PREQ/PREP with AE and our RANN are the
     events' (flags, external addresses, every target)."""
-    from meshframes.hosts.pcap import LINKTYPE_IEEE802_11_RADIOTAP, radiotap_header, write_pcap
     from meshframes.hosts import tshark
+    from meshframes.hosts.pcap import LINKTYPE_IEEE802_11_RADIOTAP, radiotap_header, write_pcap
 
     path = tmp_path / "own.pcap"
     write_pcap(path, ((i * 0.1, radiotap_header() + encode(event)) for i, (_, event) in enumerate(OWN_ENCODINGS)),
@@ -202,7 +205,10 @@ def test_beacon_timing_layouts_awake_window_and_gann() -> None:
     tuples) and ns-3's (5-byte tuples), Mesh Awake Window, and a Gate
     Announcement (mesh action 2) all survive the codec."""
     from meshframes.codec.elements import (
-        BeaconTiming, BeaconTimingEntry, BeaconTimingLayout, MeshAwakeWindow,
+        BeaconTiming,
+        BeaconTimingEntry,
+        BeaconTimingLayout,
+        MeshAwakeWindow,
     )
     from meshframes.codec.frames import Beacon
     from meshframes.codec.pathsel import Gann

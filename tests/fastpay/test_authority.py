@@ -28,7 +28,11 @@ from meshframes.fastpay.wire import decode_message, encode_message, signing_byte
 
 
 class World:
-    def __init__(self, tmp: Path, weights: list[int] = [1, 1, 1, 1], balances: list[int] = [100, 50, 0]) -> None:
+    def __init__(self, tmp: Path, weights: list[int] = None, balances: list[int] = None) -> None:
+        if balances is None:
+            balances = [100, 50, 0]
+        if weights is None:
+            weights = [1, 1, 1, 1]
         self.tmp = tmp
         self.committee, self.auths, self.accounts = generate_committee(weights, balances)
         self.authority = self.open()

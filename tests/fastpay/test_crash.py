@@ -22,9 +22,9 @@ from meshframes.fastpay.messages import (
     SerializedMessage,
     SignedTransferOrder,
 )
-from meshframes.hosts.pipe_authority import frame
 from meshframes.fastpay.store import AuthorityStore
 from meshframes.fastpay.wire import decode_message, encode_message
+from meshframes.hosts.pipe_authority import frame
 
 ACCOUNTS = 12
 ROUNDS = 25
@@ -100,7 +100,7 @@ def test_sigkill_mid_stream_loses_nothing_acknowledged(tmp_path: Path) -> None:
     store = AuthorityStore(db, committee)
     authority = Authority(authorities[0].keypair, committee, store)
     votes_seen: dict[tuple[bytes, int], SignedTransferOrder] = {}
-    for (kind, key, message), reply in zip(stream, replies):
+    for (kind, key, message), reply in zip(stream, replies, strict=False):
         if kind == "order":
             assert isinstance(reply, SignedTransferOrder)
             votes_seen[key] = reply
@@ -120,7 +120,7 @@ def test_sigkill_mid_stream_loses_nothing_acknowledged(tmp_path: Path) -> None:
     # Restart as a new process and replay the whole stream.
     code, replies = run_authority(committee_file, key_file, db, messages, None)
     assert code == 0 and len(replies) == len(stream)
-    for (kind, key, message), reply in zip(stream, replies):
+    for (kind, key, _message), reply in zip(stream, replies, strict=False):
         if kind == "order" and isinstance(reply, SignedTransferOrder):
             assert votes_seen.setdefault(key, reply) == reply, "a second, different vote"
         elif kind == "order":

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from meshframes.cli import cli
-from meshframes.fastpay.ed25519 import KeyPair, x25519_public_key
 from meshframes.fastpay.committee import Committee, CommitteeFileError, Identity
+from meshframes.fastpay.ed25519 import KeyPair, x25519_public_key
 
 
 def run(*args: str) -> object:

@@ -12,8 +12,8 @@ import pytest
 
 from meshframes.fastpay.committee import generate_committee, write_committee_dir
 from meshframes.fastpay.messages import AccountInfoRequest, AccountInfoResponse
-from meshframes.hosts.pipe_authority import MAX_FRAME, FramingError, frame, split_frames
 from meshframes.fastpay.wire import decode_message, encode_message
+from meshframes.hosts.pipe_authority import MAX_FRAME, FramingError, frame, split_frames
 
 OVERSIZED = (MAX_FRAME + 1).to_bytes(4, "little")
 

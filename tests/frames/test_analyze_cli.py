@@ -247,10 +247,10 @@ def test_radiotap_datapad_and_bad_fcs_flags(tmp_path):
     """Radiotap's DATAPAD flag: the padding after a 26-octet MAC header is
     taken out before decoding, so the Mesh Control behind it reads right.
     Its bad-FCS flag: the frame is reported malformed."""
-    from meshframes.layers.build import FrameOptions, build
     from meshframes.hosts.pcap import LINKTYPE_IEEE802_11_RADIOTAP, write_pcap
-    from meshframes.layers.dissect import analyze
     from meshframes.layers import MeshControl
+    from meshframes.layers.build import FrameOptions, build
+    from meshframes.layers.dissect import analyze
 
     def radiotap_with(flags: int) -> bytes:
         return struct.pack("<BBHIB", 0, 0, 9, 0x02, flags)
@@ -296,8 +296,8 @@ def test_empty_mpdus_are_malformed_with_the_capture_s_reason(tmp_path):
 def test_fcs_option_is_for_raw_802_11_only(tmp_path):
     """--fcs no leaves radiotap's own FCS flag in force: the FCS is still
     checked and taken off (before, its 4 octets were read as an element)."""
-    from meshframes.layers.build import build
     from meshframes.hosts.pcap import LINKTYPE_IEEE802_11_RADIOTAP, fcs, write_pcap
+    from meshframes.layers.build import build
 
     beacon = bytes(build("beacon"))
     path = tmp_path / "fcs.pcap"
@@ -343,8 +343,8 @@ def test_radiotap_fcs_of_zeros_is_not_computed_not_bad(tmp_path):
     """ns-3 with radiotap sets "FCS at end" and writes four zero octets it
     never computed (as it does with raw 802.11): not a bad FCS. Any other
     wrong FCS still is."""
-    from meshframes.layers.build import build
     from meshframes.hosts.pcap import LINKTYPE_IEEE802_11_RADIOTAP, fcs, write_pcap
+    from meshframes.layers.build import build
 
     beacon = bytes(build("beacon"))
     header = struct.pack("<BBHIB", 0, 0, 9, 0x02, 0x10)

@@ -12,11 +12,10 @@ from hypothesis import strategies as st
 from scapy.layers.dot11 import Dot11
 
 from meshframes import codec
-from meshframes.layers.build import BUILDERS, FrameOptions, build
-from meshframes.hosts.pcap import mpdus, read_capture
 from meshframes.codec import elements as cel
 from meshframes.codec import pathsel as cps
 from meshframes.codec.ie import encode_elements
+from meshframes.hosts.pcap import mpdus, read_capture
 from meshframes.layers import (
     GANN,
     PERR,
@@ -32,6 +31,7 @@ from meshframes.layers import (
     PeeringOpen,
     SelfProtectedAction,
 )
+from meshframes.layers.build import BUILDERS, FrameOptions, build
 
 ROOT = Path(__file__).resolve().parents[2]
 # ns-3's FLAME captures hold no 802.11s structure to compare field by field.

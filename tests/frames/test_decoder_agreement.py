@@ -20,14 +20,21 @@ from hypothesis import strategies as st
 
 from meshframes.app.errors import AppRefusal
 from meshframes.app.framing import parse_message
-from meshframes.layers.build import BROADCAST, BUILDERS, FrameOptions, build
-from meshframes.hosts.pcap import mpdus
 from meshframes.codec import (
-    ActionFrame, DataFrame, DecodeError, Frame, MeshAction, SelfProtected, VendorAction, decode,
+    ActionFrame,
+    DataFrame,
+    DecodeError,
+    Frame,
+    MeshAction,
+    SelfProtected,
+    VendorAction,
+    decode,
 )
 from meshframes.codec.fastpay import FLAG_E2E_SEALED
 from meshframes.codec.pathsel import Perr, Prep, Preq, Rann
 from meshframes.codec.peering import SP_MESH_PEERING_CLOSE, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_OPEN
+from meshframes.hosts.pcap import mpdus
+from meshframes.layers.build import BROADCAST, BUILDERS, FrameOptions, build
 from meshframes.layers.dissect import KINDS, decode_mpdu
 from meshframes.layers.fastpay import MESSAGE_TYPES
 from meshframes.seal.e2e import SEALED_OVERHEAD
@@ -208,8 +215,8 @@ def test_ethernet_padding_inside_an_msdu_is_the_payload_s() -> None:
 
 @pytest.mark.tshark
 def test_tshark_sees_the_arp_and_no_malformation(tmp_path: Path) -> None:
-    from meshframes.hosts.pcap import LINKTYPE_IEEE802_11_RADIOTAP, radiotap_header, write_pcap
     from meshframes.hosts import tshark
+    from meshframes.hosts.pcap import LINKTYPE_IEEE802_11_RADIOTAP, radiotap_header, write_pcap
 
     path = tmp_path / "arp.pcap"
     write_pcap(path, [(0.0, radiotap_header() + _bridged_arp_reply())], LINKTYPE_IEEE802_11_RADIOTAP)
@@ -282,9 +289,9 @@ def test_tshark_counts_frames_by_the_same_kinds(tmp_path: Path) -> None:
     (tshark per frame, never a negative "other"); a returned action frame
     is its own kind; a protocol version 1 frame is nothing tshark decodes
     further, and malformed to us."""
+    from meshframes.hosts import tshark
     from meshframes.hosts.pcap import LINKTYPE_IEEE802_11_RADIOTAP, radiotap_header, write_pcap
     from meshframes.layers.dissect import analyze
-    from meshframes.hosts import tshark
 
     preq = bytes(build("preq"))
     perr_element = bytes(build("perr"))[26:]

@@ -7,10 +7,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scapy.packet import Padding, Raw
 
-from meshframes.layers.build import BUILDERS, FrameOptions, build
 from meshframes.fastpay import messages as m
 from meshframes.fastpay.wire import decode_announcement, decode_message, encode_announcement, encode_message
 from meshframes.layers import FastPayAuthorityAnnouncement, FastPayHeader, FastPayMessage
+from meshframes.layers.build import BUILDERS, FrameOptions, build
 
 key = st.binary(min_size=32, max_size=32)
 sig = st.binary(min_size=64, max_size=64)

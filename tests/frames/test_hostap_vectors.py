@@ -7,8 +7,8 @@ from pathlib import Path
 
 from scapy.layers.dot11 import Dot11, Dot11Elt
 
-from meshframes.layers.dissect import decode_mpdu
 from meshframes.layers import MeshConfiguration, MeshID, MeshPeeringManagement, PeeringClose, PeeringOpen
+from meshframes.layers.dissect import decode_mpdu
 
 VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors" / "hostap-mesh-frames.txt"
 

@@ -8,11 +8,11 @@ import pytest
 from scapy.layers.dot11 import Dot11
 
 from meshframes import codec
-from meshframes.layers.build import FrameOptions, build
-from meshframes.hosts.pcap import LINKTYPE_IEEE802_11_RADIOTAP, radiotap_header, write_pcap
-from meshframes.layers.dissect import decode_mpdu
-from meshframes.layers import PREQ, HTControl, MeshControl, MeshID
 from meshframes.hosts import tshark
+from meshframes.hosts.pcap import LINKTYPE_IEEE802_11_RADIOTAP, radiotap_header, write_pcap
+from meshframes.layers import PREQ, HTControl, MeshControl, MeshID
+from meshframes.layers.build import FrameOptions, build
+from meshframes.layers.dissect import decode_mpdu
 
 HTC = bytes.fromhex("0c001000")  # an HT variant HT Control with a few bits set
 
@@ -55,7 +55,7 @@ def test_tshark_reads_the_same_fields(tmp_path):
     rows = tshark.fields(path, ["wlan.htc", "wlan.mesh.id", "wlan.hwmp.orig_sta", "wlan.fixed.mesh_ttl",
                                 "wlan.fixed.mesh_sequence"])
     assert tshark.malformed_frames(path) == []
-    by_kind = dict(zip(sorted(CASES), rows))
+    by_kind = dict(zip(sorted(CASES), rows, strict=False))
     assert all(int(r["wlan.htc"][0], 0) == int.from_bytes(HTC, "little") for r in rows)
     beacon = Dot11(CASES["beacon"])
     assert by_kind["beacon"]["wlan.mesh.id"] == [beacon[MeshID].mesh_id.decode()]

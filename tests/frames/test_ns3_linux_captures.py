@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from scapy.layers.dot11 import Dot11
 
+from meshframes.hosts import tshark
 from meshframes.hosts.pcap import LINKTYPE_IEEE802_11_RADIOTAP, read_capture
 from meshframes.layers.dissect import analyze
-from meshframes.hosts import tshark
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "pcaps"
 # Captures ns-3 3.37's mesh stack made here (tools/ns3, pcaps/ns3/README.md):
@@ -125,8 +125,8 @@ def test_hwmp_fields_match_tshark(path):
 def test_plain_scapy_dissects_without_our_calls(path):
     """`import meshframes` then plain Scapy: no frame keeps a Raw layer in
     its 802.11 part (mesh data bodies end in LLC, as they should)."""
-    from scapy.packet import Raw
     from scapy.layers.l2 import LLC
+    from scapy.packet import Raw
 
     for frame in read_capture(path):
         data = frame.data

@@ -8,8 +8,6 @@ from hypothesis import strategies as st
 from scapy.layers.dot11 import Dot11, Dot11Elt
 from scapy.packet import Raw
 
-from meshframes.layers.build import BUILDERS, FrameOptions, build
-from meshframes.layers.dissect import decode_mpdu
 from meshframes.layers import (
     AMPE,
     GANN,
@@ -37,6 +35,8 @@ from meshframes.layers import (
     PERRDestination,
     PREQTarget,
 )
+from meshframes.layers.build import BUILDERS, FrameOptions, build
+from meshframes.layers.dissect import decode_mpdu
 from meshframes.layers.fastpay import FASTPAY_ERRORS
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

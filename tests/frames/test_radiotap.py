@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from meshframes.layers.build import build
-from meshframes.hosts.pcap import LINKTYPE_IEEE802_11_RADIOTAP, write_pcap
 from meshframes.codec.radiotap import parse
 from meshframes.hosts import tshark
+from meshframes.hosts.pcap import LINKTYPE_IEEE802_11_RADIOTAP, write_pcap
+from meshframes.layers.build import build
 
 FLAGS, FHSS, ANTSIGNAL, CHANNEL, ANTENNA = 1, 4, 5, 3, 11
 RADIOTAP_NS, EXT = 29, 31
@@ -62,7 +62,7 @@ def test_tshark_reads_the_same_values(tmp_path: Path) -> None:
     write_pcap(path, ((i * 0.1, h + BEACON) for i, h in enumerate(HEADERS)), LINKTYPE_IEEE802_11_RADIOTAP)
     theirs = tshark.fields(path, ["radiotap.dbm_antsignal", "radiotap.channel.freq", "wlan.fc.type_subtype"])
     assert [int(f["wlan.fc.type_subtype"][0], 0) for f in theirs] == [8, 8, 8]
-    for fields, raw in zip(theirs, HEADERS):
+    for fields, raw in zip(theirs, HEADERS, strict=False):
         ours = parse(raw + BEACON)
         signals = [int(v) for v in fields["radiotap.dbm_antsignal"]]
         assert ours.signal_dbm == (signals[0] if signals else None)

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from meshframes.hosts.pcap import mpdus
 from meshframes.codec import decode
+from meshframes.hosts import tshark
+from meshframes.hosts.pcap import mpdus
 from meshframes.layers.dissect import analyze
 from meshframes.sim.replay import replay
-from meshframes.hosts import tshark
 
 PCAPS = Path(__file__).resolve().parents[2] / "pcaps"
 RECORDINGS = sorted(PCAPS.glob("*.pcap"))

@@ -11,11 +11,11 @@ from scapy.layers.dot11 import Dot11, Dot11Auth, Dot11Elt
 from scapy.packet import Raw
 
 import meshframes  # noqa: F401  (registers the layers)
-from meshframes.hosts.pcap import mpdus
 from meshframes.codec import DecodeError, decode
-from meshframes.layers.dissect import analyze, decode_mpdu
-from meshframes.layers import MalformedLayer, SAECommit, SAECommitRejected, SAEConfirm
 from meshframes.hosts import tshark
+from meshframes.hosts.pcap import mpdus
+from meshframes.layers import MalformedLayer, SAECommit, SAECommitRejected, SAEConfirm
+from meshframes.layers.dissect import analyze, decode_mpdu
 
 CAPTURE = Path(__file__).resolve().parents[2] / "pcaps" / "linux-kernel-sae.pcap"
 HEADER = Dot11(type=0, subtype=11, addr1="02:00:00:00:01:00", addr2="02:00:00:00:00:00",

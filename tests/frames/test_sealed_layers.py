@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from scapy.layers.dot11 import Dot11, Dot11CCMP
 
+from meshframes.layers import FastPayHeader, FastPaySealed, FastPayTransferOrder, VendorSpecificProtectedAction
 from meshframes.layers.build import FrameOptions, build
 from meshframes.layers.dissect import decode_mpdu
-from meshframes.layers import FastPayHeader, FastPaySealed, FastPayTransferOrder, VendorSpecificProtectedAction
 from meshframes.seal.e2e import E2EIdentity, E2ESealer
 from meshframes.seal.hop import HopSealer
 from meshframes.seal.keys import derive_mtk, derive_pmk, new_peering_nonce

@@ -4,12 +4,13 @@ and with field values equal to ours."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from scapy.layers.dot11 import Dot11
 
-from meshframes.layers.build import BROADCAST, BUILDERS, FrameOptions, beacon_with_announcement, build
+from meshframes.hosts import tshark
 from meshframes.hosts.pcap import LINKTYPE_IEEE802_11_RADIOTAP, radiotap_header, write_pcap
 from meshframes.layers import (
     GANN,
@@ -25,7 +26,7 @@ from meshframes.layers import (
     SelfProtectedAction,
     VendorSpecificAction,
 )
-from meshframes.hosts import tshark
+from meshframes.layers.build import BROADCAST, BUILDERS, FrameOptions, beacon_with_announcement, build
 
 pytestmark = pytest.mark.tshark
 

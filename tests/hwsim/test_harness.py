@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from meshframes.hwsim.wait import scaled
 from meshframes.hwsim import CommandFailed, Guest, GuestError
+from meshframes.hwsim.wait import scaled
 
 pytestmark = pytest.mark.hwsim
 
@@ -64,9 +64,9 @@ def test_background_process_is_awaited_and_stopped(hwsim_guest: Guest) -> None:
     assert stopped.returncode == -signal.SIGINT
     assert stopped.stdout == "ready\n"
     assert process.stop() is stopped
-    with pytest.raises(GuestError, match=r"printed nothing matching 'never'"):
-        with hwsim_guest.spawn("echo something else") as quiet:
-            quiet.expect(r"never", timeout=1.0)
+    with pytest.raises(GuestError, match=r"printed nothing matching 'never'"), \
+            hwsim_guest.spawn("echo something else") as quiet:
+        quiet.expect(r"never", timeout=1.0)
 
 
 def test_file_is_copied_out_of_the_guest(hwsim_guest: Guest, tmp_path: Path) -> None:

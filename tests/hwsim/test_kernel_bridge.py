@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from meshframes.hosts.pcap import mpdus
 from meshframes.codec import decode
-from meshframes.layers.dissect import analyze
 from meshframes.hosts import tshark
+from meshframes.hosts.pcap import mpdus
 from meshframes.hwsim.scenarios import BRIDGED_HOSTS, Recording, kernel_bridge
+from meshframes.layers.dissect import analyze
 
 from . import recorded
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from meshframes.layers.dissect import analyze
-from meshframes.sim.replay import replay
 from meshframes.hosts import tshark
 from meshframes.hwsim.scenarios import Recording, kernel_root
+from meshframes.layers.dissect import analyze
+from meshframes.sim.replay import replay
 
 from . import recorded
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from scapy.layers.dot11 import Dot11
 
-from meshframes.hosts.pcap import mpdus
-from meshframes.layers.dissect import analyze
-from meshframes.layers import MIC, AMPEEncrypted, SAECommit, SAEConfirm
 from meshframes.hosts import tshark
+from meshframes.hosts.pcap import mpdus
 from meshframes.hwsim.scenarios import Recording, kernel_sae
+from meshframes.layers import MIC, AMPEEncrypted, SAECommit, SAEConfirm
+from meshframes.layers.dissect import analyze
 
 from . import recorded
 

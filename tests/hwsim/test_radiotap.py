@@ -11,8 +11,8 @@ import pytest
 from scapy.utils import RawPcapReader
 
 from meshframes.codec import radiotap
-from meshframes.hwsim import tshark
 from meshframes.hosts.pcap import LINKTYPE_IEEE802_11_RADIOTAP
+from meshframes.hwsim import tshark
 from meshframes.hwsim.framesets import REPO, SHARED_PCAPS, fastpay_frame
 
 pytestmark = pytest.mark.tshark
@@ -76,7 +76,7 @@ def _agree(path: Path) -> int:
     packets = _packets(path)
     rows = tshark.rows(path, RADIOTAP_FIELDS)
     assert len(rows) == len(packets)
-    for packet, row in zip(packets, rows):
+    for packet, row in zip(packets, rows, strict=False):
         parsed = radiotap.parse(packet)
         where = f"{path.name} frame {row['frame.number']}"
         assert parsed.length == int(row["radiotap.length"]), where

@@ -3,15 +3,14 @@ and an RxFrame stamp."""
 
 from __future__ import annotations
 
-
 from meshframes.codec import SelfProtected
 from meshframes.codec.elements import MeshConfiguration, MeshId
 from meshframes.codec.ie import Element
 from meshframes.codec.peering import MeshPeeringManagement
+from meshframes.hosts.base import RxFrame
 from meshframes.mesh.constants import MeshConfig
 from meshframes.mesh.events import Action, Refused, SetTimer, Transmit
 from meshframes.mesh.mbss import Mbss, action_header
-from meshframes.hosts.base import RxFrame
 from meshframes.sim.replay import ListRadio, ManualClock, take_as_established  # noqa: F401  (re-exported for tests)
 
 A = bytes.fromhex("020000000001")

@@ -13,14 +13,14 @@ from meshframes.codec.header import BROADCAST, FC_PROTECTED, FC_RETRY
 from meshframes.codec.meshctl import AE_A5_A6
 from meshframes.codec.pathsel import Prep, Preq, PreqTarget
 from meshframes.codec.peering import MeshPeeringManagement
+from meshframes.hosts.base import RxFrame
+from meshframes.hosts.runtime import NodeRuntime
 from meshframes.mesh.constants import MeshConfig, ReasonCode
 from meshframes.mesh.events import Action, Deliver, DeliverData, Refused, Transmit
 from meshframes.mesh.mbss import action_header, path_selection
 from meshframes.mesh.node import MeshNode
-from meshframes.hosts.runtime import NodeRuntime
-from meshframes.hosts.base import RxFrame
 
-from .helpers import A, B, C, D, RX, ListRadio, ManualClock, peer_frame, refusals, sent, take_as_established
+from .helpers import RX, A, B, C, D, ListRadio, ManualClock, peer_frame, refusals, sent, take_as_established
 
 LIFETIME = 4882
 

@@ -11,7 +11,14 @@ import pytest
 from meshframes.codec import MeshAction, decode, encode
 from meshframes.codec.header import BROADCAST
 from meshframes.codec.pathsel import (
-    TARGET_FLAG_TO, TARGET_FLAG_USN, Perr, PerrDestination, Prep, Preq, PreqTarget, Rann,
+    TARGET_FLAG_TO,
+    TARGET_FLAG_USN,
+    Perr,
+    PerrDestination,
+    Prep,
+    Preq,
+    PreqTarget,
+    Rann,
 )
 from meshframes.hosts.pcap import mpdus
 from meshframes.mesh.constants import MeshConfig, ReasonCode, RootMode

@@ -84,7 +84,7 @@ def test_rediscovery_after_node_3_is_removed_never_heals() -> None:
     late_ours = [t for t, a in result.ours.originated if t > 5.5 and a == ns3_mac(0)]
     assert late_ours[0] == pytest.approx(late_ns3[0])
     for series in (late_ns3, late_ours):
-        gaps = [b - a for a, b in zip(series[:4], series[1:4])]
+        gaps = [b - a for a, b in zip(series[:4], series[1:4], strict=False)]
         assert len(gaps) == 3 and gaps == sorted(gaps) and gaps[0] < gaps[-1]
     config = MeshConfig()
     first_round = [t for t in late_ours if t < late_ours[0] + 2 ** (config.dot11MeshHWMPmaxPREQretries + 1)

@@ -13,15 +13,15 @@ import pytest
 from meshframes.codec import Beacon, SelfProtected, decode, encode
 from meshframes.codec.elements import EID_RSN, MeshConfiguration, MeshId
 from meshframes.codec.ie import RawElement
-from meshframes.hosts.pcap import mpdus
 from meshframes.codec.peering import MeshPeeringManagement
+from meshframes.hosts.pcap import mpdus
 from meshframes.mesh.constants import MeshConfig, ReasonCode
 from meshframes.mesh.events import CancelTimer, PeerChanged
 from meshframes.mesh.mbss import Mbss
 from meshframes.mesh.peers import PeerTable, PlinkState
 from meshframes.mesh.plink import TRANSITIONS, Peering, PlinkEvent
 
-from .helpers import A, B, C, RX, peer_frame, refusals, sent, timers
+from .helpers import RX, A, B, C, peer_frame, refusals, sent, timers
 
 S, E = PlinkState, PlinkEvent
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"

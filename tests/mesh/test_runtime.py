@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 from meshframes.codec import decode, encode
 from meshframes.codec.header import BROADCAST
 from meshframes.codec.pathsel import Preq, PreqTarget
+from meshframes.hosts.base import RxFrame
 from meshframes.hosts.pcap import mpdus
+from meshframes.hosts.runtime import NodeRuntime
 from meshframes.mesh.constants import MeshConfig
 from meshframes.mesh.events import Refused
 from meshframes.mesh.hwmp import Hwmp
@@ -21,10 +23,8 @@ from meshframes.mesh.mbss import Mbss, path_selection
 from meshframes.mesh.node import MeshNode
 from meshframes.mesh.pathtable import PathTable
 from meshframes.mesh.peers import PeerTable
-from meshframes.hosts.runtime import NodeRuntime
-from meshframes.hosts.base import RxFrame
 
-from .helpers import A, B, RX, ListRadio, ManualClock, take_as_established
+from .helpers import RX, A, B, ListRadio, ManualClock, take_as_established
 from .test_ns3_oracle import SHARED
 
 

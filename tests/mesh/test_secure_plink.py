@@ -13,8 +13,8 @@ import pytest
 from meshframes.codec import Beacon, DataFrame, MacHeader, MeshControl, SelfProtected, decode, encode
 from meshframes.codec.elements import CAPAB_ACCEPTING_PEERINGS, EID_RSN, Mic
 from meshframes.codec.header import BROADCAST, QOS_MESH_CONTROL_PRESENT
-from meshframes.codec.meshctl import AE_NONE
 from meshframes.codec.ie import RawElement
+from meshframes.codec.meshctl import AE_NONE
 from meshframes.codec.peering import PROTOCOL_AMPE
 from meshframes.mesh.constants import MeshConfig, ReasonCode
 from meshframes.mesh.forward import FC_MESH_DATA
@@ -24,10 +24,9 @@ from meshframes.mesh.plink import Peering
 from meshframes.mesh.rsn import MGTK_KEY_ID, MeshRsn
 from meshframes.seal.ampe import ZERO_NONCE, AmpeElement, seal_ampe
 from meshframes.seal.errors import UnknownKey
-from meshframes.seal.keys import GroupKey
-from meshframes.seal.keys import derive_aek, derive_mtk, derive_pmk, derive_pmkid
+from meshframes.seal.keys import GroupKey, derive_aek, derive_mtk, derive_pmk, derive_pmkid
 
-from .helpers import A, B, RX, refusals, sent
+from .helpers import RX, A, B, refusals, sent
 from .test_plink import exchange
 
 S = PlinkState

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import pytest
 
 from meshframes.seal.errors import Reason, SealError
-
 from meshframes.seal.hop import HopSealer
 from meshframes.seal.keys import GroupKey, derive_mtk, derive_pmk, new_peering_nonce
 

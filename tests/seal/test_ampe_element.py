@@ -16,9 +16,9 @@ from meshframes.seal.errors import (
     AmpeMalformed,
     AmpeNonceMismatch,
     NotProtected,
+    PnRollback,
     Reason,
     Replayed,
-    PnRollback,
 )
 from meshframes.seal.hop import HopSealer
 from meshframes.seal.keys import CIPHER_CCMP_128, GroupKey, derive_pmk, derive_pmkid

@@ -7,8 +7,8 @@ import json
 
 from click.testing import CliRunner
 
-from meshframes.cli import cli
 from meshframes.bench import seal as benchmark
+from meshframes.cli import cli
 
 
 def test_bench_seal_reports_every_case_as_json():

@@ -23,8 +23,8 @@ from meshframes.seal.errors import (
     NotFastPay,
     NotSealed,
     Reason,
-    SealError,
     SealedTooShort,
+    SealError,
 )
 
 from .conftest import MAC_A, MAC_B, MAC_C, assert_counted_refusal

@@ -3,6 +3,7 @@ either opened or refused with a counted `SealError`."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections import Counter
 from collections.abc import Callable
@@ -97,7 +98,5 @@ def test_e2e_open_survives_arbitrary_frames(data):
 @given(st.binary(max_size=120))
 def test_open_ampe_survives_arbitrary_bytes(data):
     """Arbitrary octets where the MIC element should be."""
-    try:
+    with contextlib.suppress(SealError):
         open_ampe(bytes(32), sender=MAC_A, receiver=MAC_B, body_before_mic=b"\x0f\x01", protected=data)
-    except SealError:
-        pass

@@ -15,8 +15,8 @@ from meshframes.seal.errors import (
     PnExhausted,
     PnRollback,
     Reason,
-    SealError,
     Replayed,
+    SealError,
     UnknownKey,
     UnknownKeyId,
 )

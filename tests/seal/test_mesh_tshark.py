@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from meshframes.hosts.pcap import mpdus
 from meshframes.codec.header import BROADCAST
+from meshframes.hosts.pcap import mpdus
 from meshframes.mesh.constants import MeshConfig
 from meshframes.seal import ccmp
 from meshframes.sim.network import SimNetwork, chain, sim_mac

@@ -112,7 +112,7 @@ def test_random_waypoint_stays_in_area_and_speed() -> None:
     walk = RandomWaypoint((10.0, 10.0), (150.0, 120.0), (1.0, 3.0), seed=9)
     points = [walk.position(t) for t in range(0, 600)]
     assert all(0 <= x <= 150 and 0 <= y <= 120 for x, y in points)
-    steps = [math.dist(p, q) for p, q in zip(points, points[1:])]
+    steps = [math.dist(p, q) for p, q in zip(points, points[1:], strict=False)]
     assert max(steps) <= 3.0 + 1e-9 and sum(steps) > 600
     again = RandomWaypoint((10.0, 10.0), (150.0, 120.0), (1.0, 3.0), seed=9)
     assert [again.position(t) for t in range(0, 600)] == points

@@ -8,8 +8,8 @@ import json
 
 from click.testing import CliRunner
 
-from meshframes.cli import cli
 from meshframes.bench.scale import run_scale
+from meshframes.cli import cli
 
 
 def test_random_mesh_peers_fully_and_delivers_every_pair() -> None:

@@ -207,7 +207,7 @@ def test_flood_is_delivered_and_rebroadcast_once_per_node() -> None:
         got = sorted(d.node for d in net.deliveries if d.message.payload == b"announce %d" % k)
         assert got == list(range(1, 16))
     copies: dict[tuple[int, int], int] = {}
-    for t, i, a in log.events:
+    for _t, i, a in log.events:
         if isinstance(a, Transmit) and isinstance(a.frame, VendorAction):
             key = (i, a.frame.mesh_control.seq)
             copies[key] = copies.get(key, 0) + 1

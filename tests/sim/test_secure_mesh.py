@@ -15,7 +15,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from meshframes.hosts.pcap import mpdus
 from meshframes.codec import MeshControl, SelfProtected, VendorAction, decode, encode
 from meshframes.codec.elements import Mic
 from meshframes.codec.frames import CATEGORY_VENDOR, CATEGORY_VENDOR_PROTECTED
@@ -23,8 +22,9 @@ from meshframes.codec.header import BROADCAST
 from meshframes.codec.meshctl import AE_A5_A6
 from meshframes.codec.pathsel import Prep, Preq, PreqTarget
 from meshframes.codec.peering import PROTOCOL_AMPE
-from meshframes.layers.dissect import analyze
+from meshframes.hosts.pcap import mpdus
 from meshframes.layers import MIC, AMPEEncrypted, MeshPeeringManagement
+from meshframes.layers.dissect import analyze
 from meshframes.mesh.constants import MeshConfig, ReasonCode
 from meshframes.mesh.events import PeerChanged, Transmit
 from meshframes.mesh.mbss import action_header, path_selection

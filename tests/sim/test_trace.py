@@ -19,7 +19,7 @@ from meshframes.sim.network import SimNetwork, chain
 
 def small_run(seed: int, pcap: Path | None = None) -> SimNetwork:
     net = SimNetwork(seed, medium=MediumConfig(loss=0.1), pcap=pcap)
-    for i, where in enumerate([(0, 0), (20, 0), (40, 0), (20, 20), (40, 20)]):
+    for _i, where in enumerate([(0, 0), (20, 0), (40, 0), (20, 20), (40, 20)]):
         net.add_node((float(where[0]), float(where[1])))
     for k in range(5):
         net.send_app(0, 4, b"payment %d" % k, at=3.0 + 0.5 * k)
@@ -73,7 +73,7 @@ def test_tshark_reads_our_frames_without_complaint(tmp_path: Path) -> None:
             subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.splitlines()]
     frames = [decode(m) for _, m, _ in mpdus(path)]
     assert len(rows) == len(frames)
-    for (malformed, category, local_id, orig, oui), frame in zip(rows, frames):
+    for (malformed, category, local_id, orig, oui), frame in zip(rows, frames, strict=False):
         assert not malformed, frame
         if isinstance(frame, SelfProtected):
             assert category == "15" and int(local_id, 16) == frame.peering.local_link_id  # type: ignore[union-attr]
