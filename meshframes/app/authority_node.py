@@ -17,7 +17,6 @@ from meshframes.fastpay.ed25519 import KeyPair
 from meshframes.fastpay.messages import (
     AccountInfoRequest,
     ConfirmationOrder,
-    FastPayError,
     TransferOrder,
 )
 from meshframes.fastpay.store import AuthorityStore
@@ -30,8 +29,9 @@ from .party import AppConfig, Party
 
 class AuthorityNode(Party):
     def __init__(self, keypair: KeyPair, committee: Committee, store: AuthorityStore, mac: bytes,
-                 config: AppConfig | None = None) -> None:
-        super().__init__(keypair, committee, mac, committee.weight(keypair.public_key), config)
+                 config: AppConfig | None = None, *, e2e_sequence: int | None = None) -> None:
+        super().__init__(keypair, committee, mac, committee.weight(keypair.public_key), config,
+                         e2e_sequence=e2e_sequence)
         self.engine = Authority(keypair, committee, store)
 
     def _on_message(self, identity: bytes | None, source: bytes, message: AppMessage,
@@ -45,15 +45,13 @@ class AuthorityNode(Party):
             sender, seq = message.sender, message.request_sequence_number
         else:
             raise AppRefusal(Reason.UNEXPECTED_MESSAGE, f"an authority does not take {type(message).__name__}")
-        before = self.engine.accepted.copy()
         try:
-            reply = self.engine.handle(message)
+            processed = self.engine.process(message)
         except AuthorityFailed as failure:
             # Its memory is ahead of its disk: it must not answer anyone
             # until it is rebuilt from its store (by restarting the node).
             raise AppRefusal(Reason.AUTHORITY_FAILED, str(failure)) from None
-        outcome = reply.kind.name if isinstance(reply, FastPayError) else next(iter(self.engine.accepted - before))
-        actions: list[AppAction] = [Handled(now, outcome, sender, seq)]
-        if reply is not None:
-            actions += self._send_to_mac(source, reply, now)
+        actions: list[AppAction] = [Handled(now, processed.outcome, sender, seq)]
+        if processed.reply is not None:
+            actions += self._send_to_mac(source, processed.reply, now)
         return actions

@@ -35,6 +35,7 @@ from meshframes.fastpay.messages import (
     FastPayError,
     SignedTransferOrder,
 )
+from meshframes.mesh.events import SetTimer, TimerKey
 
 from .errors import AppRefusal, Reason
 from .events import (
@@ -43,8 +44,6 @@ from .events import (
     CertificateDelivered,
     CertificateReceived,
     ReplyIgnored,
-    SetTimer,
-    TimerKey,
     TransferCertified,
     TransferConfirmed,
     TransferNotStarted,
@@ -68,8 +67,8 @@ class _Delivery:
 
 class ClientNode(Party):
     def __init__(self, keypair: KeyPair, committee: Committee, store: ClientStore, mac: bytes,
-                 config: AppConfig | None = None) -> None:
-        super().__init__(keypair, committee, mac, 0, config)
+                 config: AppConfig | None = None, *, e2e_sequence: int | None = None) -> None:
+        super().__init__(keypair, committee, mac, 0, config, e2e_sequence=e2e_sequence)
         self.engine = Client(keypair, committee, store, retry_interval=self.config.retry_interval,
                              max_retry_interval=self.config.max_retry_interval)
         self._wanted: deque[tuple[bytes, int]] = deque()
@@ -133,16 +132,16 @@ class ClientNode(Party):
         for action in actions:
             if isinstance(action, engine_actions.SendToAuthority):
                 out += self._send(action.authority, action.message, now)
-            elif isinstance(action, engine_actions.SetTimer):
+            elif isinstance(action, engine_actions.RetryAt):
                 out.append(SetTimer(TIMER_CLIENT, action.deadline))
             elif isinstance(action, engine_actions.DeliverCertificate):
                 out += self._deliver_certificate(action.recipient, action.certificate, now)
-            elif isinstance(action, engine_actions.TransferCertified):
+            elif isinstance(action, engine_actions.Certified):
                 cert = action.certificate
                 signers = tuple(a for a, _ in cert.signatures)
                 out.append(TransferCertified(now, cert.value.transfer.sequence_number, signers,
                                              sum(self.committee.weight(a) for a in signers)))
-            elif isinstance(action, engine_actions.TransferConfirmed):
+            elif isinstance(action, engine_actions.Confirmed):
                 out.append(TransferConfirmed(now, action.certificate.value.transfer.sequence_number))
                 out += self._next_transfer(now)
             else:

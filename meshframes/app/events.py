@@ -1,39 +1,36 @@
-"""What the FastPay applications return: actions for their driver (send a
-message, arm a timer) and progress events for people and tests. Small
-frozen dataclasses, h11 style; every event carries the (virtual) time."""
+"""What the FastPay applications return: actions for their host (hand a
+payload to the mesh, arm a timer: `SetTimer` and timer keys are the mesh
+engines' own, one vocabulary) and progress events for people and tests.
+Small frozen dataclasses, h11 style; every event carries the (virtual)
+time."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Timer keys are small tuples, e.g. ("announce",), ("client",),
-# ("deliver", sequence_number); arming a key again replaces its deadline.
-TimerKey = tuple
+from meshframes.codec.fastpay import FastPayFragment
+from meshframes.fastpay.authority import Outcome
+from meshframes.fastpay.messages import ErrorKind
+from meshframes.mesh.events import SetTimer
+
+from .errors import Reason
 
 
 @dataclass(frozen=True, slots=True)
-class SendMessage:
-    """Hand a FastPay message to the mesh node (`send_app`)."""
+class SendPayload:
+    """Hand one fragment to the mesh node for `destination` (a MAC or a
+    group): the host calls `MeshNode.send_payload`."""
 
-    destination: bytes  # a MAC, or broadcast
-    msg_type: int
-    payload: bytes
-    # Octets of each fragment left for the end-to-end seal added below the node.
-    reserve: int = 0
+    destination: bytes
+    payload: FastPayFragment
 
 
 @dataclass(frozen=True, slots=True)
-class SetTimer:
-    key: TimerKey
-    deadline: float
-
-
-@dataclass(frozen=True, slots=True)
-class Refused:
-    """An input (or an output that could not leave) and why; counted."""
+class MessageRefused:
+    """A message (or one that could not leave) refused, and why; counted."""
 
     time: float
-    reason: str
+    reason: Reason
     detail: str = ""
     source: bytes | None = None
 
@@ -128,19 +125,18 @@ class CertificateReceived:
 
 @dataclass(frozen=True, slots=True)
 class Handled:
-    """An authority's engine processed a request: what it concluded
-    ("order", "repeated_order", "confirmation", "repeated_confirmation",
-    "info", or the FastPayError variant it answered with)."""
+    """An authority's engine processed a request: what it concluded (an
+    `Outcome`, or the FastPayError variant it answered with)."""
 
     time: float
-    outcome: str
+    outcome: Outcome | ErrorKind
     sender: bytes
     sequence_number: int | None
 
 
 Event = (
-    Refused | Discovered | TransferStarted | TransferNotStarted | TransferCertified |
+    MessageRefused | Discovered | TransferStarted | TransferNotStarted | TransferCertified |
     TransferConfirmed | ReplyIgnored | CertificateDelivered | CertificateDeferred |
     CertificateReceived | Handled
 )
-AppAction = SendMessage | SetTimer | Event
+AppAction = SendPayload | SetTimer | Event

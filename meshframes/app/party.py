@@ -3,11 +3,12 @@ discovering the others, turning deliveries into messages (refusing and
 counting bad ones), and sending to identities rather than MACs, holding
 messages for parties not yet discovered.
 
-A subclass handles checked messages in `_on_message(identity, source,
-message, now)`; `identity` is who sent it as far as we can tell: the
-sealer the e2e layer verified for an end-to-end sealed message (proven,
-`Deliver.sealed_by`), else the identity announced at the source MAC
-(believed), else None.
+Payloads come from the mesh as `Deliver` and go to it as `SendPayload`;
+the party's `Transport` fragments, seals, opens and reassembles between
+the two. A subclass handles checked messages in `_on_message(identity,
+source, message, now)`; `identity` is who sent it as far as we can tell:
+the identity whose end-to-end seal the transport opened (proven), else
+the identity announced at the source MAC (believed), else None.
 """
 
 from __future__ import annotations
@@ -15,19 +16,21 @@ from __future__ import annotations
 from collections import Counter, deque
 from dataclasses import dataclass
 
-from meshframes.codec.fastpay import FLAG_E2E_SEALED
 from meshframes.codec.header import BROADCAST
 from meshframes.fastpay.committee import Committee
 from meshframes.fastpay.ed25519 import KeyPair
 from meshframes.fastpay.messages import AuthorityAnnouncement
-from meshframes.seal.e2e import SEALED_OVERHEAD, x25519_public_key
+from meshframes.mesh.events import Deliver, SetTimer, TimerKey
+from meshframes.seal.e2e import E2EIdentity, E2ESealer, x25519_public_key
 
 from .directory import Directory
 from .errors import AppRefusal, Reason
-from .events import AppAction, Discovered, Refused, SendMessage, SetTimer, TimerKey
+from .events import AppAction, Discovered, MessageRefused
 from .framing import AppMessage, frame_message, parse_message
+from .transport import Dropped, Received, Transport, TransportConfig
 
 TIMER_ANNOUNCE: TimerKey = ("announce",)
+TIMER_REASSEMBLY: TimerKey = ("reassembly",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +52,17 @@ class AppConfig:
     delivery_attempts: int = 8
     # How long a binding confirmed by a sealed frame outranks announcements.
     authenticated_ttl: float = 30.0
+    # Fragmentation and reassembly (meshframes.app.transport).
+    transport: TransportConfig = TransportConfig()
 
 
 class Party:
     def __init__(self, keypair: KeyPair, committee: Committee, mac: bytes, weight: int,
-                 config: AppConfig | None = None) -> None:
+                 config: AppConfig | None = None, *, e2e_sequence: int | None = None) -> None:
+        """`e2e_sequence`: the first end-to-end sequence number to seal
+        with; it must exceed every one this identity ever used (the host
+        passes the time in microseconds, or what it persisted), and is
+        needed only when the party seals (`config.seal`)."""
         self.keypair = keypair
         self.identity = keypair.public_key
         self.committee = committee
@@ -65,6 +74,12 @@ class Party:
             e2e_key=committee.announcement(self.identity).e2e_key if weight else x25519_public_key(self.identity),
             committee_id=committee.committee_id,
         )
+        sealer = None
+        if config.seal:
+            if e2e_sequence is None:
+                raise ValueError("a sealing party needs its first end-to-end sequence number (e2e_sequence)")
+            sealer = E2ESealer(E2EIdentity(keypair.seed), initial_sequence=e2e_sequence)
+        self.transport = Transport(mac, sealer, self.directory, config.transport)
         self.refused: Counter[str] = Counter()
         self._waiting: dict[bytes, deque[tuple[int, bytes]]] = {}
 
@@ -76,14 +91,24 @@ class Party:
         jitter = self.identity[0] / 256 * self.config.announce_interval / 2
         return [SetTimer(TIMER_ANNOUNCE, now + self.config.first_announce + jitter)]
 
-    def on_deliver(self, source: bytes, msg_type: int, flags: int, payload: bytes, now: float,
+    def on_deliver(self, delivery: Deliver, now: float) -> list[AppAction]:
+        """One payload the mesh delivered: through the transport, and once
+        a message is whole, to `on_message`."""
+        got = self.transport.receive(delivery, now)
+        if isinstance(got, Received):
+            return self.on_message(got.source, got.msg_type, got.message, now, got.sealed_by)
+        if got is None:
+            deadline = self.transport.next_deadline()
+            return [] if deadline is None else [SetTimer(TIMER_REASSEMBLY, deadline)]
+        return []
+
+    def on_message(self, source: bytes, msg_type: int, payload: bytes, now: float,
                    sealed_by: bytes | None = None) -> list[AppAction]:
-        """A whole FastPay message the node delivered: `sealed_by` is the
-        identity whose seal our e2e layer opened on all of it (None: not
-        sealed end to end); `flags` as delivered, bit 0 set only if the
-        air said "sealed" and no e2e layer of ours opened it."""
+        """A whole FastPay message from the station `source`: `sealed_by`
+        is the identity whose seal the transport opened on all of it (None:
+        not sealed end to end)."""
         try:
-            return self._deliver(source, msg_type, flags, payload, now, sealed_by)
+            return self._deliver(source, msg_type, payload, now, sealed_by)
         except AppRefusal as refusal:
             return [self._refuse(refusal, now, source)]
 
@@ -91,6 +116,10 @@ class Party:
         if key == TIMER_ANNOUNCE:
             return self._send_to_mac(BROADCAST, self.announcement, now) + [
                 SetTimer(TIMER_ANNOUNCE, now + self.config.announce_interval)]
+        if key == TIMER_REASSEMBLY:
+            self.transport.expire(now)
+            deadline = self.transport.next_deadline()
+            return [] if deadline is None else [SetTimer(TIMER_REASSEMBLY, deadline)]
         return self._on_timer(key, now)
 
     # -- for subclasses -----------------------------------------------------
@@ -123,24 +152,18 @@ class Party:
         msg_type, payload = frame_message(message)
         return self._send_bytes(mac, msg_type, payload, now)
 
-    def _refuse(self, refusal: AppRefusal, now: float, source: bytes | None = None) -> Refused:
-        self.refused[str(refusal.reason)] += 1
-        return Refused(now, str(refusal.reason), refusal.detail, source)
+    def _refuse(self, refusal: AppRefusal, now: float, source: bytes | None = None) -> MessageRefused:
+        self.refused[refusal.reason] += 1
+        return MessageRefused(now, refusal.reason, refusal.detail, source)
 
     # -- internals -----------------------------------------------------------
 
     def _send_bytes(self, mac: bytes, msg_type: int, payload: bytes, now: float) -> list[AppAction]:
-        # Every unicast fragment gets its own end-to-end seal below the node:
-        # leave room for it in each frame.
-        sealed = self.config.seal and mac != BROADCAST
-        return [SendMessage(mac, msg_type, payload, SEALED_OVERHEAD if sealed else 0)]
+        sent = self.transport.send(mac, msg_type, payload)
+        return [] if isinstance(sent, Dropped) else list(sent)
 
-    def _deliver(self, source: bytes, msg_type: int, flags: int, payload: bytes, now: float,
+    def _deliver(self, source: bytes, msg_type: int, payload: bytes, now: float,
                  sealed_by: bytes | None) -> list[AppAction]:
-        if flags & FLAG_E2E_SEALED:
-            # Our e2e layer opens every sealed frame it lets through to us
-            # and clears the bit: this one never passed through one.
-            raise AppRefusal(Reason.E2E_NOT_OPENED, f"message type {msg_type} from {source.hex(':')}")
         message = parse_message(msg_type, payload)
         if isinstance(message, AuthorityAnnouncement):
             return self._on_announcement(source, message, now)

@@ -18,8 +18,11 @@ from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
+from meshframes.codec import VendorAction, decode
+from meshframes.codec.fastpay import FastPayFragment
+from meshframes.mesh.forward import mesh_addresses
 from meshframes.seal import ccmp
-from meshframes.seal.e2e import E2E_TAG_LEN, SEALED_HEADER_LEN, E2EIdentity, E2ESealer, parse_fastpay_frame
+from meshframes.seal.e2e import E2E_TAG_LEN, SEALED_HEADER_LEN, E2EIdentity, E2ESealer
 from meshframes.seal.hop import HopSealer
 
 TRANSMITTER = bytes.fromhex("020000000100")
@@ -113,24 +116,28 @@ def _hop(workload: Workload, count: int, best: _Best) -> int:
 def _e2e(workload: Workload, count: int, best: _Best) -> int:
     """One round of end-to-end seal/open of the FastPay payload and the raw
     cipher (16-octet tag) on the same payload and associated data size."""
-    frame = workload.frame
-    layout = parse_fastpay_frame(frame)
-    payload = frame[layout.payload_offset :]
+    frame = decode(workload.frame)
+    assert isinstance(frame, VendorAction)
+    addresses = mesh_addresses(frame)
+    assert addresses is not None
+    destination, source = addresses
+    fragment = frame.payload
     client_id, authority_id = E2EIdentity(bytes(32)), E2EIdentity(bytes(range(32)))
     client = E2ESealer(client_id, initial_sequence=1)
     authority = E2ESealer(authority_id, initial_sequence=1)
     raw = AESCCM(TK, E2E_TAG_LEN)
     nonce = bytes(13)
-    context = bytes(len(client.frame_context(frame, layout, 1)) + SEALED_HEADER_LEN)
-    raw_sealed = raw.encrypt(nonce, payload, context)
+    context = bytes(len(client.fragment_context(fragment, 1, destination, source)) + SEALED_HEADER_LEN)
+    raw_sealed = raw.encrypt(nonce, fragment.data, context)
     peer = authority_id.public
-    frames = [frame] * count
-    sealed: list[bytes] = []
-    best.time("raw seal", lambda: [raw.encrypt(nonce, payload, context) for _ in frames], count)
-    best.time("seal", lambda: sealed.extend(client.seal_frame(peer, item) for item in frames), count)
-    best.time("raw open", lambda: [raw.decrypt(nonce, raw_sealed, context) for _ in frames], count)
-    best.time("open", lambda: list(map(authority.open_frame, sealed)), count)
-    return len(payload)
+    fragments = [fragment] * count
+    sealed: list[FastPayFragment] = []
+    best.time("raw seal", lambda: [raw.encrypt(nonce, fragment.data, context) for _ in fragments], count)
+    best.time("seal", lambda: sealed.extend(client.seal_fragment(peer, f, destination, source) for f in fragments),
+              count)
+    best.time("raw open", lambda: [raw.decrypt(nonce, raw_sealed, context) for _ in fragments], count)
+    best.time("open", lambda: [authority.open_fragment(f, destination, source) for f in sealed], count)
+    return len(fragment.data)
 
 
 LAYERS: dict[str, Callable[[Workload, int, _Best], int]] = {"hop": _hop, "e2e": _e2e}

@@ -8,13 +8,15 @@ the messages.
 from __future__ import annotations
 
 import enum
+import struct
 from dataclasses import dataclass, field
 
-from meshframes.codec.errors import EncodeError
+from meshframes.codec.errors import DecodeError, EncodeError, need
 
 FASTPAY_VERSION = 1
 HEADER_LEN = 7  # version, type, flags, message id (u16), fragment number, count
 FLAG_E2E_SEALED = 0x01
+_HEADER = struct.Struct("<BBBHBB")
 
 # 802.11-2020 9.2.4.7.1: a management frame body holds at most 2304 octets.
 MAX_MGMT_BODY = 2304
@@ -34,6 +36,66 @@ class MessageType(enum.IntEnum):
     FASTPAY_ANNOUNCE = 8
 
 
+_MESSAGE_TYPES = frozenset(MessageType)
+_MESSAGE_TYPES_TEXT = f"{min(_MESSAGE_TYPES)}..{max(_MESSAGE_TYPES)}"
+
+
+@dataclass(frozen=True, slots=True)
+class FastPayFragment:
+    """What our vendor frame carries after its Mesh Control field: the
+    FastPay header and one fragment of a message. The mesh moves it without
+    reading it; the application's transport fragments, seals and
+    reassembles (docs/wire-format.md)."""
+
+    msg_type: int
+    flags: int
+    message_id: int
+    fragment_number: int
+    fragment_count: int
+    data: bytes
+    version: int = FASTPAY_VERSION
+
+    def header(self, flags: int | None = None) -> bytes:
+        """The header octets, with `flags` in place of the fragment's own
+        if given (end-to-end sealing authenticates the header it will
+        carry)."""
+        return _HEADER.pack(self.version, self.msg_type, self.flags if flags is None else flags,
+                            self.message_id, self.fragment_number, self.fragment_count)
+
+
+def decode_fragment(data: bytes, pos: int) -> FastPayFragment:
+    """The FastPay header and payload from `pos` to the end of `data`."""
+    need(data, pos, HEADER_LEN, "FastPay header")
+    version, msg_type, flags, message_id, number, count = _HEADER.unpack_from(data, pos)
+    if version != FASTPAY_VERSION:
+        raise DecodeError("FastPay header version", pos, version, FASTPAY_VERSION)
+    if msg_type not in _MESSAGE_TYPES:
+        raise DecodeError("FastPay message type", pos + 1, msg_type, _MESSAGE_TYPES_TEXT)
+    if flags & ~FLAG_E2E_SEALED:
+        raise DecodeError("FastPay flags", pos + 2, f"0x{flags:02x}", "bit 0 (sealed) only")
+    if count == 0 or number >= count:
+        raise DecodeError("FastPay fragment number", pos + 5, f"{number} of {count}",
+                          "number < count, count >= 1")
+    need(data, pos + HEADER_LEN, 1, "FastPay payload")
+    return FastPayFragment(msg_type, flags, message_id, number, count, data[pos + HEADER_LEN:], version)
+
+
+def encode_fragment(f: FastPayFragment) -> bytes:
+    if not 1 <= f.fragment_count <= MAX_FRAGMENTS or not 0 <= f.fragment_number < f.fragment_count:
+        raise EncodeError("FastPay fragment number", (f.fragment_number, f.fragment_count),
+                          f"0 <= number < count <= {MAX_FRAGMENTS}")
+    if f.msg_type not in _MESSAGE_TYPES:
+        raise EncodeError("FastPay message type", f.msg_type, _MESSAGE_TYPES_TEXT)
+    if f.flags & ~FLAG_E2E_SEALED:
+        raise EncodeError("FastPay flags", f.flags, "bit 0 (sealed) only")
+    if not f.data:
+        raise EncodeError("FastPay payload", "0 bytes", ">= 1 byte")
+    try:
+        return f.header() + f.data
+    except struct.error as exc:
+        raise EncodeError("FastPay header fields", str(exc), "u8/u16 values") from None
+
+
 def fragment(message: bytes, max_payload: int = MAX_FRAGMENT_PAYLOAD) -> list[bytes]:
     """Split message bytes into the payloads of fragments 0..count-1."""
     if max_payload < 1:
@@ -45,7 +107,7 @@ def fragment(message: bytes, max_payload: int = MAX_FRAGMENT_PAYLOAD) -> list[by
     return [message[i * max_payload:(i + 1) * max_payload] for i in range(count)]
 
 
-class ReassemblyError(enum.Enum):
+class ReassemblyError(enum.StrEnum):
     """Why a fragment was not taken (each counted by the caller)."""
 
     COUNT_MISMATCH = "fragment-count-mismatch"

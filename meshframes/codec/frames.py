@@ -17,7 +17,7 @@ from functools import lru_cache
 from meshframes.codec import elements as el
 from meshframes.codec import pathsel as _pathsel  # noqa: F401  (registers HWMP elements)
 from meshframes.codec.errors import DecodeError, EncodeError, need
-from meshframes.codec.fastpay import FASTPAY_VERSION, FLAG_E2E_SEALED, MessageType
+from meshframes.codec.fastpay import FastPayFragment, decode_fragment, encode_fragment
 from meshframes.codec.header import (
     AUTH_ALGORITHMS_WITH_ELEMENTS,
     CONTROL_FIXED_LENGTH,
@@ -76,9 +76,6 @@ LLC_HEADER_LEN = 3
 # LLC with both SAPs 0xAA announces a SNAP header: OUI (3) and protocol ID (2).
 SNAP_HEADER_LEN = 5
 _U16 = struct.Struct("<H")
-_FASTPAY_HEAD = struct.Struct("<BBBHBB")
-_MESSAGE_TYPES = frozenset(MessageType)
-_MESSAGE_TYPES_TEXT = f"{min(_MESSAGE_TYPES)}..{max(_MESSAGE_TYPES)}"
 
 
 class _MeshProfile:
@@ -138,18 +135,13 @@ class MeshAction:
 @dataclass(frozen=True, slots=True)
 class VendorAction:
     """Our FastPay frame: category 127 (126 once unsealed), our OUI, Mesh
-    Control, FastPay header, payload (docs/wire-format.md)."""
+    Control, then the payload the mesh carries for the application: the
+    FastPay header and one fragment (docs/wire-format.md)."""
 
     header: MacHeader
     category: int
     mesh_control: MeshControl
-    msg_type: int
-    flags: int
-    message_id: int
-    fragment_number: int
-    fragment_count: int
-    payload: bytes
-    version: int = FASTPAY_VERSION
+    payload: FastPayFragment
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,20 +235,7 @@ def _decode_vendor(header: MacHeader, data: bytes, off: int, category: int) -> V
     mesh_control = decode_mesh_control(data, pos)
     _check_ae_mode(header.frame_control, mesh_control, pos)
     pos += mesh_control.length
-    need(data, pos, _FASTPAY_HEAD.size, "FastPay header")
-    version, msg_type, flags, message_id, number, count = _FASTPAY_HEAD.unpack_from(data, pos)
-    if version != FASTPAY_VERSION:
-        raise DecodeError("FastPay header version", pos, version, FASTPAY_VERSION)
-    if msg_type not in _MESSAGE_TYPES:
-        raise DecodeError("FastPay message type", pos + 1, msg_type, _MESSAGE_TYPES_TEXT)
-    if flags & ~FLAG_E2E_SEALED:
-        raise DecodeError("FastPay flags", pos + 2, f"0x{flags:02x}", "bit 0 (sealed) only")
-    if count == 0 or number >= count:
-        raise DecodeError("FastPay fragment number", pos + 5, f"{number} of {count}",
-                          "number < count, count >= 1")
-    need(data, pos + _FASTPAY_HEAD.size, 1, "FastPay payload")
-    return VendorAction(header, category, mesh_control, msg_type, flags, message_id,
-                        number, count, data[pos + _FASTPAY_HEAD.size:], version)
+    return VendorAction(header, category, mesh_control, decode_fragment(data, pos))
 
 
 def _decode_action(header: MacHeader, data: bytes, off: int) -> Frame:
@@ -423,21 +402,8 @@ def _encode_self_protected(f: SelfProtected) -> bytes:
 def _encode_vendor(f: VendorAction) -> bytes:
     if f.category not in (CATEGORY_VENDOR, CATEGORY_VENDOR_PROTECTED):
         raise EncodeError("vendor action category", f.category, "127 or 126")
-    if not 1 <= f.fragment_count <= 255 or not 0 <= f.fragment_number < f.fragment_count:
-        raise EncodeError("FastPay fragment number", (f.fragment_number, f.fragment_count),
-                          "0 <= number < count <= 255")
-    if f.msg_type not in _MESSAGE_TYPES:
-        raise EncodeError("FastPay message type", f.msg_type, _MESSAGE_TYPES_TEXT)
-    if f.flags & ~FLAG_E2E_SEALED:
-        raise EncodeError("FastPay flags", f.flags, "bit 0 (sealed) only")
-    if not f.payload:
-        raise EncodeError("FastPay payload", "0 bytes", ">= 1 byte")
-    try:
-        head = _FASTPAY_HEAD.pack(f.version, f.msg_type, f.flags, f.message_id,
-                                  f.fragment_number, f.fragment_count)
-    except struct.error as exc:
-        raise EncodeError("FastPay header fields", str(exc), "u8/u16 values") from None
+    payload = encode_fragment(f.payload)
     mc = _encodable_ae_mode(f.header.frame_control, f.mesh_control)
-    return bytes((f.category,)) + el.MESHFRAMES_OUI + mc + head + f.payload
+    return bytes((f.category,)) + el.MESHFRAMES_OUI + mc + payload
 
 

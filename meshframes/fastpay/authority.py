@@ -30,6 +30,8 @@ from __future__ import annotations
 import sqlite3
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 
 from .checks import check_certificate, check_order
 from .committee import Committee
@@ -60,6 +62,26 @@ from .store import AccountState, AuthorityStore, StoreError
 from .wire import DecodeError, decode_message, encode_message, signing_bytes
 
 
+class Outcome(StrEnum):
+    """What the engine did with a message it accepted."""
+
+    ORDER = "order"
+    REPEATED_ORDER = "repeated_order"
+    CONFIRMATION = "confirmation"
+    REPEATED_CONFIRMATION = "repeated_confirmation"
+    INFO = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class Processed:
+    """One message's result: the reply (None where none is called for)
+    and the outcome, an `Outcome` or the FastPayError variant the engine
+    answered with."""
+
+    reply: SerializedMessage | None
+    outcome: Outcome | ErrorKind
+
+
 class AuthorityFailed(RuntimeError):
     """The engine lost its store mid-batch; rebuild it from the store."""
 
@@ -87,13 +109,21 @@ class Authority:
     # ---- public API ----
 
     def handle(self, message: SerializedMessage) -> SerializedMessage | None:
+        """Process one message in its own transaction; its reply."""
+        return self.process_batch([message])[0].reply
+
+    def process(self, message: SerializedMessage) -> Processed:
         """Process one message in its own transaction."""
-        return self.handle_batch([message])[0]
+        return self.process_batch([message])[0]
 
     def handle_batch(self, messages: Sequence[SerializedMessage]) -> list[SerializedMessage | None]:
-        """Process messages in order in one transaction; the replies (None
-        where the message calls for none) are returned after the commit.
-        Raises AuthorityFailed, and returns nothing, if the store fails."""
+        """`process_batch`, replies only."""
+        return [p.reply for p in self.process_batch(messages)]
+
+    def process_batch(self, messages: Sequence[SerializedMessage]) -> list[Processed]:
+        """Process messages in order in one transaction; the results are
+        returned after the commit. Raises AuthorityFailed, and returns
+        nothing, if the store fails."""
         if self._failed:
             raise AuthorityFailed("a previous commit failed; rebuild the authority from its store")
         try:
@@ -141,10 +171,10 @@ class Authority:
 
     # ---- dispatch ----
 
-    def _handle_one(self, message: SerializedMessage) -> SerializedMessage | None:
+    def _handle_one(self, message: SerializedMessage) -> Processed:
         self.store.savepoint()
         try:
-            reply = self._dispatch(message)
+            processed = self._dispatch(message)
         except _STORE_FAILURES:
             raise
         except Exception as exc:
@@ -157,28 +187,30 @@ class Authority:
                 f"{type(message).__name__} failed unexpectedly ({type(exc).__name__}: {exc}); undone",
             )
             self._count(rejection)
-            return rejection.error
+            return Processed(rejection.error, rejection.kind)
         self.store.release_savepoint()
-        return reply
+        if isinstance(processed.outcome, Outcome):
+            self.accepted[processed.outcome] += 1
+        return processed
 
-    def _dispatch(self, message: SerializedMessage) -> SerializedMessage | None:
+    def _dispatch(self, message: SerializedMessage) -> Processed:
         try:
-            cls = type(message)
-            if cls is TransferOrder:
-                return self._handle_order(message)  # type: ignore[arg-type]
-            if cls is CertifiedTransferOrder:
-                return self._handle_confirmation(message)  # type: ignore[arg-type]
-            if cls is ConfirmationOrder:
-                return self._handle_confirmation(message.transfer_certificate)  # type: ignore[union-attr]
-            if cls is AccountInfoRequest:
-                return self._handle_info(message)  # type: ignore[arg-type]
+            if isinstance(message, TransferOrder):
+                return self._handle_order(message)
+            if isinstance(message, CertifiedTransferOrder):
+                return self._handle_confirmation(message)
+            if isinstance(message, ConfirmationOrder):
+                return self._handle_confirmation(message.transfer_certificate)
+            if isinstance(message, AccountInfoRequest):
+                return self._handle_info(message)
             # CrossShard is the reference's internal hop between shards of
             # one authority; this authority is a single shard, so it never
             # trusts one from outside.
-            raise reject(ErrorKind.UnexpectedMessage, f"an authority does not accept {cls.__name__} messages")
+            raise reject(ErrorKind.UnexpectedMessage,
+                         f"an authority does not accept {type(message).__name__} messages")
         except Rejection as rejection:
             self._count(rejection)
-            return rejection.error
+            return Processed(rejection.error, rejection.kind)
 
     def _count(self, rejection: Rejection) -> None:
         self.rejections[rejection.kind.name] += 1
@@ -186,7 +218,7 @@ class Authority:
 
     # ---- transfer orders ----
 
-    def _handle_order(self, order: TransferOrder) -> SignedTransferOrder:
+    def _handle_order(self, order: TransferOrder) -> Processed:
         t = order.transfer
         if t.sequence_number > MAX_SEQUENCE_NUMBER:
             raise reject(
@@ -202,8 +234,7 @@ class Authority:
         if pending is not None and pending.value == order:
             # The very order we voted for (signature included, so it was
             # verified then): answer with the same stored vote.
-            self.accepted["repeated_order"] += 1
-            return pending
+            return Processed(pending, Outcome.REPEATED_ORDER)
         check_order(order)
         if t.sequence_number != account.next_sequence_number:
             raise reject(
@@ -217,12 +248,11 @@ class Authority:
         vote = SignedTransferOrder(value=order, authority=self.name, signature=self.keypair.sign(signing_bytes(t)))
         self.store.put_vote(vote)
         account.pending = vote
-        self.accepted["order"] += 1
-        return vote
+        return Processed(vote, Outcome.ORDER)
 
     # ---- confirmation orders ----
 
-    def _handle_confirmation(self, cert: CertifiedTransferOrder) -> AccountInfoResponse:
+    def _handle_confirmation(self, cert: CertifiedTransferOrder) -> Processed:
         t = cert.value.transfer
         sender = self._accounts.get(t.sender)
         verified: tuple[tuple[bytes, bytes], ...] = ()
@@ -238,8 +268,7 @@ class Authority:
             # It joins our accounts only if the certificate executes.
             sender = AccountState(0, 0)
         if sender.next_sequence_number > t.sequence_number:
-            self.accepted["repeated_confirmation"] += 1
-            return self._info(t.sender, sender)
+            return Processed(self._info(t.sender, sender), Outcome.REPEATED_CONFIRMATION)
         if sender.next_sequence_number < t.sequence_number:
             raise missing_earlier_confirmations(sender.next_sequence_number, t.sequence_number)
         if sender.balance - t.amount < I128_MIN:
@@ -268,8 +297,7 @@ class Authority:
         self._accounts[t.sender] = new_sender
         if new_recipient is not None:
             self._accounts[t.recipient.key] = new_recipient
-        self.accepted["confirmation"] += 1
-        return self._info(t.sender, new_sender)
+        return Processed(self._info(t.sender, new_sender), Outcome.CONFIRMATION)
 
     # ---- account info ----
 
@@ -281,7 +309,7 @@ class Authority:
             pending_confirmation=account.pending,
         )
 
-    def _handle_info(self, request: AccountInfoRequest) -> AccountInfoResponse:
+    def _handle_info(self, request: AccountInfoRequest) -> Processed:
         account = self._accounts.get(request.sender)
         if account is None:
             raise reject(ErrorKind.UnknownSenderAccount, f"no account {request.sender.hex()}")
@@ -304,12 +332,11 @@ class Authority:
             received = tuple(
                 self.store.received_certificates(request.sender, request.request_received_transfers_excluding_first_nth)
             )
-        self.accepted["info"] += 1
-        return AccountInfoResponse(
+        return Processed(AccountInfoResponse(
             sender=request.sender,
             balance=account.balance,
             next_sequence_number=account.next_sequence_number,
             pending_confirmation=account.pending,
             requested_certificate=requested,
             requested_received_transfers=received,
-        )
+        ), Outcome.INFO)

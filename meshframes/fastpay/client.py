@@ -66,33 +66,33 @@ class DeliverCertificate:
 
 
 @dataclass(frozen=True, slots=True)
-class SetTimer:
+class RetryAt:
     """Call `on_timer` at (or after) this time."""
 
     deadline: float
 
 
 @dataclass(frozen=True, slots=True)
-class TransferCertified:
+class Certified:
     certificate: CertifiedTransferOrder
 
 
 @dataclass(frozen=True, slots=True)
-class TransferConfirmed:
+class Confirmed:
     """Authorities worth a quorum have executed the certificate."""
 
     certificate: CertifiedTransferOrder
 
 
 @dataclass(frozen=True, slots=True)
-class ReplyIgnored:
+class Ignored:
     authority: bytes
     reason: str
 
 
 Action = (
-    SendToAuthority | DeliverCertificate | SetTimer | TransferCertified | TransferConfirmed |
-    ReplyIgnored
+    SendToAuthority | DeliverCertificate | RetryAt | Certified | Confirmed |
+    Ignored
 )
 
 
@@ -263,7 +263,7 @@ class Client:
             signatures=tuple((a, self._votes[a]) for a in self.committee.names if a in self._votes),
         )
         self.store.record_certificate(cert)
-        return [TransferCertified(cert)] + self._start_confirming(cert, now)
+        return [Certified(cert)] + self._start_confirming(cert, now)
 
     def _voting_error(self, authority: bytes, error: FastPayError, now: float) -> list[Action]:
         if error.kind is ErrorKind.UnexpectedSequenceNumber:
@@ -359,7 +359,7 @@ class Client:
         self.phase = Phase.IDLE
         self._deadline = None
         self._certificate = None
-        return [TransferConfirmed(cert)]
+        return [Confirmed(cert)]
 
     # ---- helpers ----
 
@@ -380,9 +380,9 @@ class Client:
 
     def _arm(self, now: float) -> list[Action]:
         self._deadline = now + self._interval
-        return [SetTimer(self._deadline)]
+        return [RetryAt(self._deadline)]
 
     def _ignore(self, authority: bytes, reason: str, detail: str = "") -> list[Action]:
         # Counted by the short reason; the action carries the detail too.
         self.ignored[reason] += 1
-        return [ReplyIgnored(authority, f"{reason}: {detail}" if detail else reason)]
+        return [Ignored(authority, f"{reason}: {detail}" if detail else reason)]

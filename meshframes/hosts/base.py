@@ -12,17 +12,9 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from meshframes.mesh.events import RxFrame
 
-@dataclass(frozen=True, slots=True)
-class RxFrame:
-    """A frame as a node received it."""
-
-    data: bytes
-    # Seconds: virtual time on simulated air, CLOCK_MONOTONIC on radios.
-    timestamp: float
-    signal_dbm: int | None = None
-    # PHY rate in units of 100 kb/s, the unit of Linux's airtime metric.
-    rate_100kbps: int | None = None
+__all__ = ["Clock", "MonotonicClock", "Radio", "RxFrame", "TxReport"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ What a monitor socket sees besides the air, and what we do with it:
   it (radiotap with a TX flags field): not delivered, as an own echo, but
   kept as a TxReport (was a unicast frame acknowledged, at what rate?), the
   feedback a mesh node's link metric and failure detection need; the shape
-  is the one meshframes.hosts.runtime reads through `tx_reports()`. A receiving monitor
+  is the one meshframes.hosts.node reads through `tx_reports()`. A receiving monitor
   acknowledges only when created `active` (hwsim ACKs a frame when some
   active interface of the receiving radio has its address);
 - frames for other receivers: dropped only when `addressed_only` is set.

@@ -34,9 +34,10 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any, TypeVar
 
+from meshframes.codec.fastpay import FastPayFragment
 from meshframes.hosts.base import MonotonicClock
 from meshframes.hosts.monitor import MonitorRadio
-from meshframes.hosts.runtime import NodeRuntime
+from meshframes.hosts.node import NodeHost
 from meshframes.mesh.constants import MeshConfig
 from meshframes.mesh.events import (
     Action,
@@ -99,13 +100,14 @@ class UserNode:
         self._stop = threading.Event()
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_read, False)
-        self.runtime = NodeRuntime(self.node, self.radio, self.clock, on_deliver=self._delivered,
-                                   on_data=self._delivered, observer=self._observe)
+        self.message_id = 0
+        self.host = NodeHost(self.node, self.radio, self.clock, on_deliver=self._delivered,
+                             on_data=self._delivered, observer=self._observe)
         self._thread = threading.Thread(target=self._loop, name=f"usernode-{ifname}", daemon=True)
 
     def start(self) -> None:
         with self._lock:
-            self.runtime.start()
+            self.host.start()
         self._thread.start()
 
     def stop(self) -> None:
@@ -169,8 +171,8 @@ class UserNode:
         try:
             while not self._stop.is_set():
                 with self._lock:
-                    self.runtime.poll()
-                    deadline = self.runtime.next_deadline()
+                    self.host.poll()
+                    deadline = self.host.next_deadline()
                 wait = IDLE_WAIT if deadline is None else min(IDLE_WAIT, deadline - self.clock.now())
                 if wait > 0:
                     readable, _, _ = select.select([self.radio, self._wake_read], [], [], wait)
@@ -203,8 +205,8 @@ class UserNode:
 
     def _delivered(self, message: Deliver | DeliverData) -> None:
         if isinstance(message, Deliver):
-            self.deliveries.append({"kind": "app", "source": message.source, "msg_type": message.msg_type,
-                                    "payload": message.payload, "at": self._since()})
+            self.deliveries.append({"kind": "app", "source": message.source, "msg_type": message.payload.msg_type,
+                                    "payload": message.payload.data, "at": self._since()})
         else:
             self.deliveries.append({"kind": "data", "source": message.source,
                                     "destination": message.destination, "body": message.body,
@@ -244,15 +246,17 @@ def keys(name: str) -> dict[str, bytes]:
 
 
 def send_app(name: str, dst: bytes, payloads: list[bytes], msg_type: int) -> None:
-    """Send FastPay messages of `msg_type` to `dst`."""
+    """Send FastPay messages of `msg_type` to `dst`, each in one frame."""
     node = _nodes[name]
     for payload in payloads:
-        node.locked(lambda p=payload: node.runtime.send_app(dst, p, msg_type))
+        node.message_id = (node.message_id + 1) & 0xFFFF
+        fragment = FastPayFragment(msg_type, 0, node.message_id, 0, 1, payload)
+        node.locked(lambda f=fragment: node.host.send_payload(dst, f))
 
 
 def send_data(name: str, dst: bytes, bodies: list[bytes]) -> None:
     """Send mesh data frames carrying `bodies` (LLC onwards) to `dst`."""
     node = _nodes[name]
     for body in bodies:
-        node.locked(lambda b=body: node.runtime.send_data(dst, b))
+        node.locked(lambda b=body: node.host.send_data(dst, b))
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from meshframes.codec.fastpay import MAX_FRAGMENT_PAYLOAD
-
 TU = 1024e-6  # time unit, 802.11-2020 3.1
 
 
@@ -59,10 +57,6 @@ class MeshConfig:
     # the passphrase (8..63 characters) every mesh STA of the MBSS shares.
     # Kept out of repr() so that logging a configuration does not leak it.
     passphrase: str | None = field(default=None, repr=False)
-    # Largest FastPay payload per frame: a management frame body's 2304
-    # octets less our headers (MAX_FRAGMENT_PAYLOAD) on radios; lower where
-    # the transport's MTU is smaller (the kernel mesh interface: 1500).
-    max_fragment_payload: int = MAX_FRAGMENT_PAYLOAD
     # Peering (14.3), Linux defaults: 100 ms timers, 3 retries, 32 links.
     dot11MeshRetryTimeout: float = 0.100
     dot11MeshConfirmTimeout: float = 0.100
@@ -108,11 +102,6 @@ class MeshConfig:
     link_fail_threshold: int = 95
     # Rate assumed for a peer before any frame told us its rate (100 kb/s units).
     default_rate_100kbps: int = 60
-    reassembly_timeout: float = 2.0
-    # Fragmented messages pending at once per origin (mesh SA, and sealer
-    # when sealed end to end): a sender has a few in flight (a reply, a
-    # retry), so anyone's fill-up of the table under one origin stops here.
-    reassembly_max_per_source: int = 8
 
     @property
     def secure(self) -> bool:

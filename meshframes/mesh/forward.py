@@ -1,5 +1,6 @@
 """The userspace forwarder (802.11-2020 14.11): moves mesh data frames and
-our FastPay vendor frames hop by hop along HWMP paths.
+our vendor frames hop by hop along HWMP paths, never reading what they
+carry.
 
 - Individually addressed frames go to the path's next hop; without a path
   they wait in a bounded per-destination queue while HWMP discovers one.
@@ -31,7 +32,7 @@ from collections import OrderedDict, deque
 from dataclasses import replace
 
 from meshframes.codec import DataFrame, MacHeader, MeshControl, VendorAction
-from meshframes.codec.fastpay import MAX_FRAGMENT_PAYLOAD, fragment
+from meshframes.codec.fastpay import FastPayFragment
 from meshframes.codec.frames import CATEGORY_VENDOR
 from meshframes.codec.header import (
     BROADCAST,
@@ -46,7 +47,7 @@ from meshframes.codec.header import (
 )
 from meshframes.codec.meshctl import AE_A5_A6, AE_NONE
 from meshframes.mesh.constants import MeshConfig
-from meshframes.mesh.events import Action, DeliverData, Refused, Transmit
+from meshframes.mesh.events import Action, Deliver, DeliverData, MeshRefusal, Refused, Transmit
 from meshframes.mesh.hwmp import Hwmp
 from meshframes.mesh.mbss import UNICAST_DURATION_US, action_header
 from meshframes.mesh.pathtable import PathTable
@@ -119,7 +120,6 @@ class Forwarder:
         self.paths = paths
         self.hwmp = hwmp
         self.mesh_seq = 0
-        self.message_id = 0
         self.dedup = DuplicateCache(config.dedup_timeout, config.dedup_capacity)
         self._pending: dict[bytes, deque[Relayable]] = {}
 
@@ -129,21 +129,12 @@ class Forwarder:
         self.mesh_seq = (self.mesh_seq + 1) & 0xFFFFFFFF
         return self.mesh_seq
 
-    def originate_app(self, dst: bytes, msg_type: int, flags: int, message: bytes, now: float,
-                      reserve: int = 0) -> list[Action]:
-        """A FastPay message to `dst` (or a group), fragmented as needed,
-        leaving `reserve` octets of each frame to a layer below the node
-        (the end-to-end seal adds its overhead to every fragment)."""
-        self.message_id = (self.message_id + 1) & 0xFFFF
-        parts = fragment(message, min(self.config.max_fragment_payload, MAX_FRAGMENT_PAYLOAD) - reserve)
-        actions: list[Action] = []
-        for number, part in enumerate(parts):
-            mc = MeshControl(AE_A5_A6, self.config.dot11MeshTTL, self._next_seq(), (dst, self.mac))
-            frame = VendorAction(action_header(dst if is_group(dst) else BROADCAST, self.mac),
-                                 CATEGORY_VENDOR, mc, msg_type, flags, self.message_id, number,
-                                 len(parts), part)
-            actions += self._originate(dst, frame, now)
-        return actions
+    def originate_vendor(self, dst: bytes, payload: FastPayFragment, now: float) -> list[Action]:
+        """One of our vendor frames carrying `payload` to `dst` (or a group)."""
+        mc = MeshControl(AE_A5_A6, self.config.dot11MeshTTL, self._next_seq(), (dst, self.mac))
+        frame = VendorAction(action_header(dst if is_group(dst) else BROADCAST, self.mac), CATEGORY_VENDOR, mc,
+                             payload)
+        return self._originate(dst, frame, now)
 
     def originate_data(self, dst: bytes, body: bytes, now: float) -> list[Action]:
         """A mesh data frame (LLC onwards) to `dst` or a group."""
@@ -169,7 +160,7 @@ class Forwarder:
         actions: list[Action] = []
         if len(queue) >= self.config.frame_queue_len:
             queue.popleft()
-            actions.append(Refused("frame-queue-overflow", dst.hex(":")))
+            actions.append(Refused(MeshRefusal.FRAME_QUEUE_OVERFLOW, dst.hex(":")))
         queue.append(frame)
         return actions + self.hwmp.resolve(dst, now)
 
@@ -185,7 +176,7 @@ class Forwarder:
     def path_failed(self, dst: bytes) -> list[Action]:
         """mesh_path_flush_pending: discovery gave up, drop what waited."""
         queue = self._pending.pop(dst, None) or ()
-        return [Refused("discovery-failed-frame-dropped", dst.hex(":")) for _ in queue]
+        return [Refused(MeshRefusal.DISCOVERY_FAILED_FRAME_DROPPED, dst.hex(":")) for _ in queue]
 
     def pending(self, dst: bytes) -> int:
         return len(self._pending.get(dst, ()))
@@ -199,23 +190,23 @@ class Forwarder:
         addrs = mesh_addresses(frame)
         mc = frame.mesh_control
         if addrs is None or mc is None:
-            return [Refused("mesh-control-mode-unsupported")], None
+            return [Refused(MeshRefusal.MESH_CONTROL_MODE_UNSUPPORTED)], None
         mesh_da, mesh_sa = addrs
         if mesh_sa == self.mac:
-            return [Refused("own-frame-returned")], None
+            return [Refused(MeshRefusal.OWN_FRAME_RETURNED)], None
         group = is_group(frame.header.addr1)
         if group and not is_group(mesh_da):
-            return [Refused("group-frame-unicast-mesh-da", f"{mesh_sa.hex(':')} to {mesh_da.hex(':')}")], None
+            return [Refused(MeshRefusal.GROUP_FRAME_UNICAST_MESH_DA, f"{mesh_sa.hex(':')} to {mesh_da.hex(':')}")], None
         if group and self.dedup.seen(mesh_sa, mc.seq, now):
-            return [Refused("duplicate", f"{mesh_sa.hex(':')} seq {mc.seq}")], None
+            return [Refused(MeshRefusal.DUPLICATE, f"{mesh_sa.hex(':')} seq {mc.seq}")], None
         if mc.ttl == 0:
             # Linux drops a TTL-0 frame before even looking at who it is for.
-            return [Refused("ttl-zero", f"{mesh_sa.hex(':')} seq {mc.seq}")], None
+            return [Refused(MeshRefusal.TTL_ZERO, f"{mesh_sa.hex(':')} seq {mc.seq}")], None
         if mesh_da == self.mac:
             return [], frame
         local = frame if group else None
         if mc.ttl == 1:
-            return [Refused("ttl-expired", f"{mesh_sa.hex(':')} seq {mc.seq}")], local
+            return [Refused(MeshRefusal.TTL_EXPIRED, f"{mesh_sa.hex(':')} seq {mc.seq}")], local
         if not self.config.dot11MeshForwarding:
             return [], local
         if group:
@@ -223,12 +214,16 @@ class Forwarder:
         next_hop = self.paths.next_hop(mesh_da, now)
         if next_hop is None:
             actions = self.hwmp.no_forwarding_information(mesh_da, frame.header.addr2, now)
-            return [Refused("no-forwarding-information", mesh_da.hex(":"))] + actions, None
+            return [Refused(MeshRefusal.NO_FORWARDING_INFORMATION, mesh_da.hex(":"))] + actions, None
         self.paths.add_precursor(mesh_da, frame.header.addr2)
         return [Transmit(_readdress(frame, next_hop, self.mac, mc.ttl - 1))], None
 
     @staticmethod
-    def delivery(frame: DataFrame) -> DeliverData:
+    def delivery(frame: Relayable) -> Deliver | DeliverData:
+        """What a frame for us (or a group) hands up."""
         addrs = mesh_addresses(frame)
         assert addrs is not None
+        if isinstance(frame, VendorAction):
+            group = is_group(addrs[0]) or is_group(frame.header.addr1)
+            return Deliver(addrs[1], addrs[0], frame.payload, group)
         return DeliverData(addrs[1], addrs[0], frame.body)

@@ -47,7 +47,7 @@ from meshframes.codec.pathsel import (
     Rann,
 )
 from meshframes.mesh.constants import TU, MeshConfig, ReasonCode, RootMode, to_tu
-from meshframes.mesh.events import Action, PathChanged, PathFailed, Refused, SetTimer, Transmit
+from meshframes.mesh.events import Action, MeshRefusal, PathChanged, PathFailed, Refused, SetTimer, Transmit
 from meshframes.mesh.mbss import path_selection
 from meshframes.mesh.metric import MAX_METRIC, add_metric
 from meshframes.mesh.pathtable import MeshPath, PathFlags, PathTable
@@ -96,9 +96,9 @@ class Hwmp:
 
     def on_frame(self, frame: MeshAction, now: float) -> list[Action]:
         if frame.action != MESH_ACTION_HWMP_PATH_SELECTION:
-            return [Refused("mesh-action-unsupported", str(frame.action))]
+            return [Refused(MeshRefusal.MESH_ACTION_UNSUPPORTED, str(frame.action))]
         if not self.peers.is_established(frame.header.addr2):
-            return [Refused("hwmp-from-non-peer", frame.header.addr2.hex(":"))]
+            return [Refused(MeshRefusal.HWMP_FROM_NON_PEER, frame.header.addr2.hex(":"))]
         actions: list[Action] = []
         for element in frame.elements:
             if isinstance(element, Preq):
@@ -110,7 +110,7 @@ class Hwmp:
             elif isinstance(element, Rann):
                 actions += self._on_rann(frame.header, element, now)
             else:
-                actions.append(Refused("hwmp-element-unsupported", str(element.element_id)))
+                actions.append(Refused(MeshRefusal.HWMP_ELEMENT_UNSUPPORTED, str(element.element_id)))
         return actions
 
     def on_timer(self, key: tuple, now: float) -> list[Action]:
@@ -135,7 +135,7 @@ class Hwmp:
         """mesh_nexthop_resolve: no usable path to dst, start discovering."""
         path = self._lookup(dst, now) or self.paths.add(dst)
         if path is None:
-            return [Refused("path-table-full", dst.hex(":"))]
+            return [Refused(MeshRefusal.PATH_TABLE_FULL, dst.hex(":"))]
         if path.flags & PathFlags.RESOLVING:
             return []
         return self._queue_preq(path, PREQ_Q_F_START, now)
@@ -170,7 +170,7 @@ class Hwmp:
         receivers = list(dict.fromkeys(
             p for path in paths for p in path.precursors if p != exclude and self.peers.is_established(p)))
         if not receivers:
-            return [Refused("perr-no-precursor", ",".join(d.addr.hex(":") for d in dests))]
+            return [Refused(MeshRefusal.PERR_NO_PRECURSOR, ",".join(d.addr.hex(":") for d in dests))]
         ra = receivers[0] if len(receivers) == 1 else BROADCAST
         return self._queue_perr(ra, ttl, dests, now)
 
@@ -211,24 +211,24 @@ class Hwmp:
             if path is None:
                 path = self.paths.add(orig)
                 if path is None:
-                    out.append(Refused("path-table-full", orig.hex(":")))
+                    out.append(Refused(MeshRefusal.PATH_TABLE_FULL, orig.hex(":")))
                     return None
             elif path.flags & PathFlags.FIXED:
                 fresh = False
             elif path.flags & PathFlags.ACTIVE and path.flags & PathFlags.SN_VALID:
                 if sn_gt(path.sn, orig_sn):
                     fresh = False
-                    out.append(Refused("hwmp-stale-sn", f"{orig.hex(':')} sn {orig_sn} < {path.sn}"))
+                    out.append(Refused(MeshRefusal.HWMP_STALE_SN, f"{orig.hex(':')} sn {orig_sn} < {path.sn}"))
                 elif path.sn == orig_sn and (not is_metric_better(new_metric, path.metric)
                                              if path.next_hop != ta else new_metric >= path.metric):
                     fresh = False
-                    out.append(Refused("hwmp-no-better-metric"))
+                    out.append(Refused(MeshRefusal.HWMP_NO_BETTER_METRIC))
             elif not path.flags & PathFlags.ACTIVE and path.flags & PathFlags.SN_VALID:
                 newer = sn_gt(orig_sn, path.sn)
                 bounced = sn_delta(orig_sn, path.sn) > MAX_SANE_SN_DELTA
                 if not (newer or bounced):
                     fresh = False
-                    out.append(Refused("hwmp-stale-sn", f"{orig.hex(':')} sn {orig_sn} vs {path.sn}"))
+                    out.append(Refused(MeshRefusal.HWMP_STALE_SN, f"{orig.hex(':')} sn {orig_sn} vs {path.sn}"))
             process = fresh
             if fresh:
                 self.paths.learn(path, ta, orig_sn, new_metric, hop_count + 1, exp_time)
@@ -268,7 +268,7 @@ class Hwmp:
 
     def _on_preq(self, hdr: MacHeader, preq: Preq, now: float) -> list[Action]:
         if preq.flags & HWMP_FLAG_AE:
-            return [Refused("hwmp-address-extension-unsupported", "PREQ")]
+            return [Refused(MeshRefusal.HWMP_ADDRESS_EXTENSION_UNSUPPORTED, "PREQ")]
         self._remember_preq(preq.originator_addr, (t.addr for t in preq.targets), now)
         out: list[Action] = []
         metric = self._route_info_get(hdr.addr2, preq.originator_addr, preq.originator_sn, preq.lifetime,
@@ -312,7 +312,7 @@ class Hwmp:
                 forward_targets.append(PreqTarget(flags, target.addr, target.sn))
             if reply:
                 if cfg.element_ttl == 0:
-                    out.append(Refused("hwmp-ttl-expired", "element_ttl is 0"))
+                    out.append(Refused(MeshRefusal.HWMP_TTL_EXPIRED, "element_ttl is 0"))
                     continue
                 prep = Prep(0, 0, cfg.element_ttl, target_addr, target_sn, preq.lifetime, target_metric,
                             orig, preq.originator_sn)
@@ -320,7 +320,7 @@ class Hwmp:
         if not forward_targets:
             return out
         if preq.ttl <= 1:
-            out.append(Refused("hwmp-ttl-expired", "PREQ"))
+            out.append(Refused(MeshRefusal.HWMP_TTL_EXPIRED, "PREQ"))
             return out
         da = root_path.rann_snd_addr if root_path is not None and root_path.rann_snd_addr else BROADCAST
         forwarded = Preq(preq.flags, preq.hop_count + 1, preq.ttl - 1, preq.path_discovery_id, orig,
@@ -357,20 +357,20 @@ class Hwmp:
 
     def _on_prep(self, hdr: MacHeader, prep: Prep, now: float) -> list[Action]:
         if prep.flags & HWMP_FLAG_AE:
-            return [Refused("hwmp-address-extension-unsupported", "PREP")]
+            return [Refused(MeshRefusal.HWMP_ADDRESS_EXTENSION_UNSUPPORTED, "PREP")]
         replier, replier_sn, asker, draft = self._prep_roles(prep, hdr.addr2, now)
         out: list[Action] = []
         if draft:
-            out.append(Refused("prep-draft-address-order", "read as ns-3 writes it"))
+            out.append(Refused(MeshRefusal.PREP_DRAFT_ADDRESS_ORDER, "read as ns-3 writes it"))
         metric = self._route_info_get(hdr.addr2, replier, replier_sn, prep.lifetime, prep.metric,
                                       prep.hop_count, now, out)
         if metric is None or asker == self.mac or not self.config.dot11MeshForwarding:
             return out
         if prep.ttl <= 1:
-            return out + [Refused("hwmp-ttl-expired", "PREP")]
+            return out + [Refused(MeshRefusal.HWMP_TTL_EXPIRED, "PREP")]
         next_hop = self.paths.next_hop(asker, now)
         if next_hop is None:
-            return out + [Refused("prep-no-route", asker.hex(":"))]
+            return out + [Refused(MeshRefusal.PREP_NO_ROUTE, asker.hex(":"))]
         # The PREP's next hop will send us frames for the replier, its
         # transmitter frames for the asker: both are precursors (14.10.8.4).
         self.paths.add_precursor(replier, next_hop)
@@ -396,11 +396,11 @@ class Hwmp:
                 broken.append(path)
                 propagate.append(PerrDestination(0, dest.addr, dest.sn, dest.reason))
             else:
-                out.append(Refused("perr-not-applicable", dest.addr.hex(":")))
+                out.append(Refused(MeshRefusal.PERR_NOT_APPLICABLE, dest.addr.hex(":")))
         if not propagate or not self.config.dot11MeshForwarding:
             return out
         if perr.ttl <= 1:
-            return out + [Refused("hwmp-ttl-expired", "PERR")]
+            return out + [Refused(MeshRefusal.HWMP_TTL_EXPIRED, "PERR")]
         return out + self._perr_to_precursors(broken, propagate, perr.ttl - 1, ta, now)
 
     def _queue_perr(self, ra: bytes, ttl: int, dests: list[PerrDestination], now: float) -> list[Action]:
@@ -410,9 +410,9 @@ class Hwmp:
             if key in self._perr_queue:
                 # One waiting PERR per receiver and destination says it all.
                 self._perr_queue[key] = (ttl, dest)
-                out.append(Refused("perr-already-queued", f"{dest.addr.hex(':')} to {ra.hex(':')}"))
+                out.append(Refused(MeshRefusal.PERR_ALREADY_QUEUED, f"{dest.addr.hex(':')} to {ra.hex(':')}"))
             elif len(self._perr_queue) >= MAX_PERR_QUEUE_LEN:
-                out.append(Refused("perr-queue-full", f"{dest.addr.hex(':')} to {ra.hex(':')}"))
+                out.append(Refused(MeshRefusal.PERR_QUEUE_FULL, f"{dest.addr.hex(':')} to {ra.hex(':')}"))
             else:
                 self._perr_queue[key] = (ttl, dest)
         return out + self._drain_perr(now)
@@ -447,9 +447,9 @@ class Hwmp:
         new_metric = add_metric(rann.metric, self.peers.metric(ta))
         path = self._lookup(rann.root_addr, now) or self.paths.add(rann.root_addr)
         if path is None:
-            return [Refused("path-table-full", rann.root_addr.hex(":"))]
+            return [Refused(MeshRefusal.PATH_TABLE_FULL, rann.root_addr.hex(":"))]
         if not sn_lt(path.sn, rann.root_sn) and not (path.sn == rann.root_sn and new_metric < path.rann_metric):
-            return [Refused("hwmp-stale-sn", "RANN")]
+            return [Refused(MeshRefusal.HWMP_STALE_SN, "RANN")]
         out: list[Action] = []
         refresh = ((not path.flags & (PathFlags.ACTIVE | PathFlags.RESOLVING)
                     or now > path.last_preq_to_root + self.config.dot11MeshHWMPconfirmationInterval)
@@ -460,7 +460,7 @@ class Hwmp:
             out += self._queue_preq(path, PREQ_Q_F_START | PREQ_Q_F_REFRESH, now)
             path.last_preq_to_root = now
         if rann.ttl <= 1:
-            return out + [Refused("hwmp-ttl-expired", "RANN")]
+            return out + [Refused(MeshRefusal.HWMP_TTL_EXPIRED, "RANN")]
         if self.config.dot11MeshForwarding:
             forwarded = Rann(rann.flags, rann.hop_count + 1, rann.ttl - 1, rann.root_addr, rann.root_sn,
                              rann.interval, new_metric)
@@ -497,7 +497,7 @@ class Hwmp:
     def _queue_preq(self, path: MeshPath, flags: int, now: float) -> list[Action]:
         """mesh_queue_preq: PREQs leave at most one per dot11MeshHWMPpreqMinInterval."""
         if len(self._preq_queue) >= MAX_PREQ_QUEUE_LEN:
-            return [Refused("preq-queue-full", path.dst.hex(":"))]
+            return [Refused(MeshRefusal.PREQ_QUEUE_FULL, path.dst.hex(":"))]
         if path.flags & PathFlags.REQ_QUEUED:
             return []
         path.flags |= PathFlags.REQ_QUEUED
@@ -535,7 +535,7 @@ class Hwmp:
         self.last_preq = now
         self._bump_sn(now)
         if cfg.element_ttl == 0:
-            return out + [Refused("hwmp-ttl-expired", "element_ttl is 0")]
+            return out + [Refused(MeshRefusal.HWMP_TTL_EXPIRED, "element_ttl is 0")]
         target_flags = TARGET_FLAG_TO if qflags & PREQ_Q_F_REFRESH else 0
         da = path.rann_snd_addr if path.is_root and path.rann_snd_addr else BROADCAST
         preq = Preq(0, 0, cfg.element_ttl, self.preq_id, self.mac, self.sn,

@@ -7,9 +7,14 @@ Like mac80211's mesh.c it dispatches: self-protected frames to peering,
 mesh action frames to HWMP, multihop frames to the forwarder. Every
 refusal is returned as a `Refused` action and counted in `counters`.
 
+The payloads of our vendor frames pass through opaque: `send_payload`
+puts one in a frame towards its destination, `Deliver` hands one up as it
+came. Fragmentation, end-to-end sealing and the application's messages
+live above the mesh (meshframes.app.transport).
+
 In a secure mesh (`MeshConfig.passphrase`) the node also has a `MeshRsn`
 (`rsn`): peering runs AMPE through it and installs link keys, and the
-runtime seals and opens every frame with its hooks, so HWMP and the
+host seals and opens every frame with its hooks, so HWMP and the
 forwarder only ever see decrypted frames.
 """
 
@@ -18,6 +23,7 @@ from __future__ import annotations
 import os
 import random
 from collections import Counter
+from enum import StrEnum
 
 from meshframes.codec import (
     ActionFrame,
@@ -32,19 +38,19 @@ from meshframes.codec import (
     VendorAction,
 )
 from meshframes.codec.elements import BeaconTiming, BeaconTimingLayout
-from meshframes.codec.fastpay import Reassembled, Reassembler
+from meshframes.codec.fastpay import FastPayFragment
 from meshframes.codec.frames import CATEGORY_VENDOR
 from meshframes.codec.header import SUBTYPE_QOS_NULL, MacHeader, is_group
 from meshframes.codec.ie import Element
-from meshframes.hosts.base import RxFrame
 from meshframes.mesh.constants import MeshConfig, ReasonCode
 from meshframes.mesh.events import (
     Action,
-    Deliver,
+    MeshRefusal,
     PathChanged,
     PathFailed,
     PeerChanged,
     Refused,
+    RxFrame,
     SetTimer,
     TimerKey,
     Transmit,
@@ -82,10 +88,6 @@ class MeshNode:
         self.peering = Peering(self.mbss, config, self.peers, self.rng, self.rsn)
         self.hwmp = Hwmp(mac, config, self.peers, self.paths)
         self.forwarder = Forwarder(mac, config, self.paths, self.hwmp)
-        self.reassembler = Reassembler(config.reassembly_timeout)
-        # Message ids of the fragment sets pending in the reassembler, by
-        # origin (mesh SA, sealer), for the per-origin and cleartext limits.
-        self._pending_sets: dict[tuple[bytes, bytes | None], set[int]] = {}
         self.counters: Counter[str] = Counter()
         self.beacon_elements: tuple[Element, ...] = ()
 
@@ -99,29 +101,27 @@ class MeshNode:
                              SetTimer(TIMER_HOUSEKEEPING, first + self.config.beacon_interval)]
                             + self.hwmp.start(now), now)
 
-    def receive(self, frame: Frame, rx: RxFrame, now: float, sealed_by: bytes | None = None) -> list[Action]:
-        """`sealed_by`: the identity whose end-to-end seal a frame layer
-        verified on this frame (runtime `Opened`), carried to `Deliver`."""
+    def receive(self, frame: Frame, rx: RxFrame, now: float) -> list[Action]:
         if isinstance(frame, (ControlFrame, ExtensionFrame)):
             return []
         hdr = frame.header
         if hdr.addr2 == self.mac:
             return []
         if hdr.addr1 != self.mac and not is_group(hdr.addr1):
-            self.counters["not-for-us"] += 1
+            self.counters[MeshRefusal.NOT_FOR_US] += 1
             return []
         peer = self.peers.get(hdr.addr2)
         if peer is not None and hdr.addr1 == self.mac and self._retransmitted(peer, hdr):
-            return self._finish([Refused("duplicate-retransmission", hdr.addr2.hex(":"))], now)
+            return self._finish([Refused(MeshRefusal.DUPLICATE_RETRANSMISSION, hdr.addr2.hex(":"))], now)
         if peer is not None:
             peer.last_seen = now
             if rx.signal_dbm is not None:
                 peer.signal_dbm = rx.signal_dbm
             if rx.rate_100kbps and not is_group(hdr.addr1):
                 peer.rx_rate_100kbps = rx.rate_100kbps
-        return self._finish(self._dispatch(frame, rx, now, sealed_by), now)
+        return self._finish(self._dispatch(frame, rx, now), now)
 
-    def _dispatch(self, frame: Frame, rx: RxFrame, now: float, sealed_by: bytes | None) -> list[Action]:
+    def _dispatch(self, frame: Frame, rx: RxFrame, now: float) -> list[Action]:
         if isinstance(frame, Beacon):
             return self._on_beacon(frame, rx, now)
         if isinstance(frame, SelfProtected):
@@ -131,15 +131,15 @@ class MeshNode:
         if isinstance(frame, MeshAction):
             return self.hwmp.on_frame(frame, now)
         if isinstance(frame, (VendorAction, DataFrame)):
-            return self._on_multihop(frame, now, sealed_by)
+            return self._on_multihop(frame, now)
         if isinstance(frame, ActionFrame):
             if frame.category == CATEGORY_VENDOR | _ECHO_BIT:
-                return [Refused("action-returned-by-peer", "category 255 echo of our frame")]
-            return [Refused("action-category-unsupported", str(frame.category))]
+                return [Refused(MeshRefusal.ACTION_RETURNED_BY_PEER, "category 255 echo of our frame")]
+            return [Refused(MeshRefusal.ACTION_CATEGORY_UNSUPPORTED, str(frame.category))]
         assert isinstance(frame, ManagementFrame)
         if frame.header.protected:
-            return [Refused("protected-frame-not-unsealed")]
-        return [Refused("management-subtype-unsupported", str(frame.header.subtype))]
+            return [Refused(MeshRefusal.PROTECTED_FRAME_NOT_UNSEALED)]
+        return [Refused(MeshRefusal.MANAGEMENT_SUBTYPE_UNSUPPORTED, str(frame.header.subtype))]
 
     def on_timer(self, key: TimerKey, now: float) -> list[Action]:
         kind = key[0]
@@ -154,7 +154,7 @@ class MeshNode:
         elif kind in _HWMP_TIMERS:
             actions = self.hwmp.on_timer(key, now)
         else:
-            actions = [Refused("unknown-timer", repr(key))]
+            actions = [Refused(MeshRefusal.UNKNOWN_TIMER, repr(key))]
         return self._finish(actions, now)
 
     def on_tx_status(self, ra: bytes, acked: bool, rate_100kbps: int | None, now: float) -> list[Action]:
@@ -164,16 +164,14 @@ class MeshNode:
         if peer is None or peer.state is not PlinkState.ESTAB:
             return []
         if self.peers.record_tx(peer, acked, rate_100kbps):
-            return self._finish([Refused("link-broken-tx-failures", ra.hex(":"))]
+            return self._finish([Refused(MeshRefusal.LINK_BROKEN_TX_FAILURES, ra.hex(":"))]
                                 + self.hwmp.link_broken(ra, now), now)
         return []
 
-    def send_app(self, dst: bytes, payload: bytes, now: float, msg_type: int = 1, flags: int = 0,
-                 reserve: int = 0) -> list[Action]:
-        """Send a FastPay message to a mesh STA (or a group) in our
-        category-127 frames; the application gets `Deliver` at the other end.
-        `reserve`: octets per fragment left for a layer below the node."""
-        return self._finish(self.forwarder.originate_app(dst, msg_type, flags, payload, now, reserve), now)
+    def send_payload(self, dst: bytes, payload: FastPayFragment, now: float) -> list[Action]:
+        """Carry `payload` to a mesh STA (or a group) in one of our
+        category-127 frames; it comes out as `Deliver` at the other end."""
+        return self._finish(self.forwarder.originate_vendor(dst, payload, now), now)
 
     def send_data(self, dst: bytes, body: bytes, now: float) -> list[Action]:
         """Send a mesh data frame carrying `body` (LLC onwards)."""
@@ -190,7 +188,7 @@ class MeshNode:
         mesh_plink_broken send), then its paths are flushed."""
         peer = self.peers.add(addr)
         if peer is None:
-            return self.refuse("peer-table-full", addr.hex(":"))
+            return self.refuse(MeshRefusal.PEER_TABLE_FULL, addr.hex(":"))
         new = PlinkState.ESTAB if established else PlinkState.IDLE
         if peer.state is new:
             return []
@@ -200,7 +198,7 @@ class MeshNode:
         peer.last_seen = now
         return self._finish(broken + [PeerChanged(addr, old.value, "replay", new.value)], now)
 
-    def refuse(self, reason: str, detail: str = "") -> list[Action]:
+    def refuse(self, reason: StrEnum, detail: str = "") -> list[Action]:
         """Count a refusal decided outside the engines (e.g. undecodable bytes)."""
         self.counters[reason] += 1
         return [Refused(reason, detail)]
@@ -248,71 +246,23 @@ class MeshNode:
         if peer is not None:
             peer.speaks_draft = True
 
-    def _on_multihop(self, frame: VendorAction | DataFrame, now: float, sealed_by: bytes | None) -> list[Action]:
+    def _on_multihop(self, frame: VendorAction | DataFrame, now: float) -> list[Action]:
         if isinstance(frame, DataFrame) and frame.mesh_control is None:
             if frame.header.subtype == SUBTYPE_QOS_NULL:
                 return []
-            return [Refused("data-without-mesh-control")]
+            return [Refused(MeshRefusal.DATA_WITHOUT_MESH_CONTROL)]
         if not self.peers.is_established(frame.header.addr2):
-            return [Refused("frame-from-non-peer", frame.header.addr2.hex(":"))]
+            return [Refused(MeshRefusal.FRAME_FROM_NON_PEER, frame.header.addr2.hex(":"))]
         actions, local = self.forwarder.on_frame(frame, now)
-        if isinstance(local, DataFrame):
+        if local is not None:
             actions.append(self.forwarder.delivery(local))
-        elif isinstance(local, VendorAction):
-            actions += self._reassemble(local, now, sealed_by)
         return actions
-
-    def _reassemble(self, frame: VendorAction, now: float, sealed_by: bytes | None) -> list[Action]:
-        mc = frame.mesh_control
-        source = mc.addr6 if mc.addr6 is not None else frame.header.addr2
-        # Sets are keyed by where fragments come from as far as we can
-        # prove it: the mesh SA and, for fragments whose seal was verified,
-        # the sealer's identity. Fragments sealed by different parties, or
-        # a cleartext one among sealed ones, never complete each other.
-        origin = (source, sealed_by)
-        key = source + (sealed_by or b"")
-        described = f"{source.hex(':')} message {frame.message_id}"
-        pending = self._pending_sets.get(origin, set())
-        if frame.fragment_count > 1 and frame.message_id not in pending:
-            refusal = self._refuse_new_set(pending, sealed_by)
-            if refusal:
-                return [Refused(refusal, described)]
-        got = self.reassembler.add(key, frame.message_id, frame.msg_type, frame.flags,
-                                   frame.fragment_number, frame.fragment_count, frame.payload, now)
-        if isinstance(got, Reassembled):
-            self._forget_set(origin, frame.message_id)
-            return [Deliver(source, got.msg_type, got.flags, got.message, sealed_by)]
-        if got is None:
-            self._pending_sets.setdefault(origin, set()).add(frame.message_id)
-            return []
-        return [Refused(got.value, described)]
-
-    def _refuse_new_set(self, pending: set[int], sealed_by: bytes | None) -> str:
-        """Why a new fragment set may not start, or "". Beside the global
-        bound of the reassembler, no origin may hold more than
-        reassembly_max_per_source sets, and sets nobody sealed end to end
-        (anyone can send them under any mesh SA) at most half the table,
-        so they cannot lock sealed messages out."""
-        if len(pending) >= self.config.reassembly_max_per_source:
-            return "reassembly-source-limit"
-        if sealed_by is None:
-            cleartext = sum(len(ids) for (_, sealer), ids in self._pending_sets.items() if sealer is None)
-            if cleartext >= self.reassembler.max_pending // 2:
-                return "reassembly-cleartext-limit"
-        return ""
-
-    def _forget_set(self, origin: tuple[bytes, bytes | None], message_id: int) -> None:
-        ids = self._pending_sets.get(origin)
-        if ids is not None:
-            ids.discard(message_id)
-            if not ids:
-                del self._pending_sets[origin]
 
     def _housekeeping(self, now: float) -> list[Action]:
         """Peers unheard for beacon_loss_limit of their beacon intervals are
         lost (PERR for paths through them, then a Close); entries never
-        established and silent for plink_timeout, old paths and fragment
-        sets are forgotten. Runs once per beacon interval, and
+        established and silent for plink_timeout and old paths are
+        forgotten. Runs once per beacon interval, and
         also right when a peer's silence would reach the limit."""
         cfg = self.config
         due = now + cfg.beacon_interval
@@ -320,19 +270,15 @@ class MeshNode:
         for peer in self.peers.established():
             silence = cfg.beacon_loss_limit * (peer.beacon_interval or cfg.beacon_interval)
             if now - peer.last_seen >= silence:
-                actions.append(Refused("peer-beacon-loss", peer.addr.hex(":")))
+                actions.append(Refused(MeshRefusal.PEER_BEACON_LOSS, peer.addr.hex(":")))
                 actions += self.hwmp.link_broken(peer.addr, now)
                 actions += self.peering.cancel(peer.addr, now, ReasonCode.MESH_PEERING_CANCELLED)
             else:
                 due = min(due, peer.last_seen + silence + _CHECK_SLACK)
         actions.append(SetTimer(TIMER_HOUSEKEEPING, due))
         for addr in self.peers.expire(now - cfg.plink_timeout):
-            actions.append(Refused("peer-expired", addr.hex(":")))
+            actions.append(Refused(MeshRefusal.PEER_EXPIRED, addr.hex(":")))
         self.paths.expire(now)
-        for key, message_id in self.reassembler.expire(now):
-            source, sealer = key[:6], key[6:] or None
-            self._forget_set((source, sealer), message_id)
-            actions.append(Refused("reassembly-timeout", f"{source.hex(':')} message {message_id}"))
         return actions
 
     def _finish(self, actions: list[Action], now: float) -> list[Action]:

@@ -35,9 +35,8 @@ from meshframes.codec.peering import (
     SP_MESH_PEERING_OPEN,
     MeshPeeringManagement,
 )
-from meshframes.hosts.base import RxFrame
 from meshframes.mesh.constants import MeshConfig, ReasonCode
-from meshframes.mesh.events import Action, CancelTimer, PeerChanged, Refused, SetTimer, Transmit
+from meshframes.mesh.events import Action, CancelTimer, MeshRefusal, PeerChanged, Refused, RxFrame, SetTimer, Transmit
 from meshframes.mesh.mbss import Mbss, action_header
 from meshframes.mesh.peers import Peer, PeerTable, PlinkState
 from meshframes.mesh.rsn import MeshRsn
@@ -146,40 +145,40 @@ class Classified:
     event: PlinkEvent | None
     plid: int = 0
     llid: int = 0
-    refusal: str = ""
+    refusal: MeshRefusal | None = None
 
 
-def check_frame(frame: SelfProtected, mbss: Mbss) -> str:
+def check_frame(frame: SelfProtected, mbss: Mbss) -> MeshRefusal | None:
     """Frame-level checks before any peer state is consulted
     (mesh_process_plink_frame, and hostap's MPM parser for rates).
-    Returns a refusal reason, or "" for a frame worth classifying."""
+    Returns a refusal reason, or None for a frame worth classifying."""
     peering = frame.peering
     if is_group(frame.header.addr1):
-        return "peering-frame-group-addressed"
+        return MeshRefusal.PEERING_FRAME_GROUP_ADDRESSED
     if peering is None:
-        return "missing-peering-element"
+        return MeshRefusal.MISSING_PEERING_ELEMENT
     if mbss.secure:
         if peering.protocol_id != PROTOCOL_AMPE:
             # MPM (or ns-3's draft layout) without AMPE: an open-mesh peer.
-            return "open-peer-in-secure-mesh"
+            return MeshRefusal.OPEN_PEER_IN_SECURE_MESH
     elif find_raw(frame.elements, EID_RSN) is not None:
-        return "secure-peer-in-open-mesh"
+        return MeshRefusal.SECURE_PEER_IN_OPEN_MESH
     if peering.is_ns3_draft:
         if peering.ns3_subtype != frame.action:
-            return "peering-subtype-mismatch"
+            return MeshRefusal.PEERING_SUBTYPE_MISMATCH
     elif not mbss.secure and peering.protocol_id != PROTOCOL_MPM:
-        return "peering-protocol-unsupported"
+        return MeshRefusal.PEERING_PROTOCOL_UNSUPPORTED
     if mbss.secure and frame.action != SP_MESH_PEERING_CLOSE and not mbss.security_matches(frame.elements):
-        return "rsn-mismatch"
+        return MeshRefusal.RSN_MISMATCH
     if frame.action != SP_MESH_PEERING_CLOSE:
         if frame.mesh_id is None or frame.mesh_config is None:
-            return "missing-mesh-id-or-configuration"
+            return MeshRefusal.MISSING_MESH_ID_OR_CONFIGURATION
         rates = find_raw(frame.elements, EID_SUPPORTED_RATES)
         if rates is None:
-            return "missing-supported-rates"
+            return MeshRefusal.MISSING_SUPPORTED_RATES
         if not 1 <= len(rates.data) <= 8:
-            return "supported-rates-length"
-    return ""
+            return MeshRefusal.SUPPORTED_RATES_LENGTH
+    return None
 
 
 def classify(frame: SelfProtected, peer: Peer | None, mbss: Mbss, free_links: int) -> Classified:
@@ -199,9 +198,9 @@ def classify(frame: SelfProtected, peer: Peer | None, mbss: Mbss, free_links: in
         if not matches:
             return Classified(E.OPN_RJCT, plid, llid)
         if ftype != SP_MESH_PEERING_OPEN:
-            return Classified(None, plid, llid, "confirm-or-close-from-unknown-peer")
+            return Classified(None, plid, llid, MeshRefusal.CONFIRM_OR_CLOSE_FROM_UNKNOWN_PEER)
         if free_links <= 0:
-            return Classified(None, plid, llid, "no-free-peer-links")
+            return Classified(None, plid, llid, MeshRefusal.NO_FREE_PEER_LINKS)
         return Classified(E.OPN_ACPT, plid, llid)
     if ftype == SP_MESH_PEERING_OPEN:
         if not matches:
@@ -245,11 +244,11 @@ class Peering:
         if both sides accept peerings we open (ACTOPN)."""
         conf = beacon.mesh_config
         if not self.mbss.matches_local(beacon.mesh_id, conf):
-            return [Refused("beacon-profile-mismatch")]
+            return [Refused(MeshRefusal.BEACON_PROFILE_MISMATCH)]
         assert conf is not None
         addr = beacon.header.addr2
         if not self.mbss.security_matches(beacon.elements):
-            return [Refused("beacon-security-mismatch", addr.hex(":"))]
+            return [Refused(MeshRefusal.BEACON_SECURITY_MISMATCH, addr.hex(":"))]
         peer, actions = self._entry(addr, now)
         if peer is None:
             return actions
@@ -270,8 +269,8 @@ class Peering:
         if self.peers.full:
             evicted = self.peers.evict_idle()
             if evicted is None:
-                return None, [Refused("peer-table-full", addr.hex(":"))]
-            actions.append(Refused("peer-evicted-idle", f"{evicted.hex(':')} for {addr.hex(':')}"))
+                return None, [Refused(MeshRefusal.PEER_TABLE_FULL, addr.hex(":"))]
+            actions.append(Refused(MeshRefusal.PEER_EVICTED_IDLE, f"{evicted.hex(':')} for {addr.hex(':')}"))
         peer = self.peers.add(addr)
         assert peer is not None
         peer.last_seen = now
@@ -279,9 +278,9 @@ class Peering:
 
     def on_frame(self, frame: SelfProtected, now: float) -> list[Action]:
         if frame.action not in (SP_MESH_PEERING_OPEN, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_CLOSE):
-            return [Refused("self-protected-action-unsupported", str(frame.action))]
+            return [Refused(MeshRefusal.SELF_PROTECTED_ACTION_UNSUPPORTED, str(frame.action))]
         refusal = check_frame(frame, self.mbss)
-        if refusal:
+        if refusal is not None:
             return [Refused(refusal, self._describe(frame))]
         sender = frame.header.addr2
         peer = self.peers.get(sender)
@@ -290,14 +289,15 @@ class Peering:
             try:
                 ampe = self._authenticate(frame, peer)
             except AmpeError as error:
-                return [Refused(error.reason.value, f"{self._describe(frame)}: {error}")]
+                return [Refused(error.reason, f"{self._describe(frame)}: {error}")]
         got = classify(frame, peer, self.mbss, self.free_links)
         if got.event is None:
+            assert got.refusal is not None
             return [Refused(got.refusal, self._describe(frame))]
         if peer is None and got.event is E.OPN_RJCT:
             # Not one of ours: say why in a Close without keeping any state.
             local_nonce = self.rsn.new_nonce() if self.rsn is not None else b""
-            return [Refused("peering-profile-mismatch", self._describe(frame)),
+            return [Refused(MeshRefusal.PEERING_PROFILE_MISMATCH, self._describe(frame)),
                     Transmit(self._close_frame(sender, 0, got.plid,
                                                ReasonCode.MESH_CONFIGURATION_POLICY_VIOLATION,
                                                local_nonce, ampe.local_nonce if ampe else b""))]
@@ -364,7 +364,7 @@ class Peering:
         old = peer.state
         transition = TRANSITIONS[old].get(event)
         if transition is None:
-            return [Refused("plink-event-ignored", f"peer {peer.addr.hex(':')} in state {old.value} "
+            return [Refused(MeshRefusal.PLINK_EVENT_IGNORED, f"peer {peer.addr.hex(':')} in state {old.value} "
                                                    f"got event {event.value}")]
         new, todo = transition
         if new is S.HOLDING and old is not S.HOLDING:

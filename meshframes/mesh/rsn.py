@@ -42,14 +42,21 @@ from meshframes.codec import SelfProtected, encode
 from meshframes.codec.elements import EID_MIC, Mic
 from meshframes.codec.peering import PROTOCOL_AMPE, SP_MESH_PEERING_OPEN, MeshPeeringManagement
 from meshframes.mesh.constants import MeshConfig
-from meshframes.mesh.events import Refused
+from meshframes.mesh.events import MeshRefusal, Refused
 from meshframes.mesh.peers import Peer
 from meshframes.seal.ampe import SIV_LEN, ZERO_NONCE, AmpeElement, GtkData, open_ampe, seal_ampe
-from meshframes.seal.errors import AmpeMalformed, AmpePmkMismatch, HopError
+from meshframes.seal.errors import AmpeMalformed, AmpePmkMismatch, HopError, Reason
 from meshframes.seal.hop import HopSealer
 from meshframes.seal.keys import NONCE_LEN, GroupKey, derive_aek, derive_mtk, derive_pmk, derive_pmkid
 from meshframes.seal.radio import open_from_air, protect_for_air
 
+_TX_REFUSAL = {
+    Reason.TOO_SHORT: MeshRefusal.TX_TOO_SHORT,
+    Reason.NOT_PROTECTABLE: MeshRefusal.TX_NOT_PROTECTABLE,
+    Reason.UNKNOWN_KEY: MeshRefusal.TX_UNKNOWN_KEY,
+    Reason.UNKNOWN_KEY_ID: MeshRefusal.TX_UNKNOWN_KEY_ID,
+    Reason.PN_EXHAUSTED: MeshRefusal.TX_PN_EXHAUSTED,
+}
 # The AMPE element does not carry the MGTK's key id; hostap always uses 1,
 # and so do we (an MGTK lives as long as its node, it is never rotated).
 MGTK_KEY_ID = 1
@@ -150,7 +157,7 @@ class MeshRsn:
         try:
             return protect_for_air(self.hop, mpdu)
         except HopError as error:
-            return Refused(f"tx-{error.reason.value}", str(error))
+            return Refused(_TX_REFUSAL.get(error.reason, MeshRefusal.TX_NOT_PROTECTABLE), str(error))
 
     def unprotect(self, mpdu: bytes) -> bytes | Refused:
         """The runtime's receive hook: the plaintext of a frame for us or a
@@ -162,7 +169,7 @@ class MeshRsn:
         try:
             return open_from_air(self.hop, mpdu)
         except HopError as error:
-            return Refused(error.reason.value, str(error))
+            return Refused(error.reason, str(error))
 
 
 def _body(frame: SelfProtected) -> bytes:

@@ -34,15 +34,15 @@ seals again. Refusals raise `HopError` subclasses and are counted in
 End to end, client <-> authority (open or secure mesh alike)::
 
     e2e = E2ESealer(E2EIdentity(ed25519_seed), initial_sequence=time_us)
-    frame = e2e.seal_frame(authority_name, fastpay_frame)   # sets flags bit 0
-    sender, frame = e2e.open_frame(frame)                    # at the far end
+    fragment = e2e.seal_fragment(authority_name, fragment, mesh_da, mesh_sa)  # sets flags bit 0
+    sender, fragment = e2e.open_fragment(fragment, mesh_da, mesh_sa)         # at the far end
 
 An open mesh simply skips `HopSealer`; the end-to-end layer does not
 depend on it.
 """
 
 from meshframes.seal.ampe import AmpeElement, GtkData, check_nonces, open_ampe, seal_ampe
-from meshframes.seal.e2e import E2EIdentity, E2ESealer, parse_fastpay_frame, x25519_public_key
+from meshframes.seal.e2e import E2EIdentity, E2ESealer, x25519_public_key
 from meshframes.seal.errors import AmpeError, E2EError, HopError, Reason, SealError
 from meshframes.seal.hop import HopSealer, KeyStore
 from meshframes.seal.keys import GroupKey, derive_aek, derive_mtk, derive_pmk, derive_pmkid, new_peering_nonce
@@ -70,7 +70,6 @@ __all__ = [
     "new_peering_nonce",
     "open_ampe",
     "open_from_air",
-    "parse_fastpay_frame",
     "protect_for_air",
     "seal_ampe",
     "x25519_public_key",

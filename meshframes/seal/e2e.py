@@ -46,8 +46,7 @@ from __future__ import annotations
 
 import struct
 from collections import Counter, OrderedDict
-from dataclasses import dataclass
-from typing import NamedTuple
+from dataclasses import dataclass, replace
 
 import nacl.bindings
 import nacl.exceptions
@@ -57,8 +56,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from meshframes.codec.fastpay import FLAG_E2E_SEALED, FastPayFragment
 from meshframes.fastpay import ed25519
-from meshframes.seal import ccmp
 from meshframes.seal.errors import (
     AlreadySealed,
     BadIdentity,
@@ -66,7 +65,6 @@ from meshframes.seal.errors import (
     E2EError,
     E2EReplayed,
     E2ETooOld,
-    NotFastPay,
     NotSealed,
     Reason,
     SealedTooShort,
@@ -84,13 +82,7 @@ SEQUENCE_MAX = (1 << 64) - 1
 HKDF_SALT = b"meshframes/e2e/v1"
 DEFAULT_REPLAY_WINDOW = 64
 
-# docs/wire-format.md: the FastPay vendor action frame.
-CATEGORY_VENDOR_PROTECTED = 126
-CATEGORY_VENDOR = 127
-FASTPAY_OUI = bytes.fromhex("0a4d46")
-FASTPAY_VERSION = 1
-FLAG_SEALED = 0x01
-_FASTPAY_HEADER = struct.Struct("<BBBHBB")  # version, type, flags, msg id, frag number, frag count
+FLAG_SEALED = FLAG_E2E_SEALED
 _SEQUENCE = struct.Struct("<Q")
 
 
@@ -132,52 +124,6 @@ class E2EIdentity:
     def _direction_key(shared: bytes, sender: bytes, receiver: bytes) -> bytes:
         info = b"S->R" + sender + receiver
         return HKDF(SHA256(), E2E_KEY_LEN, HKDF_SALT, info).derive(shared)
-
-
-class FastPayFrame(NamedTuple):
-    """Where the parts of a FastPay vendor action frame sit (wire-format.md).
-    A NamedTuple rather than a frozen dataclass: it is built for every frame
-    on the hot path, and a frozen dataclass costs several times more to make."""
-
-    header_offset: int  # the FastPay header (version ...) within the MPDU
-    payload_offset: int
-    flags: int
-    destination: bytes  # end-to-end: Mesh Control A5, or A1 when single-hop
-    source: bytes  # end-to-end: Mesh Control A6 (or A4), or A2 when single-hop
-
-
-def parse_fastpay_frame(frame: bytes) -> FastPayFrame:
-    """Locate the FastPay header and payload of a plaintext MPDU."""
-    if len(frame) < ccmp.MAC_HEADER_MIN:
-        raise NotFastPay(f"{len(frame)} octets, shorter than a management header")
-    if frame[0] not in (ccmp.FC0_MGMT_ACTION, ccmp.FC0_MGMT_ACTION_NO_ACK):
-        raise NotFastPay(f"frame control {frame[0]:#04x} is not an action frame")
-    if frame[1] & ccmp.FC1_PROTECTED:
-        raise NotFastPay("frame is CCMP-protected; open the hop layer first")
-    body = ccmp.MAC_HEADER_MIN + (ccmp.HT_CONTROL_LEN if frame[1] & ccmp.FC1_ORDER else 0)
-    if len(frame) < body + 4 + 6:
-        raise NotFastPay("action body too short for category, OUI and Mesh Control")
-    if frame[body] not in (CATEGORY_VENDOR_PROTECTED, CATEGORY_VENDOR):
-        raise NotFastPay(f"category {frame[body]}, expected 126 or 127")
-    if frame[body + 1 : body + 4] != FASTPAY_OUI:
-        raise NotFastPay(f"OUI {frame[body + 1 : body + 4].hex(':')} is not FastPay's")
-    mesh_control = body + 4
-    mode = frame[mesh_control] & 0x03
-    if mode == 3:
-        raise NotFastPay("Mesh Control address extension mode 3 is reserved")
-    header = mesh_control + 6 + 6 * mode
-    if len(frame) < header + _FASTPAY_HEADER.size:
-        raise NotFastPay("frame ends inside the FastPay header")
-    if frame[header] != FASTPAY_VERSION:
-        raise NotFastPay(f"FastPay version {frame[header]}, expected {FASTPAY_VERSION}")
-    if mode == 2:
-        destination = frame[mesh_control + 6 : mesh_control + 12]
-        source = frame[mesh_control + 12 : mesh_control + 18]
-    elif mode == 1:
-        destination, source = frame[4:10], frame[mesh_control + 6 : mesh_control + 12]
-    else:
-        destination, source = frame[4:10], frame[10:16]
-    return FastPayFrame(header, header + _FASTPAY_HEADER.size, frame[header + 2], destination, source)
 
 
 def _nonce(sequence: int) -> bytes:
@@ -285,41 +231,31 @@ class E2ESealer:
         return sender, payload
 
     @staticmethod
-    def frame_context(frame: bytes, layout: FastPayFrame, flags: int) -> bytes:
-        """The associated data a frame contributes: its FastPay header with
-        `flags` in place, then the end-to-end destination and source."""
-        header = frame[layout.header_offset : layout.payload_offset]
-        return header[:2] + bytes((flags,)) + header[3:] + layout.destination + layout.source
+    def fragment_context(fragment: FastPayFragment, flags: int, destination: bytes, source: bytes) -> bytes:
+        """The associated data a fragment contributes: its FastPay header
+        with `flags` in place, then the end-to-end destination and source
+        (the frame's mesh DA and SA)."""
+        return fragment.header(flags) + destination + source
 
-    def seal_frame(self, peer: bytes, frame: bytes) -> bytes:
-        """Seal the payload of a plaintext FastPay frame for `peer` and set
-        the sealed flag."""
-        try:
-            layout = parse_fastpay_frame(frame)
-            if layout.flags & FLAG_SEALED:
-                raise AlreadySealed("FastPay flags bit 0 is already set")
-        except E2EError as error:
-            self.tx_refused[error.reason] += 1
-            raise
-        flags = layout.flags | FLAG_SEALED
-        sealed = self.seal_payload(peer, frame[layout.payload_offset :], self.frame_context(frame, layout, flags))
-        flags_at = layout.header_offset + 2
-        return frame[:flags_at] + bytes((flags,)) + frame[flags_at + 1 : layout.payload_offset] + sealed
+    def seal_fragment(self, peer: bytes, fragment: FastPayFragment, destination: bytes,
+                      source: bytes) -> FastPayFragment:
+        """Seal a plaintext fragment for `peer` on its way from `source` to
+        `destination`, and set the sealed flag."""
+        if fragment.flags & FLAG_SEALED:
+            self.tx_refused[Reason.E2E_ALREADY_SEALED] += 1
+            raise AlreadySealed("FastPay flags bit 0 is already set")
+        flags = fragment.flags | FLAG_SEALED
+        sealed = self.seal_payload(peer, fragment.data, self.fragment_context(fragment, flags, destination, source))
+        return replace(fragment, flags=flags, data=sealed)
 
-    def open_frame(self, frame: bytes) -> tuple[bytes, bytes]:
-        """Open the sealed payload of a FastPay frame addressed to us; returns
-        (sender identity, the frame with plaintext payload and the sealed
-        flag clear)."""
-        try:
-            layout = parse_fastpay_frame(frame)
-            if not layout.flags & FLAG_SEALED:
-                raise NotSealed("FastPay flags bit 0 is clear")
-        except E2EError as error:
-            self.rejected[error.reason] += 1
-            raise
+    def open_fragment(self, fragment: FastPayFragment, destination: bytes,
+                      source: bytes) -> tuple[bytes, FastPayFragment]:
+        """Open a sealed fragment that came from `source` to `destination`;
+        returns (sender identity, the fragment with its plaintext and the
+        sealed flag clear)."""
+        if not fragment.flags & FLAG_SEALED:
+            self.rejected[Reason.E2E_NOT_SEALED] += 1
+            raise NotSealed("FastPay flags bit 0 is clear")
         sender, payload = self.open_payload(
-            frame[layout.payload_offset :], self.frame_context(frame, layout, layout.flags)
-        )
-        flags_at = layout.header_offset + 2
-        plain_flags = layout.flags & ~FLAG_SEALED
-        return sender, frame[:flags_at] + bytes((plain_flags,)) + frame[flags_at + 1 : layout.payload_offset] + payload
+            fragment.data, self.fragment_context(fragment, fragment.flags, destination, source))
+        return sender, replace(fragment, flags=fragment.flags & ~FLAG_SEALED, data=payload)

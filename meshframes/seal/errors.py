@@ -33,7 +33,6 @@ class Reason(StrEnum):
     AMPE_NONCE_MISMATCH = "ampe-nonce-mismatch"
     AMPE_PMK_MISMATCH = "ampe-pmk-mismatch"
     # End to end (client <-> authority)
-    E2E_NOT_FASTPAY = "e2e-not-fastpay"
     E2E_NOT_SEALED = "e2e-not-sealed"
     E2E_ALREADY_SEALED = "e2e-already-sealed"
     E2E_TOO_SHORT = "e2e-too-short"
@@ -162,12 +161,6 @@ class AmpePmkMismatch(AmpeError):
 
 class E2EError(SealError):
     """Refused by the end-to-end (client <-> authority) layer."""
-
-
-class NotFastPay(E2EError):
-    """Not a FastPay vendor action frame of our wire format."""
-
-    reason = Reason.E2E_NOT_FASTPAY
 
 
 class NotSealed(E2EError):

@@ -27,9 +27,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from meshframes.codec.elements import MESHFRAMES_OUI as FASTPAY_OUI
+from meshframes.codec.frames import CATEGORY_VENDOR, CATEGORY_VENDOR_PROTECTED
 from meshframes.hosts.base import Radio, RxFrame
 from meshframes.seal import ccmp
-from meshframes.seal.e2e import CATEGORY_VENDOR, CATEGORY_VENDOR_PROTECTED, FASTPAY_OUI
 from meshframes.seal.errors import HopError, NotProtected
 from meshframes.seal.hop import HopSealer
 

@@ -2,10 +2,10 @@
 scheduling scenario events (sends, failures, recoveries) and running
 them in virtual time.
 
-Each node is a MeshNode driven by a NodeRuntime over a SimRadio, exactly
-as it would be over a real radio; the network only decides when each
-runtime is polled: when a frame or report reaches it, or when its next
-timer is due.
+Each node is a MeshNode, with the application party it runs if any, on a
+NodeHost over a SimRadio, exactly as it would be over a real radio; the
+network only decides when each host is polled: when a frame or report
+reaches it, or when its next timer is due.
 
 A mesh is secure when its MeshConfig has a passphrase; each node then
 draws its AMPE nonces and MGTK from the run's seed (a real node uses
@@ -22,9 +22,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from meshframes.app.events import AppAction, Event
+from meshframes.app.party import Party
+from meshframes.codec.fastpay import FastPayFragment, MessageType
 from meshframes.hosts.base import Radio
+from meshframes.hosts.node import FrameLayer, NodeHost
 from meshframes.hosts.pcap import PcapWriter
-from meshframes.hosts.runtime import FrameLayer, NodeRuntime
 from meshframes.mesh.constants import MeshConfig
 from meshframes.mesh.events import Action, Deliver, DeliverData
 from meshframes.mesh.node import MeshNode
@@ -50,13 +53,10 @@ class Delivery:
 class SimNode:
     index: int
     node: MeshNode
-    runtime: NodeRuntime
+    host: NodeHost
     radio: SimRadio
     wake_at: float | None = None
     deliveries: list[Delivery] = field(default_factory=list)
-    # An application's attachment point: called with every FastPay message
-    # this node delivers (after it is recorded).
-    on_deliver: Callable[[Deliver], None] | None = None
 
     @property
     def mac(self) -> bytes:
@@ -85,11 +85,15 @@ class SimNetwork:
 
     def add_node(self, where: Point | Mobility, *, radio_range: float | None = None,
                  config: MeshConfig | None = None, layers: Sequence[FrameLayer] = (),
-                 wrap_radio: Callable[[Radio], Radio] | None = None) -> SimNode:
-        """`layers` go between the node and the air in its runtime (end-to-
-        end sealing; a secure mesh adds its link security below them);
-        `wrap_radio` puts something between the runtime and the simulated
-        radio, as a fault injector would sit on a real one."""
+                 wrap_radio: Callable[[Radio], Radio] | None = None,
+                 party: Callable[[bytes], Party] | None = None,
+                 on_event: Callable[[int, Event], None] | None = None) -> SimNode:
+        """`party` makes the application the node runs from its MAC (none:
+        a relay); `on_event` sees its events with the node's index.
+        `layers` go between the node and the air in its host (a secure
+        mesh adds its link security below them); `wrap_radio` puts
+        something between the host and the simulated radio, as a fault
+        injector would sit on a real one."""
         index = len(self.nodes)
         if len(self.medium.radios) != index:
             raise ValueError("add bare radios after the nodes: a node's index is its radio's")
@@ -108,10 +112,14 @@ class SimNetwork:
         if self.observer is not None:
             outer = self.observer
             observer = lambda t, action: outer(index, t, action)  # noqa: E731
-        runtime = NodeRuntime(node, radio if wrap_radio is None else wrap_radio(radio), self.clock,
-                              layers=layers, on_deliver=lambda d: self._delivered(sim_node, d),
-                              on_data=lambda d: self._delivered(sim_node, d), observer=observer)
-        sim_node = SimNode(index, node, runtime, radio)
+        events = None
+        if on_event is not None:
+            events = lambda e: on_event(index, e)  # noqa: E731
+        host = NodeHost(node, radio if wrap_radio is None else wrap_radio(radio), self.clock,
+                        party=None if party is None else party(mac), layers=layers,
+                        on_deliver=lambda d: self._delivered(sim_node, d),
+                        on_data=lambda d: self._delivered(sim_node, d), on_event=events, observer=observer)
+        sim_node = SimNode(index, node, host, radio)
         self.nodes.append(sim_node)
         if self._started:
             self._start_node(sim_node)
@@ -134,13 +142,21 @@ class SimNetwork:
     def at(self, when: float, callback: Callable[[], None]) -> None:
         self.scheduler.at(when, self._external, callback)
 
-    def send_app(self, src: int, dst: int | bytes, payload: bytes, at: float, msg_type: int = 1) -> None:
+    def send_payload(self, src: int, dst: int | bytes, data: bytes, at: float,
+                     msg_type: MessageType = MessageType.FASTPAY_ORDER) -> None:
+        """Node `src` puts `data` on the mesh towards `dst` in one of our
+        vendor frames (one fragment, unsealed), as a party's transport would."""
         target = dst if isinstance(dst, bytes) else self.nodes[dst].mac
-        self.at(at, lambda: self.nodes[src].runtime.send_app(target, payload, msg_type))
+        payload = FastPayFragment(msg_type, 0, 0, 0, 1, data)
+        self.at(at, lambda: self.nodes[src].host.send_payload(target, payload))
+
+    def command(self, node: int, command: Callable[[float], list[AppAction]], at: float) -> None:
+        """Run a command of node `node`'s party at virtual time `at`."""
+        self.at(at, lambda: self.nodes[node].host.command(command))
 
     def send_data(self, src: int, dst: int | bytes, body: bytes, at: float) -> None:
         target = dst if isinstance(dst, bytes) else self.nodes[dst].mac
-        self.at(at, lambda: self.nodes[src].runtime.send_data(target, body))
+        self.at(at, lambda: self.nodes[src].host.send_data(target, body))
 
     def fail(self, index: int, at: float) -> None:
         self.at(at, lambda: self.medium.set_alive(index, False))
@@ -202,7 +218,7 @@ class SimNetwork:
     # -- internals ---------------------------------------------------------
 
     def _start_node(self, sim_node: SimNode) -> None:
-        sim_node.runtime.start()
+        sim_node.host.start()
         self._reschedule(sim_node)
 
     def _external(self, callback: Callable[[], None]) -> None:
@@ -214,18 +230,18 @@ class SimNetwork:
         if index >= len(self.nodes):
             return  # a bare radio (add_radio): the test drains it
         sim_node = self.nodes[index]
-        sim_node.runtime.poll()
+        sim_node.host.poll()
         self._reschedule(sim_node)
 
     def _wake(self, sim_node: SimNode, when: float) -> None:
         if sim_node.wake_at != when:
             return  # superseded by an earlier wake-up
         sim_node.wake_at = None
-        sim_node.runtime.poll()
+        sim_node.host.poll()
         self._reschedule(sim_node)
 
     def _reschedule(self, sim_node: SimNode) -> None:
-        deadline = sim_node.runtime.next_deadline()
+        deadline = sim_node.host.next_deadline()
         if deadline is None:
             return
         deadline = max(deadline, self.scheduler.now)
@@ -237,10 +253,8 @@ class SimNetwork:
         delivery = Delivery(self.scheduler.now, sim_node.index, message)
         sim_node.deliveries.append(delivery)
         self.deliveries.append(delivery)
-        self.medium.note(b"deliver", struct.pack("<dI", delivery.time, sim_node.index),
-                         message.source, getattr(message, "payload", b"") or getattr(message, "body", b""))
-        if sim_node.on_deliver is not None and isinstance(message, Deliver):
-            sim_node.on_deliver(message)
+        body = message.payload.data if isinstance(message, Deliver) else message.body
+        self.medium.note(b"deliver", struct.pack("<dI", delivery.time, sim_node.index), message.source, body)
 
 
 def chain(n: int, spacing: float, seed: int = 1, **kwargs: object) -> SimNetwork:

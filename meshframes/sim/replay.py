@@ -3,7 +3,7 @@
 A capture taken at a mesh node (ns-3 writes one per node; a monitor next to
 a radio gives the same) shows what the node heard and what it sent. We give
 our MeshNode what it heard, at the capture's times, over the real
-NodeRuntime, with the neighbours it heard beacons from taken as established
+NodeHost, with the neighbours it heard beacons from taken as established
 peers (from then on links follow the captured node's own peering frames,
 and a node that sent proactive PREQs is a root), and compare what our
 engine does with what the captured node did:
@@ -38,8 +38,8 @@ from meshframes.codec.header import is_group
 from meshframes.codec.pathsel import PREQ_FLAG_PROACTIVE_PREP, Perr, Prep, Preq, Rann
 from meshframes.codec.peering import SP_MESH_PEERING_CLOSE, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_OPEN
 from meshframes.hosts.base import RxFrame, TxReport
+from meshframes.hosts.node import NodeHost
 from meshframes.hosts.pcap import read_capture, strip_link
-from meshframes.hosts.runtime import NodeRuntime
 from meshframes.mesh.constants import MeshConfig, RootMode
 from meshframes.mesh.node import MeshNode
 from meshframes.mesh.peers import Peer, PeerTable, PlinkState
@@ -204,7 +204,7 @@ def replay(path: str | Path, me: bytes, mesh_id: bytes | None = None) -> Replay:
     clock = ManualClock(frames[0][0])
     radio = ListRadio(me, clock)
     node = MeshNode(me, _root_config(frames, me, MeshConfig(mesh_id=mesh_id)))
-    runtime = NodeRuntime(node, radio, clock)
+    runtime = NodeHost(node, radio, clock)
     for addr in sorted({f.header.addr2 for _, f in frames if isinstance(f, Beacon) and f.header.addr2 != me}):
         take_as_established(node.peers, addr).last_seen = clock.t
     runtime.start()

@@ -18,7 +18,6 @@ from pathlib import Path
 
 from meshframes.app.authority_node import AuthorityNode
 from meshframes.app.client_node import ClientNode
-from meshframes.app.e2e import E2ELink
 from meshframes.app.events import Event
 from meshframes.app.party import AppConfig, Party
 from meshframes.codec import VendorAction
@@ -28,14 +27,12 @@ from meshframes.fastpay.committee import AuthorityInfo, Committee, FundedAccount
 from meshframes.fastpay.ed25519 import KeyPair
 from meshframes.fastpay.store import AuthorityStore
 from meshframes.hosts.base import Radio
-from meshframes.hosts.driver import AppDriver
-from meshframes.hosts.runtime import FrameLayer
+from meshframes.hosts.node import FrameLayer, NodeHost
 from meshframes.mesh.constants import MeshConfig, RootMode
 from meshframes.mesh.events import Action, Transmit
-from meshframes.seal.e2e import E2EIdentity, E2ESealer
 from meshframes.sim.medium import MediumConfig
 from meshframes.sim.mobility import Mobility, Point
-from meshframes.sim.network import SimNetwork, SimNode, sim_mac
+from meshframes.sim.network import SimNetwork, SimNode
 
 # A fresh simulated identity has never sealed anything: its end-to-end
 # sequence can start at 1 (a real node starts from the clock, sealing.md).
@@ -91,13 +88,14 @@ class Placed:
     """A FastPay party placed on a node."""
 
     node: int
-    driver: AppDriver
+    host: NodeHost
     role: str
     index: int  # authority or account number in the committee
 
     @property
     def app(self) -> Party:
-        return self.driver.app
+        assert self.host.party is not None
+        return self.host.party
 
 
 @dataclass(slots=True)
@@ -143,8 +141,9 @@ class FastPayMesh:
         i = len(self.authorities)
         identity = self.authority_ids[i]
         store = AuthorityStore(self.workdir / f"authority-{i}.db", self.committee)
-        node = self._place(where, radio_range, identity, "authority", i, lambda mac: AuthorityNode(
-            identity.keypair, self.committee, store, mac, self.app_config), self.authority_mesh_config)
+        node = self._place(where, radio_range, "authority", i, lambda mac: AuthorityNode(
+            identity.keypair, self.committee, store, mac, self.app_config, e2e_sequence=SIM_INITIAL_E2E_SEQUENCE),
+            self.authority_mesh_config)
         self.authorities.append(node)
         return node
 
@@ -153,8 +152,8 @@ class FastPayMesh:
         identity = self.account_ids[j]
         balance = self.committee.accounts[j].balance
         store = ClientStore(self.workdir / f"client-{j}.db", identity.public_key, balance)
-        node = self._place(where, radio_range, identity, "client", j, lambda mac: ClientNode(
-            identity.keypair, self.committee, store, mac, self.app_config))
+        node = self._place(where, radio_range, "client", j, lambda mac: ClientNode(
+            identity.keypair, self.committee, store, mac, self.app_config, e2e_sequence=SIM_INITIAL_E2E_SEQUENCE))
         self.clients.append(node)
         return node
 
@@ -168,22 +167,11 @@ class FastPayMesh:
     def random_waypoint(self, area: tuple[float, float], speed: tuple[float, float]) -> Mobility:
         return self.net.random_waypoint(area, speed)
 
-    def _place(self, where: Point | Mobility, radio_range: float | None, identity: Identity, role: str,
-               index: int, make: Callable[[bytes], Party], config: MeshConfig | None = None) -> int:
-        mac = sim_mac(len(self.net.nodes))
-        app = make(mac)
-
-        layers: list[E2ELink] = []
-        if self.app_config.seal:
-            sealer = E2ESealer(E2EIdentity(identity.keypair.seed), initial_sequence=SIM_INITIAL_E2E_SEQUENCE)
-            layers.append(E2ELink(mac, sealer, app.directory, self.net.clock))
-        sim_node = self.net.add_node(where, radio_range=radio_range, config=config, layers=layers)
-        assert sim_node.mac == mac
-        driver = AppDriver(app, sim_node.runtime, self.net.at,
-                           on_event=lambda e, n=sim_node.index: self.timeline.events.append((n, e)))
-        sim_node.on_deliver = driver.deliver
-        self.parties[sim_node.index] = Placed(sim_node.index, driver, role, index)
-        driver.start()
+    def _place(self, where: Point | Mobility, radio_range: float | None, role: str, index: int,
+               make: Callable[[bytes], Party], config: MeshConfig | None = None) -> int:
+        sim_node = self.net.add_node(where, radio_range=radio_range, config=config, party=make,
+                                     on_event=lambda n, e: self.timeline.events.append((n, e)))
+        self.parties[sim_node.index] = Placed(sim_node.index, sim_node.host, role, index)
         return sim_node.index
 
     # -- scenario events -----------------------------------------------------
@@ -194,7 +182,7 @@ class FastPayMesh:
         key = recipient if isinstance(recipient, bytes) else self.account_ids[recipient].public_key
         app = payer.app
         assert isinstance(app, ClientNode)
-        self.net.at(at, lambda: payer.driver.apply(app.transfer(key, amount, self.net.now)))
+        self.net.command(payer.node, lambda now: app.transfer(key, amount, now), at)
 
     def fail(self, node: int, at: float) -> None:
         self.net.fail(node, at)
@@ -248,7 +236,8 @@ class FastPayMesh:
 
     def refusals(self) -> dict[str, Counter[str]]:
         """Every refusal of the run by the layer that refused it: the mesh
-        engines, the e2e links, the applications, and the FastPay engines
+        engines, the parties' transports (end-to-end sealing and
+        reassembly), the applications, and the FastPay engines
         (authorities' rejections by FastPayError variant, clients' ignored
         replies by reason)."""
         layers: dict[str, Counter[str]] = {"mesh": self.net.counters(), "end-to-end": Counter(),
@@ -256,9 +245,7 @@ class FastPayMesh:
         for party in self.parties.values():
             app = party.app
             layers["application"].update(app.refused)
-            for layer in party.driver.runtime.layers:
-                if isinstance(layer, E2ELink):
-                    layers["end-to-end"].update(layer.refusals())
+            layers["end-to-end"].update(app.transport.refusals())
             if isinstance(app, AuthorityNode):
                 layers["fastpay"].update(app.engine.rejections)
             elif isinstance(app, ClientNode):
@@ -281,7 +268,7 @@ class FastPayMesh:
                 destination, source = mc.addr_ext
                 traced = self.traced.get((source, mc.seq))
                 if traced is None:
-                    traced = self.traced[(source, mc.seq)] = Traced(frame.msg_type, source, destination)
+                    traced = self.traced[(source, mc.seq)] = Traced(frame.payload.msg_type, source, destination)
                 traced.hops.append(Hop(t, node, frame.header.addr1, mc.ttl))
         if self._outer_observer is not None:
             self._outer_observer(node, t, action)

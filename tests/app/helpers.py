@@ -1,8 +1,13 @@
 """Real FastPay messages (real Ed25519 signatures) from a seed-derived
-committee, for the application tests."""
+committee, for the application tests, and the end-to-end seals and vendor
+frames that carry them."""
 
 from __future__ import annotations
 
+from meshframes.codec import MeshControl, VendorAction, encode
+from meshframes.codec.fastpay import FastPayFragment
+from meshframes.codec.frames import CATEGORY_VENDOR
+from meshframes.codec.meshctl import AE_A5_A6
 from meshframes.fastpay.committee import Committee, Identity
 from meshframes.fastpay.messages import (
     AccountInfoRequest,
@@ -18,7 +23,8 @@ from meshframes.fastpay.messages import (
     TransferOrder,
 )
 from meshframes.fastpay.wire import signing_bytes
-from meshframes.seal.e2e import x25519_public_key
+from meshframes.mesh.mbss import action_header
+from meshframes.seal.e2e import E2EIdentity, E2ESealer, x25519_public_key
 from meshframes.sim.scenario import scenario_committee
 
 COMMITTEE, AUTHORITIES, ACCOUNTS = scenario_committee(7, [1, 1, 1, 1], [100, 100, 100])
@@ -66,3 +72,17 @@ def announcement_of(identity: bytes, committee: Committee = COMMITTEE) -> Author
         return committee.announcement(identity)
     return AuthorityAnnouncement(name=identity, weight=0, e2e_key=x25519_public_key(identity),
                                  committee_id=committee.committee_id)
+
+
+def sealer_of(identity: Identity, initial_sequence: int = 1) -> E2ESealer:
+    """The end-to-end sealer a party holding `identity` seals and opens with."""
+    return E2ESealer(E2EIdentity(identity.keypair.seed), initial_sequence=initial_sequence)
+
+
+def vendor_frame(payload: FastPayFragment, *, ra: bytes, ta: bytes, da: bytes, sa: bytes, seq: int = 1,
+                 ttl: int = 31) -> bytes:
+    """One of our vendor frames carrying `payload` as the forwarder lays it
+    out (Mesh Control A5/A6: mesh DA `da`, mesh SA `sa`), encoded by the
+    codec."""
+    return encode(VendorAction(action_header(ra, ta), CATEGORY_VENDOR, MeshControl(AE_A5_A6, ttl, seq, (da, sa)),
+                               payload))

@@ -9,26 +9,23 @@ from pathlib import Path
 
 from meshframes.app.authority_node import AuthorityNode
 from meshframes.app.directory import Directory
-from meshframes.app.e2e import E2E_SEALED_GROUP, E2E_SENDER_NOT_AT_SOURCE, E2ELink
-from meshframes.app.events import TransferCertified, TransferConfirmed
+from meshframes.app.events import SendPayload, TransferCertified, TransferConfirmed
 from meshframes.app.framing import frame_message
-from meshframes.codec import MeshControl, VendorAction, encode
-from meshframes.codec.fastpay import MessageType
-from meshframes.codec.frames import CATEGORY_VENDOR
+from meshframes.app.transport import Transport, TransportRefusal
+from meshframes.codec import DecodeError, VendorAction, decode
+from meshframes.codec.fastpay import FastPayFragment, MessageType
 from meshframes.codec.header import BROADCAST
-from meshframes.codec.meshctl import AE_A5_A6
 from meshframes.fastpay.ed25519 import KeyPair
 from meshframes.fastpay.messages import AccountInfoRequest, AccountInfoResponse, ConfirmationOrder
 from meshframes.hosts.base import Radio, RxFrame
-from meshframes.mesh.mbss import action_header
-from meshframes.seal.e2e import FLAG_SEALED, E2EIdentity, E2ESealer, parse_fastpay_frame
-from meshframes.seal.errors import NotFastPay
+from meshframes.mesh.events import MeshRefusal
+from meshframes.seal.e2e import FLAG_SEALED, E2EIdentity, E2ESealer
 from meshframes.seal.errors import Reason as SealReason
 from meshframes.sim.medium import MediumConfig
 from meshframes.sim.network import sim_mac
 from meshframes.sim.scenario import FastPayMesh, scenario_committee
 
-from .helpers import announcement_of, certificate, order, vote
+from .helpers import announcement_of, certificate, order, vendor_frame, vote
 from .ledger import Planned, check_ledger, schedule
 
 
@@ -46,11 +43,14 @@ class TamperingRadio:
 
     def transmit(self, frame: bytes) -> None:
         try:
-            layout = parse_fastpay_frame(frame)
-        except NotFastPay:
-            layout = None
-        if layout is not None and layout.flags & FLAG_SEALED and layout.source != self.mac:
-            at = layout.payload_offset + 40  # past the sealed sender and sequence number
+            decoded = decode(frame)
+        except DecodeError:
+            decoded = None
+        if (isinstance(decoded, VendorAction) and decoded.payload.flags & FLAG_SEALED
+                and decoded.mesh_control.addr_ext[1] != self.mac):
+            # The fragment's data ends the frame: flip the first octet past
+            # the sealed sender and sequence number.
+            at = len(frame) - len(decoded.payload.data) + 40
             frame = frame[:at] + bytes((frame[at] ^ 0x80,)) + frame[at + 1:]
             self.tampered += 1
         self.radio.transmit(frame)
@@ -88,9 +88,7 @@ def test_a_tampering_relay_is_detected_and_the_transfer_completes_without_it(tmp
     certs = check_ledger(mesh, plan)
     victim = mesh.authority(3)
     assert tamperer[0].tampered > 0
-    [link] = [layer for layer in mesh.parties[mesh.authorities[3]].driver.runtime.layers
-              if isinstance(layer, E2ELink)]
-    assert link.refusals() == {SealReason.E2E_AUTH_FAILURE: tamperer[0].tampered}
+    assert victim.transport.refusals() == {SealReason.E2E_AUTH_FAILURE: tamperer[0].tampered}
     assert victim.engine.accepted == {} and victim.engine.store.all_votes() == []
     assert all(victim.identity not in {a for a, _ in c.signatures} for c in certs.values())
 
@@ -107,23 +105,24 @@ def test_rogue_stations_are_refused_at_every_turn(tmp_path: Path) -> None:
                        medium=MediumConfig(radio_range=25.0))
     rogue_key = KeyPair.from_seed(b"\x66" * 32)
     rogue_mac = sim_mac(len(mesh.net.nodes) + 6)
-    links = [E2ELink(rogue_mac, E2ESealer(E2EIdentity(rogue_key.seed), initial_sequence=1),
-                     Directory(mesh.committee, rogue_key.public_key), mesh.net.clock)]
+    # The sealing rogue's own transport: it seals what it sends with its key.
+    rogue = Transport(rogue_mac, E2ESealer(E2EIdentity(rogue_key.seed), initial_sequence=1),
+                      Directory(mesh.committee, rogue_key.public_key))
 
     mesh.add_client((0.0, 0.0))
     for x in (20.0, 40.0, 60.0, 80.0):
         mesh.add_authority((x, 0.0))
     victim = mesh.add_client((100.0, 0.0))
-    sealed_rogue = mesh.add_relay((50.0, 20.0), layers=links)
+    sealed_rogue = mesh.add_relay((50.0, 20.0))
     assert mesh.node(sealed_rogue).mac == rogue_mac
     clear_rogue = mesh.add_relay((30.0, -20.0))
     target = mesh.authorities[1]
     to_target, to_victim = mesh.node(target).mac, mesh.node(victim).mac
     # The rogue knows where its targets are, as their announcements say.
     victim_id = mesh.account_ids[1].public_key
-    links[0].directory.on_announcement(
+    rogue.directory.on_announcement(
         to_target, announcement_of(mesh.authority_ids[1].public_key, mesh.committee), 0.0)
-    links[0].directory.on_announcement(to_victim, announcement_of(victim_id, mesh.committee), 0.0)
+    rogue.directory.on_announcement(to_victim, announcement_of(victim_id, mesh.committee), 0.0)
     stranger, _, strangers = scenario_committee(99, [1], [5])
     theirs = order(strangers[0], strangers[0], 1, 0)
     to_victim_order = order(strangers[0], mesh.account_ids[1], 1, 0)
@@ -144,15 +143,25 @@ def test_rogue_stations_are_refused_at_every_turn(tmp_path: Path) -> None:
             (to_target, frame_message(theirs)),
         ],
     }
-    for rogue, messages in sent.items():
-        runtime = mesh.node(rogue).runtime
+
+    def speak(node: int, where: bytes, msg_type: int, payload: bytes, message_id: int) -> None:
+        host = mesh.node(node).host
+        if node == sealed_rogue:
+            fragments = rogue.send(where, msg_type, payload)
+            assert isinstance(fragments, list)
+        else:
+            fragments = [SendPayload(where, FastPayFragment(msg_type, 0, message_id, 0, 1, payload))]
+        for fragment in fragments:
+            host.send_payload(fragment.destination, fragment.payload)
+
+    for node, messages in sent.items():
         for k, (where, (msg_type, payload)) in enumerate(messages):
-            mesh.net.at(6.0 + 0.5 * k, lambda r=runtime, w=where, t=msg_type, p=payload: r.send_app(w, p, t))
+            mesh.net.at(6.0 + 0.5 * k, lambda n=node, w=where, t=msg_type, p=payload, k=k: speak(n, w, t, p, k))
     plan = [Planned(0, 1, 10, 5.0), Planned(1, 0, 4, 10.0)]
     schedule(mesh, plan)
     mesh.run(30.0)
     check_ledger(mesh, plan)
-    assert links[0].sealed == 6
+    assert rogue.sealed == 6 and rogue.refusals() == {}
     for node, party in mesh.parties.items():
         assert party.app.refused["announce-wrong-committee"] == 2, node
     authority = mesh.parties[target].app
@@ -177,28 +186,30 @@ def _one_hop_mesh_with_a_rogue(tmp_path: Path) -> tuple[FastPayMesh, int, list[i
 
 
 def _inject_cleartext_as_sealed(mesh: FastPayMesh, rogue: int, claimed_source: bytes, message: object,
-                                seq: int) -> None:
+                                seq: int, mesh_da: bytes = bytes.fromhex("029999999999")) -> None:
     """What e2e_bypass did: a cleartext FastPay frame with flags bit 0
     ("sealed") set, group-addressed (A1 broadcast), naming a station that
-    does not exist as mesh DA and an authority's station as mesh SA."""
+    does not exist as mesh DA (or, given `mesh_da`, a group) and
+    `claimed_source` as mesh SA."""
     msg_type, payload = frame_message(message)
-    header = action_header(BROADCAST, mesh.node(rogue).mac)
-    mc = MeshControl(AE_A5_A6, 31, seq, (bytes.fromhex("029999999999"), claimed_source))
-    frame = VendorAction(header, CATEGORY_VENDOR, mc, msg_type, FLAG_SEALED, seq & 0xFFFF, 0, 1, payload)
-    mesh.node(rogue).runtime.radio.transmit(encode(frame))
+    forged = FastPayFragment(msg_type, FLAG_SEALED, seq & 0xFFFF, 0, 1, payload)
+    mesh.node(rogue).host.radio.transmit(
+        vendor_frame(forged, ra=BROADCAST, ta=mesh.node(rogue).mac, da=mesh_da, sa=claimed_source, seq=seq))
 
 
 def test_cleartext_under_the_sealed_flag_is_never_taken_as_sealed(tmp_path: Path) -> None:
     """Once the client holds its certificate, authorities 1-3 go down and a
     mesh member forges their acknowledgements in the clear under the
-    sealed flag. No node delivers them (the e2e layer and the forwarder
-    refuse a sealed or individually addressed frame that is group
-    addressed), so the client never counts a quorum that did not execute;
-    a forged info request gets no answer either."""
+    sealed flag, each twice: naming a station as mesh DA, which the
+    forwarder refuses in a group-addressed frame, and naming the group,
+    which the mesh delivers and the transport refuses (sealed fragments
+    are never taken from a group). So the client never counts a quorum
+    that did not execute; a forged info request "from the client" gets
+    no answer either."""
     mesh, payer, auths, rogue = _one_hop_mesh_with_a_rogue(tmp_path)
     mesh.transfer(0, 1, 10, 5.0)
-    driver = mesh.parties[payer].driver
-    inner = driver.on_event
+    host = mesh.parties[payer].host
+    inner = host.on_event
 
     def on_event(event: object) -> None:
         inner(event)  # type: ignore[misc]
@@ -206,23 +217,27 @@ def test_cleartext_under_the_sealed_flag_is_never_taken_as_sealed(tmp_path: Path
             for i in (1, 2, 3):
                 mesh.net.medium.set_alive(auths[i], False)
 
-    driver.on_event = on_event
+    host.on_event = on_event
     payer_id = mesh.account_ids[0].public_key
 
     def forge() -> None:
-        for k, i in enumerate((1, 2, 3)):
-            ack = AccountInfoResponse(sender=payer_id, balance=90, next_sequence_number=1)
-            _inject_cleartext_as_sealed(mesh, rogue, mesh.node(auths[i]).mac, ack, 0x7100_0000 + k)
-        _inject_cleartext_as_sealed(mesh, rogue, mesh.node(payer).mac, AccountInfoRequest(sender=payer_id),
-                                    0x7200_0000)
+        for mesh_da, base in ((bytes.fromhex("029999999999"), 0x7100_0000), (BROADCAST, 0x7300_0000)):
+            for k, i in enumerate((1, 2, 3)):
+                ack = AccountInfoResponse(sender=payer_id, balance=90, next_sequence_number=1)
+                _inject_cleartext_as_sealed(mesh, rogue, mesh.node(auths[i]).mac, ack, base + k, mesh_da)
+            _inject_cleartext_as_sealed(mesh, rogue, mesh.node(payer).mac, AccountInfoRequest(sender=payer_id),
+                                        base + 0x10_0000, mesh_da)
 
     mesh.net.at(6.0, forge)
     mesh.run(20.0)
     assert mesh.timeline.of(TransferCertified, payer)
     assert not mesh.timeline.of(TransferConfirmed, payer)
     assert len(mesh.executed_by(payer_id, 0)) < mesh.committee.quorum_threshold
-    [link] = [layer for layer in driver.runtime.layers if isinstance(layer, E2ELink)]
-    assert link.refusals()[E2E_SEALED_GROUP] == 4
+    # The payer drops the forged request under its own MAC as its own
+    # frame come back; the authority still up hears all four of each.
+    for node, forged in ((payer, 3), (mesh.authorities[0], 4)):
+        assert mesh.node(node).node.counters[MeshRefusal.GROUP_FRAME_UNICAST_MESH_DA] == forged, node
+        assert mesh.parties[node].app.transport.refusals()[TransportRefusal.E2E_SEALED_GROUP] == forged, node
     assert mesh.authority(0).engine.accepted["info"] == 0
 
 
@@ -243,10 +258,11 @@ def test_throwaway_identities_cannot_take_over_an_authoritys_station(tmp_path: P
         for i in (1, 2):
             sent[0] += 1
             msg_type, payload = frame_message(AccountInfoRequest(sender=throwaways[i].public_key))
-            mc = MeshControl(AE_A5_A6, 31, 0x7400_0000 + sent[0], (payer_mac, mesh.node(auths[i]).mac))
-            frame = VendorAction(action_header(payer_mac, mesh.node(rogue).mac), CATEGORY_VENDOR, mc, msg_type,
-                                 0, 0x4000 + sent[0], 0, 1, payload)
-            mesh.node(rogue).runtime.radio.transmit(sealers[i].seal_frame(payer_id, encode(frame)))
+            station = mesh.node(auths[i]).mac
+            plain = FastPayFragment(msg_type, 0, 0x4000 + sent[0], 0, 1, payload)
+            sealed = sealers[i].seal_fragment(payer_id, plain, payer_mac, station)
+            mesh.node(rogue).host.radio.transmit(vendor_frame(sealed, ra=payer_mac, ta=mesh.node(rogue).mac,
+                                                              da=payer_mac, sa=station, seq=0x7400_0000 + sent[0]))
 
     for at in (3.9, 4.0005, 30.0):
         mesh.net.at(at, hijack)
@@ -257,5 +273,5 @@ def test_throwaway_identities_cannot_take_over_an_authoritys_station(tmp_path: P
         assert directory.mac_of(mesh.authority_ids[i].public_key) == mesh.node(auths[i]).mac
         assert directory.mac_of(throwaways[i].public_key) is None
     assert mesh.timeline.of(TransferConfirmed, payer)
-    [link] = [layer for layer in mesh.parties[payer].driver.runtime.layers if isinstance(layer, E2ELink)]
-    assert link.refusals()[E2E_SENDER_NOT_AT_SOURCE] == sent[0] == 6
+    refusals = mesh.client(0).transport.refusals()
+    assert refusals[TransportRefusal.E2E_SENDER_NOT_AT_SOURCE] == sent[0] == 6

@@ -40,7 +40,7 @@ def test_demo_runs_reports_and_draws(tmp_path: Path) -> None:
     fastpay = [f for f in frames if isinstance(f, VendorAction)]
     ours = sum(v for k, v in air["by_kind"].items() if k.startswith("fastpay"))
     assert ours == len(fastpay) > 0
-    assert any(f.flags & FLAG_E2E_SEALED for f in fastpay)
+    assert any(f.payload.flags & FLAG_E2E_SEALED for f in fastpay)
     for name in ("topology", "timeline"):
         png = Path(summary["pictures"][name])
         assert png.parent == out and png.read_bytes()[:8] == PNG_MAGIC

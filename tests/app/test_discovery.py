@@ -15,19 +15,39 @@ from meshframes.app.authority_node import AuthorityNode
 from meshframes.app.client_node import ClientNode
 from meshframes.app.directory import Directory
 from meshframes.app.errors import AppRefusal, Reason
-from meshframes.app.events import Discovered, Handled, Refused, SendMessage, SetTimer
+from meshframes.app.events import Discovered, Handled, MessageRefused, SendPayload
 from meshframes.app.framing import frame_message
 from meshframes.app.party import AppConfig
-from meshframes.codec.fastpay import FLAG_E2E_SEALED, MAX_FRAGMENT_PAYLOAD, MessageType
+from meshframes.app.transport import TransportRefusal
+from meshframes.codec.fastpay import (
+    FLAG_E2E_SEALED,
+    MAX_FRAGMENT_PAYLOAD,
+    FastPayFragment,
+    MessageType,
+    ReassemblyError,
+)
 from meshframes.codec.header import BROADCAST
 from meshframes.fastpay.client_store import ClientStore
+from meshframes.fastpay.committee import Identity
 from meshframes.fastpay.messages import AccountInfoRequest, AuthorityAnnouncement, ConfirmationOrder
 from meshframes.fastpay.store import AuthorityStore
 from meshframes.fastpay.wire import decode_message
+from meshframes.mesh.events import Deliver, SetTimer
 from meshframes.seal.e2e import SEALED_OVERHEAD, x25519_public_key
+from meshframes.seal.errors import Reason as SealReason
 from meshframes.sim.scenario import scenario_committee
 
-from .helpers import ACCOUNTS, AUTHORITIES, COMMITTEE, announcement_of, certificate, every_message, order, vote
+from .helpers import (
+    ACCOUNTS,
+    AUTHORITIES,
+    COMMITTEE,
+    announcement_of,
+    certificate,
+    every_message,
+    order,
+    sealer_of,
+    vote,
+)
 
 MAC = [bytes.fromhex(f"0200000000{i:02x}") for i in range(16)]
 
@@ -120,50 +140,59 @@ def test_a_sealed_frame_only_confirms_what_an_announcement_bound() -> None:
 
 def _client(tmp_path: Path, config: AppConfig | None = None) -> ClientNode:
     store = ClientStore(tmp_path / "client.db", ACCOUNTS[0].public_key, 100)
-    return ClientNode(ACCOUNTS[0].keypair, COMMITTEE, store, MAC[0], config)
+    return ClientNode(ACCOUNTS[0].keypair, COMMITTEE, store, MAC[0], config, e2e_sequence=1)
 
 
 def _deliver_announcement(app: ClientNode | AuthorityNode, mac: bytes, announcement: AuthorityAnnouncement,
                           now: float) -> list:
     msg_type, payload = frame_message(announcement)
-    return app.on_deliver(mac, msg_type, 0, payload, now)
+    return app.on_message(mac, msg_type, payload, now)
+
+
+def _opened(receiver: Identity, send: SendPayload, source: bytes) -> FastPayFragment:
+    """What `receiver` opens of a fragment sealed for it on its way from
+    `source` to `send.destination`."""
+    _, plain = sealer_of(receiver).open_fragment(send.payload, send.destination, source)
+    return plain
 
 
 def test_client_holds_orders_until_authorities_are_discovered(tmp_path: Path) -> None:
     """An order for an authority not yet heard of waits; its announcement
-    releases exactly that authority's order to its station; retries of a
-    waiting message are not queued twice."""
+    releases exactly that authority's order to its station, sealed for
+    it; retries of a waiting message are not queued twice."""
     client = _client(tmp_path)
     assert client.start(0.0) == [SetTimer(("announce",), client.start(0.0)[0].deadline)]
     actions = client.transfer(ACCOUNTS[1].public_key, 10, 1.0)
-    assert not [a for a in actions if isinstance(a, SendMessage)]
+    assert not [a for a in actions if isinstance(a, SendPayload)]
     retry = next(a for a in actions if isinstance(a, SetTimer) and a.key == ("client",))
-    assert not [a for a in client.on_timer(("client",), retry.deadline) if isinstance(a, SendMessage)]
+    assert not [a for a in client.on_timer(("client",), retry.deadline) if isinstance(a, SendPayload)]
     for i, mac in ((2, MAC[3]), (0, MAC[1])):
         out = _deliver_announcement(client, mac, authority_announcement(i), 2.0 + i)
         assert Discovered(2.0 + i, AUTHORITIES[i].public_key, mac, 1) in out
-        sends = [a for a in out if isinstance(a, SendMessage)]
-        assert [(s.destination, s.msg_type) for s in sends] == [(mac, MessageType.FASTPAY_ORDER)]
-        assert decode_message(sends[0].payload).transfer.recipient.key == ACCOUNTS[1].public_key
+        sends = [a for a in out if isinstance(a, SendPayload)]
+        assert [(s.destination, s.payload.msg_type) for s in sends] == [(mac, MessageType.FASTPAY_ORDER)]
+        assert sends[0].payload.flags & FLAG_E2E_SEALED
+        opened = _opened(AUTHORITIES[i], sends[0], MAC[0])
+        assert decode_message(opened.data).transfer.recipient.key == ACCOUNTS[1].public_key
 
 
 def test_client_announces_itself_as_an_account(tmp_path: Path) -> None:
     client = _client(tmp_path)
     [announce, rearm] = client.on_timer(("announce",), 1.5)
-    assert isinstance(announce, SendMessage) and announce.destination == BROADCAST
-    assert announce.msg_type == MessageType.FASTPAY_ANNOUNCE
+    assert isinstance(announce, SendPayload) and announce.destination == BROADCAST
+    assert announce.payload.msg_type == MessageType.FASTPAY_ANNOUNCE and announce.payload.flags == 0
     assert rearm == SetTimer(("announce",), 1.5 + client.config.announce_interval)
     # Another party's directory believes it.
     directory = Directory(COMMITTEE, ACCOUNTS[1].public_key)
     from meshframes.app.framing import parse_message
-    heard = parse_message(announce.msg_type, announce.payload)
+    heard = parse_message(announce.payload.msg_type, announce.payload.data)
     assert isinstance(heard, AuthorityAnnouncement) and directory.on_announcement(MAC[0], heard, 2.0)
     assert directory.binding(ACCOUNTS[0].public_key).weight == 0  # type: ignore[union-attr]
 
 
 def _authority(tmp_path: Path, config: AppConfig | None = None) -> AuthorityNode:
     store = AuthorityStore(tmp_path / "authority.db", COMMITTEE)
-    return AuthorityNode(AUTHORITIES[0].keypair, COMMITTEE, store, MAC[5], config)
+    return AuthorityNode(AUTHORITIES[0].keypair, COMMITTEE, store, MAC[5], config, e2e_sequence=1)
 
 
 def _balances(authority: AuthorityNode) -> dict[bytes, tuple[int, int]]:
@@ -172,8 +201,10 @@ def _balances(authority: AuthorityNode) -> dict[bytes, tuple[int, int]]:
 
 
 def test_bad_inputs_are_refused_counted_and_change_nothing(tmp_path: Path) -> None:
-    """Each kind of bad delivery gives one Refused with its reason, bumps
-    that counter, and leaves the authority's accounts as they were."""
+    """Each kind of bad message gives one MessageRefused with its reason,
+    bumps that counter, and leaves the authority's accounts as they were;
+    a cleartext payload under the sealed flag is refused by the transport
+    (its seal does not open) and never reaches the application."""
     authority = _authority(tmp_path)
     before = _balances(authority)
     messages = every_message()
@@ -182,18 +213,21 @@ def test_bad_inputs_are_refused_counted_and_change_nothing(tmp_path: Path) -> No
     other = frame_message(OTHER_COMMITTEE.announcement(OTHER_AUTHORITIES[1].public_key))
     sealer = ACCOUNTS[0].public_key
     cases = [
-        ((order_type, 0, None, order_payload), Reason.E2E_REQUIRED),
-        # "Sealed" on the air, but no e2e layer of ours opened it.
-        ((order_type, FLAG_E2E_SEALED, None, order_payload), Reason.E2E_NOT_OPENED),
-        ((order_type, 0, sealer, order_payload[:-3]), Reason.UNDECODABLE),
-        ((42, 0, sealer, order_payload), Reason.UNKNOWN_MESSAGE_TYPE),
-        ((vote_type, 0, sealer, order_payload), Reason.TYPE_MISMATCH),
-        ((vote_type, 0, sealer, vote_payload), Reason.UNEXPECTED_MESSAGE),
-        ((other[0], 0, None, other[1]), Reason.ANNOUNCE_WRONG_COMMITTEE),
+        ((order_type, None, order_payload), Reason.E2E_REQUIRED),
+        ((order_type, sealer, order_payload[:-3]), Reason.UNDECODABLE),
+        ((42, sealer, order_payload), Reason.UNKNOWN_MESSAGE_TYPE),
+        ((vote_type, sealer, order_payload), Reason.TYPE_MISMATCH),
+        ((vote_type, sealer, vote_payload), Reason.UNEXPECTED_MESSAGE),
+        ((other[0], None, other[1]), Reason.ANNOUNCE_WRONG_COMMITTEE),
     ]
-    for (msg_type, flags, sealed_by, payload), reason in cases:
-        [refused] = authority.on_deliver(MAC[0], msg_type, flags, payload, 3.0, sealed_by)
-        assert isinstance(refused, Refused) and refused.reason == reason and refused.source == MAC[0]
+    for (msg_type, sealed_by, payload), reason in cases:
+        [refused] = authority.on_message(MAC[0], msg_type, payload, 3.0, sealed_by)
+        assert isinstance(refused, MessageRefused) and refused.reason == reason and refused.source == MAC[0]
+    # "Sealed" on the air, but no seal of ours opens it: its first 32
+    # octets, read as the sealer's identity, are no Ed25519 key.
+    forged = FastPayFragment(order_type, FLAG_E2E_SEALED, 1, 0, 1, order_payload)
+    assert authority.on_deliver(Deliver(MAC[0], MAC[5], forged), 3.0) == []
+    assert authority.transport.refusals() == {SealReason.E2E_BAD_IDENTITY: 1}
     assert authority.refused == {str(reason): 1 for _, reason in cases}
     assert authority.engine.rejections == {}
     assert _balances(authority) == before
@@ -201,26 +235,29 @@ def test_bad_inputs_are_refused_counted_and_change_nothing(tmp_path: Path) -> No
 
 
 def test_sealed_input_is_refused_when_sealing_is_off(tmp_path: Path) -> None:
-    """With sealing off nothing can open a sealed payload, and replies
-    need a sender we know of."""
+    """With sealing off nothing can open a sealed payload (the transport
+    refuses it, counted), and replies need a sender we know of."""
     client = _client(tmp_path, AppConfig(seal=False))
     vote_type, vote_payload = frame_message(vote(every_message()["order"]))
-    [refused] = client.on_deliver(MAC[5], vote_type, FLAG_E2E_SEALED, vote_payload, 1.0)
-    assert refused.reason == Reason.E2E_NOT_OPENED  # type: ignore[union-attr]
-    [refused] = client.on_deliver(MAC[5], vote_type, 0, vote_payload, 1.0)
+    sealed = FastPayFragment(vote_type, FLAG_E2E_SEALED, 1, 0, 1, vote_payload)
+    assert client.on_deliver(Deliver(MAC[5], MAC[0], sealed), 1.0) == []
+    assert client.transport.dropped == {Reason.E2E_NOT_OPENED: 1} and client.refused == {}
+    [refused] = client.on_deliver(Deliver(MAC[5], MAC[0], FastPayFragment(vote_type, 0, 2, 0, 1, vote_payload)), 1.0)
     assert refused.reason == Reason.UNKNOWN_SENDER  # type: ignore[union-attr]
 
 
 def test_authority_answers_the_station_that_asked(tmp_path: Path) -> None:
-    """An order in (opened by the e2e layer) gives a vote back to its
-    source and a Handled event naming what the engine did."""
+    """An order in (opened by the transport) gives a vote back to its
+    source, sealed for the identity announced there, and a Handled event
+    naming what the engine did."""
     authority = _authority(tmp_path)
+    _deliver_announcement(authority, MAC[0], account_announcement(ACCOUNTS[0].public_key), 1.0)
     msg_type, payload = frame_message(every_message()["order"])
-    handled, reply = authority.on_deliver(MAC[0], msg_type, 0, payload, 2.0, ACCOUNTS[0].public_key)
+    handled, reply = authority.on_message(MAC[0], msg_type, payload, 2.0, ACCOUNTS[0].public_key)
     assert handled == Handled(2.0, "order", ACCOUNTS[0].public_key, 0)
-    assert isinstance(reply, SendMessage) and reply.destination == MAC[0]
-    assert reply.msg_type == MessageType.FASTPAY_VOTE
-    assert decode_message(reply.payload).authority == AUTHORITIES[0].public_key
+    assert isinstance(reply, SendPayload) and reply.destination == MAC[0]
+    assert reply.payload.msg_type == MessageType.FASTPAY_VOTE
+    assert decode_message(_opened(ACCOUNTS[0], reply, MAC[5]).data).authority == AUTHORITIES[0].public_key
 
 
 def test_authority_whose_store_fails_refuses_and_keeps_the_node_running(tmp_path: Path) -> None:
@@ -235,8 +272,8 @@ def test_authority_whose_store_fails_refuses_and_keeps_the_node_running(tmp_path
     other.close()
     msg_type, payload = frame_message(every_message()["order"])
     for now in (2.0, 3.0):
-        [refused] = authority.on_deliver(MAC[0], msg_type, 0, payload, now, ACCOUNTS[0].public_key)
-        assert isinstance(refused, Refused) and refused.reason == Reason.AUTHORITY_FAILED
+        [refused] = authority.on_message(MAC[0], msg_type, payload, now, ACCOUNTS[0].public_key)
+        assert isinstance(refused, MessageRefused) and refused.reason == Reason.AUTHORITY_FAILED
     assert authority.refused == {str(Reason.AUTHORITY_FAILED): 2}
 
 
@@ -247,6 +284,7 @@ def fuzzed_parties(tmp_path_factory: pytest.TempPathFactory) -> tuple[AuthorityN
 
 
 KINDS = sorted(every_message())
+KNOWN_REFUSALS = {str(r) for r in (*Reason, *TransportRefusal, *SealReason, *ReassemblyError)}
 
 
 @settings(max_examples=250, deadline=None)
@@ -254,9 +292,10 @@ KINDS = sorted(every_message())
 def test_any_delivery_is_answered_or_refused(fuzzed_parties: tuple[AuthorityNode, ClientNode],
                                              data: st.DataObject) -> None:
     """Random message types and flags over real payloads with bytes flipped
-    or cut: the applications return actions (a refusal with a known reason
-    among them when refused) and never raise; no money appears or
-    vanishes at the authority."""
+    or cut, as whole messages and as fragments off the mesh: the
+    applications return actions (a refusal with a known reason among them
+    when refused, and the transport's refusals by known reasons) and never
+    raise; no money appears or vanishes at the authority."""
     msg_type, payload = frame_message(every_message()[data.draw(st.sampled_from(KINDS))])
     raw = bytearray(payload)
     for _ in range(data.draw(st.integers(0, 3))):
@@ -265,10 +304,16 @@ def test_any_delivery_is_answered_or_refused(fuzzed_parties: tuple[AuthorityNode
     msg_type = data.draw(st.sampled_from([msg_type, data.draw(st.integers(0, 12))]))
     flags = data.draw(st.sampled_from([0, FLAG_E2E_SEALED, 0xFF]))
     sealed_by = data.draw(st.sampled_from([None] + [p.public_key for p in AUTHORITIES + ACCOUNTS]))
+    count = data.draw(st.integers(1, 3))
+    fragment = FastPayFragment(msg_type, flags, data.draw(st.integers(0, 0xFFFF)),
+                               data.draw(st.integers(0, count - 1)), count, bytes(raw))
     known = {str(r) for r in Reason}
     for app in fuzzed_parties:
-        actions = app.on_deliver(MAC[data.draw(st.integers(1, 4))], msg_type, flags, bytes(raw), 5.0, sealed_by)
-        assert {a.reason for a in actions if isinstance(a, Refused)} <= known
+        source = MAC[data.draw(st.integers(1, 4))]
+        actions = app.on_message(source, msg_type, bytes(raw), 5.0, sealed_by)
+        actions += app.on_deliver(Deliver(source, app.mac, fragment, group=data.draw(st.booleans())), 5.0)
+        assert {a.reason for a in actions if isinstance(a, MessageRefused)} <= known
+        assert set(app.transport.refusals()) <= KNOWN_REFUSALS
     authority = fuzzed_parties[0]
     assert authority.engine.total_balance() == sum(a.balance for a in COMMITTEE.accounts)
 
@@ -276,24 +321,36 @@ def test_any_delivery_is_answered_or_refused(fuzzed_parties: tuple[AuthorityNode
 @pytest.mark.parametrize("seal", [True, False])
 def test_a_reply_of_several_fragments_leaves_whole(tmp_path: Path, seal: bool) -> None:
     """Six executed transfers to one account make its info-response with
-    the received certificates larger than one frame: it leaves whole, and
-    with sealing on the node is told to leave room for the seal in every
-    fragment."""
+    the received certificates larger than one frame: it leaves whole, in
+    fragments that with sealing on each leave room for the seal (and are
+    sealed for the account that asked)."""
     authority = _authority(tmp_path, AppConfig(seal=seal))
+    for mac, account in ((MAC[0], ACCOUNTS[0]), (MAC[1], ACCOUNTS[1])):
+        _deliver_announcement(authority, mac, account_announcement(account.public_key), 0.5)
     sealed_by = ACCOUNTS[0].public_key if seal else None
     for seq in range(6):
         cert = certificate(order(ACCOUNTS[0], ACCOUNTS[1], 1 + seq, seq))
         msg_type, payload = frame_message(ConfirmationOrder(transfer_certificate=cert))
-        handled, _ = authority.on_deliver(MAC[0], msg_type, 0, payload, 1.0 + seq, sealed_by)
+        handled, _ = authority.on_message(MAC[0], msg_type, payload, 1.0 + seq, sealed_by)
         assert handled.outcome == "confirmation"  # type: ignore[union-attr]
     request = AccountInfoRequest(sender=ACCOUNTS[1].public_key, request_received_transfers_excluding_first_nth=0)
     msg_type, payload = frame_message(request)
-    _, reply = authority.on_deliver(MAC[1], msg_type, 0, payload, 9.0, sealed_by)
-    size = len(frame_message(authority.engine.handle(request))[1])
-    assert size > MAX_FRAGMENT_PAYLOAD
-    assert isinstance(reply, SendMessage) and len(reply.payload) == size and reply.destination == MAC[1]
-    assert reply.reserve == (SEALED_OVERHEAD if seal else 0)
-    assert authority.refused == {}
+    _, *replies = authority.on_message(MAC[1], msg_type, payload, 9.0, sealed_by)
+    whole = frame_message(authority.engine.handle(request))[1]
+    assert len(whole) > MAX_FRAGMENT_PAYLOAD
+    assert len(replies) > 1 and all(isinstance(r, SendPayload) and r.destination == MAC[1] for r in replies)
+    fragments = [r.payload for r in replies]  # type: ignore[union-attr]
+    assert [(f.msg_type, f.fragment_number, f.fragment_count) for f in fragments] == [
+        (MessageType.FASTPAY_INFO_RESPONSE, k, len(fragments)) for k in range(len(fragments))]
+    assert len({f.message_id for f in fragments}) == 1
+    assert max(len(f.data) for f in fragments) == MAX_FRAGMENT_PAYLOAD
+    if seal:
+        assert all(f.flags & FLAG_E2E_SEALED for f in fragments)
+        fragments = [_opened(ACCOUNTS[1], r, MAC[5]) for r in replies]  # type: ignore[arg-type]
+        assert max(len(f.data) for f in fragments) == MAX_FRAGMENT_PAYLOAD - SEALED_OVERHEAD
+    assert b"".join(f.data for f in fragments) == whole
+    assert authority.refused == {} and authority.transport.refusals() == {}
+
 
 def test_the_directory_keeps_every_authority_and_a_bounded_number_of_accounts() -> None:
     """Fresh account keys announced without end: the directory holds at

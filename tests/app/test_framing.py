@@ -15,6 +15,7 @@ import meshframes  # noqa: F401  (registers our Scapy layers)
 from meshframes.app.errors import AppRefusal, Reason
 from meshframes.app.framing import frame_message, parse_message
 from meshframes.codec import VendorAction, encode
+from meshframes.codec.fastpay import FastPayFragment
 from meshframes.fastpay.messages import CrossShard
 from meshframes.fastpay.wire import encode_message
 from meshframes.mesh.events import Transmit
@@ -62,7 +63,7 @@ def test_scapy_names_the_type_of_the_frame_the_node_builds(kind: str) -> None:
 
     node = MeshNode(bytes.fromhex("020000000001"))
     msg_type, payload = frame_message(every_message()[kind])
-    actions = node.send_app(b"\xff" * 6, payload, 0.0, msg_type)
+    actions = node.send_payload(b"\xff" * 6, FastPayFragment(msg_type, 0, 1, 0, 1, payload), 0.0)
     frame = next(a.frame for a in actions if isinstance(a, Transmit) and isinstance(a.frame, VendorAction))
     decoded = decode_mpdu(encode(frame))
     assert decoded.kind == f"fastpay-{kind}", decoded.malformed

@@ -169,8 +169,8 @@ def test_sealed_on_the_air_by_default_and_in_the_clear_when_turned_off(tmp_path:
         unicast = [f for f in on_air if not is_group(f.header.addr1)]
         group = [f for f in on_air if is_group(f.header.addr1)]
         assert unicast and group
-        assert {f.msg_type for f in group} == {MessageType.FASTPAY_ANNOUNCE}
-        assert all(not f.flags & FLAG_E2E_SEALED for f in group)
-        assert all(bool(f.flags & FLAG_E2E_SEALED) is seal for f in unicast)
+        assert {f.payload.msg_type for f in group} == {MessageType.FASTPAY_ANNOUNCE}
+        assert all(not f.payload.flags & FLAG_E2E_SEALED for f in group)
+        assert all(bool(f.payload.flags & FLAG_E2E_SEALED) is seal for f in unicast)
         if seal:
-            assert all(len(f.payload) >= SEALED_OVERHEAD for f in unicast)
+            assert all(len(f.payload.data) >= SEALED_OVERHEAD for f in unicast)

@@ -60,4 +60,4 @@ def test_fastpay_is_sealed_end_to_end_inside_ccmp(tmp_path: Path) -> None:
         if isinstance(frame, VendorAction) and frame.mesh_control.addr6 == client.mac:
             fastpay.append(frame)
     assert fastpay, "the client's FastPay frames were not found under CCMP"
-    assert all(f.category == 126 and f.flags & FLAG_E2E_SEALED for f in fastpay)
+    assert all(f.category == 126 and f.payload.flags & FLAG_E2E_SEALED for f in fastpay)

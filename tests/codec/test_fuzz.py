@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from meshframes.codec import DecodeError, EncodeError, MacHeader, MeshControl, decode, encode
 from meshframes.codec.elements import MeshConfiguration, MeshId
+from meshframes.codec.fastpay import FastPayFragment
 from meshframes.codec.frames import CATEGORY_VENDOR, DataFrame, MeshAction, SelfProtected, VendorAction
 from meshframes.codec.meshctl import LLC_SNAP
 from meshframes.codec.pathsel import Perr, PerrDestination, Prep, Preq, PreqTarget, Rann
@@ -135,7 +136,7 @@ def test_mesh_data_and_vendor_frames_round_trip(a1: bytes, a2: bytes, ae: int, t
         # Without LLC/SNAP behind it, a bit-clear body is not taken for Mesh Control.
         bare = decode(encode(DataFrame(header, None, mc.encode() + b"\x00" + payload)))
         assert isinstance(bare, DataFrame) and bare.mesh_control is None
-    vendor = VendorAction(mgmt_header(a1, a2, 0), CATEGORY_VENDOR, mc, 1, 0, seq & 0xFFFF, 0, 1, payload)
+    vendor = VendorAction(mgmt_header(a1, a2, 0), CATEGORY_VENDOR, mc, FastPayFragment(1, 0, seq & 0xFFFF, 0, 1, payload))
     if ae == 1:
         with pytest.raises(EncodeError):
             encode(vendor)

@@ -17,6 +17,7 @@ from meshframes.codec.elements import (
     MeshId,
     VendorSpecific,
 )
+from meshframes.codec.fastpay import FastPayFragment
 from meshframes.codec.frames import CATEGORY_VENDOR, MeshAction
 from meshframes.codec.ie import RawElement
 from meshframes.codec.pathsel import Perr, PerrDestination, Prep, Preq, PreqTarget, Rann
@@ -164,8 +165,9 @@ def test_vendor_frame_layout_matches_wire_format_doc() -> None:
     frame = decode(wire)
     assert frame == VendorAction(
         mgmt("020000000002", "020000000001"), CATEGORY_VENDOR,
-        MeshControl(0x02, 31, 7, (mesh_da, mesh_sa)), msg_type=3, flags=1, message_id=0x1234,
-        fragment_number=1, fragment_count=3, payload=b"certificate-part-1")
+        MeshControl(0x02, 31, 7, (mesh_da, mesh_sa)),
+        FastPayFragment(msg_type=3, flags=1, message_id=0x1234, fragment_number=1, fragment_count=3,
+                        data=b"certificate-part-1"))
     assert frame.mesh_control.addr5 == mesh_da and frame.mesh_control.addr6 == mesh_sa
     assert encode(frame) == wire
 

@@ -11,13 +11,13 @@ from pathlib import Path
 from meshframes.fastpay.authority import Authority
 from meshframes.fastpay.client import (
     Action,
+    Certified,
     Client,
+    Confirmed,
     DeliverCertificate,
-    ReplyIgnored,
+    Ignored,
+    RetryAt,
     SendToAuthority,
-    SetTimer,
-    TransferCertified,
-    TransferConfirmed,
 )
 from meshframes.fastpay.client_store import ClientStore
 from meshframes.fastpay.committee import Identity, generate_committee
@@ -108,7 +108,7 @@ class ByzantineAuthority:
 class Outcome:
     certified: list[CertifiedTransferOrder] = field(default_factory=list)
     confirmed: list[CertifiedTransferOrder] = field(default_factory=list)
-    ignored: list[ReplyIgnored] = field(default_factory=list)
+    ignored: list[Ignored] = field(default_factory=list)
 
 
 class Cluster:
@@ -190,18 +190,18 @@ class Cluster:
                     reply = self.ask(action.authority, action.message)
                     if reply is not None:
                         queue.extend(client.receive(action.authority, reply, self.now))
-                elif isinstance(action, SetTimer):
+                elif isinstance(action, RetryAt):
                     deadline = action.deadline
                 elif isinstance(action, DeliverCertificate):
                     recipient = self.clients.get(action.recipient)
                     if recipient is not None:
                         recipient.receive_certificate(wire(action.certificate))  # type: ignore[arg-type]
-                elif isinstance(action, TransferCertified):
+                elif isinstance(action, Certified):
                     outcome.certified.append(action.certificate)
-                elif isinstance(action, TransferConfirmed):
+                elif isinstance(action, Confirmed):
                     outcome.confirmed.append(action.certificate)
                     deadline = None
-                elif isinstance(action, ReplyIgnored):
+                elif isinstance(action, Ignored):
                     outcome.ignored.append(action)
             if deadline is None:
                 return outcome

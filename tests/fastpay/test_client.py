@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastpay_harness import Cluster, certify, sign_order
 
-from meshframes.fastpay.client import SendToAuthority, SetTimer
+from meshframes.fastpay.client import RetryAt, SendToAuthority
 from meshframes.fastpay.errors import Rejection
 from meshframes.fastpay.messages import Address, ErrorKind, TransferOrder
 from meshframes.fastpay.wire import decode_announcement, encode_announcement
@@ -37,7 +37,7 @@ def test_order_goes_to_every_authority_with_a_retry_timer(cluster: Cluster) -> N
     sends = [a for a in actions if isinstance(a, SendToAuthority)]
     assert {a.authority for a in sends} == set(cluster.committee.names)
     assert all(isinstance(a.message, TransferOrder) for a in sends)
-    assert actions[-1] == SetTimer(10.0 + payer.retry_interval)
+    assert actions[-1] == RetryAt(10.0 + payer.retry_interval)
     assert payer.on_timer(10.0) == []  # not due yet
     resent = payer.on_timer(10.0 + payer.retry_interval)
     assert len([a for a in resent if isinstance(a, SendToAuthority)]) == 4

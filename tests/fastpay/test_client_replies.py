@@ -13,7 +13,7 @@ from fastpay_harness import certify, sign_order
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from meshframes.fastpay.client import Client, Phase, ReplyIgnored, SendToAuthority
+from meshframes.fastpay.client import Client, Ignored, Phase, SendToAuthority
 from meshframes.fastpay.client_store import ClientStore
 from meshframes.fastpay.committee import generate_committee
 from meshframes.fastpay.errors import Rejection
@@ -130,7 +130,7 @@ def test_every_reply_type_at_every_edge(tmp_path: Path, phase: Phase) -> None:
         (tmp_path / str(i)).mkdir()
         client, _ = client_in(phase, tmp_path / str(i))
         actions = client.receive(AUTHORITIES[1].public_key, reply, 0.5)  # type: ignore[arg-type]
-        assert client.ignored.total() == sum(isinstance(a, ReplyIgnored) for a in actions), reply
+        assert client.ignored.total() == sum(isinstance(a, Ignored) for a in actions), reply
         client.store.close()
 
 
@@ -146,7 +146,7 @@ def test_no_reply_escapes_and_every_ignored_one_is_counted(data: st.DataObject) 
                 sender = data.draw(st.sampled_from([a.public_key for a in AUTHORITIES] + [PAYEE.public_key]))
                 before = client.ignored.total()
                 actions = client.receive(sender, reply, 1.0 + step)  # type: ignore[arg-type]
-                ignored = [a for a in actions if isinstance(a, ReplyIgnored)]
+                ignored = [a for a in actions if isinstance(a, Ignored)]
                 assert client.ignored.total() - before == len(ignored)
                 assert all(a.reason for a in ignored)
             client.store.close()
@@ -159,7 +159,7 @@ def test_missing_confirmations_claim_past_our_certificate_is_ignored(tmp_path: P
     client, _ = client_in(Phase.CONFIRMING, tmp_path)
     claim = FastPayError(kind=ErrorKind.MissingEalierConfirmations, current_sequence_number=current)
     [ignored] = client.receive(AUTHORITIES[3].public_key, claim, 0.2)
-    assert isinstance(ignored, ReplyIgnored)
+    assert isinstance(ignored, Ignored)
     assert f"claims to be at {current}, our certificate is for 0" in ignored.reason
     assert client.ignored["missing-confirmations claim not behind our certificate"] == 1
     assert client.phase is Phase.CONFIRMING
@@ -170,7 +170,7 @@ def test_account_info_far_ahead_is_ignored(tmp_path: Path, next_seq: int) -> Non
     client, _ = client_in(Phase.VOTING, tmp_path)
     info = AccountInfoResponse(sender=PAYER.public_key, balance=0, next_sequence_number=next_seq)
     [ignored] = client.receive(AUTHORITIES[0].public_key, info, 0.2)
-    assert isinstance(ignored, ReplyIgnored) and f"it holds sequence number {next_seq}" in ignored.reason
+    assert isinstance(ignored, Ignored) and f"it holds sequence number {next_seq}" in ignored.reason
 
 
 @pytest.mark.parametrize("seq", [2**63, 2**64 - 1])

@@ -136,10 +136,11 @@ def check_agreement(raw: bytes) -> int:
             assert mc.addr_ext == expected_ext
             compared += 1
         if isinstance(layer, FastPayHeader):
-            assert (event.msg_type, event.flags, event.message_id, event.fragment_number,
-                    event.fragment_count) == (layer.message_type, int(layer.flags), layer.message_id,
-                                              layer.fragment_number, layer.fragment_count)
-            assert event.payload == bytes(layer.payload)
+            fragment = event.payload
+            assert (fragment.msg_type, fragment.flags, fragment.message_id, fragment.fragment_number,
+                    fragment.fragment_count) == (layer.message_type, int(layer.flags), layer.message_id,
+                                                 layer.fragment_number, layer.fragment_count)
+            assert fragment.data == bytes(layer.payload)
             compared += 1
         layer = layer.payload
     return compared

@@ -69,7 +69,7 @@ def _kind(frame: Frame) -> str:
         names = {Preq: "preq", Prep: "prep", Perr: "perr", Rann: "rann"}
         return next((names[type(e)] for e in frame.elements if type(e) in names), "other")
     if isinstance(frame, VendorAction):
-        return "fastpay-" + MESSAGE_TYPES[frame.msg_type]
+        return "fastpay-" + MESSAGE_TYPES[frame.payload.msg_type]
     if isinstance(frame, ActionFrame) and frame.category & 0x80:
         return "returned-action"
     if isinstance(frame, DataFrame) and frame.mesh_control is not None:
@@ -87,12 +87,13 @@ def codec_side(data: bytes) -> tuple[bool, str | None, str]:
     if isinstance(frame, SelfProtected) and kind.startswith("peering-") and frame.peering is None:
         return False, kind, "missing-peering-element"
     if isinstance(frame, VendorAction):
-        if frame.flags & FLAG_E2E_SEALED:
-            if len(frame.payload) < SEALED_OVERHEAD:
-                return False, kind, f"sealed payload of {len(frame.payload)} octets"
-        elif frame.fragment_count == 1:
+        fragment = frame.payload
+        if fragment.flags & FLAG_E2E_SEALED:
+            if len(fragment.data) < SEALED_OVERHEAD:
+                return False, kind, f"sealed payload of {len(fragment.data)} octets"
+        elif fragment.fragment_count == 1:
             try:
-                parse_message(frame.msg_type, frame.payload)
+                parse_message(fragment.msg_type, fragment.data)
             except AppRefusal as exc:
                 return False, kind, str(exc)
     return True, kind, type(frame).__name__

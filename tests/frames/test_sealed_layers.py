@@ -4,8 +4,11 @@ that decodes once the hop layer opens it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from scapy.layers.dot11 import Dot11, Dot11CCMP
 
+from meshframes.codec import VendorAction, decode, encode
 from meshframes.layers import FastPayHeader, FastPaySealed, FastPayTransferOrder, VendorSpecificProtectedAction
 from meshframes.layers.build import FrameOptions, build
 from meshframes.layers.dissect import decode_mpdu
@@ -15,10 +18,16 @@ from meshframes.seal.keys import derive_mtk, derive_pmk, new_peering_nonce
 
 
 def test_end_to_end_sealed_payload_dissects_into_its_fields():
+    """A fragment sealed by the seal library and put in its frame by the
+    codec dissects into sender, sequence number, ciphertext and tag; the
+    authority opens what it reads back to the frame as built."""
     client, authority = E2EIdentity(b"\x11" * 32), E2EIdentity(b"\x22" * 32)
     sealer = E2ESealer(client, initial_sequence=1_700_000_000_000_000)
     plain = bytes(build("fastpay-order", FrameOptions()))
-    sealed = sealer.seal_frame(authority.public, plain)
+    frame = decode(plain)
+    assert isinstance(frame, VendorAction)
+    destination, source = frame.mesh_control.addr_ext
+    sealed = encode(replace(frame, payload=sealer.seal_fragment(authority.public, frame.payload, destination, source)))
     result = decode_mpdu(sealed)
     assert result.kind == "fastpay-order" and result.malformed is None
     layer = result.packet[FastPaySealed]
@@ -29,8 +38,11 @@ def test_end_to_end_sealed_payload_dissects_into_its_fields():
     plain_body = bytes(Dot11(plain)[FastPayHeader].payload)
     assert len(layer.ciphertext) == len(plain_body)
     assert layer.ciphertext != plain_body
-    opened_sender, opened = E2ESealer(authority, initial_sequence=1).open_frame(sealed)
-    assert opened_sender == client.public and opened == plain
+    received = decode(sealed)
+    assert isinstance(received, VendorAction)
+    opened_sender, opened = E2ESealer(authority, initial_sequence=1).open_fragment(
+        received.payload, destination, source)
+    assert opened_sender == client.public and encode(replace(received, payload=opened)) == plain
 
 
 def test_ccmp_protected_vendor_frame_decodes_after_the_hop_opens_it():

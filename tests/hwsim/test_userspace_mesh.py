@@ -1,5 +1,5 @@
 """Our userspace nodes on real radios: three MeshNodes, each driven by
-NodeRuntime over an active monitor of its own hwsim radio, in a chain
+NodeHost over an active monitor of its own hwsim radio, in a chain
 u0 - u1 - u2 shaped in the medium (hwsim groups: u0 and u2 never hear each
 other), recorded by a fourth radio. They peer, HWMP finds the two-hop path
 and a signed FastPay order crosses it both ways; tshark and our analyzer

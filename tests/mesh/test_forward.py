@@ -1,20 +1,21 @@
 """The forwarder and the node around it: TTL, forwarding along paths, PERR
 on forwarding failure, duplicate suppression, the queue of frames waiting
-for a path, fragmentation end to end, and refusals of bad input, each
-counted by reason."""
+for a path, payloads carried end to end unread, and refusals of bad input,
+each counted by reason."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 from meshframes.codec import DataFrame, MacHeader, MeshControl, VendorAction, decode, encode
+from meshframes.codec.fastpay import FastPayFragment, MessageType, fragment
 from meshframes.codec.frames import CATEGORY_VENDOR, ActionFrame, ManagementFrame
 from meshframes.codec.header import BROADCAST, FC_PROTECTED, FC_RETRY
 from meshframes.codec.meshctl import AE_A5_A6
 from meshframes.codec.pathsel import Prep, Preq, PreqTarget
 from meshframes.codec.peering import MeshPeeringManagement
 from meshframes.hosts.base import RxFrame
-from meshframes.hosts.runtime import NodeRuntime
+from meshframes.hosts.node import NodeHost
 from meshframes.mesh.constants import MeshConfig, ReasonCode
 from meshframes.mesh.events import Action, Deliver, DeliverData, Refused, Transmit
 from meshframes.mesh.mbss import action_header, path_selection
@@ -41,7 +42,11 @@ def learn(n: MeshNode, via: bytes, dst: bytes, sn: int = 5, now: float = 0.0) ->
 def vendor(ta: bytes, ra: bytes, mesh_da: bytes, mesh_sa: bytes, ttl: int = 31, seq: int = 1,
            payload: bytes = b"order") -> VendorAction:
     return VendorAction(action_header(ra, ta), CATEGORY_VENDOR,
-                        MeshControl(AE_A5_A6, ttl, seq, (mesh_da, mesh_sa)), 1, 0, seq, 0, 1, payload)
+                        MeshControl(AE_A5_A6, ttl, seq, (mesh_da, mesh_sa)), FastPayFragment(1, 0, seq, 0, 1, payload))
+
+
+def one_fragment(data: bytes) -> FastPayFragment:
+    return FastPayFragment(MessageType.FASTPAY_ORDER, 0, 1, 0, 1, data)
 
 
 def delivered(actions: list[Action]) -> list:
@@ -141,20 +146,20 @@ def test_frames_wait_for_a_path_in_a_bounded_queue() -> None:
     """Sends to an unknown destination queue (frame_queue_len, oldest
     dropped) while a PREQ goes out; the PREP releases them to the next hop."""
     n = node()
-    actions = n.send_app(D, b"first", 0.0)
+    actions = n.send_payload(D, one_fragment(b"first"), 0.0)
     assert [type(f.elements[0]) for f in sent(actions)] == [Preq]
     for i in range(n.config.frame_queue_len):
-        actions = n.send_app(D, b"more %d" % i, 0.001)
+        actions = n.send_payload(D, one_fragment(b"more %d" % i), 0.001)
     assert refusals(actions) == ["frame-queue-overflow"]
     prep = Prep(0, 1, 30, D, 9, LIFETIME, 100, B, n.hwmp.sn)
     released = sent(n.receive(path_selection(B, C, prep), RX, 0.01))
     assert len(released) == n.config.frame_queue_len
-    assert {f.header.addr1 for f in released} == {C} and released[0].payload == b"more 0"
+    assert {f.header.addr1 for f in released} == {C} and released[0].payload.data == b"more 0"
 
 
 def test_failed_discovery_drops_the_queue() -> None:
     n = node()
-    n.send_app(D, b"lost", 0.0)
+    n.send_payload(D, one_fragment(b"lost"), 0.0)
     t = 0.1
     actions: list[Action] = []
     while "discovery-failed-frame-dropped" not in refusals(actions):
@@ -163,44 +168,30 @@ def test_failed_discovery_drops_the_queue() -> None:
     assert n.forwarder.pending(D) == 0
 
 
-def test_message_fragmented_and_reassembled_across_a_relay() -> None:
-    """A 5 kB message from A to C over B, frame by frame through the codec:
-    C delivers it whole, once."""
+def test_fragments_cross_a_relay_unread() -> None:
+    """The three fragments of a 5 kB message go from A to C over B, frame
+    by frame through the codec: C hands each one up as it was sent, and B
+    delivers none of them."""
     a, b, c = node(A, (B,)), node(B, (A, C)), node(C, (B,))
     learn(a, B, C)
     learn(b, C, C)
     learn(b, A, A)
     message = bytes(range(256)) * 20
+    parts = [FastPayFragment(MessageType.FASTPAY_CERTIFICATE, 0, 7, k, 3, part)
+             for k, part in enumerate(fragment(message))]
     hops = {A: a, B: b, C: c}
-    queue = [(A, f) for f in sent(a.send_app(C, message, 1.0, msg_type=3))]
+    queue = [(A, f) for part in parts for f in sent(a.send_payload(C, part, 1.0))]
     assert len(queue) == 3
-    got = []
+    got: dict[bytes, list] = {A: [], B: [], C: []}
     while queue:
         src, frame = queue.pop(0)
         frame = decode(encode(frame))
         target = hops[frame.header.addr1]
         actions = target.receive(frame, RX, 1.0)
-        got += [d for d in delivered(actions)]
+        got[frame.header.addr1] += delivered(actions)
         queue += [(frame.header.addr1, f) for f in sent(actions)]
-    assert got == [Deliver(A, 3, 0, message, None)]
-
-
-def test_fragments_complete_only_with_fragments_of_the_same_sealer() -> None:
-    """Who sealed a fragment (as the e2e layer reports it, never the air)
-    is part of its set: a cleartext fragment or one sealed by another
-    identity never completes a sealed set, and the delivery names the
-    sealer."""
-    n = node()
-    x, y = b"\x11" * 32, b"\x22" * 32
-
-    def part(number: int, sealed_by: bytes | None, seq: int) -> list[Action]:
-        frame = VendorAction(action_header(B, A), CATEGORY_VENDOR, MeshControl(AE_A5_A6, 31, seq, (B, A)),
-                             3, 0, 9, number, 2, bytes([number]) * 10)
-        return n.receive(frame, RX, 0.1, sealed_by)
-
-    assert not delivered(part(0, x, 1))
-    assert not delivered(part(1, None, 2)) and not delivered(part(1, y, 3))
-    assert delivered(part(1, x, 4)) == [Deliver(A, 3, 0, bytes(10) + b"\x01" * 10, x)]
+    assert got[C] == [Deliver(A, C, part) for part in parts] and not got[B]
+    assert b"".join(d.payload.data for d in got[C]) == message
 
 
 def test_linux_relayed_data_is_forwarded_with_the_bit_set() -> None:
@@ -239,10 +230,10 @@ def test_duplicate_detection_keeps_state_only_for_peer_table_entries() -> None:
     assert n.peers.get(A).last_seq_ctrl == {16: 0x50}  # type: ignore[union-attr]
 
 
-def run(frames: list[bytes], n: MeshNode) -> NodeRuntime:
+def run(frames: list[bytes], n: MeshNode) -> NodeHost:
     clock = ManualClock()
     radio = ListRadio(n.mac, clock)
-    runtime = NodeRuntime(n, radio, clock)
+    runtime = NodeHost(n, radio, clock)
     radio.inbox = [RxFrame(f, 0.0, -50, 60) for f in frames]
     runtime.poll()
     return runtime
@@ -308,39 +299,3 @@ def test_silent_entries_never_established_expire_after_the_plink_timeout() -> No
     assert n.counters["peer-expired"] == len(strangers)
     assert all(n.peers.get(m) is None for m in strangers)
     assert n.peers.get(D) is not None and n.peers.is_established(A) and n.peers.is_established(C)
-
-
-def first_fragment(n: MeshNode, source: bytes, message_id: int, sealed_by: bytes | None, seq: int,
-                   now: float = 1.0, number: int = 0) -> list[Action]:
-    """Fragment `number` of a two-fragment message from `source` (mesh SA) to n."""
-    frame = VendorAction(action_header(n.mac, A), CATEGORY_VENDOR, MeshControl(AE_A5_A6, 31, seq, (n.mac, source)),
-                         3, 0, message_id, number, 2, b"x" * 50)
-    return n.receive(frame, RX, now, sealed_by)
-
-
-def test_pending_fragment_sets_are_limited_per_origin_and_for_cleartext() -> None:
-    """Nobody fills the reassembly table: one origin holds at most
-    reassembly_max_per_source pending sets, cleartext sets (any mesh SA
-    can be made up) at most half the table, so a sealed message still
-    gets through; each refusal is counted, and a set that completes or
-    times out frees its place."""
-    from meshframes.mesh.node import TIMER_HOUSEKEEPING
-
-    n = node()
-    limit = n.config.reassembly_max_per_source
-    for mid in range(limit + 1):
-        first_fragment(n, D, mid, None, seq=mid)
-    assert n.counters["reassembly-source-limit"] == 1
-    assert delivered(first_fragment(n, D, 0, None, seq=100, number=1))
-    made_up = [bytes([2, 0xEE, 0, 0, i >> 8, i & 0xFF]) for i in range(200)]
-    for k, source in enumerate(made_up):
-        first_fragment(n, source, 1, None, seq=200 + k)
-    half = n.reassembler.max_pending // 2
-    assert n.counters["reassembly-cleartext-limit"] == (limit - 1) + len(made_up) - half
-    sealer = b"\x5e" * 32
-    assert not first_fragment(n, C, 9, sealer, seq=1000)
-    [whole] = delivered(first_fragment(n, C, 9, sealer, seq=1001, number=1))
-    assert whole.sealed_by == sealer
-    n.on_timer(TIMER_HOUSEKEEPING, 1.0 + n.config.reassembly_timeout)
-    assert n.counters["reassembly-timeout"] == half
-    assert not refusals(first_fragment(n, made_up[-1], 2, None, seq=2000, now=5.0))

@@ -2,7 +2,7 @@
 engine (peers taken as established) and compare what we would do with
 what that ns-3 node did.
 
-The replay uses the real NodeRuntime over a radio that plays the capture:
+The replay uses the real NodeHost over a radio that plays the capture:
 frames the ns-3 node received are given to our node at their capture
 time; frames it sent are the reference. Its ACKs give our engine transmit
 reports. Traffic the ns-3 node originated is handed to our node as

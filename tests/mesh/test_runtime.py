@@ -1,4 +1,4 @@
-"""The node runtime: security hooks on transmit and receive, engine
+"""The node host: security hooks on transmit and receive, engine
 robustness against arbitrary frames, table limits, and the rule that
 engines import no Scapy, click or rich."""
 
@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from enum import StrEnum
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from meshframes.codec import decode, encode
+from meshframes.codec.fastpay import FastPayFragment, MessageType
 from meshframes.codec.header import BROADCAST
 from meshframes.codec.pathsel import Preq, PreqTarget
 from meshframes.hosts.base import RxFrame
+from meshframes.hosts.node import NodeHost
 from meshframes.hosts.pcap import mpdus
-from meshframes.hosts.runtime import NodeRuntime
 from meshframes.mesh.constants import MeshConfig
 from meshframes.mesh.events import Refused
 from meshframes.mesh.hwmp import Hwmp
@@ -31,7 +33,7 @@ from .test_ns3_oracle import SHARED
 def test_engines_import_no_scapy_click_or_rich() -> None:
     """Importing the codec, the engines and the simulator pulls in none of
     the presentation or dissection libraries."""
-    code = ("import sys, meshframes.codec, meshframes.hosts.runtime, meshframes.sim.network, "
+    code = ("import sys, meshframes.codec, meshframes.hosts.node, meshframes.sim.network, "
             "meshframes.bench.scale; print(sorted(m for m in sys.modules "
             "if m.split('.')[0] in ('scapy', 'click', 'rich')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -46,29 +48,32 @@ def test_frame_layers_wrap_every_frame() -> None:
     clock = ManualClock()
     mark = b"SEALED"
 
+    class Toy(StrEnum):
+        MARK_MISSING = "mark-missing"
+
     class Marking:
         def protect(self, mpdu: bytes) -> bytes | Refused:
             return mark + mpdu
 
         def unprotect(self, mpdu: bytes) -> bytes | Refused:
-            return mpdu[len(mark):] if mpdu.startswith(mark) else Refused("mark-missing")
+            return mpdu[len(mark):] if mpdu.startswith(mark) else Refused(Toy.MARK_MISSING)
 
     radios = {mac: ListRadio(mac, clock) for mac in (A, B)}
     delivered: list = []
-    runtimes = {mac: NodeRuntime(MeshNode(mac, MeshConfig()), radios[mac], clock, on_deliver=delivered.append,
+    runtimes = {mac: NodeHost(MeshNode(mac, MeshConfig()), radios[mac], clock, on_deliver=delivered.append,
                                  layers=[Marking()]) for mac in (A, B)}
     for runtime in runtimes.values():
         runtime.start()
     for step in range(200):
         clock.t = step * 0.02
         if step == 150:
-            runtimes[A].send_app(B, b"through the hooks")
+            runtimes[A].send_payload(B, FastPayFragment(MessageType.FASTPAY_ORDER, 0, 1, 0, 1, b"through the hooks"))
         for mac, other in ((A, B), (B, A)):
             runtimes[mac].poll()
             assert all(data.startswith(mark) for _, data in radios[mac].sent)
             radios[other].inbox += [RxFrame(data, clock.t, -40, 540) for _, data in radios[mac].sent]
             radios[mac].sent.clear()
-    assert [d.payload for d in delivered] == [b"through the hooks"]
+    assert [d.payload.data for d in delivered] == [b"through the hooks"]
     radios[B].inbox.append(RxFrame(b"plain", clock.t, None, None))
     runtimes[B].poll()
     assert runtimes[B].node.counters["mark-missing"] == 1
@@ -90,7 +95,7 @@ def test_engine_survives_mutated_frames(edits: list[tuple[bytes, int, int]]) -> 
         take_as_established(node.peers, bytes.fromhex(neighbour))
     clock = ManualClock()
     radio = ListRadio(node.mac, clock)
-    runtime = NodeRuntime(node, radio, clock)
+    runtime = NodeHost(node, radio, clock)
     runtime.start()
     for seed, pos, value in edits:
         data = bytearray(seed)

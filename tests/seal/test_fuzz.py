@@ -1,5 +1,6 @@
-"""Arbitrary bytes and damaged frames never crash a receiver: every input is
-either opened or refused with a counted `SealError`."""
+"""Arbitrary bytes, damaged frames and made-up fragments never crash a
+receiver: every input is either opened or refused with a counted
+`SealError`."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import contextlib
 import hashlib
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from meshframes.codec.fastpay import FastPayFragment, MessageType
 from meshframes.seal.ampe import open_ampe
 from meshframes.seal.e2e import FLAG_SEALED, E2EIdentity, E2ESealer
 from meshframes.seal.errors import Reason, SealError
@@ -39,7 +42,7 @@ def sealed_frames() -> list[bytes]:
     ]
 
 
-def refused_or_opened(open_: Callable[[bytes], object], counter: Counter[Reason], data: bytes) -> None:
+def refused_or_opened(open_: Callable[[Any], object], counter: Counter[Reason], data: object) -> None:
     before = sum(counter.values())
     try:
         open_(data)
@@ -69,29 +72,31 @@ def test_hop_open_survives_truncated_and_spliced_frames(frame, cut, splice, at):
 
 CLIENT = E2EIdentity(hashlib.sha256(b"client").digest()).public
 payloads = st.one_of(st.binary(max_size=120), st.binary(min_size=8, max_size=80).map(lambda tail: CLIENT + tail))
+macs = st.sampled_from([MAC_A, MAC_B, MAC_C, b"\xff" * 6])
 
 
 @settings(max_examples=300)
-@given(payloads, st.booleans(), st.booleans())
-def test_e2e_open_survives_arbitrary_payloads(payload, extended, order):
-    """FastPay frames with the sealed flag and any payload octets, some of
-    them naming a real identity so that the tag check itself is reached."""
+@given(payloads, macs, macs)
+def test_e2e_open_survives_arbitrary_payloads(payload, destination, source):
+    """FastPay fragments with the sealed flag and any payload octets, some
+    of them naming a real identity so that the tag check itself is
+    reached, between any end-to-end addresses."""
     node = E2ESealer(E2EIdentity(hashlib.sha256(b"authority").digest()), initial_sequence=1)
-    frame = fastpay_frame(MAC_A, MAC_B, MAC_A, MAC_C, payload, flags=FLAG_SEALED, category=127)
-    if not extended:
-        # Mesh Control without address extension: drop A5/A6 (octets 34-45).
-        frame = frame[:28] + bytes((0,)) + frame[29:34] + frame[46:]
-    if order:
-        frame = frame[:1] + bytes((0x80,)) + frame[2:]
-    refused_or_opened(node.open_frame, node.rejected, frame)
+    fragment = FastPayFragment(MessageType.FASTPAY_ORDER, FLAG_SEALED, 7, 0, 1, payload)
+    refused_or_opened(lambda f: node.open_fragment(f, destination, source), node.rejected, fragment)
+
+
+fragments = st.builds(FastPayFragment, st.integers(0, 255), st.integers(0, 255), st.integers(0, 0xFFFF),
+                      st.integers(0, 255), st.integers(0, 255), st.one_of(st.binary(max_size=160), payloads),
+                      st.integers(0, 255))
 
 
 @settings(max_examples=300)
-@given(st.binary(max_size=160))
-def test_e2e_open_survives_arbitrary_frames(data):
-    """Arbitrary octets handed to the end-to-end layer."""
+@given(fragments)
+def test_e2e_open_survives_arbitrary_fragments(fragment):
+    """Arbitrary header fields and octets handed to the end-to-end layer."""
     node = E2ESealer(E2EIdentity(hashlib.sha256(b"authority").digest()), initial_sequence=1)
-    refused_or_opened(node.open_frame, node.rejected, data)
+    refused_or_opened(lambda f: node.open_fragment(f, MAC_C, MAC_A), node.rejected, fragment)
 
 
 @settings(max_examples=200)

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.tshark
 def secure_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SimNetwork]:
     pcap = tmp_path_factory.mktemp("secure") / "secure.pcap"
     net = chain(3, 20.0, mesh=MeshConfig(passphrase="tshark knows this key"), pcap=pcap)
-    net.send_app(0, 2, b"order for tshark", at=3.0)
+    net.send_payload(0, 2, b"order for tshark", at=3.0)
     net.send_data(0, BROADCAST, bytes.fromhex("aaaa03000000" "88b5") + b"flood for tshark", at=3.2)
     net.run(4.0)
     net.close()

@@ -11,6 +11,7 @@ import random
 from dataclasses import dataclass, field
 
 from meshframes.codec import MeshAction, VendorAction
+from meshframes.codec.fastpay import MessageType
 from meshframes.codec.header import BROADCAST
 from meshframes.codec.pathsel import Perr, Prep, Preq
 from meshframes.mesh.constants import MeshConfig, RootMode
@@ -26,7 +27,7 @@ AIR = 0.05  # generous bound on airtime and queueing of a handful of frames
 
 @dataclass
 class Log:
-    """What every node decided, from the runtime's observer hook."""
+    """What every node decided, from the host's observer hook."""
 
     events: list[tuple[float, int, Action]] = field(default_factory=list)
 
@@ -56,8 +57,8 @@ def test_six_node_chain_node_3_removed_no_heal() -> None:
     log = Log()
     net = chain(6, 20.0, observer=log)
     for k in range(26):
-        net.send_app(5, 0, b"request %d" % k, at=2.0 + 0.5 * k)
-        net.send_app(0, 5, b"reply %d" % k, at=2.01 + 0.5 * k)
+        net.send_payload(5, 0, b"request %d" % k, at=2.0 + 0.5 * k)
+        net.send_payload(0, 5, b"reply %d" % k, at=2.01 + 0.5 * k)
     net.fail(3, at=5.0)
     net.run(16.0)
     assert deliveries_to(net, 0) and deliveries_to(net, 5)
@@ -89,7 +90,7 @@ def test_grid_relay_fails_and_the_path_heals() -> None:
     net = grid(3, 4, 20.0, medium=MediumConfig(radio_range=25.0), observer=log)
     src, dst, interval = 4, 7, 0.1
     for k in range(120):
-        net.send_app(src, dst, b"%d" % k, at=3.0 + interval * k)
+        net.send_payload(src, dst, b"%d" % k, at=3.0 + interval * k)
     net.run(6.0)
     before = net.path_of(src, dst)
     assert before is not None and len(before) == 4
@@ -120,7 +121,7 @@ def test_moving_node_path_changes() -> None:
         net.add_node((float(x), 0.0))
     walker = net.add_node(Waypoints([(0.0, 10.0), (80.0, 10.0)], speed=2.0, t0=4.0)).index
     for k in range(90):
-        net.send_app(0, walker, b"to the walker %d" % k, at=3.0 + 0.5 * k)
+        net.send_payload(0, walker, b"to the walker %d" % k, at=3.0 + 0.5 * k)
     net.run(50.0)
     hops = [a.hop_count for t, i, a in log.events if i == 0 and isinstance(a, PathChanged)
             and a.destination == sim_mac(walker) and a.next_hop is not None]
@@ -143,7 +144,7 @@ def test_seed_demo_random_waypoint_is_reproducible() -> None:
             net.add_node(net.random_waypoint((150.0, 120.0), (1.0, 3.0)),
                          radio_range=ranges.uniform(25.0, 30.0))
         for k in range(60):
-            net.send_app(0, 1, b"%d" % k, at=3.0 + k)
+            net.send_payload(0, 1, b"%d" % k, at=3.0 + k)
         net.run(65.0)
         return net.trace_digest(), net, log
     digest, net, log = run(21)
@@ -163,7 +164,7 @@ def test_two_node_peering_closes_and_reestablishes() -> None:
     first = net.nodes[0].node.peers.get(sim_mac(1))
     assert first is not None and first.state is PlinkState.ESTAB
     old_llid = first.llid
-    net.at(3.0, lambda: net.nodes[0].runtime.close_peer(sim_mac(1)))
+    net.at(3.0, lambda: net.nodes[0].host.close_peer(sim_mac(1)))
     net.run(3.0 + CONFIG.dot11MeshHoldingTimeout + AIR)
     assert net.peer_state(0, 1) is PlinkState.IDLE and net.peer_state(1, 0) is not PlinkState.ESTAB
     net.run(3.0 + CONFIG.dot11MeshHoldingTimeout + CONFIG.beacon_interval + 0.5)
@@ -173,7 +174,7 @@ def test_two_node_peering_closes_and_reestablishes() -> None:
     net.recover(1, at=10.0)
     net.run(6.0 + CONFIG.beacon_loss_limit * CONFIG.beacon_interval + CONFIG.beacon_interval)
     assert net.peer_state(0, 1) is not PlinkState.ESTAB
-    net.send_app(0, 1, b"after the return", at=12.5)
+    net.send_payload(0, 1, b"after the return", at=12.5)
     net.run(13.0)
     assert net.peer_state(0, 1) is PlinkState.ESTAB and net.peer_state(1, 0) is PlinkState.ESTAB
     assert deliveries_to(net, 1, after=12.5)
@@ -186,10 +187,10 @@ def test_ttl_expiry() -> None:
     net = SimNetwork(5)
     for i in range(5):
         net.add_node((20.0 * i, 0.0), config=MeshConfig(dot11MeshTTL=3) if i == 0 else None)
-    net.send_app(0, 3, b"three hops", at=3.0)
-    net.send_app(0, 4, b"four hops", at=3.5)
+    net.send_payload(0, 3, b"three hops", at=3.0)
+    net.send_payload(0, 4, b"four hops", at=3.5)
     net.run(5.0)
-    assert [d.message.payload for d in net.deliveries] == [b"three hops"]
+    assert [d.message.payload.data for d in net.deliveries] == [b"three hops"]
     assert net.nodes[3].node.counters["ttl-expired"] == 1
     assert net.path_of(0, 4) is not None  # HWMP (element TTL 31) did find the path
 
@@ -201,10 +202,10 @@ def test_flood_is_delivered_and_rebroadcast_once_per_node() -> None:
     log = Log()
     net = grid(4, 4, 20.0, observer=log)
     for k in range(3):
-        net.send_app(0, BROADCAST, b"announce %d" % k, at=3.0 + k, msg_type=8)
+        net.send_payload(0, BROADCAST, b"announce %d" % k, at=3.0 + k, msg_type=MessageType.FASTPAY_ANNOUNCE)
     net.run(7.0)
     for k in range(3):
-        got = sorted(d.node for d in net.deliveries if d.message.payload == b"announce %d" % k)
+        got = sorted(d.node for d in net.deliveries if d.message.payload.data == b"announce %d" % k)
         assert got == list(range(1, 16))
     copies: dict[tuple[int, int], int] = {}
     for _t, i, a in log.events:

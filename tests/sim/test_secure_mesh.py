@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from meshframes.codec import MeshControl, SelfProtected, VendorAction, decode, encode
 from meshframes.codec.elements import Mic
+from meshframes.codec.fastpay import FastPayFragment
 from meshframes.codec.frames import CATEGORY_VENDOR, CATEGORY_VENDOR_PROTECTED
 from meshframes.codec.header import BROADCAST
 from meshframes.codec.meshctl import AE_A5_A6
@@ -43,7 +44,7 @@ SECURITY_REASONS = {r.value for r in Reason if not r.value.startswith("e2e-")}
 
 
 def payloads(net: SimNetwork, node: int) -> list[bytes]:
-    return [d.message.payload for d in net.deliveries if d.node == node]  # type: ignore[union-attr]
+    return [d.message.payload.data for d in net.deliveries if d.node == node]  # type: ignore[union-attr]
 
 
 def security_refusals(net: SimNetwork) -> dict[str, int]:
@@ -64,8 +65,8 @@ def traffic(net: SimNetwork, start: float) -> list[bytes]:
     last = len(net.nodes) - 1
     sent = []
     for k in range(4):
-        net.send_app(0, last, b"order %d" % k, at=start + 0.1 * k)
-        net.send_app(last, 0, b"vote %d" % k, at=start + 0.05 + 0.1 * k)
+        net.send_payload(0, last, b"order %d" % k, at=start + 0.1 * k)
+        net.send_payload(last, 0, b"vote %d" % k, at=start + 0.05 + 0.1 * k)
         sent += [b"order %d" % k, b"vote %d" % k]
     return sent
 
@@ -100,7 +101,7 @@ def test_secure_chain_peers_discovers_and_delivers(tmp_path: Path) -> None:
 
 def secure_capture(path: Path) -> Path:
     net = chain(3, 20.0, mesh=SECURE, pcap=path)
-    net.send_app(0, 2, b"order", at=3.0)
+    net.send_payload(0, 2, b"order", at=3.0)
     net.send_data(0, BROADCAST, bytes.fromhex("aaaa03000000" "88b5") + b"flood", at=3.2)
     net.run(4.0)
     net.close()
@@ -160,8 +161,8 @@ def test_station_with_the_wrong_passphrase_never_peers() -> None:
     for i in range(3):
         net.add_node((20.0 * i, 0.0), config=SECURE)
     net.add_node((60.0, 0.0), config=MeshConfig(passphrase="not the mesh passphrase"))
-    net.send_app(0, 2, b"to a member", at=3.0)
-    net.send_app(0, 3, b"to the outsider", at=3.0)
+    net.send_payload(0, 2, b"to a member", at=3.0)
+    net.send_payload(0, 3, b"to the outsider", at=3.0)
     net.run(6.0)
     estab = {(i, a.peer) for _, i, a in log.events if isinstance(a, PeerChanged) and a.new == "ESTAB"}
     assert (2, sim_mac(3)) not in estab and (3, sim_mac(2)) not in estab
@@ -183,7 +184,7 @@ def with_pn(frame: bytes, pn: int) -> bytes:
 def fastpay(ra: bytes, ta: bytes, payload: bytes, category: int) -> bytes:
     """A FastPay frame from `ta` to `ra`, ending there, as a relay would send it."""
     mc = MeshControl(AE_A5_A6, 31, 77, (ra, ta))
-    return encode(VendorAction(action_header(ra, ta), category, mc, 1, 0, 9, 0, 1, payload))
+    return encode(VendorAction(action_header(ra, ta), category, mc, FastPayFragment(1, 0, 9, 0, 1, payload)))
 
 
 def test_attacker_radio_is_refused_by_reason(tmp_path: Path) -> None:
@@ -194,7 +195,7 @@ def test_attacker_radio_is_refused_by_reason(tmp_path: Path) -> None:
     relayed, and genuine traffic goes on."""
     net = chain(3, 20.0, mesh=SECURE, pcap=tmp_path / "before.pcap")
     attacker = net.add_radio((20.0, 10.0), ATTACKER)
-    net.send_app(0, 2, b"genuine 1", at=3.0)
+    net.send_payload(0, 2, b"genuine 1", at=3.0)
     net.run(4.0)
     net.close()
     a, b, c = (sim_mac(i) for i in range(3))
@@ -224,9 +225,9 @@ def test_attacker_radio_is_refused_by_reason(tmp_path: Path) -> None:
         for node, reason in expected.items():
             got = net.nodes[node].node.counters[reason.value] - before[node].get(reason.value, 0)
             assert got == 1, f"{name}: station {node} counted {got} x {reason.value}"
-    net.send_app(0, 2, b"genuine 2", at=t)
+    net.send_payload(0, 2, b"genuine 2", at=t)
     net.run(t + 0.5)
-    assert [d.message.payload for d in net.deliveries] == [b"genuine 1", b"genuine 2"]  # type: ignore[union-attr]
+    assert [d.message.payload.data for d in net.deliveries] == [b"genuine 1", b"genuine 2"]  # type: ignore[union-attr]
     assert [d.node for d in net.deliveries] == [2, 2]
     assert all(n.node.peers.get(ATTACKER) is None for n in net.nodes)
     assert net.peer_state(0, 1) is PlinkState.ESTAB and net.peer_state(1, 2) is PlinkState.ESTAB
@@ -237,13 +238,13 @@ def test_repeering_rotates_keys_and_traffic_continues() -> None:
     link has a new MTK whose PNs restart at 1, the old key is gone at both
     ends, and traffic across the link is delivered as before."""
     net = chain(3, 20.0, mesh=SECURE)
-    net.send_app(0, 2, b"before", at=2.5)
+    net.send_payload(0, 2, b"before", at=2.5)
     net.run(3.0)
     rsn0, rsn1 = net.nodes[0].node.rsn, net.nodes[1].node.rsn
     assert rsn0 is not None and rsn1 is not None
     old = rsn0.link_key(sim_mac(1))
     assert old is not None and rsn0.hop.keys.tx_key(sim_mac(1)).next_pn > 1
-    net.at(3.0, lambda: net.nodes[0].runtime.close_peer(sim_mac(1)))
+    net.at(3.0, lambda: net.nodes[0].host.close_peer(sim_mac(1)))
     net.run(3.0 + AIR)
     assert rsn0.link_key(sim_mac(1)) is None and rsn1.link_key(sim_mac(0)) is None
     net.run(3.0 + SECURE.dot11MeshHoldingTimeout + SECURE.beacon_interval + 0.5)
@@ -251,7 +252,7 @@ def test_repeering_rotates_keys_and_traffic_continues() -> None:
     new = rsn0.link_key(sim_mac(1))
     assert new is not None and new != old and rsn1.link_key(sim_mac(0)) == new
     assert rsn0.hop.keys.tx_key(sim_mac(1)).next_pn == 1
-    net.send_app(0, 2, b"after", at=net.now)
+    net.send_payload(0, 2, b"after", at=net.now)
     net.run(net.now + 0.5)
     assert payloads(net, 2) == [b"before", b"after"]
     assert rsn0.hop.keys.tx_key(sim_mac(1)).next_pn > 1
@@ -263,7 +264,7 @@ def test_secure_run_replays_bit_for_bit() -> None:
     gives the same air, keys included; another seed other keys."""
     def run(seed: int) -> tuple[str, bytes | None]:
         net = chain(3, 20.0, seed=seed, mesh=SECURE)
-        net.send_app(0, 2, b"order", at=2.5)
+        net.send_payload(0, 2, b"order", at=2.5)
         net.run(3.0)
         rsn = net.nodes[0].node.rsn
         assert rsn is not None
@@ -282,7 +283,7 @@ class RecordedMesh:
     def __init__(self, path: Path) -> None:
         self.net = chain(3, 20.0, mesh=SECURE, pcap=path)
         self.attacker = self.net.add_radio((20.0, 10.0), ATTACKER)
-        self.net.send_app(0, 2, b"genuine", at=3.0)
+        self.net.send_payload(0, 2, b"genuine", at=3.0)
         self.net.send_data(2, BROADCAST, bytes.fromhex("aaaa03000000" "88b5") + b"flood", at=3.2)
         self.net.run(4.0)
         self.net.close()

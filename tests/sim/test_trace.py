@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from meshframes.codec import MeshAction, SelfProtected, VendorAction, decode, encode
+from meshframes.codec.fastpay import MessageType
 from meshframes.hosts.pcap import LINKTYPE_IEEE802_11_RADIOTAP, mpdus, read_capture
 from meshframes.sim.medium import MediumConfig
 from meshframes.sim.network import SimNetwork, chain
@@ -22,8 +23,8 @@ def small_run(seed: int, pcap: Path | None = None) -> SimNetwork:
     for _i, where in enumerate([(0, 0), (20, 0), (40, 0), (20, 20), (40, 20)]):
         net.add_node((float(where[0]), float(where[1])))
     for k in range(5):
-        net.send_app(0, 4, b"payment %d" % k, at=3.0 + 0.5 * k)
-    net.send_app(4, b"\xff" * 6, b"announce", at=4.2, msg_type=8)
+        net.send_payload(0, 4, b"payment %d" % k, at=3.0 + 0.5 * k)
+    net.send_payload(4, b"\xff" * 6, b"announce", at=4.2, msg_type=MessageType.FASTPAY_ANNOUNCE)
     net.run(8.0)
     net.close()
     return net

@@ -1,0 +1,242 @@
+"""The node host: one mesh node on one radio, the application party it runs
+(none for a relay), one timer heap and one clock. The simulator, the hwsim
+userspace nodes and a node on a real radio all run nodes through it.
+
+The host owns what the engines must not: bytes on the air (decoding and
+encoding with the codec, Sequence Control numbering), the byte layers
+between node and air (a secure mesh's link security, `MeshNode.rsn`), the
+timers of both engines against its clock, and the callbacks through which
+people and tests watch. The engines only decide:
+
+    radio --bytes--> layers --bytes--> codec --Frame--> MeshNode
+    MeshNode --Deliver--> Party (transport, then FastPay engine)
+    Party --SendPayload--> MeshNode --Transmit--> codec --> layers --> radio
+
+Timers of the node and of the party share one heap, each key tagged with
+its owner; arming a key again replaces its deadline.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
+
+from meshframes.app.events import AppAction, Event, SendPayload
+from meshframes.app.party import Party
+from meshframes.codec import DecodeError, EncodeError, Frame, decode, encode
+from meshframes.codec.fastpay import FastPayFragment
+from meshframes.codec.header import TYPE_CTRL
+from meshframes.mesh.events import (
+    Action,
+    CancelTimer,
+    Deliver,
+    DeliverData,
+    MeshRefusal,
+    Refused,
+    RxFrame,
+    SetTimer,
+    TimerKey,
+    Transmit,
+)
+from meshframes.mesh.node import MeshNode
+
+from .base import Clock, Radio, TxReport
+
+MESH = "mesh"
+APP = "app"
+
+
+@runtime_checkable
+class TxStatusRadio(Protocol):
+    """A Radio that also reports ACK status (the simulator and the monitor
+    transport do; where none is reported, link loss is found by beacon
+    loss)."""
+
+    def tx_reports(self) -> list[TxReport]: ...
+
+
+class FrameLayer(Protocol):
+    """A transformation of MPDU bytes between the node and the air: per-hop
+    link security (`MeshNode.rsn`), or a fault injector in a test.
+    `protect` gives the MPDU to send or Refused (it needs protection and
+    cannot have it: not sent); `unprotect` gives the plaintext MPDU or
+    Refused (bad MIC, replay...). Refusals are counted by the node under
+    their reason."""
+
+    def protect(self, mpdu: bytes) -> bytes | Refused: ...
+
+    def unprotect(self, mpdu: bytes) -> bytes | Refused: ...
+
+
+DeliverHandler = Callable[[Deliver], None]
+DataHandler = Callable[[DeliverData], None]
+ActionObserver = Callable[[float, Action], None]
+EventHandler = Callable[[Event], None]
+Command = Callable[[float], list[AppAction]]
+
+
+class NodeHost:
+    def __init__(self, node: MeshNode, radio: Radio, clock: Clock, *, party: Party | None = None,
+                 layers: Sequence[FrameLayer] = (), on_deliver: DeliverHandler | None = None,
+                 on_data: DataHandler | None = None, on_event: EventHandler | None = None,
+                 observer: ActionObserver | None = None) -> None:
+        """`layers` are ordered from the node towards the air; a secure
+        mesh's link security (`node.rsn`) comes last, next to the air.
+        `on_deliver` sees every payload the node delivers (before the
+        party takes it), `on_event` every event of the party, `observer`
+        every action of the node."""
+        if radio.mac != node.mac:
+            raise ValueError(f"radio {radio.mac.hex(':')} and node {node.mac.hex(':')} differ")
+        if party is not None and party.mac != node.mac:
+            raise ValueError(f"party {party.mac.hex(':')} and node {node.mac.hex(':')} differ")
+        self.node = node
+        self.radio = radio
+        self.clock = clock
+        self.party = party
+        self.on_deliver = on_deliver
+        self.on_data = on_data
+        self.on_event = on_event
+        self.observer = observer
+        self.layers: tuple[FrameLayer, ...] = tuple(layers) + ((node.rsn,) if node.rsn is not None else ())
+        self.events: list[Event] = []
+        # Checked once: a runtime-checkable Protocol test is slow per poll.
+        self._tx_status = isinstance(radio, TxStatusRadio)
+        self._seq = 0
+        self._deadlines: dict[tuple[str, TimerKey], float] = {}
+        self._heap: list[tuple[float, int, str, TimerKey]] = []
+        self._tick = 0
+
+    # -- commands ------------------------------------------------------------
+
+    def start(self) -> None:
+        now = self.clock.now()
+        self._apply(self.node.start(now))
+        if self.party is not None:
+            self._apply_app(self.party.start(now))
+
+    def command(self, command: Command) -> None:
+        """Run a command of the party now (`lambda now: party.transfer(...)`)
+        and carry out what it returns."""
+        self._apply_app(command(self.clock.now()))
+
+    def send_payload(self, dst: bytes, payload: FastPayFragment) -> None:
+        """Put one payload on the mesh towards `dst`, as a party would."""
+        self._apply(self.node.send_payload(dst, payload, self.clock.now()))
+
+    def send_data(self, dst: bytes, body: bytes) -> None:
+        self._apply(self.node.send_data(dst, body, self.clock.now()))
+
+    def close_peer(self, addr: bytes) -> None:
+        self._apply(self.node.close_peer(addr, self.clock.now()))
+
+    def follow_link(self, addr: bytes, established: bool) -> None:
+        self._apply(self.node.follow_link(addr, established, self.clock.now()))
+
+    # -- running -------------------------------------------------------------
+
+    def poll(self) -> None:
+        """Handle everything that arrived and every timer that is due."""
+        now = self.clock.now()
+        for rx in self.radio.receive():
+            self._receive(rx, now)
+        if self._tx_status:
+            for report in self.radio.tx_reports():  # type: ignore[attr-defined]
+                self._apply(self.node.on_tx_status(report.ra, report.acked, report.rate_100kbps, now))
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            deadline, _, owner, key = heapq.heappop(heap)
+            if self._deadlines.get((owner, key)) != deadline:
+                continue  # re-armed or cancelled since
+            del self._deadlines[(owner, key)]
+            if owner == MESH:
+                self._apply(self.node.on_timer(key, now))
+            elif self.party is not None:
+                self._apply_app(self.party.on_timer(key, now))
+
+    def next_deadline(self) -> float | None:
+        heap = self._heap
+        while heap and self._deadlines.get((heap[0][2], heap[0][3])) != heap[0][0]:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
+    def run(self, until: float, idle: float = 0.001) -> None:
+        """Blocking loop for real radios: poll, then sleep until the next
+        timer or for `idle` seconds, whichever is sooner."""
+        while self.clock.now() < until:
+            self.poll()
+            deadline = self.next_deadline()
+            wait = idle if deadline is None else min(idle, max(0.0, deadline - self.clock.now()))
+            time.sleep(wait)
+
+    # -- internals -----------------------------------------------------------
+
+    def _arm(self, owner: str, key: TimerKey, deadline: float) -> None:
+        self._tick += 1
+        self._deadlines[(owner, key)] = deadline
+        heapq.heappush(self._heap, (deadline, self._tick, owner, key))
+
+    def _receive(self, rx: RxFrame, now: float) -> None:
+        data = rx.data
+        for layer in reversed(self.layers):
+            plain = layer.unprotect(data)
+            if isinstance(plain, Refused):
+                self._apply(self.node.refuse(plain.reason, plain.detail))
+                return
+            data = plain
+        try:
+            frame = decode(data)
+        except DecodeError as exc:
+            self._apply(self.node.refuse(MeshRefusal.MALFORMED, f"{exc.what}: got {exc.got}, expected {exc.expected}"))
+            return
+        self._apply(self.node.receive(frame, rx, now))
+
+    def _apply(self, actions: list[Action]) -> None:
+        now = self.clock.now()
+        for action in actions:
+            if self.observer is not None:
+                self.observer(now, action)
+            if isinstance(action, Transmit):
+                self._transmit(action.frame)
+            elif isinstance(action, SetTimer):
+                self._arm(MESH, action.key, action.deadline)
+            elif isinstance(action, CancelTimer):
+                self._deadlines.pop((MESH, action.key), None)
+            elif isinstance(action, Deliver):
+                if self.on_deliver is not None:
+                    self.on_deliver(action)
+                if self.party is not None:
+                    self._apply_app(self.party.on_deliver(action, now))
+            elif isinstance(action, DeliverData) and self.on_data is not None:
+                self.on_data(action)
+
+    def _apply_app(self, actions: list[AppAction]) -> None:
+        for action in actions:
+            if isinstance(action, SendPayload):
+                self._apply(self.node.send_payload(action.destination, action.payload, self.clock.now()))
+            elif isinstance(action, SetTimer):
+                self._arm(APP, action.key, max(action.deadline, self.clock.now()))
+            else:
+                self.events.append(action)
+                if self.on_event is not None:
+                    self.on_event(action)
+
+    def _transmit(self, frame: Frame) -> None:
+        try:
+            data = encode(frame)
+        except EncodeError as exc:
+            self._apply(self.node.refuse(MeshRefusal.UNENCODABLE, str(exc)))
+            return
+        if (data[0] >> 2) & 0x3 != TYPE_CTRL:
+            # Sequence Control: one counter for all our frames (9.3.2.11).
+            self._seq = (self._seq + 1) & 0xFFF
+            data = data[:22] + (self._seq << 4).to_bytes(2, "little") + data[24:]
+        for layer in self.layers:
+            sealed = layer.protect(data)
+            if isinstance(sealed, Refused):
+                self._apply(self.node.refuse(sealed.reason, sealed.detail))
+                return
+            data = sealed
+        self.radio.transmit(data)
+
