@@ -21,7 +21,10 @@ TYPE_EXT = 3
 
 SUBTYPE_PROBE_RESP = 5
 SUBTYPE_BEACON = 8
+SUBTYPE_DISASSOCIATION = 10
+SUBTYPE_DEAUTHENTICATION = 12
 SUBTYPE_ACTION = 13
+SUBTYPE_ACTION_NO_ACK = 14
 SUBTYPE_QOS_DATA = 8
 SUBTYPE_QOS_NULL = 12
 
@@ -32,11 +35,20 @@ FC_RETRY = 0x0800
 FC_PROTECTED = 0x4000
 FC_ORDER = 0x8000
 
+# Data subtypes, 9.2.4.1.3 Table 9-1: bit 3 (0x8) marks QoS data, bit 2
+# (0x4) the subtypes without a frame body (Null, QoS Null, CF-Ack/Poll).
+DATA_SUBTYPE_QOS = 0x8
+DATA_SUBTYPE_NO_DATA = 0x4
+
 # QoS Control bits the Mesh Control rule reads, 9.2.4.5.1.
 QOS_AMSDU_PRESENT = 0x0080
 QOS_MESH_CONTROL_PRESENT = 0x0100
 
 BROADCAST = b"\xff\xff\xff\xff\xff\xff"
+
+# 12.5.2.2, 12.5.3.2: a protected body starts with an 8-octet WEP IV + ICV
+# or TKIP/CCMP/GCMP header.
+SECURITY_HEADER_LEN = 8
 
 # 9.3.3: the fixed fields before the elements of a management frame body,
 # by subtype: (frame name, octets). Probe requests, ATIMs and the reserved
@@ -117,7 +129,7 @@ class MacHeader:
     def encode(self) -> bytes:
         fc = self.frame_control
         is_data = (fc >> 2) & 0x3 == TYPE_DATA
-        qos = is_data and bool((fc >> 4) & 0x8)
+        qos = is_data and bool((fc >> 4) & DATA_SUBTYPE_QOS)
         four = is_data and fc & (FC_TO_DS | FC_FROM_DS) == FC_TO_DS | FC_FROM_DS
         # 9.2.4.7: +HTC is present in QoS data and in management frames with Order set.
         htc = bool(fc & FC_ORDER) and (qos or not is_data)
@@ -151,7 +163,7 @@ def decode_header(data: bytes) -> tuple[MacHeader, int]:
     fc, duration = _FC_DUR.unpack_from(data, 0)
     ftype = (fc >> 2) & 0x3
     is_data = ftype == TYPE_DATA
-    qos = is_data and bool((fc >> 4) & 0x8)
+    qos = is_data and bool((fc >> 4) & DATA_SUBTYPE_QOS)
     off = 24
     addr4 = None
     if is_data and fc & (FC_TO_DS | FC_FROM_DS) == FC_TO_DS | FC_FROM_DS:

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 
 from meshframes.codec.fastpay import MAX_FRAGMENT_PAYLOAD
 
+# Reason codes are wire constants: the codec owns them, the engines use them from here.
+from meshframes.codec.reason import ReasonCode as ReasonCode
+
 TU = 1024e-6  # time unit, 802.11-2020 3.1
 
 
@@ -23,24 +26,6 @@ def tu(count: float) -> float:
 def to_tu(seconds: float) -> int:
     """Whole TUs, rounded down like Linux's MSEC_TO_TU (5000 ms -> 4882)."""
     return round(seconds * 1e6) // 1024
-
-
-class ReasonCode(enum.IntEnum):
-    """Reason codes of the mesh, 802.11-2020 Table 9-49."""
-
-    MESH_PEERING_CANCELLED = 52
-    MESH_MAX_PEERS = 53
-    MESH_CONFIGURATION_POLICY_VIOLATION = 54
-    MESH_CLOSE_RCVD = 55
-    MESH_MAX_RETRIES = 56
-    MESH_CONFIRM_TIMEOUT = 57
-    MESH_INVALID_GTK = 58
-    MESH_INCONSISTENT_PARAMETERS = 59
-    MESH_INVALID_SECURITY_CAPABILITY = 60
-    MESH_PATH_ERROR_NO_PROXY_INFORMATION = 61
-    MESH_PATH_ERROR_NO_FORWARDING_INFORMATION = 62
-    MESH_PATH_ERROR_DESTINATION_UNREACHABLE = 63
-    MAC_ADDRESS_ALREADY_EXISTS_IN_MBSS = 64
 
 
 class RootMode(enum.IntEnum):

@@ -30,7 +30,7 @@ from collections import OrderedDict, deque
 from collections.abc import Iterable
 
 from meshframes.codec import MeshAction
-from meshframes.codec.frames import MESH_ACTION_HWMP_PATH_SELECTION
+from meshframes.codec.action import MESH_ACTION_HWMP_PATH_SELECTION
 from meshframes.codec.header import BROADCAST, MacHeader, is_group
 from meshframes.codec.pathsel import (
     HWMP_FLAG_AE,
