@@ -56,11 +56,16 @@ QOS_TID_MASK = 0x0F
 _FC_FLAGS_SHIFT = 8
 _PROTECTED_OCTET = FC_PROTECTED >> _FC_FLAGS_SHIFT
 
-# 12.5.3.2: PN0 PN1 reserved (Ext IV | Key ID << 6) PN2 PN3 PN4 PN5.
+# 12.5.3.2: PN0 PN1 reserved (Ext IV | Key ID << 6) PN2 PN3 PN4 PN5, so a
+# header is the PN's little-endian octets split around the key octets.
 CCMP_HEADER_LEN = 8
 CCMP_EXT_IV = 0x20
-_CCMP_KEY_ID_SHIFT = 6
-_CCMP_KEY_OCTETS = tuple(bytes((0, CCMP_EXT_IV | key_id << _CCMP_KEY_ID_SHIFT)) for key_id in range(4))
+CCMP_KEY_ID_SHIFT = 6
+CCMP_PN_LEN = 6
+CCMP_PN_LOW = slice(0, 2)
+CCMP_PN_HIGH = slice(2, CCMP_PN_LEN)
+# Octets 2-3 of the header by key id: reserved, then Ext IV and the key id.
+CCMP_KEY_OCTETS = tuple(bytes((0, CCMP_EXT_IV | key_id << CCMP_KEY_ID_SHIFT)) for key_id in range(4))
 
 _U16 = struct.Struct("<H")
 
@@ -133,14 +138,20 @@ def frame_subtype(mpdu: bytes) -> int:
     return mpdu[0] >> 4
 
 
+def category_at(mpdu: bytes, header_len: int) -> int | None:
+    """The Category after a MAC header of `header_len` octets that the
+    caller has from `layout`, None when the frame ends there."""
+    return mpdu[header_len] if len(mpdu) > header_len else None
+
+
 def is_protected(mpdu: bytes) -> bool:
     """The Protected Frame bit (9.2.4.1.9); False when there is no Frame Control."""
     return len(mpdu) >= 2 and bool(mpdu[1] & _PROTECTED_OCTET)
 
 
 def is_action(mpdu: bytes) -> bool:
-    """A management Action or Action No Ack frame (9.3.3.13, 9.3.3.14)."""
-    return (mpdu[0] >> 2) & 0x3 == TYPE_MGMT and mpdu[0] >> 4 in (SUBTYPE_ACTION, SUBTYPE_ACTION_NO_ACK)
+    """A version 0 management Action or Action No Ack frame (9.3.3.13, 9.3.3.14)."""
+    return mpdu[0] & 0x0F == TYPE_MGMT << 2 and mpdu[0] >> 4 in (SUBTYPE_ACTION, SUBTYPE_ACTION_NO_ACK)
 
 
 def addr1(mpdu: bytes) -> bytes:
@@ -201,17 +212,17 @@ def frame_body(mpdu: bytes) -> bytes:
 
 
 def category_offset(mpdu: bytes) -> int | None:
-    """Where the Category of a cleartext Action frame is (9.4.1.11), None
-    for any other frame and for an Action frame cut before its Category.
-    A protected frame's body is ciphertext: its category cannot be read."""
-    if len(mpdu) < THREE_ADDRESS_HEADER_LEN or mpdu[1] & _PROTECTED_OCTET or not is_action(mpdu):
+    """Where the Category of an Action frame is (9.4.1.11), None for any
+    other frame and for an Action frame cut before its Category. In a
+    protected frame the octet there is ciphertext."""
+    if len(mpdu) < THREE_ADDRESS_HEADER_LEN or not is_action(mpdu):
         return None
     offset = layout(mpdu).header_len
     return offset if len(mpdu) >= offset + CATEGORY_LEN else None
 
 
 def category(mpdu: bytes) -> int | None:
-    """The Category of a cleartext Action frame, None for any other frame."""
+    """The Category of an Action frame, None for any other frame."""
     offset = category_offset(mpdu)
     return None if offset is None else mpdu[offset]
 
@@ -226,15 +237,10 @@ def with_category(mpdu: bytes, offset: int, value: int) -> bytes:
     return mpdu[:offset] + bytes((value,)) + mpdu[offset + CATEGORY_LEN:]
 
 
-def ccmp_key_octets(key_id: int) -> bytes:
-    """CCMP header octets 2-3: reserved, then Ext IV and the key id."""
-    return _CCMP_KEY_OCTETS[key_id]
-
-
 def ccmp_header(pn: int, key_id: int) -> bytes:
     """The 8-octet CCMP header (12.5.3.2) of packet number `pn`."""
-    pn_le = pn.to_bytes(6, "little")
-    return pn_le[:2] + _CCMP_KEY_OCTETS[key_id] + pn_le[2:]
+    pn_le = pn.to_bytes(CCMP_PN_LEN, "little")
+    return pn_le[CCMP_PN_LOW] + CCMP_KEY_OCTETS[key_id] + pn_le[CCMP_PN_HIGH]
 
 
 def read_ccmp_header(mpdu: bytes, header_len: int) -> tuple[int, int]:
@@ -242,12 +248,3 @@ def read_ccmp_header(mpdu: bytes, header_len: int) -> tuple[int, int]:
     `header_len` octets; the caller checks the Ext IV bit of the first."""
     value = int.from_bytes(mpdu[header_len:header_len + CCMP_HEADER_LEN], "little")
     return value >> 24 & 0xFF, (value & 0xFFFF) | (value >> 32) << 16
-
-
-def ccmp_key_id(key_octet: int) -> int:
-    return key_octet >> _CCMP_KEY_ID_SHIFT
-
-
-def ccmp_payload_offset(header_len: int) -> int:
-    """Where the encrypted data (then the MIC) of a CCMP MPDU starts."""
-    return header_len + CCMP_HEADER_LEN
