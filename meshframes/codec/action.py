@@ -4,8 +4,10 @@ which categories are robust (12.2.8)."""
 
 from __future__ import annotations
 
-# 9.4.1.11: the Category field is one octet.
+# 9.4.1.11: the Category field is one octet, and so is the Action field
+# that follows it in every category but the vendor-specific ones (9.6).
 CATEGORY_LEN = 1
+ACTION_LEN = 1
 
 # Table 9-51: Category values.
 CATEGORY_PUBLIC = 4

@@ -199,6 +199,10 @@ class ControlFrame:
     addr1: bytes
     rest: bytes
 
+    @property
+    def subtype(self) -> int:
+        return (self.frame_control >> 4) & 0xF
+
 
 @dataclass(frozen=True, slots=True)
 class ExtensionFrame:

@@ -25,6 +25,9 @@ SUBTYPE_DISASSOCIATION = 10
 SUBTYPE_DEAUTHENTICATION = 12
 SUBTYPE_ACTION = 13
 SUBTYPE_ACTION_NO_ACK = 14
+# Control subtypes, Table 9-1: CTS and ACK.
+SUBTYPE_CTS = 12
+SUBTYPE_ACK = 13
 SUBTYPE_QOS_DATA = 8
 SUBTYPE_QOS_NULL = 12
 
@@ -70,7 +73,7 @@ AUTH_ALGORITHMS_WITH_ELEMENTS = frozenset({0, 1})
 # 9.3.1.3, 9.3.1.4: CTS and ACK are Frame Control, Duration and RA, nothing
 # more; every other control frame has a TA (or, in a Control Wrapper, the
 # Carried Frame Control and HT Control) after the RA.
-CONTROL_FIXED_LENGTH = {12: 10, 13: 10}
+CONTROL_FIXED_LENGTH = {SUBTYPE_CTS: 10, SUBTYPE_ACK: 10}
 CONTROL_MIN_LENGTH = 16
 # Extension frames (type 3): the subtypes that, like control frames, carry a
 # second address after Address 1.

@@ -77,6 +77,11 @@ def decode_elements(data: bytes, offset: int, end: int | None = None,
     return tuple(out), off
 
 
+def first_element_id(data: bytes) -> int | None:
+    """The Element ID of the element `data` starts with, None when empty."""
+    return data[0] if data else None
+
+
 def encode_elements(elements: tuple[Element, ...]) -> bytes:
     parts = []
     for element in elements:

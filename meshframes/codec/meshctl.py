@@ -74,6 +74,13 @@ class MeshControl:
         return MeshControl(self.flags, ttl, self.seq, self.addr_ext)
 
 
+def mesh_control_length(flags: int) -> int | None:
+    """Octets of a Mesh Control field whose Mesh Flags are `flags`, None
+    for the reserved address extension mode."""
+    naddr = _AE_ADDRS.get(flags & AE_MASK)
+    return None if naddr is None else MESH_CONTROL_FIXED_LEN + 6 * naddr
+
+
 def decode_mesh_control(data: bytes, offset: int) -> MeshControl:
     need(data, offset, 6, "Mesh Control")
     flags, ttl, seq = _FIXED.unpack_from(data, offset)

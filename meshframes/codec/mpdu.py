@@ -17,7 +17,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from meshframes.codec.action import CATEGORY_LEN
+from meshframes.codec.action import ACTION_LEN, CATEGORY_LEN
 from meshframes.codec.header import (
     DATA_SUBTYPE_QOS,
     FC_FROM_DS,
@@ -225,6 +225,18 @@ def category(mpdu: bytes) -> int | None:
     """The Category of an Action frame, None for any other frame."""
     offset = category_offset(mpdu)
     return None if offset is None else mpdu[offset]
+
+
+def action_fields(mpdu: bytes) -> tuple[int, int, bytes] | None:
+    """(Category, Action, what follows) of an Action frame, for the
+    categories whose frames start with an Action field (all but the
+    vendor-specific ones, 9.6); None for any other frame and for an
+    Action frame cut before its Action field."""
+    offset = category_offset(mpdu)
+    if offset is None or len(mpdu) < offset + CATEGORY_LEN + ACTION_LEN:
+        return None
+    after = offset + CATEGORY_LEN
+    return mpdu[offset], mpdu[after], mpdu[after + ACTION_LEN:]
 
 
 def action_body(mpdu: bytes, offset: int) -> bytes:
