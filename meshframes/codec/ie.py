@@ -77,6 +77,12 @@ def decode_elements(data: bytes, offset: int, end: int | None = None,
     return tuple(out), off
 
 
+def element_header(data: bytes) -> tuple[int, int] | None:
+    """(Element ID, Length) of the element `data` starts with, None when
+    the two octets are not there."""
+    return (data[0], data[1]) if len(data) >= ELEMENT_HEADER_LEN else None
+
+
 def first_element_id(data: bytes) -> int | None:
     """The Element ID of the element `data` starts with, None when empty."""
     return data[0] if data else None

@@ -22,8 +22,10 @@ from scapy.fields import (
 from meshframes.codec.elements import EID_GANN, EID_PERR, EID_PREP, EID_PREQ, EID_RANN
 from meshframes.codec.pathsel import (
     EXTERNAL_ADDRESS_LEN,
+    FLAGS_OFFSET,
     GANN_LEN,
     HWMP_FLAG_AE,
+    PERR_COUNT_OFFSET,
     PERR_DESTINATION_LEN,
     PERR_FIXED_LEN,
     PERR_MAX_DESTINATIONS,
@@ -32,6 +34,7 @@ from meshframes.codec.pathsel import (
     PREQ_MAX_TARGETS,
     PREQ_TARGET_LEN,
     RANN_LEN,
+    TARGET_COUNT_LEN,
 )
 from meshframes.layers._strict import MalformedLayer, MeshElement, StrictSubPacket
 from meshframes.layers.elements import MESH_REASON_CODES, _id_field, _len_field
@@ -100,10 +103,10 @@ class PREQ(MeshElement):
     def expected_length(self, body: bytes) -> int | None:
         if not body:
             return None
-        fixed = PREQ_FIXED_LEN + (EXTERNAL_ADDRESS_LEN if body[0] & HWMP_FLAG_AE else 0)
+        fixed = PREQ_FIXED_LEN + (EXTERNAL_ADDRESS_LEN if body[FLAGS_OFFSET] & HWMP_FLAG_AE else 0)
         if len(body) < fixed:
             return fixed
-        count = body[fixed - 1]  # Target Count ends the fixed part
+        count = body[fixed - TARGET_COUNT_LEN]
         if not 1 <= count <= PREQ_MAX_TARGETS:
             raise MalformedLayer(f"PREQ: Target Count {count}, expected 1..{PREQ_MAX_TARGETS}")
         return fixed + PREQ_TARGET_LEN * count
@@ -130,7 +133,7 @@ class PREP(MeshElement):
     def expected_length(self, body: bytes) -> int | None:
         if not body:
             return None
-        return PREP_LEN + (EXTERNAL_ADDRESS_LEN if body[0] & HWMP_FLAG_AE else 0)
+        return PREP_LEN + (EXTERNAL_ADDRESS_LEN if body[FLAGS_OFFSET] & HWMP_FLAG_AE else 0)
 
 
 class PERRDestination(StrictSubPacket):
@@ -160,7 +163,7 @@ class PERR(MeshElement):
     def expected_length(self, body: bytes) -> int | None:
         if len(body) < PERR_FIXED_LEN:
             return PERR_FIXED_LEN
-        count = body[PERR_FIXED_LEN - 1]
+        count = body[PERR_COUNT_OFFSET]
         if not 1 <= count <= PERR_MAX_DESTINATIONS:
             raise MalformedLayer(
                 f"PERR: Number of Destinations {count}, expected 1..{PERR_MAX_DESTINATIONS}"
