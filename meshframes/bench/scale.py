@@ -113,10 +113,13 @@ def run_scale(nodes: int = 1000, pairs: int = 100, seed: int = 7, radio_range: f
     start = net.now
     chosen = [tuple(rng.sample(component, 2)) for _ in range(pairs)]
     sent_at = {}
+    message_of: dict[bytes, int] = {}
     for k, (src, dst) in enumerate(chosen):
         when = start + 0.01 * k
         sent_at[k] = when
-        net.send_payload(src, dst, PAYLOAD[:-4] + k.to_bytes(4, "big"), at=when)
+        message = PAYLOAD[:-4] + k.to_bytes(4, "big")
+        message_of[message] = k
+        net.send_payload(src, dst, message, at=when)
     latencies: dict[int, float] = {}
     hops: list[int] = []
     while net.now < start + delivery_limit and len(latencies) < pairs:
@@ -124,7 +127,7 @@ def run_scale(nodes: int = 1000, pairs: int = 100, seed: int = 7, radio_range: f
         for d in net.deliveries:
             if not isinstance(d.message, Deliver) or d.time < start:
                 continue
-            k = int.from_bytes(d.message.payload.data[-4:], "big")
+            k = message_of.get(d.message.payload.data, -1)
             if k in sent_at and k not in latencies and chosen[k][1] == d.node:
                 latencies[k] = d.time - sent_at[k]
                 route = net.path_of(chosen[k][0], chosen[k][1])

@@ -11,15 +11,27 @@ best round, as timeit does.
 
 from __future__ import annotations
 
-import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
-from meshframes.codec import VendorAction, decode
-from meshframes.codec.fastpay import FastPayFragment
+from meshframes.codec import DataFrame, MacHeader, MeshControl, VendorAction, decode, encode
+from meshframes.codec.action import CATEGORY_VENDOR_PROTECTED
+from meshframes.codec.fastpay import FastPayFragment, MessageType
+from meshframes.codec.header import (
+    FC_FROM_DS,
+    FC_TO_DS,
+    QOS_MESH_CONTROL_PRESENT,
+    SUBTYPE_ACTION,
+    SUBTYPE_QOS_DATA,
+    TYPE_DATA,
+    TYPE_MGMT,
+    frame_control,
+)
+from meshframes.codec.meshctl import AE_A5_A6, AE_NONE, LLC_SNAP
+from meshframes.codec.mpdu import is_action
 from meshframes.mesh.forward import mesh_addresses
 from meshframes.seal import ccmp
 from meshframes.seal.e2e import E2E_TAG_LEN, SEALED_HEADER_LEN, E2EIdentity, E2ESealer
@@ -53,15 +65,18 @@ class Measurement:
 
 def _action(payload: bytes) -> bytes:
     """A category-126 FastPay frame (docs/wire-format.md), A5/A6 extension."""
-    header = struct.pack("<BBH", 0xD0, 0, 0) + RECEIVER + TRANSMITTER + TRANSMITTER + b"\x00\x00"
-    mesh_control = struct.pack("<BBI", 2, 31, 1) + DESTINATION + TRANSMITTER
-    return header + b"\x7e" + bytes.fromhex("0a4d46") + mesh_control + struct.pack("<BBBHBB", 1, 1, 0, 7, 0, 1) + payload
+    header = MacHeader(frame_control(TYPE_MGMT, SUBTYPE_ACTION), 0, RECEIVER, TRANSMITTER, TRANSMITTER, 0)
+    mesh_control = MeshControl(AE_A5_A6, 31, 1, (DESTINATION, TRANSMITTER))
+    return encode(VendorAction(header, CATEGORY_VENDOR_PROTECTED, mesh_control,
+                               FastPayFragment(MessageType.FASTPAY_ORDER, 0, 7, 0, 1, payload)))
 
 
 def _mesh_data(msdu: bytes) -> bytes:
     """Four-address mesh QoS data with Mesh Control and LLC/SNAP."""
-    header = struct.pack("<BBH", 0x88, 0x03, 0) + RECEIVER + TRANSMITTER + DESTINATION + b"\x00\x00" + TRANSMITTER
-    return header + b"\x05\x01" + struct.pack("<BBI", 0, 31, 1) + bytes.fromhex("aaaa0300000088b5") + msdu
+    fc = frame_control(TYPE_DATA, SUBTYPE_QOS_DATA, FC_TO_DS | FC_FROM_DS)
+    header = MacHeader(fc, 0, RECEIVER, TRANSMITTER, DESTINATION, 0, addr4=TRANSMITTER,
+                       qos_control=QOS_MESH_CONTROL_PRESENT | 5)
+    return encode(DataFrame(header, MeshControl(AE_NONE, 31, 1), LLC_SNAP + bytes.fromhex("00000088b5") + msdu))
 
 
 def workloads() -> list[Workload]:
@@ -145,7 +160,7 @@ LAYERS: dict[str, Callable[[Workload, int, _Best], int]] = {"hop": _hop, "e2e": 
 
 def cases() -> list[tuple[Workload, str]]:
     """(workload, layer) pairs measured; end to end applies to FastPay frames."""
-    return [(w, layer) for w in workloads() for layer in LAYERS if layer == "hop" or w.frame[0] == 0xD0]
+    return [(w, layer) for w in workloads() for layer in LAYERS if layer == "hop" or is_action(w.frame)]
 
 
 def run(count: int = 20_000, rounds: int = 5, tick: Callable[[], None] = lambda: None) -> list[Measurement]:

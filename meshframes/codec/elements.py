@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from meshframes.codec.errors import DecodeError, EncodeError
-from meshframes.codec.ie import exact_length, register
+from meshframes.codec.ie import ELEMENT_HEADER_LEN, exact_length, register
 
 # Element IDs, 802.11-2020 Table 9-92.
 EID_SSID = 0
@@ -19,6 +19,8 @@ EID_RSN = 48
 EID_EXTENDED_SUPPORTED_RATES = 50
 EID_MESH_CONFIGURATION = 113
 EID_MESH_ID = 114
+EID_MESH_LINK_METRIC_REPORT = 115
+EID_CONGESTION_NOTIFICATION = 116
 EID_MESH_PEERING_MANAGEMENT = 117
 EID_MESH_CHANNEL_SWITCH_PARAMETERS = 118
 EID_MESH_AWAKE_WINDOW = 119
@@ -31,12 +33,34 @@ EID_PERR = 132
 EID_AMPE = 139
 EID_MIC = 140
 EID_VENDOR_SPECIFIC = 221
+# Names of the mesh elements, which Scapy 2.8's element table stops before.
+MESH_ELEMENT_NAMES = {
+    EID_MESH_CONFIGURATION: "Mesh Configuration",
+    EID_MESH_ID: "Mesh ID",
+    EID_MESH_LINK_METRIC_REPORT: "Mesh Link Metric Report",
+    EID_CONGESTION_NOTIFICATION: "Congestion Notification",
+    EID_MESH_PEERING_MANAGEMENT: "Mesh Peering Management",
+    EID_MESH_CHANNEL_SWITCH_PARAMETERS: "Mesh Channel Switch Parameters",
+    EID_MESH_AWAKE_WINDOW: "Mesh Awake Window",
+    EID_BEACON_TIMING: "Beacon Timing",
+    EID_GANN: "GANN",
+    EID_RANN: "RANN",
+    EID_PREQ: "PREQ",
+    EID_PREP: "PREP",
+    EID_PERR: "PERR",
+    EID_AMPE: "AMPE",
+    EID_MIC: "MIC",
+}
+# 9.4.2.25: a Vendor Specific element's body starts with the OUI.
+OUI_LEN = 3
 
 # Our CID (docs/wire-format.md) and the OUI type of the announcement.
 MESHFRAMES_OUI = b"\x0a\x4d\x46"
 OUI_TYPE_AUTHORITY_ANNOUNCEMENT = 1
 
 MESH_ID_MAX = 32  # 9.4.2.98
+# 9.4.2.97: seven one-octet fields.
+MESH_CONFIGURATION_LEN = 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,15 +83,37 @@ def _mesh_id(body: bytes, offset: int, _action: int | None) -> MeshId:
     return MeshId(body)
 
 
-# Mesh Configuration field values, 9.4.2.97.
+# Mesh Configuration field values, 9.4.2.97.2-6; 255 is vendor specific
+# in each of them.
+VENDOR_SPECIFIC_IDENTIFIER = 255
 PATH_SELECTION_HWMP = 1
 METRIC_AIRTIME = 1
 CONGESTION_NONE = 0
+CONGESTION_CCSF = 1
 SYNC_NEIGHBOR_OFFSET = 1
 AUTH_NONE = 0
-# Mesh Capability bits.
+AUTH_SAE = 1
+AUTH_IEEE_8021X = 2
+PATH_SELECTION_PROTOCOLS = {PATH_SELECTION_HWMP: "HWMP", VENDOR_SPECIFIC_IDENTIFIER: "vendor-specific"}
+PATH_SELECTION_METRICS = {METRIC_AIRTIME: "airtime", VENDOR_SPECIFIC_IDENTIFIER: "vendor-specific"}
+CONGESTION_CONTROL_MODES = {CONGESTION_NONE: "none", CONGESTION_CCSF: "CCSF",
+                            VENDOR_SPECIFIC_IDENTIFIER: "vendor-specific"}
+SYNCHRONIZATION_METHODS = {SYNC_NEIGHBOR_OFFSET: "neighbor-offset", VENDOR_SPECIFIC_IDENTIFIER: "vendor-specific"}
+AUTHENTICATION_PROTOCOLS = {AUTH_NONE: "none", AUTH_SAE: "SAE", AUTH_IEEE_8021X: "IEEE 802.1X",
+                            VENDOR_SPECIFIC_IDENTIFIER: "vendor-specific"}
+# Mesh Capability bits, 9.4.2.97.7, bit 0 first.
 CAPAB_ACCEPTING_PEERINGS = 0x01
 CAPAB_FORWARDING = 0x08
+MESH_CAPABILITY_BITS = (
+    "accepting_additional_peerings",
+    "mcca_supported",
+    "mcca_enabled",
+    "forwarding",
+    "mbca_enabled",
+    "tbtt_adjusting",
+    "mesh_power_save_level",
+    "reserved",
+)
 
 _MESH_CONF = struct.Struct("7B")
 
@@ -111,7 +157,7 @@ class MeshConfiguration:
 
 @register(EID_MESH_CONFIGURATION)
 def _mesh_conf(body: bytes, offset: int, _action: int | None) -> MeshConfiguration:
-    exact_length(body, offset, "Mesh Configuration", 7)
+    exact_length(body, offset, "Mesh Configuration", MESH_CONFIGURATION_LEN)
     return MeshConfiguration(*_MESH_CONF.unpack(body))
 
 
@@ -142,6 +188,9 @@ def _channel_switch(body: bytes, offset: int, _action: int | None) -> MeshChanne
     return MeshChannelSwitchParameters(*_CHANNEL_SWITCH.unpack(body))
 
 
+_AWAKE_WINDOW = struct.Struct("<H")
+
+
 @dataclass(frozen=True, slots=True)
 class MeshAwakeWindow:
     """9.4.2.103: the awake window in TUs."""
@@ -150,13 +199,13 @@ class MeshAwakeWindow:
     window_tu: int
 
     def body(self) -> bytes:
-        return struct.pack("<H", self.window_tu)
+        return _AWAKE_WINDOW.pack(self.window_tu)
 
 
 @register(EID_MESH_AWAKE_WINDOW)
 def _awake(body: bytes, offset: int, _action: int | None) -> MeshAwakeWindow:
-    exact_length(body, offset, "Mesh Awake Window", 2)
-    return MeshAwakeWindow(struct.unpack("<H", body)[0])
+    exact_length(body, offset, "Mesh Awake Window", _AWAKE_WINDOW.size)
+    return MeshAwakeWindow(_AWAKE_WINDOW.unpack(body)[0])
 
 
 class BeaconTimingLayout(enum.Enum):
@@ -281,6 +330,8 @@ class VendorSpecific:
 
 
 _ANNOUNCEMENT = struct.Struct("<32sQ32s8s")
+# OUI, OUI type, then the announcement.
+AUTHORITY_ANNOUNCEMENT_LEN = OUI_LEN + 1 + _ANNOUNCEMENT.size
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +369,25 @@ def decode_announcement(payload: bytes, offset: int) -> AuthorityAnnouncement:
 def _vendor(body: bytes, offset: int, _action: int | None) -> VendorSpecific | AuthorityAnnouncement:
     if len(body) < 3:
         raise DecodeError("vendor specific OUI", offset, f"{len(body)} bytes", ">= 3 bytes")
-    if body[:3] == MESHFRAMES_OUI and body[3:4] == bytes((OUI_TYPE_AUTHORITY_ANNOUNCEMENT,)):
-        return decode_announcement(body[4:], offset + 4)
-    return VendorSpecific(body[:3], body[3:])
+    if body[:OUI_LEN] == MESHFRAMES_OUI and body[OUI_LEN:OUI_LEN + 1] == bytes((OUI_TYPE_AUTHORITY_ANNOUNCEMENT,)):
+        return decode_announcement(body[OUI_LEN + 1:], offset + OUI_LEN + 1)
+    return VendorSpecific(body[:OUI_LEN], body[OUI_LEN:])
+
+
+def tiling_problem(body: bytes) -> str | None:
+    """Why elements do not tile `body` exactly (9.4.2.1), judged from their
+    headers alone, however each element's fields parse; None when they do."""
+    pos = 0
+    number = 0
+    while pos < len(body):
+        if pos + ELEMENT_HEADER_LEN > len(body):
+            return f"element {number}: header truncated ({len(body) - pos} octet left)"
+        eid, length = body[pos], body[pos + 1]
+        end = pos + ELEMENT_HEADER_LEN + length
+        if end > len(body):
+            return f"element {number} (ID {eid}): Length {length} overruns the frame by {end - len(body)} octets"
+        if eid == EID_VENDOR_SPECIFIC and length < OUI_LEN:
+            return f"element {number} (ID {eid}): Length {length}, expected {OUI_LEN} or more (its OUI)"
+        pos = end
+        number += 1
+    return None

@@ -16,6 +16,13 @@ from functools import lru_cache
 
 from meshframes.codec import elements as el
 from meshframes.codec import pathsel as _pathsel  # noqa: F401  (registers HWMP elements)
+from meshframes.codec.action import (
+    CATEGORY_MESH,
+    CATEGORY_SELF_PROTECTED,
+    CATEGORY_VENDOR,
+    CATEGORY_VENDOR_PROTECTED,
+    MESH_ACTIONS_WITH_ELEMENTS,
+)
 from meshframes.codec.errors import DecodeError, EncodeError, need
 from meshframes.codec.fastpay import FastPayFragment, decode_fragment, encode_fragment
 from meshframes.codec.header import (
@@ -24,6 +31,7 @@ from meshframes.codec.header import (
     FC_PROTECTED,
     MGMT_FIXED_FIELDS,
     QOS_MESH_CONTROL_PRESENT,
+    SECURITY_HEADER_LEN,
     SUBTYPE_ACTION,
     SUBTYPE_AUTHENTICATION,
     SUBTYPE_BEACON,
@@ -38,7 +46,9 @@ from meshframes.codec.header import (
 )
 from meshframes.codec.ie import Element, decode_elements, encode_elements, find
 from meshframes.codec.meshctl import (
+    LLC_HEADER_LEN,
     LLC_SNAP,
+    SNAP_HEADER_LEN,
     MeshControl,
     ae_mode_problem,
     decode_mesh_control,
@@ -53,28 +63,11 @@ from meshframes.codec.peering import (
 from meshframes.codec.sae import AUTH_ALGORITHM_SAE
 from meshframes.codec.sae import check_body as check_sae_body
 
-# Action categories, 802.11-2020 Table 9-51.
-CATEGORY_MESH = 13
-CATEGORY_SELF_PROTECTED = 15
-CATEGORY_VENDOR_PROTECTED = 126
-CATEGORY_VENDOR = 127
-# Mesh Action field values, 9.6.16.1; 0-8 carry elements only.
-MESH_ACTION_HWMP_PATH_SELECTION = 1
-MESH_ACTION_GATE_ANNOUNCEMENT = 2
-_MESH_ACTIONS_WITH_ELEMENTS = range(0, 9)
-
 _BEACON_FIXED = struct.Struct("<QHH")
 _AUTH_FIXED = struct.Struct("<HHH")  # 9.3.3.12: algorithm, transaction sequence, status
 # 9.3.3.5-9.3.3.9: (re)association requests and responses and probe requests
 # are fixed fields and elements.
 _ELEMENT_BODIES = frozenset({0, 1, 2, 3, 4})
-# 12.5.2.2, 12.5.3.2: a protected body starts with an 8-octet WEP IV + ICV
-# or TKIP/CCMP/GCMP header; 802.2: an MSDU starts with a 3-octet LLC header
-# (an A-MSDU subframe header is longer still).
-SECURITY_HEADER_LEN = 8
-LLC_HEADER_LEN = 3
-# LLC with both SAPs 0xAA announces a SNAP header: OUI (3) and protocol ID (2).
-SNAP_HEADER_LEN = 5
 _U16 = struct.Struct("<H")
 
 
@@ -198,6 +191,10 @@ class ControlFrame:
     addr1: bytes
     rest: bytes
 
+    @property
+    def subtype(self) -> int:
+        return (self.frame_control >> 4) & 0xF
+
 
 @dataclass(frozen=True, slots=True)
 class ExtensionFrame:
@@ -256,7 +253,7 @@ def _decode_action(header: MacHeader, data: bytes, off: int) -> Frame:
         # Every mesh action has fields or elements after its Action field
         # (9.6.16): one that ends there is cut short.
         need(data, off + 2, 1, "Mesh Action body")
-        if action in _MESH_ACTIONS_WITH_ELEMENTS:
+        if action in MESH_ACTIONS_WITH_ELEMENTS:
             return MeshAction(header, action, decode_elements(data, off + 2)[0])
     elif category in (CATEGORY_VENDOR, CATEGORY_VENDOR_PROTECTED):
         need(data, off + 1, 3, "vendor OUI")
@@ -331,7 +328,7 @@ def _decode(data: bytes) -> Frame:
         return _decode_action(header, data, off)
     elements = subtype in _ELEMENT_BODIES
     if subtype == SUBTYPE_AUTHENTICATION:
-        algorithm, seq, status = _AUTH_FIXED.unpack_from(data, off)
+        algorithm, seq, status = read_authentication_fields(data, off)
         if algorithm == AUTH_ALGORITHM_SAE:
             check_sae_body(seq, status, data[off + fixed:], off + fixed)
         elements = algorithm in AUTH_ALGORITHMS_WITH_ELEMENTS
@@ -340,6 +337,13 @@ def _decode(data: bytes) -> Frame:
         # elements do not parse is refused like any other.
         decode_elements(data, off + fixed)
     return ManagementFrame(header, data[off:])
+
+
+def read_authentication_fields(data: bytes, offset: int) -> tuple[int, int, int]:
+    """An Authentication frame's Authentication Algorithm Number,
+    Transaction Sequence Number and Status Code (9.3.3.12), read at the
+    body `offset`; the caller has checked the six octets are there."""
+    return _AUTH_FIXED.unpack_from(data, offset)
 
 
 _decode_cached = lru_cache(maxsize=8192)(_decode)

@@ -21,22 +21,40 @@ TYPE_EXT = 3
 
 SUBTYPE_PROBE_RESP = 5
 SUBTYPE_BEACON = 8
+SUBTYPE_DISASSOCIATION = 10
+SUBTYPE_DEAUTHENTICATION = 12
 SUBTYPE_ACTION = 13
+SUBTYPE_ACTION_NO_ACK = 14
+# Control subtypes, Table 9-1: CTS and ACK.
+SUBTYPE_CTS = 12
+SUBTYPE_ACK = 13
 SUBTYPE_QOS_DATA = 8
 SUBTYPE_QOS_NULL = 12
 
 # Frame Control flags, 9.2.4.1.1 (second octet, shifted into the u16).
 FC_TO_DS = 0x0100
 FC_FROM_DS = 0x0200
+FC_MORE_FRAGMENTS = 0x0400
 FC_RETRY = 0x0800
+FC_POWER_MANAGEMENT = 0x1000
+FC_MORE_DATA = 0x2000
 FC_PROTECTED = 0x4000
 FC_ORDER = 0x8000
+
+# Data subtypes, 9.2.4.1.3 Table 9-1: bit 3 (0x8) marks QoS data, bit 2
+# (0x4) the subtypes without a frame body (Null, QoS Null, CF-Ack/Poll).
+DATA_SUBTYPE_QOS = 0x8
+DATA_SUBTYPE_NO_DATA = 0x4
 
 # QoS Control bits the Mesh Control rule reads, 9.2.4.5.1.
 QOS_AMSDU_PRESENT = 0x0080
 QOS_MESH_CONTROL_PRESENT = 0x0100
 
 BROADCAST = b"\xff\xff\xff\xff\xff\xff"
+
+# 12.5.2.2, 12.5.3.2: a protected body starts with an 8-octet WEP IV + ICV
+# or TKIP/CCMP/GCMP header.
+SECURITY_HEADER_LEN = 8
 
 # 9.3.3: the fixed fields before the elements of a management frame body,
 # by subtype: (frame name, octets). Probe requests, ATIMs and the reserved
@@ -55,7 +73,7 @@ AUTH_ALGORITHMS_WITH_ELEMENTS = frozenset({0, 1})
 # 9.3.1.3, 9.3.1.4: CTS and ACK are Frame Control, Duration and RA, nothing
 # more; every other control frame has a TA (or, in a Control Wrapper, the
 # Carried Frame Control and HT Control) after the RA.
-CONTROL_FIXED_LENGTH = {12: 10, 13: 10}
+CONTROL_FIXED_LENGTH = {SUBTYPE_CTS: 10, SUBTYPE_ACK: 10}
 CONTROL_MIN_LENGTH = 16
 # Extension frames (type 3): the subtypes that, like control frames, carry a
 # second address after Address 1.
@@ -117,7 +135,7 @@ class MacHeader:
     def encode(self) -> bytes:
         fc = self.frame_control
         is_data = (fc >> 2) & 0x3 == TYPE_DATA
-        qos = is_data and bool((fc >> 4) & 0x8)
+        qos = is_data and bool((fc >> 4) & DATA_SUBTYPE_QOS)
         four = is_data and fc & (FC_TO_DS | FC_FROM_DS) == FC_TO_DS | FC_FROM_DS
         # 9.2.4.7: +HTC is present in QoS data and in management frames with Order set.
         htc = bool(fc & FC_ORDER) and (qos or not is_data)
@@ -151,7 +169,7 @@ def decode_header(data: bytes) -> tuple[MacHeader, int]:
     fc, duration = _FC_DUR.unpack_from(data, 0)
     ftype = (fc >> 2) & 0x3
     is_data = ftype == TYPE_DATA
-    qos = is_data and bool((fc >> 4) & 0x8)
+    qos = is_data and bool((fc >> 4) & DATA_SUBTYPE_QOS)
     off = 24
     addr4 = None
     if is_data and fc & (FC_TO_DS | FC_FROM_DS) == FC_TO_DS | FC_FROM_DS:

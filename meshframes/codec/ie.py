@@ -38,6 +38,8 @@ class RawElement:
 # offsets) and the self-protected action code of the enclosing frame, which
 # the Mesh Peering Management element needs to tell its fields apart.
 Parser = Callable[[bytes, int, "int | None"], Element]
+# 9.4.2.1: Element ID and Length, one octet each, before the body.
+ELEMENT_HEADER_LEN = 2
 _PARSERS: dict[int, Parser] = {}
 
 
@@ -61,17 +63,29 @@ def decode_elements(data: bytes, offset: int, end: int | None = None,
     out: list[Element] = []
     off = offset
     while off < end:
-        need(data[:end], off, 2, "element header")
+        need(data[:end], off, ELEMENT_HEADER_LEN, "element header")
         eid = data[off]
         length = data[off + 1]
-        need(data[:end], off + 2, length, f"element {eid} body")
-        body = data[off + 2:off + 2 + length]
+        start = off + ELEMENT_HEADER_LEN
+        need(data[:end], start, length, f"element {eid} body")
+        body = data[start:start + length]
         parser = _PARSERS.get(eid)
-        out.append(parser(body, off + 2, peering_action) if parser else RawElement(eid, body))
-        off += 2 + length
+        out.append(parser(body, start, peering_action) if parser else RawElement(eid, body))
+        off = start + length
         if eid == stop_at:
             break
     return tuple(out), off
+
+
+def element_header(data: bytes) -> tuple[int, int] | None:
+    """(Element ID, Length) of the element `data` starts with, None when
+    the two octets are not there."""
+    return (data[0], data[1]) if len(data) >= ELEMENT_HEADER_LEN else None
+
+
+def first_element_id(data: bytes) -> int | None:
+    """The Element ID of the element `data` starts with, None when empty."""
+    return data[0] if data else None
 
 
 def encode_elements(elements: tuple[Element, ...]) -> bytes:

@@ -19,12 +19,17 @@ from meshframes.codec.header import (
     QOS_MESH_CONTROL_PRESENT,
 )
 
-# Mesh Flags, 9.2.4.7.3 Figure 9-23: bits 0-1 Address Extension Mode.
+# Mesh Flags, 9.2.4.7.3 Figure 9-23: bits 0-1 Address Extension Mode
+# (Table 9-26); 3 is reserved.
 AE_NONE = 0
 AE_A4 = 1
 AE_A5_A6 = 2
+AE_RESERVED = 3
 AE_MASK = 0x03
+AE_MODE_NAMES = {AE_NONE: "none", AE_A4: "A4", AE_A5_A6: "A5+A6", AE_RESERVED: "reserved"}
 _AE_ADDRS = {AE_NONE: 0, AE_A4: 1, AE_A5_A6: 2}
+# Mesh Flags, Mesh TTL, Mesh Sequence Number: before any extension address.
+MESH_CONTROL_FIXED_LEN = 6
 
 _FIXED = struct.Struct("<BBI")
 
@@ -69,6 +74,13 @@ class MeshControl:
         return MeshControl(self.flags, ttl, self.seq, self.addr_ext)
 
 
+def mesh_control_length(flags: int) -> int | None:
+    """Octets of a Mesh Control field whose Mesh Flags are `flags`, None
+    for the reserved address extension mode."""
+    naddr = _AE_ADDRS.get(flags & AE_MASK)
+    return None if naddr is None else MESH_CONTROL_FIXED_LEN + 6 * naddr
+
+
 def decode_mesh_control(data: bytes, offset: int) -> MeshControl:
     need(data, offset, 6, "Mesh Control")
     flags, ttl, seq = _FIXED.unpack_from(data, offset)
@@ -88,6 +100,11 @@ def decode_mesh_control(data: bytes, offset: int) -> MeshControl:
 # The LLC/SNAP header every mesh MSDU starts with (Linux, ns-3 and the
 # standard's 802.2 encapsulation of mesh data).
 LLC_SNAP = b"\xaa\xaa\x03"
+# 802.2: an MSDU starts with a 3-octet LLC header (an A-MSDU subframe
+# header is longer still); LLC with both SAPs 0xAA announces a SNAP header:
+# OUI (3) and protocol ID (2).
+LLC_HEADER_LEN = 3
+SNAP_HEADER_LEN = 5
 
 # Bit 2 of a data subtype (QoS Null, CF-Ack/Poll without data): no body.
 _FC_NO_DATA = 0x0040

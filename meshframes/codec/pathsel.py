@@ -41,6 +41,22 @@ _RANN = struct.Struct("<BBB6sIII")
 _GANN = struct.Struct("<BBB6sIH")
 _REASON = struct.Struct("<H")
 
+# Element body lengths without the address extension, which adds 6 octets
+# wherever the AE flag is set.
+EXTERNAL_ADDRESS_LEN = 6
+TARGET_COUNT_LEN = 1
+PREQ_FIXED_LEN = _PREQ_HEAD.size + _LIFE_METRIC.size + TARGET_COUNT_LEN  # up to Target Count
+PREQ_TARGET_LEN = _TARGET.size
+PREP_LEN = _PREP_HEAD.size + _LIFE_METRIC.size + _PREP_TAIL.size
+PERR_FIXED_LEN = 2  # Element TTL, Number of Destinations
+# Octets the element lengths depend on: PREQ's and PREP's Flags come first
+# (9.4.2.112, 9.4.2.113); PERR's Number of Destinations follows its TTL.
+FLAGS_OFFSET = 0
+PERR_COUNT_OFFSET = 1
+PERR_DESTINATION_LEN = 1 + 6 + 4 + _REASON.size  # flags, address, HWMP SN, reason
+RANN_LEN = _RANN.size
+GANN_LEN = _GANN.size
+
 
 def _ae(flags: int, ext: bytes | None, what: str) -> bytes:
     if bool(flags & HWMP_FLAG_AE) != (ext is not None):

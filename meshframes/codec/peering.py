@@ -28,10 +28,19 @@ SP_MESH_PEERING_CONFIRM = 2
 SP_MESH_PEERING_CLOSE = 3
 SP_MESH_GROUP_KEY_INFORM = 4
 SP_MESH_GROUP_KEY_ACK = 5
+SELF_PROTECTED_ACTION_NAMES = {
+    SP_MESH_PEERING_OPEN: "Mesh Peering Open",
+    SP_MESH_PEERING_CONFIRM: "Mesh Peering Confirm",
+    SP_MESH_PEERING_CLOSE: "Mesh Peering Close",
+    SP_MESH_GROUP_KEY_INFORM: "Mesh Group Key Inform",
+    SP_MESH_GROUP_KEY_ACK: "Mesh Group Key Acknowledge",
+}
 
 # Mesh Peering Protocol Identifier, 9.4.2.101.
 PROTOCOL_MPM = 0
 PROTOCOL_AMPE = 1
+PROTOCOL_VENDOR_SPECIFIC = 255
+PROTOCOL_NAMES = {PROTOCOL_MPM: "MPM", PROTOCOL_AMPE: "AMPE", PROTOCOL_VENDOR_SPECIFIC: "vendor-specific"}
 
 PMKID_LEN = 16
 
@@ -45,7 +54,10 @@ _STANDARD_LAYOUTS: dict[int, dict[int, tuple[bool, bool, bool]]] = {
 _NS3_LAYOUTS = {3: (False, False), 5: (True, False), 7: (True, True)}
 # ns-3 asserts one length per subtype (IePeerManagement::
 # DeserializeInformationField): Open 3, Confirm 5, Close 7.
-_NS3_LENGTHS = {SP_MESH_PEERING_OPEN: 3, SP_MESH_PEERING_CONFIRM: 5, SP_MESH_PEERING_CLOSE: 7}
+NS3_LENGTHS = {SP_MESH_PEERING_OPEN: 3, SP_MESH_PEERING_CONFIRM: 5, SP_MESH_PEERING_CLOSE: 7}
+# Lengths 9.6.15.2-4 allow per frame: 4 octets of protocol and local link
+# ID, + 2 peer link ID, + 2 reason code, + 16 Chosen PMK in a secure mesh.
+STANDARD_LENGTHS = {action: frozenset(layouts) for action, layouts in _STANDARD_LAYOUTS.items()}
 # Elsewhere (beacons, group key frames) the fields cannot be told apart, but
 # the length must still be one that some peering frame uses.
 _ANY_STANDARD_LENGTH = sorted({n for layouts in _STANDARD_LAYOUTS.values() for n in layouts})
@@ -93,7 +105,7 @@ def _peering(body: bytes, offset: int, action: int | None) -> MeshPeeringManagem
     n = len(body)
     if n % 2:
         layout = _NS3_LAYOUTS.get(n)
-        wanted = _NS3_LENGTHS.get(action) if action is not None else None
+        wanted = NS3_LENGTHS.get(action) if action is not None else None
         if layout is None or wanted not in (None, n):
             raise DecodeError("ns-3 peering element length", offset - 1, n, wanted or "3, 5 or 7")
         subtype, llid = struct.unpack_from("<BH", body)

@@ -18,11 +18,23 @@ source, the kernel's hops being invisible from above.
 from __future__ import annotations
 
 import socket
-import struct
 from collections import Counter
 from dataclasses import dataclass, field
 
-from meshframes.codec.elements import MESHFRAMES_OUI
+from meshframes.codec import mpdu
+from meshframes.codec.action import CATEGORY_LEN, CATEGORY_VENDOR
+from meshframes.codec.elements import MESHFRAMES_OUI, OUI_LEN
+from meshframes.codec.header import SUBTYPE_ACTION, TYPE_MGMT, MacHeader, frame_control
+from meshframes.codec.meshctl import (
+    AE_A5_A6,
+    AE_MASK,
+    AE_NONE,
+    MESH_CONTROL_FIXED_LEN,
+    MeshControl,
+    decode_mesh_control,
+    mesh_control_length,
+)
+from meshframes.codec.mpdu import THREE_ADDRESS_HEADER_LEN
 from meshframes.hosts.base import RxFrame
 from meshframes.hosts.packet import PACKET_HOST, PACKET_OUTGOING, PacketEndpoint, drain
 
@@ -34,12 +46,9 @@ BROADCAST = b"\xff" * 6
 MAX_PAYLOAD = 1500
 
 # 802.11-2020 9.3.3.13 Action frame: FC type 0 (management), subtype 13.
-FC_ACTION = b"\xd0\x00"
-CATEGORY_VENDOR_SPECIFIC = 127  # 9.4.1.11, table 9-51
-# 9.2.4.7.3 Mesh Control: flags, TTL, sequence number, 0/6/12 extension octets.
-_MESH_CONTROL = struct.Struct("<BBI")
-_ADDRESS_EXTENSION_LENGTH = {0: 0, 1: 6, 2: 12}
-_ACTION_BODY = 24  # the management header: FC, duration, A1-A3, sequence control
+FC_ACTION = frame_control(TYPE_MGMT, SUBTYPE_ACTION)
+# The shortest FastPay action frame: header, Category, OUI, Mesh Control.
+_MIN_FASTPAY_FRAME = THREE_ADDRESS_HEADER_LEN + CATEGORY_LEN + OUI_LEN + MESH_CONTROL_FIXED_LEN
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,32 +141,36 @@ class MeshifRadio:
         # nothing above tries to forward it again.
         self._sequence = (self._sequence + 1) & 0xFFFFFFFF
         return b"".join((
-            FC_ACTION, b"\x00\x00", message.dst, message.src, message.src, b"\x00\x00",
-            bytes([CATEGORY_VENDOR_SPECIFIC]), MESHFRAMES_OUI,
-            _MESH_CONTROL.pack(0, 1, self._sequence), message.payload,
+            MacHeader(FC_ACTION, 0, message.dst, message.src, message.src, 0).encode(),
+            bytes((CATEGORY_VENDOR,)), MESHFRAMES_OUI,
+            MeshControl(AE_NONE, 1, self._sequence).encode(), message.payload,
         ))
 
 
 def fastpay_destination(frame: bytes) -> tuple[bytes, bytes] | str:
     """(mesh destination, payload from `version` on) of a FastPay action
     frame, or the reason it is not one the kernel's mesh can carry."""
-    if len(frame) < _ACTION_BODY + 4 + _MESH_CONTROL.size:
+    if len(frame) < _MIN_FASTPAY_FRAME:
         return "too short for a FastPay action frame"
-    if frame[:1] != FC_ACTION[:1]:
+    if not mpdu.is_action(frame) or mpdu.frame_subtype(frame) != SUBTYPE_ACTION:
         return "not an action frame (the kernel does peering and path selection here)"
-    if frame[1] & 0x40:
+    if mpdu.is_protected(frame):
         return "protected frame (the kernel's mesh carries only the plaintext envelope)"
-    if frame[_ACTION_BODY] != CATEGORY_VENDOR_SPECIFIC:
-        return f"action category {frame[_ACTION_BODY]}, not vendor-specific 127"
-    if frame[_ACTION_BODY + 1:_ACTION_BODY + 4] != MESHFRAMES_OUI:
-        return f"vendor OUI {frame[_ACTION_BODY + 1:_ACTION_BODY + 4].hex(':')} is not ours"
-    mesh_control = _ACTION_BODY + 4
-    mode = frame[mesh_control] & 0x03
-    if mode not in _ADDRESS_EXTENSION_LENGTH:
-        return f"reserved address extension mode {mode}"
-    payload_start = mesh_control + _MESH_CONTROL.size + _ADDRESS_EXTENSION_LENGTH[mode]
-    if len(frame) < payload_start:
+    offset = mpdu.category_offset(frame)
+    body = b"" if offset is None else mpdu.action_body(frame, offset)
+    if offset is None or len(body) < OUI_LEN + MESH_CONTROL_FIXED_LEN:
+        return "too short for a FastPay action frame"
+    if frame[offset] != CATEGORY_VENDOR:
+        return f"action category {frame[offset]}, not vendor-specific {CATEGORY_VENDOR}"
+    if body[:OUI_LEN] != MESHFRAMES_OUI:
+        return f"vendor OUI {body[:OUI_LEN].hex(':')} is not ours"
+    mesh_flags = body[OUI_LEN]
+    length = mesh_control_length(mesh_flags)
+    if length is None:
+        return f"reserved address extension mode {mesh_flags & AE_MASK}"
+    if len(body) < OUI_LEN + length:
         return "mesh control runs past the frame"
+    mesh_control = decode_mesh_control(body, OUI_LEN)
     # Mode 2 names the end-to-end destination in A5; otherwise it is A1.
-    dst = frame[mesh_control + 6:mesh_control + 12] if mode == 2 else frame[4:10]
-    return dst, frame[payload_start:]
+    dst = mesh_control.addr5 if mesh_control.ae_mode == AE_A5_A6 else mpdu.addr1(frame)
+    return dst, body[OUI_LEN + length:]

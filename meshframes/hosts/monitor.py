@@ -27,6 +27,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from meshframes.codec import radiotap
+from meshframes.codec.mpdu import ADDR_LEN, addr1, addressed_elsewhere, receiver_is_group
 from meshframes.hosts.base import RxFrame, TxReport
 from meshframes.hosts.packet import PACKET_OUTGOING, PacketEndpoint, drain
 
@@ -130,14 +131,15 @@ class MonitorRadio(PacketEndpoint):
         if len(mpdu) < MIN_MPDU:
             self.stats.malformed += 1
             return None
-        if self.addressed_only and mpdu[4:10] != self._mac and not mpdu[4] & 0x01:
+        if self.addressed_only and addressed_elsewhere(mpdu, self._mac):
             self.stats.not_addressed += 1
             return None
         return header, mpdu
 
     def _note_tx_report(self, header: radiotap.Radiotap, packet: bytes) -> None:
-        ra = packet[header.length + 4:header.length + 10]
-        if header.tx_flags is None or len(ra) < 6 or ra[0] & 0x01:
+        reported = packet[header.length:]
+        ra = addr1(reported)
+        if header.tx_flags is None or len(ra) < ADDR_LEN or receiver_is_group(reported):
             return  # group-addressed frames are never acknowledged
         if header.tx_flags & radiotap.TX_FLAG_NOACK:
             return

@@ -28,6 +28,7 @@ from meshframes.app.party import Party
 from meshframes.codec import DecodeError, EncodeError, Frame, decode, encode
 from meshframes.codec.fastpay import FastPayFragment
 from meshframes.codec.header import TYPE_CTRL
+from meshframes.codec.mpdu import frame_type, with_sequence_number
 from meshframes.mesh.events import (
     Action,
     CancelTimer,
@@ -228,10 +229,10 @@ class NodeHost:
         except EncodeError as exc:
             self._apply(self.node.refuse(MeshRefusal.UNENCODABLE, str(exc)))
             return
-        if (data[0] >> 2) & 0x3 != TYPE_CTRL:
+        if frame_type(data) != TYPE_CTRL:
             # Sequence Control: one counter for all our frames (9.3.2.11).
             self._seq = (self._seq + 1) & 0xFFF
-            data = data[:22] + (self._seq << 4).to_bytes(2, "little") + data[24:]
+            data = with_sequence_number(data, self._seq)
         for layer in self.layers:
             sealed = layer.protect(data)
             if isinstance(sealed, Refused):

@@ -14,14 +14,26 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from meshframes.codec import mpdu
+from meshframes.codec.action import (
+    CATEGORY_MESH,
+    CATEGORY_SELF_PROTECTED,
+    CATEGORY_VENDOR,
+    MESH_ACTION_HWMP_PATH_SELECTION,
+)
+from meshframes.codec.elements import EID_PERR, EID_PREP, EID_PREQ, EID_RANN, MESHFRAMES_OUI
+from meshframes.codec.header import SUBTYPE_ACTION, TYPE_CTRL, TYPE_DATA, TYPE_MGMT
+from meshframes.codec.ie import first_element_id
+from meshframes.codec.meshctl import AE_A5_A6, AE_NONE
+from meshframes.codec.peering import SP_MESH_PEERING_CLOSE, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_OPEN
+
 REPO = Path(__file__).resolve().parents[2]
 # CI and developers keep ../shared beside the checkout.
 SHARED_PCAPS = REPO.parent / "shared" / "pcaps"
 
-# 802.11-2020 table 9-51 (categories) and 9.6.13.1 / 9.6.16.1 (actions).
-_CATEGORY_MESH, _CATEGORY_SELF_PROTECTED, _CATEGORY_VENDOR = 13, 15, 127
-_PEERING = {1: "peering-open", 2: "peering-confirm", 3: "peering-close"}
-_HWMP = {126: "hwmp-rann", 130: "hwmp-preq", 131: "hwmp-prep", 132: "hwmp-perr"}
+_PEERING = {SP_MESH_PEERING_OPEN: "peering-open", SP_MESH_PEERING_CONFIRM: "peering-confirm",
+            SP_MESH_PEERING_CLOSE: "peering-close"}
+_HWMP = {EID_RANN: "hwmp-rann", EID_PREQ: "hwmp-preq", EID_PREP: "hwmp-prep", EID_PERR: "hwmp-perr"}
 _MGMT = {0: "assoc-req", 4: "probe-req", 5: "probe-resp", 8: "beacon"}
 _CONTROL = {11: "rts", 12: "cts", 13: "ack", 14: "cf-end"}
 _DATA = {0: "data", 4: "null", 8: "qos-data", 12: "qos-null"}
@@ -36,19 +48,21 @@ class InjectCase:
 def kind_of(frame: bytes) -> str:
     """A coarse name for a frame, from its header and first body octets:
     enough to pick one frame of each kind out of a capture."""
-    frame_type, subtype = (frame[0] >> 2) & 0x3, frame[0] >> 4
-    if frame_type == 0 and subtype == 13 and len(frame) > 25:
-        category, action = frame[24], frame[25]
-        if category == _CATEGORY_SELF_PROTECTED and action in _PEERING:
+    frame_type, subtype = mpdu.frame_type(frame), mpdu.frame_subtype(frame)
+    fields = mpdu.action_fields(frame) if frame_type == TYPE_MGMT and subtype == SUBTYPE_ACTION else None
+    if fields is not None:
+        category, action, rest = fields
+        if category == CATEGORY_SELF_PROTECTED and action in _PEERING:
             return _PEERING[action]
-        if category == _CATEGORY_MESH and action == 1 and len(frame) > 26:
-            return _HWMP.get(frame[26], f"hwmp-element-{frame[26]}")
+        element_id = first_element_id(rest)
+        if category == CATEGORY_MESH and action == MESH_ACTION_HWMP_PATH_SELECTION and element_id is not None:
+            return _HWMP.get(element_id, f"hwmp-element-{element_id}")
         return f"action-{category}-{action}"
-    if frame_type == 0:
+    if frame_type == TYPE_MGMT:
         return _MGMT.get(subtype, f"mgmt-{subtype}")
-    if frame_type == 1:
+    if frame_type == TYPE_CTRL:
         return _CONTROL.get(subtype, f"control-{subtype}")
-    if frame_type == 2:
+    if frame_type == TYPE_DATA:
         return _DATA.get(subtype, f"data-{subtype}")
     return f"type-{frame_type}-{subtype}"
 
@@ -76,22 +90,19 @@ def capture_cases(root: Path = SHARED_PCAPS) -> list[InjectCase]:
 
 # -- FastPay action frames by hand (docs/wire-format.md) ----------------------
 
-OUI_MESHFRAMES = bytes.fromhex("0a4d46")
-MODE_NONE, MODE_A5_A6 = 0, 2
-
 
 def fastpay_frame(*, a1: bytes, a2: bytes, message_type: int, payload: bytes,
-                  mode: int = MODE_NONE, mesh_da: bytes = b"", mesh_sa: bytes = b"",
+                  mode: int = AE_NONE, mesh_da: bytes = b"", mesh_sa: bytes = b"",
                   ttl: int = 31, mesh_sequence: int = 1, message_id: int = 1,
                   fragment: int = 0, fragments: int = 1, sequence_control: int = 0) -> bytes:
     """A category-127 FastPay action frame, field by field as the wire
     format page lays it out (A3 = A2, the mesh BSSID convention of Linux)."""
     mesh_control = struct.pack("<BBI", mode, ttl, mesh_sequence)
-    if mode == MODE_A5_A6:
+    if mode == AE_A5_A6:
         mesh_control += mesh_da + mesh_sa
     header = struct.pack("<BBBHBB", 1, message_type, 0, message_id, fragment, fragments)
     return (b"\xd0\x00" + b"\x00\x00" + a1 + a2 + a2 + struct.pack("<H", sequence_control)
-            + bytes([_CATEGORY_VENDOR]) + OUI_MESHFRAMES + mesh_control + header + payload)
+            + bytes([CATEGORY_VENDOR]) + MESHFRAMES_OUI + mesh_control + header + payload)
 
 
 def _announcement() -> bytes:
@@ -116,11 +127,11 @@ def fastpay_cases() -> list[InjectCase]:
             a1=broadcast, a2=node_a, message_type=8, payload=_announcement(), ttl=1)),
         InjectCase("fastpay-order-multihop", fastpay_frame(
             a1=node_b, a2=node_a, message_type=1, payload=_transfer_order(),
-            mode=MODE_A5_A6, mesh_da=node_c, mesh_sa=node_a, mesh_sequence=42,
+            mode=AE_A5_A6, mesh_da=node_c, mesh_sa=node_a, mesh_sequence=42,
             message_id=0x0102, sequence_control=0x0150)),
         InjectCase("fastpay-certificate-fragment", fastpay_frame(
             a1=node_c, a2=node_b, message_type=3, payload=bytes(range(256)) * 8,
-            mode=MODE_A5_A6, mesh_da=node_c, mesh_sa=node_a, ttl=30, mesh_sequence=43,
+            mode=AE_A5_A6, mesh_da=node_c, mesh_sa=node_a, ttl=30, mesh_sequence=43,
             message_id=0x0103, fragment=1, fragments=3)),
     ]
 

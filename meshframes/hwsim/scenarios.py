@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from meshframes.codec.fastpay import MessageType
 from meshframes.hwsim.guest import Guest
 from meshframes.hwsim.radios import DEFAULT_FREQ, DEFAULT_MESH_ID, Capture, Node, medium_chain, mesh_chain
 from meshframes.hwsim.wait import wait_for
 
 PROBES = "meshframes.hwsim.probes"
 USERNODE = "meshframes.hwsim.usernode"
-MSG_FASTPAY_ORDER = 1  # docs/wire-format.md, message types
 # A FastPay-over-mesh payload as docs/wire-format.md lays it out from
 # `version` on: version 1, type 8 (announce), flags 0, message id,
 # fragment 0 of 1, then a recognisable body.
@@ -218,7 +218,7 @@ def _wait_estab(guest: Guest, links: dict[str, list[Node]], timeout: float) -> N
 def _user_exchange(guest: Guest, src: Node, dst: Node, message: bytes, timeline: Timeline,
                    timeout: float) -> int:
     timeline.mark(f"u{src.index} sends a FastPay order ({len(message)} bytes) to u{dst.index}")
-    guest.call(f"{USERNODE}:send_app", f"u{src.index}", dst.mac_bytes, [message], MSG_FASTPAY_ORDER)
+    guest.call(f"{USERNODE}:send_app", f"u{src.index}", dst.mac_bytes, [message], MessageType.FASTPAY_ORDER)
 
     def arrived() -> list[dict[str, Any]]:
         return [d for d in _user_state(guest, f"u{dst.index}")["deliveries"]

@@ -15,6 +15,8 @@ from scapy.fields import BitField, ConditionalField, StrField, StrFixedLenField
 from scapy.layers.dot11 import Dot11Elt
 from scapy.packet import Packet
 
+from meshframes.codec.ie import ELEMENT_HEADER_LEN, element_header
+
 
 class MalformedLayer(ValueError):
     """A layer whose bytes do not follow its format; the message says how."""
@@ -117,15 +119,19 @@ class MeshElement(Dot11Elt):
         return None
 
     def do_dissect(self, s: bytes) -> bytes:
-        if len(s) < 2:
-            raise MalformedLayer(f"{self.name}: element header truncated: got {len(s)} octets, expected 2")
-        length = s[1]
-        if len(s) < 2 + length:
+        header = element_header(s)
+        if header is None:
             raise MalformedLayer(
-                f"{self.name}: Length says {length} octets, only {len(s) - 2} left in the frame"
+                f"{self.name}: element header truncated: got {len(s)} octets, expected {ELEMENT_HEADER_LEN}"
             )
-        body, rest = s[: 2 + length], s[2 + length :]
-        expected = self.expected_length(body[2:])
+        _, length = header
+        end = ELEMENT_HEADER_LEN + length
+        if len(s) < end:
+            raise MalformedLayer(
+                f"{self.name}: Length says {length} octets, only {len(s) - ELEMENT_HEADER_LEN} left in the frame"
+            )
+        body, rest = s[:end], s[end:]
+        expected = self.expected_length(body[ELEMENT_HEADER_LEN:])
         if expected is not None:
             allowed = expected if isinstance(expected, set) else {expected}
             if length not in allowed:

@@ -12,65 +12,38 @@ from scapy.fields import ByteEnumField, FlagsField, LEShortField, OUIField
 from scapy.layers.dot11 import Dot11Action, Dot11Elt, capability_list
 from scapy.packet import Packet, bind_layers
 
-from meshframes.layers._strict import MalformedLayer, StrictPacket
-from meshframes.layers.elements import (
-    MESHFRAMES_OUI,
-    PEERING_CLOSE,
-    PEERING_CONFIRM,
-    PEERING_OPEN,
+from meshframes.codec.action import (
+    CATEGORY_ERROR_BIT,
+    CATEGORY_MESH,
+    CATEGORY_NAMES,
+    CATEGORY_SELF_PROTECTED,
+    CATEGORY_VENDOR,
+    CATEGORY_VENDOR_PROTECTED,
+    MESH_ACTION_GATE_ANNOUNCEMENT,
+    MESH_ACTION_HWMP_PATH_SELECTION,
+    MESH_ACTION_NAMES,
+    MESH_ACTIONS_WITH_ELEMENTS,
 )
+from meshframes.codec.peering import (
+    SELF_PROTECTED_ACTION_NAMES,
+    SP_MESH_GROUP_KEY_ACK,
+    SP_MESH_GROUP_KEY_INFORM,
+    SP_MESH_PEERING_CLOSE,
+    SP_MESH_PEERING_CONFIRM,
+    SP_MESH_PEERING_OPEN,
+)
+from meshframes.layers._strict import MalformedLayer, StrictPacket
+from meshframes.layers.elements import MESHFRAMES_OUI
 from meshframes.layers.meshctl import VendorMeshControl
 
-# 9.4.1.11, table 9-51: Category values.
-CATEGORY_MESH = 13
-CATEGORY_SELF_PROTECTED = 15
-CATEGORY_VENDOR_SPECIFIC_PROTECTED = 126
-CATEGORY_VENDOR_SPECIFIC = 127
-# 9.4.1.11: a STA returns an action frame whose category it does not know
-# with the category's top bit set (Linux: ieee80211_rx_h_action_return).
-CATEGORY_ERROR_BIT = 0x80
-
-Dot11Action.fields_desc[0].i2s.update(
-    {
-        CATEGORY_VENDOR_SPECIFIC_PROTECTED: "Vendor-specific Protected",
-        CATEGORY_VENDOR_SPECIFIC: "Vendor-specific",
-    }
-)
-
-# 9.6.16.1: Mesh Action field values.
-MESH_ACTIONS = {
-    0: "Mesh Link Metric Report",
-    1: "HWMP Mesh Path Selection",
-    2: "Gate Announcement",
-    3: "Congestion Control Notification",
-    4: "MCCA Setup Request",
-    5: "MCCA Setup Reply",
-    6: "MCCA Advertisement Request",
-    7: "MCCA Advertisement",
-    8: "MCCA Teardown",
-    9: "TBTT Adjustment Request",
-    10: "TBTT Adjustment Response",
-}
-MESH_ACTION_HWMP_PATH_SELECTION = 1
-MESH_ACTION_GATE_ANNOUNCEMENT = 2
-
-# 9.6.15.1: Self-protected Action field values.
-SELF_PROTECTED_ACTIONS = {
-    PEERING_OPEN: "Mesh Peering Open",
-    PEERING_CONFIRM: "Mesh Peering Confirm",
-    PEERING_CLOSE: "Mesh Peering Close",
-    4: "Mesh Group Key Inform",
-    5: "Mesh Group Key Acknowledge",
-}
-SELF_PROTECTED_GROUP_KEY_INFORM = 4
-SELF_PROTECTED_GROUP_KEY_ACK = 5
+Dot11Action.fields_desc[0].i2s.update(CATEGORY_NAMES)
 
 
 # 9.6.16.1
 class MeshAction(StrictPacket):
     name = "Mesh Action"
     body_required = "the action's elements"
-    fields_desc = [ByteEnumField("mesh_action", MESH_ACTION_HWMP_PATH_SELECTION, MESH_ACTIONS)]
+    fields_desc = [ByteEnumField("mesh_action", MESH_ACTION_HWMP_PATH_SELECTION, MESH_ACTION_NAMES)]
 
 
 # 9.6.16.3: the frame is the Category and Action fields, then elements.
@@ -89,7 +62,7 @@ class GateAnnouncement(StrictPacket):
 class SelfProtectedAction(StrictPacket):
     name = "Self-protected Action"
     body_required = "the frame's fields"
-    fields_desc = [ByteEnumField("self_protected_action", PEERING_OPEN, SELF_PROTECTED_ACTIONS)]
+    fields_desc = [ByteEnumField("self_protected_action", SP_MESH_PEERING_OPEN, SELF_PROTECTED_ACTION_NAMES)]
 
 
 # 9.6.15.2: Capability, then Supported Rates, ..., Mesh ID, Mesh
@@ -157,8 +130,8 @@ class ReturnedAction(Packet):
 
 bind_layers(Dot11Action, MeshAction, category=CATEGORY_MESH)
 bind_layers(Dot11Action, SelfProtectedAction, category=CATEGORY_SELF_PROTECTED)
-bind_layers(Dot11Action, VendorSpecificAction, category=CATEGORY_VENDOR_SPECIFIC)
-bind_layers(Dot11Action, VendorSpecificProtectedAction, category=CATEGORY_VENDOR_SPECIFIC_PROTECTED)
+bind_layers(Dot11Action, VendorSpecificAction, category=CATEGORY_VENDOR)
+bind_layers(Dot11Action, VendorSpecificProtectedAction, category=CATEGORY_VENDOR_PROTECTED)
 for _category in range(CATEGORY_ERROR_BIT, 256):
     bind_layers(Dot11Action, ReturnedAction, category=_category)
 
@@ -166,16 +139,18 @@ bind_layers(MeshAction, HWMPMeshPathSelection, mesh_action=MESH_ACTION_HWMP_PATH
 bind_layers(MeshAction, GateAnnouncement, mesh_action=MESH_ACTION_GATE_ANNOUNCEMENT)
 # Mesh Actions 0-8 are elements only (9.6.16.1); 9-10 have fixed fields we
 # do not lay out, and 11-255 are reserved: those stay Raw (undecoded).
-for _action in (0, *range(3, 9)):
+for _action in MESH_ACTIONS_WITH_ELEMENTS:
+    if _action in (MESH_ACTION_HWMP_PATH_SELECTION, MESH_ACTION_GATE_ANNOUNCEMENT):
+        continue
     bind_layers(MeshAction, Dot11Elt, mesh_action=_action)
 bind_layers(HWMPMeshPathSelection, Dot11Elt)
 bind_layers(GateAnnouncement, Dot11Elt)
 
-bind_layers(SelfProtectedAction, PeeringOpen, self_protected_action=PEERING_OPEN)
-bind_layers(SelfProtectedAction, PeeringConfirm, self_protected_action=PEERING_CONFIRM)
-bind_layers(SelfProtectedAction, PeeringClose, self_protected_action=PEERING_CLOSE)
-bind_layers(SelfProtectedAction, MeshGroupKeyInform, self_protected_action=SELF_PROTECTED_GROUP_KEY_INFORM)
-bind_layers(SelfProtectedAction, MeshGroupKeyAcknowledge, self_protected_action=SELF_PROTECTED_GROUP_KEY_ACK)
+bind_layers(SelfProtectedAction, PeeringOpen, self_protected_action=SP_MESH_PEERING_OPEN)
+bind_layers(SelfProtectedAction, PeeringConfirm, self_protected_action=SP_MESH_PEERING_CONFIRM)
+bind_layers(SelfProtectedAction, PeeringClose, self_protected_action=SP_MESH_PEERING_CLOSE)
+bind_layers(SelfProtectedAction, MeshGroupKeyInform, self_protected_action=SP_MESH_GROUP_KEY_INFORM)
+bind_layers(SelfProtectedAction, MeshGroupKeyAcknowledge, self_protected_action=SP_MESH_GROUP_KEY_ACK)
 for _frame in (PeeringOpen, PeeringConfirm, PeeringClose, MeshGroupKeyInform, MeshGroupKeyAcknowledge):
     bind_layers(_frame, Dot11Elt)
 

@@ -28,6 +28,7 @@ from scapy.packet import Packet, Raw
 from scapy.utils import mac2str
 
 import meshframes.layers  # noqa: F401
+from meshframes.codec.action import CATEGORY_MESH, CATEGORY_SELF_PROTECTED, CATEGORY_VENDOR
 from meshframes.codec.peering import PROTOCOL_AMPE
 from meshframes.layers import (
     GANN,
@@ -64,7 +65,6 @@ from meshframes.layers import (
     VendorMeshControl,
     VendorSpecificAction,
 )
-from meshframes.layers.actions import CATEGORY_MESH, CATEGORY_SELF_PROTECTED, CATEGORY_VENDOR_SPECIFIC
 from meshframes.layers.fastpay import (
     ERR_INSUFFICIENT_FUNDING,
     MSG_ANNOUNCE,
@@ -365,7 +365,7 @@ def _fastpay(opts: FrameOptions, message_type: int, body: Packet) -> Packet:
     dst = opts.dst or "02:00:00:00:02:00"
     return (
         _mgmt(13, opts, dst)
-        / Dot11Action(category=CATEGORY_VENDOR_SPECIFIC)
+        / Dot11Action(category=CATEGORY_VENDOR)
         / VendorSpecificAction()
         / VendorMeshControl(
             address_extension_mode=AE_A5_A6,

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import struct
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,17 +29,31 @@ from scapy.layers.l2 import LLC, SNAP
 from scapy.packet import NoPayload, Packet, Padding, Raw
 
 import meshframes.layers  # noqa: F401  (registers the layers)
-from meshframes.codec import sae
+from meshframes.codec import mpdu, sae
+from meshframes.codec.action import (
+    CATEGORY_ERROR_BIT,
+    CATEGORY_MESH,
+    CATEGORY_SELF_PROTECTED,
+    CATEGORY_VENDOR,
+    CATEGORY_VENDOR_PROTECTED,
+)
+from meshframes.codec.elements import ELEMENT_HEADER_LEN, tiling_problem
 from meshframes.codec.errors import DecodeError
+from meshframes.codec.frames import read_authentication_fields
 from meshframes.codec.header import (
     AUTH_ALGORITHMS_WITH_ELEMENTS,
     CONTROL_FIXED_LENGTH,
     MGMT_FIXED_FIELDS,
+    SECURITY_HEADER_LEN,
     SUBTYPE_ACTION,
     SUBTYPE_AUTHENTICATION,
-    short_header_length,
+    TYPE_CTRL,
+    TYPE_DATA,
+    TYPE_EXT,
+    TYPE_MGMT,
 )
 from meshframes.codec.meshctl import ae_mode_problem
+from meshframes.codec.peering import SP_MESH_PEERING_CLOSE, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_OPEN
 from meshframes.codec.sae import AUTH_ALGORITHM_SAE
 from meshframes.hosts.pcap import CapturedFrame, CaptureError, read_capture, strip_link
 from meshframes.layers import (
@@ -63,7 +76,6 @@ from meshframes.layers import (
     SelfProtectedAction,
     mesh_control_rule,
 )
-from meshframes.layers.actions import CATEGORY_ERROR_BIT
 from meshframes.layers.fastpay import MESSAGE_TYPES
 from meshframes.layers.machdr import AMSDU
 
@@ -92,7 +104,8 @@ KINDS = (
     "returned-action",
     "other",
 )
-_PEERING_KINDS = {1: "peering-open", 2: "peering-confirm", 3: "peering-close"}
+_PEERING_KINDS = {SP_MESH_PEERING_OPEN: "peering-open", SP_MESH_PEERING_CONFIRM: "peering-confirm",
+                  SP_MESH_PEERING_CLOSE: "peering-close"}
 # An HWMP Mesh Path Selection frame is named after its first path
 # selection element (meshframes/hosts/tshark.py counts the same way).
 _PATH_SELECTION_KINDS = {PREQ: "preq", PREP: "prep", PERR: "perr", RANN: "rann"}
@@ -161,25 +174,6 @@ class Analysis:
         }
 
 
-def expected_header_length(data: bytes) -> int:
-    """Octets of MAC header the Frame Control field promises (9.3)."""
-    fc, flags = data[0], data[1]
-    ftype, subtype = (fc >> 2) & 3, fc >> 4
-    # +HTC/Order (9.2.4.1.10): four octets of HT Control in management and
-    # QoS data frames (9.2.4.6).
-    htc = 4 if flags & 0x80 else 0
-    if ftype == 0:
-        return 24 + htc
-    if ftype == 2:
-        length = 24
-        if flags & 0x03 == 0x03:
-            length += 6
-        if subtype & 0x08:
-            length += 2 + htc
-        return length
-    return short_header_length(fc | flags << 8)
-
-
 @contextlib.contextmanager
 def _strict_scapy() -> Iterator[None]:
     """Let layer errors propagate instead of becoming Raw, without Scapy's
@@ -200,27 +194,6 @@ def _layers(pkt: Packet) -> Iterator[Packet]:
     while not isinstance(layer, NoPayload):
         yield layer
         layer = layer.payload
-
-
-def _element_walk_error(body: bytes) -> str | None:
-    """Check that elements tile `body` exactly (9.4.2.1), independently of
-    how each element's fields parse."""
-    pos = 0
-    number = 0
-    while pos < len(body):
-        if pos + 2 > len(body):
-            return f"element {number}: header truncated ({len(body) - pos} octet left)"
-        length = body[pos + 1]
-        if pos + 2 + length > len(body):
-            return (
-                f"element {number} (ID {body[pos]}): Length {length} overruns the frame "
-                f"by {pos + 2 + length - len(body)} octets"
-            )
-        if body[pos] == _VENDOR_SPECIFIC and length < 3:
-            return f"element {number} (ID {_VENDOR_SPECIFIC}): Length {length}, expected 3 or more (its OUI)"
-        pos += 2 + length
-        number += 1
-    return None
 
 
 def _first_element_offset(pkt: Packet, total: int) -> int | None:
@@ -292,39 +265,41 @@ def classify(pkt: Packet) -> str:
 
 def decode_mpdu(data: bytes, index: int = 0) -> FrameDecode:
     """Decode one MPDU (from Frame Control, no FCS, no radiotap)."""
-    if len(data) < 2:
+    if len(data) < mpdu.FRAME_CONTROL_LEN:
         return FrameDecode(index, "other", malformed=f"frame of {len(data)} octets has no Frame Control")
-    if data[0] & 0x03:
+    version = mpdu.protocol_version(data)
+    if version:
         # 9.2.4.1.2: only version 0 exists; a STA discards any other, and
         # nothing after Frame Control can be read by the version 0 rules.
-        return FrameDecode(index, "other", malformed=f"802.11 protocol version {data[0] & 0x03}, expected 0")
-    need = expected_header_length(data)
+        return FrameDecode(index, "other", malformed=f"802.11 protocol version {version}, expected 0")
+    need = mpdu.header_length(data)
     if len(data) < need:
         return FrameDecode(
             index, "other", malformed=f"802.11 header truncated: got {len(data)} octets, expected {need}"
         )
-    ftype, subtype = (data[0] >> 2) & 3, data[0] >> 4
-    name, fixed = MGMT_FIXED_FIELDS.get(subtype, ("", 0)) if ftype == 0 else ("", 0)
+    ftype, subtype = mpdu.frame_type(data), mpdu.frame_subtype(data)
+    protected = mpdu.is_protected(data)
+    name, fixed = MGMT_FIXED_FIELDS.get(subtype, ("", 0)) if ftype == TYPE_MGMT else ("", 0)
     if len(data) < need + fixed:
         return FrameDecode(
             index,
             _kind_of_failed(data[:need]),
             malformed=f"{name} body truncated: got {len(data) - need} octets of fixed fields, expected {fixed}",
         )
-    if ftype == 1 and subtype in CONTROL_FIXED_LENGTH and len(data) > need:
+    if ftype == TYPE_CTRL and subtype in CONTROL_FIXED_LENGTH and len(data) > need:
         return FrameDecode(index, "other", malformed=f"control frame of {len(data)} octets, expected {need}")
-    if ftype in (0, 2) and data[1] & 0x40 and len(data) - need < _SECURITY_HEADER_LEN:
+    if ftype in (TYPE_MGMT, TYPE_DATA) and protected and len(data) - need < SECURITY_HEADER_LEN:
         return FrameDecode(index, _kind_of_failed(data[:need]), malformed=(
             f"protected frame body of {len(data) - need} octets, shorter than its "
-            f"{_SECURITY_HEADER_LEN}-octet security header"))
+            f"{SECURITY_HEADER_LEN}-octet security header"))
     opaque = _opaque_body(data, need)
     if opaque is not None:
         kind, why = opaque
         return FrameDecode(index, kind, packet=Dot11(data), undecoded=why)
-    if ftype == 0 and subtype == SUBTYPE_AUTHENTICATION and not data[1] & 0x40:
+    if ftype == TYPE_MGMT and subtype == SUBTYPE_AUTHENTICATION and not protected:
         # An SAE body too short for any field never reaches the SAE layers
         # (Scapy dissects no payload from no bytes): the codec's rule says.
-        algorithm, seq, status = struct.unpack_from("<HHH", data, need)
+        algorithm, seq, status = read_authentication_fields(data, need)
         if algorithm == AUTH_ALGORITHM_SAE:
             try:
                 sae.check_body(seq, status, data[need + fixed:], need + fixed)
@@ -377,7 +352,7 @@ def _native_element_problem(pkt: Packet) -> str | None:
     for layer in _layers(pkt):
         if type(layer) is not Dot11Elt or layer.len is None:
             continue
-        element = bytes(layer.original[: 2 + layer.len])
+        element = bytes(layer.original[: ELEMENT_HEADER_LEN + layer.len])
         native = Dot11Elt.dispatch_hook(element)
         try:
             with _strict_scapy():
@@ -423,22 +398,22 @@ def _only_our_elements() -> Iterator[None]:
 def _opaque_body(data: bytes, header: int) -> tuple[str, str | None] | None:
     """(kind, why undecoded) of a frame whose body is not ours to judge,
     None for any other frame. Plain Scapy still shows what it can of it."""
-    ftype, subtype = (data[0] >> 2) & 3, data[0] >> 4
-    if ftype == 3:
+    ftype, subtype = mpdu.frame_type(data), mpdu.frame_subtype(data)
+    if ftype == TYPE_EXT:
         return "other", f"extension frame (type 3, subtype {subtype}): its body is not decoded"
-    if ftype == 1:
+    if ftype == TYPE_CTRL:
         # Beyond RA and TA (BlockAck and the like) nothing is ours to read.
         extra = len(data) - header
         return "other", f"{extra} octets after the control frame's header are not decoded" if extra else None
-    if ftype != 0 or data[1] & 0x40:
+    if ftype != TYPE_MGMT or mpdu.is_protected(data):
         return None
-    if subtype == SUBTYPE_ACTION and data[header] & CATEGORY_ERROR_BIT:
+    if subtype == SUBTYPE_ACTION and mpdu.category(data) & CATEGORY_ERROR_BIT:
         # 9.4.1.11: a STA returns an action frame it does not handle with bit 7
         # of the Category set (Linux: ieee80211_rx_h_action_return), the
         # rest copied unchanged: an echo, whatever its body says.
         return "returned-action", None
     if subtype == SUBTYPE_AUTHENTICATION:
-        algorithm = int.from_bytes(data[header:header + 2], "little")
+        algorithm = read_authentication_fields(data, header)[0]
         if algorithm not in AUTH_ALGORITHMS_WITH_ELEMENTS and algorithm != AUTH_ALGORITHM_SAE:
             return "other", (f"Authentication algorithm {algorithm}: its fields after the fixed ones "
                              "are not decoded")
@@ -468,12 +443,8 @@ def _raw_in_80211(pkt: Packet) -> str | None:
     return None
 
 
-# 9.4.2.25: a Vendor Specific element starts with its 3-octet OUI.
-_VENDOR_SPECIFIC = 221
-# 12.5: the WEP IV + ICV, or the TKIP/CCMP/GCMP header, of a protected body.
-_SECURITY_HEADER_LEN = 8
 # Categories whose frames we define; their body must not stop at Category.
-_OUR_CATEGORIES = {13, 15, 126, 127}
+_OUR_CATEGORIES = {CATEGORY_MESH, CATEGORY_SELF_PROTECTED, CATEGORY_VENDOR_PROTECTED, CATEGORY_VENDOR}
 _PEERING_FRAMES = (PeeringOpen, PeeringConfirm, PeeringClose)
 
 
@@ -504,7 +475,7 @@ def _inspect(pkt: Packet, data: bytes, result: FrameDecode) -> None:
         if isinstance(layer, Dot11QoS) and isinstance(layer.payload, MeshControl):
             result.mesh_control_rule = mesh_control_rule(layer, bytes(layer.payload.original))
         if isinstance(layer, MeshControl):
-            expected = ae_mode_problem(int.from_bytes(data[:2], "little"), layer.address_extension_mode)
+            expected = ae_mode_problem(mpdu.read_frame_control(data), layer.address_extension_mode)
             if expected is not None:
                 result.malformed = (f"{layer.name}: Address Extension Mode {layer.address_extension_mode}, "
                                     f"expected {expected}")
@@ -515,7 +486,7 @@ def _inspect(pkt: Packet, data: bytes, result: FrameDecode) -> None:
     if offset is not None:
         sealed = pkt.getlayer(AMPEEncrypted)
         end = len(data) - len(sealed.original) if sealed is not None else len(data)
-        walk = _element_walk_error(data[offset:end])
+        walk = tiling_problem(data[offset:end])
         if walk is not None:
             result.malformed = walk
             return
@@ -541,12 +512,12 @@ def analyze(
     stripped, analysis.fcs, analysis.skipped_other_linktypes = strip_link(frames, fcs)
     for frame in frames:
         analysis.linktypes[frame.linktype] += 1
-    for mpdu in stripped:
-        result = decode_mpdu(mpdu.data, mpdu.index)
-        if mpdu.problem:
+    for item in stripped:
+        result = decode_mpdu(item.data, item.index)
+        if item.problem:
             # The capture's reason comes first: what the decoder then says
             # (an empty MPDU, a cut element) follows from it.
-            result.malformed = mpdu.problem if result.malformed is None else f"{mpdu.problem}; {result.malformed}"
+            result.malformed = item.problem if result.malformed is None else f"{item.problem}; {result.malformed}"
         decodes.append(result)
         analysis.count(result)
         if progress is not None:

@@ -27,97 +27,54 @@ from scapy.fields import (
 from scapy.layers.dot11 import Dot11EltVendorSpecific, _dot11_id_enum, _dot11_info_elts_ids
 from scapy.packet import Packet
 
-from meshframes.codec.elements import MESHFRAMES_OUI as CODEC_MESHFRAMES_OUI
-from meshframes.codec.elements import OUI_TYPE_AUTHORITY_ANNOUNCEMENT
+from meshframes.codec import elements as codec_elements
+from meshframes.codec.elements import (
+    AMPE_MIN_LEN,
+    AUTHENTICATION_PROTOCOLS,
+    AUTHORITY_ANNOUNCEMENT_LEN,
+    CONGESTION_CONTROL_MODES,
+    EID_AMPE,
+    EID_BEACON_TIMING,
+    EID_MESH_AWAKE_WINDOW,
+    EID_MESH_CHANNEL_SWITCH_PARAMETERS,
+    EID_MESH_CONFIGURATION,
+    EID_MESH_ID,
+    EID_MESH_PEERING_MANAGEMENT,
+    EID_MIC,
+    EID_VENDOR_SPECIFIC,
+    ELEMENT_HEADER_LEN,
+    MESH_CAPABILITY_BITS,
+    MESH_CONFIGURATION_LEN,
+    MESH_ELEMENT_NAMES,
+    MESH_ID_MAX,
+    MIC_LEN,
+    OUI_LEN,
+    OUI_TYPE_AUTHORITY_ANNOUNCEMENT,
+    PATH_SELECTION_METRICS,
+    PATH_SELECTION_PROTOCOLS,
+    SYNCHRONIZATION_METHODS,
+)
+from meshframes.codec.peering import (
+    NS3_LENGTHS,
+    PMKID_LEN,
+    PROTOCOL_NAMES,
+    SP_MESH_PEERING_CLOSE,
+    SP_MESH_PEERING_CONFIRM,
+    SP_MESH_PEERING_OPEN,
+    STANDARD_LENGTHS,
+)
+from meshframes.codec.reason import REASON_NAMES
 from meshframes.layers._strict import MalformedLayer, MeshElement, StrictSubPacket
 
-# Table 9-92 Element IDs.
-ELEMENT_MESH_CONFIGURATION = 113
-ELEMENT_MESH_ID = 114
-ELEMENT_MESH_LINK_METRIC_REPORT = 115
-ELEMENT_CONGESTION_NOTIFICATION = 116
-ELEMENT_MESH_PEERING_MANAGEMENT = 117
-ELEMENT_MESH_CHANNEL_SWITCH_PARAMETERS = 118
-ELEMENT_MESH_AWAKE_WINDOW = 119
-ELEMENT_BEACON_TIMING = 120
-ELEMENT_GANN = 125
-ELEMENT_RANN = 126
-ELEMENT_PREQ = 130
-ELEMENT_PREP = 131
-ELEMENT_PERR = 132
-ELEMENT_AMPE = 139
-ELEMENT_MIC = 140
-ELEMENT_VENDOR_SPECIFIC = 221
-
 # Scapy shows element names from this table; it stops before the mesh IDs.
-_dot11_info_elts_ids.update(
-    {
-        ELEMENT_MESH_CONFIGURATION: "Mesh Configuration",
-        ELEMENT_MESH_ID: "Mesh ID",
-        ELEMENT_MESH_LINK_METRIC_REPORT: "Mesh Link Metric Report",
-        ELEMENT_CONGESTION_NOTIFICATION: "Congestion Notification",
-        ELEMENT_MESH_PEERING_MANAGEMENT: "Mesh Peering Management",
-        ELEMENT_MESH_CHANNEL_SWITCH_PARAMETERS: "Mesh Channel Switch Parameters",
-        ELEMENT_MESH_AWAKE_WINDOW: "Mesh Awake Window",
-        ELEMENT_BEACON_TIMING: "Beacon Timing",
-        ELEMENT_GANN: "GANN",
-        ELEMENT_RANN: "RANN",
-        ELEMENT_PREQ: "PREQ",
-        ELEMENT_PREP: "PREP",
-        ELEMENT_PERR: "PERR",
-        ELEMENT_AMPE: "AMPE",
-        ELEMENT_MIC: "MIC",
-    }
-)
+_dot11_info_elts_ids.update(MESH_ELEMENT_NAMES)
 
-# 9.4.2.97.2-6: identifiers inside the Mesh Configuration element.
-PATH_SELECTION_PROTOCOLS = {1: "HWMP", 255: "vendor-specific"}
-PATH_SELECTION_METRICS = {1: "airtime", 255: "vendor-specific"}
-CONGESTION_CONTROL_MODES = {0: "none", 1: "CCSF", 255: "vendor-specific"}
-SYNCHRONIZATION_METHODS = {1: "neighbor-offset", 255: "vendor-specific"}
-AUTHENTICATION_PROTOCOLS = {0: "none", 1: "SAE", 2: "IEEE 802.1X", 255: "vendor-specific"}
-# 9.4.2.97.7 Mesh Capability, bit 0 first.
-MESH_CAPABILITY_BITS = [
-    "accepting_additional_peerings",
-    "mcca_supported",
-    "mcca_enabled",
-    "forwarding",
-    "mbca_enabled",
-    "tbtt_adjusting",
-    "mesh_power_save_level",
-    "reserved",
-]
-
-# 9.4.2.101: Mesh Peering Protocol Identifier.
-MESH_PEERING_PROTOCOLS = {0: "MPM", 1: "AMPE", 255: "vendor-specific"}
-# 9.4.1.7, table 9-49: reason codes used by mesh peering and HWMP.
-MESH_REASON_CODES = {
-    1: "UNSPECIFIED",
-    52: "MESH-PEERING-CANCELED",
-    53: "MESH-MAX-PEERS",
-    54: "MESH-CONFIGURATION-POLICY-VIOLATION",
-    55: "MESH-CLOSE-RCVD",
-    56: "MESH-MAX-RETRIES",
-    57: "MESH-CONFIRM-TIMEOUT",
-    58: "MESH-INVALID-GTK",
-    59: "MESH-INCONSISTENT-PARAMETERS",
-    60: "MESH-INVALID-SECURITY-CAPABILITY",
-    61: "MESH-PATH-ERROR-NO-PROXY-INFORMATION",
-    62: "MESH-PATH-ERROR-NO-FORWARDING-INFORMATION",
-    63: "MESH-PATH-ERROR-DESTINATION-UNREACHABLE",
-    64: "MAC-ADDRESS-ALREADY-EXISTS-IN-MBSS",
-    65: "MESH-CHANNEL-SWITCH-REGULATORY-REQUIREMENTS",
-    66: "MESH-CHANNEL-SWITCH-UNSPECIFIED",
-}
-
-# Self-protected action codes (9.6.15.1) that the draft peering
-# element of ns-3 repeats in its first octet.
-PEERING_OPEN = 1
-PEERING_CONFIRM = 2
-PEERING_CLOSE = 3
+# 9.4.1.7, Table 9-49: reason codes used by mesh peering and HWMP, keyed
+# by plain ints as Scapy's enum fields look them up.
+MESH_REASON_CODES = {int(code): name for code, name in REASON_NAMES.items()}
 
 # Our OUI (docs/wire-format.md), as the integer Scapy's OUIField holds.
-MESHFRAMES_OUI = int.from_bytes(CODEC_MESHFRAMES_OUI, "big")
+MESHFRAMES_OUI = int.from_bytes(codec_elements.MESHFRAMES_OUI, "big")
 
 
 def _id_field(element_id: int) -> ByteEnumField:
@@ -132,7 +89,7 @@ def _len_field() -> ByteField:
 class MeshConfiguration(MeshElement):
     name = "Mesh Configuration"
     fields_desc = [
-        _id_field(ELEMENT_MESH_CONFIGURATION),
+        _id_field(EID_MESH_CONFIGURATION),
         _len_field(),
         ByteEnumField("path_selection_protocol", 1, PATH_SELECTION_PROTOCOLS),
         ByteEnumField("path_selection_metric", 1, PATH_SELECTION_METRICS),
@@ -143,24 +100,24 @@ class MeshConfiguration(MeshElement):
         BitField("connected_to_as", 0, 1),
         BitField("number_of_peerings", 0, 6),
         BitField("connected_to_mesh_gate", 0, 1),
-        FlagsField("mesh_capability", 0x09, 8, MESH_CAPABILITY_BITS),
+        FlagsField("mesh_capability", 0x09, 8, list(MESH_CAPABILITY_BITS)),
     ]
 
     def expected_length(self, body: bytes) -> int:
-        return 7
+        return MESH_CONFIGURATION_LEN
 
 
 # 9.4.2.98
 class MeshID(MeshElement):
     name = "Mesh ID"
     fields_desc = [
-        _id_field(ELEMENT_MESH_ID),
+        _id_field(EID_MESH_ID),
         _len_field(),
         StrLenField("mesh_id", b"", length_from=lambda p: p.len),
     ]
 
     def expected_length(self, body: bytes) -> set[int]:
-        return set(range(33))
+        return set(range(MESH_ID_MAX + 1))
 
 
 def _peering_frame_action(elt: Packet) -> int | None:
@@ -182,15 +139,21 @@ def _standard_peering_kind(elt: MeshPeeringManagement) -> int:
     a Close without peer link ID, so the frame decides when there is one.
     """
     action = _peering_frame_action(elt)
-    if action in (PEERING_OPEN, PEERING_CONFIRM, PEERING_CLOSE):
+    if action in (SP_MESH_PEERING_OPEN, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_CLOSE):
         return action
     if elt.getfieldval("len") is None:
         if elt.getfieldval("reason_code") is not None:
-            return PEERING_CLOSE
-        return PEERING_CONFIRM if elt.getfieldval("peer_link_id") is not None else PEERING_OPEN
-    return {4: PEERING_OPEN, 20: PEERING_OPEN, 6: PEERING_CONFIRM, 22: PEERING_CONFIRM}.get(
-        elt.getfieldval("len"), PEERING_CLOSE
-    )
+            return SP_MESH_PEERING_CLOSE
+        return SP_MESH_PEERING_CONFIRM if elt.getfieldval("peer_link_id") is not None else SP_MESH_PEERING_OPEN
+    return _KIND_BY_LENGTH.get(elt.getfieldval("len"), SP_MESH_PEERING_CLOSE)
+
+
+# A Length that fits Confirm and Close (6, 22) reads as Confirm.
+_KIND_BY_LENGTH = {
+    length: action
+    for action in (SP_MESH_PEERING_CLOSE, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_OPEN)
+    for length in STANDARD_LENGTHS[action]
+}
 
 
 def _is_draft(elt: MeshPeeringManagement) -> bool:
@@ -210,9 +173,9 @@ def _has_peer_link_id(elt: MeshPeeringManagement) -> bool:
         # reason from any above 5 (IePeerManagement).
         return elt.getfieldval("len") > 3
     kind = _standard_peering_kind(elt)
-    if kind == PEERING_CONFIRM:
+    if kind == SP_MESH_PEERING_CONFIRM:
         return True
-    return kind == PEERING_CLOSE and elt.getfieldval("len") in (8, 24)
+    return kind == SP_MESH_PEERING_CLOSE and elt.getfieldval("len") in (8, 24)
 
 
 def _has_reason(elt: MeshPeeringManagement) -> bool:
@@ -220,7 +183,7 @@ def _has_reason(elt: MeshPeeringManagement) -> bool:
         return elt.getfieldval("reason_code") is not None
     if _is_draft(elt):
         return elt.getfieldval("len") > 5
-    return _standard_peering_kind(elt) == PEERING_CLOSE
+    return _standard_peering_kind(elt) == SP_MESH_PEERING_CLOSE
 
 
 def _has_chosen_pmk(elt: MeshPeeringManagement) -> bool:
@@ -229,18 +192,15 @@ def _has_chosen_pmk(elt: MeshPeeringManagement) -> bool:
     return not _is_draft(elt) and elt.getfieldval("len") >= 20
 
 
-# Lengths 9.6.15.2-4 allow per frame: 4 octets of protocol and local link
-# ID, + 2 peer link ID, + 2 reason code, + 16 Chosen PMK in a secure mesh.
-# Linux's mesh_plink.c takes only the PMK-less ones (4, 6, 6 or 8): a secure
-# mesh leaves peering to userspace, where hostap's mesh_mpm.c strips a
-# trailing 16-octet PMK first and then wants the same 4, 6, 6 or 8.
-_PEERING_LENGTHS = {
-    PEERING_OPEN: {4, 20},
-    PEERING_CONFIRM: {6, 22},
-    PEERING_CLOSE: {6, 8, 22, 24},
-}
+# The codec's lengths per frame (9.6.15.2-4). Linux's mesh_plink.c takes
+# only the PMK-less ones (4, 6, 6 or 8): a secure mesh leaves peering to
+# userspace, where hostap's mesh_mpm.c strips a trailing 16-octet PMK first
+# and then wants the same 4, 6, 6 or 8.
+_PEERING_LENGTHS = {action: set(lengths) for action, lengths in STANDARD_LENGTHS.items()}
+_ANY_PEERING_LENGTH = set().union(*STANDARD_LENGTHS.values())
 # ns-3 asserts exactly one length per subtype.
-_DRAFT_PEERING_LENGTHS = {PEERING_OPEN: {3}, PEERING_CONFIRM: {5}, PEERING_CLOSE: {7}}
+_DRAFT_PEERING_LENGTHS = {action: {length} for action, length in NS3_LENGTHS.items()}
+_ANY_DRAFT_PEERING_LENGTH = set(NS3_LENGTHS.values())
 
 
 # 9.4.2.101
@@ -253,31 +213,31 @@ class MeshPeeringManagement(MeshElement):
 
     name = "Mesh Peering Management"
     fields_desc = [
-        _id_field(ELEMENT_MESH_PEERING_MANAGEMENT),
+        _id_field(EID_MESH_PEERING_MANAGEMENT),
         _len_field(),
         ConditionalField(ByteField("draft_subtype", None), _is_draft),
         ConditionalField(
-            LEShortEnumField("mesh_peering_protocol", 0, MESH_PEERING_PROTOCOLS),
+            LEShortEnumField("mesh_peering_protocol", 0, PROTOCOL_NAMES),
             lambda p: not _is_draft(p),
         ),
         LEShortField("local_link_id", 0),
         ConditionalField(LEShortField("peer_link_id", None), _has_peer_link_id),
         ConditionalField(LEShortEnumField("reason_code", None, MESH_REASON_CODES), _has_reason),
-        ConditionalField(XStrFixedLenField("chosen_pmk", None, length=16), _has_chosen_pmk),
+        ConditionalField(XStrFixedLenField("chosen_pmk", None, length=PMKID_LEN), _has_chosen_pmk),
     ]
 
     def expected_length(self, body: bytes) -> set[int]:
         action = _peering_frame_action(self)
         if len(body) % 2:
-            return _DRAFT_PEERING_LENGTHS.get(action, {3, 5, 7})
-        return _PEERING_LENGTHS.get(action, {4, 6, 8, 20, 22, 24})
+            return _DRAFT_PEERING_LENGTHS.get(action, _ANY_DRAFT_PEERING_LENGTH)
+        return _PEERING_LENGTHS.get(action, _ANY_PEERING_LENGTH)
 
 
 # 9.4.2.102
 class MeshChannelSwitchParameters(MeshElement):
     name = "Mesh Channel Switch Parameters"
     fields_desc = [
-        _id_field(ELEMENT_MESH_CHANNEL_SWITCH_PARAMETERS),
+        _id_field(EID_MESH_CHANNEL_SWITCH_PARAMETERS),
         _len_field(),
         ByteField("mesh_ttl", 31),
         FlagsField("flags", 0, 8, ["transmit_restrict", "initiator", "reason_valid"]),
@@ -293,7 +253,7 @@ class MeshChannelSwitchParameters(MeshElement):
 class MeshAwakeWindow(MeshElement):
     name = "Mesh Awake Window"
     fields_desc = [
-        _id_field(ELEMENT_MESH_AWAKE_WINDOW),
+        _id_field(EID_MESH_AWAKE_WINDOW),
         _len_field(),
         LEShortField("mesh_awake_window", 0),
     ]
@@ -337,7 +297,7 @@ def _beacon_timing_is_draft(elt: BeaconTiming) -> bool:
 class BeaconTiming(MeshElement):
     name = "Beacon Timing"
     fields_desc = [
-        _id_field(ELEMENT_BEACON_TIMING),
+        _id_field(EID_BEACON_TIMING),
         _len_field(),
         ConditionalField(ByteField("report_control", 0), lambda p: not _beacon_timing_is_draft(p)),
         ConditionalField(
@@ -376,29 +336,29 @@ class AMPE(MeshElement):
 
     name = "AMPE"
     fields_desc = [
-        _id_field(ELEMENT_AMPE),
+        _id_field(EID_AMPE),
         _len_field(),
         XStrFixedLenField("selected_pairwise_cipher_suite", b"\x00\x0f\xac\x04", length=4),
         XStrFixedLenField("local_nonce", b"\x00" * 32, length=32),
         XStrFixedLenField("peer_nonce", b"\x00" * 32, length=32),
-        XStrLenField("key_data", b"", length_from=lambda p: (p.getfieldval("len") or 68) - 68),
+        XStrLenField("key_data", b"", length_from=lambda p: (p.getfieldval("len") or AMPE_MIN_LEN) - AMPE_MIN_LEN),
     ]
 
     def expected_length(self, body: bytes) -> set[int]:
-        return set(range(68, 256))
+        return set(range(AMPE_MIN_LEN, 256))
 
 
 # 9.4.2.118
 class MIC(MeshElement):
     name = "MIC"
     fields_desc = [
-        _id_field(ELEMENT_MIC),
+        _id_field(EID_MIC),
         _len_field(),
-        XStrFixedLenField("mic", b"\x00" * 16, length=16),
+        XStrFixedLenField("mic", b"\x00" * MIC_LEN, length=MIC_LEN),
     ]
 
     def expected_length(self, body: bytes) -> int:
-        return 16
+        return MIC_LEN
 
     def guess_payload_class(self, payload: bytes) -> type[Packet]:
         # 13.5.5.3/4: in an authenticated peering frame the MIC element is
@@ -417,12 +377,16 @@ class AMPEEncrypted(Packet):
     fields_desc = [XStrField("ciphertext", b"")]
 
 
+# Where a Vendor Specific element's OUI type octet is: after ID, Length, OUI.
+_OUI_TYPE_AT = ELEMENT_HEADER_LEN + OUI_LEN
+
+
 # 9.4.2.25 with our OUI: an authority announcing itself in beacons.
 class AuthorityAnnouncementElement(Dot11EltVendorSpecific):
     name = "meshframes Authority Announcement"
     match_subclass = True
     fields_desc = [
-        _id_field(ELEMENT_VENDOR_SPECIFIC),
+        _id_field(EID_VENDOR_SPECIFIC),
         _len_field(),
         OUIField("oui", MESHFRAMES_OUI),
         ByteField("oui_type", OUI_TYPE_AUTHORITY_ANNOUNCEMENT),
@@ -438,9 +402,9 @@ class AuthorityAnnouncementElement(Dot11EltVendorSpecific):
     @classmethod
     def dispatch_hook(cls, _pkt: bytes | None = None, *args, **kargs):
         # Only OUI type 1 is ours to parse; others stay generic.
-        if _pkt and len(_pkt) > 5 and _pkt[5] != OUI_TYPE_AUTHORITY_ANNOUNCEMENT:
+        if _pkt and len(_pkt) > _OUI_TYPE_AT and _pkt[_OUI_TYPE_AT] != OUI_TYPE_AUTHORITY_ANNOUNCEMENT:
             return Dot11EltVendorSpecific
         return cls
 
     def expected_length(self, body: bytes) -> int:
-        return 3 + 1 + 32 + 8 + 32 + 8
+        return AUTHORITY_ANNOUNCEMENT_LEN

@@ -31,40 +31,33 @@ from scapy.fields import (
 )
 from scapy.packet import Packet, bind_layers
 
+from meshframes.codec.fastpay import FASTPAY_VERSION, FLAG_E2E_SEALED, MessageType
+from meshframes.fastpay.messages import AddressKind, ErrorKind
+from meshframes.fastpay.wire import MessageTag
 from meshframes.layers._strict import MalformedLayer, StrictPacket, StrictSubPacket
 from meshframes.layers.meshctl import VendorMeshControl
 
-FASTPAY_HEADER_VERSION = 1
+# docs/wire-format.md, "Message types and payload": the codec's types,
+# named as the analyzer shows them (FASTPAY_INFO_REQUEST -> "info-request").
+MSG_ORDER = MessageType.FASTPAY_ORDER
+MSG_VOTE = MessageType.FASTPAY_VOTE
+MSG_CERTIFICATE = MessageType.FASTPAY_CERTIFICATE
+MSG_CONFIRMATION = MessageType.FASTPAY_CONFIRMATION
+MSG_INFO_REQUEST = MessageType.FASTPAY_INFO_REQUEST
+MSG_INFO_RESPONSE = MessageType.FASTPAY_INFO_RESPONSE
+MSG_ERROR = MessageType.FASTPAY_ERROR
+MSG_ANNOUNCE = MessageType.FASTPAY_ANNOUNCE
+MESSAGE_TYPES = {int(t): t.name.removeprefix("FASTPAY_").lower().replace("_", "-") for t in MessageType}
 
-# docs/wire-format.md, "Message types and payload".
-MSG_ORDER = 1
-MSG_VOTE = 2
-MSG_CERTIFICATE = 3
-MSG_CONFIRMATION = 4
-MSG_INFO_REQUEST = 5
-MSG_INFO_RESPONSE = 6
-MSG_ERROR = 7
-MSG_ANNOUNCE = 8
-MESSAGE_TYPES = {
-    MSG_ORDER: "order",
-    MSG_VOTE: "vote",
-    MSG_CERTIFICATE: "certificate",
-    MSG_CONFIRMATION: "confirmation",
-    MSG_INFO_REQUEST: "info-request",
-    MSG_INFO_RESPONSE: "info-response",
-    MSG_ERROR: "error",
-    MSG_ANNOUNCE: "announce",
-}
-FLAG_SEALED = 0x01
-
-# The reference's SerializedMessage variants, in declaration order.
-SM_ORDER = 0
-SM_VOTE = 1
-SM_CERT = 2
-SM_CROSS_SHARD = 3
-SM_ERROR = 4
-SM_INFO_REQ = 5
-SM_INFO_RESP = 6
+# The reference's SerializedMessage variants (meshframes.fastpay.wire owns
+# their numbers), with the reference's names.
+SM_ORDER = MessageTag.ORDER
+SM_VOTE = MessageTag.VOTE
+SM_CERT = MessageTag.CERT
+SM_CROSS_SHARD = MessageTag.CROSS_SHARD
+SM_ERROR = MessageTag.ERROR
+SM_INFO_REQ = MessageTag.INFO_REQ
+SM_INFO_RESP = MessageTag.INFO_RESP
 SERIALIZED_MESSAGE_VARIANTS = {
     SM_ORDER: "Order",
     SM_VOTE: "Vote",
@@ -85,42 +78,16 @@ VARIANT_OF_TYPE = {
     MSG_ERROR: {SM_ERROR},
 }
 
-# FastPayError variants, in the reference's declaration order.
-FASTPAY_ERRORS = {
-    0: "InvalidSignature",
-    1: "UnknownSigner",
-    2: "CertificateRequiresQuorum",
-    3: "IncorrectTransferAmount",
-    4: "UnexpectedSequenceNumber",
-    5: "InsufficientFunding",
-    6: "PreviousTransferMustBeConfirmedFirst",
-    7: "ErrorWhileProcessingTransferOrder",
-    8: "ErrorWhileRequestingCertificate",
-    9: "MissingEalierConfirmations",
-    10: "UnexpectedTransactionIndex",
-    11: "CertificateNotfound",
-    12: "UnknownSenderAccount",
-    13: "CertificateAuthorityReuse",
-    14: "InvalidSequenceNumber",
-    15: "SequenceOverflow",
-    16: "SequenceUnderflow",
-    17: "AmountOverflow",
-    18: "AmountUnderflow",
-    19: "BalanceOverflow",
-    20: "BalanceUnderflow",
-    21: "WrongShard",
-    22: "InvalidCrossShardUpdate",
-    23: "InvalidDecoding",
-    24: "UnexpectedMessage",
-    25: "ClientIoError",
-}
-ERR_INVALID_SIGNATURE = 0
-ERR_INSUFFICIENT_FUNDING = 5
-ERR_PREVIOUS_TRANSFER_MUST_BE_CONFIRMED_FIRST = 6
-ERR_MISSING_EARLIER_CONFIRMATIONS = 9
-ERR_CLIENT_IO_ERROR = 25
+# FastPayError variants: meshframes.fastpay.messages.ErrorKind, whose names
+# are the reference's.
+FASTPAY_ERRORS = {int(kind): kind.name for kind in ErrorKind}
+ERR_INVALID_SIGNATURE = ErrorKind.InvalidSignature
+ERR_INSUFFICIENT_FUNDING = ErrorKind.InsufficientFunding
+ERR_PREVIOUS_TRANSFER_MUST_BE_CONFIRMED_FIRST = ErrorKind.PreviousTransferMustBeConfirmedFirst
+ERR_MISSING_EARLIER_CONFIRMATIONS = ErrorKind.MissingEalierConfirmations
+ERR_CLIENT_IO_ERROR = ErrorKind.ClientIoError
 
-ADDRESS_KINDS = {0: "Primary", 1: "FastPay"}
+ADDRESS_KINDS = {AddressKind.PRIMARY: "Primary", AddressKind.FASTPAY: "FastPay"}
 
 
 class LESignedInt128Field(Field[int, bytes]):
@@ -450,7 +417,7 @@ class FastPayHeader(StrictPacket):
     name = "FastPay Header"
     body_required = "the message"
     fields_desc = [
-        ByteField("version", FASTPAY_HEADER_VERSION),
+        ByteField("version", FASTPAY_VERSION),
         ByteEnumField("message_type", MSG_ORDER, MESSAGE_TYPES),
         FlagsField("flags", 0, 8, ["sealed"]),
         LEShortField("message_id", 0),
@@ -459,20 +426,20 @@ class FastPayHeader(StrictPacket):
     ]
 
     def post_dissect(self, s: bytes) -> bytes:
-        if self.version != FASTPAY_HEADER_VERSION:
-            raise MalformedLayer(f"FastPay Header: version {self.version}, expected {FASTPAY_HEADER_VERSION}")
+        if self.version != FASTPAY_VERSION:
+            raise MalformedLayer(f"FastPay Header: version {self.version}, expected {FASTPAY_VERSION}")
         if self.message_type not in MESSAGE_TYPES:
             raise MalformedLayer(f"FastPay Header: unknown message type {self.message_type}")
         if self.fragment_count == 0 or self.fragment_number >= self.fragment_count:
             raise MalformedLayer(
                 f"FastPay Header: fragment {self.fragment_number} of {self.fragment_count}"
             )
-        if int(self.flags) & ~FLAG_SEALED:
+        if int(self.flags) & ~FLAG_E2E_SEALED:
             raise MalformedLayer(f"FastPay Header: reserved flag bits set (0x{int(self.flags):02x})")
         return super().post_dissect(s)
 
     def guess_payload_class(self, payload: bytes) -> type[Packet]:
-        if int(self.flags) & FLAG_SEALED:
+        if int(self.flags) & FLAG_E2E_SEALED:
             return FastPaySealed
         if self.fragment_count > 1:
             return FastPayFragment

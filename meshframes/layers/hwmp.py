@@ -19,22 +19,25 @@ from scapy.fields import (
     PacketListField,
 )
 
-from meshframes.layers._strict import MalformedLayer, MeshElement, StrictSubPacket
-from meshframes.layers.elements import (
-    ELEMENT_GANN,
-    ELEMENT_PERR,
-    ELEMENT_PREP,
-    ELEMENT_PREQ,
-    ELEMENT_RANN,
-    MESH_REASON_CODES,
-    _id_field,
-    _len_field,
+from meshframes.codec.elements import EID_GANN, EID_PERR, EID_PREP, EID_PREQ, EID_RANN
+from meshframes.codec.pathsel import (
+    EXTERNAL_ADDRESS_LEN,
+    FLAGS_OFFSET,
+    GANN_LEN,
+    HWMP_FLAG_AE,
+    PERR_COUNT_OFFSET,
+    PERR_DESTINATION_LEN,
+    PERR_FIXED_LEN,
+    PERR_MAX_DESTINATIONS,
+    PREP_LEN,
+    PREQ_FIXED_LEN,
+    PREQ_MAX_TARGETS,
+    PREQ_TARGET_LEN,
+    RANN_LEN,
+    TARGET_COUNT_LEN,
 )
-
-# 9.4.2.112: a PREQ names 1 to 20 targets; 9.4.2.114: a PERR 1 to 19
-# destinations (the maxima keep the element within 255 octets).
-PREQ_MAX_TARGETS = 20
-PERR_MAX_DESTINATIONS = 19
+from meshframes.layers._strict import MalformedLayer, MeshElement, StrictSubPacket
+from meshframes.layers.elements import MESH_REASON_CODES, _id_field, _len_field
 
 # Flags octets, bit 0 first (9.4.2.112).
 PREQ_FLAGS = [
@@ -64,11 +67,9 @@ AE_FLAG_ONLY = ["reserved0", "reserved1", "reserved2", "reserved3", "reserved4",
 RANN_FLAGS = ["gate_announcement"] + [f"reserved{i}" for i in range(1, 8)]
 GANN_FLAGS = [f"reserved{i}" for i in range(8)]
 
-FLAG_AE = 0x40  # bit 6 in PREQ, PREP and per-destination PERR flags
-
 
 def _ae(p) -> bool:
-    return bool(int(p.flags) & FLAG_AE)
+    return bool(int(p.flags) & HWMP_FLAG_AE)
 
 
 class PREQTarget(StrictSubPacket):
@@ -84,7 +85,7 @@ class PREQTarget(StrictSubPacket):
 class PREQ(MeshElement):
     name = "PREQ"
     fields_desc = [
-        _id_field(ELEMENT_PREQ),
+        _id_field(EID_PREQ),
         _len_field(),
         FlagsField("flags", 0, 8, PREQ_FLAGS),
         ByteField("hop_count", 0),
@@ -102,20 +103,20 @@ class PREQ(MeshElement):
     def expected_length(self, body: bytes) -> int | None:
         if not body:
             return None
-        fixed = 26 + (6 if body[0] & FLAG_AE else 0)
+        fixed = PREQ_FIXED_LEN + (EXTERNAL_ADDRESS_LEN if body[FLAGS_OFFSET] & HWMP_FLAG_AE else 0)
         if len(body) < fixed:
             return fixed
-        count = body[fixed - 1]
+        count = body[fixed - TARGET_COUNT_LEN]
         if not 1 <= count <= PREQ_MAX_TARGETS:
             raise MalformedLayer(f"PREQ: Target Count {count}, expected 1..{PREQ_MAX_TARGETS}")
-        return fixed + 11 * count
+        return fixed + PREQ_TARGET_LEN * count
 
 
 # 9.4.2.113
 class PREP(MeshElement):
     name = "PREP"
     fields_desc = [
-        _id_field(ELEMENT_PREP),
+        _id_field(EID_PREP),
         _len_field(),
         FlagsField("flags", 0, 8, AE_FLAG_ONLY),
         ByteField("hop_count", 0),
@@ -132,7 +133,7 @@ class PREP(MeshElement):
     def expected_length(self, body: bytes) -> int | None:
         if not body:
             return None
-        return 37 if body[0] & FLAG_AE else 31
+        return PREP_LEN + (EXTERNAL_ADDRESS_LEN if body[FLAGS_OFFSET] & HWMP_FLAG_AE else 0)
 
 
 class PERRDestination(StrictSubPacket):
@@ -150,7 +151,7 @@ class PERRDestination(StrictSubPacket):
 class PERR(MeshElement):
     name = "PERR"
     fields_desc = [
-        _id_field(ELEMENT_PERR),
+        _id_field(EID_PERR),
         _len_field(),
         ByteField("element_ttl", 31),
         FieldLenField("number_of_destinations", None, count_of="destinations", fmt="B"),
@@ -160,20 +161,20 @@ class PERR(MeshElement):
     ]
 
     def expected_length(self, body: bytes) -> int | None:
-        if len(body) < 2:
-            return 2
-        count = body[1]
+        if len(body) < PERR_FIXED_LEN:
+            return PERR_FIXED_LEN
+        count = body[PERR_COUNT_OFFSET]
         if not 1 <= count <= PERR_MAX_DESTINATIONS:
             raise MalformedLayer(
                 f"PERR: Number of Destinations {count}, expected 1..{PERR_MAX_DESTINATIONS}"
             )
-        # Each destination is 13 octets, 19 with the external address; the
-        # flags octet of each says which, so walk them.
-        offset = 2
+        # Each destination's flags octet says whether it carries the
+        # external address, so walk them.
+        offset = PERR_FIXED_LEN
         for _ in range(count):
             if offset >= len(body):
-                return offset + 13
-            offset += 19 if body[offset] & FLAG_AE else 13
+                return offset + PERR_DESTINATION_LEN
+            offset += PERR_DESTINATION_LEN + (EXTERNAL_ADDRESS_LEN if body[offset] & HWMP_FLAG_AE else 0)
         return offset
 
 
@@ -181,7 +182,7 @@ class PERR(MeshElement):
 class RANN(MeshElement):
     name = "RANN"
     fields_desc = [
-        _id_field(ELEMENT_RANN),
+        _id_field(EID_RANN),
         _len_field(),
         FlagsField("flags", 0, 8, RANN_FLAGS),
         ByteField("hop_count", 0),
@@ -193,14 +194,14 @@ class RANN(MeshElement):
     ]
 
     def expected_length(self, body: bytes) -> int:
-        return 21
+        return RANN_LEN
 
 
 # 9.4.2.110
 class GANN(MeshElement):
     name = "GANN"
     fields_desc = [
-        _id_field(ELEMENT_GANN),
+        _id_field(EID_GANN),
         _len_field(),
         FlagsField("flags", 0, 8, GANN_FLAGS),
         ByteField("hop_count", 0),
@@ -211,4 +212,4 @@ class GANN(MeshElement):
     ]
 
     def expected_length(self, body: bytes) -> int:
-        return 15
+        return GANN_LEN

@@ -21,17 +21,14 @@ from scapy.layers.l2 import LLC
 from scapy.packet import Packet, bind_layers, bind_top_down
 from scapy.utils import mac2str
 
+from meshframes.codec.header import QOS_MESH_CONTROL_PRESENT
+from meshframes.codec.meshctl import AE_A4, AE_A5_A6, AE_MODE_NAMES, AE_NONE, AE_RESERVED
 from meshframes.codec.meshctl import mesh_control_rule as codec_mesh_control_rule
 from meshframes.layers._strict import MalformedLayer, StrictPacket
 
-# 9.2.4.5.1: bit 8 of QoS Control (bit 0 of its second octet, Scapy's TXOP).
-QOS_MESH_CONTROL_PRESENT = 0x01
-# 9.2.4.7.3, table 9-26: Address Extension Mode.
-AE_NONE = 0
-AE_A4 = 1
-AE_A5_A6 = 2
-AE_MODES = {AE_NONE: "none", AE_A4: "A4", AE_A5_A6: "A5+A6", 3: "reserved"}
-
+# Scapy's TXOP field is QoS Control's second octet: the codec's u16 bit
+# shifted down by a byte.
+_TXOP_MESH_CONTROL_PRESENT = QOS_MESH_CONTROL_PRESENT >> 8
 
 
 class MeshControl(StrictPacket):
@@ -41,7 +38,7 @@ class MeshControl(StrictPacket):
     name = "Mesh Control"
     fields_desc = [
         BitField("reserved", 0, 6),
-        BitEnumField("address_extension_mode", AE_NONE, 2, AE_MODES),
+        BitEnumField("address_extension_mode", AE_NONE, 2, AE_MODE_NAMES),
         ByteField("mesh_ttl", 31),
         LEIntField("mesh_sequence_number", 0),
         ConditionalField(MACField("address4", None), lambda p: p.address_extension_mode == AE_A4),
@@ -50,7 +47,7 @@ class MeshControl(StrictPacket):
     ]
 
     def post_dissect(self, s: bytes) -> bytes:
-        if self.address_extension_mode == 3:
+        if self.address_extension_mode == AE_RESERVED:
             raise MalformedLayer("Mesh Control: Address Extension Mode 3 is reserved")
         return super().post_dissect(s)
 
@@ -84,6 +81,5 @@ def mesh_control_rule(qos: Dot11QoS, body: bytes) -> str | None:
     return codec_mesh_control_rule(fc, qos_control, mac2str(dot11.addr1), dot11.SC or 0, body)
 
 
-
-bind_top_down(Dot11QoS, MeshControl, TXOP=QOS_MESH_CONTROL_PRESENT)
+bind_top_down(Dot11QoS, MeshControl, TXOP=_TXOP_MESH_CONTROL_PRESENT)
 bind_layers(MeshControl, LLC)

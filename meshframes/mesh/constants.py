@@ -23,24 +23,6 @@ def to_tu(seconds: float) -> int:
     return round(seconds * 1e6) // 1024
 
 
-class ReasonCode(enum.IntEnum):
-    """Reason codes of the mesh, 802.11-2020 Table 9-49."""
-
-    MESH_PEERING_CANCELLED = 52
-    MESH_MAX_PEERS = 53
-    MESH_CONFIGURATION_POLICY_VIOLATION = 54
-    MESH_CLOSE_RCVD = 55
-    MESH_MAX_RETRIES = 56
-    MESH_CONFIRM_TIMEOUT = 57
-    MESH_INVALID_GTK = 58
-    MESH_INCONSISTENT_PARAMETERS = 59
-    MESH_INVALID_SECURITY_CAPABILITY = 60
-    MESH_PATH_ERROR_NO_PROXY_INFORMATION = 61
-    MESH_PATH_ERROR_NO_FORWARDING_INFORMATION = 62
-    MESH_PATH_ERROR_DESTINATION_UNREACHABLE = 63
-    MAC_ADDRESS_ALREADY_EXISTS_IN_MBSS = 64
-
-
 class RootMode(enum.IntEnum):
     """dot11MeshHWMPRootMode values as Linux numbers them."""
 

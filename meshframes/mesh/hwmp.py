@@ -30,7 +30,7 @@ from collections import OrderedDict, deque
 from collections.abc import Iterable
 
 from meshframes.codec import MeshAction
-from meshframes.codec.frames import MESH_ACTION_HWMP_PATH_SELECTION
+from meshframes.codec.action import MESH_ACTION_HWMP_PATH_SELECTION
 from meshframes.codec.header import BROADCAST, MacHeader, is_group
 from meshframes.codec.pathsel import (
     HWMP_FLAG_AE,
@@ -46,7 +46,8 @@ from meshframes.codec.pathsel import (
     PreqTarget,
     Rann,
 )
-from meshframes.mesh.constants import TU, MeshConfig, ReasonCode, RootMode, to_tu
+from meshframes.codec.reason import ReasonCode
+from meshframes.mesh.constants import TU, MeshConfig, RootMode, to_tu
 from meshframes.mesh.events import Action, MeshRefusal, PathChanged, PathFailed, Refused, SetTimer, Transmit
 from meshframes.mesh.mbss import path_selection
 from meshframes.mesh.metric import MAX_METRIC, add_metric

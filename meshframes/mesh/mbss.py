@@ -5,6 +5,7 @@ every engine sends (as mac80211's mesh.c holds the element builders)."""
 from __future__ import annotations
 
 from meshframes.codec import MacHeader
+from meshframes.codec.action import MESH_ACTION_HWMP_PATH_SELECTION
 from meshframes.codec.elements import (
     CAPAB_ACCEPTING_PEERINGS,
     CAPAB_FORWARDING,
@@ -16,7 +17,7 @@ from meshframes.codec.elements import (
     MeshConfiguration,
     MeshId,
 )
-from meshframes.codec.frames import MESH_ACTION_HWMP_PATH_SELECTION, Beacon, MeshAction
+from meshframes.codec.frames import Beacon, MeshAction
 from meshframes.codec.header import (
     BROADCAST,
     SUBTYPE_ACTION,

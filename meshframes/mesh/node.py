@@ -42,7 +42,8 @@ from meshframes.codec.fastpay import FastPayFragment
 from meshframes.codec.frames import CATEGORY_VENDOR
 from meshframes.codec.header import SUBTYPE_QOS_NULL, MacHeader, is_group
 from meshframes.codec.ie import Element
-from meshframes.mesh.constants import MeshConfig, ReasonCode
+from meshframes.codec.reason import ReasonCode
+from meshframes.mesh.constants import MeshConfig
 from meshframes.mesh.events import (
     Action,
     MeshRefusal,

@@ -35,7 +35,8 @@ from meshframes.codec.peering import (
     SP_MESH_PEERING_OPEN,
     MeshPeeringManagement,
 )
-from meshframes.mesh.constants import MeshConfig, ReasonCode
+from meshframes.codec.reason import ReasonCode
+from meshframes.mesh.constants import MeshConfig
 from meshframes.mesh.events import Action, CancelTimer, MeshRefusal, PeerChanged, Refused, RxFrame, SetTimer, Transmit
 from meshframes.mesh.mbss import Mbss, action_header
 from meshframes.mesh.peers import Peer, PeerTable, PlinkState

@@ -39,7 +39,8 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from meshframes.codec import SelfProtected, encode
-from meshframes.codec.elements import EID_MIC, Mic
+from meshframes.codec.elements import EID_MIC, ELEMENT_HEADER_LEN, Mic
+from meshframes.codec.mpdu import addressed_elsewhere
 from meshframes.codec.peering import PROTOCOL_AMPE, SP_MESH_PEERING_OPEN, MeshPeeringManagement
 from meshframes.mesh.constants import MeshConfig
 from meshframes.mesh.events import MeshRefusal, Refused
@@ -100,8 +101,8 @@ class MeshRsn:
         element = AmpeElement(local_nonce, peer_nonce or ZERO_NONCE, gtk)
         protected = seal_ampe(self._aek(receiver), sender=self.mac, receiver=receiver,
                               body_before_mic=_body(frame), ampe_element=element.encode())
-        mic_end = 2 + SIV_LEN
-        return replace(frame, elements=frame.elements + (Mic(protected[2:mic_end]),), sealed=protected[mic_end:])
+        mic_end = ELEMENT_HEADER_LEN + SIV_LEN
+        return replace(frame, elements=frame.elements + (Mic(protected[ELEMENT_HEADER_LEN:mic_end]),), sealed=protected[mic_end:])
 
     def open_peering(self, frame: SelfProtected) -> AmpeElement:
         """Authenticate a peering frame and return its AMPE element. Raises
@@ -163,8 +164,7 @@ class MeshRsn:
         """The runtime's receive hook: the plaintext of a frame for us or a
         group, or a refusal. Frames for other stations pass unopened; the
         node counts them as not for us."""
-        receiver = mpdu[4:10]
-        if len(receiver) == 6 and not receiver[0] & 0x01 and receiver != self.mac:
+        if addressed_elsewhere(mpdu, self.mac):
             return mpdu
         try:
             return open_from_air(self.hop, mpdu)

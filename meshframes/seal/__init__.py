@@ -25,10 +25,10 @@ established::
 
 Every frame: `protect_for_air(hop, frame)` on transmit and
 `open_from_air(hop, frame)` on receive (the engines' runtime hooks), or wrap
-a radio, `SealedRadio(radio, hop)`, which does both; or call
-`hop.seal(frame)` / `hop.open(frame)` directly (data frames, and action
-frames of robust categories: FastPay uses 126, HWMP 13). A relay opens and
-seals again. Refusals raise `HopError` subclasses and are counted in
+a radio, `meshframes.hosts.sealed.SealedRadio(radio, hop)`, which does both;
+or call `hop.seal(frame)` / `hop.open(frame)` directly (data frames, and
+action frames of robust categories: FastPay uses 126, HWMP 13). A relay
+opens and seals again. Refusals raise `HopError` subclasses and are counted in
 `hop.rejected` by `Reason`.
 
 End to end, client <-> authority (open or secure mesh alike)::
@@ -46,7 +46,7 @@ from meshframes.seal.e2e import E2EIdentity, E2ESealer, x25519_public_key
 from meshframes.seal.errors import AmpeError, E2EError, HopError, Reason, SealError
 from meshframes.seal.hop import HopSealer, KeyStore
 from meshframes.seal.keys import GroupKey, derive_aek, derive_mtk, derive_pmk, derive_pmkid, new_peering_nonce
-from meshframes.seal.radio import SealedRadio, open_from_air, protect_for_air
+from meshframes.seal.radio import open_from_air, protect_for_air
 
 __all__ = [
     "AmpeElement",
@@ -61,7 +61,6 @@ __all__ = [
     "KeyStore",
     "Reason",
     "SealError",
-    "SealedRadio",
     "check_nonces",
     "derive_aek",
     "derive_mtk",

@@ -35,12 +35,12 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
+from meshframes.codec.elements import EID_AMPE, EID_MIC, MIC_LEN
+from meshframes.codec.ie import ELEMENT_HEADER_LEN, element_header
 from meshframes.seal.errors import AmpeAuthFailure, AmpeCipherMismatch, AmpeMalformed, AmpeNonceMismatch
 from meshframes.seal.keys import CIPHER_CCMP_128, NONCE_LEN
 
-MIC_ELEMENT_ID = 140  # 9.4.2.118
-AMPE_ELEMENT_ID = 139  # 9.4.2.116
-SIV_LEN = 16
+SIV_LEN = MIC_LEN
 MGTK_LEN = 16  # CCMP-128
 KEY_RSC_LEN = 8
 GTK_NEVER_EXPIRES = 0xFFFFFFFF  # seconds; an MGTK lives as long as its node
@@ -87,14 +87,14 @@ class AmpeElement:
         value = self.pairwise_cipher + self.local_nonce + self.peer_nonce
         if self.gtk is not None:
             value += _GTKDATA.pack(self.gtk.mgtk, self.gtk.rsc, self.gtk.expiration)
-        return bytes((AMPE_ELEMENT_ID, len(value))) + value
+        return bytes((EID_AMPE, len(value))) + value
 
     @classmethod
     def parse(cls, element: bytes) -> AmpeElement:
         """Read what `open_ampe` returned. GTKdata is read when present;
         a length that is neither the fixed part nor the fixed part plus
         GTKdata is malformed, and a cipher other than CCMP-128 is refused."""
-        value = element[2:]
+        value = element[ELEMENT_HEADER_LEN:]
         if len(value) not in (_FIXED_LEN, _FIXED_LEN + _GTKDATA.size):
             raise AmpeMalformed(
                 f"AMPE element of {len(value)} octets, expected {_FIXED_LEN} or {_FIXED_LEN + _GTKDATA.size}"
@@ -136,23 +136,26 @@ def check_nonces(element: AmpeElement, *, our_nonce: bytes, known_peer_nonce: by
 def seal_ampe(aek: bytes, *, sender: bytes, receiver: bytes, body_before_mic: bytes, ampe_element: bytes) -> bytes:
     """The octets to append to the frame body: MIC element header, SIV, then
     the encrypted AMPE element (its ID and length included)."""
-    if len(ampe_element) < 2 or ampe_element[0] != AMPE_ELEMENT_ID or ampe_element[1] != len(ampe_element) - 2:
+    if element_header(ampe_element) != (EID_AMPE, len(ampe_element) - ELEMENT_HEADER_LEN):
         raise ValueError("ampe_element must be one whole AMPE element (ID 139, length, value)")
-    return bytes((MIC_ELEMENT_ID, SIV_LEN)) + AESSIV(aek).encrypt(ampe_element, [sender, receiver, body_before_mic])
+    return bytes((EID_MIC, SIV_LEN)) + AESSIV(aek).encrypt(ampe_element, [sender, receiver, body_before_mic])
 
 
 def open_ampe(aek: bytes, *, sender: bytes, receiver: bytes, body_before_mic: bytes, protected: bytes) -> bytes:
     """Verify and decrypt what `seal_ampe` appended (`protected` starts at the
     MIC element); returns the plaintext AMPE element."""
-    if len(protected) < 2 + SIV_LEN + 2 or protected[0] != MIC_ELEMENT_ID or protected[1] != SIV_LEN:
+    mic_header = element_header(protected)
+    if len(protected) < 2 * ELEMENT_HEADER_LEN + SIV_LEN or mic_header != (EID_MIC, SIV_LEN):
         raise AmpeMalformed(
-            f"expected a MIC element (140, length {SIV_LEN}) and an encrypted AMPE element,"
-            f" got {protected[:2].hex()} in {len(protected)} octets"
+            f"expected a MIC element ({EID_MIC}, length {SIV_LEN}) and an encrypted AMPE element,"
+            f" got {bytes(mic_header or protected).hex()} in {len(protected)} octets"
         )
     try:
-        element = AESSIV(aek).decrypt(protected[2:], [sender, receiver, body_before_mic])
+        element = AESSIV(aek).decrypt(protected[ELEMENT_HEADER_LEN:], [sender, receiver, body_before_mic])
     except InvalidTag:
         raise AmpeAuthFailure(f"AMPE MIC from {sender.hex(':')} does not verify") from None
-    if element[0] != AMPE_ELEMENT_ID or element[1] != len(element) - 2:
-        raise AmpeMalformed(f"decrypted element {element[:2].hex()} is not an AMPE element of {len(element)} octets")
+    ampe_header = element_header(element)
+    if ampe_header != (EID_AMPE, len(element) - ELEMENT_HEADER_LEN):
+        raise AmpeMalformed(f"decrypted element {bytes(ampe_header or element).hex()} is not an AMPE element"
+                            f" of {len(element)} octets")
     return element

@@ -28,52 +28,82 @@ category 126 (vendor-specific protected), never in 127.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
+from meshframes.codec import mpdu
+from meshframes.codec.action import NON_ROBUST_CATEGORIES
+from meshframes.codec.header import (
+    DATA_SUBTYPE_NO_DATA,
+    FC_FROM_DS,
+    FC_MORE_FRAGMENTS,
+    FC_ORDER,
+    FC_PROTECTED,
+    FC_TO_DS,
+    SUBTYPE_ACTION,
+    SUBTYPE_ACTION_NO_ACK,
+    SUBTYPE_DEAUTHENTICATION,
+    SUBTYPE_DISASSOCIATION,
+    TYPE_DATA,
+    TYPE_MGMT,
+    frame_control,
+)
+from meshframes.codec.mpdu import (
+    ADDR1_TO_ADDR3,
+    ADDR2,
+    CCMP_EXT_IV,
+    CCMP_HEADER_LEN,
+    CCMP_KEY_ID_SHIFT,
+    CCMP_KEY_OCTETS,
+    CCMP_PN_HIGH,
+    CCMP_PN_LEN,
+    CCMP_PN_LOW,
+    FRAGMENT_NUMBER_MASK,
+    FRAGMENT_NUMBER_OCTET,
+    FRAME_CONTROL,
+    FRAME_CONTROL_LEN,
+    QOS_TID_MASK,
+    THREE_ADDRESS_HEADER_LEN,
+    read_ccmp_header,
+)
 from meshframes.seal.errors import FrameTooShort, MicFailure, NoExtIV, NotProtectable, NotProtected
 
-CCMP_HEADER_LEN = 8  # 12.5.3.2
 CCMP_MIC_LEN = 8  # CCMP-128: M = 8 (12.5.3.3.1)
 CCMP_OVERHEAD = CCMP_HEADER_LEN + CCMP_MIC_LEN
 PN_MAX = (1 << 48) - 1
 TK_LEN = 16
-
-# Frame Control, second octet (9.2.4.1.1)
-FC1_TO_DS = 0x01
-FC1_FROM_DS = 0x02
-FC1_PROTECTED = 0x40
-FC1_ORDER = 0x80
-# Keep ToDS, FromDS, More Fragments and Order; clear Retry, Power
-# Management, More Data; the caller ORs in Protected.
-_FC1_AAD_KEEP = 0x87
-_FC1_AAD_KEEP_QOS = 0x07  # QoS data: Order (+HTC) cleared as well
-_FC0_DATA_AAD_KEEP = 0x8F  # data: subtype bits 4-6 cleared, QoS bit kept
-
-# Frame Control, first octet: type and the subtype bits we test.
-FC0_TYPE_MASK = 0x0C
-FC0_TYPE_MGMT = 0x00
-FC0_TYPE_DATA = 0x08
-FC0_DATA_QOS = 0x80
-FC0_DATA_NULL = 0x40  # "no data" subtypes (Null, QoS Null, CF-*)
-FC0_MGMT_ACTION = 0xD0
-FC0_MGMT_ACTION_NO_ACK = 0xE0
-FC0_MGMT_DISASSOC = 0xA0
-FC0_MGMT_DEAUTH = 0xC0
-
 NONCE_FLAG_MGMT = 0x10  # 12.5.3.3.4
-EXT_IV = 0x20
 
-# Action categories that are not robust (Table 9-51; the same set mac80211
-# refuses to protect): Public, HT, Unprotected WNM, Self-protected,
-# Unprotected DMG, VHT, Unprotected S1G, Vendor-specific.
-NON_ROBUST_CATEGORIES = frozenset({4, 7, 11, 15, 20, 21, 22, 127})
+# The codec's Frame Control values one octet at a time, for callers that
+# test a single octet of the bytes (seal/e2e.py and the tests).
+FC1_PROTECTED = FC_PROTECTED >> 8
+FC1_ORDER = FC_ORDER >> 8
+FC0_TYPE_MASK = 0x0C
+FC0_TYPE_DATA = frame_control(TYPE_DATA, 0)
+FC0_MGMT_ACTION = frame_control(TYPE_MGMT, SUBTYPE_ACTION)
+FC0_MGMT_ACTION_NO_ACK = frame_control(TYPE_MGMT, SUBTYPE_ACTION_NO_ACK)
+MAC_HEADER_MIN = THREE_ADDRESS_HEADER_LEN
+HT_CONTROL_LEN = mpdu.HT_CONTROL_LEN
 
-MAC_HEADER_MIN = 24
-QOS_CONTROL_LEN = 2
-HT_CONTROL_LEN = 4
+# 12.5.3.3.3: the AAD's Frame Control keeps ToDS, FromDS, More Fragments
+# and Order (cleared as well in QoS data), clears Retry, Power Management
+# and More Data, and sets Protected; in data frames it also clears subtype
+# bits 4-6, keeping the QoS bit.
+_AAD_FLAGS = FC_TO_DS | FC_FROM_DS | FC_MORE_FRAGMENTS | FC_ORDER
+_AAD_FLAGS_QOS_DATA = _AAD_FLAGS & ~FC_ORDER
+_AAD_MGMT_FIRST_OCTET = 0x00FF
+_AAD_DATA_FIRST_OCTET = 0x008F
+
+# What CCMP does with a management frame of a given subtype (12.2.8).
+_ROBUST_NEVER, _ROBUST_ALWAYS, _ROBUST_BY_CATEGORY = 0, 1, 2
+_ROBUST_SUBTYPES = {
+    SUBTYPE_DISASSOCIATION: _ROBUST_ALWAYS, SUBTYPE_DEAUTHENTICATION: _ROBUST_ALWAYS,
+    SUBTYPE_ACTION: _ROBUST_BY_CATEGORY, SUBTYPE_ACTION_NO_ACK: _ROBUST_BY_CATEGORY,
+}
+_FC = struct.Struct("<H")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,30 +112,35 @@ class _FcLayout:
 
     header_len: int
     fc_aad: bytes  # the masked FC, first two octets of the AAD
+    fc_protected: bytes  # the FC with Protected set, as the sealed frame carries it
+    fc_clear: bytes  # the FC with Protected clear, as the opened frame carries it
     aad_tail_end: int  # A4, when present, is frame[24:aad_tail_end]
     qos_at: int  # offset of QoS Control, 0 when absent
     flags: int  # nonce flags when not QoS data
+    robust: int  # for management frames: _ROBUST_*
+    subtype: int
+    protected: bool
 
 
-def _fc_layout(fc0: int, fc1: int) -> _FcLayout:
-    if fc0 & 0x03:
-        raise NotProtectable(f"protocol version {fc0 & 0x03}, CCMP here covers version 0")
-    ftype = fc0 & FC0_TYPE_MASK
-    if ftype == FC0_TYPE_DATA:
-        if fc0 & FC0_DATA_NULL:
-            raise NotProtectable(f"data subtype {fc0 >> 4} carries no data")
-        four_address = fc1 & (FC1_TO_DS | FC1_FROM_DS) == FC1_TO_DS | FC1_FROM_DS
-        a4_end = MAC_HEADER_MIN + 6 if four_address else MAC_HEADER_MIN
-        fc1_keep = _FC1_AAD_KEEP_QOS if fc0 & FC0_DATA_QOS else _FC1_AAD_KEEP
-        fc_aad = bytes((fc0 & _FC0_DATA_AAD_KEEP, (fc1 & fc1_keep) | FC1_PROTECTED))
-        if fc0 & FC0_DATA_QOS:
-            header_len = a4_end + QOS_CONTROL_LEN + (HT_CONTROL_LEN if fc1 & FC1_ORDER else 0)
-            return _FcLayout(header_len, fc_aad, a4_end, a4_end, 0)
-        return _FcLayout(a4_end, fc_aad, a4_end, 0, 0)
-    if ftype == FC0_TYPE_MGMT:
-        header_len = MAC_HEADER_MIN + (HT_CONTROL_LEN if fc1 & FC1_ORDER else 0)
-        fc_aad = bytes((fc0, (fc1 & _FC1_AAD_KEEP) | FC1_PROTECTED))
-        return _FcLayout(header_len, fc_aad, MAC_HEADER_MIN, 0, NONCE_FLAG_MGMT)
+def _fc_layout(fc_octets: bytes) -> _FcLayout:
+    fc = _FC.unpack(fc_octets)[0]
+    if fc & 0x03:
+        raise NotProtectable(f"protocol version {fc & 0x03}, CCMP here covers version 0")
+    layout = mpdu.layout_of(fc)
+    protected = _FC.pack(fc | FC_PROTECTED)
+    clear = _FC.pack(fc & ~FC_PROTECTED)
+    if layout.ftype == TYPE_DATA:
+        if layout.subtype & DATA_SUBTYPE_NO_DATA:
+            raise NotProtectable(f"data subtype {layout.subtype} carries no data")
+        keep = _AAD_DATA_FIRST_OCTET | (_AAD_FLAGS_QOS_DATA if layout.qos_offset else _AAD_FLAGS)
+        return _FcLayout(layout.header_len, _FC.pack(fc & keep | FC_PROTECTED), protected, clear,
+                         layout.addr4_end, layout.qos_offset, 0, _ROBUST_ALWAYS, layout.subtype,
+                         bool(fc & FC_PROTECTED))
+    if layout.ftype == TYPE_MGMT:
+        fc_aad = _FC.pack(fc & (_AAD_MGMT_FIRST_OCTET | _AAD_FLAGS) | FC_PROTECTED)
+        return _FcLayout(layout.header_len, fc_aad, protected, clear, THREE_ADDRESS_HEADER_LEN, 0,
+                         NONCE_FLAG_MGMT, _ROBUST_SUBTYPES.get(layout.subtype, _ROBUST_NEVER), layout.subtype,
+                         bool(fc & FC_PROTECTED))
     raise NotProtectable("control and extension frames are never protected")
 
 
@@ -114,8 +149,18 @@ _FC_LAYOUTS: dict[bytes, _FcLayout] = {}
 # The two-octet AAD fields built from one 4-bit value (fragment number, TID).
 _LOW_NIBBLE = tuple(bytes((value, 0)) for value in range(16))
 _OCTETS = tuple(bytes((value,)) for value in range(256))
-# CCMP header octets 2-3: reserved, then Ext IV and the key id.
-_KEY_ID_OCTETS = tuple(bytes((0, EXT_IV | key_id << 6)) for key_id in range(4))
+
+
+def _layout(frame: bytes) -> _FcLayout:
+    if len(frame) < THREE_ADDRESS_HEADER_LEN:
+        raise FrameTooShort(f"{len(frame)} octets, a MAC header needs {THREE_ADDRESS_HEADER_LEN}")
+    fc = frame[FRAME_CONTROL]
+    layout = _FC_LAYOUTS.get(fc)
+    if layout is None:
+        layout = _FC_LAYOUTS[fc] = _fc_layout(fc)
+    if len(frame) < layout.header_len:
+        raise FrameTooShort(f"{len(frame)} octets, the MAC header is {layout.header_len}")
+    return layout
 
 
 def frame_layout(frame: bytes) -> tuple[int, bytes, int]:
@@ -125,17 +170,14 @@ def frame_layout(frame: bytes) -> tuple[int, bytes, int]:
     (0 for non-QoS data, which shares TID 0's counter) and 0x10 for
     management frames, which get their own counter (12.5.3.4.4).
     """
-    if len(frame) < MAC_HEADER_MIN:
-        raise FrameTooShort(f"{len(frame)} octets, a MAC header needs {MAC_HEADER_MIN}")
-    fc = frame[:2]
-    layout = _FC_LAYOUTS.get(fc)
-    if layout is None:
-        layout = _FC_LAYOUTS[fc] = _fc_layout(frame[0], frame[1])
-    if len(frame) < layout.header_len:
-        raise FrameTooShort(f"{len(frame)} octets, the MAC header is {layout.header_len}")
-    aad = layout.fc_aad + frame[4:22] + _LOW_NIBBLE[frame[22] & 0x0F] + frame[MAC_HEADER_MIN : layout.aad_tail_end]
+    return _aad(frame, _layout(frame))
+
+
+def _aad(frame: bytes, layout: _FcLayout) -> tuple[int, bytes, int]:
+    aad = (layout.fc_aad + frame[ADDR1_TO_ADDR3] + _LOW_NIBBLE[frame[FRAGMENT_NUMBER_OCTET] & FRAGMENT_NUMBER_MASK]
+           + frame[THREE_ADDRESS_HEADER_LEN:layout.aad_tail_end])
     if layout.qos_at:
-        tid = frame[layout.qos_at] & 0x0F
+        tid = frame[layout.qos_at] & QOS_TID_MASK
         return layout.header_len, aad + _LOW_NIBBLE[tid], tid
     return layout.header_len, aad, layout.flags
 
@@ -143,17 +185,14 @@ def frame_layout(frame: bytes) -> tuple[int, bytes, int]:
 def check_protectable(frame: bytes, header_len: int) -> None:
     """Refuse management frames that are not robust (12.2.8): CCMP protects
     only robust action frames, disassociation and deauthentication."""
-    fc0 = frame[0]
-    if fc0 & FC0_TYPE_MASK != FC0_TYPE_MGMT:
+    layout = _FC_LAYOUTS.get(frame[FRAME_CONTROL]) or _layout(frame)
+    if layout.robust == _ROBUST_ALWAYS:
         return
-    subtype = fc0 & 0xF0
-    if subtype in (FC0_MGMT_DISASSOC, FC0_MGMT_DEAUTH):
-        return
-    if subtype not in (FC0_MGMT_ACTION, FC0_MGMT_ACTION_NO_ACK):
-        raise NotProtectable(f"management subtype {subtype >> 4} is not a robust frame")
-    if len(frame) <= header_len:
+    if layout.robust == _ROBUST_NEVER:
+        raise NotProtectable(f"management subtype {layout.subtype} is not a robust frame")
+    category = mpdu.category_at(frame, header_len)
+    if category is None:
         raise FrameTooShort("action frame without a category")
-    category = frame[header_len]
     if category in NON_ROBUST_CATEGORIES:
         raise NotProtectable(f"action category {category} is not robust (use 126 for vendor frames)")
 
@@ -171,7 +210,7 @@ def needs_protection(frame: bytes) -> bool:
 
 
 def ccmp_nonce(flags: int, frame: bytes, pn: int) -> bytes:
-    return _OCTETS[flags] + frame[10:16] + pn.to_bytes(6, "big")
+    return _OCTETS[flags] + frame[ADDR2] + pn.to_bytes(CCMP_PN_LEN, "big")
 
 
 def ccmp_aad_nonce(frame: bytes, pn: int) -> tuple[bytes, bytes]:
@@ -182,8 +221,7 @@ def ccmp_aad_nonce(frame: bytes, pn: int) -> tuple[bytes, bytes]:
 
 def ccmp_header(pn: int, key_id: int) -> bytes:
     """The 8-octet CCMP header (12.5.3.2)."""
-    pn_le = pn.to_bytes(6, "little")
-    return pn_le[:2] + bytes((0, EXT_IV | key_id << 6)) + pn_le[2:]
+    return mpdu.ccmp_header(pn, key_id)
 
 
 def encapsulate(cipher: AESCCM, frame: bytes, pn: int, key_id: int) -> bytes:
@@ -198,32 +236,32 @@ def encapsulate_parsed(
     cipher: AESCCM, frame: bytes, header_len: int, aad: bytes, flags: int, pn: int, key_id: int
 ) -> bytes:
     """`encapsulate` for a frame whose `frame_layout` the caller already has."""
-    pn_le = pn.to_bytes(6, "little")
+    pn_le = pn.to_bytes(CCMP_PN_LEN, "little")
     return b"".join((
-        bytes((frame[0], frame[1] | FC1_PROTECTED)),
-        frame[2:header_len],
-        pn_le[:2],
-        _KEY_ID_OCTETS[key_id],
-        pn_le[2:],
-        cipher.encrypt(_OCTETS[flags] + frame[10:16] + pn_le[::-1], frame[header_len:], aad),
+        _FC_LAYOUTS[frame[FRAME_CONTROL]].fc_protected,
+        frame[FRAME_CONTROL_LEN:header_len],
+        pn_le[CCMP_PN_LOW],
+        CCMP_KEY_OCTETS[key_id],
+        pn_le[CCMP_PN_HIGH],
+        cipher.encrypt(_OCTETS[flags] + frame[ADDR2] + pn_le[::-1], frame[header_len:], aad),
     ))
 
 
 def parse_protected(frame: bytes) -> tuple[int, bytes, int, int, int]:
     """Read a protected MPDU's layout and CCMP header without decrypting:
     (MAC header length, AAD, nonce flags, key id, PN)."""
-    header_len, aad, flags = frame_layout(frame)
-    if not frame[1] & FC1_PROTECTED:
+    layout = _layout(frame)
+    header_len, aad, flags = _aad(frame, layout)
+    if not layout.protected:
         raise NotProtected("Protected Frame bit is clear")
     if len(frame) < header_len + CCMP_OVERHEAD:
         raise FrameTooShort(
             f"{len(frame)} octets, CCMP needs at least {header_len + CCMP_OVERHEAD} (header, CCMP header, MIC)"
         )
-    ccmp_hdr = int.from_bytes(frame[header_len : header_len + CCMP_HEADER_LEN], "little")
-    key_octet = ccmp_hdr >> 24 & 0xFF
-    if not key_octet & EXT_IV:
+    key_octet, pn = read_ccmp_header(frame, header_len)
+    if not key_octet & CCMP_EXT_IV:
         raise NoExtIV(f"key id octet {key_octet:#04x} has Ext IV clear")
-    return header_len, aad, flags, key_octet >> 6, (ccmp_hdr & 0xFFFF) | (ccmp_hdr >> 32) << 16
+    return header_len, aad, flags, key_octet >> CCMP_KEY_ID_SHIFT, pn
 
 
 def decapsulate(cipher: AESCCM, frame: bytes, header_len: int, aad: bytes, flags: int, pn: int) -> bytes:
@@ -232,11 +270,11 @@ def decapsulate(cipher: AESCCM, frame: bytes, header_len: int, aad: bytes, flags
     `encapsulate`."""
     try:
         body = cipher.decrypt(
-            _OCTETS[flags] + frame[10:16] + pn.to_bytes(6, "big"), frame[header_len + CCMP_HEADER_LEN :], aad
+            _OCTETS[flags] + frame[ADDR2] + pn.to_bytes(CCMP_PN_LEN, "big"), frame[header_len + CCMP_HEADER_LEN:], aad
         )
     except InvalidTag:
-        raise MicFailure(f"MIC does not verify (PN {pn}, A2 {frame[10:16].hex(':')})") from None
-    return b"".join((bytes((frame[0], frame[1] & ~FC1_PROTECTED)), frame[2:header_len], body))
+        raise MicFailure(f"MIC does not verify (PN {pn}, A2 {frame[ADDR2].hex(':')})") from None
+    return b"".join((_FC_LAYOUTS[frame[FRAME_CONTROL]].fc_clear, frame[FRAME_CONTROL_LEN:header_len], body))
 
 
 def new_cipher(tk: bytes) -> AESCCM:

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
+from meshframes.codec.mpdu import ADDR1, ADDR2
 from meshframes.seal import ccmp
 from meshframes.seal.errors import (
     HopError,
@@ -199,7 +200,7 @@ class HopSealer:
             header_len, aad, flags = ccmp.frame_layout(frame)
             if flags == ccmp.NONCE_FLAG_MGMT:
                 ccmp.check_protectable(frame, header_len)
-            key = self.keys.tx_key(frame[4:10])
+            key = self.keys.tx_key(frame[ADDR1])
             pn = key.next_pn
             if pn > ccmp.PN_MAX:
                 raise PnExhausted(f"PN space of key id {key.key_id} used up; re-peer to get a new key")
@@ -215,11 +216,11 @@ class HopSealer:
         plaintext MPDU (Protected bit clear)."""
         try:
             header_len, aad, flags, key_id, pn = ccmp.parse_protected(frame)
-            key = self.keys.rx_key(frame[4:10], frame[10:16], key_id)
+            key = self.keys.rx_key(frame[ADDR1], frame[ADDR2], key_id)
             window = key.window(flags)
             verdict = window.check(pn)
             if verdict:
-                raise self._replay_error(verdict, pn, frame[10:16], window)
+                raise self._replay_error(verdict, pn, frame[ADDR2], window)
             plain = ccmp.decapsulate(key.cipher, frame, header_len, aad, flags, pn)
         except HopError as error:
             self.rejected[error.reason] += 1

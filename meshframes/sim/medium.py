@@ -29,7 +29,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from meshframes.codec.header import FC_RETRY, is_group
+from meshframes.codec.header import FC_RETRY
+from meshframes.codec.mpdu import addr1, receiver_is_group, with_flags
 from meshframes.hosts.base import RxFrame, TxReport
 from meshframes.hosts.pcap import PcapWriter
 from meshframes.sim import airtime
@@ -137,10 +138,10 @@ class Medium:
 
     def _attempt(self, radio: SimRadio, attempt: int, cw: int) -> None:
         frame = radio._queue[0]
-        unicast = not is_group(frame[4:10])
+        unicast = not receiver_is_group(frame)
         rate = self.config.data_rate_100kbps if unicast else self.config.basic_rate_100kbps
         if attempt > 1:
-            frame = frame[:1] + bytes((frame[1] | (FC_RETRY >> 8),)) + frame[2:]
+            frame = with_flags(frame, FC_RETRY)
         start = self.scheduler.now + airtime.DIFS + self.rng.randint(0, cw) * airtime.SLOT
         end = start + airtime.ppdu_duration(len(frame), rate)
         self.scheduler.at(end, self._end_of_frame, radio, frame, attempt, cw, start, rate, unicast)
@@ -160,7 +161,7 @@ class Medium:
         receivers = []
         for j in self.neighbours(radio.index, start):
             other = self.radios[j]
-            if not other.alive or (unicast and other.mac != frame[4:10]):
+            if not other.alive or (unicast and other.mac != addr1(frame)):
                 continue
             if self.rng.random() < self._link_loss.get((radio.index, j), self.config.loss):
                 continue
@@ -181,7 +182,7 @@ class Medium:
                               self._attempt, radio, attempt + 1, min(2 * cw + 1, airtime.CW_MAX))
             return
         if unicast:
-            radio._reports.append(TxReport(frame[4:10], bool(receivers), rate))
+            radio._reports.append(TxReport(addr1(frame), bool(receivers), rate))
             self.on_activity(radio.index)
         radio._queue.popleft()
         gap = airtime.ack_duration(self.config.basic_rate_100kbps) if unicast else 0.0

@@ -34,7 +34,7 @@ from meshframes.codec import (
     encode,
 )
 from meshframes.codec.elements import MeshId
-from meshframes.codec.header import is_group
+from meshframes.codec.header import SUBTYPE_ACK, is_group
 from meshframes.codec.pathsel import PREQ_FLAG_PROACTIVE_PREP, Perr, Prep, Preq, Rann
 from meshframes.codec.peering import SP_MESH_PEERING_CLOSE, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_OPEN
 from meshframes.hosts.base import RxFrame, TxReport
@@ -44,7 +44,6 @@ from meshframes.mesh.constants import MeshConfig, RootMode
 from meshframes.mesh.node import MeshNode
 from meshframes.mesh.peers import Peer, PeerTable, PlinkState
 
-_ACK_SUBTYPE = 13  # 9.3.1.4
 _PEERING_ACTIONS = (SP_MESH_PEERING_OPEN, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_CLOSE)
 # The captures carry no rate; a nominal 6 Mb/s (units of 100 kb/s) keeps the
 # airtime metric defined.
@@ -241,7 +240,7 @@ def replay(path: str | Path, me: bytes, mesh_id: bytes | None = None) -> Replay:
     for t, frame in frames:
         advance(t)
         if isinstance(frame, ControlFrame):
-            if frame.addr1 == me and (frame.frame_control >> 4) & 0xF == _ACK_SUBTYPE and inflight:
+            if frame.addr1 == me and frame.subtype == SUBTYPE_ACK and inflight:
                 inflight[1] = True
                 settle_report()
             continue

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import pytest
 
+from meshframes.codec.elements import MESHFRAMES_OUI
+from meshframes.codec.meshctl import AE_A5_A6
 from meshframes.hosts.meshif import BROADCAST, MeshifMessage
 from meshframes.hwsim import Guest
-from meshframes.hwsim.framesets import MODE_A5_A6, OUI_MESHFRAMES, fastpay_frame
+from meshframes.hwsim.framesets import fastpay_frame
 from meshframes.hwsim.radios import Node, mesh_chain
 from meshframes.hwsim.scenarios import ENVELOPE
 
@@ -73,7 +75,7 @@ def test_radio_adapter_carries_fastpay_action_frames(chain: tuple[Node, Node, No
     n0, n1, n2 = chain
     envelope = ENVELOPE + b"through the radio interface"
     frame = fastpay_frame(a1=n1.mac_bytes, a2=n0.mac_bytes, message_type=8, payload=envelope[7:],
-                          mode=MODE_A5_A6, mesh_da=n2.mac_bytes, mesh_sa=n0.mac_bytes,
+                          mode=AE_A5_A6, mesh_da=n2.mac_bytes, mesh_sa=n0.mac_bytes,
                           message_id=int.from_bytes(envelope[3:5], "little"))
     _drain(n0, n1, n2)
     n0.call(f"{PROBES}:meshif_radio_transmit", n0.wlan, [frame])
@@ -81,6 +83,6 @@ def test_radio_adapter_carries_fastpay_action_frames(chain: tuple[Node, Node, No
     data = received.data
     assert data[:2] == b"\xd0\x00"
     assert (data[4:10], data[10:16], data[16:22]) == (n2.mac_bytes, n0.mac_bytes, n0.mac_bytes)
-    assert (data[24], data[25:28]) == (127, OUI_MESHFRAMES)
+    assert (data[24], data[25:28]) == (127, MESHFRAMES_OUI)
     assert (data[28], data[29]) == (0, 1)  # no address extension, TTL 1
     assert data[34:] == envelope

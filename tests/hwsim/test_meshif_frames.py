@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from meshframes.codec.meshctl import AE_A5_A6
 from meshframes.hosts.meshif import fastpay_destination
-from meshframes.hwsim.framesets import MODE_A5_A6, SHARED_PCAPS, capture_frames, fastpay_frame, kind_of
+from meshframes.hwsim.framesets import SHARED_PCAPS, capture_frames, fastpay_frame, kind_of
 
 A, B, C = (bytes.fromhex(f"0200000000{n:02x}") for n in (0xA0, 0xB0, 0xC0))
 BODY = b"order bytes"
@@ -23,7 +24,7 @@ def test_multi_hop_frame_goes_to_its_mesh_destination() -> None:
     """With address extension A5/A6 the kernel must route to A5, not to the
     next hop in A1."""
     frame = fastpay_frame(a1=B, a2=A, message_type=1, payload=BODY, message_id=7,
-                          mode=MODE_A5_A6, mesh_da=C, mesh_sa=A)
+                          mode=AE_A5_A6, mesh_da=C, mesh_sa=A)
     assert fastpay_destination(frame) == (C, HEADER + BODY)
 
 

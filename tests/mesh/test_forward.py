@@ -14,9 +14,10 @@ from meshframes.codec.header import BROADCAST, FC_PROTECTED, FC_RETRY
 from meshframes.codec.meshctl import AE_A5_A6
 from meshframes.codec.pathsel import Prep, Preq, PreqTarget
 from meshframes.codec.peering import MeshPeeringManagement
+from meshframes.codec.reason import ReasonCode
 from meshframes.hosts.base import RxFrame
 from meshframes.hosts.node import NodeHost
-from meshframes.mesh.constants import MeshConfig, ReasonCode
+from meshframes.mesh.constants import MeshConfig
 from meshframes.mesh.events import Action, Deliver, DeliverData, Refused, Transmit
 from meshframes.mesh.mbss import action_header, path_selection
 from meshframes.mesh.node import MeshNode

@@ -20,8 +20,9 @@ from meshframes.codec.pathsel import (
     PreqTarget,
     Rann,
 )
+from meshframes.codec.reason import ReasonCode
 from meshframes.hosts.pcap import mpdus
-from meshframes.mesh.constants import MeshConfig, ReasonCode, RootMode
+from meshframes.mesh.constants import MeshConfig, RootMode
 from meshframes.mesh.events import PathFailed
 from meshframes.mesh.hwmp import MAX_SANE_SN_DELTA, Hwmp, is_metric_better
 from meshframes.mesh.mbss import path_selection

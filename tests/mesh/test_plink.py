@@ -14,8 +14,9 @@ from meshframes.codec import Beacon, SelfProtected, decode, encode
 from meshframes.codec.elements import EID_RSN, MeshConfiguration, MeshId
 from meshframes.codec.ie import RawElement
 from meshframes.codec.peering import MeshPeeringManagement
+from meshframes.codec.reason import ReasonCode
 from meshframes.hosts.pcap import mpdus
-from meshframes.mesh.constants import MeshConfig, ReasonCode
+from meshframes.mesh.constants import MeshConfig
 from meshframes.mesh.events import CancelTimer, PeerChanged
 from meshframes.mesh.mbss import Mbss
 from meshframes.mesh.peers import PeerTable, PlinkState

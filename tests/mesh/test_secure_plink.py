@@ -16,7 +16,8 @@ from meshframes.codec.header import BROADCAST, QOS_MESH_CONTROL_PRESENT
 from meshframes.codec.ie import RawElement
 from meshframes.codec.meshctl import AE_NONE
 from meshframes.codec.peering import PROTOCOL_AMPE
-from meshframes.mesh.constants import MeshConfig, ReasonCode
+from meshframes.codec.reason import ReasonCode
+from meshframes.mesh.constants import MeshConfig
 from meshframes.mesh.forward import FC_MESH_DATA
 from meshframes.mesh.mbss import CAPABILITY_PRIVACY, RSNE_BODY, Mbss
 from meshframes.mesh.peers import PeerTable, PlinkState

@@ -7,7 +7,8 @@ import struct
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
-from meshframes.seal.ampe import AMPE_ELEMENT_ID, open_ampe, seal_ampe
+from meshframes.codec.elements import EID_AMPE
+from meshframes.seal.ampe import open_ampe, seal_ampe
 from meshframes.seal.errors import AmpeAuthFailure, AmpeMalformed, Reason
 from meshframes.seal.keys import CIPHER_CCMP_128, GroupKey, derive_aek, derive_pmk, new_peering_nonce
 
@@ -22,7 +23,7 @@ def ampe_element(mgtk: bytes) -> bytes:
     """AMPE (9.4.2.116): cipher suite, local nonce, peer nonce, GTKdata
     (MGTK, Key RSC, GTKExpirationTime), as hostap writes it."""
     value = CIPHER_CCMP_128 + new_peering_nonce() + bytes(32) + mgtk + bytes(8) + struct.pack("<I", 0xFFFFFFFF)
-    return bytes((AMPE_ELEMENT_ID, len(value))) + value
+    return bytes((EID_AMPE, len(value))) + value
 
 
 def keys(passphrase_a: str = "shared passphrase", passphrase_b: str = "shared passphrase") -> tuple[bytes, bytes]:

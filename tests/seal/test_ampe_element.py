@@ -10,7 +10,8 @@ import struct
 
 import pytest
 
-from meshframes.seal.ampe import AMPE_ELEMENT_ID, ZERO_NONCE, AmpeElement, GtkData, check_nonces
+from meshframes.codec.elements import EID_AMPE
+from meshframes.seal.ampe import ZERO_NONCE, AmpeElement, GtkData, check_nonces
 from meshframes.seal.errors import (
     AmpeCipherMismatch,
     AmpeMalformed,
@@ -39,10 +40,10 @@ def test_ampe_element_layout_is_the_standards() -> None:
     expected_value = (bytes.fromhex("000fac04") + NONCE_A + NONCE_B + MGTK
                       + struct.pack("<Q", 0x0102030405) + struct.pack("<I", 0xFFFFFFFF))
     element = AmpeElement(NONCE_A, NONCE_B, GtkData(MGTK, 0x0102030405))
-    assert element.encode() == bytes((AMPE_ELEMENT_ID, 96)) + expected_value
+    assert element.encode() == bytes((EID_AMPE, 96)) + expected_value
     assert AmpeElement.parse(element.encode()) == element
     without_keys = AmpeElement(NONCE_A, ZERO_NONCE)
-    assert without_keys.encode() == bytes((AMPE_ELEMENT_ID, 68)) + CIPHER_CCMP_128 + NONCE_A + ZERO_NONCE
+    assert without_keys.encode() == bytes((EID_AMPE, 68)) + CIPHER_CCMP_128 + NONCE_A + ZERO_NONCE
     assert AmpeElement.parse(without_keys.encode()) == without_keys
 
 
@@ -59,7 +60,7 @@ def test_ampe_element_layout_is_the_standards() -> None:
 def test_bad_ampe_elements_are_refused(value: bytes, error: type) -> None:
     """Each way the decrypted element can be wrong has its reason."""
     with pytest.raises(error):
-        AmpeElement.parse(bytes((AMPE_ELEMENT_ID, len(value))) + value)
+        AmpeElement.parse(bytes((EID_AMPE, len(value))) + value)
 
 
 # (what, element nonces (local, peer), our nonce, peer nonce we hold, peer must know ours, accepted)

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from meshframes.hosts.base import RxFrame
+from meshframes.hosts.sealed import SealedRadio
 from meshframes.seal.errors import Reason
 from meshframes.seal.hop import HopSealer
-from meshframes.seal.radio import SealedRadio
 
 from .conftest import MAC_A, MAC_B, MAC_C, peer
 from .frames import BROADCAST, action, fastpay_body, fastpay_frame, mesh_data

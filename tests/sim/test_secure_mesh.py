@@ -23,10 +23,11 @@ from meshframes.codec.header import BROADCAST
 from meshframes.codec.meshctl import AE_A5_A6
 from meshframes.codec.pathsel import Prep, Preq, PreqTarget
 from meshframes.codec.peering import PROTOCOL_AMPE
+from meshframes.codec.reason import ReasonCode
 from meshframes.hosts.pcap import mpdus
 from meshframes.layers import MIC, AMPEEncrypted, MeshPeeringManagement
 from meshframes.layers.dissect import analyze
-from meshframes.mesh.constants import MeshConfig, ReasonCode
+from meshframes.mesh.constants import MeshConfig
 from meshframes.mesh.events import PeerChanged, Transmit
 from meshframes.mesh.mbss import action_header, path_selection
 from meshframes.mesh.peers import PlinkState
