@@ -96,13 +96,18 @@ class _Worker:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=True, env=_child_env(),
         )
+        # Popen with stdin, stdout and stderr=PIPE always opens the three,
+        # buffered (bufsize=-1): stderr is a BufferedReader, with read1.
+        assert self.process.stdin and self.process.stdout
+        assert isinstance(self.process.stderr, io.BufferedReader)
+        self._stdin, self._stdout, self._stderr = self.process.stdin, self.process.stdout, self.process.stderr
         self.stderr = bytearray()
         threading.Thread(target=self._read_replies, daemon=True).start()
         threading.Thread(target=self._read_stderr, daemon=True).start()
 
     def request(self, message: tuple, timeout: float) -> Any:
         with self.lock:
-            write_message(self.process.stdin, message)
+            write_message(self._stdin, message)
             try:
                 ok, value = self.replies.get(timeout=timeout)
             except Empty:
@@ -129,12 +134,12 @@ class _Worker:
     def _read_replies(self) -> None:
         try:
             while True:
-                self.replies.put(read_message(self.process.stdout))
+                self.replies.put(read_message(self._stdout))
         except (ChannelClosed, OSError):
             self.replies.put((None, None))
 
     def _read_stderr(self) -> None:
-        for chunk in iter(lambda: self.process.stderr.read1(65536), b""):
+        for chunk in iter(lambda: self._stderr.read1(65536), b""):
             self.stderr.extend(chunk)
 
 

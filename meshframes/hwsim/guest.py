@@ -24,13 +24,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from queue import Empty, Queue
-from typing import Any, BinaryIO
+from typing import Any
 
 from meshframes.hwsim import host, image
 from meshframes.hwsim.agent import AGENT_PORT, RunResult
 from meshframes.hwsim.radios import Node, reset
 from meshframes.hwsim.wait import scaled
-from meshframes.hwsim.wire import ChannelClosed, read_message, write_message
+from meshframes.hwsim.wire import ByteChannel, ChannelClosed, read_message, write_message
 
 # Measured on this machine (hwsim.md): KVM here is a PVM implementation that
 # qemu cannot use, so TCG; tb-size 64 cuts qemu's memory from ~740 MB to
@@ -93,7 +93,7 @@ class Background:
 class Guest:
     """A running guest. Build it with Guest.start(); stop() powers it off."""
 
-    def __init__(self, process: subprocess.Popen, channel: socket.socket, stream: BinaryIO,
+    def __init__(self, process: subprocess.Popen, channel: socket.socket, stream: ByteChannel,
                  workdir: Path, boot: image.BootImage, hello: dict[str, str],
                  boot_seconds: float) -> None:
         self._process = process

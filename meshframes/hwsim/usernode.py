@@ -32,6 +32,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
+from functools import partial
 from typing import Any, TypeVar
 
 from meshframes.hosts.base import MonotonicClock
@@ -173,7 +174,7 @@ class UserNode:
                     deadline = self.runtime.next_deadline()
                 wait = IDLE_WAIT if deadline is None else min(IDLE_WAIT, deadline - self.clock.now())
                 if wait > 0:
-                    readable, _, _ = select.select([self.radio, self._wake_read], [], [], wait)
+                    readable, _, _ = select.select([self.radio.fileno(), self._wake_read], [], [], wait)
                     if self._wake_read in readable:
                         os.read(self._wake_read, 4096)
         except Exception:
@@ -247,12 +248,12 @@ def send_app(name: str, dst: bytes, payloads: list[bytes], msg_type: int) -> Non
     """Send FastPay messages of `msg_type` to `dst`."""
     node = _nodes[name]
     for payload in payloads:
-        node.locked(lambda p=payload: node.runtime.send_app(dst, p, msg_type))
+        node.locked(partial(node.runtime.send_app, dst, payload, msg_type))
 
 
 def send_data(name: str, dst: bytes, bodies: list[bytes]) -> None:
     """Send mesh data frames carrying `bodies` (LLC onwards) to `dst`."""
     node = _nodes[name]
     for body in bodies:
-        node.locked(lambda b=body: node.runtime.send_data(dst, b))
+        node.locked(partial(node.runtime.send_data, dst, body))
 
