@@ -11,7 +11,7 @@ import click
 # benchmark -> "module:click_command"; each area adds its own line.
 BENCHES: dict[str, str] = {
     "seal": "meshframes.cli.bench_seal:bench_seal",
-    "authority": "meshframes.bench.authority:authority",
+    "authority": "meshframes.cli.bench_authority:authority",
     "mesh": "meshframes.cli.bench_mesh:mesh",
 }
 
