@@ -138,7 +138,7 @@ class MeshElement(Dot11Elt):
         self.raw_packet_cache = body
         return rest
 
-    def post_build(self, p: bytes, pay: bytes) -> bytes:
+    def post_build(self, pkt: bytes, pay: bytes) -> bytes:
         if self.len is None:
-            p = p[:1] + bytes([len(p) - 2]) + p[2:]
-        return p + pay
+            pkt = pkt[:1] + bytes([len(pkt) - 2]) + pkt[2:]
+        return pkt + pay

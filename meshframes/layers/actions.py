@@ -30,7 +30,10 @@ CATEGORY_VENDOR_SPECIFIC = 127
 # with the category's top bit set (Linux: ieee80211_rx_h_action_return).
 CATEGORY_ERROR_BIT = 0x80
 
-Dot11Action.fields_desc[0].i2s.update(
+_category_field = Dot11Action.fields_desc[0]
+if not isinstance(_category_field, ByteEnumField) or _category_field.i2s is None:
+    raise ImportError("Scapy's Dot11Action no longer starts with its Category enum field")
+_category_field.i2s.update(
     {
         CATEGORY_VENDOR_SPECIFIC_PROTECTED: "Vendor-specific Protected",
         CATEGORY_VENDOR_SPECIFIC: "Vendor-specific",
@@ -151,6 +154,8 @@ class ReturnedAction(Packet):
     name = "Returned Action (category error bit set)"
 
     def guess_payload_class(self, payload: bytes) -> type[Packet]:
+        if not isinstance(self.underlayer, Dot11Action):  # built on its own: no category to go by
+            return Packet.guess_payload_class(self, payload)
         original = Dot11Action(category=self.underlayer.category & ~CATEGORY_ERROR_BIT)
         return original.guess_payload_class(payload)
 

@@ -95,7 +95,7 @@ KINDS = (
 _PEERING_KINDS = {1: "peering-open", 2: "peering-confirm", 3: "peering-close"}
 # An HWMP Mesh Path Selection frame is named after its first path
 # selection element (meshframes/hosts/tshark.py counts the same way).
-_PATH_SELECTION_KINDS = {PREQ: "preq", PREP: "prep", PERR: "perr", RANN: "rann"}
+_PATH_SELECTION_KINDS: dict[type[Packet], str] = {PREQ: "preq", PREP: "prep", PERR: "perr", RANN: "rann"}
 
 # 9.3.1: control frame lengths without FCS, by subtype; those not listed
 # carry variable content after 16 octets.
@@ -257,7 +257,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray)):
         return value.hex()
     if isinstance(value, (int, str, float)) or value is None:
-        return int(value) if type(value).__name__ == "FlagValue" else value
+        return value
     return int(value) if hasattr(value, "__int__") else str(value)
 
 
@@ -456,12 +456,12 @@ def _kind_of_failed(data: bytes) -> str:
 
 def _raw_in_80211(pkt: Packet) -> str | None:
     """Where a Raw layer sits among the 802.11 layers, if anywhere."""
-    parent = None
+    parent: Packet | None = None
     for layer in _layers(pkt):
         if isinstance(layer, LLC):
             return None
         if isinstance(layer, Raw):
-            return f"{len(layer.load)} octets after {parent.name} have no layer"
+            return f"{len(layer.load)} octets after {parent.name if parent is not None else 'nothing'} have no layer"
         if isinstance(layer, AMSDU):
             return f"A-MSDU of {len(layer.subframes)} octets: subframes are not decoded"
         parent = layer

@@ -7,6 +7,8 @@ code. Element IDs are from table 9-92.
 
 from __future__ import annotations
 
+from typing import Any
+
 from scapy.fields import (
     BitField,
     ByteEnumField,
@@ -121,7 +123,9 @@ MESHFRAMES_OUI = int.from_bytes(CODEC_MESHFRAMES_OUI, "big")
 
 
 def _id_field(element_id: int) -> ByteEnumField:
-    return ByteEnumField("ID", element_id, _dot11_id_enum)
+    # Scapy's own (i2s, s2i) pair returns None for unknown IDs, which its
+    # ByteEnumField annotation does not allow.
+    return ByteEnumField("ID", element_id, _dot11_id_enum)  # type: ignore[arg-type]
 
 
 def _len_field() -> ByteField:
@@ -173,7 +177,7 @@ def _peering_frame_action(elt: Packet) -> int | None:
     return None
 
 
-def _standard_peering_kind(elt: MeshPeeringManagement) -> int:
+def _standard_peering_kind(elt: Packet) -> int:
     """Open, Confirm or Close: from the enclosing frame, else from Length.
 
     The body's layout depends on the frame (9.4.2.101): Open carries the
@@ -193,7 +197,7 @@ def _standard_peering_kind(elt: MeshPeeringManagement) -> int:
     )
 
 
-def _is_draft(elt: MeshPeeringManagement) -> bool:
+def _is_draft(elt: Packet) -> bool:
     # ns-3 writes the pre-standard layout: a one-octet subtype in place of
     # the two-octet protocol identifier, so its lengths are odd (3, 5, 7)
     # where the standard's are even.
@@ -202,7 +206,7 @@ def _is_draft(elt: MeshPeeringManagement) -> bool:
     return elt.getfieldval("draft_subtype") is not None
 
 
-def _has_peer_link_id(elt: MeshPeeringManagement) -> bool:
+def _has_peer_link_id(elt: Packet) -> bool:
     if elt.getfieldval("len") is None:
         return elt.getfieldval("peer_link_id") is not None
     if _is_draft(elt):
@@ -215,7 +219,7 @@ def _has_peer_link_id(elt: MeshPeeringManagement) -> bool:
     return kind == PEERING_CLOSE and elt.getfieldval("len") in (8, 24)
 
 
-def _has_reason(elt: MeshPeeringManagement) -> bool:
+def _has_reason(elt: Packet) -> bool:
     if elt.getfieldval("len") is None:
         return elt.getfieldval("reason_code") is not None
     if _is_draft(elt):
@@ -223,7 +227,7 @@ def _has_reason(elt: MeshPeeringManagement) -> bool:
     return _standard_peering_kind(elt) == PEERING_CLOSE
 
 
-def _has_chosen_pmk(elt: MeshPeeringManagement) -> bool:
+def _has_chosen_pmk(elt: Packet) -> bool:
     if elt.getfieldval("len") is None:
         return elt.getfieldval("chosen_pmk") is not None
     return not _is_draft(elt) and elt.getfieldval("len") >= 20
@@ -269,8 +273,8 @@ class MeshPeeringManagement(MeshElement):
     def expected_length(self, body: bytes) -> set[int]:
         action = _peering_frame_action(self)
         if len(body) % 2:
-            return _DRAFT_PEERING_LENGTHS.get(action, {3, 5, 7})
-        return _PEERING_LENGTHS.get(action, {4, 6, 8, 20, 22, 24})
+            return _DRAFT_PEERING_LENGTHS.get(action, {3, 5, 7}) if action is not None else {3, 5, 7}
+        return _PEERING_LENGTHS.get(action, {4, 6, 8, 20, 22, 24}) if action is not None else {4, 6, 8, 20, 22, 24}
 
 
 # 9.4.2.102
@@ -325,7 +329,7 @@ class DraftBeaconTimingUnit(StrictSubPacket):
     ]
 
 
-def _beacon_timing_is_draft(elt: BeaconTiming) -> bool:
+def _beacon_timing_is_draft(elt: Packet) -> bool:
     # The standard body is a Report Control octet plus 6-octet tuples; ns-3
     # sends 5-octet units with no Report Control (an empty one has Length 0).
     if elt.getfieldval("len") is None:
@@ -345,7 +349,8 @@ class BeaconTiming(MeshElement):
                 "beacon_timing_information",
                 [],
                 BeaconTimingInformation,
-                length_from=lambda p: p.getfieldval("len") - 1 if p.getfieldval("len") is not None else None,
+                # None is "all that is left" to Scapy's getfield; its annotation says int.
+                length_from=lambda p: p.getfieldval("len") - 1 if p.getfieldval("len") is not None else None,  # type: ignore[arg-type, return-value]
             ),
             lambda p: not _beacon_timing_is_draft(p),
         ),
@@ -436,7 +441,7 @@ class AuthorityAnnouncementElement(Dot11EltVendorSpecific):
     post_build = MeshElement.post_build
 
     @classmethod
-    def dispatch_hook(cls, _pkt: bytes | None = None, *args, **kargs):
+    def dispatch_hook(cls, _pkt: bytes | None = None, *args: Any, **kargs: Any) -> type[Packet]:
         # Only OUI type 1 is ours to parse; others stay generic.
         if _pkt and len(_pkt) > 5 and _pkt[5] != OUI_TYPE_AUTHORITY_ANNOUNCEMENT:
             return Dot11EltVendorSpecific

@@ -18,6 +18,7 @@ from scapy.fields import (
     MACField,
     PacketListField,
 )
+from scapy.packet import Packet
 
 from meshframes.layers._strict import MalformedLayer, MeshElement, StrictSubPacket
 from meshframes.layers.elements import (
@@ -67,7 +68,7 @@ GANN_FLAGS = [f"reserved{i}" for i in range(8)]
 FLAG_AE = 0x40  # bit 6 in PREQ, PREP and per-destination PERR flags
 
 
-def _ae(p) -> bool:
+def _ae(p: Packet) -> bool:
     return bool(int(p.flags) & FLAG_AE)
 
 
