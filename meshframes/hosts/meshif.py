@@ -59,7 +59,7 @@ class MeshifStats:
     received: int = 0
     own_echo: int = 0
     # Frames MeshifRadio.transmit could not carry, by reason.
-    refused: Counter = field(default_factory=Counter)
+    refused: Counter[str] = field(default_factory=Counter)
 
 
 class MeshInterface(PacketEndpoint):

@@ -52,7 +52,7 @@ def netns_argv(argv: list[str], netns: str | None) -> list[str]:
 
 @dataclass
 class _Background:
-    process: subprocess.Popen
+    process: subprocess.Popen[bytes]
     argv: list[str]
     stdout: bytearray = field(default_factory=bytearray)
     stderr: bytearray = field(default_factory=bytearray)
@@ -90,7 +90,8 @@ class _Worker:
     def __init__(self, netns: str | None) -> None:
         self.netns = netns
         self.lock = threading.Lock()
-        self.replies: Queue = Queue()
+        # (ok, value) per reply; (None, None) once the worker is gone.
+        self.replies: Queue[tuple[bool | None, Any]] = Queue()
         self.process = subprocess.Popen(
             netns_argv([sys.executable, "-m", "meshframes.hwsim.worker"], netns),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -105,7 +106,7 @@ class _Worker:
         threading.Thread(target=self._read_replies, daemon=True).start()
         threading.Thread(target=self._read_stderr, daemon=True).start()
 
-    def request(self, message: tuple, timeout: float) -> Any:
+    def request(self, message: tuple[Any, ...], timeout: float) -> Any:
         with self.lock:
             write_message(self._stdin, message)
             try:
@@ -262,7 +263,7 @@ class Agent:
                 worker.kill()
             self._workers.clear()
 
-    def op_python(self, netns: str | None, message: tuple, timeout: float) -> Any:
+    def op_python(self, netns: str | None, message: tuple[Any, ...], timeout: float) -> Any:
         with self._workers_lock:
             worker = self._workers.get(netns)
             if worker is None or worker.process.poll() is not None:
@@ -275,7 +276,7 @@ class Agent:
         threading.Thread(target=_poweroff, daemon=True).start()
 
 
-def _kill_group(process: subprocess.Popen) -> None:
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait()

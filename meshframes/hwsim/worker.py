@@ -20,7 +20,7 @@ from typing import Any
 from meshframes.hwsim.wire import ChannelClosed, read_message, write_message
 
 
-def _call(target: str, args: tuple, kwargs: dict[str, Any]) -> Any:
+def _call(target: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     module, _, name = target.partition(":")
     return getattr(importlib.import_module(module), name)(*args, **kwargs)
 

@@ -15,7 +15,7 @@ Control.
 
 from __future__ import annotations
 
-from typing import TypeGuard
+from typing import Any, TypeGuard
 
 from scapy.fields import BitEnumField, BitField, ByteField, ConditionalField, LEIntField, MACField
 from scapy.layers.dot11 import Dot11, Dot11QoS
@@ -67,7 +67,7 @@ class VendorMeshControl(MeshControl):
     name = "Mesh Control (vendor action)"
     body_required = "the FastPay header"
     # Its own bindings only: what follows is never LLC.
-    payload_guess: list = []
+    payload_guess: list[tuple[dict[str, Any], type[Packet]]] = []
 
 
 def _is_qos_data(pkt: Packet | None) -> TypeGuard[Dot11]:
