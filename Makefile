@@ -22,8 +22,10 @@ demo: setup
 test: setup lint
 	$(VPY) -m pytest $(PYTEST_ARGS)
 
+# ruff, then mypy (its settings live in pyproject.toml under [tool.mypy]).
 lint: setup
 	$(VENV)/bin/ruff check meshframes tests tools
+	$(VENV)/bin/mypy meshframes
 
 test-fast: setup
 	$(VPY) -m pytest -m "not hwsim and not slow" $(PYTEST_ARGS)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib.abc
 import importlib.util
 import sys
+from collections.abc import Sequence
+from importlib.machinery import ModuleSpec
 from types import ModuleType
 
 __version__ = "0.1.0"
@@ -26,7 +28,8 @@ class _RegisterAfterDot11(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Finds scapy.layers.dot11 through the normal path, then registers our
     layers right after it has executed."""
 
-    def find_spec(self, fullname: str, path, target=None):  # type: ignore[no-untyped-def]
+    def find_spec(self, fullname: str, path: Sequence[str] | None,
+                  target: ModuleType | None = None) -> ModuleSpec | None:
         if fullname != _DOT11:
             return None
         sys.meta_path.remove(self)
@@ -37,7 +40,7 @@ class _RegisterAfterDot11(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         spec.loader = self
         return spec
 
-    def create_module(self, spec):  # type: ignore[no-untyped-def]
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
         return self._wrapped.create_module(spec)
 
     def exec_module(self, module: ModuleType) -> None:

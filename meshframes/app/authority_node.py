@@ -36,6 +36,7 @@ class AuthorityNode(Party):
 
     def _on_message(self, identity: bytes | None, source: bytes, message: AppMessage,
                     now: float) -> list[AppAction]:
+        seq: int | None
         if isinstance(message, TransferOrder):
             sender, seq = message.transfer.sender, message.transfer.sequence_number
         elif isinstance(message, ConfirmationOrder):

@@ -86,5 +86,6 @@ def parse_message(msg_type: int, payload: bytes) -> AppMessage:
             f" expected {expected.__name__}",
         )
     if msg_type == MessageType.FASTPAY_CONFIRMATION:
-        return ConfirmationOrder(transfer_certificate=message)  # type: ignore[arg-type]
+        assert isinstance(message, CertifiedTransferOrder)
+        return ConfirmationOrder(transfer_certificate=message)
     return message

@@ -1,5 +1,5 @@
-"""`meshframes bench authority`: one authority's throughput against the
-Ed25519 verify rate measured in the same run.
+"""One authority's throughput against the Ed25519 verify rate measured in
+the same run (`meshframes bench authority` prints it: meshframes.cli.bench_authority).
 
 The authority is driven the way `pipe_authority` drives it: bincode bytes
 in, batches of B messages per SQLite transaction (WAL, synchronous=FULL,
@@ -14,25 +14,50 @@ so one fsync per batch), bincode bytes out. Phases:
 
 Reported: rates, and ratios to the verify ceiling (verify/s for orders,
 verify/s / q for confirmations), plus orders against the crypto floor of
-one verify plus one sign.
+one verify plus one sign. This module only measures: no output, no CLI.
 """
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
-
-import click
 
 from meshframes.fastpay import ed25519
 from meshframes.fastpay.authority import Authority
-from meshframes.fastpay.committee import generate_committee
+from meshframes.fastpay.committee import Identity, generate_committee
 from meshframes.fastpay.messages import Address, CertifiedTransferOrder, Transfer, TransferOrder
 from meshframes.fastpay.store import AuthorityStore
 from meshframes.fastpay.wire import encode_message, signing_bytes
+
+# progress(phase, done, total): called as each phase advances.
+Progress = Callable[[str, int, int], None]
+
+SIGNING = "signing orders and certificates"
+MEASURING = "measuring"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorityMeasurement:
+    """Best rates of `repeat` interleaved runs, and their ratios."""
+
+    orders: int
+    batch: int
+    repeat: int
+    authorities: int
+    verifies_per_confirmation: int
+    verify_per_s: float
+    sign_per_s: float
+    orders_per_s: float
+    confirmations_per_s: float
+    orders_vs_verify: float
+    orders_vs_verify_plus_sign: float
+    confirmations_vs_verify: float
+
+    def as_dict(self) -> dict[str, int | float]:
+        return asdict(self)
 
 
 def _rate(count: int, seconds: float) -> float:
@@ -45,22 +70,24 @@ def measure_authority(
     authorities: int = 4,
     directory: str | None = None,
     repeat: int = 3,
-    progress: Any = None,
-) -> dict[str, Any]:
+    progress: Progress | None = None,
+) -> AuthorityMeasurement:
     """Run the phases `repeat` times, interleaved, each on a fresh store,
     and keep the best rate of each: on a shared machine the best run is the
     one least disturbed by other load, for baseline and authority alike."""
     committee, auth_ids, account_ids = generate_committee([1] * authorities, [1000] * orders)
     me, others = auth_ids[0], auth_ids[1:]
     # Just enough other authorities for a quorum.
-    need, weight, signers = committee.quorum_threshold, 0, []
+    need, weight = committee.quorum_threshold, 0
+    signers: list[Identity] = []
     for ident in others:
         if weight >= need:
             break
         signers.append(ident)
         weight += committee.weight(ident.public_key)
-    task = progress.add_task("signing orders and certificates", total=orders) if progress else None
-    order_msgs, cert_msgs, baseline = [], [], []
+    order_msgs: list[bytes] = []
+    cert_msgs: list[bytes] = []
+    baseline: list[tuple[bytes, bytes, bytes]] = []  # (public key, signing bytes, signature)
     for i, account in enumerate(account_ids):
         transfer = Transfer(
             sender=account.public_key,
@@ -77,11 +104,12 @@ def measure_authority(
         cert_msgs.append(encode_message(cert))
         baseline.append((account.public_key, message, order.signature))
         if progress:
-            progress.advance(task)
-    runs = progress.add_task("measuring", total=repeat) if progress else None
+            progress(SIGNING, i + 1, orders)
 
+    accepted: dict[str, int] = {}
+    rejected: dict[str, int] = {}
     verify_rate = sign_rate = order_rate = confirmation_rate = 0.0
-    for _ in range(repeat):
+    for run in range(repeat):
         start = time.perf_counter()
         for key, message, signature in baseline:
             ed25519.verify(key, message, signature)
@@ -106,63 +134,22 @@ def measure_authority(
             rejected = dict(authority.rejections)
             store.close()
         if progress:
-            progress.advance(runs)
+            progress(MEASURING, run + 1, repeat)
 
     if accepted.get("order") != orders or accepted.get("confirmation") != orders or rejected:
         raise RuntimeError(f"benchmark run was not clean: accepted {accepted}, rejected {rejected}")
     q = len(signers)
-    return {
-        "orders": orders,
-        "batch": batch,
-        "repeat": repeat,
-        "authorities": authorities,
-        "verifies_per_confirmation": q,
-        "verify_per_s": verify_rate,
-        "sign_per_s": sign_rate,
-        "orders_per_s": order_rate,
-        "confirmations_per_s": confirmation_rate,
-        "orders_vs_verify": order_rate / verify_rate,
-        "orders_vs_verify_plus_sign": order_rate * (1 / verify_rate + 1 / sign_rate),
-        "confirmations_vs_verify": confirmation_rate * q / verify_rate,
-    }
-
-
-@click.command(short_help="Authority orders/s and confirmations/s vs the Ed25519 verify rate.")
-@click.option("--orders", default=5000, show_default=True, type=click.IntRange(10, 10**6))
-@click.option("--batch", default=256, show_default=True, type=click.IntRange(1, 10**5),
-              help="Messages per SQLite transaction (group commit).")
-@click.option("--authorities", default=4, show_default=True, type=click.IntRange(1, 1000))
-@click.option("--dir", "directory", default=None, type=click.Path(file_okay=False),
-              help="Where to put the authority's database (default: the system temp dir).")
-@click.option("--repeat", default=3, show_default=True, type=click.IntRange(1, 100),
-              help="Interleaved runs; the best rate of each measure is kept.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def authority(
-    *, orders: int, batch: int, authorities: int, directory: str | None, repeat: int, as_json: bool
-) -> None:
-    """Measure one authority against raw Ed25519 verification, same run."""
-    from rich.progress import Progress
-    from rich.table import Table
-
-    from meshframes.cli import console
-
-    with Progress(console=console.err, transient=True) as progress:
-        r = measure_authority(orders, batch, authorities, directory, repeat, progress)
-    if as_json:
-        console.out.print(json.dumps(r, separators=(",", ":")), soft_wrap=True)
-        return
-    table = Table("measure", "rate /s", "ratio")
-    table.add_row("Ed25519 verify (baseline)", f"{r['verify_per_s']:,.0f}", "1.00")
-    table.add_row("Ed25519 sign", f"{r['sign_per_s']:,.0f}", "")
-    table.add_row("orders", f"{r['orders_per_s']:,.0f}", f"{r['orders_vs_verify']:.2f} of verify")
-    table.add_row("", "", f"{r['orders_vs_verify_plus_sign']:.2f} of verify+sign")
-    table.add_row(
-        "confirmations",
-        f"{r['confirmations_per_s']:,.0f}",
-        f"{r['confirmations_vs_verify']:.2f} of verify/{r['verifies_per_confirmation']}",
-    )
-    console.out.print(table)
-    console.out.print(
-        f"{r['orders']} orders, {r['authorities']} authorities, {r['batch']} messages per commit (fsync),"
-        f" best of {r['repeat']} interleaved runs"
+    return AuthorityMeasurement(
+        orders=orders,
+        batch=batch,
+        repeat=repeat,
+        authorities=authorities,
+        verifies_per_confirmation=q,
+        verify_per_s=verify_rate,
+        sign_per_s=sign_rate,
+        orders_per_s=order_rate,
+        confirmations_per_s=confirmation_rate,
+        orders_vs_verify=order_rate / verify_rate,
+        orders_vs_verify_plus_sign=order_rate * (1 / verify_rate + 1 / sign_rate),
+        confirmations_vs_verify=confirmation_rate * q / verify_rate,
     )

@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.progress import Progress
 from rich.table import Table
 
 from meshframes.cli import console
+
+if TYPE_CHECKING:  # the dissector imports Scapy: only when a command runs
+    from meshframes.layers.dissect import Analysis
 
 _HWMP_COLUMNS = {
     "PREQ": ("flags", "hop_count", "element_ttl", "path_discovery_id", "originator_address",
@@ -25,7 +29,7 @@ _HWMP_COLUMNS = {
 }
 
 
-def _describe(record: dict) -> str:
+def _describe(record: dict[str, Any]) -> str:
     parts = []
     for name in _HWMP_COLUMNS.get(record["element"], ()):
         value = record.get(name)
@@ -70,7 +74,7 @@ def analyze(pcap: str, as_json: bool, fcs: str, max_rows: int) -> None:
         raise SystemExit(1)
 
 
-def _print(result, max_rows: int) -> None:  # type: ignore[no-untyped-def]
+def _print(result: Analysis, max_rows: int) -> None:
     limit = max_rows or None
     print_analysis(result, f"{result.path}: {result.frames} frames, FCS {result.fcs}, "
                    f"{len(result.undecoded)} undecoded, {len(result.malformed)} malformed, "
@@ -78,7 +82,7 @@ def _print(result, max_rows: int) -> None:  # type: ignore[no-untyped-def]
                    result.hwmp[:limit], f"HWMP elements ({len(result.hwmp)})", limit)
 
 
-def print_analysis(result, header: str, hwmp: list[dict], hwmp_title: str,  # type: ignore[no-untyped-def]
+def print_analysis(result: Analysis, header: str, hwmp: list[dict[str, Any]], hwmp_title: str,
                    limit: int | None) -> None:
     """The totals of a meshframes.layers.dissect.Analysis as tables on stdout
     (shared with `meshframes sniff`)."""
@@ -104,7 +108,7 @@ def kinds_table(by_kind: Mapping[str, int]) -> Table:
     return kinds
 
 
-def hwmp_table(records: list[dict], title: str) -> Table:
+def hwmp_table(records: list[dict[str, Any]], title: str) -> Table:
     """One row per HWMP element record of meshframes.layers.dissect."""
     hwmp = Table(title=title)
     hwmp.add_column("frame", justify="right")
@@ -115,7 +119,7 @@ def hwmp_table(records: list[dict], title: str) -> Table:
     return hwmp
 
 
-def problem_tables(result, limit: int | None) -> list[Table]:  # type: ignore[no-untyped-def]
+def problem_tables(result: Analysis, limit: int | None) -> list[Table]:
     """Malformed and undecoded frames, with their reasons."""
     tables = []
     for title, rows in (("malformed", result.malformed), ("undecoded", result.undecoded)):

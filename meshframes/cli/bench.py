@@ -11,7 +11,7 @@ import click
 # benchmark -> "module:click_command"; each area adds its own line.
 BENCHES: dict[str, str] = {
     "seal": "meshframes.cli.bench_seal:bench_seal",
-    "authority": "meshframes.bench.authority:authority",
+    "authority": "meshframes.cli.bench_authority:authority",
     "mesh": "meshframes.cli.bench_mesh:mesh",
 }
 
@@ -40,8 +40,7 @@ def bench() -> None:
 @click.pass_context
 def _all(ctx: click.Context) -> None:
     """Run every registered benchmark with its default options."""
-    group = ctx.parent.command if ctx.parent else None
     for name in sorted(BENCHES):
-        command = group.get_command(ctx, name) if group else None
+        command = bench.get_command(ctx, name)
         if command is not None:
             ctx.invoke(command)

@@ -5,6 +5,7 @@ decode rate measured in the same process."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 
@@ -18,7 +19,8 @@ def _decode_baseline(seconds: float = 0.5) -> float:
     from meshframes.codec.pathsel import Preq, PreqTarget
     from meshframes.mesh.mbss import path_selection
 
-    raw_decode = frames.decode.__wrapped__
+    # The uncached decoder behind the cache (codec.frames sets __wrapped__).
+    raw_decode = inspect.unwrap(frames.decode)
     samples = [frames.encode(path_selection(b"\xff" * 6, bytes([2, 0, 0, 0, i >> 8, i & 0xFF]),
                                             Preq(0, 1, 30, i, b"\x02" * 6, i, 4882, 100,
                                                  (PreqTarget(0, b"\x02\x00\x00\x00\x00\x09", 0),))))
@@ -44,7 +46,7 @@ def mesh(*, nodes: int, pairs: int, seed: int, as_json: bool) -> None:
     PAIRS random pairs. Reports virtual-time results, wall time, peak RSS,
     and simulated receptions per wall second against a same-run baseline
     of bare frame decodes per second."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
     from meshframes.bench.scale import run_scale
@@ -53,12 +55,12 @@ def mesh(*, nodes: int, pairs: int, seed: int, as_json: bool) -> None:
     baseline = _decode_baseline()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err, disable=as_json) as bar:
-        tasks: dict[str, object] = {}
+        tasks: dict[str, TaskID] = {}
 
         def progress(phase: str, done: int, total: int) -> None:
             if phase not in tasks:
                 tasks[phase] = bar.add_task(phase, total=total)
-            bar.update(tasks[phase], completed=done, total=total)  # type: ignore[arg-type]
+            bar.update(tasks[phase], completed=done, total=total)
 
         result = run_scale(nodes, pairs, seed, progress=progress)
     rate = result.receptions / result.wall_s if result.wall_s else 0.0

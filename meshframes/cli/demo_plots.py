@@ -47,6 +47,8 @@ def _order_paths(demo: Demo, record: TransferRecord) -> dict[int, list[tuple[flo
     """Authority number -> (time, node) of each transmission of the first
     order of this transfer that reached it."""
     mesh = demo.mesh
+    if record.started is None or record.certified is None:
+        return {}
     payer = mesh.node(mesh.clients[record.payer]).mac
     where = {mesh.node(n).mac: i for i, n in enumerate(mesh.authorities)}
     paths: dict[int, list[tuple[float, int]]] = {}
@@ -55,15 +57,15 @@ def _order_paths(demo: Demo, record: TransferRecord) -> dict[int, list[tuple[flo
                 or traced.destination not in where):
             continue
         sent = traced.hops[0].time
-        if record.started <= sent <= record.certified:  # type: ignore[operator]
+        if record.started <= sent <= record.certified:
             paths.setdefault(where[traced.destination], [(h.time, h.node) for h in traced.hops])
     return paths
 
 
 def topology_png(demo: Demo, path: Path) -> TransferRecord | None:
     mesh, spec = demo.mesh, demo.spec
-    record = _highlight(demo)
-    at = record.started if record is not None else spec.duration / 2
+    record = _highlight(demo)  # certified, so its start and certificate times are known
+    at = record.started if record is not None and record.started is not None else spec.duration / 2
     radios = mesh.net.medium.radios
     roles = {p.node: p.role for p in mesh.parties.values()}
     failed_nodes = {mesh.authorities[i] for i in demo.failed}
@@ -71,7 +73,7 @@ def topology_png(demo: Demo, path: Path) -> TransferRecord | None:
     for radio in radios:
         walk = [radio.mobility.position(t) for t in _frange(0.0, spec.duration, 1.0)]
         ax.plot([p[0] for p in walk], [p[1] for p in walk], color="#cccccc", lw=0.6, zorder=1)
-    here = {r.index: r.mobility.position(at) for r in radios}  # type: ignore[arg-type]
+    here = {r.index: r.mobility.position(at) for r in radios}
     alive = {r.index for r in radios if not (r.index in failed_nodes and at >= spec.fail_at)}
     for a in radios:
         for b in radios:
@@ -109,9 +111,9 @@ def topology_png(demo: Demo, path: Path) -> TransferRecord | None:
     ax.set_xlabel("x (m)")
     ax.set_ylabel("y (m)")
     title = f"FastPay over 802.11s, seed {spec.seed}: the mesh at t = {at:.2f} s (virtual)"
-    if record is not None:
+    if record is not None and record.started is not None and record.certified is not None:
         title += (f"\nclient C{record.payer} pays C{record.recipient} {record.amount}: the paths its orders took"
-                  f" (certified {1000 * (record.certified - record.started):.1f} ms later)")  # type: ignore[operator]
+                  f" (certified {1000 * (record.certified - record.started):.1f} ms later)")
     ax.set_title(title)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
     fig.tight_layout()

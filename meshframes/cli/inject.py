@@ -115,6 +115,7 @@ def inject(kind: str, src: str, dst: str | None, mesh_id: bytes, ttl: int, seq: 
         console.success(f"wrote {len(frames)} {kind} frame(s) to {pcap_out}")
         return
     from scapy.config import conf
+    from scapy.packet import Raw
 
     try:
         sock = conf.L2socket(iface=iface)
@@ -125,5 +126,5 @@ def inject(kind: str, src: str, dst: str | None, mesh_id: bytes, ttl: int, seq: 
         for n, frame in enumerate(frames):
             if n:
                 time.sleep(interval)
-            sock.send(frame)
+            sock.send(Raw(frame))  # the frame is built already: its bytes go out as they are
     console.success(f"sent {len(frames)} {kind} frame(s) on {iface}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 
 import click
 from rich.table import Table
@@ -22,7 +23,7 @@ def _mac(text: str) -> bytes:
     return value
 
 
-def _macs(items) -> list[str]:  # type: ignore[no-untyped-def]
+def _macs(items: Iterable[bytes]) -> list[str]:
     return sorted(a.hex(":") for a in items)
 
 
@@ -44,6 +45,8 @@ def replay(pcap: str, node_mac: str | None, mesh_id: str | None, as_json: bool) 
         if node_mac is None:
             candidates = ", ".join(f"{a.hex(':')} ({n})" for a, n in
                                    sorted(transmitters(pcap).items(), key=lambda kv: -kv[1]))
+            if not candidates:
+                raise click.UsageError("give --node MAC; no frame in the capture names its transmitter")
             raise click.UsageError(f"give --node MAC; transmitters in the capture: {candidates}")
         result = run(pcap, _mac(node_mac), mesh_id.encode() if mesh_id else None)
     except (CaptureError, NothingToReplay) as exc:
@@ -100,5 +103,5 @@ def replay(pcap: str, node_mac: str | None, mesh_id: str | None, as_json: bool) 
     for column in ("destination", "next hop", "metric", "hops", "sn"):
         table.add_column(column)
     for p in paths:
-        table.add_row(p["destination"], str(p["next_hop"]), str(p["metric"]), str(p["hop_count"]), str(p["sn"]))
+        table.add_row(str(p["destination"]), str(p["next_hop"]), str(p["metric"]), str(p["hop_count"]), str(p["sn"]))
     out.print(table)

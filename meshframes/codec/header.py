@@ -148,13 +148,13 @@ class MacHeader:
                 raise EncodeError(name, f"{len(addr)} bytes", "6 bytes")
         parts = [_FC_DUR.pack(fc, self.duration), self.addr1, self.addr2, self.addr3,
                  _U16.pack(self.seq_ctrl)]
-        if four:
-            parts.append(self.addr4)  # type: ignore[arg-type]
+        if four and self.addr4 is not None:
+            parts.append(self.addr4)
         if qos:
-            parts.append(_U16.pack(self.qos_control))  # type: ignore[arg-type]
+            parts.append(_U16.pack(self.qos_control))
         if htc:
-            parts.append(_U32.pack(self.ht_control))  # type: ignore[arg-type]
-        return b"".join(parts)  # type: ignore[arg-type]
+            parts.append(_U32.pack(self.ht_control))
+        return b"".join(parts)
 
 
 def _check_present(what: str, value: object, wanted: bool) -> None:

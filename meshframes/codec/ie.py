@@ -83,6 +83,12 @@ def element_header(data: bytes) -> tuple[int, int] | None:
     return (data[0], data[1]) if len(data) >= ELEMENT_HEADER_LEN else None
 
 
+def with_element_length(element: bytes) -> bytes:
+    """`element` (Element ID, Length, body) with its Length octet set to
+    the length of its body (9.4.2.1)."""
+    return element[:1] + bytes((len(element) - ELEMENT_HEADER_LEN,)) + element[ELEMENT_HEADER_LEN:]
+
+
 def first_element_id(data: bytes) -> int | None:
     """The Element ID of the element `data` starts with, None when empty."""
     return data[0] if data else None
@@ -106,7 +112,7 @@ def find(elements: tuple[Element, ...], kind: type[T]) -> T | None:
     """The first element of a given class, or None."""
     for element in elements:
         if type(element) is kind:
-            return element  # type: ignore[return-value]
+            return element
     return None
 
 

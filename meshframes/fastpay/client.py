@@ -148,7 +148,10 @@ class Client:
         is still in progress or the balance does not cover `amount`."""
         state = self.store.state()
         if state.pending_order is not None or state.pending_certificate is not None:
-            pending = state.pending_order or state.pending_certificate.value  # type: ignore[union-attr]
+            pending = state.pending_order
+            if pending is None:
+                assert state.pending_certificate is not None
+                pending = state.pending_certificate.value
             raise Rejection(
                 FastPayError(kind=ErrorKind.PreviousTransferMustBeConfirmedFirst, pending_confirmation=pending),
                 "a transfer is still in progress: resume it first",
@@ -258,8 +261,9 @@ class Client:
         if weight < self.committee.quorum_threshold:
             return []
         # Signatures in committee order: deterministic certificate bytes.
+        assert self._order is not None
         cert = CertifiedTransferOrder(
-            value=self._order,  # type: ignore[arg-type]
+            value=self._order,
             signatures=tuple((a, self._votes[a]) for a in self.committee.names if a in self._votes),
         )
         self.store.record_certificate(cert)
@@ -276,9 +280,10 @@ class Client:
         if error.kind is ErrorKind.InsufficientFunding:
             received = self.store.received_certificates()
             if received and self._may_help(authority, "funds", now):
-                return [SendToAuthority(authority, ConfirmationOrder(transfer_certificate=c)) for c in received] + [
-                    SendToAuthority(authority, self._order)  # type: ignore[arg-type]
-                ]
+                assert self._order is not None
+                catch_up: list[Action] = [SendToAuthority(authority, ConfirmationOrder(transfer_certificate=c))
+                                          for c in received]
+                return catch_up + [SendToAuthority(authority, self._order)]
             if received:
                 return self._ignore(authority, "order refused (InsufficientFunding)")
         self._outstanding.discard(authority)
@@ -301,10 +306,9 @@ class Client:
             )
         if not self._may_help(authority, "catch-up", now):
             return self._ignore(authority, "authority still behind after catch-up")
-        missing = self.store.sent_certificates(info.next_sequence_number)
-        return [SendToAuthority(authority, ConfirmationOrder(transfer_certificate=c)) for c in missing] + [
-            SendToAuthority(authority, self._order)
-        ]
+        missing: list[Action] = [SendToAuthority(authority, ConfirmationOrder(transfer_certificate=c))
+                                 for c in self.store.sent_certificates(info.next_sequence_number)]
+        return missing + [SendToAuthority(authority, self._order)]
 
     # ---- confirming ----
 
@@ -365,8 +369,10 @@ class Client:
 
     def _phase_message(self) -> SerializedMessage:
         if self.phase is Phase.VOTING:
-            return self._order  # type: ignore[return-value]
-        return ConfirmationOrder(transfer_certificate=self._certificate)  # type: ignore[arg-type]
+            assert self._order is not None
+            return self._order
+        assert self._certificate is not None
+        return ConfirmationOrder(transfer_certificate=self._certificate)
 
     def _may_help(self, authority: bytes, kind: str, now: float) -> bool:
         """Help a lagging authority at most once per retry interval for each

@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from .messages import CertifiedTransferOrder, TransferOrder
 from .store import SQLITE_INTEGER_MAX
 from .wire import decode_certificate, decode_order, encode_certificate, encode_order
+
+T = TypeVar("T")
 
 LATEST_DB_VERSION = 1
 
@@ -44,7 +48,7 @@ class ClientState:
     pending_certificate: CertifiedTransferOrder | None
 
 
-def _whole(blob: bytes, decoder):  # type: ignore[no-untyped-def]
+def _whole(blob: bytes, decoder: Callable[[bytes, int], tuple[T, int]]) -> T:
     value, end = decoder(blob, 0)
     if end != len(blob):
         raise ClientStoreError(f"corrupt row: {len(blob) - end} trailing bytes")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from nacl._sodium import ffi, lib
 
@@ -35,7 +36,7 @@ SIGNATURE_LEN = 64
 _local = threading.local()
 
 
-def _buffer(size: int):  # type: ignore[no-untyped-def]
+def _buffer(size: int) -> tuple[Any, Any]:  # two cffi CData pointers
     # libsodium's combined API writes signature+message into a caller buffer;
     # one per thread, grown on demand, avoids an allocation per operation.
     buf = getattr(_local, "buf", None)

@@ -21,11 +21,15 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from .committee import Committee
 from .messages import AddressKind, CertifiedTransferOrder, SignedTransferOrder
 from .wire import decode_certificate, decode_vote, encode_certificate, encode_vote
+
+T = TypeVar("T")
 
 LATEST_DB_VERSION = 1
 # SQLite INTEGER is signed 64-bit; FastPay's u64 fields reach 2^64 - 1 on
@@ -73,7 +77,7 @@ class AccountState:
     pending: SignedTransferOrder | None = None
 
 
-def _decode_row(blob: bytes, decoder, what: str):  # type: ignore[no-untyped-def]
+def _decode_row(blob: bytes, decoder: Callable[[bytes, int], tuple[T, int]], what: str) -> T:
     value, end = decoder(blob, 0)
     if end != len(blob):
         raise StoreError(f"corrupt {what} row: {len(blob) - end} trailing bytes")

@@ -127,16 +127,17 @@ def _enc_str(value: str) -> bytes:
 
 def encode_error(e: FastPayError) -> bytes:
     head = _U32.pack(e.kind)
-    field = ERROR_PAYLOAD.get(e.kind)
-    if field is None:
-        return head
-    if field == "error":
-        return head + _enc_str(e.error)  # type: ignore[arg-type]
-    if field == "current_balance":
-        return head + _enc_i128(e.current_balance)  # type: ignore[arg-type]
-    if field == "pending_confirmation":
-        return head + encode_order(e.pending_confirmation)  # type: ignore[arg-type]
-    return head + _U64.pack(e.current_sequence_number)  # type: ignore[arg-type]
+    # FastPayError.__post_init__ guarantees that exactly the field that
+    # ERROR_PAYLOAD names for this kind is set, and the others are None.
+    if e.error is not None:
+        return head + _enc_str(e.error)
+    if e.current_balance is not None:
+        return head + _enc_i128(e.current_balance)
+    if e.pending_confirmation is not None:
+        return head + encode_order(e.pending_confirmation)
+    if e.current_sequence_number is not None:
+        return head + _U64.pack(e.current_sequence_number)
+    return head
 
 
 def encode_info_request(r: AccountInfoRequest) -> bytes:
@@ -163,24 +164,23 @@ _TAG_BYTES = [_U32.pack(i) for i in range(7)]
 
 def encode_message(message: SerializedMessage) -> bytes:
     """bincode of `SerializedMessage` (u32 variant tag first)."""
-    cls = type(message)
-    if cls is TransferOrder:
-        return _TAG_BYTES[MessageTag.ORDER] + encode_order(message)  # type: ignore[arg-type]
-    if cls is SignedTransferOrder:
-        return _TAG_BYTES[MessageTag.VOTE] + encode_vote(message)  # type: ignore[arg-type]
-    if cls is CertifiedTransferOrder:
-        return _TAG_BYTES[MessageTag.CERT] + encode_certificate(message)  # type: ignore[arg-type]
-    if cls is ConfirmationOrder:
-        return _TAG_BYTES[MessageTag.CERT] + encode_certificate(message.transfer_certificate)  # type: ignore[union-attr]
-    if cls is CrossShard:
-        return _TAG_BYTES[MessageTag.CROSS_SHARD] + encode_certificate(message.certificate)  # type: ignore[union-attr]
-    if cls is FastPayError:
-        return _TAG_BYTES[MessageTag.ERROR] + encode_error(message)  # type: ignore[arg-type]
-    if cls is AccountInfoRequest:
-        return _TAG_BYTES[MessageTag.INFO_REQ] + encode_info_request(message)  # type: ignore[arg-type]
-    if cls is AccountInfoResponse:
-        return _TAG_BYTES[MessageTag.INFO_RESP] + encode_info_response(message)  # type: ignore[arg-type]
-    raise TypeError(f"not a FastPay SerializedMessage: {cls.__name__}")
+    if type(message) is TransferOrder:
+        return _TAG_BYTES[MessageTag.ORDER] + encode_order(message)
+    if type(message) is SignedTransferOrder:
+        return _TAG_BYTES[MessageTag.VOTE] + encode_vote(message)
+    if type(message) is CertifiedTransferOrder:
+        return _TAG_BYTES[MessageTag.CERT] + encode_certificate(message)
+    if type(message) is ConfirmationOrder:
+        return _TAG_BYTES[MessageTag.CERT] + encode_certificate(message.transfer_certificate)
+    if type(message) is CrossShard:
+        return _TAG_BYTES[MessageTag.CROSS_SHARD] + encode_certificate(message.certificate)
+    if type(message) is FastPayError:
+        return _TAG_BYTES[MessageTag.ERROR] + encode_error(message)
+    if type(message) is AccountInfoRequest:
+        return _TAG_BYTES[MessageTag.INFO_REQ] + encode_info_request(message)
+    if type(message) is AccountInfoResponse:
+        return _TAG_BYTES[MessageTag.INFO_RESP] + encode_info_response(message)
+    raise TypeError(f"not a FastPay SerializedMessage: {type(message).__name__}")
 
 
 def encode_announcement(a: AuthorityAnnouncement) -> bytes:
@@ -287,16 +287,17 @@ def decode_error(data: bytes, pos: int) -> tuple[FastPayError, int]:
     if field is None:
         return FastPayError(kind=kind), pos
     what = f"FastPayError::{kind.name}.{field}"
-    value: object
     if field == "error":
-        value, pos = _dec_str(data, pos, what)
-    elif field == "current_balance":
-        value, pos = _dec_i128(data, pos, what)
-    elif field == "pending_confirmation":
-        value, pos = decode_order(data, pos)
-    else:
-        value, pos = _dec_u64(data, pos, what)
-    return FastPayError(kind=kind, **{field: value}), pos
+        error, pos = _dec_str(data, pos, what)
+        return FastPayError(kind=kind, error=error), pos
+    if field == "current_balance":
+        balance, pos = _dec_i128(data, pos, what)
+        return FastPayError(kind=kind, current_balance=balance), pos
+    if field == "pending_confirmation":
+        order, pos = decode_order(data, pos)
+        return FastPayError(kind=kind, pending_confirmation=order), pos
+    sequence_number, pos = _dec_u64(data, pos, what)
+    return FastPayError(kind=kind, current_sequence_number=sequence_number), pos
 
 
 def decode_info_request(data: bytes, pos: int) -> tuple[AccountInfoRequest, int]:

@@ -68,7 +68,7 @@ class MeshifStats:
     received: int = 0
     own_echo: int = 0
     # Frames MeshifRadio.transmit could not carry, by reason.
-    refused: Counter = field(default_factory=Counter)
+    refused: Counter[str] = field(default_factory=Counter)
 
 
 class MeshInterface(PacketEndpoint):
@@ -172,5 +172,5 @@ def fastpay_destination(frame: bytes) -> tuple[bytes, bytes] | str:
         return "mesh control runs past the frame"
     mesh_control = decode_mesh_control(body, OUI_LEN)
     # Mode 2 names the end-to-end destination in A5; otherwise it is A1.
-    dst = mesh_control.addr5 if mesh_control.ae_mode == AE_A5_A6 else mpdu.addr1(frame)
-    return dst, body[OUI_LEN + length:]
+    dst = mesh_control.addr5 if mesh_control.ae_mode == AE_A5_A6 else None
+    return dst or mpdu.addr1(frame), body[OUI_LEN + length:]

@@ -103,7 +103,7 @@ class NodeHost:
         self.layers: tuple[FrameLayer, ...] = tuple(layers) + ((node.rsn,) if node.rsn is not None else ())
         self.events: list[Event] = []
         # Checked once: a runtime-checkable Protocol test is slow per poll.
-        self._tx_status = isinstance(radio, TxStatusRadio)
+        self._reporting: TxStatusRadio | None = radio if isinstance(radio, TxStatusRadio) else None
         self._seq = 0
         self._deadlines: dict[tuple[str, TimerKey], float] = {}
         self._heap: list[tuple[float, int, str, TimerKey]] = []
@@ -142,8 +142,8 @@ class NodeHost:
         now = self.clock.now()
         for rx in self.radio.receive():
             self._receive(rx, now)
-        if self._tx_status:
-            for report in self.radio.tx_reports():  # type: ignore[attr-defined]
+        if self._reporting is not None:
+            for report in self._reporting.tx_reports():
                 self._apply(self.node.on_tx_status(report.ra, report.acked, report.rate_100kbps, now))
         heap = self._heap
         while heap and heap[0][0] <= now:

@@ -12,7 +12,7 @@ import struct
 import time
 from collections.abc import Iterator
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 SOL_PACKET = 263
 PACKET_IGNORE_OUTGOING = 23
@@ -96,7 +96,7 @@ class PacketEndpoint:
     def close(self) -> None:
         self._sock.close()
 
-    def _send(self, packet: bytes, address: tuple | None = None) -> bool:
+    def _send(self, packet: bytes, address: tuple[Any, ...] | None = None) -> bool:
         """Hand one packet to the kernel; False when it was dropped because
         the socket buffer (EAGAIN) or the interface queue (ENOBUFS) was full,
         as a busy radio loses frames rather than blocking its node."""

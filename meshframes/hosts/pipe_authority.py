@@ -45,7 +45,7 @@ def split_frames(buffer: bytearray) -> list[bytes]:
     """Remove and return the complete frames at the start of `buffer`. An
     oversized length stops the split there: the frames before it are
     returned, and a call that starts at it raises FramingError."""
-    frames = []
+    frames: list[bytes] = []
     pos = 0
     while len(buffer) - pos >= 4:
         (n,) = _LEN.unpack_from(buffer, pos)

@@ -41,8 +41,9 @@ def kind_of(frame: dict[str, list[str]]) -> str:
     if subtype in _MGMT_KINDS:
         return _MGMT_KINDS[subtype]
     category = first("wlan.fixed.category_code")
-    if category == 15 and first("wlan.fixed.selfprot_action") in _PEERING_KINDS:
-        return _PEERING_KINDS[first("wlan.fixed.selfprot_action")]  # type: ignore[index]
+    selfprot_action = first("wlan.fixed.selfprot_action")
+    if category == 15 and selfprot_action is not None and selfprot_action in _PEERING_KINDS:
+        return _PEERING_KINDS[selfprot_action]
     if category == 13 and first("wlan.fixed.mesh_action") == 2:
         return "gate-ann"
     if category == 13 and first("wlan.fixed.mesh_action") == 1:

@@ -52,7 +52,7 @@ def netns_argv(argv: list[str], netns: str | None) -> list[str]:
 
 @dataclass
 class _Background:
-    process: subprocess.Popen
+    process: subprocess.Popen[bytes]
     argv: list[str]
     stdout: bytearray = field(default_factory=bytearray)
     stderr: bytearray = field(default_factory=bytearray)
@@ -90,19 +90,25 @@ class _Worker:
     def __init__(self, netns: str | None) -> None:
         self.netns = netns
         self.lock = threading.Lock()
-        self.replies: Queue = Queue()
+        # (ok, value) per reply; (None, None) once the worker is gone.
+        self.replies: Queue[tuple[bool | None, Any]] = Queue()
         self.process = subprocess.Popen(
             netns_argv([sys.executable, "-m", "meshframes.hwsim.worker"], netns),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=True, env=_child_env(),
         )
+        # Popen with stdin, stdout and stderr=PIPE always opens the three,
+        # buffered (bufsize=-1): stderr is a BufferedReader, with read1.
+        assert self.process.stdin and self.process.stdout
+        assert isinstance(self.process.stderr, io.BufferedReader)
+        self._stdin, self._stdout, self._stderr = self.process.stdin, self.process.stdout, self.process.stderr
         self.stderr = bytearray()
         threading.Thread(target=self._read_replies, daemon=True).start()
         threading.Thread(target=self._read_stderr, daemon=True).start()
 
-    def request(self, message: tuple, timeout: float) -> Any:
+    def request(self, message: tuple[Any, ...], timeout: float) -> Any:
         with self.lock:
-            write_message(self.process.stdin, message)
+            write_message(self._stdin, message)
             try:
                 ok, value = self.replies.get(timeout=timeout)
             except Empty:
@@ -129,12 +135,12 @@ class _Worker:
     def _read_replies(self) -> None:
         try:
             while True:
-                self.replies.put(read_message(self.process.stdout))
+                self.replies.put(read_message(self._stdout))
         except (ChannelClosed, OSError):
             self.replies.put((None, None))
 
     def _read_stderr(self) -> None:
-        for chunk in iter(lambda: self.process.stderr.read1(65536), b""):
+        for chunk in iter(lambda: self._stderr.read1(65536), b""):
             self.stderr.extend(chunk)
 
 
@@ -257,7 +263,7 @@ class Agent:
                 worker.kill()
             self._workers.clear()
 
-    def op_python(self, netns: str | None, message: tuple, timeout: float) -> Any:
+    def op_python(self, netns: str | None, message: tuple[Any, ...], timeout: float) -> Any:
         with self._workers_lock:
             worker = self._workers.get(netns)
             if worker is None or worker.process.poll() is not None:
@@ -270,7 +276,7 @@ class Agent:
         threading.Thread(target=_poweroff, daemon=True).start()
 
 
-def _kill_group(process: subprocess.Popen) -> None:
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait()

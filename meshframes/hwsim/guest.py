@@ -24,13 +24,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from queue import Empty, Queue
-from typing import Any, BinaryIO
+from typing import Any
 
 from meshframes.hwsim import host, image
 from meshframes.hwsim.agent import AGENT_PORT, RunResult
 from meshframes.hwsim.radios import Node, reset
 from meshframes.hwsim.wait import scaled
-from meshframes.hwsim.wire import ChannelClosed, read_message, write_message
+from meshframes.hwsim.wire import ByteChannel, ChannelClosed, read_message, write_message
 
 # Measured on this machine (hwsim.md): KVM here is a PVM implementation that
 # qemu cannot use, so TCG; tb-size 64 cuts qemu's memory from ~740 MB to
@@ -93,7 +93,7 @@ class Background:
 class Guest:
     """A running guest. Build it with Guest.start(); stop() powers it off."""
 
-    def __init__(self, process: subprocess.Popen, channel: socket.socket, stream: BinaryIO,
+    def __init__(self, process: subprocess.Popen[bytes], channel: socket.socket, stream: ByteChannel,
                  workdir: Path, boot: image.BootImage, hello: dict[str, str],
                  boot_seconds: float) -> None:
         self._process = process
@@ -103,7 +103,7 @@ class Guest:
         self.boot_image = boot
         self.release = hello["release"]
         self.boot_seconds = boot_seconds
-        self._pending: dict[int, Queue] = {}
+        self._pending: dict[int, Queue[tuple[bool, Any]]] = {}  # request id -> (ok, value)
         self._pending_lock = threading.Lock()
         self._send_lock = threading.Lock()
         self._next_id = 1
@@ -254,7 +254,7 @@ class Guest:
         if self._dead is not None:
             raise GuestError(self._dead)
         request_id = self._allocate_id()
-        replies: Queue = Queue()
+        replies: Queue[tuple[bool, Any]] = Queue()
         with self._pending_lock:
             self._pending[request_id] = replies
         try:
@@ -294,7 +294,7 @@ def _argv(cmd: str | Sequence[str]) -> list[str]:
     return ["sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
 
 
-def _connect(process: subprocess.Popen, path: Path, serial: Path, deadline: float) -> socket.socket:
+def _connect(process: subprocess.Popen[bytes], path: Path, serial: Path, deadline: float) -> socket.socket:
     # qemu creates the socket a moment after it starts; until then, poll.
     while True:
         if process.poll() is not None:
@@ -310,7 +310,7 @@ def _connect(process: subprocess.Popen, path: Path, serial: Path, deadline: floa
         time.sleep(0.02)
 
 
-def _tail(serial: Path, process: subprocess.Popen) -> str:
+def _tail(serial: Path, process: subprocess.Popen[bytes]) -> str:
     console = serial.read_text(errors="replace")[-3000:] if serial.exists() else ""
     qemu_says = ""
     if process.poll() is not None and process.stdout is not None:
@@ -319,7 +319,7 @@ def _tail(serial: Path, process: subprocess.Popen) -> str:
             f"guest console tail:\n{console.strip() or '(empty)'}")
 
 
-def _terminate(process: subprocess.Popen) -> None:
+def _terminate(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.kill()
         process.wait()

@@ -12,11 +12,13 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from meshframes.hosts.base import RxFrame, TxReport
 from meshframes.hosts.meshif import MeshifMessage, MeshifRadio, MeshInterface
 from meshframes.hosts.monitor import MonitorRadio
+
+T = TypeVar("T")
 
 _open: dict[str, Any] = {}
 _streams: dict[str, tuple[threading.Event, threading.Thread, list[int]]] = {}
@@ -126,10 +128,10 @@ def meshif_radio_collect(ifname: str, *, count: int = 1, timeout: float = 10.0) 
     return _collect(radio.receive, radio.interface.wait, None, lambda f: f.data, count, timeout)
 
 
-def _collect(receive: Callable[[], list], wait: Callable[[float], bool],
-             want: list[bytes] | None, key: Callable[[Any], bytes], count: int,
-             timeout: float) -> list:
-    got: list = []
+def _collect(receive: Callable[[], list[T]], wait: Callable[[float], bool],
+             want: list[bytes] | None, key: Callable[[T], bytes], count: int,
+             timeout: float) -> list[T]:
+    got: list[T] = []
     missing = Counter(want) if want is not None else None
     deadline = time.monotonic() + timeout
     while (sum(missing.values()) if missing is not None else count - len(got)) > 0:

@@ -299,7 +299,8 @@ _STATION = re.compile(r"^Station ([0-9a-f:]{17}) \(on (\S+)\)$")
 
 def parse_station_dump(text: str) -> dict[str, Station]:
     stations: dict[str, Station] = {}
-    mac, fields = None, {}
+    mac: str | None = None
+    fields: dict[str, str] = {}
     for line in text.splitlines() + ["Station 00:00:00:00:00:00 (on end)"]:
         header = _STATION.match(line)
         if header:

@@ -264,11 +264,13 @@ def kernel_interop(guest: Guest, *, messages: int = 3, timeout: float = 30.0) ->
     timeline.mark(f"n0 sends {messages} FastPay envelopes to u2 through its mesh interface")
     n0.call(f"{PROBES}:meshif_send", n0.wlan, u2.mac_bytes, envelopes)
 
-    def arrived() -> list[dict[str, Any]]:
-        return [d for d in _user_state(guest, "u2")["deliveries"]
-                if d["source"] == n0.mac_bytes and d["body"] in {LLC_SNAP_FASTPAY + e for e in envelopes}]
+    def arrived() -> list[dict[str, Any]] | None:
+        """u2's deliveries of the envelopes, once all of them are there."""
+        delivered = [d for d in _user_state(guest, "u2")["deliveries"]
+                     if d["source"] == n0.mac_bytes and d["body"] in {LLC_SNAP_FASTPAY + e for e in envelopes}]
+        return delivered if len(delivered) == messages else None
 
-    got = wait_for(lambda: len(arrived()) == messages and arrived(),
+    got = wait_for(arrived,
                    f"u2 delivers the {messages} envelopes n0 sent", timeout=timeout, interval=0.3,
                    describe=lambda _: repr(_user_state(guest, "u2")["counters"]))
     timeline.mark(f"u2 delivered {len(got)} of them")

@@ -32,6 +32,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
+from functools import partial
 from typing import Any, TypeVar
 
 from meshframes.codec.fastpay import FastPayFragment
@@ -175,7 +176,7 @@ class UserNode:
                     deadline = self.host.next_deadline()
                 wait = IDLE_WAIT if deadline is None else min(IDLE_WAIT, deadline - self.clock.now())
                 if wait > 0:
-                    readable, _, _ = select.select([self.radio, self._wake_read], [], [], wait)
+                    readable, _, _ = select.select([self.radio.fileno(), self._wake_read], [], [], wait)
                     if self._wake_read in readable:
                         os.read(self._wake_read, 4096)
         except Exception:
@@ -251,12 +252,12 @@ def send_app(name: str, dst: bytes, payloads: list[bytes], msg_type: int) -> Non
     for payload in payloads:
         node.message_id = (node.message_id + 1) & 0xFFFF
         fragment = FastPayFragment(msg_type, 0, node.message_id, 0, 1, payload)
-        node.locked(lambda f=fragment: node.host.send_payload(dst, f))
+        node.locked(partial(node.host.send_payload, dst, fragment))
 
 
 def send_data(name: str, dst: bytes, bodies: list[bytes]) -> None:
     """Send mesh data frames carrying `bodies` (LLC onwards) to `dst`."""
     node = _nodes[name]
     for body in bodies:
-        node.locked(lambda b=body: node.host.send_data(dst, b))
+        node.locked(partial(node.host.send_data, dst, body))
 

@@ -33,12 +33,12 @@ def scaled(seconds: float) -> float:
 
 
 def wait_for(
-    probe: Callable[[], T],
+    probe: Callable[[], T | None],
     what: str,
     *,
     timeout: float,
     interval: float = 0.1,
-    describe: Callable[[T], str] = repr,
+    describe: Callable[[T | None], str] = repr,
 ) -> T:
     """Call `probe` until it returns something truthy and return that; after
     `timeout` seconds raise WaitTimeout naming `what` and the last value seen."""

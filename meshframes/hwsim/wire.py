@@ -10,28 +10,46 @@ from __future__ import annotations
 
 import pickle
 import struct
-from typing import Any, BinaryIO
+from typing import Any, Protocol
 
 _LENGTH = struct.Struct("!I")
+
+
+class ByteReader(Protocol):
+    """The read end of a channel: a pipe, a socket file, the virtio port."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+
+class ByteWriter(Protocol):
+    """The write end of a channel."""
+
+    def write(self, data: bytes, /) -> object: ...
+
+    def flush(self) -> object: ...
+
+
+class ByteChannel(ByteReader, ByteWriter, Protocol):
+    """Both ends in one object (a socket's makefile("rwb"), a BufferedRWPair)."""
 
 
 class ChannelClosed(EOFError):
     """The other end went away (qemu exited, the worker died)."""
 
 
-def write_message(stream: BinaryIO, message: Any) -> None:
+def write_message(stream: ByteWriter, message: Any) -> None:
     body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
     stream.write(_LENGTH.pack(len(body)) + body)
     stream.flush()
 
 
-def read_message(stream: BinaryIO) -> Any:
+def read_message(stream: ByteReader) -> Any:
     header = _read_exactly(stream, _LENGTH.size)
     return pickle.loads(_read_exactly(stream, _LENGTH.unpack(header)[0]))
 
 
-def _read_exactly(stream: BinaryIO, size: int) -> bytes:
-    chunks = []
+def _read_exactly(stream: ByteReader, size: int) -> bytes:
+    chunks: list[bytes] = []
     while size:
         chunk = stream.read(size)
         if not chunk:

@@ -20,7 +20,7 @@ from typing import Any
 from meshframes.hwsim.wire import ChannelClosed, read_message, write_message
 
 
-def _call(target: str, args: tuple, kwargs: dict[str, Any]) -> Any:
+def _call(target: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     module, _, name = target.partition(":")
     return getattr(importlib.import_module(module), name)(*args, **kwargs)
 
@@ -28,7 +28,10 @@ def _call(target: str, args: tuple, kwargs: dict[str, Any]) -> Any:
 def _exec(scope: dict[str, Any], source: str, inputs: dict[str, Any]) -> Any:
     scope.update(inputs)
     tree = ast.parse(source, "<hwsim>", "exec")
-    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    tail = tree.body[-1] if tree.body else None
+    last = tail if isinstance(tail, ast.Expr) else None
+    if last is not None:
+        tree.body.pop()
     exec(compile(tree, "<hwsim>", "exec"), scope)
     if last is None:
         return None

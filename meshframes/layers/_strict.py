@@ -15,7 +15,7 @@ from scapy.fields import BitField, ConditionalField, StrField, StrFixedLenField
 from scapy.layers.dot11 import Dot11Elt
 from scapy.packet import Packet
 
-from meshframes.codec.ie import ELEMENT_HEADER_LEN, element_header
+from meshframes.codec.ie import ELEMENT_HEADER_LEN, element_header, with_element_length
 
 
 class MalformedLayer(ValueError):
@@ -144,7 +144,7 @@ class MeshElement(Dot11Elt):
         self.raw_packet_cache = body
         return rest
 
-    def post_build(self, p: bytes, pay: bytes) -> bytes:
+    def post_build(self, pkt: bytes, pay: bytes) -> bytes:
         if self.len is None:
-            p = p[:1] + bytes([len(p) - 2]) + p[2:]
-        return p + pay
+            pkt = with_element_length(pkt)
+        return pkt + pay

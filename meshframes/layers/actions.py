@@ -36,7 +36,10 @@ from meshframes.layers._strict import MalformedLayer, StrictPacket
 from meshframes.layers.elements import MESHFRAMES_OUI
 from meshframes.layers.meshctl import VendorMeshControl
 
-Dot11Action.fields_desc[0].i2s.update(CATEGORY_NAMES)
+_category_field = Dot11Action.fields_desc[0]
+if not isinstance(_category_field, ByteEnumField) or _category_field.i2s is None:
+    raise ImportError("Scapy's Dot11Action no longer starts with its Category enum field")
+_category_field.i2s.update(CATEGORY_NAMES)
 
 
 # 9.6.16.1
@@ -124,6 +127,8 @@ class ReturnedAction(Packet):
     name = "Returned Action (category error bit set)"
 
     def guess_payload_class(self, payload: bytes) -> type[Packet]:
+        if not isinstance(self.underlayer, Dot11Action):  # built on its own: no category to go by
+            return Packet.guess_payload_class(self, payload)
         original = Dot11Action(category=self.underlayer.category & ~CATEGORY_ERROR_BIT)
         return original.guess_payload_class(payload)
 

@@ -222,7 +222,7 @@ def _hwmp(opts: FrameOptions, dst: str, element: Packet) -> Packet:
 
 def preq(opts: FrameOptions) -> Packet:
     target = opts.target or "02:00:00:00:03:00"
-    extra = {"originator_external_address": _PROXIED_SOURCE} if opts.ae else {}
+    extra: dict[str, Any] = {"originator_external_address": _PROXIED_SOURCE} if opts.ae else {}
     return _hwmp(
         opts,
         opts.dst or BROADCAST,
@@ -244,7 +244,7 @@ def preq(opts: FrameOptions) -> Packet:
 
 
 def prep(opts: FrameOptions) -> Packet:
-    extra = {"target_external_address": _PROXIED_SOURCE} if opts.ae else {}
+    extra: dict[str, Any] = {"target_external_address": _PROXIED_SOURCE} if opts.ae else {}
     return _hwmp(
         opts,
         opts.dst or "02:00:00:00:02:00",
@@ -266,7 +266,7 @@ def perr(opts: FrameOptions) -> Packet:
     target = opts.target or "02:00:00:00:03:00"
     destinations = []
     for i in range(opts.count):
-        extra = {"destination_external_address": _mac(_PROXIED_SOURCE, i)} if opts.ae else {}
+        extra: dict[str, Any] = {"destination_external_address": _mac(_PROXIED_SOURCE, i)} if opts.ae else {}
         destinations.append(
             PERRDestination(
                 flags=0x40 if opts.ae else 0,

@@ -108,7 +108,7 @@ _PEERING_KINDS = {SP_MESH_PEERING_OPEN: "peering-open", SP_MESH_PEERING_CONFIRM:
                   SP_MESH_PEERING_CLOSE: "peering-close"}
 # An HWMP Mesh Path Selection frame is named after its first path
 # selection element (meshframes/hosts/tshark.py counts the same way).
-_PATH_SELECTION_KINDS = {PREQ: "preq", PREP: "prep", PERR: "perr", RANN: "rann"}
+_PATH_SELECTION_KINDS: dict[type[Packet], str] = {PREQ: "preq", PREP: "prep", PERR: "perr", RANN: "rann"}
 
 # 9.3.1: control frame lengths without FCS, by subtype; those not listed
 # carry variable content after 16 octets.
@@ -230,7 +230,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray)):
         return value.hex()
     if isinstance(value, (int, str, float)) or value is None:
-        return int(value) if type(value).__name__ == "FlagValue" else value
+        return value
     return int(value) if hasattr(value, "__int__") else str(value)
 
 
@@ -407,7 +407,7 @@ def _opaque_body(data: bytes, header: int) -> tuple[str, str | None] | None:
         return "other", f"{extra} octets after the control frame's header are not decoded" if extra else None
     if ftype != TYPE_MGMT or mpdu.is_protected(data):
         return None
-    if subtype == SUBTYPE_ACTION and mpdu.category(data) & CATEGORY_ERROR_BIT:
+    if subtype == SUBTYPE_ACTION and (mpdu.category(data) or 0) & CATEGORY_ERROR_BIT:
         # 9.4.1.11: a STA returns an action frame it does not handle with bit 7
         # of the Category set (Linux: ieee80211_rx_h_action_return), the
         # rest copied unchanged: an echo, whatever its body says.
@@ -431,12 +431,12 @@ def _kind_of_failed(data: bytes) -> str:
 
 def _raw_in_80211(pkt: Packet) -> str | None:
     """Where a Raw layer sits among the 802.11 layers, if anywhere."""
-    parent = None
+    parent: Packet | None = None
     for layer in _layers(pkt):
         if isinstance(layer, LLC):
             return None
         if isinstance(layer, Raw):
-            return f"{len(layer.load)} octets after {parent.name} have no layer"
+            return f"{len(layer.load)} octets after {parent.name if parent is not None else 'nothing'} have no layer"
         if isinstance(layer, AMSDU):
             return f"A-MSDU of {len(layer.subframes)} octets: subframes are not decoded"
         parent = layer

@@ -7,6 +7,8 @@ code. Element IDs are from table 9-92.
 
 from __future__ import annotations
 
+from typing import Any
+
 from scapy.fields import (
     BitField,
     ByteEnumField,
@@ -78,7 +80,9 @@ MESHFRAMES_OUI = int.from_bytes(codec_elements.MESHFRAMES_OUI, "big")
 
 
 def _id_field(element_id: int) -> ByteEnumField:
-    return ByteEnumField("ID", element_id, _dot11_id_enum)
+    # Scapy's own (i2s, s2i) pair returns None for unknown IDs, which its
+    # ByteEnumField annotation does not allow.
+    return ByteEnumField("ID", element_id, _dot11_id_enum)  # type: ignore[arg-type]
 
 
 def _len_field() -> ByteField:
@@ -130,7 +134,7 @@ def _peering_frame_action(elt: Packet) -> int | None:
     return None
 
 
-def _standard_peering_kind(elt: MeshPeeringManagement) -> int:
+def _standard_peering_kind(elt: Packet) -> int:
     """Open, Confirm or Close: from the enclosing frame, else from Length.
 
     The body's layout depends on the frame (9.4.2.101): Open carries the
@@ -156,7 +160,7 @@ _KIND_BY_LENGTH = {
 }
 
 
-def _is_draft(elt: MeshPeeringManagement) -> bool:
+def _is_draft(elt: Packet) -> bool:
     # ns-3 writes the pre-standard layout: a one-octet subtype in place of
     # the two-octet protocol identifier, so its lengths are odd (3, 5, 7)
     # where the standard's are even.
@@ -165,7 +169,7 @@ def _is_draft(elt: MeshPeeringManagement) -> bool:
     return elt.getfieldval("draft_subtype") is not None
 
 
-def _has_peer_link_id(elt: MeshPeeringManagement) -> bool:
+def _has_peer_link_id(elt: Packet) -> bool:
     if elt.getfieldval("len") is None:
         return elt.getfieldval("peer_link_id") is not None
     if _is_draft(elt):
@@ -178,7 +182,7 @@ def _has_peer_link_id(elt: MeshPeeringManagement) -> bool:
     return kind == SP_MESH_PEERING_CLOSE and elt.getfieldval("len") in (8, 24)
 
 
-def _has_reason(elt: MeshPeeringManagement) -> bool:
+def _has_reason(elt: Packet) -> bool:
     if elt.getfieldval("len") is None:
         return elt.getfieldval("reason_code") is not None
     if _is_draft(elt):
@@ -186,7 +190,7 @@ def _has_reason(elt: MeshPeeringManagement) -> bool:
     return _standard_peering_kind(elt) == SP_MESH_PEERING_CLOSE
 
 
-def _has_chosen_pmk(elt: MeshPeeringManagement) -> bool:
+def _has_chosen_pmk(elt: Packet) -> bool:
     if elt.getfieldval("len") is None:
         return elt.getfieldval("chosen_pmk") is not None
     return not _is_draft(elt) and elt.getfieldval("len") >= 20
@@ -229,7 +233,11 @@ class MeshPeeringManagement(MeshElement):
     def expected_length(self, body: bytes) -> set[int]:
         action = _peering_frame_action(self)
         if len(body) % 2:
+            if action is None:
+                return _ANY_DRAFT_PEERING_LENGTH
             return _DRAFT_PEERING_LENGTHS.get(action, _ANY_DRAFT_PEERING_LENGTH)
+        if action is None:
+            return _ANY_PEERING_LENGTH
         return _PEERING_LENGTHS.get(action, _ANY_PEERING_LENGTH)
 
 
@@ -285,7 +293,7 @@ class DraftBeaconTimingUnit(StrictSubPacket):
     ]
 
 
-def _beacon_timing_is_draft(elt: BeaconTiming) -> bool:
+def _beacon_timing_is_draft(elt: Packet) -> bool:
     # The standard body is a Report Control octet plus 6-octet tuples; ns-3
     # sends 5-octet units with no Report Control (an empty one has Length 0).
     if elt.getfieldval("len") is None:
@@ -305,7 +313,8 @@ class BeaconTiming(MeshElement):
                 "beacon_timing_information",
                 [],
                 BeaconTimingInformation,
-                length_from=lambda p: p.getfieldval("len") - 1 if p.getfieldval("len") is not None else None,
+                # None is "all that is left" to Scapy's getfield; its annotation says int.
+                length_from=lambda p: p.getfieldval("len") - 1 if p.getfieldval("len") is not None else None,  # type: ignore[arg-type, return-value]
             ),
             lambda p: not _beacon_timing_is_draft(p),
         ),
@@ -400,7 +409,7 @@ class AuthorityAnnouncementElement(Dot11EltVendorSpecific):
     post_build = MeshElement.post_build
 
     @classmethod
-    def dispatch_hook(cls, _pkt: bytes | None = None, *args, **kargs):
+    def dispatch_hook(cls, _pkt: bytes | None = None, *args: Any, **kargs: Any) -> type[Packet]:
         # Only OUI type 1 is ours to parse; others stay generic.
         if _pkt and len(_pkt) > _OUI_TYPE_AT and _pkt[_OUI_TYPE_AT] != OUI_TYPE_AUTHORITY_ANNOUNCEMENT:
             return Dot11EltVendorSpecific

@@ -87,7 +87,7 @@ ERR_PREVIOUS_TRANSFER_MUST_BE_CONFIRMED_FIRST = ErrorKind.PreviousTransferMustBe
 ERR_MISSING_EARLIER_CONFIRMATIONS = ErrorKind.MissingEalierConfirmations
 ERR_CLIENT_IO_ERROR = ErrorKind.ClientIoError
 
-ADDRESS_KINDS = {AddressKind.PRIMARY: "Primary", AddressKind.FASTPAY: "FastPay"}
+ADDRESS_KINDS = {int(AddressKind.PRIMARY): "Primary", int(AddressKind.FASTPAY): "FastPay"}
 
 
 class LESignedInt128Field(Field[int, bytes]):

@@ -18,6 +18,7 @@ from scapy.fields import (
     MACField,
     PacketListField,
 )
+from scapy.packet import Packet
 
 from meshframes.codec.elements import EID_GANN, EID_PERR, EID_PREP, EID_PREQ, EID_RANN
 from meshframes.codec.pathsel import (
@@ -68,7 +69,7 @@ RANN_FLAGS = ["gate_announcement"] + [f"reserved{i}" for i in range(1, 8)]
 GANN_FLAGS = [f"reserved{i}" for i in range(8)]
 
 
-def _ae(p) -> bool:
+def _ae(p: Packet) -> bool:
     return bool(int(p.flags) & HWMP_FLAG_AE)
 
 

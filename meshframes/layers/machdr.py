@@ -40,7 +40,7 @@ class AMSDU(Packet):
 
 
 def _qos_body(qos: Dot11QoS, payload: bytes) -> type[Packet]:
-    if qos.A_MSDU_Present and not qos.underlayer.FCfield.protected:
+    if qos.A_MSDU_Present and not (isinstance(qos.underlayer, Dot11) and qos.underlayer.FCfield.protected):
         return AMSDU
     if mesh_control_rule(qos, payload):
         return MeshControl
@@ -54,6 +54,8 @@ class HTControl(StrictPacket):
     def guess_payload_class(self, payload: bytes) -> type[Packet]:
         lower = self.underlayer
         dot11 = lower.underlayer if isinstance(lower, Dot11QoS) else lower
+        if not isinstance(dot11, Dot11):  # built on its own, with no 802.11 header to go by
+            return Packet.guess_payload_class(self, payload)
         if dot11.FCfield.protected:
             return Dot11Encrypted
         if isinstance(lower, Dot11QoS):
@@ -75,5 +77,7 @@ def _qos_guess_payload_class(self: Dot11QoS, payload: bytes) -> type[Packet]:
     return _qos_body(self, payload)
 
 
-Dot11.guess_payload_class = _dot11_guess_payload_class
-Dot11QoS.guess_payload_class = _qos_guess_payload_class
+# Scapy picks these payloads in code, not through bindings: replacing the
+# methods is the only hook there is.
+Dot11.guess_payload_class = _dot11_guess_payload_class  # type: ignore[method-assign]
+Dot11QoS.guess_payload_class = _qos_guess_payload_class  # type: ignore[method-assign]

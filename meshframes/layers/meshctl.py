@@ -15,6 +15,8 @@ Control.
 
 from __future__ import annotations
 
+from typing import Any, TypeGuard
+
 from scapy.fields import BitEnumField, BitField, ByteField, ConditionalField, LEIntField, MACField
 from scapy.layers.dot11 import Dot11, Dot11QoS
 from scapy.layers.l2 import LLC
@@ -62,10 +64,10 @@ class VendorMeshControl(MeshControl):
     name = "Mesh Control (vendor action)"
     body_required = "the FastPay header"
     # Its own bindings only: what follows is never LLC.
-    payload_guess: list = []
+    payload_guess: list[tuple[dict[str, Any], type[Packet]]] = []
 
 
-def _is_qos_data(pkt: Packet) -> bool:
+def _is_qos_data(pkt: Packet | None) -> TypeGuard[Dot11]:
     return isinstance(pkt, Dot11) and pkt.type == 2 and 8 <= pkt.subtype <= 11
 
 

@@ -151,7 +151,9 @@ class MeshNode:
         elif key == TIMER_HOUSEKEEPING:
             actions = self._housekeeping(now)
         elif kind == "plink":
-            actions = self.peering.on_timer(key[1], now)
+            peer = key[1]
+            assert isinstance(peer, bytes)
+            actions = self.peering.on_timer(peer, now)
         elif kind in _HWMP_TIMERS:
             actions = self.hwmp.on_timer(key, now)
         else:

@@ -15,11 +15,20 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from meshframes.app.events import CertificateReceived, TransferCertified, TransferConfirmed, TransferStarted
 from meshframes.app.party import AppConfig
 from meshframes.codec.fastpay import MessageType
-from meshframes.sim.scenario import FastPayMesh
+from meshframes.sim.scenario import FastPayMesh, Timeline
+
+E = TypeVar("E")
+
+
+def _events(timeline: Timeline, kind: type[E], node: int | None = None) -> list[E]:
+    """The events of one kind, typed as that kind (Timeline.of is not
+    generic, and the isinstance check is what tells the type checker)."""
+    return [e for _, e in timeline.of(kind, node) if isinstance(e, kind)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,13 +106,13 @@ class Demo:
     def transfers(self) -> list[TransferRecord]:
         mesh = self.mesh
         names = {a.name: i for i, a in enumerate(mesh.committee.authorities)}
-        credited = {(e.sender, e.sequence_number): e.time for _, e in mesh.timeline.of(CertificateReceived)}
+        credited = {(e.sender, e.sequence_number): e.time for e in _events(mesh.timeline, CertificateReceived)}
         records = []
         for payer in range(self.spec.clients):
             node = mesh.clients[payer]
-            started = [e for _, e in mesh.timeline.of(TransferStarted, node)]
-            certified = {e.sequence_number: e for _, e in mesh.timeline.of(TransferCertified, node)}
-            confirmed = {e.sequence_number: e.time for _, e in mesh.timeline.of(TransferConfirmed, node)}
+            started = _events(mesh.timeline, TransferStarted, node)
+            certified = {e.sequence_number: e for e in _events(mesh.timeline, TransferCertified, node)}
+            confirmed = {e.sequence_number: e.time for e in _events(mesh.timeline, TransferConfirmed, node)}
             mine = [p for p in self.plan if p[0] == payer]
             for k, (_, recipient, amount, at) in enumerate(mine):
                 begun = started[k] if k < len(started) else None
@@ -114,7 +123,7 @@ class Demo:
                     started=begun.time if begun is not None else None,
                     certified=cert.time if cert is not None else None,
                     confirmed=confirmed.get(seq) if seq is not None else None,
-                    credited=credited.get((mesh.account_ids[payer].public_key, seq)),
+                    credited=credited.get((mesh.account_ids[payer].public_key, seq)) if seq is not None else None,
                     signers=tuple(sorted(names[s] for s in cert.signers)) if cert is not None else ()))
         return records
 

@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from meshframes.app.events import AppAction, Event
 from meshframes.app.party import Party
@@ -257,17 +258,17 @@ class SimNetwork:
         self.medium.note(b"deliver", struct.pack("<dI", delivery.time, sim_node.index), message.source, body)
 
 
-def chain(n: int, spacing: float, seed: int = 1, **kwargs: object) -> SimNetwork:
+def chain(n: int, spacing: float, seed: int = 1, **kwargs: Any) -> SimNetwork:
     """n nodes on a line, each in range of its neighbours only."""
-    net = SimNetwork(seed, **kwargs)  # type: ignore[arg-type]
+    net = SimNetwork(seed, **kwargs)
     for i in range(n):
         net.add_node((i * spacing, 0.0))
     return net
 
 
-def grid(rows: int, cols: int, spacing: float, seed: int = 1, **kwargs: object) -> SimNetwork:
+def grid(rows: int, cols: int, spacing: float, seed: int = 1, **kwargs: Any) -> SimNetwork:
     """rows x cols nodes, index = row * cols + col."""
-    net = SimNetwork(seed, **kwargs)  # type: ignore[arg-type]
+    net = SimNetwork(seed, **kwargs)
     for r in range(rows):
         for c in range(cols):
             net.add_node((c * spacing, r * spacing))

@@ -23,13 +23,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from meshframes.codec import (
+    ActionFrame,
     Beacon,
     ControlFrame,
     DataFrame,
     DecodeError,
+    ExtensionFrame,
     Frame,
+    ManagementFrame,
     MeshAction,
     SelfProtected,
+    VendorAction,
     decode,
     encode,
 )
@@ -45,6 +49,7 @@ from meshframes.mesh.node import MeshNode
 from meshframes.mesh.peers import Peer, PeerTable, PlinkState
 
 _PEERING_ACTIONS = (SP_MESH_PEERING_OPEN, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_CLOSE)
+_EXTENSION_LEFT_OUT = "extension frame (type 3): no MAC header, not a mesh frame"
 # The captures carry no rate; a nominal 6 Mb/s (units of 100 kb/s) keeps the
 # airtime metric defined.
 _NOMINAL_RATE = 60
@@ -124,8 +129,16 @@ class HwmpBehaviour:
                 self.forwarded_ranns.add(element.root_addr)
 
 
+# Every decoded frame but the type 3 extension frames (DMG and S1G beacons):
+# they have no MAC header and no mesh frame is one, so the replay leaves
+# them out (as `Skipped`) where the capture is read.
+ReplayFrame = (
+    Beacon | SelfProtected | MeshAction | VendorAction | ActionFrame | ManagementFrame | DataFrame | ControlFrame
+)
+
+
 class NothingToReplay(ValueError):
-    """The capture has no frame that decodes."""
+    """The capture has no frame the replay can use."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,20 +161,25 @@ class Replay:
     ours: HwmpBehaviour = field(default_factory=HwmpBehaviour)
 
 
-def decoded_frames(path: str | Path) -> tuple[list[tuple[float, Frame]], list[Skipped]]:
-    """(time, frame) of every frame of a capture that decodes, and the
-    frames left out with their reasons. Raises CaptureError where the file
-    itself is damaged."""
-    frames: list[tuple[float, Frame]] = []
+def decoded_frames(path: str | Path) -> tuple[list[tuple[float, ReplayFrame]], list[Skipped]]:
+    """(time, frame) of every frame of a capture that decodes and is not an
+    extension frame, and the frames left out with their reasons. Raises
+    CaptureError where the file itself is damaged."""
+    frames: list[tuple[float, ReplayFrame]] = []
     skipped: list[Skipped] = []
     for mpdu in strip_link(list(read_capture(path)))[0]:
         if mpdu.problem is not None:
             skipped.append(Skipped(mpdu.index, mpdu.problem))
             continue
         try:
-            frames.append((mpdu.timestamp, decode(mpdu.data)))
+            frame = decode(mpdu.data)
         except DecodeError as exc:
             skipped.append(Skipped(mpdu.index, str(exc)))
+            continue
+        if isinstance(frame, ExtensionFrame):
+            skipped.append(Skipped(mpdu.index, _EXTENSION_LEFT_OUT))
+            continue
+        frames.append((mpdu.timestamp, frame))
     return frames, skipped
 
 
@@ -174,7 +192,7 @@ def transmitters(path: str | Path) -> dict[bytes, int]:
     return counts
 
 
-def _root_config(frames: list[tuple[float, Frame]], me: bytes, config: MeshConfig) -> MeshConfig:
+def _root_config(frames: list[tuple[float, ReplayFrame]], me: bytes, config: MeshConfig) -> MeshConfig:
     """A captured node that sent proactive PREQs (14.10.10.3) was a root:
     ours is one too, in the mode its Proactive PREP flag says, at the
     interval the capture shows."""
@@ -196,7 +214,10 @@ def replay(path: str | Path, me: bytes, mesh_id: bytes | None = None) -> Replay:
     """Play the capture taken at `me` into our engine (see the module doc)."""
     frames, skipped = decoded_frames(path)
     if not frames:
-        raise NothingToReplay(f"{path}: no frames that decode ({len(skipped)} left out)")
+        reasons = "; ".join(f"frame {s.frame}: {s.reason}" for s in skipped[:3])
+        more = f"; and {len(skipped) - 3} more" if len(skipped) > 3 else ""
+        raise NothingToReplay(f"no frames to replay ({len(skipped)} left out: {reasons}{more})"
+                              if skipped else "no frames to replay (the capture is empty)")
     if mesh_id is None:
         mesh_id = next((e.mesh_id for _, f in frames if isinstance(f, Beacon)
                         for e in f.elements if isinstance(e, MeshId)), b"meshframes")
@@ -208,13 +229,14 @@ def replay(path: str | Path, me: bytes, mesh_id: bytes | None = None) -> Replay:
         take_as_established(node.peers, addr).last_seen = clock.t
     runtime.start()
     result = Replay(node=node, skipped=skipped)
-    inflight: list = []  # [(sequence, RA), acked] of our last individually addressed frame
+    # {(sequence, RA): acked} of our last individually addressed frame (at
+    # most one entry).
+    inflight: dict[tuple[int, bytes], bool] = {}
 
     def settle_report() -> None:
-        if inflight:
-            (_, ra), acked = inflight
+        for (_, ra), acked in inflight.items():
             radio.reports.append(TxReport(ra, acked, _NOMINAL_RATE))
-            inflight.clear()
+        inflight.clear()
 
     # Links follow the captured node's peering, not our FSM: a Close either
     # way ends the link, Confirms both ways (re)establish it.
@@ -241,23 +263,24 @@ def replay(path: str | Path, me: bytes, mesh_id: bytes | None = None) -> Replay:
         advance(t)
         if isinstance(frame, ControlFrame):
             if frame.addr1 == me and frame.subtype == SUBTYPE_ACK and inflight:
-                inflight[1] = True
+                for key in inflight:
+                    inflight[key] = True
                 settle_report()
             continue
         hdr = frame.header
-        peering = isinstance(frame, SelfProtected) and frame.action in _PEERING_ACTIONS
-        if peering and me in (hdr.addr1, hdr.addr2):
-            follow_peering(frame, hdr.addr2 == me)
+        peering = frame if isinstance(frame, SelfProtected) and frame.action in _PEERING_ACTIONS else None
+        if peering is not None and me in (hdr.addr1, hdr.addr2):
+            follow_peering(peering, hdr.addr2 == me)
         if hdr.addr2 != me:
-            if not peering and (hdr.addr1 == me or is_group(hdr.addr1)):
+            if peering is None and (hdr.addr1 == me or is_group(hdr.addr1)):
                 radio.inbox.append(RxFrame(encode(frame), t, None, _NOMINAL_RATE))
                 runtime.poll()
             continue
         if not is_group(hdr.addr1):
             key = (hdr.sequence_number, hdr.addr1)
-            if not inflight or inflight[0] != key:
+            if key not in inflight:
                 settle_report()
-                inflight[:] = [key, False]
+                inflight[key] = False
         if hdr.retry:
             continue
         result.captured.add(t, me, frame)
@@ -278,6 +301,6 @@ def replay(path: str | Path, me: bytes, mesh_id: bytes | None = None) -> Replay:
                 result.next_hop_mismatches.append(
                     f"{t:.6f} to {mesh_da.hex(':')}: captured {hdr.addr1.hex(':')}, ours {ours and ours.hex(':')}")
     advance(frames[-1][0])
-    for t, frame in radio.frames():
-        result.ours.add(t, me, frame)
+    for t, sent in radio.frames():
+        result.ours.add(t, me, sent)
     return result

@@ -22,3 +22,25 @@ def test_bench_authority_reports_ratios(tmp_path: Path) -> None:
     assert figures["orders"] == 40 and figures["verifies_per_confirmation"] == 3
     assert figures["orders_vs_verify"] == figures["orders_per_s"] / figures["verify_per_s"]
     assert list(tmp_path.iterdir()) == []  # the benchmark's database is cleaned up
+
+
+def test_the_authority_measurement_is_plain_data(tmp_path: Path) -> None:
+    """meshframes.bench.authority measures and returns data: it reports
+    progress through a callback and imports neither click, rich nor the CLI."""
+    import subprocess
+    import sys
+
+    from meshframes.bench.authority import MEASURING, SIGNING, measure_authority
+
+    seen: list[tuple[str, int, int]] = []
+    figures = measure_authority(orders=20, batch=8, repeat=2, directory=str(tmp_path),
+                                progress=lambda phase, done, total: seen.append((phase, done, total)))
+    assert figures.orders == 20 and figures.verifies_per_confirmation == 3
+    assert list(figures.as_dict())[:2] == ["orders", "batch"]
+    assert seen[-3:] == [(SIGNING, 20, 20), (MEASURING, 1, 2), (MEASURING, 2, 2)]
+    imported = subprocess.run(
+        [sys.executable, "-c", "import sys, meshframes.bench.authority; print(sorted(m for m in sys.modules"
+         " if m.split('.')[0] in ('click', 'rich') or m.startswith('meshframes.cli')))"],
+        capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[2],
+    )
+    assert imported.stdout.strip() == "[]"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from meshframes.cli import cli
@@ -62,3 +63,65 @@ def test_undecodable_frames_are_skipped_counted_and_named(tmp_path):
     table = CliRunner().invoke(cli, ["replay", str(pcap), "--node", "00:00:00:00:00:03"])
     assert table.exit_code == 0 and "2 frames skipped" in table.stdout
     assert "frames skipped (2)" in table.stdout and "protocol version" in table.stdout
+
+
+# An S1G Beacon (802.11-2020 9.3.4.3): type 3 (extension), subtype 1. Frame
+# Control, Duration, Source Address, Timestamp, Change Sequence: no MAC
+# header with addr1/addr2, and nothing a mesh node acts on.
+S1G_BEACON = bytes([0x1C, 0x00, 0x00, 0x00]) + bytes.fromhex("020000000001") + bytes(12)
+
+
+def test_a_capture_of_one_extension_frame_is_refused_with_a_message(tmp_path):
+    """A capture holding only an extension frame used to end the replay
+    with AttributeError ('ExtensionFrame' has no header); now the frame is
+    left out with its reason and the replay says there is nothing to play."""
+    from meshframes.codec import ExtensionFrame, decode
+    from meshframes.hosts.pcap import LINKTYPE_IEEE802_11, write_pcap
+    from meshframes.sim.replay import NothingToReplay, decoded_frames, replay, transmitters
+
+    assert isinstance(decode(S1G_BEACON), ExtensionFrame)
+    pcap = tmp_path / "s1g-beacon.pcap"
+    write_pcap(pcap, [(1.0, S1G_BEACON)], LINKTYPE_IEEE802_11)
+
+    frames, skipped = decoded_frames(pcap)
+    assert frames == [] and [s.frame for s in skipped] == [0]
+    assert skipped[0].reason.startswith("extension frame (type 3)")
+    assert transmitters(pcap) == {}
+    with pytest.raises(NothingToReplay, match=r"no frames to replay \(1 left out: frame 0: extension frame"):
+        replay(pcap, bytes.fromhex("020000000001"))
+
+    result = CliRunner().invoke(cli, ["replay", str(pcap), "--node", "02:00:00:00:00:01", "--json"],
+                                catch_exceptions=False)
+    assert result.exit_code == 1, result.output
+    assert "no frames to replay" in result.stderr and "extension frame (type 3)" in result.stderr
+    assert result.stdout == "" and "Traceback" not in result.output
+    result = CliRunner().invoke(cli, ["replay", str(pcap)], catch_exceptions=False)
+    assert result.exit_code == 2, result.output
+    assert "no frame in the capture names its transmitter" in result.stderr
+
+
+def test_an_extension_frame_in_a_capture_is_skipped_and_named(tmp_path):
+    """An extension frame among the ns-3 frames is left out, counted and
+    named; the rest of the capture is compared as before."""
+    import struct
+
+    source = SHARED / "pcaps/ns3/hwmp-reactive-regression-test-2-1.pcap"
+    data = bytearray(source.read_bytes())
+    pos, index, last = 24, 0, b""
+    while pos < len(data):
+        last = bytes(data[pos : pos + 8])  # the last frame's time
+        pos += 16 + struct.unpack_from("<I", data, pos + 8)[0]
+        index += 1
+    frame = S1G_BEACON + bytes(4)  # ns-3 ends every frame with four zero octets for the FCS
+    data += last + struct.pack("<II", len(frame), len(frame)) + frame
+    pcap = tmp_path / "with-s1g-beacon.pcap"
+    pcap.write_bytes(bytes(data))
+    result = CliRunner().invoke(cli, ["replay", str(pcap), "--node", "00:00:00:00:00:03", "--json"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["skipped_frames"] == [{"frame": index, "reason": "extension frame (type 3): no MAC header, "
+                                      "not a mesh frame"}]
+    assert out["data_frames_checked"] > 0 and out["next_hop_mismatches"] == []
+    for name, sides in out["comparisons"].items():
+        assert sides["captured"] == sides["ours"], name
