@@ -125,3 +125,17 @@ def test_every_module_belongs_to_a_room() -> None:
     assert loose == []
     rooms = sorted(p.name for p in PACKAGE_ROOT.iterdir() if (p / "__init__.py").exists())
     assert rooms == sorted(ENGINES + IO_ROOMS + ("layers", "cli"))
+
+
+def test_engines_share_one_vocabulary() -> None:
+    """No two engine modules define a class of the same name: one
+    `SetTimer`, one `Refused`, one `TransferCertified`, each refusal enum
+    under its own name."""
+    defined: dict[str, list[str]] = {}
+    for room in ENGINES:
+        for module in modules_of(room):
+            source, _ = _source(module)
+            for node in ast.parse(source).body:
+                if isinstance(node, ast.ClassDef):
+                    defined.setdefault(node.name, []).append(module)
+    assert {name: where for name, where in defined.items() if len(where) > 1} == {}

@@ -27,7 +27,7 @@ from meshframes.fastpay.messages import (
     TransferOrder,
 )
 from meshframes.fastpay.wire import (
-    DecodeError,
+    BincodeError,
     decode_announcement,
     decode_message,
     encode_announcement,
@@ -77,7 +77,7 @@ def parse_message(msg_type: int, payload: bytes) -> AppMessage:
         if expected is None:
             raise AppRefusal(Reason.UNKNOWN_MESSAGE_TYPE, f"got {msg_type}, expected 1..8")
         message = decode_message(payload)
-    except DecodeError as exc:
+    except BincodeError as exc:
         raise AppRefusal(Reason.UNDECODABLE, f"message type {msg_type}: {exc}") from None
     if type(message) is not expected:
         raise AppRefusal(

@@ -335,10 +335,10 @@ AUTHORITY_ANNOUNCEMENT_LEN = OUI_LEN + 1 + _ANNOUNCEMENT.size
 
 
 @dataclass(frozen=True, slots=True)
-class AuthorityAnnouncement:
+class AuthorityAnnouncementElement:
     """Our OUI, type 1: a FastPay authority announces itself in beacons.
 
-    Layout (bincode of AuthorityAnnouncement, docs/wire-format.md): name
+    Layout (bincode of the FastPay AuthorityAnnouncement, docs/wire-format.md): name
     (Ed25519 key, 32), weight (u64), e2e_key (X25519 key, 32), committee_id (8).
     """
 
@@ -359,14 +359,14 @@ class AuthorityAnnouncement:
         return MESHFRAMES_OUI + bytes((OUI_TYPE_AUTHORITY_ANNOUNCEMENT,)) + self.payload()
 
 
-def decode_announcement(payload: bytes, offset: int) -> AuthorityAnnouncement:
+def decode_announcement(payload: bytes, offset: int) -> AuthorityAnnouncementElement:
     if len(payload) != _ANNOUNCEMENT.size:
         raise DecodeError("authority announcement length", offset, len(payload), _ANNOUNCEMENT.size)
-    return AuthorityAnnouncement(*_ANNOUNCEMENT.unpack(payload))
+    return AuthorityAnnouncementElement(*_ANNOUNCEMENT.unpack(payload))
 
 
 @register(EID_VENDOR_SPECIFIC)
-def _vendor(body: bytes, offset: int, _action: int | None) -> VendorSpecific | AuthorityAnnouncement:
+def _vendor(body: bytes, offset: int, _action: int | None) -> VendorSpecific | AuthorityAnnouncementElement:
     if len(body) < 3:
         raise DecodeError("vendor specific OUI", offset, f"{len(body)} bytes", ">= 3 bytes")
     if body[:OUI_LEN] == MESHFRAMES_OUI and body[OUI_LEN:OUI_LEN + 1] == bytes((OUI_TYPE_AUTHORITY_ANNOUNCEMENT,)):

@@ -59,7 +59,7 @@ from .messages import (
     TransferOrder,
 )
 from .store import AccountState, AuthorityStore, StoreError
-from .wire import DecodeError, decode_message, encode_message, signing_bytes
+from .wire import BincodeError, decode_message, encode_message, signing_bytes
 
 
 class Outcome(StrEnum):
@@ -152,7 +152,7 @@ class Authority:
         for data in frames:
             try:
                 decoded.append(decode_message(data))
-            except DecodeError as exc:
+            except BincodeError as exc:
                 self._count(reject(ErrorKind.InvalidDecoding, str(exc)))
                 decoded.append(None)
         todo = [m for m in decoded if m is not None]

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, StrEnum
 
 from .checks import check_certificate, check_vote
 from .client_store import ClientStore
@@ -49,6 +49,25 @@ from .messages import (
     TransferOrder,
 )
 from .wire import signing_bytes
+
+
+class IgnoreReason(StrEnum):
+    """Why the client did not count an authority's reply."""
+
+    NO_TRANSFER_IN_PROGRESS = "reply while no transfer is in progress"
+    INFO_FOR_ANOTHER_ACCOUNT = "account info for another account"
+    UNEXPECTED_WHILE_VOTING = "unexpected reply while voting"
+    VOTE_FOR_ANOTHER_ORDER = "vote for a different transfer order"
+    DUPLICATE_VOTE = "duplicate vote"
+    INVALID_VOTE = "invalid vote"
+    ORDER_REFUSED = "order refused"
+    INFO_WITHOUT_OUR_VOTE = "account info without a vote for our order"
+    AUTHORITY_AHEAD = "authority is ahead of us"
+    AUTHORITY_STILL_BEHIND = "authority still behind after catch-up"
+    MISSING_CONFIRMATIONS_CLAIM_NOT_BEHIND = "missing-confirmations claim not behind our certificate"
+    CONFIRMATION_REFUSED = "confirmation refused"
+    UNEXPECTED_WHILE_CONFIRMING = "unexpected reply while confirming"
+    ACK_FROM_OUTSIDE_COMMITTEE = "acknowledgement from outside the committee"
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +224,7 @@ class Client:
             return self._receive_voting(authority, message, now)
         if self.phase is Phase.CONFIRMING:
             return self._receive_confirming(authority, message, now)
-        return self._ignore(authority, "reply while no transfer is in progress")
+        return self._ignore(authority, IgnoreReason.NO_TRANSFER_IN_PROGRESS)
 
     def on_timer(self, now: float) -> list[Action]:
         """Resend to the authorities that have not answered yet, backing off."""
@@ -232,7 +251,7 @@ class Client:
         assert order is not None
         if isinstance(message, AccountInfoResponse):
             if message.sender != self.address:
-                return self._ignore(authority, "account info for another account")
+                return self._ignore(authority, IgnoreReason.INFO_FOR_ANOTHER_ACCOUNT)
             pending = message.pending_confirmation
             if pending is not None and pending.value == order:
                 return self._receive_vote(authority, pending, now)
@@ -243,17 +262,17 @@ class Client:
             return self._receive_vote(authority, message, now)
         if isinstance(message, FastPayError):
             return self._voting_error(authority, message, now)
-        return self._ignore(authority, f"unexpected {type(message).__name__} while voting")
+        return self._ignore(authority, IgnoreReason.UNEXPECTED_WHILE_VOTING, kind=type(message).__name__)
 
     def _receive_vote(self, authority: bytes, vote: SignedTransferOrder, now: float) -> list[Action]:
         if vote.value != self._order:
-            return self._ignore(authority, "vote for a different transfer order")
+            return self._ignore(authority, IgnoreReason.VOTE_FOR_ANOTHER_ORDER)
         if vote.authority in self._votes:
-            return self._ignore(authority, "duplicate vote")
+            return self._ignore(authority, IgnoreReason.DUPLICATE_VOTE)
         try:
             check_vote(vote, self.committee)
         except Rejection as rejection:
-            return self._ignore(authority, f"invalid vote ({rejection.kind.name})", rejection.reason)
+            return self._ignore(authority, IgnoreReason.INVALID_VOTE, rejection.reason, kind=rejection.kind.name)
         self._votes[vote.authority] = vote.signature
         self._outstanding.discard(vote.authority)
         self._outstanding.discard(authority)
@@ -275,7 +294,7 @@ class Client:
             # whether our earlier certificates would bring it up to date. It
             # stays outstanding: the help or its answer may be lost.
             if not self._may_help(authority, "seq", now):
-                return self._ignore(authority, "order refused (UnexpectedSequenceNumber)")
+                return self._ignore(authority, IgnoreReason.ORDER_REFUSED, kind=ErrorKind.UnexpectedSequenceNumber.name)
             return [SendToAuthority(authority, AccountInfoRequest(sender=self.address))]
         if error.kind is ErrorKind.InsufficientFunding:
             received = self.store.received_certificates()
@@ -285,9 +304,9 @@ class Client:
                                           for c in received]
                 return catch_up + [SendToAuthority(authority, self._order)]
             if received:
-                return self._ignore(authority, "order refused (InsufficientFunding)")
+                return self._ignore(authority, IgnoreReason.ORDER_REFUSED, kind=ErrorKind.InsufficientFunding.name)
         self._outstanding.discard(authority)
-        return self._ignore(authority, f"order refused ({error.kind.name})")
+        return self._ignore(authority, IgnoreReason.ORDER_REFUSED, kind=error.kind.name)
 
     def _help_lagging(self, authority: bytes, info: AccountInfoResponse, now: float) -> list[Action]:
         assert self._order is not None
@@ -295,17 +314,17 @@ class Client:
         if info.next_sequence_number == ours:
             # Up to date but without our order (it was lost): send it again.
             if not self._may_help(authority, "resend", now):
-                return self._ignore(authority, "account info without a vote for our order")
+                return self._ignore(authority, IgnoreReason.INFO_WITHOUT_OUR_VOTE)
             return [SendToAuthority(authority, self._order)]
         if info.next_sequence_number > ours:
             self._outstanding.discard(authority)
             return self._ignore(
                 authority,
-                "authority is ahead of us",
+                IgnoreReason.AUTHORITY_AHEAD,
                 f"it holds sequence number {info.next_sequence_number}, ours is {ours}",
             )
         if not self._may_help(authority, "catch-up", now):
-            return self._ignore(authority, "authority still behind after catch-up")
+            return self._ignore(authority, IgnoreReason.AUTHORITY_STILL_BEHIND)
         missing: list[Action] = [SendToAuthority(authority, ConfirmationOrder(transfer_certificate=c))
                                  for c in self.store.sent_certificates(info.next_sequence_number)]
         return missing + [SendToAuthority(authority, self._order)]
@@ -339,22 +358,22 @@ class Client:
                     # ours: this claim (any u64 on the wire) is garbage.
                     return self._ignore(
                         authority,
-                        "missing-confirmations claim not behind our certificate",
+                        IgnoreReason.MISSING_CONFIRMATIONS_CLAIM_NOT_BEHIND,
                         f"it claims to be at {current}, our certificate is for {seq}",
                     )
                 if not self._may_help(authority, "missing", now):
-                    return self._ignore(authority, "confirmation refused (MissingEalierConfirmations)")
+                    return self._ignore(authority, IgnoreReason.CONFIRMATION_REFUSED, kind=ErrorKind.MissingEalierConfirmations.name)
                 missing = self.store.sent_certificates(current)
                 return [SendToAuthority(authority, ConfirmationOrder(transfer_certificate=c)) for c in missing]
             self._outstanding.discard(authority)
-            return self._ignore(authority, f"confirmation refused ({message.kind.name})")
+            return self._ignore(authority, IgnoreReason.CONFIRMATION_REFUSED, kind=message.kind.name)
         if not isinstance(message, AccountInfoResponse):
-            return self._ignore(authority, f"unexpected {type(message).__name__} while confirming")
+            return self._ignore(authority, IgnoreReason.UNEXPECTED_WHILE_CONFIRMING, kind=type(message).__name__)
         if message.sender != self.address or message.next_sequence_number <= seq:
             # An answer to an earlier certificate we sent to help it catch up.
             return []
         if self.committee.weight(authority) == 0:
-            return self._ignore(authority, "acknowledgement from outside the committee")
+            return self._ignore(authority, IgnoreReason.ACK_FROM_OUTSIDE_COMMITTEE)
         self._acks.add(authority)
         self._outstanding.discard(authority)
         if sum(self.committee.weight(a) for a in self._acks) < self.committee.quorum_threshold:
@@ -388,7 +407,10 @@ class Client:
         self._deadline = now + self._interval
         return [RetryAt(self._deadline)]
 
-    def _ignore(self, authority: bytes, reason: str, detail: str = "") -> list[Action]:
-        # Counted by the short reason; the action carries the detail too.
-        self.ignored[reason] += 1
-        return [Ignored(authority, f"{reason}: {detail}" if detail else reason)]
+    def _ignore(self, authority: bytes, reason: IgnoreReason, detail: str = "", kind: str | None = None) -> list[Action]:
+        # Counted by the reason and, where one says more, the kind of reply
+        # or error (each kind of bad vote under its own key); the action
+        # carries the detail too.
+        key = reason if kind is None else f"{reason} ({kind})"
+        self.ignored[key] += 1
+        return [Ignored(authority, f"{key}: {detail}" if detail else key)]

@@ -39,7 +39,7 @@ from .messages import (
 )
 
 
-class DecodeError(ValueError):
+class BincodeError(ValueError):
     """Malformed FastPay bytes: what was being read, where, got and expected."""
 
     def __init__(self, what: str, offset: int, got: str, expected: str) -> None:
@@ -193,14 +193,14 @@ def encode_announcement(a: AuthorityAnnouncement) -> bytes:
 
 def _need(data: bytes, pos: int, n: int, what: str) -> None:
     if len(data) - pos < n:
-        raise DecodeError(what, pos, f"{len(data) - pos} bytes left", f"{n} bytes")
+        raise BincodeError(what, pos, f"{len(data) - pos} bytes left", f"{n} bytes")
 
 
 def _dec_option(data: bytes, pos: int, what: str) -> tuple[bool, int]:
     _need(data, pos, 1, what)
     flag = data[pos]
     if flag > 1:
-        raise DecodeError(what, pos, f"Option tag {flag}", "0 (None) or 1 (Some)")
+        raise BincodeError(what, pos, f"Option tag {flag}", "0 (None) or 1 (Some)")
     return flag == 1, pos + 1
 
 
@@ -228,14 +228,14 @@ def _dec_str(data: bytes, pos: int, what: str) -> tuple[str, int]:
     try:
         return raw.decode("utf-8"), pos + n
     except UnicodeDecodeError as exc:
-        raise DecodeError(what, pos + exc.start, "invalid UTF-8", "a UTF-8 string") from None
+        raise BincodeError(what, pos + exc.start, "invalid UTF-8", "a UTF-8 string") from None
 
 
 def decode_transfer(data: bytes, pos: int) -> tuple[Transfer, int]:
     _need(data, pos, _TRANSFER_HEAD.size, "Transfer")
     sender, tag, key, amount, seq = _TRANSFER_HEAD.unpack_from(data, pos)
     if tag > 1:
-        raise DecodeError("Address variant", pos + 32, f"tag {tag}", "0 (Primary) or 1 (FastPay)")
+        raise BincodeError("Address variant", pos + 32, f"tag {tag}", "0 (Primary) or 1 (FastPay)")
     pos += _TRANSFER_HEAD.size
     some, pos = _dec_option(data, pos, "Transfer.user_data")
     user_data = None
@@ -280,7 +280,7 @@ def decode_error(data: bytes, pos: int) -> tuple[FastPayError, int]:
     _need(data, pos, 4, "FastPayError variant")
     tag = _U32.unpack_from(data, pos)[0]
     if tag >= len(ErrorKind):
-        raise DecodeError("FastPayError variant", pos, f"tag {tag}", f"0..{len(ErrorKind) - 1}")
+        raise BincodeError("FastPayError variant", pos, f"tag {tag}", f"0..{len(ErrorKind) - 1}")
     kind = ErrorKind(tag)
     pos += 4
     field = ERROR_PAYLOAD.get(kind)
@@ -366,20 +366,20 @@ _MESSAGE_NAMES = "Order, Vote, Cert, CrossShard, Error, InfoReq, InfoResp"
 
 def _finish(data: bytes, pos: int, what: str) -> None:
     if pos != len(data):
-        raise DecodeError(f"end of {what}", pos, f"{len(data) - pos} trailing bytes", "end of input")
+        raise BincodeError(f"end of {what}", pos, f"{len(data) - pos} trailing bytes", "end of input")
 
 
 def decode_message(data: bytes) -> SerializedMessage:
-    """Decode one whole `SerializedMessage`; raise DecodeError on anything
+    """Decode one whole `SerializedMessage`; raise BincodeError on anything
     malformed, truncated or followed by trailing bytes. A Cert comes back
     as the CertifiedTransferOrder it carries."""
     data = bytes(data)
     _need(data, 0, 4, "SerializedMessage variant")
     tag = _U32.unpack_from(data, 0)[0]
     if tag >= len(_DECODERS):
-        raise DecodeError("SerializedMessage variant", 0, f"tag {tag}", f"0..6 ({_MESSAGE_NAMES})")
+        raise BincodeError("SerializedMessage variant", 0, f"tag {tag}", f"0..6 ({_MESSAGE_NAMES})")
     # Every field the decoders read fits its message type by construction
-    # (fixed widths), so only DecodeError can come out of them.
+    # (fixed widths), so only BincodeError can come out of them.
     message, pos = _DECODERS[tag](data, 4)
     _finish(data, pos, "SerializedMessage")
     return message

@@ -46,17 +46,17 @@ from meshframes.mesh.constants import MeshConfig
 from meshframes.mesh.events import MeshRefusal, Refused
 from meshframes.mesh.peers import Peer
 from meshframes.seal.ampe import SIV_LEN, ZERO_NONCE, AmpeElement, GtkData, open_ampe, seal_ampe
-from meshframes.seal.errors import AmpeMalformed, AmpePmkMismatch, HopError, Reason
+from meshframes.seal.errors import AmpeMalformed, AmpePmkMismatch, HopError, SealReason
 from meshframes.seal.hop import HopSealer
 from meshframes.seal.keys import NONCE_LEN, GroupKey, derive_aek, derive_mtk, derive_pmk, derive_pmkid
 from meshframes.seal.radio import open_from_air, protect_for_air
 
 _TX_REFUSAL = {
-    Reason.TOO_SHORT: MeshRefusal.TX_TOO_SHORT,
-    Reason.NOT_PROTECTABLE: MeshRefusal.TX_NOT_PROTECTABLE,
-    Reason.UNKNOWN_KEY: MeshRefusal.TX_UNKNOWN_KEY,
-    Reason.UNKNOWN_KEY_ID: MeshRefusal.TX_UNKNOWN_KEY_ID,
-    Reason.PN_EXHAUSTED: MeshRefusal.TX_PN_EXHAUSTED,
+    SealReason.TOO_SHORT: MeshRefusal.TX_TOO_SHORT,
+    SealReason.NOT_PROTECTABLE: MeshRefusal.TX_NOT_PROTECTABLE,
+    SealReason.UNKNOWN_KEY: MeshRefusal.TX_UNKNOWN_KEY,
+    SealReason.UNKNOWN_KEY_ID: MeshRefusal.TX_UNKNOWN_KEY_ID,
+    SealReason.PN_EXHAUSTED: MeshRefusal.TX_PN_EXHAUSTED,
 }
 # The AMPE element does not carry the MGTK's key id; hostap always uses 1,
 # and so do we (an MGTK lives as long as its node, it is never rotated).

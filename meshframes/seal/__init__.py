@@ -29,7 +29,7 @@ a radio, `meshframes.hosts.sealed.SealedRadio(radio, hop)`, which does both;
 or call `hop.seal(frame)` / `hop.open(frame)` directly (data frames, and
 action frames of robust categories: FastPay uses 126, HWMP 13). A relay
 opens and seals again. Refusals raise `HopError` subclasses and are counted in
-`hop.rejected` by `Reason`.
+`hop.rejected` by `SealReason`.
 
 End to end, client <-> authority (open or secure mesh alike)::
 
@@ -43,7 +43,7 @@ depend on it.
 
 from meshframes.seal.ampe import AmpeElement, GtkData, check_nonces, open_ampe, seal_ampe
 from meshframes.seal.e2e import E2EIdentity, E2ESealer, x25519_public_key
-from meshframes.seal.errors import AmpeError, E2EError, HopError, Reason, SealError
+from meshframes.seal.errors import AmpeError, E2EError, HopError, SealError, SealReason
 from meshframes.seal.hop import HopSealer, KeyStore
 from meshframes.seal.keys import GroupKey, derive_aek, derive_mtk, derive_pmk, derive_pmkid, new_peering_nonce
 from meshframes.seal.radio import open_from_air, protect_for_air
@@ -59,7 +59,7 @@ __all__ = [
     "HopError",
     "HopSealer",
     "KeyStore",
-    "Reason",
+    "SealReason",
     "SealError",
     "check_nonces",
     "derive_aek",

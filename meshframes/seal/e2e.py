@@ -66,8 +66,8 @@ from meshframes.seal.errors import (
     E2EReplayed,
     E2ETooOld,
     NotSealed,
-    Reason,
     SealedTooShort,
+    SealReason,
     SequenceExhausted,
 )
 from meshframes.seal.replay import ReplayWindow, Verdict
@@ -164,8 +164,8 @@ class E2ESealer:
         self.max_sessions = max_sessions
         self._sessions: OrderedDict[bytes, _Session] = OrderedDict()
         self.evicted = 0
-        self.rejected: Counter[Reason] = Counter()
-        self.tx_refused: Counter[Reason] = Counter()
+        self.rejected: Counter[SealReason] = Counter()
+        self.tx_refused: Counter[SealReason] = Counter()
 
     def _keep(self, peer: bytes, session: _Session) -> None:
         self._sessions[peer] = session
@@ -242,7 +242,7 @@ class E2ESealer:
         """Seal a plaintext fragment for `peer` on its way from `source` to
         `destination`, and set the sealed flag."""
         if fragment.flags & FLAG_SEALED:
-            self.tx_refused[Reason.E2E_ALREADY_SEALED] += 1
+            self.tx_refused[SealReason.E2E_ALREADY_SEALED] += 1
             raise AlreadySealed("FastPay flags bit 0 is already set")
         flags = fragment.flags | FLAG_SEALED
         sealed = self.seal_payload(peer, fragment.data, self.fragment_context(fragment, flags, destination, source))
@@ -254,7 +254,7 @@ class E2ESealer:
         returns (sender identity, the fragment with its plaintext and the
         sealed flag clear)."""
         if not fragment.flags & FLAG_SEALED:
-            self.rejected[Reason.E2E_NOT_SEALED] += 1
+            self.rejected[SealReason.E2E_NOT_SEALED] += 1
             raise NotSealed("FastPay flags bit 0 is clear")
         sender, payload = self.open_payload(
             fragment.data, self.fragment_context(fragment, fragment.flags, destination, source))

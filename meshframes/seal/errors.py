@@ -1,7 +1,7 @@
 """Why a frame or payload was refused, as one exception class per reason.
 
 Every refusal names its reason twice: as the exception's class (so callers
-can catch exactly what they handle) and as a `Reason` value (so a receiver
+can catch exactly what they handle) and as a `SealReason` value (so a receiver
 can count refusals per reason in a `collections.Counter` and tests can
 assert that the right counter moved). Nothing here is fatal to a node: a
 refused frame is dropped and counted, the sealer's state is unchanged.
@@ -12,7 +12,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 
-class Reason(StrEnum):
+class SealReason(StrEnum):
     """Counter keys, one per way a frame or payload can be refused."""
 
     # Per hop (CCMP, 802.11-2020 12.5.3)
@@ -46,7 +46,7 @@ class Reason(StrEnum):
 class SealError(Exception):
     """A frame or payload this layer refuses; `reason` is the counter key."""
 
-    reason: Reason
+    reason: SealReason
 
 
 class HopError(SealError):
@@ -54,66 +54,66 @@ class HopError(SealError):
 
 
 class FrameTooShort(HopError):
-    reason = Reason.TOO_SHORT
+    reason = SealReason.TOO_SHORT
 
 
 class NotProtected(HopError):
     """The Protected Frame bit is clear where protection is required."""
 
-    reason = Reason.NOT_PROTECTED
+    reason = SealReason.NOT_PROTECTED
 
 
 class NotProtectable(HopError):
     """A frame CCMP does not protect (control frames, null data,
     non-robust action categories such as 127)."""
 
-    reason = Reason.NOT_PROTECTABLE
+    reason = SealReason.NOT_PROTECTABLE
 
 
 class NoExtIV(HopError):
     """CCMP always sets the Ext IV bit (12.5.3.2); a header without it is
     not a CCMP header."""
 
-    reason = Reason.NO_EXT_IV
+    reason = SealReason.NO_EXT_IV
 
 
 class UnknownKey(HopError):
     """No key at all for this transmitter (never peered, or peering closed)."""
 
-    reason = Reason.UNKNOWN_KEY
+    reason = SealReason.UNKNOWN_KEY
 
 
 class UnknownKeyId(HopError):
     """The transmitter has keys, but none under the frame's key id."""
 
-    reason = Reason.UNKNOWN_KEY_ID
+    reason = SealReason.UNKNOWN_KEY_ID
 
 
 class Replayed(HopError):
     """A PN inside the receive window that was already accepted."""
 
-    reason = Reason.REPLAY
+    reason = SealReason.REPLAY
 
 
 class PnRollback(HopError):
     """A PN older than the receive window: it can no longer be told apart
     from a replay, so 12.5.3.4.4's rule (PN must grow) refuses it."""
 
-    reason = Reason.PN_ROLLBACK
+    reason = SealReason.PN_ROLLBACK
 
 
 class MicFailure(HopError):
     """The CCM MIC does not verify: header (AAD) or body altered, wrong key,
     or a truncated frame. CCM cannot tell these apart, by design."""
 
-    reason = Reason.MIC_FAILURE
+    reason = SealReason.MIC_FAILURE
 
 
 class PnExhausted(HopError):
     """The transmit PN reached 2^48 - 1; the key must be replaced
     (re-peering) before anything else is sent with it."""
 
-    reason = Reason.PN_EXHAUSTED
+    reason = SealReason.PN_EXHAUSTED
 
 
 class AmpeError(SealError):
@@ -124,21 +124,21 @@ class AmpeMalformed(AmpeError):
     """No MIC element where the protected part should start, or the
     decrypted AMPE element is not one."""
 
-    reason = Reason.AMPE_MALFORMED
+    reason = SealReason.AMPE_MALFORMED
 
 
 class AmpeAuthFailure(AmpeError):
     """The AES-SIV MIC does not verify: a peer without the passphrase, a
     frame altered in flight, or one meant for another link."""
 
-    reason = Reason.AMPE_AUTH_FAILURE
+    reason = SealReason.AMPE_AUTH_FAILURE
 
 
 class AmpeCipherMismatch(AmpeError):
     """The AMPE element selects a pairwise cipher other than CCMP-128, the
     only one this mesh offers in its RSNE."""
 
-    reason = Reason.AMPE_CIPHER_MISMATCH
+    reason = SealReason.AMPE_CIPHER_MISMATCH
 
 
 class AmpeNonceMismatch(AmpeError):
@@ -148,7 +148,7 @@ class AmpeNonceMismatch(AmpeError):
     still verifies (the AEK never changes between two stations), from being
     replayed into a later peering."""
 
-    reason = Reason.AMPE_NONCE_MISMATCH
+    reason = SealReason.AMPE_NONCE_MISMATCH
 
 
 class AmpePmkMismatch(AmpeError):
@@ -156,7 +156,7 @@ class AmpePmkMismatch(AmpeError):
     ours for this link: the sender derived its PMK from another passphrase
     or another mesh ID."""
 
-    reason = Reason.AMPE_PMK_MISMATCH
+    reason = SealReason.AMPE_PMK_MISMATCH
 
 
 class E2EError(SealError):
@@ -166,31 +166,31 @@ class E2EError(SealError):
 class NotSealed(E2EError):
     """The FastPay flags say the payload is not end-to-end sealed."""
 
-    reason = Reason.E2E_NOT_SEALED
+    reason = SealReason.E2E_NOT_SEALED
 
 
 class AlreadySealed(E2EError):
     """Asked to seal a payload whose sealed flag is already set."""
 
-    reason = Reason.E2E_ALREADY_SEALED
+    reason = SealReason.E2E_ALREADY_SEALED
 
 
 class SealedTooShort(E2EError):
-    reason = Reason.E2E_TOO_SHORT
+    reason = SealReason.E2E_TOO_SHORT
 
 
 class BadIdentity(E2EError):
     """The sender's identity is not a usable Ed25519 public key."""
 
-    reason = Reason.E2E_BAD_IDENTITY
+    reason = SealReason.E2E_BAD_IDENTITY
 
 
 class E2EReplayed(E2EError):
-    reason = Reason.E2E_REPLAY
+    reason = SealReason.E2E_REPLAY
 
 
 class E2ETooOld(E2EError):
-    reason = Reason.E2E_TOO_OLD
+    reason = SealReason.E2E_TOO_OLD
 
 
 class E2EAuthFailure(E2EError):
@@ -198,8 +198,8 @@ class E2EAuthFailure(E2EError):
     re-routed to another destination, or sealed by someone other than the
     identity it names (a forged sender)."""
 
-    reason = Reason.E2E_AUTH_FAILURE
+    reason = SealReason.E2E_AUTH_FAILURE
 
 
 class SequenceExhausted(E2EError):
-    reason = Reason.E2E_SEQUENCE_EXHAUSTED
+    reason = SealReason.E2E_SEQUENCE_EXHAUSTED

@@ -24,7 +24,7 @@ so a new key starts fresh ones and re-installing the same key keeps them (no
 key-reinstallation rollback of PNs).
 
 Every refusal raises a `HopError` subclass and counts it in `rejected`
-(receive) or `tx_refused` (transmit), keyed by `Reason`; the sealer's state
+(receive) or `tx_refused` (transmit), keyed by `SealReason`; the sealer's state
 is unchanged by a refused frame.
 """
 
@@ -41,8 +41,8 @@ from meshframes.seal.errors import (
     HopError,
     PnExhausted,
     PnRollback,
-    Reason,
     Replayed,
+    SealReason,
     UnknownKey,
     UnknownKeyId,
 )
@@ -189,8 +189,8 @@ class HopSealer:
             raise ValueError(f"MAC address is 6 octets, got {len(own_mac)}")
         self.own_mac = bytes(own_mac)
         self.keys = KeyStore(replay_window)
-        self.rejected: Counter[Reason] = Counter()
-        self.tx_refused: Counter[Reason] = Counter()
+        self.rejected: Counter[SealReason] = Counter()
+        self.tx_refused: Counter[SealReason] = Counter()
         self.sealed = 0
         self.opened = 0
 

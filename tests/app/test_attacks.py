@@ -20,7 +20,7 @@ from meshframes.fastpay.messages import AccountInfoRequest, AccountInfoResponse,
 from meshframes.hosts.base import Radio, RxFrame
 from meshframes.mesh.events import MeshRefusal
 from meshframes.seal.e2e import FLAG_SEALED, E2EIdentity, E2ESealer
-from meshframes.seal.errors import Reason as SealReason
+from meshframes.seal.errors import SealReason
 from meshframes.sim.medium import MediumConfig
 from meshframes.sim.network import sim_mac
 from meshframes.sim.scenario import FastPayMesh, scenario_committee

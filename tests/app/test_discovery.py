@@ -34,7 +34,7 @@ from meshframes.fastpay.store import AuthorityStore
 from meshframes.fastpay.wire import decode_message
 from meshframes.mesh.events import Deliver, SetTimer
 from meshframes.seal.e2e import SEALED_OVERHEAD, x25519_public_key
-from meshframes.seal.errors import Reason as SealReason
+from meshframes.seal.errors import SealReason
 from meshframes.sim.scenario import scenario_committee
 
 from .helpers import (

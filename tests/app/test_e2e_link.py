@@ -27,7 +27,7 @@ from meshframes.mesh.forward import Forwarder
 from meshframes.mesh.mbss import path_selection
 from meshframes.mesh.node import MeshNode
 from meshframes.seal.e2e import SEALED_OVERHEAD
-from meshframes.seal.errors import Reason
+from meshframes.seal.errors import SealReason
 from meshframes.sim.replay import take_as_established
 
 from .helpers import ACCOUNTS, AUTHORITIES, COMMITTEE, announcement_of, sealer_of, vendor_frame
@@ -145,15 +145,15 @@ def test_tampering_anywhere_the_seal_covers_is_refused(where: str) -> None:
         sealed = replace(sealed, fragment_number=sealed.fragment_number ^ 0x01)
     else:
         source = _flip(CLIENT, 5)
-    assert _refused_at(auth0, Deliver(source, AUTH0, sealed)) == Counter({Reason.E2E_AUTH_FAILURE: 1})
+    assert _refused_at(auth0, Deliver(source, AUTH0, sealed)) == Counter({SealReason.E2E_AUTH_FAILURE: 1})
 
 
 def test_a_message_rerouted_to_another_authority_or_replayed_is_refused() -> None:
     client, auth0, auth1 = parties()
     sealed = send_one(client, AUTH0, b"z" * 60)
-    assert _refused_at(auth1, Deliver(CLIENT, AUTH1, sealed)) == Counter({Reason.E2E_AUTH_FAILURE: 1})
+    assert _refused_at(auth1, Deliver(CLIENT, AUTH1, sealed)) == Counter({SealReason.E2E_AUTH_FAILURE: 1})
     assert isinstance(auth0.receive(Deliver(CLIENT, AUTH0, sealed), 1.0), Received)
-    assert _refused_at(auth0, Deliver(CLIENT, AUTH0, sealed)) == Counter({Reason.E2E_REPLAY: 1})
+    assert _refused_at(auth0, Deliver(CLIENT, AUTH0, sealed)) == Counter({SealReason.E2E_REPLAY: 1})
 
 
 def test_never_sent_in_the_clear_and_never_opened_from_a_group() -> None:
@@ -214,7 +214,7 @@ def test_each_fragment_is_sealed_on_its_own_and_reassembles() -> None:
     again = client.send(AUTH0, ORDER, message)
     assert not isinstance(again, Dropped)
     moved = replace(again[0].payload, fragment_number=2)
-    assert _refused_at(auth0, Deliver(CLIENT, AUTH0, moved)) == Counter({Reason.E2E_AUTH_FAILURE: 1})
+    assert _refused_at(auth0, Deliver(CLIENT, AUTH0, moved)) == Counter({SealReason.E2E_AUTH_FAILURE: 1})
 
 
 def test_a_message_of_many_fragments_is_sealed_per_fragment_within_the_frame_limit() -> None:

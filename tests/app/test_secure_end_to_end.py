@@ -12,7 +12,7 @@ from meshframes.codec.fastpay import FLAG_E2E_SEALED
 from meshframes.hosts.pcap import mpdus
 from meshframes.mesh.constants import MeshConfig
 from meshframes.seal import ccmp
-from meshframes.seal.errors import HopError, Reason
+from meshframes.seal.errors import HopError, SealReason
 from meshframes.seal.hop import HopSealer
 from meshframes.sim.medium import MediumConfig
 from meshframes.sim.scenario import FastPayMesh
@@ -54,7 +54,7 @@ def test_fastpay_is_sealed_end_to_end_inside_ccmp(tmp_path: Path) -> None:
         try:
             plain = opener.open(mpdu)
         except HopError as error:
-            assert error.reason == Reason.REPLAY  # a retransmission the relay already had
+            assert error.reason == SealReason.REPLAY  # a retransmission the relay already had
             continue
         frame = decode(plain)
         if isinstance(frame, VendorAction) and frame.mesh_control.addr6 == client.mac:

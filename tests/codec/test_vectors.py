@@ -12,7 +12,7 @@ import pytest
 
 from meshframes.codec import MacHeader, MeshControl, SelfProtected, VendorAction, decode, encode
 from meshframes.codec.elements import (
-    AuthorityAnnouncement,
+    AuthorityAnnouncementElement,
     MeshConfiguration,
     MeshId,
     VendorSpecific,
@@ -175,7 +175,7 @@ def test_vendor_frame_layout_matches_wire_format_doc() -> None:
 def test_authority_announcement_in_beacon_vendor_element() -> None:
     """The beacon vendor element: OUI 0a:4d:46, type 1, then the 80-byte
     announcement; other OUIs stay generic vendor elements."""
-    ann = AuthorityAnnouncement(b"N" * 32, 3, b"K" * 32, b"C" * 8)
+    ann = AuthorityAnnouncementElement(b"N" * 32, 3, b"K" * 32, b"C" * 8)
     body = ann.body()
     assert body[:4] == bytes.fromhex("0a4d4601") and len(body) == 84
     header = MacHeader(0x0080, 0, b"\xff" * 6, b"\x02" * 6, b"\x02" * 6, 0)

@@ -23,7 +23,7 @@ from meshframes.fastpay.messages import (
     TransferOrder,
 )
 from meshframes.fastpay.wire import (
-    DecodeError,
+    BincodeError,
     decode_announcement,
     decode_message,
     encode_announcement,
@@ -141,9 +141,9 @@ def test_decode_hand_written_bytes(name: str, message: object, expected: str) ->
 def test_every_truncation_and_trailing_byte_is_refused(name: str, message: object, expected: str) -> None:
     data = bytes.fromhex(expected)
     for cut in range(len(data)):
-        with pytest.raises(DecodeError):
+        with pytest.raises(BincodeError):
             decode_message(data[:cut])
-    with pytest.raises(DecodeError, match="trailing"):
+    with pytest.raises(BincodeError, match="trailing"):
         decode_message(data + b"\x00")
 
 
@@ -190,9 +190,9 @@ def test_announcement_layout() -> None:
     expected = "0a" * 32 + "0300000000000000" + "02" * 32 + "0001020304050607"
     assert encode_announcement(a).hex() == expected
     assert decode_announcement(bytes.fromhex(expected)) == a
-    with pytest.raises(DecodeError, match="trailing"):
+    with pytest.raises(BincodeError, match="trailing"):
         decode_announcement(bytes.fromhex(expected) + b"\x00")
-    with pytest.raises(DecodeError, match="AuthorityAnnouncement"):
+    with pytest.raises(BincodeError, match="AuthorityAnnouncement"):
         decode_announcement(bytes.fromhex(expected)[:-1])
 
 
@@ -209,7 +209,7 @@ def test_announcement_layout() -> None:
     ],
 )
 def test_malformed_input_names_what_and_where(data: str, what: str, offset: int) -> None:
-    with pytest.raises(DecodeError) as info:
+    with pytest.raises(BincodeError) as info:
         decode_message(bytes.fromhex(data))
     assert info.value.what.startswith(what)
     assert info.value.offset == offset
@@ -273,7 +273,7 @@ def test_round_trip(message: object) -> None:
 def test_random_bytes_only_raise_decode_error(data: bytes) -> None:
     try:
         message = decode_message(data)
-    except DecodeError:
+    except BincodeError:
         return
     assert encode_message(message) == data
 
@@ -286,6 +286,6 @@ def test_mutated_messages_decode_or_fail_cleanly(message: object, data: st.DataO
     raw[i] = data.draw(st.integers(0, 255))
     try:
         decoded = decode_message(bytes(raw))
-    except DecodeError:
+    except BincodeError:
         return
     assert encode_message(decoded) == bytes(raw)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from meshframes.seal.errors import Reason, SealError
+from meshframes.seal.errors import SealError, SealReason
 from meshframes.seal.hop import HopSealer
 from meshframes.seal.keys import GroupKey, derive_mtk, derive_pmk, new_peering_nonce
 
@@ -69,7 +69,7 @@ def mesh() -> Mesh:
 
 
 def assert_counted_refusal(
-    opener: Callable[[bytes], object], counter: Counter[Reason], frame: bytes, error: type[SealError], reason: Reason
+    opener: Callable[[bytes], object], counter: Counter[SealReason], frame: bytes, error: type[SealError], reason: SealReason
 ) -> None:
     """`opener(frame)` raises `error` with `reason`, and `counter[reason]`
     moves by exactly one."""

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
 from meshframes.codec.elements import EID_AMPE
 from meshframes.seal.ampe import open_ampe, seal_ampe
-from meshframes.seal.errors import AmpeAuthFailure, AmpeMalformed, Reason
+from meshframes.seal.errors import AmpeAuthFailure, AmpeMalformed, SealReason
 from meshframes.seal.keys import CIPHER_CCMP_128, GroupKey, derive_aek, derive_pmk, new_peering_nonce
 
 from .conftest import MAC_A, MAC_B, MAC_C
@@ -72,7 +72,7 @@ def test_tampered_or_foreign_ampe_fails(change):
         protected = protected[:-1] + bytes((protected[-1] ^ 1,))
     with pytest.raises(AmpeAuthFailure) as caught:
         open_ampe(aek_b, sender=sender, receiver=receiver, body_before_mic=body, protected=protected)
-    assert caught.value.reason is Reason.AMPE_AUTH_FAILURE
+    assert caught.value.reason is SealReason.AMPE_AUTH_FAILURE
 
 
 def test_missing_mic_element_is_malformed():

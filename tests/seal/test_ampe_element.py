@@ -18,8 +18,8 @@ from meshframes.seal.errors import (
     AmpeNonceMismatch,
     NotProtected,
     PnRollback,
-    Reason,
     Replayed,
+    SealReason,
 )
 from meshframes.seal.hop import HopSealer
 from meshframes.seal.keys import CIPHER_CCMP_128, GroupKey, derive_pmk, derive_pmkid
@@ -88,7 +88,7 @@ def test_nonce_rule(what: str, nonces: tuple[bytes, bytes], ours: bytes, theirs:
     else:
         with pytest.raises(AmpeNonceMismatch) as caught:
             check_nonces(element, our_nonce=ours, known_peer_nonce=theirs, peer_knows_ours=knows)
-        assert caught.value.reason is Reason.AMPE_NONCE_MISMATCH
+        assert caught.value.reason is SealReason.AMPE_NONCE_MISMATCH
 
 
 def test_pmkid_is_the_psk_pmkid_with_ordered_macs() -> None:
@@ -114,8 +114,8 @@ def test_group_key_rsc_refuses_what_was_sealed_before_we_learned_the_key() -> No
     recorded = [a.seal(frame) for _ in range(70)]
     assert a.keys.group_rsc() == 70
     b.keys.install_group_rx(MAC_A, mgtk, a.keys.group_rsc())
-    assert_counted_refusal(b.open, b.rejected, recorded[-1], Replayed, Reason.REPLAY)
-    assert_counted_refusal(b.open, b.rejected, recorded[0], PnRollback, Reason.PN_ROLLBACK)
+    assert_counted_refusal(b.open, b.rejected, recorded[-1], Replayed, SealReason.REPLAY)
+    assert_counted_refusal(b.open, b.rejected, recorded[0], PnRollback, SealReason.PN_ROLLBACK)
     assert b.open(a.seal(frame)) == frame
 
 
@@ -126,7 +126,7 @@ def test_fastpay_in_the_clear_is_refused_in_a_secure_mesh() -> None:
     ours to judge and passes."""
     hop = HopSealer(MAC_B)
     clear = fastpay_frame(MAC_A, MAC_B, MAC_A, MAC_B, b"forged order", category=127)
-    assert_counted_refusal(lambda f: open_from_air(hop, f), hop.rejected, clear, NotProtected, Reason.NOT_PROTECTED)
+    assert_counted_refusal(lambda f: open_from_air(hop, f), hop.rejected, clear, NotProtected, SealReason.NOT_PROTECTED)
     other_vendor = clear[:25] + bytes.fromhex("0050f2") + clear[28:]
     assert open_from_air(hop, other_vendor) == other_vendor
     assert protect_for_air(hop, other_vendor) == other_vendor

@@ -24,9 +24,9 @@ from meshframes.seal.errors import (
     E2EReplayed,
     E2ETooOld,
     NotSealed,
-    Reason,
     SealedTooShort,
     SealError,
+    SealReason,
 )
 
 from .conftest import MAC_A, MAC_B, MAC_C, assert_counted_refusal
@@ -80,7 +80,7 @@ def opened_from_air(receiver: E2ESealer, frame: bytes) -> tuple[bytes, FastPayFr
     return receiver.open_fragment(decoded.payload, *addresses)
 
 
-def assert_refused(receiver: E2ESealer, sealed: FastPayFragment, error: type[SealError], reason: Reason,
+def assert_refused(receiver: E2ESealer, sealed: FastPayFragment, error: type[SealError], reason: SealReason,
                    destination: bytes = MAC_C, source: bytes = MAC_A) -> None:
     assert_counted_refusal(lambda f: receiver.open_fragment(f, destination, source), receiver.rejected, sealed,
                            error, reason)
@@ -116,7 +116,7 @@ def test_relay_rewriting_the_payload_is_detected(client, authority):
     offset = 40 + 17
     tampered = replace(sealed, data=sealed.data[:offset] + bytes((sealed.data[offset] ^ 0x01,))
                        + sealed.data[offset + 1 :])
-    assert_refused(authority, tampered, E2EAuthFailure, Reason.E2E_AUTH_FAILURE)
+    assert_refused(authority, tampered, E2EAuthFailure, SealReason.E2E_AUTH_FAILURE)
 
 
 @pytest.mark.parametrize("field", ["msg_type", "message_id", "fragment_number", "fragment_count", "version"])
@@ -124,7 +124,7 @@ def test_relay_rewriting_the_fastpay_header_is_detected(client, authority, field
     """The FastPay header is associated data: changing it breaks the tag."""
     sealed = order_from_client(client, authority)
     tampered = replace(sealed, **{field: getattr(sealed, field) ^ 0x02})
-    assert_refused(authority, tampered, E2EAuthFailure, Reason.E2E_AUTH_FAILURE)
+    assert_refused(authority, tampered, E2EAuthFailure, SealReason.E2E_AUTH_FAILURE)
 
 
 def test_relay_rewriting_the_end_to_end_addresses_is_detected(client, authority):
@@ -135,7 +135,7 @@ def test_relay_rewriting_the_end_to_end_addresses_is_detected(client, authority)
     rewritten = frame[:a6] + MAC_B + frame[a6 + 6 :]
     decoded = decode(rewritten)
     assert isinstance(decoded, VendorAction) and mesh_addresses(decoded) == (MAC_C, MAC_B)
-    assert_refused(authority, decoded.payload, E2EAuthFailure, Reason.E2E_AUTH_FAILURE, MAC_C, MAC_B)
+    assert_refused(authority, decoded.payload, E2EAuthFailure, SealReason.E2E_AUTH_FAILURE, MAC_C, MAC_B)
 
 
 def test_forged_sender_is_refused(client, authority):
@@ -144,14 +144,14 @@ def test_forged_sender_is_refused(client, authority):
     mallory = E2ESealer(identity("mallory"), initial_sequence=START)
     forged = order_from_client(mallory, authority)
     forged = replace(forged, data=client.identity.public + forged.data[32:])
-    assert_refused(authority, forged, E2EAuthFailure, Reason.E2E_AUTH_FAILURE)
+    assert_refused(authority, forged, E2EAuthFailure, SealReason.E2E_AUTH_FAILURE)
     assert client.identity.public not in authority._sessions
 
 
 def test_order_rerouted_to_another_authority_is_refused(client, authority):
     """A message sealed for authority 1 does not open at authority 2."""
     other = E2ESealer(identity("authority-2"), initial_sequence=START)
-    assert_refused(other, order_from_client(client, authority), E2EAuthFailure, Reason.E2E_AUTH_FAILURE)
+    assert_refused(other, order_from_client(client, authority), E2EAuthFailure, SealReason.E2E_AUTH_FAILURE)
 
 
 def test_replayed_message_is_refused(client, authority):
@@ -161,7 +161,7 @@ def test_replayed_message_is_refused(client, authority):
     frame = relay(on_air(sealed, MAC_B, MAC_C), MAC_B, MAC_C)
     decoded = decode(frame)
     assert isinstance(decoded, VendorAction)
-    assert_refused(authority, decoded.payload, E2EReplayed, Reason.E2E_REPLAY)
+    assert_refused(authority, decoded.payload, E2EReplayed, SealReason.E2E_REPLAY)
 
 
 def test_message_older_than_the_window_is_refused(client, authority):
@@ -169,7 +169,7 @@ def test_message_older_than_the_window_is_refused(client, authority):
     held = order_from_client(client, authority)
     for _ in range(authority.replay_window):
         authority.open_fragment(order_from_client(client, authority), MAC_C, MAC_A)
-    assert_refused(authority, held, E2ETooOld, Reason.E2E_TOO_OLD)
+    assert_refused(authority, held, E2ETooOld, SealReason.E2E_TOO_OLD)
 
 
 def test_forged_frame_with_a_high_sequence_does_not_move_the_window(client, authority):
@@ -181,7 +181,7 @@ def test_forged_frame_with_a_high_sequence_does_not_move_the_window(client, auth
     genuine = order_from_client(client, authority)
     forged = order_from_client(client, authority)
     forged = replace(forged, data=forged.data[:32] + (START + 10**9).to_bytes(8, "little") + forged.data[40:])
-    assert_refused(authority, forged, E2EAuthFailure, Reason.E2E_AUTH_FAILURE)
+    assert_refused(authority, forged, E2EAuthFailure, SealReason.E2E_AUTH_FAILURE)
     sender, _ = authority.open_fragment(genuine, MAC_C, MAC_A)
     assert sender == client.identity.public
 
@@ -199,16 +199,16 @@ def test_garbage_identity_and_short_payloads_are_refused(authority):
     """A sender field that is no Ed25519 point, and a payload shorter than the
     sealing overhead."""
     garbage = replace(PLAIN, flags=FLAG_SEALED, data=b"\x00" * 32 + bytes(24))
-    assert_refused(authority, garbage, BadIdentity, Reason.E2E_BAD_IDENTITY)
+    assert_refused(authority, garbage, BadIdentity, SealReason.E2E_BAD_IDENTITY)
     short = replace(PLAIN, flags=FLAG_SEALED, data=bytes(SEALED_OVERHEAD - 1))
-    assert_refused(authority, short, SealedTooShort, Reason.E2E_TOO_SHORT)
+    assert_refused(authority, short, SealedTooShort, SealReason.E2E_TOO_SHORT)
 
 
 def test_unsealed_fragments_are_refused_and_foreign_frames_never_reach_the_sealer(authority):
     """A FastPay fragment without the sealed flag is refused; an action
     frame of another vendor is not ours: the codec reads it as some other
     action frame, so no fragment of it reaches the sealer."""
-    assert_refused(authority, PLAIN, NotSealed, Reason.E2E_NOT_SEALED)
+    assert_refused(authority, PLAIN, NotSealed, SealReason.E2E_NOT_SEALED)
     foreign = action(MAC_B, MAC_A, MAC_A, b"\x7f\x00\x10\x18" + bytes(30))
     assert isinstance(decode(foreign), ActionFrame)
 
@@ -222,7 +222,7 @@ def test_single_hop_frames_bind_a1_and_a2(client, authority):
     assert isinstance(readdressed, VendorAction)
     addresses = mesh_addresses(readdressed)
     assert addresses == (MAC_B, MAC_A)
-    assert_refused(authority, readdressed.payload, E2EAuthFailure, Reason.E2E_AUTH_FAILURE, *addresses)
+    assert_refused(authority, readdressed.payload, E2EAuthFailure, SealReason.E2E_AUTH_FAILURE, *addresses)
     assert opened_from_air(authority, frame) == (client.identity.public, PLAIN)
 
 
@@ -239,7 +239,7 @@ def test_sealing_twice_is_refused(client, authority):
     sealed = order_from_client(client, authority)
     with pytest.raises(AlreadySealed):
         client.seal_fragment(authority.identity.public, sealed, MAC_C, MAC_A)
-    assert client.tx_refused[Reason.E2E_ALREADY_SEALED] == 1
+    assert client.tx_refused[SealReason.E2E_ALREADY_SEALED] == 1
 
 
 def test_the_associated_data_is_the_header_with_the_sealed_flag_and_the_mesh_addresses(client, authority):

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from meshframes.codec.fastpay import FastPayFragment, MessageType
 from meshframes.seal.ampe import open_ampe
 from meshframes.seal.e2e import FLAG_SEALED, E2EIdentity, E2ESealer
-from meshframes.seal.errors import Reason, SealError
+from meshframes.seal.errors import SealError, SealReason
 from meshframes.seal.hop import HopSealer
 from meshframes.seal.keys import GroupKey
 
@@ -42,7 +42,7 @@ def sealed_frames() -> list[bytes]:
     ]
 
 
-def refused_or_opened(open_: Callable[[Any], object], counter: Counter[Reason], data: object) -> None:
+def refused_or_opened(open_: Callable[[Any], object], counter: Counter[SealReason], data: object) -> None:
     before = sum(counter.values())
     try:
         open_(data)

@@ -14,9 +14,9 @@ from meshframes.seal.errors import (
     NotProtected,
     PnExhausted,
     PnRollback,
-    Reason,
     Replayed,
     SealError,
+    SealReason,
     UnknownKey,
     UnknownKeyId,
 )
@@ -36,7 +36,7 @@ def flip(frame: bytes, offset: int, bit: int = 0) -> bytes:
     return frame[:offset] + bytes((frame[offset] ^ (1 << bit),)) + frame[offset + 1 :]
 
 
-def assert_refused(receiver: HopSealer, frame: bytes, error: type[SealError], reason: Reason) -> None:
+def assert_refused(receiver: HopSealer, frame: bytes, error: type[SealError], reason: SealReason) -> None:
     assert_counted_refusal(receiver.open, receiver.rejected, frame, error, reason)
 
 
@@ -57,7 +57,7 @@ def test_replayed_frame_is_refused(mesh):
     """The same sealed frame twice: the second is a replay."""
     sealed = mesh.a.seal(order_frame())
     mesh.b.open(sealed)
-    assert_refused(mesh.b, sealed, Replayed, Reason.REPLAY)
+    assert_refused(mesh.b, sealed, Replayed, SealReason.REPLAY)
     assert_still_works(mesh.a, mesh.b)
 
 
@@ -67,7 +67,7 @@ def test_pn_rollback_below_the_window_is_refused(mesh):
     held_back = mesh.a.seal(order_frame())
     for _ in range(mesh.b.keys.replay_window + 1):
         mesh.b.open(mesh.a.seal(order_frame()))
-    assert_refused(mesh.b, held_back, PnRollback, Reason.PN_ROLLBACK)
+    assert_refused(mesh.b, held_back, PnRollback, SealReason.PN_ROLLBACK)
     assert_still_works(mesh.a, mesh.b)
 
 
@@ -76,7 +76,7 @@ def test_late_frame_inside_the_window_is_accepted_once(mesh):
     late = mesh.a.seal(order_frame(1))
     mesh.b.open(mesh.a.seal(order_frame(2)))
     assert mesh.b.open(late) == order_frame(1)
-    assert_refused(mesh.b, late, Replayed, Reason.REPLAY)
+    assert_refused(mesh.b, late, Replayed, SealReason.REPLAY)
 
 
 @pytest.mark.parametrize(
@@ -91,14 +91,14 @@ def test_flipped_header_bit_fails_the_mic(mesh, offset, bit, what):
         # A2 names the transmitter, so B looks for another peer's key first;
         # keep the flip inside the address but aim it at a known transmitter.
         mesh.b.keys.install_pairwise(tampered[10:16], mesh.b.keys.tx_key(MAC_A).tk)
-    assert_refused(mesh.b, tampered, MicFailure, Reason.MIC_FAILURE)
+    assert_refused(mesh.b, tampered, MicFailure, SealReason.MIC_FAILURE)
     assert_still_works(mesh.a, mesh.b)
 
 
 def test_flipped_body_bit_fails_the_mic(mesh):
     """A bit of the encrypted body changed in flight."""
     sealed = mesh.a.seal(order_frame())
-    assert_refused(mesh.b, flip(sealed, 24 + 8 + 20, 3), MicFailure, Reason.MIC_FAILURE)
+    assert_refused(mesh.b, flip(sealed, 24 + 8 + 20, 3), MicFailure, SealReason.MIC_FAILURE)
     assert_still_works(mesh.a, mesh.b)
 
 
@@ -106,7 +106,7 @@ def test_flipped_pn_fails_the_mic(mesh):
     """The PN feeds the nonce: a raised PN passes the replay check but not the MIC,
     and the refused frame does not move the window."""
     sealed = mesh.a.seal(order_frame())
-    assert_refused(mesh.b, flip(sealed, 24 + 5), MicFailure, Reason.MIC_FAILURE)
+    assert_refused(mesh.b, flip(sealed, 24 + 5), MicFailure, SealReason.MIC_FAILURE)
     assert mesh.b.open(sealed) == order_frame()
 
 
@@ -115,7 +115,7 @@ def test_wrong_key_fails_the_mic(mesh):
     passphrase, or a stale key) under the right key id."""
     impostor = HopSealer(MAC_A)
     impostor.keys.install_pairwise(MAC_B, bytes(range(16)))
-    assert_refused(mesh.b, impostor.seal(order_frame()), MicFailure, Reason.MIC_FAILURE)
+    assert_refused(mesh.b, impostor.seal(order_frame()), MicFailure, SealReason.MIC_FAILURE)
     assert_still_works(mesh.a, mesh.b)
 
 
@@ -124,14 +124,14 @@ def test_wrong_key_id_is_refused_before_decrypting(mesh):
     sealed = mesh.a.seal(order_frame())
     key_octet = 24 + 3
     tampered = sealed[:key_octet] + bytes((sealed[key_octet] | 0x40,)) + sealed[key_octet + 1 :]
-    assert_refused(mesh.b, tampered, UnknownKeyId, Reason.UNKNOWN_KEY_ID)
+    assert_refused(mesh.b, tampered, UnknownKeyId, SealReason.UNKNOWN_KEY_ID)
     assert_still_works(mesh.a, mesh.b)
 
 
 def test_unknown_transmitter_is_refused(mesh):
     """C is not A's peer: B-C's and A-B's keys are of no use to C for A's frames."""
     sealed = mesh.a.seal(order_frame())
-    assert_refused(mesh.c, sealed, UnknownKey, Reason.UNKNOWN_KEY)
+    assert_refused(mesh.c, sealed, UnknownKey, SealReason.UNKNOWN_KEY)
 
 
 @pytest.mark.parametrize("cut", [1, 4, 7])
@@ -139,22 +139,22 @@ def test_truncated_mic_fails_the_mic(mesh, cut):
     """Cutting octets off the MIC leaves a shorter frame whose MIC no longer
     verifies."""
     sealed = mesh.a.seal(order_frame())
-    assert_refused(mesh.b, sealed[:-cut], MicFailure, Reason.MIC_FAILURE)
+    assert_refused(mesh.b, sealed[:-cut], MicFailure, SealReason.MIC_FAILURE)
     assert_still_works(mesh.a, mesh.b)
 
 
 def test_frame_too_short_for_ccmp_header_and_mic(mesh):
     """A protected frame that cannot even hold the CCMP header and the MIC."""
     sealed = mesh.a.seal(order_frame())
-    assert_refused(mesh.b, sealed[: 24 + 15], FrameTooShort, Reason.TOO_SHORT)
-    assert_refused(mesh.b, sealed[:20], FrameTooShort, Reason.TOO_SHORT)
+    assert_refused(mesh.b, sealed[: 24 + 15], FrameTooShort, SealReason.TOO_SHORT)
+    assert_refused(mesh.b, sealed[:20], FrameTooShort, SealReason.TOO_SHORT)
 
 
 def test_cleared_protected_bit_and_ext_iv_are_refused(mesh):
     """A frame presented as unprotected, and a CCMP header without Ext IV."""
     sealed = mesh.a.seal(order_frame())
-    assert_refused(mesh.b, flip(sealed, 1, 6), NotProtected, Reason.NOT_PROTECTED)
-    assert_refused(mesh.b, flip(sealed, 24 + 3, 5), NoExtIV, Reason.NO_EXT_IV)
+    assert_refused(mesh.b, flip(sealed, 1, 6), NotProtected, SealReason.NOT_PROTECTED)
+    assert_refused(mesh.b, flip(sealed, 24 + 3, 5), NoExtIV, SealReason.NO_EXT_IV)
 
 
 def test_non_robust_frames_are_not_sealed(mesh):
@@ -166,7 +166,7 @@ def test_non_robust_frames_are_not_sealed(mesh):
     for frame in (vendor, beacon, ack):
         with pytest.raises(NotProtectable):
             mesh.a.seal(frame)
-    assert mesh.a.tx_refused[Reason.NOT_PROTECTABLE] == 3
+    assert mesh.a.tx_refused[SealReason.NOT_PROTECTABLE] == 3
 
 
 def test_pn_exhaustion_stops_sealing_until_rekeyed(mesh):
@@ -176,7 +176,7 @@ def test_pn_exhaustion_stops_sealing_until_rekeyed(mesh):
     mesh.b.open(mesh.a.seal(order_frame()))
     with pytest.raises(PnExhausted):
         mesh.a.seal(order_frame())
-    assert mesh.a.tx_refused[Reason.PN_EXHAUSTED] == 1
+    assert mesh.a.tx_refused[SealReason.PN_EXHAUSTED] == 1
     peer(mesh.a, mesh.b)
     assert_still_works(mesh.a, mesh.b)
 
@@ -191,7 +191,7 @@ def test_repeering_rotates_the_key_and_resets_windows(mesh):
     new_key = peer(mesh.a, mesh.b)
     assert new_key != old_key
     assert mesh.a.keys.tx_key(MAC_B).next_pn == 1
-    assert_refused(mesh.b, in_flight, MicFailure, Reason.MIC_FAILURE)
+    assert_refused(mesh.b, in_flight, MicFailure, SealReason.MIC_FAILURE)
     assert_still_works(mesh.a, mesh.b)
 
 
@@ -204,7 +204,7 @@ def test_reinstalling_the_same_key_keeps_pn_and_windows(mesh):
     assert mesh.a.keys.install_pairwise(MAC_B, tk) is False
     assert mesh.b.keys.install_pairwise(MAC_A, tk) is False
     assert mesh.a.keys.tx_key(MAC_B).next_pn == 2
-    assert_refused(mesh.b, sealed, Replayed, Reason.REPLAY)
+    assert_refused(mesh.b, sealed, Replayed, SealReason.REPLAY)
 
 
 def test_group_frames_use_the_transmitters_group_key(mesh):
@@ -215,7 +215,7 @@ def test_group_frames_use_the_transmitters_group_key(mesh):
     assert mesh.a.open(sealed) == frame
     assert mesh.c.open(sealed) == frame
     from_a = mesh.a.seal(frame.replace(MAC_B, MAC_A))
-    assert_refused(mesh.c, from_a, UnknownKey, Reason.UNKNOWN_KEY)
+    assert_refused(mesh.c, from_a, UnknownKey, SealReason.UNKNOWN_KEY)
 
 
 def test_group_key_rotation_keeps_the_old_key_id_until_replaced(mesh):
@@ -246,4 +246,4 @@ def test_closed_peering_forgets_keys(mesh):
     """After B removes A, A's frames are from an unknown transmitter."""
     sealed = mesh.a.seal(order_frame())
     mesh.b.keys.remove_peer(MAC_A)
-    assert_refused(mesh.b, sealed, UnknownKey, Reason.UNKNOWN_KEY)
+    assert_refused(mesh.b, sealed, UnknownKey, SealReason.UNKNOWN_KEY)

@@ -8,7 +8,7 @@ import pytest
 
 from meshframes.hosts.base import RxFrame
 from meshframes.hosts.sealed import SealedRadio
-from meshframes.seal.errors import Reason
+from meshframes.seal.errors import SealReason
 from meshframes.seal.hop import HopSealer
 
 from .conftest import MAC_A, MAC_B, MAC_C, peer
@@ -94,7 +94,7 @@ def test_nothing_leaks_before_peering(secure):
     air, a, _, _ = secure
     a.transmit(fastpay_frame(MAC_A, MAC_C, MAC_A, MAC_C, b"secret", category=127))
     assert air.log == []
-    assert a.hop.tx_refused[Reason.UNKNOWN_KEY] == 1
+    assert a.hop.tx_refused[SealReason.UNKNOWN_KEY] == 1
 
 
 def test_unprotected_frame_that_needs_protection_is_dropped(secure):
@@ -104,7 +104,7 @@ def test_unprotected_frame_that_needs_protection_is_dropped(secure):
     attacker.transmit(action(MAC_B, MAC_A, MAC_A, fastpay_body(b"forged")))
     attacker.transmit(mesh_data(MAC_A, MAC_B, MAC_A, MAC_C, b"forged"))
     assert b.receive() == []
-    assert b.hop.rejected[Reason.NOT_PROTECTED] == 2
+    assert b.hop.rejected[SealReason.NOT_PROTECTED] == 2
 
 
 def test_frames_for_other_stations_are_not_opened(secure):

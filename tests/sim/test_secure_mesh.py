@@ -32,7 +32,7 @@ from meshframes.mesh.events import PeerChanged, Transmit
 from meshframes.mesh.mbss import action_header, path_selection
 from meshframes.mesh.peers import PlinkState
 from meshframes.seal import ccmp
-from meshframes.seal.errors import Reason
+from meshframes.seal.errors import SealReason
 from meshframes.seal.hop import HopSealer
 from meshframes.sim.network import SimNetwork, chain, sim_mac
 
@@ -41,7 +41,7 @@ from .test_scenarios import AIR, Log
 PASSPHRASE = "meshframes secure test mesh"
 SECURE = MeshConfig(passphrase=PASSPHRASE)
 ATTACKER = bytes.fromhex("02000000eeee")
-SECURITY_REASONS = {r.value for r in Reason if not r.value.startswith("e2e-")}
+SECURITY_REASONS = {r.value for r in SealReason if not r.value.startswith("e2e-")}
 
 
 def payloads(net: SimNetwork, node: int) -> list[bytes]:
@@ -208,14 +208,14 @@ def test_attacker_radio_is_refused_by_reason(tmp_path: Path) -> None:
     own_keys.keys.install_pairwise(b, bytes(range(16)))
     preq = Preq(0, 0, 31, 99, a, 1000, 4882, 0, (PreqTarget(0, c, 0),))
     injections = [
-        ("replayed unicast", unicast, {1: Reason.REPLAY}),
-        ("PN moved ahead", with_pn(unicast, pn + 1000), {1: Reason.MIC_FAILURE}),
-        ("replayed PREQ flood", group, {1: Reason.REPLAY, 2: Reason.UNKNOWN_KEY}),
+        ("replayed unicast", unicast, {1: SealReason.REPLAY}),
+        ("PN moved ahead", with_pn(unicast, pn + 1000), {1: SealReason.MIC_FAILURE}),
+        ("replayed PREQ flood", group, {1: SealReason.REPLAY, 2: SealReason.UNKNOWN_KEY}),
         ("sealed with its own key", own_keys.seal(fastpay(b, ATTACKER, b"evil", CATEGORY_VENDOR_PROTECTED)),
-         {1: Reason.UNKNOWN_KEY}),
-        ("FastPay in the clear", fastpay(b, a, b"evil", CATEGORY_VENDOR), {1: Reason.NOT_PROTECTED}),
+         {1: SealReason.UNKNOWN_KEY}),
+        ("FastPay in the clear", fastpay(b, a, b"evil", CATEGORY_VENDOR), {1: SealReason.NOT_PROTECTED}),
         ("PREQ in the clear", encode(path_selection(BROADCAST, a, preq)),
-         {1: Reason.NOT_PROTECTED, 2: Reason.NOT_PROTECTED}),
+         {1: SealReason.NOT_PROTECTED, 2: SealReason.NOT_PROTECTED}),
     ]
     t = 4.0
     for name, frame, expected in injections:
