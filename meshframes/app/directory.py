@@ -88,6 +88,10 @@ class Directory:
     def is_authority(self, identity: bytes) -> bool:
         return self.committee.weight(identity) > 0
 
+    def bindings(self) -> list[Binding]:
+        """Every party we know where to find, authorities first."""
+        return sorted(self._by_identity.values(), key=lambda b: (b.weight == 0, b.identity))
+
     # -- updates -----------------------------------------------------------
 
     def check(self, announcement: AuthorityAnnouncement) -> None:

@@ -8,8 +8,8 @@ confirmation order sent to an authority (4) are both `Cert`. A payload
 whose variant contradicts its message type is refused: the two are checked
 against each other, never one trusted over the other.
 
-Fragmentation is not here: the mesh node's `send_app` fragments and its
-reassembler delivers whole messages (meshframes.codec.fastpay).
+Fragmentation is not here: the party's transport fragments, seals and
+reassembles (meshframes.app.transport).
 """
 
 from __future__ import annotations

@@ -166,6 +166,10 @@ class Authority:
     def account(self, address: bytes) -> AccountState | None:
         return self._accounts.get(address)
 
+    def accounts(self) -> dict[bytes, AccountState]:
+        """Every account this authority holds, by address (a copy)."""
+        return dict(self._accounts)
+
     def total_balance(self) -> int:
         return sum(a.balance for a in self._accounts.values())
 

@@ -164,7 +164,7 @@ def monitor_injection(guest: Guest) -> Recording:
 
 def userspace_chain(guest: Guest, *, passphrase: str | None = None,
                     timeout: float = 30.0) -> Recording:
-    """Our own nodes, a MeshNode per radio driven by NodeRuntime over an
+    """Our own nodes, a MeshNode per radio driven by a NodeHost over an
     active monitor, in a chain u0 - u1 - u2 shaped in the medium itself
     (hwsim groups: u0 and u2 never hear each other), a fourth radio
     recording in every group. They peer (AMPE when `passphrase` is given),

@@ -1,5 +1,5 @@
 """Our own mesh STA on a hwsim radio, in the guest: a MeshNode driven by
-NodeRuntime over a MonitorRadio on CLOCK_MONOTONIC, the frames moving as
+NodeHost over a MonitorRadio on CLOCK_MONOTONIC, the frames moving as
 bytes through a raw packet socket and the struct codec (Scapy costs ~15 ms
 a frame under TCG, hwsim.md; it is never imported here).
 

@@ -1,3 +1,3 @@
 """Sans-IO 802.11s mesh engines: peering (MPM), HWMP path selection, the
 forwarder, and a node composing them (mesh/node.py), driven over any radio
-by mesh/runtime.py."""
+by a host (meshframes.hosts.node)."""

@@ -60,7 +60,7 @@ FC_BEACON = frame_control(TYPE_MGMT, SUBTYPE_BEACON)
 
 def mgmt_header(fc: int, da: bytes, sa: bytes, bssid: bytes | None = None) -> MacHeader:
     """Management header; BSSID = SA as Linux's mesh frames have it.
-    Sequence Control is stamped by the runtime when the frame goes out."""
+    Sequence Control is stamped by the host when the frame goes out."""
     duration = 0 if is_group(da) else UNICAST_DURATION_US
     return MacHeader(fc, duration, da, sa, bssid or sa, 0)
 

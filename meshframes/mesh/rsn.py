@@ -22,7 +22,7 @@ A mesh is secure when its MeshConfig has a passphrase. It then runs AMPE
   nonces, both link ids and both MACs) becomes the pairwise key and the
   peer's MGTK its group key; leaving ESTAB removes both. Every peering
   draws new nonces, so every peering has a new MTK whose PNs start at 1.
-- `protect` and `unprotect` are the runtime's hooks: every frame that must
+- `protect` and `unprotect` are the node host's hooks: every frame that must
   be protected (data, our FastPay frames moved from category 127 to 126,
   HWMP) is CCMP-sealed on the way out, with the next hop's MTK or, when
   group addressed, our MGTK, and opened on the way in; a cleartext frame
@@ -153,7 +153,7 @@ class MeshRsn:
     # -- frames (CCMP per hop) ---------------------------------------------
 
     def protect(self, mpdu: bytes) -> bytes | Refused:
-        """The runtime's transmit hook: the frame as it goes on the air, or a
+        """The host's transmit hook: the frame as it goes on the air, or a
         refusal when it needs protection and has no key (never sent plain)."""
         try:
             return protect_for_air(self.hop, mpdu)
@@ -161,7 +161,7 @@ class MeshRsn:
             return Refused(_TX_REFUSAL.get(error.reason, MeshRefusal.TX_NOT_PROTECTABLE), str(error))
 
     def unprotect(self, mpdu: bytes) -> bytes | Refused:
-        """The runtime's receive hook: the plaintext of a frame for us or a
+        """The host's receive hook: the plaintext of a frame for us or a
         group, or a refusal. Frames for other stations pass unopened; the
         node counts them as not for us."""
         if addressed_elsewhere(mpdu, self.mac):

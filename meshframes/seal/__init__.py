@@ -24,7 +24,7 @@ established::
     hop.keys.remove_peer(peer)   # on close
 
 Every frame: `protect_for_air(hop, frame)` on transmit and
-`open_from_air(hop, frame)` on receive (the engines' runtime hooks), or wrap
+`open_from_air(hop, frame)` on receive (the node host's hooks), or wrap
 a radio, `meshframes.hosts.sealed.SealedRadio(radio, hop)`, which does both;
 or call `hop.seal(frame)` / `hop.open(frame)` directly (data frames, and
 action frames of robust categories: FastPay uses 126, HWMP 13). A relay

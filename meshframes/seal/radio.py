@@ -1,8 +1,8 @@
 """The per-hop rule of a secure mesh STA: seal what must be protected,
 open what arrives.
 
-`protect_for_air` and `open_from_air` work on MPDU bytes; the mesh engines'
-runtime applies them through its protect/unprotect hooks
+`protect_for_air` and `open_from_air` work on MPDU bytes; the node host
+applies them through the protect/unprotect hooks
 (meshframes.mesh.rsn), and `meshframes.hosts.sealed.SealedRadio` applies
 them around any radio (simulated air, pcap replay, a monitor interface) so
 that engines that know nothing of sealing can run in a secure mesh:

@@ -224,10 +224,10 @@ def replay(path: str | Path, me: bytes, mesh_id: bytes | None = None) -> Replay:
     clock = ManualClock(frames[0][0])
     radio = ListRadio(me, clock)
     node = MeshNode(me, _root_config(frames, me, MeshConfig(mesh_id=mesh_id)))
-    runtime = NodeHost(node, radio, clock)
+    host = NodeHost(node, radio, clock)
     for addr in sorted({f.header.addr2 for _, f in frames if isinstance(f, Beacon) and f.header.addr2 != me}):
         take_as_established(node.peers, addr).last_seen = clock.t
-    runtime.start()
+    host.start()
     result = Replay(node=node, skipped=skipped)
     # {(sequence, RA): acked} of our last individually addressed frame (at
     # most one entry).
@@ -246,18 +246,18 @@ def replay(path: str | Path, me: bytes, mesh_id: bytes | None = None) -> Replay:
         other = frame.header.addr1 if mine else frame.header.addr2
         if frame.action == SP_MESH_PEERING_CLOSE:
             confirms.pop(other, None)
-            runtime.follow_link(other, False)
+            host.follow_link(other, False)
         elif frame.action == SP_MESH_PEERING_CONFIRM:
             confirms.setdefault(other, set()).add(mine)
             if len(confirms[other]) == 2:
-                runtime.follow_link(other, True)
+                host.follow_link(other, True)
 
     def advance(t: float) -> None:
-        while (deadline := runtime.next_deadline()) is not None and deadline <= t:
+        while (deadline := host.next_deadline()) is not None and deadline <= t:
             clock.t = deadline
-            runtime.poll()
+            host.poll()
         clock.t = t
-        runtime.poll()
+        host.poll()
 
     for t, frame in frames:
         advance(t)
@@ -274,7 +274,7 @@ def replay(path: str | Path, me: bytes, mesh_id: bytes | None = None) -> Replay:
         if hdr.addr2 != me:
             if peering is None and (hdr.addr1 == me or is_group(hdr.addr1)):
                 radio.inbox.append(RxFrame(encode(frame), t, None, _NOMINAL_RATE))
-                runtime.poll()
+                host.poll()
             continue
         if not is_group(hdr.addr1):
             key = (hdr.sequence_number, hdr.addr1)
@@ -290,11 +290,11 @@ def replay(path: str | Path, me: bytes, mesh_id: bytes | None = None) -> Replay:
             for element in frame.elements:
                 if (isinstance(element, Preq) and element.originator_addr == me
                         and node.next_hop(element.targets[0].addr, t) is None):
-                    runtime.send_data(element.targets[0].addr, b"")
+                    host.send_data(element.targets[0].addr, b"")
         if isinstance(frame, DataFrame) and frame.mesh_control is not None and not is_group(hdr.addr1):
             mesh_da, mesh_sa = hdr.addr3, hdr.addr4
             if mesh_sa == me:
-                runtime.send_data(mesh_da, frame.body)
+                host.send_data(mesh_da, frame.body)
             result.data_checked += 1
             ours = node.next_hop(mesh_da, t)
             if ours != hdr.addr1:

@@ -1,0 +1,320 @@
+"""What a person asks a running node, and its answers: status, peers, paths,
+the parties it discovered, balances, history, and a transfer on demand.
+
+One request is a JSON object `{"command": NAME, ...arguments}`; its answer
+is `{"ok": true, "result": ...}` or `{"ok": false, "error": REASON,
+"detail": TEXT}`, plain JSON values only (MACs as "02:00:..", keys as hex).
+A `meshframes node` serves them on its control socket, one JSON object per
+line (`ControlServer`); `meshframes shell` asks them of the nodes of a
+simulation directly through `answer`. Both read the engines' own state,
+so what a person sees is what the engines hold.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from meshframes.app.authority_node import AuthorityNode
+from meshframes.app.client_node import ClientNode
+from meshframes.app.events import (
+    CertificateReceived,
+    Event,
+    Handled,
+    MessageRefused,
+    TransferCertified,
+    TransferConfirmed,
+    TransferNotStarted,
+    TransferStarted,
+)
+from meshframes.mesh.pathtable import PathFlags
+
+from .node import NodeHost
+
+# A request larger than this is refused before it is parsed: nothing a
+# person asks needs more.
+MAX_REQUEST = 4096
+# Events kept for `history`, oldest dropped first.
+HISTORY_LIMIT = 256
+
+
+class ControlRefusal(StrEnum):
+    """Why a request was not answered."""
+
+    NOT_JSON = "not-json"
+    TOO_LARGE = "request-too-large"
+    UNKNOWN_COMMAND = "unknown-command"
+    BAD_ARGUMENT = "bad-argument"
+    NOT_A_CLIENT = "not-a-client"
+    TRANSFER_REFUSED = "transfer-refused"
+
+
+class ControlError(Exception):
+    def __init__(self, reason: ControlRefusal, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def _mac(addr: bytes | None) -> str | None:
+    return None if addr is None else addr.hex(":")
+
+
+@dataclass(slots=True)
+class NodeControl:
+    """The answers of one node, read from its host's engines. `role` is
+    what the node was started as (authority, client, relay)."""
+
+    host: NodeHost
+    role: str
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def record(self, event: Event) -> None:
+        """Keep an application event for `history` (the host's `on_event`)."""
+        self.history.append(_describe(event))
+        del self.history[:-HISTORY_LIMIT]
+
+    def answer(self, request: object) -> dict[str, Any]:
+        try:
+            if not isinstance(request, dict) or not isinstance(request.get("command"), str):
+                raise ControlError(ControlRefusal.BAD_ARGUMENT, 'a request is {"command": NAME, ...}')
+            handler = _COMMANDS.get(request["command"])
+            if handler is None:
+                raise ControlError(ControlRefusal.UNKNOWN_COMMAND,
+                                   f"got {request['command']!r}, expected one of {', '.join(sorted(_COMMANDS))}")
+            return {"ok": True, "result": handler(self, request)}
+        except ControlError as error:
+            return {"ok": False, "error": str(error.reason), "detail": error.detail}
+
+    # -- commands ------------------------------------------------------------
+
+    def status(self, _request: dict[str, Any]) -> dict[str, Any]:
+        node, now = self.host.node, self.host.clock.now()
+        party = self.host.party
+        return {
+            "mac": _mac(node.mac),
+            "role": self.role,
+            "identity": party.identity.hex() if party is not None else None,
+            "mesh_id": node.config.mesh_id.decode(errors="replace"),
+            "secure": node.config.secure,
+            "peers_established": node.peers.established_count,
+            "paths_active": sum(1 for p in node.paths if p.usable(now)),
+            "refusals": sum(node.counters.values()),
+            "time": now,
+        }
+
+    def peers(self, _request: dict[str, Any]) -> list[dict[str, Any]]:
+        node, now = self.host.node, self.host.clock.now()
+        rows = []
+        for peer in node.peers:
+            path = node.paths.lookup(peer.addr)
+            identity, role = self._who(peer.addr)
+            rows.append({
+                "mac": _mac(peer.addr),
+                "role": role,
+                "identity": identity,
+                "state": peer.state.value,
+                "signal_dbm": peer.signal_dbm,
+                "last_seen_s": round(now - peer.last_seen, 3),
+                "metric": node.peers.metric(peer.addr),
+                "hops": path.hop_count if path is not None and path.usable(now) else None,
+            })
+        return rows
+
+    def paths(self, _request: dict[str, Any]) -> list[dict[str, Any]]:
+        node, now = self.host.node, self.host.clock.now()
+        return [{
+            "destination": _mac(p.dst),
+            "next_hop": _mac(p.next_hop),
+            "metric": p.metric,
+            "hops": p.hop_count,
+            "sn": p.sn,
+            "expires_in_s": round(p.exp_time - now, 3),
+            "active": bool(p.flags & PathFlags.ACTIVE) and p.usable(now),
+        } for p in node.paths]
+
+    def authorities(self, _request: dict[str, Any]) -> list[dict[str, Any]]:
+        party = self.host.party
+        if party is None:
+            return []
+        return [{"identity": b.identity.hex(), "mac": _mac(b.mac), "weight": b.weight,
+                 "authenticated": b.authenticated_at is not None}
+                for b in party.directory.bindings() if b.weight > 0]
+
+    def balances(self, _request: dict[str, Any]) -> dict[str, Any]:
+        party = self.host.party
+        if isinstance(party, ClientNode):
+            return {party.identity.hex(): {"balance": party.engine.balance,
+                                           "next_sequence_number": party.engine.next_sequence_number}}
+        if isinstance(party, AuthorityNode):
+            return {address.hex(): {"balance": state.balance, "next_sequence_number": state.next_sequence_number}
+                    for address, state in sorted(party.engine.accounts().items())}
+        return {}
+
+    def history_of(self, request: dict[str, Any]) -> list[dict[str, Any]]:
+        last = request.get("last", HISTORY_LIMIT)
+        if not isinstance(last, int) or last < 0:
+            raise ControlError(ControlRefusal.BAD_ARGUMENT, f"last must be a whole number >= 0, got {last!r}")
+        return self.history[len(self.history) - min(last, len(self.history)):]
+
+    def transfer(self, request: dict[str, Any]) -> dict[str, Any]:
+        party = self.host.party
+        if not isinstance(party, ClientNode):
+            raise ControlError(ControlRefusal.NOT_A_CLIENT, f"this node is a {self.role}; only a client pays")
+        recipient, amount = request.get("recipient"), request.get("amount")
+        try:
+            key = bytes.fromhex(recipient) if isinstance(recipient, str) else b""
+        except ValueError:
+            key = b""
+        if len(key) != 32:
+            raise ControlError(ControlRefusal.BAD_ARGUMENT,
+                               f"recipient must be a 32-octet account key in hex, got {recipient!r}")
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+            raise ControlError(ControlRefusal.BAD_ARGUMENT, f"amount must be a whole number > 0, got {amount!r}")
+        if amount > party.engine.balance:
+            raise ControlError(ControlRefusal.TRANSFER_REFUSED,
+                               f"amount {amount} exceeds the balance {party.engine.balance}")
+        self.host.command(lambda now: party.transfer(key, amount, now))
+        return {"queued": True, "recipient": key.hex(), "amount": amount}
+
+    # -- internals -----------------------------------------------------------
+
+    def _who(self, mac: bytes) -> tuple[str | None, str | None]:
+        party = self.host.party
+        if party is None:
+            return None, None
+        identity = party.directory.identity_of(mac)
+        if identity is None:
+            return None, None
+        role = "authority" if party.directory.is_authority(identity) else "client"
+        return identity.hex(), role
+
+
+_COMMANDS: dict[str, Callable[[NodeControl, dict[str, Any]], Any]] = {
+    "status": NodeControl.status,
+    "peers": NodeControl.peers,
+    "paths": NodeControl.paths,
+    "authorities": NodeControl.authorities,
+    "balances": NodeControl.balances,
+    "history": NodeControl.history_of,
+    "transfer": NodeControl.transfer,
+}
+COMMANDS = tuple(sorted(_COMMANDS))
+
+
+def _describe(event: Event) -> dict[str, Any]:
+    """An application event as the history shows it."""
+    row: dict[str, Any] = {"time": event.time, "event": type(event).__name__}
+    if isinstance(event, (TransferStarted, TransferNotStarted)):
+        row.update(recipient=event.recipient.hex(), amount=event.amount)
+    if isinstance(event, (TransferStarted, TransferCertified, TransferConfirmed, CertificateReceived)):
+        row["sequence_number"] = event.sequence_number
+    if isinstance(event, CertificateReceived):
+        row.update(sender=event.sender.hex(), amount=event.amount)
+    if isinstance(event, (TransferNotStarted, MessageRefused)):
+        row["reason"] = str(event.reason)
+    if isinstance(event, Handled):
+        row.update(outcome=str(event.outcome), sender=event.sender.hex(), sequence_number=event.sequence_number)
+    return row
+
+
+class ControlServer:
+    """A unix socket that answers JSON-line requests with `NodeControl`,
+    polled from the node's loop: it never blocks and never holds more than
+    `max_clients` connections or `MAX_REQUEST` octets per client."""
+
+    def __init__(self, path: str, control: NodeControl, max_clients: int = 8) -> None:
+        self.path = path
+        self.control = control
+        self.max_clients = max_clients
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._listener.bind(path)
+        os.chmod(path, 0o600)
+        self._listener.listen(max_clients)
+        self._listener.setblocking(False)
+        self._clients: dict[socket.socket, bytearray] = {}
+        # Clients told their request was too large: what they still send is
+        # read and dropped until they hang up, so that closing does not
+        # reset the connection before they read why.
+        self._closing: set[socket.socket] = set()
+
+    def fileno(self) -> int:
+        return self._listener.fileno()
+
+    def sockets(self) -> list[socket.socket]:
+        """What the node's loop waits on for reading."""
+        return [self._listener, *self._clients]
+
+    def poll(self) -> None:
+        """Accept waiting clients and answer every complete request."""
+        while len(self._clients) < self.max_clients:
+            try:
+                client, _ = self._listener.accept()
+            except BlockingIOError:
+                break
+            client.setblocking(False)
+            self._clients[client] = bytearray()
+        for client in list(self._clients):
+            self._serve(client)
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+        self._clients.clear()
+        self._closing.clear()
+        self._listener.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+    def _serve(self, client: socket.socket) -> None:
+        buffer = self._clients[client]
+        while True:
+            try:
+                chunk = client.recv(MAX_REQUEST)
+            except BlockingIOError:
+                return
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self._drop(client)
+                return
+            if client in self._closing:
+                continue
+            buffer += chunk
+            while b"\n" in buffer:
+                line, _, rest = bytes(buffer).partition(b"\n")
+                buffer[:] = rest
+                self._reply(client, self._answer_line(line))
+            if len(buffer) >= MAX_REQUEST:
+                self._reply(client, {"ok": False, "error": str(ControlRefusal.TOO_LARGE),
+                                     "detail": f"a request is at most {MAX_REQUEST} octets"})
+                buffer.clear()
+                self._closing.add(client)
+                with contextlib.suppress(OSError):
+                    client.shutdown(socket.SHUT_WR)
+
+    def _answer_line(self, line: bytes) -> dict[str, Any]:
+        try:
+            request = json.loads(line)
+        except ValueError as error:
+            return {"ok": False, "error": str(ControlRefusal.NOT_JSON), "detail": str(error)}
+        return self.control.answer(request)
+
+    def _reply(self, client: socket.socket, answer: dict[str, Any]) -> None:
+        try:
+            client.sendall(json.dumps(answer).encode() + b"\n")
+        except OSError:
+            self._drop(client)
+
+    def _drop(self, client: socket.socket) -> None:
+        self._clients.pop(client, None)
+        self._closing.discard(client)
+        client.close()
