@@ -85,6 +85,11 @@ class ClientNode(Party):
         self._wanted.append((recipient, amount))
         return self._next_transfer(now)
 
+    def fetch_received(self, authority: bytes, now: float) -> list[AppAction]:
+        """Collect, page by page, the certificates of transfers to us that
+        `authority` executed: a payer's hand-over may never have come."""
+        return self._engine(self.engine.fetch_received(authority), now)
+
     # -- inputs --------------------------------------------------------------
 
     def _on_timer(self, key: TimerKey, now: float) -> list[AppAction]:
@@ -144,6 +149,9 @@ class ClientNode(Party):
             elif isinstance(action, engine_actions.Confirmed):
                 out.append(TransferConfirmed(now, action.certificate.value.transfer.sequence_number))
                 out += self._next_transfer(now)
+            elif isinstance(action, engine_actions.Credited):
+                t = action.certificate.value.transfer
+                out.append(CertificateReceived(now, t.sender, t.sequence_number, t.amount))
             else:
                 out.append(ReplyIgnored(now, action.authority, action.reason))
         return out

@@ -12,6 +12,14 @@ Rules (FastPay paper section 3, reference authority.rs):
   the certificate. A replay returns the account info without change.
 - Account info requests return balance, next sequence number, pending
   vote, a confirmed certificate and received certificates on request.
+  Unlike the reference, which returns every received certificate past
+  the first `request_received_transfers_excluding_first_nth`, a reply
+  carries at most MAX_RECEIVED_BYTES_PER_REPLY of them (at least one):
+  info requests are public and a few dozen octets, so an unbounded reply
+  lets anyone draw half a megabyte across the mesh with one request (and
+  past 255 fragments the reply cannot be sent at all). The client asks
+  again past what it got (`Client.fetch_received`); a cut page is
+  counted as `info_page`.
 
 Group commit: `handle_batch` processes messages in one SQLite transaction
 and returns the replies only after it has committed, so a reply never
@@ -61,6 +69,10 @@ from .messages import (
 from .store import AccountState, AuthorityStore, StoreError
 from .wire import BincodeError, decode_message, encode_message, signing_bytes
 
+# Encoded received certificates per info reply: a few fragments (about 18
+# certificates of a 4-authority committee, 3 of a 32-authority one).
+MAX_RECEIVED_BYTES_PER_REPLY = 8 * 1024
+
 
 class Outcome(StrEnum):
     """What the engine did with a message it accepted."""
@@ -70,6 +82,8 @@ class Outcome(StrEnum):
     CONFIRMATION = "confirmation"
     REPEATED_CONFIRMATION = "repeated_confirmation"
     INFO = "info"
+    # Account info whose received certificates stop at the per-reply cap.
+    INFO_PAGE = "info_page"
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,10 +346,13 @@ class Authority:
                     f" (the account's next sequence number is {account.next_sequence_number})",
                 )
         received: tuple[CertifiedTransferOrder, ...] = ()
-        if request.request_received_transfers_excluding_first_nth is not None:
-            received = tuple(
-                self.store.received_certificates(request.sender, request.request_received_transfers_excluding_first_nth)
-            )
+        outcome = Outcome.INFO
+        skip = request.request_received_transfers_excluding_first_nth
+        if skip is not None:
+            page = self.store.received_certificates(request.sender, skip, MAX_RECEIVED_BYTES_PER_REPLY)
+            received = page.certificates
+            if not page.complete:
+                outcome = Outcome.INFO_PAGE
         return Processed(AccountInfoResponse(
             sender=request.sender,
             balance=account.balance,
@@ -343,4 +360,4 @@ class Authority:
             pending_confirmation=account.pending,
             requested_certificate=requested,
             requested_received_transfers=received,
-        ), Outcome.INFO)
+        ), outcome)

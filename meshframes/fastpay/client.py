@@ -20,6 +20,11 @@ Lagging authorities are brought up to date on the way: one that reports a
 missing earlier confirmation, or a different sequence number, gets the
 client's earlier certificates; one that reports insufficient funding gets
 the certificates the client has received.
+
+The certificates of transfers to the client can be fetched from an
+authority (`fetch_received`): authorities cap each info reply, so the
+client asks again past what it got, page by page, until a page comes back
+empty.
 """
 
 from __future__ import annotations
@@ -68,6 +73,7 @@ class IgnoreReason(StrEnum):
     CONFIRMATION_REFUSED = "confirmation refused"
     UNEXPECTED_WHILE_CONFIRMING = "unexpected reply while confirming"
     ACK_FROM_OUTSIDE_COMMITTEE = "acknowledgement from outside the committee"
+    BAD_RECEIVED_CERTIFICATE = "received certificate failed its checks"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +110,14 @@ class Confirmed:
 
 
 @dataclass(frozen=True, slots=True)
+class Credited:
+    """A transfer to us, found while fetching received certificates and
+    credited for the first time."""
+
+    certificate: CertifiedTransferOrder
+
+
+@dataclass(frozen=True, slots=True)
 class Ignored:
     authority: bytes
     reason: str
@@ -111,7 +125,7 @@ class Ignored:
 
 Action = (
     SendToAuthority | DeliverCertificate | RetryAt | Certified | Confirmed |
-    Ignored
+    Credited | Ignored
 )
 
 
@@ -149,6 +163,11 @@ class Client:
         self._helped: dict[tuple[bytes, str], float] = {}
         self._interval = retry_interval
         self._deadline: float | None = None
+        # Received certificates fetched so far from each authority (each
+        # numbers them in its own execution order), and the authorities
+        # whose next page we are waiting for.
+        self._received_offset: dict[bytes, int] = {}
+        self._paging: set[bytes] = set()
 
     # ---- state ----
 
@@ -216,15 +235,52 @@ class Client:
         check_certificate(certificate, self.committee)
         return self.store.record_received(certificate)
 
+    def fetch_received(self, authority: bytes) -> list[Action]:
+        """Ask `authority` for the certificates of transfers to us, from
+        where the last page it sent stopped. Each page that arrives is
+        verified and credited and the next one asked for, until one comes
+        back empty. A lost page stops the paging; calling again resumes
+        it."""
+        self._paging.add(authority)
+        return [self._page_request(authority)]
+
     # ---- input ----
 
     def receive(self, authority: bytes, message: SerializedMessage, now: float) -> list[Action]:
         """A reply from `authority` (the sender as the transport knows it)."""
+        paged: list[Action] = []
+        if (isinstance(message, AccountInfoResponse) and authority in self._paging
+                and message.sender == self.address):
+            # Its received certificates are the page; the rest of it is
+            # account info like any other, for the transfer in progress.
+            paged = self._receive_page(authority, message.requested_received_transfers)
+            if self.phase is Phase.IDLE:
+                return paged
         if self.phase is Phase.VOTING:
-            return self._receive_voting(authority, message, now)
+            return paged + self._receive_voting(authority, message, now)
         if self.phase is Phase.CONFIRMING:
-            return self._receive_confirming(authority, message, now)
+            return paged + self._receive_confirming(authority, message, now)
         return self._ignore(authority, IgnoreReason.NO_TRANSFER_IN_PROGRESS)
+
+    def _receive_page(self, authority: bytes, page: tuple[CertifiedTransferOrder, ...]) -> list[Action]:
+        if not page:
+            self._paging.discard(authority)
+            return []
+        self._received_offset[authority] = self._received_offset.get(authority, 0) + len(page)
+        actions: list[Action] = []
+        for certificate in page:
+            try:
+                if self.receive_certificate(certificate):
+                    actions.append(Credited(certificate))
+            except Rejection as rejection:
+                actions += self._ignore(authority, IgnoreReason.BAD_RECEIVED_CERTIFICATE, rejection.reason,
+                                        kind=rejection.kind.name)
+        return actions + [self._page_request(authority)]
+
+    def _page_request(self, authority: bytes) -> SendToAuthority:
+        skip = self._received_offset.get(authority, 0)
+        return SendToAuthority(authority, AccountInfoRequest(
+            sender=self.address, request_received_transfers_excluding_first_nth=skip))
 
     def on_timer(self, now: float) -> list[Action]:
         """Resend to the authorities that have not answered yet, backing off."""

@@ -77,6 +77,15 @@ class AccountState:
     pending: SignedTransferOrder | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ReceivedPage:
+    """One page of an account's received certificates; `complete` when no
+    more follow it."""
+
+    certificates: tuple[CertifiedTransferOrder, ...]
+    complete: bool
+
+
 def _decode_row(blob: bytes, decoder: Callable[[bytes, int], tuple[T, int]], what: str) -> T:
     value, end = decoder(blob, 0)
     if end != len(blob):
@@ -214,12 +223,24 @@ class AuthorityStore:
         ).fetchone()
         return None if row is None else _decode_row(row[0], decode_certificate, "certificate")
 
-    def received_certificates(self, recipient: bytes, skip: int = 0) -> list[CertifiedTransferOrder]:
+    def received_certificates(self, recipient: bytes, skip: int = 0,
+                              max_bytes: int | None = None) -> ReceivedPage:
+        """The certificates of transfers to `recipient` after the first
+        `skip`, in execution order, as many as fit in `max_bytes` of
+        encoded certificates (at least one, so paging always advances)."""
         rows = self._db.execute(
             "SELECT certificate FROM certificate WHERE recipient = ? ORDER BY id LIMIT -1 OFFSET ?",
             (recipient, min(skip, SQLITE_INTEGER_MAX)),
         )
-        return [_decode_row(blob, decode_certificate, "certificate") for (blob,) in rows]
+        page: list[CertifiedTransferOrder] = []
+        size = 0
+        # Rows come from the cursor one by one: a page never loads the rest.
+        for (blob,) in rows:
+            size += len(blob)
+            if page and max_bytes is not None and size > max_bytes:
+                return ReceivedPage(tuple(page), complete=False)
+            page.append(_decode_row(blob, decode_certificate, "certificate"))
+        return ReceivedPage(tuple(page), complete=True)
 
     def all_certificates(self) -> list[CertifiedTransferOrder]:
         rows = self._db.execute("SELECT certificate FROM certificate ORDER BY id")

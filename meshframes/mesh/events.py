@@ -86,6 +86,7 @@ class MeshRefusal(StrEnum):
     PREP_DRAFT_ADDRESS_ORDER = "prep-draft-address-order"
     PREP_NO_ROUTE = "prep-no-route"
     PREQ_QUEUE_FULL = "preq-queue-full"
+    PREQ_OVER_BUDGET = "preq-over-budget"
     # Forwarding (14.11)
     MESH_CONTROL_MODE_UNSUPPORTED = "mesh-control-mode-unsupported"
     OWN_FRAME_RETURNED = "own-frame-returned"

@@ -155,6 +155,7 @@ class Forwarder:
             return [Transmit(frame)]
         next_hop = self.paths.next_hop(dst, now)
         if next_hop is not None:
+            self.paths.use(dst)
             return [Transmit(_readdress(frame, next_hop, self.mac))] + self.hwmp.refresh(dst, now)
         queue = self._pending.setdefault(dst, deque())
         actions: list[Action] = []
@@ -171,6 +172,7 @@ class Forwarder:
         if not queue or next_hop is None:
             return []
         del self._pending[dst]
+        self.paths.use(dst)
         return [Transmit(_readdress(f, next_hop, self.mac)) for f in queue]
 
     def path_failed(self, dst: bytes) -> list[Action]:

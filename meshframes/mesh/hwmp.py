@@ -22,6 +22,16 @@ Departures from Linux, each on purpose:
   the queue is full the new PERR is dropped and counted, as Linux would.
 - A PREP whose two addresses are in the ns-3 draft order (the PREQ
   originator first) is recognised from the reverse path its PREQ built.
+- Each transmitter has a budget of new paths (a token bucket: a burst of
+  NEW_PATH_BURST, refilled at NEW_PATHS_PER_SECOND). A PREQ or PREP that
+  teaches a new path, or re-teaches one learned over budget, while its
+  transmitter is over budget is still learned, but marked as flood so a
+  full path table evicts it first (pathtable.py), and such a PREQ is not
+  forwarded. Linux has no such bound (mesh_hwmp.c only rate-limits the
+  PREQs a node originates): there a PREQ flood from one peer with made-up
+  originators fills the table, refuses every real new path and is
+  rebroadcast by every node. Refreshes of paths already known are never
+  charged, so real traffic through a busy neighbour is not slowed.
 """
 
 from __future__ import annotations
@@ -61,6 +71,11 @@ MAX_PREQ_QUEUE_LEN = 64  # Linux
 MAX_PERR_QUEUE_LEN = 64
 MAX_SANE_SN_DELTA = 32  # Linux: a bigger jump means the peer restarted
 _PREQS_REMEMBERED = 1024
+# Per transmitter: new paths taught at once, and per second after that. A
+# neighbour sees a few new originators a second as stations join; a burst
+# covers a whole mesh starting at once.
+NEW_PATH_BURST = 64
+NEW_PATHS_PER_SECOND = 16.0
 
 # Linux's PREQ queue flags.
 PREQ_Q_F_START = 0x1
@@ -92,6 +107,9 @@ class Hwmp:
         self._perr_queue: OrderedDict[tuple[bytes, bytes], tuple[int, PerrDestination]] = OrderedDict()
         # (PREQ originator, target) -> until when we remember forwarding it.
         self._preqs_seen: OrderedDict[tuple[bytes, bytes], float] = OrderedDict()
+        # Transmitter -> (new-path tokens left, when counted); one entry per
+        # established peer (HWMP takes frames from no one else).
+        self._new_path_budget: dict[bytes, tuple[float, float]] = {}
 
     # -- input ------------------------------------------------------------
 
@@ -134,7 +152,7 @@ class Hwmp:
 
     def resolve(self, dst: bytes, now: float) -> list[Action]:
         """mesh_nexthop_resolve: no usable path to dst, start discovering."""
-        path = self._lookup(dst, now) or self.paths.add(dst)
+        path = self._lookup(dst, now) or self.paths.add(dst, now)
         if path is None:
             return [Refused(MeshRefusal.PATH_TABLE_FULL, dst.hex(":"))]
         if path.flags & PathFlags.RESOLVING:
@@ -183,6 +201,7 @@ class Hwmp:
 
     def flush_peer(self, peer: bytes) -> list[Action]:
         """The peering left ESTAB: forget paths through it (no PERR, as Linux)."""
+        self._new_path_budget.pop(peer, None)
         return [PathChanged(dst, None, MAX_METRIC, 0, 0) for dst in self.paths.flush_by_next_hop(peer)]
 
     # -- route update: the single writer ----------------------------------
@@ -209,8 +228,9 @@ class Hwmp:
         else:
             path = self._lookup(orig, now)
             fresh = True
+            flood = (path is None or path.from_flood) and not self._charge_new_path(ta, now)
             if path is None:
-                path = self.paths.add(orig)
+                path = self.paths.add(orig, now)
                 if path is None:
                     out.append(Refused(MeshRefusal.PATH_TABLE_FULL, orig.hex(":")))
                     return None
@@ -232,14 +252,14 @@ class Hwmp:
                     out.append(Refused(MeshRefusal.HWMP_STALE_SN, f"{orig.hex(':')} sn {orig_sn} vs {path.sn}"))
             process = fresh
             if fresh:
-                self.paths.learn(path, ta, orig_sn, new_metric, hop_count + 1, exp_time)
+                self.paths.learn(path, ta, orig_sn, new_metric, hop_count + 1, exp_time, from_flood=flood)
                 self._peer_refreshed(ta)
                 out.append(PathChanged(orig, ta, new_metric, orig_sn, hop_count + 1))
         if orig != ta:
             path = self._lookup(ta, now)
             fresh = True
             if path is None:
-                path = self.paths.add(ta)
+                path = self.paths.add(ta, now)
                 fresh = path is not None
             elif path.flags & PathFlags.FIXED or (path.flags & PathFlags.ACTIVE and (
                     not is_metric_better(last_hop, path.metric) if path.next_hop != ta
@@ -250,6 +270,14 @@ class Hwmp:
                 self._peer_refreshed(ta)
                 out.append(PathChanged(ta, ta, last_hop, path.sn, 1))
         return new_metric if process else None
+
+    def _charge_new_path(self, ta: bytes, now: float) -> bool:
+        """Take one new path from `ta`'s budget; False when it is spent."""
+        tokens, since = self._new_path_budget.get(ta, (float(NEW_PATH_BURST), now))
+        tokens = min(float(NEW_PATH_BURST), tokens + (now - since) * NEW_PATHS_PER_SECOND)
+        charged = tokens >= 1.0
+        self._new_path_budget[ta] = (tokens - 1.0 if charged else tokens, now)
+        return charged
 
     def _peer_refreshed(self, ta: bytes) -> None:
         peer = self.peers.get(ta)
@@ -278,6 +306,8 @@ class Hwmp:
             return out
         cfg = self.config
         orig = preq.originator_addr
+        learned = self.paths.lookup(orig)
+        over_budget = learned is not None and learned.from_flood
         forward_targets: list[PreqTarget] = []
         root_path = None
         for target in preq.targets:
@@ -319,6 +349,10 @@ class Hwmp:
                             orig, preq.originator_sn)
                 out.append(Transmit(path_selection(hdr.addr2, self.mac, prep)))
         if not forward_targets:
+            return out
+        if over_budget:
+            # Answered where we are the target, but not spread further.
+            out.append(Refused(MeshRefusal.PREQ_OVER_BUDGET, f"{orig.hex(':')} from {hdr.addr2.hex(':')}"))
             return out
         if preq.ttl <= 1:
             out.append(Refused(MeshRefusal.HWMP_TTL_EXPIRED, "PREQ"))
@@ -446,7 +480,7 @@ class Hwmp:
             return []
         ta = hdr.addr2
         new_metric = add_metric(rann.metric, self.peers.metric(ta))
-        path = self._lookup(rann.root_addr, now) or self.paths.add(rann.root_addr)
+        path = self._lookup(rann.root_addr, now) or self.paths.add(rann.root_addr, now)
         if path is None:
             return [Refused(MeshRefusal.PATH_TABLE_FULL, rann.root_addr.hex(":"))]
         if not sn_lt(path.sn, rann.root_sn) and not (path.sn == rann.root_sn and new_metric < path.rann_metric):

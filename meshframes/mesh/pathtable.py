@@ -7,11 +7,23 @@ only its route update calls (Linux: "hwmp_route_info_get ... is the only
 place where path routing information is updated"); sequence numbers also
 change through `deactivate` (PERR, lost link), `note_sn` (a newer target
 SN seen in a PREQ) and `learn_root` (RANN), all called by HWMP alone.
-Everything else reads.
+Everything else reads, except two notes that are not routing information:
+precursors, and `use` (our own traffic goes this way).
+
+Room for paths in use (a departure from Linux): mesh_pathtbl.c refuses a
+new path once MESH_MAX_MPATHS are held, and keeps an expired path for
+MESH_PATH_EXPIRE (10 minutes). A PREQ flood from made-up originators then
+locks every new path out for the flood and 10 minutes after. Here a full
+table first evicts the least useful path: one learned while its
+transmitter was over its new-path rate (HWMP decides that) and never
+carrying our own traffic, oldest first; then an expired one, the longest
+expired first. Only when neither exists is a new path refused. Paths being
+resolved or fixed are never evicted.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -54,6 +66,9 @@ class MeshPath:
     rann_snd_addr: bytes | None = None
     rann_metric: int = 0
     last_preq_to_root: float = float("-inf")
+    # Learned while its transmitter was over its new-path rate (HWMP), and
+    # no frame of ours has gone this way since: first to go when full.
+    from_flood: bool = False
 
     def usable(self, now: float) -> bool:
         return bool(self.flags & PathFlags.ACTIVE) and self.next_hop is not None and now < self.exp_time
@@ -63,6 +78,9 @@ class PathTable:
     def __init__(self, max_paths: int = MAX_PATHS) -> None:
         self.max_paths = max_paths
         self._paths: dict[bytes, MeshPath] = {}
+        # Destinations of the paths with `from_flood` set, oldest first.
+        self._flood: OrderedDict[bytes, None] = OrderedDict()
+        self.evicted = 0
 
     def __len__(self) -> int:
         return len(self._paths)
@@ -73,14 +91,41 @@ class PathTable:
     def lookup(self, dst: bytes) -> MeshPath | None:
         return self._paths.get(dst)
 
-    def add(self, dst: bytes) -> MeshPath | None:
-        """The path to dst, created if there is room; None when full."""
+    def add(self, dst: bytes, now: float) -> MeshPath | None:
+        """The path to dst, created if there is room (made by evicting the
+        least useful path if need be); None when full of paths in use."""
         path = self._paths.get(dst)
         if path is None:
-            if len(self._paths) >= self.max_paths:
+            if len(self._paths) >= self.max_paths and not self._evict(now):
                 return None
             path = self._paths[dst] = MeshPath(dst)
         return path
+
+    def _evict(self, now: float) -> bool:
+        """Forget the least useful path to make room; False if none may go."""
+        keep = PathFlags.RESOLVING | PathFlags.REQ_QUEUED | PathFlags.FIXED
+        victim = next((dst for dst in self._flood if not self._paths[dst].flags & keep), None)
+        if victim is None:
+            expired = [p for p in self._paths.values() if now >= p.exp_time and not p.flags & keep]
+            if not expired:
+                return False
+            victim = min(expired, key=lambda p: p.exp_time).dst
+        self._forget(victim)
+        self.evicted += 1
+        return True
+
+    def _forget(self, dst: bytes) -> None:
+        del self._paths[dst]
+        self._flood.pop(dst, None)
+
+    def use(self, dst: bytes) -> None:
+        """Our own traffic goes to dst: its path is in use, whatever taught
+        it. Only the frames we originate count: a relayed frame can name any
+        destination, so relaying would let a flood shield its own paths."""
+        path = self._paths.get(dst)
+        if path is not None and path.from_flood:
+            path.from_flood = False
+            del self._flood[dst]
 
     def next_hop(self, dst: bytes, now: float) -> bytes | None:
         """Next hop of an active, unexpired path; None otherwise."""
@@ -88,9 +133,14 @@ class PathTable:
         return path.next_hop if path is not None and path.usable(now) else None
 
     def learn(self, path: MeshPath, next_hop: bytes, sn: int | None, metric: int, hop_count: int,
-              exp_time: float) -> bool:
+              exp_time: float, *, from_flood: bool = False) -> bool:
         """Install fresh routing information; the only writer of it.
-        Returns True when the next hop changed."""
+        `from_flood`: its transmitter was over its new-path rate. Returns
+        True when the next hop changed."""
+        self._flood.pop(path.dst, None)
+        path.from_flood = from_flood
+        if from_flood:
+            self._flood[path.dst] = None
         changed = path.next_hop != next_hop
         if changed:
             path.path_changes += 1
@@ -139,7 +189,7 @@ class PathTable:
         link left ESTAB; returns their destinations."""
         gone = [dst for dst, p in self._paths.items() if p.next_hop == next_hop and not p.flags & PathFlags.FIXED]
         for dst in gone:
-            del self._paths[dst]
+            self._forget(dst)
         return gone
 
     def expire(self, now: float) -> list[bytes]:
@@ -149,5 +199,5 @@ class PathTable:
                 if now >= p.exp_time + PATH_FORGET_AFTER
                 and not p.flags & (PathFlags.RESOLVING | PathFlags.FIXED)]
         for dst in gone:
-            del self._paths[dst]
+            self._forget(dst)
         return gone

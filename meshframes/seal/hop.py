@@ -30,7 +30,8 @@ is unchanged by a refused frame.
 
 from __future__ import annotations
 
-from collections import Counter
+import hashlib
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
@@ -51,6 +52,16 @@ from meshframes.seal.replay import ReplayWindow, Verdict
 
 PAIRWISE_KEY_IDS = (0, 1)  # 0, or 0/1 alternating with Extended Key ID (12.7.6)
 DEFAULT_REPLAY_WINDOW = 64
+# Temporal keys whose transmit PN is remembered by the key's digest, well
+# above the keys live at once (Linux's 32 peer links and a group key).
+TK_MEMORY = 256
+
+
+@dataclass(slots=True, eq=False)
+class PnCounter:
+    """The next PN of one temporal key, shared by every install of it."""
+
+    next_pn: int = 1
 
 
 @dataclass(slots=True, eq=False)
@@ -60,7 +71,15 @@ class TxKey:
     tk: bytes
     key_id: int
     cipher: AESCCM
-    next_pn: int = 1
+    counter: PnCounter = field(default_factory=PnCounter)
+
+    @property
+    def next_pn(self) -> int:
+        return self.counter.next_pn
+
+    @next_pn.setter
+    def next_pn(self, pn: int) -> None:
+        self.counter.next_pn = pn
 
 
 @dataclass(slots=True, eq=False)
@@ -95,6 +114,29 @@ class KeyStore:
         self._tx_group: TxKey | None = None
         self._rx_pairwise: dict[bytes, dict[int, RxKey]] = {}
         self._rx_group: dict[bytes, dict[int, RxKey]] = {}
+        # TK digest -> its PN counter, least recently installed first. The
+        # digest, not the key: a removed key's material is not kept.
+        self._pn_counters: OrderedDict[bytes, PnCounter] = OrderedDict()
+        # The highest next PN of any counter dropped from the memory: where
+        # a key not remembered starts.
+        self._pn_floor = 1
+
+    def _pn_counter(self, tk: bytes) -> PnCounter:
+        """The PN counter of `tk`, the one every install of it shares."""
+        digest = hashlib.sha256(tk).digest()
+        counter = self._pn_counters.pop(digest, None) or PnCounter(self._pn_floor)
+        self._pn_counters[digest] = counter
+        if len(self._pn_counters) > TK_MEMORY:
+            live = {id(counter)} | {id(key.counter) for key in self._tx_pairwise.values()}
+            if self._tx_group is not None:
+                live.add(id(self._tx_group.counter))
+            for old_digest, old in list(self._pn_counters.items()):
+                if len(self._pn_counters) <= TK_MEMORY:
+                    break
+                if id(old) not in live:
+                    del self._pn_counters[old_digest]
+                    self._pn_floor = max(self._pn_floor, old.next_pn)
+        return counter
 
     def _rx_entry(self, table: dict[bytes, dict[int, RxKey]], peer: bytes, tk: bytes, key_id: int,
                   floor: int = -1) -> RxKey:
@@ -108,13 +150,14 @@ class KeyStore:
     def install_pairwise(self, peer: bytes, tk: bytes, key_id: int = 0) -> bool:
         """Use `tk` (the link's MTK) with `peer` from now on, both ways.
         Returns False if exactly this key was already installed, in which
-        case PN and replay state are kept as they are."""
+        case PN and replay state are kept as they are; any other install
+        of a TK used before continues that TK's PN."""
         _check_key_id(key_id, PAIRWISE_KEY_IDS)
         current = self._tx_pairwise.get(bytes(peer))
         if current is not None and current.tk == tk and current.key_id == key_id:
             return False
         rx = self._rx_entry(self._rx_pairwise, peer, tk, key_id)
-        self._tx_pairwise[bytes(peer)] = TxKey(tk, key_id, rx.cipher)
+        self._tx_pairwise[bytes(peer)] = TxKey(tk, key_id, rx.cipher, self._pn_counter(tk))
         return True
 
     def install_group_tx(self, group_key: GroupKey) -> bool:
@@ -122,7 +165,8 @@ class KeyStore:
         current = self._tx_group
         if current is not None and current.tk == group_key.tk and current.key_id == group_key.key_id:
             return False
-        self._tx_group = TxKey(group_key.tk, group_key.key_id, ccmp.new_cipher(group_key.tk))
+        self._tx_group = TxKey(group_key.tk, group_key.key_id, ccmp.new_cipher(group_key.tk),
+                               self._pn_counter(group_key.tk))
         return True
 
     def install_group_rx(self, peer: bytes, group_key: GroupKey, rsc: int = -1) -> bool:

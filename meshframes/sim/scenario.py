@@ -184,6 +184,15 @@ class FastPayMesh:
         assert isinstance(app, ClientNode)
         self.net.command(payer.node, lambda now: app.transfer(key, amount, now), at)
 
+    def fetch_received(self, client: int, authority: int, at: float) -> None:
+        """Client number `client` fetches from authority number `authority`
+        the certificates of transfers to it, page by page."""
+        placed = self.parties[self.clients[client]]
+        app = placed.app
+        assert isinstance(app, ClientNode)
+        name = self.authority_ids[authority].public_key
+        self.net.command(placed.node, lambda now: app.fetch_received(name, now), at)
+
     def fail(self, node: int, at: float) -> None:
         self.net.fail(node, at)
         self.failed[node] = at

@@ -10,7 +10,7 @@ import pytest
 from fastpay_harness import certify, sign_order
 
 from meshframes.fastpay import ed25519
-from meshframes.fastpay.authority import Authority, AuthorityFailed
+from meshframes.fastpay.authority import MAX_RECEIVED_BYTES_PER_REPLY, Authority, AuthorityFailed, Outcome
 from meshframes.fastpay.committee import Identity, generate_committee
 from meshframes.fastpay.messages import (
     AccountInfoRequest,
@@ -352,7 +352,7 @@ def test_store_lookups_past_sqlite_integers_find_nothing(world: World, seq: int)
     store = world.authority.store
     assert store.vote_for(world.key(0), seq) is None
     assert store.confirmed_certificate(world.key(0), seq) is None
-    assert store.received_certificates(world.key(0), seq) == []
+    assert store.received_certificates(world.key(0), seq).certificates == ()
 
 
 def sabotage(db: Path, statements: list[str]) -> None:
@@ -425,3 +425,33 @@ def test_savepoint_undoes_one_message_inside_the_batch(world: World) -> None:
     reopened = world.restart()
     assert reopened.store.all_votes() == []
     assert reopened.account(world.key(2)).balance == 7  # type: ignore[union-attr]
+
+
+def test_info_reply_carries_one_bounded_page_of_received_certificates(world: World) -> None:
+    """Sixty received certificates (27 KB) for one account: an info request
+    with excluding_first_nth = 0 draws one page of at most
+    MAX_RECEIVED_BYTES_PER_REPLY, a few fragments, counted as info_page;
+    asking past each page walks the whole log in order, the last page
+    complete (info)."""
+    executed = []
+    for seq in range(60):
+        cert = certify(sign_order(world.accounts[0], world.key(2), 1, seq), world.auths[1:])
+        assert isinstance(world.authority.handle(ConfirmationOrder(transfer_certificate=cert)), AccountInfoResponse)
+        executed.append(cert)
+    fetched: list[CertifiedTransferOrder] = []
+    outcomes = []
+    while True:
+        processed = world.authority.process(AccountInfoRequest(
+            sender=world.key(2), request_received_transfers_excluding_first_nth=len(fetched)))
+        reply = processed.reply
+        assert isinstance(reply, AccountInfoResponse)
+        page = reply.requested_received_transfers
+        assert sum(len(encode_message(c)) - 4 for c in page) <= MAX_RECEIVED_BYTES_PER_REPLY
+        assert len(encode_message(reply)) <= MAX_RECEIVED_BYTES_PER_REPLY + 1024
+        outcomes.append(processed.outcome)
+        if not page:
+            break
+        fetched += page
+    assert fetched == executed
+    assert outcomes[0] is Outcome.INFO_PAGE and outcomes[-2:] == [Outcome.INFO, Outcome.INFO]
+    assert world.authority.accepted[Outcome.INFO_PAGE] == len(outcomes) - 2 >= 3

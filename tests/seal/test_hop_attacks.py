@@ -20,7 +20,8 @@ from meshframes.seal.errors import (
     UnknownKey,
     UnknownKeyId,
 )
-from meshframes.seal.hop import HopSealer
+from meshframes.seal.hop import TK_MEMORY, HopSealer
+from meshframes.seal.keys import GroupKey
 
 from .conftest import MAC_A, MAC_B, MAC_C, assert_counted_refusal, peer
 from .frames import BROADCAST, action, fastpay_body, fastpay_frame, mesh_data
@@ -247,3 +248,47 @@ def test_closed_peering_forgets_keys(mesh):
     sealed = mesh.a.seal(order_frame())
     mesh.b.keys.remove_peer(MAC_A)
     assert_refused(mesh.b, sealed, UnknownKey, SealReason.UNKNOWN_KEY)
+
+
+def test_pn_never_goes_back_for_the_same_tk(mesh):
+    """CCMP's nonce is (priority, A2, PN) without the key id: however a TK
+    comes back (another key id, another peer, the group, after a rotation,
+    after the peer was removed, after more keys than the store remembers),
+    no PN is ever sealed twice under it."""
+    tk = mesh.a.keys.tx_key(MAC_B).tk
+    other = bytes(range(16))
+    group_tk = mesh.group_a.tk
+    used: set[tuple[bytes, int]] = set()
+
+    def seal_some(receiver: bytes, count: int = 3) -> None:
+        for _ in range(count):
+            key = mesh.a.keys.tx_key(receiver)
+            pn = ccmp.parse_protected(mesh.a.seal(fastpay_frame(MAC_A, receiver, MAC_A, MAC_C, PAYLOAD)))[4]
+            assert (key.tk, pn) not in used
+            used.add((key.tk, pn))
+
+    seal_some(MAC_B)
+    mesh.a.keys.install_pairwise(MAC_B, tk, key_id=1)  # same TK, other key id
+    seal_some(MAC_B)
+    mesh.a.keys.install_pairwise(MAC_B, other)  # rotated away and back
+    seal_some(MAC_B)
+    mesh.a.keys.install_pairwise(MAC_B, tk)
+    seal_some(MAC_B)
+    mesh.a.keys.remove_peer(MAC_B)  # forgotten with the peer, then again
+    mesh.a.keys.install_pairwise(MAC_B, tk)
+    seal_some(MAC_B)
+    mesh.a.keys.install_pairwise(MAC_C, tk)  # the same TK for another peer
+    seal_some(MAC_C)
+    seal_some(MAC_B)
+    mesh.a.keys.install_group_tx(mesh.group_a.rotated())  # the group key rotated and back
+    mesh.a.keys.install_group_tx(GroupKey(group_tk, mesh.group_a.key_id))
+    seal_some(BROADCAST)
+    mesh.a.keys.install_pairwise(MAC_C, group_tk)  # the group TK as a pairwise one
+    seal_some(MAC_C)
+    mesh.a.keys.remove_peer(MAC_B)
+    mesh.a.keys.remove_peer(MAC_C)
+    for n in range(TK_MEMORY + 8):  # more keys than the store remembers
+        mesh.a.keys.install_pairwise(MAC_C, n.to_bytes(16, "big"))
+    mesh.a.keys.install_pairwise(MAC_B, tk)
+    seal_some(MAC_B)
+    assert len(used) == 30
