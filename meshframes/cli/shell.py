@@ -88,9 +88,10 @@ class Shell(cmd.Cmd):
             self._set_prompt()
         return self.failed
 
-    def interactive(self) -> int:
+    def interactive(self) -> None:
         """The prompt, with readline's line editing, history (kept across
-        sessions in MESHFRAMES_SHELL_HISTORY) and tab completion."""
+        sessions in MESHFRAMES_SHELL_HISTORY) and tab completion. A failed
+        command was said on stderr and the person saw it: leaving exits 0."""
         import readline
 
         history = Path(os.environ.get("MESHFRAMES_SHELL_HISTORY",
@@ -113,7 +114,6 @@ class Shell(cmd.Cmd):
             history.parent.mkdir(parents=True, exist_ok=True)
             readline.set_history_length(1000)
             readline.write_history_file(history)
-        return self.failed
 
     def onecmd(self, line: str) -> bool:
         try:
@@ -573,7 +573,9 @@ def shell(ctx: click.Context, *, sim: bool, sockets: tuple[str, ...], script: IO
           failing: int, fail_at: float | None, duration: float, no_seal: bool) -> None:
     """Look at a mesh and make payments: status, peers, paths, topology,
     authorities, balances, history, transfer; on a simulated mesh also
-    fail, recover, move, run and nodes. `help` inside lists them all."""
+    fail, recover, move, run and nodes. `help` inside lists them all.
+    On a terminal the prompt keeps its history in
+    ~/.local/state/meshframes/shell_history (or MESHFRAMES_SHELL_HISTORY)."""
     if sim == bool(sockets):
         raise click.UsageError("give --sim (a simulated mesh) or --connect SOCKET (running nodes), one of the two")
     if not sim:
@@ -602,12 +604,13 @@ def shell(ctx: click.Context, *, sim: bool, sockets: tuple[str, ...], script: IO
                 raise SystemExit(1) from None
         try:
             session = Shell(target, as_json=as_json)
+            failed = 0
             if script is not None:
                 failed = session.run_script(script)
             elif not sys.stdin.isatty():
                 failed = session.run_script(sys.stdin)
             else:
-                failed = session.interactive()
+                session.interactive()
         finally:
             target.close()
     if failed:

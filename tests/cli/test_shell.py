@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import select
 import subprocess
 import sys
@@ -298,3 +299,42 @@ def test_bad_options_and_missing_sockets(args: list[str], code: int, message: st
     assert message in result.stderr and "Traceback" not in result.stderr
     # A usage error is click's usage line and hint, then the one line.
     assert len([line for line in result.stderr.splitlines() if line]) <= 3
+
+
+def read_until(fd: int, text: str, timeout: float = 30.0) -> str:
+    """What the terminal shows up to `text`; fails, saying what it saw,
+    if `text` does not come in time."""
+    seen, deadline = "", time.monotonic() + timeout
+    while text not in seen:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        assert ready, f"the shell did not print {text!r}; it printed {seen[-300:]!r}"
+        seen += os.read(fd, 65536).decode(errors="replace")
+    return seen
+
+
+def test_on_a_terminal_the_prompt_completes_and_keeps_history(tmp_path: Path) -> None:
+    """On a real terminal (a pty): Tab completes a command, a bad command
+    is said and the prompt goes on, the history is written on quit, and
+    leaving exits 0."""
+    history = tmp_path / "history"
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the shell on the pty's terminal
+        os.environ.update(PYTHONPATH=str(REPO), MESHFRAMES_SHELL_HISTORY=str(history))
+        try:
+            os.execv(sys.executable, [sys.executable, "-c",
+                                      "import sys; from meshframes.cli import main; sys.exit(main())",
+                                      "shell", *SIM_ARGS])
+        finally:
+            os._exit(127)  # never back into pytest in the child
+    try:
+        read_until(fd, "C0 0.0s> ")
+        os.write(fd, b"ru\t 5\n")
+        assert "time 5" in read_until(fd, "C0 5.0s> ")
+        os.write(fd, b"fly\n")
+        assert "unknown command 'fly'" in read_until(fd, "C0 5.0s> ")
+        os.write(fd, b"quit\n")
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert history.read_text().split() == ["run", "5", "fly", "quit"]
