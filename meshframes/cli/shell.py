@@ -29,13 +29,14 @@ import click
 
 from meshframes.cli import console
 from meshframes.hosts.control_client import ControlTarget, NodeView, SocketTarget, TargetError
+from meshframes.mesh.peers import PlinkState
 from meshframes.sim.shell_session import SimTarget
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
     from rich.table import Table
 
-ESTAB = "ESTAB"  # PlinkState.ESTAB's value, as the control answers carry it
+ESTAB = PlinkState.ESTAB.value  # as the control answers carry a peering state
 # Commands that need the simulated mesh (`--sim`).
 SIM_ONLY = ("fail", "recover", "move", "run", "nodes")
 # Options that shape the simulated mesh: given without --sim they would be
@@ -64,8 +65,8 @@ def _cell(value: Any) -> str:
 class Shell(cmd.Cmd):
     """The commands; each `do_X` docstring is its help (first line: usage)."""
 
-    def __init__(self, target: ControlTarget, *, as_json: bool, stdin: IO[str] | None = None) -> None:
-        super().__init__(stdin=stdin)
+    def __init__(self, target: ControlTarget, *, as_json: bool) -> None:
+        super().__init__()
         self.target = target
         self.sim: SimTarget | None = target if isinstance(target, SimTarget) else None
         self.as_json = as_json

@@ -17,8 +17,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from meshframes.hosts.control_client import NodeView  # noqa: E402
+from meshframes.mesh.peers import PlinkState  # noqa: E402
 
-ESTAB = "ESTAB"
+ESTAB = PlinkState.ESTAB.value
 _ROLE_STYLE = {"authority": ("s", "#1f4e9c", 110), "client": ("o", "#2a9d4b", 80)}
 _OTHER_STYLE = (".", "#888888", 60)
 
