@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "inject": "meshframes.cli.inject:inject",
     "keys": "meshframes.cli.keys:keys",
     "replay": "meshframes.cli.replay:replay",
+    "shell": "meshframes.cli.shell:shell",
     "hwsim": "meshframes.cli.hwsim:hwsim",
     "sniff": "meshframes.cli.sniff:sniff",
 }

@@ -10,6 +10,9 @@ from rich.console import Console
 
 out = Console(markup=False, highlight=False, emoji=False)
 err = Console(stderr=True, markup=False, highlight=False, emoji=False)
+# stdout for a file or a pipe, where no terminal sets the width: wide
+# tables are printed whole rather than cut to 80 columns.
+out_wide = Console(markup=False, highlight=False, emoji=False, width=200)
 
 
 def error(text: str) -> None:

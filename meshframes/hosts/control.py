@@ -1,5 +1,6 @@
 """What a person asks a running node, and its answers: status, peers, paths,
-the parties it discovered, balances, history, and a transfer on demand.
+the parties it discovered, balances, history, the committee's accounts,
+and a transfer on demand.
 
 One request is a JSON object `{"command": NAME, ...arguments}`; its answer
 is `{"ok": true, "result": ...}` or `{"ok": false, "error": REASON,
@@ -157,6 +158,16 @@ class NodeControl:
                     for address, state in sorted(party.engine.accounts().items())}
         return {}
 
+    def accounts(self, _request: dict[str, Any]) -> list[dict[str, Any]]:
+        """The committee's funded accounts in committee order: an account's
+        number (what a person types to pay it) is its place in the
+        committee, the same at every node. A relay holds no committee."""
+        party = self.host.party
+        if party is None:
+            return []
+        return [{"number": j, "key": account.address.hex(), "genesis_balance": account.balance}
+                for j, account in enumerate(party.committee.accounts)]
+
     def history_of(self, request: dict[str, Any]) -> list[dict[str, Any]]:
         last = request.get("last", HISTORY_LIMIT)
         if not isinstance(last, int) or last < 0:
@@ -197,6 +208,7 @@ class NodeControl:
 
 
 _COMMANDS: dict[str, Callable[[NodeControl, dict[str, Any]], Any]] = {
+    "accounts": NodeControl.accounts,
     "status": NodeControl.status,
     "peers": NodeControl.peers,
     "paths": NodeControl.paths,

@@ -104,6 +104,14 @@ class Medium:
         self._all_static = self._all_static and isinstance(mobility, Static)
         return radio
 
+    def set_mobility(self, index: int, mobility: Mobility) -> None:
+        """Give a radio a new model of where it is (a node carried
+        elsewhere); the neighbour cache of an all-static field is rebuilt."""
+        self.radios[index].mobility = mobility
+        self._all_static = all(isinstance(r.mobility, Static) for r in self.radios)
+        self._static_neighbours = None
+        self._mix(b"mobility", struct.pack("<dI", self.scheduler.now, index))
+
     def set_link_loss(self, a: int, b: int, probability: float) -> None:
         self._link_loss[(a, b)] = self._link_loss[(b, a)] = probability
 

@@ -76,3 +76,17 @@ class Waypoints:
                 frac = (t - t0) / (t1 - t0) if t1 > t0 else 1.0
                 return (p0[0] + (p1[0] - p0[0]) * frac, p0[1] + (p1[1] - p0[1]) * frac)
         return self._end
+
+
+class Relocated:
+    """A node carried to `point` at time `at` (the shell's `move`): where
+    `before` put it until then, so that earlier instants stay true, and at
+    `point` from then on."""
+
+    def __init__(self, before: Mobility, at: float, point: Point) -> None:
+        self.before = before
+        self.at = at
+        self.point = point
+
+    def position(self, t: float) -> Point:
+        return self.point if t >= self.at else self.before.position(t)

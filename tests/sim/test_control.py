@@ -140,3 +140,12 @@ def test_the_socket_answers_json_lines_and_bounds_requests(mesh: FastPayMesh, tm
     finally:
         server.close()
     assert not Path(server.path).exists()
+
+
+def test_accounts_are_the_committee_in_order(mesh: FastPayMesh) -> None:
+    """Every party lists the committee's funded accounts, numbered in
+    committee order; a relay holds no committee."""
+    expected = [{"number": j, "key": a.public_key.hex(), "genesis_balance": b}
+                for j, (a, b) in enumerate(zip(mesh.account_ids, [100, 0], strict=True))]
+    for node in (mesh.clients[0], mesh.authorities[2]):
+        assert control_of(mesh, node).answer({"command": "accounts"}) == {"ok": True, "result": expected}
