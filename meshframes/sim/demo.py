@@ -9,6 +9,7 @@ belongs to the CLI; this module only builds, runs and measures.
 
 from __future__ import annotations
 
+import math
 import random
 import statistics
 from collections import Counter
@@ -20,6 +21,7 @@ from typing import TypeVar
 from meshframes.app.events import CertificateReceived, TransferCertified, TransferConfirmed, TransferStarted
 from meshframes.app.party import AppConfig
 from meshframes.codec.fastpay import MessageType
+from meshframes.sim.mobility import Point
 from meshframes.sim.scenario import FastPayMesh, Timeline
 
 E = TypeVar("E")
@@ -74,6 +76,29 @@ class TransferRecord:
     signers: tuple[int, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Link:
+    """Two live nodes within each other's radio range at one instant."""
+
+    a: int
+    b: int
+    length: float
+    peered: bool  # each side's peering with the other in ESTAB then
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The mesh at one instant, as the topology picture draws it: where
+    every node was, which were alive, the links between live nodes then,
+    and each node's walk over the whole run."""
+
+    at: float
+    positions: dict[int, Point]
+    alive: frozenset[int]
+    links: tuple[Link, ...]
+    walks: dict[int, list[Point]]
+
+
 class Demo:
     def __init__(self, workdir: str | Path, spec: DemoSpec, *, pcap: str | Path | None = None) -> None:
         self.spec = spec
@@ -102,6 +127,26 @@ class Demo:
         self.mesh.close()
 
     # -- results -------------------------------------------------------------
+
+    def snapshot(self, at: float) -> Snapshot:
+        """The mesh at virtual time `at`, from the mobility models (which
+        answer for past times), the failures and the peering transitions."""
+        mesh = self.mesh
+        radios = [n.radio for n in mesh.net.nodes]
+        here = {r.index: r.mobility.position(at) for r in radios}
+        alive = frozenset(r.index for r in radios if not (r.index in mesh.failed and at >= mesh.failed[r.index]))
+        peered = mesh.established_at(at)
+        links = []
+        for a in radios:
+            for b in radios:
+                length = math.dist(here[a.index], here[b.index])
+                # Within both ranges: each hears the other (the medium's disc
+                # is the transmitter's range).
+                if a.index < b.index and {a.index, b.index} <= alive and length <= min(a.radio_range,
+                                                                                       b.radio_range):
+                    links.append(Link(a.index, b.index, length, (a.index, b.index) in peered))
+        walks = {r.index: r.mobility.path(0.0, self.spec.duration) for r in radios}
+        return Snapshot(at, here, alive, tuple(links), walks)
 
     def transfers(self) -> list[TransferRecord]:
         mesh = self.mesh
