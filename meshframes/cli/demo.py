@@ -23,7 +23,7 @@ from meshframes.cli import console
 
 if TYPE_CHECKING:
     from meshframes.layers.dissect import FrameDecode
-    from meshframes.sim.demo import Demo, TransferRecord
+    from meshframes.sim.demo import Demo, Shortfall, TransferRecord
 
 
 def _duration(seconds: float | None) -> str:
@@ -60,7 +60,9 @@ def demo(*, seed: int, duration: float, authorities: int, clients: int, relays: 
     """Run FastPay over a simulated 802.11s mesh in which every node moves
     and authorities fail, then report transfers, latency in virtual time,
     hops, frames on the air by kind and every refusal by reason, and draw
-    the topology and a timeline."""
+    the topology and a timeline. Exits 1 if a transfer was not credited to
+    its recipient by the end of the run, with one line on stderr for each
+    saying where it stopped and why."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from meshframes.app.events import TransferConfirmed
@@ -107,7 +109,7 @@ def demo(*, seed: int, duration: float, authorities: int, clients: int, relays: 
     pictures: dict[str, str] = {}
     if not no_pictures:
         pictures = _draw(run, list(zip(stamps, decodes, strict=False)), out)
-    summary = _summary(run, records, analysis.by_kind, money, genesis, pcap, pictures)
+    summary = _summary(run, records, run.shortfalls(), analysis.by_kind, money, genesis, pcap, pictures)
     summary["air"]["malformed"] = analysis.malformed
     summary["air"]["undecoded"] = len(analysis.undecoded)
     if with_tshark:
@@ -118,14 +120,24 @@ def demo(*, seed: int, duration: float, authorities: int, clients: int, relays: 
         click.echo(json.dumps(summary))
     else:
         _tables(summary, records)
+    problems = [_shortfall_line(s) for s in summary["transfers"]["incomplete"]]
     if any(v != genesis for v in money.values()):
-        console.error("money was not conserved at every authority: this is a bug, please report it")
-        raise SystemExit(1)
+        problems.append("money was not conserved at every authority: this is a bug, please report it")
     if analysis.malformed or analysis.frames != run.mesh.net.medium.transmissions:
-        console.error(f"the air did not decode cleanly: {len(analysis.malformed)} malformed, "
-                      f"{analysis.frames} decoded of {run.mesh.net.medium.transmissions} sent")
+        problems.append(f"the air did not decode cleanly: {len(analysis.malformed)} malformed,"
+                        f" {analysis.frames} decoded of {run.mesh.net.medium.transmissions} sent")
+    for problem in problems:
+        console.error(problem)
+    if problems:
         raise SystemExit(1)
 
+
+def _shortfall_line(shortfall: dict[str, Any]) -> str:
+    """One line for a transfer that did not complete (from its --json entry)."""
+    seq = shortfall["sequence_number"]
+    return (f"transfer C{shortfall['payer']} -> C{shortfall['recipient']} of {shortfall['amount']}"
+            f" ({'no sequence number' if seq is None else f'sequence number {seq}'})"
+            f" not {shortfall['missing']}: {shortfall['why']}")
 
 def _draw(run: Demo, decodes: list[tuple[float, FrameDecode]], out: Path) -> dict[str, str]:
     try:
@@ -139,8 +151,8 @@ def _draw(run: Demo, decodes: list[tuple[float, FrameDecode]], out: Path) -> dic
     return {"topology": str(topology), "timeline": str(timeline)}
 
 
-def _summary(run: Demo, records: list[TransferRecord], by_kind: dict[str, int], money: dict[int, int], genesis: int,
-             pcap: Path, pictures: dict[str, str]) -> dict[str, Any]:
+def _summary(run: Demo, records: list[TransferRecord], shortfalls: list[Shortfall], by_kind: dict[str, int],
+             money: dict[int, int], genesis: int, pcap: Path, pictures: dict[str, str]) -> dict[str, Any]:
     from meshframes.sim.demo import latency_summary
 
     spec = run.spec
@@ -162,6 +174,9 @@ def _summary(run: Demo, records: list[TransferRecord], by_kind: dict[str, int], 
                       "sequence_number": r.sequence_number, "started": r.started, "certified": r.certified,
                       "confirmed": r.confirmed, "credited": r.credited, "signers": list(r.signers)}
                      for r in records],
+            "incomplete": [{"payer": s.record.payer, "recipient": s.record.recipient, "amount": s.record.amount,
+                            "sequence_number": s.record.sequence_number, "missing": s.missing, "why": s.why}
+                           for s in shortfalls],
         },
         "hops": {kind: dict(sorted(counts.items())) for kind, counts in run.hops_by_kind().items()},
         "air": {"pcap": str(pcap), "frames": sum(by_kind.values()),

@@ -54,6 +54,30 @@ def test_demo_refuses_more_failures_than_fastpay_tolerates(tmp_path: Path) -> No
     assert "at most f = 1 of 4" in result.output
 
 
+def test_demo_fails_and_says_which_transfers_did_not_complete(tmp_path: Path) -> None:
+    """Two clients in a square kilometre with no relays reach no authority:
+    the demo exits 1, and for each transfer says on stderr, in one line,
+    where it stopped and why; --json carries the same."""
+    args = ["demo", "--seed", "3", "--duration", "10", "--clients", "2", "--relays", "0", "--transfers", "2",
+            "--area", "1000x1000", "--no-pictures", "--out", str(tmp_path), "--json"]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 1, result.output
+    incomplete = json.loads(result.stdout)["transfers"]["incomplete"]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == len(incomplete) == 4
+    assert {(s["payer"], s["missing"], s["sequence_number"]) for s in incomplete} == {
+        (0, "certified", 0), (0, "started", None), (1, "certified", 0), (1, "started", None)}
+    for s, line in zip(incomplete, lines, strict=True):
+        assert line.startswith(f"error: transfer C{s['payer']} -> C{s['recipient']} of {s['amount']} ")
+        assert line.endswith(f" not {s['missing']}: {s['why']}")
+        if s["missing"] == "certified":
+            assert "(sequence number 0)" in line
+            assert "votes signed by no authority (a quorum needs weight 3)" in s["why"]
+        else:
+            assert "(no sequence number)" in line
+            assert f"still waiting behind C{s['payer']}'s transfer #0, unconfirmed when the run ended at 10 s" in s["why"]
+
+
 @pytest.mark.tshark
 def test_tshark_counts_the_demo_air_as_we_do(tmp_path: Path) -> None:
     """tshark, the independent oracle, finds as many frames of each 802.11s
