@@ -13,6 +13,7 @@ pictures.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,47 @@ if TYPE_CHECKING:
     from meshframes.sim.demo import Demo, Shortfall, TransferRecord
 
 
+# Limits that keep a run to minutes rather than hours: the simulation's
+# cost grows faster than the square of the node count (every flood reaches
+# every node and each frame is checked against every radio) and linearly
+# with virtual time; 40 nodes for 600 s take about five minutes.
+MAX_NODES = 40
+MAX_DURATION = 600.0
+# A field side below 10 m makes the random walk turn thousands of times a
+# second (each leg is drawn and kept); above 10 km nobody hears anybody.
+AREA_SIDE = (10.0, 10_000.0)
+
+
+class _Finite(click.FloatRange):
+    """A FloatRange that refuses nan, which passes its bounds (every
+    comparison with nan is false), and inf when unbounded."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        number: float = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"got {value!r}, expected a finite number", param, ctx)
+        return number
+
+
+class _Area(click.ParamType[tuple[float, float]]):
+    """WIDTHxHEIGHT in metres, each side within AREA_SIDE."""
+
+    name = "area"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[float, float]:
+        if isinstance(value, tuple):  # already converted: click asks that convert accept its own output
+            return value
+        try:
+            width, height = (float(v) for v in str(value).lower().split("x"))
+        except ValueError:
+            width = height = math.nan  # refused below, with the same message
+        low, high = AREA_SIDE
+        if not (low <= width <= high and low <= height <= high):
+            self.fail(f"got {value!r}, expected WIDTHxHEIGHT in metres, each side from {low:g} to {high:g},"
+                      f" e.g. 150x120", param, ctx)
+        return width, height
+
+
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"
@@ -34,18 +76,19 @@ def _duration(seconds: float | None) -> str:
 
 @click.command(short_help="FastPay over a moving, failing 802.11s mesh (simulated), with pictures.")
 @click.option("--seed", default=21, show_default=True, help="Everything (keys, walks, timing) follows from it.")
-@click.option("--duration", default=120.0, show_default=True, type=click.FloatRange(10.0),
+@click.option("--duration", default=120.0, show_default=True, type=_Finite(10.0, MAX_DURATION),
               help="Virtual seconds to simulate.")
-@click.option("--authorities", default=4, show_default=True, type=click.IntRange(1, 64))
-@click.option("--clients", default=6, show_default=True, type=click.IntRange(2, 200))
-@click.option("--relays", default=14, show_default=True, type=click.IntRange(0, 500),
-              help="Mesh points that only forward.")
+@click.option("--authorities", default=4, show_default=True, type=click.IntRange(1, 16))
+@click.option("--clients", default=6, show_default=True, type=click.IntRange(2, MAX_NODES))
+@click.option("--relays", default=14, show_default=True, type=click.IntRange(0, MAX_NODES),
+              help=f"Mesh points that only forward (at most {MAX_NODES} nodes in all).")
 @click.option("--transfers", default=3, show_default=True, type=click.IntRange(1, 100),
               help="Payments each client makes.")
-@click.option("--area", default="150x120", show_default=True, help="Field size in metres, WIDTHxHEIGHT.")
+@click.option("--area", default="150x120", show_default=True, type=_Area(),
+              help=f"Field size in metres, WIDTHxHEIGHT, each side from {AREA_SIDE[0]:g} to {AREA_SIDE[1]:g}.")
 @click.option("--failing", default=1, show_default=True, type=click.IntRange(0),
               help="Authorities switched off mid-run (at most f = (N-1)/3).")
-@click.option("--fail-at", type=click.FloatRange(0.0), default=None,
+@click.option("--fail-at", type=_Finite(0.0), default=None,
               help="Virtual time of the failure [default: a quarter of the duration].")
 @click.option("--no-seal", is_flag=True, help="Turn end-to-end sealing off (it is on by default).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out/demo"),
@@ -55,8 +98,8 @@ def _duration(seconds: float | None) -> str:
               help="Also count the air's frames by kind with tshark, the independent oracle (slower).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 def demo(*, seed: int, duration: float, authorities: int, clients: int, relays: int, transfers: int,
-         area: str, failing: int, fail_at: float | None, no_seal: bool, out: Path, no_pictures: bool, with_tshark: bool,
-         as_json: bool) -> None:
+         area: tuple[float, float], failing: int, fail_at: float | None, no_seal: bool, out: Path, no_pictures: bool,
+         with_tshark: bool, as_json: bool) -> None:
     """Run FastPay over a simulated 802.11s mesh in which every node moves
     and authorities fail, then report transfers, latency in virtual time,
     hops, frames on the air by kind and every refusal by reason, and draw
@@ -70,14 +113,13 @@ def demo(*, seed: int, duration: float, authorities: int, clients: int, relays: 
     from meshframes.layers.dissect import analyze
     from meshframes.sim.demo import Demo, DemoSpec
 
-    try:
-        width, height = (float(v) for v in area.lower().split("x"))
-    except ValueError:
-        raise click.BadParameter(f"got {area!r}, expected WIDTHxHEIGHT in metres, e.g. 150x120",
-                                 param_hint="--area") from None
+    nodes = authorities + clients + relays
+    if nodes > MAX_NODES:
+        raise click.UsageError(f"got {nodes} nodes ({authorities} authorities, {clients} clients, {relays} relays),"
+                               f" expected at most {MAX_NODES} in all: a bigger mesh takes hours to simulate")
     try:
         spec = DemoSpec(seed=seed, authorities=authorities, clients=clients, relays=relays, duration=duration,
-                        transfers_per_client=transfers, failing=failing, area=(width, height),
+                        transfers_per_client=transfers, failing=failing, area=area,
                         fail_at=duration / 4 if fail_at is None else fail_at, seal=not no_seal)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None

@@ -78,6 +78,37 @@ def test_demo_fails_and_says_which_transfers_did_not_complete(tmp_path: Path) ->
             assert f"still waiting behind C{s['payer']}'s transfer #0, unconfirmed when the run ended at 10 s" in s["why"]
 
 
+@pytest.mark.parametrize(("args", "says"), [
+    (["--area", "0x0"], "'0x0', expected WIDTHxHEIGHT in metres, each side from 10 to 10000"),
+    (["--area", "-5x10"], "'-5x10', expected WIDTHxHEIGHT in metres, each side from 10 to 10000"),
+    (["--area", "1e-9x1e-9"], "each side from 10 to 10000"),
+    (["--area", "nanx100"], "each side from 10 to 10000"),
+    (["--area", "infx100"], "each side from 10 to 10000"),
+    (["--area", "150"], "'150', expected WIDTHxHEIGHT"),
+    (["--area", "150x120x3"], "'150x120x3', expected WIDTHxHEIGHT"),
+    (["--area", "wide"], "'wide', expected WIDTHxHEIGHT"),
+    (["--duration", "nan"], "'nan', expected a finite number"),
+    (["--duration", "inf"], "10.0<=x<=600.0"),
+    (["--duration", "1e9"], "10.0<=x<=600.0"),
+    (["--duration", "5"], "10.0<=x<=600.0"),
+    (["--fail-at", "inf"], "'inf', expected a finite number"),
+    (["--relays", "-1"], "0<=x<=40"),
+    (["--relays", "100000"], "0<=x<=40"),
+    (["--clients", "100000"], "2<=x<=40"),
+    (["--authorities", "0"], "1<=x<=16"),
+    (["--relays", "40"], "got 50 nodes (4 authorities, 6 clients, 40 relays), expected at most 40 in all"),
+])
+def test_demo_refuses_sizes_it_cannot_simulate(tmp_path: Path, args: list[str], says: str) -> None:
+    """Sizes that would hang the run, crash it or take hours are usage
+    errors (exit 2), named with their limit in one line, before anything
+    runs."""
+    result = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path / "out"), *args], catch_exceptions=False)
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and says in errors[0], result.stderr
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.tshark
 def test_tshark_counts_the_demo_air_as_we_do(tmp_path: Path) -> None:
     """tshark, the independent oracle, finds as many frames of each 802.11s
