@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from meshframes.cli import console
+from meshframes.cli.params import AREA_SIDE, MAX_DURATION, Area, Finite
 
 if TYPE_CHECKING:
     from meshframes.layers.dissect import FrameDecode
-    from meshframes.sim.demo import Demo, TransferRecord
+    from meshframes.sim.demo import Demo, Shortfall, TransferRecord
 
 
 def _duration(seconds: float | None) -> str:
@@ -34,7 +35,7 @@ def _duration(seconds: float | None) -> str:
 
 @click.command(short_help="FastPay over a moving, failing 802.11s mesh (simulated), with pictures.")
 @click.option("--seed", default=21, show_default=True, help="Everything (keys, walks, timing) follows from it.")
-@click.option("--duration", default=120.0, show_default=True, type=click.FloatRange(10.0),
+@click.option("--duration", default=120.0, show_default=True, type=Finite(10.0, MAX_DURATION),
               help="Virtual seconds to simulate.")
 @click.option("--authorities", default=4, show_default=True, type=click.IntRange(1, 64))
 @click.option("--clients", default=6, show_default=True, type=click.IntRange(2, 200))
@@ -42,10 +43,11 @@ def _duration(seconds: float | None) -> str:
               help="Mesh points that only forward.")
 @click.option("--transfers", default=3, show_default=True, type=click.IntRange(1, 100),
               help="Payments each client makes.")
-@click.option("--area", default="150x120", show_default=True, help="Field size in metres, WIDTHxHEIGHT.")
+@click.option("--area", default="150x120", show_default=True, type=Area(),
+              help=f"Field size in metres, WIDTHxHEIGHT, each side from {AREA_SIDE[0]:g} to {AREA_SIDE[1]:g}.")
 @click.option("--failing", default=1, show_default=True, type=click.IntRange(0),
               help="Authorities switched off mid-run (at most f = (N-1)/3).")
-@click.option("--fail-at", type=click.FloatRange(0.0), default=None,
+@click.option("--fail-at", type=Finite(0.0), default=None,
               help="Virtual time of the failure [default: a quarter of the duration].")
 @click.option("--no-seal", is_flag=True, help="Turn end-to-end sealing off (it is on by default).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out/demo"),
@@ -55,12 +57,14 @@ def _duration(seconds: float | None) -> str:
               help="Also count the air's frames by kind with tshark, the independent oracle (slower).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 def demo(*, seed: int, duration: float, authorities: int, clients: int, relays: int, transfers: int,
-         area: str, failing: int, fail_at: float | None, no_seal: bool, out: Path, no_pictures: bool, with_tshark: bool,
-         as_json: bool) -> None:
+         area: tuple[float, float], failing: int, fail_at: float | None, no_seal: bool, out: Path, no_pictures: bool,
+         with_tshark: bool, as_json: bool) -> None:
     """Run FastPay over a simulated 802.11s mesh in which every node moves
     and authorities fail, then report transfers, latency in virtual time,
     hops, frames on the air by kind and every refusal by reason, and draw
-    the topology and a timeline."""
+    the topology and a timeline. Exits 1 if a transfer was not credited to
+    its recipient by the end of the run, with one line on stderr for each
+    saying where it stopped and why."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from meshframes.app.events import TransferConfirmed
@@ -69,13 +73,8 @@ def demo(*, seed: int, duration: float, authorities: int, clients: int, relays: 
     from meshframes.sim.demo import Demo, DemoSpec
 
     try:
-        width, height = (float(v) for v in area.lower().split("x"))
-    except ValueError:
-        raise click.BadParameter(f"got {area!r}, expected WIDTHxHEIGHT in metres, e.g. 150x120",
-                                 param_hint="--area") from None
-    try:
         spec = DemoSpec(seed=seed, authorities=authorities, clients=clients, relays=relays, duration=duration,
-                        transfers_per_client=transfers, failing=failing, area=(width, height),
+                        transfers_per_client=transfers, failing=failing, area=area,
                         fail_at=duration / 4 if fail_at is None else fail_at, seal=not no_seal)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
@@ -107,7 +106,7 @@ def demo(*, seed: int, duration: float, authorities: int, clients: int, relays: 
     pictures: dict[str, str] = {}
     if not no_pictures:
         pictures = _draw(run, list(zip(stamps, decodes, strict=False)), out)
-    summary = _summary(run, records, analysis.by_kind, money, genesis, pcap, pictures)
+    summary = _summary(run, records, run.shortfalls(), analysis.by_kind, money, genesis, pcap, pictures)
     summary["air"]["malformed"] = analysis.malformed
     summary["air"]["undecoded"] = len(analysis.undecoded)
     if with_tshark:
@@ -118,14 +117,24 @@ def demo(*, seed: int, duration: float, authorities: int, clients: int, relays: 
         click.echo(json.dumps(summary))
     else:
         _tables(summary, records)
+    problems = [_shortfall_line(s) for s in summary["transfers"]["incomplete"]]
     if any(v != genesis for v in money.values()):
-        console.error("money was not conserved at every authority: this is a bug, please report it")
-        raise SystemExit(1)
+        problems.append("money was not conserved at every authority: this is a bug, please report it")
     if analysis.malformed or analysis.frames != run.mesh.net.medium.transmissions:
-        console.error(f"the air did not decode cleanly: {len(analysis.malformed)} malformed, "
-                      f"{analysis.frames} decoded of {run.mesh.net.medium.transmissions} sent")
+        problems.append(f"the air did not decode cleanly: {len(analysis.malformed)} malformed,"
+                        f" {analysis.frames} decoded of {run.mesh.net.medium.transmissions} sent")
+    for problem in problems:
+        console.error(problem)
+    if problems:
         raise SystemExit(1)
 
+
+def _shortfall_line(shortfall: dict[str, Any]) -> str:
+    """One line for a transfer that did not complete (from its --json entry)."""
+    seq = shortfall["sequence_number"]
+    return (f"transfer C{shortfall['payer']} -> C{shortfall['recipient']} of {shortfall['amount']}"
+            f" ({'no sequence number' if seq is None else f'sequence number {seq}'})"
+            f" not {shortfall['missing']}: {shortfall['why']}")
 
 def _draw(run: Demo, decodes: list[tuple[float, FrameDecode]], out: Path) -> dict[str, str]:
     try:
@@ -139,8 +148,8 @@ def _draw(run: Demo, decodes: list[tuple[float, FrameDecode]], out: Path) -> dic
     return {"topology": str(topology), "timeline": str(timeline)}
 
 
-def _summary(run: Demo, records: list[TransferRecord], by_kind: dict[str, int], money: dict[int, int], genesis: int,
-             pcap: Path, pictures: dict[str, str]) -> dict[str, Any]:
+def _summary(run: Demo, records: list[TransferRecord], shortfalls: list[Shortfall], by_kind: dict[str, int],
+             money: dict[int, int], genesis: int, pcap: Path, pictures: dict[str, str]) -> dict[str, Any]:
     from meshframes.sim.demo import latency_summary
 
     spec = run.spec
@@ -162,6 +171,9 @@ def _summary(run: Demo, records: list[TransferRecord], by_kind: dict[str, int], 
                       "sequence_number": r.sequence_number, "started": r.started, "certified": r.certified,
                       "confirmed": r.confirmed, "credited": r.credited, "signers": list(r.signers)}
                      for r in records],
+            "incomplete": [{"payer": s.record.payer, "recipient": s.record.recipient, "amount": s.record.amount,
+                            "sequence_number": s.record.sequence_number, "missing": s.missing, "why": s.why}
+                           for s in shortfalls],
         },
         "hops": {kind: dict(sorted(counts.items())) for kind, counts in run.hops_by_kind().items()},
         "air": {"pcap": str(pcap), "frames": sum(by_kind.values()),

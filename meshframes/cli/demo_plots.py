@@ -1,7 +1,7 @@
 """The demo's pictures (matplotlib, Agg backend: files, no display):
 
-- topology: where every node was when one transfer was certified, who could
-  hear whom then, where each node walked over the run, the paths that
+- topology: where every node was when one transfer started, who could
+  hear whom then and who was peered, where each node walked over the run, the paths that
   transfer's orders took to the authorities, and the failed authorities;
 - timeline: every transfer from start to certificate to confirmation to
   the recipient's credit against virtual time, the latencies, and the air's
@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from meshframes.codec.fastpay import MessageType  # noqa: E402
 from meshframes.layers.dissect import FrameDecode  # noqa: E402
-from meshframes.sim.demo import Demo, TransferRecord  # noqa: E402
+from meshframes.sim.demo import Demo, Snapshot, TransferRecord  # noqa: E402
 
 _ROLE_STYLE = {"authority": ("s", "#1f4e9c", 110), "client": ("o", "#2a9d4b", 80), None: (".", "#888888", 40)}
 _KIND_GROUPS = {"beacon": "beacons", "peering-open": "peering", "peering-confirm": "peering",
@@ -62,24 +62,21 @@ def _order_paths(demo: Demo, record: TransferRecord) -> dict[int, list[tuple[flo
     return paths
 
 
-def topology_png(demo: Demo, path: Path) -> TransferRecord | None:
+def topology_png(demo: Demo, path: Path) -> Snapshot:
+    """Draw the mesh at the instant the highlighted transfer started (the
+    middle of the run if none is), from that instant's snapshot and
+    nothing else; the snapshot drawn."""
     mesh, spec = demo.mesh, demo.spec
     record = _highlight(demo)  # certified, so its start and certificate times are known
-    at = record.started if record is not None and record.started is not None else spec.duration / 2
-    radios = mesh.net.medium.radios
+    snap = demo.snapshot(record.started if record is not None and record.started is not None else spec.duration / 2)
+    here = snap.positions
     roles = {p.node: p.role for p in mesh.parties.values()}
-    failed_nodes = {mesh.authorities[i] for i in demo.failed}
     fig, ax = plt.subplots(figsize=(12, 7.6))
-    for radio in radios:
-        walk = [radio.mobility.position(t) for t in _frange(0.0, spec.duration, 1.0)]
+    for walk in snap.walks.values():
         ax.plot([p[0] for p in walk], [p[1] for p in walk], color="#cccccc", lw=0.6, zorder=1)
-    here = {r.index: r.mobility.position(at) for r in radios}
-    alive = {r.index for r in radios if not (r.index in failed_nodes and at >= spec.fail_at)}
-    for a in radios:
-        for b in radios:
-            if a.index < b.index and {a.index, b.index} <= alive and \
-                    math.dist(here[a.index], here[b.index]) <= min(a.radio_range, b.radio_range):
-                ax.plot(*zip(here[a.index], here[b.index], strict=False), color="#9bb7d4", lw=0.8, zorder=2)
+    for link in snap.links:
+        ax.plot(*zip(here[link.a], here[link.b], strict=False), color="#9bb7d4", zorder=2,
+                lw=1.2 if link.peered else 0.8, ls="-" if link.peered else ":")
     colours = plt.get_cmap("tab10")
     if record is not None:
         for i, hops in sorted(_order_paths(demo, record).items()):
@@ -95,22 +92,23 @@ def topology_png(demo: Demo, path: Path) -> TransferRecord | None:
         if party is not None:
             ax.annotate(f"{'A' if party.role == 'authority' else 'C'}{party.index}", (x, y), xytext=(5, 5),
                         textcoords="offset points", fontsize=9, zorder=6)
-        if index in failed_nodes:
+        if index not in snap.alive:
             ax.scatter([x], [y], marker="x", c="#d62728", s=260, linewidths=3, zorder=7)
     for role, label in (("authority", "authority"), ("client", "client"), (None, "relay")):
         marker, colour, size = _ROLE_STYLE[role]
         ax.scatter([], [], marker=marker, c=colour, s=size, label=label)
-    if demo.failed:
+    if len(snap.alive) < len(here):
         ax.scatter([], [], marker="x", c="#d62728", s=120, linewidths=3,
-                   label=f"failed at {spec.fail_at:g} s")
-    ax.plot([], [], color="#9bb7d4", label="in radio range now")
+                   label=f"failed (at {spec.fail_at:g} s)")
+    ax.plot([], [], color="#9bb7d4", lw=1.2, label="peered, in radio range now")
+    ax.plot([], [], color="#9bb7d4", lw=0.8, ls=":", label="in radio range now, not peered")
     ax.plot([], [], color="#cccccc", label="where nodes walked")
     ax.set_xlim(-5, spec.area[0] + 5)
     ax.set_ylim(-5, spec.area[1] + 5)
     ax.set_aspect("equal")
     ax.set_xlabel("x (m)")
     ax.set_ylabel("y (m)")
-    title = f"FastPay over 802.11s, seed {spec.seed}: the mesh at t = {at:.2f} s (virtual)"
+    title = f"FastPay over 802.11s, seed {spec.seed}: the mesh at t = {snap.at:.2f} s (virtual)"
     if record is not None and record.started is not None and record.certified is not None:
         title += (f"\nclient C{record.payer} pays C{record.recipient} {record.amount}: the paths its orders took"
                   f" (certified {1000 * (record.certified - record.started):.1f} ms later)")
@@ -119,7 +117,7 @@ def topology_png(demo: Demo, path: Path) -> TransferRecord | None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    return record
+    return snap
 
 
 def timeline_png(demo: Demo, decodes: list[tuple[float, FrameDecode]], path: Path) -> None:
@@ -176,6 +174,3 @@ def timeline_png(demo: Demo, decodes: list[tuple[float, FrameDecode]], path: Pat
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
-
-def _frange(start: float, stop: float, step: float) -> list[float]:
-    return [start + k * step for k in range(int((stop - start) / step) + 1)]

@@ -28,6 +28,7 @@ from typing import IO, TYPE_CHECKING, Any
 import click
 
 from meshframes.cli import console
+from meshframes.cli.params import MAX_DURATION, Area, Finite
 from meshframes.hosts.control_client import ControlTarget, NodeView, SocketTarget, TargetError
 from meshframes.mesh.peers import PlinkState
 from meshframes.sim.shell_session import SimTarget
@@ -532,17 +533,6 @@ class Shell(cmd.Cmd):
         self._done({"picture": str(path)})
 
 
-def _area(text: str) -> tuple[float, float]:
-    try:
-        width, height = (float(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise click.BadParameter(f"got {text!r}, expected WIDTHxHEIGHT in metres, e.g. 150x120",
-                                 param_hint="--area") from None
-    if not (math.isfinite(width) and math.isfinite(height) and width > 0 and height > 0):
-        raise click.BadParameter(f"got {text!r}, a field is wider and higher than 0 m", param_hint="--area")
-    return width, height
-
-
 @click.command(short_help="Look at a mesh and pay from a prompt: a simulated one (--sim) or running nodes.")
 @click.option("--sim", is_flag=True, help="Build the demo's simulated mesh (the options below shape it).")
 @click.option("--connect", "sockets", multiple=True, metavar="SOCKET",
@@ -558,19 +548,20 @@ def _area(text: str) -> tuple[float, float]:
 @click.option("--clients", default=6, show_default=True, type=click.IntRange(2, 200), help="--sim")
 @click.option("--relays", default=14, show_default=True, type=click.IntRange(0, 500),
               help="--sim: mesh points that only forward.")
-@click.option("--area", default="150x120", show_default=True, help="--sim: field size in metres, WIDTHxHEIGHT.")
+@click.option("--area", default="150x120", show_default=True, type=Area(),
+              help="--sim: field size in metres, WIDTHxHEIGHT.")
 @click.option("--transfers", default=0, show_default=True, type=click.IntRange(0, 100),
               help="--sim: payments each client makes on its own, as in the demo (you pay with `transfer`).")
 @click.option("--failing", default=0, show_default=True, type=click.IntRange(0),
               help="--sim: authorities switched off on their own at --fail-at (you can `fail` any node).")
-@click.option("--fail-at", type=click.FloatRange(0.0), default=None,
+@click.option("--fail-at", type=Finite(0.0), default=None,
               help="--sim: virtual time of that failure [default: a quarter of --duration].")
-@click.option("--duration", default=120.0, show_default=True, type=click.FloatRange(10.0),
+@click.option("--duration", default=120.0, show_default=True, type=Finite(10.0, MAX_DURATION),
               help="--sim: the span the clients' own payments are planned over.")
 @click.option("--no-seal", is_flag=True, help="--sim: turn end-to-end sealing off.")
 @click.pass_context
 def shell(ctx: click.Context, *, sim: bool, sockets: tuple[str, ...], script: IO[str] | None, as_json: bool,
-          timeout: float, seed: int, authorities: int, clients: int, relays: int, area: str, transfers: int,
+          timeout: float, seed: int, authorities: int, clients: int, relays: int, area: tuple[float, float], transfers: int,
           failing: int, fail_at: float | None, duration: float, no_seal: bool) -> None:
     """Look at a mesh and make payments: status, peers, paths, topology,
     authorities, balances, history, transfer; on a simulated mesh also
@@ -592,7 +583,7 @@ def shell(ctx: click.Context, *, sim: bool, sockets: tuple[str, ...], script: IO
             try:
                 spec = DemoSpec(seed=seed, authorities=authorities, clients=clients, relays=relays,
                                 duration=duration, transfers_per_client=transfers, failing=failing,
-                                area=_area(area), fail_at=duration / 4 if fail_at is None else fail_at,
+                                area=area, fail_at=duration / 4 if fail_at is None else fail_at,
                                 seal=not no_seal)
             except ValueError as error:
                 raise click.BadParameter(str(error)) from None

@@ -9,6 +9,7 @@ belongs to the CLI; this module only builds, runs and measures.
 
 from __future__ import annotations
 
+import math
 import random
 import statistics
 from collections import Counter
@@ -17,9 +18,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from meshframes.app.events import CertificateReceived, TransferCertified, TransferConfirmed, TransferStarted
+from meshframes.app.events import (
+    CertificateDeferred,
+    CertificateReceived,
+    Handled,
+    TransferCertified,
+    TransferConfirmed,
+    TransferNotStarted,
+    TransferStarted,
+)
 from meshframes.app.party import AppConfig
 from meshframes.codec.fastpay import MessageType
+from meshframes.fastpay.authority import Outcome
+from meshframes.sim.mobility import Point
 from meshframes.sim.scenario import FastPayMesh, Timeline
 
 E = TypeVar("E")
@@ -72,6 +83,41 @@ class TransferRecord:
     confirmed: float | None
     credited: float | None
     signers: tuple[int, ...]
+    refused: str | None = None  # why the client would not sign the order
+
+
+@dataclass(frozen=True, slots=True)
+class Shortfall:
+    """A transfer that did not complete: the stage it did not reach
+    ("started", "certified", "confirmed" or "credited") and the last thing
+    that happened to it, in words."""
+
+    record: TransferRecord
+    missing: str
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """Two live nodes within each other's radio range at one instant."""
+
+    a: int
+    b: int
+    length: float
+    peered: bool  # each side's peering with the other in ESTAB then
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The mesh at one instant, as the topology picture draws it: where
+    every node was, which were alive, the links between live nodes then,
+    and each node's walk over the whole run."""
+
+    at: float
+    positions: dict[int, Point]
+    alive: frozenset[int]
+    links: tuple[Link, ...]
+    walks: dict[int, list[Point]]
 
 
 class Demo:
@@ -103,6 +149,26 @@ class Demo:
 
     # -- results -------------------------------------------------------------
 
+    def snapshot(self, at: float) -> Snapshot:
+        """The mesh at virtual time `at`, from the mobility models (which
+        answer for past times), the failures and the peering transitions."""
+        mesh = self.mesh
+        radios = [n.radio for n in mesh.net.nodes]
+        here = {r.index: r.mobility.position(at) for r in radios}
+        alive = frozenset(r.index for r in radios if not (r.index in mesh.failed and at >= mesh.failed[r.index]))
+        peered = mesh.established_at(at)
+        links = []
+        for a in radios:
+            for b in radios:
+                length = math.dist(here[a.index], here[b.index])
+                # Within both ranges: each hears the other (the medium's disc
+                # is the transmitter's range).
+                if a.index < b.index and {a.index, b.index} <= alive and length <= min(a.radio_range,
+                                                                                       b.radio_range):
+                    links.append(Link(a.index, b.index, length, (a.index, b.index) in peered))
+        walks = {r.index: r.mobility.path(0.0, self.spec.duration) for r in radios}
+        return Snapshot(at, here, alive, tuple(links), walks)
+
     def transfers(self) -> list[TransferRecord]:
         mesh = self.mesh
         names = {a.name: i for i, a in enumerate(mesh.committee.authorities)}
@@ -110,12 +176,16 @@ class Demo:
         records = []
         for payer in range(self.spec.clients):
             node = mesh.clients[payer]
-            started = _events(mesh.timeline, TransferStarted, node)
+            # The client takes requests in order, each ending in one of
+            # these two: the k-th of them answers the k-th request.
+            outcomes = [e for n, e in mesh.timeline.events
+                        if n == node and isinstance(e, TransferStarted | TransferNotStarted)]
             certified = {e.sequence_number: e for e in _events(mesh.timeline, TransferCertified, node)}
             confirmed = {e.sequence_number: e.time for e in _events(mesh.timeline, TransferConfirmed, node)}
             mine = [p for p in self.plan if p[0] == payer]
             for k, (_, recipient, amount, at) in enumerate(mine):
-                begun = started[k] if k < len(started) else None
+                outcome = outcomes[k] if k < len(outcomes) else None
+                begun = outcome if isinstance(outcome, TransferStarted) else None
                 seq = begun.sequence_number if begun is not None else None
                 cert = certified.get(seq) if seq is not None else None
                 records.append(TransferRecord(
@@ -124,8 +194,54 @@ class Demo:
                     certified=cert.time if cert is not None else None,
                     confirmed=confirmed.get(seq) if seq is not None else None,
                     credited=credited.get((mesh.account_ids[payer].public_key, seq)) if seq is not None else None,
-                    signers=tuple(sorted(names[s] for s in cert.signers)) if cert is not None else ()))
+                    signers=tuple(sorted(names[s] for s in cert.signers)) if cert is not None else (),
+                    refused=outcome.reason if isinstance(outcome, TransferNotStarted) else None))
         return records
+
+    def shortfalls(self) -> list[Shortfall]:
+        """Every transfer that was not credited to its recipient by the end
+        of the run, with where it stopped and why."""
+        records = self.transfers()
+        return [Shortfall(r, *self._stopped(r, records)) for r in records if r.credited is None]
+
+    def _stopped(self, r: TransferRecord, records: list[TransferRecord]) -> tuple[str, str]:
+        mesh, end = self.mesh, f"the run ended at {self.spec.duration:g} s"
+        payer = mesh.account_ids[r.payer].public_key
+        if r.started is None:
+            if r.refused is not None:
+                return "started", f"requested at {r.requested:.2f} s; the client would not sign it: {r.refused}"
+            ahead = [o for o in records if o.payer == r.payer and o.started is not None and o.confirmed is None]
+            if ahead:
+                return "started", (f"requested at {r.requested:.2f} s; still waiting behind C{r.payer}'s transfer"
+                                   f" #{ahead[0].sequence_number}, unconfirmed when {end}")
+            return "started", f"requested at {r.requested:.2f} s; not taken up before {end}"
+        assert r.sequence_number is not None
+        failed = "".join(f"; A{i} failed at {self.spec.fail_at:g} s" for i in self.failed)
+        if r.certified is None:
+            voted = {i for i, n in enumerate(mesh.authorities) for e in _events(mesh.timeline, Handled, n)
+                     if e.sender == payer and e.sequence_number == r.sequence_number
+                     and e.outcome in (Outcome.ORDER, Outcome.REPEATED_ORDER)}
+            return "certified", (f"started at {r.started:.2f} s; votes signed by"
+                                 f" {self._weigh(sorted(voted))}{failed}")
+        if r.confirmed is None:
+            executed = mesh.executed_by(payer, r.sequence_number)
+            return "confirmed", (f"certified at {r.certified:.2f} s; executed by"
+                                 f" {self._weigh(executed)}{failed}")
+        deferred = [e.time for e in _events(mesh.timeline, CertificateDeferred, mesh.clients[r.payer])
+                    if e.sequence_number == r.sequence_number]
+        fate = (f"its timed resends gave up at {deferred[0]:.2f} s, waiting for C{r.recipient}'s announcement"
+                if deferred else "it was still being resent")
+        return "credited", (f"confirmed at {r.confirmed:.2f} s; the certificate never reached C{r.recipient}:"
+                            f" {fate} when {end}")
+
+    def _weigh(self, authorities: list[int]) -> str:
+        """"A0, A2 (weight 2 of the 3 a quorum needs)", or "no authority"."""
+        committee = self.mesh.committee
+        if not authorities:
+            return f"no authority (a quorum needs weight {committee.quorum_threshold})"
+        weight = sum(committee.authorities[i].weight for i in authorities)
+        return (f"{', '.join(f'A{i}' for i in authorities)} (weight {weight} of the"
+                f" {committee.quorum_threshold} a quorum needs)")
 
     def hops_by_kind(self) -> dict[str, Counter[int]]:
         """Hop counts of the unicast FastPay frames that reached their mesh

@@ -1,10 +1,14 @@
 """Node positions: fixed, or random waypoint (pick a point in the area and
-a speed, walk there in a straight line, pause, repeat), seeded."""
+a speed, walk there in a straight line, pause, repeat), seeded.
+
+A model answers for any time, past ones included: the pictures draw where
+nodes were and how they walked after the run is over."""
 
 from __future__ import annotations
 
 import math
 import random
+from bisect import bisect_left, bisect_right
 from typing import Protocol
 
 Point = tuple[float, float]
@@ -12,6 +16,11 @@ Point = tuple[float, float]
 
 class Mobility(Protocol):
     def position(self, t: float) -> Point: ...
+
+    def path(self, start: float, stop: float) -> list[Point]:
+        """The walk from `start` to `stop` as a polyline: the position at
+        `start`, every point it turned at in between, the position at `stop`."""
+        ...
 
 
 class Static:
@@ -21,61 +30,85 @@ class Static:
     def position(self, t: float) -> Point:
         return self.point
 
+    def path(self, start: float, stop: float) -> list[Point]:
+        return [self.point, self.point]
 
-class RandomWaypoint:
+
+class _Legs:
+    """A walk as straight legs (t0, t1, p0, p1), each starting where and
+    when the one before ended; before the first leg the walker is at
+    `origin`, after the last at its end. Every leg is kept (a walk of a
+    few minutes has a few legs per node), and found by bisection on the
+    legs' end times."""
+
+    def __init__(self, origin: Point) -> None:
+        self._origin = origin
+        self._legs: list[tuple[float, float, Point, Point]] = []
+        self._ends: list[float] = []  # each leg's t1, for bisection
+
+    def _add(self, t0: float, t1: float, p0: Point, p1: Point) -> None:
+        self._legs.append((t0, t1, p0, p1))
+        self._ends.append(t1)
+
+    def _cover(self, t: float) -> None:
+        """Make sure the legs reach time t (a lazy walk draws them here)."""
+
+    def position(self, t: float) -> Point:
+        self._cover(t)
+        k = bisect_left(self._ends, t)  # the first leg still under way at t
+        if not self._legs:
+            return self._origin
+        if k == len(self._legs):
+            return self._legs[-1][3]
+        t0, t1, p0, p1 = self._legs[k]
+        frac = 1.0 if t1 <= t0 else max(0.0, (t - t0) / (t1 - t0))
+        return (p0[0] + (p1[0] - p0[0]) * frac, p0[1] + (p1[1] - p0[1]) * frac)
+
+    def path(self, start: float, stop: float) -> list[Point]:
+        self._cover(stop)
+        turns = [self._legs[k][3] for k in range(bisect_right(self._ends, start), bisect_left(self._ends, stop))]
+        return [self.position(start), *turns, self.position(stop)]
+
+
+class RandomWaypoint(_Legs):
     """Legs are drawn lazily in time order from the model's own RNG, so the
     trajectory depends only on the seed, whatever times it is asked about."""
 
     def __init__(self, start: Point, area: tuple[float, float], speed: tuple[float, float],
                  seed: int, pause: float = 0.0) -> None:
+        # A walk that can never get anywhere would draw legs forever.
+        if min(area) <= 0 or min(speed) <= 0:
+            raise ValueError(f"random waypoint: got area {area} and speed {speed}, expected both positive")
+        super().__init__(start)
         self.area = area
         self.speed = speed
         self.pause = pause
         self._rng = random.Random(seed)
-        self._legs: list[tuple[float, float, Point, Point]] = []  # (t0, t1, p0, p1)
         self._extend_from(0.0, start)
 
     def _extend_from(self, t0: float, p0: Point) -> None:
         target = (self._rng.uniform(0, self.area[0]), self._rng.uniform(0, self.area[1]))
         speed = self._rng.uniform(*self.speed)
         t1 = t0 + math.dist(p0, target) / speed
-        self._legs.append((t0, t1, p0, target))
+        self._add(t0, t1, p0, target)
         if self.pause > 0:
-            self._legs.append((t1, t1 + self.pause, target, target))
+            self._add(t1, t1 + self.pause, target, target)
 
-    def position(self, t: float) -> Point:
-        while self._legs[-1][1] < t:
-            self._extend_from(self._legs[-1][1], self._legs[-1][3])
-        while len(self._legs) > 2 and self._legs[1][1] < t:
-            self._legs.pop(0)
-        for t0, t1, p0, p1 in self._legs:
-            if t <= t1:
-                frac = 0.0 if t1 == t0 else max(0.0, (t - t0) / (t1 - t0))
-                return (p0[0] + (p1[0] - p0[0]) * frac, p0[1] + (p1[1] - p0[1]) * frac)
-        return self._legs[-1][3]
+    def _cover(self, t: float) -> None:
+        while self._ends[-1] < t:
+            self._extend_from(self._ends[-1], self._legs[-1][3])
 
 
-class Waypoints:
+class Waypoints(_Legs):
     """Walk through given points at a fixed speed from time t0, then stay."""
 
     def __init__(self, points: list[Point], speed: float, t0: float = 0.0) -> None:
-        self._legs: list[tuple[float, float, Point, Point]] = []
+        super().__init__(points[0])
         t = t0
         for p0, p1 in zip(points, points[1:], strict=False):
             t1 = t + math.dist(p0, p1) / speed
-            self._legs.append((t, t1, p0, p1))
+            self._add(t, t1, p0, p1)
             t = t1
-        self._start = points[0]
-        self._end = points[-1]
-
-    def position(self, t: float) -> Point:
-        if not self._legs or t <= self._legs[0][0]:
-            return self._start
-        for t0, t1, p0, p1 in self._legs:
-            if t <= t1:
-                frac = (t - t0) / (t1 - t0) if t1 > t0 else 1.0
-                return (p0[0] + (p1[0] - p0[0]) * frac, p0[1] + (p1[1] - p0[1]) * frac)
-        return self._end
 
 
 class Relocated:
@@ -90,3 +123,11 @@ class Relocated:
 
     def position(self, t: float) -> Point:
         return self.point if t >= self.at else self.before.position(t)
+
+    def path(self, start: float, stop: float) -> list[Point]:
+        if stop <= self.at:
+            return self.before.path(start, stop)
+        if start >= self.at:
+            return [self.point, self.point]
+        # Carried, not walked: the walk up to the move, then the new place.
+        return [*self.before.path(start, self.at), self.point]

@@ -29,7 +29,8 @@ from meshframes.fastpay.store import AuthorityStore
 from meshframes.hosts.base import Radio
 from meshframes.hosts.node import FrameLayer, NodeHost
 from meshframes.mesh.constants import MeshConfig, RootMode
-from meshframes.mesh.events import Action, Transmit
+from meshframes.mesh.events import Action, PeerChanged, Transmit
+from meshframes.mesh.peers import PlinkState
 from meshframes.sim.medium import MediumConfig
 from meshframes.sim.mobility import Mobility, Point
 from meshframes.sim.network import SimNetwork, SimNode
@@ -134,6 +135,9 @@ class FastPayMesh:
         self.timeline = Timeline()
         # (mesh SA, mesh sequence number) -> that unicast frame's journey.
         self.traced: dict[tuple[bytes, int], Traced] = {}
+        # (time, node, peer MAC, new state) of every peering transition, so
+        # that who was peered with whom can be asked after the run.
+        self.peer_changes: list[tuple[float, int, bytes, str]] = []
 
     # -- building ------------------------------------------------------------
 
@@ -269,7 +273,23 @@ class FastPayMesh:
                 if t.source == src and t.destination == dst and t.arrived
                 and (msg_type is None or t.msg_type == msg_type)]
 
+    def established_at(self, t: float) -> set[tuple[int, int]]:
+        """The (lower, higher) node pairs peered at time t: each side's
+        link to the other in ESTAB. Entries leave a peer table silently only
+        when not established, so the transitions tell every ESTAB spell."""
+        by_mac = {n.mac: n.index for n in self.net.nodes}
+        state: dict[tuple[int, int], str] = {}
+        for when, node, peer, new in self.peer_changes:
+            if when > t:
+                break
+            if peer in by_mac:  # a bare radio (a test's) has no node to draw
+                state[(node, by_mac[peer])] = new
+        estab = PlinkState.ESTAB.value
+        return {(a, b) for (a, b), s in state.items() if a < b and s == estab and state.get((b, a)) == estab}
+
     def _observe(self, node: int, t: float, action: Action) -> None:
+        if isinstance(action, PeerChanged) and action.old != action.new:
+            self.peer_changes.append((t, node, action.peer, action.new))
         if isinstance(action, Transmit) and isinstance(action.frame, VendorAction):
             frame = action.frame
             mc = frame.mesh_control

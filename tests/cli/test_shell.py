@@ -289,8 +289,8 @@ def test_a_good_script_exits_zero(tmp_path: Path) -> None:
      " /nonexistent/node.sock` first"),
     ([], 2, "give --sim (a simulated mesh) or --connect SOCKET (running nodes), one of the two"),
     (["--connect", "x.sock", "--seed", "3"], 2, "--seed shapes a simulated mesh: it needs --sim"),
-    (["--sim", "--area", "0x0"], 2, "got '0x0', a field is wider and higher than 0 m"),
-    (["--sim", "--area", "wide"], 2, "got 'wide', expected WIDTHxHEIGHT in metres"),
+    (["--sim", "--area", "0x0"], 2, "'0x0', expected WIDTHxHEIGHT in metres, each side from 10 to 10000"),
+    (["--sim", "--area", "wide"], 2, "'wide', expected WIDTHxHEIGHT in metres"),
     (["--sim", "--failing", "2"], 2, "FastPay tolerates at most f = 1 of 4 authorities"),
 ])
 def test_bad_options_and_missing_sockets(args: list[str], code: int, message: str) -> None:

@@ -118,6 +118,32 @@ def test_random_waypoint_stays_in_area_and_speed() -> None:
     assert [again.position(t) for t in range(0, 600)] == points
 
 
+def test_random_waypoint_remembers_where_it_was() -> None:
+    """Asked about the past after the run (as the demo's pictures are), a
+    walk answers what it answered then, and its path is the walk itself:
+    every point on it lies on the polyline through its turns."""
+    live = RandomWaypoint((10.0, 10.0), (150.0, 120.0), (1.0, 3.0), seed=9)
+    then = {t: live.position(t) for t in range(0, 300)}
+    assert {t: live.position(t) for t in range(0, 300)} == then
+    path = live.path(0.0, 299.0)
+    assert path[0] == then[0] and path[-1] == then[299] and len(path) > 3
+    for t in range(0, 300):
+        assert min(_to_segment(then[t], p, q) for p, q in zip(path, path[1:], strict=False)) < 1e-6
+    assert live.path(50.0, 60.0)[0] == then[50] and live.path(50.0, 60.0)[-1] == then[60]
+
+
+def test_random_waypoint_refuses_a_walk_that_cannot_move() -> None:
+    with pytest.raises(ValueError, match="expected both positive"):
+        RandomWaypoint((0.0, 0.0), (0.0, 0.0), (1.0, 3.0), seed=9)
+
+
+def _to_segment(p: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
+    dx, dy = b[0] - a[0], b[1] - a[1]
+    length2 = dx * dx + dy * dy
+    k = 0.0 if length2 == 0 else max(0.0, min(1.0, ((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / length2))
+    return math.dist(p, (a[0] + k * dx, a[1] + k * dy))
+
+
 def test_waypoints() -> None:
     walk = Waypoints([(0.0, 0.0), (10.0, 0.0), (10.0, 10.0)], speed=2.0, t0=1.0)
     assert walk.position(0.0) == (0.0, 0.0)
