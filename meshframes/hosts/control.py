@@ -217,6 +217,8 @@ def _describe(event: Event) -> dict[str, Any]:
         row["sequence_number"] = event.sequence_number
     if isinstance(event, CertificateReceived):
         row.update(sender=event.sender.hex(), amount=event.amount)
+    if isinstance(event, TransferCertified):
+        row.update(signers=[signer.hex() for signer in event.signers], weight=event.weight)
     if isinstance(event, (TransferNotStarted, MessageRefused)):
         row["reason"] = str(event.reason)
     if isinstance(event, Handled):
