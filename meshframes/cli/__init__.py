@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "demo": "meshframes.cli.demo:demo",
     "inject": "meshframes.cli.inject:inject",
     "keys": "meshframes.cli.keys:keys",
+    "node": "meshframes.cli.node:node",
     "replay": "meshframes.cli.replay:replay",
     "shell": "meshframes.cli.shell:shell",
     "hwsim": "meshframes.cli.hwsim:hwsim",

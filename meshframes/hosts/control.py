@@ -36,11 +36,9 @@ from meshframes.app.events import (
 )
 from meshframes.mesh.pathtable import PathFlags
 
+from .control_client import MAX_REQUEST
 from .node import NodeHost
 
-# A request larger than this is refused before it is parsed: nothing a
-# person asks needs more.
-MAX_REQUEST = 4096
 # Events kept for `history`, oldest dropped first.
 HISTORY_LIMIT = 256
 
@@ -229,6 +227,8 @@ def _describe(event: Event) -> dict[str, Any]:
         row["sequence_number"] = event.sequence_number
     if isinstance(event, CertificateReceived):
         row.update(sender=event.sender.hex(), amount=event.amount)
+    if isinstance(event, TransferCertified):
+        row.update(signers=[signer.hex() for signer in event.signers], weight=event.weight)
     if isinstance(event, (TransferNotStarted, MessageRefused)):
         row["reason"] = str(event.reason)
     if isinstance(event, Handled):

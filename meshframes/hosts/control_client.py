@@ -1,9 +1,13 @@
-"""The asking side of the node control (meshframes.hosts.control): what
-`meshframes shell` talks to. A target is a set of named nodes, one of them
-selected; requests go to the selected node and come back as the control's
-answers, unchanged. `SocketTarget` asks running `meshframes node`
-processes over their control sockets (JSON lines); the simulated mesh's
-target is meshframes.sim.shell_session.SimTarget.
+"""The asking side of the node control (meshframes.hosts.control). `ask`
+sends one request to a running `meshframes node` and returns its answer;
+`meshframes shell` talks to a target, a set of named nodes, one of them
+selected, whose requests come back as the control's answers, unchanged:
+`SocketTarget` asks running nodes over their control sockets (JSON
+lines), the simulated mesh's target is meshframes.sim.shell_session.
+
+Standard library only, so an interpreter that asks many nodes (a test in
+the hwsim guest, where every import costs ~13 times what it does on the
+host) loads no engine.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .control import MAX_REQUEST
-
+# A request larger than this is refused by the node before it is parsed:
+# nothing a person asks needs more.
+MAX_REQUEST = 4096
 # An answer (a whole path table, a long history) may be far larger than a
 # request, but never this large: a peer that sends more is not a node.
 MAX_ANSWER = 16 * 1024 * 1024
@@ -104,6 +109,17 @@ class ControlSocket:
 
     def close(self) -> None:
         self._socket.close()
+
+
+def ask(path: str, request: dict[str, Any], timeout: float = 10.0) -> dict[str, Any]:
+    """Send `request` to the node serving `path`; its answer, as
+    `{"ok": true, "result": ...}` or `{"ok": false, "error": ..., "detail": ...}`.
+    Raises TargetError when the node cannot be asked."""
+    node = ControlSocket(path, timeout)
+    try:
+        return node.ask(request)
+    finally:
+        node.close()
 
 
 class SocketTarget:

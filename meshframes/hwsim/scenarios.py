@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from meshframes.codec.fastpay import MessageType
+from meshframes.fastpay.committee import Identity
 from meshframes.hwsim.guest import Guest
+from meshframes.hwsim.nodes import NODE_DIR, NodeProcess, prepare, write_committee
 from meshframes.hwsim.radios import DEFAULT_FREQ, DEFAULT_MESH_ID, Capture, Node, medium_chain, mesh_chain
 from meshframes.hwsim.wait import wait_for
 
@@ -417,6 +419,120 @@ def kernel_bridge(guest: Guest, *, pings: int = 3, timeout: float = 30.0) -> Rec
     return Recording(path, (n0, n1, n2, recorder), timeline, {"pings": replies}, states)
 
 
+NODE_BALANCE = 100
+
+
+def node_payment(guest: Guest, *, timeout: float = 90.0) -> Recording:
+    """FastPay on real radios between `meshframes node` processes: four
+    authorities a0..a3 (f = 1), clients c0 (the payer) and c1, relays r0
+    and r1, each a process on its own radio (active monitor, our peering,
+    HWMP and forwarding), a ninth radio recording. The medium is shaped by
+    hwsim groups into c0 - r0 - r1 - {a0..a3, c1}: c0 reaches every
+    authority and c1 over three hops.
+
+    Phases: c0 pays c1 10 with all authorities up; a3 is killed (SIGKILL)
+    and c0 pays 20; a3 restarts on its store; a0 is killed and c0 pays 5,
+    which needs a3's vote, so c0 first hands a3 the certificate it missed
+    (FastPay's lagging-authority help: an error, an info request and
+    answer, the confirmation); every live node is then stopped with
+    SIGTERM. `states` holds what each node's control socket answered."""
+    radios = guest.reset_radios(9)
+    recorder = radios[8]
+    for radio, groups in zip(radios[:8], (4, 4, 4, 4, 1, 4, 3, 6), strict=True):
+        radio.set_group(groups)
+        radio.make_userspace("mon0")
+    recorder.set_group(7)
+    files = write_committee(guest, "node-committee", 4, [NODE_BALANCE, NODE_BALANCE])
+    prepare(guest)
+    authorities = [NodeProcess(f"a{i}", "authority", radios[i], files, files.key("authority", i))
+                   for i in range(4)]
+    c0 = NodeProcess("c0", "client", radios[4], files, files.key("account", 0))
+    c1 = NodeProcess("c1", "client", radios[5], files, files.key("account", 1))
+    relays = [NodeProcess(f"r{i}", "relay", radios[6 + i], files) for i in range(2)]
+    everyone = [*authorities, c0, c1, *relays]
+    capture = recorder.start_capture("node-payment.pcap")
+    timeline = Timeline()
+    timeline.mark("recorder up")
+    for node in everyone:
+        node.spawn()
+    for node in everyone:
+        node.wait_ready()
+    timeline.mark("a0-a3, c0, c1, r0, r1 up (meshframes node processes)")
+
+    def c0_knows_every_authority() -> list[dict[str, Any]] | None:
+        known = c0.ask("authorities")
+        paths = {p["destination"]: p for p in c0.ask("paths") if p["active"]}
+        return known if len(known) == 4 and all(a.radio.mac in paths for a in authorities) else None
+
+    wait_for(c0_knows_every_authority, "c0 discovered the 4 authorities and has a path to each",
+             timeout=timeout, interval=1.0, describe=lambda _: repr(c0.ask("paths")))
+    timeline.mark("c0 discovered the 4 authorities (announcements) and has paths to them")
+    states: dict[str, dict[str, Any]] = {
+        "layout": {"paths": c0.ask("paths"), "peers": {n.name: n.ask("peers") for n in everyone},
+                   "macs": {n.name: n.radio.mac for n in everyone},
+                   "identities": {n.name: n.ask("status")["identity"] for n in everyone}},
+    }
+    recipient = files.accounts[1].public_key.hex()
+    expected = [NODE_BALANCE, NODE_BALANCE]
+
+    def pay(phase: str, amount: int, sequence_number: int, live: list[NodeProcess]) -> None:
+        expected[0] -= amount
+        expected[1] += amount
+        timeline.mark(f"{phase}: c0 pays c1 {amount}")
+        c0.ask("transfer", recipient=recipient, amount=amount)
+        _wait_event(c0, "TransferConfirmed", sequence_number, timeout)
+        _wait_event(c1, "CertificateReceived", sequence_number, timeout)
+        balances = _wait_balances(live, files.accounts, expected, timeout)
+        timeline.mark(f"{phase}: confirmed at c0, credited at c1, executed at {', '.join(a.name for a in live)}")
+        states[phase] = {"certified": _event(c0, "TransferCertified", sequence_number),
+                         "authorities": balances, "c0": c0.ask("balances"), "c1": c1.ask("balances"),
+                         "c0-history": c0.ask("history"), "c0-paths": c0.ask("paths")}
+
+    pay("all-live", 10, 0, authorities)
+    killed = authorities[3].kill()
+    timeline.mark(f"a3 killed (SIGKILL, exit {killed.returncode})")
+    pay("a3-killed", 20, 1, authorities[:3])
+    authorities[3].spawn()
+    authorities[3].wait_ready()
+    states["a3-restarted"] = {"balances": authorities[3].ask("balances"), "killed": killed.returncode}
+    timeline.mark("a3 restarted on its store")
+    killed = authorities[0].kill()
+    timeline.mark(f"a0 killed (SIGKILL, exit {killed.returncode})")
+    pay("a0-killed", 5, 2, authorities[1:])
+    states["a0-killed"]["a3-history"] = authorities[3].ask("history")
+    live = [n for n in everyone if n is not authorities[0]]
+    states["stopped"] = {n.name: n.stop().returncode for n in live}
+    states["stopped"]["files"] = guest.run(f"ls {NODE_DIR}").stdout.split()
+    timeline.mark("every live node stopped (SIGTERM)")
+    path = capture.stop()
+    timeline.mark("recorder stopped")
+    return Recording(path, tuple(radios), timeline, {"payments": 3}, states)
+
+
+def _event(node: NodeProcess, name: str, sequence_number: int) -> dict[str, Any] | None:
+    return next((row for row in node.ask("history") if row["event"] == name
+                 and row.get("sequence_number") == sequence_number), None)
+
+
+def _wait_event(node: NodeProcess, name: str, sequence_number: int, timeout: float) -> dict[str, Any]:
+    return wait_for(lambda: _event(node, name, sequence_number),
+                    f"{node.name} shows {name} for sequence number {sequence_number}", timeout=timeout,
+                    interval=0.5, describe=lambda _: repr(node.ask("history")[-6:]))
+
+
+def _wait_balances(authorities: list[NodeProcess], accounts: list[Identity], expected: list[int],
+                   timeout: float) -> dict[str, Any]:
+    wanted = [account.public_key.hex() for account in accounts]
+
+    def agreed() -> dict[str, Any] | None:
+        seen = {a.name: a.ask("balances") for a in authorities}
+        return seen if all([held[k]["balance"] for k in wanted] == expected for held in seen.values()) else None
+
+    return wait_for(agreed, f"{', '.join(a.name for a in authorities)} hold balances {expected}",
+                    timeout=timeout, interval=0.5,
+                    describe=lambda _: repr({a.name: a.ask("balances") for a in authorities}))
+
+
 SCENARIOS: dict[str, Callable[[Guest], Recording]] = {
     "kernel-bridge": kernel_bridge,
     "kernel-root": kernel_root,
@@ -425,4 +541,5 @@ SCENARIOS: dict[str, Callable[[Guest], Recording]] = {
     "userspace-chain": userspace_chain,
     "kernel-chain-perr": kernel_chain_perr,
     "monitor-injection": monitor_injection,
+    "node-payment": node_payment,
 }

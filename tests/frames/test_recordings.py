@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from meshframes.codec import decode
+from meshframes.codec.fastpay import MessageType
 from meshframes.hosts import tshark
 from meshframes.hosts.pcap import mpdus
 from meshframes.layers.dissect import analyze
@@ -25,7 +26,19 @@ def test_the_recordings_are_there() -> None:
     names = {p.name for p in RECORDINGS}
     assert {"linux-kernel-chain-perr.pcap", "linux-kernel-root.pcap", "linux-kernel-sae.pcap",
             "linux-meshframes-interop.pcap", "meshframes-userspace-chain.pcap",
-            "linux-kernel-bridge.pcap"} <= names
+            "linux-kernel-bridge.pcap", "meshframes-node-payment.pcap"} <= names
+
+
+def test_node_payment_recording_carries_every_fastpay_kind() -> None:
+    """The air of three payments between `meshframes node` processes
+    (pcaps/README.md): all eight FastPay message kinds, none undecoded,
+    and nothing tshark calls malformed."""
+    path = PCAPS / "meshframes-node-payment.pcap"
+    result, _ = analyze(path)
+    assert result.undecoded == [] and result.malformed == []
+    kinds = {kind for kind in result.by_kind if kind.startswith("fastpay-")}
+    assert len(kinds) == len(MessageType), sorted(kinds)
+    assert tshark.malformed_frames(path) == []
 
 
 @pytest.mark.parametrize("path", RECORDINGS, ids=lambda p: p.name)
