@@ -73,10 +73,12 @@ def test_inject_on_no_interface():
 @pytest.mark.parametrize("verb", [["inject", "beacon"], ["sniff", "--count", "1"]])
 def test_a_non_monitor_interface_is_refused(verb):
     """`inject --iface lo` used to say it had sent a frame: on loopback the
-    radiotap frame goes out as an Ethernet frame to no radio."""
+    radiotap frame goes out as an Ethernet frame to no radio. (`sniff`
+    checks its interface as it opens it, after click's usage checks and
+    with the need for root said first, as tests/hwsim/test_sniff.py holds.)"""
     code, lines = _run(*verb, "--iface", "lo")
     assert code == 1 and len(lines) == 1
-    assert lines[0].startswith("error: --iface lo: is not a monitor interface (hardware type 772, expected 803")
+    assert "lo has hardware type 772, expected 803" in lines[0] and "type monitor" in lines[0]
 
 
 def test_sniff_pcap_into_an_unwritable_directory():

@@ -122,7 +122,7 @@ def monitor_interface(ctx: click.Context, param: click.Parameter, value: str | N
         hardware_type = -1
     if hardware_type != ARPHRD_IEEE80211_RADIOTAP:
         raise BadArgument(param, value, ArgumentRefusal.NOT_MONITOR,
-                          f"is not a monitor interface (hardware type {hardware_type}, expected "
-                          f"{ARPHRD_IEEE80211_RADIOTAP}, radiotap); {make}")
+                          f"{value} has hardware type {hardware_type}, expected {ARPHRD_IEEE80211_RADIOTAP} "
+                          f"(a radiotap monitor); {make}")
     return value
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from meshframes.cli import console
-from meshframes.cli.params import monitor_interface, output_file
+from meshframes.cli.params import output_file
 
 if TYPE_CHECKING:
     from meshframes.hosts.monitor import MonitorRadio
@@ -41,7 +41,7 @@ _WAIT = 0.25
 
 
 @click.command(short_help="Capture live on a monitor interface and decode every frame.")
-@click.option("--iface", required=True, callback=monitor_interface, help="Monitor interface (radiotap), e.g. mon0.")
+@click.option("--iface", required=True, help="Monitor interface (radiotap), e.g. mon0.")
 @click.option("--count", type=click.IntRange(min=1), default=None,
               help="Stop after this many frames.")
 @click.option("--seconds", type=click.FloatRange(min=0, min_open=True), default=None,
