@@ -8,13 +8,15 @@ import json
 
 import click
 
+from meshframes.cli.params import output_directory
+
 
 @click.command(short_help="Authority orders/s and confirmations/s vs the Ed25519 verify rate.")
 @click.option("--orders", default=5000, show_default=True, type=click.IntRange(10, 10**6))
 @click.option("--batch", default=256, show_default=True, type=click.IntRange(1, 10**5),
               help="Messages per SQLite transaction (group commit).")
 @click.option("--authorities", default=4, show_default=True, type=click.IntRange(1, 1000))
-@click.option("--dir", "directory", default=None, type=click.Path(file_okay=False),
+@click.option("--dir", "directory", default=None, type=click.Path(file_okay=False), callback=output_directory,
               help="Where to put the authority's database (default: the system temp dir).")
 @click.option("--repeat", default=3, show_default=True, type=click.IntRange(1, 100),
               help="Interleaved runs; the best rate of each measure is kept.")

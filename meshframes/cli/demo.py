@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from meshframes.cli import console
-from meshframes.cli.params import AREA_SIDE, MAX_DURATION, Area, Finite
+from meshframes.cli.params import output_directory
+from meshframes.cli.sim_options import AREA_SIDE, MAX_DURATION, Area, Finite
 
 if TYPE_CHECKING:
     from meshframes.layers.dissect import FrameDecode
@@ -51,6 +52,7 @@ def _duration(seconds: float | None) -> str:
               help="Virtual time of the failure [default: a quarter of the duration].")
 @click.option("--no-seal", is_flag=True, help="Turn end-to-end sealing off (it is on by default).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out/demo"),
+              callback=output_directory,
               show_default=True, help="Directory for air.pcap, topology.png, timeline.png and the SQLite stores.")
 @click.option("--no-pictures", is_flag=True, help="Skip the PNGs (no matplotlib needed).")
 @click.option("--tshark", "with_tshark", is_flag=True,

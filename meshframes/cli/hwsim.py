@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from meshframes.cli.console import err, error, out, success
+from meshframes.cli.params import output_file
 from meshframes.hwsim.scenarios import SCENARIOS
 
 if TYPE_CHECKING:
@@ -105,6 +106,7 @@ def shell(*, radios: int) -> None:
 @hwsim.command(short_help="Run a recorded scenario and save its capture.")
 @click.argument("scenario", type=click.Choice(sorted(SCENARIOS)))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              callback=output_file(make_parents=True),
               help="Where to write the pcap (radiotap, link type 127).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def record(*, scenario: str, output: Path, as_json: bool) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from meshframes.cli import console
+from meshframes.cli.params import monitor_interface, output_file
 from meshframes.codec.elements import MESH_ID_MAX
 
 _KINDS = (
@@ -80,8 +81,8 @@ def _assignments(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--sequence-number", default=0, show_default=True, help="FastPay sequence number.")
 @click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE",
               help="Set any layer field (ints, or hex:.. for bytes); repeatable.")
-@click.option("--iface", default=None, help="Monitor interface to send on.")
-@click.option("--pcap", "pcap_out", default=None, type=click.Path(dir_okay=False),
+@click.option("--iface", default=None, callback=monitor_interface, help="Monitor interface to send on.")
+@click.option("--pcap", "pcap_out", default=None, type=click.Path(dir_okay=False), callback=output_file(),
               help="Write radiotap frames to this file instead of sending.")
 @click.option("--repeat", default=1, show_default=True, help="Frames to send (sequence numbers advance).")
 @click.option("--interval", default=0.1, show_default=True, help="Seconds between frames on --iface.")

@@ -17,6 +17,8 @@ from pathlib import Path
 import click
 
 from meshframes.cli import console
+from meshframes.cli.params import output_directory
+from meshframes.fastpay.messages import U64_MAX
 
 
 @click.group(short_help="Generate and inspect FastPay committee files.")
@@ -35,11 +37,15 @@ def _weights(authorities: int, weights: str | None) -> list[int]:
         raise click.BadParameter(
             f"got {len(values)} weights, expected {authorities} positive integers", param_hint="--weights"
         )
+    # Weights and their total are u64 on the wire (the reference's
+    # committee); a larger one could not be written or voted with.
+    if sum(values) > U64_MAX:
+        raise click.BadParameter(f"weights total {sum(values)}, expected at most 2^64-1", param_hint="--weights")
     return values
 
 
 @keys.command(short_help="Write a new committee file and key files.")
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), callback=output_directory)
 @click.option("-n", "--authorities", default=4, show_default=True, type=click.IntRange(1, 1000))
 @click.option("-m", "--accounts", default=10, show_default=True, type=click.IntRange(0, 100000))
 @click.option("--balance", default=1000, show_default=True, type=click.IntRange(0, 2**63 - 1),

@@ -1,45 +1,128 @@
-"""Click parameter types the simulation commands share (`demo`, `shell --sim`)."""
+"""Up-front checks of the file and interface arguments every verb takes.
+
+Each check runs as a click callback, before the verb does any work, so a
+path that cannot be written or an interface that is not there ends the
+command with one line naming the argument and what is wrong, and status 1
+(click's own usage errors, such as a missing input file, keep status 2).
+Writability is tried, not read from the mode bits: root passes every
+permission check but still cannot write a read-only file system or /proc.
+"""
 
 from __future__ import annotations
 
-import math
-from typing import Any
+import enum
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
 
 import click
 
-# A virtual day: longer runs are a typo, not an experiment (the run's cost
-# grows linearly with virtual time).
-MAX_DURATION = 86_400.0
-# A field side below 10 m makes the random walk turn thousands of times a
-# second (each leg is drawn and kept); above 10 km nobody hears anybody.
-AREA_SIDE = (10.0, 10_000.0)
+from meshframes.cli import console
+from meshframes.hosts.monitor import ARPHRD_IEEE80211_RADIOTAP
+
+_SYS_NET = Path("/sys/class/net")
 
 
-class Finite(click.FloatRange):
-    """A FloatRange that refuses nan, which passes its bounds (every
-    comparison with nan is false), and inf when unbounded."""
+class ArgumentRefusal(enum.Enum):
+    """Why a file or interface argument is refused."""
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
-        number: float = super().convert(value, param, ctx)
-        if not math.isfinite(number):
-            self.fail(f"got {value!r}, expected a finite number", param, ctx)
-        return number
+    NO_DIRECTORY = "no-directory"
+    NOT_A_DIRECTORY = "not-a-directory"
+    IS_A_DIRECTORY = "is-a-directory"
+    NOT_WRITABLE = "not-writable"
+    NO_INTERFACE = "no-interface"
+    NOT_MONITOR = "not-monitor"
 
 
-class Area(click.ParamType[tuple[float, float]]):
-    """WIDTHxHEIGHT in metres, each side within AREA_SIDE."""
+class BadArgument(click.ClickException):
+    """A refused argument: shown as one `error:` line, status 1."""
 
-    name = "area"
+    def __init__(self, param: click.Parameter | None, value: object, reason: ArgumentRefusal, why: str) -> None:
+        if isinstance(param, click.Option):
+            name = max(param.opts, key=len)
+        else:
+            name = param.human_readable_name if param is not None else "argument"
+        super().__init__(f"{name} {value}: {why}")
+        self.reason = reason
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[float, float]:
-        if isinstance(value, tuple):  # already converted: click asks that convert accept its own output
-            return value
-        try:
-            width, height = (float(v) for v in str(value).lower().split("x"))
-        except ValueError:
-            width = height = math.nan  # refused below, with the same message
-        low, high = AREA_SIDE
-        if not (low <= width <= high and low <= height <= high):
-            self.fail(f"got {value!r}, expected WIDTHxHEIGHT in metres, each side from {low:g} to {high:g},"
-                      f" e.g. 150x120", param, ctx)
-        return width, height
+    def show(self, file: IO[Any] | None = None) -> None:
+        console.error(self.format_message())
+
+
+def _can_create_in(directory: Path) -> bool:
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            return True
+    except OSError:
+        return False
+
+
+def _writable_directory(param: click.Parameter, value: object, directory: Path, *, make: bool) -> None:
+    """`directory` exists and takes new files; with `make`, its nearest
+    existing ancestor does (the verb makes the rest)."""
+    existing = directory
+    while make and not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.exists():
+        raise BadArgument(param, value, ArgumentRefusal.NO_DIRECTORY, f"directory {existing} does not exist")
+    if not existing.is_dir():
+        raise BadArgument(param, value, ArgumentRefusal.NOT_A_DIRECTORY, f"{existing} is not a directory")
+    if not _can_create_in(existing):
+        raise BadArgument(param, value, ArgumentRefusal.NOT_WRITABLE, f"directory {existing} does not take new files")
+
+
+def output_file(*, make_parents: bool = False) -> Callable[[click.Context, click.Parameter, Path | None], Path | None]:
+    """The check of a file the verb will write: not a directory, writable
+    if it exists, else in a directory that takes new files (with
+    `make_parents`, one the verb makes under a directory that does)."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        path = Path(value)
+        if path.is_dir():
+            raise BadArgument(param, value, ArgumentRefusal.IS_A_DIRECTORY, "is a directory, expected a file")
+        if path.exists():
+            try:
+                with open(path, "ab"):
+                    pass
+            except OSError as exc:
+                raise BadArgument(param, value, ArgumentRefusal.NOT_WRITABLE,
+                                  f"cannot be written ({exc.strerror})") from None
+        else:
+            _writable_directory(param, value, path.parent, make=make_parents)
+        return value
+
+    return check
+
+
+def output_directory(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """A directory the verb will write into, made if missing: the path, or
+    its nearest existing ancestor, is a directory that takes new files."""
+    if value is not None:
+        _writable_directory(param, value, Path(value), make=True)
+    return value
+
+
+def monitor_interface(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A network interface that exists and is a radiotap monitor (hardware
+    type 803): a frame written to any other goes out as something else, or
+    not at all."""
+    if value is None:
+        return None
+    make = f"make a monitor with `iw phy PHY interface add {value} type monitor`"
+    kind = _SYS_NET / value / "type"
+    if not value or "/" in value or value in (".", "..") or not kind.exists():
+        raise BadArgument(param, value, ArgumentRefusal.NO_INTERFACE,
+                          f"no network interface named {value} (see `ip link`); {make}")
+    try:
+        hardware_type = int(kind.read_text())
+    except (OSError, ValueError):
+        hardware_type = -1
+    if hardware_type != ARPHRD_IEEE80211_RADIOTAP:
+        raise BadArgument(param, value, ArgumentRefusal.NOT_MONITOR,
+                          f"{value} has hardware type {hardware_type}, expected {ARPHRD_IEEE80211_RADIOTAP} "
+                          f"(a radiotap monitor); {make}")
+    return value
+

@@ -74,6 +74,8 @@ def replay(pcap: str, node_mac: str | None, mesh_id: str | None, as_json: bool) 
             "node": node_mac, "data_frames_checked": result.data_checked,
             "skipped": len(result.skipped),
             "skipped_frames": [{"frame": s.frame, "reason": s.reason} for s in result.skipped],
+            "clock_jumps": [{"frame": j.frame, "kind": j.kind.value, "before": j.before, "after": j.after,
+                             "played": j.played} for j in result.clock_jumps],
             "next_hop_mismatches": result.next_hop_mismatches,
             "comparisons": {k: {"captured": sorted(a), "ours": sorted(b)} for k, (a, b) in rows.items()},
             "paths": paths, "counters": dict(result.node.counters),
@@ -85,6 +87,9 @@ def replay(pcap: str, node_mac: str | None, mesh_id: str | None, as_json: bool) 
               f"{len(result.skipped)} frames skipped", soft_wrap=True)
     for line in result.next_hop_mismatches:
         out.print(f"  {line}", soft_wrap=True)
+    for jump in result.clock_jumps:
+        out.print(f"  the capture's clock jumps {jump.kind.value} at frame {jump.frame}, from {jump.before:.6f} "
+                  f"to {jump.after:.6f} s: played as {jump.played:g} s", soft_wrap=True)
     table = Table(title="captured node vs our engine")
     for column in ("behaviour", "captured", "ours", "agree"):
         table.add_column(column)

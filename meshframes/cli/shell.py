@@ -28,7 +28,7 @@ from typing import IO, TYPE_CHECKING, Any
 import click
 
 from meshframes.cli import console
-from meshframes.cli.params import MAX_DURATION, Area, Finite
+from meshframes.cli.sim_options import MAX_DURATION, Area, Finite
 from meshframes.hosts.control_client import ControlTarget, NodeView, SocketTarget, TargetError
 from meshframes.mesh.peers import PlinkState
 from meshframes.sim.shell_session import SimTarget

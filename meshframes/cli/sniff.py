@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from meshframes.cli import console
+from meshframes.cli.params import output_file
 
 if TYPE_CHECKING:
     from meshframes.hosts.monitor import MonitorRadio
@@ -46,6 +47,7 @@ _WAIT = 0.25
 @click.option("--seconds", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Stop after this many seconds.")
 @click.option("--pcap", "pcap_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              callback=output_file(),
               help="Also write every frame to this pcap (radiotap, link type 127).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object at the end instead of tables (no live display).")

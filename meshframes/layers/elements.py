@@ -7,6 +7,7 @@ code. Element IDs are from table 9-92.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from scapy.fields import (
@@ -56,6 +57,7 @@ from meshframes.codec.elements import (
     PATH_SELECTION_PROTOCOLS,
     SYNCHRONIZATION_METHODS,
 )
+from meshframes.codec.fastpay import MAX_MGMT_BODY
 from meshframes.codec.peering import (
     NS3_LENGTHS,
     PMKID_LEN,
@@ -74,6 +76,21 @@ _dot11_info_elts_ids.update(MESH_ELEMENT_NAMES)
 # 9.4.1.7, Table 9-49: reason codes used by mesh peering and HWMP, keyed
 # by plain ints as Scapy's enum fields look them up.
 MESH_REASON_CODES = {int(code): name for code, name in REASON_NAMES.items()}
+
+# Scapy nests each element as one layer under the one before it, and
+# dissecting, building, copying and showing a packet recurse through its
+# layers, about 5 Python frames per element (measured with 100 to 1152
+# empty elements). Python's default limit of 1000 frames stops at ~200
+# elements: a well-formed frame the codec reads was then reported
+# malformed. A management frame body holds at most MAX_MGMT_BODY octets
+# (9.2.4.7.1), so at most MAX_MGMT_BODY // ELEMENT_HEADER_LEN elements
+# (a Probe Request, which has no fixed fields): the limit is raised so the
+# deepest legal frame fits, with 6 frames per element and Python's default
+# depth left to the caller. It is never lowered.
+MAX_ELEMENTS = MAX_MGMT_BODY // ELEMENT_HEADER_LEN
+ELEMENT_NESTING_DEPTH = 6 * MAX_ELEMENTS + 1000
+if sys.getrecursionlimit() < ELEMENT_NESTING_DEPTH:
+    sys.setrecursionlimit(ELEMENT_NESTING_DEPTH)
 
 # Our OUI (docs/wire-format.md), as the integer Scapy's OUIField holds.
 MESHFRAMES_OUI = int.from_bytes(codec_elements.MESHFRAMES_OUI, "big")

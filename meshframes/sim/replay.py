@@ -19,6 +19,8 @@ Radio and the Clock differ.
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -46,6 +48,7 @@ from meshframes.hosts.node import NodeHost
 from meshframes.hosts.pcap import read_capture, strip_link
 from meshframes.mesh.constants import MeshConfig, RootMode
 from meshframes.mesh.node import MeshNode
+from meshframes.mesh.pathtable import PATH_FORGET_AFTER
 from meshframes.mesh.peers import Peer, PeerTable, PlinkState
 
 _PEERING_ACTIONS = (SP_MESH_PEERING_OPEN, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_CLOSE)
@@ -81,6 +84,29 @@ class ListRadio:
 
     def frames(self) -> list[tuple[float, Frame]]:
         return [(t, decode(data)) for t, data in self.sent]
+
+    def receive(self) -> list[RxFrame]:
+        out, self.inbox = self.inbox, []
+        return out
+
+    def tx_reports(self) -> list[TxReport]:
+        out, self.reports = self.reports, []
+        return out
+
+
+@dataclass
+class _ObservedRadio:
+    """The replay's radio: frames put in `inbox` are received, and every
+    frame the node sends goes to `on_transmit` and is not kept, so a long
+    replay holds only what it compares."""
+
+    mac: bytes
+    on_transmit: Callable[[bytes], None]
+    inbox: list[RxFrame] = field(default_factory=list)
+    reports: list[TxReport] = field(default_factory=list)
+
+    def transmit(self, frame: bytes) -> None:
+        self.on_transmit(frame)
 
     def receive(self) -> list[RxFrame]:
         out, self.inbox = self.inbox, []
@@ -149,6 +175,38 @@ class Skipped:
     reason: str
 
 
+class JumpKind(enum.Enum):
+    """How a capture's clock jumps between two frames."""
+
+    # Further ahead than the node keeps any state (`idle_limit`).
+    FORWARD = "forward"
+    # Behind the frame before it.
+    BACKWARD = "backward"
+
+
+@dataclass(frozen=True, slots=True)
+class ClockJump:
+    """Where the capture's clock jumps, and how long the node was let run
+    across the jump instead."""
+
+    frame: int  # index in the capture, from 0
+    kind: JumpKind
+    before: float  # the capture's time of the frame played before it
+    after: float  # the capture's time of this frame
+    played: float  # seconds the node's clock moved across the jump
+
+
+def idle_limit(config: MeshConfig) -> float:
+    """The longest the node keeps any state with nothing heard: peer
+    entries (plink_timeout), expired paths (PATH_FORGET_AFTER), active and
+    root paths, the multicast cache, beacon loss; plus one housekeeping
+    round to act on the last expiry. After this much silence the node is
+    where any longer silence would leave it, but for its periodic timers."""
+    return max(config.plink_timeout, PATH_FORGET_AFTER, config.dot11MeshHWMPactivePathTimeout,
+               config.dot11MeshHWMPactivePathToRootTimeout, config.dedup_timeout,
+               config.beacon_interval * config.beacon_loss_limit) + config.beacon_interval
+
+
 @dataclass
 class Replay:
     node: MeshNode
@@ -159,13 +217,20 @@ class Replay:
     next_hop_mismatches: list[str] = field(default_factory=list)
     captured: HwmpBehaviour = field(default_factory=HwmpBehaviour)
     ours: HwmpBehaviour = field(default_factory=HwmpBehaviour)
+    clock_jumps: list[ClockJump] = field(default_factory=list)
 
 
 def decoded_frames(path: str | Path) -> tuple[list[tuple[float, ReplayFrame]], list[Skipped]]:
     """(time, frame) of every frame of a capture that decodes and is not an
     extension frame, and the frames left out with their reasons. Raises
     CaptureError where the file itself is damaged."""
-    frames: list[tuple[float, ReplayFrame]] = []
+    frames, skipped = _indexed_frames(path)
+    return [(t, frame) for _, t, frame in frames], skipped
+
+
+def _indexed_frames(path: str | Path) -> tuple[list[tuple[int, float, ReplayFrame]], list[Skipped]]:
+    """`decoded_frames` with each frame's index in the capture."""
+    frames: list[tuple[int, float, ReplayFrame]] = []
     skipped: list[Skipped] = []
     for mpdu in strip_link(list(read_capture(path)))[0]:
         if mpdu.problem is not None:
@@ -179,7 +244,7 @@ def decoded_frames(path: str | Path) -> tuple[list[tuple[float, ReplayFrame]], l
         if isinstance(frame, ExtensionFrame):
             skipped.append(Skipped(mpdu.index, _EXTENSION_LEFT_OUT))
             continue
-        frames.append((mpdu.timestamp, frame))
+        frames.append((mpdu.index, mpdu.timestamp, frame))
     return frames, skipped
 
 
@@ -203,7 +268,9 @@ def _root_config(frames: list[tuple[float, ReplayFrame]], me: bytes, config: Mes
     if not sent:
         return config
     times = sorted(t for t, _ in sent.values())
-    gaps = sorted(b - a for a, b in zip(times, times[1:], strict=False))
+    # Two PREQs stamped alike say nothing of the interval, and a root
+    # interval of 0 would re-arm its timer forever at the same instant.
+    gaps = sorted(b - a for a, b in zip(times, times[1:], strict=False) if b > a)
     flags = next(iter(sent.values()))[1].flags
     mode = RootMode.PROACTIVE_PREQ_WITH_PREP if flags & PREQ_FLAG_PROACTIVE_PREP else RootMode.PROACTIVE_PREQ_NO_PREP
     return replace(config, dot11MeshHWMPRootMode=mode,
@@ -212,23 +279,29 @@ def _root_config(frames: list[tuple[float, ReplayFrame]], me: bytes, config: Mes
 
 def replay(path: str | Path, me: bytes, mesh_id: bytes | None = None) -> Replay:
     """Play the capture taken at `me` into our engine (see the module doc)."""
-    frames, skipped = decoded_frames(path)
-    if not frames:
+    indexed, skipped = _indexed_frames(path)
+    if not indexed:
         reasons = "; ".join(f"frame {s.frame}: {s.reason}" for s in skipped[:3])
         more = f"; and {len(skipped) - 3} more" if len(skipped) > 3 else ""
         raise NothingToReplay(f"no frames to replay ({len(skipped)} left out: {reasons}{more})"
                               if skipped else "no frames to replay (the capture is empty)")
+    frames = [(t, frame) for _, t, frame in indexed]
     if mesh_id is None:
         mesh_id = next((e.mesh_id for _, f in frames if isinstance(f, Beacon)
                         for e in f.elements if isinstance(e, MeshId)), b"meshframes")
-    clock = ManualClock(frames[0][0])
-    radio = ListRadio(me, clock)
-    node = MeshNode(me, _root_config(frames, me, MeshConfig(mesh_id=mesh_id)))
+    config = _root_config(frames, me, MeshConfig(mesh_id=mesh_id))
+    limit = idle_limit(config)
+    clock = ManualClock(0.0)
+    node = MeshNode(me, config)
+    result = Replay(node=node, skipped=skipped)
+    # The capture's time of the node's time 0, moved by every jump, so
+    # that what our node sends is reported on the capture's clock.
+    offset = indexed[0][1]
+    radio = _ObservedRadio(me, lambda data: result.ours.add(clock.t + offset, me, decode(data)))
     host = NodeHost(node, radio, clock)
     for addr in sorted({f.header.addr2 for _, f in frames if isinstance(f, Beacon) and f.header.addr2 != me}):
         take_as_established(node.peers, addr).last_seen = clock.t
     host.start()
-    result = Replay(node=node, skipped=skipped)
     # {(sequence, RA): acked} of our last individually addressed frame (at
     # most one entry).
     inflight: dict[tuple[int, bytes], bool] = {}
@@ -259,7 +332,16 @@ def replay(path: str | Path, me: bytes, mesh_id: bytes | None = None) -> Replay:
         clock.t = t
         host.poll()
 
-    for t, frame in frames:
+    before = indexed[0][1]
+    for index, captured_t, frame in indexed:
+        gap = captured_t - before
+        if gap > limit or gap < 0:
+            played = limit if gap > 0 else 0.0
+            result.clock_jumps.append(ClockJump(index, JumpKind.FORWARD if gap > 0 else JumpKind.BACKWARD,
+                                                before, captured_t, played))
+            offset += gap - played
+        before = captured_t
+        t = captured_t - offset
         advance(t)
         if isinstance(frame, ControlFrame):
             if frame.addr1 == me and frame.subtype == SUBTYPE_ACK and inflight:
@@ -283,7 +365,7 @@ def replay(path: str | Path, me: bytes, mesh_id: bytes | None = None) -> Replay:
                 inflight[key] = False
         if hdr.retry:
             continue
-        result.captured.add(t, me, frame)
+        result.captured.add(captured_t, me, frame)
         # Traffic the captured node originated is handed to ours as it
         # appears: a discovery it starts, or a data frame it sends.
         if isinstance(frame, MeshAction):
@@ -299,8 +381,7 @@ def replay(path: str | Path, me: bytes, mesh_id: bytes | None = None) -> Replay:
             ours = node.next_hop(mesh_da, t)
             if ours != hdr.addr1:
                 result.next_hop_mismatches.append(
-                    f"{t:.6f} to {mesh_da.hex(':')}: captured {hdr.addr1.hex(':')}, ours {ours and ours.hex(':')}")
-    advance(frames[-1][0])
-    for t, sent in radio.frames():
-        result.ours.add(t, me, sent)
+                    f"{captured_t:.6f} to {mesh_da.hex(':')}: captured {hdr.addr1.hex(':')}, ours {ours and ours.hex(':')}")
+    # Timers the last frame armed for its own instant.
+    advance(clock.t)
     return result

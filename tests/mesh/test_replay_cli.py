@@ -125,3 +125,58 @@ def test_an_extension_frame_in_a_capture_is_skipped_and_named(tmp_path):
     assert out["data_frames_checked"] > 0 and out["next_hop_mismatches"] == []
     for name, sides in out["comparisons"].items():
         assert sides["captured"] == sides["ours"], name
+
+
+def _with_record_seconds(source: Path, index: int, seconds: int) -> bytes:
+    """The classic pcap `source` with the seconds field of record `index`
+    set to `seconds`."""
+    import struct
+
+    data = bytearray(source.read_bytes())
+    pos = 24
+    for _ in range(index):
+        pos += 16 + struct.unpack_from("<I", data, pos + 8)[0]
+    struct.pack_into("<I", data, pos, seconds)
+    return bytes(data)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("seconds", [86_400, 0xFFFFFFF0], ids=["a-day-ahead", "0xfffffff0"])
+def test_a_jump_in_the_capture_clock_is_skipped_in_bounded_work_and_reported(tmp_path, seconds):
+    """One record stamped a day ahead (or at 0xFFFFFFF0) used to make the
+    replay step every beacon across the gap and keep each one sent: 9 s
+    and 142 MB for a day, never ending for 0xFFFFFFF0. Now the gap is
+    played as the node's idle limit, the record after it (back in time)
+    at the node's own time, and both jumps are named in the JSON."""
+    import time
+
+    from meshframes.mesh.constants import MeshConfig
+    from meshframes.sim.replay import JumpKind, idle_limit, replay
+
+    source = SHARED / "pcaps/ns3/hwmp-reactive-regression-test-2-1.pcap"
+    pcap = tmp_path / "jump.pcap"
+    pcap.write_bytes(_with_record_seconds(source, 50, seconds))
+    started = time.monotonic()
+    result = replay(pcap, bytes.fromhex("000000000003"))
+    assert time.monotonic() - started < 5
+    forward, backward = result.clock_jumps
+    assert (forward.frame, forward.kind, int(forward.after)) == (50, JumpKind.FORWARD, seconds)
+    assert forward.played == idle_limit(MeshConfig())
+    assert (backward.frame, backward.kind, backward.before, backward.played) == (51, JumpKind.BACKWARD,
+                                                                                 forward.after, 0.0)
+
+    out = CliRunner().invoke(cli, ["replay", str(pcap), "--node", "00:00:00:00:00:03", "--json"],
+                             catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    jumps = json.loads(out.stdout)["clock_jumps"]
+    assert [(j["frame"], j["kind"]) for j in jumps] == [(50, "forward"), (51, "backward")]
+    table = CliRunner().invoke(cli, ["replay", str(pcap), "--node", "00:00:00:00:00:03"])
+    assert table.exit_code == 0 and "the capture's clock jumps forward at frame 50" in table.stdout
+
+
+def test_a_capture_without_jumps_reports_none():
+    """The ns-3 captures' clocks run evenly: no jump is reported."""
+    from meshframes.sim.replay import replay
+
+    result = replay(SHARED / "pcaps/ns3/hwmp-reactive-regression-test-2-1.pcap", bytes.fromhex("000000000003"))
+    assert result.clock_jumps == []
