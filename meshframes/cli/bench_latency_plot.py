@@ -38,7 +38,7 @@ def cdf_png(summary: Summary, path: Path, *, title: str) -> None:
         if xs:
             right = max(right, xs[-1])
         curves.append(((what, origin), colour, style, xs, clipped, len(values)))
-    edge = right * 1.5
+    edge = max(right * 1.5, 2.0)  # the 1 s bar always in the picture
     for (what, origin), colour, style, xs, clipped, count in curves:
         # A step up by 1/planned at each latency, from 0 at the left edge,
         # flat to the right edge at the share that got there at all.
