@@ -189,7 +189,7 @@ class SeedRun:
     genesis: int
     totals: dict[int, int]  # total balance held by each authority
     # Accounts whose balance differs between live authorities at the end:
-    # address (hex) -> balance by authority number.
+    # account ("C0", or the address in hex) -> balance by authority number.
     disagreements: dict[str, dict[int, int]]
     wall_s: float
 
@@ -231,10 +231,11 @@ def run_seed(scenario: str, seed: int, progress: Callable[[float], None] | None 
         live = [i for i, node in enumerate(demo.mesh.authorities) if node not in failed_nodes]
         books = {i: demo.mesh.authority(i).engine.accounts() for i in live}
         disagreements: dict[str, dict[int, int]] = {}
+        names = {identity.public_key: f"C{j}" for j, identity in enumerate(demo.mesh.account_ids)}
         for address in sorted({a for book in books.values() for a in book}):
             held = {i: book[address].balance if address in book else 0 for i, book in books.items()}
             if len(set(held.values())) > 1:
-                disagreements[address.hex()] = held
+                disagreements[names.get(address, address.hex())] = held
         totals = demo.money()
         genesis = demo.mesh.genesis_total()
     return SeedRun(scenario, seed, spec.duration, spec.authorities, spec.clients, spec.relays,

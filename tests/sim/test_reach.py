@@ -119,3 +119,23 @@ def test_mesh_oracle_takes_the_scenario_failures(tmp_path) -> None:
     assert oracle.first_reach(client, 0.0) == 0.0
     assert oracle.throughout(client, 0.0, 7.9)
     assert oracle.first_reach(client, 8.0) is None
+
+
+def test_links_agree_with_the_medium_on_the_demo_walks(tmp_path) -> None:
+    """On the demo's walks, at 300 instants: linked exactly when each is in the other's range by the medium's own rule."""
+    import random
+
+    from meshframes.sim.demo import Demo, DemoSpec
+
+    demo = Demo(tmp_path, DemoSpec(seed=5, duration=60.0, fail_at=20.0))
+    oracle = mesh_oracle(demo.mesh, stop=60.0)
+    medium = demo.mesh.net.medium
+    failed = set(demo.mesh.failed)
+    rng = random.Random(1)
+    for _ in range(300):
+        t = rng.uniform(0.0, 60.0)
+        down = {n for n in failed if t >= demo.mesh.failed[n]}
+        for i in range(len(medium.radios)):
+            expected = set() if i in down else {
+                j for j in medium.neighbours(i, t) if i in medium.neighbours(j, t) and j not in down}
+            assert oracle.neighbours(i, t) == expected, (i, t)
