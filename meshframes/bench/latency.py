@@ -343,7 +343,9 @@ class Summary:
 
 
 def _row(run: SeedRun, t: TransferLatency) -> dict[str, Any]:
-    return {"seed": run.seed} | asdict(t)
+    return {"seed": run.seed} | asdict(t) | {
+        f"{what}_from_{origin}": t.since_start(what) if origin == "start" else t.since_reach(what)
+        for what in ("certified", "confirmed") for origin in ("start", "reach")}
 
 
 def run(scenario: str, seeds: Sequence[int], *, jobs: int = 1, duration: float | None = None,

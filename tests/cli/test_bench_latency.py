@@ -43,6 +43,17 @@ def test_one_short_seed_reports_every_measure_as_json(tmp_path: Path) -> None:
     for row in data["list"]:
         if row["reach"] is not None and row["started"] is not None:
             assert row["reach"] >= row["started"]
+        if row["certified_from_reach"] is not None:
+            assert row["certified_from_reach"] == pytest.approx(row["certified"] - row["reach"], abs=1e-5)
+
+
+def test_seeds_in_parallel_match_seeds_in_turn() -> None:
+    """--jobs 2 reports the same runs as one process (a run is a function of its seed)."""
+    _, alone, _ = _invoke("--seeds", "3-4", "--duration", "10", "--json")
+    code, together, stderr = _invoke("--seeds", "3-4", "--duration", "10", "--json", "--jobs", "2")
+    assert code == 0, stderr
+    first, second = json.loads(alone), json.loads(together)
+    assert first["list"] == second["list"] and first["air"] == second["air"]
 
 
 def test_table_and_picture(tmp_path: Path) -> None:
