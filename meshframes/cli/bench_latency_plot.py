@@ -5,8 +5,8 @@ Every curve counts against all planned transfers, so a curve that stops
 below 1 says how many never got there. The time axis is logarithmic (from
 milliseconds to a minute); a latency from reach that is not positive (a
 transfer certified before the quorum was in reach all at once) cannot sit
-on it, so such transfers are drawn at the left edge and their number is
-written in the legend.
+on it, so such transfers are drawn at the left edge (as are any under
+0.1 ms) and their number is written in the legend.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def cdf_png(summary: Summary, path: Path, *, title: str) -> None:
     curves = []
     for (what, origin), (colour, style) in _STYLE.items():
         values = sorted(summary.latencies(what, origin))
-        clipped = sum(1 for v in values if v <= LEFT_EDGE)
+        clipped = (sum(1 for v in values if v <= 0), sum(1 for v in values if 0 < v <= LEFT_EDGE))
         xs = [max(v, LEFT_EDGE) for v in values]
         if xs:
             right = max(right, xs[-1])
@@ -45,8 +45,11 @@ def cdf_png(summary: Summary, path: Path, *, title: str) -> None:
         steps_x = [LEFT_EDGE, *xs, edge]
         steps_y = [0.0, *((k + 1) / planned for k in range(len(xs))), len(xs) / planned]
         label = f"{what} from {origin} ({count} of {planned})"
-        if clipped:
-            label += f"; {clipped} at <= {LEFT_EDGE * 1000:g} ms drawn at the left edge"
+        negative, tiny = clipped
+        if negative:
+            label += f"; {negative} certified before reach (negative), at the left edge"
+        if tiny:
+            label += f"; {tiny} under {LEFT_EDGE * 1000:g} ms, at the left edge"
         # From start drawn wider, underneath: where reach was at the start
         # the two curves are the same and both stay visible.
         ax.step(steps_x, steps_y, where="post", color=colour, linestyle=style, label=label,
