@@ -13,6 +13,7 @@ BENCHES: dict[str, str] = {
     "seal": "meshframes.cli.bench_seal:bench_seal",
     "authority": "meshframes.cli.bench_authority:authority",
     "mesh": "meshframes.cli.bench_mesh:mesh",
+    "latency": "meshframes.cli.bench_latency:latency",
 }
 
 

@@ -1,4 +1,5 @@
-"""Click parameter types the simulation commands share (`demo`, `shell --sim`)."""
+"""Click parameter types the simulation commands share (`demo`, `shell --sim`,
+`bench latency`)."""
 
 from __future__ import annotations
 
@@ -43,3 +44,28 @@ class Area(click.ParamType[tuple[float, float]]):
             self.fail(f"got {value!r}, expected WIDTHxHEIGHT in metres, each side from {low:g} to {high:g},"
                       f" e.g. 150x120", param, ctx)
         return width, height
+
+
+# More seeds than a day of runs: a typo, not an experiment.
+MAX_SEEDS = 1000
+
+
+class SeedRange(click.ParamType[tuple[int, int]]):
+    """A, or A-B with A <= B: the seeds A to B inclusive (non-negative)."""
+
+    name = "seeds"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[int, int]:
+        if isinstance(value, tuple):  # already converted
+            return value
+        text = str(value).strip()
+        first, _, last = text.partition("-")
+        try:
+            low, high = int(first), int(last if last else first)
+        except ValueError:
+            self.fail(f"got {value!r}, expected A or A-B, e.g. 1-20", param, ctx)
+        if low < 0 or high < low:
+            self.fail(f"got {value!r}, expected A-B with 0 <= A <= B, e.g. 1-20", param, ctx)
+        if high - low + 1 > MAX_SEEDS:
+            self.fail(f"got {value!r}: {high - low + 1} seeds, expected at most {MAX_SEEDS}", param, ctx)
+        return low, high

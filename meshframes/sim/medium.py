@@ -94,6 +94,9 @@ class Medium:
         self.pcap: PcapWriter | None = None
         # Called with a radio index after frames or reports were queued for it.
         self.on_activity: Callable[[int], None] = lambda index: None
+        # Called with (start time, transmitter index, MPDU) for every
+        # transmission that reaches the air, retries included.
+        self.on_air: Callable[[float, int, bytes], None] | None = None
 
     # -- set-up ------------------------------------------------------------
 
@@ -166,6 +169,8 @@ class Medium:
         radio.sent += 1
         if self.pcap is not None:
             self.pcap.write(start, frame, rate * 2 // 10)
+        if self.on_air is not None:
+            self.on_air(start, radio.index, frame)
         receivers = []
         for j in self.neighbours(radio.index, start):
             other = self.radios[j]

@@ -12,6 +12,9 @@ from bisect import bisect_left, bisect_right
 from typing import Protocol
 
 Point = tuple[float, float]
+# A straight stretch of a walk: from p0 at t0 to p1 at t1, at constant
+# velocity (p0 == p1 for a stay).
+Segment = tuple[float, float, Point, Point]
 
 
 class Mobility(Protocol):
@@ -20,6 +23,12 @@ class Mobility(Protocol):
     def path(self, start: float, stop: float) -> list[Point]:
         """The walk from `start` to `stop` as a polyline: the position at
         `start`, every point it turned at in between, the position at `stop`."""
+        ...
+
+    def segments(self, start: float, stop: float) -> list[Segment]:
+        """The walk from `start` to `stop` as timed straight stretches
+        covering [start, stop] in order, each at constant velocity: what
+        `path` draws, with the times it turned at."""
         ...
 
 
@@ -32,6 +41,9 @@ class Static:
 
     def path(self, start: float, stop: float) -> list[Point]:
         return [self.point, self.point]
+
+    def segments(self, start: float, stop: float) -> list[Segment]:
+        return [(start, stop, self.point, self.point)]
 
 
 class _Legs:
@@ -68,6 +80,14 @@ class _Legs:
         self._cover(stop)
         turns = [self._legs[k][3] for k in range(bisect_right(self._ends, start), bisect_left(self._ends, stop))]
         return [self.position(start), *turns, self.position(stop)]
+
+    def segments(self, start: float, stop: float) -> list[Segment]:
+        self._cover(stop)
+        # Cut at every leg's start and end in between (a walk that starts
+        # late stays at its origin until its first leg begins).
+        turns = {t for leg in self._legs[bisect_right(self._ends, start):] for t in leg[:2] if start < t < stop}
+        cuts = [start, *sorted(turns), stop]
+        return [(a, b, self.position(a), self.position(b)) for a, b in zip(cuts, cuts[1:], strict=False)]
 
 
 class RandomWaypoint(_Legs):
@@ -131,3 +151,11 @@ class Relocated:
             return [self.point, self.point]
         # Carried, not walked: the walk up to the move, then the new place.
         return [*self.before.path(start, self.at), self.point]
+
+    def segments(self, start: float, stop: float) -> list[Segment]:
+        if stop <= self.at:
+            return self.before.segments(start, stop)
+        if start >= self.at:
+            return [(start, stop, self.point, self.point)]
+        # The jump at `at` is between two stretches: the later one starts there.
+        return [*self.before.segments(start, self.at), (self.at, stop, self.point, self.point)]

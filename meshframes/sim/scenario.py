@@ -132,6 +132,8 @@ class FastPayMesh:
         self.authorities: list[int] = []  # node index of authority i, in committee order
         self.clients: list[int] = []  # node index of account j
         self.failed: dict[int, float] = {}
+        # (time, node, alive) of every failure and recovery, as scheduled.
+        self.alive_changes: list[tuple[float, int, bool]] = []
         self.timeline = Timeline()
         # (mesh SA, mesh sequence number) -> that unicast frame's journey.
         self.traced: dict[tuple[bytes, int], Traced] = {}
@@ -200,9 +202,11 @@ class FastPayMesh:
     def fail(self, node: int, at: float) -> None:
         self.net.fail(node, at)
         self.failed[node] = at
+        self.alive_changes.append((at, node, False))
 
     def recover(self, node: int, at: float) -> None:
         self.net.recover(node, at)
+        self.alive_changes.append((at, node, True))
 
     def run(self, until: float, *, step: float | None = None,
             progress: Callable[[float], None] | None = None) -> None:
