@@ -309,7 +309,7 @@ network={{
 """
 
 
-def _recorded_chain(guest: Guest, name: str) -> tuple[tuple[Node, ...], Capture, Timeline]:
+def recorded_chain(guest: Guest, name: str) -> tuple[tuple[Node, ...], Capture, Timeline]:
     """Three radios in a chain shaped by hwsim groups and a fourth that
     hears them all, recording into `name`."""
     n0, n1, n2, recorder = guest.reset_radios(4)
@@ -320,7 +320,7 @@ def _recorded_chain(guest: Guest, name: str) -> tuple[tuple[Node, ...], Capture,
     return (n0, n1, n2, recorder), capture, timeline
 
 
-def _wait_chain_estab(chain: tuple[Node, Node, Node], timeout: float) -> None:
+def wait_chain_estab(chain: tuple[Node, Node, Node], timeout: float) -> None:
     n0, n1, n2 = chain
     for a, b in ((n0, n1), (n1, n0), (n1, n2), (n2, n1)):
         a.wait_plink(b, timeout=timeout)
@@ -334,14 +334,14 @@ def kernel_sae(guest: Guest, *, messages: int = 3, timeout: float = 30.0) -> Rec
     sends `messages` FastPay envelopes to n2 over the mesh interface (PREQ
     and PREP as protected action frames, CCMP data relayed by n1) and n2
     answers as many."""
-    (n0, n1, n2, recorder), capture, timeline = _recorded_chain(guest, "kernel-sae.pcap")
+    (n0, n1, n2, recorder), capture, timeline = recorded_chain(guest, "kernel-sae.pcap")
     for node in (n0, n1, n2):
         host_conf, guest_conf = guest.io_path(f"wpa-{node.netns}.conf")
         host_conf.write_text(_WPA_MESH_CONF.format(mesh_id=DEFAULT_MESH_ID, freq=DEFAULT_FREQ,
                                                    passphrase=SAE_PASSPHRASE))
         node.run(f"wpa_supplicant -B -D nl80211 -i {node.wlan} -c {guest_conf}")
     timeline.mark("wpa_supplicant started on n0, n1, n2 (SAE)")
-    _wait_chain_estab((n0, n1, n2), timeout)
+    wait_chain_estab((n0, n1, n2), timeout)
     timeline.mark("n0-n1 and n1-n2 ESTAB after SAE and AMPE")
     delivered = _exchange_both_ways(n0, n2, messages, timeline)
     states = {node.netns: {"stations": node.stations(), "mpaths": node.mpaths()} for node in (n0, n1, n2)}
@@ -357,10 +357,10 @@ def kernel_root(guest: Guest, *, phase: float = 4.0, timeout: float = 30.0) -> R
     with gate announcements (4; n2 answers with a unicast PREQ to the root,
     n0 with a PREP), proactive PREQ with PREP (3), proactive PREQ without
     PREP (2). During the RANN phase n2 sends a FastPay envelope to n0."""
-    (n0, n1, n2, recorder), capture, timeline = _recorded_chain(guest, "kernel-root.pcap")
+    (n0, n1, n2, recorder), capture, timeline = recorded_chain(guest, "kernel-root.pcap")
     for node in (n0, n1, n2):
         node.mesh_join(DEFAULT_MESH_ID)
-    _wait_chain_estab((n0, n1, n2), timeout)
+    wait_chain_estab((n0, n1, n2), timeout)
     timeline.mark("n0-n1 and n1-n2 ESTAB")
     n0.set_mesh_param("mesh_gate_announcements", 1)
     n0.set_mesh_param("mesh_hwmp_rann_interval", 1000)
@@ -398,10 +398,10 @@ def kernel_bridge(guest: Guest, *, pings: int = 3, timeout: float = 30.0) -> Rec
     carries their frames with Mesh Control address extension: A4 on the
     flooded ARP request, A5/A6 on the unicast frames, and learns proxy
     paths (mpp)."""
-    (n0, n1, n2, recorder), capture, timeline = _recorded_chain(guest, "kernel-bridge.pcap")
+    (n0, n1, n2, recorder), capture, timeline = recorded_chain(guest, "kernel-bridge.pcap")
     for node in (n0, n1, n2):
         node.mesh_join(DEFAULT_MESH_ID)
-    _wait_chain_estab((n0, n1, n2), timeout)
+    wait_chain_estab((n0, n1, n2), timeout)
     timeline.mark("n0-n1 and n1-n2 ESTAB")
     for node in (n0, n2):
         ip, mac = BRIDGED_HOSTS[node.index]
