@@ -89,6 +89,9 @@ def print_analysis(result: Analysis, header: str, hwmp: list[dict[str, Any]], hw
     out = console.out
     out.print(header, soft_wrap=True)
     out.print(kinds_table(result.by_kind))
+    if result.fastpay_in_msdus:
+        out.print("FastPay in mesh data (ethertype 0x88B5, kernel mesh transport): " + ", ".join(
+            f"{kind} ({count})" for kind, count in sorted(result.fastpay_in_msdus.items())), soft_wrap=True)
     if result.mesh_control_rules:
         out.print("mesh control detected by: " + ", ".join(
             f"{rule} ({count})" for rule, count in sorted(result.mesh_control_rules.items())), soft_wrap=True)

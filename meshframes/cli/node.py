@@ -15,13 +15,15 @@ from meshframes.cli import console
 @click.option("--role", type=click.Choice(["authority", "client", "relay"]), required=True,
               help="authority: votes and executes; client: pays and is paid; relay: only forwards.")
 @click.option("--iface", required=True, help="The radio's monitor interface (`iw phy PHY interface add "
-              "IFACE type monitor flags active`).")
+              "IFACE type monitor flags active`), or with --transport mesh its mesh point interface "
+              "(`iw dev IFACE set type mp`, `iw dev IFACE mesh join ID`).")
 @click.option("--committee", "committee_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Committee file of `meshframes keys generate` (authorities and clients).")
 @click.option("--key", "key_file", type=click.Path(dir_okay=False, path_type=Path),
               help="This node's key file, DIR/keys/authority-<i>.json or account-<i>.json.")
-@click.option("--transport", type=click.Choice(["monitor"]), default="monitor", show_default=True,
-              help="monitor: our own peering, HWMP and forwarding on a monitor interface.")
+@click.option("--transport", type=click.Choice(["monitor", "mesh"]), default="monitor", show_default=True,
+              help="monitor: our own peering, HWMP and forwarding on a monitor interface; mesh: the "
+              "kernel's mesh point peers, finds paths and forwards, and carries our FastPay payloads.")
 @click.option("--store", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Directory of the node's SQLite state [default: "
               "$XDG_STATE_HOME/meshframes/<key prefix>].")
@@ -37,13 +39,13 @@ def node(*, role: str, iface: str, committee_file: Path | None, key_file: Path |
     authority's or client's state in --store; a restarted node resumes
     from it."""
     from meshframes.app.events import Event
-    from meshframes.hosts.service import NodeService, NodeSettings, NodeSetupError, Role
+    from meshframes.hosts.service import Link, NodeService, NodeSettings, NodeSetupError, Role
 
     if passphrase is not None and not 8 <= len(passphrase) <= 63:
         raise click.BadParameter(f"got {len(passphrase)} characters, expected 8 to 63",
                                  param_hint="--passphrase")
     settings = NodeSettings(Role(role), iface, committee_file, key_file, store, control_socket,
-                            mesh_id.encode(), passphrase)
+                            mesh_id.encode(), passphrase, Link(transport))
 
     def show(event: Event) -> None:
         # The control has just recorded this event as its history row.

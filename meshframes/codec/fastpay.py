@@ -23,6 +23,9 @@ MAX_MGMT_BODY = 2304
 # Category + OUI + Mesh Control with A5/A6 + our header.
 MAX_FRAGMENT_PAYLOAD = MAX_MGMT_BODY - (1 + 3 + 18 + HEADER_LEN)
 MAX_FRAGMENTS = 255
+# The ethertype of FastPay over a kernel's mesh interface (docs/wire-format.md,
+# "FastPay over the kernel's mesh"): IEEE 802 local experimental ethertype 1.
+ETHERTYPE_FASTPAY = 0x88B5
 
 
 class MessageType(enum.IntEnum):

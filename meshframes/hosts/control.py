@@ -20,7 +20,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from meshframes.app.authority_node import AuthorityNode
 from meshframes.app.client_node import ClientNode
@@ -37,7 +37,7 @@ from meshframes.app.events import (
 from meshframes.mesh.pathtable import PathFlags
 
 from .control_client import MAX_REQUEST
-from .node import NodeHost
+from .node import NodeHost, PartyHost
 
 # Events kept for `history`, oldest dropped first.
 HISTORY_LIMIT = 256
@@ -52,6 +52,7 @@ class ControlRefusal(StrEnum):
     BAD_ARGUMENT = "bad-argument"
     NOT_A_CLIENT = "not-a-client"
     TRANSFER_REFUSED = "transfer-refused"
+    MESH_UNAVAILABLE = "mesh-unavailable"
 
 
 class ControlError(Exception):
@@ -65,14 +66,91 @@ def _mac(addr: bytes | None) -> str | None:
     return None if addr is None else addr.hex(":")
 
 
+class MeshView(Protocol):
+    """Where a node's answers about the mesh come from: our own MeshNode
+    (`EngineMeshView`), or the kernel's mesh on the mesh transport
+    (meshframes.hosts.kernel_mesh.KernelMeshView). A view that cannot
+    read its mesh raises ControlError(MESH_UNAVAILABLE)."""
+
+    def status(self, now: float) -> dict[str, Any]:
+        """mesh_id, secure, peers_established, paths_active, refusals."""
+        ...
+
+    def peers(self, now: float) -> list[dict[str, Any]]:
+        """One row per peer: mac, state, signal_dbm, last_seen_s, metric, hops."""
+        ...
+
+    def paths(self, now: float) -> list[dict[str, Any]]:
+        """One row per path: destination, next_hop, metric, hops, sn,
+        expires_in_s, active."""
+        ...
+
+
+@dataclass(slots=True)
+class EngineMeshView:
+    """The mesh as our own engines hold it (the monitor transport and the
+    simulator)."""
+
+    host: NodeHost
+
+    def status(self, now: float) -> dict[str, Any]:
+        node = self.host.node
+        return {
+            "mesh_id": node.config.mesh_id.decode(errors="replace"),
+            "secure": node.config.secure,
+            "peers_established": node.peers.established_count,
+            "paths_active": sum(1 for p in node.paths if p.usable(now)),
+            "refusals": sum(node.counters.values()),
+        }
+
+    def peers(self, now: float) -> list[dict[str, Any]]:
+        node = self.host.node
+        rows = []
+        for peer in node.peers:
+            path = node.paths.lookup(peer.addr)
+            rows.append({
+                "mac": _mac(peer.addr),
+                "state": peer.state.value,
+                "signal_dbm": peer.signal_dbm,
+                "last_seen_s": round(now - peer.last_seen, 3),
+                "metric": node.peers.metric(peer.addr),
+                "hops": path.hop_count if path is not None and path.usable(now) else None,
+            })
+        return rows
+
+    def paths(self, now: float) -> list[dict[str, Any]]:
+        return [{
+            "destination": _mac(p.dst),
+            "next_hop": _mac(p.next_hop),
+            "metric": p.metric,
+            "hops": p.hop_count,
+            "sn": p.sn,
+            "expires_in_s": round(p.exp_time - now, 3),
+            "active": bool(p.flags & PathFlags.ACTIVE) and p.usable(now),
+        } for p in self.host.node.paths]
+
+
 @dataclass(slots=True)
 class NodeControl:
     """The answers of one node, read from its host's engines. `role` is
-    what the node was started as (authority, client, relay)."""
+    what the node was started as (authority, client, relay); `mesh` where
+    peers and paths are read (by default the host's own MeshNode)."""
 
-    host: NodeHost
+    host: PartyHost
     role: str
+    mesh: MeshView | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.mesh is None:
+            if not isinstance(self.host, NodeHost):
+                raise TypeError("a host without a MeshNode needs a MeshView")
+            self.mesh = EngineMeshView(self.host)
+
+    @property
+    def _mesh(self) -> MeshView:
+        assert self.mesh is not None  # set in __post_init__
+        return self.mesh
 
     def record(self, event: Event) -> None:
         """Keep an application event for `history` (the host's `on_event`)."""
@@ -94,49 +172,25 @@ class NodeControl:
     # -- commands ------------------------------------------------------------
 
     def status(self, _request: dict[str, Any]) -> dict[str, Any]:
-        node, now = self.host.node, self.host.clock.now()
-        party = self.host.party
+        now, party = self.host.clock.now(), self.host.party
+        mesh = self._mesh.status(now)
         return {
-            "mac": _mac(node.mac),
+            "mac": _mac(self.host.mac),
             "role": self.role,
             "identity": party.identity.hex() if party is not None else None,
-            "mesh_id": node.config.mesh_id.decode(errors="replace"),
-            "secure": node.config.secure,
-            "peers_established": node.peers.established_count,
-            "paths_active": sum(1 for p in node.paths if p.usable(now)),
-            "refusals": sum(node.counters.values()),
+            **mesh,
             "time": now,
         }
 
     def peers(self, _request: dict[str, Any]) -> list[dict[str, Any]]:
-        node, now = self.host.node, self.host.clock.now()
         rows = []
-        for peer in node.peers:
-            path = node.paths.lookup(peer.addr)
-            identity, role = self._who(peer.addr)
-            rows.append({
-                "mac": _mac(peer.addr),
-                "role": role,
-                "identity": identity,
-                "state": peer.state.value,
-                "signal_dbm": peer.signal_dbm,
-                "last_seen_s": round(now - peer.last_seen, 3),
-                "metric": node.peers.metric(peer.addr),
-                "hops": path.hop_count if path is not None and path.usable(now) else None,
-            })
+        for row in self._mesh.peers(self.host.clock.now()):
+            identity, role = self._who(bytes.fromhex(row["mac"].replace(":", "")))
+            rows.append({"mac": row["mac"], "role": role, "identity": identity, **row})
         return rows
 
     def paths(self, _request: dict[str, Any]) -> list[dict[str, Any]]:
-        node, now = self.host.node, self.host.clock.now()
-        return [{
-            "destination": _mac(p.dst),
-            "next_hop": _mac(p.next_hop),
-            "metric": p.metric,
-            "hops": p.hop_count,
-            "sn": p.sn,
-            "expires_in_s": round(p.exp_time - now, 3),
-            "active": bool(p.flags & PathFlags.ACTIVE) and p.usable(now),
-        } for p in node.paths]
+        return self._mesh.paths(self.host.clock.now())
 
     def authorities(self, _request: dict[str, Any]) -> list[dict[str, Any]]:
         party = self.host.party

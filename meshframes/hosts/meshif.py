@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from meshframes.codec import mpdu
 from meshframes.codec.action import CATEGORY_LEN, CATEGORY_VENDOR
 from meshframes.codec.elements import MESHFRAMES_OUI, OUI_LEN
+from meshframes.codec.fastpay import ETHERTYPE_FASTPAY
 from meshframes.codec.header import SUBTYPE_ACTION, TYPE_MGMT, MacHeader, frame_control
 from meshframes.codec.meshctl import (
     AE_A5_A6,
@@ -38,7 +39,6 @@ from meshframes.codec.mpdu import THREE_ADDRESS_HEADER_LEN
 from meshframes.hosts.base import RxFrame
 from meshframes.hosts.packet import PACKET_HOST, PACKET_OUTGOING, PacketEndpoint, drain
 
-ETHERTYPE_FASTPAY = 0x88B5  # IEEE 802 local experimental ethertype 1
 ARPHRD_ETHER = 1
 BROADCAST = b"\xff" * 6
 # The mesh interface's MTU is 1500 (Ethernet); a longer message must be

@@ -13,7 +13,11 @@ people and tests watch. The engines only decide:
     Party --SendPayload--> MeshNode --Transmit--> codec --> layers --> radio
 
 Timers of the node and of the party share one heap, each key tagged with
-its owner; arming a key again replaces its deadline.
+its owner; arming a key again replaces its deadline. That heap, the clock
+and the carrying out of the party's actions are `PartyHost`'s, which
+`NodeHost` and the mesh transport's `KernelMeshHost`
+(meshframes.hosts.kernel_mesh: the kernel's mesh in place of a MeshNode)
+both are.
 """
 
 from __future__ import annotations
@@ -78,7 +82,94 @@ EventHandler = Callable[[Event], None]
 Command = Callable[[float], list[AppAction]]
 
 
-class NodeHost:
+class PartyHost:
+    """What every host does for the application party it runs: one clock,
+    one timer heap holding the party's timers and the host's own (each key
+    tagged with its owner), the party's actions carried out and its events
+    kept. A subclass says where the party's payloads go (`_send_payload`)
+    and feeds it what arrives."""
+
+    def __init__(self, mac: bytes, clock: Clock, party: Party | None, on_event: EventHandler | None) -> None:
+        if party is not None and party.mac != mac:
+            raise ValueError(f"party {party.mac.hex(':')} and node {mac.hex(':')} differ")
+        self.mac = mac
+        self.clock = clock
+        self.party = party
+        self.on_event = on_event
+        self.events: list[Event] = []
+        self._deadlines: dict[tuple[str, TimerKey], float] = {}
+        self._heap: list[tuple[float, int, str, TimerKey]] = []
+        self._tick = 0
+
+    def start(self) -> None:
+        if self.party is not None:
+            self._apply_app(self.party.start(self.clock.now()))
+
+    def command(self, command: Command) -> None:
+        """Run a command of the party now (`lambda now: party.transfer(...)`)
+        and carry out what it returns."""
+        self._apply_app(command(self.clock.now()))
+
+    def next_deadline(self) -> float | None:
+        heap = self._heap
+        while heap and self._deadlines.get((heap[0][2], heap[0][3])) != heap[0][0]:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
+    def run(self, until: float, idle: float = 0.001) -> None:
+        """Blocking loop for real radios: poll, then sleep until the next
+        timer or for `idle` seconds, whichever is sooner."""
+        while self.clock.now() < until:
+            self.poll()
+            deadline = self.next_deadline()
+            wait = idle if deadline is None else min(idle, max(0.0, deadline - self.clock.now()))
+            time.sleep(wait)
+
+    def poll(self) -> None:
+        raise NotImplementedError
+
+    # -- for subclasses -------------------------------------------------------
+
+    def _send_payload(self, destination: bytes, payload: FastPayFragment) -> None:
+        raise NotImplementedError
+
+    def _on_own_timer(self, key: TimerKey, now: float) -> None:
+        """A timer the host armed under its own owner (not the party's)."""
+
+    def _run_due_timers(self, now: float) -> None:
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            deadline, _, owner, key = heapq.heappop(heap)
+            if self._deadlines.get((owner, key)) != deadline:
+                continue  # re-armed or cancelled since
+            del self._deadlines[(owner, key)]
+            if owner != APP:
+                self._on_own_timer(key, now)
+            elif self.party is not None:
+                self._apply_app(self.party.on_timer(key, now))
+
+    def _arm(self, owner: str, key: TimerKey, deadline: float) -> None:
+        self._tick += 1
+        self._deadlines[(owner, key)] = deadline
+        heapq.heappush(self._heap, (deadline, self._tick, owner, key))
+
+    def _deliver_to_party(self, delivery: Deliver, now: float) -> None:
+        if self.party is not None:
+            self._apply_app(self.party.on_deliver(delivery, now))
+
+    def _apply_app(self, actions: list[AppAction]) -> None:
+        for action in actions:
+            if isinstance(action, SendPayload):
+                self._send_payload(action.destination, action.payload)
+            elif isinstance(action, SetTimer):
+                self._arm(APP, action.key, max(action.deadline, self.clock.now()))
+            else:
+                self.events.append(action)
+                if self.on_event is not None:
+                    self.on_event(action)
+
+
+class NodeHost(PartyHost):
     def __init__(self, node: MeshNode, radio: Radio, clock: Clock, *, party: Party | None = None,
                  layers: Sequence[FrameLayer] = (), on_deliver: DeliverHandler | None = None,
                  on_data: DataHandler | None = None, on_event: EventHandler | None = None,
@@ -90,37 +181,22 @@ class NodeHost:
         every action of the node."""
         if radio.mac != node.mac:
             raise ValueError(f"radio {radio.mac.hex(':')} and node {node.mac.hex(':')} differ")
-        if party is not None and party.mac != node.mac:
-            raise ValueError(f"party {party.mac.hex(':')} and node {node.mac.hex(':')} differ")
+        super().__init__(node.mac, clock, party, on_event)
         self.node = node
         self.radio = radio
-        self.clock = clock
-        self.party = party
         self.on_deliver = on_deliver
         self.on_data = on_data
-        self.on_event = on_event
         self.observer = observer
         self.layers: tuple[FrameLayer, ...] = tuple(layers) + ((node.rsn,) if node.rsn is not None else ())
-        self.events: list[Event] = []
         # Checked once: a runtime-checkable Protocol test is slow per poll.
         self._reporting: TxStatusRadio | None = radio if isinstance(radio, TxStatusRadio) else None
         self._seq = 0
-        self._deadlines: dict[tuple[str, TimerKey], float] = {}
-        self._heap: list[tuple[float, int, str, TimerKey]] = []
-        self._tick = 0
 
     # -- commands ------------------------------------------------------------
 
     def start(self) -> None:
-        now = self.clock.now()
-        self._apply(self.node.start(now))
-        if self.party is not None:
-            self._apply_app(self.party.start(now))
-
-    def command(self, command: Command) -> None:
-        """Run a command of the party now (`lambda now: party.transfer(...)`)
-        and carry out what it returns."""
-        self._apply_app(command(self.clock.now()))
+        self._apply(self.node.start(self.clock.now()))
+        super().start()
 
     def send_payload(self, dst: bytes, payload: FastPayFragment) -> None:
         """Put one payload on the mesh towards `dst`, as a party would."""
@@ -145,38 +221,15 @@ class NodeHost:
         if self._reporting is not None:
             for report in self._reporting.tx_reports():
                 self._apply(self.node.on_tx_status(report.ra, report.acked, report.rate_100kbps, now))
-        heap = self._heap
-        while heap and heap[0][0] <= now:
-            deadline, _, owner, key = heapq.heappop(heap)
-            if self._deadlines.get((owner, key)) != deadline:
-                continue  # re-armed or cancelled since
-            del self._deadlines[(owner, key)]
-            if owner == MESH:
-                self._apply(self.node.on_timer(key, now))
-            elif self.party is not None:
-                self._apply_app(self.party.on_timer(key, now))
-
-    def next_deadline(self) -> float | None:
-        heap = self._heap
-        while heap and self._deadlines.get((heap[0][2], heap[0][3])) != heap[0][0]:
-            heapq.heappop(heap)
-        return heap[0][0] if heap else None
-
-    def run(self, until: float, idle: float = 0.001) -> None:
-        """Blocking loop for real radios: poll, then sleep until the next
-        timer or for `idle` seconds, whichever is sooner."""
-        while self.clock.now() < until:
-            self.poll()
-            deadline = self.next_deadline()
-            wait = idle if deadline is None else min(idle, max(0.0, deadline - self.clock.now()))
-            time.sleep(wait)
+        self._run_due_timers(now)
 
     # -- internals -----------------------------------------------------------
 
-    def _arm(self, owner: str, key: TimerKey, deadline: float) -> None:
-        self._tick += 1
-        self._deadlines[(owner, key)] = deadline
-        heapq.heappush(self._heap, (deadline, self._tick, owner, key))
+    def _on_own_timer(self, key: TimerKey, now: float) -> None:
+        self._apply(self.node.on_timer(key, now))
+
+    def _send_payload(self, destination: bytes, payload: FastPayFragment) -> None:
+        self._apply(self.node.send_payload(destination, payload, self.clock.now()))
 
     def _receive(self, rx: RxFrame, now: float) -> None:
         data = rx.data
@@ -207,21 +260,9 @@ class NodeHost:
             elif isinstance(action, Deliver):
                 if self.on_deliver is not None:
                     self.on_deliver(action)
-                if self.party is not None:
-                    self._apply_app(self.party.on_deliver(action, now))
+                self._deliver_to_party(action, now)
             elif isinstance(action, DeliverData) and self.on_data is not None:
                 self.on_data(action)
-
-    def _apply_app(self, actions: list[AppAction]) -> None:
-        for action in actions:
-            if isinstance(action, SendPayload):
-                self._apply(self.node.send_payload(action.destination, action.payload, self.clock.now()))
-            elif isinstance(action, SetTimer):
-                self._arm(APP, action.key, max(action.deadline, self.clock.now()))
-            else:
-                self.events.append(action)
-                if self.on_event is not None:
-                    self.on_event(action)
 
     def _transmit(self, frame: Frame) -> None:
         try:

@@ -1,11 +1,15 @@
 """One node as a process on one radio: what `meshframes node` runs.
 
 `NodeService` builds, from `NodeSettings`, everything a node needs and the
-engines must not touch: the radio (a monitor interface, our own peering,
-HWMP and forwarder), the `MeshNode`, the party (an `AuthorityNode` or a
+engines must not touch: the radio, the party (an `AuthorityNode` or a
 `ClientNode` with its SQLite store in the store directory; none for a
-relay), the `NodeHost` that runs them, and the control socket
-(`ControlServer`). `serve()` is the loop: select() on the radio, the
+relay), the host that runs them, and the control socket (`ControlServer`).
+Two transports: on `monitor` the radio is a monitor interface and a
+`NodeHost` runs our `MeshNode` (peering, HWMP, forwarder) under the
+party; on `mesh` it is a kernel mesh point, which peers, selects paths and
+forwards by itself, and a `KernelMeshHost` hands the party's payloads
+straight to it (meshframes.hosts.kernel_mesh); peers and paths are then
+the kernel's. `serve()` is the loop: select() on the radio, the
 control sockets and a wake-up pipe until the host's next timer, until
 SIGINT or SIGTERM; then everything is closed and the socket removed.
 
@@ -15,7 +19,7 @@ client's pending order and certificate: no second vote, no lost
 confirmation), and `SequenceReservation` keeps the end-to-end sequence
 number from ever being reused (docs/sealing.md, "Freshness").
 
-Every problem the user can fix (a missing or non-monitor interface, a key
+Every problem the user can fix (a missing interface, or one of the wrong kind for the transport, a key
 not in the committee, a committee file that does not parse, no
 permission for a raw socket, a store of another committee) is raised as
 `NodeSetupError` with a one-line message naming the problem and the fix.
@@ -39,7 +43,8 @@ from types import FrameType
 from meshframes.app.authority_node import AuthorityNode
 from meshframes.app.client_node import ClientNode
 from meshframes.app.events import Event
-from meshframes.app.party import Party
+from meshframes.app.party import AppConfig, Party
+from meshframes.app.transport import TransportConfig
 from meshframes.fastpay.client_store import ClientStore, ClientStoreError
 from meshframes.fastpay.committee import Committee, CommitteeFileError, Identity
 from meshframes.fastpay.store import AuthorityStore, StoreError
@@ -48,8 +53,11 @@ from meshframes.mesh.node import MeshNode
 
 from .base import MonotonicClock
 from .control import ControlServer, NodeControl
+from .iw import IwError, iw
+from .kernel_mesh import MAX_FRAGMENT_DATA, KernelMeshHost, KernelMeshView
+from .meshif import MeshInterface
 from .monitor import MonitorRadio
-from .node import NodeHost
+from .node import NodeHost, PartyHost
 
 # The longest the loop sleeps with nothing due; a signal wakes it at once.
 IDLE_WAIT = 1.0
@@ -62,6 +70,15 @@ class Role(StrEnum):
     AUTHORITY = "authority"
     CLIENT = "client"
     RELAY = "relay"
+
+
+class Link(StrEnum):
+    """What carries the node's FastPay payloads (`--transport`)."""
+
+    # A monitor interface: our own peering, HWMP and forwarder.
+    MONITOR = "monitor"
+    # A kernel mesh point: the kernel peers, selects paths and forwards.
+    MESH = "mesh"
 
 
 class NodeSetupError(Exception):
@@ -78,6 +95,7 @@ class NodeSettings:
     control: Path | None = None  # no control socket when None
     mesh_id: bytes = b"meshframes"
     passphrase: str | None = None  # a secure mesh (AMPE, CCMP per hop) when set
+    transport: Link = Link.MONITOR
 
 
 def default_store(public_key: bytes) -> Path:
@@ -204,8 +222,37 @@ def open_radio(iface: str) -> MonitorRadio:
         raise NodeSetupError(str(error)) from None
 
 
+def open_mesh_interface(iface: str) -> MeshInterface:
+    """The mesh transport's interface on `iface` (a kernel mesh point that
+    has joined its mesh), or a NodeSetupError that says what to do."""
+    make = (f"make one with `iw dev {iface} set type mp`, `ip link set {iface} up` and "
+            f"`iw dev {iface} mesh join ID`")
+    try:
+        socket.if_nametoindex(iface)
+    except OSError:
+        raise NodeSetupError(f"no network interface named {iface!r} (`ip link` lists them; {make})") from None
+    try:
+        interface = MeshInterface(iface)
+    except PermissionError:
+        raise NodeSetupError(f"no permission to open a packet socket on {iface}; run as root "
+                             "or give the interpreter CAP_NET_RAW") from None
+    except ValueError as error:
+        raise NodeSetupError(str(error)) from None
+    # An Ethernet-like interface may still be no mesh point (a station's).
+    try:
+        info = iw("dev", iface, "info")
+    except IwError as error:
+        interface.close()
+        raise NodeSetupError(str(error)) from None
+    if "type mesh point" not in info:
+        interface.close()
+        kind = next((line.strip() for line in info.splitlines() if line.strip().startswith("type ")), "type unknown")
+        raise NodeSetupError(f"{iface} is not a mesh point interface ({kind}); {make}")
+    return interface
+
+
 def open_party(role: Role, credentials: Credentials, store: Path, mac: bytes,
-               sequence: SequenceReservation) -> tuple[Party, Callable[[], None]]:
+               sequence: SequenceReservation, config: AppConfig | None = None) -> tuple[Party, Callable[[], None]]:
     """The party of an authority or client on its store directory, and
     the function that closes its store."""
     committee, identity = credentials.committee, credentials.identity
@@ -213,12 +260,13 @@ def open_party(role: Role, credentials: Credentials, store: Path, mac: bytes,
         if role is Role.AUTHORITY:
             authority_store = AuthorityStore(store / "authority.db", committee)
             first = sequence.start(time.time_ns() // 1000)
-            return (AuthorityNode(identity.keypair, committee, authority_store, mac, e2e_sequence=first),
+            return (AuthorityNode(identity.keypair, committee, authority_store, mac, config, e2e_sequence=first),
                     authority_store.close)
         balance = next(a.balance for a in committee.accounts if a.address == identity.public_key)
         client_store = ClientStore(store / "client.db", identity.public_key, balance)
         first = sequence.start(time.time_ns() // 1000)
-        return ClientNode(identity.keypair, committee, client_store, mac, e2e_sequence=first), client_store.close
+        return (ClientNode(identity.keypair, committee, client_store, mac, config, e2e_sequence=first),
+                client_store.close)
     except (StoreError, ClientStoreError, sqlite3.Error) as error:
         raise NodeSetupError(f"store {store}: {error}") from None
 
@@ -238,8 +286,42 @@ class NodeService:
 
     def _build(self, settings: NodeSettings) -> None:
         credentials = load_credentials(settings)
-        self.radio = radio = open_radio(settings.iface)
-        self._closers.append(radio.close)
+        if settings.transport is Link.MESH:
+            if settings.role is Role.RELAY:
+                raise NodeSetupError("a relay on the mesh transport has nothing to do: the kernel's mesh "
+                                     "point forwards by itself (use --transport monitor for our own relay)")
+            if settings.passphrase is not None:
+                raise NodeSetupError("--passphrase is for the monitor transport; on the mesh transport the "
+                                     "kernel's mesh is secured (or not) by whoever joined it (wpa_supplicant)")
+        self.radio: MonitorRadio | MeshInterface
+        if settings.transport is Link.MESH:
+            self.radio = open_mesh_interface(settings.iface)
+        else:
+            self.radio = open_radio(settings.iface)
+        self._closers.append(self.radio.close)
+        party = self._open_party(settings, credentials)
+        self.host: PartyHost
+        if settings.transport is Link.MESH:
+            assert isinstance(self.radio, MeshInterface)
+            kernel = KernelMeshHost(self.radio, MonotonicClock(), party=party, on_event=self._event)
+            view = KernelMeshView(settings.iface, kernel, settings.mesh_id.decode(errors="replace"))
+            self.host = kernel
+            self.control = NodeControl(kernel, str(settings.role), view)
+        else:
+            assert isinstance(self.radio, MonitorRadio)
+            self.host = NodeHost(self._mesh_node(settings), self.radio, MonotonicClock(), party=party,
+                                 on_event=self._event)
+            self.control = NodeControl(self.host, str(settings.role))
+        self.server: ControlServer | None = None
+        if settings.control is not None:
+            try:
+                self.server = ControlServer(str(settings.control), self.control)
+            except OSError as error:
+                raise NodeSetupError(f"cannot serve the control socket {settings.control}: {error}") from None
+            self._closers.append(self.server.close)
+
+    def _mesh_node(self, settings: NodeSettings) -> MeshNode:
+        """The monitor transport's MeshNode: our peering, HWMP and forwarder."""
         config = MeshConfig(mesh_id=settings.mesh_id, passphrase=settings.passphrase)
         if settings.role is Role.AUTHORITY:
             # Authorities are HWMP roots, as in the simulations (docs/app.md:
@@ -248,28 +330,28 @@ class NodeService:
             config = replace(config, dot11MeshHWMPRootMode=RootMode.PROACTIVE_PREQ_WITH_PREP)
         # Protocol randomness (link ids, jitter, beacon phase) must differ
         # between nodes and runs; secrets come from os.urandom in MeshNode.
-        node = MeshNode(radio.mac, config, seed=int.from_bytes(os.urandom(8), "big"))
+        return MeshNode(self.radio.mac, config, seed=int.from_bytes(os.urandom(8), "big"))
+
+    def _open_party(self, settings: NodeSettings, credentials: Credentials | None) -> Party | None:
+        """The party on its store directory (None for a relay); on the
+        mesh transport its fragments fit the mesh interface's MTU."""
         self.sequence: SequenceReservation | None = None
-        party: Party | None = None
         self.store: Path | None = None
-        if credentials is not None:
-            self.store = settings.store or default_store(credentials.identity.public_key)
-            try:
-                self.store.mkdir(parents=True, exist_ok=True, mode=0o700)
-            except OSError as error:
-                raise NodeSetupError(f"cannot create the store directory {self.store}: {error}") from None
-            self.sequence = SequenceReservation(self.store / SEQUENCE_FILE)
-            party, close_store = open_party(settings.role, credentials, self.store, radio.mac, self.sequence)
-            self._closers.append(close_store)
-        self.host = NodeHost(node, radio, MonotonicClock(), party=party, on_event=self._event)
-        self.control = NodeControl(self.host, str(settings.role))
-        self.server: ControlServer | None = None
-        if settings.control is not None:
-            try:
-                self.server = ControlServer(str(settings.control), self.control)
-            except OSError as error:
-                raise NodeSetupError(f"cannot serve the control socket {settings.control}: {error}") from None
-            self._closers.append(self.server.close)
+        if credentials is None:
+            return None
+        self.store = settings.store or default_store(credentials.identity.public_key)
+        try:
+            self.store.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as error:
+            raise NodeSetupError(f"cannot create the store directory {self.store}: {error}") from None
+        self.sequence = SequenceReservation(self.store / SEQUENCE_FILE)
+        config = None
+        if settings.transport is Link.MESH:
+            config = AppConfig(transport=TransportConfig(max_fragment_payload=MAX_FRAGMENT_DATA))
+        party, close_store = open_party(settings.role, credentials, self.store, self.radio.mac, self.sequence,
+                                        config)
+        self._closers.append(close_store)
+        return party
 
     def _event(self, event: Event) -> None:
         self.control.record(event)

@@ -1,6 +1,7 @@
 """`meshframes node` processes in the guest: one per hwsim radio, each in
-its radio's network namespace, on an active monitor (Node.make_userspace),
-with its store and control socket under NODE_DIR. The host asks them
+its radio's network namespace, on an active monitor (Node.make_userspace)
+or, on the mesh transport, on the radio's kernel mesh point
+(Node.mesh_join), with its store and control socket under NODE_DIR. The host asks them
 through their control sockets (meshframes.hosts.control_client, loaded in
 the guest's root interpreter: unix sockets are reached by path, across
 network namespaces).
@@ -60,15 +61,17 @@ def write_committee(guest: Guest, name: str, authorities: int, balances: list[in
 
 @dataclass
 class NodeProcess:
-    """One `meshframes node` on `radio`; `key` is the guest path of its key
-    file (None for a relay)."""
+    """One `meshframes node` on `radio`'s interface `iface` over
+    `transport` (monitor or mesh); `key` is the guest path of its key file
+    (None for a relay)."""
 
     name: str
     role: str
     radio: Node
     committee: CommitteeFiles
     key: str | None = None
-    monitor: str = "mon0"
+    iface: str = "mon0"
+    transport: str = "monitor"
     process: Background | None = field(default=None, repr=False)
     starts: int = 0
 
@@ -83,7 +86,7 @@ class NodeProcess:
     def argv(self) -> list[str]:
         # PYTHONPATH: this checkout, whichever one an editable install points at.
         argv = ["env", f"PYTHONPATH={REPO}", sys.executable, "-c", MAIN, "node", "--role", self.role,
-                "--iface", self.monitor, "--control", self.control]
+                "--iface", self.iface, "--transport", self.transport, "--control", self.control]
         if self.key is not None:
             argv += ["--committee", self.committee.committee_file, "--key", self.key, "--store", self.store]
         return argv

@@ -9,7 +9,6 @@ not exist.
 
 from __future__ import annotations
 
-import re
 import shlex
 import signal
 import sys
@@ -19,6 +18,7 @@ from itertools import combinations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from meshframes.hosts.iw import MeshPath, Station, parse_mpath_dump, parse_station_dump
 from meshframes.hwsim.agent import RunResult
 from meshframes.hwsim.wait import wait_for
 
@@ -30,13 +30,6 @@ DEFAULT_MESH_ID = "meshframes"
 # 802.11-2020 9.2.4.7: a management or data frame body carries at most 2304
 # octets; with the MAC header and radiotap a frame stays under this.
 MONITOR_MTU = 2400
-
-# nl80211 mpath flags (include/uapi/linux/nl80211.h, enum nl80211_mpath_flags).
-MPATH_ACTIVE = 1 << 0
-MPATH_RESOLVING = 1 << 1
-MPATH_SN_VALID = 1 << 2
-MPATH_FIXED = 1 << 3
-MPATH_RESOLVED = 1 << 4
 
 # One shell round trip for the whole reset (each round trip costs ~0.2 s).
 # IPv6 is switched off in every namespace so captures carry only what a test
@@ -61,31 +54,6 @@ ip netns exec {netns} ip link set lo up
 ip netns exec {netns} sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
     net.ipv6.conf.default.disable_ipv6=1
 """
-
-
-@dataclass(frozen=True, slots=True)
-class Station:
-    """One entry of `iw dev X station dump`."""
-
-    mac: str
-    plink: str | None
-    fields: dict[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class MeshPath:
-    """One entry of `iw dev X mpath dump`."""
-
-    dst: str
-    next_hop: str
-    sn: int
-    metric: int
-    flags: int
-    hop_count: int | None
-
-    @property
-    def active(self) -> bool:
-        return bool(self.flags & MPATH_ACTIVE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,39 +260,3 @@ def medium_chain(nodes: Sequence[Node], *, listeners: Sequence[Node] = ()) -> No
                            if 0 <= link < len(nodes) - 1))
     for listener in listeners:
         listener.set_group((1 << max(1, len(nodes) - 1)) - 1)
-
-
-_STATION = re.compile(r"^Station ([0-9a-f:]{17}) \(on (\S+)\)$")
-
-
-def parse_station_dump(text: str) -> dict[str, Station]:
-    stations: dict[str, Station] = {}
-    mac: str | None = None
-    fields: dict[str, str] = {}
-    for line in text.splitlines() + ["Station 00:00:00:00:00:00 (on end)"]:
-        header = _STATION.match(line)
-        if header:
-            if mac is not None:
-                stations[mac] = Station(mac, fields.get("mesh plink"), fields)
-            mac, fields = header.group(1), {}
-        elif ":" in line and mac is not None:
-            key, _, value = line.strip().partition(":")
-            fields[key.strip()] = value.strip()
-    return stations
-
-
-def parse_mpath_dump(text: str) -> dict[str, MeshPath]:
-    lines = [line for line in text.splitlines() if line.strip()]
-    if not lines or not lines[0].startswith("DEST ADDR"):
-        return {}
-    # The header names two columns with a space ("DEST ADDR", "NEXT HOP").
-    columns = lines[0].replace("DEST ADDR", "DEST_ADDR").replace("NEXT HOP", "NEXT_HOP").split()
-    paths = {}
-    for line in lines[1:]:
-        row = dict(zip(columns, line.split(), strict=False))
-        paths[row["DEST_ADDR"]] = MeshPath(
-            dst=row["DEST_ADDR"], next_hop=row["NEXT_HOP"], sn=int(row["SN"]),
-            metric=int(row["METRIC"]), flags=int(row["FLAGS"], 16),
-            hop_count=int(row["HOP_COUNT"]) if "HOP_COUNT" in row else None,
-        )
-    return paths

@@ -309,7 +309,7 @@ network={{
 """
 
 
-def _recorded_chain(guest: Guest, name: str) -> tuple[tuple[Node, ...], Capture, Timeline]:
+def recorded_chain(guest: Guest, name: str) -> tuple[tuple[Node, ...], Capture, Timeline]:
     """Three radios in a chain shaped by hwsim groups and a fourth that
     hears them all, recording into `name`."""
     n0, n1, n2, recorder = guest.reset_radios(4)
@@ -320,7 +320,7 @@ def _recorded_chain(guest: Guest, name: str) -> tuple[tuple[Node, ...], Capture,
     return (n0, n1, n2, recorder), capture, timeline
 
 
-def _wait_chain_estab(chain: tuple[Node, Node, Node], timeout: float) -> None:
+def wait_chain_estab(chain: tuple[Node, Node, Node], timeout: float) -> None:
     n0, n1, n2 = chain
     for a, b in ((n0, n1), (n1, n0), (n1, n2), (n2, n1)):
         a.wait_plink(b, timeout=timeout)
@@ -334,14 +334,14 @@ def kernel_sae(guest: Guest, *, messages: int = 3, timeout: float = 30.0) -> Rec
     sends `messages` FastPay envelopes to n2 over the mesh interface (PREQ
     and PREP as protected action frames, CCMP data relayed by n1) and n2
     answers as many."""
-    (n0, n1, n2, recorder), capture, timeline = _recorded_chain(guest, "kernel-sae.pcap")
+    (n0, n1, n2, recorder), capture, timeline = recorded_chain(guest, "kernel-sae.pcap")
     for node in (n0, n1, n2):
         host_conf, guest_conf = guest.io_path(f"wpa-{node.netns}.conf")
         host_conf.write_text(_WPA_MESH_CONF.format(mesh_id=DEFAULT_MESH_ID, freq=DEFAULT_FREQ,
                                                    passphrase=SAE_PASSPHRASE))
         node.run(f"wpa_supplicant -B -D nl80211 -i {node.wlan} -c {guest_conf}")
     timeline.mark("wpa_supplicant started on n0, n1, n2 (SAE)")
-    _wait_chain_estab((n0, n1, n2), timeout)
+    wait_chain_estab((n0, n1, n2), timeout)
     timeline.mark("n0-n1 and n1-n2 ESTAB after SAE and AMPE")
     delivered = _exchange_both_ways(n0, n2, messages, timeline)
     states = {node.netns: {"stations": node.stations(), "mpaths": node.mpaths()} for node in (n0, n1, n2)}
@@ -357,10 +357,10 @@ def kernel_root(guest: Guest, *, phase: float = 4.0, timeout: float = 30.0) -> R
     with gate announcements (4; n2 answers with a unicast PREQ to the root,
     n0 with a PREP), proactive PREQ with PREP (3), proactive PREQ without
     PREP (2). During the RANN phase n2 sends a FastPay envelope to n0."""
-    (n0, n1, n2, recorder), capture, timeline = _recorded_chain(guest, "kernel-root.pcap")
+    (n0, n1, n2, recorder), capture, timeline = recorded_chain(guest, "kernel-root.pcap")
     for node in (n0, n1, n2):
         node.mesh_join(DEFAULT_MESH_ID)
-    _wait_chain_estab((n0, n1, n2), timeout)
+    wait_chain_estab((n0, n1, n2), timeout)
     timeline.mark("n0-n1 and n1-n2 ESTAB")
     n0.set_mesh_param("mesh_gate_announcements", 1)
     n0.set_mesh_param("mesh_hwmp_rann_interval", 1000)
@@ -398,10 +398,10 @@ def kernel_bridge(guest: Guest, *, pings: int = 3, timeout: float = 30.0) -> Rec
     carries their frames with Mesh Control address extension: A4 on the
     flooded ARP request, A5/A6 on the unicast frames, and learns proxy
     paths (mpp)."""
-    (n0, n1, n2, recorder), capture, timeline = _recorded_chain(guest, "kernel-bridge.pcap")
+    (n0, n1, n2, recorder), capture, timeline = recorded_chain(guest, "kernel-bridge.pcap")
     for node in (n0, n1, n2):
         node.mesh_join(DEFAULT_MESH_ID)
-    _wait_chain_estab((n0, n1, n2), timeout)
+    wait_chain_estab((n0, n1, n2), timeout)
     timeline.mark("n0-n1 and n1-n2 ESTAB")
     for node in (n0, n2):
         ip, mac = BRIDGED_HOSTS[node.index]
@@ -422,6 +422,13 @@ def kernel_bridge(guest: Guest, *, pings: int = 3, timeout: float = 30.0) -> Rec
 NODE_BALANCE = 100
 
 
+# hwsim groups of the payment layouts (bit 0: c0's link, bit 1: the relays'
+# link, bit 2: the far side): radios a0..a3, c0, c1, r0 (or k0), r1 (or
+# k1). c0 - r0 - r1 - {a0..a3, c1}; the recorder is in every group.
+PAYMENT_GROUPS = (4, 4, 4, 4, 1, 4, 3, 6)
+RECORDER_GROUPS = 7
+
+
 def node_payment(guest: Guest, *, timeout: float = 90.0) -> Recording:
     """FastPay on real radios between `meshframes node` processes: four
     authorities a0..a3 (f = 1), clients c0 (the payer) and c1, relays r0
@@ -430,18 +437,19 @@ def node_payment(guest: Guest, *, timeout: float = 90.0) -> Recording:
     hwsim groups into c0 - r0 - r1 - {a0..a3, c1}: c0 reaches every
     authority and c1 over three hops.
 
-    Phases: c0 pays c1 10 with all authorities up; a3 is killed (SIGKILL)
-    and c0 pays 20; a3 restarts on its store; a0 is killed and c0 pays 5,
-    which needs a3's vote, so c0 first hands a3 the certificate it missed
-    (FastPay's lagging-authority help: an error, an info request and
-    answer, the confirmation); every live node is then stopped with
-    SIGTERM. `states` holds what each node's control socket answered."""
+    Phases (`_payments`): c0 pays c1 10 with all authorities up; a3 is
+    killed (SIGKILL) and c0 pays 20; a3 restarts on its store; a0 is
+    killed and c0 pays 5, which needs a3's vote, so c0 first hands a3 the
+    certificate it missed (FastPay's lagging-authority help: an error, an
+    info request and answer, the confirmation); every live node is then
+    stopped with SIGTERM. `states` holds what each node's control socket
+    answered."""
     radios = guest.reset_radios(9)
     recorder = radios[8]
-    for radio, groups in zip(radios[:8], (4, 4, 4, 4, 1, 4, 3, 6), strict=True):
+    for radio, groups in zip(radios[:8], PAYMENT_GROUPS, strict=True):
         radio.set_group(groups)
         radio.make_userspace("mon0")
-    recorder.set_group(7)
+    recorder.set_group(RECORDER_GROUPS)
     files = write_committee(guest, "node-committee", 4, [NODE_BALANCE, NODE_BALANCE])
     prepare(guest)
     authorities = [NodeProcess(f"a{i}", "authority", radios[i], files, files.key("authority", i))
@@ -449,24 +457,80 @@ def node_payment(guest: Guest, *, timeout: float = 90.0) -> Recording:
     c0 = NodeProcess("c0", "client", radios[4], files, files.key("account", 0))
     c1 = NodeProcess("c1", "client", radios[5], files, files.key("account", 1))
     relays = [NodeProcess(f"r{i}", "relay", radios[6 + i], files) for i in range(2)]
-    everyone = [*authorities, c0, c1, *relays]
     capture = recorder.start_capture("node-payment.pcap")
     timeline = Timeline()
     timeline.mark("recorder up")
+    states = _payments(authorities, c0, c1, relays, timeline, timeout, paths_known=True)
+    path = capture.stop()
+    timeline.mark("recorder stopped")
+    return Recording(path, tuple(radios), timeline, {"payments": 3}, states)
+
+
+def node_payment_kernel(guest: Guest, *, timeout: float = 90.0) -> Recording:
+    """The payments of `node_payment` on the mesh transport, through Linux:
+    every radio is a kernel mesh point (open mesh "meshframes", shaped by
+    the same hwsim groups into c0 - k0 - k1 - {a0..a3, c1}); our
+    authorities and clients are `meshframes node --transport mesh`
+    processes on their radio's mesh point, and k0 and k1 are plain kernel
+    mesh points with no meshframes process: the kernel peers, finds the
+    paths (HWMP) and forwards our FastPay payloads (ethertype 0x88B5 mesh
+    data) over its two relays. A ninth radio records."""
+    radios = guest.reset_radios(9)
+    recorder = radios[8]
+    for radio, groups in zip(radios[:8], PAYMENT_GROUPS, strict=True):
+        radio.set_group(groups)
+    recorder.set_group(RECORDER_GROUPS)
+    files = write_committee(guest, "node-committee", 4, [NODE_BALANCE, NODE_BALANCE])
+    prepare(guest)
+    authorities = [NodeProcess(f"a{i}", "authority", radios[i], files, files.key("authority", i),
+                               iface=radios[i].wlan, transport="mesh") for i in range(4)]
+    c0 = NodeProcess("c0", "client", radios[4], files, files.key("account", 0), iface=radios[4].wlan,
+                     transport="mesh")
+    c1 = NodeProcess("c1", "client", radios[5], files, files.key("account", 1), iface=radios[5].wlan,
+                     transport="mesh")
+    k0, k1 = radios[6], radios[7]
+    capture = recorder.start_capture("node-payment-kernel.pcap")
+    timeline = Timeline()
+    timeline.mark("recorder up")
+    for radio in radios[:8]:
+        radio.mesh_join(DEFAULT_MESH_ID)
+    for a, b in ((radios[4], k0), (k0, k1), (k1, radios[0])):
+        a.wait_plink(b, timeout=timeout)
+        b.wait_plink(a, timeout=timeout)
+    timeline.mark("all eight radios joined the kernel mesh; c0-k0, k0-k1, k1-a0 ESTAB")
+    states = _payments(authorities, c0, c1, [], timeline, timeout, paths_known=False)
+    states["kernel"] = {name: {"mpaths": {d: p.hop_count for d, p in radio.mpaths().items()}}
+                        for name, radio in (("k0", k0), ("k1", k1))}
+    path = capture.stop()
+    timeline.mark("recorder stopped")
+    return Recording(path, tuple(radios), timeline, {"payments": 3}, states)
+
+
+def _payments(authorities: list[NodeProcess], c0: NodeProcess, c1: NodeProcess, relays: list[NodeProcess],
+              timeline: Timeline, timeout: float, *, paths_known: bool) -> dict[str, dict[str, Any]]:
+    """Start the node processes, wait until c0 knows the 4 authorities (and,
+    if `paths_known`, has an active path to each: our authorities are HWMP
+    roots; the kernel finds its paths on demand), then the three payments
+    of `node_payment` and a SIGTERM for every live node. What the control
+    sockets answered, by phase."""
+    everyone = [*authorities, c0, c1, *relays]
+    files = c0.committee
     for node in everyone:
         node.spawn()
     for node in everyone:
         node.wait_ready()
-    timeline.mark("a0-a3, c0, c1, r0, r1 up (meshframes node processes)")
+    timeline.mark(f"{', '.join(n.name for n in everyone)} up (meshframes node processes)")
 
     def c0_knows_every_authority() -> list[dict[str, Any]] | None:
         known = c0.ask("authorities")
         paths = {p["destination"]: p for p in c0.ask("paths") if p["active"]}
-        return known if len(known) == 4 and all(a.radio.mac in paths for a in authorities) else None
+        reached = not paths_known or all(a.radio.mac in paths for a in authorities)
+        return known if len(known) == 4 and reached else None
 
-    wait_for(c0_knows_every_authority, "c0 discovered the 4 authorities and has a path to each",
-             timeout=timeout, interval=1.0, describe=lambda _: repr(c0.ask("paths")))
-    timeline.mark("c0 discovered the 4 authorities (announcements) and has paths to them")
+    wait_for(c0_knows_every_authority, "c0 discovered the 4 authorities" + (
+        " and has a path to each" if paths_known else ""),
+             timeout=timeout, interval=1.0, describe=lambda _: repr((c0.ask("authorities"), c0.ask("paths"))))
+    timeline.mark("c0 discovered the 4 authorities (announcements)")
     states: dict[str, dict[str, Any]] = {
         "layout": {"paths": c0.ask("paths"), "peers": {n.name: n.ask("peers") for n in everyone},
                    "macs": {n.name: n.radio.mac for n in everyone},
@@ -486,7 +550,8 @@ def node_payment(guest: Guest, *, timeout: float = 90.0) -> Recording:
         timeline.mark(f"{phase}: confirmed at c0, credited at c1, executed at {', '.join(a.name for a in live)}")
         states[phase] = {"certified": _event(c0, "TransferCertified", sequence_number),
                          "authorities": balances, "c0": c0.ask("balances"), "c1": c1.ask("balances"),
-                         "c0-history": c0.ask("history"), "c0-paths": c0.ask("paths")}
+                         "c0-history": c0.ask("history"), "c0-paths": c0.ask("paths"),
+                         "histories": {a.name: a.ask("history") for a in live}}
 
     pay("all-live", 10, 0, authorities)
     killed = authorities[3].kill()
@@ -502,11 +567,9 @@ def node_payment(guest: Guest, *, timeout: float = 90.0) -> Recording:
     states["a0-killed"]["a3-history"] = authorities[3].ask("history")
     live = [n for n in everyone if n is not authorities[0]]
     states["stopped"] = {n.name: n.stop().returncode for n in live}
-    states["stopped"]["files"] = guest.run(f"ls {NODE_DIR}").stdout.split()
+    states["stopped"]["files"] = c0.radio.guest.run(f"ls {NODE_DIR}").stdout.split()
     timeline.mark("every live node stopped (SIGTERM)")
-    path = capture.stop()
-    timeline.mark("recorder stopped")
-    return Recording(path, tuple(radios), timeline, {"payments": 3}, states)
+    return states
 
 
 def _event(node: NodeProcess, name: str, sequence_number: int) -> dict[str, Any] | None:
@@ -542,4 +605,5 @@ SCENARIOS: dict[str, Callable[[Guest], Recording]] = {
     "kernel-chain-perr": kernel_chain_perr,
     "monitor-injection": monitor_injection,
     "node-payment": node_payment,
+    "node-payment-kernel": node_payment_kernel,
 }

@@ -29,6 +29,7 @@ from scapy.utils import mac2str
 
 import meshframes.layers  # noqa: F401
 from meshframes.codec.action import CATEGORY_MESH, CATEGORY_SELF_PROTECTED, CATEGORY_VENDOR
+from meshframes.codec.fastpay import ETHERTYPE_FASTPAY
 from meshframes.codec.peering import PROTOCOL_AMPE
 from meshframes.layers import (
     GANN,
@@ -324,7 +325,7 @@ def mesh_data(opts: FrameOptions) -> Packet:
         / Dot11QoS(TID=0)
         / control
         / LLC(dsap=0xAA, ssap=0xAA, ctrl=3)
-        / SNAP(OUI=0, code=0x88B5)
+        / SNAP(OUI=0, code=ETHERTYPE_FASTPAY)
         / Raw(opts.payload)
     )
 

@@ -39,6 +39,7 @@ from meshframes.codec.action import (
 )
 from meshframes.codec.elements import ELEMENT_HEADER_LEN, tiling_problem
 from meshframes.codec.errors import DecodeError
+from meshframes.codec.fastpay import ETHERTYPE_FASTPAY, decode_fragment
 from meshframes.codec.frames import read_authentication_fields
 from meshframes.codec.header import (
     AUTH_ALGORITHMS_WITH_ELEMENTS,
@@ -124,6 +125,9 @@ class FrameDecode:
     encrypted: bool = False
     mesh_control_rule: str | None = None
     hwmp: list[dict[str, Any]] = field(default_factory=list)
+    # The FastPay message kind an MSDU of ethertype 0x88B5 carries (FastPay
+    # over a kernel's mesh interface), from its clear FastPay header.
+    msdu_fastpay: str | None = None
 
 
 @dataclass(slots=True)
@@ -136,6 +140,9 @@ class Analysis:
     encrypted: int = 0
     hwmp: list[dict[str, Any]] = field(default_factory=list)
     mesh_control_rules: Counter[str] = field(default_factory=Counter)
+    # FastPay messages inside mesh data (ethertype 0x88B5), by kind; the
+    # frames themselves count as mesh-data in by_kind, as tshark counts them.
+    fastpay_in_msdus: Counter[str] = field(default_factory=Counter)
     linktypes: Counter[int] = field(default_factory=Counter)
     fcs: str = "none"
     # pcapng frames of interfaces whose link type is not 802.11.
@@ -146,6 +153,8 @@ class Analysis:
         """Add one decoded frame to the totals (a capture's or a live sniff's)."""
         self.frames += 1
         self.by_kind[result.kind] += 1
+        if result.msdu_fastpay is not None:
+            self.fastpay_in_msdus[result.msdu_fastpay] += 1
         if result.malformed:
             self.malformed.append({"frame": result.index, "kind": result.kind, "reason": result.malformed})
         elif result.undecoded:
@@ -167,6 +176,7 @@ class Analysis:
             "encrypted": self.encrypted,
             "hwmp": self.hwmp,
             "mesh_control_rules": dict(self.mesh_control_rules),
+            "fastpay_in_msdus": dict(sorted(self.fastpay_in_msdus.items())),
             "linktypes": {str(k): v for k, v in self.linktypes.items()},
             "skipped_other_linktypes": self.skipped_other_linktypes,
             "fcs": self.fcs,
@@ -448,7 +458,22 @@ _OUR_CATEGORIES = {CATEGORY_MESH, CATEGORY_SELF_PROTECTED, CATEGORY_VENDOR_PROTE
 _PEERING_FRAMES = (PeeringOpen, PeeringConfirm, PeeringClose)
 
 
+def _msdu_fastpay(pkt: Packet) -> str | None:
+    """The FastPay kind of an MSDU of ethertype 0x88B5, None when it is none
+    (an MSDU is not ours to decode: one whose header does not read as
+    FastPay's is left alone, not called malformed)."""
+    snap = pkt.getlayer(SNAP)
+    if snap is None or snap.code != ETHERTYPE_FASTPAY or isinstance(snap.payload, NoPayload):
+        return None
+    try:
+        fragment = decode_fragment(bytes(snap.payload), 0)
+    except DecodeError:
+        return None
+    return "fastpay-" + MESSAGE_TYPES[fragment.msg_type]
+
+
 def _inspect(pkt: Packet, data: bytes, result: FrameDecode) -> None:
+    result.msdu_fastpay = _msdu_fastpay(pkt)
     if isinstance(pkt.payload, Dot11Action) and not pkt.payload.payload and pkt.payload.category in _OUR_CATEGORIES:
         result.malformed = f"Action frame of category {pkt.payload.category} ends after its Category field"
         return

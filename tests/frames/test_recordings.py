@@ -26,7 +26,8 @@ def test_the_recordings_are_there() -> None:
     names = {p.name for p in RECORDINGS}
     assert {"linux-kernel-chain-perr.pcap", "linux-kernel-root.pcap", "linux-kernel-sae.pcap",
             "linux-meshframes-interop.pcap", "meshframes-userspace-chain.pcap",
-            "linux-kernel-bridge.pcap", "meshframes-node-payment.pcap"} <= names
+            "linux-kernel-bridge.pcap", "meshframes-node-payment.pcap",
+            "meshframes-node-payment-kernel.pcap"} <= names
 
 
 def test_node_payment_recording_carries_every_fastpay_kind() -> None:
@@ -123,3 +124,25 @@ def test_linux_bridged_frames_replayed_at_the_relay_agree() -> None:
     assert result.data_checked > 0 and result.next_hop_mismatches == []
     assert result.ours.forwarded_preqs == result.captured.forwarded_preqs
     assert result.ours.preps == result.captured.preps
+
+
+def test_kernel_node_payment_recording_carries_every_fastpay_kind() -> None:
+    """The same payments on the mesh transport (pcaps/README.md): every
+    FastPay message rides in mesh data (ethertype 0x88B5) that Linux
+    relays; all eight kinds are read from their clear FastPay header,
+    nothing is undecoded, and nothing tshark calls malformed."""
+    path = PCAPS / "meshframes-node-payment-kernel.pcap"
+    result, _ = analyze(path)
+    assert result.undecoded == [] and result.malformed == []
+    assert len(result.fastpay_in_msdus) == len(MessageType), sorted(result.fastpay_in_msdus)
+    assert not any(kind.startswith("fastpay-") for kind in result.by_kind)
+    assert tshark.malformed_frames(path) == []
+
+
+def test_fastpay_in_kernel_mesh_data_is_counted_apart_from_frame_kinds() -> None:
+    """Linux and us exchanging FastPay envelopes as mesh data: the frames
+    stay mesh data, as tshark counts them, and the 12 envelopes' FastPay
+    header (announce) is counted beside."""
+    result, _ = analyze(PCAPS / "linux-meshframes-interop.pcap")
+    assert result.by_kind["mesh-data"] == 12
+    assert dict(result.fastpay_in_msdus) == {"fastpay-announce": 12}

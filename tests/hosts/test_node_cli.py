@@ -141,3 +141,22 @@ def _run_unprivileged(keys: Path, tmp_path: Path) -> None:
     assert result.returncode == 1, result.stderr
     assert result.stderr.strip().splitlines() == [
         "error: no permission to open a raw packet socket on lo; run as root or give the interpreter CAP_NET_RAW"]
+
+
+def test_mesh_transport_on_an_interface_that_is_not_a_mesh_point(keys: Path, tmp_path: Path) -> None:
+    """--transport mesh on loopback: the line says how to make a mesh point
+    (or, with no `iw` installed, that the transport needs it)."""
+    result = node("--role", "client", "--iface", "lo", "--transport", "mesh", "--committee",
+                  str(keys / "committee.json"), "--key", str(keys / "keys" / "account-0.json"),
+                  "--store", str(tmp_path))
+    assert result.exit_code == 1
+    line = one_line(result)
+    assert ("not a mesh point interface" in line and "set type mp" in line) or "`iw` is not installed" in line, line
+
+
+def test_mesh_transport_has_no_relay(keys: Path) -> None:
+    """The kernel's mesh point forwards by itself: a relay process there
+    would do nothing, and is refused."""
+    result = node("--role", "relay", "--iface", "lo", "--transport", "mesh")
+    assert result.exit_code == 1
+    assert "nothing to do" in one_line(result)
