@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from meshframes.hwsim import Guest
 
 _HWSIM_BOOT = pytest.StashKey[float]()
+_HWSIM_PACE = pytest.StashKey[str]()
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +30,9 @@ def hwsim_guest(pytestconfig: pytest.Config) -> Iterator[Guest]:
         pytest.fail(f"the hwsim tier cannot start: {error}", pytrace=False)
     pytestconfig.stash[_HWSIM_BOOT] = guest.boot_seconds
     yield guest
+    from meshframes.hwsim.wait import pace
+
+    pytestconfig.stash[_HWSIM_PACE] = pace().describe()
     guest.stop()
 
 
@@ -37,3 +41,5 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
     if _HWSIM_BOOT in config.stash:
         terminalreporter.write_line(
             f"hwsim: one guest booted in {config.stash[_HWSIM_BOOT]:.1f} s for this session")
+    if _HWSIM_PACE in config.stash:
+        terminalreporter.write_line(f"hwsim: at the end, {config.stash[_HWSIM_PACE]}")

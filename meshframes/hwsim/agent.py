@@ -26,12 +26,18 @@ from pathlib import Path
 from queue import Empty, Queue
 from typing import Any
 
+from meshframes.hwsim.wait import Pace, pace, scaled, set_pace
 from meshframes.hwsim.wire import ChannelClosed, read_message, write_message
 
 AGENT_PORT = "meshframes.agent"
-# Worker calls get this long beyond their own timeout before we give up on
-# the worker process itself.
+# Base times on an idle machine, scaled by the pace the host measured
+# (meshframes.hwsim.wait): how long beyond its own timeout a worker call
+# may take before the worker itself is given up on; how long a stopped
+# process's output may take to drain; how long a process has to end on
+# SIGTERM when everything is stopped.
 WORKER_GRACE = 5.0
+DRAIN = 2.0
+STOP_ALL_GRACE = 5.0
 
 
 class AgentError(Exception):
@@ -68,7 +74,7 @@ class _Background:
 
     def join_pumps(self) -> None:
         for pump in self.pumps:
-            pump.join(2.0)
+            pump.join(scaled(DRAIN))
 
     def text(self) -> tuple[str, str]:
         with self.changed:
@@ -108,14 +114,14 @@ class _Worker:
 
     def request(self, message: tuple[Any, ...], timeout: float) -> Any:
         with self.lock:
-            write_message(self._stdin, message)
+            write_message(self._stdin, (pace(), message))
             try:
                 ok, value = self.replies.get(timeout=timeout)
             except Empty:
                 self.kill()
                 raise AgentError(
                     f"python worker in netns {self.netns or '(root)'} did not answer within "
-                    f"{timeout:.1f} s and was killed; its stderr: {self.stderr_tail()}"
+                    f"{timeout:.1f} s ({pace().describe()}) and was killed; its stderr: {self.stderr_tail()}"
                 ) from None
         if ok is None:
             raise AgentError(
@@ -194,7 +200,8 @@ class Agent:
             _kill_group(process)
             stdout, stderr = process.communicate()
             raise AgentError(
-                f"{' '.join(full)!r} did not finish within {timeout:.1f} s and was killed; "
+                f"{' '.join(full)!r} did not finish within {timeout:.1f} s and was killed "
+                f"({pace().describe()}); "
                 f"stdout: {stdout.decode(errors='replace')[-2000:]!r} "
                 f"stderr: {stderr.decode(errors='replace')[-2000:]!r}"
             ) from None
@@ -232,7 +239,7 @@ class Agent:
                     state = "still running" if exited is None else f"exited with {exited}"
                     raise AgentError(
                         f"{' '.join(background.argv)!r} ({state}) printed nothing matching "
-                        f"{pattern!r} within {timeout:.1f} s; stdout: {stdout!r} "
+                        f"{pattern!r} within {timeout:.1f} s ({pace().describe()}); stdout: {stdout!r} "
                         f"stderr: {stderr!r}"
                     )
                 background.changed.wait(min(remaining, 0.5))
@@ -257,7 +264,7 @@ class Agent:
         """End every background process and worker (before a radio reset:
         a process left in a namespace would keep its radio there)."""
         for handle in list(self._background):
-            self.op_stop(handle, signal.SIGTERM, 5.0)
+            self.op_stop(handle, signal.SIGTERM, scaled(STOP_ALL_GRACE))
         with self._workers_lock:
             for worker in self._workers.values():
                 worker.kill()
@@ -268,7 +275,12 @@ class Agent:
             worker = self._workers.get(netns)
             if worker is None or worker.process.poll() is not None:
                 worker = self._workers[netns] = _Worker(netns)
-        return worker.request(message, timeout + WORKER_GRACE)
+        return worker.request(message, timeout + scaled(WORKER_GRACE))
+
+    def op_pace(self, measured: Pace) -> None:
+        """Take the pace the host measured: the agent's own budgets, and
+        those of every worker call from now on, follow it."""
+        set_pace(measured)
 
     def op_poweroff(self) -> None:
         self.op_stop_all()

@@ -5,6 +5,10 @@ The guest boots into the host's own root file system (shared read-only over
 small agent (meshframes/hwsim/agent.py) answers over virtio-serial. A second,
 writable 9p share is the guest's way to hand files back. Boot once per test
 session (~5-10 s under TCG) and reset the radios between tests instead.
+
+Every budget here is a base time on an idle machine, scaled by the pace
+measured at boot and at each radio reset (meshframes.hwsim.wait): a busy
+host gets longer budgets, a hung guest is still reported in bounded time.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import shlex
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,7 +34,7 @@ from typing import Any
 from meshframes.hwsim import host, image
 from meshframes.hwsim.agent import AGENT_PORT, RunResult
 from meshframes.hwsim.radios import Node, reset
-from meshframes.hwsim.wait import scaled
+from meshframes.hwsim.wait import Pace, load_factor, pace, record, scaled
 from meshframes.hwsim.wire import ByteChannel, ChannelClosed, read_message, write_message
 
 # Measured on this machine (hwsim.md): KVM here is a PVM implementation that
@@ -37,8 +42,10 @@ from meshframes.hwsim.wire import ByteChannel, ChannelClosed, read_message, writ
 # ~400 MB at no cost in speed; `pc` boots reliably where `microvm` hung.
 QEMU_MACHINE = ("-machine", "pc", "-cpu", "max", "-accel", "tcg,tb-size=64")
 KERNEL_ARGS = "console=ttyS0 quiet panic=-1 oops=panic"
-# Replies may lag their own timeout by this much (a loaded 2-core machine).
+# Replies may lag their own timeout by this much (scaled, like every budget).
 REPLY_GRACE = 15.0
+# Round trips of a trivial command timed for each measurement of the pace.
+PACE_SAMPLES = 3
 
 
 class GuestError(RuntimeError):
@@ -65,21 +72,22 @@ class Background:
 
     def expect(self, pattern: str, timeout: float = 30.0) -> str:
         """Wait until its output matches the regular expression `pattern`."""
-        timeout = scaled(timeout)
-        return self._guest._request("expect", timeout, handle=self._handle,
-                                    pattern=pattern, timeout=timeout)
+        budget = scaled(timeout)
+        return self._guest._request("expect", budget + scaled(REPLY_GRACE), handle=self._handle,
+                                    pattern=pattern, timeout=budget)
 
     def output(self) -> tuple[int | None, str, str]:
         """(exit status or None while running, stdout so far, stderr so far)."""
-        return self._guest._request("output", 10.0, handle=self._handle)
+        return self._guest._request("output", scaled(10.0), handle=self._handle)
 
     def stop(self, sig: int = signal.SIGINT, timeout: float = 10.0) -> RunResult:
-        """Signal it (SIGKILL after `timeout`), wait, and return how it ended;
-        stopping it again returns the same result."""
+        """Signal it (SIGKILL after `timeout`, scaled), wait, and return how
+        it ended; stopping it again returns the same result."""
         if self._result is None:
+            budget = scaled(timeout)
             returncode, stdout, stderr = self._guest._request(
-                "stop", timeout + 5.0, handle=self._handle, signal_number=int(sig),
-                timeout=timeout)
+                "stop", budget + scaled(REPLY_GRACE), handle=self._handle, signal_number=int(sig),
+                timeout=budget)
             self._result = RunResult(self.argv, returncode, stdout, stderr)
         return self._result
 
@@ -116,7 +124,11 @@ class Guest:
     def start(cls, *, cpus: int = 2, memory_mb: int = 512, cache_dir: Path | None = None,
               boot_timeout: float = 120.0) -> Guest:
         """Boot a guest. Raises host.HwsimUnavailable when something needed is
-        missing (after installing Debian packages if we are root)."""
+        missing (after installing Debian packages if we are root).
+
+        `boot_timeout` is for an idle host; it is scaled by the host's load
+        per core (the guest has not been measured yet). The boot time and a
+        few command round trips then set the pace for every later budget."""
         host.ensure_packages()
         kernel = host.find_kernel()
         boot = image.build(kernel, cache_dir or image.default_cache_dir())
@@ -144,20 +156,23 @@ class Guest:
             "-chardev", f"socket,id=agent,path={sock_path},server=on,wait=off",
             "-device", f"virtserialport,chardev=agent,name={AGENT_PORT}",
         ]
+        boot_budget = boot_timeout * load_factor()
         started = time.monotonic()
         process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             preexec_fn=_die_with_parent,
         )
         try:
-            channel = _connect(process, sock_path, serial, started + boot_timeout)
-            channel.settimeout(max(1.0, started + boot_timeout - time.monotonic()))
+            channel = _connect(process, sock_path, serial, started + boot_budget)
+            channel.settimeout(max(1.0, started + boot_budget - time.monotonic()))
             stream = channel.makefile("rwb")
             try:
                 kind, hello = read_message(stream)
             except (TimeoutError, ChannelClosed) as error:
                 raise host.HwsimUnavailable(
-                    f"the guest agent did not report ready within {boot_timeout:.0f} s "
+                    f"the guest agent did not report ready within {boot_budget:.0f} s "
+                    f"({boot_timeout:g} s x{boot_budget / boot_timeout:.1f} for a host load of "
+                    f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores, capped at x{pace().cap:g}) "
                     f"({error}); {_tail(serial, process)}"
                 ) from None
             channel.settimeout(None)
@@ -165,15 +180,22 @@ class Guest:
             _terminate(process)
             shutil.rmtree(workdir, ignore_errors=True)
             raise
-        return cls(process, channel, stream, workdir, boot, hello, time.monotonic() - started)
+        guest = cls(process, channel, stream, workdir, boot, hello, time.monotonic() - started)
+        record(boot=guest.boot_seconds)
+        try:
+            guest.measure_pace()
+        except BaseException:
+            guest.stop()
+            raise
+        return guest
 
     def stop(self) -> None:
         """Power the guest off (killing qemu if it does not comply)."""
         if self._process.poll() is None and self._dead is None:
             with contextlib.suppress(GuestError):
-                self._request("poweroff", 10.0)
+                self._request("poweroff", scaled(10.0))
         try:
-            self._process.wait(15.0)
+            self._process.wait(scaled(15.0))
         except subprocess.TimeoutExpired:
             _terminate(self._process)
         self._channel.close()
@@ -185,14 +207,30 @@ class Guest:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    # -- pace -------------------------------------------------------------------
+
+    def measure_pace(self) -> Pace:
+        """Time a few round trips of a trivial command, record their median
+        with the boot time (meshframes.hwsim.wait), and hand the new pace to
+        the agent, whose own budgets and workers follow it from now on."""
+        trips = []
+        for _ in range(PACE_SAMPLES):
+            started = time.monotonic()
+            self.run(["true"])
+            trips.append(time.monotonic() - started)
+        measured = record(round_trip=statistics.median(trips))
+        self._request("pace", scaled(10.0), measured=measured)
+        return measured
+
     # -- running things -------------------------------------------------------
 
     def run(self, cmd: str | Sequence[str], *, netns: str | None = None,
             timeout: float = 30.0, check: bool = True, input: bytes | None = None) -> RunResult:
-        """Run a command (a string goes through /bin/sh) and wait for it."""
-        timeout = scaled(timeout)
-        result = self._request("run", timeout + REPLY_GRACE, argv=_argv(cmd), netns=netns,
-                               timeout=timeout, input=input)
+        """Run a command (a string goes through /bin/sh) and wait for it
+        (`timeout` scaled)."""
+        budget = scaled(timeout)
+        result = self._request("run", budget + scaled(REPLY_GRACE), argv=_argv(cmd), netns=netns,
+                               timeout=budget, input=input)
         if check and result.returncode != 0:
             raise CommandFailed(result)
         return result
@@ -200,28 +238,32 @@ class Guest:
     def spawn(self, cmd: str | Sequence[str], *, netns: str | None = None) -> Background:
         """Start a command in the background; stop it with .stop()."""
         argv = _argv(cmd)
-        return Background(self, self._request("spawn", 30.0, argv=argv, netns=netns), argv)
+        return Background(self, self._request("spawn", scaled(30.0), argv=argv, netns=netns), argv)
 
     def python(self, source: str, *, netns: str | None = None, timeout: float = 60.0,
                **inputs: Any) -> Any:
         """Run Python source in the namespace's persistent guest interpreter
         (its globals survive between calls until the next radio reset); the
         keyword arguments become variables, and the value of a final
-        expression is returned."""
-        return self._request("python", timeout + REPLY_GRACE, netns=netns,
-                             message=("exec", source, inputs), timeout=timeout)
+        expression is returned. `timeout` is scaled; so are the budgets of
+        the code it runs (meshframes.hwsim.wait.scaled, in the guest)."""
+        budget = scaled(timeout)
+        return self._request("python", budget + scaled(REPLY_GRACE), netns=netns,
+                             message=("exec", source, inputs), timeout=budget)
 
     def call(self, target: str, *args: Any, netns: str | None = None,
              call_timeout: float = 120.0, **kwargs: Any) -> Any:
         """Call "package.module:function"(*args, **kwargs) in the namespace's
         guest interpreter. Every other keyword, `timeout` included, goes to
-        the function; `call_timeout` bounds the call itself."""
-        return self._request("python", call_timeout + REPLY_GRACE, netns=netns,
-                             message=("call", target, args, kwargs), timeout=call_timeout)
+        the function; `call_timeout` (scaled) bounds the call itself. Code
+        in the guest scales its own budgets with the same pace."""
+        budget = scaled(call_timeout)
+        return self._request("python", budget + scaled(REPLY_GRACE), netns=netns,
+                             message=("call", target, args, kwargs), timeout=budget)
 
     def stop_all(self) -> None:
         """End every background process and guest interpreter."""
-        self._request("stop_all", 60.0)
+        self._request("stop_all", scaled(60.0))
 
     def reset_radios(self, radios: int) -> list[Node]:
         """End every guest process, reload mac80211_hwsim with `radios` radios
@@ -264,7 +306,8 @@ class Guest:
                 ok, value = replies.get(timeout=reply_timeout)
             except Empty:
                 raise GuestError(
-                    f"the guest agent did not answer {op} within {reply_timeout:.0f} s"
+                    f"the guest agent did not answer {op} within {reply_timeout:.0f} s "
+                    f"({pace().describe()})"
                 ) from None
         finally:
             with self._pending_lock:

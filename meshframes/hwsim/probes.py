@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from meshframes.hosts.base import RxFrame, TxReport
 from meshframes.hosts.meshif import MeshifMessage, MeshifRadio, MeshInterface
 from meshframes.hosts.monitor import MonitorRadio
+from meshframes.hwsim.wait import scaled
 
 T = TypeVar("T")
 
@@ -46,7 +47,7 @@ def monitor_transmit(ifname: str, frames: list[bytes]) -> None:
 def monitor_collect(ifname: str, want: list[bytes] | None = None, *, count: int = 1,
                     timeout: float = 10.0) -> list[RxFrame]:
     """Receive until every frame in `want` has arrived (or, without `want`,
-    until `count` frames have), or `timeout` passes; return what arrived."""
+    until `count` frames have), or `timeout` (scaled) passes; return what arrived."""
     radio: MonitorRadio = _open[ifname]
     return _collect(radio.receive, radio.wait, want, lambda f: f.data, count, timeout)
 
@@ -133,7 +134,7 @@ def _collect(receive: Callable[[], list[T]], wait: Callable[[float], bool],
              timeout: float) -> list[T]:
     got: list[T] = []
     missing = Counter(want) if want is not None else None
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + scaled(timeout)
     while (sum(missing.values()) if missing is not None else count - len(got)) > 0:
         remaining = deadline - time.monotonic()
         if remaining <= 0:

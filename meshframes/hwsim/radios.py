@@ -208,8 +208,11 @@ class Capture:
 def reset(guest: Guest, radios: int) -> list[Node]:
     """Fresh radios: end every guest process (one left inside a namespace
     would keep its radio there), delete the namespaces, reload
-    mac80211_hwsim with `radios` radios and put radio i into namespace n<i>."""
+    mac80211_hwsim with `radios` radios and put radio i into namespace n<i>.
+    The pace is measured again first, so each scenario's budgets follow
+    the load of the moment (meshframes.hwsim.wait)."""
     guest.stop_all()
+    guest.measure_pace()
     listing = guest.run(_RESET_SCRIPT.format(radios=radios), timeout=60.0).stdout
     found = sorted((line.split() for line in listing.splitlines()),
                    key=lambda words: int(words[0].removeprefix("phy")))

@@ -39,6 +39,7 @@ from meshframes.codec.fastpay import FastPayFragment
 from meshframes.hosts.base import MonotonicClock
 from meshframes.hosts.monitor import MonitorRadio
 from meshframes.hosts.node import NodeHost
+from meshframes.hwsim.wait import scaled
 from meshframes.mesh.constants import MeshConfig
 from meshframes.mesh.events import (
     Action,
@@ -55,6 +56,8 @@ from meshframes.mesh.pathtable import PathFlags
 
 # The longest the loop sleeps with no timer due: how soon it notices stop().
 IDLE_WAIT = 0.5
+# How long stop() waits for the loop to end (scaled by the harness's pace).
+STOP_GRACE = 5.0
 CLONE_NEWNET = 0x40000000  # linux/sched.h
 T = TypeVar("T")
 
@@ -114,7 +117,7 @@ class UserNode:
     def stop(self) -> None:
         self._stop.set()
         os.write(self._wake_write, b"x")
-        self._thread.join(5.0)
+        self._thread.join(scaled(STOP_GRACE))
         self.radio.close()
         os.close(self._wake_read)
         os.close(self._wake_write)

@@ -1,6 +1,8 @@
 """A persistent Python interpreter inside the guest, one per network namespace.
 
-It answers two kinds of request from the agent, one at a time:
+It answers two kinds of request from the agent, one at a time, each sent
+with the harness's pace (meshframes.hwsim.wait), which the called code's
+own budgets (`scaled`) then follow:
 - ("call", "package.module:function", args, kwargs): import and call;
 - ("exec", source, inputs): run source in this worker's own globals (kept
   between requests, so state such as an open radio survives), with `inputs`
@@ -17,6 +19,7 @@ import sys
 import traceback
 from typing import Any
 
+from meshframes.hwsim.wait import set_pace
 from meshframes.hwsim.wire import ChannelClosed, read_message, write_message
 
 
@@ -48,9 +51,10 @@ def main() -> None:
     scope: dict[str, Any] = {"__name__": "__hwsim__"}
     while True:
         try:
-            request = read_message(channel_in)
+            pace, request = read_message(channel_in)
         except ChannelClosed:
             return
+        set_pace(pace)
         try:
             reply = (True, _call(*request[1:])) if request[0] == "call" else (True, _exec(scope, *request[1:]))
         except BaseException:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from meshframes.hwsim import CommandFailed, Guest, GuestError
-from meshframes.hwsim.wait import scaled
+from meshframes.hwsim.wait import pace, scaled
 
 pytestmark = pytest.mark.hwsim
 
@@ -33,8 +33,20 @@ def test_command_past_its_timeout_is_killed_and_named(hwsim_guest: Guest) -> Non
     """The timeout given, times the harness's scale for slow guests, kills
     the command, and the error names it and the time it had."""
     allowed = scaled(0.5)
-    with pytest.raises(GuestError, match=rf"'sh -c sleep 30' did not finish within {allowed:.1f} s"):
+    with pytest.raises(GuestError, match=rf"'sh -c sleep 30' did not finish within {allowed:.1f} s") as late:
         hwsim_guest.run("sleep 30", timeout=0.5)
+    assert f"harness pace x{pace().factor:.1f}" in str(late.value)
+
+
+def test_pace_is_measured_and_shared_with_the_guest(hwsim_guest: Guest) -> None:
+    """The boot time and a command's round trip set the pace; the guest's
+    interpreters scale their own budgets with the very same pace."""
+    measured = pace()
+    assert measured.boot == hwsim_guest.boot_seconds
+    assert measured.round_trip is not None and measured.round_trip > 0
+    assert 1.0 <= measured.factor <= measured.cap
+    assert hwsim_guest.call("meshframes.hwsim.wait:pace") == measured
+    assert hwsim_guest.call("meshframes.hwsim.wait:scaled", 10.0) == scaled(10.0)
 
 
 def test_python_keeps_state_between_calls_per_namespace(hwsim_guest: Guest) -> None:
