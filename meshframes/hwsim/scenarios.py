@@ -276,6 +276,10 @@ def kernel_interop(guest: Guest, *, messages: int = 3, timeout: float = 30.0) ->
                    f"u2 delivers the {messages} envelopes n0 sent", timeout=timeout, interval=0.3,
                    describe=lambda _: repr(_user_state(guest, "u2")["counters"]))
     timeline.mark(f"u2 delivered {len(got)} of them")
+    # The kernel's paths as the envelopes left them: a path lives 5000 TU
+    # from its last refresh (mesh_hwmp_active_path_timeout), which on a
+    # busy host the rest of the scenario can outlast.
+    mpaths = {"n0": n0.mpaths(), "n1": n1.mpaths()}
     replies = [ENVELOPE + b" from u2 " + bytes([index]) for index in range(messages)]
     timeline.mark(f"u2 sends {messages} envelopes back to n0 as mesh data")
     guest.call(f"{USERNODE}:send_data", "u2", n0.mac_bytes, [LLC_SNAP_FASTPAY + r for r in replies])
@@ -283,8 +287,8 @@ def kernel_interop(guest: Guest, *, messages: int = 3, timeout: float = 30.0) ->
     timeline.mark(f"n0's mesh interface received {len(back)}")
     states = {
         "u2": guest.call(f"{USERNODE}:stop", "u2"),
-        "n0": {"mpaths": n0.mpaths()},
-        "n1": {"mpaths": n1.mpaths(), "stations": n1.stations()},
+        "n0": {"mpaths": mpaths["n0"]},
+        "n1": {"mpaths": mpaths["n1"], "stations": n1.stations()},
     }
     timeline.mark("u2 stopped")
     path = capture.stop()
