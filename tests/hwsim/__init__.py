@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,3 +21,14 @@ def recorded(scenario: Callable[[Guest], Recording]) -> Callable[..., tuple[Reco
         return kept(scenario(hwsim_guest), tmp_path_factory.mktemp(scenario.__name__))
 
     return fixture
+
+
+def node_names(states: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Identity (hex) -> node name, from a node-payment scenario's layout."""
+    return {identity: name for name, identity in states["layout"]["identities"].items() if identity}
+
+
+def balances_by_name(held: dict[str, Any], states: dict[str, dict[str, Any]]) -> dict[str, int]:
+    """A control socket's `balances` answer keyed by node name."""
+    names = node_names(states)
+    return {names[key]: row["balance"] for key, row in held.items()}

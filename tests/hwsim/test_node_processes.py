@@ -18,32 +18,21 @@ import pytest
 
 from meshframes.codec.fastpay import MessageType
 from meshframes.hosts import tshark
-from meshframes.hwsim import Guest
-from meshframes.hwsim.scenarios import NODE_BALANCE, Recording, kept, node_payment
+from meshframes.hwsim.scenarios import NODE_BALANCE, Recording, node_payment
 from meshframes.layers.dissect import analyze
+
+from . import balances_by_name, node_names, recorded
 
 pytestmark = pytest.mark.hwsim
 AUTHORITIES = ("a0", "a1", "a2", "a3")
 
 
-@pytest.fixture(scope="module")
-def run(hwsim_guest: Guest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Recording, Path]:
-    return kept(node_payment(hwsim_guest), tmp_path_factory.mktemp("node-payment"))
+run = recorded(node_payment)
 
 
 @pytest.fixture(scope="module")
 def states(run: tuple[Recording, Path]) -> dict[str, dict[str, Any]]:
     return run[0].states
-
-
-def _names(states: dict[str, dict[str, Any]]) -> dict[str, str]:
-    """Identity (hex) -> node name."""
-    return {identity: name for name, identity in states["layout"]["identities"].items() if identity}
-
-
-def _balances(held: dict[str, Any], states: dict[str, dict[str, Any]]) -> dict[str, int]:
-    names = _names(states)
-    return {names[key]: row["balance"] for key, row in held.items()}
 
 
 def test_payer_reaches_every_authority_over_three_hops(states: dict[str, dict[str, Any]]) -> None:
@@ -69,16 +58,16 @@ def test_payment_certified_by_three_of_four_and_executed_everywhere_alive(
     them live ones; every live authority executed the confirmation and
     they all hold the same balances, which the payer and the recipient
     hold too; no money was made or lost."""
-    names = _names(states)
+    names = node_names(states)
     result = states[phase]
     signers = {names[s] for s in result["certified"]["signers"]}
     assert len(signers) == 3 and signers <= set(live)
     assert result["certified"]["weight"] == 3
     expected = {"c0": NODE_BALANCE - paid, "c1": NODE_BALANCE + paid}
     for authority in live:
-        assert _balances(result["authorities"][authority], states) == expected, authority
-    assert _balances(result["c0"], states) == {"c0": expected["c0"]}
-    assert _balances(result["c1"], states) == {"c1": expected["c1"]}
+        assert balances_by_name(result["authorities"][authority], states) == expected, authority
+    assert balances_by_name(result["c0"], states) == {"c0": expected["c0"]}
+    assert balances_by_name(result["c1"], states) == {"c1": expected["c1"]}
     assert sum(expected.values()) == 2 * NODE_BALANCE
 
 
@@ -87,7 +76,7 @@ def test_killed_authority_restarts_with_what_it_had_executed(states: dict[str, d
     holds the first payment from its store: nothing it executed was lost."""
     restarted = states["a3-restarted"]
     assert restarted["killed"] == -9
-    assert _balances(restarted["balances"], states) == {"c0": NODE_BALANCE - 10, "c1": NODE_BALANCE + 10}
+    assert balances_by_name(restarted["balances"], states) == {"c0": NODE_BALANCE - 10, "c1": NODE_BALANCE + 10}
 
 
 def test_restarted_authority_catches_up_and_votes(states: dict[str, dict[str, Any]]) -> None:
@@ -100,7 +89,7 @@ def test_restarted_authority_catches_up_and_votes(states: dict[str, dict[str, An
     assert ("order", 2) in handled
     assert ("confirmation", 2) in handled
     assert handled.index(("confirmation", 1)) < handled.index(("order", 2))
-    names = _names(states)
+    names = node_names(states)
     assert "a3" in {names[s] for s in states["a0-killed"]["certified"]["signers"]}
 
 

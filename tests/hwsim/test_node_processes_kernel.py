@@ -18,9 +18,10 @@ import pytest
 
 from meshframes.codec.fastpay import MessageType
 from meshframes.hosts import tshark
-from meshframes.hwsim import Guest
-from meshframes.hwsim.scenarios import NODE_BALANCE, Recording, kept, node_payment_kernel
+from meshframes.hwsim.scenarios import NODE_BALANCE, Recording, node_payment_kernel
 from meshframes.layers.dissect import analyze
+
+from . import balances_by_name, node_names, recorded
 
 pytestmark = pytest.mark.hwsim
 AUTHORITIES = ("a0", "a1", "a2", "a3")
@@ -28,24 +29,12 @@ CLIENTS = ("c0", "c1")
 K0, K1 = "02:00:00:00:06:00", "02:00:00:00:07:00"
 
 
-@pytest.fixture(scope="module")
-def run(hwsim_guest: Guest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Recording, Path]:
-    return kept(node_payment_kernel(hwsim_guest), tmp_path_factory.mktemp("node-payment-kernel"))
+run = recorded(node_payment_kernel)
 
 
 @pytest.fixture(scope="module")
 def states(run: tuple[Recording, Path]) -> dict[str, dict[str, Any]]:
     return run[0].states
-
-
-def _names(states: dict[str, dict[str, Any]]) -> dict[str, str]:
-    """Identity (hex) -> node name."""
-    return {identity: name for name, identity in states["layout"]["identities"].items() if identity}
-
-
-def _balances(held: dict[str, Any], states: dict[str, dict[str, Any]]) -> dict[str, int]:
-    names = _names(states)
-    return {names[key]: row["balance"] for key, row in held.items()}
 
 
 def test_payer_reaches_every_authority_through_two_kernel_relays(states: dict[str, dict[str, Any]]) -> None:
@@ -71,19 +60,19 @@ def test_payment_certified_by_three_of_four_and_executed_everywhere_alive(
     live ones; every live authority executed the confirmation, they all
     hold the same balances, the payer and the recipient hold them too, and
     no money was made or lost."""
-    names = _names(states)
+    names = node_names(states)
     result = states[phase]
     signers = {names[s] for s in result["certified"]["signers"]}
     assert len(signers) == 3 and signers <= set(live)
     assert result["certified"]["weight"] == 3
     expected = {"c0": NODE_BALANCE - paid, "c1": NODE_BALANCE + paid}
     for authority in live:
-        assert _balances(result["authorities"][authority], states) == expected, authority
+        assert balances_by_name(result["authorities"][authority], states) == expected, authority
         handled = {(row["outcome"], row["sequence_number"]) for row in result["histories"][authority]
                    if row["event"] == "Handled"}
         assert ("confirmation", {"all-live": 0, "a3-killed": 1, "a0-killed": 2}[phase]) in handled, authority
-    assert _balances(result["c0"], states) == {"c0": expected["c0"]}
-    assert _balances(result["c1"], states) == {"c1": expected["c1"]}
+    assert balances_by_name(result["c0"], states) == {"c0": expected["c0"]}
+    assert balances_by_name(result["c1"], states) == {"c1": expected["c1"]}
     assert sum(expected.values()) == 2 * NODE_BALANCE
 
 
@@ -91,9 +80,9 @@ def test_restarted_authority_catches_up_from_its_store_and_votes(states: dict[st
     """a3, killed and restarted on its store, holds the first payment,
     executes the certificate it missed and votes for the third."""
     assert states["a3-restarted"]["killed"] == -9
-    assert _balances(states["a3-restarted"]["balances"], states) == {"c0": NODE_BALANCE - 10,
+    assert balances_by_name(states["a3-restarted"]["balances"], states) == {"c0": NODE_BALANCE - 10,
                                                                     "c1": NODE_BALANCE + 10}
-    names = _names(states)
+    names = node_names(states)
     assert "a3" in {names[s] for s in states["a0-killed"]["certified"]["signers"]}
 
 
