@@ -12,8 +12,10 @@ and restarted as processes, with the state they keep on disk."""
 
 from __future__ import annotations
 
+import itertools
 import signal
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from meshframes.fastpay.committee import Committee, Identity, generate_committee
 from meshframes.hwsim.agent import RunResult
 from meshframes.hwsim.guest import Background, Guest
 from meshframes.hwsim.radios import Node
+from meshframes.hwsim.wait import scaled
 
 NODE_DIR = "/tmp/meshframes-nodes"
 CONTROL_CLIENT = "meshframes.hosts.control_client"
@@ -29,6 +32,16 @@ REPO = Path(__file__).resolve().parents[2]
 MAIN = "import sys; from meshframes.cli import main; sys.exit(main())"
 # A node prints this line once its radio, store and control socket are open.
 READY = r"node [0-9a-f:]{17} up as"
+# How long the control client waits for a node's answer on an idle machine.
+ANSWER_TIMEOUT = 5.0
+_scripts = itertools.count()
+
+
+def cli_argv(*arguments: str) -> list[str]:
+    """`meshframes ARGUMENTS...` as the guest runs it: the host's interpreter
+    with this checkout first on the path (whichever one an editable
+    install points at)."""
+    return ["env", f"PYTHONPATH={REPO}", sys.executable, "-c", MAIN, *arguments]
 
 
 class NodeRefused(AssertionError):
@@ -84,9 +97,8 @@ class NodeProcess:
         return f"{NODE_DIR}/{self.name}"
 
     def argv(self) -> list[str]:
-        # PYTHONPATH: this checkout, whichever one an editable install points at.
-        argv = ["env", f"PYTHONPATH={REPO}", sys.executable, "-c", MAIN, "node", "--role", self.role,
-                "--iface", self.iface, "--transport", self.transport, "--control", self.control]
+        argv = cli_argv("node", "--role", self.role, "--iface", self.iface, "--transport", self.transport,
+                        "--control", self.control)
         if self.key is not None:
             argv += ["--committee", self.committee.committee_file, "--key", self.key, "--store", self.store]
         return argv
@@ -111,7 +123,7 @@ class NodeProcess:
 
     def ask(self, command: str, **arguments: Any) -> Any:
         answer = self.radio.guest.call(f"{CONTROL_CLIENT}:ask", self.control, {"command": command, **arguments},
-                                       call_timeout=30.0)
+                                       timeout=scaled(2 * ANSWER_TIMEOUT), call_timeout=30.0)
         if not answer["ok"]:
             raise NodeRefused(f"{self.name} refused {command}: {answer['error']}: {answer['detail']}")
         return answer["result"]
@@ -122,3 +134,16 @@ def prepare(guest: Guest) -> None:
     root interpreter before anything is timed."""
     guest.run(f"rm -rf {NODE_DIR} && mkdir -p {NODE_DIR}")
     guest.python(f"import {CONTROL_CLIENT}")
+
+
+def shell(guest: Guest, nodes: Sequence[NodeProcess], commands: Sequence[str], *,
+          as_json: bool = True, timeout: float = 120.0) -> RunResult:
+    """`meshframes shell --connect` to the nodes' control sockets, in
+    script mode, run by the guest (in the root namespace: the sockets are
+    reached by path). With `as_json` every command prints its answer as
+    one JSON line."""
+    host_path, guest_path = guest.io_path(f"shell-{next(_scripts)}.txt")
+    host_path.write_text("".join(f"{line}\n" for line in commands))
+    argv = cli_argv("shell", "--script", guest_path, "--timeout", f"{scaled(ANSWER_TIMEOUT):.1f}",
+                    *(["--json"] if as_json else []), *(f"--connect={node.control}" for node in nodes))
+    return guest.run(argv, timeout=timeout, check=False)

@@ -18,7 +18,7 @@ from typing import Any
 from meshframes.codec.fastpay import MessageType
 from meshframes.fastpay.committee import Identity
 from meshframes.hwsim.guest import Guest
-from meshframes.hwsim.nodes import NODE_DIR, NodeProcess, prepare, write_committee
+from meshframes.hwsim.nodes import NODE_DIR, CommitteeFiles, NodeProcess, prepare, write_committee
 from meshframes.hwsim.radios import DEFAULT_FREQ, DEFAULT_MESH_ID, Capture, Node, medium_chain, mesh_chain
 from meshframes.hwsim.wait import wait_for
 
@@ -433,21 +433,39 @@ PAYMENT_GROUPS = (4, 4, 4, 4, 1, 4, 3, 6)
 RECORDER_GROUPS = 7
 
 
-def node_payment(guest: Guest, *, timeout: float = 90.0) -> Recording:
-    """FastPay on real radios between `meshframes node` processes: four
-    authorities a0..a3 (f = 1), clients c0 (the payer) and c1, relays r0
-    and r1, each a process on its own radio (active monitor, our peering,
-    HWMP and forwarding), a ninth radio recording. The medium is shaped by
-    hwsim groups into c0 - r0 - r1 - {a0..a3, c1}: c0 reaches every
-    authority and c1 over three hops.
+@dataclass(frozen=True, slots=True)
+class NodeLayout:
+    """A payment layout, up: every `meshframes node` process ready and c0
+    knowing the four authorities. `relays` are node processes (empty when
+    kernel mesh points relay); `capture` is the recorder, when one was
+    asked for."""
 
-    Phases (`_payments`): c0 pays c1 10 with all authorities up; a3 is
-    killed (SIGKILL) and c0 pays 20; a3 restarts on its store; a0 is
-    killed and c0 pays 5, which needs a3's vote, so c0 first hands a3 the
-    certificate it missed (FastPay's lagging-authority help: an error, an
-    info request and answer, the confirmation); every live node is then
-    stopped with SIGTERM. `states` holds what each node's control socket
-    answered."""
+    radios: list[Node]
+    files: CommitteeFiles
+    authorities: list[NodeProcess]
+    c0: NodeProcess
+    c1: NodeProcess
+    relays: list[NodeProcess]
+    timeline: Timeline
+    capture: Capture | None
+
+    @property
+    def everyone(self) -> list[NodeProcess]:
+        return [*self.authorities, self.c0, self.c1, *self.relays]
+
+    def node(self, name: str) -> NodeProcess:
+        return next(n for n in self.everyone if n.name == name)
+
+
+def node_layout(guest: Guest, *, timeout: float = 90.0, capture: str | None = None) -> NodeLayout:
+    """Four authorities a0..a3 (f = 1), clients c0 and c1 (NODE_BALANCE
+    each) and relays r0 and r1, each a `meshframes node` process on its own
+    radio (active monitor, our peering, HWMP and forwarding); a ninth radio
+    hears them all and records into `capture` when given. The medium is
+    shaped by hwsim groups into c0 - r0 - r1 - {a0..a3, c1}: c0 reaches
+    every authority and c1 over three hops. Returns once c0 has discovered
+    the four authorities and holds a path to each (our authorities are
+    HWMP roots)."""
     radios = guest.reset_radios(9)
     recorder = radios[8]
     for radio, groups in zip(radios[:8], PAYMENT_GROUPS, strict=True):
@@ -461,13 +479,27 @@ def node_payment(guest: Guest, *, timeout: float = 90.0) -> Recording:
     c0 = NodeProcess("c0", "client", radios[4], files, files.key("account", 0))
     c1 = NodeProcess("c1", "client", radios[5], files, files.key("account", 1))
     relays = [NodeProcess(f"r{i}", "relay", radios[6 + i], files) for i in range(2)]
-    capture = recorder.start_capture("node-payment.pcap")
+    recording = recorder.start_capture(capture) if capture is not None else None
     timeline = Timeline()
-    timeline.mark("recorder up")
-    states = _payments(authorities, c0, c1, relays, timeline, timeout, paths_known=True)
-    path = capture.stop()
-    timeline.mark("recorder stopped")
-    return Recording(path, tuple(radios), timeline, {"payments": 3}, states)
+    timeline.mark("recorder up" if recording is not None else "radios up")
+    layout = NodeLayout(radios, files, authorities, c0, c1, relays, timeline, recording)
+    _start(layout, timeout, paths_known=True)
+    return layout
+
+
+def node_payment(guest: Guest, *, timeout: float = 90.0) -> Recording:
+    """FastPay on real radios between the `meshframes node` processes of
+    `node_layout`, a ninth radio recording.
+
+    Phases (`_payments`): c0 pays c1 10 with all authorities up; a3 is
+    killed (SIGKILL) and c0 pays 20; a3 restarts on its store; a0 is
+    killed and c0 pays 5, which needs a3's vote, so c0 first hands a3 the
+    certificate it missed (FastPay's lagging-authority help: an error, an
+    info request and answer, the confirmation); every live node is then
+    stopped with SIGTERM. `states` holds what each node's control socket
+    answered."""
+    layout = node_layout(guest, timeout=timeout, capture="node-payment.pcap")
+    return _recorded(layout, _payments(layout, timeout))
 
 
 def node_payment_kernel(guest: Guest, *, timeout: float = 90.0) -> Recording:
@@ -493,8 +525,9 @@ def node_payment_kernel(guest: Guest, *, timeout: float = 90.0) -> Recording:
     c1 = NodeProcess("c1", "client", radios[5], files, files.key("account", 1), iface=radios[5].wlan,
                      transport="mesh")
     k0, k1 = radios[6], radios[7]
-    capture = recorder.start_capture("node-payment-kernel.pcap")
     timeline = Timeline()
+    layout = NodeLayout(radios, files, authorities, c0, c1, [], timeline,
+                        recorder.start_capture("node-payment-kernel.pcap"))
     timeline.mark("recorder up")
     for radio in radios[:8]:
         radio.mesh_join(DEFAULT_MESH_ID)
@@ -502,28 +535,30 @@ def node_payment_kernel(guest: Guest, *, timeout: float = 90.0) -> Recording:
         a.wait_plink(b, timeout=timeout)
         b.wait_plink(a, timeout=timeout)
     timeline.mark("all eight radios joined the kernel mesh; c0-k0, k0-k1, k1-a0 ESTAB")
-    states = _payments(authorities, c0, c1, [], timeline, timeout, paths_known=False)
+    # The kernel finds its paths on demand: none is known before the first order.
+    _start(layout, timeout, paths_known=False)
+    states = _payments(layout, timeout)
     states["kernel"] = {name: {"mpaths": {d: p.hop_count for d, p in radio.mpaths().items()}}
                         for name, radio in (("k0", k0), ("k1", k1))}
-    path = capture.stop()
-    timeline.mark("recorder stopped")
-    return Recording(path, tuple(radios), timeline, {"payments": 3}, states)
+    return _recorded(layout, states)
 
 
-def _payments(authorities: list[NodeProcess], c0: NodeProcess, c1: NodeProcess, relays: list[NodeProcess],
-              timeline: Timeline, timeout: float, *, paths_known: bool) -> dict[str, dict[str, Any]]:
-    """Start the node processes, wait until c0 knows the 4 authorities (and,
-    if `paths_known`, has an active path to each: our authorities are HWMP
-    roots; the kernel finds its paths on demand), then the three payments
-    of `node_payment` and a SIGTERM for every live node. What the control
-    sockets answered, by phase."""
-    everyone = [*authorities, c0, c1, *relays]
-    files = c0.committee
+def _recorded(layout: NodeLayout, states: dict[str, dict[str, Any]]) -> Recording:
+    assert layout.capture is not None
+    path = layout.capture.stop()
+    layout.timeline.mark("recorder stopped")
+    return Recording(path, tuple(layout.radios), layout.timeline, {"payments": 3}, states)
+
+
+def _start(layout: NodeLayout, timeout: float, *, paths_known: bool) -> None:
+    """Start the node processes and wait until c0 knows the 4 authorities
+    (and, if `paths_known`, has an active path to each)."""
+    c0, authorities, everyone = layout.c0, layout.authorities, layout.everyone
     for node in everyone:
         node.spawn()
     for node in everyone:
         node.wait_ready()
-    timeline.mark(f"{', '.join(n.name for n in everyone)} up (meshframes node processes)")
+    layout.timeline.mark(f"{', '.join(n.name for n in everyone)} up (meshframes node processes)")
 
     def c0_knows_every_authority() -> list[dict[str, Any]] | None:
         known = c0.ask("authorities")
@@ -531,10 +566,17 @@ def _payments(authorities: list[NodeProcess], c0: NodeProcess, c1: NodeProcess, 
         reached = not paths_known or all(a.radio.mac in paths for a in authorities)
         return known if len(known) == 4 and reached else None
 
-    wait_for(c0_knows_every_authority, "c0 discovered the 4 authorities" + (
-        " and has a path to each" if paths_known else ""),
-             timeout=timeout, interval=1.0, describe=lambda _: repr((c0.ask("authorities"), c0.ask("paths"))))
-    timeline.mark("c0 discovered the 4 authorities (announcements)")
+    what = "c0 discovered the 4 authorities" + (" and has a path to each" if paths_known else "")
+    wait_for(c0_knows_every_authority, what, timeout=timeout, interval=1.0,
+             describe=lambda _: repr((c0.ask("authorities"), c0.ask("paths"))))
+    layout.timeline.mark(f"{what} (announcements)")
+
+
+def _payments(layout: NodeLayout, timeout: float) -> dict[str, dict[str, Any]]:
+    """The three payments of `node_payment` and a SIGTERM for every live
+    node. What the control sockets answered, by phase."""
+    authorities, c0, c1, everyone = layout.authorities, layout.c0, layout.c1, layout.everyone
+    files, timeline = layout.files, layout.timeline
     states: dict[str, dict[str, Any]] = {
         "layout": {"paths": c0.ask("paths"), "peers": {n.name: n.ask("peers") for n in everyone},
                    "macs": {n.name: n.radio.mac for n in everyone},
@@ -548,11 +590,11 @@ def _payments(authorities: list[NodeProcess], c0: NodeProcess, c1: NodeProcess, 
         expected[1] += amount
         timeline.mark(f"{phase}: c0 pays c1 {amount}")
         c0.ask("transfer", recipient=recipient, amount=amount)
-        _wait_event(c0, "TransferConfirmed", sequence_number, timeout)
-        _wait_event(c1, "CertificateReceived", sequence_number, timeout)
-        balances = _wait_balances(live, files.accounts, expected, timeout)
+        wait_event(c0, "TransferConfirmed", sequence_number, timeout)
+        wait_event(c1, "CertificateReceived", sequence_number, timeout)
+        balances = wait_balances(live, files.accounts, expected, timeout)
         timeline.mark(f"{phase}: confirmed at c0, credited at c1, executed at {', '.join(a.name for a in live)}")
-        states[phase] = {"certified": _event(c0, "TransferCertified", sequence_number),
+        states[phase] = {"certified": node_event(c0, "TransferCertified", sequence_number),
                          "authorities": balances, "c0": c0.ask("balances"), "c1": c1.ask("balances"),
                          "c0-history": c0.ask("history"), "c0-paths": c0.ask("paths"),
                          "histories": {a.name: a.ask("history") for a in live}}
@@ -576,19 +618,20 @@ def _payments(authorities: list[NodeProcess], c0: NodeProcess, c1: NodeProcess, 
     return states
 
 
-def _event(node: NodeProcess, name: str, sequence_number: int) -> dict[str, Any] | None:
+def node_event(node: NodeProcess, name: str, sequence_number: int) -> dict[str, Any] | None:
+    """The event `name` for `sequence_number` in the node's history, if there."""
     return next((row for row in node.ask("history") if row["event"] == name
                  and row.get("sequence_number") == sequence_number), None)
 
 
-def _wait_event(node: NodeProcess, name: str, sequence_number: int, timeout: float) -> dict[str, Any]:
-    return wait_for(lambda: _event(node, name, sequence_number),
+def wait_event(node: NodeProcess, name: str, sequence_number: int, timeout: float) -> dict[str, Any]:
+    return wait_for(lambda: node_event(node, name, sequence_number),
                     f"{node.name} shows {name} for sequence number {sequence_number}", timeout=timeout,
                     interval=0.5, describe=lambda _: repr(node.ask("history")[-6:]))
 
 
-def _wait_balances(authorities: list[NodeProcess], accounts: list[Identity], expected: list[int],
-                   timeout: float) -> dict[str, Any]:
+def wait_balances(authorities: list[NodeProcess], accounts: list[Identity], expected: list[int],
+                  timeout: float) -> dict[str, Any]:
     wanted = [account.public_key.hex() for account in accounts]
 
     def agreed() -> dict[str, Any] | None:
