@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "shell": "meshframes.cli.shell:shell",
     "hwsim": "meshframes.cli.hwsim:hwsim",
     "sniff": "meshframes.cli.sniff:sniff",
+    "topology": "meshframes.cli.topology:topology",
 }
 
 

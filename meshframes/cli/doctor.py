@@ -3,7 +3,6 @@ did not peer and carry data, from captures alone."""
 
 from __future__ import annotations
 
-import heapq
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -15,55 +14,35 @@ from rich.text import Text
 
 from meshframes.analysis.doctor import Cause, Diagnosis, Doctor
 from meshframes.cli import console
-from meshframes.hosts.pcap import CapturedFrame, CaptureError, read_capture, strip_link
+from meshframes.hosts.captures import merged_mpdus
 
 # How a cause is shown: healthy links in green, ones that never peered in red.
 _STYLE = {Cause.OK: "green", Cause.ESTAB_NO_DATA: "yellow", Cause.PEER_LEFT: "yellow",
           Cause.PEER_SILENT: "yellow"}
 
 
-def _frames(paths: list[Path], fcs: str) -> tuple[list[tuple[float, int, int, bytes]], list[str]]:
-    """Every trusted MPDU of the captures merged by time: (time, capture,
-    frame number from 1, MPDU), and the damage found in each file (the
-    frames before it are kept)."""
-    streams, damage = [], []
-    for position, path in enumerate(paths):
-        frames: list[CapturedFrame] = []
-        try:
-            frames.extend(read_capture(path))
-        except CaptureError as exc:
-            damage.append(f"{path}: {exc}")
-        except OSError as exc:
-            raise click.BadParameter(f"{path}: {exc.strerror}", param_hint="CAPTURE") from exc
-        mpdus = strip_link(frames, fcs)[0]
-        streams.append([(m.timestamp, position, m.index + 1, m.data) for m in mpdus if m.problem is None])
-    return list(heapq.merge(*streams)), damage
-
-
 def _label(capture: int, number: int, several: bool) -> str:
     return f"{capture + 1}:{number}" if several else str(number)
+
+
+def merged(paths: list[Path], fcs: str) -> tuple[list[tuple[int, int, bytes]], list[str]]:
+    """meshframes.hosts.captures.merged_mpdus, an unreadable file named as
+    a usage error."""
+    try:
+        return merged_mpdus(paths, fcs)
+    except OSError as exc:
+        raise click.BadParameter(f"{exc.filename}: {exc.strerror}", param_hint="CAPTURE") from exc
 
 
 def diagnose(paths: list[Path], fcs: str = "auto") -> tuple[Diagnosis, list[tuple[int, int]], list[str]]:
     """The diagnosis of the captures merged by time, the (capture, frame
     number) of each merged frame (findings quote merged positions), and
     each file's damage. A frame heard by two captures counts once."""
-    frames, damage = _frames(paths, fcs)
+    frames, damage = merged(paths, fcs)
     doctor = Doctor()
-    where: list[tuple[int, int]] = []
-    recent: dict[bytes, float] = {}
-    for timestamp, capture, number, mpdu in frames:
-        # The same transmission recorded by two radios: identical bytes
-        # within a millisecond (a retry sets the Retry bit, so differs).
-        seen = recent.get(mpdu)
-        if seen is not None and timestamp - seen < 1e-3:
-            continue
-        recent[mpdu] = timestamp
-        if len(recent) > 4096:
-            recent = {k: t for k, t in recent.items() if timestamp - t < 1e-3}
-        where.append((capture, number))
-        doctor.add(len(where), mpdu)
-    return doctor.diagnosis(), where, damage
+    for position, (_, _, mpdu) in enumerate(frames, 1):
+        doctor.add(position, mpdu)
+    return doctor.diagnosis(), [(capture, number) for capture, number, _ in frames], damage
 
 
 @click.command(short_help="Why mesh stations did or did not peer and carry data.")
