@@ -14,8 +14,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-import networkx as nx
-
 from meshframes.analysis.doctor import Doctor, LinkFinding
 from meshframes.codec.errors import DecodeError
 from meshframes.codec.frames import Beacon, DataFrame, VendorAction, decode
@@ -53,25 +51,6 @@ class MeshTopology:
     links: tuple[LinkFinding, ...]
     flows: tuple[Flow, ...]
     frames: int
-
-    def graph(self) -> nx.MultiDiGraph:
-        """Stations as nodes; edges of kind "hears" (a sent to b, with
-        `frames`), "estab" (both directions, with the doctor's `cause`) and
-        "flow" (a hop of a flow, with its `source`, `destination`, `frames`)."""
-        graph = nx.MultiDiGraph()
-        for station, mesh_id in self.stations.items():
-            graph.add_node(station, mesh_id=mesh_id or "")
-        for (a, b), frames in self.hears.items():
-            graph.add_edge(a, b, kind="hears", frames=frames)
-        for link in self.links:
-            if link.established:
-                graph.add_edge(link.a, link.b, kind="estab", cause=link.cause.value)
-                graph.add_edge(link.b, link.a, kind="estab", cause=link.cause.value)
-        for flow in self.flows:
-            for transmitter, receiver, frames in flow.hops:
-                graph.add_edge(transmitter, receiver, kind="flow", source=flow.source,
-                               destination=flow.destination, frames=frames)
-        return graph
 
 
 def _chain(source: bytes, destination: bytes, hops: Counter[tuple[bytes, bytes]]) -> tuple[str, ...] | None:

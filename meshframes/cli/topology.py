@@ -47,8 +47,28 @@ def _dot(topology: MeshTopology) -> str:
     return "\n".join(lines) + "\n"
 
 
+def graph_of(topology: MeshTopology) -> nx.MultiDiGraph:
+    """Stations as nodes; edges of kind "hears" (a sent to b, with
+    `frames`), "estab" (both directions, with the doctor's `cause`) and
+    "flow" (a hop of a flow, with its `source`, `destination`, `frames`)."""
+    graph = nx.MultiDiGraph()
+    for station, mesh_id in topology.stations.items():
+        graph.add_node(station, mesh_id=mesh_id or "")
+    for (a, b), frames in topology.hears.items():
+        graph.add_edge(a, b, kind="hears", frames=frames)
+    for link in topology.links:
+        if link.established:
+            graph.add_edge(link.a, link.b, kind="estab", cause=link.cause.value)
+            graph.add_edge(link.b, link.a, kind="estab", cause=link.cause.value)
+    for flow in topology.flows:
+        for transmitter, receiver, frames in flow.hops:
+            graph.add_edge(transmitter, receiver, kind="flow", source=flow.source,
+                           destination=flow.destination, frames=frames)
+    return graph
+
+
 def _graphml(topology: MeshTopology, path: Path) -> None:
-    graph = topology.graph()
+    graph = graph_of(topology)
     for _, _, data in graph.edges(data=True):
         for key, value in list(data.items()):
             if value is None:

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from meshframes.analysis.topology import TopologyReader
 from meshframes.cli import cli
-from meshframes.cli.topology import read_topology
+from meshframes.cli.topology import graph_of, read_topology
 from meshframes.hosts import tshark
 
 PCAPS = Path(__file__).resolve().parents[2] / "pcaps"
@@ -84,7 +84,7 @@ def test_every_capture_we_have(path: Path) -> None:
     """Every flow's path, when it chains, starts at its source and ends at
     its destination through hops it holds; the graph holds every station."""
     topology, _ = read_topology([path])
-    graph = topology.graph()
+    graph = graph_of(topology)
     assert set(graph.nodes) == set(topology.stations)
     for flow in topology.flows:
         if flow.path is not None:
