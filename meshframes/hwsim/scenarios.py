@@ -354,6 +354,39 @@ def kernel_sae(guest: Guest, *, messages: int = 3, timeout: float = 30.0) -> Rec
     return Recording(path, (n0, n1, n2, recorder), timeline, delivered, states)
 
 
+def kernel_gate(guest: Guest, *, timeout: float = 30.0) -> Recording:
+    """Linux announcing a mesh gate: n0 - n1 - u2 in a chain shaped by hwsim
+    groups, n0 and n1 kernel mesh points, u2 our node, a fourth radio
+    recording. n0 is a root sending RANNs (`mesh_hwmp_rootmode` 4) with
+    `mesh_gate_announcements` on, so its RANNs carry the gate bit; n1
+    forwards them; u2 must list n0 as a gate learned from a RANN two hops
+    away, heard through n1."""
+    n0, n1, u2, recorder = guest.reset_radios(4)
+    medium_chain((n0, n1, u2), listeners=[recorder])
+    u2.make_userspace("mon0")
+    guest.call(f"{USERNODE}:stop", "none")
+    capture = recorder.start_capture("kernel-gate.pcap")
+    timeline = Timeline()
+    timeline.mark("recorder up")
+    n0.mesh_join(DEFAULT_MESH_ID, mesh_hwmp_rootmode=4, mesh_gate_announcements=1)
+    n1.mesh_join(DEFAULT_MESH_ID)
+    guest.call(f"{USERNODE}:start", "u2", "mon0", radio_netns=u2.netns, seed=2)
+    timeline.mark("n0 (root, RANN, gate announcements) and n1 joined; u2 started (ours)")
+    n0.wait_plink(n1, timeout=timeout)
+    n1.wait_plink(u2, timeout=timeout)
+    _wait_estab(guest, {"u2": [n1]}, timeout)
+    timeline.mark("n0-n1 and n1-u2 ESTAB")
+    gates = wait_for(lambda: _user_state(guest, "u2")["gates"].get(n0.mac),
+                     "u2 lists n0 as a mesh gate", timeout=timeout, interval=0.5,
+                     describe=lambda _: repr(_user_state(guest, "u2")["gates"]))
+    timeline.mark(f"u2 lists n0 as a gate ({gates['source']}, {gates['hop_count']} hops)")
+    states = {"u2": guest.call(f"{USERNODE}:stop", "u2")}
+    timeline.mark("u2 stopped")
+    path = capture.stop()
+    timeline.mark("recorder stopped")
+    return Recording(path, (n0, n1, u2, recorder), timeline, {}, states)
+
+
 OTHER_MESH_ID = "othermesh"
 WRONG_PASSPHRASE = "not-the-mesh-passphrase"
 
@@ -731,6 +764,7 @@ SCENARIOS: dict[str, Callable[[Guest], Recording]] = {
     "kernel-interop": kernel_interop,
     "userspace-chain": userspace_chain,
     "kernel-chain-perr": kernel_chain_perr,
+    "kernel-gate": kernel_gate,
     "monitor-injection": monitor_injection,
     "node-payment": node_payment,
     "node-payment-kernel": node_payment_kernel,
