@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "shell": "meshframes.cli.shell:shell",
     "hwsim": "meshframes.cli.hwsim:hwsim",
     "sniff": "meshframes.cli.sniff:sniff",
+    "wireshark": "meshframes.cli.wireshark:wireshark",
 }
 
 
