@@ -76,6 +76,8 @@ local KINDS = {[1] = "order", [2] = "vote", [3] = "certificate", [4] = "confirma
 local SEALED_BIT = 0
 local ANNOUNCE = 8
 local VERSION = 1
+-- Address extension modes a management frame's Mesh Control may not use.
+local AE_REFUSED = {[1] = "0 or 2 in a management frame (mode 1, A4, extends data frames only)", [3] = "0 or 2 (3 is reserved)"}
 local OUI = 0x0a4d46
 local ETHERTYPE = 0x88b5
 
@@ -497,6 +499,11 @@ local function dissect_fastpay(tvb, pinfo, tree, with_mesh_control)
       local mc_tree = root:add(F["fastpay.mesh_control"], tvb(0, 0))
       off, mc = dissect_VendorMeshControl(tvb, 0, mc_tree)
       mc_tree:set_len(off)
+      local refused = AE_REFUSED[mc.address_extension_mode]
+      if refused ~= nil then
+        error({fastpay = "Mesh Control address extension mode: got " .. mc.address_extension_mode
+                .. ", expected " .. refused})
+      end
     end
     local hdr_off, hdr = dissect_FastPayHeader(tvb, off, root)
     if hdr.version ~= VERSION then

@@ -44,6 +44,8 @@ from scapy.packet import Packet
 from meshframes.codec.action import CATEGORY_VENDOR, CATEGORY_VENDOR_PROTECTED
 from meshframes.codec.elements import MESHFRAMES_OUI
 from meshframes.codec.fastpay import ETHERTYPE_FASTPAY, FASTPAY_VERSION, FLAG_E2E_SEALED
+from meshframes.codec.header import SUBTYPE_ACTION, TYPE_MGMT
+from meshframes.codec.meshctl import AE_MODE_NAMES, AE_RESERVED, ae_mode_problem
 from meshframes.layers import fastpay as fp
 from meshframes.layers.conditions import FieldIn, OptionSome
 from meshframes.layers.meshctl import VendorMeshControl
@@ -267,6 +269,20 @@ class _Generator:
         raise GenerationError(f"{cls.__name__}.{name}: no FieldLenField with {attribute}={name!r}")
 
 
+# Frame Control of an action frame (9.2.4.1.3): what our vendor frames are.
+_ACTION_FRAME_CONTROL = TYPE_MGMT << 2 | SUBTYPE_ACTION << 4
+
+
+def _ae_refused() -> dict[int, str]:
+    """What each address extension mode a vendor action frame may not use
+    should have been, in the codec's words."""
+    refused = {mode: problem for mode in AE_MODE_NAMES
+               if mode != AE_RESERVED and (problem := ae_mode_problem(_ACTION_FRAME_CONTROL, mode)) is not None}
+    others = " or ".join(str(mode) for mode in AE_MODE_NAMES if mode not in refused and mode != AE_RESERVED)
+    refused[AE_RESERVED] = f"{others} ({AE_RESERVED} is reserved)"
+    return refused
+
+
 def _variants() -> Iterator[tuple[int, type[Packet]]]:
     """The SerializedMessage variants bound under FastPayMessage."""
     for fields, cls in fp.FastPayMessage.payload_guess:
@@ -296,6 +312,7 @@ def render() -> str:
         sealed_bit=FLAG_E2E_SEALED.bit_length() - 1,
         announce_type=int(fp.MSG_ANNOUNCE),
         version=FASTPAY_VERSION,
+        ae_refused=_valuestring(_ae_refused()),
         kinds=_valuestring(kinds),
         declarations=declarations,
         functions="\n\n".join(gen.functions),
@@ -326,6 +343,8 @@ local KINDS = {kinds}
 local SEALED_BIT = {sealed_bit}
 local ANNOUNCE = {announce_type}
 local VERSION = {version}
+-- Address extension modes a management frame's Mesh Control may not use.
+local AE_REFUSED = {ae_refused}
 local OUI = 0x{oui:06x}
 local ETHERTYPE = 0x{ethertype:04x}
 
@@ -416,6 +435,11 @@ local function dissect_fastpay(tvb, pinfo, tree, with_mesh_control)
       local mc_tree = root:add(F["fastpay.mesh_control"], tvb(0, 0))
       off, mc = {mesh_control}(tvb, 0, mc_tree)
       mc_tree:set_len(off)
+      local refused = AE_REFUSED[mc.address_extension_mode]
+      if refused ~= nil then
+        error({{fastpay = "Mesh Control address extension mode: got " .. mc.address_extension_mode
+                .. ", expected " .. refused}})
+      end
     end
     local hdr_off, hdr = {header}(tvb, off, root)
     if hdr.version ~= VERSION then

@@ -19,7 +19,9 @@ from click.testing import CliRunner
 
 from meshframes.cli import cli
 from meshframes.codec import VendorAction, decode
-from meshframes.codec.fastpay import MessageType, Reassembled, Reassembler, ReassemblyError
+from meshframes.codec.errors import DecodeError
+from meshframes.codec.fastpay import HEADER_LEN, MessageType, Reassembled, Reassembler, ReassemblyError
+from meshframes.codec.meshctl import AE_A4, AE_RESERVED
 from meshframes.fastpay.messages import (
     AccountInfoRequest,
     AccountInfoResponse,
@@ -31,7 +33,7 @@ from meshframes.fastpay.messages import (
 from meshframes.fastpay.wire import BincodeError, decode_announcement, decode_message
 from meshframes.hosts import tshark
 from meshframes.hosts.pcap import LINKTYPE_IEEE802_11, mpdus, write_pcap
-from meshframes.layers.wireshark import PLUGIN_PATH, render
+from meshframes.layers.wireshark import PLUGIN_PATH, GenerationError, render
 
 from .clear_air import record
 
@@ -55,6 +57,20 @@ def test_shipped_plugin_is_generated_from_the_layers() -> None:
     """The Lua in the package is what the generator writes from today's
     layers (`python -m meshframes.layers.wireshark` refreshes it)."""
     assert PLUGIN_PATH.read_text() == render()
+
+
+def test_generator_refuses_a_condition_it_cannot_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A layer whose optional field hangs on a lambda cannot be translated:
+    generation stops and says where, rather than dropping the field."""
+    from scapy.fields import ByteField, ConditionalField
+
+    from meshframes.layers import fastpay as layer_fastpay
+
+    fields = [*layer_fastpay.FastPayAuthorityAnnouncement.fields_desc,
+              ConditionalField(ByteField("extra", 0), lambda p: p.weight > 1)]
+    monkeypatch.setattr(layer_fastpay.FastPayAuthorityAnnouncement, "fields_desc", fields)
+    with pytest.raises(GenerationError, match="FastPayAuthorityAnnouncement: a condition"):
+        render()
 
 
 def test_clear_payment_capture_is_its_recipe(tmp_path: Path) -> None:
@@ -194,9 +210,10 @@ def test_reassembly_holds_in_two_pass_reading() -> None:
 
 
 def test_damaged_payloads_are_flagged_by_field_not_a_lua_error(tmp_path: Path) -> None:
-    """An order cut short at every length, and one whose Option tag is 2:
-    the codec refuses each, and tshark flags each with the plugin's own
-    malformed-payload note (the field, what was left, what was needed),
+    """An order cut short at every length, one whose Option tag is 2, and
+    ones whose Mesh Control uses address extension mode 1 or 3: the codec
+    refuses each, and tshark flags each with the plugin's own
+    malformed-payload note (the field, what was found, what was expected),
     never a Lua error."""
     order = next(mpdu for _, mpdu, _ in mpdus(CLEAR)
                  if isinstance(f := decode(mpdu), VendorAction) and f.payload.msg_type == MessageType.FASTPAY_ORDER
@@ -210,18 +227,28 @@ def test_damaged_payloads_are_flagged_by_field_not_a_lua_error(tmp_path: Path) -
     for case in cases:
         with pytest.raises(BincodeError):
             decode_message(case[body_at:])
+    # Mesh Control address extension modes a management frame may not use:
+    # 1 (A4) and 3 (reserved); the codec refuses both.
+    flags_at = len(order) - len(frame.payload.data) - HEADER_LEN - (6 + 6 * len(frame.mesh_control.addr_ext))
+    refused = [order[:flags_at] + bytes((mode,)) + order[flags_at + 1:] for mode in (AE_A4, AE_RESERVED)]
+    for case in refused:
+        with pytest.raises(DecodeError):
+            decode(case)
+    cases += refused
     path = tmp_path / "damaged.pcap"
     write_pcap(path, [(float(i), c) for i, c in enumerate(cases)], LINKTYPE_IEEE802_11)
     shown = tshark.fields(path, ["_ws.expert.message", "fastpay.malformed", "fastpay.message_type"], LUA)
     assert len(shown) == len(cases)
     for number, frame_fields in enumerate(shown):
         messages = frame_fields["_ws.expert.message"]
-        assert frame_fields["fastpay.message_type"] == ["1"], number
+        assert frame_fields["fastpay.message_type"] == ([] if number >= len(cases) - len(refused) else ["1"]), number
         assert len(frame_fields["fastpay.malformed"]) == 1, number
         assert len(messages) == 1, (number, messages)
         assert ": got " in messages[0] and ", expected " in messages[0], messages
         assert ".lua" not in messages[0], messages
-    assert "expected 0 (None) or 1 (Some)" in shown[-1]["_ws.expert.message"][0]
+    assert "expected 0 (None) or 1 (Some)" in shown[-3]["_ws.expert.message"][0]
+    assert shown[-2]["_ws.expert.message"][0].startswith("Mesh Control address extension mode: got 1, expected 0 or 2")
+    assert shown[-1]["_ws.expert.message"][0].startswith("Mesh Control address extension mode: got 3, expected 0 or 2")
 
 
 def test_sealed_and_kernel_transport_captures_dissect_clean() -> None:
