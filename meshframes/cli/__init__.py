@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "hwsim": "meshframes.cli.hwsim:hwsim",
     "sniff": "meshframes.cli.sniff:sniff",
     "topology": "meshframes.cli.topology:topology",
+    "wireshark": "meshframes.cli.wireshark:wireshark",
 }
 
 
