@@ -285,9 +285,12 @@ class _Flow:
     ordered: float | None = None
     first_frame: int | None = None
     votes: dict[str, float] = field(default_factory=dict)
+    # When the certified order first crossed the air: inside a
+    # confirmation to an authority, or handed to the recipient.
     certificate: float | None = None
     signers: tuple[str, ...] = ()
     confirmations: dict[str, float] = field(default_factory=dict)
+    delivered: float | None = None
 
     def why_incomplete(self) -> str | None:
         if self.ordered is None:
@@ -297,29 +300,32 @@ class _Flow:
         if self.certificate is None:
             return f"votes from {len(self.votes)} authorities, no certificate"
         if not self.confirmations:
-            return "certificate seen, no confirmation"
+            return "certificate seen, no confirmation to an authority"
+        if self.delivered is None:
+            return "confirmed, certificate not handed to the recipient"
         return None
 
     def report(self) -> dict[str, Any]:
         first_vote = min(self.votes.values()) if self.votes else None
         last_vote = max(self.votes.values()) if self.votes else None
-        first_confirmation = min(self.confirmations.values()) if self.confirmations else None
         return {"sender": self.sender, "recipient": self.recipient, "amount": self.amount,
                 "sequence_number": self.sequence_number, "first_frame": self.first_frame,
                 "ordered": self.ordered, "voters": sorted(self.votes), "certificate": self.certificate,
                 "signers": list(self.signers), "confirmed_to": sorted(self.confirmations),
+                "delivered": self.delivered,
                 "order_to_first_vote_ms": _ms(self.ordered, first_vote),
                 "order_to_last_vote_ms": _ms(self.ordered, last_vote),
                 "last_vote_to_certificate_ms": _ms(last_vote, self.certificate),
-                "certificate_to_confirmation_ms": _ms(self.certificate, first_confirmation),
-                "order_to_confirmation_ms": _ms(self.ordered, first_confirmation),
+                "certificate_to_delivery_ms": _ms(self.certificate, self.delivered),
+                "order_to_delivery_ms": _ms(self.ordered, self.delivered),
                 "incomplete": self.why_incomplete()}
 
 
 class PaymentFlows:
     """FastPay transfers as their messages cross the air: order, votes
-    (one per authority), certificate, confirmations (one per authority the
-    certificate is sent to). A message is read once however many hops
+    (one per authority), the certificate the client puts together from
+    them, confirmations carrying it (one per authority), and the
+    certificate handed to the recipient. A message is read once however many hops
     relay it (its mesh SA and sequence number name it); fragments are put
     back together; sealed messages are counted, not read."""
 
@@ -380,13 +386,17 @@ class PaymentFlows:
         elif isinstance(message, SignedTransferOrder):
             self._flow(message.value, index).votes.setdefault(_key(message.authority), t)
         elif isinstance(message, CertifiedTransferOrder):
-            flow = self._flow(message.value, index)
-            if flow.certificate is None:
-                flow.certificate = t
-                flow.signers = tuple(sorted(_key(name) for name, _ in message.signatures))
+            flow = self._certified(message, t, index)
+            flow.delivered = t if flow.delivered is None else flow.delivered
         elif isinstance(message, ConfirmationOrder):
-            flow = self._flow(message.transfer_certificate.value, index)
-            flow.confirmations.setdefault(destination, t)
+            self._certified(message.transfer_certificate, t, index).confirmations.setdefault(destination, t)
+
+    def _certified(self, certificate: CertifiedTransferOrder, t: float, index: int) -> _Flow:
+        flow = self._flow(certificate.value, index)
+        if flow.certificate is None:
+            flow.certificate = t
+            flow.signers = tuple(sorted(_key(name) for name, _ in certificate.signatures))
+        return flow
 
     def report(self) -> dict[str, Any]:
         flows = sorted(self._flows.values(), key=lambda f: (f.ordered is None, f.ordered or 0.0, f.sender,

@@ -203,7 +203,7 @@ def print_sections(sections: dict[str, Any], limit: int | None) -> None:
         out.print(_table("FastPay flows", [
             ("sender", "sender"), ("seq", "sequence_number"), ("recipient", "recipient"), ("amount", "amount"),
             ("voters", "voters"), ("signers", "signers"), ("order->vote ms", "order_to_first_vote_ms"),
-            ("vote->cert ms", "last_vote_to_certificate_ms"), ("cert->conf ms", "certificate_to_confirmation_ms"),
+            ("vote->cert ms", "last_vote_to_certificate_ms"), ("cert->recipient ms", "certificate_to_delivery_ms"),
             ("confirmed to", "confirmed_to"), ("incomplete", "incomplete")], flows["flows"], limit))
     if flows["sealed_messages"]:
         out.print(f"FastPay messages sealed end to end (not read): {flows['sealed_messages']}", soft_wrap=True)
