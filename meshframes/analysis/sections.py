@@ -12,8 +12,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from meshframes.analysis.verdict import read_message
 from meshframes.app.errors import AppRefusal
-from meshframes.app.framing import parse_message
 from meshframes.codec.fastpay import FLAG_E2E_SEALED, MessageType
 from meshframes.codec.frames import ControlFrame, DataFrame, Frame, MeshAction, SelfProtected, VendorAction
 from meshframes.codec.pathsel import HWMP_FLAG_AE, PREQ_FLAG_PROACTIVE_PREP, Perr, Prep, Preq, Rann
@@ -361,10 +361,9 @@ class PaymentFlows:
                 return
             del self._fragments[key]
             data = b"".join(parts[n] for n in sorted(parts))
-        try:
-            message = parse_message(fragment.msg_type, data)
-        except AppRefusal as exc:
-            self.unreadable[exc.reason.value] = self.unreadable.get(exc.reason.value, 0) + 1
+        message = read_message(fragment.msg_type, data)
+        if isinstance(message, AppRefusal):
+            self.unreadable[message.reason.value] = self.unreadable.get(message.reason.value, 0) + 1
             return
         name = MessageType(fragment.msg_type).name.removeprefix("FASTPAY_").lower()
         self.messages[name] = self.messages.get(name, 0) + 1
@@ -425,7 +424,7 @@ class Nodes:
     address (ACK, CTS) are counted apart."""
 
     def __init__(self) -> None:
-        self._nodes: dict[str, dict[str, Any]] = {}
+        self._nodes: dict[bytes, dict[str, Any]] = {}
         self.without_transmitter = 0
 
     def add(self, kind: str, octets: int, frame: Frame | None, radiotap: Radiotap | None) -> None:
@@ -433,9 +432,10 @@ class Nodes:
         if ta is None:
             self.without_transmitter += 1
             return
-        node = self._nodes.setdefault(ta.hex(":"), {"address": ta.hex(":"), "frames": 0, "octets": 0,
-                                                    "airtime_us": 0.0, "frames_without_rate": 0,
-                                                    "by_kind": {}, "data_frames": 0})
+        node = self._nodes.get(ta)
+        if node is None:
+            node = self._nodes[ta] = {"address": ta.hex(":"), "frames": 0, "octets": 0, "airtime_us": 0.0,
+                                      "frames_without_rate": 0, "by_kind": {}, "data_frames": 0}
         node["frames"] += 1
         node["octets"] += octets
         node["by_kind"][kind] = node["by_kind"].get(kind, 0) + 1

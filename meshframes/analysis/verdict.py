@@ -12,13 +12,15 @@ dissector's verdict on a body is kept and reused.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 
 from meshframes.analysis.frames import FrameDecode
 from meshframes.app.errors import AppRefusal
-from meshframes.app.framing import parse_message
+from meshframes.app.framing import AppMessage, parse_message
 from meshframes.codec import mpdu
 from meshframes.codec.action import MESH_ACTION_HWMP_PATH_SELECTION
 from meshframes.codec.errors import DecodeError
@@ -28,11 +30,12 @@ from meshframes.codec.frames import (
     DataFrame,
     ExtensionFrame,
     Frame,
+    ManagementFrame,
     MeshAction,
     VendorAction,
     decode,
 )
-from meshframes.codec.header import QOS_AMSDU_PRESENT, SUBTYPE_BEACON, SUBTYPE_PROBE_RESP, TYPE_MGMT
+from meshframes.codec.header import QOS_AMSDU_PRESENT, SUBTYPE_BEACON, SUBTYPE_PROBE_RESP, TYPE_MGMT, decode_header
 from meshframes.codec.meshctl import LLC_HEADER_LEN, LLC_SNAP, SNAP_HEADER_LEN
 from meshframes.codec.pathsel import Perr, Prep, Preq, Rann
 from meshframes.seal.e2e import SEALED_OVERHEAD
@@ -103,6 +106,16 @@ _RECORDS: dict[type, Callable[[int, Any], dict[str, Any]]] = {
     Preq: _preq_record, Prep: _prep_record, Perr: _perr_record, Rann: _rann_record}
 
 
+@lru_cache(maxsize=4096)
+def read_message(msg_type: int, payload: bytes) -> AppMessage | AppRefusal:
+    """The message a FastPay payload carries, or why it carries none;
+    remembered, since every hop that relays a message repeats it."""
+    try:
+        return parse_message(msg_type, payload)
+    except AppRefusal as refusal:
+        return refusal
+
+
 def _msdu_fastpay(body: bytes) -> str | None:
     """The FastPay kind of an MSDU of ethertype 0x88B5 (as the dissector
     reads it: a header that is not FastPay's is left alone)."""
@@ -134,11 +147,8 @@ def _vendor(frame: VendorAction, index: int) -> FrameDecode | None:
     if fragment.flags & FLAG_E2E_SEALED:
         if len(fragment.data) < SEALED_OVERHEAD:
             return None
-    elif fragment.fragment_count == 1:
-        try:
-            parse_message(fragment.msg_type, fragment.data)
-        except AppRefusal:
-            return None
+    elif fragment.fragment_count == 1 and isinstance(read_message(fragment.msg_type, fragment.data), AppRefusal):
+        return None
     return FrameDecode(index, MESSAGE_KINDS[fragment.msg_type])
 
 
@@ -193,7 +203,14 @@ class Verdicts:
         return self.decode(data, index)[0]
 
     def decode(self, data: bytes, index: int) -> tuple[FrameDecode, Frame | None]:
-        """The verdict, and the codec's frame (None when the codec refused it)."""
+        """The verdict, and the codec's frame (None when the codec refused
+        it). A beacon whose body was judged before is decoded as far as its
+        header only: nothing after it is read again."""
+        key = _beacon_key(data)
+        if key is not None and key in self._kept:
+            with contextlib.suppress(DecodeError):
+                header, start = decode_header(data)
+                return self._reuse(self._kept[key], index), ManagementFrame(header, data[start:])
         verdict, frame = codec_verdict(data, index)
         if verdict is not None:
             self.by_codec += 1
@@ -202,8 +219,7 @@ class Verdicts:
         if key is not None:
             kept = self._kept.get(key)
             if kept is not None:
-                self.reused += 1
-                return replace(kept, index=index, hwmp=[dict(r, frame=index) for r in kept.hwmp]), frame
+                return self._reuse(kept, index), frame
         self.by_dissector += 1
         verdict = self._dissect(data, index)
         if key is not None:
@@ -211,6 +227,22 @@ class Verdicts:
                 self._kept.clear()
             self._kept[key] = replace(verdict, packet=None)
         return verdict, frame
+
+
+    def _reuse(self, kept: FrameDecode, index: int) -> FrameDecode:
+        self.reused += 1
+        return FrameDecode(index, kept.kind, None, kept.malformed, kept.undecoded, kept.encrypted,
+                           kept.mesh_control_rule, [dict(r, frame=index) for r in kept.hwmp], kept.msdu_fastpay)
+
+
+def _beacon_key(data: bytes) -> bytes | None:
+    """`_body_key` of an unprotected Beacon or Probe Response whose header
+    is all there, None for any other frame."""
+    if (len(data) < mpdu.FRAME_CONTROL_LEN or mpdu.frame_type(data) != TYPE_MGMT
+            or mpdu.frame_subtype(data) not in (SUBTYPE_BEACON, SUBTYPE_PROBE_RESP) or mpdu.is_protected(data)
+            or mpdu.protocol_version(data) or len(data) < mpdu.header_length(data)):
+        return None
+    return _body_key(data)
 
 
 def _body_key(data: bytes) -> bytes | None:

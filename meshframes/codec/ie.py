@@ -60,14 +60,19 @@ def decode_elements(data: bytes, offset: int, end: int | None = None,
     behind which AMPE frames carry ciphertext, not elements).
     """
     end = len(data) if end is None else end
+    avail = min(end, len(data))
     out: list[Element] = []
     off = offset
     while off < end:
-        need(data[:end], off, ELEMENT_HEADER_LEN, "element header")
+        # The checks are made here and `need` called only to raise: this
+        # loop runs for every element of every frame.
+        if avail - off < ELEMENT_HEADER_LEN:
+            need(data[:end], off, ELEMENT_HEADER_LEN, "element header")
         eid = data[off]
         length = data[off + 1]
         start = off + ELEMENT_HEADER_LEN
-        need(data[:end], start, length, f"element {eid} body")
+        if avail - start < length:
+            need(data[:end], start, length, f"element {eid} body")
         body = data[start:start + length]
         parser = _PARSERS.get(eid)
         out.append(parser(body, start, peering_action) if parser else RawElement(eid, body))

@@ -22,7 +22,6 @@ from meshframes.codec.header import decode_header
 # The transports' radiotap parser serves captures too, under the names this
 # module has always exported.
 from meshframes.codec.radiotap import Radiotap
-from meshframes.codec.radiotap import parse as parse_radiotap
 
 LINKTYPE_IEEE802_11 = 105
 LINKTYPE_IEEE802_11_RADIOTAP = 127
@@ -293,7 +292,7 @@ def _strip_one(f: CapturedFrame, strip: int) -> tuple[Mpdu, bool]:
         problem = f"captured {len(data)} of {f.original_length} octets (snap length)"
     if f.linktype == LINKTYPE_IEEE802_11_RADIOTAP:
         try:
-            rt = parse_radiotap(data)
+            rt = radiotap.parse_captured(data)
         except radiotap.RadiotapError as exc:
             return Mpdu(f.index, f.timestamp, b"", None, f"radiotap: {exc}"), False
         data = data[rt.length :]
