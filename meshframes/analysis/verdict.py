@@ -12,7 +12,6 @@ dissector's verdict on a body is kept and reused.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import replace
 from functools import lru_cache
@@ -26,16 +25,26 @@ from meshframes.codec.action import MESH_ACTION_HWMP_PATH_SELECTION
 from meshframes.codec.errors import DecodeError
 from meshframes.codec.fastpay import ETHERTYPE_FASTPAY, FLAG_E2E_SEALED, MessageType, decode_fragment
 from meshframes.codec.frames import (
+    ActionFrame,
+    Beacon,
     ControlFrame,
     DataFrame,
     ExtensionFrame,
     Frame,
     ManagementFrame,
     MeshAction,
+    SelfProtected,
     VendorAction,
     decode,
 )
-from meshframes.codec.header import QOS_AMSDU_PRESENT, SUBTYPE_BEACON, SUBTYPE_PROBE_RESP, TYPE_MGMT, decode_header
+from meshframes.codec.header import (
+    FC_PROTECTED,
+    QOS_AMSDU_PRESENT,
+    SUBTYPE_BEACON,
+    SUBTYPE_PROBE_RESP,
+    TYPE_MGMT,
+    decode_header,
+)
 from meshframes.codec.meshctl import LLC_HEADER_LEN, LLC_SNAP, SNAP_HEADER_LEN
 from meshframes.codec.pathsel import Perr, Prep, Preq, Rann
 from meshframes.seal.e2e import SEALED_OVERHEAD
@@ -54,6 +63,8 @@ _PATH_SELECTION_KINDS: dict[type, str] = {Preq: "preq", Prep: "prep", Perr: "per
 _TIMESTAMP_LEN = 8
 _ETHERTYPE_OFFSET = LLC_HEADER_LEN + 3
 _VERDICTS_KEPT = 4096
+ManagementFrames = Beacon | SelfProtected | MeshAction | VendorAction | ActionFrame | ManagementFrame
+_MANAGEMENT = (Beacon, SelfProtected, MeshAction, VendorAction, ActionFrame, ManagementFrame)
 
 
 def _mac(addr: bytes) -> str:
@@ -194,7 +205,7 @@ class Verdicts:
 
     def __init__(self, dissect: Dissector) -> None:
         self._dissect = dissect
-        self._kept: dict[bytes, FrameDecode] = {}
+        self._kept: dict[bytes, tuple[FrameDecode, ManagementFrames]] = {}
         self.by_codec = 0
         self.by_dissector = 0
         self.reused = 0
@@ -204,55 +215,54 @@ class Verdicts:
 
     def decode(self, data: bytes, index: int) -> tuple[FrameDecode, Frame | None]:
         """The verdict, and the codec's frame (None when the codec refused
-        it). A beacon whose body was judged before is decoded as far as its
-        header only: nothing after it is read again."""
-        key = _beacon_key(data)
-        if key is not None and key in self._kept:
-            with contextlib.suppress(DecodeError):
-                header, start = decode_header(data)
-                return self._reuse(self._kept[key], index), ManagementFrame(header, data[start:])
+        it). A management frame whose body was judged before is decoded as
+        far as its header; its body's frame is the one kept."""
+        key = _body_key(data)
+        kept = self._kept.get(key) if key is not None else None
+        if kept is not None:
+            again = self._again(data, index, *kept)
+            if again is not None:
+                return again
         verdict, frame = codec_verdict(data, index)
         if verdict is not None:
             self.by_codec += 1
             return verdict, frame
-        key = _body_key(data) if frame is not None else None
-        if key is not None:
-            kept = self._kept.get(key)
-            if kept is not None:
-                return self._reuse(kept, index), frame
         self.by_dissector += 1
         verdict = self._dissect(data, index)
-        if key is not None:
+        if key is not None and isinstance(frame, _MANAGEMENT):
             if len(self._kept) >= _VERDICTS_KEPT:
                 self._kept.clear()
-            self._kept[key] = replace(verdict, packet=None)
+            self._kept[key] = (replace(verdict, packet=None), frame)
         return verdict, frame
 
-
-    def _reuse(self, kept: FrameDecode, index: int) -> FrameDecode:
+    def _again(self, data: bytes, index: int, verdict: FrameDecode,
+               template: ManagementFrames) -> tuple[FrameDecode, Frame] | None:
+        try:
+            header, start = decode_header(data)
+        except DecodeError:
+            return None
         self.reused += 1
-        return FrameDecode(index, kept.kind, None, kept.malformed, kept.undecoded, kept.encrypted,
-                           kept.mesh_control_rule, [dict(r, frame=index) for r in kept.hwmp], kept.msdu_fastpay)
-
-
-def _beacon_key(data: bytes) -> bytes | None:
-    """`_body_key` of an unprotected Beacon or Probe Response whose header
-    is all there, None for any other frame."""
-    if (len(data) < mpdu.FRAME_CONTROL_LEN or mpdu.frame_type(data) != TYPE_MGMT
-            or mpdu.frame_subtype(data) not in (SUBTYPE_BEACON, SUBTYPE_PROBE_RESP) or mpdu.is_protected(data)
-            or mpdu.protocol_version(data) or len(data) < mpdu.header_length(data)):
-        return None
-    return _body_key(data)
+        again = FrameDecode(index, verdict.kind, None, verdict.malformed, verdict.undecoded, verdict.encrypted,
+                            verdict.mesh_control_rule, [dict(r, frame=index) for r in verdict.hwmp],
+                            verdict.msdu_fastpay)
+        if isinstance(template, Beacon):
+            # A beacon's timestamp is not part of what was kept: the frame
+            # handed on carries its body unread.
+            return again, ManagementFrame(header, data[start:])
+        return again, replace(template, header=header)
 
 
 def _body_key(data: bytes) -> bytes | None:
     """What a management frame's verdict depends on: Frame Control and the
-    body (the timestamp of beacons left out); None for other frames. The
-    addresses and Sequence Control never change a verdict."""
-    if mpdu.frame_type(data) != TYPE_MGMT:
+    body (the timestamp of beacons left out); None for other frames and
+    for frames without a whole version 0 header. The addresses and
+    Sequence Control never change a verdict."""
+    if len(data) < mpdu.FRAME_CONTROL_LEN or mpdu.protocol_version(data):
         return None
-    frame_control = mpdu.read_frame_control(data).to_bytes(2, "little")
-    body = mpdu.frame_body(data)
-    if mpdu.frame_subtype(data) in (SUBTYPE_BEACON, SUBTYPE_PROBE_RESP) and not mpdu.is_protected(data):
-        return frame_control + body[_TIMESTAMP_LEN:]
-    return frame_control + body
+    layout = mpdu.layout(data)
+    if layout.ftype != TYPE_MGMT or len(data) < layout.header_len:
+        return None
+    key = data[mpdu.FRAME_CONTROL] + data[layout.header_len:]
+    if layout.subtype in (SUBTYPE_BEACON, SUBTYPE_PROBE_RESP) and not layout.frame_control & FC_PROTECTED:
+        return key[:mpdu.FRAME_CONTROL_LEN] + key[mpdu.FRAME_CONTROL_LEN + _TIMESTAMP_LEN:]
+    return key

@@ -9,12 +9,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.progress import Progress
-from rich.table import Table
 
 from meshframes.cli import console
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # rich's tables and bars load only when drawn (not for --json)
+    from rich.table import Table
+
     from meshframes.analysis.frames import Analysis
 
 _HWMP_COLUMNS = {
@@ -72,6 +72,8 @@ def analyze(pcaps: tuple[str, ...], as_json: bool, fcs: str, max_rows: int) -> N
         result = analyzer.analysis
         sys.stdout.write(json.dumps(result.to_json() | analyzer.sections(), indent=None) + "\n")
     else:
+        from rich.progress import Progress
+
         with Progress(console=console.err, transient=True) as bar:
             task = bar.add_task("decoding", total=None)
             analyzer = analyze_captures(pcaps, decode_mpdu, fcs=fcs, progress=lambda done, total: bar.update(
@@ -114,6 +116,8 @@ def print_analysis(result: Analysis, header: str, hwmp: list[dict[str, Any]], hw
 
 def kinds_table(by_kind: Mapping[str, int]) -> Table:
     """Frame counts by kind (shared with `meshframes sniff`)."""
+    from rich.table import Table
+
     kinds = Table(title="frames by kind")
     kinds.add_column("kind")
     kinds.add_column("frames", justify="right")
@@ -124,6 +128,8 @@ def kinds_table(by_kind: Mapping[str, int]) -> Table:
 
 def hwmp_table(records: list[dict[str, Any]], title: str) -> Table:
     """One row per HWMP element record of meshframes.layers.dissect."""
+    from rich.table import Table
+
     hwmp = Table(title=title)
     hwmp.add_column("frame", justify="right")
     hwmp.add_column("element")
@@ -135,6 +141,8 @@ def hwmp_table(records: list[dict[str, Any]], title: str) -> Table:
 
 def problem_tables(result: Analysis, limit: int | None) -> list[Table]:
     """Malformed and undecoded frames, with their reasons."""
+    from rich.table import Table
+
     tables = []
     for title, rows in (("malformed", result.malformed), ("undecoded", result.undecoded)):
         if rows:
@@ -160,6 +168,8 @@ def _cell(value: Any) -> str:
 
 def _table(title: str, columns: list[tuple[str, str]], rows: list[dict[str, Any]], limit: int | None) -> Table:
     """A table of `rows` (dicts), one column per (heading, key)."""
+    from rich.table import Table
+
     table = Table(title=f"{title} ({len(rows)})")
     for heading, _ in columns:
         table.add_column(heading)

@@ -310,6 +310,10 @@ def _strip_one(f: CapturedFrame, strip: int) -> tuple[Mpdu, bool]:
     return Mpdu(f.index, f.timestamp, data, rt, problem), False
 
 
+# Frames between two readings of the file position (for progress bars).
+_POSITION_EVERY = 256
+
+
 class CaptureStream:
     """The MPDUs of one capture as the file is read, never all in memory:
     what `strip_link` gives for the whole file, frame by frame. With --fcs
@@ -335,7 +339,8 @@ class CaptureStream:
             frames = read_capture_file(f)
             try:
                 for frame in frames:
-                    self.position = f.tell()
+                    if not frame.index % _POSITION_EVERY:
+                        self.position = f.tell()
                     self.linktypes[frame.linktype] = self.linktypes.get(frame.linktype, 0) + 1
                     if frame.linktype not in SUPPORTED_LINKTYPES:
                         self.skipped_other_linktypes += 1
