@@ -45,9 +45,14 @@ def merged(captures: Sequence[Iterable[Captured]]) -> Iterator[tuple[int, Captur
     if len(captures) == 1:
         yield from ((0, item) for item in captures[0])
         return
-    streams = [((item.timestamp, n, item) for item in capture) for n, capture in enumerate(captures)]
+    streams = [_numbered(n, capture) for n, capture in enumerate(captures)]
     for _, n, item in heapq.merge(*streams, key=lambda entry: (entry[0], entry[1])):
         yield n, item
+
+
+def _numbered(n: int, capture: Iterable[Captured]) -> Iterator[tuple[float, int, Captured]]:
+    for item in capture:
+        yield item.timestamp, n, item
 
 
 class Analyzer:
