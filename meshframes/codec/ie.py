@@ -100,13 +100,13 @@ def first_element_id(data: bytes) -> int | None:
 
 
 def encode_elements(elements: tuple[Element, ...]) -> bytes:
-    parts = []
+    parts: list[bytes] = []
     for element in elements:
         body = element.body()
-        if len(body) > 255:
-            raise EncodeError(f"element {element.element_id} length", len(body), "<= 255")
-        parts.append(bytes((element.element_id, len(body))))
-        parts.append(body)
+        length = len(body)
+        if length > 255:
+            raise EncodeError(f"element {element.element_id} length", length, "<= 255")
+        parts += (bytes((element.element_id, length)), body)
     return b"".join(parts)
 
 
