@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from meshframes.analysis.verdict import read_message
@@ -418,13 +419,23 @@ def transmitter(frame: Frame) -> bytes | None:
     return None if header is None else header.addr2
 
 
+@dataclass(slots=True)
+class _Node:
+    frames: int = 0
+    octets: int = 0
+    airtime_us: float = 0.0
+    frames_without_rate: int = 0
+    data_frames: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+
 class Nodes:
     """Per transmitter: frames and octets sent by kind, and air time where
     the capture gives the rate (radiotap); frames with no transmitter
     address (ACK, CTS) are counted apart."""
 
     def __init__(self) -> None:
-        self._nodes: dict[bytes, dict[str, Any]] = {}
+        self._nodes: dict[bytes, _Node] = {}
         self.without_transmitter = 0
 
     def add(self, kind: str, octets: int, frame: Frame | None, radiotap: Radiotap | None) -> None:
@@ -434,21 +445,25 @@ class Nodes:
             return
         node = self._nodes.get(ta)
         if node is None:
-            node = self._nodes[ta] = {"address": ta.hex(":"), "frames": 0, "octets": 0, "airtime_us": 0.0,
-                                      "frames_without_rate": 0, "by_kind": {}, "data_frames": 0}
-        node["frames"] += 1
-        node["octets"] += octets
-        node["by_kind"][kind] = node["by_kind"].get(kind, 0) + 1
-        node["data_frames"] += isinstance(frame, DataFrame)
+            node = self._nodes[ta] = _Node()
+        node.frames += 1
+        node.octets += octets
+        node.by_kind[kind] = node.by_kind.get(kind, 0) + 1
+        if isinstance(frame, DataFrame):
+            node.data_frames += 1
         rate = radiotap.rate_100kbps if radiotap is not None else None
         if rate:
-            node["airtime_us"] += airtime_us(octets + _FCS_LEN, rate)
+            node.airtime_us += _airtime(octets + _FCS_LEN, rate)
         else:
-            node["frames_without_rate"] += 1
+            node.frames_without_rate += 1
 
     def report(self) -> dict[str, Any]:
-        nodes = []
-        for node in sorted(self._nodes.values(), key=lambda n: n["address"]):
-            nodes.append(dict(node, airtime_us=round(node["airtime_us"], 1),
-                              by_kind=dict(sorted(node["by_kind"].items()))))
+        nodes = [{"address": ta.hex(":"), "frames": n.frames, "octets": n.octets,
+                  "airtime_us": round(n.airtime_us, 1), "frames_without_rate": n.frames_without_rate,
+                  "by_kind": dict(sorted(n.by_kind.items())), "data_frames": n.data_frames}
+                 for ta, n in sorted(self._nodes.items())]
         return {"nodes": nodes, "frames_without_transmitter": self.without_transmitter}
+
+
+# Frames repeat a few lengths at a few rates.
+_airtime = lru_cache(maxsize=4096)(airtime_us)

@@ -249,6 +249,11 @@ class Verdicts:
             # A beacon's timestamp is not part of what was kept: the frame
             # handed on carries its body unread.
             return again, ManagementFrame(header, data[start:])
+        if isinstance(template, SelfProtected):
+            # Peering frames are most of what repeats: built directly,
+            # without replace()'s walk over the fields.
+            return again, SelfProtected(header, template.action, template.capability, template.aid,
+                                        template.elements, template.sealed)
         return again, replace(template, header=header)
 
 
