@@ -9,6 +9,7 @@ it sees, never with the number of frames.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -419,23 +420,14 @@ def transmitter(frame: Frame) -> bytes | None:
     return None if header is None else header.addr2
 
 
-@dataclass(slots=True)
-class _Node:
-    frames: int = 0
-    octets: int = 0
-    airtime_us: float = 0.0
-    frames_without_rate: int = 0
-    data_frames: int = 0
-    by_kind: dict[str, int] = field(default_factory=dict)
-
-
 class Nodes:
     """Per transmitter: frames and octets sent by kind, and air time where
     the capture gives the rate (radiotap); frames with no transmitter
     address (ACK, CTS) are counted apart."""
 
     def __init__(self) -> None:
-        self._nodes: dict[bytes, _Node] = {}
+        # Per transmitter: its totals, and its frames by kind.
+        self._nodes: dict[bytes, tuple[Counter[str], Counter[str]]] = {}
         self.without_transmitter = 0
 
     def add(self, kind: str, octets: int, frame: Frame | None, radiotap: Radiotap | None) -> None:
@@ -443,27 +435,31 @@ class Nodes:
         if ta is None:
             self.without_transmitter += 1
             return
-        node = self._nodes.get(ta)
-        if node is None:
-            node = self._nodes[ta] = _Node()
-        node.frames += 1
-        node.octets += octets
-        node.by_kind[kind] = node.by_kind.get(kind, 0) + 1
+        found = self._nodes.get(ta)
+        if found is None:
+            found = self._nodes[ta] = (Counter(), Counter())
+        totals, by_kind = found
+        totals["frames"] += 1
+        totals["octets"] += octets
+        by_kind[kind] += 1
         if isinstance(frame, DataFrame):
-            node.data_frames += 1
+            totals["data_frames"] += 1
         rate = radiotap.rate_100kbps if radiotap is not None else None
         if rate:
-            node.airtime_us += _airtime(octets + _FCS_LEN, rate)
+            totals["airtime_ns"] += _airtime_ns(octets + _FCS_LEN, rate)
         else:
-            node.frames_without_rate += 1
+            totals["frames_without_rate"] += 1
 
     def report(self) -> dict[str, Any]:
-        nodes = [{"address": ta.hex(":"), "frames": n.frames, "octets": n.octets,
-                  "airtime_us": round(n.airtime_us, 1), "frames_without_rate": n.frames_without_rate,
-                  "by_kind": dict(sorted(n.by_kind.items())), "data_frames": n.data_frames}
-                 for ta, n in sorted(self._nodes.items())]
+        nodes = [{"address": ta.hex(":"), "frames": totals["frames"], "octets": totals["octets"],
+                  "airtime_us": round(totals["airtime_ns"] / 1000, 1), "frames_without_rate": totals["frames_without_rate"],
+                  "by_kind": dict(sorted(by_kind.items())), "data_frames": totals["data_frames"]}
+                 for ta, (totals, by_kind) in sorted(self._nodes.items())]
         return {"nodes": nodes, "frames_without_transmitter": self.without_transmitter}
 
 
-# Frames repeat a few lengths at a few rates.
-_airtime = lru_cache(maxsize=4096)(airtime_us)
+@lru_cache(maxsize=4096)
+def _airtime_ns(octets: int, rate_100kbps: int) -> int:
+    """`airtime_us` in whole nanoseconds, remembered: frames repeat a few
+    lengths at a few rates."""
+    return round(airtime_us(octets, rate_100kbps) * 1000)

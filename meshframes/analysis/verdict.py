@@ -20,23 +20,11 @@ from typing import Any
 from meshframes.analysis.frames import FrameDecode
 from meshframes.app.errors import AppRefusal
 from meshframes.app.framing import AppMessage, parse_message
+from meshframes.codec import frames as wire
 from meshframes.codec import mpdu
 from meshframes.codec.action import MESH_ACTION_HWMP_PATH_SELECTION
 from meshframes.codec.errors import DecodeError
 from meshframes.codec.fastpay import ETHERTYPE_FASTPAY, FLAG_E2E_SEALED, MessageType, decode_fragment
-from meshframes.codec.frames import (
-    ActionFrame,
-    Beacon,
-    ControlFrame,
-    DataFrame,
-    ExtensionFrame,
-    Frame,
-    ManagementFrame,
-    MeshAction,
-    SelfProtected,
-    VendorAction,
-    decode,
-)
 from meshframes.codec.header import (
     FC_PROTECTED,
     QOS_AMSDU_PRESENT,
@@ -53,7 +41,7 @@ Dissector = Callable[[bytes, int], FrameDecode]
 
 # The uncached decoder: a capture's frames never repeat whole, and the
 # cache would only hold on to them.
-_decode: Callable[[bytes], Frame] = decode.__wrapped__  # type: ignore[attr-defined]
+_decode: Callable[[bytes], wire.Frame] = wire.decode.__wrapped__  # type: ignore[attr-defined]
 
 MESSAGE_KINDS = {int(t): "fastpay-" + t.name.removeprefix("FASTPAY_").lower().replace("_", "-")
                  for t in MessageType}
@@ -63,8 +51,10 @@ _PATH_SELECTION_KINDS: dict[type, str] = {Preq: "preq", Prep: "prep", Perr: "per
 _TIMESTAMP_LEN = 8
 _ETHERTYPE_OFFSET = LLC_HEADER_LEN + 3
 _VERDICTS_KEPT = 4096
-ManagementFrames = Beacon | SelfProtected | MeshAction | VendorAction | ActionFrame | ManagementFrame
-_MANAGEMENT = (Beacon, SelfProtected, MeshAction, VendorAction, ActionFrame, ManagementFrame)
+ManagementFrames = (wire.Beacon | wire.SelfProtected | wire.MeshAction | wire.VendorAction | wire.ActionFrame
+                    | wire.ManagementFrame)
+_MANAGEMENT = (wire.Beacon, wire.SelfProtected, wire.MeshAction, wire.VendorAction, wire.ActionFrame,
+               wire.ManagementFrame)
 
 
 def _mac(addr: bytes) -> str:
@@ -139,7 +129,7 @@ def _msdu_fastpay(body: bytes) -> str | None:
         return None
 
 
-def _data(frame: DataFrame, index: int) -> FrameDecode | None:
+def _data(frame: wire.DataFrame, index: int) -> FrameDecode | None:
     if frame.header.protected:
         return FrameDecode(index, "other", encrypted=True)
     if (frame.header.qos_control or 0) & QOS_AMSDU_PRESENT:
@@ -153,7 +143,7 @@ def _data(frame: DataFrame, index: int) -> FrameDecode | None:
                        msdu_fastpay=_msdu_fastpay(body))
 
 
-def _vendor(frame: VendorAction, index: int) -> FrameDecode | None:
+def _vendor(frame: wire.VendorAction, index: int) -> FrameDecode | None:
     fragment = frame.payload
     if fragment.flags & FLAG_E2E_SEALED:
         if len(fragment.data) < SEALED_OVERHEAD:
@@ -163,7 +153,7 @@ def _vendor(frame: VendorAction, index: int) -> FrameDecode | None:
     return FrameDecode(index, MESSAGE_KINDS[fragment.msg_type])
 
 
-def _path_selection(frame: MeshAction, index: int) -> FrameDecode | None:
+def _path_selection(frame: wire.MeshAction, index: int) -> FrameDecode | None:
     if frame.action != MESH_ACTION_HWMP_PATH_SELECTION or not frame.elements:
         return None
     records = []
@@ -175,7 +165,7 @@ def _path_selection(frame: MeshAction, index: int) -> FrameDecode | None:
     return FrameDecode(index, _PATH_SELECTION_KINDS[type(frame.elements[0])], hwmp=records)
 
 
-def codec_verdict(data: bytes, index: int) -> tuple[FrameDecode | None, Frame | None]:
+def codec_verdict(data: bytes, index: int) -> tuple[FrameDecode | None, wire.Frame | None]:
     """(verdict, codec frame) where the codec can tell the verdict alone;
     (None, frame) where the dissector must, frame None when the codec
     refused the bytes."""
@@ -183,17 +173,17 @@ def codec_verdict(data: bytes, index: int) -> tuple[FrameDecode | None, Frame | 
         frame = _decode(data)
     except DecodeError:
         return None, None
-    if isinstance(frame, DataFrame):
+    if isinstance(frame, wire.DataFrame):
         return _data(frame, index), frame
-    if isinstance(frame, VendorAction):
+    if isinstance(frame, wire.VendorAction):
         return _vendor(frame, index), frame
-    if isinstance(frame, MeshAction):
+    if isinstance(frame, wire.MeshAction):
         return _path_selection(frame, index), frame
-    if isinstance(frame, ControlFrame):
+    if isinstance(frame, wire.ControlFrame):
         extra = len(data) - mpdu.header_length(data)
         return FrameDecode(index, "other", undecoded=(
             f"{extra} octets after the control frame's header are not decoded" if extra else None)), frame
-    if isinstance(frame, ExtensionFrame):
+    if isinstance(frame, wire.ExtensionFrame):
         return FrameDecode(index, "other", undecoded=(
             f"extension frame (type 3, subtype {mpdu.frame_subtype(data)}): its body is not decoded")), frame
     return None, frame
@@ -213,7 +203,7 @@ class Verdicts:
     def __call__(self, data: bytes, index: int) -> FrameDecode:
         return self.decode(data, index)[0]
 
-    def decode(self, data: bytes, index: int) -> tuple[FrameDecode, Frame | None]:
+    def decode(self, data: bytes, index: int) -> tuple[FrameDecode, wire.Frame | None]:
         """The verdict, and the codec's frame (None when the codec refused
         it). A management frame whose body was judged before is decoded as
         far as its header; its body's frame is the one kept."""
@@ -236,7 +226,7 @@ class Verdicts:
         return verdict, frame
 
     def _again(self, data: bytes, index: int, verdict: FrameDecode,
-               template: ManagementFrames) -> tuple[FrameDecode, Frame] | None:
+               template: ManagementFrames) -> tuple[FrameDecode, wire.Frame] | None:
         try:
             header, start = decode_header(data)
         except DecodeError:
@@ -245,14 +235,14 @@ class Verdicts:
         again = FrameDecode(index, verdict.kind, None, verdict.malformed, verdict.undecoded, verdict.encrypted,
                             verdict.mesh_control_rule, [dict(r, frame=index) for r in verdict.hwmp],
                             verdict.msdu_fastpay)
-        if isinstance(template, Beacon):
+        if isinstance(template, wire.Beacon):
             # A beacon's timestamp is not part of what was kept: the frame
             # handed on carries its body unread.
-            return again, ManagementFrame(header, data[start:])
-        if isinstance(template, SelfProtected):
+            return again, wire.ManagementFrame(header, data[start:])
+        if isinstance(template, wire.SelfProtected):
             # Peering frames are most of what repeats: built directly,
             # without replace()'s walk over the fields.
-            return again, SelfProtected(header, template.action, template.capability, template.aid,
+            return again, wire.SelfProtected(header, template.action, template.capability, template.aid,
                                         template.elements, template.sealed)
         return again, replace(template, header=header)
 
