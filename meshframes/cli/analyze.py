@@ -3,9 +3,11 @@ totals, then peering sessions, HWMP discoveries, FastPay flows and nodes."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -40,6 +42,11 @@ def _describe(record: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+# Captures from this size up show a progress bar with --json too (about
+# 40k frames).
+_BAR_FOR_JSON_OCTETS = 4 << 20
+
+
 @click.command(short_help="Decode every frame of captures: totals, sessions, discoveries, payments, nodes.")
 @click.argument("pcaps", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
@@ -67,18 +74,24 @@ def analyze(pcaps: tuple[str, ...], as_json: bool, fcs: str, max_rows: int) -> N
     from meshframes.hosts.analyze import analyze_captures
     from meshframes.layers.dissect import decode_mpdu
 
+    # Tables always come after a bar on stderr; --json only after a big
+    # capture's, so a script reading small files sees nothing but its JSON.
+    with contextlib.ExitStack() as stack:
+        progress = None
+        if not as_json or sum(Path(p).stat().st_size for p in pcaps) >= _BAR_FOR_JSON_OCTETS:
+            from rich.progress import Progress
+
+            bar = stack.enter_context(Progress(console=console.err, transient=True))
+            task = bar.add_task("decoding", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+        analyzer = analyze_captures(pcaps, decode_mpdu, fcs=fcs, progress=progress)
+    result = analyzer.analysis
     if as_json:
-        analyzer = analyze_captures(pcaps, decode_mpdu, fcs=fcs)
-        result = analyzer.analysis
         sys.stdout.write(json.dumps(result.to_json() | analyzer.sections(), indent=None) + "\n")
     else:
-        from rich.progress import Progress
-
-        with Progress(console=console.err, transient=True) as bar:
-            task = bar.add_task("decoding", total=None)
-            analyzer = analyze_captures(pcaps, decode_mpdu, fcs=fcs, progress=lambda done, total: bar.update(
-                task, completed=done, total=total))
-        result = analyzer.analysis
         _print(result, max_rows)
         print_sections(analyzer.sections(), max_rows or None)
     if result.capture_error:

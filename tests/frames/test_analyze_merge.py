@@ -71,3 +71,14 @@ def test_the_command_takes_several_captures(tmp_path: Path) -> None:
     data = json.loads(result.stdout)
     assert data["frames"] == len(records) and data["duplicates"] == len(records)
     assert data["path"] == f"{CHAIN} + {copy}"
+
+
+def test_the_section_tables_follow_the_totals() -> None:
+    """Text output: after the totals, the peering sessions, discoveries,
+    PERRs and nodes of the capture, as tables."""
+    result = CliRunner().invoke(cli, ["analyze", str(CHAIN)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    titles = ["frames by kind", "peering sessions (2)", "peering per link (2)", "HWMP discoveries (3)",
+              "paths per destination (1)", "PERRs (2)", "nodes (3)"]
+    where = [result.stdout.index(title) for title in titles]
+    assert where == sorted(where)
