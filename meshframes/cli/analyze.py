@@ -1,20 +1,23 @@
-"""`meshframes analyze PCAP`: decode every frame and report what is there."""
+"""`meshframes analyze PCAP...`: decode every frame and report what is there:
+totals, then peering sessions, HWMP discoveries, FastPay flows and nodes."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.progress import Progress
-from rich.table import Table
 
 from meshframes.cli import console
 
-if TYPE_CHECKING:  # the dissector imports Scapy: only when a command runs
-    from meshframes.layers.dissect import Analysis
+if TYPE_CHECKING:  # rich's tables and bars load only when drawn (not for --json)
+    from rich.table import Table
+
+    from meshframes.analysis.frames import Analysis
 
 _HWMP_COLUMNS = {
     "PREQ": ("flags", "hop_count", "element_ttl", "path_discovery_id", "originator_address",
@@ -39,8 +42,13 @@ def _describe(record: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-@click.command(short_help="Decode every frame of a capture and count what is there.")
-@click.argument("pcap", type=click.Path(exists=True, dir_okay=False))
+# Captures from this size up show a progress bar with --json too (about
+# 40k frames).
+_BAR_FOR_JSON_OCTETS = 4 << 20
+
+
+@click.command(short_help="Decode every frame of captures: totals, sessions, discoveries, payments, nodes.")
+@click.argument("pcaps", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 @click.option(
     "--fcs",
@@ -51,26 +59,44 @@ def _describe(record: dict[str, Any]) -> str:
     "Radiotap frames say so in their own Flags field, which always wins.",
 )
 @click.option("--max-rows", default=50, show_default=True, help="Rows per table (0: all).")
-def analyze(pcap: str, as_json: bool, fcs: str, max_rows: int) -> None:
-    """Decode every frame of PCAP (pcap or pcapng; raw 802.11 or radiotap).
+def analyze(pcaps: tuple[str, ...], as_json: bool, fcs: str, max_rows: int) -> None:
+    """Decode every frame of PCAPS (pcap or pcapng; raw 802.11 or radiotap).
 
     Reports total frames, frame counts by kind, every HWMP element with its
     fields, undecoded frames, and malformed frames with their index and the
-    precise reason. A damaged capture is reported up to the damage, then
-    the damage is named and the exit status is 1.
+    precise reason; then peering sessions per link, HWMP discoveries and
+    PERRs, FastPay payments (order, votes, certificate, confirmations) and
+    each node's frames and air time. Several captures of one run are merged
+    by time, a frame heard by two of them counted once. A damaged capture
+    is reported up to the damage, then the damage is named and the exit
+    status is 1.
     """
-    from meshframes.layers.dissect import analyze as run
+    from meshframes.hosts.analyze import analyze_captures
+    from meshframes.layers.dissect import decode_mpdu
 
-    if as_json:
-        result, _ = run(pcap, fcs=fcs)
-        sys.stdout.write(json.dumps(result.to_json(), indent=None) + "\n")
-    else:
-        with Progress(console=console.err, transient=True) as bar:
+    # Tables always come after a bar on stderr; --json only after a big
+    # capture's, so a script reading small files sees nothing but its JSON.
+    with contextlib.ExitStack() as stack:
+        progress = None
+        if not as_json or sum(Path(p).stat().st_size for p in pcaps) >= _BAR_FOR_JSON_OCTETS:
+            from rich.progress import Progress
+
+            bar = stack.enter_context(Progress(console=console.err, transient=True))
             task = bar.add_task("decoding", total=None)
-            result, _ = run(pcap, fcs=fcs, progress=lambda done, total: bar.update(task, completed=done, total=total))
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+        analyzer = analyze_captures(pcaps, decode_mpdu, fcs=fcs, progress=progress)
+    result = analyzer.analysis
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_json() | analyzer.sections(), indent=None) + "\n")
+    else:
         _print(result, max_rows)
+        print_sections(analyzer.sections(), max_rows or None)
     if result.capture_error:
-        console.error(f"{pcap}: {result.capture_error}; frames before it are reported above")
+        where = pcaps[0] if len(pcaps) == 1 else "captures"
+        console.error(f"{where}: {result.capture_error}; frames before it are reported above")
         raise SystemExit(1)
 
 
@@ -103,6 +129,8 @@ def print_analysis(result: Analysis, header: str, hwmp: list[dict[str, Any]], hw
 
 def kinds_table(by_kind: Mapping[str, int]) -> Table:
     """Frame counts by kind (shared with `meshframes sniff`)."""
+    from rich.table import Table
+
     kinds = Table(title="frames by kind")
     kinds.add_column("kind")
     kinds.add_column("frames", justify="right")
@@ -113,6 +141,8 @@ def kinds_table(by_kind: Mapping[str, int]) -> Table:
 
 def hwmp_table(records: list[dict[str, Any]], title: str) -> Table:
     """One row per HWMP element record of meshframes.layers.dissect."""
+    from rich.table import Table
+
     hwmp = Table(title=title)
     hwmp.add_column("frame", justify="right")
     hwmp.add_column("element")
@@ -124,6 +154,8 @@ def hwmp_table(records: list[dict[str, Any]], title: str) -> Table:
 
 def problem_tables(result: Analysis, limit: int | None) -> list[Table]:
     """Malformed and undecoded frames, with their reasons."""
+    from rich.table import Table
+
     tables = []
     for title, rows in (("malformed", result.malformed), ("undecoded", result.undecoded)):
         if rows:
@@ -135,3 +167,72 @@ def problem_tables(result: Analysis, limit: int | None) -> list[Table]:
                 table.add_row(str(row["frame"]), row["kind"], row["reason"])
             tables.append(table)
     return tables
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.6f}".rstrip("0").rstrip(".")
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "-"
+    return str(value)
+
+
+def _table(title: str, columns: list[tuple[str, str]], rows: list[dict[str, Any]], limit: int | None) -> Table:
+    """A table of `rows` (dicts), one column per (heading, key)."""
+    from rich.table import Table
+
+    table = Table(title=f"{title} ({len(rows)})")
+    for heading, _ in columns:
+        table.add_column(heading)
+    for row in rows[:limit]:
+        table.add_row(*(_cell(row.get(key)) for _, key in columns))
+    return table
+
+
+def print_sections(sections: dict[str, Any], limit: int | None) -> None:
+    """Peering sessions, HWMP discoveries, FastPay flows and nodes of
+    meshframes.analysis.run.Analyzer.sections, as tables on stdout."""
+    out = console.out
+    peering, hwmp, flows, nodes = (sections["peering_sessions"], sections["hwmp_discoveries"],
+                                   sections["fastpay_flows"], sections["nodes"])
+    if peering["sessions"]:
+        out.print(_table("peering sessions", [
+            ("link", "link"), ("opened", "opened"), ("open from", "open_from"), ("confirm from", "confirm_from"),
+            ("ESTAB after ms", "open_to_estab_ms"), ("closed", "closed"), ("closed by", "closed_by"),
+            ("reason", "close_reason")], peering["sessions"], limit))
+        out.print(_table("peering per link", [
+            ("link", "link"), ("sessions", "sessions"), ("ESTAB", "established"), ("closed", "closed"),
+            ("ESTAB lost", "estab_lost"), ("close reasons", "close_reasons")], peering["links"], limit))
+    if hwmp["discoveries"]:
+        out.print(_table("HWMP discoveries", [
+            ("originator", "originator"), ("id", "path_discovery_id"), ("targets", "targets"),
+            ("started", "started"), ("PREQ frames", "preq_frames"), ("PREQ->PREP ms", "latency_ms"),
+            ("hop count", "hop_count"), ("metric", "metric"), ("next hop", "next_hop")],
+            hwmp["discoveries"], limit))
+        out.print(_table("paths per destination", [
+            ("destination", "destination"), ("discoveries", "discoveries"), ("answered", "answered"),
+            ("path changes", "path_changes"), ("PERRs naming it", "perrs")], hwmp["destinations"], limit))
+    if hwmp["perrs"]:
+        rows = [dict(p, destinations=[f"{d['address']} reason {d['reason']}" for d in p["destinations"]])
+                for p in hwmp["perrs"]]
+        out.print(_table("PERRs", [("frame", "frame"), ("time", "time"), ("transmitter", "transmitter"),
+                                   ("destinations", "destinations")], rows, limit))
+    if hwmp["root_modes"]:
+        out.print(_table("HWMP roots", [("root", "root"), ("root mode", "mode"),
+                                        ("announcements", "announcements")], hwmp["root_modes"], limit))
+    if flows["flows"]:
+        out.print(_table("FastPay flows", [
+            ("sender", "sender"), ("seq", "sequence_number"), ("recipient", "recipient"), ("amount", "amount"),
+            ("voters", "voters"), ("signers", "signers"), ("order->vote ms", "order_to_first_vote_ms"),
+            ("vote->cert ms", "last_vote_to_certificate_ms"), ("cert->recipient ms", "certificate_to_delivery_ms"),
+            ("confirmed to", "confirmed_to"), ("incomplete", "incomplete")], flows["flows"], limit))
+    if flows["sealed_messages"]:
+        out.print(f"FastPay messages sealed end to end (not read): {flows['sealed_messages']}", soft_wrap=True)
+    if nodes["nodes"]:
+        out.print(_table("nodes", [("address", "address"), ("frames", "frames"), ("octets", "octets"),
+                                   ("air time us", "airtime_us"), ("without rate", "frames_without_rate"),
+                                   ("data frames", "data_frames")], nodes["nodes"], limit))
+    if sections["duplicates"]:
+        out.print(f"frames heard by more than one capture, counted once: {sections['duplicates']}", soft_wrap=True)

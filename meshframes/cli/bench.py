@@ -15,6 +15,8 @@ BENCHES: dict[str, str] = {
     "mesh": "meshframes.cli.bench_mesh:mesh",
     "latency": "meshframes.cli.bench_latency:latency",
     "payment": "meshframes.cli.bench_payment:payment",
+    "codec": "meshframes.cli.bench_codec:bench_codec",
+    "analyze": "meshframes.cli.bench_analyze:bench_analyze",
 }
 # Benchmarks that boot the hwsim guest (minutes): not part of `all`.
 GUEST_BENCHES = {"payment"}

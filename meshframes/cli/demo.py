@@ -6,8 +6,8 @@ Authorities and clients (and plain mesh points) walk around a field
 flooded announcements, and clients pay each other: order, votes, quorum
 certificate, confirmations, certificate to the recipient, all sealed end to
 end, all on our frames. An authority fails mid-run. The air is written to a
-pcap and decoded back by our Scapy layers; the run ends with tables and two
-pictures.
+pcap and decoded back (`analyze`'s codec path, whose verdicts are the Scapy
+layers'); the run ends with tables and two pictures.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from meshframes.cli.params import output_directory
 from meshframes.cli.sim_options import AREA_SIDE, MAX_DURATION, Area, Finite
 
 if TYPE_CHECKING:
-    from meshframes.layers.dissect import FrameDecode
+    from meshframes.analysis.frames import FrameDecode
     from meshframes.sim.demo import Demo, Shortfall, TransferRecord
 
 
@@ -70,8 +70,8 @@ def demo(*, seed: int, duration: float, authorities: int, clients: int, relays: 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from meshframes.app.events import TransferConfirmed
-    from meshframes.hosts.pcap import mpdus
-    from meshframes.layers.dissect import analyze
+    from meshframes.hosts.analyze import analyze_captures
+    from meshframes.layers.dissect import decode_mpdu
     from meshframes.sim.demo import Demo, DemoSpec
 
     try:
@@ -99,15 +99,16 @@ def demo(*, seed: int, duration: float, authorities: int, clients: int, relays: 
 
         run.run(progress)
         decoding = bar.add_task("decoding the air", total=None, status="")
-        analysis, decodes = analyze(pcap, progress=lambda done, n: bar.update(
-            decoding, completed=done, total=n, status=f"{done} frames"))
-    stamps = [t for t, _, _ in mpdus(pcap)]
+        decodes: list[tuple[float, FrameDecode]] = []
+        analysis = analyze_captures([pcap], decode_mpdu, progress=lambda done, n: bar.update(
+            decoding, completed=done, total=n, status=f"{done:,} of {n:,} octets"),
+            each=None if no_pictures else lambda t, d: decodes.append((t, d))).analysis
     records = run.transfers()
     money = run.money()
     genesis = run.mesh.genesis_total()
     pictures: dict[str, str] = {}
     if not no_pictures:
-        pictures = _draw(run, list(zip(stamps, decodes, strict=False)), out)
+        pictures = _draw(run, decodes, out)
     summary = _summary(run, records, run.shortfalls(), analysis.by_kind, money, genesis, pcap, pictures)
     summary["air"]["malformed"] = analysis.malformed
     summary["air"]["undecoded"] = len(analysis.undecoded)

@@ -19,8 +19,8 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
+from meshframes.analysis.frames import FrameDecode  # noqa: E402
 from meshframes.codec.fastpay import MessageType  # noqa: E402
-from meshframes.layers.dissect import FrameDecode  # noqa: E402
 from meshframes.sim.demo import Demo, Snapshot, TransferRecord  # noqa: E402
 
 _ROLE_STYLE = {"authority": ("s", "#1f4e9c", 110), "client": ("o", "#2a9d4b", 80), None: (".", "#888888", 40)}

@@ -355,15 +355,24 @@ decode.__wrapped__ = _decode  # type: ignore[attr-defined]
 
 def encode(frame: Frame) -> bytes:
     """The exact bytes of a frame event."""
-    if isinstance(frame, ExtensionFrame):
-        return frame.data
-    if isinstance(frame, ControlFrame):
-        if len(frame.addr1) != 6:
-            raise EncodeError("Address 1", len(frame.addr1), 6)
-        return struct.pack("<HH", frame.frame_control, frame.duration) + frame.addr1 + frame.rest
     if not isinstance(frame, _WITH_HEADER):
+        if isinstance(frame, ExtensionFrame):
+            return frame.data
+        if isinstance(frame, ControlFrame):
+            if len(frame.addr1) != 6:
+                raise EncodeError("Address 1", len(frame.addr1), 6)
+            return struct.pack("<HH", frame.frame_control, frame.duration) + frame.addr1 + frame.rest
         raise EncodeError("frame type", type(frame).__name__, "a meshframes.codec frame")
     head = frame.header.encode()
+    # The classes are tested most frequent on a mesh's air first.
+    if isinstance(frame, SelfProtected):
+        return head + _encode_self_protected(frame)
+    if isinstance(frame, VendorAction):
+        return head + _encode_vendor(frame)
+    if isinstance(frame, MeshAction):
+        if not frame.elements:
+            raise EncodeError("Mesh Action elements", "none", "at least one")
+        return head + bytes((CATEGORY_MESH, frame.action)) + encode_elements(frame.elements)
     if isinstance(frame, DataFrame):
         mc = _encodable_ae_mode(frame.header.frame_control, frame.mesh_control) if frame.mesh_control else b""
         if not frame.header.protected and (0 < len(frame.body) < LLC_HEADER_LEN or (
@@ -373,14 +382,6 @@ def encode(frame: Frame) -> bytes:
     if isinstance(frame, Beacon):
         fixed = _BEACON_FIXED.pack(frame.timestamp, frame.beacon_interval, frame.capability)
         return head + fixed + encode_elements(frame.elements)
-    if isinstance(frame, SelfProtected):
-        return head + _encode_self_protected(frame)
-    if isinstance(frame, MeshAction):
-        if not frame.elements:
-            raise EncodeError("Mesh Action elements", "none", "at least one")
-        return head + bytes((CATEGORY_MESH, frame.action)) + encode_elements(frame.elements)
-    if isinstance(frame, VendorAction):
-        return head + _encode_vendor(frame)
     if isinstance(frame, ActionFrame):
         return head + bytes((frame.category,)) + frame.body
     return head + frame.body

@@ -82,6 +82,8 @@ _EXTENSION_WITH_TA = frozenset({4, 5, 6, 8, 9, 10, 11, 14, 15})
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
 _FC_DUR = struct.Struct("<HH")
+# 9.3.1.1: Frame Control, Duration, Addresses 1-3, Sequence Control.
+_THREE_ADDRESS = struct.Struct("<HH6s6s6sH")
 
 
 def frame_control(ftype: int, subtype: int, flags: int = 0) -> int:
@@ -139,15 +141,22 @@ class MacHeader:
         four = is_data and fc & (FC_TO_DS | FC_FROM_DS) == FC_TO_DS | FC_FROM_DS
         # 9.2.4.7: +HTC is present in QoS data and in management frames with Order set.
         htc = bool(fc & FC_ORDER) and (qos or not is_data)
-        _check_present("Address 4", self.addr4, four)
-        _check_present("QoS Control", self.qos_control, qos)
-        _check_present("HT Control", self.ht_control, htc)
-        for name, addr in (("Address 1", self.addr1), ("Address 2", self.addr2),
-                           ("Address 3", self.addr3), ("Address 4", self.addr4)):
-            if addr is not None and len(addr) != 6:
-                raise EncodeError(name, f"{len(addr)} bytes", "6 bytes")
-        parts = [_FC_DUR.pack(fc, self.duration), self.addr1, self.addr2, self.addr3,
-                 _U16.pack(self.seq_ctrl)]
+        if (self.addr4 is not None) != four or (self.qos_control is not None) != qos or \
+                (self.ht_control is not None) != htc:
+            _check_present("Address 4", self.addr4, four)
+            _check_present("QoS Control", self.qos_control, qos)
+            _check_present("HT Control", self.ht_control, htc)
+        if not len(self.addr1) == len(self.addr2) == len(self.addr3) == 6 or \
+                (self.addr4 is not None and len(self.addr4) != 6):
+            for name, addr in (("Address 1", self.addr1), ("Address 2", self.addr2),
+                               ("Address 3", self.addr3), ("Address 4", self.addr4)):
+                if addr is not None and len(addr) != 6:
+                    raise EncodeError(name, f"{len(addr)} bytes", "6 bytes")
+        # The lengths are checked above: the 6s fields neither pad nor cut.
+        head = _THREE_ADDRESS.pack(fc, self.duration, self.addr1, self.addr2, self.addr3, self.seq_ctrl)
+        if not (four or qos or htc):
+            return head
+        parts = [head]
         if four and self.addr4 is not None:
             parts.append(self.addr4)
         if qos:

@@ -60,14 +60,19 @@ def decode_elements(data: bytes, offset: int, end: int | None = None,
     behind which AMPE frames carry ciphertext, not elements).
     """
     end = len(data) if end is None else end
+    avail = min(end, len(data))
     out: list[Element] = []
     off = offset
     while off < end:
-        need(data[:end], off, ELEMENT_HEADER_LEN, "element header")
+        # The checks are made here and `need` called only to raise: this
+        # loop runs for every element of every frame.
+        if avail - off < ELEMENT_HEADER_LEN:
+            need(data[:end], off, ELEMENT_HEADER_LEN, "element header")
         eid = data[off]
         length = data[off + 1]
         start = off + ELEMENT_HEADER_LEN
-        need(data[:end], start, length, f"element {eid} body")
+        if avail - start < length:
+            need(data[:end], start, length, f"element {eid} body")
         body = data[start:start + length]
         parser = _PARSERS.get(eid)
         out.append(parser(body, start, peering_action) if parser else RawElement(eid, body))
@@ -95,13 +100,13 @@ def first_element_id(data: bytes) -> int | None:
 
 
 def encode_elements(elements: tuple[Element, ...]) -> bytes:
-    parts = []
+    parts: list[bytes] = []
     for element in elements:
         body = element.body()
-        if len(body) > 255:
-            raise EncodeError(f"element {element.element_id} length", len(body), "<= 255")
-        parts.append(bytes((element.element_id, len(body))))
-        parts.append(body)
+        length = len(body)
+        if length > 255:
+            raise EncodeError(f"element {element.element_id} length", length, "<= 255")
+        parts += (bytes((element.element_id, length)), body)
     return b"".join(parts)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from functools import lru_cache
 
 # bit -> (alignment, size) for the radiotap namespace, bits 0-27.
 _FIELDS: dict[int, tuple[int, int]] = {
@@ -104,6 +105,22 @@ class Radiotap:
     def has_fcs(self) -> bool:
         """The frame after the header ends in its 4-octet FCS."""
         return bool(self.flags & FLAG_FCS_AT_END)
+
+
+_MIN_LEN = 8
+_LENGTH = struct.Struct("<H")
+_LENGTH_OFFSET = 2
+
+
+def parse_captured(packet: bytes) -> Radiotap:
+    """`parse`, remembering the headers it has seen: a capture repeats a
+    few headers (one per rate and signal) over and over."""
+    if len(packet) < _MIN_LEN:
+        return parse(packet)
+    length = _LENGTH.unpack_from(packet, _LENGTH_OFFSET)[0]
+    if length < _MIN_LEN:
+        return parse(packet)
+    return _parse_header(bytes(packet[:length]))
 
 
 def parse(packet: bytes | memoryview) -> Radiotap:
@@ -207,3 +224,6 @@ def header(*, rate_500kbps: int | None = 2, freq_mhz: int | None = 2412,
         present |= 1 << _ANTSIGNAL
         fields += struct.pack("<b", max(-128, min(127, signal_dbm)))
     return struct.pack("<BBHI", 0, 0, 8 + len(fields), present) + fields
+
+
+_parse_header = lru_cache(maxsize=1024)(parse)

@@ -22,7 +22,6 @@ from meshframes.codec.header import decode_header
 # The transports' radiotap parser serves captures too, under the names this
 # module has always exported.
 from meshframes.codec.radiotap import Radiotap
-from meshframes.codec.radiotap import parse as parse_radiotap
 
 LINKTYPE_IEEE802_11 = 105
 LINKTYPE_IEEE802_11_RADIOTAP = 127
@@ -77,15 +76,20 @@ def read_capture(path: str | Path) -> Iterator[CapturedFrame]:
     is refused whole; in a pcapng, frames of interfaces with other link
     types are yielded as they are, for the caller to skip and count."""
     with open(path, "rb") as f:
-        head = f.read(4)
-        if head in _PCAP_MAGIC:
-            yield from _read_pcap(f, head)
-        elif len(head) == 4 and struct.unpack("<I", head)[0] == _PCAPNG_SHB:
-            yield from _read_pcapng(f, head)
-        elif len(head) < 4:
-            raise CaptureError(0, f"file is {len(head)} octets long, too short for a capture header")
-        else:
-            raise CaptureError(0, f"not a pcap or pcapng file (magic {head.hex()})")
+        yield from read_capture_file(f)
+
+
+def read_capture_file(f: BinaryIO) -> Iterator[CapturedFrame]:
+    """`read_capture` on an open file (its position tells how far it got)."""
+    head = f.read(4)
+    if head in _PCAP_MAGIC:
+        yield from _read_pcap(f, head)
+    elif len(head) == 4 and struct.unpack("<I", head)[0] == _PCAPNG_SHB:
+        yield from _read_pcapng(f, head)
+    elif len(head) < 4:
+        raise CaptureError(0, f"file is {len(head)} octets long, too short for a capture header")
+    else:
+        raise CaptureError(0, f"not a pcap or pcapng file (magic {head.hex()})")
 
 
 def _read_pcap(f: BinaryIO, magic: bytes) -> Iterator[CapturedFrame]:
@@ -254,42 +258,118 @@ def strip_link(frames: list[CapturedFrame], fcs: str = "auto") -> tuple[list[Mpd
     Radiotap frames always follow their own Flags field.
     """
     ours = [f for f in frames if f.linktype in SUPPORTED_LINKTYPES]
-    raw = [f for f in ours if f.linktype == LINKTYPE_IEEE802_11]
-    stated = {f.fcs_length for f in raw if f.fcs_length is not None}
-    if fcs == "yes":
-        strip, decided = 4, "present"
-    elif fcs == "no":
-        strip, decided = 0, "none"
-    elif stated:
-        strip, decided = max(stated), "file"
-    else:
-        strip = 4 if frames_carry_fcs(f.data for f in raw) else 0
-        decided = "present" if strip else "none"
+    strip, decided = _raw_fcs(fcs, [f for f in ours if f.linktype == LINKTYPE_IEEE802_11])
     out: list[Mpdu] = []
     for f in ours:
-        data, rt, problem = f.data, None, None
-        if len(data) < f.original_length:
-            problem = f"captured {len(data)} of {f.original_length} octets (snap length)"
-        if f.linktype == LINKTYPE_IEEE802_11_RADIOTAP:
-            try:
-                rt = parse_radiotap(data)
-            except radiotap.RadiotapError as exc:
-                out.append(Mpdu(f.index, f.timestamp, b"", None, f"radiotap: {exc}"))
-                continue
-            data = data[rt.length :]
-            # Radiotap says for itself whether an FCS follows; --fcs is for
-            # raw 802.11 (link type 105), which cannot.
-            if rt.has_fcs:
-                data, problem = _check_fcs(data, 4, problem)
-                decided = "radiotap"
-            if rt.flags & radiotap.FLAG_BAD_FCS:
-                problem = problem or "radiotap says the frame failed its FCS check"
-            if rt.flags & radiotap.FLAG_DATAPAD:
-                data = _remove_data_pad(data)
-        elif strip:
-            data, problem = _check_fcs(data, strip, problem)
-        out.append(Mpdu(f.index, f.timestamp, data, rt, problem))
+        mpdu, radiotap_fcs = _strip_one(f, strip)
+        decided = "radiotap" if radiotap_fcs else decided
+        out.append(mpdu)
     return out, decided, len(frames) - len(ours)
+
+
+def _raw_fcs(fcs: str, raw: Iterable[CapturedFrame]) -> tuple[int, str]:
+    """Octets of FCS to strip from raw 802.11 frames, and how that was decided."""
+    if fcs == "yes":
+        return 4, "present"
+    if fcs == "no":
+        return 0, "none"
+    stated: set[int] = set()
+    total = carrying = 0
+    for f in raw:
+        if f.fcs_length is not None:
+            stated.add(f.fcs_length)
+        total += 1
+        carrying += frames_carry_fcs([f.data])
+    if stated:
+        return max(stated), "file"
+    return (4, "present") if total > 0 and carrying * 2 > total else (0, "none")
+
+
+def _strip_one(f: CapturedFrame, strip: int) -> tuple[Mpdu, bool]:
+    """One frame's MPDU, and whether its radiotap header said an FCS follows."""
+    data, rt, problem = f.data, None, None
+    if len(data) < f.original_length:
+        problem = f"captured {len(data)} of {f.original_length} octets (snap length)"
+    if f.linktype == LINKTYPE_IEEE802_11_RADIOTAP:
+        try:
+            rt = radiotap.parse_captured(data)
+        except radiotap.RadiotapError as exc:
+            return Mpdu(f.index, f.timestamp, b"", None, f"radiotap: {exc}"), False
+        data = data[rt.length :]
+        # Radiotap says for itself whether an FCS follows; --fcs is for
+        # raw 802.11 (link type 105), which cannot.
+        if rt.has_fcs:
+            data, problem = _check_fcs(data, 4, problem)
+        if rt.flags & radiotap.FLAG_BAD_FCS:
+            problem = problem or "radiotap says the frame failed its FCS check"
+        if rt.flags & radiotap.FLAG_DATAPAD:
+            data = _remove_data_pad(data)
+        return Mpdu(f.index, f.timestamp, data, rt, problem), rt.has_fcs
+    if strip:
+        data, problem = _check_fcs(data, strip, problem)
+    return Mpdu(f.index, f.timestamp, data, rt, problem), False
+
+
+# Frames between two readings of the file position (for progress bars).
+_POSITION_EVERY = 256
+
+
+class CaptureStream:
+    """The MPDUs of one capture as the file is read, never all in memory:
+    what `strip_link` gives for the whole file, frame by frame. With --fcs
+    auto and raw 802.11 frames whose file does not state the FCS, the file
+    is read twice, first to decide it. After iteration: `fcs`,
+    `skipped_other_linktypes`, `linktypes` and `error` (the CaptureError
+    that ended the file early, or None); `position` and `size` (octets)
+    show how far it has got."""
+
+    def __init__(self, path: str | Path, fcs: str = "auto") -> None:
+        self.path = Path(path)
+        self._fcs = fcs
+        self.size = self.path.stat().st_size
+        self.position = 0
+        self.fcs = "none"
+        self.skipped_other_linktypes = 0
+        self.linktypes: dict[int, int] = {}
+        self.error: CaptureError | None = None
+
+    def __iter__(self) -> Iterator[Mpdu]:
+        strip, self.fcs = _raw_fcs(self._fcs, self._raw_frames() if self._fcs == "auto" else ())
+        with open(self.path, "rb") as f:
+            frames = read_capture_file(f)
+            try:
+                for frame in frames:
+                    if not frame.index % _POSITION_EVERY:
+                        self.position = f.tell()
+                    self.linktypes[frame.linktype] = self.linktypes.get(frame.linktype, 0) + 1
+                    if frame.linktype not in SUPPORTED_LINKTYPES:
+                        self.skipped_other_linktypes += 1
+                        continue
+                    mpdu, radiotap_fcs = _strip_one(frame, strip)
+                    if radiotap_fcs:
+                        self.fcs = "radiotap"
+                    yield mpdu
+            except CaptureError as exc:
+                self.error = exc
+            self.position = self.size
+
+    def _raw_frames(self) -> Iterator[CapturedFrame]:
+        with open(self.path, "rb") as f:
+            magic = f.read(4)
+            if magic in _PCAP_MAGIC and _pcap_linktype(f, magic) != LINKTYPE_IEEE802_11:
+                return
+            f.seek(0)
+            try:
+                yield from (frame for frame in read_capture_file(f) if frame.linktype == LINKTYPE_IEEE802_11)
+            except CaptureError:
+                return
+
+
+def _pcap_linktype(f: BinaryIO, magic: bytes) -> int | None:
+    rest = f.read(20)
+    if len(rest) < 20:
+        return None
+    return int(struct.unpack(_PCAP_MAGIC[magic][0] + "HHiIII", rest)[5]) & 0x03FFFFFF
 
 
 def _check_fcs(data: bytes, length: int, problem: str | None) -> tuple[bytes, str | None]:

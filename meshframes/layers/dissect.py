@@ -4,22 +4,15 @@ This is the dissection side used by the CLI and the tests: it is thorough
 rather than fast (Scapy builds and parses ~2k frames/s here). Engines use
 the struct codec instead.
 
-A frame ends in one of three states:
-- decoded: every 802.11 layer parsed and consumed its bytes exactly;
-- undecoded: it parsed, but some 802.11-level bytes have no layer (an
-  unknown action category or vendor OUI); application payload inside an
-  MSDU (after LLC/SNAP) is not ours to decode and does not count;
-- malformed: the bytes break their format; the reason says where and how.
-Encrypted bodies are counted apart: without a key they cannot be decoded.
+A frame ends decoded, undecoded or malformed (meshframes.analysis.frames
+says what each means); this module is the definition of that verdict.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +22,7 @@ from scapy.layers.l2 import LLC, SNAP
 from scapy.packet import NoPayload, Packet, Padding, Raw
 
 import meshframes.layers  # noqa: F401  (registers the layers)
+from meshframes.analysis.frames import KINDS, Analysis, FrameDecode
 from meshframes.codec import mpdu, sae
 from meshframes.codec.action import (
     CATEGORY_ERROR_BIT,
@@ -80,31 +74,6 @@ from meshframes.layers import (
 from meshframes.layers.fastpay import MESSAGE_TYPES
 from meshframes.layers.machdr import AMSDU
 
-KINDS = (
-    "beacon",
-    "probe-req",
-    "probe-resp",
-    "peering-open",
-    "peering-confirm",
-    "peering-close",
-    "preq",
-    "prep",
-    "perr",
-    "rann",
-    "gate-ann",
-    "mesh-data",
-    "fastpay-order",
-    "fastpay-vote",
-    "fastpay-certificate",
-    "fastpay-confirmation",
-    "fastpay-info-request",
-    "fastpay-info-response",
-    "fastpay-announce",
-    "fastpay-error",
-    # An action frame sent back with the Category's bit 7 set (9.4.1.11).
-    "returned-action",
-    "other",
-)
 _PEERING_KINDS = {SP_MESH_PEERING_OPEN: "peering-open", SP_MESH_PEERING_CONFIRM: "peering-confirm",
                   SP_MESH_PEERING_CLOSE: "peering-close"}
 # An HWMP Mesh Path Selection frame is named after its first path
@@ -113,75 +82,6 @@ _PATH_SELECTION_KINDS: dict[type[Packet], str] = {PREQ: "preq", PREP: "prep", PE
 
 # 9.3.1: control frame lengths without FCS, by subtype; those not listed
 # carry variable content after 16 octets.
-
-
-@dataclass(slots=True)
-class FrameDecode:
-    index: int
-    kind: str
-    packet: Packet | None = None
-    malformed: str | None = None
-    undecoded: str | None = None
-    encrypted: bool = False
-    mesh_control_rule: str | None = None
-    hwmp: list[dict[str, Any]] = field(default_factory=list)
-    # The FastPay message kind an MSDU of ethertype 0x88B5 carries (FastPay
-    # over a kernel's mesh interface), from its clear FastPay header.
-    msdu_fastpay: str | None = None
-
-
-@dataclass(slots=True)
-class Analysis:
-    path: str
-    frames: int = 0
-    by_kind: Counter[str] = field(default_factory=Counter)
-    undecoded: list[dict[str, Any]] = field(default_factory=list)
-    malformed: list[dict[str, Any]] = field(default_factory=list)
-    encrypted: int = 0
-    hwmp: list[dict[str, Any]] = field(default_factory=list)
-    mesh_control_rules: Counter[str] = field(default_factory=Counter)
-    # FastPay messages inside mesh data (ethertype 0x88B5), by kind; the
-    # frames themselves count as mesh-data in by_kind, as tshark counts them.
-    fastpay_in_msdus: Counter[str] = field(default_factory=Counter)
-    linktypes: Counter[int] = field(default_factory=Counter)
-    fcs: str = "none"
-    # pcapng frames of interfaces whose link type is not 802.11.
-    skipped_other_linktypes: int = 0
-    capture_error: str | None = None
-
-    def count(self, result: FrameDecode) -> None:
-        """Add one decoded frame to the totals (a capture's or a live sniff's)."""
-        self.frames += 1
-        self.by_kind[result.kind] += 1
-        if result.msdu_fastpay is not None:
-            self.fastpay_in_msdus[result.msdu_fastpay] += 1
-        if result.malformed:
-            self.malformed.append({"frame": result.index, "kind": result.kind, "reason": result.malformed})
-        elif result.undecoded:
-            self.undecoded.append({"frame": result.index, "kind": result.kind, "reason": result.undecoded})
-        if result.encrypted:
-            self.encrypted += 1
-        if result.mesh_control_rule:
-            self.mesh_control_rules[result.mesh_control_rule] += 1
-        self.hwmp.extend(result.hwmp)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "frames": self.frames,
-            "by_kind": dict(sorted(self.by_kind.items())),
-            "undecoded": len(self.undecoded),
-            "undecoded_frames": self.undecoded,
-            "malformed": self.malformed,
-            "encrypted": self.encrypted,
-            "hwmp": self.hwmp,
-            "mesh_control_rules": dict(self.mesh_control_rules),
-            "fastpay_in_msdus": dict(sorted(self.fastpay_in_msdus.items())),
-            "linktypes": {str(k): v for k, v in self.linktypes.items()},
-            "skipped_other_linktypes": self.skipped_other_linktypes,
-            "fcs": self.fcs,
-            "capture_error": self.capture_error,
-        }
 
 
 @contextlib.contextmanager
@@ -548,3 +448,6 @@ def analyze(
         if progress is not None:
             progress(analysis.frames, len(stripped))
     return analysis, decodes
+
+
+__all__ = ["KINDS", "Analysis", "FrameDecode", "analyze", "classify", "decode_mpdu"]

@@ -1,0 +1,465 @@
+"""What happened on the air, from decoded frames: peering sessions, HWMP
+discoveries, FastPay payment flows and each node's share of the air.
+
+Each tracker takes frames in time order (`add`) and reports plain data
+(`report`); its state grows with the sessions, discoveries and transfers
+it sees, never with the number of frames.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from meshframes.analysis.verdict import read_message
+from meshframes.app.errors import AppRefusal
+from meshframes.codec.fastpay import FLAG_E2E_SEALED, MessageType
+from meshframes.codec.frames import ControlFrame, DataFrame, Frame, MeshAction, SelfProtected, VendorAction
+from meshframes.codec.pathsel import HWMP_FLAG_AE, PREQ_FLAG_PROACTIVE_PREP, Perr, Prep, Preq, Rann
+from meshframes.codec.peering import SP_MESH_PEERING_CLOSE, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_OPEN
+from meshframes.codec.radiotap import Radiotap
+from meshframes.fastpay.messages import (
+    CertifiedTransferOrder,
+    ConfirmationOrder,
+    SignedTransferOrder,
+    TransferOrder,
+)
+from meshframes.mesh.forward import mesh_addresses
+
+BROADCAST = b"\xff" * 6
+# 802.11-2020 14.10.10.4 (HWMP root modes, dot11MeshHWMPRootMode): 2 sends
+# proactive PREQs without asking for PREPs, 3 asks for them, 4 sends RANNs.
+ROOT_MODE_PROACTIVE_PREQ_NO_PREP = 2
+ROOT_MODE_PROACTIVE_PREQ_WITH_PREP = 3
+ROOT_MODE_RANN = 4
+_FCS_LEN = 4
+# 802.11-2020 15.3.3 (DSSS, long PLCP preamble and header, 192 us) for 1
+# and 2 Mb/s and CCK (16.3.4) at 5.5 and 11; 17.4.3 (OFDM) otherwise:
+# 20 us of preamble and SIGNAL, then 4 us symbols of SERVICE (16 bits),
+# the PSDU and the tail (6 bits).
+_DSSS_RATES_100KBPS = frozenset({10, 20, 55, 110})
+_DSSS_PREAMBLE_US = 192
+_OFDM_PREAMBLE_US = 20
+_OFDM_SYMBOL_US = 4
+_OFDM_SERVICE_TAIL_BITS = 22
+# Message copies remembered to count each relayed message once.
+_COPIES_REMEMBERED = 65536
+
+
+def mac(addr: bytes | None) -> str | None:
+    return None if addr is None else addr.hex(":")
+
+
+def airtime_us(octets: int, rate_100kbps: int) -> float:
+    """Time on the air of a PSDU of `octets` (FCS included) at a legacy rate."""
+    if rate_100kbps in _DSSS_RATES_100KBPS:
+        return _DSSS_PREAMBLE_US + octets * 8 * 10 / rate_100kbps
+    bits_per_symbol = rate_100kbps * _OFDM_SYMBOL_US / 10
+    symbols = -(-(_OFDM_SERVICE_TAIL_BITS + 8 * octets) // bits_per_symbol)
+    return _OFDM_PREAMBLE_US + symbols * _OFDM_SYMBOL_US
+
+
+def _ms(start: float | None, end: float | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return round((end - start) * 1000, 3)
+
+
+# -- peering ----------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _PeeringSession:
+    link: tuple[str, str]
+    opened: float
+    first_frame: int
+    opens: set[str] = field(default_factory=set)
+    confirms: set[str] = field(default_factory=set)
+    established: float | None = None
+    closed: float | None = None
+    closed_by: str | None = None
+    reason: int | None = None
+
+    def report(self) -> dict[str, Any]:
+        return {"link": list(self.link), "first_frame": self.first_frame, "opened": self.opened,
+                "open_from": sorted(self.opens), "confirm_from": sorted(self.confirms),
+                "established": self.established, "open_to_estab_ms": _ms(self.opened, self.established),
+                "closed": self.closed, "closed_by": self.closed_by, "close_reason": self.reason}
+
+
+class PeeringSessions:
+    """Mesh peering per link (an unordered pair of addresses), read from
+    the air as 14.3 runs it: a session starts with an Open, is ESTAB once
+    each side has sent a Confirm, and ends with a Close from either side;
+    the next Open starts a new session."""
+
+    def __init__(self) -> None:
+        self._current: dict[tuple[str, str], _PeeringSession] = {}
+        self._done: list[_PeeringSession] = []
+        self.closes_without_session: dict[tuple[str, str], int] = {}
+
+    def add(self, index: int, t: float, frame: SelfProtected) -> None:
+        if frame.action not in (SP_MESH_PEERING_OPEN, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_CLOSE):
+            return
+        sender, receiver = frame.header.addr2.hex(":"), frame.header.addr1.hex(":")
+        link = (min(sender, receiver), max(sender, receiver))
+        session = self._current.get(link)
+        if frame.action == SP_MESH_PEERING_OPEN:
+            if session is None or session.closed is not None:
+                if session is not None:
+                    self._done.append(session)
+                session = self._current[link] = _PeeringSession(link, t, index)
+            session.opens.add(sender)
+        elif session is None or session.closed is not None:
+            if frame.action == SP_MESH_PEERING_CLOSE:
+                self.closes_without_session[link] = self.closes_without_session.get(link, 0) + 1
+        elif frame.action == SP_MESH_PEERING_CONFIRM:
+            session.confirms.add(sender)
+            if session.established is None and len(session.confirms) == 2:
+                session.established = t
+        else:
+            peering = frame.peering
+            session.closed, session.closed_by = t, sender
+            session.reason = peering.reason if peering is not None else None
+
+    def report(self) -> dict[str, Any]:
+        sessions = sorted([*self._done, *self._current.values()], key=lambda s: (s.opened, s.link))
+        links: dict[tuple[str, str], dict[str, Any]] = {}
+        for s in sessions:
+            entry = links.setdefault(s.link, {"link": list(s.link), "sessions": 0, "established": 0,
+                                              "closed": 0, "estab_lost": 0, "close_reasons": {}})
+            entry["sessions"] += 1
+            entry["established"] += s.established is not None
+            if s.closed is not None:
+                entry["closed"] += 1
+                entry["estab_lost"] += s.established is not None
+                key = str(s.reason)
+                entry["close_reasons"][key] = entry["close_reasons"].get(key, 0) + 1
+        for link, count in self.closes_without_session.items():
+            links.setdefault(link, {"link": list(link), "sessions": 0, "established": 0, "closed": 0,
+                                    "estab_lost": 0, "close_reasons": {}})["closes_without_session"] = count
+        return {"sessions": [s.report() for s in sessions],
+                "never_established": sum(s.established is None for s in sessions),
+                "links": sorted(links.values(), key=lambda e: e["link"])}
+
+
+# -- HWMP ---------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Discovery:
+    originator: str
+    path_discovery_id: int
+    targets: tuple[str, ...]
+    started: float
+    first_frame: int
+    preq_frames: int = 1
+    first_prep: float | None = None
+    answered: float | None = None
+    answered_by: str | None = None
+    hop_count: int | None = None
+    metric: int | None = None
+    next_hop: str | None = None
+
+    def report(self) -> dict[str, Any]:
+        return {"originator": self.originator, "path_discovery_id": self.path_discovery_id,
+                "targets": list(self.targets), "first_frame": self.first_frame, "started": self.started,
+                "preq_frames": self.preq_frames, "first_prep": self.first_prep,
+                "prep_reached_originator": self.answered, "answered_by": self.answered_by,
+                "latency_ms": _ms(self.started, self.answered if self.answered is not None else self.first_prep),
+                "hop_count": self.hop_count, "metric": self.metric, "next_hop": self.next_hop}
+
+
+class Discoveries:
+    """HWMP path discoveries (14.10.9): a PREQ, named by its originator and
+    Path Discovery ID however often it is re-broadcast, answered by the
+    PREP its target sends back; the PREP's Hop Count and Metric are those
+    it carries into the originator, the next hop is who handed it over.
+    PERRs and root announcements (proactive PREQs, RANNs) are listed apart."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[tuple[str, int], _Discovery] = {}
+        self._latest: dict[tuple[str, str], _Discovery] = {}
+        self._order: list[_Discovery] = []
+        self.perrs: list[dict[str, Any]] = []
+        self.roots: dict[str, dict[str, Any]] = {}
+        self.preps_unmatched = 0
+
+    def add(self, index: int, t: float, frame: MeshAction) -> None:
+        for element in frame.elements:
+            if isinstance(element, Preq):
+                self._preq(index, t, element)
+            elif isinstance(element, Prep):
+                self._prep(t, frame, element)
+            elif isinstance(element, Perr):
+                self.perrs.append({"frame": index, "time": t, "transmitter": mac(frame.header.addr2),
+                                   "destinations": [{"address": mac(d.addr), "hwmp_sn": d.sn, "reason": d.reason}
+                                                    for d in element.destinations]})
+            elif isinstance(element, Rann):
+                self._root(mac(element.root_addr), ROOT_MODE_RANN, t)
+
+    def _root(self, address: str | None, mode: int, t: float) -> None:
+        entry = self.roots.setdefault(str(address), {"root": address, "mode": mode, "announcements": 0,
+                                                     "first": t})
+        entry["announcements"] += 1
+
+    def _preq(self, index: int, t: float, e: Preq) -> None:
+        originator = mac(e.originator_addr)
+        assert originator is not None
+        if all(target.addr == BROADCAST for target in e.targets):
+            mode = (ROOT_MODE_PROACTIVE_PREQ_WITH_PREP if e.flags & PREQ_FLAG_PROACTIVE_PREP
+                    else ROOT_MODE_PROACTIVE_PREQ_NO_PREP)
+            if (originator, e.path_discovery_id) not in self._by_id:
+                self._by_id[(originator, e.path_discovery_id)] = _Discovery(originator, e.path_discovery_id,
+                                                                             (), t, index)
+                self._root(originator, mode, t)
+            return
+        key = (originator, e.path_discovery_id)
+        known = self._by_id.get(key)
+        if known is not None:
+            known.preq_frames += 1
+            return
+        targets = tuple(str(mac(target.addr)) for target in e.targets)
+        discovery = self._by_id[key] = _Discovery(originator, e.path_discovery_id, targets, t, index)
+        self._order.append(discovery)
+        for target in targets:
+            self._latest[(originator, target)] = discovery
+
+    def _prep(self, t: float, frame: MeshAction, e: Prep) -> None:
+        originator, target = str(mac(e.originator_addr)), str(mac(e.target_addr))
+        if e.flags & HWMP_FLAG_AE:
+            target = str(mac(e.target_external_addr))
+        discovery = self._latest.get((originator, target))
+        if discovery is None:
+            self.preps_unmatched += 1
+            return
+        if discovery.first_prep is None:
+            discovery.first_prep, discovery.answered_by = t, target
+        if discovery.answered is None and frame.header.addr1 == e.originator_addr:
+            discovery.answered = t
+            discovery.hop_count, discovery.metric = e.hop_count, e.metric
+            discovery.next_hop = mac(frame.header.addr2)
+
+    def report(self) -> dict[str, Any]:
+        changes: dict[str, dict[str, Any]] = {}
+        for d in self._order:
+            for target in d.targets:
+                entry = changes.setdefault(target, {"destination": target, "discoveries": 0, "answered": 0,
+                                                    "next_hops": {}, "path_changes": 0, "perrs": 0})
+                entry["discoveries"] += 1
+                if d.next_hop is None:
+                    continue
+                entry["answered"] += 1
+                last = entry["next_hops"].get(d.originator)
+                if last is not None and last != d.next_hop:
+                    entry["path_changes"] += 1
+                entry["next_hops"][d.originator] = d.next_hop
+        for perr in self.perrs:
+            for dest in perr["destinations"]:
+                changes.setdefault(dest["address"], {"destination": dest["address"], "discoveries": 0,
+                                                     "answered": 0, "next_hops": {}, "path_changes": 0,
+                                                     "perrs": 0})["perrs"] += 1
+        return {"discoveries": [d.report() for d in self._order],
+                "unanswered": sum(d.first_prep is None for d in self._order),
+                "preps_unmatched": self.preps_unmatched,
+                "perrs": self.perrs,
+                "destinations": sorted(changes.values(), key=lambda e: e["destination"]),
+                "root_modes": sorted(self.roots.values(), key=lambda e: e["root"])}
+
+
+# -- FastPay ------------------------------------------------------------------
+
+
+def _key(key: bytes) -> str:
+    """An account or authority key as shown: its first 8 octets in hex."""
+    return key[:8].hex()
+
+
+@dataclass(slots=True)
+class _Flow:
+    sender: str
+    sequence_number: int
+    recipient: str | None = None
+    amount: int | None = None
+    ordered: float | None = None
+    first_frame: int | None = None
+    votes: dict[str, float] = field(default_factory=dict)
+    # When the certified order first crossed the air: inside a
+    # confirmation to an authority, or handed to the recipient.
+    certificate: float | None = None
+    signers: tuple[str, ...] = ()
+    confirmations: dict[str, float] = field(default_factory=dict)
+    delivered: float | None = None
+
+    def why_incomplete(self) -> str | None:
+        if self.ordered is None:
+            return "no order on the air (only later messages of the transfer were seen)"
+        if not self.votes:
+            return "order seen, no vote"
+        if self.certificate is None:
+            return f"votes from {len(self.votes)} authorities, no certificate"
+        if not self.confirmations:
+            return "certificate seen, no confirmation to an authority"
+        if self.delivered is None:
+            return "confirmed, certificate not handed to the recipient"
+        return None
+
+    def report(self) -> dict[str, Any]:
+        first_vote = min(self.votes.values()) if self.votes else None
+        last_vote = max(self.votes.values()) if self.votes else None
+        return {"sender": self.sender, "recipient": self.recipient, "amount": self.amount,
+                "sequence_number": self.sequence_number, "first_frame": self.first_frame,
+                "ordered": self.ordered, "voters": sorted(self.votes), "certificate": self.certificate,
+                "signers": list(self.signers), "confirmed_to": sorted(self.confirmations),
+                "delivered": self.delivered,
+                "order_to_first_vote_ms": _ms(self.ordered, first_vote),
+                "order_to_last_vote_ms": _ms(self.ordered, last_vote),
+                "last_vote_to_certificate_ms": _ms(last_vote, self.certificate),
+                "certificate_to_delivery_ms": _ms(self.certificate, self.delivered),
+                "order_to_delivery_ms": _ms(self.ordered, self.delivered),
+                "incomplete": self.why_incomplete()}
+
+
+class PaymentFlows:
+    """FastPay transfers as their messages cross the air: order, votes
+    (one per authority), the certificate the client puts together from
+    them, confirmations carrying it (one per authority), and the
+    certificate handed to the recipient. A message is read once however many hops
+    relay it (its mesh SA and sequence number name it); fragments are put
+    back together; sealed messages are counted, not read."""
+
+    def __init__(self) -> None:
+        self._flows: dict[tuple[str, int], _Flow] = {}
+        self._seen: dict[bytes, None] = {}
+        self._fragments: dict[tuple[bytes, int, int], dict[int, bytes]] = {}
+        self.sealed = 0
+        self.unreadable: dict[str, int] = {}
+        self.messages: dict[str, int] = {}
+
+    def add(self, index: int, t: float, frame: VendorAction) -> None:
+        fragment = frame.payload
+        addresses = mesh_addresses(frame)
+        da, sa = addresses if addresses is not None else (frame.header.addr1, frame.header.addr3)
+        copy = hashlib.blake2b(b"".join((sa, da, frame.mesh_control.seq.to_bytes(4, "little"), fragment.header(),
+                                         fragment.data)), digest_size=16).digest()
+        if copy in self._seen:
+            return
+        if len(self._seen) >= _COPIES_REMEMBERED:
+            # Relayed copies follow within seconds: forget the oldest.
+            del self._seen[next(iter(self._seen))]
+        self._seen[copy] = None
+        if fragment.flags & FLAG_E2E_SEALED:
+            self.sealed += 1
+            return
+        data = fragment.data
+        if fragment.fragment_count > 1:
+            key = (sa, fragment.message_id, fragment.msg_type)
+            parts = self._fragments.setdefault(key, {})
+            parts[fragment.fragment_number] = data
+            if len(parts) < fragment.fragment_count:
+                return
+            del self._fragments[key]
+            data = b"".join(parts[n] for n in sorted(parts))
+        message = read_message(fragment.msg_type, data)
+        if isinstance(message, AppRefusal):
+            self.unreadable[message.reason.value] = self.unreadable.get(message.reason.value, 0) + 1
+            return
+        name = MessageType(fragment.msg_type).name.removeprefix("FASTPAY_").lower()
+        self.messages[name] = self.messages.get(name, 0) + 1
+        self._message(index, t, message, mac(da) or "")
+
+    def _flow(self, order: TransferOrder, index: int) -> _Flow:
+        transfer = order.transfer
+        key = (_key(transfer.sender), transfer.sequence_number)
+        flow = self._flows.get(key)
+        if flow is None:
+            flow = self._flows[key] = _Flow(*key, first_frame=index)
+        flow.recipient, flow.amount = _key(transfer.recipient.key), transfer.amount
+        return flow
+
+    def _message(self, index: int, t: float, message: object, destination: str) -> None:
+        if isinstance(message, TransferOrder):
+            flow = self._flow(message, index)
+            flow.ordered = t if flow.ordered is None else flow.ordered
+        elif isinstance(message, SignedTransferOrder):
+            self._flow(message.value, index).votes.setdefault(_key(message.authority), t)
+        elif isinstance(message, CertifiedTransferOrder):
+            flow = self._certified(message, t, index)
+            flow.delivered = t if flow.delivered is None else flow.delivered
+        elif isinstance(message, ConfirmationOrder):
+            self._certified(message.transfer_certificate, t, index).confirmations.setdefault(destination, t)
+
+    def _certified(self, certificate: CertifiedTransferOrder, t: float, index: int) -> _Flow:
+        flow = self._flow(certificate.value, index)
+        if flow.certificate is None:
+            flow.certificate = t
+            flow.signers = tuple(sorted(_key(name) for name, _ in certificate.signatures))
+        return flow
+
+    def report(self) -> dict[str, Any]:
+        flows = sorted(self._flows.values(), key=lambda f: (f.ordered is None, f.ordered or 0.0, f.sender,
+                                                             f.sequence_number))
+        return {"flows": [f.report() for f in flows],
+                "incomplete": sum(f.why_incomplete() is not None for f in flows),
+                "messages": dict(sorted(self.messages.items())), "sealed_messages": self.sealed,
+                "unreadable_messages": dict(sorted(self.unreadable.items())),
+                "fragment_sets_unfinished": len(self._fragments)}
+
+
+# -- nodes --------------------------------------------------------------------
+
+
+def transmitter(frame: Frame) -> bytes | None:
+    """The transmitter address, if the frame carries one."""
+    if isinstance(frame, ControlFrame):
+        return frame.rest[:6] if len(frame.rest) >= 6 else None
+    header = getattr(frame, "header", None)
+    return None if header is None else header.addr2
+
+
+class Nodes:
+    """Per transmitter: frames and octets sent by kind, and air time where
+    the capture gives the rate (radiotap); frames with no transmitter
+    address (ACK, CTS) are counted apart."""
+
+    def __init__(self) -> None:
+        # Per transmitter: its totals, and its frames by kind.
+        self._nodes: dict[bytes, tuple[Counter[str], Counter[str]]] = {}
+        self.without_transmitter = 0
+
+    def add(self, kind: str, octets: int, frame: Frame | None, radiotap: Radiotap | None) -> None:
+        ta = transmitter(frame) if frame is not None else None
+        if ta is None:
+            self.without_transmitter += 1
+            return
+        found = self._nodes.get(ta)
+        if found is None:
+            found = self._nodes[ta] = (Counter(), Counter())
+        totals, by_kind = found
+        totals["frames"] += 1
+        totals["octets"] += octets
+        by_kind[kind] += 1
+        if isinstance(frame, DataFrame):
+            totals["data_frames"] += 1
+        rate = radiotap.rate_100kbps if radiotap is not None else None
+        if rate:
+            totals["airtime_ns"] += _airtime_ns(octets + _FCS_LEN, rate)
+        else:
+            totals["frames_without_rate"] += 1
+
+    def report(self) -> dict[str, Any]:
+        nodes = [{"address": ta.hex(":"), "frames": totals["frames"], "octets": totals["octets"],
+                  "airtime_us": round(totals["airtime_ns"] / 1000, 1), "frames_without_rate": totals["frames_without_rate"],
+                  "by_kind": dict(sorted(by_kind.items())), "data_frames": totals["data_frames"]}
+                 for ta, (totals, by_kind) in sorted(self._nodes.items())]
+        return {"nodes": nodes, "frames_without_transmitter": self.without_transmitter}
+
+
+@lru_cache(maxsize=4096)
+def _airtime_ns(octets: int, rate_100kbps: int) -> int:
+    """`airtime_us` in whole nanoseconds, remembered: frames repeat a few
+    lengths at a few rates."""
+    return round(airtime_us(octets, rate_100kbps) * 1000)

@@ -1,0 +1,113 @@
+"""`analyze` on the codec: the same report as on Scapy alone, frame for frame.
+
+`data/analyze-before-codec.json.gz` holds what `meshframes analyze` (text
+and --json) printed for every capture in pcaps/ and ../shared/pcaps when it
+dissected every frame with Scapy, generated from commit 24f0a5a before the
+switch (key "commit" in the file); captures added since were recorded by
+the same commit's analyze when they were committed. Today's output must
+contain it
+unchanged: the same JSON keys with the same values, and the same text
+before the tables that came later.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+import random
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from meshframes.analysis.verdict import Verdicts, codec_verdict
+from meshframes.cli import cli
+from meshframes.hosts.pcap import CaptureStream, read_capture, strip_link
+from meshframes.layers.dissect import decode_mpdu
+
+ROOT = Path(__file__).resolve().parents[2]
+BEFORE = json.loads(gzip.decompress((Path(__file__).parent / "data" / "analyze-before-codec.json.gz").read_bytes()))
+CAPTURES = sorted(BEFORE["captures"])
+
+
+def _path(name: str) -> Path:
+    return (ROOT / name).resolve()
+
+
+def _verdict(decode: object) -> dict[str, object]:
+    fields = {f.name: getattr(decode, f.name) for f in dataclasses.fields(decode)}  # type: ignore[arg-type]
+    del fields["packet"]
+    return fields
+
+
+def test_every_capture_we_have_is_recorded() -> None:
+    """The recorded outputs cover every capture on disk today."""
+    on_disk = sorted([*ROOT.glob("pcaps/**/*.pcap"), *(ROOT.parent / "shared").glob("pcaps/**/*.pcap")])
+    assert sorted(_path(name) for name in CAPTURES) == [p.resolve() for p in on_disk]
+
+
+@pytest.mark.parametrize("name", CAPTURES)
+def test_json_is_unchanged_by_the_switch(name: str) -> None:
+    """Every key the Scapy-only analyze printed, with the same value."""
+    path = _path(name)
+    result = CliRunner().invoke(cli, ["analyze", "--json", str(path)], catch_exceptions=False)
+    before = json.loads(BEFORE["captures"][name]["json"].replace("{path}", str(path)))
+    now = json.loads(result.stdout)
+    assert result.exit_code == BEFORE["captures"][name]["json_exit"]
+    assert {key: now[key] for key in before} == before
+    assert now["decoded_by"]["codec"] > 0
+
+
+@pytest.mark.parametrize("name", CAPTURES)
+def test_text_is_unchanged_by_the_switch(name: str) -> None:
+    """The tables the Scapy-only analyze printed come first, unchanged."""
+    path = _path(name)
+    result = CliRunner().invoke(cli, ["analyze", str(path)], catch_exceptions=False)
+    before = BEFORE["captures"][name]["text"].replace("{path}", str(path))
+    assert result.exit_code == BEFORE["captures"][name]["text_exit"]
+    assert result.stdout.startswith(before)
+
+
+def _mutant(rng: random.Random, data: bytes) -> bytes:
+    out = bytearray(data)
+    way = rng.randrange(3)
+    if way == 0:
+        for _ in range(rng.randint(1, 3)):
+            i = rng.randrange(len(out))
+            out[i] ^= 1 << rng.randrange(8)
+    elif way == 1:
+        del out[rng.randrange(len(out) + 1):]
+    else:
+        i = rng.randrange(len(out) + 1)
+        out[i:i] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 4)))
+    return bytes(out)
+
+
+def test_codec_verdicts_equal_the_dissectors_on_damaged_frames() -> None:
+    """Where the codec gives a verdict on its own, Scapy gives the same one,
+    on seeded mutants of frames from every capture (bit flips, cuts,
+    insertions); elsewhere the codec leaves the frame to Scapy."""
+    rng = random.Random(15)
+    by_codec = 0
+    for name in CAPTURES:
+        for mpdu in rng.sample(strip_link(list(read_capture(_path(name))))[0], 12):
+            if not mpdu.data:
+                continue
+            data = _mutant(rng, mpdu.data)
+            ours, _ = codec_verdict(data, 0)
+            if ours is not None:
+                by_codec += 1
+                assert _verdict(ours) == _verdict(decode_mpdu(data, 0)), data.hex()
+    assert by_codec > 100
+
+
+def test_reused_verdicts_equal_fresh_ones() -> None:
+    """A management body's verdict, kept and reused for a later frame, is
+    the one Scapy gives that frame."""
+    verdicts = Verdicts(decode_mpdu)
+    for name in CAPTURES[:12]:
+        for mpdu in CaptureStream(_path(name)):
+            ours = verdicts(mpdu.data, mpdu.index)
+            assert _verdict(ours) == _verdict(decode_mpdu(mpdu.data, mpdu.index))
+    assert verdicts.reused > 100 and verdicts.by_codec > 100
