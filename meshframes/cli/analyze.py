@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -51,7 +52,10 @@ def _describe(record: dict[str, Any]) -> str:
     "Radiotap frames say so in their own Flags field, which always wins.",
 )
 @click.option("--max-rows", default=50, show_default=True, help="Rows per table (0: all).")
-def analyze(pcap: str, as_json: bool, fcs: str, max_rows: int) -> None:
+@click.option("--keys", "key_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Decrypt CCMP frames with this key file (docs/keys.md; `meshframes keys import-wpa` or "
+                   "`export` make one) before decoding them. Repeatable.")
+def analyze(pcap: str, as_json: bool, fcs: str, max_rows: int, key_files: tuple[Path, ...]) -> None:
     """Decode every frame of PCAP (pcap or pcapng; raw 802.11 or radiotap).
 
     Reports total frames, frame counts by kind, every HWMP element with its
@@ -59,16 +63,23 @@ def analyze(pcap: str, as_json: bool, fcs: str, max_rows: int) -> None:
     precise reason. A damaged capture is reported up to the damage, then
     the damage is named and the exit status is 1.
     """
+    from meshframes.cli.keys import decryption_report, load_capture_keys
     from meshframes.layers.dissect import analyze as run
+    from meshframes.seal.capture import CaptureOpener
 
+    opener = CaptureOpener(load_capture_keys(key_files)) if key_files else None
     if as_json:
-        result, _ = run(pcap, fcs=fcs)
-        sys.stdout.write(json.dumps(result.to_json(), indent=None) + "\n")
+        result, _ = run(pcap, fcs=fcs, unseal=opener)
+        document = result.to_json() | ({"decryption": opener.summary()} if opener else {})
+        sys.stdout.write(json.dumps(document, indent=None) + "\n")
     else:
         with Progress(console=console.err, transient=True) as bar:
             task = bar.add_task("decoding", total=None)
-            result, _ = run(pcap, fcs=fcs, progress=lambda done, total: bar.update(task, completed=done, total=total))
+            result, _ = run(pcap, fcs=fcs, progress=lambda done, total: bar.update(task, completed=done, total=total),
+                            unseal=opener)
         _print(result, max_rows)
+        if opener is not None:
+            decryption_report(opener, max_rows or None)
     if result.capture_error:
         console.error(f"{pcap}: {result.capture_error}; frames before it are reported above")
         raise SystemExit(1)

@@ -9,6 +9,7 @@ tier that needs it fails loudly instead of passing silently.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -102,3 +103,30 @@ def malformed_frames(pcap: str | Path, options: tuple[str, ...] = ()) -> list[in
     out = _run(pcap, ["-Y", "_ws.malformed || _ws.expert.severity == error", "-T", "fields",
                       "-e", "frame.number"], options)
     return [int(n) for n in out.split()]
+
+
+def key_options(entries: list[str]) -> tuple[str, ...]:
+    """Options that make tshark decrypt with Wireshark's 802.11 key table
+    records `entries` (`"tk","<hex>"`, as CaptureKeys.wireshark_entries
+    gives them): repeated `-o uat:80211_keys:` options add up."""
+    options: tuple[str, ...] = ("-o", "wlan.enable_decryption:TRUE")
+    for entry in entries:
+        options += ("-o", f"uat:80211_keys:{entry}")
+    return options
+
+
+_HEX_LINE = re.compile(r"^[0-9a-f]{4}  ")
+
+
+def decrypted_bodies(pcap: str | Path, options: tuple[str, ...]) -> list[bytes | None]:
+    """Per frame, the body tshark decrypted (its "Decrypted CCMP data" data
+    source: the plaintext after the MAC header), None where it decrypted
+    nothing."""
+    out = _run(pcap, ["-x"], options)
+    bodies: list[bytes | None] = []
+    for block in out.strip("\n").split("\n\n"):
+        _, found, rest = block.partition("Decrypted CCMP data")
+        lines = rest.splitlines()[1:]
+        bodies.append(bytes.fromhex("".join(line[6:54] for line in lines if _HEX_LINE.match(line)))
+                      if found else None)
+    return bodies

@@ -521,11 +521,14 @@ def _inspect(pkt: Packet, data: bytes, result: FrameDecode) -> None:
 
 
 def analyze(
-    path: str | Path, fcs: str = "auto", progress: Callable[[int, int], None] | None = None
+    path: str | Path, fcs: str = "auto", progress: Callable[[int, int], None] | None = None,
+    unseal: Callable[[bytes, int], bytes] | None = None,
 ) -> tuple[Analysis, list[FrameDecode]]:
     """Decode every frame of a capture; a damaged file still reports every
     frame before the damage, and the damage itself. `progress(done, total)`
-    is called as frames are decoded."""
+    is called as frames are decoded. `unseal(mpdu, index)` (a
+    meshframes.seal.capture.CaptureOpener) turns each intact frame into
+    what is decoded: its plaintext when it decrypts."""
     analysis = Analysis(str(path))
     frames: list[CapturedFrame] = []
     try:
@@ -538,7 +541,8 @@ def analyze(
     for frame in frames:
         analysis.linktypes[frame.linktype] += 1
     for item in stripped:
-        result = decode_mpdu(item.data, item.index)
+        data = unseal(item.data, item.index) if unseal is not None and item.problem is None else item.data
+        result = decode_mpdu(data, item.index)
         if item.problem:
             # The capture's reason comes first: what the decoder then says
             # (an empty MPDU, a cut element) follows from it.
