@@ -119,6 +119,8 @@ def record(*, scenario: str, output: Path, as_json: bool) -> None:
             recording = SCENARIOS[scenario](guest)
         output.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(recording.pcap, output)
+    if recording.wpa_logs:
+        _write_wpa_keys(recording.wpa_logs, output)
     kinds = dict(sorted(tshark.kinds(output).items()))
     roles = {f"n{node.index}": node.mac for node in recording.nodes}
     if as_json:
@@ -129,6 +131,22 @@ def record(*, scenario: str, output: Path, as_json: bool) -> None:
     out.print(f"{output}: {sum(kinds.values())} frames ({_kinds_text(kinds)})")
     out.print("nodes: " + ", ".join(f"{name} {mac}" for name, mac in roles.items()))
     out.print(f"timeline: {recording.timeline.render()}")
+
+
+def _write_wpa_keys(logs: dict[str, str], output: Path) -> None:
+    """Beside the capture: the key lines of each node's wpa_supplicant log
+    (OUT.wpa-NODE.log) and the key file imported from them (OUT.keys.json),
+    which `meshframes analyze OUT --keys OUT.keys.json` decrypts with."""
+    from meshframes.seal.keyfile import CaptureKeys
+    from meshframes.seal.wpalog import import_wpa_log, key_lines
+
+    keys = CaptureKeys()
+    for name, text in sorted(logs.items()):
+        excerpt = key_lines(text)
+        output.with_suffix(f".wpa-{name}.log").write_text(excerpt)
+        keys = keys.merged(import_wpa_log(excerpt))
+    output.with_suffix(".keys.json").write_text(keys.dumps())
+    success(f"keys: {output.with_suffix('.keys.json')} ({len(keys.pairwise)} pairwise, {len(keys.group)} group)")
 
 
 def _kinds_text(kinds: dict[str, int]) -> str:

@@ -53,6 +53,9 @@ class Recording:
     # and, in a secure mesh, its keys, by node name.
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
     keys: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    # wpa_supplicant-run nodes: each one's debug log with keys (-d -K), by
+    # node name, from which the capture's keys are imported.
+    wpa_logs: dict[str, str] = field(default_factory=dict)
 
 
 def kept(recording: Recording, directory: Path) -> tuple[Recording, Path]:
@@ -339,11 +342,18 @@ def kernel_sae(guest: Guest, *, messages: int = 3, timeout: float = 30.0) -> Rec
     and PREP as protected action frames, CCMP data relayed by n1) and n2
     answers as many."""
     (n0, n1, n2, recorder), capture, timeline = recorded_chain(guest, "kernel-sae.pcap")
+    logs: dict[str, str] = {}
     for node in (n0, n1, n2):
         host_conf, guest_conf = guest.io_path(f"wpa-{node.netns}.conf")
         host_conf.write_text(_WPA_MESH_CONF.format(mesh_id=DEFAULT_MESH_ID, freq=DEFAULT_FREQ,
                                                    passphrase=SAE_PASSPHRASE))
-        node.run(f"wpa_supplicant -B -D nl80211 -i {node.wlan} -c {guest_conf}")
+        # -d -K: the debug log with the keys it installs, so that the
+        # capture can be decrypted (meshframes.seal.wpalog). It goes to the
+        # guest's tmpfs: written over the 9p share, its thousands of lines
+        # slowed wpa_supplicant enough under TCG to break the peering.
+        logs[node.netns] = f"/tmp/wpa-{node.netns}.log"
+        node.run(f"rm -f {logs[node.netns]} && wpa_supplicant -B -D nl80211 -i {node.wlan} -c {guest_conf}"
+                 f" -d -K -t -f {logs[node.netns]}")
     timeline.mark("wpa_supplicant started on n0, n1, n2 (SAE)")
     wait_chain_estab((n0, n1, n2), timeout)
     timeline.mark("n0-n1 and n1-n2 ESTAB after SAE and AMPE")
@@ -351,7 +361,9 @@ def kernel_sae(guest: Guest, *, messages: int = 3, timeout: float = 30.0) -> Rec
     states = {node.netns: {"stations": node.stations(), "mpaths": node.mpaths()} for node in (n0, n1, n2)}
     path = capture.stop()
     timeline.mark("recorder stopped")
-    return Recording(path, (n0, n1, n2, recorder), timeline, delivered, states)
+    return Recording(path, (n0, n1, n2, recorder), timeline, delivered, states,
+                     wpa_logs={name: guest.copy_out(log, guest.io_path(f"wpa-{name}.log")[0]).read_text(errors="replace")
+                               for name, log in logs.items()})
 
 
 def kernel_root(guest: Guest, *, phase: float = 4.0, timeout: float = 30.0) -> Recording:
