@@ -21,8 +21,9 @@ NS3_OPTIONS = ("-o", "wlan.check_fcs:TRUE", "-o", "wlan.check_checksum:FALSE")
 # The tshark 4.0 fields that name each of our frame kinds (kind_of).
 KIND_FIELDS = ("wlan.fc.type", "wlan.fc.type_subtype", "wlan.fixed.category_code",
                "wlan.fixed.selfprot_action", "wlan.fixed.mesh_action", "wlan.tag.number",
-               "wlan.fixed.mesh_ttl")
+               "wlan.fixed.mesh_ttl", "wlan.fixed.action_code")
 _MGMT_KINDS = {0x0008: "beacon", 0x0004: "probe-req", 0x0005: "probe-resp"}
+_BLOCK_ACK_KINDS = {0: "addba-request", 1: "addba-response", 2: "delba"}
 _PEERING_KINDS = {1: "peering-open", 2: "peering-confirm", 3: "peering-close"}
 _PATH_SELECTION_KINDS = {130: "preq", 131: "prep", 132: "perr", 126: "rann"}
 
@@ -31,7 +32,8 @@ def kind_of(frame: dict[str, list[str]]) -> str:
     """One frame's kind from its tshark fields, by the analyzer's rules: an
     HWMP Mesh Path Selection frame is named after its first path selection
     element (so a frame carrying two counts once), a category with bit 7
-    set is a returned action frame, and mesh data is a data frame whose
+    set is a returned action frame, a Block Ack action frame is named
+    after its action (ADDBA Request, Response, DELBA), and mesh data is a data frame whose
     Mesh Control tshark decoded (Linux relays mesh data with the
     mesh-control-present bit clear, and tshark still finds the field)."""
     def first(name: str) -> int | None:
@@ -45,6 +47,9 @@ def kind_of(frame: dict[str, list[str]]) -> str:
     selfprot_action = first("wlan.fixed.selfprot_action")
     if category == 15 and selfprot_action is not None and selfprot_action in _PEERING_KINDS:
         return _PEERING_KINDS[selfprot_action]
+    block_ack_action = first("wlan.fixed.action_code") if category == 3 else None
+    if block_ack_action is not None and block_ack_action in _BLOCK_ACK_KINDS:
+        return _BLOCK_ACK_KINDS[block_ack_action]
     if category == 13 and first("wlan.fixed.mesh_action") == 2:
         return "gate-ann"
     if category == 13 and first("wlan.fixed.mesh_action") == 1:

@@ -115,8 +115,15 @@ class MeshGroupKeyAcknowledge(StrictPacket):
 # meshframes.codec.blockack reads (TID, buffer size, initiator, ...).
 class BlockAckAction(StrictPacket):
     name = "Block Ack Action"
-    body_required = "the action's fixed fields"
     fields_desc = [ByteEnumField("block_ack_action", BA_ACTION_ADDBA_REQUEST, BLOCK_ACK_ACTION_NAMES)]
+
+    def post_dissect(self, s: bytes) -> bytes:
+        # Only the defined actions have fixed fields to miss; a reserved
+        # one (3-255) has no layout, so nothing after it is not an error.
+        if not s and self.block_ack_action in BLOCK_ACK_ACTION_NAMES:
+            raise MalformedLayer(f"{self.name}: ends where the {BLOCK_ACK_ACTION_NAMES[self.block_ack_action]}"
+                                 " fixed fields should follow")
+        return s
 
 
 # 9.6.4.2

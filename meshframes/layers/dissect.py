@@ -31,12 +31,14 @@ from scapy.packet import NoPayload, Packet, Padding, Raw
 import meshframes.layers  # noqa: F401  (registers the layers)
 from meshframes.codec import mpdu, sae
 from meshframes.codec.action import (
+    CATEGORY_BLOCK_ACK,
     CATEGORY_ERROR_BIT,
     CATEGORY_MESH,
     CATEGORY_SELF_PROTECTED,
     CATEGORY_VENDOR,
     CATEGORY_VENDOR_PROTECTED,
 )
+from meshframes.codec.blockack import BA_ACTION_ADDBA_REQUEST, BA_ACTION_ADDBA_RESPONSE, BA_ACTION_DELBA
 from meshframes.codec.elements import ELEMENT_HEADER_LEN, tiling_problem
 from meshframes.codec.errors import DecodeError
 from meshframes.codec.fastpay import ETHERTYPE_FASTPAY, decode_fragment
@@ -64,6 +66,7 @@ from meshframes.layers import (
     PREQ,
     RANN,
     AMPEEncrypted,
+    BlockAckAction,
     FastPayHeader,
     GateAnnouncement,
     HWMPMeshPathSelection,
@@ -92,6 +95,9 @@ KINDS = (
     "perr",
     "rann",
     "gate-ann",
+    "addba-request",
+    "addba-response",
+    "delba",
     "mesh-data",
     "fastpay-order",
     "fastpay-vote",
@@ -107,6 +113,8 @@ KINDS = (
 )
 _PEERING_KINDS = {SP_MESH_PEERING_OPEN: "peering-open", SP_MESH_PEERING_CONFIRM: "peering-confirm",
                   SP_MESH_PEERING_CLOSE: "peering-close"}
+_BLOCK_ACK_KINDS = {BA_ACTION_ADDBA_REQUEST: "addba-request", BA_ACTION_ADDBA_RESPONSE: "addba-response",
+                    BA_ACTION_DELBA: "delba"}
 # An HWMP Mesh Path Selection frame is named after its first path
 # selection element (meshframes/hosts/tshark.py counts the same way).
 _PATH_SELECTION_KINDS: dict[type[Packet], str] = {PREQ: "preq", PREP: "prep", PERR: "perr", RANN: "rann"}
@@ -259,6 +267,9 @@ def classify(pkt: Packet) -> str:
         spa = pkt.getlayer(SelfProtectedAction)
         if spa is not None and spa.self_protected_action in _PEERING_KINDS:
             return _PEERING_KINDS[spa.self_protected_action]
+        block_ack = pkt.getlayer(BlockAckAction)
+        if block_ack is not None and block_ack.block_ack_action in _BLOCK_ACK_KINDS:
+            return _BLOCK_ACK_KINDS[block_ack.block_ack_action]
         mesh = pkt.getlayer(MeshAction)
         if mesh is not None and isinstance(mesh.payload, GateAnnouncement):
             return "gate-ann"
@@ -454,7 +465,8 @@ def _raw_in_80211(pkt: Packet) -> str | None:
 
 
 # Categories whose frames we define; their body must not stop at Category.
-_OUR_CATEGORIES = {CATEGORY_MESH, CATEGORY_SELF_PROTECTED, CATEGORY_VENDOR_PROTECTED, CATEGORY_VENDOR}
+_OUR_CATEGORIES = {CATEGORY_BLOCK_ACK, CATEGORY_MESH, CATEGORY_SELF_PROTECTED, CATEGORY_VENDOR_PROTECTED,
+                   CATEGORY_VENDOR}
 _PEERING_FRAMES = (PeeringOpen, PeeringConfirm, PeeringClose)
 
 
