@@ -8,6 +8,7 @@ happened) so a capture's README line can say when each phase begins.
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from collections.abc import Callable
@@ -21,6 +22,8 @@ from meshframes.hwsim.guest import Guest
 from meshframes.hwsim.nodes import NODE_DIR, CommitteeFiles, NodeProcess, prepare, write_committee
 from meshframes.hwsim.radios import DEFAULT_FREQ, DEFAULT_MESH_ID, Capture, Node, medium_chain, mesh_chain
 from meshframes.hwsim.wait import wait_for
+from meshframes.seal.keyfile import CaptureKeys, loads
+from meshframes.seal.wpalog import import_wpa_log
 
 PROBES = "meshframes.hwsim.probes"
 USERNODE = "meshframes.hwsim.usernode"
@@ -56,6 +59,9 @@ class Recording:
     # wpa_supplicant-run nodes: each one's debug log with keys (-d -K), by
     # node name, from which the capture's keys are imported.
     wpa_logs: dict[str, str] = field(default_factory=dict)
+    # A secure mesh's capture keys (docs/keys.md): what our nodes' seals
+    # export, or what the wpa_supplicant logs give.
+    capture_keys: CaptureKeys | None = None
 
 
 def kept(recording: Recording, directory: Path) -> tuple[Recording, Path]:
@@ -196,11 +202,16 @@ def userspace_chain(guest: Guest, *, passphrase: str | None = None,
         "u2->u0": _user_exchange(guest, u2, u0, transfer_order(40), timeline, timeout),
     }
     keys = {f"u{n.index}": guest.call(f"{USERNODE}:keys", f"u{n.index}") for n in users} if passphrase else {}
+    exported = None
+    if passphrase:
+        exported = CaptureKeys()
+        for node in users:
+            exported = exported.merged(loads(json.dumps(guest.call(f"{USERNODE}:capture_keys", f"u{node.index}"))))
     states = {f"u{n.index}": guest.call(f"{USERNODE}:stop", f"u{n.index}") for n in users}
     timeline.mark("nodes stopped")
     path = capture.stop()
     timeline.mark("recorder stopped")
-    return Recording(path, (*users, recorder), timeline, delivered, states, keys)
+    return Recording(path, (*users, recorder), timeline, delivered, states, keys, capture_keys=exported)
 
 
 def _user_state(guest: Guest, name: str) -> dict[str, Any]:
@@ -361,9 +372,13 @@ def kernel_sae(guest: Guest, *, messages: int = 3, timeout: float = 30.0) -> Rec
     states = {node.netns: {"stations": node.stations(), "mpaths": node.mpaths()} for node in (n0, n1, n2)}
     path = capture.stop()
     timeline.mark("recorder stopped")
-    return Recording(path, (n0, n1, n2, recorder), timeline, delivered, states,
-                     wpa_logs={name: guest.copy_out(log, guest.io_path(f"wpa-{name}.log")[0]).read_text(errors="replace")
-                               for name, log in logs.items()})
+    wpa_logs = {name: guest.copy_out(log, guest.io_path(f"wpa-{name}.log")[0]).read_text(errors="replace")
+                for name, log in logs.items()}
+    imported = CaptureKeys()
+    for text in wpa_logs.values():
+        imported = imported.merged(import_wpa_log(text))
+    return Recording(path, (n0, n1, n2, recorder), timeline, delivered, states, wpa_logs=wpa_logs,
+                     capture_keys=imported)
 
 
 def kernel_root(guest: Guest, *, phase: float = 4.0, timeout: float = 30.0) -> Recording:

@@ -89,34 +89,32 @@ class _Reader:
     group: list[TransmitterKey] = field(default_factory=list)
     integrity: list[IntegrityKey] = field(default_factory=list)
 
-    @property
-    def own(self) -> bytes | None:
-        if self.mesh_address is not None:
-            return self.mesh_address
-        return self.own_by_interface.get(self.interface or "")
-
-    def station(self, which: str, number: int) -> tuple[bytes, bytes | None]:
-        own = self.own
+    def own(self, which: str, number: int) -> bytes:
+        own = self.mesh_address or self.own_by_interface.get(self.interface or "")
         if own is None:
             raise WpaLogError(WpaLogProblem.NO_OWN_ADDRESS, number,
                               f"'{which}' before the mesh interface's address ('Using interface .. with hwaddr')")
-        if which.startswith("Own"):
-            return own, None
+        return own
+
+    def peer_of_link(self, which: str, number: int) -> bytes:
         if self.peer is None:
             raise WpaLogError(WpaLogProblem.NO_PEER, number,
                               f"'{which}' before any 'mesh plink with .. established' line")
-        return own, self.peer
+        return self.peer
 
     def add(self, which: str, key: bytes, number: int) -> None:
-        own, peer = self.station(which, number)
+        own = self.own(which, number)
+        # Our own group keys protect our frames; every other key line is
+        # about the peer of the link just established.
+        ours = which.startswith("Own")
+        other = own if ours else self.peer_of_link(which, number)
         try:
             if which == "MTK":
-                assert peer is not None
-                self.pairwise.append(LinkKey.of(own, peer, key))
+                self.pairwise.append(LinkKey.of(own, other, key))
             elif which.endswith("MGTK"):
-                self.group.append(TransmitterKey(peer or own, WPA_MGTK_KEY_ID, key))
+                self.group.append(TransmitterKey(other, WPA_MGTK_KEY_ID, key))
             else:
-                self.integrity.append(IntegrityKey(peer or own, self.igtk_key_id if peer else WPA_IGTK_KEY_ID, key))
+                self.integrity.append(IntegrityKey(other, WPA_IGTK_KEY_ID if ours else self.igtk_key_id, key))
         except ValueError as exc:
             raise WpaLogError(WpaLogProblem.BAD_KEY, number, f"'{which}': {exc}") from None
 
