@@ -11,6 +11,8 @@ what wrong or missing keys cannot open, by reason."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -224,3 +226,18 @@ def test_import_wpa_cli_writes_the_key_file_and_wiresharks_table(tmp_path: Path)
     assert out.read_text() == KEY_FILE.read_text()
     assert table.read_text().splitlines() == keys().wireshark_entries()
     assert out.stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.tshark
+def test_wireshark_reads_the_key_table_from_its_profile(tmp_path: Path) -> None:
+    """The --wireshark file is a working `80211_keys` table: in a
+    configuration directory, tshark decrypts every protected frame with it."""
+    table = tmp_path / "wireshark" / "80211_keys"
+    table.parent.mkdir()
+    result = CliRunner().invoke(cli, ["keys", "import-wpa", *map(str, LOGS), "-o", str(tmp_path / "keys.json"),
+                                      "--wireshark", str(table)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path), "HOME": str(tmp_path)}
+    out = subprocess.run([tshark.binary(), "-r", str(CAPTURE), "-o", "wlan.enable_decryption:TRUE", "-x"],
+                         capture_output=True, text=True, check=True, env=env, timeout=120).stdout
+    assert out.count("Decrypted CCMP data") == sum(1 for f in frames() if is_protected(f)) > 20
