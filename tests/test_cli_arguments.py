@@ -102,15 +102,29 @@ def test_hwsim_record_output_into_an_unwritable_directory():
     assert (code, lines) == (1, [f"error: --output {out}: directory {UNWRITABLE_DIR} does not take new files"])
 
 
+@pytest.mark.parametrize("option", ["--output", "--wireshark"])
+def test_capture_keys_into_an_unwritable_directory(tmp_path, option):
+    """Both key files are checked before any log is read or node asked."""
+    log = tmp_path / "wpa.log"
+    log.write_text("")
+    out = UNWRITABLE_DIR / "keys.json"
+    for verb in (["import-wpa", str(log)], ["export", str(tmp_path / "none.sock")]):
+        code, lines = _run("keys", *verb, option, str(out))
+        assert (code, lines) == (1, [f"error: {option} {out}: directory {UNWRITABLE_DIR} does not take new files"])
+
+
 def _a_scenario() -> str:
     from meshframes.hwsim.scenarios import SCENARIOS
 
     return sorted(SCENARIOS)[0]
 
 
-@pytest.mark.parametrize("verb", [["analyze"], ["replay", "--node", "02:00:00:00:00:01"], ["keys", "show"]])
+@pytest.mark.parametrize("verb", [["analyze"], ["replay", "--node", "02:00:00:00:00:01"], ["keys", "show"],
+                                  ["analyze", str(Path(__file__).parents[1] / "pcaps" / "linux-kernel-sae.pcap"),
+                                   "--keys"], ["keys", "import-wpa"]])
 def test_input_files_that_are_missing_or_directories(tmp_path, verb):
     """Click's own checks: status 2 and one Error line."""
     for path in (tmp_path / "missing.pcap", tmp_path):
         code, lines = _run(*verb, str(path))
         assert code == 2 and lines[-1].startswith("Error: Invalid value for "), lines
+        assert ("'--keys'" in lines[-1]) == ("--keys" in verb), lines

@@ -83,7 +83,7 @@ class Analyzer:
     (a decrypting step sits there); `verdicts` is how a frame is judged."""
 
     def __init__(self, path: str, verdicts: Verdicts,
-                 unprotect: Callable[[bytes], bytes] | None = None) -> None:
+                 unprotect: Callable[[bytes, int], bytes] | None = None) -> None:
         self.analysis = Analysis(path)
         self.verdicts = verdicts
         self._unprotect = unprotect
@@ -102,7 +102,9 @@ class Analyzer:
             self.duplicates += 1
             return None
         number = item.index if index is None else index
-        data = item.data if self._unprotect is None else self._unprotect(item.data)
+        # A decrypting step (meshframes.seal.capture.CaptureOpener) sees
+        # intact frames only and counts what it cannot open against `number`.
+        data = item.data if self._unprotect is None or item.problem else self._unprotect(item.data, number)
         result, frame = self.verdicts.decode(data, number)
         if item.problem:
             # The capture's reason comes first: what the decoder then says

@@ -59,7 +59,10 @@ _BAR_FOR_JSON_OCTETS = 4 << 20
     "Radiotap frames say so in their own Flags field, which always wins.",
 )
 @click.option("--max-rows", default=50, show_default=True, help="Rows per table (0: all).")
-def analyze(pcaps: tuple[str, ...], as_json: bool, fcs: str, max_rows: int) -> None:
+@click.option("--keys", "key_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Decrypt CCMP frames with this key file (docs/keys.md; `meshframes keys import-wpa` or "
+                   "`export` make one) before decoding them. Repeatable.")
+def analyze(pcaps: tuple[str, ...], as_json: bool, fcs: str, max_rows: int, key_files: tuple[Path, ...]) -> None:
     """Decode every frame of PCAPS (pcap or pcapng; raw 802.11 or radiotap).
 
     Reports total frames, frame counts by kind, every HWMP element with its
@@ -71,8 +74,12 @@ def analyze(pcaps: tuple[str, ...], as_json: bool, fcs: str, max_rows: int) -> N
     is reported up to the damage, then the damage is named and the exit
     status is 1.
     """
+    from meshframes.cli.keys import decryption_report, load_capture_keys
     from meshframes.hosts.analyze import analyze_captures
     from meshframes.layers.dissect import decode_mpdu
+    from meshframes.seal.capture import CaptureOpener
+
+    opener = CaptureOpener(load_capture_keys(key_files)) if key_files else None
 
     # Tables always come after a bar on stderr; --json only after a big
     # capture's, so a script reading small files sees nothing but its JSON.
@@ -87,13 +94,16 @@ def analyze(pcaps: tuple[str, ...], as_json: bool, fcs: str, max_rows: int) -> N
             def progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-        analyzer = analyze_captures(pcaps, decode_mpdu, fcs=fcs, progress=progress)
+        analyzer = analyze_captures(pcaps, decode_mpdu, fcs=fcs, progress=progress, unprotect=opener)
     result = analyzer.analysis
     if as_json:
-        sys.stdout.write(json.dumps(result.to_json() | analyzer.sections(), indent=None) + "\n")
+        document = result.to_json() | analyzer.sections() | ({"decryption": opener.summary()} if opener else {})
+        sys.stdout.write(json.dumps(document, indent=None) + "\n")
     else:
         _print(result, max_rows)
         print_sections(analyzer.sections(), max_rows or None)
+        if opener is not None:
+            decryption_report(opener, max_rows or None)
     if result.capture_error:
         where = pcaps[0] if len(pcaps) == 1 else "captures"
         console.error(f"{where}: {result.capture_error}; frames before it are reported above")

@@ -19,6 +19,7 @@ from meshframes.hwsim.scenarios import SCENARIOS
 
 if TYPE_CHECKING:
     from meshframes.hwsim import Guest
+    from meshframes.seal.keyfile import CaptureKeys
 
 
 @click.group(short_help="Real hwsim radios under qemu: status, run, shell, record.")
@@ -119,6 +120,8 @@ def record(*, scenario: str, output: Path, as_json: bool) -> None:
             recording = SCENARIOS[scenario](guest)
         output.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(recording.pcap, output)
+    if recording.capture_keys is not None:
+        _write_keys(recording.capture_keys, recording.wpa_logs, output)
     kinds = dict(sorted(tshark.kinds(output).items()))
     roles = {f"n{node.index}": node.mac for node in recording.nodes}
     if as_json:
@@ -129,6 +132,18 @@ def record(*, scenario: str, output: Path, as_json: bool) -> None:
     out.print(f"{output}: {sum(kinds.values())} frames ({_kinds_text(kinds)})")
     out.print("nodes: " + ", ".join(f"{name} {mac}" for name, mac in roles.items()))
     out.print(f"timeline: {recording.timeline.render()}")
+
+
+def _write_keys(keys: CaptureKeys, wpa_logs: dict[str, str], output: Path) -> None:
+    """Beside the capture: its key file (OUT.keys.json), which `meshframes
+    analyze OUT --keys OUT.keys.json` decrypts with, and the key lines of
+    each node's wpa_supplicant log it came from (OUT.wpa-NODE.log)."""
+    from meshframes.seal.wpalog import key_lines
+
+    for name, text in sorted(wpa_logs.items()):
+        output.with_suffix(f".wpa-{name}.log").write_text(key_lines(text))
+    output.with_suffix(".keys.json").write_text(keys.dumps())
+    success(f"keys: {output.with_suffix('.keys.json')} ({len(keys.pairwise)} pairwise, {len(keys.group)} group)")
 
 
 def _kinds_text(kinds: dict[str, int]) -> str:

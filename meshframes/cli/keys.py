@@ -7,23 +7,34 @@ balances; no secrets) and one key file per identity in DIR/keys/
 seed and, for authorities, the X25519 secret). The formats are documented
 in `meshframes.fastpay.committee`. `meshframes keys show FILE` prints a
 committee's thresholds and members.
+
+Capture keys (docs/keys.md): `meshframes keys import-wpa LOG...` reads the
+mesh keys from wpa_supplicant's debug logs, `meshframes keys export
+SOCKET...` asks running nodes for theirs; both write a key file for
+`meshframes analyze --keys` and, with --wireshark, Wireshark's key table.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from meshframes.cli import console
-from meshframes.cli.params import output_directory
+from meshframes.cli.params import output_directory, output_file
 from meshframes.fastpay.messages import U64_MAX
 
+if TYPE_CHECKING:
+    from meshframes.seal.capture import CaptureOpener
+    from meshframes.seal.keyfile import CaptureKeys
 
-@click.group(short_help="Generate and inspect FastPay committee files.")
+
+@click.group(short_help="FastPay committee files; capture keys from logs and nodes.")
 def keys() -> None:
-    """Generate and inspect FastPay committee files and key files."""
+    """Generate and inspect FastPay committee files and key files; gather
+    the link keys that decrypt a capture (import-wpa, export)."""
 
 
 def _weights(authorities: int, weights: str | None) -> list[int]:
@@ -105,3 +116,114 @@ def show(*, committee_file: Path, as_json: bool) -> None:
     for acc in committee.accounts:
         table.add_row("account", acc.address.hex(), str(acc.balance))
     console.out.print(table)
+
+
+# -- capture keys: the temporal keys that decrypt a recording ---------------
+
+
+def load_capture_keys(paths: tuple[Path, ...]) -> CaptureKeys:
+    """The keys of every key file in `paths`, merged; ends the command with
+    status 1 and the file's problem when one is refused."""
+    from meshframes.seal.keyfile import CaptureKeys, KeyFileError, loads
+
+    keys = CaptureKeys()
+    for path in paths:
+        try:
+            keys = keys.merged(loads(path.read_bytes()))
+        except KeyFileError as exc:
+            console.error(f"{path}: {exc} ({exc.problem}). docs/keys.md describes the key file.")
+            raise SystemExit(1) from None
+        except OSError as exc:
+            console.error(f"{path}: cannot be read ({exc.strerror})")
+            raise SystemExit(1) from None
+    return keys
+
+
+def _write_keys(keys: CaptureKeys, output: Path | None, wireshark: Path | None) -> None:
+    text = keys.dumps()
+    if output is None:
+        console.out.file.write(text)
+    else:
+        output.write_text(text)
+        output.chmod(0o600)
+    if wireshark is not None:
+        wireshark.write_text("".join(line + "\n" for line in keys.wireshark_entries()))
+        wireshark.chmod(0o600)
+    console.success(f"{len(keys.pairwise)} pairwise, {len(keys.group)} group and {len(keys.integrity)} integrity keys"
+                    + (f" in {output}" if output else "") + (f"; Wireshark's key table in {wireshark}" if wireshark else ""))
+
+
+_output = click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), callback=output_file(),
+                       help="Write the key file here (mode 0600) instead of stdout.")
+_wireshark = click.option("--wireshark", type=click.Path(dir_okay=False, path_type=Path), callback=output_file(),
+                          help="Also write the same TKs as Wireshark's 802.11 key table (an `80211_keys` file for "
+                               "its profile directory, or for tshark -o uat:80211_keys).")
+
+
+@keys.command("import-wpa", short_help="Key file from wpa_supplicant's debug logs (-d -K).")
+@click.argument("logs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_output
+@_wireshark
+def import_wpa(*, logs: tuple[Path, ...], output: Path | None, wireshark: Path | None) -> None:
+    """Read the mesh keys wpa_supplicant logged (run it with `-d -K`, e.g.
+    `-d -K -t -f wpa.log`), one log per mesh interface, and write them as
+    one key file for `meshframes analyze --keys`."""
+    from meshframes.seal.keyfile import CaptureKeys
+    from meshframes.seal.wpalog import WpaLogError, import_wpa_log
+
+    keys = CaptureKeys()
+    for log in logs:
+        try:
+            keys = keys.merged(import_wpa_log(log.read_text(errors="replace")))
+        except WpaLogError as exc:
+            console.error(f"{log}: {exc} ({exc.problem})")
+            raise SystemExit(1) from None
+    _write_keys(keys, output, wireshark)
+
+
+@keys.command(short_help="Key file of the link keys running nodes hold.")
+@click.argument("sockets", nargs=-1, required=True)
+@_output
+@_wireshark
+def export(*, sockets: tuple[str, ...], output: Path | None, wireshark: Path | None) -> None:
+    """Ask each running `meshframes node` (by its --control socket) for the
+    temporal keys its secure mesh holds now: each link's pairwise key, its
+    own group key and its peers'. Writes them as one key file for
+    `meshframes analyze --keys`."""
+    from meshframes.hosts.control_client import TargetError, ask
+    from meshframes.seal.keyfile import CaptureKeys, KeyFileError, loads
+
+    keys = CaptureKeys()
+    for path in sockets:
+        try:
+            answer = ask(path, {"command": "keys"})
+        except TargetError as exc:
+            console.error(str(exc))
+            raise SystemExit(1) from None
+        if not answer["ok"]:
+            console.error(f"{path}: {answer.get('detail')} ({answer.get('error')})")
+            raise SystemExit(1)
+        try:
+            keys = keys.merged(loads(json.dumps(answer["result"])))
+        except KeyFileError as exc:
+            console.error(f"{path}: the node answered keys this version cannot read: {exc}")
+            raise SystemExit(1) from None
+    _write_keys(keys, output, wireshark)
+
+
+def decryption_report(opener: CaptureOpener, limit: int | None) -> None:
+    """What `analyze --keys` decrypted, and each frame it could not, with why."""
+    from rich.table import Table
+
+    refused = sum(opener.undecryptable.values())
+    console.out.print(f"decrypted {opener.decrypted} protected frames, {refused} undecryptable"
+                      + "".join(f"; {reason} ({count})" for reason, count in sorted(opener.undecryptable.items())),
+                      soft_wrap=True)
+    if opener.failures:
+        table = Table(title=f"undecryptable ({refused})")
+        table.add_column("frame", justify="right")
+        table.add_column("reason")
+        table.add_column("detail")
+        for failure in opener.failures[:limit]:
+            table.add_row(str(failure.index), str(failure.reason), failure.detail)
+        console.out.print(table)

@@ -8,6 +8,7 @@ from meshframes.codec.errors import CodecError, DecodeError, EncodeError
 from meshframes.codec.frames import (
     ActionFrame,
     Beacon,
+    BlockAckAction,
     ControlFrame,
     DataFrame,
     ExtensionFrame,
@@ -24,7 +25,7 @@ from meshframes.codec.header import MacHeader
 from meshframes.codec.meshctl import MeshControl
 
 __all__ = [
-    "ActionFrame", "Beacon", "CodecError", "ControlFrame", "DataFrame", "DecodeError",
+    "ActionFrame", "Beacon", "BlockAckAction", "CodecError", "ControlFrame", "DataFrame", "DecodeError",
     "EncodeError", "ExtensionFrame", "Frame", "MacHeader", "ManagementFrame", "MeshAction",
     "MeshControl", "MeshControlRule", "SelfProtected", "VendorAction", "decode", "encode",
 ]

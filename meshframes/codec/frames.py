@@ -18,12 +18,14 @@ from meshframes.codec import elements as el
 from meshframes.codec import pathsel as _pathsel  # noqa: F401  (registers HWMP elements)
 from meshframes.codec import proxy as _proxy  # noqa: F401  (registers PXU and PXUC)
 from meshframes.codec.action import (
+    CATEGORY_BLOCK_ACK,
     CATEGORY_MESH,
     CATEGORY_SELF_PROTECTED,
     CATEGORY_VENDOR,
     CATEGORY_VENDOR_PROTECTED,
     MESH_ACTIONS_WITH_ELEMENTS,
 )
+from meshframes.codec.blockack import BlockAckBody, decode_block_ack, encode_block_ack
 from meshframes.codec.errors import DecodeError, EncodeError, need
 from meshframes.codec.fastpay import FastPayFragment, decode_fragment, encode_fragment
 from meshframes.codec.header import (
@@ -139,6 +141,15 @@ class VendorAction:
 
 
 @dataclass(frozen=True, slots=True)
+class BlockAckAction:
+    """Block Ack action frames, category 3 (9.6.4): ADDBA Request and
+    Response, DELBA (meshframes.codec.blockack)."""
+
+    header: MacHeader
+    body: BlockAckBody
+
+
+@dataclass(frozen=True, slots=True)
 class ActionFrame:
     """Any other action frame (other categories, other vendors, Linux's
     category|0x80 echoes of frames nobody registered for)."""
@@ -205,10 +216,10 @@ class ExtensionFrame:
 
 
 Frame = (
-    Beacon | SelfProtected | MeshAction | VendorAction | ActionFrame | ManagementFrame | DataFrame |
-    ControlFrame | ExtensionFrame
+    Beacon | SelfProtected | MeshAction | VendorAction | BlockAckAction | ActionFrame | ManagementFrame |
+    DataFrame | ControlFrame | ExtensionFrame
 )
-_WITH_HEADER = (Beacon, SelfProtected, MeshAction, VendorAction, ActionFrame, ManagementFrame,
+_WITH_HEADER = (Beacon, SelfProtected, MeshAction, VendorAction, BlockAckAction, ActionFrame, ManagementFrame,
                 DataFrame)
 
 
@@ -259,6 +270,10 @@ def _decode_action(header: MacHeader, data: bytes, off: int) -> Frame:
     elif category in (CATEGORY_VENDOR, CATEGORY_VENDOR_PROTECTED):
         need(data, off + 1, 3, "vendor OUI")
         return _decode_vendor(header, data, off, category)
+    elif category == CATEGORY_BLOCK_ACK:
+        block_ack = decode_block_ack(data, off + 1)
+        if block_ack is not None:
+            return BlockAckAction(header, block_ack)
     return ActionFrame(header, category, data[off + 1:])
 
 
@@ -382,6 +397,8 @@ def encode(frame: Frame) -> bytes:
     if isinstance(frame, Beacon):
         fixed = _BEACON_FIXED.pack(frame.timestamp, frame.beacon_interval, frame.capability)
         return head + fixed + encode_elements(frame.elements)
+    if isinstance(frame, BlockAckAction):
+        return head + bytes((CATEGORY_BLOCK_ACK,)) + encode_block_ack(frame.body)
     if isinstance(frame, ActionFrame):
         return head + bytes((frame.category,)) + frame.body
     return head + frame.body

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import struct
 
+from meshframes.codec.elements import tiling_problem
 from meshframes.codec.errors import DecodeError
 
 AUTH_ALGORITHM_SAE = 3  # 9.4.1.1
@@ -89,3 +90,10 @@ def check_body(seq: int, status: int, body: bytes, offset: int) -> None:
             commit_lengths(_U16.unpack_from(body)[0], body[2:])
         except SaeLayoutError as exc:
             raise DecodeError(what, offset + 2, str(exc), "the group's layout") from exc
+    if not needs_two:
+        # A status that carries no SAE fields (a refused Confirm, status 1,
+        # as wpa_supplicant sends one) leaves only elements, if anything.
+        problem = tiling_problem(body)
+        if problem is not None:
+            raise DecodeError(f"{what} elements", offset, problem,
+                              f"whole elements after status {status}, which carries no SAE fields")

@@ -18,7 +18,7 @@ from meshframes.hosts.pcap import CaptureStream
 
 def analyze_captures(paths: Sequence[str | Path], dissect: Dissector, fcs: str = "auto",
                      progress: Callable[[int, int], None] | None = None,
-                     unprotect: Callable[[bytes], bytes] | None = None,
+                     unprotect: Callable[[bytes, int], bytes] | None = None,
                      each: Callable[[float, FrameDecode], None] | None = None) -> Analyzer:
     """Analyze one capture, or several of one run merged by time (frames
     then numbered in merged order, a frame heard twice counted once).

@@ -53,6 +53,7 @@ class ControlRefusal(StrEnum):
     NOT_A_CLIENT = "not-a-client"
     TRANSFER_REFUSED = "transfer-refused"
     MESH_UNAVAILABLE = "mesh-unavailable"
+    NO_LINK_KEYS = "no-link-keys"
 
 
 class ControlError(Exception):
@@ -266,6 +267,16 @@ class NodeControl:
 
     # -- internals -----------------------------------------------------------
 
+    def keys(self, _request: dict[str, Any]) -> dict[str, Any]:
+        """The temporal keys our secure mesh's seal holds now, as a key
+        file (meshframes.seal.keyfile), for decrypting a capture."""
+        rsn = self.host.node.rsn if isinstance(self.host, NodeHost) else None
+        if rsn is None:
+            raise ControlError(ControlRefusal.NO_LINK_KEYS,
+                               "this node holds no link keys: an open mesh, or the kernel's mesh transport "
+                               "(whose keys wpa_supplicant -d -K logs)")
+        return rsn.hop.keys.capture_keys(rsn.mac).to_json()
+
     def _who(self, mac: bytes) -> tuple[str | None, str | None]:
         party = self.host.party
         if party is None:
@@ -286,6 +297,7 @@ _COMMANDS: dict[str, Callable[[NodeControl, dict[str, Any]], Any]] = {
     "authorities": NodeControl.authorities,
     "balances": NodeControl.balances,
     "history": NodeControl.history_of,
+    "keys": NodeControl.keys,
     "transfer": NodeControl.transfer,
 }
 COMMANDS = tuple(sorted(_COMMANDS))

@@ -9,6 +9,7 @@ tier that needs it fails loudly instead of passing silently.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -20,8 +21,9 @@ NS3_OPTIONS = ("-o", "wlan.check_fcs:TRUE", "-o", "wlan.check_checksum:FALSE")
 # The tshark 4.0 fields that name each of our frame kinds (kind_of).
 KIND_FIELDS = ("wlan.fc.type", "wlan.fc.type_subtype", "wlan.fixed.category_code",
                "wlan.fixed.selfprot_action", "wlan.fixed.mesh_action", "wlan.tag.number",
-               "wlan.fixed.mesh_ttl")
+               "wlan.fixed.mesh_ttl", "wlan.fixed.action_code")
 _MGMT_KINDS = {0x0008: "beacon", 0x0004: "probe-req", 0x0005: "probe-resp"}
+_BLOCK_ACK_KINDS = {0: "addba-request", 1: "addba-response", 2: "delba"}
 _PEERING_KINDS = {1: "peering-open", 2: "peering-confirm", 3: "peering-close"}
 _PATH_SELECTION_KINDS = {130: "preq", 131: "prep", 132: "perr", 126: "rann"}
 
@@ -30,7 +32,8 @@ def kind_of(frame: dict[str, list[str]]) -> str:
     """One frame's kind from its tshark fields, by the analyzer's rules: an
     HWMP Mesh Path Selection frame is named after its first path selection
     element (so a frame carrying two counts once), a category with bit 7
-    set is a returned action frame, and mesh data is a data frame whose
+    set is a returned action frame, a Block Ack action frame is named
+    after its action (ADDBA Request, Response, DELBA), and mesh data is a data frame whose
     Mesh Control tshark decoded (Linux relays mesh data with the
     mesh-control-present bit clear, and tshark still finds the field)."""
     def first(name: str) -> int | None:
@@ -44,6 +47,9 @@ def kind_of(frame: dict[str, list[str]]) -> str:
     selfprot_action = first("wlan.fixed.selfprot_action")
     if category == 15 and selfprot_action is not None and selfprot_action in _PEERING_KINDS:
         return _PEERING_KINDS[selfprot_action]
+    block_ack_action = first("wlan.fixed.action_code") if category == 3 else None
+    if block_ack_action is not None and block_ack_action in _BLOCK_ACK_KINDS:
+        return _BLOCK_ACK_KINDS[block_ack_action]
     if category == 13 and first("wlan.fixed.mesh_action") == 2:
         return "gate-ann"
     if category == 13 and first("wlan.fixed.mesh_action") == 1:
@@ -117,3 +123,30 @@ def personal_lua_plugins() -> Path | None:
         if label.strip() == "Personal Lua Plugins" and value.strip():
             return Path(value.strip())
     return None
+
+
+def key_options(entries: list[str]) -> tuple[str, ...]:
+    """Options that make tshark decrypt with Wireshark's 802.11 key table
+    records `entries` (`"tk","<hex>"`, as CaptureKeys.wireshark_entries
+    gives them): repeated `-o uat:80211_keys:` options add up."""
+    options: tuple[str, ...] = ("-o", "wlan.enable_decryption:TRUE")
+    for entry in entries:
+        options += ("-o", f"uat:80211_keys:{entry}")
+    return options
+
+
+_HEX_LINE = re.compile(r"^[0-9a-f]{4}  ")
+
+
+def decrypted_bodies(pcap: str | Path, options: tuple[str, ...]) -> list[bytes | None]:
+    """Per frame, the body tshark decrypted (its "Decrypted CCMP data" data
+    source: the plaintext after the MAC header), None where it decrypted
+    nothing."""
+    out = _run(pcap, ["-x"], options)
+    bodies: list[bytes | None] = []
+    for block in out.strip("\n").split("\n\n"):
+        _, found, rest = block.partition("Decrypted CCMP data")
+        lines = rest.splitlines()[1:]
+        bodies.append(bytes.fromhex("".join(line[6:54] for line in lines if _HEX_LINE.match(line)))
+                      if found else None)
+    return bodies

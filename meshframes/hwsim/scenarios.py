@@ -8,6 +8,7 @@ happened) so a capture's README line can say when each phase begins.
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from collections.abc import Callable
@@ -21,6 +22,8 @@ from meshframes.hwsim.guest import Guest
 from meshframes.hwsim.nodes import NODE_DIR, CommitteeFiles, NodeProcess, prepare, write_committee
 from meshframes.hwsim.radios import DEFAULT_FREQ, DEFAULT_MESH_ID, Capture, Node, medium_chain, mesh_chain
 from meshframes.hwsim.wait import wait_for
+from meshframes.seal.keyfile import CaptureKeys, loads
+from meshframes.seal.wpalog import import_wpa_log
 
 PROBES = "meshframes.hwsim.probes"
 USERNODE = "meshframes.hwsim.usernode"
@@ -53,6 +56,12 @@ class Recording:
     # and, in a secure mesh, its keys, by node name.
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
     keys: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    # wpa_supplicant-run nodes: each one's debug log with keys (-d -K), by
+    # node name, from which the capture's keys are imported.
+    wpa_logs: dict[str, str] = field(default_factory=dict)
+    # A secure mesh's capture keys (docs/keys.md): what our nodes' seals
+    # export, or what the wpa_supplicant logs give.
+    capture_keys: CaptureKeys | None = None
 
 
 def kept(recording: Recording, directory: Path) -> tuple[Recording, Path]:
@@ -193,11 +202,16 @@ def userspace_chain(guest: Guest, *, passphrase: str | None = None,
         "u2->u0": _user_exchange(guest, u2, u0, transfer_order(40), timeline, timeout),
     }
     keys = {f"u{n.index}": guest.call(f"{USERNODE}:keys", f"u{n.index}") for n in users} if passphrase else {}
+    exported = None
+    if passphrase:
+        exported = CaptureKeys()
+        for node in users:
+            exported = exported.merged(loads(json.dumps(guest.call(f"{USERNODE}:capture_keys", f"u{node.index}"))))
     states = {f"u{n.index}": guest.call(f"{USERNODE}:stop", f"u{n.index}") for n in users}
     timeline.mark("nodes stopped")
     path = capture.stop()
     timeline.mark("recorder stopped")
-    return Recording(path, (*users, recorder), timeline, delivered, states, keys)
+    return Recording(path, (*users, recorder), timeline, delivered, states, keys, capture_keys=exported)
 
 
 def _user_state(guest: Guest, name: str) -> dict[str, Any]:
@@ -339,11 +353,18 @@ def kernel_sae(guest: Guest, *, messages: int = 3, timeout: float = 30.0) -> Rec
     and PREP as protected action frames, CCMP data relayed by n1) and n2
     answers as many."""
     (n0, n1, n2, recorder), capture, timeline = recorded_chain(guest, "kernel-sae.pcap")
+    logs: dict[str, str] = {}
     for node in (n0, n1, n2):
         host_conf, guest_conf = guest.io_path(f"wpa-{node.netns}.conf")
         host_conf.write_text(_WPA_MESH_CONF.format(mesh_id=DEFAULT_MESH_ID, freq=DEFAULT_FREQ,
                                                    passphrase=SAE_PASSPHRASE))
-        node.run(f"wpa_supplicant -B -D nl80211 -i {node.wlan} -c {guest_conf}")
+        # -d -K: the debug log with the keys it installs, so that the
+        # capture can be decrypted (meshframes.seal.wpalog). It goes to the
+        # guest's tmpfs: written over the 9p share, its thousands of lines
+        # slowed wpa_supplicant enough under TCG to break the peering.
+        logs[node.netns] = f"/tmp/wpa-{node.netns}.log"
+        node.run(f"rm -f {logs[node.netns]} && wpa_supplicant -B -D nl80211 -i {node.wlan} -c {guest_conf}"
+                 f" -d -K -t -f {logs[node.netns]}")
     timeline.mark("wpa_supplicant started on n0, n1, n2 (SAE)")
     wait_chain_estab((n0, n1, n2), timeout)
     timeline.mark("n0-n1 and n1-n2 ESTAB after SAE and AMPE")
@@ -351,7 +372,13 @@ def kernel_sae(guest: Guest, *, messages: int = 3, timeout: float = 30.0) -> Rec
     states = {node.netns: {"stations": node.stations(), "mpaths": node.mpaths()} for node in (n0, n1, n2)}
     path = capture.stop()
     timeline.mark("recorder stopped")
-    return Recording(path, (n0, n1, n2, recorder), timeline, delivered, states)
+    wpa_logs = {name: guest.copy_out(log, guest.io_path(f"wpa-{name}.log")[0]).read_text(errors="replace")
+                for name, log in logs.items()}
+    imported = CaptureKeys()
+    for text in wpa_logs.values():
+        imported = imported.merged(import_wpa_log(text))
+    return Recording(path, (n0, n1, n2, recorder), timeline, delivered, states, wpa_logs=wpa_logs,
+                     capture_keys=imported)
 
 
 def kernel_gate(guest: Guest, *, timeout: float = 30.0) -> Recording:

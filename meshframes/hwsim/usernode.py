@@ -173,6 +173,15 @@ class UserNode:
                     keys[peer.addr.hex(":")] = mtk
             return keys
 
+    def capture_keys(self) -> dict[str, Any]:
+        """What `meshframes keys export` asks a running node: the key file
+        (meshframes.seal.keyfile) of every key its seal holds now."""
+        rsn = self.node.rsn
+        if rsn is None:
+            return {}
+        with self._lock:
+            return rsn.hop.keys.capture_keys(rsn.mac).to_json()
+
     # -- the loop (its own thread) -------------------------------------------
 
     def _loop(self) -> None:
@@ -251,6 +260,10 @@ def state(name: str) -> dict[str, Any]:
 
 def keys(name: str) -> dict[str, bytes]:
     return _nodes[name].keys()
+
+
+def capture_keys(name: str) -> dict[str, Any]:
+    return _nodes[name].capture_keys()
 
 
 def send_app(name: str, dst: bytes, payloads: list[bytes], msg_type: int) -> None:

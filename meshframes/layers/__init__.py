@@ -7,6 +7,10 @@ Scapy through `bind_layers` and the `Dot11Elt` registry, so plain
 
 from meshframes.layers._strict import MalformedLayer
 from meshframes.layers.actions import (
+    DELBA,
+    ADDBARequest,
+    ADDBAResponse,
+    BlockAckAction,
     GateAnnouncement,
     HWMPMeshPathSelection,
     MeshAction,
@@ -58,7 +62,7 @@ from meshframes.layers.meshctl import MeshControl, VendorMeshControl, mesh_contr
 from meshframes.layers.sae import SAECommit, SAECommitRejected, SAEConfirm
 
 __all__ = [
-    "AMPE", "AMPEEncrypted", "GANN", "MIC", "PERR", "PREP", "PREQ", "RANN",
+    "ADDBARequest", "ADDBAResponse", "AMPE", "AMPEEncrypted", "BlockAckAction", "DELBA", "GANN", "MIC", "PERR", "PREP", "PREQ", "RANN",
     "AuthorityAnnouncementElement", "BeaconTiming", "FastPayAccountInfoRequest",
     "FastPayAccountInfoResponse", "FastPayAuthorityAnnouncement", "FastPayAuthoritySignature",
     "FastPayCertifiedTransferOrder", "FastPayError", "FastPayFragment", "FastPayHeader",

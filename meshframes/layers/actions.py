@@ -1,5 +1,6 @@
-"""Mesh, multihop, self-protected and vendor-specific action frames
-(IEEE 802.11-2020 9.6.16, 9.6.17, 9.6.15, and category 127 of Table 9-51).
+"""Mesh, multihop, self-protected, Block Ack and vendor-specific action
+frames (IEEE 802.11-2020 9.6.16, 9.6.17, 9.6.15, 9.6.4, and category 127 of
+Table 9-51).
 
 Scapy's `Dot11Action` knows categories up to 21; the frames here hang off it
 by category value, and their elements dissect through the `Dot11Elt`
@@ -10,11 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from scapy.fields import ByteEnumField, FlagsField, LEShortField, OUIField
+from scapy.fields import ByteEnumField, ByteField, FlagsField, LEShortEnumField, LEShortField, OUIField
 from scapy.layers.dot11 import Dot11Action, Dot11Elt, capability_list
 from scapy.packet import Packet, bind_layers
 
 from meshframes.codec.action import (
+    CATEGORY_BLOCK_ACK,
     CATEGORY_ERROR_BIT,
     CATEGORY_MESH,
     CATEGORY_MULTIHOP,
@@ -29,6 +31,12 @@ from meshframes.codec.action import (
     MULTIHOP_ACTION_NAMES,
     MULTIHOP_ACTION_PROXY_UPDATE,
 )
+from meshframes.codec.blockack import (
+    BA_ACTION_ADDBA_REQUEST,
+    BA_ACTION_ADDBA_RESPONSE,
+    BA_ACTION_DELBA,
+    BLOCK_ACK_ACTION_NAMES,
+)
 from meshframes.codec.peering import (
     SELF_PROTECTED_ACTION_NAMES,
     SP_MESH_GROUP_KEY_ACK,
@@ -38,7 +46,7 @@ from meshframes.codec.peering import (
     SP_MESH_PEERING_OPEN,
 )
 from meshframes.layers._strict import MalformedLayer, StrictPacket
-from meshframes.layers.elements import MESHFRAMES_OUI
+from meshframes.layers.elements import MESH_REASON_CODES, MESHFRAMES_OUI
 from meshframes.layers.meshctl import MeshControl, VendorMeshControl
 
 _category_field = Dot11Action.fields_desc[0]
@@ -125,6 +133,53 @@ class MeshGroupKeyAcknowledge(StrictPacket):
     body_required = "the MIC and AMPE elements"
 
 
+# 9.6.4.1: Block Ack action frames (category 3). The parameter sets and the
+# Starting Sequence Control are 16-bit little-endian fields whose subfields
+# meshframes.codec.blockack reads (TID, buffer size, initiator, ...).
+class BlockAckAction(StrictPacket):
+    name = "Block Ack Action"
+    fields_desc = [ByteEnumField("block_ack_action", BA_ACTION_ADDBA_REQUEST, BLOCK_ACK_ACTION_NAMES)]
+
+    def post_dissect(self, s: bytes) -> bytes:
+        # Only the defined actions have fixed fields to miss; a reserved
+        # one (3-255) has no layout, so nothing after it is not an error.
+        if not s and self.block_ack_action in BLOCK_ACK_ACTION_NAMES:
+            raise MalformedLayer(f"{self.name}: ends where the {BLOCK_ACK_ACTION_NAMES[self.block_ack_action]}"
+                                 " fixed fields should follow")
+        return s
+
+
+# 9.6.4.2
+class ADDBARequest(StrictPacket):
+    name = "ADDBA Request"
+    fields_desc = [
+        ByteField("dialog_token", 1),
+        LEShortField("block_ack_parameter_set", 0),
+        LEShortField("block_ack_timeout_value", 0),
+        LEShortField("block_ack_starting_sequence_control", 0),
+    ]
+
+
+# 9.6.4.3
+class ADDBAResponse(StrictPacket):
+    name = "ADDBA Response"
+    fields_desc = [
+        ByteField("dialog_token", 1),
+        LEShortField("status_code", 0),
+        LEShortField("block_ack_parameter_set", 0),
+        LEShortField("block_ack_timeout_value", 0),
+    ]
+
+
+# 9.6.4.4
+class DELBA(StrictPacket):
+    name = "DELBA"
+    fields_desc = [
+        LEShortField("delba_parameter_set", 0),
+        LEShortEnumField("reason_code", 1, MESH_REASON_CODES),
+    ]
+
+
 # Table 9-51, category 127: an OUI, then content the OUI owner defines.
 class VendorSpecificAction(StrictPacket):
     name = "Vendor-specific Action"
@@ -158,6 +213,7 @@ class ReturnedAction(Packet):
 bind_layers(Dot11Action, MeshAction, category=CATEGORY_MESH)
 bind_layers(Dot11Action, MultihopAction, category=CATEGORY_MULTIHOP)
 bind_layers(Dot11Action, SelfProtectedAction, category=CATEGORY_SELF_PROTECTED)
+bind_layers(Dot11Action, BlockAckAction, category=CATEGORY_BLOCK_ACK)
 bind_layers(Dot11Action, VendorSpecificAction, category=CATEGORY_VENDOR)
 bind_layers(Dot11Action, VendorSpecificProtectedAction, category=CATEGORY_VENDOR_PROTECTED)
 for _category in range(CATEGORY_ERROR_BIT, 256):
@@ -183,6 +239,13 @@ bind_layers(SelfProtectedAction, MeshGroupKeyInform, self_protected_action=SP_ME
 bind_layers(SelfProtectedAction, MeshGroupKeyAcknowledge, self_protected_action=SP_MESH_GROUP_KEY_ACK)
 for _frame in (PeeringOpen, PeeringConfirm, PeeringClose, MeshGroupKeyInform, MeshGroupKeyAcknowledge):
     bind_layers(_frame, Dot11Elt)
+
+# Actions 3-255 are reserved (Table 9-344): those stay Raw (undecoded).
+bind_layers(BlockAckAction, ADDBARequest, block_ack_action=BA_ACTION_ADDBA_REQUEST)
+bind_layers(BlockAckAction, ADDBAResponse, block_ack_action=BA_ACTION_ADDBA_RESPONSE)
+bind_layers(BlockAckAction, DELBA, block_ack_action=BA_ACTION_DELBA)
+for _block_ack_frame in (ADDBARequest, ADDBAResponse, DELBA):
+    bind_layers(_block_ack_frame, Dot11Elt)
 
 bind_layers(VendorSpecificAction, VendorMeshControl, oui=MESHFRAMES_OUI)
 bind_layers(VendorSpecificProtectedAction, VendorMeshControl, oui=MESHFRAMES_OUI)

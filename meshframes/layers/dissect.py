@@ -25,12 +25,14 @@ import meshframes.layers  # noqa: F401  (registers the layers)
 from meshframes.analysis.frames import KINDS, Analysis, FrameDecode
 from meshframes.codec import mpdu, sae
 from meshframes.codec.action import (
+    CATEGORY_BLOCK_ACK,
     CATEGORY_ERROR_BIT,
     CATEGORY_MESH,
     CATEGORY_SELF_PROTECTED,
     CATEGORY_VENDOR,
     CATEGORY_VENDOR_PROTECTED,
 )
+from meshframes.codec.blockack import BA_ACTION_ADDBA_REQUEST, BA_ACTION_ADDBA_RESPONSE, BA_ACTION_DELBA
 from meshframes.codec.elements import ELEMENT_HEADER_LEN, tiling_problem
 from meshframes.codec.errors import DecodeError
 from meshframes.codec.fastpay import ETHERTYPE_FASTPAY, decode_fragment
@@ -58,6 +60,7 @@ from meshframes.layers import (
     PREQ,
     RANN,
     AMPEEncrypted,
+    BlockAckAction,
     FastPayHeader,
     GateAnnouncement,
     HWMPMeshPathSelection,
@@ -76,6 +79,8 @@ from meshframes.layers.machdr import AMSDU
 
 _PEERING_KINDS = {SP_MESH_PEERING_OPEN: "peering-open", SP_MESH_PEERING_CONFIRM: "peering-confirm",
                   SP_MESH_PEERING_CLOSE: "peering-close"}
+_BLOCK_ACK_KINDS = {BA_ACTION_ADDBA_REQUEST: "addba-request", BA_ACTION_ADDBA_RESPONSE: "addba-response",
+                    BA_ACTION_DELBA: "delba"}
 # An HWMP Mesh Path Selection frame is named after its first path
 # selection element (meshframes/hosts/tshark.py counts the same way).
 _PATH_SELECTION_KINDS: dict[type[Packet], str] = {PREQ: "preq", PREP: "prep", PERR: "perr", RANN: "rann"}
@@ -159,6 +164,9 @@ def classify(pkt: Packet) -> str:
         spa = pkt.getlayer(SelfProtectedAction)
         if spa is not None and spa.self_protected_action in _PEERING_KINDS:
             return _PEERING_KINDS[spa.self_protected_action]
+        block_ack = pkt.getlayer(BlockAckAction)
+        if block_ack is not None and block_ack.block_ack_action in _BLOCK_ACK_KINDS:
+            return _BLOCK_ACK_KINDS[block_ack.block_ack_action]
         mesh = pkt.getlayer(MeshAction)
         if mesh is not None and isinstance(mesh.payload, GateAnnouncement):
             return "gate-ann"
@@ -354,7 +362,8 @@ def _raw_in_80211(pkt: Packet) -> str | None:
 
 
 # Categories whose frames we define; their body must not stop at Category.
-_OUR_CATEGORIES = {CATEGORY_MESH, CATEGORY_SELF_PROTECTED, CATEGORY_VENDOR_PROTECTED, CATEGORY_VENDOR}
+_OUR_CATEGORIES = {CATEGORY_BLOCK_ACK, CATEGORY_MESH, CATEGORY_SELF_PROTECTED, CATEGORY_VENDOR_PROTECTED,
+                   CATEGORY_VENDOR}
 _PEERING_FRAMES = (PeeringOpen, PeeringConfirm, PeeringClose)
 
 
@@ -421,11 +430,14 @@ def _inspect(pkt: Packet, data: bytes, result: FrameDecode) -> None:
 
 
 def analyze(
-    path: str | Path, fcs: str = "auto", progress: Callable[[int, int], None] | None = None
+    path: str | Path, fcs: str = "auto", progress: Callable[[int, int], None] | None = None,
+    unseal: Callable[[bytes, int], bytes] | None = None,
 ) -> tuple[Analysis, list[FrameDecode]]:
     """Decode every frame of a capture; a damaged file still reports every
     frame before the damage, and the damage itself. `progress(done, total)`
-    is called as frames are decoded."""
+    is called as frames are decoded. `unseal(mpdu, index)` (a
+    meshframes.seal.capture.CaptureOpener) turns each intact frame into
+    what is decoded: its plaintext when it decrypts."""
     analysis = Analysis(str(path))
     frames: list[CapturedFrame] = []
     try:
@@ -438,7 +450,8 @@ def analyze(
     for frame in frames:
         analysis.linktypes[frame.linktype] += 1
     for item in stripped:
-        result = decode_mpdu(item.data, item.index)
+        data = unseal(item.data, item.index) if unseal is not None and item.problem is None else item.data
+        result = decode_mpdu(data, item.index)
         if item.problem:
             # The capture's reason comes first: what the decoder then says
             # (an empty MPDU, a cut element) follows from it.

@@ -28,6 +28,7 @@ from enum import StrEnum
 from meshframes.codec import (
     ActionFrame,
     Beacon,
+    BlockAckAction,
     ControlFrame,
     DataFrame,
     ExtensionFrame,
@@ -37,6 +38,7 @@ from meshframes.codec import (
     SelfProtected,
     VendorAction,
 )
+from meshframes.codec.action import CATEGORY_BLOCK_ACK
 from meshframes.codec.elements import BeaconTiming, BeaconTimingLayout
 from meshframes.codec.fastpay import FastPayFragment
 from meshframes.codec.frames import CATEGORY_VENDOR
@@ -133,6 +135,10 @@ class MeshNode:
             return self.hwmp.on_frame(frame, now)
         if isinstance(frame, (VendorAction, DataFrame)):
             return self._on_multihop(frame, now)
+        if isinstance(frame, BlockAckAction):
+            # We never aggregate, so no Block Ack agreement is ours to set up
+            # or tear down: as for any category we do not handle.
+            return [Refused(MeshRefusal.ACTION_CATEGORY_UNSUPPORTED, str(CATEGORY_BLOCK_ACK))]
         if isinstance(frame, ActionFrame):
             if frame.category == CATEGORY_VENDOR | _ECHO_BIT:
                 return [Refused(MeshRefusal.ACTION_RETURNED_BY_PEER, "category 255 echo of our frame")]

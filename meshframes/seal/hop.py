@@ -47,6 +47,7 @@ from meshframes.seal.errors import (
     UnknownKey,
     UnknownKeyId,
 )
+from meshframes.seal.keyfile import CaptureKeys, LinkKey, TransmitterKey
 from meshframes.seal.keys import GroupKey
 from meshframes.seal.replay import ReplayWindow, Verdict
 
@@ -198,6 +199,16 @@ class KeyStore:
         self._tx_pairwise.pop(peer, None)
         self._rx_pairwise.pop(peer, None)
         self._rx_group.pop(peer, None)
+
+    def capture_keys(self, own_mac: bytes) -> CaptureKeys:
+        """Every temporal key held now, as a key file holds them
+        (meshframes.seal.keyfile): each link's pairwise key, our group key
+        and each peer's, so that a capture of this STA's links decrypts."""
+        pairwise = [LinkKey.of(own_mac, peer, key.tk, key.key_id) for peer, key in self._tx_pairwise.items()]
+        group = [TransmitterKey(own_mac, self._tx_group.key_id, self._tx_group.tk)] if self._tx_group else []
+        group += [TransmitterKey(peer, key_id, key.tk)
+                  for peer, keys in self._rx_group.items() for key_id, key in keys.items()]
+        return CaptureKeys(tuple(pairwise), tuple(group))
 
     def tx_key(self, receiver: bytes) -> TxKey:
         """The key that seals a frame whose A1 is `receiver`."""

@@ -27,6 +27,7 @@ from pathlib import Path
 from meshframes.codec import (
     ActionFrame,
     Beacon,
+    BlockAckAction,
     ControlFrame,
     DataFrame,
     DecodeError,
@@ -159,7 +160,8 @@ class HwmpBehaviour:
 # they have no MAC header and no mesh frame is one, so the replay leaves
 # them out (as `Skipped`) where the capture is read.
 ReplayFrame = (
-    Beacon | SelfProtected | MeshAction | VendorAction | ActionFrame | ManagementFrame | DataFrame | ControlFrame
+    Beacon | SelfProtected | MeshAction | VendorAction | BlockAckAction | ActionFrame | ManagementFrame | DataFrame
+    | ControlFrame
 )
 
 

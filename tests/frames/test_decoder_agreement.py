@@ -22,6 +22,7 @@ from meshframes.app.errors import AppRefusal
 from meshframes.app.framing import parse_message
 from meshframes.codec import (
     ActionFrame,
+    BlockAckAction,
     DataFrame,
     DecodeError,
     Frame,
@@ -30,6 +31,7 @@ from meshframes.codec import (
     VendorAction,
     decode,
 )
+from meshframes.codec.blockack import AddbaRequest, AddbaResponse, Delba
 from meshframes.codec.fastpay import FLAG_E2E_SEALED
 from meshframes.codec.pathsel import Perr, Prep, Preq, Rann
 from meshframes.codec.peering import SP_MESH_PEERING_CLOSE, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_OPEN
@@ -70,6 +72,8 @@ def _kind(frame: Frame) -> str:
         return next((names[type(e)] for e in frame.elements if type(e) in names), "other")
     if isinstance(frame, VendorAction):
         return "fastpay-" + MESSAGE_TYPES[frame.payload.msg_type]
+    if isinstance(frame, BlockAckAction):
+        return {AddbaRequest: "addba-request", AddbaResponse: "addba-response", Delba: "delba"}[type(frame.body)]
     if isinstance(frame, ActionFrame) and frame.category & 0x80:
         return "returned-action"
     if isinstance(frame, DataFrame) and frame.mesh_control is not None:
@@ -123,6 +127,15 @@ REFUSED_BY_BOTH = [
      + bytes(10), "AMPE length", "AMPE: Length 10, expected 68..255"),
     ("HWMP Mesh Path Selection without elements", GROUP_ACTION + bytes([13, 1]), "Mesh Action body",
      "ends where the action's elements should follow"),
+    ("refused SAE Confirm (status 1) with a cut element after it",
+     struct.pack("<HH", 0x00B0, 0) + B + A + B + b"\x00\x00" + struct.pack("<HHH", 3, 2, 1) + bytes(9),
+     "SAE Confirm elements", "element 4: header truncated"),
+    ("Block Ack action frame ending at its Category", PEER_ACTION + bytes([3]), "Block Ack Action",
+     "Action frame of category 3 ends after its Category field"),
+    ("ADDBA Request without its fixed fields", PEER_ACTION + bytes([3, 0]), "ADDBA Request fixed fields",
+     "ends where the ADDBA Request fixed fields should follow"),
+    ("ADDBA Response cut inside its fixed fields", PEER_ACTION + bytes([3, 1, 1, 0]), "ADDBA Response fixed fields",
+     "ADDBA Response: truncated at field"),
     ("protocol version 1", bytes([0xD1]) + GROUP_ACTION[1:] + bytes([13, 1, 130, 37]) + PREQ_HEAD + bytes([1])
      + bytes(11), "protocol version", "802.11 protocol version 1, expected 0"),
     ("AE mode 1 (A4) in a management frame", GROUP_ACTION + FASTPAY + bytes([1, 31]) + bytes(4) + A
@@ -232,6 +245,11 @@ def _seeds() -> list[bytes]:
              for kind in BUILDERS for ae in (False, True) for count in (1, 2) for dst in (None, BROADCAST)]
     for path in CAPTURES:
         seeds += [m for i, (_, m, _) in enumerate(mpdus(path)) if i % 7 == 0]
+    # Block Ack frames travel protected in a secure mesh: in the clear, they
+    # are seeded here (Linux's ADDBA Request and Response, a DELBA).
+    seeds += [PEER_ACTION + bytes([3, 0, 1]) + struct.pack("<HHH", 0x1003, 0, 0x10),
+              PEER_ACTION + bytes([3, 1, 1]) + struct.pack("<HHH", 0, 0x1003, 0),
+              PEER_ACTION + bytes([3, 2]) + struct.pack("<HH", 0x0800, 39)]
     return seeds
 
 

@@ -13,7 +13,7 @@ from scapy.layers.dot11 import Dot11Action, Dot11Auth, Dot11Elt, Dot11QoS, _dot1
 from scapy.packet import Packet
 
 import meshframes.layers
-from meshframes.codec import action, elements, fastpay, header, meshctl, pathsel, peering, proxy, reason, sae
+from meshframes.codec import action, blockack, elements, fastpay, header, meshctl, pathsel, peering, proxy, reason, sae
 from meshframes.fastpay.messages import AddressKind, ErrorKind
 from meshframes.fastpay.wire import MessageTag
 from meshframes.layers import _strict
@@ -46,7 +46,8 @@ def _ints(module: object, prefix: str) -> set[int]:
 
 # Every enum table the codec (and FastPay's bincode module) owns.
 OWNED_TABLES = [
-    action.MESH_ACTION_NAMES, action.MULTIHOP_ACTION_NAMES, peering.SELF_PROTECTED_ACTION_NAMES, peering.PROTOCOL_NAMES,
+    action.MESH_ACTION_NAMES, action.MULTIHOP_ACTION_NAMES, blockack.BLOCK_ACK_ACTION_NAMES,
+    peering.SELF_PROTECTED_ACTION_NAMES, peering.PROTOCOL_NAMES,
     elements.PATH_SELECTION_PROTOCOLS, elements.PATH_SELECTION_METRICS, elements.CONGESTION_CONTROL_MODES,
     elements.SYNCHRONIZATION_METHODS, elements.AUTHENTICATION_PROTOCOLS, reason.REASON_NAMES,
     meshctl.AE_MODE_NAMES, sae.GROUP_NAMES,
@@ -118,6 +119,7 @@ def test_registered_element_ids_are_the_codecs() -> None:
 BOUND_FIELDS = {
     "category": _ints(action, "CATEGORY_") - {action.CATEGORY_LEN, action.CATEGORY_ERROR_BIT},
     "mesh_action": set(action.MESH_ACTION_NAMES),
+    "block_ack_action": set(blockack.BLOCK_ACK_ACTION_NAMES),
     "self_protected_action": set(peering.SELF_PROTECTED_ACTION_NAMES),
     "oui": {int.from_bytes(elements.MESHFRAMES_OUI, "big")},
     "variant": _ints(MessageTag, ""),

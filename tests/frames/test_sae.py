@@ -39,9 +39,9 @@ def test_linux_secure_mesh_capture_decodes_completely() -> None:
 def test_sae_fields_equal_tshark_s() -> None:
     names = ["wlan.fixed.auth.alg", "wlan.fixed.auth_seq", "wlan.fixed.finite_cyclic_group",
              "wlan.fixed.scalar", "wlan.fixed.finite_field_element", "wlan.fixed.send_confirm",
-             "wlan.fixed.confirm"]
+             "wlan.fixed.confirm", "wlan.fixed.status_code"]
     theirs = tshark.fields(CAPTURE, names)
-    commits = confirms = 0
+    commits = confirms = refusals = 0
     for index, (_, mpdu, _) in enumerate(mpdus(CAPTURE)):
         frame = theirs[index]
         if frame["wlan.fixed.auth.alg"] != ["3"]:
@@ -53,12 +53,19 @@ def test_sae_fields_equal_tshark_s() -> None:
             assert [commit.scalar.hex()] == [v.replace(":", "") for v in frame["wlan.fixed.scalar"]]
             assert [commit.element.hex()] == [v.replace(":", "") for v in frame["wlan.fixed.finite_field_element"]]
             commits += 1
+        elif frame["wlan.fixed.status_code"] != ["0x0000"]:
+            # A refusal (wpa_supplicant's "Unspecified failure" to a
+            # Confirm it no longer expects) carries no SAE fields (9.3.3.12);
+            # tshark 4.0 calls the empty body malformed, we read none.
+            assert not packet.haslayer(SAEConfirm) and not packet.haslayer(SAECommit)
+            refusals += 1
         else:
             confirm = packet[SAEConfirm]
             assert [str(confirm.send_confirm)] == frame["wlan.fixed.send_confirm"]
             assert [confirm.confirm.hex()] == [v.replace(":", "") for v in frame["wlan.fixed.confirm"]]
             confirms += 1
     assert commits >= 4 and confirms >= 4  # each way on both links
+    assert refusals == sum(1 for f in theirs if f["wlan.fixed.auth.alg"] == ["3"]) - commits - confirms
 
 
 def test_commit_layout_follows_the_group() -> None:

@@ -3,7 +3,7 @@ wpa_supplicant (SAE, AMPE, protected management frames) in a chain, a
 fourth radio recording. The kernel must reach ESTAB over SAE and carry
 traffic two hops; our decoder must read every frame of it (SAE Commit and
 Confirm, AMPE peering behind a MIC, protected action and data frames) and
-count kinds as tshark does."""
+count kinds as tshark does, and the keys wpa_supplicant logs must decrypt it."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ from meshframes.hosts.pcap import mpdus
 from meshframes.hwsim.scenarios import Recording, kernel_sae
 from meshframes.layers import MIC, AMPEEncrypted, SAECommit, SAEConfirm
 from meshframes.layers.dissect import analyze
+from meshframes.seal.capture import CaptureOpener
+from meshframes.seal.keyfile import CaptureKeys
+from meshframes.seal.wpalog import import_wpa_log
 
 from . import recorded
 
@@ -54,3 +57,17 @@ def test_sae_then_ampe_then_protected_frames(sae: tuple[Recording, Path]) -> Non
     assert peering and all(p.haslayer(MIC) and p.haslayer(AMPEEncrypted) for p in peering)
     data = [p for p in packets if p.type == 2 and p.subtype == 8]
     assert data and all(p.FCfield.protected for p in data)
+
+
+def test_wpa_supplicant_keys_decrypt_every_protected_frame(sae: tuple[Recording, Path]) -> None:
+    """The keys the three wpa_supplicants logged (-d -K) open every
+    protected frame of the recording, and the plaintext decodes whole."""
+    recording, pcap = sae
+    keys = CaptureKeys()
+    for text in recording.wpa_logs.values():
+        keys = keys.merged(import_wpa_log(text))
+    assert len(recording.wpa_logs) == 3 and len(keys.pairwise) >= 2 and len(keys.group) == 3
+    opener = CaptureOpener(keys)
+    result, _ = analyze(pcap, unseal=opener)
+    assert opener.decrypted > 0 and dict(opener.undecryptable) == {}
+    assert (result.encrypted, result.undecoded, result.malformed) == (0, [], [])

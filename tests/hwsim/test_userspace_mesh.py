@@ -14,11 +14,17 @@ from pathlib import Path
 
 import pytest
 
+from meshframes.codec.mpdu import is_protected
 from meshframes.fastpay.checks import check_order
 from meshframes.fastpay.messages import TransferOrder
 from meshframes.fastpay.wire import decode_message
+from meshframes.hosts import tshark as hosts_tshark
+from meshframes.hosts.pcap import mpdus
 from meshframes.hwsim import Guest, tshark
 from meshframes.hwsim.scenarios import Recording, kept, transfer_order, userspace_chain
+from meshframes.layers.dissect import analyze
+from meshframes.seal import ccmp
+from meshframes.seal.capture import CaptureOpener
 
 pytestmark = pytest.mark.hwsim
 BROADCAST = "ff:ff:ff:ff:ff:ff"
@@ -165,3 +171,26 @@ def test_tshark_decrypts_the_secure_chain_with_the_agreed_keys(
     assert tshark.count(link, "prep", ta=u1, ra=u0) == 0
     assert tshark.count(link, "other", ta=u1, ra=u2,
                         **{"fixed.category_code": str(CATEGORY_VENDOR_PROTECTED)}) == 1
+
+
+def test_our_nodes_exported_keys_decrypt_the_secure_chain(secure_chain: tuple[Recording, Path]) -> None:
+    """What each node's seal holds (the key file `meshframes keys export`
+    asks a running node for) opens every protected frame of the recording;
+    the plaintext equals tshark's given the same keys, and decodes whole,
+    the FastPay orders among it."""
+    recording, pcap = secure_chain
+    keys = recording.capture_keys
+    assert keys is not None and len(keys.pairwise) == 2 and len(keys.group) == 3
+    opener = CaptureOpener(keys)
+    result, _ = analyze(pcap, unseal=opener)
+    protected = [frame for _, frame, _ in mpdus(pcap) if is_protected(frame)]
+    assert len(protected) >= 8 and (opener.decrypted, dict(opener.undecryptable)) == (len(protected), {})
+    assert (result.encrypted, result.undecoded, result.malformed) == (0, [], [])
+    assert result.by_kind["fastpay-order"] == 4  # two orders, each over two hops, as in the open chain
+    theirs = [body for body in hosts_tshark.decrypted_bodies(pcap, hosts_tshark.key_options(keys.wireshark_entries()))
+              if body is not None]
+    ours = []
+    for frame in protected:
+        plain = CaptureOpener(keys).open(frame)
+        ours.append(plain[ccmp.frame_layout(plain)[0]:])
+    assert ours == theirs
