@@ -39,6 +39,7 @@ from meshframes.codec.action import (
 )
 from meshframes.codec.elements import ELEMENT_HEADER_LEN, tiling_problem
 from meshframes.codec.errors import DecodeError
+from meshframes.codec.ethernet import decode_ethernet
 from meshframes.codec.fastpay import ETHERTYPE_FASTPAY, decode_fragment
 from meshframes.codec.frames import read_authentication_fields
 from meshframes.codec.header import (
@@ -103,6 +104,9 @@ KINDS = (
     "fastpay-error",
     # An action frame sent back with the Category's bit 7 set (9.4.1.11).
     "returned-action",
+    # An Ethernet frame a Linux mesh point delivered (`sniff` on a mesh
+    # interface): the MSDU of a mesh data frame, 802.11 framing removed.
+    "msdu",
     "other",
 )
 _PEERING_KINDS = {SP_MESH_PEERING_OPEN: "peering-open", SP_MESH_PEERING_CONFIRM: "peering-confirm",
@@ -470,6 +474,22 @@ def _msdu_fastpay(pkt: Packet) -> str | None:
     except DecodeError:
         return None
     return "fastpay-" + MESSAGE_TYPES[fragment.msg_type]
+
+
+def decode_msdu(data: bytes, index: int = 0) -> FrameDecode:
+    """Decode one Ethernet frame a mesh point delivered: an MSDU, and in
+    ethertype 0x88B5 the FastPay message its clear header names."""
+    try:
+        frame = decode_ethernet(data)
+    except DecodeError as exc:
+        return FrameDecode(index, "msdu", malformed=str(exc))
+    if frame.ethertype != ETHERTYPE_FASTPAY:
+        return FrameDecode(index, "msdu")
+    try:
+        fragment = decode_fragment(frame.payload, 0)
+    except DecodeError as exc:
+        return FrameDecode(index, "msdu", undecoded=f"ethertype 0x{ETHERTYPE_FASTPAY:04x} without a FastPay header: {exc}")
+    return FrameDecode(index, "msdu", msdu_fastpay="fastpay-" + MESSAGE_TYPES[fragment.msg_type])
 
 
 def _inspect(pkt: Packet, data: bytes, result: FrameDecode) -> None:
