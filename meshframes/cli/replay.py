@@ -60,6 +60,9 @@ def replay(pcap: str, node_mac: str | None, mesh_id: str | None, as_json: bool) 
     except (CaptureError, NothingToReplay) as exc:
         console.error(f"{pcap}: {exc}")
         raise SystemExit(1) from exc
+    if not result.linked:
+        console.warning(f"{node_mac} completes no peering in this capture (a Confirm each way), so our engine "
+                        "has no link to forward on: a capture must start before the node's links form")
     rows = {
         "PREQs forwarded (originator, target)": (
             {f"{o.hex(':')}->{t.hex(':')}" for o, t in result.captured.forwarded_preqs},
@@ -80,7 +83,7 @@ def replay(pcap: str, node_mac: str | None, mesh_id: str | None, as_json: bool) 
     if as_json:
         sys.stdout.write(json.dumps({
             "node": node_mac, "data_frames_checked": result.data_checked,
-            "acks_captured": result.acks_captured, "perr_broadcast": result.node.config.perr_broadcast,
+            "links": _macs(result.linked), "acks_captured": result.acks_captured, "perr_broadcast": result.node.config.perr_broadcast,
             "skipped": len(result.skipped),
             "skipped_frames": [{"frame": s.frame, "reason": s.reason} for s in result.skipped],
             "clock_jumps": [{"frame": j.frame, "kind": j.kind.value, "before": j.before, "after": j.after,
@@ -94,6 +97,7 @@ def replay(pcap: str, node_mac: str | None, mesh_id: str | None, as_json: bool) 
     out.print(f"{pcap} at {node_mac}: {result.data_checked} data frames checked, "
               f"{len(result.next_hop_mismatches)} next-hop mismatches, "
               f"{len(result.skipped)} frames skipped", soft_wrap=True)
+    out.print("  links (from its peering): " + (", ".join(_macs(result.linked)) or "none"), soft_wrap=True)
     out.print("  transmit failures: " + ("from the capture's ACKs" if result.acks_captured
                                          else "none taken (the capture holds no ACKs)")
               + "; PERRs: " + ("broadcast, as the captured node sent them" if result.node.config.perr_broadcast

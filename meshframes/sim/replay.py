@@ -204,6 +204,8 @@ class Replay:
     # Whether the capture holds ACKs: only then are the node's unanswered
     # frames transmit failures.
     acks_captured: bool = False
+    # Every neighbour the captured node's peering made a link with.
+    linked: set[bytes] = field(default_factory=set)
 
 
 def decoded_frames(path: str | Path) -> tuple[list[tuple[float, ReplayFrame]], list[Skipped]]:
@@ -333,6 +335,7 @@ def replay(path: str | Path, me: bytes, mesh_id: bytes | None = None) -> Replay:
             confirms.setdefault(other, set()).add(mine)
             if len(confirms[other]) == 2:
                 host.follow_link(other, True)
+                result.linked.add(other)
 
     def advance(t: float) -> None:
         while (deadline := host.next_deadline()) is not None and deadline <= t:

@@ -215,3 +215,24 @@ def test_perr_style_follows_the_captured_node() -> None:
     assert {f.header.addr2 for f in perrs} == {N0, N1} and all(is_group(f.header.addr1) for f in perrs)
     assert replay(CHAIN, N1).node.config.perr_broadcast
     assert not replay(CHAIN, N2).node.config.perr_broadcast
+
+
+def test_a_capture_that_misses_the_peering_warns_that_the_node_has_no_links(tmp_path: Path) -> None:
+    """The chain recording without its peering frames (as if the capture
+    had started after the links formed): n1 has no link, which the
+    command says on stderr, and ours forwards nothing, where it used to
+    take every beacon sender as a peer."""
+    from meshframes.codec import SelfProtected
+
+    records = [(t, radiotap_header() + mpdu) for t, mpdu, _ in mpdus(CHAIN)
+               if not isinstance(decode(mpdu), SelfProtected)]
+    late = tmp_path / "chain-without-peering.pcap"
+    write_pcap(late, records, LINKTYPE_IEEE802_11_RADIOTAP)
+    result = replay(late, N1)
+    assert result.linked == set() and result.node.peers.established() == []
+    assert result.ours.forwarded_preqs == set() and result.captured.forwarded_preqs
+    out = CliRunner().invoke(cli, ["replay", str(late), "--node", "02:00:00:00:01:00", "--json"])
+    assert out.exit_code == 0, out.output
+    assert "02:00:00:00:01:00 completes no peering in this capture" in out.stderr
+    assert json.loads(out.stdout)["links"] == []
+    assert replay(CHAIN, N1).linked == {N0, N2}
