@@ -86,7 +86,7 @@ def _assignments(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE",
               help="Set any layer field (ints, or hex:.. for bytes); repeatable.")
 @click.option("--iface", default=None, callback=radio_interface,
-              help="Monitor or Linux mesh point interface to send on (see below).")
+              help="Monitor or Linux mesh point interface to send on (what each takes: above).")
 @click.option("--pcap", "pcap_out", default=None, type=click.Path(dir_okay=False), callback=output_file(),
               help="Write radiotap frames to this file instead of sending.")
 @click.option("--repeat", default=1, show_default=True, help="Frames to send (sequence numbers advance).")
