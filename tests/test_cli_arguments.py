@@ -70,15 +70,40 @@ def test_inject_on_no_interface():
     assert lines[0].startswith("error: --iface nosuchmon0: no network interface named nosuchmon0")
 
 
+def _ethernet_interfaces() -> list[str]:
+    """Interfaces of hardware type 1 that are not wireless (no phy behind
+    them): eth0, a bridge, a veth."""
+    from pathlib import Path
+
+    net = Path("/sys/class/net")
+    return sorted(p.name for p in net.iterdir()
+                  if (p / "type").read_text().strip() == "1" and not (p / "phy80211").exists())
+
+
 @pytest.mark.parametrize("verb", [["inject", "beacon"], ["sniff", "--count", "1"]])
-def test_a_non_monitor_interface_is_refused(verb):
+def test_an_interface_neither_monitor_nor_mesh_point_is_refused(verb):
     """`inject --iface lo` used to say it had sent a frame: on loopback the
-    radiotap frame goes out as an Ethernet frame to no radio. (`sniff`
-    checks its interface as it opens it, after click's usage checks and
-    with the need for root said first, as tests/hwsim/test_sniff.py holds.)"""
+    radiotap frame goes out as an Ethernet frame to no radio. Both verbs
+    take a monitor or a mesh point and refuse anything else in one line
+    that says how to make either. (`sniff` checks its interface as it
+    opens it, after click's usage checks and with the need for root said
+    first, as tests/hwsim/test_sniff.py holds.)"""
     code, lines = _run(*verb, "--iface", "lo")
     assert code == 1 and len(lines) == 1
-    assert "lo has hardware type 772, expected 803" in lines[0] and "type monitor" in lines[0]
+    assert "lo: hardware type 772, not a wireless interface" in lines[0]
+    assert "type monitor" in lines[0] and "set type mp" in lines[0]
+
+
+@pytest.mark.parametrize("verb", [["inject", "fastpay-order"], ["sniff", "--count", "1"]])
+def test_a_wired_ethernet_interface_is_refused(verb):
+    """An Ethernet interface has a mesh point's hardware type (1) but no
+    radio: refused, not taken for a mesh point."""
+    wired = _ethernet_interfaces()
+    if not wired:
+        pytest.skip("no wired Ethernet interface on this machine")
+    code, lines = _run(*verb, "--iface", wired[0])
+    assert code == 1 and len(lines) == 1
+    assert f"{wired[0]}: hardware type 1, not a wireless interface" in lines[0]
 
 
 def test_sniff_pcap_into_an_unwritable_directory():

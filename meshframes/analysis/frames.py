@@ -41,6 +41,9 @@ KINDS = (
     "fastpay-error",
     # An action frame sent back with the Category's bit 7 set (9.4.1.11).
     "returned-action",
+    # An Ethernet frame a Linux mesh point delivered (`sniff` on a mesh
+    # interface): the MSDU of a mesh data frame, 802.11 framing removed.
+    "msdu",
     "other",
 )
 

@@ -19,9 +19,6 @@ from typing import IO, Any
 import click
 
 from meshframes.cli import console
-from meshframes.hosts.monitor import ARPHRD_IEEE80211_RADIOTAP
-
-_SYS_NET = Path("/sys/class/net")
 
 
 class ArgumentRefusal(enum.Enum):
@@ -32,7 +29,7 @@ class ArgumentRefusal(enum.Enum):
     IS_A_DIRECTORY = "is-a-directory"
     NOT_WRITABLE = "not-writable"
     NO_INTERFACE = "no-interface"
-    NOT_MONITOR = "not-monitor"
+    NOT_MONITOR_OR_MESH_POINT = "not-monitor-or-mesh-point"
 
 
 class BadArgument(click.ClickException):
@@ -105,24 +102,21 @@ def output_directory(ctx: click.Context, param: click.Parameter, value: Path | N
     return value
 
 
-def monitor_interface(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+def radio_interface(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """A network interface that exists and is a radiotap monitor (hardware
-    type 803): a frame written to any other goes out as something else, or
-    not at all."""
+    type 803) or a Linux mesh point: a frame written to any other goes out
+    as something else, or not at all."""
     if value is None:
         return None
-    make = f"make a monitor with `iw phy PHY interface add {value} type monitor`"
-    kind = _SYS_NET / value / "type"
-    if not value or "/" in value or value in (".", "..") or not kind.exists():
-        raise BadArgument(param, value, ArgumentRefusal.NO_INTERFACE,
-                          f"no network interface named {value} (see `ip link`); {make}")
-    try:
-        hardware_type = int(kind.read_text())
-    except (OSError, ValueError):
-        hardware_type = -1
-    if hardware_type != ARPHRD_IEEE80211_RADIOTAP:
-        raise BadArgument(param, value, ArgumentRefusal.NOT_MONITOR,
-                          f"{value} has hardware type {hardware_type}, expected {ARPHRD_IEEE80211_RADIOTAP} "
-                          f"(a radiotap monitor); {make}")
-    return value
+    from meshframes.hosts.meshif import NotARadioInterface, interface_kind
 
+    try:
+        interface_kind(value)
+    except NotARadioInterface as error:
+        raise BadArgument(param, value, ArgumentRefusal.NOT_MONITOR_OR_MESH_POINT, str(error)) from None
+    except OSError:
+        raise BadArgument(param, value, ArgumentRefusal.NO_INTERFACE,
+                          f"no network interface named {value} (see `ip link`); make a monitor with "
+                          f"`iw phy PHY interface add {value} type monitor` or a mesh point with "
+                          f"`iw dev {value} set type mp`") from None
+    return value

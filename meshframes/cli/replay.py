@@ -33,12 +33,18 @@ def _macs(items: Iterable[bytes]) -> list[str]:
 @click.option("--mesh-id", default=None, help="Mesh ID (default: from the capture's beacons).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def replay(pcap: str, node_mac: str | None, mesh_id: str | None, as_json: bool) -> None:
-    """Feed what the node at --node heard into our engine (neighbours taken
-    as established peers, its ACKs as transmit reports) and compare: the
+    """Feed what the node at --node heard into our engine and compare: the
     next hop of every data frame it sent, the PREQs it forwarded, the PREPs
-    it answered, the PERR destinations and the discoveries it started."""
+    it answered, the PERR destinations and the discoveries it started.
+
+    Its links are its own peering frames (a Confirm each way: established;
+    a Close: ended), not the beacons it heard. Its ACKs become transmit
+    reports only in a capture that holds ACKs: hwsim's monitors record
+    none, and a frame without one is then no loss. A node whose PERRs were
+    all broadcast is run as Linux runs, PERRs broadcast without
+    precursors. A MAC that sends nothing in the capture is refused."""
     from meshframes.hosts.pcap import CaptureError
-    from meshframes.sim.replay import NothingToReplay, transmitters
+    from meshframes.sim.replay import NodeNotInCapture, NothingToReplay, transmitters
     from meshframes.sim.replay import replay as run
 
     try:
@@ -49,9 +55,14 @@ def replay(pcap: str, node_mac: str | None, mesh_id: str | None, as_json: bool) 
                 raise click.UsageError("give --node MAC; no frame in the capture names its transmitter")
             raise click.UsageError(f"give --node MAC; transmitters in the capture: {candidates}")
         result = run(pcap, _mac(node_mac), mesh_id.encode() if mesh_id else None)
+    except NodeNotInCapture as exc:
+        raise click.UsageError(f"{pcap}: {exc}") from exc
     except (CaptureError, NothingToReplay) as exc:
         console.error(f"{pcap}: {exc}")
         raise SystemExit(1) from exc
+    if not result.linked:
+        console.warning(f"{node_mac} completes no peering in this capture (a Confirm each way), so our engine "
+                        "has no link to forward on: a capture must start before the node's links form")
     rows = {
         "PREQs forwarded (originator, target)": (
             {f"{o.hex(':')}->{t.hex(':')}" for o, t in result.captured.forwarded_preqs},
@@ -72,6 +83,7 @@ def replay(pcap: str, node_mac: str | None, mesh_id: str | None, as_json: bool) 
     if as_json:
         sys.stdout.write(json.dumps({
             "node": node_mac, "data_frames_checked": result.data_checked,
+            "links": _macs(result.linked), "acks_captured": result.acks_captured, "perr_broadcast": result.node.config.perr_broadcast,
             "skipped": len(result.skipped),
             "skipped_frames": [{"frame": s.frame, "reason": s.reason} for s in result.skipped],
             "clock_jumps": [{"frame": j.frame, "kind": j.kind.value, "before": j.before, "after": j.after,
@@ -85,6 +97,11 @@ def replay(pcap: str, node_mac: str | None, mesh_id: str | None, as_json: bool) 
     out.print(f"{pcap} at {node_mac}: {result.data_checked} data frames checked, "
               f"{len(result.next_hop_mismatches)} next-hop mismatches, "
               f"{len(result.skipped)} frames skipped", soft_wrap=True)
+    out.print("  links (from its peering): " + (", ".join(_macs(result.linked)) or "none"), soft_wrap=True)
+    out.print("  transmit failures: " + ("from the capture's ACKs" if result.acks_captured
+                                         else "none taken (the capture holds no ACKs)")
+              + "; PERRs: " + ("broadcast, as the captured node sent them" if result.node.config.perr_broadcast
+                               else "to precursors"), soft_wrap=True)
     for line in result.next_hop_mismatches:
         out.print(f"  {line}", soft_wrap=True)
     for jump in result.clock_jumps:

@@ -110,6 +110,16 @@ def iw(*args: str) -> str:
     return done.stdout
 
 
+_TYPE_LINE = re.compile(r"^\s*type (.+)$", re.MULTILINE)
+
+
+def interface_type(ifname: str) -> str | None:
+    """The interface type `iw dev X info` names ("mesh point", "managed",
+    "monitor", ...), None when it names none."""
+    match = _TYPE_LINE.search(iw("dev", ifname, "info"))
+    return match.group(1).strip() if match else None
+
+
 def dump_stations(ifname: str) -> dict[str, Station]:
     return parse_station_dump(iw("dev", ifname, "station", "dump"))
 

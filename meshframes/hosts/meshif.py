@@ -17,9 +17,12 @@ source, the kernel's hops being invisible from above.
 
 from __future__ import annotations
 
+import enum
+import errno
 import socket
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from meshframes.codec import mpdu
 from meshframes.codec.action import CATEGORY_LEN, CATEGORY_VENDOR
@@ -37,9 +40,12 @@ from meshframes.codec.meshctl import (
 )
 from meshframes.codec.mpdu import THREE_ADDRESS_HEADER_LEN
 from meshframes.hosts.base import RxFrame
+from meshframes.hosts.iw import IwError, interface_type
+from meshframes.hosts.monitor import ARPHRD_IEEE80211_RADIOTAP, ETH_P_ALL
 from meshframes.hosts.packet import PACKET_HOST, PACKET_OUTGOING, PacketEndpoint, drain
 
 ARPHRD_ETHER = 1
+_SYS_NET = Path("/sys/class/net")
 BROADCAST = b"\xff" * 6
 # The mesh interface's MTU is 1500 (Ethernet); a longer message must be
 # fragmented by the sender as docs/wire-format.md describes.
@@ -174,3 +180,102 @@ def fastpay_destination(frame: bytes) -> tuple[bytes, bytes] | str:
     # Mode 2 names the end-to-end destination in A5; otherwise it is A1.
     dst = mesh_control.addr5 if mesh_control.ae_mode == AE_A5_A6 else None
     return dst or mpdu.addr1(frame), body[OUI_LEN + length:]
+
+
+class InterfaceKind(enum.Enum):
+    """The two kinds of interface `sniff` and `inject` work on."""
+
+    MONITOR = "monitor"
+    MESH_POINT = "mesh point"
+
+
+class NotARadioInterface(ValueError):
+    """Neither a radiotap monitor nor a Linux mesh point; the message is
+    one line saying what the interface is instead and how to make either."""
+
+
+def interface_kind(ifname: str) -> InterfaceKind:
+    """What `ifname` is, from sysfs (hardware type, a phy behind it) and,
+    for a wireless Ethernet-type interface, `iw dev X info`. Raises
+    NotARadioInterface, or OSError (ENODEV) when there is no such interface."""
+    make = (f"make a monitor (`iw phy PHY interface add {ifname} type monitor`) or a mesh point "
+            f"(`iw dev {ifname} set type mp`, `iw dev {ifname} mesh join ID`)")
+    if not ifname or "/" in ifname or ifname in (".", ".."):
+        raise OSError(errno.ENODEV, f"no network interface named {ifname!r}")
+    sysfs = _SYS_NET / ifname
+    try:
+        hardware_type = int((sysfs / "type").read_text())
+    except FileNotFoundError:
+        raise OSError(errno.ENODEV, f"no network interface named {ifname}") from None
+    if hardware_type == ARPHRD_IEEE80211_RADIOTAP:
+        return InterfaceKind.MONITOR
+    if hardware_type != ARPHRD_ETHER or not (sysfs / "phy80211").exists():
+        raise NotARadioInterface(f"hardware type {hardware_type}, not a wireless interface; {make}")
+    try:
+        kind = interface_type(ifname)
+    except IwError as error:
+        raise NotARadioInterface(f"a wireless interface whose type iw cannot tell: {error}") from None
+    if kind != InterfaceKind.MESH_POINT.value:
+        raise NotARadioInterface(f"a wireless interface of type {kind}, neither a monitor nor a mesh point; "
+                                 f"{make}")
+    return InterfaceKind.MESH_POINT
+
+
+@dataclass(frozen=True, slots=True)
+class TappedMsdu:
+    """An Ethernet frame a mesh point delivered."""
+
+    data: bytes
+    timestamp: float  # CLOCK_MONOTONIC
+    group: bool  # group addressed (broadcast or multicast)
+
+
+@dataclass(slots=True)
+class MeshTapStats:
+    """Counters of MeshPointTap: frames delivered (to us or to a group),
+    copies of our own sends, and frames handed to the kernel."""
+
+    delivered: int = 0
+    unicast: int = 0
+    group: int = 0
+    own_echo: int = 0
+    sent: int = 0
+    send_dropped: int = 0
+
+
+class MeshPointTap(PacketEndpoint):
+    """Every MSDU a kernel mesh point hands up, of any ethertype, as an
+    Ethernet frame; and any Ethernet frame given to the kernel to send over
+    its mesh. What the kernel lets through: MSDUs for this station and
+    group-addressed ones, with the 802.11 header, Mesh Control and LLC/SNAP
+    removed. Beacons, peering, HWMP and frames it only forwards stay in the
+    kernel, and on transmit it chooses the path, the addressing, the Mesh
+    Control and the sequence numbers itself."""
+
+    def __init__(self, ifname: str, *, rcvbuf: int = 4 << 20) -> None:
+        super().__init__(
+            ifname, socket.SOCK_RAW, ETH_P_ALL, hardware_type=ARPHRD_ETHER,
+            wrong_type_hint=f"not a mesh point interface; make one with `iw dev {ifname} "
+            f"set type mp` and `iw dev {ifname} mesh join ID`", rcvbuf=rcvbuf)
+        self.stats = MeshTapStats()
+
+    def receive(self) -> list[TappedMsdu]:
+        frames = []
+        for packet, packet_type, _, stamp in drain(self._sock, MAX_PAYLOAD + 64):
+            if packet_type == PACKET_OUTGOING:
+                self.stats.own_echo += 1
+                continue
+            group = packet_type != PACKET_HOST
+            frames.append(TappedMsdu(packet, stamp, group))
+            self.stats.group += group
+            self.stats.unicast += not group
+        self.stats.delivered += len(frames)
+        return frames
+
+    def send(self, frame: bytes) -> None:
+        """Hand one Ethernet frame (destination, source, type, payload) to
+        the kernel's mesh."""
+        if self._send(frame):
+            self.stats.sent += 1
+        else:
+            self.stats.send_dropped += 1

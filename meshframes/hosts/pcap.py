@@ -23,6 +23,9 @@ from meshframes.codec.header import decode_header
 # module has always exported.
 from meshframes.codec.radiotap import Radiotap
 
+# What `sniff` records on a mesh point interface: the MSDUs the kernel
+# delivers, as Ethernet frames. Written only; replay and analyze read 802.11.
+LINKTYPE_ETHERNET = 1
 LINKTYPE_IEEE802_11 = 105
 LINKTYPE_IEEE802_11_RADIOTAP = 127
 SUPPORTED_LINKTYPES = {
@@ -395,10 +398,12 @@ def _remove_data_pad(data: bytes) -> bytes:
 
 class PcapWriter:
     """Writes a classic pcap as frames come (microsecond timestamps); with
-    link type 127 each MPDU gets a radiotap header."""
+    link type 127 each MPDU gets a radiotap header. Link types 105, 127 and
+    1 (Ethernet)."""
 
     def __init__(self, path: str | Path, linktype: int = LINKTYPE_IEEE802_11_RADIOTAP) -> None:
-        _check_linktype(0, linktype)
+        if linktype != LINKTYPE_ETHERNET:
+            _check_linktype(0, linktype)
         self.linktype = linktype
         self._fh = open(path, "wb")  # noqa: SIM115 - closed by close() or the context
         self._fh.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, MAX_RECORD, linktype))

@@ -35,6 +35,7 @@ from meshframes.codec.action import (
 from meshframes.codec.blockack import BA_ACTION_ADDBA_REQUEST, BA_ACTION_ADDBA_RESPONSE, BA_ACTION_DELBA
 from meshframes.codec.elements import ELEMENT_HEADER_LEN, tiling_problem
 from meshframes.codec.errors import DecodeError
+from meshframes.codec.ethernet import decode_ethernet
 from meshframes.codec.fastpay import ETHERTYPE_FASTPAY, decode_fragment
 from meshframes.codec.frames import read_authentication_fields
 from meshframes.codec.header import (
@@ -379,6 +380,22 @@ def _msdu_fastpay(pkt: Packet) -> str | None:
     except DecodeError:
         return None
     return "fastpay-" + MESSAGE_TYPES[fragment.msg_type]
+
+
+def decode_msdu(data: bytes, index: int = 0) -> FrameDecode:
+    """Decode one Ethernet frame a mesh point delivered: an MSDU, and in
+    ethertype 0x88B5 the FastPay message its clear header names."""
+    try:
+        frame = decode_ethernet(data)
+    except DecodeError as exc:
+        return FrameDecode(index, "msdu", malformed=str(exc))
+    if frame.ethertype != ETHERTYPE_FASTPAY:
+        return FrameDecode(index, "msdu")
+    try:
+        fragment = decode_fragment(frame.payload, 0)
+    except DecodeError as exc:
+        return FrameDecode(index, "msdu", undecoded=f"ethertype 0x{ETHERTYPE_FASTPAY:04x} without a FastPay header: {exc}")
+    return FrameDecode(index, "msdu", msdu_fastpay="fastpay-" + MESSAGE_TYPES[fragment.msg_type])
 
 
 def _inspect(pkt: Packet, data: bytes, result: FrameDecode) -> None:

@@ -70,6 +70,12 @@ class MeshConfig:
     path_refresh_time: float = 1.000
     # Linux accepts only one destination per PERR (15-byte element).
     perr_max_destinations: int = 1
+    # The standard (14.10.11.4.2) sends a PERR to the precursors of the
+    # broken paths and none when no precursor is left. Linux broadcasts
+    # every PERR it originates for a broken link (mesh_plink_broken) or
+    # propagates (hwmp_perr_frame_process), precursors or not; a replay of
+    # a Linux node's capture runs ours that way.
+    perr_broadcast: bool = False
     # Linux MESH_FRAME_QUEUE_LEN: frames held per destination during discovery.
     frame_queue_len: int = 10
     # Linux's multicast cache keeps (SA, seq) for 3 s (RMC_TIMEOUT).

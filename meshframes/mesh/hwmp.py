@@ -12,8 +12,9 @@ Departures from Linux, each on purpose:
   target; Linux drops any PREQ that is not exactly 37 bytes.
 - PERRs go to the precursors of the broken paths (14.10.11.4.2; ns-3 does
   the same), individually addressed to one or group addressed to several,
-  and not at all when no precursor is left; Linux always broadcasts. Both
-  are accepted by every implementation.
+  and not at all when no precursor is left; Linux always broadcasts
+  (`MeshConfig.perr_broadcast` does as Linux). Both are accepted by every
+  implementation.
 - PERRs are processed even with TTL 0 or 1 (only not propagated), as the
   standard says; ns-3 sends them with TTL 0.
 - A PERR that the rate limit holds back is queued, not dropped (Linux
@@ -193,6 +194,8 @@ class Hwmp:
                             exclude: bytes, now: float) -> list[Action]:
         if not dests:
             return []
+        if self.config.perr_broadcast:
+            return self._queue_perr(BROADCAST, ttl, dests, now)
         receivers = list(dict.fromkeys(
             p for path in paths for p in path.precursors if p != exclude and self.peers.is_established(p)))
         if not receivers:

@@ -3,15 +3,23 @@
 A capture taken at a mesh node (ns-3 writes one per node; a monitor next to
 a radio gives the same) shows what the node heard and what it sent. We give
 our MeshNode what it heard, at the capture's times, over the real
-NodeHost, with the neighbours it heard beacons from taken as established
-peers (from then on links follow the captured node's own peering frames,
-and a node that sent proactive PREQs is a root), and compare what our
-engine does with what the captured node did:
-the next hop of every data frame it sent, the PREQs and RANNs it forwarded,
-the PREPs it answered, the destinations its PERRs reported, and the
-discoveries it started. The node's own ACKed transmissions become transmit
-reports, so link failures look to our engine as they looked to the captured
-node.
+NodeHost, and compare what our engine does with what the captured node
+did: the next hop of every data frame it sent, the PREQs and RANNs it
+forwarded, the PREPs it answered, the destinations its PERRs reported, and
+the discoveries it started.
+
+The model takes from the capture only what the captured node showed:
+- its links are its own peering frames (a Confirm each way: ESTAB; a
+  Close either way: ended), never the beacons it heard, and our FSM opens
+  none of its own;
+- its ACKed and unACKed transmissions become transmit reports only when
+  the capture holds ACKs (ns-3's do; a Linux monitor on hwsim records
+  none, and there a missing ACK is no loss);
+- a node that sent PERRs group addressed, every one, is run as Linux
+  runs: PERRs broadcast, precursors or not;
+- a node that sent proactive PREQs is a root in the mode and at the
+  interval the capture shows.
+A node that sends nothing in the capture is refused (NodeNotInCapture).
 
 The same engine code runs here as on simulated air and on radios; only the
 Radio and the Clock differ.
@@ -50,7 +58,6 @@ from meshframes.hosts.pcap import read_capture, strip_link
 from meshframes.mesh.constants import MeshConfig, RootMode
 from meshframes.mesh.node import MeshNode
 from meshframes.mesh.pathtable import PATH_FORGET_AFTER
-from meshframes.mesh.peers import Peer, PeerTable, PlinkState
 
 _PEERING_ACTIONS = (SP_MESH_PEERING_OPEN, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_CLOSE)
 _EXTENSION_LEFT_OUT = "extension frame (type 3): no MAC header, not a mesh frame"
@@ -70,33 +77,7 @@ class ManualClock:
 
 
 @dataclass
-class ListRadio:
-    """A Radio whose air is two lists: frames put in `inbox` are received,
-    frames the node sends are kept in `sent` with their time."""
-
-    mac: bytes
-    clock: ManualClock
-    inbox: list[RxFrame] = field(default_factory=list)
-    reports: list[TxReport] = field(default_factory=list)
-    sent: list[tuple[float, bytes]] = field(default_factory=list)
-
-    def transmit(self, frame: bytes) -> None:
-        self.sent.append((self.clock.now(), frame))
-
-    def frames(self) -> list[tuple[float, Frame]]:
-        return [(t, decode(data)) for t, data in self.sent]
-
-    def receive(self) -> list[RxFrame]:
-        out, self.inbox = self.inbox, []
-        return out
-
-    def tx_reports(self) -> list[TxReport]:
-        out, self.reports = self.reports, []
-        return out
-
-
-@dataclass
-class _ObservedRadio:
+class ObservedRadio:
     """The replay's radio: frames put in `inbox` are received, and every
     frame the node sends goes to `on_transmit` and is not kept, so a long
     replay holds only what it compares."""
@@ -116,16 +97,6 @@ class _ObservedRadio:
     def tx_reports(self) -> list[TxReport]:
         out, self.reports = self.reports, []
         return out
-
-
-def take_as_established(table: PeerTable, addr: bytes) -> Peer:
-    """A peer whose link is ESTAB without running the FSM: for replays and
-    engine tests where peering is not what is being looked at."""
-    peer = table.add(addr)
-    if peer is None:
-        raise ValueError("peer table full")
-    table.set_state(peer, PlinkState.ESTAB)
-    return peer
 
 
 @dataclass
@@ -167,6 +138,18 @@ ReplayFrame = (
 
 class NothingToReplay(ValueError):
     """The capture has no frame the replay can use."""
+
+
+class NodeNotInCapture(ValueError):
+    """The node asked for sends no frame in the capture: there is nothing of
+    its own to compare ours with (a recorder, or a MAC mistyped)."""
+
+    def __init__(self, node: bytes, transmitters: dict[bytes, int]) -> None:
+        self.node = node
+        self.transmitters = transmitters
+        named = ", ".join(f"{a.hex(':')} ({n})" for a, n in sorted(transmitters.items(), key=lambda kv: -kv[1]))
+        super().__init__(f"{node.hex(':')} sends no frame in this capture, so nothing it did can be compared; "
+                         f"transmitters (frames sent): {named or 'none'}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +203,11 @@ class Replay:
     captured: HwmpBehaviour = field(default_factory=HwmpBehaviour)
     ours: HwmpBehaviour = field(default_factory=HwmpBehaviour)
     clock_jumps: list[ClockJump] = field(default_factory=list)
+    # Whether the capture holds ACKs: only then are the node's unanswered
+    # frames transmit failures.
+    acks_captured: bool = False
+    # Every neighbour the captured node's peering made a link with.
+    linked: set[bytes] = field(default_factory=set)
 
 
 def decoded_frames(path: str | Path) -> tuple[list[tuple[float, ReplayFrame]], list[Skipped]]:
@@ -252,8 +240,12 @@ def _indexed_frames(path: str | Path) -> tuple[list[tuple[int, float, ReplayFram
 
 def transmitters(path: str | Path) -> dict[bytes, int]:
     """Frames sent per transmitter address: who the capture could belong to."""
+    return _transmitter_counts(decoded_frames(path)[0])
+
+
+def _transmitter_counts(frames: list[tuple[float, ReplayFrame]]) -> dict[bytes, int]:
     counts: dict[bytes, int] = {}
-    for _, frame in decoded_frames(path)[0]:
+    for _, frame in frames:
         if not isinstance(frame, ControlFrame):
             counts[frame.header.addr2] = counts.get(frame.header.addr2, 0) + 1
     return counts
@@ -279,8 +271,19 @@ def _root_config(frames: list[tuple[float, ReplayFrame]], me: bytes, config: Mes
                    dot11MeshHWMProotInterval=gaps[len(gaps) // 2] if gaps else config.dot11MeshHWMProotInterval)
 
 
+def _broadcasts_perrs(frames: list[tuple[float, ReplayFrame]], me: bytes) -> bool:
+    """Whether the captured node sent its PERRs as Linux does: group
+    addressed, every one. A node that sent none, or any individually
+    addressed, is taken as sending them to precursors (the standard)."""
+    receivers = [f.header.addr1 for _, f in frames if isinstance(f, MeshAction) and f.header.addr2 == me
+                 and any(isinstance(e, Perr) for e in f.elements)]
+    return bool(receivers) and all(is_group(ra) for ra in receivers)
+
+
 def replay(path: str | Path, me: bytes, mesh_id: bytes | None = None) -> Replay:
-    """Play the capture taken at `me` into our engine (see the module doc)."""
+    """Play the capture taken at `me` into our engine (see the module doc).
+    Raises NothingToReplay for a capture with no usable frame and
+    NodeNotInCapture when `me` sends none of them."""
     indexed, skipped = _indexed_frames(path)
     if not indexed:
         reasons = "; ".join(f"frame {s.frame}: {s.reason}" for s in skipped[:3])
@@ -288,24 +291,30 @@ def replay(path: str | Path, me: bytes, mesh_id: bytes | None = None) -> Replay:
         raise NothingToReplay(f"no frames to replay ({len(skipped)} left out: {reasons}{more})"
                               if skipped else "no frames to replay (the capture is empty)")
     frames = [(t, frame) for _, t, frame in indexed]
+    sent = _transmitter_counts(frames)
+    if me not in sent:
+        raise NodeNotInCapture(me, sent)
     if mesh_id is None:
         mesh_id = next((e.mesh_id for _, f in frames if isinstance(f, Beacon)
                         for e in f.elements if isinstance(e, MeshId)), b"meshframes")
-    config = _root_config(frames, me, MeshConfig(mesh_id=mesh_id))
+    # Our FSM opens no link of its own: links are the captured node's.
+    config = replace(_root_config(frames, me, MeshConfig(mesh_id=mesh_id)), auto_open_plinks=False,
+                     perr_broadcast=_broadcasts_perrs(frames, me))
+    acks_captured = any(isinstance(f, ControlFrame) and f.subtype == SUBTYPE_ACK for _, f in frames)
     limit = idle_limit(config)
     clock = ManualClock(0.0)
     node = MeshNode(me, config)
-    result = Replay(node=node, skipped=skipped)
+    result = Replay(node=node, skipped=skipped, acks_captured=acks_captured)
     # The capture's time of the node's time 0, moved by every jump, so
     # that what our node sends is reported on the capture's clock.
     offset = indexed[0][1]
-    radio = _ObservedRadio(me, lambda data: result.ours.add(clock.t + offset, me, decode(data)))
+    radio = ObservedRadio(me, lambda data: result.ours.add(clock.t + offset, me, decode(data)))
     host = NodeHost(node, radio, clock)
-    for addr in sorted({f.header.addr2 for _, f in frames if isinstance(f, Beacon) and f.header.addr2 != me}):
-        take_as_established(node.peers, addr).last_seen = clock.t
     host.start()
-    # {(sequence, RA): acked} of our last individually addressed frame (at
-    # most one entry).
+    # {(sequence, RA): acked} of the node's last individually addressed
+    # frame (at most one entry). Only a capture that holds ACKs fills it: where a
+    # monitor records none (hwsim's radios do not put them on the air), a
+    # frame without one says nothing about its delivery.
     inflight: dict[tuple[int, bytes], bool] = {}
 
     def settle_report() -> None:
@@ -313,8 +322,10 @@ def replay(path: str | Path, me: bytes, mesh_id: bytes | None = None) -> Replay:
             radio.reports.append(TxReport(ra, acked, _NOMINAL_RATE))
         inflight.clear()
 
-    # Links follow the captured node's peering, not our FSM: a Close either
-    # way ends the link, Confirms both ways (re)establish it.
+    # Links follow the captured node's peering, never beacons (a node hears
+    # many it does not peer with): a Confirm each way, each answering the
+    # other side's Open (14.3.6), makes the link ESTAB; a Close either way
+    # ends it.
     confirms: dict[bytes, set[bool]] = {}
 
     def follow_peering(frame: SelfProtected, mine: bool) -> None:
@@ -326,6 +337,7 @@ def replay(path: str | Path, me: bytes, mesh_id: bytes | None = None) -> Replay:
             confirms.setdefault(other, set()).add(mine)
             if len(confirms[other]) == 2:
                 host.follow_link(other, True)
+                result.linked.add(other)
 
     def advance(t: float) -> None:
         while (deadline := host.next_deadline()) is not None and deadline <= t:
@@ -360,11 +372,14 @@ def replay(path: str | Path, me: bytes, mesh_id: bytes | None = None) -> Replay:
                 radio.inbox.append(RxFrame(encode(frame), t, None, _NOMINAL_RATE))
                 host.poll()
             continue
-        if not is_group(hdr.addr1):
+        if acks_captured:
+            # The node sends its next frame only once the last exchange is
+            # over, ACKed or out of retries: a new frame settles the last.
             key = (hdr.sequence_number, hdr.addr1)
             if key not in inflight:
                 settle_report()
-                inflight[key] = False
+                if not is_group(hdr.addr1):
+                    inflight[key] = False
         if hdr.retry:
             continue
         result.captured.add(captured_t, me, frame)

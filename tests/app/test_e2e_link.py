@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import replace
 
 import pytest
+from mesh.helpers import ListRadio, ManualClock, take_as_established
 
 import meshframes  # noqa: F401  (registers our Scapy layers)
 from meshframes.app.directory import Directory
@@ -28,7 +29,6 @@ from meshframes.mesh.mbss import path_selection
 from meshframes.mesh.node import MeshNode
 from meshframes.seal.e2e import SEALED_OVERHEAD
 from meshframes.seal.errors import SealReason
-from meshframes.sim.replay import take_as_established
 
 from .helpers import ACCOUNTS, AUTHORITIES, COMMITTEE, announcement_of, sealer_of, vendor_frame
 
@@ -224,7 +224,6 @@ def test_a_message_of_many_fragments_is_sealed_per_fragment_within_the_frame_lim
     hosts and mesh nodes, and is delivered whole at the other end."""
     from meshframes.codec.fastpay import MAX_MGMT_BODY
     from meshframes.hosts.node import NodeHost
-    from meshframes.sim.replay import ListRadio, ManualClock
 
     client, auth0, _ = parties()
     clock = ManualClock(1.0)

@@ -1,4 +1,5 @@
-"""`meshframes sniff`: live capture on a monitor interface.
+"""`meshframes sniff`: live capture on a monitor interface (on a mesh
+point: tests/hwsim/test_mesh_point_cli.py).
 
 On hwsim radios: two sniffers (one printing JSON and writing a pcap, one
 printing tables) hear what a third radio injects with `meshframes inject`,
@@ -122,10 +123,10 @@ def test_missing_interface_is_named() -> None:
     assert "no network interface named nosuchmon0" in err and "type monitor" in err
 
 
-def test_interface_that_is_not_a_monitor_is_refused_with_its_type() -> None:
+def test_interface_that_is_not_a_monitor_or_mesh_point_is_refused_with_its_type() -> None:
     code, out, err = _sniff("--iface", "lo", "--count", "1")
     assert (code, out) == (1, "")
-    assert "lo has hardware type 772, expected 803" in err and "type monitor" in err
+    assert "lo: hardware type 772, not a wireless interface" in err and "type monitor" in err
 
 
 def test_without_root_the_need_for_root_is_said() -> None:
