@@ -325,7 +325,7 @@ class _Instance:
         self.keys = derive_keys(self.group, k, self.scalar, scalar, h2e=self.config.h2e,
                                 salt=self._salt() if self.config.h2e else b"")
 
-    def _same_peer_commit(self, commit: SaeCommitBody) -> bool:
+    def same_peer_commit(self, commit: SaeCommitBody) -> bool:
         return (commit.group == self.group.number and _int(commit.scalar) == self.peer_scalar
                 and self.peer_element is not None and commit.element == self.group.element_to_bytes(self.peer_element))
 
@@ -351,7 +351,7 @@ class _Instance:
             self.state = SaeState.CONFIRMED
             self._t0(now)
         elif self.state == SaeState.CONFIRMED:
-            if not self._same_peer_commit(commit):
+            if not self.same_peer_commit(commit):
                 raise SaeRefused(SaeRefusal.UNEXPECTED)
             self._count_sync()
             self._send(self.commit_body())
@@ -526,10 +526,10 @@ class SaeParent:
         if instance is None:
             return self._unknown_peer(peer, message, now)
         if isinstance(message, SaeCommitBody):
-            if instance.state == SaeState.ACCEPTED and not instance._same_peer_commit(message):
+            if instance.state == SaeState.ACCEPTED and not instance.same_peer_commit(message):
                 # The peer started over (a reboot, a new peering): a fresh
-                # instance, which must pass the same checks as any other.
-                del self.instances[peer]
+                # instance, which must pass the same checks as any other and
+                # replaces the accepted one only once it has.
                 return self._unknown_peer(peer, message, now)
             return self._run(instance, lambda: instance.on_commit(message, now))
         if isinstance(message, SaeConfirmBody):

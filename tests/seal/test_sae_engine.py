@@ -58,9 +58,10 @@ def authenticated(air: SaeAir, mac: bytes) -> SaeAuthenticated:
 @pytest.mark.parametrize("config", [
     SaeConfig(PASSWORD, groups=(19,)),
     SaeConfig(PASSWORD, groups=(20,)),
+    SaeConfig(PASSWORD, groups=(21,)),
     SaeConfig(PASSWORD, ssid=b"meshframes", groups=(19,), h2e=True),
     SaeConfig(PASSWORD, ssid=b"meshframes", groups=(20,), h2e=True, password_identifier=b"ops"),
-], ids=["19 hunting-and-pecking", "20 hunting-and-pecking", "19 hash-to-element", "20 hash-to-element + id"])
+], ids=["19 hunting-and-pecking", "20 hunting-and-pecking", "21 hunting-and-pecking", "19 hash-to-element", "20 hash-to-element + id"])
 def test_two_engines_complete_a_handshake(config: SaeConfig) -> None:
     """Both start at once, as mesh peers do; both reach Accepted with the
     same PMK and PMKID, and one Commit and one Confirm each went out."""
@@ -357,3 +358,22 @@ def test_arbitrary_frames_never_crash_and_every_drop_is_counted(frames: list[tup
             assert parent.refused.total() + parent.failed.total() > before, body.hex()
         parent.on_timer(sender, now)
         assert len(parent.instances) <= config.max_instances
+
+
+def test_a_peer_that_starts_over_gets_a_new_handshake_and_a_bad_restart_changes_nothing() -> None:
+    """After Accepted, a new valid Commit from the peer (it rebooted) starts
+    a fresh instance and a new PMK; an invalid one leaves the old in place."""
+    air = pair(SaeConfig(PASSWORD))
+    air.initiate(MAC_A, MAC_B)
+    air.run()
+    first = authenticated(air, MAC_A).pmk
+    a = air.parents[MAC_A]
+    bad = with_fields(commit_from(MAC_B, 21), scalar=(1).to_bytes(32, "big"))
+    assert a.receive(MAC_B, bad, air.now) == []
+    assert a.state(MAC_B) == SaeState.ACCEPTED and a.refused == {SaeRefusal.SCALAR_OUT_OF_RANGE: 1}
+    air.parents[MAC_B] = SaeParent(MAC_B, SaeConfig(PASSWORD), random=seeded(22))
+    air.events.clear()
+    air.initiate(MAC_B, MAC_A)
+    air.run()
+    again = authenticated(air, MAC_A)
+    assert again.pmk == authenticated(air, MAC_B).pmk != first

@@ -8,6 +8,9 @@
   (P384_XMD:SHA-384_SSWU_RO_): u[0], u[1], Q0, Q1 and P. SAE's SSWU is the
   RFC's map_to_curve_simple_swu with the same Z (12.4.4.2.3), so
   sswu(u[i]) must be Q[i] and Q0 + Q1 must be P.
+- draft-irtf-cfrg-hash-to-curve's P521_XMD:SHA-512_SSWU_RO_ vector file
+  (poc/vectors, generated with the draft's test DST; u[0], u[1], Q0, Q1, P
+  of msg ""): the same map with P-521's Z = -4, for group 21.
 - hostap's sae_tests() again for hash-to-element: PT for group 19 from SSID
   "byteme", password "mekmitasdigoat" and identifier "psk4internet", then
   PWE for 00:09:5b:66:ec:1e and 00:0b:6b:d9:02:46 (its pwe_19_x, pwe_19_y).
@@ -107,8 +110,30 @@ P384_EMPTY = {
 }
 
 
-@pytest.mark.parametrize(("group", "vector"), [(19, P256_EMPTY), (19, P256_ABC), (20, P384_EMPTY)],
-                         ids=["P-256 J.1.1 ''", "P-256 J.1.1 'abc'", "P-384 J.2.1 ''"])
+# The draft's P-521 vector, msg "".
+P521_EMPTY = {
+    "u": ("012bf001213ebf5c37474cf09f804fdb239c82edcf42d1eacf54c32e3400ee2c4e6d8231fef3a11633b25f8a8c4c4e827d0b7db16c"
+          "2567bf5a41413d0218ec5855a7",
+          "01f06e1a4dfeeac6810422d5da691121f75d1db17e187f65b15550ae6698bb67173544c28a6d4111691081a619722f70840cf266520"
+          "7e82f35634f379351af0d4637"),
+    "Q": (("00eb222cc5bd63364f650c2182a52af6deb789783f6cc2b45f67d34a8a238f4c3becc371d1fc78d29697df81933e62939c805c38411"
+           "5e66733259a3f7145ca8085f2",
+           "00a9bc815419728122b2503b3f96093c33a16e2f9817eb32870db474e3a6411e5f8c09b32de33f125732bc3e1515361abc2dd74ef36"
+           "eca66af95fdb3fbef8f149cd1"),
+          ("008e76a7377126972a4645e17c3930a390363a4073b6401d8ce50868e03ab449c7d433604c014c255989391a537d86b99af867d8729"
+           "720d08185bfa0df440b7aa923",
+           "0072b4676f1900568f7d6614f4661d0df86d9564936f92eb05936bf9c3dbad1019a3588893b8ea98f71ab8e587ab38cdb807f519379e"
+           "abc7f8d27dcafd7b130d2843")),
+    "P": ("00ad6cb736cb0565a2b6c52dd9e53f76a9a40a44c73bfaacef03c3ef62a9a23920b7df4de1b92754de7bb3013d9d36049da001136e7f"
+          "4b1b0ba10beac862a2b3d3c5",
+          "01c2ecab1b6f7bb6797a4b5bd416b385e891926fc17f230f2406f3d47076526c5d90bfb4d0170fd8a339de1a66e6304d280d0404fb68"
+          "5b2ca07e2742a770b681bf56"),
+}
+
+
+@pytest.mark.parametrize(("group", "vector"),
+                         [(19, P256_EMPTY), (19, P256_ABC), (20, P384_EMPTY), (21, P521_EMPTY)],
+                         ids=["P-256 J.1.1 ''", "P-256 J.1.1 'abc'", "P-384 J.2.1 ''", "P-521 draft ''"])
 def test_sswu_equals_rfc9380_map_to_curve(group: int, vector: dict[str, tuple]) -> None:  # type: ignore[type-arg]
     g = ecc_group(group)
     width = 2 * g.prime_len
