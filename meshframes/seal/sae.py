@@ -179,7 +179,7 @@ TRANSITIONS: dict[tuple[SaeState, str], str] = {
     (SaeState.COMMITTED, "token"): "resend Commit with the token, t0",
     (SaeState.COMMITTED, "group-refused"): "next group: send Commit, t0; none left: Del",
     (SaeState.COMMITTED, "t0"): "sync+1, resend Commit, t0 (Del past dot11RSNASAESync)",
-    (SaeState.CONFIRMED, "commit"): "same Commit again: sync+1, resend Commit and Confirm, t0",
+    (SaeState.CONFIRMED, "commit"): "sync+1 (a new Commit is taken), resend Commit and Confirm, t0",
     (SaeState.CONFIRMED, "confirm"): "verified: PMK, lifetime timer -> Accepted; else drop",
     (SaeState.CONFIRMED, "t0"): "sync+1, resend Confirm, t0 (Del past dot11RSNASAESync)",
     (SaeState.ACCEPTED, "confirm"): "newer and verified: sync+1, Confirm with Sc = 2^16 - 1",
@@ -351,9 +351,13 @@ class _Instance:
             self.state = SaeState.CONFIRMED
             self._t0(now)
         elif self.state == SaeState.CONFIRMED:
-            if not self.same_peer_commit(commit):
-                raise SaeRefused(SaeRefusal.UNEXPECTED)
             self._count_sync()
+            if not self.same_peer_commit(commit):
+                # 12.4.8.6.5 answers any Commit here as a retransmission.
+                # A different one means the peer started over (a slow reply
+                # outran its timers), and hostapd then takes the new Commit;
+                # so do we, or the two sides would never meet again.
+                self.take_commit(commit)
             self._send(self.commit_body())
             self._send_confirm()
             self._t0(now)

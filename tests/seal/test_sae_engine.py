@@ -377,3 +377,21 @@ def test_a_peer_that_starts_over_gets_a_new_handshake_and_a_bad_restart_changes_
     air.run()
     again = authenticated(air, MAC_A)
     assert again.pmk == authenticated(air, MAC_B).pmk != first
+
+
+def test_a_peer_that_restarts_mid_handshake_is_met_again() -> None:
+    """B's answer is so slow that A gives up and starts over with a new
+    Commit while B is Confirmed (what a slow guest does to a C peer): B
+    takes the new Commit at once, and both finish with one PMK without B's
+    instance having to time out first."""
+    air = pair(SaeConfig(PASSWORD))
+    air.initiate(MAC_A, MAC_B)
+    first_commit = air._queue.pop(0)
+    b = air.parents[MAC_B]
+    air.take(MAC_B, b.receive(MAC_A, first_commit[2], 0.0))  # B: Nothing -> Confirmed
+    air._queue.clear()  # B's Commit and Confirm are lost
+    air.parents[MAC_A] = SaeParent(MAC_A, SaeConfig(PASSWORD), random=seeded(31))
+    air.initiate(MAC_A, MAC_B)
+    air.run()
+    assert authenticated(air, MAC_A).pmk == authenticated(air, MAC_B).pmk
+    assert air.of(MAC_B, SaeFailed) == [] and not b.refused
