@@ -132,7 +132,15 @@ class SaeCommitRefused:
     token: bytes = b""
 
 
-SaeBody = SaeCommitBody | SaeConfirmBody | SaeCommitRefused
+@dataclass(frozen=True, slots=True)
+class SaeConfirmRefused:
+    """Transaction 2 with a failure status: how hostapd rejects a Confirm
+    (or anything else it would not take) in the peer's handshake."""
+
+    status: int
+
+
+SaeBody = SaeCommitBody | SaeConfirmBody | SaeCommitRefused | SaeConfirmRefused
 
 
 def _extension_elements(data: bytes, offset: int) -> dict[int, bytes]:
@@ -166,7 +174,7 @@ def parse_sae(body: bytes) -> SaeBody:
     check_body(seq, status, rest, _AUTH_FIXED.size)
     if seq == SAE_CONFIRM:
         if status not in SAE_FULL_STATUSES:
-            raise DecodeError("SAE Confirm status", 4, status, "a status whose Confirm has its fields")
+            return SaeConfirmRefused(status)
         return SaeConfirmBody(status, _U16.unpack_from(rest)[0], rest[2:])
     group = _U16.unpack_from(rest)[0] if len(rest) >= 2 else None
     if status not in SAE_FULL_STATUSES:
@@ -197,6 +205,8 @@ def build_sae(message: SaeBody) -> bytes:
     if isinstance(message, SaeConfirmBody):
         return (_AUTH_FIXED.pack(AUTH_ALGORITHM_SAE, SAE_CONFIRM, message.status)
                 + _U16.pack(message.send_confirm) + message.confirm)
+    if isinstance(message, SaeConfirmRefused):
+        return _AUTH_FIXED.pack(AUTH_ALGORITHM_SAE, SAE_CONFIRM, message.status)
     head = _AUTH_FIXED.pack(AUTH_ALGORITHM_SAE, SAE_COMMIT, message.status)
     if isinstance(message, SaeCommitRefused):
         return head + (b"" if message.group is None else _U16.pack(message.group)) + message.token

@@ -40,6 +40,15 @@ from meshframes.mesh.constants import MeshConfig, to_tu
 # to Extended Supported Rates (9.4.2.12).
 SUPPORTED_RATES = bytes((0x82, 0x04, 0x0B, 0x16, 0x0C, 0x12, 0x18, 0x24))
 EXTENDED_SUPPORTED_RATES = bytes((0x30, 0x48, 0x60, 0x6C))
+RATE_BASIC = 0x80
+# wpa_supplicant's mesh takes hostapd's 802.11g basic rate set instead
+# (1, 2, 5.5, 11, 6, 12 and 24 Mb/s), so a station that peers with it must
+# say the same (MeshConfig.basic_rates).
+WPA_SUPPLICANT_BASIC_RATES = (2, 4, 11, 22, 12, 24, 48)
+
+
+def _rates(template: bytes, basic: tuple[int, ...]) -> bytes:
+    return bytes(rate & 0x7F | (RATE_BASIC if rate & 0x7F in basic else 0) for rate in template)
 # Duration of an individually addressed frame: SIFS (16 us) plus an ACK at
 # 6 Mb/s (20 us preamble + 6 symbols), 802.11-2020 9.2.5.7 and 17.3.
 UNICAST_DURATION_US = 60
@@ -85,8 +94,9 @@ class Mbss:
         self.mac = mac
         self.config = config
         self.mesh_id = MeshId(config.mesh_id)
-        self.rates = RawElement(EID_SUPPORTED_RATES, SUPPORTED_RATES)
-        self.extended_rates = RawElement(EID_EXTENDED_SUPPORTED_RATES, EXTENDED_SUPPORTED_RATES)
+        self.rates = RawElement(EID_SUPPORTED_RATES, _rates(SUPPORTED_RATES, config.basic_rates))
+        self.extended_rates = RawElement(EID_EXTENDED_SUPPORTED_RATES,
+                                         _rates(EXTENDED_SUPPORTED_RATES, config.basic_rates))
         self.secure = config.secure
         self.sae = self.secure and config.sae
         # 9.4.2.97.6: the Authentication Protocol names SAE when peers run it.

@@ -48,6 +48,7 @@ from meshframes.codec.sae import (
     SaeCommitBody,
     SaeCommitRefused,
     SaeConfirmBody,
+    SaeConfirmRefused,
     build_sae,
     parse_sae,
 )
@@ -525,6 +526,11 @@ class SaeParent:
             return []
         if len(peer) != MAC_LEN or peer == self.own:
             self.refused[SaeRefusal.UNEXPECTED] += 1
+            return []
+        if isinstance(message, SaeConfirmRefused):
+            # A rejection carries nothing to check it by: counted, and the
+            # instance's own timers decide what happens next.
+            self.refused[SaeRefusal.PEER_REFUSED] += 1
             return []
         instance = self.instances.get(peer)
         if instance is None:

@@ -20,6 +20,7 @@ from meshframes.codec.sae import (
     SaeCommitBody,
     SaeCommitRefused,
     SaeConfirmBody,
+    SaeConfirmRefused,
     build_sae,
     parse_sae,
 )
@@ -337,7 +338,8 @@ FRAMES = st.one_of(
     mutated(build_sae(REAL_CONFIRM)),
     st.sampled_from([REAL_COMMIT, build_sae(REAL_CONFIRM),
                      build_sae(SaeCommitRefused(STATUS_ANTI_CLOGGING_TOKEN_REQUIRED, 19, b"t" * 32)),
-                     build_sae(SaeCommitRefused(STATUS_UNSUPPORTED_FINITE_CYCLIC_GROUP, 19))]),
+                     build_sae(SaeCommitRefused(STATUS_UNSUPPORTED_FINITE_CYCLIC_GROUP, 19)),
+                     build_sae(SaeConfirmRefused(1))]),
 )
 SENDERS = st.sampled_from([MAC_B, bytes.fromhex("020000000300"), bytes.fromhex("020000000400")])
 
@@ -395,3 +397,14 @@ def test_a_peer_that_restarts_mid_handshake_is_met_again() -> None:
     air.run()
     assert authenticated(air, MAC_A).pmk == authenticated(air, MAC_B).pmk
     assert air.of(MAC_B, SaeFailed) == [] and not b.refused
+
+
+def test_a_rejection_from_the_peer_is_counted_and_changes_nothing() -> None:
+    """hostapd answers a Confirm it will not take with transaction 2 and a
+    failure status, no fields: parsed, counted, no state moves."""
+    rejection = bytes.fromhex("030002000100")
+    assert parse_sae(rejection) == SaeConfirmRefused(1) and build_sae(SaeConfirmRefused(1)) == rejection
+    parent = SaeParent(MAC_A, SaeConfig(PASSWORD), random=seeded(41))
+    parent.initiate(MAC_B, 0.0)
+    assert parent.receive(MAC_B, rejection, 0.01) == []
+    assert parent.refused == {SaeRefusal.PEER_REFUSED: 1} and parent.state(MAC_B) == SaeState.COMMITTED
