@@ -9,11 +9,20 @@ Every call returns a list of outputs: `SaeTransmit` (an Authentication body
 for the peer), `SaeSetTimer`, and the events `SaeAuthenticated`,
 `SaeFailed` and `SaeExpired`. The engine reads no clock and sends nothing.
 
-A protocol instance moves Nothing -> Committed -> Confirmed -> Accepted.
-The transitions, by state and input, are in `_Instance`; what every input
-does in every state is listed in `TRANSITIONS` for the tests and the
-documentation. Each instance has one timer: t0 (dot11RSNASAERetransPeriod)
-while committed or confirmed, the PMK lifetime once accepted. A stale or
+A protocol instance moves Nothing -> Committed -> Confirmed -> Accepted
+(12.4.8.6.3-6); `_Instance` has one method per input, each switching on
+the state:
+
+| state | Commit | Confirm | t0 / lifetime |
+|---|---|---|---|
+| Nothing | send Commit + Confirm -> Confirmed (initiate: Commit -> Committed) | refused | - |
+| Committed | send Confirm -> Confirmed; a token demand or group refusal: Commit again | sync+1, resend Commit | sync+1, resend Commit |
+| Confirmed | sync+1, resend Commit + Confirm (a new Commit is taken) | verified: PMK -> Accepted | sync+1, resend Confirm |
+| Accepted | new and valid: a fresh instance | newer, verified: Confirm with Sc = 2^16 - 1 | lifetime over: deleted |
+
+Past dot11RSNASAESync retransmissions an instance is deleted. Each
+instance has one timer: t0 (dot11RSNASAERetransPeriod) while committed or
+confirmed, the PMK lifetime once accepted. A stale or
 early timer call is ignored, so a host never has to cancel one.
 
 The parent is what keeps the station's state bounded: it creates an
@@ -168,24 +177,6 @@ class SaeRefused(Exception):
         super().__init__(reason.value)
         self.reason = reason
         self.fatal = fatal
-
-
-# What each input does in each state (12.4.8.6.3-6); `_Instance` implements
-# exactly this table and tests walk it.
-TRANSITIONS: dict[tuple[SaeState, str], str] = {
-    (SaeState.NOTHING, "initiate"): "send Commit, t0 -> Committed",
-    (SaeState.NOTHING, "commit"): "send Commit and Confirm, t0 -> Confirmed",
-    (SaeState.COMMITTED, "commit"): "send Confirm, t0 -> Confirmed",
-    (SaeState.COMMITTED, "confirm"): "sync+1, resend Commit, t0 (Del past dot11RSNASAESync)",
-    (SaeState.COMMITTED, "token"): "resend Commit with the token, t0",
-    (SaeState.COMMITTED, "group-refused"): "next group: send Commit, t0; none left: Del",
-    (SaeState.COMMITTED, "t0"): "sync+1, resend Commit, t0 (Del past dot11RSNASAESync)",
-    (SaeState.CONFIRMED, "commit"): "sync+1 (a new Commit is taken), resend Commit and Confirm, t0",
-    (SaeState.CONFIRMED, "confirm"): "verified: PMK, lifetime timer -> Accepted; else drop",
-    (SaeState.CONFIRMED, "t0"): "sync+1, resend Confirm, t0 (Del past dot11RSNASAESync)",
-    (SaeState.ACCEPTED, "confirm"): "newer and verified: sync+1, Confirm with Sc = 2^16 - 1",
-    (SaeState.ACCEPTED, "lifetime"): "Del (PMK expired)",
-}
 
 
 def _int(data: bytes) -> int:
