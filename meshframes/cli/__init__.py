@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "analyze": "meshframes.cli.analyze:analyze",
     "bench": "meshframes.cli.bench:bench",
     "demo": "meshframes.cli.demo:demo",
+    "doctor": "meshframes.cli.doctor:doctor",
     "inject": "meshframes.cli.inject:inject",
     "keys": "meshframes.cli.keys:keys",
     "node": "meshframes.cli.node:node",
@@ -25,6 +26,8 @@ COMMANDS: dict[str, str] = {
     "shell": "meshframes.cli.shell:shell",
     "hwsim": "meshframes.cli.hwsim:hwsim",
     "sniff": "meshframes.cli.sniff:sniff",
+    "topology": "meshframes.cli.topology:topology",
+    "wireshark": "meshframes.cli.wireshark:wireshark",
 }
 
 

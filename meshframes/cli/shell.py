@@ -190,6 +190,24 @@ class Shell(cmd.Cmd):
                           _cell(p["hops"]), _cell(p["sn"]), _cell(p["expires_in_s"]), "yes" if p["active"] else "no")
         self._show(table)
 
+    def do_gates(self, arg: str) -> None:
+        """gates
+        The mesh gates the selected node knows.
+        Learned from a root's RANN or proactive PREQ with the gate bit set
+        (as Linux learns them) or from a Gate Announcement: gate MAC, what
+        announced it, its sequence number, hops, the neighbour it was heard
+        through, seconds left."""
+        self._no_arguments("gates", arg)
+        rows = self._ask("gates")
+        if self._json(rows):
+            return
+        table = self._table(f"gates known to {self.target.selected}", "gate", "node", "learned from", "sn",
+                            "hops", "heard from", "expires in (s)")
+        for g in rows:
+            table.add_row(g["mac"], _cell(self.target.name_of(g["mac"])), g["learned_from"], str(g["sn"]),
+                          str(g["hops"]), g["heard_from"], _cell(g["expires_in_s"]))
+        self._show(table)
+
     def do_authorities(self, arg: str) -> None:
         """authorities
         The authorities the selected node discovered.

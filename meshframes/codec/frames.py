@@ -16,6 +16,7 @@ from functools import lru_cache
 
 from meshframes.codec import elements as el
 from meshframes.codec import pathsel as _pathsel  # noqa: F401  (registers HWMP elements)
+from meshframes.codec import proxy as _proxy  # noqa: F401  (registers PXU and PXUC)
 from meshframes.codec.action import (
     CATEGORY_MESH,
     CATEGORY_SELF_PROTECTED,

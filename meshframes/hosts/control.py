@@ -85,6 +85,11 @@ class MeshView(Protocol):
         expires_in_s, active."""
         ...
 
+    def gates(self, now: float) -> list[dict[str, Any]]:
+        """One row per known mesh gate: mac, learned_from, sn, hops,
+        heard_from, expires_in_s."""
+        ...
+
 
 @dataclass(slots=True)
 class EngineMeshView:
@@ -128,6 +133,16 @@ class EngineMeshView:
             "expires_in_s": round(p.exp_time - now, 3),
             "active": bool(p.flags & PathFlags.ACTIVE) and p.usable(now),
         } for p in self.host.node.paths]
+
+    def gates(self, now: float) -> list[dict[str, Any]]:
+        return [{
+            "mac": _mac(g.addr),
+            "learned_from": str(g.source),
+            "sn": g.sn,
+            "hops": g.hop_count,
+            "heard_from": _mac(g.heard_from),
+            "expires_in_s": round(g.expires() - now, 3),
+        } for g in self.host.node.hwmp.gates.known(now)]
 
 
 @dataclass(slots=True)
@@ -191,6 +206,9 @@ class NodeControl:
 
     def paths(self, _request: dict[str, Any]) -> list[dict[str, Any]]:
         return self._mesh.paths(self.host.clock.now())
+
+    def gates(self, _request: dict[str, Any]) -> list[dict[str, Any]]:
+        return self._mesh.gates(self.host.clock.now())
 
     def authorities(self, _request: dict[str, Any]) -> list[dict[str, Any]]:
         party = self.host.party
@@ -264,6 +282,7 @@ _COMMANDS: dict[str, Callable[[NodeControl, dict[str, Any]], Any]] = {
     "status": NodeControl.status,
     "peers": NodeControl.peers,
     "paths": NodeControl.paths,
+    "gates": NodeControl.gates,
     "authorities": NodeControl.authorities,
     "balances": NodeControl.balances,
     "history": NodeControl.history_of,

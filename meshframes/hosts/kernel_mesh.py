@@ -141,6 +141,11 @@ class KernelMeshView:
             "active": p.active,
         } for p in self._read(dump_mpaths).values()]
 
+    def gates(self, now: float) -> list[dict[str, Any]]:
+        # nl80211 reports no gate list (mac80211 keeps it internally).
+        raise ControlError(ControlRefusal.MESH_UNAVAILABLE,
+                           "the kernel does not report its known mesh gates (nl80211 has no gate dump)")
+
     def _read(self, dump: Callable[[str], T]) -> T:
         try:
             return dump(self.ifname)

@@ -102,3 +102,18 @@ def malformed_frames(pcap: str | Path, options: tuple[str, ...] = ()) -> list[in
     out = _run(pcap, ["-Y", "_ws.malformed || _ws.expert.severity == error", "-T", "fields",
                       "-e", "frame.number"], options)
     return [int(n) for n in out.split()]
+
+
+def personal_lua_plugins() -> Path | None:
+    """Where this Wireshark loads a user's own Lua plugins from (`tshark -G
+    folders`, "Personal Lua Plugins"); None when tshark is missing or does
+    not say."""
+    path = shutil.which("tshark")
+    if path is None:
+        return None
+    result = subprocess.run([path, "-G", "folders"], capture_output=True, text=True, timeout=60)
+    for line in result.stdout.splitlines():
+        label, _, value = line.partition(":")
+        if label.strip() == "Personal Lua Plugins" and value.strip():
+            return Path(value.strip())
+    return None

@@ -400,6 +400,118 @@ def kernel_sae(guest: Guest, *, messages: int = 3, timeout: float = 30.0) -> Rec
     return Recording(path, (n0, n1, n2, recorder), timeline, delivered, states)
 
 
+def kernel_gate(guest: Guest, *, timeout: float = 30.0) -> Recording:
+    """Linux announcing a mesh gate: n0 - n1 - u2 in a chain shaped by hwsim
+    groups, n0 and n1 kernel mesh points, u2 our node, a fourth radio
+    recording. n0 is a root sending RANNs (`mesh_hwmp_rootmode` 4) with
+    `mesh_gate_announcements` on, so its RANNs carry the gate bit; n1
+    forwards them; u2 must list n0 as a gate learned from a RANN two hops
+    away, heard through n1."""
+    n0, n1, u2, recorder = guest.reset_radios(4)
+    medium_chain((n0, n1, u2), listeners=[recorder])
+    u2.make_userspace("mon0")
+    guest.call(f"{USERNODE}:stop", "none")
+    capture = recorder.start_capture("kernel-gate.pcap")
+    timeline = Timeline()
+    timeline.mark("recorder up")
+    n0.mesh_join(DEFAULT_MESH_ID, mesh_hwmp_rootmode=4, mesh_gate_announcements=1)
+    n1.mesh_join(DEFAULT_MESH_ID)
+    guest.call(f"{USERNODE}:start", "u2", "mon0", radio_netns=u2.netns, seed=2)
+    timeline.mark("n0 (root, RANN, gate announcements) and n1 joined; u2 started (ours)")
+    n0.wait_plink(n1, timeout=timeout)
+    n1.wait_plink(u2, timeout=timeout)
+    _wait_estab(guest, {"u2": [n1]}, timeout)
+    timeline.mark("n0-n1 and n1-u2 ESTAB")
+    gates = wait_for(lambda: _user_state(guest, "u2")["gates"].get(n0.mac),
+                     "u2 lists n0 as a mesh gate", timeout=timeout, interval=0.5,
+                     describe=lambda _: repr(_user_state(guest, "u2")["gates"]))
+    timeline.mark(f"u2 lists n0 as a gate ({gates['source']}, {gates['hop_count']} hops)")
+    states = {"u2": guest.call(f"{USERNODE}:stop", "u2")}
+    timeline.mark("u2 stopped")
+    path = capture.stop()
+    timeline.mark("recorder stopped")
+    return Recording(path, (n0, n1, u2, recorder), timeline, {}, states)
+
+
+OTHER_MESH_ID = "othermesh"
+WRONG_PASSPHRASE = "not-the-mesh-passphrase"
+
+
+def kernel_trouble(guest: Guest, *, messages: int = 3, timeout: float = 30.0) -> Recording:
+    """Open kernel mesh points that hear each other but do not all peer,
+    for `meshframes doctor`, every radio in range of every other and a
+    sixth recording:
+
+    - n0 - n1 peer and carry `messages` FastPay payloads each way;
+    - n2 joins another Mesh ID (OTHER_MESH_ID): beacons, never an Open;
+    - n3 is blocked by n0 and n1 (`plink_action block`) while it blocks
+      nobody: its Opens to them go unanswered (Linux closes each attempt
+      after dot11MeshMaxRetries); it peers with n4;
+    - n4 peers with n0 and n3 (the n1 - n4 link blocked both ways),
+      carries no data, then leaves the mesh (`iw mesh leave`: Close
+      frames).
+
+    Every node joins with auto-open off and opens only once the blocks
+    are in place, so no unwanted link is ever established."""
+    radios = guest.reset_radios(6)
+    n0, n1, n2, n3, n4, recorder = radios
+    capture = recorder.start_capture("kernel-trouble.pcap")
+    timeline = Timeline()
+    timeline.mark("recorder up")
+    for node in (n0, n1, n3, n4):
+        node.mesh_join(DEFAULT_MESH_ID, mesh_auto_open_plinks=0)
+    n2.mesh_join(OTHER_MESH_ID)
+    timeline.mark(f"n0, n1, n3, n4 joined {DEFAULT_MESH_ID!r} (auto-open off), n2 joined {OTHER_MESH_ID!r}")
+    for near, far in ((n0, n3), (n1, n3), (n1, n4), (n4, n1)):
+        near.wait_station(far, timeout=timeout)
+        near.block(far)
+    timeline.mark("n0 and n1 block n3; n1 and n4 block each other")
+    for node in (n0, n1, n3, n4):
+        node.set_mesh_param("mesh_auto_open_plinks", 1)
+    for a, b in ((n0, n1), (n0, n4), (n3, n4)):
+        a.wait_plink(b, timeout=timeout)
+        b.wait_plink(a, timeout=timeout)
+    timeline.mark("auto-open on; n0-n1, n0-n4 and n3-n4 ESTAB")
+    delivered = _exchange_both_ways(n0, n1, messages, timeline)
+    n4.run(f"iw dev {n4.wlan} mesh leave")
+    timeline.mark("n4 left the mesh")
+    wait_for(lambda: n4.mac not in n0.stations() or n0.stations()[n4.mac].plink != "ESTAB",
+             "n0 no longer holds n4 as an established peer", timeout=timeout, interval=0.3,
+             describe=lambda _: repr(n0.stations()))
+    timeline.mark("n0 closed its link to n4")
+    states = {node.netns: {"stations": node.stations()} for node in (n0, n1, n3)}
+    path = capture.stop()
+    timeline.mark("recorder stopped")
+    return Recording(path, tuple(radios), timeline, delivered, states)
+
+
+def kernel_sae_mismatch(guest: Guest, *, timeout: float = 30.0, linger: float = 8.0) -> Recording:
+    """Linux's secure mesh with one wrong password, for `meshframes doctor`:
+    n0 and n1 run wpa_supplicant with SAE_PASSPHRASE and peer (SAE, then
+    AMPE); n2, in range of both, has WRONG_PASSPHRASE: its SAE exchanges
+    with them fail at the Confirm and no peering follows. A fourth radio
+    records for `linger` seconds after n0-n1 is established."""
+    radios = guest.reset_radios(4)
+    n0, n1, n2, recorder = radios
+    capture = recorder.start_capture("kernel-sae-mismatch.pcap")
+    timeline = Timeline()
+    timeline.mark("recorder up")
+    for node, passphrase in ((n0, SAE_PASSPHRASE), (n1, SAE_PASSPHRASE), (n2, WRONG_PASSPHRASE)):
+        host_conf, guest_conf = guest.io_path(f"wpa-{node.netns}.conf")
+        host_conf.write_text(_WPA_MESH_CONF.format(mesh_id=DEFAULT_MESH_ID, freq=DEFAULT_FREQ,
+                                                   passphrase=passphrase))
+        node.run(f"wpa_supplicant -B -D nl80211 -i {node.wlan} -c {guest_conf}")
+    timeline.mark("wpa_supplicant started: n0 and n1 with the mesh's password, n2 with another")
+    n0.wait_plink(n1, timeout=timeout)
+    n1.wait_plink(n0, timeout=timeout)
+    timeline.mark("n0-n1 ESTAB")
+    time.sleep(linger)
+    states = {node.netns: {"stations": node.stations()} for node in (n0, n1, n2)}
+    path = capture.stop()
+    timeline.mark("recorder stopped")
+    return Recording(path, tuple(radios), timeline, {}, states)
+
+
 def kernel_root(guest: Guest, *, phase: float = 4.0, timeout: float = 30.0) -> Recording:
     """Linux's proactive HWMP: open kernel mesh points n0 - n1 - n2 in a
     chain shaped by hwsim groups, a fourth radio recording. n0 becomes a
@@ -694,9 +806,12 @@ SCENARIOS: dict[str, Callable[[Guest], Recording]] = {
     "kernel-root": kernel_root,
     "kernel-sae": kernel_sae,
     "sae-interop": sae_interop,
+    "kernel-sae-mismatch": kernel_sae_mismatch,
+    "kernel-trouble": kernel_trouble,
     "kernel-interop": kernel_interop,
     "userspace-chain": userspace_chain,
     "kernel-chain-perr": kernel_chain_perr,
+    "kernel-gate": kernel_gate,
     "monitor-injection": monitor_injection,
     "node-payment": node_payment,
     "node-payment-kernel": node_payment_kernel,

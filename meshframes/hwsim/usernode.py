@@ -148,6 +148,10 @@ class UserNode:
                     "metric": path.metric, "sn": path.sn, "hop_count": path.hop_count,
                     "active": path.usable(now), "resolving": bool(path.flags & PathFlags.RESOLVING)}
                     for path in node.paths},
+                "gates": {gate.addr.hex(":"): {"source": str(gate.source), "sn": gate.sn,
+                                               "hop_count": gate.hop_count,
+                                               "heard_from": gate.heard_from.hex(":")}
+                          for gate in node.hwmp.gates.known(now)},
                 # Plain strings: the reply is unpickled where the engines'
                 # enums (and the crypto they import) may not load.
                 "counters": {str(key): count for key, count in node.counters.items()},

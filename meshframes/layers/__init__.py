@@ -12,6 +12,8 @@ from meshframes.layers.actions import (
     MeshAction,
     MeshGroupKeyAcknowledge,
     MeshGroupKeyInform,
+    MultihopAction,
+    MultihopMeshControl,
     PeeringClose,
     PeeringConfirm,
     PeeringOpen,
@@ -31,6 +33,9 @@ from meshframes.layers.elements import (
     MeshConfiguration,
     MeshID,
     MeshPeeringManagement,
+    ProxyInformation,
+    ProxyUpdate,
+    ProxyUpdateConfirmation,
 )
 from meshframes.layers.fastpay import (
     FastPayAccountInfoRequest,
@@ -61,8 +66,9 @@ __all__ = [
     "FastPayTransferOrder", "GateAnnouncement", "HTControl", "HWMPMeshPathSelection", "MalformedLayer",
     "MeshAction", "MeshAwakeWindow", "MeshChannelSwitchParameters", "MeshConfiguration",
     "MeshControl", "MeshGroupKeyAcknowledge", "MeshGroupKeyInform", "MeshID",
-    "MeshPeeringManagement", "PERRDestination", "PREQTarget", "PeeringClose", "PeeringConfirm",
-    "PeeringOpen", "ReturnedAction", "SAECommit", "SAECommitRejected", "SAEConfirm",
+    "MeshPeeringManagement", "MultihopAction", "MultihopMeshControl", "PERRDestination", "PREQTarget",
+    "PeeringClose", "PeeringConfirm", "PeeringOpen", "ProxyInformation", "ProxyUpdate",
+    "ProxyUpdateConfirmation", "ReturnedAction", "SAECommit", "SAECommitRejected", "SAEConfirm",
     "SelfProtectedAction", "VendorMeshControl",
     "VendorSpecificAction", "VendorSpecificProtectedAction", "mesh_control_rule",
 ]

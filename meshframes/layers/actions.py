@@ -1,5 +1,5 @@
-"""Mesh, self-protected and vendor-specific action frames
-(IEEE 802.11-2020 9.6.16, 9.6.15, and category 127 of Table 9-51).
+"""Mesh, multihop, self-protected and vendor-specific action frames
+(IEEE 802.11-2020 9.6.16, 9.6.17, 9.6.15, and category 127 of Table 9-51).
 
 Scapy's `Dot11Action` knows categories up to 21; the frames here hang off it
 by category value, and their elements dissect through the `Dot11Elt`
@@ -8,6 +8,8 @@ registry filled by `meshframes.layers.elements` and `.hwmp`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from scapy.fields import ByteEnumField, FlagsField, LEShortField, OUIField
 from scapy.layers.dot11 import Dot11Action, Dot11Elt, capability_list
 from scapy.packet import Packet, bind_layers
@@ -15,6 +17,7 @@ from scapy.packet import Packet, bind_layers
 from meshframes.codec.action import (
     CATEGORY_ERROR_BIT,
     CATEGORY_MESH,
+    CATEGORY_MULTIHOP,
     CATEGORY_NAMES,
     CATEGORY_SELF_PROTECTED,
     CATEGORY_VENDOR,
@@ -23,6 +26,8 @@ from meshframes.codec.action import (
     MESH_ACTION_HWMP_PATH_SELECTION,
     MESH_ACTION_NAMES,
     MESH_ACTIONS_WITH_ELEMENTS,
+    MULTIHOP_ACTION_NAMES,
+    MULTIHOP_ACTION_PROXY_UPDATE,
 )
 from meshframes.codec.peering import (
     SELF_PROTECTED_ACTION_NAMES,
@@ -34,7 +39,7 @@ from meshframes.codec.peering import (
 )
 from meshframes.layers._strict import MalformedLayer, StrictPacket
 from meshframes.layers.elements import MESHFRAMES_OUI
-from meshframes.layers.meshctl import VendorMeshControl
+from meshframes.layers.meshctl import MeshControl, VendorMeshControl
 
 _category_field = Dot11Action.fields_desc[0]
 if not isinstance(_category_field, ByteEnumField) or _category_field.i2s is None:
@@ -59,6 +64,23 @@ class HWMPMeshPathSelection(StrictPacket):
 class GateAnnouncement(StrictPacket):
     name = "Gate Announcement"
     body_required = "a GANN element"
+
+
+# 9.6.17.1: the Multihop Action field, then Mesh Control (9.6.17.2-3).
+class MultihopAction(StrictPacket):
+    name = "Multihop Action"
+    body_required = "the Mesh Control field"
+    fields_desc = [ByteEnumField("multihop_action", MULTIHOP_ACTION_PROXY_UPDATE, MULTIHOP_ACTION_NAMES)]
+
+
+class MultihopMeshControl(MeshControl):
+    """Mesh Control in a Multihop Action frame; its element (PXU or PXUC)
+    follows."""
+
+    name = "Mesh Control (multihop action)"
+    body_required = "the action's element"
+    # Its own bindings only: what follows is elements, never LLC.
+    payload_guess: list[tuple[dict[str, Any], type[Packet]]] = []
 
 
 # 9.6.15.1
@@ -134,6 +156,7 @@ class ReturnedAction(Packet):
 
 
 bind_layers(Dot11Action, MeshAction, category=CATEGORY_MESH)
+bind_layers(Dot11Action, MultihopAction, category=CATEGORY_MULTIHOP)
 bind_layers(Dot11Action, SelfProtectedAction, category=CATEGORY_SELF_PROTECTED)
 bind_layers(Dot11Action, VendorSpecificAction, category=CATEGORY_VENDOR)
 bind_layers(Dot11Action, VendorSpecificProtectedAction, category=CATEGORY_VENDOR_PROTECTED)
@@ -149,6 +172,8 @@ for _action in MESH_ACTIONS_WITH_ELEMENTS:
         continue
     bind_layers(MeshAction, Dot11Elt, mesh_action=_action)
 bind_layers(HWMPMeshPathSelection, Dot11Elt)
+bind_layers(MultihopAction, MultihopMeshControl)
+bind_layers(MultihopMeshControl, Dot11Elt)
 bind_layers(GateAnnouncement, Dot11Elt)
 
 bind_layers(SelfProtectedAction, PeeringOpen, self_protected_action=SP_MESH_PEERING_OPEN)

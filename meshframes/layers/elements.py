@@ -15,11 +15,14 @@ from scapy.fields import (
     ByteEnumField,
     ByteField,
     ConditionalField,
+    FieldLenField,
     FlagsField,
+    LEIntField,
     LELongField,
     LEShortEnumField,
     LEShortField,
     LEThreeBytesField,
+    MACField,
     OUIField,
     PacketListField,
     StrLenField,
@@ -44,6 +47,8 @@ from meshframes.codec.elements import (
     EID_MESH_ID,
     EID_MESH_PEERING_MANAGEMENT,
     EID_MIC,
+    EID_PROXY_UPDATE,
+    EID_PROXY_UPDATE_CONFIRMATION,
     EID_VENDOR_SPECIFIC,
     ELEMENT_HEADER_LEN,
     MESH_CAPABILITY_BITS,
@@ -66,6 +71,16 @@ from meshframes.codec.peering import (
     SP_MESH_PEERING_CONFIRM,
     SP_MESH_PEERING_OPEN,
     STANDARD_LENGTHS,
+)
+from meshframes.codec.proxy import (
+    PROXY_INFO_FIXED_LEN,
+    PXU_COUNT_OFFSET,
+    PXU_FIXED_LEN,
+    PXU_FLAG_LIFETIME,
+    PXU_FLAG_NAMES,
+    PXU_FLAG_ORIGINATOR_IS_PROXY,
+    PXUC_LEN,
+    proxy_info_length,
 )
 from meshframes.codec.reason import REASON_NAMES
 from meshframes.layers._strict import MalformedLayer, MeshElement, StrictSubPacket
@@ -353,6 +368,60 @@ class BeaconTiming(MeshElement):
         raise MalformedLayer(
             f"Beacon Timing: Length {length} is neither 1 + 6*n (standard) nor 5*n (draft)"
         )
+
+
+class ProxyInformation(StrictSubPacket):
+    """One Proxy Information field of a PXU: its Flags say whether the
+    Proxy Address and the Lifetime are there."""
+
+    name = "Proxy Information"
+    fields_desc = [
+        FlagsField("flags", 0, 8, PXU_FLAG_NAMES),
+        MACField("external_address", "00:00:00:00:00:00"),
+        LEIntField("proxy_information_sequence_number", 0),
+        ConditionalField(MACField("proxy_address", "00:00:00:00:00:00"),
+                         lambda p: not int(p.flags) & PXU_FLAG_ORIGINATOR_IS_PROXY),
+        ConditionalField(LEIntField("proxy_information_lifetime", 0), lambda p: bool(int(p.flags) & PXU_FLAG_LIFETIME)),
+    ]
+
+
+# 9.4.2.115
+class ProxyUpdate(MeshElement):
+    name = "Proxy Update"
+    fields_desc = [
+        _id_field(EID_PROXY_UPDATE),
+        _len_field(),
+        ByteField("pxu_id", 0),
+        MACField("pxu_originator_mac_address", "00:00:00:00:00:00"),
+        FieldLenField("number_of_proxy_information", None, count_of="proxy_information", fmt="B"),
+        PacketListField("proxy_information", [], ProxyInformation,
+                        count_from=lambda p: p.number_of_proxy_information),
+    ]
+
+    def expected_length(self, body: bytes) -> int | None:
+        if len(body) < PXU_FIXED_LEN:
+            return PXU_FIXED_LEN
+        # Each field's Flags say how long it is, so walk them.
+        offset = PXU_FIXED_LEN
+        for _ in range(body[PXU_COUNT_OFFSET]):
+            if offset >= len(body):
+                return offset + PROXY_INFO_FIXED_LEN
+            offset += proxy_info_length(body[offset])
+        return offset
+
+
+# 9.4.2.116
+class ProxyUpdateConfirmation(MeshElement):
+    name = "Proxy Update Confirmation"
+    fields_desc = [
+        _id_field(EID_PROXY_UPDATE_CONFIRMATION),
+        _len_field(),
+        ByteField("pxu_id", 0),
+        MACField("pxu_recipient_mac_address", "00:00:00:00:00:00"),
+    ]
+
+    def expected_length(self, body: bytes) -> int:
+        return PXUC_LEN
 
 
 # 9.4.2.117

@@ -11,8 +11,6 @@ bytes are what a reference authority decodes. Layouts follow the reference's
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from scapy.fields import (
     ByteEnumField,
     ByteField,
@@ -35,6 +33,7 @@ from meshframes.codec.fastpay import FASTPAY_VERSION, FLAG_E2E_SEALED, MessageTy
 from meshframes.fastpay.messages import AddressKind, ErrorKind
 from meshframes.fastpay.wire import MessageTag
 from meshframes.layers._strict import MalformedLayer, StrictPacket, StrictSubPacket
+from meshframes.layers.conditions import FieldIn, OptionSome
 from meshframes.layers.meshctl import VendorMeshControl
 
 # docs/wire-format.md, "Message types and payload": the codec's types,
@@ -118,19 +117,6 @@ class OptionTagField(ByteField):
         return x or 0
 
 
-def _some(tag_name: str, value_name: str) -> Callable[[Packet], bool]:
-    """Condition for an Option's value: its tag when dissected, whether the
-    value was given when built."""
-
-    def present(pkt: Packet) -> bool:
-        tag = pkt.getfieldval(tag_name)
-        if tag is None:
-            return pkt.getfieldval(value_name) is not None
-        return tag == 1
-
-    return present
-
-
 def _check_option_tags(pkt: Packet, *names: str) -> None:
     for name in names:
         tag = pkt.getfieldval(name)
@@ -169,7 +155,7 @@ class FastPayTransfer(StrictSubPacket):
         LELongField("sequence_number", 0),
         OptionTagField("user_data_tag", "user_data"),
         ConditionalField(
-            XStrFixedLenField("user_data", None, length=32), _some("user_data_tag", "user_data")
+            XStrFixedLenField("user_data", None, length=32), OptionSome("user_data_tag", "user_data")
         ),
     ]
 
@@ -230,7 +216,7 @@ class FastPayAccountInfoRequest(_Message):
         OptionTagField("request_sequence_number_tag", "request_sequence_number"),
         ConditionalField(
             LELongField("request_sequence_number", None),
-            _some("request_sequence_number_tag", "request_sequence_number"),
+            OptionSome("request_sequence_number_tag", "request_sequence_number"),
         ),
         OptionTagField(
             "request_received_transfers_excluding_first_nth_tag",
@@ -238,7 +224,7 @@ class FastPayAccountInfoRequest(_Message):
         ),
         ConditionalField(
             LELongField("request_received_transfers_excluding_first_nth", None),
-            _some(
+            OptionSome(
                 "request_received_transfers_excluding_first_nth_tag",
                 "request_received_transfers_excluding_first_nth",
             ),
@@ -261,12 +247,12 @@ class FastPayAccountInfoResponse(_Message):
         OptionTagField("pending_confirmation_tag", "pending_confirmation"),
         ConditionalField(
             PacketField("pending_confirmation", None, FastPaySignedTransferOrder),
-            _some("pending_confirmation_tag", "pending_confirmation"),
+            OptionSome("pending_confirmation_tag", "pending_confirmation"),
         ),
         OptionTagField("requested_certificate_tag", "requested_certificate"),
         ConditionalField(
             PacketField("requested_certificate", None, FastPayCertifiedTransferOrder),
-            _some("requested_certificate_tag", "requested_certificate"),
+            OptionSome("requested_certificate_tag", "requested_certificate"),
         ),
         FieldLenField(
             "requested_received_transfers_count",
@@ -292,31 +278,27 @@ class FastPayAccountInfoResponse(_Message):
         return super().post_dissect(s)
 
 
-def _error_is(*variants: int) -> Callable[[Packet], bool]:
-    return lambda p: p.getfieldval("error_variant") in variants
-
-
 class FastPayError(_Message):
     name = "FastPay Error"
     fields_desc = [
         LEIntEnumField("error_variant", 0, FASTPAY_ERRORS),
         ConditionalField(
             FieldLenField("error_length", None, length_of="error", fmt="<Q"),
-            _error_is(ERR_INVALID_SIGNATURE, ERR_CLIENT_IO_ERROR),
+            FieldIn("error_variant", frozenset({ERR_INVALID_SIGNATURE, ERR_CLIENT_IO_ERROR})),
         ),
         ConditionalField(
             StrLenField("error", b"", length_from=lambda p: p.error_length),
-            _error_is(ERR_INVALID_SIGNATURE, ERR_CLIENT_IO_ERROR),
+            FieldIn("error_variant", frozenset({ERR_INVALID_SIGNATURE, ERR_CLIENT_IO_ERROR})),
         ),
         ConditionalField(
-            LESignedInt128Field("current_balance", 0), _error_is(ERR_INSUFFICIENT_FUNDING)
+            LESignedInt128Field("current_balance", 0), FieldIn("error_variant", frozenset({ERR_INSUFFICIENT_FUNDING}))
         ),
         ConditionalField(
             PacketField("pending_confirmation", FastPayTransferOrder(), FastPayTransferOrder),
-            _error_is(ERR_PREVIOUS_TRANSFER_MUST_BE_CONFIRMED_FIRST),
+            FieldIn("error_variant", frozenset({ERR_PREVIOUS_TRANSFER_MUST_BE_CONFIRMED_FIRST})),
         ),
         ConditionalField(
-            LELongField("current_sequence_number", 0), _error_is(ERR_MISSING_EARLIER_CONFIRMATIONS)
+            LELongField("current_sequence_number", 0), FieldIn("error_variant", frozenset({ERR_MISSING_EARLIER_CONFIRMATIONS}))
         ),
     ]
 

@@ -27,6 +27,7 @@ from meshframes.codec.header import QOS_MESH_CONTROL_PRESENT
 from meshframes.codec.meshctl import AE_A4, AE_A5_A6, AE_MODE_NAMES, AE_NONE, AE_RESERVED
 from meshframes.codec.meshctl import mesh_control_rule as codec_mesh_control_rule
 from meshframes.layers._strict import MalformedLayer, StrictPacket
+from meshframes.layers.conditions import FieldIn
 
 # Scapy's TXOP field is QoS Control's second octet: the codec's u16 bit
 # shifted down by a byte.
@@ -43,9 +44,9 @@ class MeshControl(StrictPacket):
         BitEnumField("address_extension_mode", AE_NONE, 2, AE_MODE_NAMES),
         ByteField("mesh_ttl", 31),
         LEIntField("mesh_sequence_number", 0),
-        ConditionalField(MACField("address4", None), lambda p: p.address_extension_mode == AE_A4),
-        ConditionalField(MACField("address5", None), lambda p: p.address_extension_mode == AE_A5_A6),
-        ConditionalField(MACField("address6", None), lambda p: p.address_extension_mode == AE_A5_A6),
+        ConditionalField(MACField("address4", None), FieldIn("address_extension_mode", frozenset({AE_A4}))),
+        ConditionalField(MACField("address5", None), FieldIn("address_extension_mode", frozenset({AE_A5_A6}))),
+        ConditionalField(MACField("address6", None), FieldIn("address_extension_mode", frozenset({AE_A5_A6}))),
     ]
 
     def post_dissect(self, s: bytes) -> bytes:

@@ -80,6 +80,7 @@ class MeshRefusal(StrEnum):
     HWMP_STALE_SN = "hwmp-stale-sn"
     HWMP_TTL_EXPIRED = "hwmp-ttl-expired"
     PATH_TABLE_FULL = "path-table-full"
+    GATE_TABLE_FULL = "gate-table-full"
     PERR_ALREADY_QUEUED = "perr-already-queued"
     PERR_NO_PRECURSOR = "perr-no-precursor"
     PERR_NOT_APPLICABLE = "perr-not-applicable"

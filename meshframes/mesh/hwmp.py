@@ -40,7 +40,7 @@ from collections import OrderedDict, deque
 from collections.abc import Iterable
 
 from meshframes.codec import MeshAction
-from meshframes.codec.action import MESH_ACTION_HWMP_PATH_SELECTION
+from meshframes.codec.action import MESH_ACTION_GATE_ANNOUNCEMENT, MESH_ACTION_HWMP_PATH_SELECTION
 from meshframes.codec.header import BROADCAST, MacHeader, is_group
 from meshframes.codec.pathsel import (
     HWMP_FLAG_AE,
@@ -49,6 +49,7 @@ from meshframes.codec.pathsel import (
     RANN_FLAG_GATE,
     TARGET_FLAG_TO,
     TARGET_FLAG_USN,
+    Gann,
     Perr,
     PerrDestination,
     Prep,
@@ -59,7 +60,8 @@ from meshframes.codec.pathsel import (
 from meshframes.codec.reason import ReasonCode
 from meshframes.mesh.constants import TU, MeshConfig, RootMode, to_tu
 from meshframes.mesh.events import Action, MeshRefusal, PathChanged, PathFailed, Refused, SetTimer, Transmit
-from meshframes.mesh.mbss import path_selection
+from meshframes.mesh.gates import GateSource, GateTable
+from meshframes.mesh.mbss import action_header, path_selection
 from meshframes.mesh.metric import MAX_METRIC, add_metric
 from meshframes.mesh.pathtable import MeshPath, PathFlags, PathTable
 from meshframes.mesh.peers import PeerTable
@@ -110,17 +112,22 @@ class Hwmp:
         # Transmitter -> (new-path tokens left, when counted); one entry per
         # established peer (HWMP takes frames from no one else).
         self._new_path_budget: dict[bytes, tuple[float, float]] = {}
+        self.gates = GateTable()
 
     # -- input ------------------------------------------------------------
 
     def on_frame(self, frame: MeshAction, now: float) -> list[Action]:
-        if frame.action != MESH_ACTION_HWMP_PATH_SELECTION:
+        if frame.action not in (MESH_ACTION_HWMP_PATH_SELECTION, MESH_ACTION_GATE_ANNOUNCEMENT):
             return [Refused(MeshRefusal.MESH_ACTION_UNSUPPORTED, str(frame.action))]
         if not self.peers.is_established(frame.header.addr2):
             return [Refused(MeshRefusal.HWMP_FROM_NON_PEER, frame.header.addr2.hex(":"))]
         actions: list[Action] = []
         for element in frame.elements:
-            if isinstance(element, Preq):
+            if isinstance(element, Gann) and frame.action == MESH_ACTION_GATE_ANNOUNCEMENT:
+                actions += self._on_gann(frame.header, element, now)
+            elif frame.action == MESH_ACTION_GATE_ANNOUNCEMENT:
+                actions.append(Refused(MeshRefusal.HWMP_ELEMENT_UNSUPPORTED, str(element.element_id)))
+            elif isinstance(element, Preq):
                 actions += self._on_preq(frame.header, element, now)
             elif isinstance(element, Prep):
                 actions += self._on_prep(frame.header, element, now)
@@ -327,6 +334,9 @@ class Hwmp:
                     self.sn = sn_next(self.sn)
                     self.last_sn_update = now
                     target_sn = self.sn
+                if self._lookup(orig, now) is not None and preq.flags & PREQ_FLAG_GATE_ANNOUNCEMENT:
+                    out += self._learn_gate(orig, GateSource.PROACTIVE_PREQ, preq.originator_sn,
+                                            preq.hop_count + 1, hdr.addr2, preq.lifetime * TU, now)
                 forward_targets.append(target)
             elif cfg.dot11MeshForwarding:
                 path = self._lookup(target_addr, now)
@@ -491,6 +501,9 @@ class Hwmp:
                    and not path.flags & PathFlags.FIXED and rann.ttl != 0)
         # Learn the root first: our PREQ leaves at once and goes to the RANN's sender.
         self.paths.learn_root(path, rann.root_sn, new_metric, ta)
+        if rann.flags & RANN_FLAG_GATE:
+            out += self._learn_gate(rann.root_addr, GateSource.RANN, rann.root_sn, rann.hop_count + 1, ta,
+                                    rann.interval * TU, now)
         if refresh:
             out += self._queue_preq(path, PREQ_Q_F_START | PREQ_Q_F_REFRESH, now)
             path.last_preq_to_root = now
@@ -500,6 +513,34 @@ class Hwmp:
             forwarded = Rann(rann.flags, rann.hop_count + 1, rann.ttl - 1, rann.root_addr, rann.root_sn,
                              rann.interval, new_metric)
             out.append(Transmit(path_selection(BROADCAST, self.mac, forwarded)))
+        return out
+
+    # -- gates ------------------------------------------------------------
+
+    def _learn_gate(self, addr: bytes, source: GateSource, sn: int, hop_count: int, ta: bytes, interval: float,
+                    now: float) -> list[Action]:
+        if self.gates.learn(addr, source, sn, hop_count, ta, interval, now):
+            return []
+        return [Refused(MeshRefusal.GATE_TABLE_FULL, addr.hex(":"))]
+
+    def _on_gann(self, hdr: MacHeader, gann: Gann, now: float) -> list[Action]:
+        """A Gate Announcement (14.10.12): record the gate, and flood it on
+        once per GANN SN with the hop count up and the TTL down, as RANNs
+        travel."""
+        if gann.gate_addr == self.mac:
+            return []
+        last = self.gates.last_sn(gann.gate_addr)
+        if last is not None and not sn_gt(gann.gann_sn, last):
+            return [Refused(MeshRefusal.HWMP_STALE_SN, "GANN")]
+        out = self._learn_gate(gann.gate_addr, GateSource.GANN, gann.gann_sn, gann.hop_count + 1, hdr.addr2,
+                               gann.interval * TU, now)
+        if gann.ttl <= 1:
+            return out + [Refused(MeshRefusal.HWMP_TTL_EXPIRED, "GANN")]
+        if self.config.dot11MeshForwarding:
+            forwarded = Gann(gann.flags, gann.hop_count + 1, gann.ttl - 1, gann.gate_addr, gann.gann_sn,
+                             gann.interval)
+            out.append(Transmit(MeshAction(action_header(BROADCAST, self.mac), MESH_ACTION_GATE_ANNOUNCEMENT,
+                                           (forwarded,))))
         return out
 
     def _root_frame(self, now: float) -> list[Action]:

@@ -21,8 +21,11 @@ import pytest
 from click.testing import CliRunner
 
 from meshframes.cli.shell import Shell, shell
+from meshframes.codec.header import BROADCAST
+from meshframes.codec.pathsel import RANN_FLAG_GATE, Rann
 from meshframes.hosts.control import ControlServer, NodeControl
 from meshframes.mesh.constants import MeshConfig
+from meshframes.mesh.mbss import path_selection
 from meshframes.mesh.node import MeshNode
 from meshframes.mesh.peers import PlinkState
 from meshframes.sim.demo import DemoSpec
@@ -338,3 +341,19 @@ def test_on_a_terminal_the_prompt_completes_and_keeps_history(tmp_path: Path) ->
         os.close(fd)
     assert os.waitstatus_to_exitcode(status) == 0
     assert history.read_text().split() == ["run", "5", "fly", "quit"]
+
+
+def test_gates_are_the_engines(target: SimTarget, capsys: pytest.CaptureFixture[str]) -> None:
+    """The simulated mesh announces no gate; once C0's HWMP hears a RANN
+    with the gate bit from a peer, `gates` lists it as its gate table
+    holds it."""
+    (_, before) = answers(target, capsys, "run 5", "gates")
+    assert before == []
+    node = engine(target, "C0")
+    now = target.now
+    peer = next(p.addr for p in node.peers if p.state is PlinkState.ESTAB)
+    gate = bytes.fromhex("02aa00000001")
+    node.hwmp.on_frame(path_selection(BROADCAST, peer, Rann(RANN_FLAG_GATE, 0, 31, gate, 1, 5000, 0)), now)
+    (after,) = answers(target, capsys, "gates")
+    assert [(g["mac"], g["learned_from"], g["hops"], g["heard_from"]) for g in after] == [
+        (gate.hex(":"), "rann", 1, peer.hex(":"))]

@@ -13,7 +13,7 @@ from scapy.layers.dot11 import Dot11Action, Dot11Auth, Dot11Elt, Dot11QoS, _dot1
 from scapy.packet import Packet
 
 import meshframes.layers
-from meshframes.codec import action, elements, fastpay, header, meshctl, pathsel, peering, reason, sae
+from meshframes.codec import action, elements, fastpay, header, meshctl, pathsel, peering, proxy, reason, sae
 from meshframes.fastpay.messages import AddressKind, ErrorKind
 from meshframes.fastpay.wire import MessageTag
 from meshframes.layers import _strict
@@ -46,7 +46,7 @@ def _ints(module: object, prefix: str) -> set[int]:
 
 # Every enum table the codec (and FastPay's bincode module) owns.
 OWNED_TABLES = [
-    action.MESH_ACTION_NAMES, peering.SELF_PROTECTED_ACTION_NAMES, peering.PROTOCOL_NAMES,
+    action.MESH_ACTION_NAMES, action.MULTIHOP_ACTION_NAMES, peering.SELF_PROTECTED_ACTION_NAMES, peering.PROTOCOL_NAMES,
     elements.PATH_SELECTION_PROTOCOLS, elements.PATH_SELECTION_METRICS, elements.CONGESTION_CONTROL_MODES,
     elements.SYNCHRONIZATION_METHODS, elements.AUTHENTICATION_PROTOCOLS, reason.REASON_NAMES,
     meshctl.AE_MODE_NAMES, sae.GROUP_NAMES,
@@ -108,6 +108,8 @@ def test_registered_element_ids_are_the_codecs() -> None:
     assert ours[pathsel.Perr.element_id] is layer_hwmp.PERR
     assert ours[pathsel.Rann.element_id] is layer_hwmp.RANN
     assert ours[pathsel.Gann.element_id] is layer_hwmp.GANN
+    assert ours[proxy.ProxyUpdate.element_id] is layer_elements.ProxyUpdate
+    assert ours[proxy.ProxyUpdateConfirmation.element_id] is layer_elements.ProxyUpdateConfirmation
     for eid, name in elements.MESH_ELEMENT_NAMES.items():
         assert _dot11_info_elts_ids[eid] == name
 
@@ -189,6 +191,8 @@ def test_fastpay_header_is_the_codecs() -> None:
     (layer_hwmp.GANN, pathsel.GANN_LEN),
     (layer_hwmp.PREP, pathsel.PREP_LEN),
     (layer_elements.AuthorityAnnouncementElement, elements.AUTHORITY_ANNOUNCEMENT_LEN),
+    (layer_elements.ProxyUpdateConfirmation, proxy.PXUC_LEN),
+    (layer_elements.ProxyUpdate, proxy.PXU_FIXED_LEN),
 ])
 def test_fixed_element_lengths_are_the_codecs(cls: type[Packet], length: int) -> None:
     """A built element of fixed layout is as long as the codec says."""
@@ -196,10 +200,16 @@ def test_fixed_element_lengths_are_the_codecs(cls: type[Packet], length: int) ->
 
 
 def test_flag_and_capability_names_are_the_codecs() -> None:
-    """The Mesh Capability bits are the codec's list."""
+    """The Mesh Capability bits and the Proxy Information flags are the
+    codec's lists."""
     fld = next(f for f in _fields(layer_elements.MeshConfiguration) if f.name == "mesh_capability")
     assert isinstance(fld, FlagsField)
     assert tuple(fld.names) == elements.MESH_CAPABILITY_BITS
+    flags = next(f for f in _fields(layer_elements.ProxyInformation) if f.name == "flags")
+    assert isinstance(flags, FlagsField)
+    assert list(flags.names) == proxy.PXU_FLAG_NAMES
+    assert [1 << i for i in range(3)] == [proxy.PXU_FLAG_DELETE, proxy.PXU_FLAG_ORIGINATOR_IS_PROXY,
+                                          proxy.PXU_FLAG_LIFETIME]
 
 
 def test_machdr_layers_have_no_numbers() -> None:
