@@ -1,16 +1,28 @@
-"""Seal/open throughput against raw AES-CCM on the same payload, same run.
+"""Seal/open throughput against raw AES-CCM on the same payload, same run;
+SAE handshakes against the group's scalar multiplication, same run.
 
 The baseline is `cryptography`'s AESCCM (OpenSSL) called directly on the
 frame body with a precomputed nonce and AAD: the cost of the cipher alone.
 Sealing adds what CCMP needs around it (header parse, AAD and nonce, PN,
 key lookup, replay window, frame assembly), so the ratio sealed/raw says how
-much of the cipher's speed survives that. Rounds interleave baseline and
+much of the cipher's speed survives that.
+
+An SAE handshake is two engines (`SaeParent`) completing Commit and Confirm
+both ways with a fresh pair of addresses each time, so hunting-and-pecking
+hunts anew (hash-to-element's PT is derived once per password, as a station
+keeps it). Its baseline is the group's scalar-op on a point that is not the
+generator, the operation a handshake repeats: ecdsa's `PointJacobi * k`,
+what the engine calls. The inverse ratio says how many scalar
+multiplications one handshake costs, both sides together.
+
+Rounds interleave baseline and
 sealer so that load from other processes hits both alike, and each keeps its
 best round, as timeit does.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +48,8 @@ from meshframes.mesh.forward import mesh_addresses
 from meshframes.seal import ccmp
 from meshframes.seal.e2e import E2E_TAG_LEN, SEALED_HEADER_LEN, E2EIdentity, E2ESealer
 from meshframes.seal.hop import HopSealer
+from meshframes.seal.sae import SaeAuthenticated, SaeConfig, SaeOutput, SaeParent, SaeTransmit
+from meshframes.seal.sae_crypto import ecc_group
 
 TRANSMITTER = bytes.fromhex("020000000100")
 RECEIVER = bytes.fromhex("020000000200")
@@ -175,4 +189,78 @@ def run(count: int = 20_000, rounds: int = 5, tick: Callable[[], None] = lambda:
             results.append(
                 Measurement(workload.name, layer, operation, octets, best.rates[operation], best.rates[f"raw {operation}"])
             )
+    return results
+
+
+@dataclass(frozen=True, slots=True)
+class SaeCase:
+    group: int
+    h2e: bool
+
+    @property
+    def name(self) -> str:
+        return "hash-to-element" if self.h2e else "hunting-and-pecking"
+
+
+@dataclass(frozen=True, slots=True)
+class SaeMeasurement:
+    case: str
+    group: int
+    handshake_rate: float  # completed handshakes (both sides) per second, best round
+    scalar_mult_rate: float  # the group's scalar-op per second, best round
+
+    @property
+    def ratio(self) -> float:
+        return self.handshake_rate / self.scalar_mult_rate
+
+    @property
+    def mults_per_handshake(self) -> float:
+        return self.scalar_mult_rate / self.handshake_rate
+
+
+SAE_PASSWORD = b"meshframes bench"
+SAE_MESH_ID = b"meshframes"
+
+
+def sae_cases() -> list[SaeCase]:
+    return [SaeCase(group, h2e) for group in (19, 20) for h2e in (False, True)]
+
+
+def _handshake(config: SaeConfig, index: int) -> bool:
+    """Two engines from Nothing to Accepted, frames handed over directly."""
+    a, b = bytes([2, 0, 0, 1]) + index.to_bytes(2, "big"), bytes([2, 0, 0, 2]) + index.to_bytes(2, "big")
+    parents = {a: SaeParent(a, config), b: SaeParent(b, config)}
+    queue: list[tuple[bytes, SaeOutput]] = [(a, o) for o in parents[a].initiate(b, 0.0)]
+    done = 0
+    while queue:
+        source, output = queue.pop(0)
+        if isinstance(output, SaeTransmit):
+            queue += [(output.peer, o) for o in parents[output.peer].receive(source, output.body, 0.0)]
+        done += isinstance(output, SaeAuthenticated)
+    if done != 2:
+        raise RuntimeError(f"SAE benchmark handshake {index} did not complete on both sides")
+    return True
+
+
+def _sae_round(case: SaeCase, count: int, best: _Best, start: int) -> None:
+    group = ecc_group(case.group)
+    config = SaeConfig(SAE_PASSWORD, ssid=SAE_MESH_ID, groups=(case.group,), h2e=case.h2e)
+    point = group.scalar_op(0x5EED, group.generator)
+    point = group.point(int(point.x()), int(point.y()))  # a plain point: no generator precomputation
+    draw = random.Random(case.group + start)
+    scalars = [draw.randrange(2, group.order) for _ in range(count)]
+    best.time("scalar-op", lambda: [group.scalar_op(k, point) for k in scalars], count)
+    best.time("handshake", lambda: all(_handshake(config, start + i) for i in range(count)), count)
+
+
+def run_sae(count: int = 10, rounds: int = 3, tick: Callable[[], None] = lambda: None) -> list[SaeMeasurement]:
+    """Handshakes per second and the group's scalar-op rate, per case;
+    `tick` after each round."""
+    results = []
+    for case in sae_cases():
+        best = _Best()
+        for round_index in range(rounds):
+            _sae_round(case, count, best, round_index * count)
+            tick()
+        results.append(SaeMeasurement(case.name, case.group, best.rates["handshake"], best.rates["scalar-op"]))
     return results

@@ -22,6 +22,7 @@ from meshframes.hwsim.guest import Guest
 from meshframes.hwsim.nodes import NODE_DIR, CommitteeFiles, NodeProcess, prepare, write_committee
 from meshframes.hwsim.radios import DEFAULT_FREQ, DEFAULT_MESH_ID, Capture, Node, medium_chain, mesh_chain
 from meshframes.hwsim.wait import wait_for
+from meshframes.mesh.mbss import WPA_SUPPLICANT_BASIC_RATES
 from meshframes.seal.keyfile import CaptureKeys, loads
 from meshframes.seal.wpalog import import_wpa_log
 
@@ -325,6 +326,51 @@ network={{
     ieee80211w=2
 }}
 """
+
+
+def sae_interop(guest: Guest, *, timeout: float = 60.0) -> Recording:
+    """wpa_supplicant's secure mesh point (mode 5, SAE, AMPE, PMF) on n0
+    and our node u1 (MeshNode over an active monitor, `sae=True`, the same
+    passphrase), a third radio recording. Each side's beacon makes the
+    other start SAE: Commit and Confirm both ways. Done when our engine
+    has accepted n0's Confirm (so n0 derived our keys) and n0 has sent a
+    Mesh Peering Open, which wpa_supplicant does only after its own SAE
+    accepted ours; the Open's Chosen PMK is its PMKID."""
+    n0, u1, recorder = guest.reset_radios(3)
+    u1.make_userspace("mon0")
+    guest.call(f"{USERNODE}:stop", "none")
+    capture = recorder.start_capture("sae-interop.pcap")
+    timeline = Timeline()
+    timeline.mark("recorder up")
+    host_conf, guest_conf = guest.io_path(f"wpa-{n0.netns}.conf")
+    host_conf.write_text(_WPA_MESH_CONF.format(mesh_id=DEFAULT_MESH_ID, freq=DEFAULT_FREQ,
+                                               passphrase=SAE_PASSPHRASE))
+    n0.run(f"wpa_supplicant -B -D nl80211 -i {n0.wlan} -c {guest_conf}")
+    guest.call(f"{USERNODE}:start", "u1", "mon0", radio_netns=u1.netns, passphrase=SAE_PASSPHRASE,
+               sae=True, basic_rates=WPA_SUPPLICANT_BASIC_RATES, seed=1)
+    timeline.mark("wpa_supplicant started on n0 (SAE), u1 started (ours, SAE)")
+
+    def accepted() -> str | None:
+        return _user_state(guest, "u1")["sae"].get("pmkids", {}).get(n0.mac)
+
+    wait_for(accepted, "u1's SAE accepts n0's Confirm", timeout=timeout, interval=0.3,
+             describe=lambda _: repr(_user_state(guest, "u1")["sae"]))
+    timeline.mark("u1: SAE with n0 accepted")
+
+    def heard_open() -> list[Any]:
+        """u1's record of a Mesh Peering Open from n0: taken by the peering
+        FSM, or refused (and counted) on its way there."""
+        return [e for e in _user_state(guest, "u1")["events"]
+                if n0.mac in e[2] and ("OPN_ACPT" in e[2] or e[2].startswith("ampe-"))]
+
+    wait_for(heard_open, "u1 hears a Mesh Peering Open from n0", timeout=timeout, interval=0.3,
+             describe=lambda _: repr(_user_state(guest, "u1")["events"][-5:]))
+    timeline.mark("u1 heard n0's Mesh Peering Open")
+    states = {"u1": guest.call(f"{USERNODE}:stop", "u1"), "n0": {"stations": n0.stations()}}
+    timeline.mark("u1 stopped")
+    path = capture.stop()
+    timeline.mark("recorder stopped")
+    return Recording(path, (n0, u1, recorder), timeline, {}, states)
 
 
 def recorded_chain(guest: Guest, name: str) -> tuple[tuple[Node, ...], Capture, Timeline]:
@@ -786,6 +832,7 @@ SCENARIOS: dict[str, Callable[[Guest], Recording]] = {
     "kernel-bridge": kernel_bridge,
     "kernel-root": kernel_root,
     "kernel-sae": kernel_sae,
+    "sae-interop": sae_interop,
     "kernel-sae-mismatch": kernel_sae_mismatch,
     "kernel-trouble": kernel_trouble,
     "kernel-interop": kernel_interop,

@@ -152,12 +152,25 @@ class UserNode:
                                                "hop_count": gate.hop_count,
                                                "heard_from": gate.heard_from.hex(":")}
                           for gate in node.hwmp.gates.known(now)},
-                "counters": dict(node.counters),
+                # Plain strings: the reply is unpickled where the engines'
+                # enums (and the crypto they import) may not load.
+                "counters": {str(key): count for key, count in node.counters.items()},
                 "transmitted": dict(self.transmitted),
                 "radio": asdict(self.radio.stats),
                 "deliveries": list(self.deliveries),
                 "events": list(self.events),
+                "sae": self._sae_state(),
             }
+
+    def _sae_state(self) -> dict[str, Any]:
+        """SAE's completed peers (hex MAC -> PMKID) and its instances' states."""
+        rsn = self.node.rsn
+        if rsn is None or rsn.sae is None:
+            return {}
+        return {"pmkids": {peer.hex(":"): pmkid for peer, (_, pmkid) in rsn.sae_pmks.items()},
+                "instances": {peer.hex(":"): instance.state.value for peer, instance in rsn.sae.instances.items()},
+                "refused": {str(k): v for k, v in rsn.sae.refused.items()},
+                "failed": {str(k): v for k, v in rsn.sae.failed.items()}}
 
     def keys(self) -> dict[str, bytes]:
         """A secure node's MGTK and the MTK of each established link (hex
@@ -233,11 +246,15 @@ class UserNode:
 # -- what the host calls (Guest.call("meshframes.hwsim.usernode:...")) -----------
 
 def start(name: str, ifname: str, *, radio_netns: str | None = None, mesh_id: bytes = b"meshframes",
-          passphrase: str | None = None, seed: int = 0) -> str:
+          passphrase: str | None = None, sae: bool = False, basic_rates: tuple[int, ...] = (2,),
+          seed: int = 0) -> str:
     """Start node `name` on monitor `ifname` of namespace `radio_netns`
-    (Guest.call's own `netns` picks the interpreter); returns its MAC."""
+    (Guest.call's own `netns` picks the interpreter); returns its MAC.
+    `sae`: a secure mesh whose pairs authenticate with SAE first;
+    `basic_rates`: the basic rate set its peers use (MeshConfig)."""
     stop(name)
-    node = UserNode(ifname, radio_netns, MeshConfig(mesh_id=mesh_id, passphrase=passphrase), seed)
+    config = MeshConfig(mesh_id=mesh_id, passphrase=passphrase, sae=sae, basic_rates=basic_rates)
+    node = UserNode(ifname, radio_netns, config, seed)
     _nodes[name] = node
     node.start()
     return node.node.mac.hex(":")

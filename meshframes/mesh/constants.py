@@ -39,6 +39,18 @@ class MeshConfig:
     # the passphrase (8..63 characters) every mesh STA of the MBSS shares.
     # Kept out of repr() so that logging a configuration does not leak it.
     passphrase: str | None = field(default=None, repr=False)
+    # With a passphrase: authenticate each pair with SAE (12.4, the
+    # passphrase as its password, the Mesh ID as H2E's SSID) and key AMPE
+    # with the PMK SAE yields, as wpa_supplicant's mesh does (AKM
+    # 00-0F-AC:8, Authentication Protocol 1), instead of a PMK from the
+    # passphrase alone.
+    sae: bool = False
+    sae_groups: tuple[int, ...] = (19,)
+    # The BSS basic rate set, in 500 kb/s units: mac80211 peers only with a
+    # station whose basic rates equal its own (mesh_matches_local). 1 Mb/s
+    # is what cfg80211 gives a 2.4 GHz mesh joined with iw;
+    # mbss.WPA_SUPPLICANT_BASIC_RATES is what wpa_supplicant's mesh uses.
+    basic_rates: tuple[int, ...] = (2,)
     # Peering (14.3), Linux defaults: 100 ms timers, 3 retries, 32 links.
     dot11MeshRetryTimeout: float = 0.100
     dot11MeshConfirmTimeout: float = 0.100

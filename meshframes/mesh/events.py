@@ -43,6 +43,7 @@ class MeshRefusal(StrEnum):
     PEER_TABLE_FULL = "peer-table-full"
     PEER_BEACON_LOSS = "peer-beacon-loss"
     PEER_EXPIRED = "peer-expired"
+    PMK_EXPIRED = "pmk-expired"
     PEER_EVICTED_IDLE = "peer-evicted-idle"
     LINK_BROKEN_TX_FAILURES = "link-broken-tx-failures"
     # Peering (14.3, 14.5)
@@ -170,6 +171,14 @@ class PeerChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class Authenticated:
+    """SAE (802.11-2020 12.4) completed with `peer`: its PMK keys AMPE."""
+
+    peer: bytes
+    pmkid: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class PathChanged:
     destination: bytes
     next_hop: bytes | None
@@ -186,6 +195,6 @@ class PathFailed:
 
 
 Action = (
-    Transmit | SetTimer | CancelTimer | Deliver | DeliverData | Refused | PeerChanged | PathChanged
-    | PathFailed
+    Transmit | SetTimer | CancelTimer | Deliver | DeliverData | Refused | PeerChanged | Authenticated
+    | PathChanged | PathFailed
 )

@@ -7,6 +7,8 @@ from __future__ import annotations
 from meshframes.codec import MacHeader
 from meshframes.codec.action import MESH_ACTION_HWMP_PATH_SELECTION
 from meshframes.codec.elements import (
+    AUTH_NONE,
+    AUTH_SAE,
     CAPAB_ACCEPTING_PEERINGS,
     CAPAB_FORWARDING,
     EID_DS_PARAMETER_SET,
@@ -38,6 +40,15 @@ from meshframes.mesh.constants import MeshConfig, to_tu
 # to Extended Supported Rates (9.4.2.12).
 SUPPORTED_RATES = bytes((0x82, 0x04, 0x0B, 0x16, 0x0C, 0x12, 0x18, 0x24))
 EXTENDED_SUPPORTED_RATES = bytes((0x30, 0x48, 0x60, 0x6C))
+RATE_BASIC = 0x80
+# wpa_supplicant's mesh takes hostapd's 802.11g basic rate set instead
+# (1, 2, 5.5, 11, 6, 12 and 24 Mb/s), so a station that peers with it must
+# say the same (MeshConfig.basic_rates).
+WPA_SUPPLICANT_BASIC_RATES = (2, 4, 11, 22, 12, 24, 48)
+
+
+def _rates(template: bytes, basic: tuple[int, ...]) -> bytes:
+    return bytes(rate & 0x7F | (RATE_BASIC if rate & 0x7F in basic else 0) for rate in template)
 # Duration of an individually addressed frame: SIFS (16 us) plus an ACK at
 # 6 Mb/s (20 us preamble + 6 symbols), 802.11-2020 9.2.5.7 and 17.3.
 UNICAST_DURATION_US = 60
@@ -53,6 +64,9 @@ CAPABILITY_PRIVACY = 0x0010
 # group-addressed robust frames are CCMP-encrypted with the MGTK as Linux
 # does in a secure mesh.
 RSNE_BODY = bytes.fromhex("0100" "000fac04" "0100" "000fac04" "0100" "000fac02" "c000")
+# The same with AKM 00-0F-AC:8 (SAE): octet for octet the RSNE of
+# wpa_supplicant 2.10's secure mesh (pcaps/linux-kernel-sae.pcap).
+RSNE_BODY_SAE = bytes.fromhex("0100" "000fac04" "0100" "000fac04" "0100" "000fac08" "c000")
 
 FC_ACTION = frame_control(TYPE_MGMT, SUBTYPE_ACTION)
 FC_BEACON = frame_control(TYPE_MGMT, SUBTYPE_BEACON)
@@ -80,11 +94,15 @@ class Mbss:
         self.mac = mac
         self.config = config
         self.mesh_id = MeshId(config.mesh_id)
-        self.rates = RawElement(EID_SUPPORTED_RATES, SUPPORTED_RATES)
-        self.extended_rates = RawElement(EID_EXTENDED_SUPPORTED_RATES, EXTENDED_SUPPORTED_RATES)
-        self._profile = MeshConfiguration().profile()
+        self.rates = RawElement(EID_SUPPORTED_RATES, _rates(SUPPORTED_RATES, config.basic_rates))
+        self.extended_rates = RawElement(EID_EXTENDED_SUPPORTED_RATES,
+                                         _rates(EXTENDED_SUPPORTED_RATES, config.basic_rates))
         self.secure = config.secure
-        self.rsne = RawElement(EID_RSN, RSNE_BODY) if self.secure else None
+        self.sae = self.secure and config.sae
+        # 9.4.2.97.6: the Authentication Protocol names SAE when peers run it.
+        self.authentication_protocol = AUTH_SAE if self.sae else AUTH_NONE
+        self._profile = MeshConfiguration(authentication_protocol=self.authentication_protocol).profile()
+        self.rsne = RawElement(EID_RSN, RSNE_BODY_SAE if self.sae else RSNE_BODY) if self.secure else None
         # What beacons and peering Open/Confirm frames add in a secure mesh.
         self.capability = CAPABILITY_PRIVACY if self.secure else 0
         self.security_elements: tuple[Element, ...] = (self.rsne,) if self.rsne is not None else ()
@@ -95,7 +113,8 @@ class Mbss:
         capability = CAPAB_FORWARDING if self.config.dot11MeshForwarding else 0
         if established < self.config.dot11MeshMaxPeerLinks:
             capability |= CAPAB_ACCEPTING_PEERINGS
-        return MeshConfiguration(formation_info=min(established, 63) << 1, capability=capability)
+        return MeshConfiguration(authentication_protocol=self.authentication_protocol,
+                                 formation_info=min(established, 63) << 1, capability=capability)
 
     def matches_local(self, mesh_id: MeshId | None, conf: MeshConfiguration | None) -> bool:
         """Same Mesh ID and same profile (path selection protocol and metric,

@@ -42,12 +42,13 @@ from meshframes.codec.action import CATEGORY_BLOCK_ACK
 from meshframes.codec.elements import BeaconTiming, BeaconTimingLayout
 from meshframes.codec.fastpay import FastPayFragment
 from meshframes.codec.frames import CATEGORY_VENDOR
-from meshframes.codec.header import SUBTYPE_QOS_NULL, MacHeader, is_group
+from meshframes.codec.header import SUBTYPE_AUTHENTICATION, SUBTYPE_QOS_NULL, MacHeader, is_group
 from meshframes.codec.ie import Element
 from meshframes.codec.reason import ReasonCode
 from meshframes.mesh.constants import MeshConfig
 from meshframes.mesh.events import (
     Action,
+    Authenticated,
     MeshRefusal,
     PathChanged,
     PathFailed,
@@ -64,7 +65,7 @@ from meshframes.mesh.mbss import Mbss
 from meshframes.mesh.pathtable import MeshPath, PathTable
 from meshframes.mesh.peers import Peer, PeerTable, PlinkState
 from meshframes.mesh.plink import Peering
-from meshframes.mesh.rsn import MeshRsn, RandomBytes
+from meshframes.mesh.rsn import TIMER_SAE, MeshRsn, RandomBytes
 
 TIMER_BEACON = ("beacon",)
 TIMER_HOUSEKEEPING = ("housekeeping",)
@@ -146,6 +147,8 @@ class MeshNode:
         assert isinstance(frame, ManagementFrame)
         if frame.header.protected:
             return [Refused(MeshRefusal.PROTECTED_FRAME_NOT_UNSEALED)]
+        if frame.header.subtype == SUBTYPE_AUTHENTICATION and self.rsn is not None and frame.header.addr1 == self.mac:
+            return self.rsn.on_authentication(frame, now)
         return [Refused(MeshRefusal.MANAGEMENT_SUBTYPE_UNSUPPORTED, str(frame.header.subtype))]
 
     def on_timer(self, key: TimerKey, now: float) -> list[Action]:
@@ -160,6 +163,10 @@ class MeshNode:
             peer = key[1]
             assert isinstance(peer, bytes)
             actions = self.peering.on_timer(peer, now)
+        elif kind == TIMER_SAE and self.rsn is not None:
+            peer = key[1]
+            assert isinstance(peer, bytes)
+            actions = self.rsn.on_sae_timer(peer, now)
         elif kind in _HWMP_TIMERS:
             actions = self.hwmp.on_timer(key, now)
         else:
@@ -287,6 +294,8 @@ class MeshNode:
         actions.append(SetTimer(TIMER_HOUSEKEEPING, due))
         for addr in self.peers.expire(now - cfg.plink_timeout):
             actions.append(Refused(MeshRefusal.PEER_EXPIRED, addr.hex(":")))
+            if self.rsn is not None:
+                self.rsn.forget(addr)
         self.paths.expire(now)
         return actions
 
@@ -304,6 +313,8 @@ class MeshNode:
             elif isinstance(action, PeerChanged):
                 if action.old == PlinkState.ESTAB.value and action.new != PlinkState.ESTAB.value:
                     work += self.hwmp.flush_peer(action.peer)
+            elif isinstance(action, Authenticated):
+                work += self.peering.authenticated(action.peer, now)
             elif isinstance(action, PathChanged):
                 if action.next_hop is not None:
                     work += self.forwarder.path_ready(action.destination, now)

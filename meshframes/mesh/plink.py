@@ -255,10 +255,24 @@ class Peering:
             return actions
         peer.mesh_config = conf
         peer.beacon_interval = beacon.beacon_interval * 1024e-6
-        if (self.config.auto_open_plinks and peer.state is S.IDLE and conf.accepting_peerings
-                and self.free_links > 0):
-            return actions + self._step(peer, E.ACTOPN, now)
-        return actions
+        if self.rsn is not None and not self.rsn.has_pmk(addr):
+            # An SAE mesh authenticates the pair first; `authenticated`
+            # opens the peering when SAE completes.
+            return actions + self.rsn.start_sae(addr, now)
+        return actions + self._open_if_willing(peer, now)
+
+    def _open_if_willing(self, peer: Peer, now: float) -> list[Action]:
+        conf = peer.mesh_config
+        if (self.config.auto_open_plinks and peer.state is S.IDLE and conf is not None
+                and conf.accepting_peerings and self.free_links > 0):
+            return self._step(peer, E.ACTOPN, now)
+        return []
+
+    def authenticated(self, addr: bytes, now: float) -> list[Action]:
+        """SAE with `addr` completed: open the peering if its beacon said it
+        accepts one (a station that opens to us first is answered as usual)."""
+        peer = self.peers.get(addr)
+        return [] if peer is None else self._open_if_willing(peer, now)
 
     def _entry(self, addr: bytes, now: float) -> tuple[Peer | None, list[Action]]:
         """The peer table entry for `addr`, made (room made by evicting an

@@ -28,6 +28,16 @@ A mesh is secure when its MeshConfig has a passphrase. It then runs AMPE
   group addressed, our MGTK, and opened on the way in; a cleartext frame
   that should have been protected is refused.
 
+With `MeshConfig.sae` the PMK is not the passphrase's: each pair first
+runs SAE (12.4, `meshframes.seal.sae`) in Authentication frames, with the
+passphrase as its password, and AMPE is keyed by the PMK that pair's SAE
+yielded, as wpa_supplicant's mesh does (14.5.7 with AKM 00-0F-AC:8): the
+Chosen PMK is SAE's PMKID, the AEK and MTK take the SAE AKM, and the Mesh
+Configuration names Authentication Protocol 1. A neighbour's beacon starts
+SAE; peering opens once it has completed (`Authenticated`). A peering
+frame from a station without a completed SAE is refused like one whose
+PMK is wrong.
+
 Every refusal is a `Refused` with the seal layer's reason, so the node
 counts it by that reason.
 """
@@ -38,18 +48,39 @@ import os
 from collections.abc import Callable
 from dataclasses import replace
 
-from meshframes.codec import SelfProtected, encode
+from meshframes.codec import ManagementFrame, SelfProtected, encode
 from meshframes.codec.elements import EID_MIC, ELEMENT_HEADER_LEN, Mic
+from meshframes.codec.header import SUBTYPE_AUTHENTICATION, TYPE_MGMT, frame_control
 from meshframes.codec.mpdu import addressed_elsewhere
 from meshframes.codec.peering import PROTOCOL_AMPE, SP_MESH_PEERING_OPEN, MeshPeeringManagement
 from meshframes.mesh.constants import MeshConfig
-from meshframes.mesh.events import MeshRefusal, Refused
+from meshframes.mesh.events import Action, Authenticated, MeshRefusal, Refused, SetTimer, Transmit
+from meshframes.mesh.mbss import mgmt_header
 from meshframes.mesh.peers import Peer
 from meshframes.seal.ampe import SIV_LEN, ZERO_NONCE, AmpeElement, GtkData, open_ampe, seal_ampe
 from meshframes.seal.errors import AmpeMalformed, AmpePmkMismatch, HopError, SealReason
 from meshframes.seal.hop import HopSealer
-from meshframes.seal.keys import NONCE_LEN, GroupKey, derive_aek, derive_mtk, derive_pmk, derive_pmkid
+from meshframes.seal.keys import (
+    AKM_PSK,
+    AKM_SAE,
+    NONCE_LEN,
+    GroupKey,
+    derive_aek,
+    derive_mtk,
+    derive_pmk,
+    derive_pmkid,
+)
 from meshframes.seal.radio import open_from_air, protect_for_air
+from meshframes.seal.sae import (
+    SaeAuthenticated,
+    SaeConfig,
+    SaeExpired,
+    SaeFailed,
+    SaeOutput,
+    SaeParent,
+    SaeSetTimer,
+    SaeTransmit,
+)
 
 _TX_REFUSAL = {
     SealReason.TOO_SHORT: MeshRefusal.TX_TOO_SHORT,
@@ -62,6 +93,8 @@ _TX_REFUSAL = {
 # and so do we (an MGTK lives as long as its node, it is never rotated).
 MGTK_KEY_ID = 1
 RandomBytes = Callable[[int], bytes]
+TIMER_SAE = "sae"
+FC_AUTHENTICATION = frame_control(TYPE_MGMT, SUBTYPE_AUTHENTICATION)
 
 
 class MeshRsn:
@@ -74,7 +107,13 @@ class MeshRsn:
         if config.passphrase is None:
             raise ValueError("an open mesh (no passphrase) has no RSN")
         self.mac = mac
-        self.pmk = derive_pmk(config.passphrase, config.mesh_id)
+        self.akm = AKM_SAE if config.sae else AKM_PSK
+        # A PSK mesh has one PMK for every link; an SAE mesh one per peer,
+        # with its PMKID, once that pair's SAE has completed.
+        self.pmk = None if config.sae else derive_pmk(config.passphrase, config.mesh_id)
+        self.sae = SaeParent(mac, SaeConfig(config.passphrase.encode(), ssid=config.mesh_id,
+                                            groups=config.sae_groups), random_bytes) if config.sae else None
+        self.sae_pmks: dict[bytes, tuple[bytes, bytes]] = {}
         self.random_bytes = random_bytes
         self.hop = HopSealer(mac)
         self.mgtk = GroupKey(random_bytes(16), MGTK_KEY_ID)
@@ -89,8 +128,7 @@ class MeshRsn:
     def peering_element(self, da: bytes, llid: int, plid: int | None = None,
                         reason: int | None = None) -> MeshPeeringManagement:
         """The Mesh Peering Management element of a secure peering frame."""
-        return MeshPeeringManagement(llid, plid, reason, protocol_id=PROTOCOL_AMPE,
-                                     pmkid=derive_pmkid(self.pmk, local_mac=self.mac, peer_mac=da))
+        return MeshPeeringManagement(llid, plid, reason, protocol_id=PROTOCOL_AMPE, pmkid=self.pmkid(da))
 
     def seal_peering(self, frame: SelfProtected, local_nonce: bytes, peer_nonce: bytes) -> SelfProtected:
         """`frame` with the MIC element and the encrypted AMPE element
@@ -112,7 +150,7 @@ class MeshRsn:
         nonces fit our peering is the peering engine's check."""
         sender, receiver = frame.header.addr2, frame.header.addr1
         peering = frame.peering
-        if peering is None or peering.pmkid != derive_pmkid(self.pmk, local_mac=self.mac, peer_mac=sender):
+        if peering is None or not self.has_pmk(sender) or peering.pmkid != self.pmkid(sender):
             raise AmpePmkMismatch(f"Chosen PMK from {sender.hex(':')} is not this link's")
         mic = frame.elements[-1]
         if not isinstance(mic, Mic):
@@ -131,8 +169,8 @@ class MeshRsn:
         with fresh PNs and replay windows."""
         if peer.peer_gtk is None or not peer.local_nonce or not peer.peer_nonce:
             raise ValueError(f"peer {peer.addr.hex(':')} reached ESTAB without a complete AMPE exchange")
-        mtk = derive_mtk(self.pmk, local_mac=self.mac, peer_mac=peer.addr, local_nonce=peer.local_nonce,
-                         peer_nonce=peer.peer_nonce, local_link_id=peer.llid, peer_link_id=peer.plid)
+        mtk = derive_mtk(self._pmk(peer.addr), local_mac=self.mac, peer_mac=peer.addr, local_nonce=peer.local_nonce,
+                         peer_nonce=peer.peer_nonce, local_link_id=peer.llid, peer_link_id=peer.plid, akm=self.akm)
         self.hop.keys.install_pairwise(peer.addr, mtk)
         self.hop.keys.install_group_rx(peer.addr, GroupKey(peer.peer_gtk.mgtk, MGTK_KEY_ID), peer.peer_gtk.rsc)
 
@@ -148,7 +186,77 @@ class MeshRsn:
             return None
 
     def _aek(self, peer: bytes) -> bytes:
-        return derive_aek(self.pmk, local_mac=self.mac, peer_mac=peer)
+        return derive_aek(self._pmk(peer), local_mac=self.mac, peer_mac=peer, akm=self.akm)
+
+    # -- the PMK of a link ---------------------------------------------------
+
+    def has_pmk(self, peer: bytes) -> bool:
+        return self.pmk is not None or peer in self.sae_pmks
+
+    def _pmk(self, peer: bytes) -> bytes:
+        if self.pmk is not None:
+            return self.pmk
+        if peer not in self.sae_pmks:
+            raise AmpePmkMismatch(f"no SAE with {peer.hex(':')} has completed")
+        return self.sae_pmks[peer][0]
+
+    def pmkid(self, peer: bytes) -> bytes:
+        """The link's Chosen PMK: SAE's PMKID, or the PSK PMK's name."""
+        if self.pmk is not None:
+            return derive_pmkid(self.pmk, local_mac=self.mac, peer_mac=peer)
+        if peer not in self.sae_pmks:
+            raise AmpePmkMismatch(f"no SAE with {peer.hex(':')} has completed")
+        return self.sae_pmks[peer][1]
+
+    # -- SAE (12.4) ----------------------------------------------------------
+
+    def start_sae(self, peer: bytes, now: float) -> list[Action]:
+        """Authenticate with a neighbour whose beacon matched, unless SAE
+        with it has completed or is under way."""
+        if self.sae is None or peer in self.sae_pmks:
+            return []
+        return self._sae_actions(self.sae, lambda sae: sae.initiate(peer, now))
+
+    def on_authentication(self, frame: ManagementFrame, now: float) -> list[Action]:
+        """An Authentication frame for us: SAE's, in an SAE mesh."""
+        if self.sae is None:
+            return [Refused(MeshRefusal.MANAGEMENT_SUBTYPE_UNSUPPORTED, "Authentication outside an SAE mesh")]
+        return self._sae_actions(self.sae, lambda sae: sae.receive(frame.header.addr2, frame.body, now))
+
+    def on_sae_timer(self, peer: bytes, now: float) -> list[Action]:
+        if self.sae is None:
+            return []
+        return self._sae_actions(self.sae, lambda sae: sae.on_timer(peer, now))
+
+    def _sae_actions(self, sae: SaeParent, step: Callable[[SaeParent], list[SaeOutput]]) -> list[Action]:
+        """Run one SAE input and turn its outputs into the node's actions;
+        what SAE dropped comes back as `Refused`, so the node counts it."""
+        before = sae.refused.copy()
+        outputs = step(sae)
+        actions: list[Action] = []
+        for output in outputs:
+            if isinstance(output, SaeTransmit):
+                header = mgmt_header(FC_AUTHENTICATION, output.peer, self.mac)
+                actions.append(Transmit(ManagementFrame(header, output.body)))
+            elif isinstance(output, SaeSetTimer):
+                actions.append(SetTimer((TIMER_SAE, output.peer), output.at))
+            elif isinstance(output, SaeAuthenticated):
+                self.sae_pmks[output.peer] = (output.pmk, output.pmkid)
+                actions.append(Authenticated(output.peer, output.pmkid))
+            elif isinstance(output, SaeFailed):
+                actions.append(Refused(output.reason, output.peer.hex(":")))
+            elif isinstance(output, SaeExpired):
+                self.sae_pmks.pop(output.peer, None)
+                actions.append(Refused(MeshRefusal.PMK_EXPIRED, output.peer.hex(":")))
+        for reason, count in (sae.refused - before).items():
+            actions += [Refused(reason)] * count
+        return actions
+
+    def forget(self, peer: bytes) -> None:
+        """The station is gone: a new peering starts with a new SAE."""
+        self.sae_pmks.pop(peer, None)
+        if self.sae is not None:
+            self.sae.remove(peer)
 
     # -- frames (CCMP per hop) ---------------------------------------------
 

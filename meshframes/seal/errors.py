@@ -43,6 +43,28 @@ class SealReason(StrEnum):
     E2E_SEQUENCE_EXHAUSTED = "e2e-sequence-exhausted"
 
 
+class SaeRefusal(StrEnum):
+    """Counter keys of the SAE engine (meshframes.seal.sae): why a frame
+    was dropped or a protocol instance ended (802.11-2020 12.4)."""
+
+    MALFORMED = "sae-malformed"
+    UNSUPPORTED_GROUP = "sae-unsupported-group"
+    MODE_MISMATCH = "sae-h2e-mismatch"
+    UNKNOWN_PASSWORD_IDENTIFIER = "sae-unknown-password-identifier"
+    SCALAR_OUT_OF_RANGE = "sae-scalar-out-of-range"
+    ELEMENT_INVALID = "sae-element-invalid"
+    REFLECTION = "sae-reflection"
+    SHARED_SECRET_IDENTITY = "sae-shared-secret-identity"
+    CONFIRM_MISMATCH = "sae-confirm-mismatch"
+    STALE_SEND_CONFIRM = "sae-stale-send-confirm"
+    TOKEN_REQUIRED = "sae-token-required"
+    TOKEN_INVALID = "sae-token-invalid"
+    TOO_MANY_INSTANCES = "sae-too-many-instances"
+    UNEXPECTED = "sae-unexpected"
+    PEER_REFUSED = "sae-peer-refused"
+    RETRANSMISSIONS_EXHAUSTED = "sae-retransmissions-exhausted"
+
+
 class SealError(Exception):
     """A frame or payload this layer refuses; `reason` is the counter key."""
 

@@ -61,6 +61,7 @@ MAC_LEN = 6
 PMKID_LEN = 16
 PBKDF2_ITERATIONS = 4096  # J.4.1
 AKM_PSK = bytes.fromhex("000fac02")  # 9.4.2.24.3, Table 9-151
+AKM_SAE = bytes.fromhex("000fac08")
 CIPHER_CCMP_128 = bytes.fromhex("000fac04")  # 9.4.2.24.2: AMPE selected pairwise cipher suite
 MTK_BITS = 128
 AEK_BITS = 256  # AES-SIV-128 takes two AES-128 keys

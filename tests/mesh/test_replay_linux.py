@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PCAPS = ROOT / "pcaps"
 LINUX = sorted([*PCAPS.glob("linux-*.pcap"), PCAPS / "meshframes-node-payment-kernel.pcap",
                 *(ROOT.parent / "shared/pcaps/linux").glob("*.pcap")])
-# Our own node in the interop recording: not Linux, nothing to compare.
-OURS = {("linux-meshframes-interop.pcap", "02:00:00:00:02:00")}
+# Our own nodes in the interop recordings: not Linux, nothing to compare.
+OURS = {("linux-meshframes-interop.pcap", "02:00:00:00:02:00"), ("linux-sae-interop.pcap", "02:00:00:00:01:00")}
 CHAIN = PCAPS / "linux-kernel-chain-perr.pcap"
 TWO_NODES = ROOT.parent / "shared/pcaps/linux/linux-open-2node.pcap"
 N0, N1, N2 = (bytes.fromhex(f"02000000{i:02x}00") for i in range(3))
@@ -59,9 +59,9 @@ def comparisons(result: Replay) -> dict[str, tuple[object, object]]:
 
 
 def test_the_linux_recordings_are_all_there() -> None:
-    """Eight recordings of ours and the shared one: 32 Linux nodes in all."""
-    assert len(LINUX) == 9 and all(p.exists() for p in LINUX)
-    assert len(_cases()) == 32
+    """Nine recordings of ours and the shared one: 33 Linux nodes in all."""
+    assert len(LINUX) == 10 and all(p.exists() for p in LINUX)
+    assert len(_cases()) == 33
 
 
 @pytest.mark.parametrize(("path", "mac"), _cases(), ids=lambda v: v.name if isinstance(v, Path) else v.hex(":"))

@@ -1,0 +1,67 @@
+"""A secure mesh whose pairs authenticate with SAE (MeshConfig.sae): on
+the simulated medium each pair runs SAE in Authentication frames, AMPE
+is keyed by the PMK that pair's SAE yielded (Chosen PMK = SAE's PMKID, AKM
+00-0F-AC:8), and then CCMP protects every hop, as wpa_supplicant's mesh
+does. A station with another passphrase fails SAE, counted, and never
+peers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from meshframes.codec import ManagementFrame, SelfProtected, decode
+from meshframes.codec.elements import AUTH_SAE, EID_RSN
+from meshframes.codec.header import SUBTYPE_AUTHENTICATION
+from meshframes.codec.ie import find_raw
+from meshframes.codec.sae import SaeCommitBody, SaeConfirmBody, parse_sae
+from meshframes.hosts.pcap import mpdus
+from meshframes.mesh.constants import MeshConfig
+from meshframes.mesh.mbss import RSNE_BODY_SAE
+from meshframes.seal.errors import SaeRefusal
+from meshframes.sim.network import SimNetwork, chain, sim_mac
+
+from .test_secure_mesh import assert_delivered_once, security_refusals, traffic
+
+SAE_MESH = MeshConfig(passphrase="meshframes-sae-passphrase", sae=True)
+
+
+def test_sae_chain_authenticates_peers_with_ampe_and_delivers(tmp_path: Path) -> None:
+    """Three stations in a line: SAE Commit and Confirm each way on both
+    links, then AMPE whose Chosen PMK is the link's SAE PMKID, then every
+    order and vote delivered exactly once over CCMP."""
+    pcap = tmp_path / "sae.pcap"
+    net = chain(3, 20.0, mesh=SAE_MESH, pcap=pcap)
+    sent = traffic(net, 3.0)
+    net.run(4.5)
+    net.close()
+    assert net.established_links() == 4
+    assert_delivered_once(net, sent)
+    assert security_refusals(net) == {}
+    frames = [decode(mpdu) for _, mpdu, _ in mpdus(pcap)]
+    sae = [(f.header.addr2, f.header.addr1, parse_sae(f.body)) for f in frames
+           if isinstance(f, ManagementFrame) and f.header.subtype == SUBTYPE_AUTHENTICATION]
+    for a, b in ((0, 1), (1, 0), (1, 2), (2, 1)):
+        kinds = [type(m) for src, dst, m in sae if src == sim_mac(a) and dst == sim_mac(b)]
+        assert SaeCommitBody in kinds and SaeConfirmBody in kinds, (a, b, kinds)
+    nodes = {n.mac: n for n in net.nodes}
+    for frame in frames:
+        if isinstance(frame, SelfProtected) and frame.peering is not None:
+            src, dst = frame.header.addr2, frame.header.addr1
+            rsn = nodes[src].node.rsn
+            assert rsn is not None and frame.peering.pmkid == rsn.sae_pmks[dst][1]
+            assert find_raw(frame.elements, EID_RSN).data == RSNE_BODY_SAE  # type: ignore[union-attr]
+            assert frame.mesh_config is not None and frame.mesh_config.authentication_protocol == AUTH_SAE
+
+
+def test_a_station_with_another_passphrase_fails_sae_and_never_peers() -> None:
+    """Both sides see their peer's Confirm fail, count it, give up on SAE
+    and never send a peering frame."""
+    net = SimNetwork(1, mesh=SAE_MESH)
+    net.add_node((0.0, 0.0))
+    net.add_node((20.0, 0.0), config=MeshConfig(passphrase="not-the-mesh-passphrase", sae=True))
+    net.run(3.0)
+    net.close()
+    assert net.established_links() == 0
+    for node in net.nodes:
+        assert node.node.counters[SaeRefusal.CONFIRM_MISMATCH] >= 1
+        assert node.node.rsn is not None and node.node.rsn.sae_pmks == {}
