@@ -53,6 +53,7 @@ from .framing import AppMessage
 from .party import AppConfig, Party
 
 TIMER_CLIENT: TimerKey = ("client",)
+TIMER_CATCH_UP: TimerKey = ("catch-up",)
 _REPLY_TYPES = (SignedTransferOrder, AccountInfoResponse, FastPayError)
 
 
@@ -73,6 +74,7 @@ class ClientNode(Party):
                              max_retry_interval=self.config.max_retry_interval)
         self._wanted: deque[tuple[bytes, int]] = deque()
         self._deliveries: dict[int, _Delivery] = {}
+        self._catch_up_interval = self.config.retry_interval
 
     # -- commands ------------------------------------------------------------
 
@@ -95,6 +97,8 @@ class ClientNode(Party):
     def _on_timer(self, key: TimerKey, now: float) -> list[AppAction]:
         if key == TIMER_CLIENT:
             return self._engine(self.engine.on_timer(now), now)
+        if key == TIMER_CATCH_UP:
+            return self._catch_up(now)
         if key[0] == "deliver":
             # The receipt may have come since the timer was armed.
             return self._redeliver(key[1], now) if key[1] in self._deliveries else []
@@ -148,6 +152,9 @@ class ClientNode(Party):
                                              sum(self.committee.weight(a) for a in signers)))
             elif isinstance(action, engine_actions.Confirmed):
                 out.append(TransferConfirmed(now, action.certificate.value.transfer.sequence_number))
+                if self.engine.behind():
+                    self._catch_up_interval = self.config.retry_interval
+                    out.append(SetTimer(TIMER_CATCH_UP, now + self._catch_up_interval))
                 out += self._next_transfer(now)
             elif isinstance(action, engine_actions.Credited):
                 t = action.certificate.value.transfer
@@ -174,8 +181,19 @@ class ClientNode(Party):
         return self._send(recipient, delivery.certificate, now) + [
             SetTimer(("deliver", seq), now + delivery.interval)]
 
-    def _heard(self, identity: bytes, now: float) -> list[AppAction]:
+    def _catch_up(self, now: float) -> list[AppAction]:
+        """Resend to every authority still behind, backing off."""
+        behind = self.engine.behind()
+        if not behind:
+            return []
         actions: list[AppAction] = []
+        for authority in behind:
+            actions += self._engine(self.engine.catch_up(authority), now)
+        self._catch_up_interval = min(self._catch_up_interval * 2, self.config.max_retry_interval)
+        return actions + [SetTimer(TIMER_CATCH_UP, now + self._catch_up_interval)]
+
+    def _heard(self, identity: bytes, now: float) -> list[AppAction]:
+        actions = self._engine(self.engine.catch_up(identity), now)
         for delivery in self._deliveries.values():
             if delivery.certificate.value.transfer.recipient.key == identity:
                 actions += self._send(identity, delivery.certificate, now)
