@@ -75,6 +75,10 @@ class ClientNode(Party):
         self._wanted: deque[tuple[bytes, int]] = deque()
         self._deliveries: dict[int, _Delivery] = {}
         self._catch_up_interval = self.config.retry_interval
+        # Authorities whose path discovery gave up while they owed us an
+        # answer: what we sent them was dropped, and goes again as soon as
+        # a path to them appears.
+        self._unreached: set[bytes] = set()
 
     # -- commands ------------------------------------------------------------
 
@@ -180,6 +184,20 @@ class ClientNode(Party):
         delivery.interval = min(delivery.interval * 2, self.config.max_retry_interval)
         return self._send(recipient, delivery.certificate, now) + [
             SetTimer(("deliver", seq), now + delivery.interval)]
+
+    def _path_changed(self, identity: bytes, reachable: bool, now: float) -> list[AppAction]:
+        """Retry per authority on the mesh's signals rather than waiting
+        for the staircase: a path that ended took what we sent along it,
+        so it goes again now (the mesh holds it while it discovers a new
+        path and sends it the moment one resolves); a path that appears
+        carries what an abandoned discovery dropped."""
+        if reachable:
+            if identity not in self._unreached:
+                return []
+            self._unreached.discard(identity)
+        else:
+            self._unreached.add(identity)
+        return self._engine(self.engine.resend_to(identity), now)
 
     def _catch_up(self, now: float) -> list[AppAction]:
         """Resend to every authority still behind, backing off."""

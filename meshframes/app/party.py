@@ -112,6 +112,15 @@ class Party:
         except AppRefusal as refusal:
             return [self._refuse(refusal, now, source)]
 
+    def on_path(self, station: bytes, reachable: bool, now: float) -> list[AppAction]:
+        """The mesh's path to `station` appeared or changed (`reachable`),
+        or ended: a frame on it was lost, a PERR came, or discovery gave
+        up. Only stations an announcement bound to an identity matter."""
+        identity = self.directory.identity_of(station)
+        if identity is None:
+            return []
+        return self._path_changed(identity, reachable, now)
+
     def on_timer(self, key: TimerKey, now: float) -> list[AppAction]:
         if key == TIMER_ANNOUNCE:
             return self._send_to_mac(BROADCAST, self.announcement, now) + [
@@ -183,6 +192,10 @@ class Party:
 
     def _heard(self, identity: bytes, now: float) -> list[AppAction]:
         """Hook: `identity`'s announcement reached us (it is reachable)."""
+        return []
+
+    def _path_changed(self, identity: bytes, reachable: bool, now: float) -> list[AppAction]:
+        """Hook: the mesh's path to `identity`'s station appeared or ended."""
         return []
 
     def _release(self, identity: bytes, now: float) -> list[AppAction]:

@@ -324,6 +324,14 @@ class Client:
         return SendToAuthority(authority, AccountInfoRequest(
             sender=self.address, request_received_transfers_excluding_first_nth=skip))
 
+    def resend_to(self, authority: bytes) -> list[Action]:
+        """The message of the phase in progress again, to one authority that
+        has not answered yet: the caller learned that what it sent there
+        was lost, or that a way there opened. Nothing otherwise."""
+        if self.phase is Phase.IDLE or authority not in self._outstanding:
+            return []
+        return [SendToAuthority(authority, self._phase_message())]
+
     def on_timer(self, now: float) -> list[Action]:
         """Resend to the authorities that have not answered yet, backing off."""
         if self.phase is Phase.IDLE or self._deadline is None or now < self._deadline:

@@ -45,6 +45,7 @@ class MeshRefusal(StrEnum):
     PEER_EXPIRED = "peer-expired"
     PEER_EVICTED_IDLE = "peer-evicted-idle"
     LINK_BROKEN_TX_FAILURES = "link-broken-tx-failures"
+    PATHS_LOST_TX_FAILED = "paths-lost-tx-failed"
     # Peering (14.3, 14.5)
     BEACON_PROFILE_MISMATCH = "beacon-profile-mismatch"
     BEACON_SECURITY_MISMATCH = "beacon-security-mismatch"
