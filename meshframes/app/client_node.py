@@ -191,13 +191,20 @@ class ClientNode(Party):
         so it goes again now (the mesh holds it while it discovers a new
         path and sends it the moment one resolves); a path that appears
         carries what an abandoned discovery dropped."""
-        if reachable:
-            if identity not in self._unreached:
-                return []
-            self._unreached.discard(identity)
-        else:
+        if not reachable:
             self._unreached.add(identity)
-        return self._engine(self.engine.resend_to(identity), now)
+            return self._engine(self.engine.resend_to(identity, now), now)
+        if identity in self._unreached:
+            self._unreached.discard(identity)
+            return self._engine(self.engine.resend_to(identity, now), now)
+        return self._reached(identity, now)
+
+    def _reached(self, identity: bytes, now: float) -> list[AppAction]:
+        """A path to `identity` was renewed or its announcement heard: an
+        authority that still owes us an answer gets the phase's message
+        again, at most once per retry interval, whatever the staircase's
+        back-off has grown to."""
+        return self._engine(self.engine.resend_to(identity, now, self.config.retry_interval), now)
 
     def _catch_up(self, now: float) -> list[AppAction]:
         """Resend to every authority still behind, backing off."""
@@ -211,7 +218,7 @@ class ClientNode(Party):
         return actions + [SetTimer(TIMER_CATCH_UP, now + self._catch_up_interval)]
 
     def _heard(self, identity: bytes, now: float) -> list[AppAction]:
-        actions = self._engine(self.engine.catch_up(identity), now)
+        actions = self._engine(self.engine.catch_up(identity), now) + self._reached(identity, now)
         for delivery in self._deliveries.values():
             if delivery.certificate.value.transfer.recipient.key == identity:
                 actions += self._send(identity, delivery.certificate, now)

@@ -38,6 +38,7 @@ empty.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 
@@ -179,6 +180,8 @@ class Client:
         # Authorities behind on our certificates -> the first sequence
         # number of ours each has not executed.
         self._behind: dict[bytes, int] = {}
+        # When the phase's message last went to each authority.
+        self._sent_at: dict[bytes, float] = {}
 
     # ---- state ----
 
@@ -324,20 +327,22 @@ class Client:
         return SendToAuthority(authority, AccountInfoRequest(
             sender=self.address, request_received_transfers_excluding_first_nth=skip))
 
-    def resend_to(self, authority: bytes) -> list[Action]:
+    def resend_to(self, authority: bytes, now: float, min_gap: float = 0.0) -> list[Action]:
         """The message of the phase in progress again, to one authority that
-        has not answered yet: the caller learned that what it sent there
-        was lost, or that a way there opened. Nothing otherwise."""
-        if self.phase is Phase.IDLE or authority not in self._outstanding:
+        has not answered yet and was last sent it at least `min_gap` ago:
+        the caller learned that what it sent there was lost, or that a way
+        there opened. Nothing otherwise."""
+        if (self.phase is Phase.IDLE or authority not in self._outstanding
+                or now < self._sent_at.get(authority, float("-inf")) + min_gap):
             return []
-        return [SendToAuthority(authority, self._phase_message())]
+        return self._send_phase((authority,), self._phase_message(), now)
 
     def on_timer(self, now: float) -> list[Action]:
         """Resend to the authorities that have not answered yet, backing off."""
         if self.phase is Phase.IDLE or self._deadline is None or now < self._deadline:
             return []
         message = self._phase_message()
-        actions: list[Action] = [SendToAuthority(a, message) for a in sorted(self._outstanding)]
+        actions: list[Action] = self._send_phase(sorted(self._outstanding), message, now)
         self._interval = min(self._interval * 2, self.max_retry_interval)
         return actions + self._arm(now)
 
@@ -350,7 +355,7 @@ class Client:
         self._helped = {}
         self._outstanding = set(self.committee.names)
         self._interval = self.retry_interval
-        return [SendToAuthority(a, order) for a in self.committee.names] + self._arm(now)
+        return self._send_phase(self.committee.names, order, now) + self._arm(now)
 
     def _receive_voting(self, authority: bytes, message: SerializedMessage, now: float) -> list[Action]:
         order = self._order
@@ -446,7 +451,7 @@ class Client:
         self._outstanding = set(self.committee.names)
         self._interval = self.retry_interval
         confirmation = ConfirmationOrder(transfer_certificate=cert)
-        actions: list[Action] = [SendToAuthority(a, confirmation) for a in self.committee.names]
+        actions: list[Action] = self._send_phase(self.committee.names, confirmation, now)
         recipient = cert.value.transfer.recipient
         if recipient.kind is AddressKind.FASTPAY:
             actions.append(DeliverCertificate(recipient.key, cert))
@@ -501,6 +506,13 @@ class Client:
             return self._order
         assert self._certificate is not None
         return ConfirmationOrder(transfer_certificate=self._certificate)
+
+    def _send_phase(self, authorities: Iterable[bytes], message: SerializedMessage, now: float) -> list[Action]:
+        sends: list[Action] = []
+        for authority in authorities:
+            self._sent_at[authority] = now
+            sends.append(SendToAuthority(authority, message))
+        return sends
 
     def _may_help(self, authority: bytes, kind: str, now: float) -> bool:
         """Help a lagging authority at most once per retry interval for each

@@ -76,6 +76,7 @@ class MeshRefusal(StrEnum):
     HWMP_ADDRESS_EXTENSION_UNSUPPORTED = "hwmp-address-extension-unsupported"
     HWMP_ELEMENT_UNSUPPORTED = "hwmp-element-unsupported"
     HWMP_FROM_NON_PEER = "hwmp-from-non-peer"
+    HWMP_VIA_FAILED_LINK = "hwmp-via-failed-link"
     HWMP_NO_BETTER_METRIC = "hwmp-no-better-metric"
     HWMP_STALE_SN = "hwmp-stale-sn"
     HWMP_TTL_EXPIRED = "hwmp-ttl-expired"

@@ -169,6 +169,12 @@ class MeshNode:
         if self.peers.record_tx(peer, acked, rate_100kbps):
             return self._finish([Refused(MeshRefusal.LINK_BROKEN_TX_FAILURES, ra.hex(":"))]
                                 + self.hwmp.link_broken(ra, now), now)
+        if not acked:
+            # Until the peer would be lost to beacon loss anyway.
+            peer.failed_until = now + self.config.beacon_loss_limit * (peer.beacon_interval
+                                                                      or self.config.beacon_interval)
+        elif peer.failed_until > now:
+            peer.failed_until = float("-inf")
         if not acked and self.paths.via(ra):
             # Linux waits for the failure average to pass its threshold
             # (about twenty lost MPDUs) before it drops the paths through a
