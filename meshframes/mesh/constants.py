@@ -46,6 +46,11 @@ class MeshConfig:
     dot11MeshMaxRetries: int = 3
     dot11MeshMaxPeerLinks: int = 32
     auto_open_plinks: bool = True
+    # Ours: after a peering attempt ends with dot11MeshMaxRetries Opens
+    # unanswered, a beacon re-opens only after a hold that doubles per such
+    # attempt, from one beacon interval up to this (Linux re-opens at the
+    # first beacon after dot11MeshHoldingTimeout, see plink.py).
+    plink_backoff_max: float = tu(32 * 1000)
     # Linux plink_timeout (MESH_DEFAULT_PLINK_TIMEOUT, net/wireless/mesh.c):
     # a station silent this long is expired; we expire only entries not
     # established (an established one is lost by beacon loss first).

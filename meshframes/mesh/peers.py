@@ -37,6 +37,10 @@ class Peer:
     reason: int = 0
     retries: int = 0
     retry_timeout: float = 0.0
+    # Peering attempts in a row that ended with every Open unanswered, and
+    # the time before which a beacon does not start another.
+    failed_attempts: int = 0
+    reopen_after: float = float("-inf")
     signal_dbm: int | None = None
     last_seen: float = 0.0
     beacon_interval: float = 0.0

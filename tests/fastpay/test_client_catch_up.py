@@ -49,3 +49,19 @@ def test_no_authority_is_behind_when_all_acknowledged(tmp_path: Path) -> None:
     payer = cluster.client(0)
     cluster.run(payer, payer.transfer(Address.fastpay(cluster.account_ids[1].public_key), 3, 0.0))
     assert payer.behind() == []
+
+
+def test_resend_to_one_authority_only_while_it_owes_an_answer(tmp_path: Path) -> None:
+    """resend_to: the phase's message to one outstanding authority, not
+    sooner than min_gap after the last send to it; nothing once it voted."""
+    cluster = Cluster(tmp_path, [1, 1, 1, 1], [100, 0])
+    payer = cluster.client(0)
+    order = [a for a in payer.transfer(Address.fastpay(cluster.account_ids[1].public_key), 4, 1.0)
+             if isinstance(a, SendToAuthority)][0].message
+    first, second = (a.public_key for a in cluster.authority_ids[:2])
+    assert payer.resend_to(first, 1.2, min_gap=0.5) == []
+    assert payer.resend_to(first, 1.5, min_gap=0.5) == [SendToAuthority(first, order)]
+    assert payer.resend_to(first, 1.6) == [SendToAuthority(first, order)]
+    vote = cluster.ask(second, order)
+    assert vote is not None and payer.receive(second, vote, 1.7) == []
+    assert payer.resend_to(second, 5.0) == []
