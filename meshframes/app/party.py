@@ -42,6 +42,11 @@ class AppConfig:
     # to form, then periodically for late joiners and healed partitions.
     first_announce: float = 1.5
     announce_interval: float = 3.0
+    # Authorities announce more often: a client cannot send to an authority
+    # whose announcement it has not heard (nothing else binds the identity
+    # to a station), so after a partition heals the wait for one is the
+    # wait for the transfer.
+    authority_announce_interval: float = 1.0
     # Messages held per undiscovered party (the oldest goes first).
     queue_limit: int = 32
     # Client retries (FastPay client engine) and certificate hand-over; a
@@ -81,6 +86,7 @@ class Party:
             sealer = E2ESealer(E2EIdentity(keypair.seed), initial_sequence=e2e_sequence)
         self.transport = Transport(mac, sealer, self.directory, config.transport)
         self.refused: Counter[str] = Counter()
+        self._announce_interval = config.authority_announce_interval if weight else config.announce_interval
         self._waiting: dict[bytes, deque[tuple[int, bytes]]] = {}
 
     # -- inputs --------------------------------------------------------------
@@ -124,7 +130,7 @@ class Party:
     def on_timer(self, key: TimerKey, now: float) -> list[AppAction]:
         if key == TIMER_ANNOUNCE:
             return self._send_to_mac(BROADCAST, self.announcement, now) + [
-                SetTimer(TIMER_ANNOUNCE, now + self.config.announce_interval)]
+                SetTimer(TIMER_ANNOUNCE, now + self._announce_interval)]
         if key == TIMER_REASSEMBLY:
             self.transport.expire(now)
             deadline = self.transport.next_deadline()

@@ -48,8 +48,11 @@ class MeshConfig:
     auto_open_plinks: bool = True
     # Ours: after a peering attempt ends with dot11MeshMaxRetries Opens
     # unanswered, a beacon re-opens only after a hold that doubles per such
-    # attempt, from one beacon interval up to this (Linux re-opens at the
-    # first beacon after dot11MeshHoldingTimeout, see plink.py).
+    # attempt, from plink_backoff_min up to plink_backoff_max (Linux
+    # re-opens at the first beacon after dot11MeshHoldingTimeout, see
+    # plink.py). In time, not beacons: a short beacon interval must not
+    # make peering attempts more frequent.
+    plink_backoff_min: float = tu(1000)
     plink_backoff_max: float = tu(32 * 1000)
     # Linux plink_timeout (MESH_DEFAULT_PLINK_TIMEOUT, net/wireless/mesh.c):
     # a station silent this long is expired; we expire only entries not

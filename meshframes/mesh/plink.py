@@ -396,13 +396,13 @@ class Peering:
         us (radio ranges differ, so we may hear its beacons all the same).
         Linux starts the next attempt at the first beacon after the
         holding timer, four Opens per beacon interval for as long as the
-        one-way link lasts; we hold off one beacon interval, doubling per
+        one-way link lasts; we hold off plink_backoff_min, doubling per
         failed attempt up to plink_backoff_max. A peering that reaches
         ESTAB clears the count; the peer's own Opens are answered
         whatever the hold (only our ACTOPN waits)."""
         cfg = self.config
         peer.failed_attempts += 1
-        hold = min(cfg.beacon_interval * 2 ** (peer.failed_attempts - 1), cfg.plink_backoff_max)
+        hold = min(cfg.plink_backoff_min * 2 ** (peer.failed_attempts - 1), cfg.plink_backoff_max)
         peer.reopen_after = now + cfg.dot11MeshHoldingTimeout + hold
 
     def _do(self, peer: Peer, do: Do, event: PlinkEvent, now: float) -> list[Action]:

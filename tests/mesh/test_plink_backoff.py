@@ -41,10 +41,10 @@ def test_closed_link_is_not_reopened_before_the_back_off() -> None:
     assert peer is not None and peer.failed_attempts == 1
     early = peering.on_beacon(beacon_from(Mbss(B, CFG)), RX, idle_at + 0.01)
     assert sent(early) == [] and refusals(early) == [MeshRefusal.PEERING_BACKING_OFF]
-    assert peer.reopen_after == pytest.approx(idle_at + CFG.beacon_interval, abs=0.001)
+    assert peer.reopen_after == pytest.approx(idle_at + CFG.plink_backoff_min, abs=0.001)
     idle_at = unanswered_attempt(peering, peer.reopen_after)
     assert peer.failed_attempts == 2
-    assert peer.reopen_after == pytest.approx(idle_at + 2 * CFG.beacon_interval, abs=0.001)
+    assert peer.reopen_after == pytest.approx(idle_at + 2 * CFG.plink_backoff_min, abs=0.001)
     assert sent(peering.on_beacon(beacon_from(Mbss(B, CFG)), RX, peer.reopen_after - 0.001)) == []
     assert [f.action for f in sent(peering.on_beacon(beacon_from(Mbss(B, CFG)), RX, peer.reopen_after))] == [1]
 
