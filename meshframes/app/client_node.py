@@ -217,8 +217,10 @@ class ClientNode(Party):
         self._catch_up_interval = min(self._catch_up_interval * 2, self.config.max_retry_interval)
         return actions + [SetTimer(TIMER_CATCH_UP, now + self._catch_up_interval)]
 
-    def _heard(self, identity: bytes, now: float) -> list[AppAction]:
-        actions = self._engine(self.engine.catch_up(identity), now) + self._reached(identity, now)
+    def _heard(self, identity: bytes, now: float, released: bool) -> list[AppAction]:
+        actions = self._engine(self.engine.catch_up(identity), now)
+        if not released:
+            actions += self._reached(identity, now)
         for delivery in self._deliveries.values():
             if delivery.certificate.value.transfer.recipient.key == identity:
                 actions += self._send(identity, delivery.certificate, now)

@@ -189,15 +189,17 @@ class Party:
 
     def _on_announcement(self, source: bytes, announcement: AuthorityAnnouncement, now: float) -> list[AppAction]:
         actions: list[AppAction] = []
+        released: list[AppAction] = []
         if self.directory.on_announcement(source, announcement, now):
             actions.append(Discovered(now, announcement.name, source, announcement.weight))
-            actions += self._release(announcement.name, now)
+            released = self._release(announcement.name, now)
         # A flooded announcement just crossed the mesh from that party: a
         # path to it exists now, whatever our retry timers think.
-        return actions + self._heard(announcement.name, now)
+        return actions + released + self._heard(announcement.name, now, bool(released))
 
-    def _heard(self, identity: bytes, now: float) -> list[AppAction]:
-        """Hook: `identity`'s announcement reached us (it is reachable)."""
+    def _heard(self, identity: bytes, now: float, released: bool) -> list[AppAction]:
+        """Hook: `identity`'s announcement reached us (it is reachable);
+        `released`: what waited for its discovery has just left."""
         return []
 
     def _path_changed(self, identity: bytes, reachable: bool, now: float) -> list[AppAction]:
