@@ -53,6 +53,7 @@ from .framing import AppMessage
 from .party import AppConfig, Party
 
 TIMER_CLIENT: TimerKey = ("client",)
+TIMER_CATCH_UP: TimerKey = ("catch-up",)
 _REPLY_TYPES = (SignedTransferOrder, AccountInfoResponse, FastPayError)
 
 
@@ -73,6 +74,11 @@ class ClientNode(Party):
                              max_retry_interval=self.config.max_retry_interval)
         self._wanted: deque[tuple[bytes, int]] = deque()
         self._deliveries: dict[int, _Delivery] = {}
+        self._catch_up_interval = self.config.retry_interval
+        # Authorities whose path discovery gave up while they owed us an
+        # answer: what we sent them was dropped, and goes again as soon as
+        # a path to them appears.
+        self._unreached: set[bytes] = set()
 
     # -- commands ------------------------------------------------------------
 
@@ -95,6 +101,8 @@ class ClientNode(Party):
     def _on_timer(self, key: TimerKey, now: float) -> list[AppAction]:
         if key == TIMER_CLIENT:
             return self._engine(self.engine.on_timer(now), now)
+        if key == TIMER_CATCH_UP:
+            return self._catch_up(now)
         if key[0] == "deliver":
             # The receipt may have come since the timer was armed.
             return self._redeliver(key[1], now) if key[1] in self._deliveries else []
@@ -148,6 +156,9 @@ class ClientNode(Party):
                                              sum(self.committee.weight(a) for a in signers)))
             elif isinstance(action, engine_actions.Confirmed):
                 out.append(TransferConfirmed(now, action.certificate.value.transfer.sequence_number))
+                if self.engine.behind():
+                    self._catch_up_interval = self.config.retry_interval
+                    out.append(SetTimer(TIMER_CATCH_UP, now + self._catch_up_interval))
                 out += self._next_transfer(now)
             elif isinstance(action, engine_actions.Credited):
                 t = action.certificate.value.transfer
@@ -174,8 +185,42 @@ class ClientNode(Party):
         return self._send(recipient, delivery.certificate, now) + [
             SetTimer(("deliver", seq), now + delivery.interval)]
 
-    def _heard(self, identity: bytes, now: float) -> list[AppAction]:
+    def _path_changed(self, identity: bytes, reachable: bool, now: float) -> list[AppAction]:
+        """Retry per authority on the mesh's signals rather than waiting
+        for the staircase: a path that ended took what we sent along it,
+        so it goes again now (the mesh holds it while it discovers a new
+        path and sends it the moment one resolves); a path that appears
+        carries what an abandoned discovery dropped."""
+        if not reachable:
+            self._unreached.add(identity)
+            return self._engine(self.engine.resend_to(identity, now), now)
+        if identity in self._unreached:
+            self._unreached.discard(identity)
+            return self._engine(self.engine.resend_to(identity, now), now)
+        return self._reached(identity, now)
+
+    def _reached(self, identity: bytes, now: float) -> list[AppAction]:
+        """A path to `identity` was renewed or its announcement heard: an
+        authority that still owes us an answer gets the phase's message
+        again, at most once per retry interval, whatever the staircase's
+        back-off has grown to."""
+        return self._engine(self.engine.resend_to(identity, now, self.config.retry_interval), now)
+
+    def _catch_up(self, now: float) -> list[AppAction]:
+        """Resend to every authority still behind, backing off."""
+        behind = self.engine.behind()
+        if not behind:
+            return []
         actions: list[AppAction] = []
+        for authority in behind:
+            actions += self._engine(self.engine.catch_up(authority), now)
+        self._catch_up_interval = min(self._catch_up_interval * 2, self.config.max_retry_interval)
+        return actions + [SetTimer(TIMER_CATCH_UP, now + self._catch_up_interval)]
+
+    def _heard(self, identity: bytes, now: float, released: bool) -> list[AppAction]:
+        actions = self._engine(self.engine.catch_up(identity), now)
+        if not released:
+            actions += self._reached(identity, now)
         for delivery in self._deliveries.values():
             if delivery.certificate.value.transfer.recipient.key == identity:
                 actions += self._send(identity, delivery.certificate, now)

@@ -42,6 +42,11 @@ class AppConfig:
     # to form, then periodically for late joiners and healed partitions.
     first_announce: float = 1.5
     announce_interval: float = 3.0
+    # Authorities announce more often: a client cannot send to an authority
+    # whose announcement it has not heard (nothing else binds the identity
+    # to a station), so after a partition heals the wait for one is the
+    # wait for the transfer.
+    authority_announce_interval: float = 1.0
     # Messages held per undiscovered party (the oldest goes first).
     queue_limit: int = 32
     # Client retries (FastPay client engine) and certificate hand-over; a
@@ -81,6 +86,7 @@ class Party:
             sealer = E2ESealer(E2EIdentity(keypair.seed), initial_sequence=e2e_sequence)
         self.transport = Transport(mac, sealer, self.directory, config.transport)
         self.refused: Counter[str] = Counter()
+        self._announce_interval = config.authority_announce_interval if weight else config.announce_interval
         self._waiting: dict[bytes, deque[tuple[int, bytes]]] = {}
 
     # -- inputs --------------------------------------------------------------
@@ -112,10 +118,19 @@ class Party:
         except AppRefusal as refusal:
             return [self._refuse(refusal, now, source)]
 
+    def on_path(self, station: bytes, reachable: bool, now: float) -> list[AppAction]:
+        """The mesh's path to `station` appeared or changed (`reachable`),
+        or ended: a frame on it was lost, a PERR came, or discovery gave
+        up. Only stations an announcement bound to an identity matter."""
+        identity = self.directory.identity_of(station)
+        if identity is None:
+            return []
+        return self._path_changed(identity, reachable, now)
+
     def on_timer(self, key: TimerKey, now: float) -> list[AppAction]:
         if key == TIMER_ANNOUNCE:
             return self._send_to_mac(BROADCAST, self.announcement, now) + [
-                SetTimer(TIMER_ANNOUNCE, now + self.config.announce_interval)]
+                SetTimer(TIMER_ANNOUNCE, now + self._announce_interval)]
         if key == TIMER_REASSEMBLY:
             self.transport.expire(now)
             deadline = self.transport.next_deadline()
@@ -174,15 +189,21 @@ class Party:
 
     def _on_announcement(self, source: bytes, announcement: AuthorityAnnouncement, now: float) -> list[AppAction]:
         actions: list[AppAction] = []
+        released: list[AppAction] = []
         if self.directory.on_announcement(source, announcement, now):
             actions.append(Discovered(now, announcement.name, source, announcement.weight))
-            actions += self._release(announcement.name, now)
+            released = self._release(announcement.name, now)
         # A flooded announcement just crossed the mesh from that party: a
         # path to it exists now, whatever our retry timers think.
-        return actions + self._heard(announcement.name, now)
+        return actions + released + self._heard(announcement.name, now, bool(released))
 
-    def _heard(self, identity: bytes, now: float) -> list[AppAction]:
-        """Hook: `identity`'s announcement reached us (it is reachable)."""
+    def _heard(self, identity: bytes, now: float, released: bool) -> list[AppAction]:
+        """Hook: `identity`'s announcement reached us (it is reachable);
+        `released`: what waited for its discovery has just left."""
+        return []
+
+    def _path_changed(self, identity: bytes, reachable: bool, now: float) -> list[AppAction]:
+        """Hook: the mesh's path to `identity`'s station appeared or ended."""
         return []
 
     def _release(self, identity: bytes, now: float) -> list[AppAction]:

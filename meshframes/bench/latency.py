@@ -23,7 +23,8 @@ from typing import Any
 from meshframes.codec import Beacon, MeshAction, SelfProtected, VendorAction, decode
 from meshframes.codec.errors import CodecError
 from meshframes.codec.fastpay import MessageType
-from meshframes.codec.header import SUBTYPE_PROBE_RESP
+from meshframes.codec.header import FC_RETRY, SUBTYPE_PROBE_RESP
+from meshframes.codec.mpdu import read_frame_control
 from meshframes.codec.pathsel import Gann, Perr, Prep, Preq, Rann
 from meshframes.codec.peering import SP_MESH_PEERING_CLOSE, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_OPEN
 from meshframes.sim.demo import Demo, DemoSpec
@@ -32,6 +33,16 @@ from meshframes.sim.reach import mesh_oracle
 # A transfer left incomplete is only the protocol's fault if a quorum was
 # in reach of its client for at least this long before the run ended.
 IN_REACH_AT_END_S = 10.0
+# What Linux's peering timers allow one station towards one neighbour that
+# never answers (net/mac80211/mesh_plink.c with the MIB defaults of
+# net/wireless/mesh.c, meshframes.mesh.constants): an attempt is an Open
+# and dot11MeshMaxRetries (3) more on the retry timer (dot11MeshRetryTimeout,
+# 100 ms, growing by up to itself per retry), then a Close and
+# dot11MeshHoldingTimeout (100 ms); the next attempt starts at the first
+# beacon heard after that (mesh_neighbour_update). An attempt lasts at least
+# 4 x 100 + 100 ms, under one beacon interval (1000 TU), so every beacon can
+# start one: 4 Opens per 1.024 s, 234 per minute.
+LINUX_OPENS_PER_NEIGHBOUR_PER_MINUTE = round(4 * 60 / 1.024)
 PERCENTILES = (50, 90, 95)
 
 # The demo's own field and population (`meshframes demo`'s defaults): the
@@ -186,6 +197,8 @@ class SeedRun:
     failed: tuple[int, ...]
     transfers: tuple[TransferLatency, ...]
     air: dict[str, int]
+    # Peering Opens sent (first transmissions; `air` counts MAC retries too).
+    opens_sent: int
     genesis: int
     totals: dict[int, int]  # total balance held by each authority
     # Accounts whose balance differs between live authorities at the end:
@@ -212,10 +225,18 @@ def run_seed(scenario: str, seed: int, progress: Callable[[float], None] | None 
     """Run one seed of a scenario and measure every transfer against the oracle."""
     spec = scenario_spec(scenario, seed, duration)
     air: Counter[str] = Counter()
+    opens: Counter[str] = Counter()
+
+    def on_air(start: float, index: int, mpdu: bytes) -> None:
+        kind = air_kind(mpdu)
+        air[kind] += 1
+        if kind == "peering-open" and not read_frame_control(mpdu) & FC_RETRY:
+            opens[kind] += 1
+
     began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="meshframes-latency-") as workdir:
         demo = Demo(workdir, spec)
-        demo.mesh.net.medium.on_air = lambda start, index, mpdu: air.update((air_kind(mpdu),))
+        demo.mesh.net.medium.on_air = on_air
         demo.run(progress)
         oracle = mesh_oracle(demo.mesh, spec.duration)
         transfers = []
@@ -239,7 +260,7 @@ def run_seed(scenario: str, seed: int, progress: Callable[[float], None] | None 
         totals = demo.money()
         genesis = demo.mesh.genesis_total()
     return SeedRun(scenario, seed, spec.duration, spec.authorities, spec.clients, spec.relays,
-                   tuple(demo.failed), tuple(transfers), dict(sorted(air.items())), genesis, totals,
+                   tuple(demo.failed), tuple(transfers), dict(sorted(air.items())), opens["peering-open"], genesis, totals,
                    disagreements, time.perf_counter() - began)
 
 
@@ -303,6 +324,11 @@ class Summary:
             total.update(run.air)
         return dict(sorted(total.items()))
 
+    def opens_per_node_per_minute(self) -> float | None:
+        """Peering Opens sent (MAC retries not counted) per node per minute."""
+        node_minutes = sum((r.authorities + r.clients + r.relays) * r.duration / 60 for r in self.runs)
+        return round(sum(r.opens_sent for r in self.runs) / node_minutes, 1) if node_minutes else None
+
     def as_dict(self) -> dict[str, Any]:
         planned = len(self.transfers)
         air = self.air()
@@ -329,6 +355,8 @@ class Summary:
             "air": {"frames": sum(air.values()), "per_transfer": round(sum(air.values()) / planned, 1) if planned else None,
                     "by_kind": air,
                     "by_kind_per_transfer": {k: round(v / planned, 1) for k, v in air.items()} if planned else {}},
+            "peering": {"opens_per_node_per_minute": self.opens_per_node_per_minute(),
+                        "linux_bound_per_silent_neighbour_per_minute": LINUX_OPENS_PER_NEIGHBOUR_PER_MINUTE},
             "runs": [{"seed": run.seed, "scenario": run.scenario, "duration_s": run.duration,
                       "authorities": run.authorities, "clients": run.clients, "relays": run.relays,
                       "failed_authorities": list(run.failed), "transfers": len(run.transfers),
@@ -336,7 +364,7 @@ class Summary:
                       "total_by_authority": run.totals,
                       "balances_equal_at_live_authorities": not run.disagreements,
                       "balance_disagreements": run.disagreements, "wall_s": round(run.wall_s, 2),
-                      "frames": sum(run.air.values())}
+                      "frames": sum(run.air.values()), "opens_sent": run.opens_sent}
                      for run in self.runs],
             "list": [_row(run, t) for run, t in self.transfers],
         }

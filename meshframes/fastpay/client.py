@@ -21,6 +21,14 @@ missing earlier confirmation, or a different sequence number, gets the
 client's earlier certificates; one that reports insufficient funding gets
 the certificates the client has received.
 
+A quorum of acknowledgements ends a transfer, but not the client's duty
+to the other authorities: each honest authority must execute every
+certificate, or it keeps the recipient's credit from it. Those that had
+not acknowledged when a quorum did are remembered as behind (in memory
+only), with the first of our sequence numbers each has not executed;
+`catch_up` gives the caller the confirmations that bring one up to date,
+and any account info an authority sends about us says how far it got.
+
 The certificates of transfers to the client can be fetched from an
 authority (`fetch_received`): authorities cap each info reply, so the
 client asks again past what it got, page by page, until a page comes back
@@ -30,6 +38,7 @@ empty.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 
@@ -168,6 +177,11 @@ class Client:
         # whose next page we are waiting for.
         self._received_offset: dict[bytes, int] = {}
         self._paging: set[bytes] = set()
+        # Authorities behind on our certificates -> the first sequence
+        # number of ours each has not executed.
+        self._behind: dict[bytes, int] = {}
+        # When the phase's message last went to each authority.
+        self._sent_at: dict[bytes, float] = {}
 
     # ---- state ----
 
@@ -235,6 +249,20 @@ class Client:
         check_certificate(certificate, self.committee)
         return self.store.record_received(certificate)
 
+    def behind(self) -> list[bytes]:
+        """Authorities left without some of our certificates when a quorum
+        acknowledged them, in committee order."""
+        return [a for a in self.committee.names if a in self._behind]
+
+    def catch_up(self, authority: bytes) -> list[Action]:
+        """The confirmations `authority` still lacks, oldest first (none if
+        it is not behind): an authority executes them in order only."""
+        first = self._behind.get(authority)
+        if first is None:
+            return []
+        return [SendToAuthority(authority, ConfirmationOrder(transfer_certificate=c))
+                for c in self.store.sent_certificates(first)]
+
     def fetch_received(self, authority: bytes) -> list[Action]:
         """Ask `authority` for the certificates of transfers to us, from
         where the last page it sent stopped. Each page that arrives is
@@ -249,6 +277,7 @@ class Client:
     def receive(self, authority: bytes, message: SerializedMessage, now: float) -> list[Action]:
         """A reply from `authority` (the sender as the transport knows it)."""
         paged: list[Action] = []
+        caught_up = self._note_progress(authority, message)
         if (isinstance(message, AccountInfoResponse) and authority in self._paging
                 and message.sender == self.address):
             # Its received certificates are the page; the rest of it is
@@ -260,7 +289,23 @@ class Client:
             return paged + self._receive_voting(authority, message, now)
         if self.phase is Phase.CONFIRMING:
             return paged + self._receive_confirming(authority, message, now)
+        if caught_up:
+            return []
         return self._ignore(authority, IgnoreReason.NO_TRANSFER_IN_PROGRESS)
+
+    def _note_progress(self, authority: bytes, message: SerializedMessage) -> bool:
+        """Account info about us from an authority we hold as behind says
+        how far it got (it executes our certificates in order only); True
+        if it moved that authority forward."""
+        first = self._behind.get(authority)
+        if (first is None or not isinstance(message, AccountInfoResponse) or message.sender != self.address
+                or message.next_sequence_number <= first):
+            return False
+        if message.next_sequence_number >= self.next_sequence_number:
+            del self._behind[authority]
+        else:
+            self._behind[authority] = message.next_sequence_number
+        return True
 
     def _receive_page(self, authority: bytes, page: tuple[CertifiedTransferOrder, ...]) -> list[Action]:
         if not page:
@@ -282,12 +327,22 @@ class Client:
         return SendToAuthority(authority, AccountInfoRequest(
             sender=self.address, request_received_transfers_excluding_first_nth=skip))
 
+    def resend_to(self, authority: bytes, now: float, min_gap: float = 0.0) -> list[Action]:
+        """The message of the phase in progress again, to one authority that
+        has not answered yet and was last sent it at least `min_gap` ago:
+        the caller learned that what it sent there was lost, or that a way
+        there opened. Nothing otherwise."""
+        if (self.phase is Phase.IDLE or authority not in self._outstanding
+                or now < self._sent_at.get(authority, float("-inf")) + min_gap):
+            return []
+        return self._send_phase((authority,), self._phase_message(), now)
+
     def on_timer(self, now: float) -> list[Action]:
         """Resend to the authorities that have not answered yet, backing off."""
         if self.phase is Phase.IDLE or self._deadline is None or now < self._deadline:
             return []
         message = self._phase_message()
-        actions: list[Action] = [SendToAuthority(a, message) for a in sorted(self._outstanding)]
+        actions: list[Action] = self._send_phase(sorted(self._outstanding), message, now)
         self._interval = min(self._interval * 2, self.max_retry_interval)
         return actions + self._arm(now)
 
@@ -300,7 +355,7 @@ class Client:
         self._helped = {}
         self._outstanding = set(self.committee.names)
         self._interval = self.retry_interval
-        return [SendToAuthority(a, order) for a in self.committee.names] + self._arm(now)
+        return self._send_phase(self.committee.names, order, now) + self._arm(now)
 
     def _receive_voting(self, authority: bytes, message: SerializedMessage, now: float) -> list[Action]:
         order = self._order
@@ -396,7 +451,7 @@ class Client:
         self._outstanding = set(self.committee.names)
         self._interval = self.retry_interval
         confirmation = ConfirmationOrder(transfer_certificate=cert)
-        actions: list[Action] = [SendToAuthority(a, confirmation) for a in self.committee.names]
+        actions: list[Action] = self._send_phase(self.committee.names, confirmation, now)
         recipient = cert.value.transfer.recipient
         if recipient.kind is AddressKind.FASTPAY:
             actions.append(DeliverCertificate(recipient.key, cert))
@@ -435,6 +490,9 @@ class Client:
         if sum(self.committee.weight(a) for a in self._acks) < self.committee.quorum_threshold:
             return []
         self.store.finish_confirmation()
+        for name in self.committee.names:
+            if name not in self._acks:
+                self._behind.setdefault(name, seq)
         self.phase = Phase.IDLE
         self._deadline = None
         self._certificate = None
@@ -448,6 +506,13 @@ class Client:
             return self._order
         assert self._certificate is not None
         return ConfirmationOrder(transfer_certificate=self._certificate)
+
+    def _send_phase(self, authorities: Iterable[bytes], message: SerializedMessage, now: float) -> list[Action]:
+        sends: list[Action] = []
+        for authority in authorities:
+            self._sent_at[authority] = now
+            sends.append(SendToAuthority(authority, message))
+        return sends
 
     def _may_help(self, authority: bytes, kind: str, now: float) -> bool:
         """Help a lagging authority at most once per retry interval for each

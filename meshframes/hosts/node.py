@@ -39,6 +39,8 @@ from meshframes.mesh.events import (
     Deliver,
     DeliverData,
     MeshRefusal,
+    PathChanged,
+    PathFailed,
     Refused,
     RxFrame,
     SetTimer,
@@ -263,6 +265,9 @@ class NodeHost(PartyHost):
                 self._deliver_to_party(action, now)
             elif isinstance(action, DeliverData) and self.on_data is not None:
                 self.on_data(action)
+            elif isinstance(action, PathChanged | PathFailed) and self.party is not None:
+                reachable = isinstance(action, PathChanged) and action.next_hop is not None
+                self._apply_app(self.party.on_path(action.destination, reachable, now))
 
     def _transmit(self, frame: Frame) -> None:
         try:

@@ -58,6 +58,14 @@ class MeshConfig:
     dot11MeshMaxRetries: int = 3
     dot11MeshMaxPeerLinks: int = 32
     auto_open_plinks: bool = True
+    # Ours: after a peering attempt ends with dot11MeshMaxRetries Opens
+    # unanswered, a beacon re-opens only after a hold that doubles per such
+    # attempt, from plink_backoff_min up to plink_backoff_max (Linux
+    # re-opens at the first beacon after dot11MeshHoldingTimeout, see
+    # plink.py). In time, not beacons: a short beacon interval must not
+    # make peering attempts more frequent.
+    plink_backoff_min: float = tu(1000)
+    plink_backoff_max: float = tu(32 * 1000)
     # Linux plink_timeout (MESH_DEFAULT_PLINK_TIMEOUT, net/wireless/mesh.c):
     # a station silent this long is expired; we expire only entries not
     # established (an established one is lost by beacon loss first).
@@ -88,6 +96,13 @@ class MeshConfig:
     # propagates (hwmp_perr_frame_process), precursors or not; a replay of
     # a Linux node's capture runs ours that way.
     perr_broadcast: bool = False
+    # Ours (MeshNode.on_tx_status): one MPDU that failed all the MAC's
+    # retries ends the paths through its next hop and holds that peer from
+    # offering routes until it acknowledges again or is lost to beacon
+    # loss. Linux waits for its failure average to pass a threshold (about
+    # twenty lost MPDUs) and ns-3 for its own count; a replay of their
+    # captures runs ours their way.
+    failed_mpdu_ends_paths: bool = True
     # Linux MESH_FRAME_QUEUE_LEN: frames held per destination during discovery.
     frame_queue_len: int = 10
     # Linux's multicast cache keeps (SA, seq) for 3 s (RMC_TIMEOUT).

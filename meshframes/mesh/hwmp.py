@@ -229,6 +229,9 @@ class Hwmp:
         """hwmp_route_info_get: update the paths to the originator of a PREQ
         (or the target of a PREP) and to the transmitter. Returns the
         metric to the originator through us, or None to stop processing."""
+        if self.peers.failed(ta, now):
+            out.append(Refused(MeshRefusal.HWMP_VIA_FAILED_LINK, ta.hex(":")))
+            return None
         last_hop = self.peers.metric(ta)
         new_metric = add_metric(orig_metric, last_hop)
         exp_time = now + lifetime_tu * TU

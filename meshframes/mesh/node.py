@@ -182,6 +182,24 @@ class MeshNode:
         if self.peers.record_tx(peer, acked, rate_100kbps):
             return self._finish([Refused(MeshRefusal.LINK_BROKEN_TX_FAILURES, ra.hex(":"))]
                                 + self.hwmp.link_broken(ra, now), now)
+        if not self.config.failed_mpdu_ends_paths:
+            return []
+        if not acked:
+            # Until the peer would be lost to beacon loss anyway.
+            peer.failed_until = now + self.config.beacon_loss_limit * (peer.beacon_interval
+                                                                      or self.config.beacon_interval)
+        elif peer.failed_until > now:
+            peer.failed_until = float("-inf")
+        if not acked and self.paths.via(ra):
+            # Linux waits for the failure average to pass its threshold
+            # (about twenty lost MPDUs) before it drops the paths through a
+            # peer; a walking neighbour takes every frame sent its way
+            # meanwhile. One MPDU that failed all the MAC's retries ends
+            # the paths through that next hop (PERR to their precursors,
+            # the peering left to beacon loss), so the next frame for
+            # them starts a discovery instead of following it away.
+            return self._finish([Refused(MeshRefusal.PATHS_LOST_TX_FAILED, ra.hex(":"))]
+                                + self.hwmp.link_broken(ra, now), now)
         return []
 
     def send_payload(self, dst: bytes, payload: FastPayFragment, now: float) -> list[Action]:

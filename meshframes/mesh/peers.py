@@ -37,6 +37,10 @@ class Peer:
     reason: int = 0
     retries: int = 0
     retry_timeout: float = 0.0
+    # Peering attempts in a row that ended with every Open unanswered, and
+    # the time before which a beacon does not start another.
+    failed_attempts: int = 0
+    reopen_after: float = float("-inf")
     signal_dbm: int | None = None
     last_seen: float = 0.0
     beacon_interval: float = 0.0
@@ -58,6 +62,11 @@ class Peer:
     local_nonce: bytes = b""
     peer_nonce: bytes = b""
     peer_gtk: GtkData | None = None
+    # Until when no path through the peer is learned: an MPDU to it failed
+    # all the MAC's retries, so the link fails at least our way (radio
+    # ranges differ, so a peer may still reach us), and a route it offers
+    # would send frames nowhere.
+    failed_until: float = float("-inf")
     # The peer writes the 802.11s draft layouts ns-3 uses (its Beacon Timing
     # or peering element says so): its PREPs name the asker first.
     speaks_draft: bool = False
@@ -168,6 +177,11 @@ class PeerTable:
         if rate:
             return rate
         return peer.rx_rate_100kbps or self.default_rate_100kbps
+
+    def failed(self, addr: bytes, now: float) -> bool:
+        """Our last MPDUs to `addr` failed all retries a short while ago."""
+        peer = self._peers.get(addr)
+        return peer is not None and now < peer.failed_until
 
     def metric(self, addr: bytes) -> int:
         """Airtime metric of the link to a peer; MAX_METRIC unless ESTAB."""

@@ -265,6 +265,9 @@ class Peering:
         conf = peer.mesh_config
         if (self.config.auto_open_plinks and peer.state is S.IDLE and conf is not None
                 and conf.accepting_peerings and self.free_links > 0):
+            if now < peer.reopen_after:
+                return [Refused(MeshRefusal.PEERING_BACKING_OFF, f"{peer.addr.hex(':')} until"
+                                                                 f" {peer.reopen_after:.3f}")]
             return self._step(peer, E.ACTOPN, now)
         return []
 
@@ -384,6 +387,11 @@ class Peering:
         new, todo = transition
         if new is S.HOLDING and old is not S.HOLDING:
             peer.reason = reason or CLOSE_REASONS[event]
+        if event is E.TOR2:
+            self._back_off(peer, now)
+        elif new is S.ESTAB:
+            peer.failed_attempts = 0
+            peer.reopen_after = float("-inf")
         if self.rsn is not None and (old is S.ESTAB) != (new is S.ESTAB):
             # Keys live exactly as long as the link is established.
             if new is S.ESTAB:
@@ -396,6 +404,20 @@ class Peering:
         self.peers.set_state(peer, new)
         actions.append(PeerChanged(peer.addr, old.value, event.value, new.value))
         return actions
+
+    def _back_off(self, peer: Peer, now: float) -> None:
+        """Every Open of an attempt went unanswered: the peer does not hear
+        us (radio ranges differ, so we may hear its beacons all the same).
+        Linux starts the next attempt at the first beacon after the
+        holding timer, four Opens per beacon interval for as long as the
+        one-way link lasts; we hold off plink_backoff_min, doubling per
+        failed attempt up to plink_backoff_max. A peering that reaches
+        ESTAB clears the count; the peer's own Opens are answered
+        whatever the hold (only our ACTOPN waits)."""
+        cfg = self.config
+        peer.failed_attempts += 1
+        hold = min(cfg.plink_backoff_min * 2 ** (peer.failed_attempts - 1), cfg.plink_backoff_max)
+        peer.reopen_after = now + cfg.dot11MeshHoldingTimeout + hold
 
     def _do(self, peer: Peer, do: Do, event: PlinkEvent, now: float) -> list[Action]:
         key = ("plink", peer.addr)

@@ -28,7 +28,7 @@ from meshframes.fastpay.ed25519 import KeyPair
 from meshframes.fastpay.store import AuthorityStore
 from meshframes.hosts.base import Radio
 from meshframes.hosts.node import FrameLayer, NodeHost
-from meshframes.mesh.constants import MeshConfig, RootMode
+from meshframes.mesh.constants import MeshConfig, RootMode, tu
 from meshframes.mesh.events import Action, PeerChanged, Transmit
 from meshframes.mesh.peers import PlinkState
 from meshframes.sim.medium import MediumConfig
@@ -38,6 +38,12 @@ from meshframes.sim.network import SimNetwork, SimNode
 # A fresh simulated identity has never sealed anything: its end-to-end
 # sequence can start at 1 (a real node starts from the clock, sealing.md).
 SIM_INITIAL_E2E_SEQUENCE = 1
+# Authorities announce themselves as roots every beacon interval rather
+# than Linux's default 5000 TU: stations walking 1-3 m/s with 25-30 m radios
+# outrun a 5 s old path, and each root PREQ renews every station's path to
+# the authority (and, with PREP, the authority's path back). The path to a
+# root outlives three intervals, so one lost PREQ does not end it.
+AUTHORITY_ROOT_INTERVAL = tu(1000)
 
 
 def _identity(seed: int, role: str, index: int) -> Identity:
@@ -127,7 +133,9 @@ class FastPayMesh:
             seed, list(weights) if weights is not None else [1] * authorities, balances)
         self._outer_observer = observer
         self.net = SimNetwork(seed, mesh=mesh, medium=medium, pcap=pcap, observer=self._observe)
-        self.authority_mesh_config = replace(self.net.mesh_config, dot11MeshHWMPRootMode=authority_root_mode)
+        self.authority_mesh_config = replace(self.net.mesh_config, dot11MeshHWMPRootMode=authority_root_mode,
+                                             dot11MeshHWMProotInterval=AUTHORITY_ROOT_INTERVAL,
+                                             dot11MeshHWMPactivePathToRootTimeout=3 * AUTHORITY_ROOT_INTERVAL)
         self.parties: dict[int, Placed] = {}
         self.authorities: list[int] = []  # node index of authority i, in committee order
         self.clients: list[int] = []  # node index of account j

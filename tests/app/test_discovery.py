@@ -369,3 +369,23 @@ def test_the_directory_keeps_every_authority_and_a_bounded_number_of_accounts() 
     assert directory.evicted == 12
     assert [directory.mac_of(k) is not None for k in strangers] == [False] * 12 + [True] * 8
     assert all(directory.mac_of(a.public_key) is not None for a in AUTHORITIES)
+
+
+def test_client_resends_to_an_authority_on_the_mesh_path_signals(tmp_path: Path) -> None:
+    """A path to an authority that still owes a vote ends: the order goes to
+    it again at once, and to no other. A renewed path resends at most once
+    per retry interval; after a discovery gave up, the next path carries it."""
+    client = _client(tmp_path)
+    for i in range(4):
+        _deliver_announcement(client, MAC[1 + i], authority_announcement(i), 0.5)
+    client.transfer(ACCOUNTS[1].public_key, 10, 1.0)
+
+    def orders_to(actions: list) -> list[bytes]:
+        return [a.destination for a in actions
+                if isinstance(a, SendPayload) and a.payload.msg_type == MessageType.FASTPAY_ORDER]
+
+    assert orders_to(client.on_path(MAC[2], False, 1.1)) == [MAC[2]]
+    assert orders_to(client.on_path(MAC[2], True, 1.2)) == [MAC[2]]  # the loss left it unreached
+    assert orders_to(client.on_path(MAC[2], True, 1.3)) == []  # renewed within the retry interval
+    assert orders_to(client.on_path(MAC[2], True, 1.2 + client.config.retry_interval)) == [MAC[2]]
+    assert orders_to(client.on_path(MAC[9], False, 1.8)) == []  # no party announced there
