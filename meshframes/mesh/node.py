@@ -56,7 +56,7 @@ from meshframes.mesh.events import (
     TimerKey,
     Transmit,
 )
-from meshframes.mesh.forward import Forwarder
+from meshframes.mesh.forward import TIMER_FORWARD, Forwarder
 from meshframes.mesh.hwmp import Hwmp
 from meshframes.mesh.mbss import Mbss
 from meshframes.mesh.pathtable import MeshPath, PathTable
@@ -88,7 +88,7 @@ class MeshNode:
         self.paths = PathTable()
         self.peering = Peering(self.mbss, config, self.peers, self.rng, self.rsn)
         self.hwmp = Hwmp(mac, config, self.peers, self.paths)
-        self.forwarder = Forwarder(mac, config, self.paths, self.hwmp)
+        self.forwarder = Forwarder(mac, config, self.paths, self.hwmp, self.rng)
         self.counters: Counter[str] = Counter()
         self.beacon_elements: tuple[Element, ...] = ()
 
@@ -156,6 +156,8 @@ class MeshNode:
             actions = self.peering.on_timer(peer, now)
         elif kind in _HWMP_TIMERS:
             actions = self.hwmp.on_timer(key, now)
+        elif kind == TIMER_FORWARD:
+            actions = self.forwarder.release(key)
         else:
             actions = [Refused(MeshRefusal.UNKNOWN_TIMER, repr(key))]
         return self._finish(actions, now)
