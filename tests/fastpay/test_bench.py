@@ -20,7 +20,8 @@ def test_bench_authority_reports_ratios(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     figures = json.loads(result.output)
     assert figures["orders"] == 40 and figures["verifies_per_confirmation"] == 3
-    for measure in ("verify_per_s", "orders_per_s", "orders_cpu_per_s", "confirmations_vs_verify"):
+    for measure in ("verify_per_s", "verify_cpu_per_s", "orders_per_s", "orders_cpu_per_s", "confirmations_vs_verify",
+                    "orders_vs_verify_cpu"):
         spread = figures[measure]
         assert 0 < spread["low"] <= spread["median"] <= spread["high"], measure
     assert list(tmp_path.iterdir()) == []  # the benchmark's database is cleaned up
