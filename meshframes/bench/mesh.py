@@ -344,13 +344,19 @@ class Throughput:
         return asdict(self)
 
 
-def throughput(mesh: FastPayMesh, loads: Iterable[int], *, window: float = 2.0, backlog: int = 40,
+# A transfer takes at least a round trip over one hop, over a millisecond:
+# a client given this many per second of window never runs dry.
+BACKLOG_PER_S = 1000
+
+
+def throughput(mesh: FastPayMesh, loads: Iterable[int], *, window: float = 2.0,
                progress: Progress | None = None) -> Throughput:
     """Certified transfers per second on a converged mesh as more clients
-    pay: for each load in turn, that many clients (the first ones) keep
-    `backlog` transfers queued and the certificates of the next `window`
-    seconds are counted. A FastPay client sends one transfer at a time:
-    the next waits for the previous certificate."""
+    pay: for each load in turn, that many clients (the first ones) get more
+    transfers queued than they can make in `window` seconds, and the
+    certificates of that window are counted. A FastPay client sends one
+    transfer at a time: the next waits for the previous certificate."""
+    backlog = math.ceil(BACKLOG_PER_S * window)
     report = progress or (lambda phase, done, total: None)
     net = mesh.net
     config = net.medium.config
@@ -387,7 +393,8 @@ def throughput(mesh: FastPayMesh, loads: Iterable[int], *, window: float = 2.0, 
         limited = "not saturated: each step of clients still raised the rate by 10 % or more"
     else:
         limited = (f"not airtime at the authorities (their radios busy at most {peak.authority_radio_busy:.0%}"
-                   " of the window): the clients' one-transfer-at-a-time rounds through the forwarders")
+                   " of the window); the simulator gives processing no time, so an authority's CPU is"
+                   " `bench authority`'s figure")
     return Throughput(points, saturated, peak.per_s, limited)
 
 

@@ -48,15 +48,17 @@ def draw(data: dict[str, Any], directory: Path) -> list[Path]:
                         rows.append((int(h), stats["p50"] * 1000, stats["p90"] * 1000))
             else:
                 rows = [(int(h), b["p50"], b["p90"]) for h, b in lat["by_hops_ms"].items()]
+            rows.sort()
             if rows:
                 hops = [r[0] for r in rows]
                 ax.plot(hops, [r[1] for r in rows], "o-", label=f"{_name(scenario)} seed {seed}: p50")
                 ax.plot(hops, [r[2] for r in rows], "x:", label=f"{_name(scenario)} seed {seed}: p90")
+    ax.set_yscale("log")
     made.append(_finish(fig, ax, ("hops to a quorum", "latency to certified from start (virtual ms)",
                                   "latency against hops"), directory / "latency-hops.png"))
 
     fig, ax = plt.subplots(figsize=(8, 5))
-    sizes = [int(n) for n in results["scale"]]
+    sizes = sorted(int(n) for n in results["scale"])
     if sizes:
         seed = next(iter(results["scale"][str(sizes[0])]))
         for key, label in (("wall_s", "wall s"), ("cpu_s", "CPU s")):
@@ -73,6 +75,7 @@ def draw(data: dict[str, Any], directory: Path) -> list[Path]:
     fig, ax = plt.subplots(figsize=(8, 1 + 0.8 * sum(len(b) for b in figures.values())))
     row = 0
     labels = []
+    named: set[str] = set()
     for scenario, by_seed in figures.items():
         for seed, fig_ in by_seed.items():
             heal = fig_["healing"]
@@ -82,7 +85,8 @@ def draw(data: dict[str, Any], directory: Path) -> list[Path]:
             for name, value, colour in marks:
                 if value is not None:
                     ax.plot([value], [row], "o" if name != "Linux bound" else "|", color=colour, markersize=12,
-                            label=name if row == 0 else None)
+                            label=None if name in named else name)
+                    named.add(name)
             ax.hlines(row, 0, max(v for _, v, _ in marks if v is not None), color="#cccccc", zorder=0)
             labels.append(f"{_name(scenario)} seed {seed}")
             row += 1
