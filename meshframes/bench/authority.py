@@ -3,22 +3,27 @@ the same run (`meshframes bench authority` prints it: meshframes.cli.bench_autho
 
 The authority is driven the way `pipe_authority` drives it: bincode bytes
 in, batches of B messages per SQLite transaction (WAL, synchronous=FULL,
-so one fsync per batch), bincode bytes out. Phases:
+so one fsync per batch), bincode bytes out. Work, batch by batch:
 
-1. baseline: raw `ed25519.verify` over the orders' signing bytes (and
-   `sign`, the other cost an order carries: the vote's signature);
-2. orders: fresh transfer orders (one verify and one sign each);
-3. confirmations: certificates signed by the quorum of the *other*
+1. orders: fresh transfer orders (one verify and one sign each), each
+   batch right after its baseline: raw `ed25519.verify` and `sign` over
+   the same signing bytes;
+2. confirmations: certificates signed by the quorum of the *other*
    authorities for the orders just voted for (the authority skips the
-   sender signature it verified when it voted, so q verifies each).
+   sender signature it verified when it voted, so q verifies each), each
+   batch right after q raw verifies per message.
 
-Reported: rates, and ratios to the verify ceiling (verify/s for orders,
-verify/s / q for confirmations), plus orders against the crypto floor of
-one verify plus one sign. This module only measures: no output, no CLI.
+Baseline and work alternate (A B A B), so a shared machine's load falls on
+both alike. Reported per round, then as medians with their range: rates
+(wall, and CPU for the authority's work), and the ratios to the verify
+ceiling (verify/s for orders, verify/s / q for confirmations), plus orders
+against the crypto floor of one verify plus one sign. This module only
+measures: no output, no CLI.
 """
 
 from __future__ import annotations
 
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -39,29 +44,53 @@ SIGNING = "signing orders and certificates"
 MEASURING = "measuring"
 
 
+def _rate(count: int, seconds: float) -> float:
+    return count / seconds if seconds > 0 else float("inf")
+
+
+@dataclass(frozen=True, slots=True)
+class Spread:
+    """The median of per-round values and their range."""
+
+    median: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, values: list[float]) -> Spread:
+        return cls(statistics.median(values), min(values), max(values))
+
+
 @dataclass(frozen=True, slots=True)
 class AuthorityMeasurement:
-    """Best rates of `repeat` interleaved runs, and their ratios."""
+    """Per-round rates (wall and CPU) and ratios, as medians with their
+    range. Each round interleaves the baseline with the measured work batch
+    by batch (A B A B ...), so that a ratio compares two quantities
+    measured over the same stretch of time, whatever else the machine was
+    doing then."""
 
     orders: int
     batch: int
     repeat: int
     authorities: int
     verifies_per_confirmation: int
-    verify_per_s: float
-    sign_per_s: float
-    orders_per_s: float
-    confirmations_per_s: float
-    orders_vs_verify: float
-    orders_vs_verify_plus_sign: float
-    confirmations_vs_verify: float
+    verify_per_s: Spread
+    sign_per_s: Spread
+    orders_per_s: Spread
+    confirmations_per_s: Spread
+    verify_cpu_per_s: Spread
+    orders_cpu_per_s: Spread
+    confirmations_cpu_per_s: Spread
+    orders_vs_verify: Spread
+    orders_vs_verify_plus_sign: Spread
+    confirmations_vs_verify: Spread
+    # The same ratios in CPU time: what the process itself spent, whatever
+    # share of the machine it was given.
+    orders_vs_verify_cpu: Spread
+    confirmations_vs_verify_cpu: Spread
 
-    def as_dict(self) -> dict[str, int | float]:
+    def as_dict(self) -> dict[str, int | dict[str, float]]:
         return asdict(self)
-
-
-def _rate(count: int, seconds: float) -> float:
-    return count / seconds if seconds > 0 else float("inf")
 
 
 def measure_authority(
@@ -72,9 +101,10 @@ def measure_authority(
     repeat: int = 3,
     progress: Progress | None = None,
 ) -> AuthorityMeasurement:
-    """Run the phases `repeat` times, interleaved, each on a fresh store,
-    and keep the best rate of each: on a shared machine the best run is the
-    one least disturbed by other load, for baseline and authority alike."""
+    """Run `repeat` rounds, each on a fresh store. In a round every batch of
+    orders is preceded by the verifies and signs of the same messages (the
+    baseline), and every batch of confirmations by the q verifies each
+    costs, so baseline and work alternate within the round."""
     committee, auth_ids, account_ids = generate_committee([1] * authorities, [1000] * orders)
     me, others = auth_ids[0], auth_ids[1:]
     # Just enough other authorities for a quorum.
@@ -108,48 +138,69 @@ def measure_authority(
 
     accepted: dict[str, int] = {}
     rejected: dict[str, int] = {}
-    verify_rate = sign_rate = order_rate = confirmation_rate = 0.0
+    rounds: dict[str, list[float]] = {k: [] for k in (
+        "verify", "sign", "orders", "confirmations", "verify_cpu", "orders_cpu", "confirmations_cpu",
+        "orders_vs_verify", "orders_vs_verify_plus_sign", "confirmations_vs_verify", "orders_vs_verify_cpu",
+        "confirmations_vs_verify_cpu")}
+    q = len(signers)
     for run in range(repeat):
-        start = time.perf_counter()
-        for key, message, signature in baseline:
-            ed25519.verify(key, message, signature)
-        verify_rate = max(verify_rate, _rate(orders, time.perf_counter() - start))
-        start = time.perf_counter()
-        for _, message, _ in baseline:
-            me.keypair.sign(message)
-        sign_rate = max(sign_rate, _rate(orders, time.perf_counter() - start))
-
+        spent = dict.fromkeys(("verify", "sign", "orders", "confirmations", "verify_cpu", "sign_cpu", "orders_cpu",
+                               "confirmations_cpu"), 0.0)
         with tempfile.TemporaryDirectory(dir=directory) as tmp:
             store = AuthorityStore(Path(tmp) / "authority.db", committee)
             authority = Authority(me.keypair, committee, store)
-            start = time.perf_counter()
-            for i in range(0, orders, batch):
-                authority.handle_wire_batch(order_msgs[i : i + batch])
-            order_rate = max(order_rate, _rate(orders, time.perf_counter() - start))
-            start = time.perf_counter()
-            for i in range(0, orders, batch):
-                authority.handle_wire_batch(cert_msgs[i : i + batch])
-            confirmation_rate = max(confirmation_rate, _rate(orders, time.perf_counter() - start))
+            for phase, messages in (("orders", order_msgs), ("confirmations", cert_msgs)):
+                for i in range(0, orders, batch):
+                    chunk = baseline[i : i + batch]
+                    start, cpu = time.perf_counter(), time.process_time()
+                    for key, message, signature in chunk:
+                        for _ in range(1 if phase == "orders" else q):
+                            ed25519.verify(key, message, signature)
+                    spent["verify"] += time.perf_counter() - start
+                    spent["verify_cpu"] += time.process_time() - cpu
+                    if phase == "orders":
+                        start, cpu = time.perf_counter(), time.process_time()
+                        for _, message, _ in chunk:
+                            me.keypair.sign(message)
+                        spent["sign"] += time.perf_counter() - start
+                        spent["sign_cpu"] += time.process_time() - cpu
+                    start, cpu = time.perf_counter(), time.process_time()
+                    authority.handle_wire_batch(messages[i : i + batch])
+                    spent[phase] += time.perf_counter() - start
+                    spent[f"{phase}_cpu"] += time.process_time() - cpu
             accepted = dict(authority.accepted)
             rejected = dict(authority.rejections)
             store.close()
+        verify = _rate(orders * (1 + q), spent["verify"])
+        sign = _rate(orders, spent["sign"])
+        order_rate, confirmation_rate = _rate(orders, spent["orders"]), _rate(orders, spent["confirmations"])
+        rounds["verify"].append(verify)
+        rounds["sign"].append(sign)
+        rounds["orders"].append(order_rate)
+        rounds["confirmations"].append(confirmation_rate)
+        verify_cpu = _rate(orders * (1 + q), spent["verify_cpu"])
+        rounds["verify_cpu"].append(verify_cpu)
+        rounds["orders_vs_verify_cpu"].append(_rate(orders, spent["orders_cpu"]) / verify_cpu)
+        rounds["confirmations_vs_verify_cpu"].append(_rate(orders, spent["confirmations_cpu"]) * q / verify_cpu)
+        rounds["orders_cpu"].append(_rate(orders, spent["orders_cpu"]))
+        rounds["confirmations_cpu"].append(_rate(orders, spent["confirmations_cpu"]))
+        rounds["orders_vs_verify"].append(order_rate / verify)
+        rounds["orders_vs_verify_plus_sign"].append(order_rate * (1 / verify + 1 / sign))
+        rounds["confirmations_vs_verify"].append(confirmation_rate * q / verify)
         if progress:
             progress(MEASURING, run + 1, repeat)
 
     if accepted.get("order") != orders or accepted.get("confirmation") != orders or rejected:
         raise RuntimeError(f"benchmark run was not clean: accepted {accepted}, rejected {rejected}")
-    q = len(signers)
     return AuthorityMeasurement(
-        orders=orders,
-        batch=batch,
-        repeat=repeat,
-        authorities=authorities,
-        verifies_per_confirmation=q,
-        verify_per_s=verify_rate,
-        sign_per_s=sign_rate,
-        orders_per_s=order_rate,
-        confirmations_per_s=confirmation_rate,
-        orders_vs_verify=order_rate / verify_rate,
-        orders_vs_verify_plus_sign=order_rate * (1 / verify_rate + 1 / sign_rate),
-        confirmations_vs_verify=confirmation_rate * q / verify_rate,
+        orders=orders, batch=batch, repeat=repeat, authorities=authorities, verifies_per_confirmation=q,
+        verify_per_s=Spread.of(rounds["verify"]), sign_per_s=Spread.of(rounds["sign"]),
+        orders_per_s=Spread.of(rounds["orders"]), confirmations_per_s=Spread.of(rounds["confirmations"]),
+        verify_cpu_per_s=Spread.of(rounds["verify_cpu"]), orders_cpu_per_s=Spread.of(rounds["orders_cpu"]),
+        confirmations_cpu_per_s=Spread.of(rounds["confirmations_cpu"]),
+        orders_vs_verify=Spread.of(rounds["orders_vs_verify"]),
+        orders_vs_verify_plus_sign=Spread.of(rounds["orders_vs_verify_plus_sign"]),
+        confirmations_vs_verify=Spread.of(rounds["confirmations_vs_verify"]),
+        orders_vs_verify_cpu=Spread.of(rounds["orders_vs_verify_cpu"]),
+        confirmations_vs_verify_cpu=Spread.of(rounds["confirmations_vs_verify_cpu"]),
     )

@@ -12,6 +12,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from meshframes.mesh.events import Deliver
 from meshframes.mesh.peers import PlinkState
@@ -80,6 +81,18 @@ def _peered_pairs(net: SimNetwork) -> int:
     return count
 
 
+def peer_fully(net: SimNetwork, neighbour_pairs: int, limit: float, report: Progress) -> float | None:
+    """Run in quarter seconds until every neighbour pair has peered; when
+    it first had, or None if not by `limit`."""
+    while net.now < limit:
+        net.run(net.now + 0.25)
+        peered = _peered_pairs(net)
+        report("peering", peered, neighbour_pairs)
+        if peered == neighbour_pairs:
+            return net.now
+    return None
+
+
 def run_scale(nodes: int = 1000, pairs: int = 100, seed: int = 7, radio_range: float = 30.0,
               mean_degree: float = 12.0, peering_limit: float = 10.0, delivery_limit: float = 20.0,
               progress: Progress | None = None) -> ScaleResult:
@@ -98,15 +111,8 @@ def run_scale(nodes: int = 1000, pairs: int = 100, seed: int = 7, radio_range: f
     neighbour_pairs = round(degree * nodes / 2)
     component = _largest_component(net)
 
-    peering_done = None
     step = 0.25
-    while net.now < peering_limit:
-        net.run(net.now + step)
-        peered = _peered_pairs(net)
-        report("peering", peered, neighbour_pairs)
-        if peered == neighbour_pairs:
-            peering_done = net.now
-            break
+    peering_done = peer_fully(net, neighbour_pairs, peering_limit, report)
     peered = _peered_pairs(net)
     wall1 = time.perf_counter()
 
@@ -148,3 +154,179 @@ def run_scale(nodes: int = 1000, pairs: int = 100, seed: int = 7, radio_range: f
         discovery_wall_s=round(wall2 - wall1, 2), wall_s=round(wall2 - wall0, 2),
         peak_rss_mib=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         digest=net.trace_digest())
+
+
+# -- FastPay at scale ----------------------------------------------------------
+
+# Announcements flood the whole mesh, once per party per interval: at ten
+# thousand nodes each flood is ten thousand transmissions. The scale run
+# lets every party announce once before the transfers and not again
+# within the run (first at 1.5 s plus a stagger of up to half the interval).
+SCALE_ANNOUNCE_INTERVAL_S = 12.0
+# Linux's default Mesh TTL and element TTL (31) do not cross a field of ten
+# thousand nodes at this density; Linux allows up to 255 (mesh_ttl,
+# mesh_element_ttl). The run raises both to what its layout needs.
+LINUX_DEFAULT_TTL = 31
+SCALE_SIZES = (100, 250, 500, 1000, 2000, 5000, 10000)
+
+
+@dataclass(frozen=True, slots=True)
+class FastPayScale:
+    """One size of the FastPay scale run. `results` are virtual-time
+    figures, a function of the seed; `costs` what the run cost this
+    machine (wall and CPU seconds by phase, peak RSS)."""
+
+    results: dict[str, Any]
+    costs: dict[str, Any]
+
+
+def quantiles_ms(values: list[float]) -> dict[str, float] | None:
+    """p50/p90/p99 (nearest rank) and max, in milliseconds."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    pick = {f"p{p}": ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)] for p in (50, 90, 99)}
+    return {k: round(1000 * v, 3) for k, v in (pick | {"max": ordered[-1]}).items()}
+
+
+def _authority_hops(spots: list[tuple[float, float]], radio_range: float) -> dict[int, int]:
+    """The physical graph before any engine exists: hops from the first
+    authority's spot to every spot connected to it."""
+    from meshframes.bench.mesh import reachable_from
+    from meshframes.sim.medium import Medium
+    from meshframes.sim.mobility import Static
+    from meshframes.sim.scheduler import Scheduler
+
+    field = Medium(Scheduler(), MediumConfig(radio_range=radio_range))
+    for k, spot in enumerate(spots):
+        field.add_radio(k.to_bytes(6, "big"), Static(spot))
+    return reachable_from({i: set(field.neighbours(i, 0.0)) for i in range(len(spots))}, 0)
+
+
+def field_ttl(nodes: int, seed: int, radio_range: float = 30.0) -> int:
+    """The Mesh TTL and element TTL a field needs: Linux's 31, or twice
+    the farthest node's hops from the authorities (HWMP paths are longer
+    than the fewest hops), at most 255."""
+    from meshframes.bench.mesh import field_layout
+
+    _, spots = field_layout(nodes, seed, radio_range)
+    return max(LINUX_DEFAULT_TTL, min(255, 2 * max(_authority_hops(spots, radio_range).values()) + 2))
+
+
+def run_fastpay_scale(nodes: int = 1000, transfers: int = 100, seed: int = 7, *, clients: int = 10,
+                      radio_range: float = 30.0, phase_limit: float = 20.0, workdir: str | None = None,
+                      progress: Progress | None = None) -> FastPayScale:
+    """`nodes` static mesh STAs (meshframes.bench.mesh.field_layout): four
+    authorities (HWMP roots) at the centre, `clients` clients at random
+    among the nodes connected to them, relays elsewhere. Run until every
+    neighbour pair has peered and every node with a physical path to each
+    authority has a usable HWMP path to it, then the clients make
+    `transfers` transfers in turn, 10 ms apart, until all are certified
+    (each phase at most `phase_limit` virtual seconds)."""
+    import tempfile
+
+    from meshframes.app.party import AppConfig
+    from meshframes.bench.latency import air_kind
+    from meshframes.bench.mesh import field_layout, latency_by_hops, paths_missing
+    from meshframes.mesh.constants import MeshConfig
+    from meshframes.sim.scenario import FastPayMesh
+
+    report = progress or (lambda phase, done, total: None)
+    wall, cpu = [time.perf_counter()], [time.process_time()]
+    phases: list[str] = []
+
+    def lap(name: str) -> None:
+        phases.append(name)
+        wall.append(time.perf_counter())
+        cpu.append(time.process_time())
+
+    side, spots = field_layout(nodes, seed, radio_range)
+    hops = _authority_hops(spots, radio_range)
+    eccentricity = max(hops.values())
+    ttl = field_ttl(nodes, seed, radio_range)
+    candidates = [i for i in sorted(hops) if i >= 4]
+    if len(candidates) < clients:
+        raise ValueError(f"clients: got {clients}, but only {len(candidates)} nodes are connected to the authorities")
+    payers = sorted(random.Random(seed + 1).sample(candidates, clients))
+    lap("layout")
+
+    with tempfile.TemporaryDirectory(prefix="meshframes-scale-", dir=workdir) as tmp:
+        mesh = FastPayMesh(tmp, seed=seed, authorities=4, balances=[10 ** 6] * clients,
+                           mesh=MeshConfig(dot11MeshTTL=ttl, element_ttl=ttl),
+                           medium=MediumConfig(radio_range=radio_range),
+                           app=AppConfig(announce_interval=SCALE_ANNOUNCE_INTERVAL_S))
+        chosen = set(payers)
+        for k in range(4):
+            mesh.add_authority(spots[k])
+        for k in payers:
+            mesh.add_client(spots[k])
+        for k in range(4, nodes):
+            if k not in chosen:
+                mesh.add_relay(spots[k])
+        net = mesh.net
+        degree = sum(len(net.medium.neighbours(i, 0.0)) for i in range(nodes)) / nodes
+        neighbour_pairs = round(degree * nodes / 2)
+        lap("build")
+
+        peering_done = peer_fully(net, neighbour_pairs, phase_limit, report)
+        peered = _peered_pairs(net)
+        lap("peering")
+
+        pairs = len(hops) * 4
+        converged = None
+        while net.now < phase_limit * 2:
+            missing = paths_missing(mesh, net.now)
+            report("paths to authorities", pairs - missing, pairs)
+            if missing == 0:
+                converged = net.now
+                break
+            net.run(net.now + 0.25)
+        lap("paths")
+
+        # Every party's first announcement is out by 1.5 s plus half the
+        # interval; give the last one a second to cross the mesh.
+        begin = max(net.now, 1.5 + SCALE_ANNOUNCE_INTERVAL_S / 2 + 1.0)
+        net.run(begin)
+        air_before = net.medium.transmissions
+        fastpay_air = [0]
+
+        def count(start: float, index: int, mpdu: bytes) -> None:
+            if air_kind(mpdu).startswith("fastpay-"):
+                fastpay_air[0] += 1
+
+        net.medium.on_air = count
+        lat = latency_by_hops(mesh, transfers, limit=phase_limit)
+        certified = lat["certified"]
+        window = net.medium.transmissions - air_before
+        lap("transfers")
+        results = {
+            "nodes": nodes, "seed": seed, "authorities": 4, "clients": clients, "transfers": transfers,
+            "side_m": round(side, 1), "mean_degree": round(degree, 2), "ttl": ttl,
+            "authority_eccentricity_hops": eccentricity, "neighbour_pairs": neighbour_pairs,
+            "peered_pairs": peered, "peering_done_s": peering_done, "converged_s": converged,
+            "transfers_start_s": round(begin, 3), "certified": certified,
+            "latency_ms": lat["overall_ms"], "latencies_s": lat["certified_from_start_s"],
+            "latency_by_hops_ms": lat["by_hops_ms"],
+            "frames": net.medium.transmissions, "frames_in_transfer_window": window,
+            "fastpay_frames_per_transfer": round(fastpay_air[0] / certified, 1) if certified else None,
+            "air_frames_per_transfer": round(window / certified, 1) if certified else None,
+            "events": net.scheduler.events_run, "digest": net.trace_digest()}
+        mesh.close()
+    costs = {"wall_s": {name: round(wall[k + 1] - wall[k], 2) for k, name in enumerate(phases)}
+             | {"total": round(wall[-1] - wall[0], 2)},
+             "cpu_s": {name: round(cpu[k + 1] - cpu[k], 2) for k, name in enumerate(phases)}
+             | {"total": round(cpu[-1] - cpu[0], 2)},
+             "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    return FastPayScale(results, costs)
+
+
+def growth_exponent(sizes: list[int], values: list[float]) -> float | None:
+    """The least-squares slope of log(value) against log(size): the k of
+    value ~ size^k."""
+    points = [(math.log(n), math.log(v)) for n, v in zip(sizes, values, strict=True) if v > 0]
+    if len(points) < 2:
+        return None
+    mx = sum(x for x, _ in points) / len(points)
+    my = sum(y for _, y in points) / len(points)
+    var = sum((x - mx) ** 2 for x, _ in points)
+    return round(sum((x - mx) * (y - my) for x, y in points) / var, 3) if var else None

@@ -1,6 +1,7 @@
-"""`meshframes bench NAME`: benchmarks reported as ratios against a baseline
-measured in the same process (e.g. authority orders/s against raw Ed25519
-verifies/s), never as absolute timing claims."""
+"""`meshframes bench NAME`: benchmarks reported against a baseline measured
+beside the work, batch by batch (e.g. authority orders/s against raw
+Ed25519 verifies/s), as medians with their range and CPU time beside wall
+time; the simulator's figures are in virtual time."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ class _LazyBenches(click.Group):
         return getattr(importlib.import_module(module), attr)
 
 
-@click.group(cls=_LazyBenches, short_help="Run benchmarks (ratios against same-run baselines).")
+@click.group(cls=_LazyBenches, short_help="Run benchmarks (baselines measured beside the work; virtual-time figures).")
 def bench() -> None:
     """Run a benchmark; each reports its rate next to a baseline measured in
     the same run and the ratio between them."""

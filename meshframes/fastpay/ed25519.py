@@ -1,19 +1,15 @@
 """Ed25519 for FastPay: the one place that picks the signature backend.
 
-Measured on this project's machine (2 cores, Python 3.11, 100-byte
-messages, 20,000 operations each, one thread):
-
-    backend                          verify/s   sign/s
-    PyNaCl (libsodium), raw binding   ~27,000   ~72,000
-    PyNaCl VerifyKey.verify           ~26,500
-    cryptography (OpenSSL)            ~12,600   ~40,000
-
-libsodium verifies ~2.1x and signs ~1.8x faster than OpenSSL here, so the
+libsodium (PyNaCl) verifies about 2.1 times and signs about 1.8 times
+faster than OpenSSL (`cryptography`) on this project's machine, so the
 backend is PyNaCl, called through its cffi binding (`crypto_sign_open` /
 `crypto_sign`) with a reusable output buffer, which saves the per-call
 object churn of the high-level API. `tests/fastpay/test_ed25519.py`
 repeats the comparison with pytest-benchmark and checks that both
-backends agree on every signature.
+backends agree on every signature. Rates are what `meshframes bench
+authority` prints, in CPU time beside wall time: on 5 December 2026, with
+the 2-core machine at a load of 15 to 17, 16,649 verifies per CPU second
+(median of 5 rounds, 16,365-17,162) and 1,073 per wall second.
 
 No PyPI package offers Ed25519 batch verification on top of libsodium or
 OpenSSL, so every signature is verified on its own. Signatures are over

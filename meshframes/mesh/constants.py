@@ -105,6 +105,13 @@ class MeshConfig:
     failed_mpdu_ends_paths: bool = True
     # Linux MESH_FRAME_QUEUE_LEN: frames held per destination during discovery.
     frame_queue_len: int = 10
+    # Time a relayed frame spends in the forwarder before it is sent on,
+    # drawn uniformly from [min, max] seconds per frame. On a real radio the
+    # device's own processing is this delay, so none is added; the simulator
+    # models that processing with ns-3's mesh point ForwardingDelay,
+    # U(300, 400) us (meshframes.sim.network.DEVICE_FORWARDING_DELAY), so
+    # that relays hearing a flood together do not all send it on in step.
+    forwarding_delay: tuple[float, float] = (0.0, 0.0)
     # Linux's multicast cache keeps (SA, seq) for 3 s (RMC_TIMEOUT).
     dedup_timeout: float = 3.0
     dedup_capacity: int = 4096

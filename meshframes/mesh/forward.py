@@ -28,6 +28,7 @@ Address conventions follow Linux: data to a single destination is
 
 from __future__ import annotations
 
+import random
 from collections import OrderedDict, deque
 from dataclasses import replace
 
@@ -47,7 +48,7 @@ from meshframes.codec.header import (
 )
 from meshframes.codec.meshctl import AE_A5_A6, AE_NONE
 from meshframes.mesh.constants import MeshConfig
-from meshframes.mesh.events import Action, Deliver, DeliverData, MeshRefusal, Refused, Transmit
+from meshframes.mesh.events import Action, Deliver, DeliverData, MeshRefusal, Refused, SetTimer, TimerKey, Transmit
 from meshframes.mesh.hwmp import Hwmp
 from meshframes.mesh.mbss import UNICAST_DURATION_US, action_header
 from meshframes.mesh.pathtable import PathTable
@@ -58,6 +59,8 @@ FC_MESH_GROUP_DATA = frame_control(TYPE_DATA, SUBTYPE_QOS_DATA, FC_FROM_DS)
 QOS_NO_ACK = 0x0020
 
 Relayable = DataFrame | VendorAction
+# A relayed frame held for the forwarding delay: ("forward", n).
+TIMER_FORWARD = "forward"
 
 
 class DuplicateCache:
@@ -114,14 +117,19 @@ def _readdress(frame: Relayable, ra: bytes, ta: bytes, ttl: int | None = None) -
 
 
 class Forwarder:
-    def __init__(self, mac: bytes, config: MeshConfig, paths: PathTable, hwmp: Hwmp) -> None:
+    def __init__(self, mac: bytes, config: MeshConfig, paths: PathTable, hwmp: Hwmp,
+                 rng: random.Random) -> None:
         self.mac = mac
         self.config = config
         self.paths = paths
         self.hwmp = hwmp
+        self.rng = rng
         self.mesh_seq = 0
         self.dedup = DuplicateCache(config.dedup_timeout, config.dedup_capacity)
         self._pending: dict[bytes, deque[Relayable]] = {}
+        # Relayed frames waiting out their forwarding delay, by timer number.
+        self._held: dict[int, Relayable] = {}
+        self._held_count = 0
 
     # -- origination ------------------------------------------------------
 
@@ -212,13 +220,30 @@ class Forwarder:
         if not self.config.dot11MeshForwarding:
             return [], local
         if group:
-            return [Transmit(_readdress(frame, frame.header.addr1, self.mac, mc.ttl - 1))], frame
+            return self._relay(_readdress(frame, frame.header.addr1, self.mac, mc.ttl - 1), now), frame
         next_hop = self.paths.next_hop(mesh_da, now)
         if next_hop is None:
             actions = self.hwmp.no_forwarding_information(mesh_da, frame.header.addr2, now)
             return [Refused(MeshRefusal.NO_FORWARDING_INFORMATION, mesh_da.hex(":"))] + actions, None
         self.paths.add_precursor(mesh_da, frame.header.addr2)
-        return [Transmit(_readdress(frame, next_hop, self.mac, mc.ttl - 1))], None
+        return self._relay(_readdress(frame, next_hop, self.mac, mc.ttl - 1), now), None
+
+    def _relay(self, frame: Relayable, now: float) -> list[Action]:
+        """Send a relayed frame on, after the forwarding delay if one is
+        configured (the next hop is chosen on arrival, as Linux does)."""
+        low, high = self.config.forwarding_delay
+        if high <= 0:
+            return [Transmit(frame)]
+        self._held_count += 1
+        self._held[self._held_count] = frame
+        return [SetTimer((TIMER_FORWARD, self._held_count), now + self.rng.uniform(low, high))]
+
+    def release(self, key: TimerKey) -> list[Action]:
+        """A held frame's forwarding delay is over: send it."""
+        frame = self._held.pop(key[1], None) if len(key) == 2 and isinstance(key[1], int) else None
+        if frame is None:
+            return [Refused(MeshRefusal.UNKNOWN_TIMER, repr(key))]
+        return [Transmit(frame)]
 
     @staticmethod
     def delivery(frame: Relayable) -> Deliver | DeliverData:

@@ -59,7 +59,7 @@ from meshframes.mesh.events import (
     TimerKey,
     Transmit,
 )
-from meshframes.mesh.forward import Forwarder
+from meshframes.mesh.forward import TIMER_FORWARD, Forwarder
 from meshframes.mesh.hwmp import Hwmp
 from meshframes.mesh.mbss import Mbss
 from meshframes.mesh.pathtable import MeshPath, PathTable
@@ -91,7 +91,7 @@ class MeshNode:
         self.paths = PathTable()
         self.peering = Peering(self.mbss, config, self.peers, self.rng, self.rsn)
         self.hwmp = Hwmp(mac, config, self.peers, self.paths)
-        self.forwarder = Forwarder(mac, config, self.paths, self.hwmp)
+        self.forwarder = Forwarder(mac, config, self.paths, self.hwmp, self.rng)
         self.counters: Counter[str] = Counter()
         self.beacon_elements: tuple[Element, ...] = ()
 
@@ -169,6 +169,8 @@ class MeshNode:
             actions = self.rsn.on_sae_timer(peer, now)
         elif kind in _HWMP_TIMERS:
             actions = self.hwmp.on_timer(key, now)
+        elif kind == TIMER_FORWARD:
+            actions = self.forwarder.release(key)
         else:
             actions = [Refused(MeshRefusal.UNKNOWN_TIMER, repr(key))]
         return self._finish(actions, now)

@@ -34,8 +34,9 @@ from meshframes.codec.mpdu import addr1, receiver_is_group, with_flags
 from meshframes.hosts.base import RxFrame, TxReport
 from meshframes.hosts.pcap import PcapWriter
 from meshframes.sim import airtime
-from meshframes.sim.mobility import Mobility, Static
+from meshframes.sim.mobility import Mobility
 from meshframes.sim.scheduler import Scheduler
+from meshframes.sim.spatial import CellIndex
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +87,10 @@ class Medium:
         self.rng = random.Random(seed)
         self.radios: list[SimRadio] = []
         self._link_loss: dict[tuple[int, int], float] = {}
-        self._static_neighbours: dict[int, list[int]] | None = None
-        self._all_static = True
+        self._index = CellIndex(self.config.radio_range)
+        self._indexed = False
+        # Neighbour lists of a field where nothing moves, filled as asked.
+        self._still: dict[int, list[int]] | None = None
         self._digest = hashlib.sha256()
         self.transmissions = 0
         self.receptions = 0
@@ -103,17 +106,25 @@ class Medium:
     def add_radio(self, mac: bytes, mobility: Mobility, radio_range: float | None = None) -> SimRadio:
         radio = SimRadio(mac, len(self.radios), self, radio_range or self.config.radio_range, mobility)
         self.radios.append(radio)
-        self._static_neighbours = None
-        self._all_static = self._all_static and isinstance(mobility, Static)
+        self._indexed = False
         return radio
 
     def set_mobility(self, index: int, mobility: Mobility) -> None:
         """Give a radio a new model of where it is (a node carried
-        elsewhere); the neighbour cache of an all-static field is rebuilt."""
+        elsewhere); the spatial index starts again."""
         self.radios[index].mobility = mobility
-        self._all_static = all(isinstance(r.mobility, Static) for r in self.radios)
-        self._static_neighbours = None
+        self._indexed = False
         self._mix(b"mobility", struct.pack("<dI", self.scheduler.now, index))
+
+    def _reindex(self) -> None:
+        """Cells as wide as the longest range, so that no reach spans more
+        than the cells the index looks at."""
+        widest = max(r.radio_range for r in self.radios)
+        if self._index.cell != widest:
+            self._index = CellIndex(widest)
+        self._index.reset(self.radios)
+        self._still = {} if all(r.mobility.max_speed == 0 for r in self.radios) else None
+        self._indexed = True
 
     def set_link_loss(self, a: int, b: int, probability: float) -> None:
         self._link_loss[(a, b)] = self._link_loss[(b, a)] = probability
@@ -123,19 +134,18 @@ class Medium:
         self._mix(b"alive", struct.pack("<dI?", self.scheduler.now, index, alive))
 
     def neighbours(self, index: int, t: float) -> list[int]:
-        """Radios within range of `index`'s transmitter at time t, by index."""
-        if self._all_static:
-            if self._static_neighbours is None:
-                self._static_neighbours = {r.index: self._scan(r.index, 0.0) for r in self.radios}
-            return self._static_neighbours[index]
-        return self._scan(index, t)
-
-    def _scan(self, index: int, t: float) -> list[int]:
-        me = self.radios[index]
-        here = me.mobility.position(t)
-        reach = me.radio_range
-        return [r.index for r in self.radios
-                if r.index != index and math.dist(here, r.mobility.position(t)) <= reach]
+        """Radios within range of `index`'s transmitter at time t (its
+        range, their positions at t), by index; found through the spatial
+        index (meshframes.sim.spatial)."""
+        if not self._indexed:
+            self._reindex()
+        still = self._still
+        if still is None:
+            return self._index.within(index, self.radios[index].radio_range, t)
+        found = still.get(index)
+        if found is None:
+            found = still[index] = self._index.within(index, self.radios[index].radio_range, 0.0)
+        return found
 
     # -- transmission ------------------------------------------------------
 

@@ -18,6 +18,12 @@ Segment = tuple[float, float, Point, Point]
 
 
 class Mobility(Protocol):
+    @property
+    def max_speed(self) -> float | None:
+        """The fastest it ever moves, m/s; None if it can jump (the medium's
+        spatial index must then look at it for every transmission)."""
+        ...
+
     def position(self, t: float) -> Point: ...
 
     def path(self, start: float, stop: float) -> list[Point]:
@@ -33,6 +39,8 @@ class Mobility(Protocol):
 
 
 class Static:
+    max_speed = 0.0
+
     def __init__(self, point: Point) -> None:
         self.point = point
 
@@ -102,6 +110,7 @@ class RandomWaypoint(_Legs):
         super().__init__(start)
         self.area = area
         self.speed = speed
+        self.max_speed = speed[1]
         self.pause = pause
         self._rng = random.Random(seed)
         self._extend_from(0.0, start)
@@ -124,6 +133,7 @@ class Waypoints(_Legs):
 
     def __init__(self, points: list[Point], speed: float, t0: float = 0.0) -> None:
         super().__init__(points[0])
+        self.max_speed = speed
         t = t0
         for p0, p1 in zip(points, points[1:], strict=False):
             t1 = t + math.dist(p0, p1) / speed
@@ -135,6 +145,8 @@ class Relocated:
     """A node carried to `point` at time `at` (the shell's `move`): where
     `before` put it until then, so that earlier instants stay true, and at
     `point` from then on."""
+
+    max_speed = None
 
     def __init__(self, before: Mobility, at: float, point: Point) -> None:
         self.before = before

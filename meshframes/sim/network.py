@@ -19,7 +19,7 @@ import random
 import struct
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,12 @@ from meshframes.mesh.peers import PlinkState
 from meshframes.sim.medium import Medium, MediumConfig, SimRadio
 from meshframes.sim.mobility import Mobility, Point, RandomWaypoint, Static
 from meshframes.sim.scheduler import Scheduler, SimClock
+
+# The processing time of a simulated device between hearing a frame it
+# relays and sending it on: ns-3's mesh point ForwardingDelay, U(300, 400) us
+# (src/mesh/model/mesh-point-device.cc), applied there to every relayed
+# frame, group or individually addressed.
+DEVICE_FORWARDING_DELAY = (300e-6, 400e-6)
 
 
 def sim_mac(index: int) -> bytes:
@@ -67,9 +73,14 @@ class SimNode:
 class SimNetwork:
     def __init__(self, seed: int = 1, *, mesh: MeshConfig | None = None, medium: MediumConfig | None = None,
                  pcap: str | Path | None = None,
-                 observer: Callable[[int, float, Action], None] | None = None) -> None:
+                 observer: Callable[[int, float, Action], None] | None = None,
+                 forwarding_delay: tuple[float, float] = DEVICE_FORWARDING_DELAY) -> None:
+        """`forwarding_delay` is the simulated devices' processing time for
+        a relayed frame; it replaces the MeshConfig's (which is a real
+        node's, none added) on every node of the network."""
         self.seed = seed
-        self.mesh_config = mesh or MeshConfig()
+        self.forwarding_delay = forwarding_delay
+        self.mesh_config = replace(mesh or MeshConfig(), forwarding_delay=forwarding_delay)
         self.scheduler = Scheduler()
         self.clock = SimClock(self.scheduler)
         self.medium = Medium(self.scheduler, medium, seed)
@@ -101,7 +112,7 @@ class SimNetwork:
         mobility = Static(where) if isinstance(where, tuple) else where
         mac = sim_mac(index)
         radio = self.medium.add_radio(mac, mobility, radio_range)
-        config = config or self.mesh_config
+        config = self.mesh_config if config is None else replace(config, forwarding_delay=self.forwarding_delay)
         seed = self._seeds.getrandbits(32)
         if config.secure:
             # Drawn for secure nodes only, so that open runs keep their seeds.

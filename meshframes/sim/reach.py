@@ -3,7 +3,7 @@ oracle that latency is measured against, knowing nothing of the protocol.
 
 Two live nodes are linked while each is within the other's radio range.
 The medium delivers a frame to every live node within the transmitter's
-range (`Medium._scan`), so a link usable both ways needs the distance
+range (`Medium.neighbours`), so a link usable both ways needs the distance
 within the smaller of the two ranges; the graph of such links is then
 undirected, and a client that reaches a quorum reaches it back too.
 

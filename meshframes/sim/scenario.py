@@ -131,7 +131,7 @@ class FastPayMesh:
         self.app_config = app or AppConfig()
         self.committee, self.authority_ids, self.account_ids = scenario_committee(
             seed, list(weights) if weights is not None else [1] * authorities, balances)
-        self._outer_observer = observer
+        self._observers: list[Callable[[int, float, Action], None]] = [] if observer is None else [observer]
         self.net = SimNetwork(seed, mesh=mesh, medium=medium, pcap=pcap, observer=self._observe)
         self.authority_mesh_config = replace(self.net.mesh_config, dot11MeshHWMPRootMode=authority_root_mode,
                                              dot11MeshHWMProotInterval=AUTHORITY_ROOT_INTERVAL,
@@ -206,6 +206,11 @@ class FastPayMesh:
         assert isinstance(app, ClientNode)
         name = self.authority_ids[authority].public_key
         self.net.command(placed.node, lambda now: app.fetch_received(name, now), at)
+
+    def watch(self, observer: Callable[[int, float, Action], None]) -> None:
+        """Show `observer` every action of every node from now on, as the
+        constructor's `observer` sees them."""
+        self._observers.append(observer)
 
     def fail(self, node: int, at: float) -> None:
         self.net.fail(node, at)
@@ -311,5 +316,5 @@ class FastPayMesh:
                 if traced is None:
                     traced = self.traced[(source, mc.seq)] = Traced(frame.payload.msg_type, source, destination)
                 traced.hops.append(Hop(t, node, frame.header.addr1, mc.ttl))
-        if self._outer_observer is not None:
-            self._outer_observer(node, t, action)
+        for observer in self._observers:
+            observer(node, t, action)

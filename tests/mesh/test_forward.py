@@ -23,7 +23,7 @@ from meshframes.mesh.events import Action, Deliver, DeliverData, Refused, Transm
 from meshframes.mesh.mbss import action_header, path_selection
 from meshframes.mesh.node import MeshNode
 
-from .helpers import RX, A, B, C, D, ListRadio, ManualClock, peer_frame, refusals, sent, take_as_established
+from .helpers import RX, A, B, C, D, ListRadio, ManualClock, peer_frame, refusals, sent, take_as_established, timers
 
 LIFETIME = 4882
 
@@ -64,6 +64,28 @@ def test_relay_along_the_path() -> None:
     assert out.header.addr1 == C and out.header.addr2 == out.header.addr3 == B
     assert out.mesh_control == MeshControl(AE_A5_A6, 30, 1, (D, A))
     assert n.path(D) is not None and A in n.path(D).precursors  # type: ignore[union-attr]
+
+
+def test_relayed_frames_wait_out_the_forwarding_delay() -> None:
+    """With a forwarding delay (the simulator's devices: ns-3's U(300, 400)
+    us), a relayed frame leaves only when its timer fires, each frame after
+    its own draw; a group frame is delivered at once and sent on later."""
+    n = node(forwarding_delay=(300e-6, 400e-6))
+    learn(n, C, D)
+    held = n.receive(vendor(A, B, D, A), RX, 0.1)
+    assert not sent(held)
+    (key, deadline), = timers(held).items()
+    assert 0.1 + 300e-6 <= deadline <= 0.1 + 400e-6
+    (out,) = sent(n.on_timer(key, deadline))
+    assert out.header.addr1 == C and out.mesh_control.ttl == 30
+    group = n.receive(vendor(A, BROADCAST, BROADCAST, A, seq=2), RX, 0.2)
+    assert len(delivered(group)) == 1 and not sent(group)
+    (key2, deadline2), = timers(group).items()
+    assert key2 != key and 0.2 + 300e-6 <= deadline2 <= 0.2 + 400e-6
+    assert sent(n.on_timer(key2, deadline2))[0].header.addr1 == BROADCAST
+    draws = {timers(n.receive(vendor(A, B, D, A, seq=s), RX, 1.0)).popitem()[1] for s in range(3, 23)}
+    assert len(draws) == 20  # jitter, not one fixed delay
+    assert refusals(n.on_timer(key, 1.0)) == ["unknown-timer"]  # released once only
 
 
 def test_ttl_expiry() -> None:

@@ -232,3 +232,28 @@ def test_proactive_root_modes() -> None:
             [sim_mac(i - 1) for i in range(1, 5)], mode
         known = [i for i in range(1, 5) if net.nodes[0].node.next_hop(sim_mac(i), net.now) == sim_mac(1)]
         assert len(known) == back, mode
+
+
+def test_relays_send_on_after_the_devices_forwarding_delay() -> None:
+    """On the simulated devices every relayed frame waits 300-400 us (ns-3's
+    ForwardingDelay) between the relay hearing it and sending it on; the
+    originator sends at once."""
+    from meshframes.mesh.events import SetTimer
+
+    held: dict[tuple[int, object], float] = {}
+    relayed: list[float] = []
+
+    def watch(node: int, t: float, action: Action) -> None:
+        if isinstance(action, SetTimer) and action.key[0] == "forward":
+            held[(node, action.key)] = t
+            assert 300e-6 <= action.deadline - t <= 400e-6
+        if isinstance(action, Transmit) and isinstance(action.frame, VendorAction) and node == 1:
+            relayed.append(t - max(v for (n, _), v in held.items() if n == 1))
+
+    net = chain(3, 25.0, seed=4, observer=watch)
+    net.run(3.0)
+    for k in range(5):
+        net.send_payload(0, 2, b"pay %d" % k, at=3.0 + 0.05 * k)
+    net.run(5.0)
+    assert len([d for d in net.nodes[2].deliveries if d.time >= 3.0]) == 5
+    assert len(relayed) == 5 and all(300e-6 <= gap <= 400e-6 for gap in relayed)
