@@ -677,11 +677,11 @@ def node_payment(guest: Guest, *, timeout: float = 90.0) -> Recording:
     `node_layout`, a ninth radio recording.
 
     Phases (`_payments`): c0 pays c1 10 with all authorities up; a3 is
-    killed (SIGKILL) and c0 pays 20; a3 restarts on its store; a0 is
-    killed and c0 pays 5, which needs a3's vote, so c0 first hands a3 the
-    certificate it missed (FastPay's lagging-authority help: an error, an
-    info request and answer, the confirmation); every live node is then
-    stopped with SIGTERM. `states` holds what each node's control socket
+    killed (SIGKILL) and c0 pays 20; c0 restarts on its store (SIGTERM);
+    a3 restarts on its store; a0 is killed and c0 pays 5, which needs a3's
+    vote, so c0 first hands a3 the certificate it missed (FastPay's
+    lagging-authority help: an error, an info request and answer, the
+    confirmation); every live node is then stopped with SIGTERM. `states` holds what each node's control socket
     answered."""
     layout = node_layout(guest, timeout=timeout, capture="node-payment.pcap")
     return _recorded(layout, _payments(layout, timeout))
@@ -788,6 +788,15 @@ def _payments(layout: NodeLayout, timeout: float) -> dict[str, dict[str, Any]]:
     killed = authorities[3].kill()
     timeline.mark(f"a3 killed (SIGKILL, exit {killed.returncode})")
     pay("a3-killed", 20, 1, authorities[:3])
+    # c0 restarts on its store: what it remembers of authorities left
+    # behind (in memory, to catch them up) goes, so a3 is helped the way
+    # FastPay helps a lagging authority: it refuses c0's next order, c0
+    # asks for its account and hands it the certificate it missed.
+    states["c0-restarted"] = {"stopped": c0.stop().returncode}
+    c0.spawn()
+    c0.wait_ready()
+    states["c0-restarted"]["balances"] = c0.ask("balances")
+    timeline.mark("c0 restarted on its store (SIGTERM, then started again)")
     authorities[3].spawn()
     authorities[3].wait_ready()
     states["a3-restarted"] = {"balances": authorities[3].ask("balances"), "killed": killed.returncode}

@@ -116,3 +116,11 @@ def test_recording_decodes_with_every_fastpay_kind(run: tuple[Recording, Path]) 
         folded["other" if kind.startswith("fastpay-") else kind] += count
     assert dict(folded) == tshark.counts_by_kind(pcap)
     assert tshark.malformed_frames(pcap) == []
+
+
+def test_restarted_client_resumes_from_its_store(states: dict[str, dict[str, Any]]) -> None:
+    """c0, stopped with SIGTERM after the second payment and started again,
+    exits 0 and resumes with the balance its store kept."""
+    restarted = states["c0-restarted"]
+    assert restarted["stopped"] == 0
+    assert balances_by_name(restarted["balances"], states) == {"c0": NODE_BALANCE - 30}

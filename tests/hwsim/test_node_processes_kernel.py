@@ -105,3 +105,11 @@ def test_recording_decodes_with_every_fastpay_kind_in_mesh_data(run: tuple[Recor
     assert len(result.fastpay_in_msdus) == len(MessageType), result.fastpay_in_msdus
     assert dict(Counter(result.by_kind)) == tshark.counts_by_kind(pcap)
     assert tshark.malformed_frames(pcap) == []
+
+
+def test_restarted_client_resumes_from_its_store(states: dict[str, dict[str, Any]]) -> None:
+    """c0, stopped with SIGTERM after the second payment and started again,
+    exits 0 and resumes with the balance its store kept."""
+    restarted = states["c0-restarted"]
+    assert restarted["stopped"] == 0
+    assert balances_by_name(restarted["balances"], states) == {"c0": NODE_BALANCE - 30}
