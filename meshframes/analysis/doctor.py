@@ -169,9 +169,6 @@ class Diagnosis:
     untracked: int = 0
 
 
-def _mac(addr: bytes) -> str:
-    return ":".join(f"{b:02x}" for b in addr)
-
 
 def _text(mesh_id: bytes) -> str:
     return repr(mesh_id.decode("utf-8", errors="backslashreplace"))
@@ -305,7 +302,7 @@ class Doctor:
         mesh = [mac for mac, s in self._stations.items() if s.mesh_id is not None]
         pairs |= {(a, b) for a in mesh for b in mesh if a < b}
         links = [self._finding(a, b) for a, b in sorted(pairs) if not (a[0] & 1 or b[0] & 1)]
-        paths = [PathFinding(_mac(originator), _mac(target), _quote(numbers))
+        paths = [PathFinding(originator.hex(":"), target.hex(":"), _quote(numbers))
                  for (originator, target), numbers in sorted(self._preqs.items()) if numbers]
         return Diagnosis(tuple(f for f in links if f is not None), tuple(paths), self._frames,
                          self._undecodable, self._untracked)
@@ -314,7 +311,7 @@ class Doctor:
         # A station frames were sent to but that the capture never heard.
         sa, sb = (self._stations.get(mac) or _Station(None, None) for mac in (a, b))
         ab, ba = self._links.get((a, b), _Direction()), self._links.get((b, a), _Direction())
-        name_a, name_b = _mac(a), _mac(b)
+        name_a, name_b = a.hex(":"), b.hex(":")
 
         def found(cause: Cause, detail: str, frames: Iterable[int | None], established: bool = False) -> LinkFinding:
             return LinkFinding(name_a, name_b, cause, detail, _quote(frames), established)

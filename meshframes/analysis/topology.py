@@ -27,9 +27,6 @@ MAX_FLOWS = 16384
 MAX_HOPS_PER_FLOW = 64
 
 
-def mac(addr: bytes) -> str:
-    return ":".join(f"{b:02x}" for b in addr)
-
 
 @dataclass(frozen=True, slots=True)
 class Flow:
@@ -63,7 +60,7 @@ def _chain(source: bytes, destination: bytes, hops: Counter[tuple[bytes, bytes]]
             return None
         here = max(onward)[1]
         path.append(here)
-    return tuple(mac(a) for a in path)
+    return tuple(a.hex(":") for a in path)
 
 
 def _ends(header_fc: int, addr1: bytes, addr2: bytes, addr3: bytes, addr4: bytes | None,
@@ -125,18 +122,18 @@ class TopologyReader:
 
     def topology(self) -> MeshTopology:
         diagnosis = self._doctor.diagnosis()
-        known = {mac(a) for a in self._stations}
-        stations = {mac(a): (m.decode("utf-8", errors="backslashreplace") if m is not None else None)
+        known = {a.hex(":") for a in self._stations}
+        stations = {a.hex(":"): (m.decode("utf-8", errors="backslashreplace") if m is not None else None)
                     for a, m in self._stations.items()}
         # Addressed, never heard: a station others send to though the
         # capture holds none of its frames.
         for _, b in self._hears:
-            stations.setdefault(mac(b), None)
+            stations.setdefault(b.hex(":"), None)
         flows = tuple(
-            Flow(mac(source), mac(destination), self._flow_frames[(source, destination)],
-                 tuple(sorted((mac(tx), mac(rx), count) for (tx, rx), count in hops.items())),
+            Flow(source.hex(":"), destination.hex(":"), self._flow_frames[(source, destination)],
+                 tuple(sorted((tx.hex(":"), rx.hex(":"), count) for (tx, rx), count in hops.items())),
                  _chain(source, destination, hops))
             for (source, destination), hops in sorted(self._flows.items()))
         links = tuple(link for link in diagnosis.links if link.a in known or link.b in known)
-        return MeshTopology(stations, {(mac(a), mac(b)): n for (a, b), n in sorted(self._hears.items())},
+        return MeshTopology(stations, {(a.hex(":"), b.hex(":")): n for (a, b), n in sorted(self._hears.items())},
                             links, flows, self._frames)
