@@ -427,13 +427,19 @@ def kernel_sae(guest: Guest, *, messages: int = 3, timeout: float = 30.0) -> Rec
                      capture_keys=imported)
 
 
-def kernel_gate(guest: Guest, *, timeout: float = 30.0) -> Recording:
+OUTSIDE_STATION = "02:00:00:00:ee:01"
+
+
+def kernel_gate(guest: Guest, *, messages: int = 3, timeout: float = 30.0) -> Recording:
     """Linux announcing a mesh gate: n0 - n1 - u2 in a chain shaped by hwsim
     groups, n0 and n1 kernel mesh points, u2 our node, a fourth radio
     recording. n0 is a root sending RANNs (`mesh_hwmp_rootmode` 4) with
     `mesh_gate_announcements` on, so its RANNs carry the gate bit; n1
     forwards them; u2 must list n0 as a gate learned from a RANN two hops
-    away, heard through n1."""
+    away, heard through n1. Then u2 sends `messages` data frames to
+    OUTSIDE_STATION, which no mesh station answers for: once u2's
+    discovery gives up they go to the gate n0 with A5/A6 (relayed by n1),
+    and n0 hands them up to its interface and learns u2 as their proxy."""
     n0, n1, u2, recorder = guest.reset_radios(4)
     medium_chain((n0, n1, u2), listeners=[recorder])
     u2.make_userspace("mon0")
@@ -453,7 +459,20 @@ def kernel_gate(guest: Guest, *, timeout: float = 30.0) -> Recording:
                      "u2 lists n0 as a mesh gate", timeout=timeout, interval=0.5,
                      describe=lambda _: repr(_user_state(guest, "u2")["gates"]))
     timeline.mark(f"u2 lists n0 as a gate ({gates['source']}, {gates['hop_count']} hops)")
-    states = {"u2": guest.call(f"{USERNODE}:stop", "u2")}
+    rx_packets = f"cat /sys/class/net/{n0.wlan}/statistics/rx_packets"
+    before = int(n0.run(rx_packets).stdout)
+    body = b"\xaa\xaa\x03\x00\x00\x00\x88\xb5"  # LLC/SNAP, the IEEE 802 local experimental ethertype
+    guest.call(f"{USERNODE}:send_data", "u2", bytes.fromhex(OUTSIDE_STATION.replace(":", "")),
+               [body + b"for a station beyond the gate %d" % i for i in range(messages)])
+    wait_for(lambda: any(kind == "path-failed" and detail == OUTSIDE_STATION
+                         for _, kind, detail in _user_state(guest, "u2")["events"]),
+             f"u2's discovery of {OUTSIDE_STATION} gives up", timeout=timeout, interval=0.5)
+    timeline.mark(f"u2's discovery of {OUTSIDE_STATION} gave up; its frames went to the gate")
+    handed_up = wait_for(lambda: (n := int(n0.run(rx_packets).stdout) - before) >= messages and n,
+                         f"n0 hands {messages} frames up", timeout=timeout, interval=0.5)
+    timeline.mark(f"n0's interface received {handed_up} frames")
+    states = {"u2": guest.call(f"{USERNODE}:stop", "u2"),
+              "n0": {"rx_packets": handed_up, "mpp": n0.run(f"iw dev {n0.wlan} mpp dump").stdout}}
     timeline.mark("u2 stopped")
     path = capture.stop()
     timeline.mark("recorder stopped")

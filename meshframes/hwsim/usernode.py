@@ -240,6 +240,7 @@ class UserNode:
         else:
             self.deliveries.append({"kind": "data", "source": message.source,
                                     "destination": message.destination, "body": message.body,
+                                    "mesh_source": message.mesh_source,
                                     "at": self._since()})
 
 

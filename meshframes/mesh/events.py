@@ -146,11 +146,15 @@ class Deliver:
 
 @dataclass(frozen=True, slots=True)
 class DeliverData:
-    """The body (LLC onwards) of a mesh data frame addressed to us or to a group."""
+    """The body (LLC onwards) of a mesh data frame addressed to us or to a
+    group. A frame that reached us as a gate for a station outside the mesh
+    names its end-to-end addresses (A6, A5) as source and destination and
+    the mesh station that sent it as `mesh_source`."""
 
     source: bytes
     destination: bytes
     body: bytes
+    mesh_source: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

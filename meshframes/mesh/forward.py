@@ -116,6 +116,18 @@ def _readdress(frame: Relayable, ra: bytes, ta: bytes, ttl: int | None = None) -
     return replace(frame, header=header, mesh_control=mc if ttl is None else mc.with_ttl(ttl))
 
 
+def _for_gate(frame: DataFrame, gate: bytes) -> DataFrame:
+    """`frame` addressed to `gate` as mesh DA, its own mesh DA and SA moved
+    into the Mesh Control's Address Extension (A5 = DA, A6 = SA, 9.2.4.7.3)
+    unless it already carries one."""
+    mc = frame.mesh_control
+    hdr = frame.header
+    assert mc is not None and hdr.addr4 is not None
+    if mc.ae_mode == AE_NONE:
+        mc = MeshControl(AE_A5_A6, mc.ttl, mc.seq, (hdr.addr3, hdr.addr4))
+    return replace(frame, header=replace(hdr, addr3=gate), mesh_control=mc)
+
+
 class Forwarder:
     def __init__(self, mac: bytes, config: MeshConfig, paths: PathTable, hwmp: Hwmp,
                  rng: random.Random) -> None:
@@ -183,10 +195,28 @@ class Forwarder:
         self.paths.use(dst)
         return [Transmit(_readdress(f, next_hop, self.mac)) for f in queue]
 
-    def path_failed(self, dst: bytes) -> list[Action]:
-        """mesh_path_flush_pending: discovery gave up, drop what waited."""
+    def path_failed(self, dst: bytes, now: float) -> list[Action]:
+        """Discovery gave up. The data frames that waited go to every mesh
+        gate we hold a path to, as Linux's mesh_path_timer hands them to
+        mesh_path_send_to_gates: `dst` may be a station outside the mesh
+        that a gate reaches (14.10.12). Each copy names the gate as mesh DA
+        and keeps the end-to-end addresses as A5/A6 (prepare_for_gate).
+        What no gate can take is dropped (mesh_path_flush_pending): our
+        vendor frames, which are for mesh stations only, and everything
+        when `dst` is itself a gate or no gate has a path."""
         queue = self._pending.pop(dst, None) or ()
-        return [Refused(MeshRefusal.DISCOVERY_FAILED_FRAME_DROPPED, dst.hex(":")) for _ in queue]
+        gates = [] if self.hwmp.gates.is_gate(dst, now) else [
+            (gate.addr, hop) for gate in self.hwmp.gates.known(now)
+            if (hop := self.paths.next_hop(gate.addr, now)) is not None]
+        actions: list[Action] = []
+        for frame in queue:
+            if not gates or not isinstance(frame, DataFrame):
+                actions.append(Refused(MeshRefusal.DISCOVERY_FAILED_FRAME_DROPPED, dst.hex(":")))
+                continue
+            for gate, next_hop in gates:
+                self.paths.use(gate)
+                actions.append(Transmit(_readdress(_for_gate(frame, gate), next_hop, self.mac)))
+        return actions
 
     def pending(self, dst: bytes) -> int:
         return len(self._pending.get(dst, ()))
@@ -253,4 +283,8 @@ class Forwarder:
         if isinstance(frame, VendorAction):
             group = is_group(addrs[0]) or is_group(frame.header.addr1)
             return Deliver(addrs[1], addrs[0], frame.payload, group)
+        mc = frame.mesh_control
+        if mc is not None and mc.ae_mode == AE_A5_A6:
+            # Proxied: for a station beyond us, a gate, to pass on outside the mesh.
+            return DeliverData(mc.addr_ext[1], mc.addr_ext[0], frame.body, mesh_source=addrs[1])
         return DeliverData(addrs[1], addrs[0], frame.body)

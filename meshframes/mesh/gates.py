@@ -64,6 +64,10 @@ class GateTable:
         gate = self._gates.get(addr)
         return gate.sn if gate is not None else None
 
+    def is_gate(self, addr: bytes, now: float) -> bool:
+        self.expire(now)
+        return addr in self._gates
+
     def expire(self, now: float) -> None:
         for addr in [a for a, g in self._gates.items() if g.expires() <= now]:
             del self._gates[addr]

@@ -339,5 +339,5 @@ class MeshNode:
                 if action.next_hop is not None:
                     work += self.forwarder.path_ready(action.destination, now)
             elif isinstance(action, PathFailed):
-                work += self.forwarder.path_failed(action.destination)
+                work += self.forwarder.path_failed(action.destination, now)
         return out

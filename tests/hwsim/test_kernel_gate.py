@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from meshframes.hosts import tshark
-from meshframes.hwsim.scenarios import Recording, kernel_gate
+from meshframes.hwsim.scenarios import OUTSIDE_STATION, Recording, kernel_gate
 
 from . import recorded
 
@@ -30,3 +30,25 @@ def test_our_node_lists_the_kernel_gate(gate: tuple[Recording, Path]) -> None:
     rows = tshark.fields(path, ["wlan.ta", "wlan.tag.number", "wlan.rann.flags", "wlan.rann.root_sta"])
     flags = [int(r["wlan.rann.flags"][0], 0) for r in rows if r["wlan.rann.root_sta"] == [n0.mac]]
     assert flags and all(f & 1 for f in flags)
+
+
+def test_data_for_a_station_outside_the_mesh_reaches_the_kernel_gate(gate: tuple[Recording, Path]) -> None:
+    """u2's frames for OUTSIDE_STATION, once its discovery gave up, go to the
+    gate n0 with the end-to-end addresses in A5/A6; Linux's relay n1
+    forwards them unchanged but for the hop addresses, and Linux's gate
+    hands them up (its interface counts them) and learns u2 as the proxy of
+    their source (`iw mpp dump`), which it does only after reading our
+    Address Extension."""
+    recording, path = gate
+    n0, n1, u2, _ = recording.nodes
+    rows = tshark.fields(path, ["wlan.ta", "wlan.ra", "wlan.da", "wlan.fixed.mesh_flags", "wlan.fixed.mesh_addr5",
+                                "wlan.fixed.mesh_addr6"])
+    hops = [(r["wlan.ta"][0], r["wlan.ra"][0]) for r in rows if r["wlan.fixed.mesh_addr5"] == [OUTSIDE_STATION]]
+    assert hops.count((u2.mac, n1.mac)) >= 3 and hops.count((n1.mac, n0.mac)) >= 3, hops
+    for r in rows:
+        if r["wlan.fixed.mesh_addr5"] == [OUTSIDE_STATION]:
+            assert r["wlan.da"] == [n0.mac] and r["wlan.fixed.mesh_addr6"] == [u2.mac]
+            assert int(r["wlan.fixed.mesh_flags"][0], 0) & 0x03 == 2
+    assert recording.states["n0"]["rx_packets"] >= 3
+    assert u2.mac in recording.states["n0"]["mpp"]
+    assert recording.states["u2"]["counters"].get("discovery-failed-frame-dropped", 0) == 0
