@@ -261,13 +261,7 @@ def kernel_interop(guest: Guest, *, messages: int = 3, timeout: float = 30.0) ->
     kernel must discover u2 with HWMP (our PREP answers its PREQ) and n1
     must forward the data to us; u2 answers with mesh data of its own,
     which n1 forwards to n0's mesh interface."""
-    n0, n1, u2, recorder = guest.reset_radios(4)
-    medium_chain((n0, n1, u2), listeners=[recorder])
-    u2.make_userspace("mon0")
-    guest.call(f"{USERNODE}:stop", "none")
-    capture = recorder.start_capture("kernel-interop.pcap")
-    timeline = Timeline()
-    timeline.mark("recorder up")
+    (n0, n1, u2, recorder), capture, timeline = recorded_user_chain(guest, "kernel-interop.pcap")
     for node in (n0, n1):
         node.mesh_join(DEFAULT_MESH_ID)
     guest.call(f"{USERNODE}:start", "u2", "mon0", radio_netns=u2.netns, seed=2)
@@ -384,6 +378,20 @@ def recorded_chain(guest: Guest, name: str) -> tuple[tuple[Node, ...], Capture, 
     return (n0, n1, n2, recorder), capture, timeline
 
 
+def recorded_user_chain(guest: Guest, name: str) -> tuple[tuple[Node, ...], Capture, Timeline]:
+    """`recorded_chain` whose third radio is ours: an active monitor `mon0`
+    for a userspace node (none running yet), the first two left for the
+    kernel's mesh."""
+    n0, n1, u2, recorder = guest.reset_radios(4)
+    medium_chain((n0, n1, u2), listeners=[recorder])
+    u2.make_userspace("mon0")
+    guest.call(f"{USERNODE}:stop", "none")
+    capture = recorder.start_capture(name)
+    timeline = Timeline()
+    timeline.mark("recorder up")
+    return (n0, n1, u2, recorder), capture, timeline
+
+
 def wait_chain_estab(chain: tuple[Node, Node, Node], timeout: float) -> None:
     n0, n1, n2 = chain
     for a, b in ((n0, n1), (n1, n0), (n1, n2), (n2, n1)):
@@ -440,13 +448,7 @@ def kernel_gate(guest: Guest, *, messages: int = 3, timeout: float = 30.0) -> Re
     OUTSIDE_STATION, which no mesh station answers for: once u2's
     discovery gives up they go to the gate n0 with A5/A6 (relayed by n1),
     and n0 hands them up to its interface and learns u2 as their proxy."""
-    n0, n1, u2, recorder = guest.reset_radios(4)
-    medium_chain((n0, n1, u2), listeners=[recorder])
-    u2.make_userspace("mon0")
-    guest.call(f"{USERNODE}:stop", "none")
-    capture = recorder.start_capture("kernel-gate.pcap")
-    timeline = Timeline()
-    timeline.mark("recorder up")
+    (n0, n1, u2, recorder), capture, timeline = recorded_user_chain(guest, "kernel-gate.pcap")
     n0.mesh_join(DEFAULT_MESH_ID, mesh_hwmp_rootmode=4, mesh_gate_announcements=1)
     n1.mesh_join(DEFAULT_MESH_ID)
     guest.call(f"{USERNODE}:start", "u2", "mon0", radio_netns=u2.netns, seed=2)
@@ -461,9 +463,8 @@ def kernel_gate(guest: Guest, *, messages: int = 3, timeout: float = 30.0) -> Re
     timeline.mark(f"u2 lists n0 as a gate ({gates['source']}, {gates['hop_count']} hops)")
     rx_packets = f"cat /sys/class/net/{n0.wlan}/statistics/rx_packets"
     before = int(n0.run(rx_packets).stdout)
-    body = b"\xaa\xaa\x03\x00\x00\x00\x88\xb5"  # LLC/SNAP, the IEEE 802 local experimental ethertype
     guest.call(f"{USERNODE}:send_data", "u2", bytes.fromhex(OUTSIDE_STATION.replace(":", "")),
-               [body + b"for a station beyond the gate %d" % i for i in range(messages)])
+               [LLC_SNAP_FASTPAY + b"for a station beyond the gate %d" % i for i in range(messages)])
     wait_for(lambda: any(kind == "path-failed" and detail == OUTSIDE_STATION
                          for _, kind, detail in _user_state(guest, "u2")["events"]),
              f"u2's discovery of {OUTSIDE_STATION} gives up", timeout=timeout, interval=0.5)
