@@ -115,7 +115,8 @@ def describe(spec: DemoSpec) -> str:
             f" ({spec.authorities + spec.clients + spec.relays} nodes) walking in {spec.area[0]:g} x"
             f" {spec.area[1]:g} m at {spec.speed[0]:g}-{spec.speed[1]:g} m/s, radio ranges"
             f" {spec.radio_range[0]:g}-{spec.radio_range[1]:g} m, {spec.transfers_per_client} transfer(s) per"
-            f" client, {failing}, {spec.duration:g} s")
+            f" client, {failing}, {spec.duration:g} s, "
+            + ("secure mesh (SAE, AMPE, CCMP per hop)" if spec.secure else "open mesh"))
 
 
 # -- frames by kind ----------------------------------------------------------
