@@ -138,8 +138,8 @@ def _tables(data: dict[str, Any]) -> None:
     results, costs = data["results"], data["costs"]
     for scenario, by_seed in results["figures"].items():
         # The static fields and the scale runs keep an open mesh: SAE costs
-        # tens of milliseconds of scalar multiplications per link, hours of
-        # CPU at 10,000 nodes (docs/bench-mesh.md).
+        # about 13 ms of CPU per link, more than the whole run's CPU at
+        # 10,000 nodes (README, "The mesh benchmark").
         name = ("the demo's mesh (secure: SAE, AMPE, CCMP per hop)" if scenario == "demo"
                 else f"{scenario}-node static field (open mesh)")
         for seed, fig in by_seed.items():
