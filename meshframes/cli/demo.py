@@ -181,7 +181,7 @@ def _security(run: Demo, by_kind: dict[str, int], opener: CaptureOpener | None, 
     sae_refusals = {str(r): refused[r] for r in SaeRefusal if refused[r]}
     assert opener is not None
     return {
-        "mesh": "secure", "passphrase": spec.passphrase, "group": 19,
+        "mesh": "secure", "passphrase": spec.passphrase, "group": spec.mesh_config().sae_groups[0],
         "sae": {"frames": run.sae_frames,
                 "completed": run.sae_completed, "refused": sae_refusals},
         # Every peering AMPE completed derived a link MTK of its own.

@@ -9,7 +9,10 @@ Two transports: on `monitor` the radio is a monitor interface and a
 party; on `mesh` it is a kernel mesh point, which peers, selects paths and
 forwards by itself, and a `KernelMeshHost` hands the party's payloads
 straight to it (meshframes.hosts.kernel_mesh); peers and paths are then
-the kernel's. `serve()` is the loop: select() on the radio, the
+the kernel's. On `monitor` the mesh is secure when the settings hold a
+passphrase (`mesh_config`: SAE per neighbour, AMPE, CCMP per hop); the
+`mesh` transport has no say in the kernel mesh's security and refuses
+one. `serve()` is the loop: select() on the radio, the
 control sockets and a wake-up pipe until the host's next timer, until
 SIGINT or SIGTERM; then everything is closed and the socket removed.
 

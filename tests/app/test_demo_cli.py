@@ -105,10 +105,13 @@ def test_demo_is_a_secure_mesh_by_default(tmp_path: Path) -> None:
     assert fastpay and fastpay == {k: v for k, v in report["by_kind"].items() if k.startswith("fastpay")}
 
 
-def test_demo_open_and_a_passphrase_contradict(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["demo", "--open", "--passphrase", "a demo passphrase", "--out",
-                                      str(tmp_path / "out")])
-    assert result.exit_code == 2 and "--open and a passphrase" in result.stderr
+@pytest.mark.parametrize(("args", "says"), [
+    (["--open", "--passphrase", "a demo passphrase"], "--open and a passphrase"),
+    (["--passphrase", "short"], "passphrase: got 5 characters, expected 8 to 63"),
+])
+def test_demo_refuses_a_passphrase_it_cannot_use(tmp_path: Path, args: list[str], says: str) -> None:
+    result = CliRunner().invoke(cli, ["demo", *args, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and says in result.stderr, result.stderr
     assert not (tmp_path / "out").exists()
 
 
