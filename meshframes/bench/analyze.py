@@ -38,12 +38,14 @@ class Process:
 
 
 def our_air(directory: Path, seed: int = 3) -> Path:
-    """A short demo's unsealed air: beacons, peering, HWMP, FastPay."""
+    """A short demo's air in the clear (an open mesh, end-to-end sealing
+    off), so tshark reads what we read: beacons, peering, HWMP, FastPay."""
     from meshframes.sim.demo import Demo, DemoSpec
 
     pcap = directory / "air.pcap"
     Demo(directory / "stores", DemoSpec(seed=seed, clients=3, relays=4, duration=25.0, transfers_per_client=1,
-                                        area=(80.0, 60.0), fail_at=8.0, seal=False), pcap=pcap).run()
+                                        area=(80.0, 60.0), fail_at=8.0, seal=False, passphrase=None),
+         pcap=pcap).run()
     return pcap
 
 

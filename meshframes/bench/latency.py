@@ -6,8 +6,10 @@ certified and confirmed, all in virtual time.
 
 A run is the demo's scenario (meshframes.sim.demo) for one seed, with no
 pcap: every frame on the air is counted by kind as the medium sends it
-(MAC retries included). Results are data; the CLI presents them, and
-progress goes through a callback.
+(MAC retries included); in a secure mesh the CCMP-protected frames are
+counted by the kind they are once opened with the run's link keys.
+Results are data; the CLI presents them, and progress goes through a
+callback.
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from meshframes.codec import Beacon, MeshAction, SelfProtected, VendorAction, decode
+from meshframes.codec import Beacon, ManagementFrame, MeshAction, SelfProtected, VendorAction, decode
 from meshframes.codec.errors import CodecError
 from meshframes.codec.fastpay import MessageType
-from meshframes.codec.header import FC_RETRY, SUBTYPE_PROBE_RESP
-from meshframes.codec.mpdu import read_frame_control
+from meshframes.codec.header import FC_RETRY, SUBTYPE_AUTHENTICATION, SUBTYPE_PROBE_RESP
+from meshframes.codec.mpdu import is_protected, read_frame_control
 from meshframes.codec.pathsel import Gann, Perr, Prep, Preq, Rann
 from meshframes.codec.peering import SP_MESH_PEERING_CLOSE, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_OPEN
+from meshframes.seal.capture import CaptureOpener
 from meshframes.sim.demo import Demo, DemoSpec
 from meshframes.sim.reach import mesh_oracle
 
@@ -115,7 +118,8 @@ def describe(spec: DemoSpec) -> str:
             f" ({spec.authorities + spec.clients + spec.relays} nodes) walking in {spec.area[0]:g} x"
             f" {spec.area[1]:g} m at {spec.speed[0]:g}-{spec.speed[1]:g} m/s, radio ranges"
             f" {spec.radio_range[0]:g}-{spec.radio_range[1]:g} m, {spec.transfers_per_client} transfer(s) per"
-            f" client, {failing}, {spec.duration:g} s")
+            f" client, {failing}, {spec.duration:g} s, "
+            + ("secure mesh (SAE, AMPE, CCMP per hop)" if spec.secure else "open mesh"))
 
 
 # -- frames by kind ----------------------------------------------------------
@@ -128,7 +132,11 @@ _PATH_SELECTION: tuple[tuple[type, str], ...] = ((Preq, "preq"), (Prep, "prep"),
 
 def air_kind(mpdu: bytes) -> str:
     """The kind of a frame on the air, named as `meshframes analyze` names
-    it (layers.dissect.classify), from the codec alone."""
+    it (layers.dissect.classify), from the codec alone; "ccmp-protected"
+    for a frame still protected, and "sae" for SAE's Authentication frames
+    (analyze's "other")."""
+    if is_protected(mpdu):
+        return "ccmp-protected"
     try:
         frame = decode(mpdu)
     except CodecError:
@@ -149,6 +157,8 @@ def air_kind(mpdu: bytes) -> str:
         except ValueError:
             return "fastpay-unknown"
         return "fastpay-" + kind.name.removeprefix("FASTPAY_").lower().replace("_", "-")
+    if isinstance(frame, ManagementFrame) and frame.header.subtype == SUBTYPE_AUTHENTICATION:
+        return "sae"
     return type(frame).__name__.lower()
 
 
@@ -227,7 +237,13 @@ def run_seed(scenario: str, seed: int, progress: Callable[[float], None] | None 
     air: Counter[str] = Counter()
     opens: Counter[str] = Counter()
 
+    protected: list[bytes] = []
+
     def on_air(start: float, index: int, mpdu: bytes) -> None:
+        if is_protected(mpdu):
+            # Opened after the run, when every link's key is known.
+            protected.append(mpdu)
+            return
         kind = air_kind(mpdu)
         air[kind] += 1
         if kind == "peering-open" and not read_frame_control(mpdu) & FC_RETRY:
@@ -238,6 +254,8 @@ def run_seed(scenario: str, seed: int, progress: Callable[[float], None] | None 
         demo = Demo(workdir, spec)
         demo.mesh.net.medium.on_air = on_air
         demo.run(progress)
+        opener = CaptureOpener(demo.mesh.capture_keys())
+        air.update(air_kind(opener(mpdu, n)) for n, mpdu in enumerate(protected))
         oracle = mesh_oracle(demo.mesh, spec.duration)
         transfers = []
         for r in demo.transfers():

@@ -137,7 +137,11 @@ def _tables(data: dict[str, Any]) -> None:
     out = console.out if console.out.is_terminal else console.out_wide
     results, costs = data["results"], data["costs"]
     for scenario, by_seed in results["figures"].items():
-        name = "the demo's mesh" if scenario == "demo" else f"{scenario}-node static field"
+        # The static fields and the scale runs keep an open mesh: SAE costs
+        # about 13 ms of CPU per link, more than the whole run's CPU at
+        # 10,000 nodes (README, "The mesh benchmark").
+        name = ("the demo's mesh (secure: SAE, AMPE, CCMP per hop)" if scenario == "demo"
+                else f"{scenario}-node static field (open mesh)")
         for seed, fig in by_seed.items():
             lat = fig["latency"]
             table = Table(title=f"{name}, seed {seed}: 1. latency to certified by hops to a quorum")
@@ -167,7 +171,8 @@ def _tables(data: dict[str, Any]) -> None:
             out.print(f"5. throughput (certified transfers per virtual second): {rates}; saturates at"
                       f" {tp['saturated_at_clients']} clients, peak {tp['peak_per_s']}/s; {tp['limited_by']}",
                       soft_wrap=True)
-    table = Table(title="4. FastPay at scale: full peering, paths to the authorities, certified transfers")
+    table = Table(title="4. FastPay at scale (open mesh): full peering, paths to the authorities, certified"
+                        " transfers")
     for column in ("nodes", "seed", "peered s", "converged s", "certified", "latency p50", "p99", "frames/transfer",
                    "wall s", "CPU s", "peak MiB"):
         table.add_column(column, justify="right")

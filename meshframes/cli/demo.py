@@ -5,9 +5,12 @@ Authorities and clients (and plain mesh points) walk around a field
 (random waypoint); they peer, find paths with HWMP, discover each other by
 flooded announcements, and clients pay each other: order, votes, quorum
 certificate, confirmations, certificate to the recipient, all sealed end to
-end, all on our frames. An authority fails mid-run. The air is written to a
-pcap and decoded back (`analyze`'s codec path, whose verdicts are the Scapy
-layers'); the run ends with tables and two pictures.
+end, all on our frames. The mesh is secure unless --open: every pair of
+neighbours authenticates with SAE, peers with AMPE and protects every frame
+of the hop with CCMP. An authority fails mid-run. The air is written to a
+pcap, with the run's link keys beside it in a key file when the mesh is
+secure, and decoded back with them (`analyze --keys`: the codec path, whose
+verdicts are the Scapy layers'); the run ends with tables and two pictures.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from meshframes.cli.sim_options import AREA_SIDE, MAX_DURATION, Area, Finite
 
 if TYPE_CHECKING:
     from meshframes.analysis.frames import FrameDecode
+    from meshframes.seal.capture import CaptureOpener
     from meshframes.sim.demo import Demo, Shortfall, TransferRecord
 
 
@@ -51,6 +55,11 @@ def _duration(seconds: float | None) -> str:
 @click.option("--fail-at", type=Finite(0.0), default=None,
               help="Virtual time of the failure [default: a quarter of the duration].")
 @click.option("--no-seal", is_flag=True, help="Turn end-to-end sealing off (it is on by default).")
+@click.option("--open", "open_mesh", is_flag=True,
+              help="An open mesh: no SAE, no AMPE, no CCMP per hop (the mesh is secure by default).")
+@click.option("--passphrase", default=None, envvar="MESHFRAMES_PASSPHRASE",
+              help="The secure mesh's passphrase, 8 to 63 characters [default: the demo's own, printed; "
+              "env var: MESHFRAMES_PASSPHRASE].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out/demo"),
               callback=output_directory,
               show_default=True, help="Directory for air.pcap, topology.png, timeline.png and the SQLite stores.")
@@ -59,25 +68,32 @@ def _duration(seconds: float | None) -> str:
               help="Also count the air's frames by kind with tshark, the independent oracle (slower).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 def demo(*, seed: int, duration: float, authorities: int, clients: int, relays: int, transfers: int,
-         area: tuple[float, float], failing: int, fail_at: float | None, no_seal: bool, out: Path, no_pictures: bool,
-         with_tshark: bool, as_json: bool) -> None:
+         area: tuple[float, float], failing: int, fail_at: float | None, no_seal: bool, open_mesh: bool,
+         passphrase: str | None, out: Path, no_pictures: bool, with_tshark: bool, as_json: bool) -> None:
     """Run FastPay over a simulated 802.11s mesh in which every node moves
     and authorities fail, then report transfers, latency in virtual time,
     hops, frames on the air by kind and every refusal by reason, and draw
-    the topology and a timeline. Exits 1 if a transfer was not credited to
-    its recipient by the end of the run, with one line on stderr for each
-    saying where it stopped and why."""
+    the topology and a timeline. The mesh is secure (SAE, AMPE, CCMP on
+    every hop) unless --open; its link keys are written beside the pcap.
+    Exits 1 if a transfer was not credited to its recipient by the end of
+    the run, with one line on stderr for each saying where it stopped and
+    why."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from meshframes.app.events import TransferConfirmed
     from meshframes.hosts.analyze import analyze_captures
     from meshframes.layers.dissect import decode_mpdu
-    from meshframes.sim.demo import Demo, DemoSpec
+    from meshframes.seal.capture import CaptureOpener
+    from meshframes.sim.demo import DEMO_PASSPHRASE, Demo, DemoSpec
 
+    if open_mesh and passphrase is not None:
+        raise click.UsageError("--open and a passphrase (--passphrase or MESHFRAMES_PASSPHRASE) contradict"
+                               " each other: give one of them")
     try:
         spec = DemoSpec(seed=seed, authorities=authorities, clients=clients, relays=relays, duration=duration,
                         transfers_per_client=transfers, failing=failing, area=area,
-                        fail_at=duration / 4 if fail_at is None else fail_at, seal=not no_seal)
+                        fail_at=duration / 4 if fail_at is None else fail_at, seal=not no_seal,
+                        passphrase=None if open_mesh else passphrase or DEMO_PASSPHRASE)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     out.mkdir(parents=True, exist_ok=True)
@@ -85,7 +101,9 @@ def demo(*, seed: int, duration: float, authorities: int, clients: int, relays: 
     # The stores are this command's own: a previous run's accounts would not
     # match the fresh genesis, so they are replaced, never reused.
     shutil.rmtree(stores, ignore_errors=True)
-    pcap = out / "air.pcap"
+    pcap, key_file = out / "air.pcap", out / "air.keys.json"
+    # A previous secure run's keys open nothing of this run's air.
+    key_file.unlink(missing_ok=True)
     run = Demo(stores, spec, pcap=pcap)
     total = len(run.plan)
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[status]}"),
@@ -98,11 +116,17 @@ def demo(*, seed: int, duration: float, authorities: int, clients: int, relays: 
             bar.update(task, completed=t, status=f"{t:6.1f} s, {confirmed}/{total} transfers confirmed")
 
         run.run(progress)
+        opener = None
+        if spec.secure:
+            keys = run.mesh.capture_keys()
+            key_file.write_text(keys.dumps())
+            key_file.chmod(0o600)
+            opener = CaptureOpener(keys)
         decoding = bar.add_task("decoding the air", total=None, status="")
         decodes: list[tuple[float, FrameDecode]] = []
         analysis = analyze_captures([pcap], decode_mpdu, progress=lambda done, n: bar.update(
             decoding, completed=done, total=n, status=f"{done:,} of {n:,} octets"),
-            each=None if no_pictures else lambda t, d: decodes.append((t, d))).analysis
+            unprotect=opener, each=None if no_pictures else lambda t, d: decodes.append((t, d))).analysis
     records = run.transfers()
     money = run.money()
     genesis = run.mesh.genesis_total()
@@ -112,6 +136,7 @@ def demo(*, seed: int, duration: float, authorities: int, clients: int, relays: 
     summary = _summary(run, records, run.shortfalls(), analysis.by_kind, money, genesis, pcap, pictures)
     summary["air"]["malformed"] = analysis.malformed
     summary["air"]["undecoded"] = len(analysis.undecoded)
+    summary["security"] = _security(run, analysis.by_kind, opener, key_file, pcap)
     if with_tshark:
         from meshframes.hosts import tshark
 
@@ -123,6 +148,10 @@ def demo(*, seed: int, duration: float, authorities: int, clients: int, relays: 
     problems = [_shortfall_line(s) for s in summary["transfers"]["incomplete"]]
     if any(v != genesis for v in money.values()):
         problems.append("money was not conserved at every authority: this is a bug, please report it")
+    if opener is not None and opener.undecryptable:
+        problems.append(f"the run's own keys left {sum(opener.undecryptable.values())} protected frames of the"
+                        f" air undecryptable ({', '.join(f'{r} {n}' for r, n in opener.undecryptable.items())}):"
+                        " this is a bug, please report it")
     if analysis.malformed or analysis.frames != run.mesh.net.medium.transmissions:
         problems.append(f"the air did not decode cleanly: {len(analysis.malformed)} malformed,"
                         f" {analysis.frames} decoded of {run.mesh.net.medium.transmissions} sent")
@@ -138,6 +167,35 @@ def _shortfall_line(shortfall: dict[str, Any]) -> str:
     return (f"transfer C{shortfall['payer']} -> C{shortfall['recipient']} of {shortfall['amount']}"
             f" ({'no sequence number' if seq is None else f'sequence number {seq}'})"
             f" not {shortfall['missing']}: {shortfall['why']}")
+
+def _security(run: Demo, by_kind: dict[str, int], opener: CaptureOpener | None, key_file: Path,
+              pcap: Path) -> dict[str, Any]:
+    """The mesh's link security and what it did: SAE runs, AMPE peerings,
+    CCMP-protected frames on the air and every refusal of the seal's."""
+    from meshframes.seal.errors import SaeRefusal, SealReason
+
+    spec = run.spec
+    if not spec.secure:
+        return {"mesh": "open"}
+    refused = run.mesh.net.counters()
+    sae_refusals = {str(r): refused[r] for r in SaeRefusal if refused[r]}
+    assert opener is not None
+    return {
+        "mesh": "secure", "passphrase": spec.passphrase, "group": spec.mesh_config().sae_groups[0],
+        "sae": {"frames": run.sae_frames,
+                "completed": run.sae_completed, "refused": sae_refusals},
+        # Every peering AMPE completed derived a link MTK of its own.
+        "ampe": {"peerings": len(opener.keys.pairwise),
+                 "frames": sum(by_kind.get(k, 0) for k in ("peering-open", "peering-confirm", "peering-close")),
+                 "refused": {str(r): refused[r] for r in SealReason if r.startswith("ampe-") and refused[r]}},
+        "ccmp": {"frames_protected": opener.decrypted,
+                 "mic_failures": refused[SealReason.MIC_FAILURE],
+                 "replays": refused[SealReason.REPLAY],
+                 "undecryptable_with_keys": sum(opener.undecryptable.values())},
+        "keys": str(key_file),
+        "analyze": f"meshframes analyze {pcap} --keys {key_file}",
+    }
+
 
 def _draw(run: Demo, decodes: list[tuple[float, FrameDecode]], out: Path) -> dict[str, str]:
     try:
@@ -198,6 +256,13 @@ def _tables(summary: dict[str, Any], records: list[TransferRecord]) -> None:
               f" {len(spec['failed_authorities'])} authority"
               f" failing at {spec['fail_at_s']:g} s; end-to-end sealing {'on' if spec['sealed'] else 'off'};"
               f" {spec['duration_s']:g} s of virtual time.", soft_wrap=True)
+    security = summary["security"]
+    if security["mesh"] == "secure":
+        out.print(f"Secure mesh: SAE (group {security['group']}) with passphrase {security['passphrase']!r}, AMPE,"
+                  f" CCMP on every hop (--open for an open mesh). Link keys: {security['keys']}; decrypt the air"
+                  f" with `{security['analyze']}`.", soft_wrap=True)
+    else:
+        out.print("Open mesh (--open): no SAE, no AMPE, frames in the clear on every hop.", soft_wrap=True)
     table = Table(title="transfers (latency from the order leaving, virtual time)")
     for column in ("payer", "to", "amount", "started (s)", "certified", "confirmed", "credited", "signers"):
         table.add_column(column, justify="right" if column != "signers" else "left")
@@ -230,11 +295,26 @@ def _tables(summary: dict[str, Any], records: list[TransferRecord]) -> None:
     if theirs is not None:
         ours = sum(v for k, v in air["by_kind"].items() if k.startswith("fastpay") or k == "other")
         totals.add_row("  tshark: other", f"{theirs.get('other', 0)} (ours: {ours} FastPay and other)")
+    if security["mesh"] == "secure":
+        sae, ampe, ccmp = security["sae"], security["ampe"], security["ccmp"]
+        totals.add_row("SAE", f"{sae['completed']} runs completed (each station counts its own),"
+                              f" {sae['frames']} Commit/Confirm frames sent (the air's \"other\": with MAC"
+                              f" retries); " + (", ".join(f"{k} {v}" for k, v in sae["refused"].items())
+                                                 or "nothing refused"))
+        totals.add_row("AMPE", f"{ampe['peerings']} peerings keyed (one MTK each), {ampe['frames']} peering"
+                               f" frames; " + (", ".join(f"{k} {v}" for k, v in ampe["refused"].items())
+                                                or "nothing refused"))
+        totals.add_row("CCMP", f"{ccmp['frames_protected']} frames protected on the air, all opened with the"
+                               f" run's keys but {ccmp['undecryptable_with_keys']}; at the receivers"
+                               f" {ccmp['mic_failures']} MIC failures, {ccmp['replays']} replays")
     for layer, reasons in summary["refusals"].items():
         totals.add_row(f"refused: {layer}", ", ".join(f"{k} {v}" for k, v in reasons.items()) or "none")
         if layer == "mesh":
             totals.add_row("", "(duplicate, own-frame-returned and hwmp-no-better-metric are the copies every"
                                " flood brings: dropped and counted, nothing wrong)")
+            if security["mesh"] == "secure":
+                totals.add_row("", "(unknown-key: a protected frame from a station with no link to the"
+                                   " receiver, the open mesh's frame-from-non-peer)")
     money = summary["money"]
     totals.add_row("money", ", ".join(f"A{i}: {v}{'' if v == money['genesis'] else ' (!)'}"
                                       for i, v in money["by_authority"].items())

@@ -142,7 +142,8 @@ def timeline_png(demo: Demo, decodes: list[tuple[float, FrameDecode]], path: Pat
     lanes.plot([], [], color="#2ca02c", lw=3, label="confirming (-> quorum executed)")
     lanes.scatter([], [], marker="D", color="#ff7f0e", label="recipient credited")
     lanes.set_yticks(range(len(records)), [f"C{r.payer}->C{r.recipient}" for r in records], fontsize=7)
-    lanes.set_title(f"{len(records)} transfers over a moving mesh (seed {spec.seed})")
+    security = "secure (SAE, AMPE, CCMP per hop)" if spec.secure else "open"
+    lanes.set_title(f"{len(records)} transfers over a moving {security} mesh (seed {spec.seed})")
     lanes.legend(fontsize=8, loc="lower right")
     for name, attr, colour in (("certified", "certified", "#1f77b4"), ("confirmed", "confirmed", "#2ca02c"),
                                ("credited", "credited", "#ff7f0e")):
@@ -157,8 +158,11 @@ def timeline_png(demo: Demo, decodes: list[tuple[float, FrameDecode]], path: Pat
     delays.set_ylabel("latency (virtual s)")
     bins = int(math.ceil(spec.duration))
     per_second: dict[str, list[int]] = {}
+    # analyze names SAE's Authentication frames "other"; in a secure mesh
+    # they are most of them.
+    other = "other, SAE included" if spec.secure else "other"
     for t, d in decodes:
-        group = _KIND_GROUPS.get(d.kind, "FastPay messages" if d.kind.startswith("fastpay") else "other")
+        group = _KIND_GROUPS.get(d.kind, "FastPay messages" if d.kind.startswith("fastpay") else other)
         per_second.setdefault(group, [0] * bins)[min(bins - 1, int(t))] += 1
     groups = sorted(per_second)
     air.stackplot(range(bins), *(per_second[g] for g in groups), labels=groups, step="post")

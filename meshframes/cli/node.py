@@ -31,16 +31,39 @@ from meshframes.cli import console
 @click.option("--control", "control_socket", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Serve JSON-line requests (status, peers, paths, transfer, ...) on this unix socket.")
 @click.option("--passphrase", envvar="MESHFRAMES_PASSPHRASE", default=None,
-              help="Join a secure mesh (AMPE, CCMP per hop) with this passphrase "
-              "[env var: MESHFRAMES_PASSPHRASE].")
+              help="The secure mesh's passphrase, 8 to 63 characters: each neighbour is authenticated with "
+              "SAE (group 19), AMPE keyed by its PMK, CCMP on every hop [env var: MESHFRAMES_PASSPHRASE].")
+@click.option("--open", "open_mesh", is_flag=True,
+              help="Join an open mesh instead: no SAE, no AMPE, frames in the clear on every hop "
+              "(end-to-end sealing stays on).")
 def node(*, role: str, iface: str, committee_file: Path | None, key_file: Path | None, transport: str,
-         store: Path | None, mesh_id: str, control_socket: Path | None, passphrase: str | None) -> None:
+         store: Path | None, mesh_id: str, control_socket: Path | None, passphrase: str | None,
+         open_mesh: bool) -> None:
     """Run one mesh node on IFACE until SIGINT or SIGTERM, keeping an
     authority's or client's state in --store; a restarted node resumes
-    from it."""
+    from it. The mesh is secure (SAE, AMPE, CCMP per hop) unless --open
+    is given: a passphrase is then required."""
     from meshframes.app.events import Event
-    from meshframes.hosts.service import Link, NodeService, NodeSettings, NodeSetupError, Role
+    from meshframes.hosts.service import (
+        SECURE_KERNEL_MESH_UNSUPPORTED,
+        Link,
+        NodeService,
+        NodeSettings,
+        NodeSetupError,
+        Role,
+    )
 
+    if open_mesh and passphrase is not None:
+        raise click.UsageError("--open and a passphrase (--passphrase or MESHFRAMES_PASSPHRASE) contradict"
+                               " each other: give one of them")
+    if not open_mesh:
+        if Link(transport) is Link.MESH:
+            console.error(SECURE_KERNEL_MESH_UNSUPPORTED)
+            raise SystemExit(1)
+        if passphrase is None:
+            console.error("a secure mesh needs its passphrase: give --passphrase (or MESHFRAMES_PASSPHRASE),"
+                          " or --open to join an open mesh")
+            raise SystemExit(1)
     if passphrase is not None and not 8 <= len(passphrase) <= 63:
         raise click.BadParameter(f"got {len(passphrase)} characters, expected 8 to 63",
                                  param_hint="--passphrase")
@@ -58,6 +81,7 @@ def node(*, role: str, iface: str, committee_file: Path | None, key_file: Path |
         console.error(str(problem))
         raise SystemExit(1) from None
     where = f"; control socket {control_socket}" if control_socket is not None else ""
-    console.success(f"node {service.mac.hex(':')} up as {role} on {iface} ({transport}){where}")
+    mesh = "open mesh" if passphrase is None else "secure mesh: SAE, AMPE, CCMP"
+    console.success(f"node {service.mac.hex(':')} up as {role} on {iface} ({transport}, {mesh}){where}")
     service.serve()
     console.success(f"node {service.mac.hex(':')} stopped")

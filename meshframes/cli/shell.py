@@ -43,7 +43,7 @@ SIM_ONLY = ("fail", "recover", "move", "run", "nodes")
 # Options that shape the simulated mesh: given without --sim they would be
 # silently ignored, so they are refused.
 SIM_OPTIONS = ("seed", "authorities", "clients", "relays", "area", "transfers", "failing", "fail_at", "duration",
-               "no_seal")
+               "no_seal", "open_mesh")
 
 
 class ShellError(Exception):
@@ -577,10 +577,12 @@ class Shell(cmd.Cmd):
 @click.option("--duration", default=120.0, show_default=True, type=Finite(10.0, MAX_DURATION),
               help="--sim: the span the clients' own payments are planned over.")
 @click.option("--no-seal", is_flag=True, help="--sim: turn end-to-end sealing off.")
+@click.option("--open", "open_mesh", is_flag=True,
+              help="--sim: an open mesh, no SAE, AMPE or CCMP per hop (secure, as the demo's, by default).")
 @click.pass_context
 def shell(ctx: click.Context, *, sim: bool, sockets: tuple[str, ...], script: IO[str] | None, as_json: bool,
           timeout: float, seed: int, authorities: int, clients: int, relays: int, area: tuple[float, float], transfers: int,
-          failing: int, fail_at: float | None, duration: float, no_seal: bool) -> None:
+          failing: int, fail_at: float | None, duration: float, no_seal: bool, open_mesh: bool) -> None:
     """Look at a mesh and make payments: status, peers, paths, topology,
     authorities, balances, history, transfer; on a simulated mesh also
     fail, recover, move, run and nodes. `help` inside lists them all.
@@ -592,17 +594,18 @@ def shell(ctx: click.Context, *, sim: bool, sockets: tuple[str, ...], script: IO
         given = [name for name in SIM_OPTIONS
                  if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
         if given:
-            raise click.UsageError(f"--{given[0].replace('_', '-')} shapes a simulated mesh: it needs --sim")
+            option = next(p.opts[0] for p in ctx.command.params if p.name == given[0])
+            raise click.UsageError(f"{option} shapes a simulated mesh: it needs --sim")
     with tempfile.TemporaryDirectory(prefix="meshframes-shell-") as workdir:
         target: ControlTarget
         if sim:
-            from meshframes.sim.demo import DemoSpec
+            from meshframes.sim.demo import DEMO_PASSPHRASE, DemoSpec
 
             try:
                 spec = DemoSpec(seed=seed, authorities=authorities, clients=clients, relays=relays,
                                 duration=duration, transfers_per_client=transfers, failing=failing,
                                 area=area, fail_at=duration / 4 if fail_at is None else fail_at,
-                                seal=not no_seal)
+                                seal=not no_seal, passphrase=None if open_mesh else DEMO_PASSPHRASE)
             except ValueError as error:
                 raise click.BadParameter(str(error)) from None
             target = SimTarget(workdir, spec)

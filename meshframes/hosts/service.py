@@ -9,7 +9,10 @@ Two transports: on `monitor` the radio is a monitor interface and a
 party; on `mesh` it is a kernel mesh point, which peers, selects paths and
 forwards by itself, and a `KernelMeshHost` hands the party's payloads
 straight to it (meshframes.hosts.kernel_mesh); peers and paths are then
-the kernel's. `serve()` is the loop: select() on the radio, the
+the kernel's. On `monitor` the mesh is secure when the settings hold a
+passphrase (`mesh_config`: SAE per neighbour, AMPE, CCMP per hop); the
+`mesh` transport has no say in the kernel mesh's security and refuses
+one. `serve()` is the loop: select() on the radio, the
 control sockets and a wake-up pipe until the host's next timer, until
 SIGINT or SIGTERM; then everything is closed and the socket removed.
 
@@ -85,6 +88,15 @@ class NodeSetupError(Exception):
     """A node cannot start; the message is one line for the user."""
 
 
+# The mesh transport rides on a kernel mesh point that someone else joined
+# (`iw ... mesh join`, or wpa_supplicant for a secure mesh); the node only
+# sends and receives payloads on it and has no say in its link security.
+SECURE_KERNEL_MESH_UNSUPPORTED = (
+    "a secure mesh on --transport mesh is the kernel's, joined and keyed by wpa_supplicant (mode=5, "
+    "key_mgmt=SAE), which meshframes node does not run or check: pass --open to carry payloads over the "
+    "mesh point as it was joined, or use --transport monitor for our own SAE mesh")
+
+
 @dataclass(frozen=True, slots=True)
 class NodeSettings:
     role: Role
@@ -94,7 +106,9 @@ class NodeSettings:
     store: Path | None = None  # default: default_store(identity)
     control: Path | None = None  # no control socket when None
     mesh_id: bytes = b"meshframes"
-    passphrase: str | None = None  # a secure mesh (AMPE, CCMP per hop) when set
+    # A secure mesh when set: SAE per neighbour, AMPE keyed by its PMK,
+    # CCMP per hop. None: an open mesh (`meshframes node --open`).
+    passphrase: str | None = None
     transport: Link = Link.MONITOR
 
 
@@ -203,6 +217,19 @@ def load_credentials(settings: NodeSettings) -> Credentials | None:
     return Credentials(committee, identity)
 
 
+def mesh_config(settings: NodeSettings) -> MeshConfig:
+    """The monitor transport's mesh: secure (SAE per neighbour, AMPE keyed
+    by its PMK, CCMP per hop) with a passphrase, open without."""
+    config = MeshConfig(mesh_id=settings.mesh_id, passphrase=settings.passphrase,
+                        sae=settings.passphrase is not None)
+    if settings.role is Role.AUTHORITY:
+        # Authorities are HWMP roots, as in the simulations (docs/app.md:
+        # every station keeps a path to every authority without on-demand
+        # discovery bursts).
+        config = replace(config, dot11MeshHWMPRootMode=RootMode.PROACTIVE_PREQ_WITH_PREP)
+    return config
+
+
 def open_radio(iface: str) -> MonitorRadio:
     """The monitor transport's radio on `iface`, or a NodeSetupError that
     says what to do."""
@@ -291,8 +318,7 @@ class NodeService:
                 raise NodeSetupError("a relay on the mesh transport has nothing to do: the kernel's mesh "
                                      "point forwards by itself (use --transport monitor for our own relay)")
             if settings.passphrase is not None:
-                raise NodeSetupError("--passphrase is for the monitor transport; on the mesh transport the "
-                                     "kernel's mesh is secured (or not) by whoever joined it (wpa_supplicant)")
+                raise NodeSetupError(SECURE_KERNEL_MESH_UNSUPPORTED)
         self.radio: MonitorRadio | MeshInterface
         if settings.transport is Link.MESH:
             self.radio = open_mesh_interface(settings.iface)
@@ -322,12 +348,7 @@ class NodeService:
 
     def _mesh_node(self, settings: NodeSettings) -> MeshNode:
         """The monitor transport's MeshNode: our peering, HWMP and forwarder."""
-        config = MeshConfig(mesh_id=settings.mesh_id, passphrase=settings.passphrase)
-        if settings.role is Role.AUTHORITY:
-            # Authorities are HWMP roots, as in the simulations (docs/app.md:
-            # every station keeps a path to every authority without
-            # on-demand discovery bursts).
-            config = replace(config, dot11MeshHWMPRootMode=RootMode.PROACTIVE_PREQ_WITH_PREP)
+        config = mesh_config(settings)
         # Protocol randomness (link ids, jitter, beacon phase) must differ
         # between nodes and runs; secrets come from os.urandom in MeshNode.
         return MeshNode(self.radio.mac, config, seed=int.from_bytes(os.urandom(8), "big"))

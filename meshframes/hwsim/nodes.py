@@ -87,6 +87,9 @@ class NodeProcess:
     transport: str = "monitor"
     process: Background | None = field(default=None, repr=False)
     starts: int = 0
+    # A secure mesh's passphrase (SAE, AMPE, CCMP per hop); None runs the
+    # node with --open, as the recorded scenarios were.
+    passphrase: str | None = field(default=None, repr=False)
 
     @property
     def control(self) -> str:
@@ -99,6 +102,7 @@ class NodeProcess:
     def argv(self) -> list[str]:
         argv = cli_argv("node", "--role", self.role, "--iface", self.iface, "--transport", self.transport,
                         "--control", self.control)
+        argv += ["--open"] if self.passphrase is None else ["--passphrase", self.passphrase]
         if self.key is not None:
             argv += ["--committee", self.committee.committee_file, "--key", self.key, "--store", self.store]
         return argv

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import hmac
 import os
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -467,6 +467,18 @@ class SaeParent:
         self.failed: Counter[SaeRefusal] = Counter()
         self.tokens_sent = 0
         self.peak_instances = 0
+        # (group, peer) -> PWE. Both derivations make the PWE a function of
+        # the password, the group and the two MAC addresses alone (12.4.4.2),
+        # so a station that authenticates with the same peer again (a link
+        # lost to distance and found again) may reuse it; the per-run secrets
+        # (rand, mask, the shared secret) are drawn afresh every time. Bounded
+        # like the instances, least recently used first out.
+        self._pwes: OrderedDict[tuple[int, bytes], PointJacobi] = OrderedDict()
+        self.pwes_derived = 0
+
+    @property
+    def pwes_kept(self) -> int:
+        return len(self._pwes)
 
     @property
     def open_instances(self) -> int:
@@ -489,7 +501,7 @@ class SaeParent:
         return hmac.digest(self._token_key, peer, "sha256")[:TOKEN_LEN]
 
     def _new_instance(self, peer: bytes) -> _Instance:
-        instance = _Instance(self.own, peer, self.config, ecc_group(self.config.groups[0]), self.random)
+        instance = self._instance(peer, self.config.groups[0])
         self.instances[peer] = instance
         self.peak_instances = max(self.peak_instances, len(self.instances))
         return instance
@@ -553,7 +565,7 @@ class SaeParent:
         if len(self.instances) >= self.config.max_instances:
             self.refused[SaeRefusal.TOO_MANY_INSTANCES] += 1
             return []
-        instance = _Instance(self.own, peer, self.config, ecc_group(message.group), self.random)
+        instance = self._instance(peer, message.group)
         try:
             # Checked before any state is kept or any password element is
             # derived, so an invalid Commit costs no more than its parsing.
@@ -564,6 +576,22 @@ class SaeParent:
         self.instances[peer] = instance
         self.peak_instances = max(self.peak_instances, len(self.instances))
         return self._run(instance, lambda: instance.on_commit(message, now))
+
+    def _instance(self, peer: bytes, group: int) -> _Instance:
+        instance = _Instance(self.own, peer, self.config, ecc_group(group), self.random)
+        instance.pwe = self._pwes.get((group, peer))
+        return instance
+
+    def _keep_pwe(self, instance: _Instance) -> None:
+        if instance.pwe is None:
+            return
+        key = (instance.group.number, instance.peer)
+        if key not in self._pwes:
+            self.pwes_derived += 1
+            if len(self._pwes) >= self.config.max_instances:
+                self._pwes.popitem(last=False)
+        self._pwes[key] = instance.pwe
+        self._pwes.move_to_end(key)
 
     def _demand_token(self, peer: bytes, message: SaeCommitBody, reason: SaeRefusal) -> list[SaeOutput]:
         self.refused[reason] += 1
@@ -600,7 +628,9 @@ class SaeParent:
         instance.outputs = []
         try:
             step()
+            self._keep_pwe(instance)
         except SaeRefused as refusal:
+            self._keep_pwe(instance)
             instance.last_refusal = refusal.reason
             if refusal.fatal or instance.state == SaeState.NOTHING:
                 self.instances.pop(instance.peer, None)

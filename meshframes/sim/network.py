@@ -8,8 +8,8 @@ network only decides when each host is polled: when a frame or report
 reaches it, or when its next timer is due.
 
 A mesh is secure when its MeshConfig has a passphrase; each node then
-draws its AMPE nonces and MGTK from the run's seed (a real node uses
-os.urandom), so a secure run replays bit for bit too. `add_radio` puts a
+draws its AMPE nonces, MGTK and SAE secrets from the run's seed (a real
+node uses os.urandom), so a secure run replays bit for bit too. `add_radio` puts a
 bare radio on the air, driven by the test itself: an attacker or a sniffer.
 """
 
@@ -115,8 +115,12 @@ class SimNetwork:
         config = self.mesh_config if config is None else replace(config, forwarding_delay=self.forwarding_delay)
         seed = self._seeds.getrandbits(32)
         if config.secure:
-            # Drawn for secure nodes only, so that open runs keep their seeds.
-            node = MeshNode(mac, config, seed=seed, random_bytes=random.Random(self._seeds.getrandbits(64)).randbytes)
+            # A stream of its own per node, not a draw from the run's seeds:
+            # the walks and timings drawn after this node are then the same
+            # in a secure run and an open one, so the two compare on the
+            # same field.
+            secrets = random.Random(f"meshframes/sim/secure/{self.seed}/{index}")
+            node = MeshNode(mac, config, seed=seed, random_bytes=secrets.randbytes)
         else:
             node = MeshNode(mac, config, seed=seed)
         sim_node: SimNode

@@ -31,6 +31,7 @@ from meshframes.hosts.node import FrameLayer, NodeHost
 from meshframes.mesh.constants import MeshConfig, RootMode, tu
 from meshframes.mesh.events import Action, PeerChanged, Transmit
 from meshframes.mesh.peers import PlinkState
+from meshframes.seal.keyfile import CaptureKeys, LinkKey, TransmitterKey
 from meshframes.sim.medium import MediumConfig
 from meshframes.sim.mobility import Mobility, Point
 from meshframes.sim.network import SimNetwork, SimNode
@@ -148,6 +149,11 @@ class FastPayMesh:
         # (time, node, peer MAC, new state) of every peering transition, so
         # that who was peered with whom can be asked after the run.
         self.peer_changes: list[tuple[float, int, bytes, str]] = []
+        # Every temporal key a secure mesh's nodes installed, kept as each
+        # link reaches ESTAB: a link that peers again gets a new MTK and its
+        # old one leaves the node, but the air still holds frames it sealed.
+        self._link_keys: dict[LinkKey, None] = {}
+        self._group_keys: dict[TransmitterKey, None] = {}
 
     # -- building ------------------------------------------------------------
 
@@ -235,6 +241,8 @@ class FastPayMesh:
                 progress(t)
 
     def close(self) -> None:
+        for sim_node in self.net.nodes:
+            self._keep_keys(sim_node.index)
         self.net.close()
 
     # -- views ---------------------------------------------------------------
@@ -282,6 +290,20 @@ class FastPayMesh:
                 layers["fastpay"].update({f"client ignored: {k}": v for k, v in app.engine.ignored.items()})
         return layers
 
+    def capture_keys(self) -> CaptureKeys:
+        """Every temporal key the nodes of a secure mesh held during the run
+        (as `meshframes keys export` gives one node's, at one instant): with
+        them `analyze --keys` opens every protected frame of the run's air.
+        Empty for an open mesh."""
+        return CaptureKeys(tuple(self._link_keys), tuple(self._group_keys))
+
+    def _keep_keys(self, node: int) -> None:
+        rsn = self.net.nodes[node].node.rsn
+        if rsn is not None:
+            keys = rsn.hop.keys.capture_keys(rsn.mac)
+            self._link_keys.update(dict.fromkeys(keys.pairwise))
+            self._group_keys.update(dict.fromkeys(keys.group))
+
     def hops_of(self, source: int, destination: int, msg_type: int | None = None) -> list[list[Hop]]:
         """The hop lists of unicast FastPay frames from node `source` that
         reached node `destination`, in the order they were sent."""
@@ -307,6 +329,8 @@ class FastPayMesh:
     def _observe(self, node: int, t: float, action: Action) -> None:
         if isinstance(action, PeerChanged) and action.old != action.new:
             self.peer_changes.append((t, node, action.peer, action.new))
+            if action.new == PlinkState.ESTAB.value:
+                self._keep_keys(node)
         if isinstance(action, Transmit) and isinstance(action.frame, VendorAction):
             frame = action.frame
             mc = frame.mesh_control

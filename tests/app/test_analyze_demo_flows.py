@@ -1,6 +1,7 @@
-"""`analyze`'s FastPay flows on the demo's unsealed air equal the demo's
-own record of its transfers: parties, amounts, sequence numbers and the
-authorities that signed each certificate."""
+"""`analyze`'s FastPay flows on the demo's air (secure, CCMP on every hop;
+end-to-end sealing off) opened with the key file the run's links installed
+equal the demo's own record of its transfers: parties, amounts, sequence
+numbers and the authorities that signed each certificate."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from meshframes.hosts.analyze import analyze_captures
 from meshframes.layers.dissect import decode_mpdu
+from meshframes.seal.capture import CaptureOpener
 from meshframes.sim.demo import Demo, DemoSpec
 
 
@@ -25,7 +27,10 @@ def test_flows_on_the_air_are_the_demos_transfers(tmp_path: Path, seed: int) -> 
     mesh = run.mesh
     account = [mesh.account_ids[i].public_key[:8].hex() for i in range(run.spec.clients)]
     authority = [a.name[:8].hex() for a in mesh.committee.authorities]
-    flows = analyze_captures([pcap], decode_mpdu).sections()["fastpay_flows"]
+    opener = CaptureOpener(mesh.capture_keys())
+    analyzer = analyze_captures([pcap], decode_mpdu, unprotect=opener)
+    assert opener.decrypted > 0 and opener.undecryptable == {}
+    flows = analyzer.sections()["fastpay_flows"]
     assert flows["sealed_messages"] == 0 and flows["unreadable_messages"] == {}
     seen = {(f["sender"], f["sequence_number"]): f for f in flows["flows"]}
     started = [r for r in run.transfers() if r.sequence_number is not None]

@@ -1,6 +1,8 @@
 """`meshframes demo` end to end on a small mesh: it runs, conserves money,
 writes a capture that decodes back frame for frame, and draws its two
-pictures."""
+pictures. By default the mesh is secure (SAE, AMPE, CCMP on every hop) and
+the run's keys, written beside the capture, open all of it; `--open` gives
+the open mesh's clear air."""
 
 from __future__ import annotations
 
@@ -11,21 +13,29 @@ import pytest
 from click.testing import CliRunner
 
 from meshframes.cli import cli
-from meshframes.codec import VendorAction, decode
+from meshframes.codec import ManagementFrame, SelfProtected, VendorAction, decode
+from meshframes.codec.elements import AUTH_SAE
 from meshframes.codec.fastpay import FLAG_E2E_SEALED
+from meshframes.codec.header import SUBTYPE_AUTHENTICATION
+from meshframes.codec.mpdu import is_protected
+from meshframes.codec.peering import PROTOCOL_AMPE
+from meshframes.codec.sae import SaeCommitBody, SaeConfirmBody, parse_sae
 from meshframes.hosts.pcap import mpdus
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def test_demo_runs_reports_and_draws(tmp_path: Path) -> None:
+SMALL = ["--seed", "3", "--duration", "25", "--clients", "3", "--relays", "2", "--transfers", "1", "--area", "60x50"]
+
+
+def test_demo_open_runs_reports_and_draws(tmp_path: Path) -> None:
+    """--open: today's open mesh, every frame in the clear, no key file."""
     out = tmp_path / "demo"
-    args = ["demo", "--seed", "3", "--duration", "25", "--clients", "3", "--relays", "2", "--transfers", "1",
-            "--area", "60x50",
-            "--out", str(out), "--json"]
+    args = ["demo", *SMALL, "--open", "--out", str(out), "--json"]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
+    assert summary["security"] == {"mesh": "open"} and not (out / "air.keys.json").exists()
     assert summary["spec"]["failed_authorities"] and summary["spec"]["sealed"]
     transfers = summary["transfers"]
     # A small field (60 x 50 m, ranges 25-30 m): the mesh stays connected.
@@ -34,7 +44,10 @@ def test_demo_runs_reports_and_draws(tmp_path: Path) -> None:
                for t in transfers["list"] if t["started"] > summary["spec"]["fail_at_s"])
     money = summary["money"]
     assert set(money["by_authority"].values()) == {money["genesis"]} == {3 * 1000}
-    frames = [decode(mpdu) for _, mpdu, _ in mpdus(out / "air.pcap")]
+    air_mpdus = [mpdu for _, mpdu, _ in mpdus(out / "air.pcap")]
+    assert not any(is_protected(mpdu) for mpdu in air_mpdus)
+    frames = [decode(mpdu) for mpdu in air_mpdus]
+    assert not any(isinstance(f, ManagementFrame) and f.header.subtype == SUBTYPE_AUTHENTICATION for f in frames)
     air = summary["air"]
     assert len(frames) == air["frames"] == air["sent_by_simulator"] and not air["malformed"]
     fastpay = [f for f in frames if isinstance(f, VendorAction)]
@@ -46,6 +59,60 @@ def test_demo_runs_reports_and_draws(tmp_path: Path) -> None:
         assert png.parent == out and png.read_bytes()[:8] == PNG_MAGIC
     assert sorted(p.name for p in (out / "stores").iterdir() if p.suffix == ".db") == sorted(
         [f"authority-{i}.db" for i in range(4)] + [f"client-{j}.db" for j in range(3)])
+
+
+def test_demo_is_a_secure_mesh_by_default(tmp_path: Path) -> None:
+    """No option: every pair runs SAE (Commit and Confirm on the air),
+    peers with AMPE, and every frame after peering is CCMP-protected; the
+    key file beside the capture opens every protected frame with no MIC
+    failure, `analyze --keys` then reads the same FastPay frames the demo
+    counted, every transfer is certified and credited and money is
+    conserved."""
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(cli, ["demo", *SMALL, "--no-pictures", "--out", str(out), "--json"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    security, transfers, money = summary["security"], summary["transfers"], summary["money"]
+    assert transfers["planned"] == transfers["certified"] == transfers["credited"] == 3
+    assert set(money["by_authority"].values()) == {money["genesis"]}
+    keys = out / "air.keys.json"
+    assert security["mesh"] == "secure" and security["passphrase"] == "meshframes demo passphrase"
+    assert security["keys"] == str(keys) and keys.stat().st_mode & 0o077 == 0
+    assert security["analyze"] == f"meshframes analyze {out / 'air.pcap'} --keys {keys}"
+    assert security["sae"]["completed"] >= 2 and security["ampe"]["peerings"] >= 1
+    ccmp = security["ccmp"]
+    assert ccmp["frames_protected"] > 0 and (ccmp["mic_failures"], ccmp["undecryptable_with_keys"]) == (0, 0)
+    air_mpdus = [mpdu for _, mpdu, _ in mpdus(out / "air.pcap")]
+    protected = [mpdu for mpdu in air_mpdus if is_protected(mpdu)]
+    assert len(protected) == ccmp["frames_protected"]
+    clear = [decode(mpdu) for mpdu in air_mpdus if not is_protected(mpdu)]
+    sae = [parse_sae(f.body) for f in clear if isinstance(f, ManagementFrame)
+           and f.header.subtype == SUBTYPE_AUTHENTICATION]
+    assert {SaeCommitBody, SaeConfirmBody} <= {type(m) for m in sae}
+    peering = [f for f in clear if isinstance(f, SelfProtected) and f.peering is not None]
+    assert peering and all(f.peering.protocol_id == PROTOCOL_AMPE for f in peering)  # type: ignore[union-attr]
+    assert all(f.mesh_config.authentication_protocol == AUTH_SAE for f in peering if f.mesh_config is not None)
+    # No FastPay frame travels in the clear: each is inside a CCMP frame.
+    assert not any(isinstance(f, VendorAction) for f in clear)
+    analyzed = CliRunner().invoke(cli, ["analyze", "--json", str(out / "air.pcap"), "--keys", str(keys)],
+                                  catch_exceptions=False)
+    assert analyzed.exit_code == 0, analyzed.output
+    report = json.loads(analyzed.stdout)
+    assert (report["encrypted"], report["undecoded"], report["malformed"]) == (0, 0, [])
+    assert report["decryption"]["decrypted"] == len(protected)
+    fastpay = {k: v for k, v in summary["air"]["by_kind"].items() if k.startswith("fastpay")}
+    assert fastpay and fastpay == {k: v for k, v in report["by_kind"].items() if k.startswith("fastpay")}
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["--open", "--passphrase", "a demo passphrase"], "--open and a passphrase"),
+    (["--passphrase", "short"], "passphrase: got 5 characters, expected 8 to 63"),
+])
+def test_demo_refuses_a_passphrase_it_cannot_use(tmp_path: Path, args: list[str], says: str) -> None:
+    result = CliRunner().invoke(cli, ["demo", *args, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and says in result.stderr, result.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_demo_refuses_more_failures_than_fastpay_tolerates(tmp_path: Path) -> None:
@@ -111,10 +178,10 @@ def test_demo_refuses_sizes_it_cannot_simulate(tmp_path: Path, args: list[str], 
 @pytest.mark.tshark
 def test_tshark_counts_the_demo_air_as_we_do(tmp_path: Path) -> None:
     """tshark, the independent oracle, finds as many frames of each 802.11s
-    kind in the demo's capture as our layers do; our FastPay frames are
-    its "other" (it has no dissector for them), one for one."""
+    kind in the demo's (open) capture as our layers do; our FastPay frames
+    are its "other" (it has no dissector for them), one for one."""
     args = ["demo", "--seed", "5", "--duration", "15", "--clients", "2", "--relays", "2", "--transfers", "1",
-            "--area", "60x50", "--no-pictures", "--tshark", "--out", str(tmp_path), "--json"]
+            "--area", "60x50", "--no-pictures", "--tshark", "--open", "--out", str(tmp_path), "--json"]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     air = json.loads(result.output)["air"]

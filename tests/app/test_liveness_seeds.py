@@ -17,7 +17,9 @@ from meshframes.sim.demo import Demo, DemoSpec
 
 @pytest.mark.parametrize("seed", [2, 3, 5])
 def test_every_transfer_completes_given_time(tmp_path: Path, seed: int) -> None:
-    demo = Demo(tmp_path, DemoSpec(seed=seed, duration=300.0, relays=14, fail_at=30.0))
+    # An open mesh: FastPay's liveness is what is measured, on the walks a
+    # secure run has too, at half the cost of SAE and CCMP on every hop.
+    demo = Demo(tmp_path, DemoSpec(seed=seed, duration=300.0, relays=14, fail_at=30.0, passphrase=None))
     demo.run()
     records = demo.transfers()
     assert len(records) == 18

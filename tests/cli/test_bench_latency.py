@@ -37,6 +37,11 @@ def test_one_short_seed_reports_every_measure_as_json(tmp_path: Path) -> None:
                 "certified_before_reach", "air", "runs", "list", "transfers"):
         assert key in data
     assert data["air"]["frames"] == sum(data["air"]["by_kind"].values()) > 0
+    # The default scenario is the demo's secure mesh: SAE on the air, and
+    # every CCMP frame opened with the run's keys and counted by its kind.
+    assert "secure mesh (SAE, AMPE, CCMP per hop)" in data["about"]
+    kinds = data["air"]["by_kind"]
+    assert kinds["sae"] > 0 and "ccmp-protected" not in kinds and kinds["fastpay-order"] > 0
     [run] = data["runs"]
     assert run["money_conserved"] and run["total_by_authority"] == {str(i): run["genesis"] for i in range(4)}
     assert len(data["list"]) == data["transfers"]["planned"] == 18
@@ -93,3 +98,6 @@ def test_air_kinds_from_the_codec() -> None:
                          FastPayFragment(MessageType.FASTPAY_ORDER, 0, 7, 0, 1, b"x" * 40))
     assert air_kind(encode(order)) == "fastpay-order"
     assert air_kind(b"\x00") == "undecodable"
+    protected = bytearray(encode(order))
+    protected[1] |= 0x40  # Protected Frame (802.11-2020 9.2.4.1.9)
+    assert air_kind(bytes(protected)) == "ccmp-protected"

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from meshframes.app.party import AppConfig
 from meshframes.app.transport import TransportConfig
+from meshframes.mesh.constants import MeshConfig
 from meshframes.sim.medium import MediumConfig
 from meshframes.sim.scenario import FastPayMesh
 
@@ -31,7 +32,8 @@ def record(pcap: Path) -> None:
     with tempfile.TemporaryDirectory() as stores:
         mesh = FastPayMesh(stores, seed=7, authorities=4, balances=[50, 50],
                            app=AppConfig(seal=False, transport=TransportConfig(max_fragment_payload=FRAGMENT_PAYLOAD)),
-                           medium=MediumConfig(radio_range=25.0), pcap=pcap)
+                           # An open mesh, as recorded: the clear air is the point.
+                           mesh=MeshConfig(), medium=MediumConfig(radio_range=25.0), pcap=pcap)
         for x in range(4):
             mesh.add_authority((x * 5.0, 0.0))
         mesh.add_client((0.0, 5.0))

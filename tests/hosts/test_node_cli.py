@@ -1,7 +1,9 @@
 """`meshframes node` refuses bad input with one clear line on stderr and a
-non-zero status, never a traceback: no such interface, an interface that
-is not a monitor, a key outside the committee, a committee file that does
-not parse, no permission for a raw socket, an unknown role."""
+non-zero status, never a traceback: no passphrase for its secure mesh and
+no --open, a secure mesh on the kernel's transport, no such interface, an
+interface that is not a monitor, a key outside the committee, a committee
+file that does not parse, no permission for a raw socket, an unknown role.
+The refusals after the first two are those of an open node (`--open`)."""
 
 from __future__ import annotations
 
@@ -30,8 +32,48 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def node(*args: str) -> Result:
-    return CliRunner().invoke(cli, ["node", *args], catch_exceptions=False)
+def node(*args: str, security: tuple[str, ...] = ("--open",)) -> Result:
+    return CliRunner().invoke(cli, ["node", *security, *args], catch_exceptions=False)
+
+
+def test_secure_by_default_so_a_passphrase_or_open_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Neither --passphrase, MESHFRAMES_PASSPHRASE nor --open: refused
+    before any interface is opened, and the line says what to give."""
+    monkeypatch.delenv("MESHFRAMES_PASSPHRASE", raising=False)
+    result = node("--role", "relay", "--iface", "nosuch0", security=())
+    assert result.exit_code == 1
+    assert one_line(result) == ("error: a secure mesh needs its passphrase: give --passphrase (or"
+                                " MESHFRAMES_PASSPHRASE), or --open to join an open mesh")
+
+
+@pytest.mark.parametrize("security", [("--passphrase", "meshframes node test"), ()])
+def test_with_a_passphrase_the_node_goes_on_to_its_radio(monkeypatch: pytest.MonkeyPatch,
+                                                         security: tuple[str, ...]) -> None:
+    """A passphrase from the option or the environment passes the check:
+    the next refusal is the missing interface's."""
+    monkeypatch.setenv("MESHFRAMES_PASSPHRASE", "meshframes node environment")
+    result = node("--role", "relay", "--iface", "nosuch0", security=security)
+    assert result.exit_code == 1
+    assert one_line(result).startswith("error: no network interface named 'nosuch0'")
+
+
+def test_open_and_a_passphrase_contradict(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MESHFRAMES_PASSPHRASE", raising=False)
+    result = node("--role", "relay", "--iface", "lo", security=("--open", "--passphrase", "meshframes node test"))
+    assert result.exit_code == 2
+    assert "--open and a passphrase" in result.stderr
+
+
+def test_a_secure_kernel_mesh_is_refused_not_run_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The mesh transport cannot key the kernel's mesh (wpa_supplicant
+    does): without --open it is refused with why, even with a passphrase."""
+    monkeypatch.delenv("MESHFRAMES_PASSPHRASE", raising=False)
+    for security in ((), ("--passphrase", "meshframes node test")):
+        result = node("--role", "client", "--iface", "lo", "--transport", "mesh", security=security)
+        assert result.exit_code == 1
+        line = one_line(result)
+        assert "wpa_supplicant (mode=5, key_mgmt=SAE), which meshframes node does not run" in line
+        assert "pass --open" in line
 
 
 def one_line(result: Result) -> str:
@@ -131,7 +173,7 @@ def _run_unprivileged(keys: Path, tmp_path: Path) -> None:
     for path in (tmp_path, readable, *readable.iterdir()):
         path.chmod(0o777 if path.is_dir() else 0o644)
     argv = [sys.executable, "-c", "import sys; from meshframes.cli import main; sys.exit(main())", "node",
-            "--role", "authority", "--iface", "lo", "--committee", str(readable / "committee.json"),
+            "--open", "--role", "authority", "--iface", "lo", "--committee", str(readable / "committee.json"),
             "--key", str(readable / "authority-0.json"), "--store", str(tmp_path / "store")]
     env = {"PYTHONPATH": str(REPO), "HOME": str(tmp_path), "PATH": os.environ.get("PATH", "")}
     root = os.geteuid() == 0

@@ -401,3 +401,37 @@ def test_a_rejection_from_the_peer_is_counted_and_changes_nothing() -> None:
     parent.initiate(MAC_B, 0.0)
     assert parent.receive(MAC_B, rejection, 0.01) == []
     assert parent.refused == {SaeRefusal.PEER_REFUSED: 1} and parent.state(MAC_B) == SaeState.COMMITTED
+
+
+def test_a_second_handshake_with_the_same_peer_reuses_only_the_password_element() -> None:
+    """After the PMK expires the pair authenticates again: each station
+    derives the PWE (a function of the password and both MACs) once, but
+    draws new secrets, so the second run's commit scalar and PMK differ."""
+    air = pair(SaeConfig(PASSWORD, pmk_lifetime=5.0))
+    air.initiate(MAC_A, MAC_B)
+    air.run(until=1.0)
+    first = authenticated(air, MAC_A)
+    air.run(until=10.0)
+    assert air.of(MAC_A, SaeExpired) == [SaeExpired(peer=MAC_B)]
+    air.initiate(MAC_A, MAC_B)
+    air.run(until=11.0)
+    runs = [e for e in air.of(MAC_A, SaeAuthenticated) if isinstance(e, SaeAuthenticated)]
+    assert len(runs) == 2 and runs[0] == first and runs[1].pmk != first.pmk
+    commits = [parse_sae(body) for src, _, body in air.sent if src == MAC_A]
+    scalars = [c.scalar for c in commits if isinstance(c, SaeCommitBody)]
+    assert len(scalars) == 2 and scalars[0] != scalars[1]
+    assert air.parents[MAC_A].pwes_derived == air.parents[MAC_B].pwes_derived == 1
+
+
+def test_the_password_elements_kept_are_bounded_like_the_instances() -> None:
+    """A flood of Commits from made-up stations, each one's PWE derived:
+    the station keeps at most max_instances of them."""
+    config = SaeConfig(PASSWORD, anti_clogging_threshold=4, max_instances=4)
+    air = pair(config)
+    victim = air.parents[MAC_A]
+    rng = random.Random(3)
+    for n in range(12):
+        # Unanswered, each instance ends after its retransmissions.
+        air.take(MAC_A, victim.initiate(made_up(rng), 60.0 * n))
+        air.run(until=60.0 * n + 59.0)
+    assert victim.instances == {} and victim.pwes_derived == 12 and victim.pwes_kept == config.max_instances

@@ -15,6 +15,7 @@ from meshframes.codec.header import SUBTYPE_AUTHENTICATION
 from meshframes.codec.ie import find_raw
 from meshframes.codec.sae import SaeCommitBody, SaeConfirmBody, parse_sae
 from meshframes.hosts.pcap import mpdus
+from meshframes.hosts.service import NodeSettings, Role, mesh_config
 from meshframes.mesh.constants import MeshConfig
 from meshframes.mesh.mbss import RSNE_BODY_SAE
 from meshframes.seal.errors import SaeRefusal
@@ -65,3 +66,25 @@ def test_a_station_with_another_passphrase_fails_sae_and_never_peers() -> None:
     for node in net.nodes:
         assert node.node.counters[SaeRefusal.CONFIRM_MISMATCH] >= 1
         assert node.node.rsn is not None and node.node.rsn.sae_pmks == {}
+
+
+def _node_config(passphrase: str) -> MeshConfig:
+    """The mesh `meshframes node --passphrase PASSPHRASE` runs on its radio."""
+    return mesh_config(NodeSettings(Role.RELAY, "mon0", passphrase=passphrase))
+
+
+def test_node_processes_with_mismatched_passphrases_never_link() -> None:
+    """Two nodes configured as `meshframes node` configures them: with the
+    same passphrase they authenticate with SAE and peer; with different
+    ones each counts the Confirm that failed and no link comes up."""
+    for second, links in (("meshframes node passphrase", 2), ("another node passphrase", 0)):
+        net = SimNetwork(2, mesh=_node_config("meshframes node passphrase"))
+        net.add_node((0.0, 0.0))
+        net.add_node((20.0, 0.0), config=_node_config(second))
+        net.run(3.0)
+        net.close()
+        assert net.established_links() == links
+        for node in net.nodes:
+            assert node.node.config.sae
+            mismatches = node.node.counters[SaeRefusal.CONFIRM_MISMATCH]
+            assert (mismatches >= 1) == (links == 0), (second, mismatches)
