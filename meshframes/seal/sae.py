@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import hmac
 import os
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -467,6 +467,12 @@ class SaeParent:
         self.failed: Counter[SaeRefusal] = Counter()
         self.tokens_sent = 0
         self.peak_instances = 0
+        # Each pair's password element, by (peer, group): it depends only
+        # on the password and the two MACs, and deriving it is most of the
+        # work of answering a Commit (hunting-and-pecking's 40 rounds). A
+        # peer that starts over, or whose first exchange failed, is
+        # answered without it. Bounded like the instances, oldest dropped.
+        self.pwes: OrderedDict[tuple[bytes, int], PointJacobi] = OrderedDict()
 
     @property
     def open_instances(self) -> int:
@@ -488,8 +494,13 @@ class SaeParent:
         address, so checking it needs no per-peer state."""
         return hmac.digest(self._token_key, peer, "sha256")[:TOKEN_LEN]
 
+    def _instance(self, peer: bytes, group: int) -> _Instance:
+        """A protocol instance for `peer` in `group`, not kept yet, with the
+        pair's password element when it was derived before."""
+        return _Instance(self.own, peer, self.config, ecc_group(group), self.random, pwe=self.pwes.get((peer, group)))
+
     def _new_instance(self, peer: bytes) -> _Instance:
-        instance = _Instance(self.own, peer, self.config, ecc_group(self.config.groups[0]), self.random)
+        instance = self._instance(peer, self.config.groups[0])
         self.instances[peer] = instance
         self.peak_instances = max(self.peak_instances, len(self.instances))
         return instance
@@ -553,7 +564,7 @@ class SaeParent:
         if len(self.instances) >= self.config.max_instances:
             self.refused[SaeRefusal.TOO_MANY_INSTANCES] += 1
             return []
-        instance = _Instance(self.own, peer, self.config, ecc_group(message.group), self.random)
+        instance = self._instance(peer, message.group)
         try:
             # Checked before any state is kept or any password element is
             # derived, so an invalid Commit costs no more than its parsing.
@@ -607,4 +618,15 @@ class SaeParent:
                 self.failed[refusal.reason] += 1
                 return [SaeFailed(peer=instance.peer, reason=refusal.reason)]
             self.refused[refusal.reason] += 1
+        finally:
+            self._keep_pwe(instance)
         return instance.outputs
+
+    def _keep_pwe(self, instance: _Instance) -> None:
+        if instance.pwe is None:
+            return
+        key = (instance.peer, instance.group.number)
+        self.pwes[key] = instance.pwe
+        self.pwes.move_to_end(key)
+        while len(self.pwes) > self.config.max_instances:
+            self.pwes.popitem(last=False)
