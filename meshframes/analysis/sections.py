@@ -17,7 +17,15 @@ from typing import Any
 from meshframes.analysis.verdict import read_message
 from meshframes.app.errors import AppRefusal
 from meshframes.codec.fastpay import FLAG_E2E_SEALED, MessageType
-from meshframes.codec.frames import ControlFrame, DataFrame, Frame, MeshAction, SelfProtected, VendorAction
+from meshframes.codec.frames import (
+    ControlFrame,
+    DataFrame,
+    Frame,
+    MeshAction,
+    SelfProtected,
+    VendorAction,
+    mesh_addresses,
+)
 from meshframes.codec.pathsel import HWMP_FLAG_AE, PREQ_FLAG_PROACTIVE_PREP, Perr, Prep, Preq, Rann
 from meshframes.codec.peering import SP_MESH_PEERING_CLOSE, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_OPEN
 from meshframes.codec.radiotap import Radiotap
@@ -27,7 +35,6 @@ from meshframes.fastpay.messages import (
     SignedTransferOrder,
     TransferOrder,
 )
-from meshframes.mesh.forward import mesh_addresses
 
 BROADCAST = b"\xff" * 6
 # 802.11-2020 14.10.10.4 (HWMP root modes, dot11MeshHWMPRootMode): 2 sends

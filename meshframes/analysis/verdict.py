@@ -3,11 +3,12 @@
 The Scapy layers (meshframes.layers.dissect) define what a frame is; this
 module reaches the same verdict from the struct codec, about fifty times
 faster, for the frames whose verdict the codec can tell on its own: data
-frames, our FastPay action frames, HWMP path selection frames and control
-frames. Every other frame, and every frame the codec refuses, goes to the
-dissector the caller hands in. Management frames other than those repeat
-their bodies (a node's beacons differ in the timestamp only), so the
-dissector's verdict on a body is kept and reused.
+frames, our FastPay action frames, HWMP path selection frames, control
+frames, and beacons and peering frames made only of elements both sides
+read the same way. Every other frame, and every frame the codec refuses,
+goes to the dissector the caller hands in. Management frames other than
+those repeat their bodies (a node's beacons differ in the timestamp only),
+so the dissector's verdict on a body is kept and reused.
 """
 
 from __future__ import annotations
@@ -23,19 +24,43 @@ from meshframes.app.framing import AppMessage, parse_message
 from meshframes.codec import frames as wire
 from meshframes.codec import mpdu
 from meshframes.codec.action import MESH_ACTION_HWMP_PATH_SELECTION
+from meshframes.codec.elements import (
+    EID_DS_PARAMETER_SET,
+    EID_EXTENDED_SUPPORTED_RATES,
+    EID_SSID,
+    EID_SUPPORTED_RATES,
+    MeshConfiguration,
+    MeshId,
+)
 from meshframes.codec.errors import DecodeError
-from meshframes.codec.fastpay import ETHERTYPE_FASTPAY, FLAG_E2E_SEALED, MessageType, decode_fragment
+from meshframes.codec.fastpay import (
+    ETHERTYPE_FASTPAY,
+    FLAG_E2E_SEALED,
+    SEALED_OVERHEAD,
+    MessageType,
+    decode_fragment,
+)
 from meshframes.codec.header import (
+    FC_FROM_DS,
+    FC_MORE_FRAGMENTS,
+    FC_ORDER,
     FC_PROTECTED,
+    FC_TO_DS,
     QOS_AMSDU_PRESENT,
     SUBTYPE_BEACON,
     SUBTYPE_PROBE_RESP,
     TYPE_MGMT,
     decode_header,
 )
+from meshframes.codec.ie import RawElement
 from meshframes.codec.meshctl import LLC_HEADER_LEN, LLC_SNAP, SNAP_HEADER_LEN
 from meshframes.codec.pathsel import Perr, Prep, Preq, Rann
-from meshframes.seal.e2e import SEALED_OVERHEAD
+from meshframes.codec.peering import (
+    SP_MESH_PEERING_CLOSE,
+    SP_MESH_PEERING_CONFIRM,
+    SP_MESH_PEERING_OPEN,
+    MeshPeeringManagement,
+)
 
 Dissector = Callable[[bytes, int], FrameDecode]
 
@@ -55,6 +80,22 @@ ManagementFrames = (wire.Beacon | wire.SelfProtected | wire.MeshAction | wire.Ve
                     | wire.ManagementFrame)
 _MANAGEMENT = (wire.Beacon, wire.SelfProtected, wire.MeshAction, wire.VendorAction, wire.ActionFrame,
                wire.ManagementFrame)
+_PEERING_KINDS = {SP_MESH_PEERING_OPEN: "peering-open", SP_MESH_PEERING_CONFIRM: "peering-confirm",
+                  SP_MESH_PEERING_CLOSE: "peering-close"}
+# Beacons and peering frames whose Frame Control sets any of these (a
+# management frame's address or HT Control flags, fragments) are left to
+# the dissector.
+_UNUSUAL_MANAGEMENT_FLAGS = FC_TO_DS | FC_FROM_DS | FC_MORE_FRAGMENTS | FC_ORDER
+# Scapy's own element classes that read exactly the Length they are given,
+# whatever it is: SSID (the generic element) and the two rate lists. The
+# DS Parameter Set class reads its one Channel octet whatever the Length
+# says, so only that length is read the same way.
+_SCAPY_EXACT_ELEMENTS = frozenset({EID_SSID, EID_SUPPORTED_RATES, EID_EXTENDED_SUPPORTED_RATES})
+_DS_PARAMETER_SET_LEN = 1
+# Ours, which the codec and our layers read alike (tests/frames/
+# test_decoder_agreement.py); the Mesh Peering Management element in its
+# standard layout without a chosen PMK only.
+_OUR_MESH_ELEMENTS = (MeshId, MeshConfiguration)
 
 
 def _mac(addr: bytes) -> str:
@@ -165,6 +206,43 @@ def _path_selection(frame: wire.MeshAction, index: int) -> FrameDecode | None:
     return FrameDecode(index, _PATH_SELECTION_KINDS[type(frame.elements[0])], hwmp=records)
 
 
+def _read_alike(elements: tuple[object, ...]) -> bool:
+    """Whether the dissector reads each element as the codec did, so that
+    it could say nothing of them but that they are there."""
+    for element in elements:
+        kind = type(element)
+        if kind is RawElement:
+            assert isinstance(element, RawElement)
+            if element.element_id not in _SCAPY_EXACT_ELEMENTS and not (
+                    element.element_id == EID_DS_PARAMETER_SET and len(element.data) == _DS_PARAMETER_SET_LEN):
+                return False
+        elif kind is MeshPeeringManagement:
+            assert isinstance(element, MeshPeeringManagement)
+            if element.protocol_id is None or element.pmkid is not None:
+                return False
+        elif kind not in _OUR_MESH_ELEMENTS:
+            return False
+    return True
+
+
+def _profile(frame: wire.Beacon | wire.SelfProtected, index: int) -> FrameDecode | None:
+    """A beacon's or a peering frame's verdict, where it is plain: every
+    element one both sides read alike, a peering frame with its peering
+    element and no AMPE (what a plain mesh sends)."""
+    if frame.header.frame_control & _UNUSUAL_MANAGEMENT_FLAGS:
+        return None
+    if isinstance(frame, wire.Beacon):
+        if frame.header.subtype != SUBTYPE_BEACON or not frame.elements:
+            return None
+        kind = "beacon"
+    else:
+        found = _PEERING_KINDS.get(frame.action)
+        if found is None or frame.sealed or frame.peering is None:
+            return None
+        kind = found
+    return FrameDecode(index, kind) if _read_alike(frame.elements) else None
+
+
 def codec_verdict(data: bytes, index: int) -> tuple[FrameDecode | None, wire.Frame | None]:
     """(verdict, codec frame) where the codec can tell the verdict alone;
     (None, frame) where the dissector must, frame None when the codec
@@ -179,6 +257,8 @@ def codec_verdict(data: bytes, index: int) -> tuple[FrameDecode | None, wire.Fra
         return _vendor(frame, index), frame
     if isinstance(frame, wire.MeshAction):
         return _path_selection(frame, index), frame
+    if isinstance(frame, (wire.SelfProtected, wire.Beacon)):
+        return _profile(frame, index), frame
     if isinstance(frame, wire.ControlFrame):
         extra = len(data) - mpdu.header_length(data)
         return FrameDecode(index, "other", undecoded=(
@@ -191,11 +271,13 @@ def codec_verdict(data: bytes, index: int) -> tuple[FrameDecode | None, wire.Fra
 
 class Verdicts:
     """Frame verdicts: the codec's where it can tell, else `dissect`'s
-    (the definition), kept per management body. Counts how each was made."""
+    (the definition), kept per management body. Counts how each was made:
+    a kept verdict counts again for whoever made it."""
 
     def __init__(self, dissect: Dissector) -> None:
         self._dissect = dissect
-        self._kept: dict[bytes, tuple[FrameDecode, ManagementFrames]] = {}
+        # body -> (verdict, the body's frame, whether the codec made it)
+        self._kept: dict[bytes, tuple[FrameDecode, ManagementFrames, bool]] = {}
         self.by_codec = 0
         self.by_dissector = 0
         self.reused = 0
@@ -216,22 +298,32 @@ class Verdicts:
         verdict, frame = codec_verdict(data, index)
         if verdict is not None:
             self.by_codec += 1
+            # Beacons and peering frames repeat their bodies: kept, their
+            # elements are not read again.
+            if key is not None and isinstance(frame, (wire.Beacon, wire.SelfProtected)):
+                self._keep(key, verdict, frame, True)
             return verdict, frame
         self.by_dissector += 1
         verdict = self._dissect(data, index)
         if key is not None and isinstance(frame, _MANAGEMENT):
-            if len(self._kept) >= _VERDICTS_KEPT:
-                self._kept.clear()
-            self._kept[key] = (replace(verdict, packet=None), frame)
+            self._keep(key, replace(verdict, packet=None), frame, False)
         return verdict, frame
 
-    def _again(self, data: bytes, index: int, verdict: FrameDecode,
-               template: ManagementFrames) -> tuple[FrameDecode, wire.Frame] | None:
+    def _keep(self, key: bytes, verdict: FrameDecode, frame: ManagementFrames, by_codec: bool) -> None:
+        if len(self._kept) >= _VERDICTS_KEPT:
+            self._kept.clear()
+        self._kept[key] = (verdict, frame, by_codec)
+
+    def _again(self, data: bytes, index: int, verdict: FrameDecode, template: ManagementFrames,
+               by_codec: bool) -> tuple[FrameDecode, wire.Frame] | None:
         try:
             header, start = decode_header(data)
         except DecodeError:
             return None
-        self.reused += 1
+        if by_codec:
+            self.by_codec += 1
+        else:
+            self.reused += 1
         again = FrameDecode(index, verdict.kind, None, verdict.malformed, verdict.undecoded, verdict.encrypted,
                             verdict.mesh_control_rule, [dict(r, frame=index) for r in verdict.hwmp],
                             verdict.msdu_fastpay)

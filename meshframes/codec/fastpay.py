@@ -16,6 +16,14 @@ from meshframes.codec.errors import DecodeError, EncodeError, need
 FASTPAY_VERSION = 1
 HEADER_LEN = 7  # version, type, flags, message id (u16), fragment number, count
 FLAG_E2E_SEALED = 0x01
+# A payload sealed end to end (FLAG_E2E_SEALED; meshframes.seal.e2e,
+# docs/sealing.md): the sender's identity and sequence number, then the
+# ciphertext and its tag.
+IDENTITY_LEN = 32
+SEQUENCE_LEN = 8
+E2E_TAG_LEN = 16
+SEALED_HEADER_LEN = IDENTITY_LEN + SEQUENCE_LEN
+SEALED_OVERHEAD = SEALED_HEADER_LEN + E2E_TAG_LEN
 _HEADER = struct.Struct("<BBBHBB")
 
 # 802.11-2020 9.2.4.7.1: a management frame body holds at most 2304 octets.

@@ -49,6 +49,8 @@ from meshframes.codec.header import (
 )
 from meshframes.codec.ie import Element, decode_elements, encode_elements, find
 from meshframes.codec.meshctl import (
+    AE_A5_A6,
+    AE_NONE,
     LLC_HEADER_LEN,
     LLC_SNAP,
     SNAP_HEADER_LEN,
@@ -221,6 +223,23 @@ Frame = (
 )
 _WITH_HEADER = (Beacon, SelfProtected, MeshAction, VendorAction, BlockAckAction, ActionFrame, ManagementFrame,
                 DataFrame)
+
+
+def mesh_addresses(frame: DataFrame | VendorAction) -> tuple[bytes, bytes] | None:
+    """(mesh DA, mesh SA) of a multihop frame, None if it carries none."""
+    mc = frame.mesh_control
+    if mc is None:
+        return None
+    hdr = frame.header
+    if isinstance(frame, VendorAction):
+        if mc.ae_mode == AE_A5_A6:
+            return mc.addr_ext[0], mc.addr_ext[1]
+        if mc.ae_mode == AE_NONE:
+            return hdr.addr1, hdr.addr2
+        return None
+    if hdr.addr4 is not None:
+        return hdr.addr3, hdr.addr4
+    return hdr.addr1, hdr.addr3
 
 
 def _decode_self_protected(header: MacHeader, data: bytes, off: int, action: int) -> SelfProtected:
