@@ -116,14 +116,15 @@ class Analyzer:
         return result
 
     def _sections(self, number: int, item: Captured, frame: Frame, kind: str, octets: int) -> None:
-        t = item.timestamp
         self.nodes.add(kind, octets, frame, item.radiotap)
-        if isinstance(frame, SelfProtected):
-            self.peering.add(number, t, frame)
-        elif isinstance(frame, MeshAction):
-            self.discoveries.add(number, t, frame)
-        elif isinstance(frame, VendorAction):
-            self.payments.add(number, t, frame)
+        # The codec's frame classes have no subclasses: their exact type
+        # says which section reads them.
+        if type(frame) is MeshAction:
+            self.discoveries.add(number, item.timestamp, frame)
+        elif type(frame) is SelfProtected:
+            self.peering.add(number, item.timestamp, frame)
+        elif type(frame) is VendorAction:
+            self.payments.add(number, item.timestamp, frame)
 
     def sections(self) -> dict[str, Any]:
         return {

@@ -23,7 +23,12 @@ from meshframes.app.errors import AppRefusal
 from meshframes.app.framing import AppMessage, parse_message
 from meshframes.codec import frames as wire
 from meshframes.codec import mpdu
-from meshframes.codec.action import MESH_ACTION_HWMP_PATH_SELECTION
+from meshframes.codec.action import (
+    CATEGORY_MESH,
+    CATEGORY_VENDOR,
+    CATEGORY_VENDOR_PROTECTED,
+    MESH_ACTION_HWMP_PATH_SELECTION,
+)
 from meshframes.codec.elements import (
     EID_DS_PARAMETER_SET,
     EID_EXTENDED_SUPPORTED_RATES,
@@ -80,6 +85,7 @@ ManagementFrames = (wire.Beacon | wire.SelfProtected | wire.MeshAction | wire.Ve
                     | wire.ManagementFrame)
 _MANAGEMENT = (wire.Beacon, wire.SelfProtected, wire.MeshAction, wire.VendorAction, wire.ActionFrame,
                wire.ManagementFrame)
+_CODEC_FIRST_CATEGORIES = frozenset({CATEGORY_MESH, CATEGORY_VENDOR, CATEGORY_VENDOR_PROTECTED})
 _PEERING_KINDS = {SP_MESH_PEERING_OPEN: "peering-open", SP_MESH_PEERING_CONFIRM: "peering-confirm",
                   SP_MESH_PEERING_CLOSE: "peering-close"}
 # Beacons and peering frames whose Frame Control sets any of these (a
@@ -98,30 +104,26 @@ _DS_PARAMETER_SET_LEN = 1
 _OUR_MESH_ELEMENTS = (MeshId, MeshConfiguration)
 
 
-def _mac(addr: bytes) -> str:
-    return addr.hex(":")
-
-
 def _preq_record(index: int, e: Preq) -> dict[str, Any]:
     record: dict[str, Any] = {"frame": index, "element": "PREQ", "flags": e.flags, "hop_count": e.hop_count,
                               "element_ttl": e.ttl, "path_discovery_id": e.path_discovery_id,
-                              "originator_address": _mac(e.originator_addr),
+                              "originator_address": e.originator_addr.hex(":"),
                               "originator_hwmp_sn": e.originator_sn}
     if e.originator_external_addr is not None:
-        record["originator_external_address"] = _mac(e.originator_external_addr)
+        record["originator_external_address"] = e.originator_external_addr.hex(":")
     record.update(lifetime=e.lifetime, metric=e.metric, target_count=len(e.targets),
-                  targets=[{"flags": t.flags, "target_address": _mac(t.addr), "target_hwmp_sn": t.sn}
+                  targets=[{"flags": t.flags, "target_address": t.addr.hex(":"), "target_hwmp_sn": t.sn}
                            for t in e.targets])
     return record
 
 
 def _prep_record(index: int, e: Prep) -> dict[str, Any]:
     record: dict[str, Any] = {"frame": index, "element": "PREP", "flags": e.flags, "hop_count": e.hop_count,
-                              "element_ttl": e.ttl, "target_address": _mac(e.target_addr),
+                              "element_ttl": e.ttl, "target_address": e.target_addr.hex(":"),
                               "target_hwmp_sn": e.target_sn}
     if e.target_external_addr is not None:
-        record["target_external_address"] = _mac(e.target_external_addr)
-    record.update(lifetime=e.lifetime, metric=e.metric, originator_address=_mac(e.originator_addr),
+        record["target_external_address"] = e.target_external_addr.hex(":")
+    record.update(lifetime=e.lifetime, metric=e.metric, originator_address=e.originator_addr.hex(":"),
                   originator_hwmp_sn=e.originator_sn)
     return record
 
@@ -129,9 +131,9 @@ def _prep_record(index: int, e: Prep) -> dict[str, Any]:
 def _perr_record(index: int, e: Perr) -> dict[str, Any]:
     destinations = []
     for d in e.destinations:
-        item: dict[str, Any] = {"flags": d.flags, "destination_address": _mac(d.addr), "hwmp_sn": d.sn}
+        item: dict[str, Any] = {"flags": d.flags, "destination_address": d.addr.hex(":"), "hwmp_sn": d.sn}
         if d.external_addr is not None:
-            item["destination_external_address"] = _mac(d.external_addr)
+            item["destination_external_address"] = d.external_addr.hex(":")
         item["reason_code"] = d.reason
         destinations.append(item)
     return {"frame": index, "element": "PERR", "element_ttl": e.ttl,
@@ -140,7 +142,7 @@ def _perr_record(index: int, e: Perr) -> dict[str, Any]:
 
 def _rann_record(index: int, e: Rann) -> dict[str, Any]:
     return {"frame": index, "element": "RANN", "flags": e.flags, "hop_count": e.hop_count, "element_ttl": e.ttl,
-            "root_mesh_sta_address": _mac(e.root_addr), "hwmp_sn": e.root_sn, "interval": e.interval,
+            "root_mesh_sta_address": e.root_addr.hex(":"), "hwmp_sn": e.root_sn, "interval": e.interval,
             "metric": e.metric}
 
 
@@ -289,10 +291,13 @@ class Verdicts:
         """The verdict, and the codec's frame (None when the codec refused
         it). A management frame whose body was judged before is decoded as
         far as its header; its body's frame is the one kept."""
-        key = _body_key(data)
-        kept = self._kept.get(key) if key is not None else None
-        if kept is not None:
-            again = self._again(data, index, *kept)
+        # HWMP and FastPay frames are the codec's as a rule and seldom
+        # repeat a body: the codec is asked before any body is looked up.
+        codec_first = mpdu.category(data) in _CODEC_FIRST_CATEGORIES
+        key = None
+        if not codec_first:
+            key = _body_key(data)
+            again = self._reuse(key, data, index)
             if again is not None:
                 return again
         verdict, frame = codec_verdict(data, index)
@@ -303,11 +308,20 @@ class Verdicts:
             if key is not None and isinstance(frame, (wire.Beacon, wire.SelfProtected)):
                 self._keep(key, verdict, frame, True)
             return verdict, frame
+        if codec_first:
+            key = _body_key(data)
+            again = self._reuse(key, data, index)
+            if again is not None:
+                return again
         self.by_dissector += 1
         verdict = self._dissect(data, index)
         if key is not None and isinstance(frame, _MANAGEMENT):
             self._keep(key, replace(verdict, packet=None), frame, False)
         return verdict, frame
+
+    def _reuse(self, key: bytes | None, data: bytes, index: int) -> tuple[FrameDecode, wire.Frame] | None:
+        kept = self._kept.get(key) if key is not None else None
+        return None if kept is None else self._again(data, index, *kept)
 
     def _keep(self, key: bytes, verdict: FrameDecode, frame: ManagementFrames, by_codec: bool) -> None:
         if len(self._kept) >= _VERDICTS_KEPT:

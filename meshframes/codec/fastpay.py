@@ -12,6 +12,7 @@ import struct
 from dataclasses import dataclass, field
 
 from meshframes.codec.errors import DecodeError, EncodeError, need
+from meshframes.codec.frozen import quick_init
 
 FASTPAY_VERSION = 1
 HEADER_LEN = 7  # version, type, flags, message id (u16), fragment number, count
@@ -51,6 +52,7 @@ _MESSAGE_TYPES = frozenset(MessageType)
 _MESSAGE_TYPES_TEXT = f"{min(_MESSAGE_TYPES)}..{max(_MESSAGE_TYPES)}"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class FastPayFragment:
     """What our vendor frame carries after its Mesh Control field: the

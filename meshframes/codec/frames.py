@@ -28,6 +28,7 @@ from meshframes.codec.action import (
 from meshframes.codec.blockack import BlockAckBody, decode_block_ack, encode_block_ack
 from meshframes.codec.errors import DecodeError, EncodeError, need
 from meshframes.codec.fastpay import FastPayFragment, decode_fragment, encode_fragment
+from meshframes.codec.frozen import quick_init
 from meshframes.codec.header import (
     AUTH_ALGORITHMS_WITH_ELEMENTS,
     CONTROL_FIXED_LENGTH,
@@ -91,6 +92,7 @@ class _MeshProfile:
         return find(self.elements, el.MeshConfiguration)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Beacon(_MeshProfile):
     """Beacon or Probe Response (9.3.3.2, 9.3.3.10): same body layout."""
@@ -102,6 +104,7 @@ class Beacon(_MeshProfile):
     elements: tuple[Element, ...]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SelfProtected(_MeshProfile):
     """Self-protected action frames, category 15 (9.6.15): Mesh Peering
@@ -121,6 +124,7 @@ class SelfProtected(_MeshProfile):
         return find(self.elements, MeshPeeringManagement)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class MeshAction:
     """Mesh action frames, category 13 (9.6.16), e.g. HWMP path selection."""
@@ -130,6 +134,7 @@ class MeshAction:
     elements: tuple[Element, ...]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class VendorAction:
     """Our FastPay frame: category 127 (126 once unsealed), our OUI, Mesh
@@ -151,6 +156,7 @@ class BlockAckAction:
     body: BlockAckBody
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ActionFrame:
     """Any other action frame (other categories, other vendors, Linux's
@@ -161,6 +167,7 @@ class ActionFrame:
     body: bytes
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ManagementFrame:
     """Other management subtypes, and any protected management frame
@@ -180,6 +187,7 @@ class MeshControlRule(enum.Enum):
     INFERRED = "inferred"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class DataFrame:
     header: MacHeader
@@ -195,6 +203,7 @@ class DataFrame:
         return MeshControlRule.INFERRED
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ControlFrame:
     """Control frames (ACK, RTS, CTS, CF-End, BlockAck...): Frame Control,

@@ -12,6 +12,7 @@ import struct
 from dataclasses import dataclass
 
 from meshframes.codec.errors import DecodeError, EncodeError, need
+from meshframes.codec.frozen import quick_init
 
 # Frame Control, 9.2.4.1: type and subtype of the first octet.
 TYPE_MGMT = 0
@@ -96,6 +97,7 @@ def is_group(addr: bytes) -> bool:
     return bool(addr[0] & 0x01)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class MacHeader:
     """A management or data MAC header. Control frames use ControlFrame."""

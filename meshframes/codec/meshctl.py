@@ -11,6 +11,7 @@ import struct
 from dataclasses import dataclass
 
 from meshframes.codec.errors import DecodeError, EncodeError, need
+from meshframes.codec.frozen import quick_init
 from meshframes.codec.header import (
     FC_FROM_DS,
     FC_PROTECTED,
@@ -34,6 +35,7 @@ MESH_CONTROL_FIXED_LEN = 6
 _FIXED = struct.Struct("<BBI")
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class MeshControl:
     flags: int

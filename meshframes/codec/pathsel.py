@@ -16,6 +16,7 @@ from typing import ClassVar
 
 from meshframes.codec.elements import EID_GANN, EID_PERR, EID_PREP, EID_PREQ, EID_RANN
 from meshframes.codec.errors import DecodeError, EncodeError
+from meshframes.codec.frozen import quick_init
 from meshframes.codec.ie import exact_length, register
 
 # Flags common to PREQ, PREP and PERR destinations: Address Extension.
@@ -74,6 +75,7 @@ def _pack(st: struct.Struct, what: str, *values: object) -> bytes:
         raise EncodeError(f"{what} fields", str(exc), "fields within their widths") from None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class PreqTarget:
     flags: int
@@ -81,6 +83,7 @@ class PreqTarget:
     sn: int
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Preq:
     """9.4.2.112 Path Request."""
@@ -132,6 +135,7 @@ def _preq(body: bytes, offset: int, _action: int | None) -> Preq:
     return Preq(flags, hop, ttl, pdid, orig, orig_sn, lifetime, metric, targets, ext)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Prep:
     """9.4.2.113 Path Reply.
@@ -180,6 +184,7 @@ def _prep(body: bytes, offset: int, _action: int | None) -> Prep:
     return Prep(flags, hop, ttl, target, target_sn, lifetime, metric, orig, orig_sn, ext)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class PerrDestination:
     flags: int
@@ -189,6 +194,7 @@ class PerrDestination:
     external_addr: bytes | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Perr:
     """9.4.2.114 Path Error."""
@@ -239,6 +245,7 @@ def _perr(body: bytes, offset: int, _action: int | None) -> Perr:
     return Perr(ttl, tuple(dests))
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Rann:
     """9.4.2.111 Root Announcement."""

@@ -17,6 +17,7 @@ from typing import BinaryIO
 
 from meshframes.codec import radiotap
 from meshframes.codec.errors import DecodeError
+from meshframes.codec.frozen import quick_init
 from meshframes.codec.header import decode_header
 
 # The transports' radiotap parser serves captures too, under the names this
@@ -64,6 +65,7 @@ class CaptureError(ValueError):
         self.reason = reason
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class CapturedFrame:
     index: int
@@ -249,6 +251,7 @@ def frames_carry_fcs(frames: Iterable[bytes]) -> bool:
     return total > 0 and carrying * 2 > total
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Mpdu:
     """One captured frame with its link framing removed."""
