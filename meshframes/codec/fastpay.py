@@ -104,7 +104,8 @@ def encode_fragment(f: FastPayFragment) -> bytes:
     if not f.data:
         raise EncodeError("FastPay payload", "0 bytes", ">= 1 byte")
     try:
-        return f.header() + f.data
+        return _HEADER.pack(f.version, f.msg_type, f.flags, f.message_id, f.fragment_number,
+                            f.fragment_count) + f.data
     except struct.error as exc:
         raise EncodeError("FastPay header fields", str(exc), "u8/u16 values") from None
 

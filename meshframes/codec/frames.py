@@ -48,7 +48,7 @@ from meshframes.codec.header import (
     decode_header,
     short_header_length,
 )
-from meshframes.codec.ie import Element, decode_elements, encode_elements, find
+from meshframes.codec.ie import Element, decode_elements, element_parts, find
 from meshframes.codec.meshctl import (
     AE_A5_A6,
     AE_NONE,
@@ -75,6 +75,10 @@ _AUTH_FIXED = struct.Struct("<HHH")  # 9.3.3.12: algorithm, transaction sequence
 # are fixed fields and elements.
 _ELEMENT_BODIES = frozenset({0, 1, 2, 3, 4})
 _U16 = struct.Struct("<H")
+_CATEGORY_ACTION = struct.Struct("BB")
+# Category and our OUI, what every FastPay frame body starts with.
+_VENDOR_PREFIX = {category: bytes((category,)) + el.MESHFRAMES_OUI
+                  for category in (CATEGORY_VENDOR, CATEGORY_VENDOR_PROTECTED)}
 
 
 class _MeshProfile:
@@ -407,54 +411,60 @@ def encode(frame: Frame) -> bytes:
             return struct.pack("<HH", frame.frame_control, frame.duration) + frame.addr1 + frame.rest
         raise EncodeError("frame type", type(frame).__name__, "a meshframes.codec frame")
     head = frame.header.encode()
-    # The classes are tested most frequent on a mesh's air first.
+    # The classes are tested most frequent on a mesh's air first; element
+    # frames are put together as a list of parts joined once.
     if isinstance(frame, SelfProtected):
-        return head + _encode_self_protected(frame)
+        return _encode_self_protected(head, frame)
     if isinstance(frame, VendorAction):
-        return head + _encode_vendor(frame)
+        return _encode_vendor(head, frame)
     if isinstance(frame, MeshAction):
         if not frame.elements:
             raise EncodeError("Mesh Action elements", "none", "at least one")
-        return head + bytes((CATEGORY_MESH, frame.action)) + encode_elements(frame.elements)
+        parts = [head, _CATEGORY_ACTION.pack(CATEGORY_MESH, frame.action)]
+        element_parts(frame.elements, parts)
+        return b"".join(parts)
     if isinstance(frame, DataFrame):
         mc = _encodable_ae_mode(frame.header.frame_control, frame.mesh_control) if frame.mesh_control else b""
         if not frame.header.protected and (0 < len(frame.body) < LLC_HEADER_LEN or (
                 frame.body[:LLC_HEADER_LEN] == LLC_SNAP and len(frame.body) < LLC_HEADER_LEN + SNAP_HEADER_LEN)):
             raise EncodeError("LLC/SNAP header", f"{len(frame.body)} bytes", "3 bytes (8 with SNAP), or no MSDU")
-        return head + mc + frame.body
+        return b"".join((head, mc, frame.body))
     if isinstance(frame, Beacon):
-        fixed = _BEACON_FIXED.pack(frame.timestamp, frame.beacon_interval, frame.capability)
-        return head + fixed + encode_elements(frame.elements)
+        parts = [head, _BEACON_FIXED.pack(frame.timestamp, frame.beacon_interval, frame.capability)]
+        element_parts(frame.elements, parts)
+        return b"".join(parts)
     if isinstance(frame, BlockAckAction):
-        return head + bytes((CATEGORY_BLOCK_ACK,)) + encode_block_ack(frame.body)
+        return b"".join((head, bytes((CATEGORY_BLOCK_ACK,)), encode_block_ack(frame.body)))
     if isinstance(frame, ActionFrame):
-        return head + bytes((frame.category,)) + frame.body
+        return b"".join((head, bytes((frame.category,)), frame.body))
     return head + frame.body
 
 
-def _encode_self_protected(f: SelfProtected) -> bytes:
-    fixed = bytes((CATEGORY_SELF_PROTECTED, f.action))
+def _encode_self_protected(head: bytes, f: SelfProtected) -> bytes:
     wants_cap = f.action in (SP_MESH_PEERING_OPEN, SP_MESH_PEERING_CONFIRM)
     if (f.capability is not None) != wants_cap:
         raise EncodeError("Capability Information", f.capability, "present in Open and Confirm only")
     if (f.aid is not None) != (f.action == SP_MESH_PEERING_CONFIRM):
         raise EncodeError("AID", f.aid, "present in Confirm only")
-    if f.capability is not None:
-        fixed += _U16.pack(f.capability)
-    if f.aid is not None:
-        fixed += _U16.pack(f.aid)
     if f.capability is None and not f.elements:
         raise EncodeError("Self Protected elements", "none", "at least one")
     if f.sealed and not (f.elements and f.elements[-1].element_id == el.EID_MIC):
         raise EncodeError("sealed AMPE bytes", "without a preceding MIC element", "MIC element last")
-    return fixed + encode_elements(f.elements) + f.sealed
+    parts = [head, _CATEGORY_ACTION.pack(CATEGORY_SELF_PROTECTED, f.action)]
+    if f.capability is not None:
+        parts.append(_U16.pack(f.capability))
+    if f.aid is not None:
+        parts.append(_U16.pack(f.aid))
+    element_parts(f.elements, parts)
+    parts.append(f.sealed)
+    return b"".join(parts)
 
 
-def _encode_vendor(f: VendorAction) -> bytes:
+def _encode_vendor(head: bytes, f: VendorAction) -> bytes:
     if f.category not in (CATEGORY_VENDOR, CATEGORY_VENDOR_PROTECTED):
         raise EncodeError("vendor action category", f.category, "127 or 126")
     payload = encode_fragment(f.payload)
     mc = _encodable_ae_mode(f.header.frame_control, f.mesh_control)
-    return bytes((f.category,)) + el.MESHFRAMES_OUI + mc + payload
+    return b"".join((head, _VENDOR_PREFIX[f.category], mc, payload))
 
 

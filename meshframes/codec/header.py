@@ -85,6 +85,9 @@ _U32 = struct.Struct("<I")
 _FC_DUR = struct.Struct("<HH")
 # 9.3.1.1: Frame Control, Duration, Addresses 1-3, Sequence Control.
 _THREE_ADDRESS = struct.Struct("<HH6s6s6sH")
+# Frame Control bits that can add fields after Sequence Control: the data
+# type's bit (Address 4, QoS Control) and Order (+HTC).
+_DATA_OR_ORDER = (TYPE_DATA << 2) | FC_ORDER
 
 
 def frame_control(ftype: int, subtype: int, flags: int = 0) -> int:
@@ -138,6 +141,11 @@ class MacHeader:
 
     def encode(self) -> bytes:
         fc = self.frame_control
+        if not fc & _DATA_OR_ORDER and self.addr4 is None and self.qos_control is None and \
+                self.ht_control is None and len(self.addr1) == len(self.addr2) == len(self.addr3) == 6:
+            # A management frame without HT Control, most of a mesh's air:
+            # three addresses, nothing after Sequence Control.
+            return _THREE_ADDRESS.pack(fc, self.duration, self.addr1, self.addr2, self.addr3, self.seq_ctrl)
         is_data = (fc >> 2) & 0x3 == TYPE_DATA
         qos = is_data and bool((fc >> 4) & DATA_SUBTYPE_QOS)
         four = is_data and fc & (FC_TO_DS | FC_FROM_DS) == FC_TO_DS | FC_FROM_DS

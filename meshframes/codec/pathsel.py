@@ -41,6 +41,10 @@ _PREP_TAIL = struct.Struct("<6sI")
 _RANN = struct.Struct("<BBB6sIII")
 _GANN = struct.Struct("<BBB6sIH")
 _REASON = struct.Struct("<H")
+# The same fields in one go where no address extension sits between them:
+# PREQ up to its Target Count, the whole PREP.
+_PREQ_FIXED = struct.Struct("<BBBI6sIIIB")
+_PREP = struct.Struct("<BBB6sIII6sI")
 
 # Element body lengths without the address extension, which adds 6 octets
 # wherever the AE flag is set.
@@ -103,11 +107,16 @@ class Preq:
     def body(self) -> bytes:
         if not 1 <= len(self.targets) <= PREQ_MAX_TARGETS:
             raise EncodeError("PREQ target count", len(self.targets), f"1..{PREQ_MAX_TARGETS}")
-        parts = [_pack(_PREQ_HEAD, "PREQ", self.flags, self.hop_count, self.ttl,
-                       self.path_discovery_id, self.originator_addr, self.originator_sn),
-                 _ae(self.flags, self.originator_external_addr, "PREQ originator"),
-                 _pack(_LIFE_METRIC, "PREQ", self.lifetime, self.metric),
-                 bytes((len(self.targets),))]
+        if self.flags & HWMP_FLAG_AE or self.originator_external_addr is not None:
+            parts = [_pack(_PREQ_HEAD, "PREQ", self.flags, self.hop_count, self.ttl,
+                           self.path_discovery_id, self.originator_addr, self.originator_sn),
+                     _ae(self.flags, self.originator_external_addr, "PREQ originator"),
+                     _pack(_LIFE_METRIC, "PREQ", self.lifetime, self.metric),
+                     bytes((len(self.targets),))]
+        else:
+            parts = [_pack(_PREQ_FIXED, "PREQ", self.flags, self.hop_count, self.ttl, self.path_discovery_id,
+                           self.originator_addr, self.originator_sn, self.lifetime, self.metric,
+                           len(self.targets))]
         parts += [_pack(_TARGET, "PREQ target", t.flags, t.addr, t.sn) for t in self.targets]
         return b"".join(parts)
 
@@ -159,6 +168,9 @@ class Prep:
     target_external_addr: bytes | None = None
 
     def body(self) -> bytes:
+        if not self.flags & HWMP_FLAG_AE and self.target_external_addr is None:
+            return _pack(_PREP, "PREP", self.flags, self.hop_count, self.ttl, self.target_addr, self.target_sn,
+                         self.lifetime, self.metric, self.originator_addr, self.originator_sn)
         return b"".join((
             _pack(_PREP_HEAD, "PREP", self.flags, self.hop_count, self.ttl,
                   self.target_addr, self.target_sn),
