@@ -11,6 +11,7 @@ within `DUPLICATE_WINDOW` seconds.
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
@@ -43,8 +44,13 @@ class Captured(Protocol):
 def merged(captures: Sequence[Iterable[Captured]]) -> Iterator[tuple[int, Captured]]:
     """(capture number, frame) of several captures in time order."""
     if len(captures) == 1:
-        yield from ((0, item) for item in captures[0])
-        return
+        # One capture is already in its order: paired in C, no generator
+        # of ours resumed per frame.
+        return zip(itertools.repeat(0), captures[0])
+    return _merged(captures)
+
+
+def _merged(captures: Sequence[Iterable[Captured]]) -> Iterator[tuple[int, Captured]]:
     streams = [_numbered(n, capture) for n, capture in enumerate(captures)]
     for _, n, item in heapq.merge(*streams, key=lambda entry: (entry[0], entry[1])):
         yield n, item

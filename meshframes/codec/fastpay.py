@@ -78,7 +78,8 @@ class FastPayFragment:
 
 def decode_fragment(data: bytes, pos: int) -> FastPayFragment:
     """The FastPay header and payload from `pos` to the end of `data`."""
-    need(data, pos, HEADER_LEN, "FastPay header")
+    if len(data) - pos < HEADER_LEN:
+        need(data, pos, HEADER_LEN, "FastPay header")
     version, msg_type, flags, message_id, number, count = _HEADER.unpack_from(data, pos)
     if version != FASTPAY_VERSION:
         raise DecodeError("FastPay header version", pos, version, FASTPAY_VERSION)
@@ -89,7 +90,8 @@ def decode_fragment(data: bytes, pos: int) -> FastPayFragment:
     if count == 0 or number >= count:
         raise DecodeError("FastPay fragment number", pos + 5, f"{number} of {count}",
                           "number < count, count >= 1")
-    need(data, pos + HEADER_LEN, 1, "FastPay payload")
+    if len(data) - (pos + HEADER_LEN) < 1:
+        need(data, pos + HEADER_LEN, 1, "FastPay payload")
     return FastPayFragment(msg_type, flags, message_id, number, count, data[pos + HEADER_LEN:], version)
 
 

@@ -280,10 +280,12 @@ def _decode_vendor(header: MacHeader, data: bytes, off: int, category: int) -> V
 
 
 def _decode_action(header: MacHeader, data: bytes, off: int) -> Frame:
-    need(data, off, 1, "Category")
+    if len(data) - off < 1:
+        need(data, off, 1, "Category")
     category = data[off]
     if category == CATEGORY_SELF_PROTECTED:
-        need(data, off + 1, 1, "Self Protected Action")
+        if len(data) - (off + 1) < 1:
+            need(data, off + 1, 1, "Self Protected Action")
         action = data[off + 1]
         if action not in (SP_MESH_PEERING_OPEN, SP_MESH_PEERING_CONFIRM):
             # Every self-protected action has fields or elements after its
@@ -292,15 +294,18 @@ def _decode_action(header: MacHeader, data: bytes, off: int) -> Frame:
         if SP_MESH_PEERING_OPEN <= action <= SP_MESH_GROUP_KEY_ACK:
             return _decode_self_protected(header, data, off + 2, action)
     elif category == CATEGORY_MESH:
-        need(data, off + 1, 1, "Mesh Action")
+        if len(data) - (off + 1) < 1:
+            need(data, off + 1, 1, "Mesh Action")
         action = data[off + 1]
         # Every mesh action has fields or elements after its Action field
         # (9.6.16): one that ends there is cut short.
-        need(data, off + 2, 1, "Mesh Action body")
+        if len(data) - (off + 2) < 1:
+            need(data, off + 2, 1, "Mesh Action body")
         if action in MESH_ACTIONS_WITH_ELEMENTS:
             return MeshAction(header, action, decode_elements(data, off + 2)[0])
     elif category in (CATEGORY_VENDOR, CATEGORY_VENDOR_PROTECTED):
-        need(data, off + 1, 3, "vendor OUI")
+        if len(data) - (off + 1) < 3:
+            need(data, off + 1, 3, "vendor OUI")
         return _decode_vendor(header, data, off, category)
     elif category == CATEGORY_BLOCK_ACK:
         block_ack = decode_block_ack(data, off + 1)
@@ -365,7 +370,8 @@ def _decode(data: bytes) -> Frame:
         return _decode_data(header, data, off)
     subtype = header.subtype
     name, fixed = MGMT_FIXED_FIELDS.get(subtype, ("", 0))
-    need(data, off, fixed, f"{name} fixed fields")
+    if len(data) - off < fixed:
+        need(data, off, fixed, f"{name} fixed fields")
     if fc & FC_PROTECTED:
         need(data, off, SECURITY_HEADER_LEN, "security header")
         return ManagementFrame(header, data[off:])

@@ -184,7 +184,8 @@ def _check_present(what: str, value: object, wanted: bool) -> None:
 
 def decode_header(data: bytes) -> tuple[MacHeader, int]:
     """Decode the management/data MAC header; return it and the body offset."""
-    need(data, 0, 24, "MAC header")
+    if len(data) < 24:
+        need(data, 0, 24, "MAC header")
     fc, duration = _FC_DUR.unpack_from(data, 0)
     ftype = (fc >> 2) & 0x3
     is_data = ftype == TYPE_DATA
@@ -219,6 +220,7 @@ def short_header_length(frame_control: int) -> int:
 
 
 def check_version(data: bytes) -> None:
-    need(data, 0, 2, "Frame Control")
+    if len(data) < 2:
+        need(data, 0, 2, "Frame Control")
     if data[0] & 0x3:
         raise DecodeError("protocol version", 0, data[0] & 0x3, 0)

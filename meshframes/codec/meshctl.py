@@ -88,7 +88,8 @@ def mesh_control_length(flags: int) -> int | None:
 
 
 def decode_mesh_control(data: bytes, offset: int) -> MeshControl:
-    need(data, offset, 6, "Mesh Control")
+    if len(data) - offset < 6:
+        need(data, offset, 6, "Mesh Control")
     flags, ttl, seq = _FIXED.unpack_from(data, offset)
     naddr = _AE_ADDRS.get(flags & AE_MASK)
     if naddr is None:
@@ -97,7 +98,8 @@ def decode_mesh_control(data: bytes, offset: int) -> MeshControl:
     # Mesh Control is there, and kept so the frame re-encodes as it came.
     # Only the inference rule, which has no such word from the frame, reads
     # set ones as "not Mesh Control" (LLC's first octet 0xAA sets them).
-    need(data, offset + 6, 6 * naddr, "Mesh Address Extension")
+    if len(data) - (offset + 6) < 6 * naddr:
+        need(data, offset + 6, 6 * naddr, "Mesh Address Extension")
     start = offset + 6
     ext = tuple(data[start + 6 * i:start + 6 * i + 6] for i in range(naddr))
     return MeshControl(flags, ttl, seq, ext)
