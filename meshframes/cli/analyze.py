@@ -102,7 +102,8 @@ def analyze(pcaps: tuple[str, ...], as_json: bool, fcs: str, max_rows: int, key_
     result = analyzer.analysis
     if as_json:
         document = result.to_json() | analyzer.sections() | ({"decryption": opener.summary()} if opener else {})
-        sys.stdout.write(json.dumps(document, indent=None) + "\n")
+        # Plain data built afresh, so no cycle to look for in it.
+        sys.stdout.write(json.dumps(document, indent=None, check_circular=False) + "\n")
     else:
         _print(result, max_rows)
         print_sections(analyzer.sections(), max_rows or None)
