@@ -11,6 +11,7 @@ within `DUPLICATE_WINDOW` seconds.
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
@@ -43,8 +44,13 @@ class Captured(Protocol):
 def merged(captures: Sequence[Iterable[Captured]]) -> Iterator[tuple[int, Captured]]:
     """(capture number, frame) of several captures in time order."""
     if len(captures) == 1:
-        yield from ((0, item) for item in captures[0])
-        return
+        # One capture is already in its order: paired in C, no generator
+        # of ours resumed per frame.
+        return zip(itertools.repeat(0), captures[0])
+    return _merged(captures)
+
+
+def _merged(captures: Sequence[Iterable[Captured]]) -> Iterator[tuple[int, Captured]]:
     streams = [_numbered(n, capture) for n, capture in enumerate(captures)]
     for _, n, item in heapq.merge(*streams, key=lambda entry: (entry[0], entry[1])):
         yield n, item
@@ -116,14 +122,15 @@ class Analyzer:
         return result
 
     def _sections(self, number: int, item: Captured, frame: Frame, kind: str, octets: int) -> None:
-        t = item.timestamp
         self.nodes.add(kind, octets, frame, item.radiotap)
-        if isinstance(frame, SelfProtected):
-            self.peering.add(number, t, frame)
-        elif isinstance(frame, MeshAction):
-            self.discoveries.add(number, t, frame)
-        elif isinstance(frame, VendorAction):
-            self.payments.add(number, t, frame)
+        # The codec's frame classes have no subclasses: their exact type
+        # says which section reads them.
+        if type(frame) is MeshAction:
+            self.discoveries.add(number, item.timestamp, frame)
+        elif type(frame) is SelfProtected:
+            self.peering.add(number, item.timestamp, frame)
+        elif type(frame) is VendorAction:
+            self.payments.add(number, item.timestamp, frame)
 
     def sections(self) -> dict[str, Any]:
         return {

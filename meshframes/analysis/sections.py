@@ -17,7 +17,15 @@ from typing import Any
 from meshframes.analysis.verdict import read_message
 from meshframes.app.errors import AppRefusal
 from meshframes.codec.fastpay import FLAG_E2E_SEALED, MessageType
-from meshframes.codec.frames import ControlFrame, DataFrame, Frame, MeshAction, SelfProtected, VendorAction
+from meshframes.codec.frames import (
+    ControlFrame,
+    DataFrame,
+    Frame,
+    MeshAction,
+    SelfProtected,
+    VendorAction,
+    mesh_addresses,
+)
 from meshframes.codec.pathsel import HWMP_FLAG_AE, PREQ_FLAG_PROACTIVE_PREP, Perr, Prep, Preq, Rann
 from meshframes.codec.peering import SP_MESH_PEERING_CLOSE, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_OPEN
 from meshframes.codec.radiotap import Radiotap
@@ -27,7 +35,6 @@ from meshframes.fastpay.messages import (
     SignedTransferOrder,
     TransferOrder,
 )
-from meshframes.mesh.forward import mesh_addresses
 
 BROADCAST = b"\xff" * 6
 # 802.11-2020 14.10.10.4 (HWMP root modes, dot11MeshHWMPRootMode): 2 sends
@@ -47,10 +54,6 @@ _OFDM_SYMBOL_US = 4
 _OFDM_SERVICE_TAIL_BITS = 22
 # Message copies remembered to count each relayed message once.
 _COPIES_REMEMBERED = 65536
-
-
-def mac(addr: bytes | None) -> str | None:
-    return None if addr is None else addr.hex(":")
 
 
 def airtime_us(octets: int, rate_100kbps: int) -> float:
@@ -195,20 +198,19 @@ class Discoveries:
             elif isinstance(element, Prep):
                 self._prep(t, frame, element)
             elif isinstance(element, Perr):
-                self.perrs.append({"frame": index, "time": t, "transmitter": mac(frame.header.addr2),
-                                   "destinations": [{"address": mac(d.addr), "hwmp_sn": d.sn, "reason": d.reason}
+                self.perrs.append({"frame": index, "time": t, "transmitter": frame.header.addr2.hex(":"),
+                                   "destinations": [{"address": d.addr.hex(":"), "hwmp_sn": d.sn, "reason": d.reason}
                                                     for d in element.destinations]})
             elif isinstance(element, Rann):
-                self._root(mac(element.root_addr), ROOT_MODE_RANN, t)
+                self._root(element.root_addr.hex(":"), ROOT_MODE_RANN, t)
 
-    def _root(self, address: str | None, mode: int, t: float) -> None:
-        entry = self.roots.setdefault(str(address), {"root": address, "mode": mode, "announcements": 0,
+    def _root(self, address: str, mode: int, t: float) -> None:
+        entry = self.roots.setdefault(address, {"root": address, "mode": mode, "announcements": 0,
                                                      "first": t})
         entry["announcements"] += 1
 
     def _preq(self, index: int, t: float, e: Preq) -> None:
-        originator = mac(e.originator_addr)
-        assert originator is not None
+        originator = e.originator_addr.hex(":")
         if all(target.addr == BROADCAST for target in e.targets):
             mode = (ROOT_MODE_PROACTIVE_PREQ_WITH_PREP if e.flags & PREQ_FLAG_PROACTIVE_PREP
                     else ROOT_MODE_PROACTIVE_PREQ_NO_PREP)
@@ -222,16 +224,16 @@ class Discoveries:
         if known is not None:
             known.preq_frames += 1
             return
-        targets = tuple(str(mac(target.addr)) for target in e.targets)
+        targets = tuple(target.addr.hex(":") for target in e.targets)
         discovery = self._by_id[key] = _Discovery(originator, e.path_discovery_id, targets, t, index)
         self._order.append(discovery)
         for target in targets:
             self._latest[(originator, target)] = discovery
 
     def _prep(self, t: float, frame: MeshAction, e: Prep) -> None:
-        originator, target = str(mac(e.originator_addr)), str(mac(e.target_addr))
-        if e.flags & HWMP_FLAG_AE:
-            target = str(mac(e.target_external_addr))
+        originator, target = e.originator_addr.hex(":"), e.target_addr.hex(":")
+        if e.flags & HWMP_FLAG_AE and e.target_external_addr is not None:
+            target = e.target_external_addr.hex(":")
         discovery = self._latest.get((originator, target))
         if discovery is None:
             self.preps_unmatched += 1
@@ -241,7 +243,7 @@ class Discoveries:
         if discovery.answered is None and frame.header.addr1 == e.originator_addr:
             discovery.answered = t
             discovery.hop_count, discovery.metric = e.hop_count, e.metric
-            discovery.next_hop = mac(frame.header.addr2)
+            discovery.next_hop = frame.header.addr2.hex(":")
 
     def report(self) -> dict[str, Any]:
         changes: dict[str, dict[str, Any]] = {}
@@ -369,7 +371,7 @@ class PaymentFlows:
             return
         name = MessageType(fragment.msg_type).name.removeprefix("FASTPAY_").lower()
         self.messages[name] = self.messages.get(name, 0) + 1
-        self._message(index, t, message, mac(da) or "")
+        self._message(index, t, message, da.hex(":"))
 
     def _flow(self, order: TransferOrder, index: int) -> _Flow:
         transfer = order.transfer
@@ -414,10 +416,16 @@ class PaymentFlows:
 
 def transmitter(frame: Frame) -> bytes | None:
     """The transmitter address, if the frame carries one."""
+    header = getattr(frame, "header", None)
+    if header is not None:
+        return header.addr2
     if isinstance(frame, ControlFrame):
         return frame.rest[:6] if len(frame.rest) >= 6 else None
-    header = getattr(frame, "header", None)
-    return None if header is None else header.addr2
+    return None
+
+
+# A transmitter's totals, by position.
+_FRAMES, _OCTETS, _DATA_FRAMES, _AIRTIME_NS, _WITHOUT_RATE = range(5)
 
 
 class Nodes:
@@ -426,8 +434,9 @@ class Nodes:
     address (ACK, CTS) are counted apart."""
 
     def __init__(self) -> None:
-        # Per transmitter: its totals, and its frames by kind.
-        self._nodes: dict[bytes, tuple[Counter[str], Counter[str]]] = {}
+        # Per transmitter: its totals (a list indexed as above, bumped
+        # for every frame), and its frames by kind.
+        self._nodes: dict[bytes, tuple[list[int], Counter[str]]] = {}
         self.without_transmitter = 0
 
     def add(self, kind: str, octets: int, frame: Frame | None, radiotap: Radiotap | None) -> None:
@@ -437,23 +446,23 @@ class Nodes:
             return
         found = self._nodes.get(ta)
         if found is None:
-            found = self._nodes[ta] = (Counter(), Counter())
+            found = self._nodes[ta] = ([0, 0, 0, 0, 0], Counter())
         totals, by_kind = found
-        totals["frames"] += 1
-        totals["octets"] += octets
+        totals[_FRAMES] += 1
+        totals[_OCTETS] += octets
         by_kind[kind] += 1
-        if isinstance(frame, DataFrame):
-            totals["data_frames"] += 1
+        if type(frame) is DataFrame:
+            totals[_DATA_FRAMES] += 1
         rate = radiotap.rate_100kbps if radiotap is not None else None
         if rate:
-            totals["airtime_ns"] += _airtime_ns(octets + _FCS_LEN, rate)
+            totals[_AIRTIME_NS] += _airtime_ns(octets + _FCS_LEN, rate)
         else:
-            totals["frames_without_rate"] += 1
+            totals[_WITHOUT_RATE] += 1
 
     def report(self) -> dict[str, Any]:
-        nodes = [{"address": ta.hex(":"), "frames": totals["frames"], "octets": totals["octets"],
-                  "airtime_us": round(totals["airtime_ns"] / 1000, 1), "frames_without_rate": totals["frames_without_rate"],
-                  "by_kind": dict(sorted(by_kind.items())), "data_frames": totals["data_frames"]}
+        nodes = [{"address": ta.hex(":"), "frames": totals[_FRAMES], "octets": totals[_OCTETS],
+                  "airtime_us": round(totals[_AIRTIME_NS] / 1000, 1), "frames_without_rate": totals[_WITHOUT_RATE],
+                  "by_kind": dict(sorted(by_kind.items())), "data_frames": totals[_DATA_FRAMES]}
                  for ta, (totals, by_kind) in sorted(self._nodes.items())]
         return {"nodes": nodes, "frames_without_transmitter": self.without_transmitter}
 

@@ -3,11 +3,12 @@
 The Scapy layers (meshframes.layers.dissect) define what a frame is; this
 module reaches the same verdict from the struct codec, about fifty times
 faster, for the frames whose verdict the codec can tell on its own: data
-frames, our FastPay action frames, HWMP path selection frames and control
-frames. Every other frame, and every frame the codec refuses, goes to the
-dissector the caller hands in. Management frames other than those repeat
-their bodies (a node's beacons differ in the timestamp only), so the
-dissector's verdict on a body is kept and reused.
+frames, our FastPay action frames, HWMP path selection frames, control
+frames, and beacons and peering frames made only of elements both sides
+read the same way. Every other frame, and every frame the codec refuses,
+goes to the dissector the caller hands in. Management frames other than
+those repeat their bodies (a node's beacons differ in the timestamp only),
+so the dissector's verdict on a body is kept and reused.
 """
 
 from __future__ import annotations
@@ -22,20 +23,49 @@ from meshframes.app.errors import AppRefusal
 from meshframes.app.framing import AppMessage, parse_message
 from meshframes.codec import frames as wire
 from meshframes.codec import mpdu
-from meshframes.codec.action import MESH_ACTION_HWMP_PATH_SELECTION
+from meshframes.codec.action import (
+    CATEGORY_MESH,
+    CATEGORY_VENDOR,
+    CATEGORY_VENDOR_PROTECTED,
+    MESH_ACTION_HWMP_PATH_SELECTION,
+)
+from meshframes.codec.elements import (
+    EID_DS_PARAMETER_SET,
+    EID_EXTENDED_SUPPORTED_RATES,
+    EID_SSID,
+    EID_SUPPORTED_RATES,
+    MeshConfiguration,
+    MeshId,
+)
 from meshframes.codec.errors import DecodeError
-from meshframes.codec.fastpay import ETHERTYPE_FASTPAY, FLAG_E2E_SEALED, MessageType, decode_fragment
+from meshframes.codec.fastpay import (
+    ETHERTYPE_FASTPAY,
+    FLAG_E2E_SEALED,
+    SEALED_OVERHEAD,
+    MessageType,
+    decode_fragment,
+)
 from meshframes.codec.header import (
+    FC_FROM_DS,
+    FC_MORE_FRAGMENTS,
+    FC_ORDER,
     FC_PROTECTED,
+    FC_TO_DS,
     QOS_AMSDU_PRESENT,
     SUBTYPE_BEACON,
     SUBTYPE_PROBE_RESP,
     TYPE_MGMT,
     decode_header,
 )
+from meshframes.codec.ie import RawElement
 from meshframes.codec.meshctl import LLC_HEADER_LEN, LLC_SNAP, SNAP_HEADER_LEN
 from meshframes.codec.pathsel import Perr, Prep, Preq, Rann
-from meshframes.seal.e2e import SEALED_OVERHEAD
+from meshframes.codec.peering import (
+    SP_MESH_PEERING_CLOSE,
+    SP_MESH_PEERING_CONFIRM,
+    SP_MESH_PEERING_OPEN,
+    MeshPeeringManagement,
+)
 
 Dissector = Callable[[bytes, int], FrameDecode]
 
@@ -55,32 +85,45 @@ ManagementFrames = (wire.Beacon | wire.SelfProtected | wire.MeshAction | wire.Ve
                     | wire.ManagementFrame)
 _MANAGEMENT = (wire.Beacon, wire.SelfProtected, wire.MeshAction, wire.VendorAction, wire.ActionFrame,
                wire.ManagementFrame)
-
-
-def _mac(addr: bytes) -> str:
-    return addr.hex(":")
+_CODEC_FIRST_CATEGORIES = frozenset({CATEGORY_MESH, CATEGORY_VENDOR, CATEGORY_VENDOR_PROTECTED})
+_PEERING_KINDS = {SP_MESH_PEERING_OPEN: "peering-open", SP_MESH_PEERING_CONFIRM: "peering-confirm",
+                  SP_MESH_PEERING_CLOSE: "peering-close"}
+# Beacons and peering frames whose Frame Control sets any of these (a
+# management frame's address or HT Control flags, fragments) are left to
+# the dissector.
+_UNUSUAL_MANAGEMENT_FLAGS = FC_TO_DS | FC_FROM_DS | FC_MORE_FRAGMENTS | FC_ORDER
+# Scapy's own element classes that read exactly the Length they are given,
+# whatever it is: SSID (the generic element) and the two rate lists. The
+# DS Parameter Set class reads its one Channel octet whatever the Length
+# says, so only that length is read the same way.
+_SCAPY_EXACT_ELEMENTS = frozenset({EID_SSID, EID_SUPPORTED_RATES, EID_EXTENDED_SUPPORTED_RATES})
+_DS_PARAMETER_SET_LEN = 1
+# Ours, which the codec and our layers read alike (tests/frames/
+# test_decoder_agreement.py); the Mesh Peering Management element in its
+# standard layout without a chosen PMK only.
+_OUR_MESH_ELEMENTS = (MeshId, MeshConfiguration)
 
 
 def _preq_record(index: int, e: Preq) -> dict[str, Any]:
     record: dict[str, Any] = {"frame": index, "element": "PREQ", "flags": e.flags, "hop_count": e.hop_count,
                               "element_ttl": e.ttl, "path_discovery_id": e.path_discovery_id,
-                              "originator_address": _mac(e.originator_addr),
+                              "originator_address": e.originator_addr.hex(":"),
                               "originator_hwmp_sn": e.originator_sn}
     if e.originator_external_addr is not None:
-        record["originator_external_address"] = _mac(e.originator_external_addr)
+        record["originator_external_address"] = e.originator_external_addr.hex(":")
     record.update(lifetime=e.lifetime, metric=e.metric, target_count=len(e.targets),
-                  targets=[{"flags": t.flags, "target_address": _mac(t.addr), "target_hwmp_sn": t.sn}
+                  targets=[{"flags": t.flags, "target_address": t.addr.hex(":"), "target_hwmp_sn": t.sn}
                            for t in e.targets])
     return record
 
 
 def _prep_record(index: int, e: Prep) -> dict[str, Any]:
     record: dict[str, Any] = {"frame": index, "element": "PREP", "flags": e.flags, "hop_count": e.hop_count,
-                              "element_ttl": e.ttl, "target_address": _mac(e.target_addr),
+                              "element_ttl": e.ttl, "target_address": e.target_addr.hex(":"),
                               "target_hwmp_sn": e.target_sn}
     if e.target_external_addr is not None:
-        record["target_external_address"] = _mac(e.target_external_addr)
-    record.update(lifetime=e.lifetime, metric=e.metric, originator_address=_mac(e.originator_addr),
+        record["target_external_address"] = e.target_external_addr.hex(":")
+    record.update(lifetime=e.lifetime, metric=e.metric, originator_address=e.originator_addr.hex(":"),
                   originator_hwmp_sn=e.originator_sn)
     return record
 
@@ -88,9 +131,9 @@ def _prep_record(index: int, e: Prep) -> dict[str, Any]:
 def _perr_record(index: int, e: Perr) -> dict[str, Any]:
     destinations = []
     for d in e.destinations:
-        item: dict[str, Any] = {"flags": d.flags, "destination_address": _mac(d.addr), "hwmp_sn": d.sn}
+        item: dict[str, Any] = {"flags": d.flags, "destination_address": d.addr.hex(":"), "hwmp_sn": d.sn}
         if d.external_addr is not None:
-            item["destination_external_address"] = _mac(d.external_addr)
+            item["destination_external_address"] = d.external_addr.hex(":")
         item["reason_code"] = d.reason
         destinations.append(item)
     return {"frame": index, "element": "PERR", "element_ttl": e.ttl,
@@ -99,7 +142,7 @@ def _perr_record(index: int, e: Perr) -> dict[str, Any]:
 
 def _rann_record(index: int, e: Rann) -> dict[str, Any]:
     return {"frame": index, "element": "RANN", "flags": e.flags, "hop_count": e.hop_count, "element_ttl": e.ttl,
-            "root_mesh_sta_address": _mac(e.root_addr), "hwmp_sn": e.root_sn, "interval": e.interval,
+            "root_mesh_sta_address": e.root_addr.hex(":"), "hwmp_sn": e.root_sn, "interval": e.interval,
             "metric": e.metric}
 
 
@@ -165,6 +208,43 @@ def _path_selection(frame: wire.MeshAction, index: int) -> FrameDecode | None:
     return FrameDecode(index, _PATH_SELECTION_KINDS[type(frame.elements[0])], hwmp=records)
 
 
+def _read_alike(elements: tuple[object, ...]) -> bool:
+    """Whether the dissector reads each element as the codec did, so that
+    it could say nothing of them but that they are there."""
+    for element in elements:
+        kind = type(element)
+        if kind is RawElement:
+            assert isinstance(element, RawElement)
+            if element.element_id not in _SCAPY_EXACT_ELEMENTS and not (
+                    element.element_id == EID_DS_PARAMETER_SET and len(element.data) == _DS_PARAMETER_SET_LEN):
+                return False
+        elif kind is MeshPeeringManagement:
+            assert isinstance(element, MeshPeeringManagement)
+            if element.protocol_id is None or element.pmkid is not None:
+                return False
+        elif kind not in _OUR_MESH_ELEMENTS:
+            return False
+    return True
+
+
+def _profile(frame: wire.Beacon | wire.SelfProtected, index: int) -> FrameDecode | None:
+    """A beacon's or a peering frame's verdict, where it is plain: every
+    element one both sides read alike, a peering frame with its peering
+    element and no AMPE (what a plain mesh sends)."""
+    if frame.header.frame_control & _UNUSUAL_MANAGEMENT_FLAGS:
+        return None
+    if isinstance(frame, wire.Beacon):
+        if frame.header.subtype != SUBTYPE_BEACON or not frame.elements:
+            return None
+        kind = "beacon"
+    else:
+        found = _PEERING_KINDS.get(frame.action)
+        if found is None or frame.sealed or frame.peering is None:
+            return None
+        kind = found
+    return FrameDecode(index, kind) if _read_alike(frame.elements) else None
+
+
 def codec_verdict(data: bytes, index: int) -> tuple[FrameDecode | None, wire.Frame | None]:
     """(verdict, codec frame) where the codec can tell the verdict alone;
     (None, frame) where the dissector must, frame None when the codec
@@ -179,6 +259,8 @@ def codec_verdict(data: bytes, index: int) -> tuple[FrameDecode | None, wire.Fra
         return _vendor(frame, index), frame
     if isinstance(frame, wire.MeshAction):
         return _path_selection(frame, index), frame
+    if isinstance(frame, (wire.SelfProtected, wire.Beacon)):
+        return _profile(frame, index), frame
     if isinstance(frame, wire.ControlFrame):
         extra = len(data) - mpdu.header_length(data)
         return FrameDecode(index, "other", undecoded=(
@@ -191,11 +273,13 @@ def codec_verdict(data: bytes, index: int) -> tuple[FrameDecode | None, wire.Fra
 
 class Verdicts:
     """Frame verdicts: the codec's where it can tell, else `dissect`'s
-    (the definition), kept per management body. Counts how each was made."""
+    (the definition), kept per management body. Counts how each was made:
+    a kept verdict counts again for whoever made it."""
 
     def __init__(self, dissect: Dissector) -> None:
         self._dissect = dissect
-        self._kept: dict[bytes, tuple[FrameDecode, ManagementFrames]] = {}
+        # body -> (verdict, the body's frame, whether the codec made it)
+        self._kept: dict[bytes, tuple[FrameDecode, ManagementFrames, bool]] = {}
         self.by_codec = 0
         self.by_dissector = 0
         self.reused = 0
@@ -207,31 +291,53 @@ class Verdicts:
         """The verdict, and the codec's frame (None when the codec refused
         it). A management frame whose body was judged before is decoded as
         far as its header; its body's frame is the one kept."""
-        key = _body_key(data)
-        kept = self._kept.get(key) if key is not None else None
-        if kept is not None:
-            again = self._again(data, index, *kept)
+        # HWMP and FastPay frames are the codec's as a rule and seldom
+        # repeat a body: the codec is asked before any body is looked up.
+        codec_first = mpdu.category(data) in _CODEC_FIRST_CATEGORIES
+        key = None
+        if not codec_first:
+            key = _body_key(data)
+            again = self._reuse(key, data, index)
             if again is not None:
                 return again
         verdict, frame = codec_verdict(data, index)
         if verdict is not None:
             self.by_codec += 1
+            # Beacons and peering frames repeat their bodies: kept, their
+            # elements are not read again.
+            if key is not None and isinstance(frame, (wire.Beacon, wire.SelfProtected)):
+                self._keep(key, verdict, frame, True)
             return verdict, frame
+        if codec_first:
+            key = _body_key(data)
+            again = self._reuse(key, data, index)
+            if again is not None:
+                return again
         self.by_dissector += 1
         verdict = self._dissect(data, index)
         if key is not None and isinstance(frame, _MANAGEMENT):
-            if len(self._kept) >= _VERDICTS_KEPT:
-                self._kept.clear()
-            self._kept[key] = (replace(verdict, packet=None), frame)
+            self._keep(key, replace(verdict, packet=None), frame, False)
         return verdict, frame
 
-    def _again(self, data: bytes, index: int, verdict: FrameDecode,
-               template: ManagementFrames) -> tuple[FrameDecode, wire.Frame] | None:
+    def _reuse(self, key: bytes | None, data: bytes, index: int) -> tuple[FrameDecode, wire.Frame] | None:
+        kept = self._kept.get(key) if key is not None else None
+        return None if kept is None else self._again(data, index, *kept)
+
+    def _keep(self, key: bytes, verdict: FrameDecode, frame: ManagementFrames, by_codec: bool) -> None:
+        if len(self._kept) >= _VERDICTS_KEPT:
+            self._kept.clear()
+        self._kept[key] = (verdict, frame, by_codec)
+
+    def _again(self, data: bytes, index: int, verdict: FrameDecode, template: ManagementFrames,
+               by_codec: bool) -> tuple[FrameDecode, wire.Frame] | None:
         try:
             header, start = decode_header(data)
         except DecodeError:
             return None
-        self.reused += 1
+        if by_codec:
+            self.by_codec += 1
+        else:
+            self.reused += 1
         again = FrameDecode(index, verdict.kind, None, verdict.malformed, verdict.undecoded, verdict.encrypted,
                             verdict.mesh_control_rule, [dict(r, frame=index) for r in verdict.hwmp],
                             verdict.msdu_fastpay)

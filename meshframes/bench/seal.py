@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 from meshframes.codec import DataFrame, MacHeader, MeshControl, VendorAction, decode, encode
 from meshframes.codec.action import CATEGORY_VENDOR_PROTECTED
 from meshframes.codec.fastpay import FastPayFragment, MessageType
+from meshframes.codec.frames import mesh_addresses
 from meshframes.codec.header import (
     FC_FROM_DS,
     FC_TO_DS,
@@ -44,7 +45,6 @@ from meshframes.codec.header import (
 )
 from meshframes.codec.meshctl import AE_A5_A6, AE_NONE, LLC_SNAP
 from meshframes.codec.mpdu import is_action
-from meshframes.mesh.forward import mesh_addresses
 from meshframes.seal import ccmp
 from meshframes.seal.e2e import E2E_TAG_LEN, SEALED_HEADER_LEN, E2EIdentity, E2ESealer
 from meshframes.seal.hop import HopSealer

@@ -17,7 +17,7 @@ from meshframes.cli import console
 if TYPE_CHECKING:  # rich's tables and bars load only when drawn (not for --json)
     from rich.table import Table
 
-    from meshframes.analysis.frames import Analysis
+    from meshframes.analysis.frames import Analysis, FrameDecode
 
 _HWMP_COLUMNS = {
     "PREQ": ("flags", "hop_count", "element_ttl", "path_discovery_id", "originator_address",
@@ -43,7 +43,7 @@ def _describe(record: dict[str, Any]) -> str:
 
 
 # Captures from this size up show a progress bar with --json too (about
-# 40k frames).
+# 40k frames), when stderr is a terminal to draw it on.
 _BAR_FOR_JSON_OCTETS = 4 << 20
 
 
@@ -74,18 +74,22 @@ def analyze(pcaps: tuple[str, ...], as_json: bool, fcs: str, max_rows: int, key_
     is reported up to the damage, then the damage is named and the exit
     status is 1.
     """
-    from meshframes.cli.keys import decryption_report, load_capture_keys
     from meshframes.hosts.analyze import analyze_captures
-    from meshframes.layers.dissect import decode_mpdu
-    from meshframes.seal.capture import CaptureOpener
 
-    opener = CaptureOpener(load_capture_keys(key_files)) if key_files else None
+    opener = None
+    if key_files:
+        from meshframes.cli.keys import load_capture_keys
+        from meshframes.seal.capture import CaptureOpener
+
+        opener = CaptureOpener(load_capture_keys(key_files))
 
     # Tables always come after a bar on stderr; --json only after a big
-    # capture's, so a script reading small files sees nothing but its JSON.
+    # capture's, so a script reading small files sees nothing but its JSON,
+    # and one that sends stderr elsewhere does not pay for a bar nobody sees.
     with contextlib.ExitStack() as stack:
         progress = None
-        if not as_json or sum(Path(p).stat().st_size for p in pcaps) >= _BAR_FOR_JSON_OCTETS:
+        if not as_json or (console.err.is_terminal
+                           and sum(Path(p).stat().st_size for p in pcaps) >= _BAR_FOR_JSON_OCTETS):
             from rich.progress import Progress
 
             bar = stack.enter_context(Progress(console=console.err, transient=True))
@@ -94,20 +98,32 @@ def analyze(pcaps: tuple[str, ...], as_json: bool, fcs: str, max_rows: int, key_
             def progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-        analyzer = analyze_captures(pcaps, decode_mpdu, fcs=fcs, progress=progress, unprotect=opener)
+        analyzer = analyze_captures(pcaps, dissect, fcs=fcs, progress=progress, unprotect=opener)
     result = analyzer.analysis
     if as_json:
         document = result.to_json() | analyzer.sections() | ({"decryption": opener.summary()} if opener else {})
-        sys.stdout.write(json.dumps(document, indent=None) + "\n")
+        # Plain data built afresh, so no cycle to look for in it.
+        sys.stdout.write(json.dumps(document, indent=None, check_circular=False) + "\n")
     else:
         _print(result, max_rows)
         print_sections(analyzer.sections(), max_rows or None)
         if opener is not None:
+            from meshframes.cli.keys import decryption_report
+
             decryption_report(opener, max_rows or None)
     if result.capture_error:
         where = pcaps[0] if len(pcaps) == 1 else "captures"
         console.error(f"{where}: {result.capture_error}; frames before it are reported above")
         raise SystemExit(1)
+
+
+def dissect(data: bytes, index: int) -> FrameDecode:
+    """The Scapy dissector's verdict (meshframes.layers.dissect), Scapy
+    imported on the first frame the codec leaves to it: a capture the
+    codec judges alone never loads it."""
+    from meshframes.layers.dissect import decode_mpdu
+
+    return decode_mpdu(data, index)
 
 
 def _print(result: Analysis, max_rows: int) -> None:

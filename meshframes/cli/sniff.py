@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from meshframes.cli import console
+from meshframes.cli.analyze import dissect
 from meshframes.cli.params import output_file
 from meshframes.hosts.meshif import MeshPointTap
 
@@ -180,7 +181,7 @@ def _capture(radio: MonitorRadio | MeshPointTap, analysis: Analysis, msdus: list
                 if writer is not None:
                     writer.write(stamp + wall_offset, data, rate, signal_dbm)
                 if group is None:
-                    analysis.count(_decode_mpdu(data, analysis.frames))
+                    analysis.count(dissect(data, analysis.frames))
                 else:
                     decoded = _decode_msdu(data, analysis.frames)
                     analysis.count(decoded)
@@ -202,12 +203,6 @@ def _received(radio: MonitorRadio | MeshPointTap) -> list[tuple[float, bytes, in
         return [(m.timestamp, m.data, None, None, m.group) for m in radio.receive()]
     return [(rx.timestamp, rx.data, None if rx.rate_100kbps is None else rx.rate_100kbps // 5, rx.signal_dbm, None)
             for rx in radio.receive()]
-
-
-def _decode_mpdu(data: bytes, index: int) -> FrameDecode:
-    from meshframes.layers.dissect import decode_mpdu
-
-    return decode_mpdu(data, index)
 
 
 def _decode_msdu(data: bytes, index: int) -> FrameDecode:

@@ -12,10 +12,19 @@ import struct
 from dataclasses import dataclass, field
 
 from meshframes.codec.errors import DecodeError, EncodeError, need
+from meshframes.codec.frozen import quick_init
 
 FASTPAY_VERSION = 1
 HEADER_LEN = 7  # version, type, flags, message id (u16), fragment number, count
 FLAG_E2E_SEALED = 0x01
+# A payload sealed end to end (FLAG_E2E_SEALED; meshframes.seal.e2e,
+# docs/sealing.md): the sender's identity and sequence number, then the
+# ciphertext and its tag.
+IDENTITY_LEN = 32
+SEQUENCE_LEN = 8
+E2E_TAG_LEN = 16
+SEALED_HEADER_LEN = IDENTITY_LEN + SEQUENCE_LEN
+SEALED_OVERHEAD = SEALED_HEADER_LEN + E2E_TAG_LEN
 _HEADER = struct.Struct("<BBBHBB")
 
 # 802.11-2020 9.2.4.7.1: a management frame body holds at most 2304 octets.
@@ -43,6 +52,7 @@ _MESSAGE_TYPES = frozenset(MessageType)
 _MESSAGE_TYPES_TEXT = f"{min(_MESSAGE_TYPES)}..{max(_MESSAGE_TYPES)}"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class FastPayFragment:
     """What our vendor frame carries after its Mesh Control field: the
@@ -68,7 +78,8 @@ class FastPayFragment:
 
 def decode_fragment(data: bytes, pos: int) -> FastPayFragment:
     """The FastPay header and payload from `pos` to the end of `data`."""
-    need(data, pos, HEADER_LEN, "FastPay header")
+    if len(data) - pos < HEADER_LEN:
+        need(data, pos, HEADER_LEN, "FastPay header")
     version, msg_type, flags, message_id, number, count = _HEADER.unpack_from(data, pos)
     if version != FASTPAY_VERSION:
         raise DecodeError("FastPay header version", pos, version, FASTPAY_VERSION)
@@ -79,7 +90,8 @@ def decode_fragment(data: bytes, pos: int) -> FastPayFragment:
     if count == 0 or number >= count:
         raise DecodeError("FastPay fragment number", pos + 5, f"{number} of {count}",
                           "number < count, count >= 1")
-    need(data, pos + HEADER_LEN, 1, "FastPay payload")
+    if len(data) - (pos + HEADER_LEN) < 1:
+        need(data, pos + HEADER_LEN, 1, "FastPay payload")
     return FastPayFragment(msg_type, flags, message_id, number, count, data[pos + HEADER_LEN:], version)
 
 
@@ -94,7 +106,8 @@ def encode_fragment(f: FastPayFragment) -> bytes:
     if not f.data:
         raise EncodeError("FastPay payload", "0 bytes", ">= 1 byte")
     try:
-        return f.header() + f.data
+        return _HEADER.pack(f.version, f.msg_type, f.flags, f.message_id, f.fragment_number,
+                            f.fragment_count) + f.data
     except struct.error as exc:
         raise EncodeError("FastPay header fields", str(exc), "u8/u16 values") from None
 

@@ -28,6 +28,7 @@ from meshframes.codec.action import (
 from meshframes.codec.blockack import BlockAckBody, decode_block_ack, encode_block_ack
 from meshframes.codec.errors import DecodeError, EncodeError, need
 from meshframes.codec.fastpay import FastPayFragment, decode_fragment, encode_fragment
+from meshframes.codec.frozen import quick_init
 from meshframes.codec.header import (
     AUTH_ALGORITHMS_WITH_ELEMENTS,
     CONTROL_FIXED_LENGTH,
@@ -47,8 +48,10 @@ from meshframes.codec.header import (
     decode_header,
     short_header_length,
 )
-from meshframes.codec.ie import Element, decode_elements, encode_elements, find
+from meshframes.codec.ie import Element, decode_elements, element_parts, find
 from meshframes.codec.meshctl import (
+    AE_A5_A6,
+    AE_NONE,
     LLC_HEADER_LEN,
     LLC_SNAP,
     SNAP_HEADER_LEN,
@@ -72,6 +75,10 @@ _AUTH_FIXED = struct.Struct("<HHH")  # 9.3.3.12: algorithm, transaction sequence
 # are fixed fields and elements.
 _ELEMENT_BODIES = frozenset({0, 1, 2, 3, 4})
 _U16 = struct.Struct("<H")
+_CATEGORY_ACTION = struct.Struct("BB")
+# Category and our OUI, what every FastPay frame body starts with.
+_VENDOR_PREFIX = {category: bytes((category,)) + el.MESHFRAMES_OUI
+                  for category in (CATEGORY_VENDOR, CATEGORY_VENDOR_PROTECTED)}
 
 
 class _MeshProfile:
@@ -89,6 +96,7 @@ class _MeshProfile:
         return find(self.elements, el.MeshConfiguration)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Beacon(_MeshProfile):
     """Beacon or Probe Response (9.3.3.2, 9.3.3.10): same body layout."""
@@ -100,6 +108,7 @@ class Beacon(_MeshProfile):
     elements: tuple[Element, ...]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SelfProtected(_MeshProfile):
     """Self-protected action frames, category 15 (9.6.15): Mesh Peering
@@ -119,6 +128,7 @@ class SelfProtected(_MeshProfile):
         return find(self.elements, MeshPeeringManagement)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class MeshAction:
     """Mesh action frames, category 13 (9.6.16), e.g. HWMP path selection."""
@@ -128,6 +138,7 @@ class MeshAction:
     elements: tuple[Element, ...]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class VendorAction:
     """Our FastPay frame: category 127 (126 once unsealed), our OUI, Mesh
@@ -149,6 +160,7 @@ class BlockAckAction:
     body: BlockAckBody
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ActionFrame:
     """Any other action frame (other categories, other vendors, Linux's
@@ -159,6 +171,7 @@ class ActionFrame:
     body: bytes
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ManagementFrame:
     """Other management subtypes, and any protected management frame
@@ -178,6 +191,7 @@ class MeshControlRule(enum.Enum):
     INFERRED = "inferred"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class DataFrame:
     header: MacHeader
@@ -193,6 +207,7 @@ class DataFrame:
         return MeshControlRule.INFERRED
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ControlFrame:
     """Control frames (ACK, RTS, CTS, CF-End, BlockAck...): Frame Control,
@@ -223,6 +238,23 @@ _WITH_HEADER = (Beacon, SelfProtected, MeshAction, VendorAction, BlockAckAction,
                 DataFrame)
 
 
+def mesh_addresses(frame: DataFrame | VendorAction) -> tuple[bytes, bytes] | None:
+    """(mesh DA, mesh SA) of a multihop frame, None if it carries none."""
+    mc = frame.mesh_control
+    if mc is None:
+        return None
+    hdr = frame.header
+    if isinstance(frame, VendorAction):
+        if mc.ae_mode == AE_A5_A6:
+            return mc.addr_ext[0], mc.addr_ext[1]
+        if mc.ae_mode == AE_NONE:
+            return hdr.addr1, hdr.addr2
+        return None
+    if hdr.addr4 is not None:
+        return hdr.addr3, hdr.addr4
+    return hdr.addr1, hdr.addr3
+
+
 def _decode_self_protected(header: MacHeader, data: bytes, off: int, action: int) -> SelfProtected:
     capability = aid = None
     if action in (SP_MESH_PEERING_OPEN, SP_MESH_PEERING_CONFIRM):
@@ -248,10 +280,12 @@ def _decode_vendor(header: MacHeader, data: bytes, off: int, category: int) -> V
 
 
 def _decode_action(header: MacHeader, data: bytes, off: int) -> Frame:
-    need(data, off, 1, "Category")
+    if len(data) - off < 1:
+        need(data, off, 1, "Category")
     category = data[off]
     if category == CATEGORY_SELF_PROTECTED:
-        need(data, off + 1, 1, "Self Protected Action")
+        if len(data) - (off + 1) < 1:
+            need(data, off + 1, 1, "Self Protected Action")
         action = data[off + 1]
         if action not in (SP_MESH_PEERING_OPEN, SP_MESH_PEERING_CONFIRM):
             # Every self-protected action has fields or elements after its
@@ -260,15 +294,18 @@ def _decode_action(header: MacHeader, data: bytes, off: int) -> Frame:
         if SP_MESH_PEERING_OPEN <= action <= SP_MESH_GROUP_KEY_ACK:
             return _decode_self_protected(header, data, off + 2, action)
     elif category == CATEGORY_MESH:
-        need(data, off + 1, 1, "Mesh Action")
+        if len(data) - (off + 1) < 1:
+            need(data, off + 1, 1, "Mesh Action")
         action = data[off + 1]
         # Every mesh action has fields or elements after its Action field
         # (9.6.16): one that ends there is cut short.
-        need(data, off + 2, 1, "Mesh Action body")
+        if len(data) - (off + 2) < 1:
+            need(data, off + 2, 1, "Mesh Action body")
         if action in MESH_ACTIONS_WITH_ELEMENTS:
             return MeshAction(header, action, decode_elements(data, off + 2)[0])
     elif category in (CATEGORY_VENDOR, CATEGORY_VENDOR_PROTECTED):
-        need(data, off + 1, 3, "vendor OUI")
+        if len(data) - (off + 1) < 3:
+            need(data, off + 1, 3, "vendor OUI")
         return _decode_vendor(header, data, off, category)
     elif category == CATEGORY_BLOCK_ACK:
         block_ack = decode_block_ack(data, off + 1)
@@ -333,7 +370,8 @@ def _decode(data: bytes) -> Frame:
         return _decode_data(header, data, off)
     subtype = header.subtype
     name, fixed = MGMT_FIXED_FIELDS.get(subtype, ("", 0))
-    need(data, off, fixed, f"{name} fixed fields")
+    if len(data) - off < fixed:
+        need(data, off, fixed, f"{name} fixed fields")
     if fc & FC_PROTECTED:
         need(data, off, SECURITY_HEADER_LEN, "security header")
         return ManagementFrame(header, data[off:])
@@ -379,54 +417,60 @@ def encode(frame: Frame) -> bytes:
             return struct.pack("<HH", frame.frame_control, frame.duration) + frame.addr1 + frame.rest
         raise EncodeError("frame type", type(frame).__name__, "a meshframes.codec frame")
     head = frame.header.encode()
-    # The classes are tested most frequent on a mesh's air first.
+    # The classes are tested most frequent on a mesh's air first; element
+    # frames are put together as a list of parts joined once.
     if isinstance(frame, SelfProtected):
-        return head + _encode_self_protected(frame)
+        return _encode_self_protected(head, frame)
     if isinstance(frame, VendorAction):
-        return head + _encode_vendor(frame)
+        return _encode_vendor(head, frame)
     if isinstance(frame, MeshAction):
         if not frame.elements:
             raise EncodeError("Mesh Action elements", "none", "at least one")
-        return head + bytes((CATEGORY_MESH, frame.action)) + encode_elements(frame.elements)
+        parts = [head, _CATEGORY_ACTION.pack(CATEGORY_MESH, frame.action)]
+        element_parts(frame.elements, parts)
+        return b"".join(parts)
     if isinstance(frame, DataFrame):
         mc = _encodable_ae_mode(frame.header.frame_control, frame.mesh_control) if frame.mesh_control else b""
         if not frame.header.protected and (0 < len(frame.body) < LLC_HEADER_LEN or (
                 frame.body[:LLC_HEADER_LEN] == LLC_SNAP and len(frame.body) < LLC_HEADER_LEN + SNAP_HEADER_LEN)):
             raise EncodeError("LLC/SNAP header", f"{len(frame.body)} bytes", "3 bytes (8 with SNAP), or no MSDU")
-        return head + mc + frame.body
+        return b"".join((head, mc, frame.body))
     if isinstance(frame, Beacon):
-        fixed = _BEACON_FIXED.pack(frame.timestamp, frame.beacon_interval, frame.capability)
-        return head + fixed + encode_elements(frame.elements)
+        parts = [head, _BEACON_FIXED.pack(frame.timestamp, frame.beacon_interval, frame.capability)]
+        element_parts(frame.elements, parts)
+        return b"".join(parts)
     if isinstance(frame, BlockAckAction):
-        return head + bytes((CATEGORY_BLOCK_ACK,)) + encode_block_ack(frame.body)
+        return b"".join((head, bytes((CATEGORY_BLOCK_ACK,)), encode_block_ack(frame.body)))
     if isinstance(frame, ActionFrame):
-        return head + bytes((frame.category,)) + frame.body
+        return b"".join((head, bytes((frame.category,)), frame.body))
     return head + frame.body
 
 
-def _encode_self_protected(f: SelfProtected) -> bytes:
-    fixed = bytes((CATEGORY_SELF_PROTECTED, f.action))
+def _encode_self_protected(head: bytes, f: SelfProtected) -> bytes:
     wants_cap = f.action in (SP_MESH_PEERING_OPEN, SP_MESH_PEERING_CONFIRM)
     if (f.capability is not None) != wants_cap:
         raise EncodeError("Capability Information", f.capability, "present in Open and Confirm only")
     if (f.aid is not None) != (f.action == SP_MESH_PEERING_CONFIRM):
         raise EncodeError("AID", f.aid, "present in Confirm only")
-    if f.capability is not None:
-        fixed += _U16.pack(f.capability)
-    if f.aid is not None:
-        fixed += _U16.pack(f.aid)
     if f.capability is None and not f.elements:
         raise EncodeError("Self Protected elements", "none", "at least one")
     if f.sealed and not (f.elements and f.elements[-1].element_id == el.EID_MIC):
         raise EncodeError("sealed AMPE bytes", "without a preceding MIC element", "MIC element last")
-    return fixed + encode_elements(f.elements) + f.sealed
+    parts = [head, _CATEGORY_ACTION.pack(CATEGORY_SELF_PROTECTED, f.action)]
+    if f.capability is not None:
+        parts.append(_U16.pack(f.capability))
+    if f.aid is not None:
+        parts.append(_U16.pack(f.aid))
+    element_parts(f.elements, parts)
+    parts.append(f.sealed)
+    return b"".join(parts)
 
 
-def _encode_vendor(f: VendorAction) -> bytes:
+def _encode_vendor(head: bytes, f: VendorAction) -> bytes:
     if f.category not in (CATEGORY_VENDOR, CATEGORY_VENDOR_PROTECTED):
         raise EncodeError("vendor action category", f.category, "127 or 126")
     payload = encode_fragment(f.payload)
     mc = _encodable_ae_mode(f.header.frame_control, f.mesh_control)
-    return bytes((f.category,)) + el.MESHFRAMES_OUI + mc + payload
+    return b"".join((head, _VENDOR_PREFIX[f.category], mc, payload))
 
 

@@ -12,6 +12,7 @@ import struct
 from dataclasses import dataclass
 
 from meshframes.codec.errors import DecodeError, EncodeError, need
+from meshframes.codec.frozen import quick_init
 
 # Frame Control, 9.2.4.1: type and subtype of the first octet.
 TYPE_MGMT = 0
@@ -84,6 +85,9 @@ _U32 = struct.Struct("<I")
 _FC_DUR = struct.Struct("<HH")
 # 9.3.1.1: Frame Control, Duration, Addresses 1-3, Sequence Control.
 _THREE_ADDRESS = struct.Struct("<HH6s6s6sH")
+# Frame Control bits that can add fields after Sequence Control: the data
+# type's bit (Address 4, QoS Control) and Order (+HTC).
+_DATA_OR_ORDER = (TYPE_DATA << 2) | FC_ORDER
 
 
 def frame_control(ftype: int, subtype: int, flags: int = 0) -> int:
@@ -96,6 +100,7 @@ def is_group(addr: bytes) -> bool:
     return bool(addr[0] & 0x01)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class MacHeader:
     """A management or data MAC header. Control frames use ControlFrame."""
@@ -136,6 +141,11 @@ class MacHeader:
 
     def encode(self) -> bytes:
         fc = self.frame_control
+        if not fc & _DATA_OR_ORDER and self.addr4 is None and self.qos_control is None and \
+                self.ht_control is None and len(self.addr1) == len(self.addr2) == len(self.addr3) == 6:
+            # A management frame without HT Control, most of a mesh's air:
+            # three addresses, nothing after Sequence Control.
+            return _THREE_ADDRESS.pack(fc, self.duration, self.addr1, self.addr2, self.addr3, self.seq_ctrl)
         is_data = (fc >> 2) & 0x3 == TYPE_DATA
         qos = is_data and bool((fc >> 4) & DATA_SUBTYPE_QOS)
         four = is_data and fc & (FC_TO_DS | FC_FROM_DS) == FC_TO_DS | FC_FROM_DS
@@ -174,7 +184,8 @@ def _check_present(what: str, value: object, wanted: bool) -> None:
 
 def decode_header(data: bytes) -> tuple[MacHeader, int]:
     """Decode the management/data MAC header; return it and the body offset."""
-    need(data, 0, 24, "MAC header")
+    if len(data) < 24:
+        need(data, 0, 24, "MAC header")
     fc, duration = _FC_DUR.unpack_from(data, 0)
     ftype = (fc >> 2) & 0x3
     is_data = ftype == TYPE_DATA
@@ -209,6 +220,7 @@ def short_header_length(frame_control: int) -> int:
 
 
 def check_version(data: bytes) -> None:
-    need(data, 0, 2, "Frame Control")
+    if len(data) < 2:
+        need(data, 0, 2, "Frame Control")
     if data[0] & 0x3:
         raise DecodeError("protocol version", 0, data[0] & 0x3, 0)

@@ -8,6 +8,7 @@ we do not know stays a RawElement with its body untouched.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
@@ -40,6 +41,7 @@ class RawElement:
 Parser = Callable[[bytes, int, "int | None"], Element]
 # 9.4.2.1: Element ID and Length, one octet each, before the body.
 ELEMENT_HEADER_LEN = 2
+_ELEMENT_HEADER = struct.Struct("BB")
 _PARSERS: dict[int, Parser] = {}
 
 
@@ -101,13 +103,21 @@ def first_element_id(data: bytes) -> int | None:
 
 def encode_elements(elements: tuple[Element, ...]) -> bytes:
     parts: list[bytes] = []
+    element_parts(elements, parts)
+    return b"".join(parts)
+
+
+def element_parts(elements: tuple[Element, ...], parts: list[bytes]) -> None:
+    """Append each element's header and body to `parts`, for a caller that
+    joins a whole frame once."""
+    append = parts.append
     for element in elements:
         body = element.body()
         length = len(body)
         if length > 255:
             raise EncodeError(f"element {element.element_id} length", length, "<= 255")
-        parts += (bytes((element.element_id, length)), body)
-    return b"".join(parts)
+        append(_ELEMENT_HEADER.pack(element.element_id, length))
+        append(body)
 
 
 T = TypeVar("T")

@@ -11,6 +11,7 @@ import struct
 from dataclasses import dataclass
 
 from meshframes.codec.errors import DecodeError, EncodeError, need
+from meshframes.codec.frozen import quick_init
 from meshframes.codec.header import (
     FC_FROM_DS,
     FC_PROTECTED,
@@ -32,8 +33,11 @@ _AE_ADDRS = {AE_NONE: 0, AE_A4: 1, AE_A5_A6: 2}
 MESH_CONTROL_FIXED_LEN = 6
 
 _FIXED = struct.Struct("<BBI")
+# The extension addresses' lengths each mode wants (0, 1 or 2 addresses).
+_EXTENSION_LENGTHS = {n: (6,) * n for n in _AE_ADDRS.values()}
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class MeshControl:
     flags: int
@@ -62,13 +66,15 @@ class MeshControl:
         wanted = _AE_ADDRS.get(self.ae_mode)
         if wanted is None:
             raise EncodeError("mesh address extension mode", self.ae_mode, "0, 1 or 2")
-        if len(self.addr_ext) != wanted or any(len(a) != 6 for a in self.addr_ext):
+        if tuple(map(len, self.addr_ext)) != _EXTENSION_LENGTHS[wanted]:
             raise EncodeError("mesh extension addresses",
                               [len(a) for a in self.addr_ext], f"{wanted} addresses of 6 bytes")
-        if not (0 <= self.ttl <= 0xFF and 0 <= self.seq <= 0xFFFFFFFF and 0 <= self.flags <= 0xFF):
+        try:
+            fixed = _FIXED.pack(self.flags, self.ttl, self.seq)
+        except struct.error:
             raise EncodeError("mesh control values", (self.flags, self.ttl, self.seq),
-                              "u8 flags, u8 TTL, u32 sequence number")
-        return _FIXED.pack(self.flags, self.ttl, self.seq) + b"".join(self.addr_ext)
+                              "u8 flags, u8 TTL, u32 sequence number") from None
+        return fixed + b"".join(self.addr_ext) if self.addr_ext else fixed
 
     def with_ttl(self, ttl: int) -> MeshControl:
         return MeshControl(self.flags, ttl, self.seq, self.addr_ext)
@@ -82,7 +88,8 @@ def mesh_control_length(flags: int) -> int | None:
 
 
 def decode_mesh_control(data: bytes, offset: int) -> MeshControl:
-    need(data, offset, 6, "Mesh Control")
+    if len(data) - offset < 6:
+        need(data, offset, 6, "Mesh Control")
     flags, ttl, seq = _FIXED.unpack_from(data, offset)
     naddr = _AE_ADDRS.get(flags & AE_MASK)
     if naddr is None:
@@ -91,7 +98,8 @@ def decode_mesh_control(data: bytes, offset: int) -> MeshControl:
     # Mesh Control is there, and kept so the frame re-encodes as it came.
     # Only the inference rule, which has no such word from the frame, reads
     # set ones as "not Mesh Control" (LLC's first octet 0xAA sets them).
-    need(data, offset + 6, 6 * naddr, "Mesh Address Extension")
+    if len(data) - (offset + 6) < 6 * naddr:
+        need(data, offset + 6, 6 * naddr, "Mesh Address Extension")
     start = offset + 6
     ext = tuple(data[start + 6 * i:start + 6 * i + 6] for i in range(naddr))
     return MeshControl(flags, ttl, seq, ext)

@@ -16,6 +16,7 @@ from typing import ClassVar
 
 from meshframes.codec.elements import EID_GANN, EID_PERR, EID_PREP, EID_PREQ, EID_RANN
 from meshframes.codec.errors import DecodeError, EncodeError
+from meshframes.codec.frozen import quick_init
 from meshframes.codec.ie import exact_length, register
 
 # Flags common to PREQ, PREP and PERR destinations: Address Extension.
@@ -40,6 +41,10 @@ _PREP_TAIL = struct.Struct("<6sI")
 _RANN = struct.Struct("<BBB6sIII")
 _GANN = struct.Struct("<BBB6sIH")
 _REASON = struct.Struct("<H")
+# The same fields in one go where no address extension sits between them:
+# PREQ up to its Target Count, the whole PREP.
+_PREQ_FIXED = struct.Struct("<BBBI6sIIIB")
+_PREP = struct.Struct("<BBB6sIII6sI")
 
 # Element body lengths without the address extension, which adds 6 octets
 # wherever the AE flag is set.
@@ -74,6 +79,7 @@ def _pack(st: struct.Struct, what: str, *values: object) -> bytes:
         raise EncodeError(f"{what} fields", str(exc), "fields within their widths") from None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class PreqTarget:
     flags: int
@@ -81,6 +87,7 @@ class PreqTarget:
     sn: int
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Preq:
     """9.4.2.112 Path Request."""
@@ -100,11 +107,16 @@ class Preq:
     def body(self) -> bytes:
         if not 1 <= len(self.targets) <= PREQ_MAX_TARGETS:
             raise EncodeError("PREQ target count", len(self.targets), f"1..{PREQ_MAX_TARGETS}")
-        parts = [_pack(_PREQ_HEAD, "PREQ", self.flags, self.hop_count, self.ttl,
-                       self.path_discovery_id, self.originator_addr, self.originator_sn),
-                 _ae(self.flags, self.originator_external_addr, "PREQ originator"),
-                 _pack(_LIFE_METRIC, "PREQ", self.lifetime, self.metric),
-                 bytes((len(self.targets),))]
+        if self.flags & HWMP_FLAG_AE or self.originator_external_addr is not None:
+            parts = [_pack(_PREQ_HEAD, "PREQ", self.flags, self.hop_count, self.ttl,
+                           self.path_discovery_id, self.originator_addr, self.originator_sn),
+                     _ae(self.flags, self.originator_external_addr, "PREQ originator"),
+                     _pack(_LIFE_METRIC, "PREQ", self.lifetime, self.metric),
+                     bytes((len(self.targets),))]
+        else:
+            parts = [_pack(_PREQ_FIXED, "PREQ", self.flags, self.hop_count, self.ttl, self.path_discovery_id,
+                           self.originator_addr, self.originator_sn, self.lifetime, self.metric,
+                           len(self.targets))]
         parts += [_pack(_TARGET, "PREQ target", t.flags, t.addr, t.sn) for t in self.targets]
         return b"".join(parts)
 
@@ -132,6 +144,7 @@ def _preq(body: bytes, offset: int, _action: int | None) -> Preq:
     return Preq(flags, hop, ttl, pdid, orig, orig_sn, lifetime, metric, targets, ext)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Prep:
     """9.4.2.113 Path Reply.
@@ -155,6 +168,9 @@ class Prep:
     target_external_addr: bytes | None = None
 
     def body(self) -> bytes:
+        if not self.flags & HWMP_FLAG_AE and self.target_external_addr is None:
+            return _pack(_PREP, "PREP", self.flags, self.hop_count, self.ttl, self.target_addr, self.target_sn,
+                         self.lifetime, self.metric, self.originator_addr, self.originator_sn)
         return b"".join((
             _pack(_PREP_HEAD, "PREP", self.flags, self.hop_count, self.ttl,
                   self.target_addr, self.target_sn),
@@ -180,6 +196,7 @@ def _prep(body: bytes, offset: int, _action: int | None) -> Prep:
     return Prep(flags, hop, ttl, target, target_sn, lifetime, metric, orig, orig_sn, ext)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class PerrDestination:
     flags: int
@@ -189,6 +206,7 @@ class PerrDestination:
     external_addr: bytes | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Perr:
     """9.4.2.114 Path Error."""
@@ -239,6 +257,7 @@ def _perr(body: bytes, offset: int, _action: int | None) -> Perr:
     return Perr(ttl, tuple(dests))
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Rann:
     """9.4.2.111 Root Announcement."""

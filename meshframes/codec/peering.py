@@ -51,6 +51,9 @@ _STANDARD_LAYOUTS: dict[int, dict[int, tuple[bool, bool, bool]]] = {
     SP_MESH_PEERING_CLOSE: {6: (False, True, False), 8: (True, True, False),
                             22: (False, True, True), 24: (True, True, True)},
 }
+_STANDARD_HEAD = struct.Struct("<HH")  # Mesh Peering Protocol Identifier, Local Link ID
+_NS3_HEAD = struct.Struct("<BH")  # ns-3's subtype, Local Link ID
+_U16 = struct.Struct("<H")
 _NS3_LAYOUTS = {3: (False, False), 5: (True, False), 7: (True, True)}
 # ns-3 asserts one length per subtype (IePeerManagement::
 # DeserializeInformationField): Open 3, Confirm 5, Close 7.
@@ -86,13 +89,15 @@ class MeshPeeringManagement:
         if self.ns3_subtype is not None and self.reason is not None and self.peer_link_id is None:
             raise EncodeError("ns-3 peering element", "reason without peer link id",
                               "peer link id before reason")
-        head = (struct.pack("<BH", self.ns3_subtype, self.local_link_id) if self.ns3_subtype is not None
-                else struct.pack("<HH", self.protocol_id, self.local_link_id))
+        head = (_NS3_HEAD.pack(self.ns3_subtype, self.local_link_id) if self.ns3_subtype is not None
+                else _STANDARD_HEAD.pack(self.protocol_id, self.local_link_id))
+        if self.peer_link_id is None and self.reason is None and self.pmkid is None:
+            return head
         out = [head]
         if self.peer_link_id is not None:
-            out.append(struct.pack("<H", self.peer_link_id))
+            out.append(_U16.pack(self.peer_link_id))
         if self.reason is not None:
-            out.append(struct.pack("<H", self.reason))
+            out.append(_U16.pack(self.reason))
         if self.pmkid is not None:
             if self.ns3_subtype is not None or len(self.pmkid) != PMKID_LEN:
                 raise EncodeError("Chosen PMK", len(self.pmkid), f"{PMKID_LEN} bytes, standard layout")

@@ -17,6 +17,7 @@ from typing import BinaryIO
 
 from meshframes.codec import radiotap
 from meshframes.codec.errors import DecodeError
+from meshframes.codec.frozen import quick_init
 from meshframes.codec.header import decode_header
 
 # The transports' radiotap parser serves captures too, under the names this
@@ -43,6 +44,9 @@ _PCAP_MAGIC = {
     b"\x4d\x3c\xb2\xa1": ("<", 1e-9),
     b"\xa1\xb2\x3c\x4d": (">", 1e-9),
 }
+_PCAP_RECORD_HEADER_LEN = 16
+# Octets read from a capture at a time.
+_READ_SIZE = 1 << 18
 _PCAPNG_SHB = 0x0A0D0D0A
 _PCAPNG_BYTE_ORDER = 0x1A2B3C4D
 _PCAPNG_IDB = 1
@@ -61,6 +65,7 @@ class CaptureError(ValueError):
         self.reason = reason
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class CapturedFrame:
     index: int
@@ -106,20 +111,28 @@ def _read_pcap(f: BinaryIO, magic: bytes) -> Iterator[CapturedFrame]:
     # 16-bit words.
     fcs_length = ((network >> 28) & 0xF) * 2 if network & (1 << 26) else None
     _check_linktype(0, linktype)
-    index = 0
+    record = struct.Struct(order + "IIII")
+    # Records are cut from large reads: one read per record pair costs
+    # more than the rest of reading them.
+    buf, pos, index = b"", 0, 0
     while True:
-        header = f.read(16)
-        if not header:
-            return
-        if len(header) < 16:
-            raise CaptureError(index, f"record header truncated: got {len(header)} of 16 octets")
-        sec, frac, incl, orig = struct.unpack(order + "IIII", header)
+        if len(buf) - pos < _PCAP_RECORD_HEADER_LEN:
+            buf, pos = buf[pos:] + f.read(_READ_SIZE), 0
+            if not buf:
+                return
+            if len(buf) < _PCAP_RECORD_HEADER_LEN:
+                raise CaptureError(index, f"record header truncated: got {len(buf)} of 16 octets")
+        sec, frac, incl, orig = record.unpack_from(buf, pos)
         if incl > MAX_RECORD:
             raise CaptureError(index, f"record length {incl} exceeds {MAX_RECORD}: corrupt length")
-        data = f.read(incl)
-        if len(data) < incl:
-            raise CaptureError(index, f"record says {incl} octets, file ends after {len(data)}")
-        yield CapturedFrame(index, sec + frac * resolution, linktype, data, orig, fcs_length)
+        start = pos + _PCAP_RECORD_HEADER_LEN
+        pos = start + incl
+        if pos > len(buf):
+            buf, start = buf[start:] + f.read(max(_READ_SIZE, pos - len(buf))), 0
+            pos = incl
+            if len(buf) < incl:
+                raise CaptureError(index, f"record says {incl} octets, file ends after {len(buf)}")
+        yield CapturedFrame(index, sec + frac * resolution, linktype, buf[start:pos], orig, fcs_length)
         index += 1
 
 
@@ -238,6 +251,7 @@ def frames_carry_fcs(frames: Iterable[bytes]) -> bool:
     return total > 0 and carrying * 2 > total
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Mpdu:
     """One captured frame with its link framing removed."""

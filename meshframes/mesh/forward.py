@@ -34,7 +34,7 @@ from dataclasses import replace
 
 from meshframes.codec import DataFrame, MacHeader, MeshControl, VendorAction
 from meshframes.codec.fastpay import FastPayFragment
-from meshframes.codec.frames import CATEGORY_VENDOR
+from meshframes.codec.frames import CATEGORY_VENDOR, mesh_addresses
 from meshframes.codec.header import (
     BROADCAST,
     FC_FROM_DS,
@@ -81,23 +81,6 @@ class DuplicateCache:
             return True
         seen[key] = now + self.timeout
         return False
-
-
-def mesh_addresses(frame: Relayable) -> tuple[bytes, bytes] | None:
-    """(mesh DA, mesh SA) of a multihop frame, None if it carries none."""
-    mc = frame.mesh_control
-    if mc is None:
-        return None
-    hdr = frame.header
-    if isinstance(frame, VendorAction):
-        if mc.ae_mode == AE_A5_A6:
-            return mc.addr_ext[0], mc.addr_ext[1]
-        if mc.ae_mode == AE_NONE:
-            return hdr.addr1, hdr.addr2
-        return None
-    if hdr.addr4 is not None:
-        return hdr.addr3, hdr.addr4
-    return hdr.addr1, hdr.addr3
 
 
 def _readdress(frame: Relayable, ra: bytes, ta: bytes, ttl: int | None = None) -> Relayable:

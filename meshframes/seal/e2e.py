@@ -56,7 +56,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from meshframes.codec.fastpay import FLAG_E2E_SEALED, FastPayFragment
+from meshframes.codec.fastpay import (
+    E2E_TAG_LEN,
+    FLAG_E2E_SEALED,
+    IDENTITY_LEN,
+    SEALED_HEADER_LEN,
+    SEALED_OVERHEAD,
+    FastPayFragment,
+)
 from meshframes.fastpay import ed25519
 from meshframes.seal.errors import (
     AlreadySealed,
@@ -72,12 +79,7 @@ from meshframes.seal.errors import (
 )
 from meshframes.seal.replay import ReplayWindow, Verdict
 
-IDENTITY_LEN = 32
-SEQUENCE_LEN = 8
-E2E_TAG_LEN = 16
 E2E_KEY_LEN = 16
-SEALED_HEADER_LEN = IDENTITY_LEN + SEQUENCE_LEN
-SEALED_OVERHEAD = SEALED_HEADER_LEN + E2E_TAG_LEN
 SEQUENCE_MAX = (1 << 64) - 1
 HKDF_SALT = b"meshframes/e2e/v1"
 DEFAULT_REPLAY_WINDOW = 64

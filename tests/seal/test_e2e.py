@@ -9,7 +9,7 @@ import pytest
 
 from meshframes.codec import ActionFrame, VendorAction, decode
 from meshframes.codec.fastpay import FastPayFragment, MessageType, encode_fragment
-from meshframes.mesh.forward import mesh_addresses
+from meshframes.codec.frames import mesh_addresses
 from meshframes.seal.e2e import (
     FLAG_SEALED,
     SEALED_OVERHEAD,
