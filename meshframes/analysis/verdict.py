@@ -46,6 +46,7 @@ from meshframes.codec.fastpay import (
     decode_fragment,
 )
 from meshframes.codec.header import (
+    DATA_SUBTYPE_RESERVED_QOS,
     FC_FROM_DS,
     FC_MORE_FRAGMENTS,
     FC_ORDER,
@@ -173,6 +174,9 @@ def _msdu_fastpay(body: bytes) -> str | None:
 
 
 def _data(frame: wire.DataFrame, index: int) -> FrameDecode | None:
+    if frame.header.subtype == DATA_SUBTYPE_RESERVED_QOS:
+        # No layout to agree on: the dissector judges it.
+        return None
     if frame.header.protected:
         return FrameDecode(index, "other", encrypted=True)
     if (frame.header.qos_control or 0) & QOS_AMSDU_PRESENT:

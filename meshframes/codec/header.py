@@ -46,6 +46,9 @@ FC_ORDER = 0x8000
 # (0x4) the subtypes without a frame body (Null, QoS Null, CF-Ack/Poll).
 DATA_SUBTYPE_QOS = 0x8
 DATA_SUBTYPE_NO_DATA = 0x4
+# Table 9-1: the one reserved subtype with the QoS bit set. We read its QoS
+# Control by the bit; Scapy reads none.
+DATA_SUBTYPE_RESERVED_QOS = 13
 
 # QoS Control bits the Mesh Control rule reads, 9.2.4.5.1.
 QOS_AMSDU_PRESENT = 0x0080
