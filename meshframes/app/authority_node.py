@@ -54,5 +54,7 @@ class AuthorityNode(Party):
             raise AppRefusal(Reason.AUTHORITY_FAILED, str(failure)) from None
         actions: list[AppAction] = [Handled(now, processed.outcome, sender, seq)]
         if processed.reply is not None:
-            actions += self._send_to_mac(source, processed.reply, now)
+            # Sealed for whoever sealed the request, announced or not yet:
+            # a client the authority has not heard announce gets its vote.
+            actions += self._send_to_mac(source, processed.reply, now, identity)
         return actions

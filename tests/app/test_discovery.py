@@ -18,7 +18,7 @@ from meshframes.app.errors import AppRefusal, Reason
 from meshframes.app.events import Discovered, Handled, MessageRefused, SendPayload
 from meshframes.app.framing import frame_message
 from meshframes.app.party import AppConfig
-from meshframes.app.transport import TransportRefusal
+from meshframes.app.transport import Dropped, TransportRefusal
 from meshframes.codec.fastpay import (
     FLAG_E2E_SEALED,
     MAX_FRAGMENT_PAYLOAD,
@@ -34,7 +34,7 @@ from meshframes.fastpay.store import AuthorityStore
 from meshframes.fastpay.wire import decode_message
 from meshframes.mesh.events import Deliver, SetTimer
 from meshframes.seal.e2e import SEALED_OVERHEAD, x25519_public_key
-from meshframes.seal.errors import SealReason
+from meshframes.seal.errors import E2EError, SealReason
 from meshframes.sim.scenario import scenario_committee
 
 from .helpers import (
@@ -258,6 +258,23 @@ def test_authority_answers_the_station_that_asked(tmp_path: Path) -> None:
     assert isinstance(reply, SendPayload) and reply.destination == MAC[0]
     assert reply.payload.msg_type == MessageType.FASTPAY_VOTE
     assert decode_message(_opened(ACCOUNTS[0], reply, MAC[5]).data).authority == AUTHORITIES[0].public_key
+
+
+def test_authority_answers_a_sealed_order_before_the_askers_announcement(tmp_path: Path) -> None:
+    """A client whose announcement has not reached the authority yet still
+    gets its vote: sealed for the identity that sealed the order, to the
+    station the order came from (only that identity opens it). An
+    unsealed message from an unannounced station gets nothing back."""
+    authority = _authority(tmp_path)
+    msg_type, payload = frame_message(every_message()["order"])
+    _, reply = authority.on_message(MAC[0], msg_type, payload, 2.0, ACCOUNTS[0].public_key)
+    assert isinstance(reply, SendPayload) and reply.destination == MAC[0]
+    assert decode_message(_opened(ACCOUNTS[0], reply, MAC[5]).data).authority == AUTHORITIES[0].public_key
+    with pytest.raises(E2EError):
+        sealer_of(ACCOUNTS[1]).open_fragment(reply.payload, reply.destination, MAC[5])
+    assert authority.transport.refusals() == {}
+    assert authority.transport.send(MAC[1], msg_type, payload) == Dropped(TransportRefusal.E2E_NO_IDENTITY,
+                                                                          MAC[1].hex(":"))
 
 
 def test_authority_whose_store_fails_refuses_and_keeps_the_node_running(tmp_path: Path) -> None:
