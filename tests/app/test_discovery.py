@@ -277,6 +277,23 @@ def test_authority_answers_a_sealed_order_before_the_askers_announcement(tmp_pat
                                                                           MAC[1].hex(":"))
 
 
+def test_authority_resends_a_reply_once_when_its_path_ends(tmp_path: Path) -> None:
+    """The mesh's path to the station a vote just went to ends: the vote
+    goes again at once, sealed as before, and only once; a path that
+    appears, or one that ends after the retry interval, resends nothing."""
+    authority = _authority(tmp_path)
+    msg_type, payload = frame_message(every_message()["order"])
+    _, reply = authority.on_message(MAC[0], msg_type, payload, 2.0, ACCOUNTS[0].public_key)
+    assert authority.on_path(MAC[0], True, 2.05) == []
+    [again] = authority.on_path(MAC[0], False, 2.1)
+    assert isinstance(again, SendPayload) and again.destination == MAC[0]
+    assert decode_message(_opened(ACCOUNTS[0], again, MAC[5]).data) == decode_message(
+        _opened(ACCOUNTS[0], reply, MAC[5]).data)
+    assert authority.on_path(MAC[0], False, 2.2) == []
+    authority.on_message(MAC[0], msg_type, payload, 3.0, ACCOUNTS[0].public_key)
+    assert authority.on_path(MAC[0], False, 3.0 + authority.config.retry_interval + 0.01) == []
+
+
 def test_authority_whose_store_fails_refuses_and_keeps_the_node_running(tmp_path: Path) -> None:
     """SQLite refuses the authority's write (a trigger added by another
     connection): the delivery is refused and counted, nothing is sent, and
@@ -352,7 +369,10 @@ def test_a_reply_of_several_fragments_leaves_whole(tmp_path: Path, seal: bool) -
         assert handled.outcome == "confirmation"  # type: ignore[union-attr]
     request = AccountInfoRequest(sender=ACCOUNTS[1].public_key, request_received_transfers_excluding_first_nth=0)
     msg_type, payload = frame_message(request)
-    _, *replies = authority.on_message(MAC[1], msg_type, payload, 9.0, sealed_by)
+    # Sealed by the account that asks, as the transport lets through only
+    # a seal by the identity bound at its station.
+    asker = ACCOUNTS[1].public_key if seal else None
+    _, *replies = authority.on_message(MAC[1], msg_type, payload, 9.0, asker)
     whole = frame_message(authority.engine.handle(request))[1]
     assert len(whole) > MAX_FRAGMENT_PAYLOAD
     assert len(replies) > 1 and all(isinstance(r, SendPayload) and r.destination == MAC[1] for r in replies)
