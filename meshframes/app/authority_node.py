@@ -11,6 +11,8 @@ the rest as unexpected.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from meshframes.fastpay.authority import Authority, AuthorityFailed
 from meshframes.fastpay.committee import Committee
 from meshframes.fastpay.ed25519 import KeyPair
@@ -26,6 +28,10 @@ from .events import AppAction, Handled
 from .framing import AppMessage
 from .party import AppConfig, Party
 
+# Stations whose last reply is kept for a resend when its path ends: the
+# clients of one busy authority's last few hundred milliseconds.
+REPLIES_KEPT = 64
+
 
 class AuthorityNode(Party):
     def __init__(self, keypair: KeyPair, committee: Committee, store: AuthorityStore, mac: bytes,
@@ -33,6 +39,26 @@ class AuthorityNode(Party):
         super().__init__(keypair, committee, mac, committee.weight(keypair.public_key), config,
                          e2e_sequence=e2e_sequence)
         self.engine = Authority(keypair, committee, store)
+        # The last reply to each station, with the identity it was sealed
+        # for and when it left: sent again once if the mesh's path to that
+        # station ends soon after (the reply went down with it).
+        self._last_reply: OrderedDict[bytes, tuple[AppMessage, bytes | None, float]] = OrderedDict()
+
+    def on_path(self, station: bytes, reachable: bool, now: float) -> list[AppAction]:
+        """The path a reply just took ended (an MPDU on it failed all the
+        MAC's retries, or a PERR came): the reply was most likely lost with
+        it, so it goes again, once, and waits in the mesh while HWMP finds
+        a new path. Without this the client's next resend, up to its retry
+        interval later, is what brings the stored vote back."""
+        if reachable:
+            return []
+        held = self._last_reply.pop(station, None)
+        if held is None:
+            return []
+        reply, identity, sent_at = held
+        if now - sent_at > self.config.retry_interval:
+            return []
+        return self._send_to_mac(station, reply, now, identity)
 
     def _on_message(self, identity: bytes | None, source: bytes, message: AppMessage,
                     now: float) -> list[AppAction]:
@@ -54,5 +80,11 @@ class AuthorityNode(Party):
             raise AppRefusal(Reason.AUTHORITY_FAILED, str(failure)) from None
         actions: list[AppAction] = [Handled(now, processed.outcome, sender, seq)]
         if processed.reply is not None:
-            actions += self._send_to_mac(source, processed.reply, now)
+            # Sealed for whoever sealed the request, announced or not yet:
+            # a client the authority has not heard announce gets its vote.
+            actions += self._send_to_mac(source, processed.reply, now, identity)
+            self._last_reply[source] = (processed.reply, identity, now)
+            self._last_reply.move_to_end(source)
+            if len(self._last_reply) > REPLIES_KEPT:
+                self._last_reply.popitem(last=False)
         return actions

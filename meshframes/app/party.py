@@ -163,9 +163,12 @@ class Party:
         queue.append((msg_type, payload))
         return actions
 
-    def _send_to_mac(self, mac: bytes, message: AppMessage, now: float) -> list[AppAction]:
+    def _send_to_mac(self, mac: bytes, message: AppMessage, now: float,
+                     reply_to: bytes | None = None) -> list[AppAction]:
+        """Send to a station; `reply_to`: the identity whose sealed request
+        came from it, the one to seal the answer for."""
         msg_type, payload = frame_message(message)
-        return self._send_bytes(mac, msg_type, payload, now)
+        return self._send_bytes(mac, msg_type, payload, now, reply_to)
 
     def _refuse(self, refusal: AppRefusal, now: float, source: bytes | None = None) -> MessageRefused:
         self.refused[refusal.reason] += 1
@@ -173,8 +176,9 @@ class Party:
 
     # -- internals -----------------------------------------------------------
 
-    def _send_bytes(self, mac: bytes, msg_type: int, payload: bytes, now: float) -> list[AppAction]:
-        sent = self.transport.send(mac, msg_type, payload)
+    def _send_bytes(self, mac: bytes, msg_type: int, payload: bytes, now: float,
+                    reply_to: bytes | None = None) -> list[AppAction]:
+        sent = self.transport.send(mac, msg_type, payload, reply_to)
         return [] if isinstance(sent, Dropped) else list(sent)
 
     def _deliver(self, source: bytes, msg_type: int, payload: bytes, now: float,

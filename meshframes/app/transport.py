@@ -120,12 +120,17 @@ class Transport:
 
     # -- out -----------------------------------------------------------------
 
-    def send(self, destination: bytes, msg_type: int, message: bytes) -> list[SendPayload] | Dropped:
+    def send(self, destination: bytes, msg_type: int, message: bytes,
+             reply_to: bytes | None = None) -> list[SendPayload] | Dropped:
         """The fragments that carry `message` to `destination`, each sealed
-        when the destination is one station and we seal."""
+        when the destination is one station and we seal: for the identity
+        the directory binds to it, or for `reply_to`, the identity whose
+        seal a request from `destination` opened under. The seal bound that
+        request to its mesh SA, so the answer can go back there before any
+        announcement of the asker has reached us."""
         seal_for = None
         if self.sealer is not None and not is_group(destination):
-            seal_for = self.directory.identity_of(destination)
+            seal_for = reply_to or self.directory.identity_of(destination)
             if seal_for is None:
                 return self._drop(TransportRefusal.E2E_NO_IDENTITY, destination.hex(":"))
         room = min(self.config.max_fragment_payload, MAX_FRAGMENT_PAYLOAD)

@@ -66,6 +66,12 @@ class MeshConfig:
     # make peering attempts more frequent.
     plink_backoff_min: float = tu(1000)
     plink_backoff_max: float = tu(32 * 1000)
+    # Ours: any frame heard from a neighbour whose beacon we already know
+    # (an entry in IDLE, not backing off) opens a peering at once, rather
+    # than waiting up to a beacon interval for its next beacon as Linux's
+    # mesh_neighbour_update does. A walker back in range is heard through
+    # the floods (HWMP, announcements) long before its beacon comes.
+    plink_open_on_frames: bool = True
     # Linux plink_timeout (MESH_DEFAULT_PLINK_TIMEOUT, net/wireless/mesh.c):
     # a station silent this long is expired; we expire only entries not
     # established (an established one is lost by beacon loss first).
@@ -87,6 +93,10 @@ class MeshConfig:
     dot11MeshHWMPconfirmationInterval: float = 2.000
     dot11MeshGateAnnouncementProtocol: bool = False
     min_discovery_timeout: float = 0.100
+    # Ours (Hwmp.rediscover): a peer link that forms sends at once the next
+    # PREQ of each discovery that frames wait on, instead of leaving it to
+    # the retry timer; Linux waits.
+    preq_on_new_peer: bool = True
     path_refresh_time: float = 1.000
     # Linux accepts only one destination per PERR (15-byte element).
     perr_max_destinations: int = 1
@@ -103,6 +113,12 @@ class MeshConfig:
     # twenty lost MPDUs) and ns-3 for its own count; a replay of their
     # captures runs ours their way.
     failed_mpdu_ends_paths: bool = True
+    # Ours (Peering.stale_peer): a station that sends us individually
+    # addressed mesh frames while we hold no peering with it gets a Close,
+    # so that its stale ESTAB ends. Linux sends nothing (the stale side
+    # forwards into a station that drops everything); a replay of a Linux
+    # capture runs ours its way.
+    close_stale_peers: bool = True
     # Linux MESH_FRAME_QUEUE_LEN: frames held per destination during discovery.
     frame_queue_len: int = 10
     # Time a relayed frame spends in the forwarder before it is sent on,

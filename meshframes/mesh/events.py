@@ -54,6 +54,7 @@ class MeshRefusal(StrEnum):
     SELF_PROTECTED_ACTION_UNSUPPORTED = "self-protected-action-unsupported"
     PLINK_EVENT_IGNORED = "plink-event-ignored"
     PEERING_BACKING_OFF = "peering-backing-off"
+    PEERING_CLOSED_STALE_PEER = "peering-closed-stale-peer"
     CONFIRM_OR_CLOSE_FROM_UNKNOWN_PEER = "confirm-or-close-from-unknown-peer"
     NO_FREE_PEER_LINKS = "no-free-peer-links"
     MISSING_MESH_ID_OR_CONFIGURATION = "missing-mesh-id-or-configuration"

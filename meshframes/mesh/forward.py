@@ -204,6 +204,10 @@ class Forwarder:
     def pending(self, dst: bytes) -> int:
         return len(self._pending.get(dst, ()))
 
+    def waiting_for(self) -> list[bytes]:
+        """Destinations with frames queued behind a discovery."""
+        return list(self._pending)
+
     # -- reception --------------------------------------------------------
 
     def on_frame(self, frame: Relayable, now: float) -> tuple[list[Action], Relayable | None]:

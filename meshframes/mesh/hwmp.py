@@ -177,6 +177,18 @@ class Hwmp:
             return self._queue_preq(path, PREQ_Q_F_START | PREQ_Q_F_REFRESH, now)
         return []
 
+    def rediscover(self, dst: bytes, now: float) -> list[Action]:
+        """A peer link just formed and may lead to `dst`, whose discovery
+        sits on its retry timer (up to 1.6 s at the fourth retry): its
+        next PREQ leaves now instead, through the PREQ queue and its
+        dot11MeshHWMPpreqMinInterval, the retry count unchanged. Ours:
+        Linux waits for the timer."""
+        path = self.paths.lookup(dst)
+        if (not self.config.preq_on_new_peer or path is None or not path.flags & PathFlags.RESOLVING
+                or path.flags & (PathFlags.RESOLVED | PathFlags.REQ_QUEUED)):
+            return []
+        return self._queue_preq(path, 0, now)
+
     def link_broken(self, peer: bytes, now: float) -> list[Action]:
         """mesh_plink_broken: every active path through a silently vanished
         peer becomes inactive with its SN raised, and a PERR tells the

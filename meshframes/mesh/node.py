@@ -123,7 +123,10 @@ class MeshNode:
                 peer.signal_dbm = rx.signal_dbm
             if rx.rate_100kbps and not is_group(hdr.addr1):
                 peer.rx_rate_100kbps = rx.rate_100kbps
-        return self._finish(self._dispatch(frame, rx, now), now)
+        actions = self._dispatch(frame, rx, now)
+        if peer is not None and peer.state is PlinkState.IDLE and not isinstance(frame, Beacon | SelfProtected):
+            actions += self.peering.heard(peer, now)
+        return self._finish(actions, now)
 
     def _dispatch(self, frame: Frame, rx: RxFrame, now: float) -> list[Action]:
         if isinstance(frame, Beacon):
@@ -133,7 +136,7 @@ class MeshNode:
                 self._note_draft(frame.header.addr2)
             return self.peering.on_frame(frame, now)
         if isinstance(frame, MeshAction):
-            return self.hwmp.on_frame(frame, now)
+            return self.hwmp.on_frame(frame, now) + self._from_stale_peer(frame.header, now)
         if isinstance(frame, (VendorAction, DataFrame)):
             return self._on_multihop(frame, now)
         if isinstance(frame, BlockAckAction):
@@ -277,6 +280,13 @@ class MeshNode:
                 peer.speaks_draft = True
         return self.peering.on_beacon(beacon, rx, now)
 
+    def _from_stale_peer(self, hdr: MacHeader, now: float) -> list[Action]:
+        """A frame addressed to us alone from a station we are not peered
+        with: it believes it is peered with us (see Peering.stale_peer)."""
+        if hdr.addr1 != self.mac or self.peers.is_established(hdr.addr2):
+            return []
+        return self.peering.stale_peer(hdr.addr2, now)
+
     def _note_draft(self, addr: bytes) -> None:
         peer = self.peers.get(addr)
         if peer is not None:
@@ -288,7 +298,8 @@ class MeshNode:
                 return []
             return [Refused(MeshRefusal.DATA_WITHOUT_MESH_CONTROL)]
         if not self.peers.is_established(frame.header.addr2):
-            return [Refused(MeshRefusal.FRAME_FROM_NON_PEER, frame.header.addr2.hex(":"))]
+            return ([Refused(MeshRefusal.FRAME_FROM_NON_PEER, frame.header.addr2.hex(":"))]
+                    + self._from_stale_peer(frame.header, now))
         actions, local = self.forwarder.on_frame(frame, now)
         if local is not None:
             actions.append(self.forwarder.delivery(local))
@@ -321,7 +332,8 @@ class MeshNode:
 
     def _finish(self, actions: list[Action], now: float) -> list[Action]:
         """Count refusals and let engines react to each other's results:
-        a link leaving ESTAB flushes its paths, a new path releases the
+        a link leaving ESTAB flushes its paths, one reaching it sends the
+        next PREQ of every discovery frames wait on, a new path releases the
         frames queued for it, a failed discovery drops them."""
         out: list[Action] = []
         work = list(actions)
@@ -333,6 +345,9 @@ class MeshNode:
             elif isinstance(action, PeerChanged):
                 if action.old == PlinkState.ESTAB.value and action.new != PlinkState.ESTAB.value:
                     work += self.hwmp.flush_peer(action.peer)
+                elif action.new == PlinkState.ESTAB.value and action.old != PlinkState.ESTAB.value:
+                    for dst in self.forwarder.waiting_for():
+                        work += self.hwmp.rediscover(dst, now)
             elif isinstance(action, Authenticated):
                 work += self.peering.authenticated(action.peer, now)
             elif isinstance(action, PathChanged):

@@ -68,6 +68,9 @@ class Peer:
     # ranges differ, so a peer may still reach us), and a route it offers
     # would send frames nowhere.
     failed_until: float = float("-inf")
+    # When we last sent a Close because the station sent us frames while
+    # we held no peering with it (Peering.stale_peer).
+    stale_close_at: float = float("-inf")
     # The peer writes the 802.11s draft layouts ns-3 uses (its Beacon Timing
     # or peering element says so): its PREPs name the asker first.
     speaks_draft: bool = False

@@ -271,6 +271,20 @@ class Peering:
             return self._step(peer, E.ACTOPN, now)
         return []
 
+    def heard(self, peer: Peer, now: float) -> list[Action]:
+        """A frame other than a beacon or a peering frame came from a
+        neighbour we hold no peering with (MeshConfig.plink_open_on_frames):
+        open as its beacon would have, if we know its beacon's profile and
+        are not backing off from it. Silent otherwise: such frames come by
+        the dozen, and the beacon path counts the refusals."""
+        # After a Close for a stale peering, the peer holds for
+        # dot11MeshHoldingTimeout and would answer an Open with a Close.
+        if (not self.config.plink_open_on_frames or peer.state is not S.IDLE or now < peer.reopen_after
+                or now < peer.stale_close_at + self.config.dot11MeshHoldingTimeout
+                or (self.rsn is not None and not self.rsn.has_pmk(peer.addr))):
+            return []
+        return self._open_if_willing(peer, now)
+
     def authenticated(self, addr: bytes, now: float) -> list[Action]:
         """SAE with `addr` completed: open the peering if its beacon said it
         accepts one (a station that opens to us first is answered as usual)."""
@@ -377,6 +391,31 @@ class Peering:
         if peer is None or peer.state in (S.IDLE, S.HOLDING):
             return []
         return self._step(peer, E.CNCL, now, reason)
+
+    def stale_peer(self, addr: bytes, now: float) -> list[Action]:
+        """An individually addressed mesh frame (data, ours or HWMP) came
+        from `addr` although we hold no peering with it: it still holds
+        one with us (our Close went unheard, or we forgot the entry), and
+        its MAC sees every such frame acknowledged, so nothing on its side
+        ever ends the link while we drop all it forwards. As an AP
+        deauthenticates a station that sends class 3 frames unassociated
+        (802.11-2020 11.3.3), we send a Close, which an established peer
+        takes whatever its link ids (`classify`); then the next beacon
+        starts a fresh peering. At most one per dot11MeshHoldingTimeout
+        per station, none while a handshake with it is under way (its
+        Confirm may be late), and none in a secure mesh, where a Close
+        needs the peering's nonces and keys, gone with it."""
+        if not self.config.close_stale_peers or self.rsn is not None:
+            return []
+        peer, actions = self._entry(addr, now)
+        if peer is None or peer.state not in (S.IDLE, S.HOLDING):
+            return actions
+        if now < peer.stale_close_at + self.config.dot11MeshHoldingTimeout:
+            return actions
+        peer.stale_close_at = now
+        return actions + [Refused(MeshRefusal.PEERING_CLOSED_STALE_PEER, addr.hex(":")),
+                          Transmit(self._close_frame(addr, peer.llid, peer.plid,
+                                                     ReasonCode.MESH_PEERING_CANCELLED, b"", b""))]
 
     def _step(self, peer: Peer, event: PlinkEvent, now: float,
               reason: ReasonCode | None = None) -> list[Action]:

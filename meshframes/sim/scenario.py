@@ -39,12 +39,15 @@ from meshframes.sim.network import SimNetwork, SimNode
 # A fresh simulated identity has never sealed anything: its end-to-end
 # sequence can start at 1 (a real node starts from the clock, sealing.md).
 SIM_INITIAL_E2E_SEQUENCE = 1
-# Authorities announce themselves as roots every beacon interval rather
-# than Linux's default 5000 TU: stations walking 1-3 m/s with 25-30 m radios
-# outrun a 5 s old path, and each root PREQ renews every station's path to
-# the authority (and, with PREP, the authority's path back). The path to a
-# root outlives three intervals, so one lost PREQ does not end it.
-AUTHORITY_ROOT_INTERVAL = tu(1000)
+# Authorities announce themselves as roots every half beacon interval
+# rather than Linux's default 5000 TU: stations walking 1-3 m/s with 25-30 m
+# radios outrun a 5 s old path, and each root PREQ renews every station's
+# path to the authority (and, with PREP, the authority's path back). When a
+# quorum comes into reach, the client's path to the last authority it
+# needs is most often the next root PREQ: at 1000 TU that wait put half
+# the transfers slower than 1 s from reach there. The path to a root
+# outlives three intervals, so one lost PREQ does not end it.
+AUTHORITY_ROOT_INTERVAL = tu(500)
 
 
 def _identity(seed: int, role: str, index: int) -> Identity:

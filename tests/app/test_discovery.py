@@ -18,7 +18,7 @@ from meshframes.app.errors import AppRefusal, Reason
 from meshframes.app.events import Discovered, Handled, MessageRefused, SendPayload
 from meshframes.app.framing import frame_message
 from meshframes.app.party import AppConfig
-from meshframes.app.transport import TransportRefusal
+from meshframes.app.transport import Dropped, TransportRefusal
 from meshframes.codec.fastpay import (
     FLAG_E2E_SEALED,
     MAX_FRAGMENT_PAYLOAD,
@@ -34,7 +34,7 @@ from meshframes.fastpay.store import AuthorityStore
 from meshframes.fastpay.wire import decode_message
 from meshframes.mesh.events import Deliver, SetTimer
 from meshframes.seal.e2e import SEALED_OVERHEAD, x25519_public_key
-from meshframes.seal.errors import SealReason
+from meshframes.seal.errors import E2EError, SealReason
 from meshframes.sim.scenario import scenario_committee
 
 from .helpers import (
@@ -260,6 +260,40 @@ def test_authority_answers_the_station_that_asked(tmp_path: Path) -> None:
     assert decode_message(_opened(ACCOUNTS[0], reply, MAC[5]).data).authority == AUTHORITIES[0].public_key
 
 
+def test_authority_answers_a_sealed_order_before_the_askers_announcement(tmp_path: Path) -> None:
+    """A client whose announcement has not reached the authority yet still
+    gets its vote: sealed for the identity that sealed the order, to the
+    station the order came from (only that identity opens it). An
+    unsealed message from an unannounced station gets nothing back."""
+    authority = _authority(tmp_path)
+    msg_type, payload = frame_message(every_message()["order"])
+    _, reply = authority.on_message(MAC[0], msg_type, payload, 2.0, ACCOUNTS[0].public_key)
+    assert isinstance(reply, SendPayload) and reply.destination == MAC[0]
+    assert decode_message(_opened(ACCOUNTS[0], reply, MAC[5]).data).authority == AUTHORITIES[0].public_key
+    with pytest.raises(E2EError):
+        sealer_of(ACCOUNTS[1]).open_fragment(reply.payload, reply.destination, MAC[5])
+    assert authority.transport.refusals() == {}
+    assert authority.transport.send(MAC[1], msg_type, payload) == Dropped(TransportRefusal.E2E_NO_IDENTITY,
+                                                                          MAC[1].hex(":"))
+
+
+def test_authority_resends_a_reply_once_when_its_path_ends(tmp_path: Path) -> None:
+    """The mesh's path to the station a vote just went to ends: the vote
+    goes again at once, sealed as before, and only once; a path that
+    appears, or one that ends after the retry interval, resends nothing."""
+    authority = _authority(tmp_path)
+    msg_type, payload = frame_message(every_message()["order"])
+    _, reply = authority.on_message(MAC[0], msg_type, payload, 2.0, ACCOUNTS[0].public_key)
+    assert authority.on_path(MAC[0], True, 2.05) == []
+    [again] = authority.on_path(MAC[0], False, 2.1)
+    assert isinstance(again, SendPayload) and again.destination == MAC[0]
+    assert decode_message(_opened(ACCOUNTS[0], again, MAC[5]).data) == decode_message(
+        _opened(ACCOUNTS[0], reply, MAC[5]).data)
+    assert authority.on_path(MAC[0], False, 2.2) == []
+    authority.on_message(MAC[0], msg_type, payload, 3.0, ACCOUNTS[0].public_key)
+    assert authority.on_path(MAC[0], False, 3.0 + authority.config.retry_interval + 0.01) == []
+
+
 def test_authority_whose_store_fails_refuses_and_keeps_the_node_running(tmp_path: Path) -> None:
     """SQLite refuses the authority's write (a trigger added by another
     connection): the delivery is refused and counted, nothing is sent, and
@@ -335,7 +369,10 @@ def test_a_reply_of_several_fragments_leaves_whole(tmp_path: Path, seal: bool) -
         assert handled.outcome == "confirmation"  # type: ignore[union-attr]
     request = AccountInfoRequest(sender=ACCOUNTS[1].public_key, request_received_transfers_excluding_first_nth=0)
     msg_type, payload = frame_message(request)
-    _, *replies = authority.on_message(MAC[1], msg_type, payload, 9.0, sealed_by)
+    # Sealed by the account that asks, as the transport lets through only
+    # a seal by the identity bound at its station.
+    asker = ACCOUNTS[1].public_key if seal else None
+    _, *replies = authority.on_message(MAC[1], msg_type, payload, 9.0, asker)
     whole = frame_message(authority.engine.handle(request))[1]
     assert len(whole) > MAX_FRAGMENT_PAYLOAD
     assert len(replies) > 1 and all(isinstance(r, SendPayload) and r.destination == MAC[1] for r in replies)

@@ -19,7 +19,7 @@ from meshframes.codec.reason import ReasonCode
 from meshframes.hosts.base import RxFrame
 from meshframes.hosts.node import NodeHost
 from meshframes.mesh.constants import MeshConfig
-from meshframes.mesh.events import Action, Deliver, DeliverData, Refused, Transmit
+from meshframes.mesh.events import Action, Deliver, DeliverData, Refused
 from meshframes.mesh.mbss import action_header, path_selection
 from meshframes.mesh.node import MeshNode
 
@@ -296,14 +296,19 @@ def test_bad_input_is_refused_and_counted() -> None:
                    "protected-frame-not-unsealed", "action-returned-by-peer"):
         assert counted[reason] == 1, reason
     assert counted["action-category-unsupported"] == 2
-    assert sum(counted.values()) == 11
+    # The data from non-peer C came to B alone: C gets a Close for the
+    # peering it believes it has.
+    assert counted["peering-closed-stale-peer"] == 1
+    assert sum(counted.values()) == 12
 
 
 def test_refused_actions_carry_the_reason() -> None:
     n = node(peers=())
     actions = n.receive(vendor(C, B, B, C), RX, 0.0)
-    assert actions == [Refused("frame-from-non-peer", C.hex(":"))]
-    assert not [a for a in actions if isinstance(a, Transmit)]
+    assert [a for a in actions if isinstance(a, Refused)] == [Refused("frame-from-non-peer", C.hex(":")),
+                                                              Refused("peering-closed-stale-peer", C.hex(":"))]
+    # Nothing of C's frame is relayed; only the Close goes back to C.
+    assert [(f.header.addr1, f.action) for f in sent(actions)] == [(C, 3)]
 
 
 def test_silent_entries_never_established_expire_after_the_plink_timeout() -> None:

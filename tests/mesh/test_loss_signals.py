@@ -9,7 +9,7 @@ from meshframes.codec.pathsel import Prep, Preq
 from meshframes.mesh.events import PathChanged
 from meshframes.mesh.mbss import path_selection
 
-from .helpers import RX, A, C, D, refusals, sent
+from .helpers import RX, A, C, D, E, refusals, sent
 from .test_forward import LIFETIME, learn, node, one_fragment
 
 
@@ -53,3 +53,24 @@ def test_queued_frame_leaves_as_its_new_path_resolves() -> None:
     released = sent(n.receive(path_selection(n.mac, A, prep), RX, 0.25))
     assert [(f.header.addr1, f.payload.data) for f in released] == [(A, b"order")]
     assert n.forwarder.pending(D) == 0
+
+
+def test_a_new_peer_sends_the_next_preq_of_a_waiting_discovery_at_once() -> None:
+    """A frame for D waits behind a discovery on its retry timer; a peering
+    with E that reaches ESTAB sends the next PREQ for D in the same step,
+    and the PREP through E releases the frame. Without frames waiting, or
+    with preq_on_new_peer off, a new peer sends no PREQ."""
+    n = node()
+    actions = n.send_payload(D, one_fragment(b"order"), 0.0)
+    assert [type(f.elements[0]) for f in sent(actions)] == [Preq]
+    n.on_timer(("path", D), 0.1)  # first retry; the next waits 0.2 s
+    peered = n.follow_link(E, True, 0.15)
+    assert [(type(f.elements[0]), f.elements[0].targets[0].addr) for f in sent(peered)] == [(Preq, D)]
+    prep = Prep(0, 1, 30, D, 9, LIFETIME, 100, n.mac, n.hwmp.sn)
+    released = sent(n.receive(path_selection(n.mac, E, prep), RX, 0.16))
+    assert [(f.header.addr1, f.payload.data) for f in released] == [(E, b"order")]
+    idle = node()
+    assert sent(idle.follow_link(E, True, 0.0)) == []
+    linux = node(preq_on_new_peer=False)
+    linux.send_payload(D, one_fragment(b"order"), 0.0)
+    assert sent(linux.follow_link(E, True, 0.05)) == []
