@@ -48,10 +48,12 @@ the peer is blocked (`SAE_PEER_BLOCKED`) and its beacons are ignored
 (`SAE_BLOCKED`) for `MESH_AUTH_BLOCK_DURATION`, after which the next beacon
 starts afresh. Like wpa_supplicant, a blocked peer's own Commit is still
 answered (the standard lets either side start SAE at any time), and SAE
-completing lifts the block; the SAE engine itself discards Commits for a
-while after an instance gave up (`SaeRefusal.INSTANCE_DISABLED`). The
-table of attempts holds at most the SAE engine's instance bound, oldest
-dropped.
+completing lifts the block. Two departures, both measured with `meshframes
+bench latency` (docs/sealing.md): a retry waits for the neighbour's next
+beacon after its timer, and a Commit is answered even just after our
+instance with that peer gave up, where hostapd discards Commits for 10 s.
+The table of attempts holds at most the SAE engine's instance bound,
+oldest dropped.
 
 Every refusal is a `Refused` with the seal layer's reason, so the node
 counts it by that reason.
@@ -126,10 +128,12 @@ FC_AUTHENTICATION = frame_control(TYPE_MGMT, SUBTYPE_AUTHENTICATION)
 @dataclass(slots=True)
 class _SaeAttempt:
     """SAE with one neighbour that has given us no PMK yet: how often it
-    was retried, when the next retry is due, and until when it is blocked."""
+    was retried, when its retry timer fires, whether a retry waits for the
+    neighbour's next beacon, and until when it is blocked."""
 
     retries: int = 0
     deadline: float = 0.0
+    retry_due: bool = False
     blocked_until: float | None = None
 
 
@@ -254,6 +258,9 @@ class MeshRsn:
             return []
         attempt = self.sae_attempts.get(peer)
         if attempt is not None:
+            if attempt.retry_due:
+                attempt.retry_due = False
+                return self._attempt(self.sae, peer, attempt, now)
             if attempt.blocked_until is None:
                 if self.sae.state(peer) != SaeState.NOTHING:
                     return []
@@ -275,15 +282,21 @@ class MeshRsn:
         return actions + [SetTimer((TIMER_MESH_AUTH, peer), attempt.deadline)]
 
     def on_mesh_auth_timer(self, peer: bytes, now: float) -> list[Action]:
-        """An attempt's retry timer: retry it unless SAE completed, or block
-        the peer once the retries are used up. Stale calls do nothing."""
+        """An attempt's retry timer: unless SAE completed, the neighbour's
+        next beacon retries it, or the peer is blocked once the retries are
+        used up. Stale calls do nothing."""
         attempt = self.sae_attempts.get(peer)
-        if self.sae is None or attempt is None or attempt.blocked_until is not None or now < attempt.deadline:
+        if (self.sae is None or attempt is None or attempt.blocked_until is not None or attempt.retry_due
+                or now < attempt.deadline):
             return []
         actions: list[Action] = [Refused(MeshRefusal.SAE_ATTEMPT_FAILED, f"{peer.hex(':')} try {attempt.retries + 1}")]
         if attempt.retries < MESH_AUTH_RETRY:
+            # wpa_supplicant retries here; we wait for the neighbour's next
+            # beacon, so a neighbour that has moved away is not sent Commits
+            # no one hears (each one the MAC then sends up to its retry limit).
             attempt.retries += 1
-            return actions + self._attempt(self.sae, peer, attempt, now)
+            attempt.retry_due = True
+            return actions
         attempt.blocked_until = now + MESH_AUTH_BLOCK_DURATION
         self.sae.remove(peer)
         return actions + [Refused(MeshRefusal.SAE_PEER_BLOCKED, f"{peer.hex(':')} until {attempt.blocked_until:.3f}")]

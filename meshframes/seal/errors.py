@@ -63,7 +63,6 @@ class SaeRefusal(StrEnum):
     UNEXPECTED = "sae-unexpected"
     PEER_REFUSED = "sae-peer-refused"
     RETRANSMISSIONS_EXHAUSTED = "sae-retransmissions-exhausted"
-    INSTANCE_DISABLED = "sae-instance-disabled"
 
 
 class SealError(Exception):

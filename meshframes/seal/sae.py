@@ -31,9 +31,7 @@ without a valid anti-clogging token once dot11RSNASAEAntiCloggingThreshold
 instances are open (12.4.6), keeps no state for a refused Commit (the token
 is an HMAC of the peer's address under a secret of ours, checked without
 a table), and never holds more than `max_instances`. A failed instance is
-deleted at once; when it gave up past dot11RSNASAESync, the peer's Commits
-are discarded for `disable_period` after that (`disabled`, at most `max_instances` peers, oldest dropped),
-as hostapd does. Every dropped frame is counted in `refused` by
+deleted at once. Every dropped frame is counted in `refused` by
 `SaeRefusal`, and every instance that ends without a PMK in `failed`.
 """
 
@@ -80,10 +78,6 @@ DOT11_RSNA_SAE_RETRANS_PERIOD = 0.040  # dot11RSNASAERetransPeriod, 40 ms
 DOT11_RSNA_SAE_SYNC = 5  # dot11RSNASAESync
 DOT11_RSNA_SAE_ANTI_CLOGGING_THRESHOLD = 5  # dot11RSNASAEAntiCloggingThreshold
 DOT11_RSNA_CONFIG_PMK_LIFETIME = 43200.0  # dot11RSNAConfigPMKLifetime, seconds
-# Not in the standard: once an instance has given up (12.4.8.6.5's sync
-# limit), hostapd discards further Commits from that peer for 10 s, so two
-# stations that keep missing each other do not fill the air with Commits.
-SAE_INSTANCE_DISABLE_PERIOD = 10.0
 MAX_TOKEN_LEN = 255  # one element's body: a longer token from a peer is refused, not stored
 TOKEN_LEN = 32
 MAC_LEN = 6
@@ -114,7 +108,6 @@ class SaeConfig:
     anti_clogging_threshold: int = DOT11_RSNA_SAE_ANTI_CLOGGING_THRESHOLD
     max_instances: int = 64
     pmk_lifetime: float = DOT11_RSNA_CONFIG_PMK_LIFETIME
-    disable_period: float = SAE_INSTANCE_DISABLE_PERIOD
 
     def __post_init__(self) -> None:
         if not self.password:
@@ -126,9 +119,8 @@ class SaeConfig:
         if not 0 < self.anti_clogging_threshold <= self.max_instances:
             raise ValueError("anti-clogging threshold must be within 1..max_instances, got "
                              f"{self.anti_clogging_threshold} and {self.max_instances}")
-        if self.retrans_period <= 0 or self.sync < 0 or self.pmk_lifetime <= 0 or self.disable_period < 0:
-            raise ValueError("retransmission period and PMK lifetime must be positive, sync and disable"
-                             " period not negative")
+        if self.retrans_period <= 0 or self.sync < 0 or self.pmk_lifetime <= 0:
+            raise ValueError("retransmission period and PMK lifetime must be positive, sync not negative")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -208,7 +200,6 @@ class _Instance:
     received_confirm: int = -1
     deadline: float = 0.0
     last_refusal: SaeRefusal | None = None
-    gave_up: bool = False
     pwe: PointJacobi | None = None
     rand: int = 0
     scalar: int = 0
@@ -282,7 +273,6 @@ class _Instance:
         """One more retransmission; past dot11RSNASAESync the instance ends."""
         self.sync += 1
         if self.sync > self.config.sync:
-            self.gave_up = True
             raise SaeRefused(self.last_refusal or SaeRefusal.RETRANSMISSIONS_EXHAUSTED, fatal=True)
 
     # -- the peer's commit -----------------------------------------------
@@ -485,8 +475,6 @@ class SaeParent:
         # like the instances, least recently used first out.
         self._pwes: OrderedDict[tuple[int, bytes], PointJacobi] = OrderedDict()
         self.pwes_derived = 0
-        # peer -> until when its Commits are discarded, after its instance failed
-        self.disabled: OrderedDict[bytes, float] = OrderedDict()
 
     @property
     def pwes_kept(self) -> int:
@@ -529,7 +517,7 @@ class SaeParent:
             self.refused[SaeRefusal.TOO_MANY_INSTANCES] += 1
             return []
         instance = self._new_instance(peer)
-        return self._run(instance, lambda: instance.initiate(now), now)
+        return self._run(instance, lambda: instance.initiate(now))
 
     def receive(self, peer: bytes, body: bytes, now: float) -> list[SaeOutput]:
         """An Authentication frame body from `peer`. Never raises for what a
@@ -556,19 +544,15 @@ class SaeParent:
                 # instance, which must pass the same checks as any other and
                 # replaces the accepted one only once it has.
                 return self._unknown_peer(peer, message, now)
-            return self._run(instance, lambda: instance.on_commit(message, now), now)
+            return self._run(instance, lambda: instance.on_commit(message, now))
         if isinstance(message, SaeConfirmBody):
-            return self._run(instance, lambda: instance.on_confirm(message, now), now)
-        return self._run(instance, lambda: instance.on_refusal(message, now), now)
+            return self._run(instance, lambda: instance.on_confirm(message, now))
+        return self._run(instance, lambda: instance.on_refusal(message, now))
 
     def _unknown_peer(self, peer: bytes, message: SaeBody, now: float) -> list[SaeOutput]:
         if not isinstance(message, SaeCommitBody):
             self.refused[SaeRefusal.UNEXPECTED] += 1
             return []
-        if now < self.disabled.get(peer, now):
-            self.refused[SaeRefusal.INSTANCE_DISABLED] += 1
-            return []
-        self.disabled.pop(peer, None)
         if message.group not in self.config.groups:
             self.refused[SaeRefusal.UNSUPPORTED_GROUP] += 1
             return [SaeTransmit(peer=peer, body=build_sae(
@@ -591,7 +575,7 @@ class SaeParent:
             return []
         self.instances[peer] = instance
         self.peak_instances = max(self.peak_instances, len(self.instances))
-        return self._run(instance, lambda: instance.on_commit(message, now), now)
+        return self._run(instance, lambda: instance.on_commit(message, now))
 
     def _instance(self, peer: bytes, group: int) -> _Instance:
         instance = _Instance(self.own, peer, self.config, ecc_group(group), self.random)
@@ -627,7 +611,7 @@ class SaeParent:
             nonlocal expired
             expired = instance.on_timer(now)
 
-        outputs = self._run(instance, step, now)
+        outputs = self._run(instance, step)
         if expired:
             del self.instances[peer]
             outputs.append(SaeExpired(peer=peer))
@@ -637,17 +621,10 @@ class SaeParent:
         """Forget `peer` (its link closed): the next Commit starts afresh."""
         self.instances.pop(peer, None)
 
-    def _disable(self, peer: bytes, now: float) -> None:
-        self.disabled.pop(peer, None)
-        if len(self.disabled) >= self.config.max_instances:
-            self.disabled.popitem(last=False)
-        self.disabled[peer] = now + self.config.disable_period
-
-    def _run(self, instance: _Instance, step: Callable[[], object], now: float) -> list[SaeOutput]:
+    def _run(self, instance: _Instance, step: Callable[[], object]) -> list[SaeOutput]:
         """Run one input through `instance`: a refusal drops the frame and is
         counted; a fatal one, or one that leaves the instance in Nothing,
-        deletes the instance and is counted as its failure instead; one that
-        gave up past dot11RSNASAESync also disables the peer's Commits."""
+        deletes the instance and is counted as its failure instead."""
         instance.outputs = []
         try:
             step()
@@ -657,8 +634,6 @@ class SaeParent:
             instance.last_refusal = refusal.reason
             if refusal.fatal or instance.state == SaeState.NOTHING:
                 self.instances.pop(instance.peer, None)
-                if instance.gave_up:
-                    self._disable(instance.peer, now)
                 self.failed[refusal.reason] += 1
                 return [SaeFailed(peer=instance.peer, reason=refusal.reason)]
             self.refused[refusal.reason] += 1

@@ -1,12 +1,13 @@
 """SAE attempts paced as wpa_supplicant's mesh paces them (mesh/rsn.py): a
 station that hears a neighbour's beacons but gets no SAE through retries
-on MESH_AUTH_TIMEOUT plus jitter, MESH_AUTH_RETRY times, then blocks the
-neighbour for MESH_AUTH_BLOCK_DURATION; beacons in between restart
-nothing; the neighbour's own Commit is still answered and lifts the
-block; the table of attempts stays bounded."""
+at the first beacon after MESH_AUTH_TIMEOUT plus jitter, MESH_AUTH_RETRY
+times, then blocks the neighbour for MESH_AUTH_BLOCK_DURATION; beacons in
+between restart nothing; the neighbour's own Commit is still answered and
+lifts the block; the table of attempts stays bounded."""
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
 
@@ -95,19 +96,26 @@ def attempt_starts(commits: list[float]) -> list[float]:
     return [t for i, t in enumerate(commits) if i == 0 or t - commits[i - 1] > 1.0]
 
 
+def beaconing(seconds: int) -> Deaf:
+    deaf = Deaf()
+    for second in range(seconds):
+        deaf.beacon(float(second))
+    return deaf
+
+
 def test_a_failed_attempt_is_retried_on_the_mesh_auth_schedule_then_the_peer_is_blocked() -> None:
     """One beacon a second for 120 s: four attempts (the first and
-    MESH_AUTH_RETRY retries) 10 to 20 s apart, each its Commit and
-    dot11RSNASAESync retransmissions, then a block; every beacon in
-    between is counted, none restarts SAE."""
-    deaf = Deaf()
-    for second in range(120):
-        deaf.beacon(float(second))
+    MESH_AUTH_RETRY retries), each at the first beacon 10 to 20 s after the
+    one before, each its Commit and dot11RSNASAESync retransmissions, then
+    a block; every beacon in between is counted, none restarts SAE."""
+    deaf = beaconing(120)
     starts = attempt_starts(deaf.commits())
     assert starts[0] == 0.0 and len(starts) == 1 + MESH_AUTH_RETRY
-    gaps = [later - earlier for earlier, later in zip(starts, starts[1:], strict=False)]
-    assert all(MESH_AUTH_TIMEOUT <= gap < 2 * MESH_AUTH_TIMEOUT for gap in gaps), gaps
-    assert len(set(gaps)) == len(gaps)  # the jitter is drawn per attempt
+    failed = deaf.refused_at(MeshRefusal.SAE_ATTEMPT_FAILED)
+    waits = [timer - start for start, timer in zip(starts, failed, strict=True)]
+    assert all(MESH_AUTH_TIMEOUT <= wait < 2 * MESH_AUTH_TIMEOUT for wait in waits), waits
+    assert len(set(waits)) == len(waits)  # the jitter is drawn per attempt
+    assert starts[1:] == [math.ceil(timer) for timer in failed[:-1]]  # each retry at the next beacon
     assert len(deaf.commits()) == (1 + MESH_AUTH_RETRY) * (1 + DOT11_RSNA_SAE_SYNC)
     refusals = deaf.refusals()
     assert refusals[MeshRefusal.SAE_ATTEMPT_FAILED] == 1 + MESH_AUTH_RETRY
@@ -120,18 +128,30 @@ def test_a_failed_attempt_is_retried_on_the_mesh_auth_schedule_then_the_peer_is_
     assert refusals[MeshRefusal.SAE_BLOCKED] == sum(1 for second in range(120) if second > blocked)
 
 
-def test_beacons_during_an_attempt_restart_nothing_and_the_block_ends() -> None:
+def test_a_retry_waits_for_the_neighbours_next_beacon() -> None:
     """A beacon while the instance is still retransmitting is ignored
-    uncounted; once the block is over the next beacon starts afresh."""
+    uncounted; a neighbour not heard again after the retry timer is sent
+    nothing, and is retried at its next beacon."""
     deaf = Deaf()
     deaf.beacon(0.0)
     deaf.beacon(0.1)
     assert attempt_starts(deaf.commits()) == [0.0] and not deaf.refusals()
-    deaf.advance(200.0)
+    deaf.advance(100.0)
+    assert attempt_starts(deaf.commits()) == [0.0]
+    assert deaf.refusals()[MeshRefusal.SAE_ATTEMPT_FAILED] == 1
+    deaf.beacon(100.0)
+    assert attempt_starts(deaf.commits()) == [0.0, 100.0]
+
+
+def test_the_block_ends_after_its_duration() -> None:
+    """Beacons from a blocked neighbour are counted and ignored; once the
+    block is over the next beacon starts afresh."""
+    deaf = beaconing(120)
     [blocked] = deaf.refused_at(MeshRefusal.SAE_PEER_BLOCKED)
     sent = len(deaf.commits())
+    blocked_beacons = deaf.refusals()[MeshRefusal.SAE_BLOCKED]
     deaf.beacon(blocked + MESH_AUTH_BLOCK_DURATION - 0.5)
-    assert len(deaf.commits()) == sent and deaf.refusals()[MeshRefusal.SAE_BLOCKED] == 1
+    assert len(deaf.commits()) == sent and deaf.refusals()[MeshRefusal.SAE_BLOCKED] == blocked_beacons + 1
     deaf.beacon(blocked + MESH_AUTH_BLOCK_DURATION)
     assert deaf.commits()[-1] == blocked + MESH_AUTH_BLOCK_DURATION
     assert deaf.rsn.sae_attempts[B].retries == 0 and deaf.rsn.sae_attempts[B].blocked_until is None
@@ -159,9 +179,7 @@ def test_a_blocked_peers_own_commit_is_answered_and_lifts_the_block() -> None:
     """As in wpa_supplicant, a block stops our attempts, not the peer's:
     B starts SAE, A answers, both complete and A's next beacon from B
     opens the peering."""
-    deaf = Deaf()
-    deaf.beacon(0.0)
-    deaf.advance(200.0)
+    deaf = beaconing(120)
     assert deaf.refused_at(MeshRefusal.SAE_PEER_BLOCKED)
     b = station(B, 2)
     assert b.rsn is not None

@@ -435,38 +435,3 @@ def test_the_password_elements_kept_are_bounded_like_the_instances() -> None:
         air.take(MAC_A, victim.initiate(made_up(rng), 60.0 * n))
         air.run(until=60.0 * n + 59.0)
     assert victim.instances == {} and victim.pwes_derived == 12 and victim.pwes_kept == config.max_instances
-
-
-def test_after_an_instance_gives_up_the_peers_commits_are_discarded_for_a_while() -> None:
-    """As hostapd does after dot11RSNASAESync: B's Commits are dropped and
-    counted for disable_period after A's instance with B gave up, then
-    answered again; a failure that was not giving up disables nothing."""
-    config = SaeConfig(PASSWORD, retrans_period=0.5, sync=1, disable_period=10.0)
-    parent = SaeParent(MAC_A, config, random=seeded(1))
-    parent.initiate(MAC_B, 0.0)
-    assert parent.on_timer(MAC_B, 0.5)
-    assert parent.on_timer(MAC_B, 1.0) == [SaeFailed(peer=MAC_B, reason=SaeRefusal.RETRANSMISSIONS_EXHAUSTED)]
-    commit = commit_from(MAC_B, 2)
-    assert parent.receive(MAC_B, commit, 10.9) == []
-    assert parent.refused[SaeRefusal.INSTANCE_DISABLED] == 1 and parent.instances == {}
-    answer = parent.receive(MAC_B, commit, 11.0)
-    assert [type(parse_sae(o.body)) for o in answer if isinstance(o, SaeTransmit)] == [SaeCommitBody, SaeConfirmBody]
-    assert parent.refused[SaeRefusal.INSTANCE_DISABLED] == 1 and parent.disabled == {}
-
-    reflected = SaeParent(MAC_A, config, random=seeded(3))
-    [own_commit, _] = reflected.initiate(MAC_B, 0.0)
-    assert isinstance(own_commit, SaeTransmit)
-    reflected.receive(MAC_B, own_commit.body, 0.1)
-    assert reflected.refused[SaeRefusal.REFLECTION] == 1 and reflected.disabled == {}
-
-
-def test_the_disabled_peers_kept_are_bounded_like_the_instances() -> None:
-    """Every one of many peers gives up; only the newest max_instances are
-    remembered, oldest dropped."""
-    config = SaeConfig(PASSWORD, retrans_period=0.5, sync=0, max_instances=4, anti_clogging_threshold=4)
-    parent = SaeParent(MAC_A, config, random=seeded(1))
-    peers = [bytes.fromhex(f"0200000003{i:02x}") for i in range(10)]
-    for peer in peers:
-        parent.initiate(peer, 0.0)
-        assert parent.on_timer(peer, 0.5) == [SaeFailed(peer=peer, reason=SaeRefusal.RETRANSMISSIONS_EXHAUSTED)]
-    assert list(parent.disabled) == peers[-4:]

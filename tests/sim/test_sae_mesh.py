@@ -122,8 +122,9 @@ def test_a_neighbour_with_another_passphrase_is_retried_then_blocked_not_flooded
         assert counters[MeshRefusal.SAE_ATTEMPT_FAILED] == 1 + MESH_AUTH_RETRY
         assert counters[MeshRefusal.SAE_PEER_BLOCKED] == 1
         assert counters[MeshRefusal.SAE_BLOCKED] >= 1
-    # the last retry fails at the latest this long after the first attempt
-    last_block = (1 + MESH_AUTH_RETRY) * 2 * MESH_AUTH_TIMEOUT
+    # the last retry fails at the latest this long after the first attempt,
+    # each retry starting at the first beacon after its timer
+    last_block = (1 + MESH_AUTH_RETRY) * (2 * MESH_AUTH_TIMEOUT + SAE_MESH.beacon_interval)
     sae = _sae_frames(pcap)
     # per side: its own attempts and its answers to the other's, each a
     # Commit and a Confirm with their dot11RSNASAESync retransmissions
