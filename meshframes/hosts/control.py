@@ -275,7 +275,7 @@ class NodeControl:
             raise ControlError(ControlRefusal.NO_LINK_KEYS,
                                "this node holds no link keys: an open mesh, or the kernel's mesh transport "
                                "(whose keys wpa_supplicant -d -K logs)")
-        return rsn.hop.keys.capture_keys(rsn.mac).to_json()
+        return rsn.capture_keys().to_json()
 
     def _who(self, mac: bytes) -> tuple[str | None, str | None]:
         party = self.host.party

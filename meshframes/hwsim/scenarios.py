@@ -23,6 +23,7 @@ from meshframes.hwsim.nodes import NODE_DIR, CommitteeFiles, NodeProcess, prepar
 from meshframes.hwsim.radios import DEFAULT_FREQ, DEFAULT_MESH_ID, Capture, Node, medium_chain, mesh_chain
 from meshframes.hwsim.wait import wait_for
 from meshframes.mesh.mbss import WPA_SUPPLICANT_BASIC_RATES
+from meshframes.seal.errors import SaeRefusal
 from meshframes.seal.keyfile import CaptureKeys, loads
 from meshframes.seal.wpalog import import_wpa_log
 
@@ -182,16 +183,8 @@ def userspace_chain(guest: Guest, *, passphrase: str | None = None,
     recording in every group. They peer (AMPE when `passphrase` is given),
     u0 sends a signed FastPay order to u2, which HWMP routes through u1,
     and u2 answers with one of its own."""
-    u0, u1, u2, recorder = guest.reset_radios(4)
+    (u0, u1, u2, recorder), capture, timeline = recorded_user_chain(guest, "userspace-chain.pcap", (0, 1, 2))
     users = (u0, u1, u2)
-    medium_chain(users, listeners=[recorder])
-    for node in users:
-        node.make_userspace("mon0")
-    # The engines load once, in one guest interpreter, before the recording starts.
-    guest.call(f"{USERNODE}:stop", "none")
-    capture = recorder.start_capture("userspace-chain.pcap")
-    timeline = Timeline()
-    timeline.mark("recorder up")
     for node in users:
         guest.call(f"{USERNODE}:start", f"u{node.index}", "mon0", radio_netns=node.netns,
                    passphrase=passphrase, seed=node.index)
@@ -261,7 +254,7 @@ def kernel_interop(guest: Guest, *, messages: int = 3, timeout: float = 30.0) ->
     kernel must discover u2 with HWMP (our PREP answers its PREQ) and n1
     must forward the data to us; u2 answers with mesh data of its own,
     which n1 forwards to n0's mesh interface."""
-    (n0, n1, u2, recorder), capture, timeline = recorded_user_chain(guest, "kernel-interop.pcap")
+    (n0, n1, u2, recorder), capture, timeline = recorded_user_chain(guest, "kernel-interop.pcap", (2,))
     for node in (n0, n1):
         node.mesh_join(DEFAULT_MESH_ID)
     guest.call(f"{USERNODE}:start", "u2", "mon0", radio_netns=u2.netns, seed=2)
@@ -270,30 +263,12 @@ def kernel_interop(guest: Guest, *, messages: int = 3, timeout: float = 30.0) ->
     n1.wait_plink(u2, timeout=timeout)
     _wait_estab(guest, {"u2": [n1]}, timeout)
     timeline.mark("n0-n1 ESTAB; n1 shows u2 as mesh plink ESTAB, u2 shows n1 ESTAB")
-    n0.call(f"{PROBES}:meshif_open", n0.wlan)
-    envelopes = [ENVELOPE + b" to u2 " + bytes([index]) for index in range(messages)]
-    timeline.mark(f"n0 sends {messages} FastPay envelopes to u2 through its mesh interface")
-    n0.call(f"{PROBES}:meshif_send", n0.wlan, u2.mac_bytes, envelopes)
-
-    def arrived() -> list[dict[str, Any]] | None:
-        """u2's deliveries of the envelopes, once all of them are there."""
-        delivered = [d for d in _user_state(guest, "u2")["deliveries"]
-                     if d["source"] == n0.mac_bytes and d["body"] in {LLC_SNAP_FASTPAY + e for e in envelopes}]
-        return delivered if len(delivered) == messages else None
-
-    got = wait_for(arrived,
-                   f"u2 delivers the {messages} envelopes n0 sent", timeout=timeout, interval=0.3,
-                   describe=lambda _: repr(_user_state(guest, "u2")["counters"]))
-    timeline.mark(f"u2 delivered {len(got)} of them")
+    got = _kernel_to_user(guest, n0, u2, messages, timeline, timeout)
     # The kernel's paths as the envelopes left them: a path lives 5000 TU
     # from its last refresh (mesh_hwmp_active_path_timeout), which on a
     # busy host the rest of the scenario can outlast.
     mpaths = {"n0": n0.mpaths(), "n1": n1.mpaths()}
-    replies = [ENVELOPE + b" from u2 " + bytes([index]) for index in range(messages)]
-    timeline.mark(f"u2 sends {messages} envelopes back to n0 as mesh data")
-    guest.call(f"{USERNODE}:send_data", "u2", n0.mac_bytes, [LLC_SNAP_FASTPAY + r for r in replies])
-    back = n0.call(f"{PROBES}:meshif_collect", n0.wlan, replies, timeout=timeout)
-    timeline.mark(f"n0's mesh interface received {len(back)}")
+    back = _user_to_kernel(guest, u2, n0, messages, timeline, timeout)
     states = {
         "u2": guest.call(f"{USERNODE}:stop", "u2"),
         "n0": {"mpaths": mpaths["n0"]},
@@ -302,12 +277,52 @@ def kernel_interop(guest: Guest, *, messages: int = 3, timeout: float = 30.0) ->
     timeline.mark("u2 stopped")
     path = capture.stop()
     timeline.mark("recorder stopped")
-    delivered = {"n0->u2": len(got),
-                 "u2->n0": sum(1 for m in back if m.src == u2.mac_bytes and m.payload in replies)}
-    return Recording(path, (n0, n1, u2, recorder), timeline, delivered, states)
+    return Recording(path, (n0, n1, u2, recorder), timeline, {"n0->u2": got, "u2->n0": back}, states)
+
+
+def _kernel_to_user(guest: Guest, kernel: Node, user: Node, messages: int, timeline: Timeline,
+                    timeout: float) -> int:
+    """`kernel` sends `messages` FastPay envelopes to our node `user`
+    through its mesh interface (HWMP finds the path first); how many `user`
+    delivered, once all of them are there."""
+    src, dst = f"n{kernel.index}", f"u{user.index}"
+    kernel.call(f"{PROBES}:meshif_open", kernel.wlan)
+    envelopes = [ENVELOPE + f" to {dst} ".encode() + bytes([index]) for index in range(messages)]
+    timeline.mark(f"{src} sends {messages} FastPay envelopes to {dst} through its mesh interface")
+    kernel.call(f"{PROBES}:meshif_send", kernel.wlan, user.mac_bytes, envelopes)
+    bodies = {LLC_SNAP_FASTPAY + e for e in envelopes}
+
+    def arrived() -> list[dict[str, Any]] | None:
+        """The user node's deliveries of the envelopes, once all of them are there."""
+        delivered = [d for d in _user_state(guest, dst)["deliveries"]
+                     if d["source"] == kernel.mac_bytes and d["body"] in bodies]
+        return delivered if len(delivered) == messages else None
+
+    got = wait_for(arrived, f"{dst} delivers the {messages} envelopes {src} sent", timeout=timeout, interval=0.3,
+                   describe=lambda _: repr(_user_state(guest, dst)["counters"]))
+    timeline.mark(f"{dst} delivered {len(got)} of them")
+    return len(got)
+
+
+def _user_to_kernel(guest: Guest, user: Node, kernel: Node, messages: int, timeline: Timeline,
+                    timeout: float) -> int:
+    """Our node `user` sends `messages` envelopes to `kernel` as mesh data;
+    how many of them `kernel`'s mesh interface received from it."""
+    src, dst = f"u{user.index}", f"n{kernel.index}"
+    replies = [ENVELOPE + f" from {src} ".encode() + bytes([index]) for index in range(messages)]
+    timeline.mark(f"{src} sends {messages} envelopes back to {dst} as mesh data")
+    guest.call(f"{USERNODE}:send_data", src, kernel.mac_bytes, [LLC_SNAP_FASTPAY + r for r in replies])
+    back = kernel.call(f"{PROBES}:meshif_collect", kernel.wlan, replies, timeout=timeout)
+    timeline.mark(f"{dst}'s mesh interface received {len(back)}")
+    return sum(1 for m in back if m.src == user.mac_bytes and m.payload in replies)
 
 
 SAE_PASSPHRASE = "meshframes-sae-passphrase"
+# What wpa_supplicant's debug log says when a peer's SAE Confirm does not
+# verify (its SAE confirm check).
+WPA_CONFIRM_MISMATCH = "SAE: Confirm mismatch"
+# ... and when its mesh interface has joined the MBSS.
+WPA_MESH_STARTED = "MESH-GROUP-STARTED"
 # wpa_supplicant's secure mesh (mode 5): SAE authenticates each pair, its
 # userspace MPM runs AMPE, and management frames are protected (PMF).
 _WPA_MESH_CONF = """user_mpm=1
@@ -322,6 +337,20 @@ network={{
 """
 
 
+def recorded_pair(guest: Guest, name: str) -> tuple[tuple[Node, Node, Node], Capture, Timeline]:
+    """n0 for a kernel mesh point, u1 for our node (an active monitor, the
+    engines loaded in the guest's interpreter) and a recorder, recording
+    into `name`."""
+    n0, u1, recorder = guest.reset_radios(3)
+    u1.make_userspace("mon0")
+    # The engines load once, before the recording starts.
+    guest.call(f"{USERNODE}:stop", "none")
+    capture = recorder.start_capture(name)
+    timeline = Timeline()
+    timeline.mark("recorder up")
+    return (n0, u1, recorder), capture, timeline
+
+
 def sae_interop(guest: Guest, *, timeout: float = 60.0) -> Recording:
     """wpa_supplicant's secure mesh point (mode 5, SAE, AMPE, PMF) on n0
     and our node u1 (MeshNode over an active monitor, `sae=True`, the same
@@ -330,12 +359,7 @@ def sae_interop(guest: Guest, *, timeout: float = 60.0) -> Recording:
     has accepted n0's Confirm (so n0 derived our keys) and n0 has sent a
     Mesh Peering Open, which wpa_supplicant does only after its own SAE
     accepted ours; the Open's Chosen PMK is its PMKID."""
-    n0, u1, recorder = guest.reset_radios(3)
-    u1.make_userspace("mon0")
-    guest.call(f"{USERNODE}:stop", "none")
-    capture = recorder.start_capture("sae-interop.pcap")
-    timeline = Timeline()
-    timeline.mark("recorder up")
+    (n0, u1, recorder), capture, timeline = recorded_pair(guest, "sae-interop.pcap")
     host_conf, guest_conf = guest.io_path(f"wpa-{n0.netns}.conf")
     host_conf.write_text(_WPA_MESH_CONF.format(mesh_id=DEFAULT_MESH_ID, freq=DEFAULT_FREQ,
                                                passphrase=SAE_PASSPHRASE))
@@ -367,6 +391,179 @@ def sae_interop(guest: Guest, *, timeout: float = 60.0) -> Recording:
     return Recording(path, (n0, u1, recorder), timeline, {}, states)
 
 
+def ampe_interop(guest: Guest, *, ours_first: bool, messages: int = 3, timeout: float = 60.0) -> Recording:
+    """wpa_supplicant's secure mesh point on n0 (as in `sae_interop`) and
+    our node u1 with the same passphrase, a third radio recording, one of
+    them started first (`ours_first`: u1 beacons before n0 joins; else the
+    other way round). SAE, then AMPE: both must reach ESTAB, ours in our
+    peer table, n0's in the kernel's station table where wpa_supplicant
+    sets it. Then CCMP data both ways: n0 sends `messages` FastPay
+    envelopes to u1 through its mesh interface (HWMP first: a protected
+    group-addressed PREQ our node must open with n0's MGTK, our protected
+    PREP), and u1 sends as many back as mesh data. wpa_supplicant logs
+    with -dd -K (its keys, for an independent decryption)."""
+    order = "ours" if ours_first else "theirs"
+    (n0, u1, recorder), capture, timeline = recorded_pair(guest, f"ampe-interop-{order}-first.pcap")
+    log = ""
+    if not ours_first:
+        log = _start_wpa_mesh(guest, n0, SAE_PASSPHRASE)
+        _wait_wpa_mesh_up(n0, log, timeout)
+    guest.call(f"{USERNODE}:start", "u1", "mon0", radio_netns=u1.netns, passphrase=SAE_PASSPHRASE,
+               sae=True, basic_rates=WPA_SUPPLICANT_BASIC_RATES, seed=1)
+    if ours_first:
+        wait_for(lambda: _user_state(guest, "u1")["transmitted"].get("Beacon", 0) >= 2,
+                 "u1 sends its first beacons", timeout=timeout, interval=0.3)
+        log = _start_wpa_mesh(guest, n0, SAE_PASSPHRASE)
+    timeline.mark(f"{'u1 (ours), then n0 (wpa_supplicant)' if ours_first else 'n0 (wpa_supplicant), then u1'}"
+                  " started, both with SAE")
+    _wait_estab(guest, {"u1": [n0]}, timeout)
+    n0.wait_plink(u1, timeout=timeout)
+    timeline.mark("u1-n0 ESTAB on both sides after SAE and AMPE")
+    delivered = {"n0->u1": _kernel_to_user(guest, n0, u1, messages, timeline, timeout),
+                 "u1->n0": _user_to_kernel(guest, u1, n0, messages, timeline, timeout)}
+    keys = guest.call(f"{USERNODE}:capture_keys", "u1")
+    states = {"u1": guest.call(f"{USERNODE}:stop", "u1"), "n0": {"stations": n0.stations()}}
+    timeline.mark("u1 stopped")
+    path = capture.stop()
+    timeline.mark("recorder stopped")
+    wpa_log = guest.copy_out(log, guest.io_path(f"wpa-{n0.netns}.log")[0]).read_text(errors="replace")
+    return Recording(path, (n0, u1, recorder), timeline, delivered, states, wpa_logs={"n0": wpa_log},
+                     capture_keys=loads(json.dumps(keys)))
+
+
+def ampe_theirs_first(guest: Guest) -> Recording:
+    """`ampe_interop` with wpa_supplicant's mesh point up first."""
+    return ampe_interop(guest, ours_first=False)
+
+
+def ampe_ours_first(guest: Guest) -> Recording:
+    """`ampe_interop` with our node beaconing first."""
+    return ampe_interop(guest, ours_first=True)
+
+
+def ampe_wrong_password(guest: Guest, *, timeout: float = 60.0) -> Recording:
+    """wpa_supplicant's secure mesh point on n0 with SAE_PASSPHRASE and our
+    node u1 with WRONG_PASSPHRASE, a third radio recording. Each side's
+    Commit is answered, each side's Confirm fails at the other: done when
+    our engine has counted a Confirm mismatch and wpa_supplicant has
+    logged one. Nothing may peer."""
+    (n0, u1, recorder), capture, timeline = recorded_pair(guest, "ampe-wrong-password.pcap")
+    log = _start_wpa_mesh(guest, n0, SAE_PASSPHRASE)
+    guest.call(f"{USERNODE}:start", "u1", "mon0", radio_netns=u1.netns, passphrase=WRONG_PASSPHRASE,
+               sae=True, basic_rates=WPA_SUPPLICANT_BASIC_RATES, seed=1)
+    timeline.mark("n0 (wpa_supplicant, the mesh's password) and u1 (ours, another) started")
+    wait_for(lambda: _user_state(guest, "u1")["counters"].get(str(SaeRefusal.CONFIRM_MISMATCH), 0) > 0,
+             "u1 counts a Confirm mismatch", timeout=timeout, interval=0.3,
+             describe=lambda _: repr(_user_state(guest, "u1")["counters"]))
+    timeline.mark("u1 refused n0's Confirm")
+    wait_for(lambda: _logged(n0, log, WPA_CONFIRM_MISMATCH), "wpa_supplicant logs a Confirm mismatch",
+             timeout=timeout, interval=0.5)
+    timeline.mark("n0 refused u1's Confirm")
+    states = {"u1": guest.call(f"{USERNODE}:stop", "u1"), "n0": {"stations": n0.stations()}}
+    timeline.mark("u1 stopped")
+    path = capture.stop()
+    timeline.mark("recorder stopped")
+    wpa_log = guest.copy_out(log, guest.io_path(f"wpa-{n0.netns}.log")[0]).read_text(errors="replace")
+    return Recording(path, (n0, u1, recorder), timeline, {}, states, wpa_logs={"n0": wpa_log})
+
+
+def ampe_two_hop(guest: Guest, *, messages: int = 3, timeout: float = 90.0) -> Recording:
+    """Linux forwarding between our nodes in a secure mesh: u0 - n1 - u2 in
+    a chain shaped by hwsim groups (u0 and u2 never hear each other), n1 a
+    wpa_supplicant mesh point (SAE, AMPE, PMF), u0 and u2 our nodes with
+    the same passphrase, a fourth radio recording. Each of ours peers with
+    n1 over SAE and AMPE; u0 sends `messages` FastPay envelopes to u2 as
+    mesh data, so HWMP must find u2 through n1 (PREQ under u0's and then
+    n1's MGTK, PREP under the MTKs) and n1 must forward each frame, opened
+    with one link's MTK and sealed with the other's; u2 answers as many."""
+    (u0, n1, u2, recorder), capture, timeline = recorded_user_chain(guest, "ampe-two-hop.pcap", (0, 2))
+    users = (u0, u2)
+    log = _start_wpa_mesh(guest, n1, SAE_PASSPHRASE)
+    _wait_wpa_mesh_up(n1, log, timeout)
+    for node in users:
+        guest.call(f"{USERNODE}:start", f"u{node.index}", "mon0", radio_netns=node.netns,
+                   passphrase=SAE_PASSPHRASE, sae=True, basic_rates=WPA_SUPPLICANT_BASIC_RATES,
+                   seed=node.index)
+    timeline.mark("n1 (wpa_supplicant) up, then u0 and u2 (ours) started, all with SAE")
+    _wait_estab(guest, {"u0": [n1], "u2": [n1]}, timeout)
+    for node in users:
+        n1.wait_plink(node, timeout=timeout)
+    timeline.mark("u0-n1 and n1-u2 ESTAB on both sides")
+    delivered = {"u0->u2": _user_data_exchange(guest, u0, u2, messages, timeline, timeout),
+                 "u2->u0": _user_data_exchange(guest, u2, u0, messages, timeline, timeout)}
+    keys = CaptureKeys()
+    for node in users:
+        keys = keys.merged(loads(json.dumps(guest.call(f"{USERNODE}:capture_keys", f"u{node.index}"))))
+    states = {f"u{n.index}": guest.call(f"{USERNODE}:stop", f"u{n.index}") for n in users}
+    states["n1"] = {"stations": n1.stations(), "mpaths": n1.mpaths()}
+    timeline.mark("u0 and u2 stopped")
+    path = capture.stop()
+    timeline.mark("recorder stopped")
+    wpa_log = guest.copy_out(log, guest.io_path(f"wpa-{n1.netns}.log")[0]).read_text(errors="replace")
+    return Recording(path, (u0, n1, u2, recorder), timeline, delivered, states, wpa_logs={"n1": wpa_log},
+                     capture_keys=keys)
+
+
+def _user_data_exchange(guest: Guest, src: Node, dst: Node, messages: int, timeline: Timeline,
+                        timeout: float) -> int:
+    """Our node `src` sends `messages` FastPay envelopes to our node `dst`
+    as mesh data; how many `dst` delivered, once all of them are there."""
+    sender, receiver = f"u{src.index}", f"u{dst.index}"
+    bodies = [LLC_SNAP_FASTPAY + ENVELOPE + f" {sender} to {receiver} ".encode() + bytes([index])
+              for index in range(messages)]
+    timeline.mark(f"{sender} sends {messages} FastPay envelopes to {receiver} as mesh data")
+    guest.call(f"{USERNODE}:send_data", sender, dst.mac_bytes, bodies)
+
+    def arrived() -> list[dict[str, Any]] | None:
+        delivered = [d for d in _user_state(guest, receiver)["deliveries"]
+                     if d["source"] == src.mac_bytes and d["body"] in bodies]
+        return delivered if len(delivered) == messages else None
+
+    got = wait_for(arrived, f"{receiver} delivers the {messages} envelopes {sender} sent", timeout=timeout,
+                   interval=0.3, describe=lambda _: repr(_user_state(guest, receiver)["counters"]))
+    timeline.mark(f"{receiver} delivered {len(got)} of them")
+    return len(got)
+
+
+def _wait_wpa_mesh_up(node: Node, log: str, timeout: float) -> None:
+    """Until wpa_supplicant has joined its mesh (and so beacons): under TCG
+    with -dd that takes it tens of seconds."""
+    wait_for(lambda: _logged(node, log, WPA_MESH_STARTED), f"wpa_supplicant on node {node.index} joins its mesh",
+             timeout=timeout, interval=0.5)
+
+
+def _logged(node: Node, log: str, line: str) -> bool:
+    return node.run(["grep", "-q", "-F", line, log], check=False).returncode == 0
+
+
+def _start_wpa_mesh(guest: Guest, node: Node, passphrase: str) -> str:
+    """wpa_supplicant's secure mesh point on `node`, logging with -dd -K
+    to the guest's tmpfs (see `kernel_sae`); returns the log's path."""
+    host_conf, guest_conf = guest.io_path(f"wpa-{node.netns}.conf")
+    host_conf.write_text(_WPA_MESH_CONF.format(mesh_id=DEFAULT_MESH_ID, freq=DEFAULT_FREQ,
+                                               passphrase=passphrase))
+    log = f"/tmp/wpa-{node.netns}.log"
+    node.run(f"rm -f {log} && wpa_supplicant -B -D nl80211 -i {node.wlan} -c {guest_conf} -dd -K -t -f {log}")
+    return log
+
+
+def recorded_user_chain(guest: Guest, name: str, users: tuple[int, ...]
+                        ) -> tuple[tuple[Node, Node, Node, Node], Capture, Timeline]:
+    """`recorded_chain` with the chain positions in `users` made active
+    monitors for our nodes, the engines loaded in the guest's interpreter
+    before the recording starts."""
+    n0, n1, n2, recorder = guest.reset_radios(4)
+    chain = (n0, n1, n2)
+    medium_chain(chain, listeners=[recorder])
+    for position in users:
+        chain[position].make_userspace("mon0")
+    guest.call(f"{USERNODE}:stop", "none")
+    capture = recorder.start_capture(name)
+    timeline = Timeline()
+    timeline.mark("recorder up")
+    return (n0, n1, n2, recorder), capture, timeline
+
+
 def recorded_chain(guest: Guest, name: str) -> tuple[tuple[Node, ...], Capture, Timeline]:
     """Three radios in a chain shaped by hwsim groups and a fourth that
     hears them all, recording into `name`."""
@@ -376,20 +573,6 @@ def recorded_chain(guest: Guest, name: str) -> tuple[tuple[Node, ...], Capture, 
     timeline = Timeline()
     timeline.mark("recorder up")
     return (n0, n1, n2, recorder), capture, timeline
-
-
-def recorded_user_chain(guest: Guest, name: str) -> tuple[tuple[Node, ...], Capture, Timeline]:
-    """`recorded_chain` whose third radio is ours: an active monitor `mon0`
-    for a userspace node (none running yet), the first two left for the
-    kernel's mesh."""
-    n0, n1, u2, recorder = guest.reset_radios(4)
-    medium_chain((n0, n1, u2), listeners=[recorder])
-    u2.make_userspace("mon0")
-    guest.call(f"{USERNODE}:stop", "none")
-    capture = recorder.start_capture(name)
-    timeline = Timeline()
-    timeline.mark("recorder up")
-    return (n0, n1, u2, recorder), capture, timeline
 
 
 def wait_chain_estab(chain: tuple[Node, Node, Node], timeout: float) -> None:
@@ -448,7 +631,7 @@ def kernel_gate(guest: Guest, *, messages: int = 3, timeout: float = 30.0) -> Re
     OUTSIDE_STATION, which no mesh station answers for: once u2's
     discovery gives up they go to the gate n0 with A5/A6 (relayed by n1),
     and n0 hands them up to its interface and learns u2 as their proxy."""
-    (n0, n1, u2, recorder), capture, timeline = recorded_user_chain(guest, "kernel-gate.pcap")
+    (n0, n1, u2, recorder), capture, timeline = recorded_user_chain(guest, "kernel-gate.pcap", (2,))
     n0.mesh_join(DEFAULT_MESH_ID, mesh_hwmp_rootmode=4, mesh_gate_announcements=1)
     n1.mesh_join(DEFAULT_MESH_ID)
     guest.call(f"{USERNODE}:start", "u2", "mon0", radio_netns=u2.netns, seed=2)
@@ -862,6 +1045,10 @@ SCENARIOS: dict[str, Callable[[Guest], Recording]] = {
     "kernel-root": kernel_root,
     "kernel-sae": kernel_sae,
     "sae-interop": sae_interop,
+    "ampe-theirs-first": ampe_theirs_first,
+    "ampe-ours-first": ampe_ours_first,
+    "ampe-wrong-password": ampe_wrong_password,
+    "ampe-two-hop": ampe_two_hop,
     "kernel-sae-mismatch": kernel_sae_mismatch,
     "kernel-trouble": kernel_trouble,
     "kernel-interop": kernel_interop,

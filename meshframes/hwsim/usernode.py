@@ -193,7 +193,7 @@ class UserNode:
         if rsn is None:
             return {}
         with self._lock:
-            return rsn.hop.keys.capture_keys(rsn.mac).to_json()
+            return rsn.capture_keys().to_json()
 
     # -- the loop (its own thread) -------------------------------------------
 

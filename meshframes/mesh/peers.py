@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from meshframes.codec.elements import MeshConfiguration
 from meshframes.mesh.metric import MAX_METRIC, Ewma, airtime_metric
-from meshframes.seal.ampe import GtkData
+from meshframes.seal.ampe import GtkData, IgtkData
 
 
 class PlinkState(enum.Enum):
@@ -56,12 +56,13 @@ class Peer:
     # the entry as Linux keeps it in the station (sta->last_seq_ctrl).
     last_seq_ctrl: dict[int, int] = field(default_factory=dict)
     # Secure mesh (AMPE): this peering's nonces, ours drawn with our local
-    # link id, the peer's learned from its frames, and the peer's MGTK from
-    # its Open. All are forgotten with the link ids, so every peering
+    # link id, the peer's learned from its frames, and the peer's MGTK and
+    # IGTK from its Open. All are forgotten with the link ids, so every peering
     # derives a new MTK.
     local_nonce: bytes = b""
     peer_nonce: bytes = b""
     peer_gtk: GtkData | None = None
+    peer_igtk: IgtkData | None = None
     # Until when no path through the peer is learned: an MPDU to it failed
     # all the MAC's retries, so the link fails at least our way (radio
     # ranges differ, so a peer may still reach us), and a route it offers

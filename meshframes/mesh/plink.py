@@ -331,6 +331,7 @@ class Peering:
                 # agreed once per peering (a new MGTK needs a new peering).
                 peer.peer_nonce = ampe.local_nonce
                 peer.peer_gtk = ampe.gtk
+                peer.peer_igtk = ampe.igtk
         elif got.event is E.CNF_ACPT:
             # 802.11-2020 14.3.6.2: learn the peer link id from a Confirm if unset.
             peer.plid = peer.plid or got.plid
@@ -454,6 +455,7 @@ class Peering:
             peer.llid = peer.plid = peer.reason = peer.retries = 0
             peer.local_nonce = peer.peer_nonce = b""
             peer.peer_gtk = None
+            peer.peer_igtk = None
         return []
 
     def _new_llid(self) -> int:

@@ -17,7 +17,9 @@ A mesh is secure when its MeshConfig has a passphrase. It then runs AMPE
   AMPE element (139) encrypted under the link's AEK follow the other
   elements (`seal_ampe`). The AMPE element carries CCMP-128 as the selected
   pairwise cipher, both peering nonces and, in an Open, the sender's MGTK
-  with its Key RSC.
+  with its Key RSC and, because our RSNE sets MFPC and MFPR, its IGTK
+  (BIP-CMAC-128) with its key id and IPN, as wpa_supplicant's mesh sends
+  them. The peer's IGTK is kept with its MGTK.
 - When the peering FSM reaches ESTAB, the link's MTK (`derive_mtk` over both
   nonces, both link ids and both MACs) becomes the pairwise key and the
   peer's MGTK its group key; leaving ESTAB removes both. Every peering
@@ -75,9 +77,18 @@ from meshframes.mesh.constants import MeshConfig
 from meshframes.mesh.events import Action, Authenticated, MeshRefusal, Refused, SetTimer, Transmit
 from meshframes.mesh.mbss import mgmt_header
 from meshframes.mesh.peers import Peer
-from meshframes.seal.ampe import SIV_LEN, ZERO_NONCE, AmpeElement, GtkData, open_ampe, seal_ampe
+from meshframes.seal.ampe import (
+    SIV_LEN,
+    ZERO_NONCE,
+    AmpeElement,
+    GtkData,
+    IgtkData,
+    open_ampe,
+    seal_ampe,
+)
 from meshframes.seal.errors import AmpeMalformed, AmpePmkMismatch, HopError, SealReason
 from meshframes.seal.hop import HopSealer
+from meshframes.seal.keyfile import BIP_KEY_IDS, IGTK_LEN, CaptureKeys, IntegrityKey
 from meshframes.seal.keys import (
     AKM_PSK,
     AKM_SAE,
@@ -159,6 +170,11 @@ class MeshRsn:
         self.hop = HopSealer(mac)
         self.mgtk = GroupKey(random_bytes(16), MGTK_KEY_ID)
         self.hop.keys.install_group_tx(self.mgtk)
+        # We protect no group-addressed management frame with BIP (mesh
+        # action frames go under the MGTK, 12.5.4 leaves them to CCMP),
+        # so our IPN stays 0. Key id 4, as hostap's mesh.
+        self.igtk = IgtkData(BIP_KEY_IDS[0], 0, random_bytes(IGTK_LEN))
+        self.peer_igtks: dict[bytes, IgtkData] = {}
 
     # -- peering (AMPE) ----------------------------------------------------
 
@@ -176,8 +192,9 @@ class MeshRsn:
         appended; an Open also gives the receiver our MGTK and Key RSC.
         `peer_nonce` is empty while we do not know the peer's."""
         receiver = frame.header.addr1
-        gtk = GtkData(self.mgtk.tk, self.hop.keys.group_rsc()) if frame.action == SP_MESH_PEERING_OPEN else None
-        element = AmpeElement(local_nonce, peer_nonce or ZERO_NONCE, gtk)
+        opening = frame.action == SP_MESH_PEERING_OPEN
+        gtk = GtkData(self.mgtk.tk, self.hop.keys.group_rsc()) if opening else None
+        element = AmpeElement(local_nonce, peer_nonce or ZERO_NONCE, gtk, igtk=self.igtk if opening else None)
         protected = seal_ampe(self._aek(receiver), sender=self.mac, receiver=receiver,
                               body_before_mic=_body(frame), ampe_element=element.encode())
         mic_end = ELEMENT_HEADER_LEN + SIV_LEN
@@ -214,10 +231,13 @@ class MeshRsn:
                          peer_nonce=peer.peer_nonce, local_link_id=peer.llid, peer_link_id=peer.plid, akm=self.akm)
         self.hop.keys.install_pairwise(peer.addr, mtk)
         self.hop.keys.install_group_rx(peer.addr, GroupKey(peer.peer_gtk.mgtk, MGTK_KEY_ID), peer.peer_gtk.rsc)
+        if peer.peer_igtk is not None:
+            self.peer_igtks[peer.addr] = peer.peer_igtk
 
     def remove(self, addr: bytes) -> None:
         """The link left ESTAB: nothing more is sealed for it or opened from it."""
         self.hop.keys.remove_peer(addr)
+        self.peer_igtks.pop(addr, None)
 
     def link_key(self, addr: bytes) -> bytes | None:
         """The MTK installed for a peer, None when the link has none."""
@@ -225,6 +245,13 @@ class MeshRsn:
             return self.hop.keys.tx_key(addr).tk
         except HopError:
             return None
+
+    def capture_keys(self) -> CaptureKeys:
+        """Every key this station holds now, as a capture key file has
+        them: the seal's MTKs and MGTKs, our IGTK and our peers'."""
+        integrity = (IntegrityKey(self.mac, self.igtk.key_id, self.igtk.igtk),
+                     *(IntegrityKey(peer, igtk.key_id, igtk.igtk) for peer, igtk in self.peer_igtks.items()))
+        return self.hop.keys.capture_keys(self.mac).merged(CaptureKeys(integrity=integrity))
 
     def _aek(self, peer: bytes) -> bytes:
         return derive_aek(self._pmk(peer), local_mac=self.mac, peer_mac=peer, akm=self.akm)

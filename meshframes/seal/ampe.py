@@ -21,10 +21,15 @@ little-endian:
 
     Selected Pairwise Cipher Suite (4) | Local Nonce (32) | Peer Nonce (32)
     | GTKdata: MGTK (16) | Key RSC (8) | GTKExpirationTime (4)
+    | IGTKdata: Key ID (2) | IPN (6) | IGTK (16)
 
-GTKdata is in Mesh Peering Open frames only (14.5.5.3; hostap the same);
-the Key Replay Counter field belongs to Mesh Group Key Inform/Acknowledge
-frames, which we do not send, and IGTKdata to BIP, which we do not use.
+GTKdata and IGTKdata are in Mesh Peering Open frames only (14.5.5.3);
+IGTKdata follows GTKdata when management frame protection is in use
+(RSN Capabilities MFPC, 9.4.2.24.4), with the IGTK of BIP-CMAC-128
+(12.5.4), the group management cipher a mesh RSNE implies when it names
+none. wpa_supplicant's mesh with `ieee80211w` set sends both. The Key
+Replay Counter field belongs to Mesh Group Key Inform/Acknowledge frames,
+which we do not send.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from meshframes.codec.elements import EID_AMPE, EID_MIC, MIC_LEN
 from meshframes.codec.ie import ELEMENT_HEADER_LEN, element_header
 from meshframes.seal.errors import AmpeAuthFailure, AmpeCipherMismatch, AmpeMalformed, AmpeNonceMismatch
+from meshframes.seal.keyfile import BIP_KEY_IDS, IGTK_LEN
 from meshframes.seal.keys import CIPHER_CCMP_128, NONCE_LEN
 
 SIV_LEN = MIC_LEN
@@ -47,6 +53,8 @@ GTK_NEVER_EXPIRES = 0xFFFFFFFF  # seconds; an MGTK lives as long as its node
 ZERO_NONCE = bytes(NONCE_LEN)
 _FIXED_LEN = 4 + 2 * NONCE_LEN
 _GTKDATA = struct.Struct(f"<{MGTK_LEN}sQI")
+IPN_LEN = 6
+_IGTKDATA_LEN = 2 + IPN_LEN + IGTK_LEN
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +75,26 @@ class GtkData:
 
 
 @dataclass(frozen=True, slots=True)
+class IgtkData:
+    """The sender's IGTK, its key id and the last IPN it used with it."""
+
+    key_id: int
+    ipn: int
+    igtk: bytes
+
+    def __post_init__(self) -> None:
+        if self.key_id not in BIP_KEY_IDS:
+            raise ValueError(f"IGTK key id is 4 or 5 (9.4.2.54), got {self.key_id}")
+        if not 0 <= self.ipn < 1 << 48:
+            raise ValueError(f"IPN is 48 bits, got {self.ipn}")
+        if len(self.igtk) != IGTK_LEN:
+            raise ValueError(f"IGTK is {IGTK_LEN} octets for BIP-CMAC-128, got {len(self.igtk)}")
+
+    def encode(self) -> bytes:
+        return self.key_id.to_bytes(2, "little") + self.ipn.to_bytes(IPN_LEN, "little") + self.igtk
+
+
+@dataclass(frozen=True, slots=True)
 class AmpeElement:
     """The plaintext AMPE element of one peering frame."""
 
@@ -74,8 +102,11 @@ class AmpeElement:
     peer_nonce: bytes
     gtk: GtkData | None = None
     pairwise_cipher: bytes = CIPHER_CCMP_128
+    igtk: IgtkData | None = None
 
     def __post_init__(self) -> None:
+        if self.igtk is not None and self.gtk is None:
+            raise ValueError("IGTKdata follows GTKdata: an AMPE element without an MGTK has no IGTK")
         for name, nonce in (("local", self.local_nonce), ("peer", self.peer_nonce)):
             if len(nonce) != NONCE_LEN:
                 raise ValueError(f"{name} nonce is {NONCE_LEN} octets, got {len(nonce)}")
@@ -87,18 +118,19 @@ class AmpeElement:
         value = self.pairwise_cipher + self.local_nonce + self.peer_nonce
         if self.gtk is not None:
             value += _GTKDATA.pack(self.gtk.mgtk, self.gtk.rsc, self.gtk.expiration)
+        if self.igtk is not None:
+            value += self.igtk.encode()
         return bytes((EID_AMPE, len(value))) + value
 
     @classmethod
     def parse(cls, element: bytes) -> AmpeElement:
-        """Read what `open_ampe` returned. GTKdata is read when present;
-        a length that is neither the fixed part nor the fixed part plus
-        GTKdata is malformed, and a cipher other than CCMP-128 is refused."""
+        """Read what `open_ampe` returned. GTKdata, and IGTKdata after it,
+        are read when present; any other length is malformed, and a cipher
+        other than CCMP-128 is refused."""
         value = element[ELEMENT_HEADER_LEN:]
-        if len(value) not in (_FIXED_LEN, _FIXED_LEN + _GTKDATA.size):
-            raise AmpeMalformed(
-                f"AMPE element of {len(value)} octets, expected {_FIXED_LEN} or {_FIXED_LEN + _GTKDATA.size}"
-            )
+        lengths = (_FIXED_LEN, _FIXED_LEN + _GTKDATA.size, _FIXED_LEN + _GTKDATA.size + _IGTKDATA_LEN)
+        if len(value) not in lengths:
+            raise AmpeMalformed(f"AMPE element of {len(value)} octets, expected one of {lengths}")
         cipher = value[:4]
         if cipher != CIPHER_CCMP_128:
             raise AmpeCipherMismatch(f"selected pairwise cipher {cipher.hex('-')}, we offer only CCMP-128")
@@ -108,7 +140,15 @@ class AmpeElement:
             if rsc >= 1 << 48:
                 raise AmpeMalformed(f"Key RSC {rsc:#x} does not fit a 48-bit PN")
             gtk = GtkData(mgtk, rsc, expiration)
-        return cls(value[4 : 4 + NONCE_LEN], value[4 + NONCE_LEN : _FIXED_LEN], gtk, cipher)
+        igtk = None
+        if len(value) == lengths[2]:
+            at = _FIXED_LEN + _GTKDATA.size
+            key_id = int.from_bytes(value[at : at + 2], "little")
+            if key_id not in BIP_KEY_IDS:
+                raise AmpeMalformed(f"IGTK key id {key_id}, expected 4 or 5")
+            igtk = IgtkData(key_id, int.from_bytes(value[at + 2 : at + 2 + IPN_LEN], "little"),
+                            value[at + 2 + IPN_LEN :])
+        return cls(value[4 : 4 + NONCE_LEN], value[4 + NONCE_LEN : _FIXED_LEN], gtk, cipher, igtk)
 
 
 def check_nonces(element: AmpeElement, *, our_nonce: bytes, known_peer_nonce: bytes, peer_knows_ours: bool) -> None:

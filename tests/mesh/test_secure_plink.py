@@ -73,13 +73,15 @@ def test_secure_peering_frames_carry_ampe() -> None:
         assert frame.peering is not None and frame.peering.protocol_id == PROTOCOL_AMPE
         assert frame.peering.pmkid == derive_pmkid(pmk, local_mac=A, peer_mac=B)
         assert isinstance(frame.elements[-1], Mic) and len(frame.elements[-1].mic) == 16
-        assert len(frame.sealed) == 2 + 68 + (28 if frame.action == 1 else 0)  # ciphertext of the AMPE element
+        # The AMPE element's ciphertext: an Open adds GTKdata (28) and IGTKdata (24).
+        assert len(frame.sealed) == 2 + 68 + (28 + 24 if frame.action == 1 else 0)
         assert frame.capability is not None and frame.capability & CAPABILITY_PRIVACY
         assert RawElement(EID_RSN, RSNE_BODY) in frame.elements
         assert frame.mesh_config is not None and frame.mesh_config.authentication_protocol == 0
     on_air = b"".join(encode(f) for f in frames)
     assert a.rsn is not None and b.rsn is not None
     assert a.rsn.mgtk.tk not in on_air and b.rsn.mgtk.tk not in on_air
+    assert a.rsn.igtk.igtk not in on_air and b.rsn.igtk.igtk not in on_air
 
 
 def test_estab_installs_the_same_mtk_at_both_ends_and_each_peers_mgtk() -> None:
@@ -98,6 +100,7 @@ def test_estab_installs_the_same_mtk_at_both_ends_and_each_peers_mgtk() -> None:
     assert a.rsn.link_key(B) == b.rsn.link_key(A) == mtk
     assert a.rsn.hop.keys.rx_key(BROADCAST, B, MGTK_KEY_ID).tk == b.rsn.mgtk.tk
     assert b.rsn.hop.keys.rx_key(BROADCAST, A, MGTK_KEY_ID).tk == a.rsn.mgtk.tk
+    assert a.rsn.peer_igtks[B] == b.rsn.igtk and b.rsn.peer_igtks[A] == a.rsn.igtk
 
 
 def test_an_open_on_an_established_link_changes_no_key() -> None:

@@ -11,7 +11,7 @@ import struct
 import pytest
 
 from meshframes.codec.elements import EID_AMPE
-from meshframes.seal.ampe import ZERO_NONCE, AmpeElement, GtkData, check_nonces
+from meshframes.seal.ampe import ZERO_NONCE, AmpeElement, GtkData, IgtkData, check_nonces
 from meshframes.seal.errors import (
     AmpeCipherMismatch,
     AmpeMalformed,
@@ -31,6 +31,8 @@ from .frames import BROADCAST, fastpay_frame, mesh_control, qos_data
 NONCE_A = bytes(range(1, 33))
 NONCE_B = bytes(range(101, 133))
 MGTK = bytes.fromhex("00112233445566778899aabbccddeeff")
+IGTK = bytes.fromhex("f0e0d0c0b0a090807060504030201000")
+GTKDATA = MGTK + struct.pack("<QI", 7, 0xFFFFFFFF)
 
 
 def test_ampe_element_layout_is_the_standards() -> None:
@@ -47,6 +49,21 @@ def test_ampe_element_layout_is_the_standards() -> None:
     assert AmpeElement.parse(without_keys.encode()) == without_keys
 
 
+def test_igtkdata_follows_gtkdata() -> None:
+    """With management frame protection an Open's element ends in IGTKdata:
+    Key ID (2, little-endian), IPN (6, little-endian), IGTK (16), the
+    fields wpa_supplicant's mesh reads after GTKdata."""
+    element = AmpeElement(NONCE_A, NONCE_B, GtkData(MGTK, 7), igtk=IgtkData(4, 0x0A0B0C0D0E0F, IGTK))
+    expected_value = (CIPHER_CCMP_128 + NONCE_A + NONCE_B + GTKDATA
+                      + bytes.fromhex("0400") + bytes.fromhex("0f0e0d0c0b0a") + IGTK)
+    assert element.encode() == bytes((EID_AMPE, 120)) + expected_value
+    assert AmpeElement.parse(element.encode()) == element
+    with pytest.raises(ValueError, match="IGTKdata follows GTKdata"):
+        AmpeElement(NONCE_A, NONCE_B, igtk=IgtkData(4, 0, IGTK))
+    with pytest.raises(ValueError, match="key id"):
+        IgtkData(1, 0, IGTK)
+
+
 @pytest.mark.parametrize(
     "value,error",
     [
@@ -54,8 +71,12 @@ def test_ampe_element_layout_is_the_standards() -> None:
         (CIPHER_CCMP_128 + NONCE_A, AmpeMalformed),  # no peer nonce
         (bytes.fromhex("000fac02") + NONCE_A + NONCE_B, AmpeCipherMismatch),  # TKIP
         (CIPHER_CCMP_128 + NONCE_A + NONCE_B + MGTK + struct.pack("<QI", 1 << 48, 0), AmpeMalformed),  # RSC > PN
+        (CIPHER_CCMP_128 + NONCE_A + NONCE_B + GTKDATA + bytes.fromhex("0400") + bytes(6) + IGTK[:8],
+         AmpeMalformed),
+        (CIPHER_CCMP_128 + NONCE_A + NONCE_B + GTKDATA + bytes.fromhex("0100") + bytes(6) + IGTK, AmpeMalformed),
     ],
-    ids=["truncated GTKdata", "no peer nonce", "TKIP selected", "Key RSC beyond 48 bits"],
+    ids=["truncated GTKdata", "no peer nonce", "TKIP selected", "Key RSC beyond 48 bits", "truncated IGTKdata",
+         "IGTK under a group data key id"],
 )
 def test_bad_ampe_elements_are_refused(value: bytes, error: type) -> None:
     """Each way the decrypted element can be wrong has its reason."""

@@ -108,5 +108,5 @@ def test_tshark_reads_secure_beacons_and_ampe_peering_frames(secure_run: tuple[P
     for row in peering:
         assert int(row["wlan.peering.proto"], 16) == 1
         assert len(bytes.fromhex(row["wlan.mesh.mic"])) == 16
-        ampe_len = {"0x01": 2 + 96, "0x02": 2 + 68}[row["wlan.fixed.selfprot_action"]]
+        ampe_len = {"0x01": 2 + 120, "0x02": 2 + 68}[row["wlan.fixed.selfprot_action"]]
         assert len(bytes.fromhex(row["wlan.mesh.ampe.encrypted_data"])) == ampe_len

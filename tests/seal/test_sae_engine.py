@@ -435,3 +435,34 @@ def test_the_password_elements_kept_are_bounded_like_the_instances() -> None:
         air.take(MAC_A, victim.initiate(made_up(rng), 60.0 * n))
         air.run(until=60.0 * n + 59.0)
     assert victim.instances == {} and victim.pwes_derived == 12 and victim.pwes_kept == config.max_instances
+
+
+def test_a_pairs_password_element_is_derived_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A's first instance with B ends unanswered; when B's Commit comes
+    later, A answers it with the password element it derived then (no
+    second hunting-and-pecking), and the handshake completes with it. The
+    cache stays within the instance bound."""
+    config = SaeConfig(PASSWORD, retrans_period=0.5, sync=1, max_instances=2, anti_clogging_threshold=2)
+    a = SaeParent(MAC_A, config, random=seeded(41))
+    derived: list[tuple[bytes, bytes]] = []
+    hunt = type(ecc_group(19)).hunting_and_pecking
+
+    def counted(group: object, password: bytes, mac_a: bytes, mac_b: bytes) -> object:
+        derived.append((mac_a, mac_b))
+        return hunt(group, password, mac_a, mac_b)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(type(ecc_group(19)), "hunting_and_pecking", counted)
+    a.initiate(MAC_B, 0.0)
+    ended = [o for now in (0.5, 1.0) for o in a.on_timer(MAC_B, now) if isinstance(o, SaeFailed)]
+    assert ended == [SaeFailed(peer=MAC_B, reason=SaeRefusal.RETRANSMISSIONS_EXHAUSTED)]
+    assert a.instances == {} and len(derived) == 1
+    air = pair(config)
+    air.parents[MAC_A] = a
+    air.initiate(MAC_B, MAC_A)
+    air.run()
+    assert authenticated(air, MAC_A).pmk == authenticated(air, MAC_B).pmk
+    assert derived.count((MAC_A, MAC_B)) == 1 and len(derived) == 2  # A once, B once
+    for peer in (bytes.fromhex(f"0200000000{i:02x}") for i in range(10, 14)):
+        a.initiate(peer, 20.0)
+        a.remove(peer)
+    assert a.pwes_kept == config.max_instances
