@@ -44,6 +44,11 @@ class MeshRefusal(StrEnum):
     PEER_BEACON_LOSS = "peer-beacon-loss"
     PEER_EXPIRED = "peer-expired"
     PMK_EXPIRED = "pmk-expired"
+    # A secure mesh's SAE attempts, paced as wpa_supplicant's mesh paces them
+    SAE_ATTEMPT_FAILED = "sae-attempt-failed"
+    SAE_PEER_BLOCKED = "sae-peer-blocked"
+    SAE_BACKING_OFF = "sae-backing-off"
+    SAE_BLOCKED = "sae-blocked"
     PEER_EVICTED_IDLE = "peer-evicted-idle"
     LINK_BROKEN_TX_FAILURES = "link-broken-tx-failures"
     PATHS_LOST_TX_FAILED = "paths-lost-tx-failed"

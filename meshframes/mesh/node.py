@@ -65,7 +65,7 @@ from meshframes.mesh.mbss import Mbss
 from meshframes.mesh.pathtable import MeshPath, PathTable
 from meshframes.mesh.peers import Peer, PeerTable, PlinkState
 from meshframes.mesh.plink import Peering
-from meshframes.mesh.rsn import TIMER_SAE, MeshRsn, RandomBytes
+from meshframes.mesh.rsn import TIMER_MESH_AUTH, TIMER_SAE, MeshRsn, RandomBytes
 
 TIMER_BEACON = ("beacon",)
 TIMER_HOUSEKEEPING = ("housekeeping",)
@@ -166,10 +166,11 @@ class MeshNode:
             peer = key[1]
             assert isinstance(peer, bytes)
             actions = self.peering.on_timer(peer, now)
-        elif kind == TIMER_SAE and self.rsn is not None:
+        elif kind in (TIMER_SAE, TIMER_MESH_AUTH) and self.rsn is not None:
             peer = key[1]
             assert isinstance(peer, bytes)
-            actions = self.rsn.on_sae_timer(peer, now)
+            on_timer = self.rsn.on_sae_timer if kind == TIMER_SAE else self.rsn.on_mesh_auth_timer
+            actions = on_timer(peer, now)
         elif kind in _HWMP_TIMERS:
             actions = self.hwmp.on_timer(key, now)
         elif kind == TIMER_FORWARD:

@@ -40,6 +40,23 @@ SAE; peering opens once it has completed (`Authenticated`). A peering
 frame from a station without a completed SAE is refused like one whose
 PMK is wrong.
 
+SAE attempts are paced as wpa_supplicant's mesh paces them (mesh_rsn.c,
+mesh_mpm.c). Only the first beacon of a station we have no PMK with
+starts an attempt; later beacons never restart it, whether it is under
+way or has failed (`SAE_BACKING_OFF`). An attempt not accepted within
+`MESH_AUTH_TIMEOUT` plus a random part of as much again counts as
+`SAE_ATTEMPT_FAILED` and is retried, at most `MESH_AUTH_RETRY` times; then
+the peer is blocked (`SAE_PEER_BLOCKED`) and its beacons are ignored
+(`SAE_BLOCKED`) for `MESH_AUTH_BLOCK_DURATION`, after which the next beacon
+starts afresh. Like wpa_supplicant, a blocked peer's own Commit is still
+answered (the standard lets either side start SAE at any time), and SAE
+completing lifts the block. Two departures, both measured with `meshframes
+bench latency` (docs/sealing.md): a retry waits for the neighbour's next
+beacon after its timer, and a Commit is answered even just after our
+instance with that peer gave up, where hostapd discards Commits for 10 s.
+The table of attempts holds at most the SAE engine's instance bound,
+oldest dropped.
+
 Every refusal is a `Refused` with the seal layer's reason, so the node
 counts it by that reason.
 """
@@ -47,8 +64,9 @@ counts it by that reason.
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from meshframes.codec import ManagementFrame, SelfProtected, encode
 from meshframes.codec.elements import EID_MIC, ELEMENT_HEADER_LEN, Mic
@@ -90,6 +108,7 @@ from meshframes.seal.sae import (
     SaeOutput,
     SaeParent,
     SaeSetTimer,
+    SaeState,
     SaeTransmit,
 )
 
@@ -105,7 +124,28 @@ _TX_REFUSAL = {
 MGTK_KEY_ID = 1
 RandomBytes = Callable[[int], bytes]
 TIMER_SAE = "sae"
+TIMER_MESH_AUTH = "mesh-auth"
+# wpa_supplicant's mesh (wpa_supplicant/mesh_rsn.c, mesh_mpm.c): an attempt
+# is retried MESH_AUTH_TIMEOUT + rand() % MESH_AUTH_TIMEOUT seconds after it
+# started unless it was accepted, MESH_AUTH_RETRY times; then the station is
+# PLINK_BLOCKED until its entry is freed, mesh_max_inactivity later
+# (DEFAULT_MESH_MAX_INACTIVITY, wpa_supplicant/config.h).
+MESH_AUTH_TIMEOUT = 10.0
+MESH_AUTH_RETRY = 3
+MESH_AUTH_BLOCK_DURATION = 300.0
 FC_AUTHENTICATION = frame_control(TYPE_MGMT, SUBTYPE_AUTHENTICATION)
+
+
+@dataclass(slots=True)
+class _SaeAttempt:
+    """SAE with one neighbour that has given us no PMK yet: how often it
+    was retried, when its retry timer fires, whether a retry waits for the
+    neighbour's next beacon, and until when it is blocked."""
+
+    retries: int = 0
+    deadline: float = 0.0
+    retry_due: bool = False
+    blocked_until: float | None = None
 
 
 class MeshRsn:
@@ -125,6 +165,7 @@ class MeshRsn:
         self.sae = SaeParent(mac, SaeConfig(config.passphrase.encode(), ssid=config.mesh_id,
                                             groups=config.sae_groups), random_bytes) if config.sae else None
         self.sae_pmks: dict[bytes, tuple[bytes, bytes]] = {}
+        self.sae_attempts: OrderedDict[bytes, _SaeAttempt] = OrderedDict()
         self.random_bytes = random_bytes
         self.hop = HopSealer(mac)
         self.mgtk = GroupKey(random_bytes(16), MGTK_KEY_ID)
@@ -239,10 +280,53 @@ class MeshRsn:
 
     def start_sae(self, peer: bytes, now: float) -> list[Action]:
         """Authenticate with a neighbour whose beacon matched, unless SAE
-        with it has completed or is under way."""
+        with it has completed, is under way, backs off or is blocked."""
         if self.sae is None or peer in self.sae_pmks:
             return []
-        return self._sae_actions(self.sae, lambda sae: sae.initiate(peer, now))
+        attempt = self.sae_attempts.get(peer)
+        if attempt is not None:
+            if attempt.retry_due:
+                attempt.retry_due = False
+                return self._attempt(self.sae, peer, attempt, now)
+            if attempt.blocked_until is None:
+                if self.sae.state(peer) != SaeState.NOTHING:
+                    return []
+                return [Refused(MeshRefusal.SAE_BACKING_OFF, f"{peer.hex(':')} until {attempt.deadline:.3f}")]
+            if now < attempt.blocked_until:
+                return [Refused(MeshRefusal.SAE_BLOCKED, f"{peer.hex(':')} until {attempt.blocked_until:.3f}")]
+            del self.sae_attempts[peer]
+        if len(self.sae_attempts) >= self.sae.config.max_instances:
+            self.sae_attempts.popitem(last=False)
+        attempt = self.sae_attempts[peer] = _SaeAttempt()
+        return self._attempt(self.sae, peer, attempt, now)
+
+    def _attempt(self, sae: SaeParent, peer: bytes, attempt: _SaeAttempt, now: float) -> list[Action]:
+        """Initiate SAE (nothing if the peer's instance still runs, as
+        wpa_supplicant does) and arm the retry timer."""
+        actions = self._sae_actions(sae, lambda sae: sae.initiate(peer, now))
+        jitter = int.from_bytes(self.random_bytes(2), "big") / 65536
+        attempt.deadline = now + MESH_AUTH_TIMEOUT * (1 + jitter)
+        return actions + [SetTimer((TIMER_MESH_AUTH, peer), attempt.deadline)]
+
+    def on_mesh_auth_timer(self, peer: bytes, now: float) -> list[Action]:
+        """An attempt's retry timer: unless SAE completed, the neighbour's
+        next beacon retries it, or the peer is blocked once the retries are
+        used up. Stale calls do nothing."""
+        attempt = self.sae_attempts.get(peer)
+        if (self.sae is None or attempt is None or attempt.blocked_until is not None or attempt.retry_due
+                or now < attempt.deadline):
+            return []
+        actions: list[Action] = [Refused(MeshRefusal.SAE_ATTEMPT_FAILED, f"{peer.hex(':')} try {attempt.retries + 1}")]
+        if attempt.retries < MESH_AUTH_RETRY:
+            # wpa_supplicant retries here; we wait for the neighbour's next
+            # beacon, so a neighbour that has moved away is not sent Commits
+            # no one hears (each one the MAC then sends up to its retry limit).
+            attempt.retries += 1
+            attempt.retry_due = True
+            return actions
+        attempt.blocked_until = now + MESH_AUTH_BLOCK_DURATION
+        self.sae.remove(peer)
+        return actions + [Refused(MeshRefusal.SAE_PEER_BLOCKED, f"{peer.hex(':')} until {attempt.blocked_until:.3f}")]
 
     def on_authentication(self, frame: ManagementFrame, now: float) -> list[Action]:
         """An Authentication frame for us: SAE's, in an SAE mesh."""
@@ -269,6 +353,7 @@ class MeshRsn:
                 actions.append(SetTimer((TIMER_SAE, output.peer), output.at))
             elif isinstance(output, SaeAuthenticated):
                 self.sae_pmks[output.peer] = (output.pmk, output.pmkid)
+                self.sae_attempts.pop(output.peer, None)
                 actions.append(Authenticated(output.peer, output.pmkid))
             elif isinstance(output, SaeFailed):
                 actions.append(Refused(output.reason, output.peer.hex(":")))
@@ -282,6 +367,7 @@ class MeshRsn:
     def forget(self, peer: bytes) -> None:
         """The station is gone: a new peering starts with a new SAE."""
         self.sae_pmks.pop(peer, None)
+        self.sae_attempts.pop(peer, None)
         if self.sae is not None:
             self.sae.remove(peer)
 

@@ -17,8 +17,11 @@ from meshframes.codec.sae import SaeCommitBody, SaeConfirmBody, parse_sae
 from meshframes.hosts.pcap import mpdus
 from meshframes.hosts.service import NodeSettings, Role, mesh_config
 from meshframes.mesh.constants import MeshConfig
+from meshframes.mesh.events import MeshRefusal
 from meshframes.mesh.mbss import RSNE_BODY_SAE
+from meshframes.mesh.rsn import MESH_AUTH_RETRY, MESH_AUTH_TIMEOUT
 from meshframes.seal.errors import SaeRefusal
+from meshframes.seal.sae import DOT11_RSNA_SAE_SYNC
 from meshframes.sim.network import SimNetwork, chain, sim_mac
 
 from .test_secure_mesh import assert_delivered_once, security_refusals, traffic
@@ -54,14 +57,24 @@ def test_sae_chain_authenticates_peers_with_ampe_and_delivers(tmp_path: Path) ->
             assert frame.mesh_config is not None and frame.mesh_config.authentication_protocol == AUTH_SAE
 
 
+WRONG_PASSPHRASE = MeshConfig(passphrase="not-the-mesh-passphrase", sae=True)
+
+
+def pair(until: float, second: MeshConfig = SAE_MESH, pcap: Path | None = None) -> SimNetwork:
+    """Two stations of the SAE mesh 20 m apart, the second with `second`,
+    run for `until` seconds."""
+    net = SimNetwork(1, mesh=SAE_MESH, pcap=pcap)
+    net.add_node((0.0, 0.0))
+    net.add_node((20.0, 0.0), config=second)
+    net.run(until)
+    net.close()
+    return net
+
+
 def test_a_station_with_another_passphrase_fails_sae_and_never_peers() -> None:
     """Both sides see their peer's Confirm fail, count it, give up on SAE
     and never send a peering frame."""
-    net = SimNetwork(1, mesh=SAE_MESH)
-    net.add_node((0.0, 0.0))
-    net.add_node((20.0, 0.0), config=MeshConfig(passphrase="not-the-mesh-passphrase", sae=True))
-    net.run(3.0)
-    net.close()
+    net = pair(3.0, WRONG_PASSPHRASE)
     assert net.established_links() == 0
     for node in net.nodes:
         assert node.node.counters[SaeRefusal.CONFIRM_MISMATCH] >= 1
@@ -88,3 +101,48 @@ def test_node_processes_with_mismatched_passphrases_never_link() -> None:
             assert node.node.config.sae
             mismatches = node.node.counters[SaeRefusal.CONFIRM_MISMATCH]
             assert (mismatches >= 1) == (links == 0), (second, mismatches)
+
+
+def _sae_frames(pcap: Path) -> list[tuple[float, bytes, type]]:
+    """(time, sender, message class) of every SAE frame in the capture."""
+    frames = [(t, decode(mpdu)) for t, mpdu, _ in mpdus(pcap)]
+    return [(t, f.header.addr2, type(parse_sae(f.body))) for t, f in frames
+            if isinstance(f, ManagementFrame) and f.header.subtype == SUBTYPE_AUTHENTICATION]
+
+
+def test_a_neighbour_with_another_passphrase_is_retried_then_blocked_not_flooded(tmp_path: Path) -> None:
+    """Two minutes beside a station with another passphrase: each side
+    makes its first attempt and MESH_AUTH_RETRY retries, then blocks the
+    other; the air then carries no more SAE, however many beacons follow."""
+    pcap = tmp_path / "wrong.pcap"
+    net = pair(120.0, WRONG_PASSPHRASE, pcap)
+    assert net.established_links() == 0
+    for node in net.nodes:
+        counters = node.node.counters
+        assert counters[MeshRefusal.SAE_ATTEMPT_FAILED] == 1 + MESH_AUTH_RETRY
+        assert counters[MeshRefusal.SAE_PEER_BLOCKED] == 1
+        assert counters[MeshRefusal.SAE_BLOCKED] >= 1
+    # the last retry fails at the latest this long after the first attempt,
+    # each retry starting at the first beacon after its timer
+    last_block = (1 + MESH_AUTH_RETRY) * (2 * MESH_AUTH_TIMEOUT + SAE_MESH.beacon_interval)
+    sae = _sae_frames(pcap)
+    # per side: its own attempts and its answers to the other's, each a
+    # Commit and a Confirm with their dot11RSNASAESync retransmissions
+    per_side = (1 + MESH_AUTH_RETRY) * 2 * 2 * (1 + DOT11_RSNA_SAE_SYNC)
+    for node in net.nodes:
+        assert 0 < sum(1 for _, sender, _ in sae if sender == node.mac) <= per_side
+    assert max(t for t, _, _ in sae) < last_block + 1.0
+
+
+def test_two_honest_nodes_peer_on_their_first_attempt(tmp_path: Path) -> None:
+    """Thirty seconds of two stations with the same passphrase: SAE
+    completes on the first attempt, the link comes up, and nothing is
+    retried, backed off or blocked."""
+    pcap = tmp_path / "honest.pcap"
+    net = pair(30.0, pcap=pcap)
+    assert net.established_links() == 2
+    counters = net.counters()
+    for reason in (MeshRefusal.SAE_ATTEMPT_FAILED, MeshRefusal.SAE_BACKING_OFF, MeshRefusal.SAE_PEER_BLOCKED):
+        assert counters[reason] == 0, reason
+    commits = [t for t, _, kind in _sae_frames(pcap) if kind is SaeCommitBody]
+    assert commits and max(commits) - min(commits) < 1.0
