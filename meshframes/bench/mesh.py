@@ -25,6 +25,7 @@ from typing import Any
 
 from meshframes.app.events import TransferCertified
 from meshframes.app.party import AppConfig
+from meshframes.bench.scale import FIELD_ROOT_INTERVAL
 from meshframes.codec.mpdu import receiver_is_group
 from meshframes.mesh.constants import MeshConfig
 from meshframes.mesh.events import Action, MeshRefusal, PeerChanged, Refused
@@ -67,8 +68,9 @@ def field_layout(nodes: int, seed: int, radio_range: float = 30.0,
 
 def field_mesh(nodes: int, *, radio_range: float = 30.0, ttl: int = 31, announce_interval: float = 3.0) -> Builder:
     """A static field of `nodes` (meshframes.bench.scale's layout): four
-    authorities at the centre, the clients drawn from the seed among the
-    others, every other node a relay."""
+    authorities at the centre announcing at Linux's root interval
+    (meshframes.bench.scale.FIELD_ROOT_INTERVAL), the clients drawn from
+    the seed among the others, every other node a relay."""
 
     def build(workdir: str | Path, seed: int, clients: int) -> FastPayMesh:
         _, spots = field_layout(nodes, seed, radio_range)
@@ -76,7 +78,7 @@ def field_mesh(nodes: int, *, radio_range: float = 30.0, ttl: int = 31, announce
         mesh = FastPayMesh(workdir, seed=seed, authorities=4, balances=[10 ** 6] * clients,
                            mesh=MeshConfig(dot11MeshTTL=ttl, element_ttl=ttl),
                            medium=MediumConfig(radio_range=radio_range),
-                           app=AppConfig(announce_interval=announce_interval))
+                           app=AppConfig(announce_interval=announce_interval), root_interval=FIELD_ROOT_INTERVAL)
         for spot in spots[:4]:
             mesh.add_authority(spot)
         for k in sorted(payers):

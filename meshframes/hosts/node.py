@@ -223,7 +223,9 @@ class NodeHost(PartyHost):
         if self._reporting is not None:
             for report in self._reporting.tx_reports():
                 self._apply(self.node.on_tx_status(report.ra, report.acked, report.rate_100kbps, now))
-        self._run_due_timers(now)
+        heap = self._heap
+        if heap and heap[0][0] <= now:
+            self._run_due_timers(now)
 
     # -- internals -----------------------------------------------------------
 
@@ -250,9 +252,12 @@ class NodeHost(PartyHost):
 
     def _apply(self, actions: list[Action]) -> None:
         now = self.clock.now()
+        observer = self.observer
         for action in actions:
-            if self.observer is not None:
-                self.observer(now, action)
+            if observer is not None:
+                observer(now, action)
+            if type(action) is Refused:
+                continue  # counted by the node; nothing for the host to do
             if isinstance(action, Transmit):
                 self._transmit(action.frame)
             elif isinstance(action, SetTimer):

@@ -171,8 +171,10 @@ class Forwarder:
     def path_ready(self, dst: bytes, now: float) -> list[Action]:
         """mesh_path_tx_pending: a path appeared, send what waited for it."""
         queue = self._pending.get(dst)
+        if not queue:
+            return []
         next_hop = self.paths.next_hop(dst, now)
-        if not queue or next_hop is None:
+        if next_hop is None:
             return []
         del self._pending[dst]
         self.paths.use(dst)

@@ -313,17 +313,18 @@ class Hwmp:
 
     def _remember_preq(self, orig: bytes, targets: Iterable[bytes], now: float) -> None:
         until = now + self.config.dot11MeshHWMPactivePathTimeout
+        seen = self._preqs_seen
         for target in targets:
-            self._preqs_seen[(orig, target)] = until
-            self._preqs_seen.move_to_end((orig, target))
-        while self._preqs_seen and (len(self._preqs_seen) > _PREQS_REMEMBERED
-                                    or next(iter(self._preqs_seen.values())) < now):
-            self._preqs_seen.popitem(last=False)
+            key = (orig, target)
+            seen[key] = until
+            seen.move_to_end(key)
+        while seen and (len(seen) > _PREQS_REMEMBERED or next(iter(seen.values())) < now):
+            seen.popitem(last=False)
 
     def _on_preq(self, hdr: MacHeader, preq: Preq, now: float) -> list[Action]:
         if preq.flags & HWMP_FLAG_AE:
             return [Refused(MeshRefusal.HWMP_ADDRESS_EXTENSION_UNSUPPORTED, "PREQ")]
-        self._remember_preq(preq.originator_addr, (t.addr for t in preq.targets), now)
+        self._remember_preq(preq.originator_addr, [t.addr for t in preq.targets], now)
         out: list[Action] = []
         metric = self._route_info_get(hdr.addr2, preq.originator_addr, preq.originator_sn, preq.lifetime,
                                       preq.metric, preq.hop_count, now, out)

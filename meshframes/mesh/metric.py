@@ -4,6 +4,8 @@ feed it."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 MAX_METRIC = 0xFFFFFFFF
 _ARITH_SHIFT = 8
 _TEST_FRAME_LEN = 8192  # bits, the standard's test frame (14.9.2)
@@ -29,6 +31,8 @@ class Ewma:
         return 0 if self._value is None else int(self._value)
 
 
+# A pure function of three small integers, asked once per HWMP element heard.
+@lru_cache(maxsize=4096)
 def airtime_metric(rate_100kbps: int, fail_avg: int, fail_threshold: int = 95) -> int:
     """Metric of one link: (O + Bt/r) / (1 - ef) in units of 10.24 us, the
     device constant O taken as 1 unit as Linux does."""

@@ -129,6 +129,8 @@ class MeshNode:
         return self._finish(actions, now)
 
     def _dispatch(self, frame: Frame, rx: RxFrame, now: float) -> list[Action]:
+        if type(frame) is MeshAction:
+            return self.hwmp.on_frame(frame, now)  # most of what a large mesh hears: HWMP
         if isinstance(frame, Beacon):
             return self._on_beacon(frame, rx, now)
         if isinstance(frame, SelfProtected):
@@ -335,12 +337,15 @@ class MeshNode:
         """Count refusals and let engines react to each other's results:
         a link leaving ESTAB flushes its paths, one reaching it sends the
         next PREQ of every discovery frames wait on, a new path releases the
-        frames queued for it, a failed discovery drops them."""
-        out: list[Action] = []
+        frames queued for it, a failed discovery hands them to the gates or
+        drops them."""
+        # Reactions join the end of the list the loop is walking, so the
+        # list ends as every action in the order it was handled.
         work = list(actions)
-        while work:
-            action = work.pop(0)
-            out.append(action)
+        for action in work:
+            kind = type(action)
+            if kind is Transmit or kind is SetTimer:
+                continue
             if isinstance(action, Refused):
                 self.counters[action.reason] += 1
             elif isinstance(action, PeerChanged):
@@ -356,4 +361,4 @@ class MeshNode:
                     work += self.forwarder.path_ready(action.destination, now)
             elif isinstance(action, PathFailed):
                 work += self.forwarder.path_failed(action.destination, now)
-        return out
+        return work

@@ -38,6 +38,8 @@ from meshframes.sim.mobility import Mobility
 from meshframes.sim.scheduler import Scheduler
 from meshframes.sim.spatial import CellIndex
 
+_LENGTH = struct.Struct("<I")
+
 
 @dataclass(frozen=True, slots=True)
 class MediumConfig:
@@ -91,6 +93,8 @@ class Medium:
         self._indexed = False
         # Neighbour lists of a field where nothing moves, filled as asked.
         self._still: dict[int, list[int]] | None = None
+        # Reported signal per (transmitter, receiver) of such a field.
+        self._signals: dict[tuple[int, int], int] = {}
         self._digest = hashlib.sha256()
         self.transmissions = 0
         self.receptions = 0
@@ -124,6 +128,7 @@ class Medium:
             self._index = CellIndex(widest)
         self._index.reset(self.radios)
         self._still = {} if all(r.mobility.max_speed == 0 for r in self.radios) else None
+        self._signals = {}
         self._indexed = True
 
     def set_link_loss(self, a: int, b: int, probability: float) -> None:
@@ -181,24 +186,29 @@ class Medium:
             self.pcap.write(start, frame, rate * 2 // 10)
         if self.on_air is not None:
             self.on_air(start, radio.index, frame)
+        # Address 1 once per transmission, not once per neighbour; the loss
+        # draw stays per candidate receiver, in index order.
+        ra = addr1(frame) if unicast else b""
+        radios = self.radios
+        draw = self.rng.random
+        link_loss = self._link_loss
+        loss = self.config.loss
+        tx = radio.index
         receivers = []
-        for j in self.neighbours(radio.index, start):
-            other = self.radios[j]
-            if not other.alive or (unicast and other.mac != addr1(frame)):
+        for j in self.neighbours(tx, start):
+            other = radios[j]
+            if not other.alive or (unicast and other.mac != ra):
                 continue
-            if self.rng.random() < self._link_loss.get((radio.index, j), self.config.loss):
+            if draw() < (link_loss.get((tx, j), loss) if link_loss else loss):
                 continue
             receivers.append(j)
-        self._mix(b"tx", struct.pack("<ddIII", start, now, radio.index, attempt, len(receivers)),
+        self._mix(b"tx", struct.pack("<ddIII", start, now, tx, attempt, len(receivers)),
                   frame, struct.pack(f"<{len(receivers)}I", *receivers))
-        tx_pos = radio.mobility.position(start)
-        for j in receivers:
-            other = self.radios[j]
-            distance = max(1.0, math.dist(tx_pos, other.mobility.position(start)))
-            signal = self.config.tx_power_dbm - 40 - 10 * self.config.path_loss_exponent * math.log10(distance)
-            other._rx.append(RxFrame(frame, now, round(signal), rate))
+        activity = self.on_activity
+        for j, signal in zip(receivers, self._signals_at(radio, receivers, start), strict=True):
+            radios[j]._rx.append(RxFrame(frame, now, signal, rate))
             self.receptions += 1
-            self.on_activity(j)
+            activity(j)
         if unicast and not receivers and attempt < self.config.retry_limit:
             # No ACK: wait for the ACK timeout, then retry with a doubled window.
             self.scheduler.at(now + airtime.ack_duration(self.config.basic_rate_100kbps),
@@ -214,12 +224,35 @@ class Medium:
         else:
             radio.busy = False
 
+    def _signals_at(self, tx: SimRadio, receivers: list[int], t: float) -> list[int]:
+        """The reported signal (dBm, rounded) of `tx` at each receiver at t,
+        from the distance; remembered per pair while nothing moves."""
+        radios = self.radios
+        known = self._signals if self._still is not None else None
+        if known is not None:
+            cached = [known.get((tx.index, j)) for j in receivers]
+            if None not in cached:
+                return cached  # type: ignore[return-value]
+        here = tx.mobility.position(t)
+        cfg = self.config
+        out = []
+        for j in receivers:
+            distance = max(1.0, math.dist(here, radios[j].mobility.position(t)))
+            signal = round(cfg.tx_power_dbm - 40 - 10 * cfg.path_loss_exponent * math.log10(distance))
+            if known is not None:
+                known[(tx.index, j)] = signal
+            out.append(signal)
+        return out
+
     # -- determinism -------------------------------------------------------
 
     def _mix(self, *parts: bytes) -> None:
+        # One update of the joined pieces hashes what one update per piece would.
+        pieces = []
         for part in parts:
-            self._digest.update(struct.pack("<I", len(part)))
-            self._digest.update(part)
+            pieces.append(_LENGTH.pack(len(part)))
+            pieces.append(part)
+        self._digest.update(b"".join(pieces))
 
     def note(self, *parts: bytes) -> None:
         """Mix an outside event (e.g. an application delivery) into the trace."""

@@ -260,7 +260,9 @@ class SimNetwork:
         deadline = sim_node.host.next_deadline()
         if deadline is None:
             return
-        deadline = max(deadline, self.scheduler.now)
+        now = self.scheduler.now
+        if deadline < now:
+            deadline = now
         if sim_node.wake_at is None or deadline < sim_node.wake_at:
             sim_node.wake_at = deadline
             self.scheduler.at(deadline, self._wake, sim_node, deadline)

@@ -125,10 +125,13 @@ class FastPayMesh:
                  app: AppConfig | None = None, mesh: MeshConfig | None = None,
                  medium: MediumConfig | None = None, pcap: str | Path | None = None,
                  authority_root_mode: RootMode = RootMode.PROACTIVE_PREQ_WITH_PREP,
+                 root_interval: float = AUTHORITY_ROOT_INTERVAL,
                  observer: Callable[[int, float, Action], None] | None = None) -> None:
         """Authorities are HWMP roots (`authority_root_mode`, docs/app.md):
         every station keeps a path to every authority without on-demand
-        discovery, and each authority learns the way back to every station."""
+        discovery, and each authority learns the way back to every station.
+        They announce every `root_interval` seconds, and the path to a root
+        outlives three intervals."""
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.seed = seed
@@ -138,8 +141,8 @@ class FastPayMesh:
         self._observers: list[Callable[[int, float, Action], None]] = [] if observer is None else [observer]
         self.net = SimNetwork(seed, mesh=mesh, medium=medium, pcap=pcap, observer=self._observe)
         self.authority_mesh_config = replace(self.net.mesh_config, dot11MeshHWMPRootMode=authority_root_mode,
-                                             dot11MeshHWMProotInterval=AUTHORITY_ROOT_INTERVAL,
-                                             dot11MeshHWMPactivePathToRootTimeout=3 * AUTHORITY_ROOT_INTERVAL)
+                                             dot11MeshHWMProotInterval=root_interval,
+                                             dot11MeshHWMPactivePathToRootTimeout=3 * root_interval)
         self.parties: dict[int, Placed] = {}
         self.authorities: list[int] = []  # node index of authority i, in committee order
         self.clients: list[int] = []  # node index of account j
