@@ -29,7 +29,8 @@ PCAPS = ROOT / "pcaps"
 LINUX = sorted([*PCAPS.glob("linux-*.pcap"), PCAPS / "meshframes-node-payment-kernel.pcap",
                 *(ROOT.parent / "shared/pcaps/linux").glob("*.pcap")])
 # Our own nodes in the interop recordings: not Linux, nothing to compare.
-OURS = {("linux-meshframes-interop.pcap", "02:00:00:00:02:00"), ("linux-sae-interop.pcap", "02:00:00:00:01:00")}
+OURS = {("linux-meshframes-interop.pcap", "02:00:00:00:02:00"), ("linux-sae-interop.pcap", "02:00:00:00:01:00"),
+        ("linux-ampe-interop.pcap", "02:00:00:00:01:00")}
 CHAIN = PCAPS / "linux-kernel-chain-perr.pcap"
 TWO_NODES = ROOT.parent / "shared/pcaps/linux/linux-open-2node.pcap"
 N0, N1, N2 = (bytes.fromhex(f"02000000{i:02x}00") for i in range(3))
@@ -59,9 +60,9 @@ def comparisons(result: Replay) -> dict[str, tuple[object, object]]:
 
 
 def test_the_linux_recordings_are_all_there() -> None:
-    """Nine recordings of ours and the shared one: 33 Linux nodes in all."""
-    assert len(LINUX) == 10 and all(p.exists() for p in LINUX)
-    assert len(_cases()) == 33
+    """Ten recordings of ours and the shared one: 34 Linux nodes in all."""
+    assert len(LINUX) == 11 and all(p.exists() for p in LINUX)
+    assert len(_cases()) == 34
 
 
 @pytest.mark.parametrize(("path", "mac"), _cases(), ids=lambda v: v.name if isinstance(v, Path) else v.hex(":"))
