@@ -313,15 +313,17 @@ def _strip_one(f: CapturedFrame, strip: int) -> tuple[Mpdu, bool]:
         except radiotap.RadiotapError as exc:
             return Mpdu(f.index, f.timestamp, b"", None, f"radiotap: {exc}"), False
         data = data[rt.length :]
+        flags = rt.flags
         # Radiotap says for itself whether an FCS follows; --fcs is for
         # raw 802.11 (link type 105), which cannot.
-        if rt.has_fcs:
+        has_fcs = bool(flags & radiotap.FLAG_FCS_AT_END)
+        if has_fcs:
             data, problem = _check_fcs(data, 4, problem)
-        if rt.flags & radiotap.FLAG_BAD_FCS:
+        if flags & radiotap.FLAG_BAD_FCS:
             problem = problem or "radiotap says the frame failed its FCS check"
-        if rt.flags & radiotap.FLAG_DATAPAD:
+        if flags & radiotap.FLAG_DATAPAD:
             data = _remove_data_pad(data)
-        return Mpdu(f.index, f.timestamp, data, rt, problem), rt.has_fcs
+        return Mpdu(f.index, f.timestamp, data, rt, problem), has_fcs
     if strip:
         data, problem = _check_fcs(data, strip, problem)
     return Mpdu(f.index, f.timestamp, data, rt, problem), False
