@@ -356,7 +356,8 @@ class Verdicts:
         else:
             self.reused += 1
         again = FrameDecode(index, verdict.kind, None, verdict.malformed, verdict.undecoded, verdict.encrypted,
-                            verdict.mesh_control_rule, [dict(r, frame=index) for r in verdict.hwmp],
+                            verdict.mesh_control_rule,
+                            [dict(r, frame=index) for r in verdict.hwmp] if verdict.hwmp else [],
                             verdict.msdu_fastpay)
         if isinstance(template, wire.Beacon):
             # A beacon's timestamp is not part of what was kept: the frame
