@@ -266,12 +266,13 @@ def codec_verdict(data: bytes, index: int) -> tuple[FrameDecode | None, wire.Fra
         frame = _decode(data)
     except DecodeError:
         return None, None
-    if isinstance(frame, wire.DataFrame):
-        return _data(frame, index), frame
-    if isinstance(frame, wire.VendorAction):
-        return _vendor(frame, index), frame
+    # Most frequent first on a mesh's air: HWMP, FastPay, then data.
     if isinstance(frame, wire.MeshAction):
         return _path_selection(frame, index), frame
+    if isinstance(frame, wire.VendorAction):
+        return _vendor(frame, index), frame
+    if isinstance(frame, wire.DataFrame):
+        return _data(frame, index), frame
     if isinstance(frame, (wire.SelfProtected, wire.Beacon)):
         return _profile(frame, index), frame
     if isinstance(frame, wire.ControlFrame):
