@@ -440,7 +440,12 @@ class Nodes:
         self.without_transmitter = 0
 
     def add(self, kind: str, octets: int, frame: Frame | None, radiotap: Radiotap | None) -> None:
-        ta = transmitter(frame) if frame is not None else None
+        if frame is None:
+            ta = None
+        else:
+            # Most frames have a MAC header: its Address 2 without a call.
+            header = getattr(frame, "header", None)
+            ta = header.addr2 if header is not None else transmitter(frame)
         if ta is None:
             self.without_transmitter += 1
             return

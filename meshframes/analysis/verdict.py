@@ -53,6 +53,8 @@ from meshframes.codec.header import (
     FC_PROTECTED,
     FC_TO_DS,
     QOS_AMSDU_PRESENT,
+    SUBTYPE_ACTION,
+    SUBTYPE_ACTION_NO_ACK,
     SUBTYPE_BEACON,
     SUBTYPE_PROBE_RESP,
     TYPE_MGMT,
@@ -87,6 +89,7 @@ ManagementFrames = (wire.Beacon | wire.SelfProtected | wire.MeshAction | wire.Ve
 _MANAGEMENT = (wire.Beacon, wire.SelfProtected, wire.MeshAction, wire.VendorAction, wire.ActionFrame,
                wire.ManagementFrame)
 _CODEC_FIRST_CATEGORIES = frozenset({CATEGORY_MESH, CATEGORY_VENDOR, CATEGORY_VENDOR_PROTECTED})
+_ACTION_SUBTYPES = frozenset({SUBTYPE_ACTION, SUBTYPE_ACTION_NO_ACK})
 _PEERING_KINDS = {SP_MESH_PEERING_OPEN: "peering-open", SP_MESH_PEERING_CONFIRM: "peering-confirm",
                   SP_MESH_PEERING_CLOSE: "peering-close"}
 # Beacons and peering frames whose Frame Control sets any of these (a
@@ -105,6 +108,8 @@ _DS_PARAMETER_SET_LEN = 1
 _OUR_MESH_ELEMENTS = (MeshId, MeshConfiguration)
 
 
+# The records' keys are in the order the JSON shows them; the fields after
+# an external address are set one by one (no keyword dict built per record).
 def _preq_record(index: int, e: Preq) -> dict[str, Any]:
     record: dict[str, Any] = {"frame": index, "element": "PREQ", "flags": e.flags, "hop_count": e.hop_count,
                               "element_ttl": e.ttl, "path_discovery_id": e.path_discovery_id,
@@ -112,9 +117,11 @@ def _preq_record(index: int, e: Preq) -> dict[str, Any]:
                               "originator_hwmp_sn": e.originator_sn}
     if e.originator_external_addr is not None:
         record["originator_external_address"] = e.originator_external_addr.hex(":")
-    record.update(lifetime=e.lifetime, metric=e.metric, target_count=len(e.targets),
-                  targets=[{"flags": t.flags, "target_address": t.addr.hex(":"), "target_hwmp_sn": t.sn}
-                           for t in e.targets])
+    record["lifetime"] = e.lifetime
+    record["metric"] = e.metric
+    record["target_count"] = len(e.targets)
+    record["targets"] = [{"flags": t.flags, "target_address": t.addr.hex(":"), "target_hwmp_sn": t.sn}
+                         for t in e.targets]
     return record
 
 
@@ -124,8 +131,10 @@ def _prep_record(index: int, e: Prep) -> dict[str, Any]:
                               "target_hwmp_sn": e.target_sn}
     if e.target_external_addr is not None:
         record["target_external_address"] = e.target_external_addr.hex(":")
-    record.update(lifetime=e.lifetime, metric=e.metric, originator_address=e.originator_addr.hex(":"),
-                  originator_hwmp_sn=e.originator_sn)
+    record["lifetime"] = e.lifetime
+    record["metric"] = e.metric
+    record["originator_address"] = e.originator_addr.hex(":")
+    record["originator_hwmp_sn"] = e.originator_sn
     return record
 
 
@@ -257,12 +266,13 @@ def codec_verdict(data: bytes, index: int) -> tuple[FrameDecode | None, wire.Fra
         frame = _decode(data)
     except DecodeError:
         return None, None
-    if isinstance(frame, wire.DataFrame):
-        return _data(frame, index), frame
-    if isinstance(frame, wire.VendorAction):
-        return _vendor(frame, index), frame
+    # Most frequent first on a mesh's air: HWMP, FastPay, then data.
     if isinstance(frame, wire.MeshAction):
         return _path_selection(frame, index), frame
+    if isinstance(frame, wire.VendorAction):
+        return _vendor(frame, index), frame
+    if isinstance(frame, wire.DataFrame):
+        return _data(frame, index), frame
     if isinstance(frame, (wire.SelfProtected, wire.Beacon)):
         return _profile(frame, index), frame
     if isinstance(frame, wire.ControlFrame):
@@ -297,10 +307,14 @@ class Verdicts:
         far as its header; its body's frame is the one kept."""
         # HWMP and FastPay frames are the codec's as a rule and seldom
         # repeat a body: the codec is asked before any body is looked up.
-        codec_first = mpdu.category(data) in _CODEC_FIRST_CATEGORIES
+        # Frame Control's layout is looked up once, for the Category and
+        # for the body's key alike.
+        layout = mpdu.layout(data) if len(data) >= mpdu.FRAME_CONTROL_LEN and not mpdu.protocol_version(data) \
+            else None
+        codec_first = layout is not None and _category(data, layout) in _CODEC_FIRST_CATEGORIES
         key = None
         if not codec_first:
-            key = _body_key(data)
+            key = _body_key(data, layout)
             again = self._reuse(key, data, index)
             if again is not None:
                 return again
@@ -313,7 +327,7 @@ class Verdicts:
                 self._keep(key, verdict, frame, True)
             return verdict, frame
         if codec_first:
-            key = _body_key(data)
+            key = _body_key(data, layout)
             again = self._reuse(key, data, index)
             if again is not None:
                 return again
@@ -343,7 +357,8 @@ class Verdicts:
         else:
             self.reused += 1
         again = FrameDecode(index, verdict.kind, None, verdict.malformed, verdict.undecoded, verdict.encrypted,
-                            verdict.mesh_control_rule, [dict(r, frame=index) for r in verdict.hwmp],
+                            verdict.mesh_control_rule,
+                            [dict(r, frame=index) for r in verdict.hwmp] if verdict.hwmp else [],
                             verdict.msdu_fastpay)
         if isinstance(template, wire.Beacon):
             # A beacon's timestamp is not part of what was kept: the frame
@@ -357,15 +372,21 @@ class Verdicts:
         return again, replace(template, header=header)
 
 
-def _body_key(data: bytes) -> bytes | None:
+def _category(data: bytes, layout: mpdu.Layout) -> int | None:
+    """mpdu.category, given the version 0 frame's layout."""
+    # A management header is never shorter than three addresses' 24 octets.
+    if layout.ftype != TYPE_MGMT or layout.subtype not in _ACTION_SUBTYPES or len(data) <= layout.header_len:
+        return None
+    return data[layout.header_len]
+
+
+def _body_key(data: bytes, layout: mpdu.Layout | None) -> bytes | None:
     """What a management frame's verdict depends on: Frame Control and the
     body (the timestamp of beacons left out); None for other frames and
-    for frames without a whole version 0 header. The addresses and
-    Sequence Control never change a verdict."""
-    if len(data) < mpdu.FRAME_CONTROL_LEN or mpdu.protocol_version(data):
-        return None
-    layout = mpdu.layout(data)
-    if layout.ftype != TYPE_MGMT or len(data) < layout.header_len:
+    for frames without a whole version 0 header (`layout` None: no
+    version 0 Frame Control). The addresses and Sequence Control never
+    change a verdict."""
+    if layout is None or layout.ftype != TYPE_MGMT or len(data) < layout.header_len:
         return None
     key = data[mpdu.FRAME_CONTROL] + data[layout.header_len:]
     if layout.subtype in (SUBTYPE_BEACON, SUBTYPE_PROBE_RESP) and not layout.frame_control & FC_PROTECTED:

@@ -108,7 +108,6 @@ class Radiotap:
 
 
 _MIN_LEN = 8
-_LENGTH = struct.Struct("<H")
 _LENGTH_OFFSET = 2
 
 
@@ -117,7 +116,8 @@ def parse_captured(packet: bytes) -> Radiotap:
     few headers (one per rate and signal) over and over."""
     if len(packet) < _MIN_LEN:
         return parse(packet)
-    length = _LENGTH.unpack_from(packet, _LENGTH_OFFSET)[0]
+    # it_len, little-endian, read without a struct call.
+    length = packet[_LENGTH_OFFSET] | packet[_LENGTH_OFFSET + 1] << 8
     if length < _MIN_LEN:
         return parse(packet)
     return _parse_header(bytes(packet[:length]))

@@ -101,6 +101,15 @@ def read_capture_file(f: BinaryIO) -> Iterator[CapturedFrame]:
 
 
 def _read_pcap(f: BinaryIO, magic: bytes) -> Iterator[CapturedFrame]:
+    record, resolution, linktype, fcs_length = _pcap_header(f, magic)
+    for index, (timestamp, data, orig) in enumerate(_pcap_records(f, record, resolution)):
+        yield CapturedFrame(index, timestamp, linktype, data, orig, fcs_length)
+
+
+def _pcap_header(f: BinaryIO, magic: bytes) -> tuple[struct.Struct, float, int, int | None]:
+    """The rest of a classic pcap's file header: its record header layout,
+    timestamp resolution, link type (refused unless supported) and FCS
+    length (None when the file does not say)."""
     order, resolution = _PCAP_MAGIC[magic]
     rest = f.read(20)
     if len(rest) < 20:
@@ -111,7 +120,12 @@ def _read_pcap(f: BinaryIO, magic: bytes) -> Iterator[CapturedFrame]:
     # 16-bit words.
     fcs_length = ((network >> 28) & 0xF) * 2 if network & (1 << 26) else None
     _check_linktype(0, linktype)
-    record = struct.Struct(order + "IIII")
+    return struct.Struct(order + "IIII"), resolution, linktype, fcs_length
+
+
+def _pcap_records(f: BinaryIO, record: struct.Struct, resolution: float) -> Iterator[tuple[float, bytes, int]]:
+    """(timestamp, captured octets, original length) of each record after
+    a classic pcap's file header."""
     # Records are cut from large reads: one read per record pair costs
     # more than the rest of reading them.
     buf, pos, index = b"", 0, 0
@@ -132,7 +146,7 @@ def _read_pcap(f: BinaryIO, magic: bytes) -> Iterator[CapturedFrame]:
             pos = incl
             if len(buf) < incl:
                 raise CaptureError(index, f"record says {incl} octets, file ends after {len(buf)}")
-        yield CapturedFrame(index, sec + frac * resolution, linktype, buf[start:pos], orig, fcs_length)
+        yield sec + frac * resolution, buf[start:pos], orig
         index += 1
 
 
@@ -278,7 +292,7 @@ def strip_link(frames: list[CapturedFrame], fcs: str = "auto") -> tuple[list[Mpd
     strip, decided = _raw_fcs(fcs, [f for f in ours if f.linktype == LINKTYPE_IEEE802_11])
     out: list[Mpdu] = []
     for f in ours:
-        mpdu, radiotap_fcs = _strip_one(f, strip)
+        mpdu, radiotap_fcs = _strip_one(f.index, f.timestamp, f.linktype, f.data, f.original_length, strip)
         decided = "radiotap" if radiotap_fcs else decided
         out.append(mpdu)
     return out, decided, len(frames) - len(ours)
@@ -302,29 +316,32 @@ def _raw_fcs(fcs: str, raw: Iterable[CapturedFrame]) -> tuple[int, str]:
     return (4, "present") if total > 0 and carrying * 2 > total else (0, "none")
 
 
-def _strip_one(f: CapturedFrame, strip: int) -> tuple[Mpdu, bool]:
+def _strip_one(index: int, timestamp: float, linktype: int, data: bytes, original_length: int,
+               strip: int) -> tuple[Mpdu, bool]:
     """One frame's MPDU, and whether its radiotap header said an FCS follows."""
-    data, rt, problem = f.data, None, None
-    if len(data) < f.original_length:
-        problem = f"captured {len(data)} of {f.original_length} octets (snap length)"
-    if f.linktype == LINKTYPE_IEEE802_11_RADIOTAP:
+    rt, problem = None, None
+    if len(data) < original_length:
+        problem = f"captured {len(data)} of {original_length} octets (snap length)"
+    if linktype == LINKTYPE_IEEE802_11_RADIOTAP:
         try:
             rt = radiotap.parse_captured(data)
         except radiotap.RadiotapError as exc:
-            return Mpdu(f.index, f.timestamp, b"", None, f"radiotap: {exc}"), False
+            return Mpdu(index, timestamp, b"", None, f"radiotap: {exc}"), False
         data = data[rt.length :]
+        flags = rt.flags
         # Radiotap says for itself whether an FCS follows; --fcs is for
         # raw 802.11 (link type 105), which cannot.
-        if rt.has_fcs:
+        has_fcs = bool(flags & radiotap.FLAG_FCS_AT_END)
+        if has_fcs:
             data, problem = _check_fcs(data, 4, problem)
-        if rt.flags & radiotap.FLAG_BAD_FCS:
+        if flags & radiotap.FLAG_BAD_FCS:
             problem = problem or "radiotap says the frame failed its FCS check"
-        if rt.flags & radiotap.FLAG_DATAPAD:
+        if flags & radiotap.FLAG_DATAPAD:
             data = _remove_data_pad(data)
-        return Mpdu(f.index, f.timestamp, data, rt, problem), rt.has_fcs
+        return Mpdu(index, timestamp, data, rt, problem), has_fcs
     if strip:
         data, problem = _check_fcs(data, strip, problem)
-    return Mpdu(f.index, f.timestamp, data, rt, problem), False
+    return Mpdu(index, timestamp, data, rt, problem), False
 
 
 # Frames between two readings of the file position (for progress bars).
@@ -353,22 +370,48 @@ class CaptureStream:
     def __iter__(self) -> Iterator[Mpdu]:
         strip, self.fcs = _raw_fcs(self._fcs, self._raw_frames() if self._fcs == "auto" else ())
         with open(self.path, "rb") as f:
-            frames = read_capture_file(f)
+            magic = f.read(4)
             try:
-                for frame in frames:
-                    if not frame.index % _POSITION_EVERY:
-                        self.position = f.tell()
-                    self.linktypes[frame.linktype] = self.linktypes.get(frame.linktype, 0) + 1
-                    if frame.linktype not in SUPPORTED_LINKTYPES:
-                        self.skipped_other_linktypes += 1
-                        continue
-                    mpdu, radiotap_fcs = _strip_one(frame, strip)
-                    if radiotap_fcs:
-                        self.fcs = "radiotap"
-                    yield mpdu
+                if magic in _PCAP_MAGIC:
+                    yield from self._pcap(f, magic, strip)
+                else:
+                    f.seek(0)
+                    yield from self._any(f, strip)
             except CaptureError as exc:
                 self.error = exc
             self.position = self.size
+
+    def _pcap(self, f: BinaryIO, magic: bytes, strip: int) -> Iterator[Mpdu]:
+        # A classic pcap has one link type, supported or refused whole: its
+        # records go to the MPDUs without a CapturedFrame between, and are
+        # counted once at the end.
+        record, resolution, linktype, _ = _pcap_header(f, magic)
+        index = -1
+        try:
+            for index, (timestamp, data, original_length) in enumerate(_pcap_records(f, record, resolution)):
+                if not index % _POSITION_EVERY:
+                    self.position = f.tell()
+                mpdu, radiotap_fcs = _strip_one(index, timestamp, linktype, data, original_length, strip)
+                if radiotap_fcs:
+                    self.fcs = "radiotap"
+                yield mpdu
+        finally:
+            if index >= 0:
+                self.linktypes[linktype] = self.linktypes.get(linktype, 0) + index + 1
+
+    def _any(self, f: BinaryIO, strip: int) -> Iterator[Mpdu]:
+        for frame in read_capture_file(f):
+            if not frame.index % _POSITION_EVERY:
+                self.position = f.tell()
+            self.linktypes[frame.linktype] = self.linktypes.get(frame.linktype, 0) + 1
+            if frame.linktype not in SUPPORTED_LINKTYPES:
+                self.skipped_other_linktypes += 1
+                continue
+            mpdu, radiotap_fcs = _strip_one(frame.index, frame.timestamp, frame.linktype, frame.data,
+                                            frame.original_length, strip)
+            if radiotap_fcs:
+                self.fcs = "radiotap"
+            yield mpdu
 
     def _raw_frames(self) -> Iterator[CapturedFrame]:
         with open(self.path, "rb") as f:
