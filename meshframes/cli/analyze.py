@@ -4,7 +4,6 @@ totals, then peering sessions, HWMP discoveries, FastPay flows and nodes."""
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -102,8 +101,9 @@ def analyze(pcaps: tuple[str, ...], as_json: bool, fcs: str, max_rows: int, key_
     result = analyzer.analysis
     if as_json:
         document = result.to_json() | analyzer.sections() | ({"decryption": opener.summary()} if opener else {})
-        # Plain data built afresh, so no cycle to look for in it.
-        sys.stdout.write(json.dumps(document, indent=None, check_circular=False) + "\n")
+        sys.stdout.flush()
+        sys.stdout.buffer.write(console.json_bytes(document) + b"\n")
+        sys.stdout.buffer.flush()
     else:
         _print(result, max_rows)
         print_sections(analyzer.sections(), max_rows or None)
