@@ -129,16 +129,14 @@ class MeshNode:
         return self._finish(actions, now)
 
     def _dispatch(self, frame: Frame, rx: RxFrame, now: float) -> list[Action]:
-        if type(frame) is MeshAction:
-            return self.hwmp.on_frame(frame, now)  # most of what a large mesh hears: HWMP
+        if type(frame) is MeshAction:  # most of what a large mesh hears: HWMP
+            return self.hwmp.on_frame(frame, now) + self._from_stale_peer(frame.header, now)
         if isinstance(frame, Beacon):
             return self._on_beacon(frame, rx, now)
         if isinstance(frame, SelfProtected):
             if frame.peering is not None and frame.peering.is_ns3_draft:
                 self._note_draft(frame.header.addr2)
             return self.peering.on_frame(frame, now)
-        if isinstance(frame, MeshAction):
-            return self.hwmp.on_frame(frame, now) + self._from_stale_peer(frame.header, now)
         if isinstance(frame, (VendorAction, DataFrame)):
             return self._on_multihop(frame, now)
         if isinstance(frame, BlockAckAction):
