@@ -35,10 +35,12 @@ def node(mac: bytes = B, peers: tuple[bytes, ...] = (A, C), **config: object) ->
     return n
 
 
-def learn(n: MeshNode, via: bytes, dst: bytes, sn: int = 5, now: float = 0.0) -> None:
-    """Give n a path to dst through `via` the way HWMP learns one: a PREQ."""
-    element = Preq(0, 0, 31, 1, dst, sn, LIFETIME, 0, (PreqTarget(0, bytes(6), 0),))
-    n.receive(path_selection(BROADCAST, via, element), RX, now)
+def learn(n: MeshNode, via: bytes, dst: bytes, sn: int = 5, now: float = 0.0,
+          lifetime: int = LIFETIME) -> list[Action]:
+    """Give n a path to dst through `via` the way HWMP learns one: a PREQ.
+    Returns what n did on it."""
+    element = Preq(0, 0, 31, 1, dst, sn, lifetime, 0, (PreqTarget(0, bytes(6), 0),))
+    return n.receive(path_selection(BROADCAST, via, element), RX, now)
 
 
 def vendor(ta: bytes, ra: bytes, mesh_da: bytes, mesh_sa: bytes, ttl: int = 31, seq: int = 1,

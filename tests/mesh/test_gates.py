@@ -28,13 +28,14 @@ from meshframes.codec.pathsel import (
 )
 from meshframes.hosts import tshark
 from meshframes.hosts.pcap import LINKTYPE_IEEE802_11, write_pcap
-from meshframes.mesh.constants import TU, MeshConfig
+from meshframes.mesh.constants import TU
 from meshframes.mesh.events import Action, DeliverData, MeshRefusal, PathFailed, SetTimer, TimerKey
 from meshframes.mesh.gates import GATE_HOLD_INTERVALS, MAX_GATES, GateSource
 from meshframes.mesh.mbss import action_header, path_selection
 from meshframes.mesh.node import MeshNode
 
-from .helpers import RX, A, B, C, D, E, refusals, sent, take_as_established
+from .helpers import RX, A, B, C, D, E, refusals, sent
+from .test_forward import learn, node
 from .test_hwmp import hwmp
 
 
@@ -139,13 +140,10 @@ def _gate_node(gates: tuple[bytes, ...] = (D,), path_to: tuple[bytes, ...] = (D,
     """B with established peers A and C, knowing `gates` from RANNs heard
     from C and holding paths through C to `path_to`; and the actions of
     that set-up (the timers it armed)."""
-    n = MeshNode(B, MeshConfig())
-    for addr in (A, C):
-        take_as_established(n.peers, addr)
+    n = node(B, (A, C))
     actions: list[Action] = []
     for dst in path_to:
-        element = Preq(0, 0, 31, 1, dst, 5, LONG_LIFETIME, 0, (PreqTarget(0, bytes(6), 0),))
-        actions += n.receive(path_selection(BROADCAST, C, element), RX, 0.0)
+        actions += learn(n, C, dst, lifetime=LONG_LIFETIME)
     for gate in gates:
         actions += n.receive(path_selection(BROADCAST, C, Rann(RANN_FLAG_GATE, 1, 30, gate, 7, 5000, 100)), RX, 0.0)
     return n, actions
@@ -233,14 +231,11 @@ def test_the_gate_hands_up_the_frame_with_its_end_to_end_addresses_and_relays_ca
     b, setup = _gate_node()
     (frame,) = [f for f in sent(_discovery_fails(b, OUTSIDE, setup + b.send_data(OUTSIDE, BODY, 0.0)))
                 if isinstance(f, DataFrame)]
-    c = MeshNode(C, MeshConfig())
-    for addr in (B, D):
-        take_as_established(c.peers, addr)
-    c.receive(path_selection(BROADCAST, D, Preq(0, 0, 31, 1, D, 5, 4882, 0, (PreqTarget(0, bytes(6), 0),))), RX, 0.0)
+    c = node(C, (B, D))
+    learn(c, D, D)
     (relayed,) = [f for f in sent(c.receive(decode(encode(frame)), RX, 1.0)) if isinstance(f, DataFrame)]
     assert (relayed.header.addr1, relayed.header.addr3) == (D, D) and relayed.mesh_control.addr_ext == (OUTSIDE, B)
-    d = MeshNode(D, MeshConfig())
-    take_as_established(d.peers, C)
+    d = node(D, (C,))
     (up,) = [a for a in d.receive(decode(encode(relayed)), RX, 1.0) if isinstance(a, DeliverData)]
     assert up == DeliverData(B, OUTSIDE, BODY, mesh_source=B)
 
