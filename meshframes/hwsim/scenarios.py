@@ -257,11 +257,8 @@ def kernel_interop(guest: Guest, *, messages: int = 3, timeout: float = 30.0) ->
     (n0, n1, u2, recorder), capture, timeline = recorded_user_chain(guest, "kernel-interop.pcap", (2,))
     for node in (n0, n1):
         node.mesh_join(DEFAULT_MESH_ID)
-    guest.call(f"{USERNODE}:start", "u2", "mon0", radio_netns=u2.netns, seed=2)
-    timeline.mark("n0 and n1 joined the mesh (kernel), u2 started (ours)")
-    n0.wait_plink(n1, timeout=timeout)
-    n1.wait_plink(u2, timeout=timeout)
-    _wait_estab(guest, {"u2": [n1]}, timeout)
+    _user_chain_estab(guest, (n0, n1, u2), timeline, "n0 and n1 joined the mesh (kernel), u2 started (ours)",
+                      timeout)
     timeline.mark("n0-n1 ESTAB; n1 shows u2 as mesh plink ESTAB, u2 shows n1 ESTAB")
     got = _kernel_to_user(guest, n0, u2, messages, timeline, timeout)
     # The kernel's paths as the envelopes left them: a path lives 5000 TU
@@ -575,6 +572,18 @@ def recorded_chain(guest: Guest, name: str) -> tuple[tuple[Node, ...], Capture, 
     return (n0, n1, n2, recorder), capture, timeline
 
 
+def _user_chain_estab(guest: Guest, chain: tuple[Node, Node, Node], timeline: Timeline, started: str,
+                      timeout: float) -> None:
+    """Start our node u2 at the end of a kernel n0 - n1 chain, mark `started`,
+    and wait until both links are ESTAB (n1-u2 in both peer tables)."""
+    n0, n1, u2 = chain
+    guest.call(f"{USERNODE}:start", "u2", "mon0", radio_netns=u2.netns, seed=2)
+    timeline.mark(started)
+    n0.wait_plink(n1, timeout=timeout)
+    n1.wait_plink(u2, timeout=timeout)
+    _wait_estab(guest, {"u2": [n1]}, timeout)
+
+
 def wait_chain_estab(chain: tuple[Node, Node, Node], timeout: float) -> None:
     n0, n1, n2 = chain
     for a, b in ((n0, n1), (n1, n0), (n1, n2), (n2, n1)):
@@ -634,11 +643,8 @@ def kernel_gate(guest: Guest, *, messages: int = 3, timeout: float = 30.0) -> Re
     (n0, n1, u2, recorder), capture, timeline = recorded_user_chain(guest, "kernel-gate.pcap", (2,))
     n0.mesh_join(DEFAULT_MESH_ID, mesh_hwmp_rootmode=4, mesh_gate_announcements=1)
     n1.mesh_join(DEFAULT_MESH_ID)
-    guest.call(f"{USERNODE}:start", "u2", "mon0", radio_netns=u2.netns, seed=2)
-    timeline.mark("n0 (root, RANN, gate announcements) and n1 joined; u2 started (ours)")
-    n0.wait_plink(n1, timeout=timeout)
-    n1.wait_plink(u2, timeout=timeout)
-    _wait_estab(guest, {"u2": [n1]}, timeout)
+    _user_chain_estab(guest, (n0, n1, u2), timeline,
+                      "n0 (root, RANN, gate announcements) and n1 joined; u2 started (ours)", timeout)
     timeline.mark("n0-n1 and n1-u2 ESTAB")
     gates = wait_for(lambda: _user_state(guest, "u2")["gates"].get(n0.mac),
                      "u2 lists n0 as a mesh gate", timeout=timeout, interval=0.5,
