@@ -12,10 +12,11 @@ import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from meshframes.analysis.verdict import read_message
 from meshframes.app.errors import AppRefusal
+from meshframes.codec.elements import Mic
 from meshframes.codec.fastpay import FLAG_E2E_SEALED, MessageType
 from meshframes.codec.frames import (
     ControlFrame,
@@ -26,6 +27,7 @@ from meshframes.codec.frames import (
     VendorAction,
     mesh_addresses,
 )
+from meshframes.codec.ie import find
 from meshframes.codec.pathsel import HWMP_FLAG_AE, PREQ_FLAG_PROACTIVE_PREP, Perr, Prep, Preq, Rann
 from meshframes.codec.peering import SP_MESH_PEERING_CLOSE, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_OPEN
 from meshframes.codec.radiotap import Radiotap
@@ -73,16 +75,44 @@ def _ms(start: float | None, end: float | None) -> float | None:
 
 # -- peering ----------------------------------------------------------------
 
+_T = TypeVar("_T")
+# Frames of one kind kept per sender and session: the first ones, which
+# a finding quotes; past this a flood is counted, not kept.
+MAX_MARKS = 4096
+
+
+class FrameMarks(list[_T]):
+    """The first MAX_MARKS frames of one kind, and how many there were."""
+
+    total = 0
+
+    def add(self, item: _T) -> None:
+        self.total += 1
+        if len(self) < MAX_MARKS:
+            self.append(item)
+
 
 @dataclass(slots=True)
-class _PeeringSession:
+class PeeringSession:
+    """One run of mesh peering on a link, from the Open that started it to
+    the Close that ended it (frame numbers as the capture numbers them)."""
+
     link: tuple[str, str]
     opened: float
     first_frame: int
-    opens: set[str] = field(default_factory=set)
+    # Per sender, its Opens; and the senders whose Opens carried a MIC
+    # (AMPE, 14.5).
+    opens: dict[str, FrameMarks[int]] = field(default_factory=dict)
+    ampe_from: set[str] = field(default_factory=set)
     confirms: set[str] = field(default_factory=set)
+    # Per sender, the Local Link ID of its latest Open or Confirm, and the
+    # Peer Link ID its latest Confirm answered, with that Confirm's frame.
+    link_ids: dict[str, int] = field(default_factory=dict)
+    answered: dict[str, tuple[int, int]] = field(default_factory=dict)
     established: float | None = None
+    established_frame: int | None = None
     closed: float | None = None
+    closed_frame: int | None = None
     closed_by: str | None = None
     reason: int | None = None
 
@@ -93,43 +123,89 @@ class _PeeringSession:
                 "closed": self.closed, "closed_by": self.closed_by, "close_reason": self.reason}
 
 
+@dataclass(slots=True)
+class StrayCloses:
+    """Closes on a link with no session open: how many, and the first."""
+
+    frame: int
+    sender: str
+    reason: int | None
+    count: int = 1
+
+
 class PeeringSessions:
     """Mesh peering per link (an unordered pair of addresses), read from
-    the air as 14.3 runs it: a session starts with an Open, is ESTAB once
-    each side has sent a Confirm, and ends with a Close from either side;
-    the next Open starts a new session."""
+    the air as 14.3 runs it: a session starts with an Open, and ends with a
+    Close from either side; the next Open starts a new session. It is
+    ESTAB at the Confirm that completes the crossing: each side has sent a
+    Confirm answering the other's link ID (14.3.6.2: Peer Link ID equal to
+    the peer's Local Link ID), as a mesh STA accepts a Confirm only when
+    its link IDs match its own (mac80211's CNF_ACPT). A Confirm for a link
+    ID the peer has since replaced establishes nothing."""
 
     def __init__(self) -> None:
-        self._current: dict[tuple[str, str], _PeeringSession] = {}
-        self._done: list[_PeeringSession] = []
-        self.closes_without_session: dict[tuple[str, str], int] = {}
+        self._sessions: dict[tuple[str, str], list[PeeringSession]] = {}
+        self._stray: dict[tuple[str, str], StrayCloses] = {}
 
     def add(self, index: int, t: float, frame: SelfProtected) -> None:
-        if frame.action not in (SP_MESH_PEERING_OPEN, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_CLOSE):
+        action = frame.action
+        if action not in (SP_MESH_PEERING_OPEN, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_CLOSE):
             return
         sender, receiver = frame.header.addr2.hex(":"), frame.header.addr1.hex(":")
-        link = (min(sender, receiver), max(sender, receiver))
-        session = self._current.get(link)
-        if frame.action == SP_MESH_PEERING_OPEN:
-            if session is None or session.closed is not None:
-                if session is not None:
-                    self._done.append(session)
-                session = self._current[link] = _PeeringSession(link, t, index)
-            session.opens.add(sender)
-        elif session is None or session.closed is not None:
-            if frame.action == SP_MESH_PEERING_CLOSE:
-                self.closes_without_session[link] = self.closes_without_session.get(link, 0) + 1
-        elif frame.action == SP_MESH_PEERING_CONFIRM:
+        link = (sender, receiver) if sender < receiver else (receiver, sender)
+        sessions = self._sessions.get(link)
+        session = sessions[-1] if sessions else None
+        if session is not None and session.closed is not None:
+            session = None
+        peering = frame.peering
+        if action == SP_MESH_PEERING_OPEN:
+            if session is None:
+                session = PeeringSession(link, t, index)
+                self._sessions.setdefault(link, []).append(session)
+            marks = session.opens.get(sender)
+            if marks is None:
+                marks = session.opens[sender] = FrameMarks()
+            marks.add(index)
+            if frame.sealed or find(frame.elements, Mic) is not None:
+                session.ampe_from.add(sender)
+            if peering is not None:
+                session.link_ids[sender] = peering.local_link_id
+        elif session is None:
+            if action == SP_MESH_PEERING_CLOSE:
+                stray = self._stray.get(link)
+                if stray is None:
+                    self._stray[link] = StrayCloses(index, sender, peering.reason if peering is not None else None)
+                else:
+                    stray.count += 1
+        elif action == SP_MESH_PEERING_CONFIRM:
             session.confirms.add(sender)
-            if session.established is None and len(session.confirms) == 2:
-                session.established = t
+            if peering is not None and peering.peer_link_id is not None:
+                session.link_ids[sender] = peering.local_link_id
+                session.answered[sender] = (peering.peer_link_id, index)
+                if session.established is None and self._crossed(session, sender, receiver):
+                    session.established, session.established_frame = t, index
         else:
-            peering = frame.peering
-            session.closed, session.closed_by = t, sender
+            session.closed, session.closed_frame, session.closed_by = t, index, sender
             session.reason = peering.reason if peering is not None else None
 
+    @staticmethod
+    def _crossed(session: PeeringSession, a: str, b: str) -> bool:
+        answered, ids = session.answered, session.link_ids
+        return b in answered and answered[a][0] == ids.get(b) and answered[b][0] == ids.get(a)
+
+    def links(self) -> list[tuple[str, str]]:
+        """Every link with a session or a Close, in address order."""
+        return sorted({*self._sessions, *self._stray})
+
+    def sessions(self, link: tuple[str, str]) -> list[PeeringSession]:
+        """The sessions of `link` (its addresses in order), oldest first."""
+        return self._sessions.get(link, [])
+
+    def stray_closes(self, link: tuple[str, str]) -> StrayCloses | None:
+        return self._stray.get(link)
+
     def report(self) -> dict[str, Any]:
-        sessions = sorted([*self._done, *self._current.values()], key=lambda s: (s.opened, s.link))
+        sessions = sorted([s for found in self._sessions.values() for s in found], key=lambda s: (s.opened, s.link))
         links: dict[tuple[str, str], dict[str, Any]] = {}
         for s in sessions:
             entry = links.setdefault(s.link, {"link": list(s.link), "sessions": 0, "established": 0,
@@ -141,9 +217,9 @@ class PeeringSessions:
                 entry["estab_lost"] += s.established is not None
                 key = str(s.reason)
                 entry["close_reasons"][key] = entry["close_reasons"].get(key, 0) + 1
-        for link, count in self.closes_without_session.items():
+        for link, stray in self._stray.items():
             links.setdefault(link, {"link": list(link), "sessions": 0, "established": 0, "closed": 0,
-                                    "estab_lost": 0, "close_reasons": {}})["closes_without_session"] = count
+                                    "estab_lost": 0, "close_reasons": {}})["closes_without_session"] = stray.count
         return {"sessions": [s.report() for s in sessions],
                 "never_established": sum(s.established is None for s in sessions),
                 "links": sorted(links.values(), key=lambda e: e["link"])}

@@ -104,6 +104,24 @@ def fields(pcap: str | Path, names: list[str], options: tuple[str, ...] = ()) ->
     return frames
 
 
+def element_octets(pcap: str | Path, element_id: int, options: tuple[str, ...] = (),
+                   display_filter: str = "") -> dict[int, list[bytes]]:
+    """Per frame number, the octets (Element ID and Length included) of each
+    element `element_id` as tshark shows them (`wlan.tag_raw`), for layouts
+    its fields read otherwise: ns-3's draft peering element."""
+    out = _run(pcap, [*(("-Y", display_filter) if display_filter else ()), "-T", "json", "-x",
+                      "--no-duplicate-keys"], options)
+    found: dict[int, list[bytes]] = {}
+    for packet in json.loads(out or "[]"):
+        layers = packet["_source"]["layers"]
+        tagged = layers.get("wlan.mgt", {}).get("wlan.tagged.all", {}).get("wlan.tag_raw", [])
+        # One element is one [hex, offset, length, ...] entry, several a list of them.
+        entries = [tagged] if tagged and isinstance(tagged[0], str) else tagged
+        octets = [bytes.fromhex(entry[0]) for entry in entries]
+        found[int(layers["frame"]["frame.number"])] = [e for e in octets if e and e[0] == element_id]
+    return found
+
+
 def malformed_frames(pcap: str | Path, options: tuple[str, ...] = ()) -> list[int]:
     out = _run(pcap, ["-Y", "_ws.malformed || _ws.expert.severity == error", "-T", "fields",
                       "-e", "frame.number"], options)

@@ -21,10 +21,10 @@ from meshframes.layers.dissect import decode_mpdu
 
 ROOT = Path(__file__).resolve().parents[2]
 CAPTURES = sorted([*ROOT.glob("pcaps/**/*.pcap"), *(ROOT.parent / "shared").glob("pcaps/**/*.pcap")])
-FIELDS = ["frame.time_epoch", "wlan.ta", "wlan.ra", "wlan.fixed.category_code", "wlan.fixed.selfprot_action",
+FIELDS = ["frame.number", "frame.time_epoch", "wlan.ta", "wlan.ra", "wlan.fixed.category_code", "wlan.fixed.selfprot_action",
           "wlan.fixed.mesh_action", "wlan.tag.number", "wlan.hwmp.pdid", "wlan.hwmp.orig_sta",
           "wlan.hwmp.targ_sta", "wlan.hwmp.targ_sn", "wlan.hwmp.hopcount", "wlan.hwmp.metric",
-          "wlan.fixed.reason_code", "wlan.tag.length"]
+          "wlan.fixed.reason_code", "wlan.tag.length", "wlan.peering.local_id", "wlan.peering.peer_id"]
 BROADCAST = "ff:ff:ff:ff:ff:ff"
 EID_PREQ, EID_PREP, EID_PERR = 130, 131, 132
 EID_MESH_PEERING_MANAGEMENT = 117
@@ -40,14 +40,33 @@ def _int(values: list[str]) -> int | None:
     return int(values[0], 0) if values else None
 
 
-def _frames(path: Path) -> list[dict[str, Any]]:
+def tshark_frames(path: Path) -> list[dict[str, Any]]:
     """tshark's frames. Those it calls malformed stay in: ns-3's draft
     peering element is one (pcaps/ns3/README.md), and the fields read
-    here come before it."""
-    return tshark.fields(path, FIELDS, _options(path))
+    here come before it. ns-3's peering elements come as tshark shows
+    their octets, under "peering_octets"."""
+    frames = tshark.fields(path, FIELDS, _options(path))
+    if path.parent.name == "ns3":
+        octets = tshark.element_octets(path, EID_MESH_PEERING_MANAGEMENT, _options(path),
+                                       f"wlan.fixed.category_code == {CATEGORY_SELF_PROTECTED}")
+        for f in frames:
+            f["peering_octets"] = octets.get(int(f["frame.number"][0]), [])
+    return frames
 
 
-def _peering(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _link_ids(f: dict[str, Any]) -> tuple[int | None, int | None]:
+    """A peering frame's Local and Peer Link IDs. tshark names them in the
+    standard element (9.4.2.102); ns-3's draft element (a one-octet
+    subtype, then Local and Peer Link ID) it reads a byte off, so those
+    are taken from the element's octets."""
+    if f.get("peering_octets"):
+        body = f["peering_octets"][0][2:]
+        peer = int.from_bytes(body[3:5], "little") if len(body) >= 5 else None
+        return int.from_bytes(body[1:3], "little"), peer
+    return _int(f["wlan.peering.local_id"]), _int(f["wlan.peering.peer_id"])
+
+
+def peering_sessions(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
     current: dict[tuple[str, str], dict[str, Any]] = {}
     sessions: list[dict[str, Any]] = []
     for f in frames:
@@ -60,14 +79,24 @@ def _peering(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if action == OPEN:
             if session is None or session["closed"] is not None:
                 session = current[link] = {"link": list(link), "opened": t, "opens": set(), "confirms": set(),
-                                           "established": None, "closed": None, "closed_by": None, "reason": None}
+                                           "ids": {}, "answered": {}, "established": None, "closed": None,
+                                           "closed_by": None, "reason": None}
                 sessions.append(session)
             session["opens"].add(sender)
+            session["ids"][sender] = _link_ids(f)[0]
         elif session is None or session["closed"] is not None:
             continue
         elif action == CONFIRM:
             session["confirms"].add(sender)
-            if session["established"] is None and len(session["confirms"]) == 2:
+            # ESTAB when each side's Confirm answers the link ID the other
+            # uses now (its latest Open or Confirm).
+            local, peer = _link_ids(f)
+            if peer is None:
+                continue
+            ids, answered = session["ids"], session["answered"]
+            ids[sender], answered[sender] = local, peer
+            if (session["established"] is None and receiver in answered and peer == ids.get(receiver)
+                    and answered[receiver] == local):
                 session["established"] = t
         elif action == CLOSE:
             session["closed"], session["closed_by"] = t, sender
@@ -129,7 +158,7 @@ def _close(a: float | None, b: float | None) -> bool:
 @pytest.fixture(scope="module", params=CAPTURES, ids=lambda p: p.name)
 def both(request: pytest.FixtureRequest) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     path: Path = request.param
-    return analyze_captures([path], decode_mpdu).sections(), _frames(path)
+    return analyze_captures([path], decode_mpdu).sections(), tshark_frames(path)
 
 
 @pytest.mark.tshark
@@ -137,7 +166,7 @@ def test_peering_sessions_match_tshark(both: tuple[dict[str, Any], list[dict[str
     """Links, who opened and confirmed, when ESTAB came, who closed and
     (where tshark reads it) why."""
     ours, frames = both
-    theirs = _peering(frames)
+    theirs = peering_sessions(frames)
     sessions = ours["peering_sessions"]["sessions"]
     assert [(s["link"], s["open_from"], s["confirm_from"], s["closed_by"]) for s in sessions] == [
         (s["link"], sorted(s["opens"]), sorted(s["confirms"]), s["closed_by"]) for s in theirs]
