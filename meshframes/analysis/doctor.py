@@ -15,9 +15,9 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Protocol
 
-from meshframes.codec import elements as el
+from meshframes.analysis.sections import FrameMarks, PeeringSession, PeeringSessions
 from meshframes.codec.errors import DecodeError
 from meshframes.codec.frames import (
     Beacon,
@@ -30,13 +30,7 @@ from meshframes.codec.frames import (
     read_authentication_fields,
 )
 from meshframes.codec.header import SUBTYPE_AUTHENTICATION, SUBTYPE_BEACON, TYPE_MGMT
-from meshframes.codec.ie import find
 from meshframes.codec.pathsel import Prep, Preq
-from meshframes.codec.peering import (
-    SP_MESH_PEERING_CLOSE,
-    SP_MESH_PEERING_CONFIRM,
-    SP_MESH_PEERING_OPEN,
-)
 from meshframes.codec.reason import REASON_NAMES, ReasonCode
 from meshframes.codec.sae import (
     AUTH_ALGORITHM_SAE,
@@ -54,8 +48,7 @@ from meshframes.codec.sae import (
 ANTI_CLOGGING_LOOP = 3
 # Bounds on what a capture can make the doctor hold, whatever its size: a
 # flood keeps the first frames of each kind per link (the ones that show
-# the divergence) and counts the rest.
-MAX_MARKS = 4096
+# the divergence; sections.MAX_MARKS) and counts the rest.
 MAX_STATIONS = 4096
 MAX_DIRECTIONS = 65536
 # Data subtypes with this bit set carry no body (Null, QoS Null; 9.2.4.1.3,
@@ -79,6 +72,7 @@ class Cause(enum.Enum):
     AMPE_UNANSWERED = "ampe-unanswered"
     OPENS_IGNORED = "opens-ignored"
     PEERING_CLOSED = "peering-closed"
+    NOT_CONFIRMED = "not-confirmed"
     NEITHER_OPENED = "neither-opened"
     PEER_LEFT = "peer-left"
     PEER_SILENT = "peer-silent"
@@ -100,32 +94,46 @@ class _Station:
     accepting_frame: int | None = None
 
 
-_T = TypeVar("_T")
+@dataclass(slots=True)
+class _Direction:
+    """Frames one station sent to another (a -> b), peering aside: SAE's
+    Authentication frames and unicast data. Peering is PeeringSessions'."""
 
-
-class _Marks(list[_T]):
-    """The first MAX_MARKS frames of one kind, and how many there were."""
-
-    total = 0
-
-    def add(self, item: _T) -> None:
-        self.total += 1
-        if len(self) < MAX_MARKS:
-            self.append(item)
+    commits: FrameMarks[tuple[int, int]] = field(default_factory=FrameMarks)
+    sae_confirms: FrameMarks[tuple[int, int]] = field(default_factory=FrameMarks)
+    data: FrameMarks[int] = field(default_factory=FrameMarks)
+    last: int | None = None
 
 
 @dataclass(slots=True)
-class _Direction:
-    """Frames one station sent to another (a -> b)."""
+class _Peering:
+    """One link's peering as its sessions show it, summed per sender."""
 
-    opens: _Marks[int] = field(default_factory=_Marks)
-    ampe_opens: _Marks[int] = field(default_factory=_Marks)
-    confirms: _Marks[int] = field(default_factory=_Marks)
-    closes: _Marks[tuple[int, int | None]] = field(default_factory=_Marks)
-    commits: _Marks[tuple[int, int]] = field(default_factory=_Marks)
-    sae_confirms: _Marks[tuple[int, int]] = field(default_factory=_Marks)
-    data: _Marks[int] = field(default_factory=_Marks)
-    last: int | None = None
+    sessions: list[PeeringSession]
+    opens: dict[str, FrameMarks[int]]
+    ampe_opens: dict[str, list[int]]
+    confirmed: set[str]
+    # The Close that ended each session: (frame, reason, sender).
+    closes: list[tuple[int, int | None, str]]
+
+    @classmethod
+    def of(cls, sessions: list[PeeringSession]) -> _Peering:
+        opens: dict[str, FrameMarks[int]] = {}
+        ampe: dict[str, list[int]] = {}
+        for session in sessions:
+            for sender, marks in session.opens.items():
+                mine = opens.setdefault(sender, FrameMarks())
+                for number in marks:
+                    mine.add(number)
+                mine.total += marks.total - len(marks)
+                if sender in session.ampe_from:
+                    ampe.setdefault(sender, []).extend(marks)
+        closes = [(s.closed_frame, s.reason, s.closed_by) for s in sessions
+                  if s.closed_frame is not None and s.closed_by is not None]
+        return cls(sessions, opens, ampe, {c for s in sessions for c in s.confirms}, closes)
+
+    def opens_from(self, sender: str) -> FrameMarks[int]:
+        return self.opens.get(sender, FrameMarks())
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,11 +197,15 @@ def _quote(frames: Iterable[int | None]) -> tuple[int, ...]:
 
 class Doctor:
     """Feed it a capture's MPDUs in order (`add`), then ask `diagnosis()`.
-    State grows with the stations and links heard, not with the frames."""
+    State grows with the stations and links heard, not with the frames.
+    Peering (sessions, ESTAB instants, closes) is read by `peering`, the
+    analysis' one record of it; the doctor keeps what stations show of
+    themselves, SAE, data and discoveries."""
 
     def __init__(self) -> None:
         self._stations: dict[bytes, _Station] = {}
         self._links: dict[tuple[bytes, bytes], _Direction] = {}
+        self.peering = PeeringSessions()
         # PREQs of each (originator, target) discovery since its last PREP.
         self._preqs: dict[tuple[bytes, bytes], list[int]] = {}
         self._frames = 0
@@ -210,9 +222,9 @@ class Doctor:
                 self._links[key] = direction
         return direction
 
-    def add(self, number: int, mpdu: bytes) -> None:
+    def add(self, number: int, mpdu: bytes, t: float) -> None:
         """One captured MPDU (Frame Control to the end of the body, no FCS),
-        `number` its frame number in the capture (from 1)."""
+        `number` its frame number in the capture (from 1), `t` its time."""
         self._frames += 1
         try:
             frame = decode(mpdu)
@@ -236,7 +248,7 @@ class Doctor:
         if isinstance(frame, Beacon) and header.ftype == TYPE_MGMT and header.subtype == SUBTYPE_BEACON:
             self._beacon(station, frame, number)
         elif isinstance(frame, SelfProtected) and not group:
-            self._peering(self._direction(src, dst), frame, number)
+            self.peering.add(number, t, frame)
         elif isinstance(frame, ManagementFrame) and header.subtype == SUBTYPE_AUTHENTICATION and not group:
             self._authentication(self._direction(src, dst), frame.body, number)
         elif isinstance(frame, VendorAction) and not group or (
@@ -257,18 +269,6 @@ class Doctor:
                 station.profile, station.profile_frame = config.profile(), number
             if station.accepting != config.accepting_peerings:
                 station.accepting, station.accepting_frame = config.accepting_peerings, number
-
-    @staticmethod
-    def _peering(direction: _Direction, frame: SelfProtected, number: int) -> None:
-        if frame.action == SP_MESH_PEERING_OPEN:
-            direction.opens.add(number)
-            if frame.sealed or find(frame.elements, el.Mic) is not None:
-                direction.ampe_opens.add(number)
-        elif frame.action == SP_MESH_PEERING_CONFIRM:
-            direction.confirms.add(number)
-        elif frame.action == SP_MESH_PEERING_CLOSE:
-            peering = frame.peering
-            direction.closes.add((number, peering.reason if peering is not None else None))
 
     @staticmethod
     def _authentication(direction: _Direction, body: bytes, number: int) -> None:
@@ -312,11 +312,12 @@ class Doctor:
         sa, sb = (self._stations.get(mac) or _Station(None, None) for mac in (a, b))
         ab, ba = self._links.get((a, b), _Direction()), self._links.get((b, a), _Direction())
         name_a, name_b = a.hex(":"), b.hex(":")
+        peering = _Peering.of(self.peering.sessions((name_a, name_b)))
 
         def found(cause: Cause, detail: str, frames: Iterable[int | None], established: bool = False) -> LinkFinding:
             return LinkFinding(name_a, name_b, cause, detail, _quote(frames), established)
 
-        peering_frames = ab.opens or ba.opens or ab.commits or ba.commits
+        peering_frames = peering.opens or ab.commits or ba.commits
         if (sa.mesh_id is None or sb.mesh_id is None) and not peering_frames:
             # Not two mesh stations as far as the capture shows: nothing to judge.
             return None
@@ -330,50 +331,43 @@ class Doctor:
                          f"mesh profiles differ: {name_a} {sa.profile}, {name_b} {sb.profile} (path selection, "
                          "metric, congestion control, synchronization, authentication; 14.2.3)",
                          (sa.profile_frame, sb.profile_frame))
-        sae = self._sae(name_a, name_b, ab, ba, found)
+        sae = self._sae(name_a, name_b, ab, ba, peering, found)
         if sae is not None:
             return sae
-        established_at = self._established(ab, ba)
-        if established_at is None:
-            return self._never_established(name_a, name_b, sa, sb, ab, ba, found)
-        closes = sorted((n, reason, src) for src, d in ((name_a, ab), (name_b, ba))
-                        for n, reason in d.closes if n > established_at)
-        churn = ""
-        if closes:
-            again = self._established(ab, ba, after=closes[-1][0])
-            if again is None:
-                number, reason, src = closes[0]
-                after = [n for n in ab.data + ba.data if established_at < n < number]
-                carried = (f"; {len(after)} data frames while established" if after
-                           else "; no data while established")
-                return found(Cause.PEER_LEFT, f"established at frame {established_at}, then {src} closed the link "
-                             f"(reason {_reason(reason)}){carried}", (established_at, number), established=True)
-            # Closed and peered again: judged on its last session.
-            churn = f" (again, after {len(closes)} Close frames since frame {established_at})"
-            established_at = again
+        established = [(n, s.established_frame, s) for n, s in enumerate(peering.sessions)
+                       if s.established_frame is not None]
+        if not established:
+            return self._never_established(name_a, name_b, sa, sb, peering, found)
+        # Judged on the last session that reached ESTAB; every session
+        # before it on the link was closed.
+        (first, first_at, _), (last, established_at, last_session) = established[0], established[-1]
+        closed = last - first
+        churn = (f" (again, after {closed} session{'s' if closed > 1 else ''} closed since frame {first_at})"
+                 if closed else "")
+        if last_session.closed_frame is not None:
+            number = last_session.closed_frame
+            after = [n for n in ab.data + ba.data if established_at < n < number]
+            carried = (f"; {len(after)} data frames while established" if after
+                       else "; no data while established")
+            return found(Cause.PEER_LEFT, f"established at frame {established_at}{churn}, then "
+                         f"{last_session.closed_by} closed the link (reason {_reason(last_session.reason)}){carried}",
+                         (established_at, number), established=True)
         after = [n for n in ab.data + ba.data if n > established_at]
-        silent = self._silent(name_a, name_b, sa, sb, ab, ba)
+        silent = self._silent(name_a, name_b, sa, sb, ab, ba, peering)
         if silent is not None:
             detail, frames = silent
             return found(Cause.PEER_SILENT, f"established at frame {established_at}{churn}; {detail}",
                          (established_at, *frames), established=True)
         if not after:
-            return found(Cause.ESTAB_NO_DATA, f"established at frame {established_at}{churn} (Open and Confirm each way) "
-                         "but no unicast data or FastPay frame between them after it: nothing to send, or no "
-                         "path uses the link", (established_at,), established=True)
+            return found(Cause.ESTAB_NO_DATA, f"established at frame {established_at}{churn} (each side's Confirm "
+                         "answered the other's link ID) but no unicast data or FastPay frame between them after "
+                         "it: nothing to send, or no path uses the link", (established_at,), established=True)
         return found(Cause.OK, f"established at frame {established_at}{churn}; {len(after)} unicast data frames after it",
                      (established_at, *after), established=True)
 
     @staticmethod
-    def _established(ab: _Direction, ba: _Direction, after: int = 0) -> int | None:
-        """The frame, past `after`, at which both sides had sent an Open and
-        a Confirm (14.3.6: ESTAB needs each side's Open confirmed), or None."""
-        firsts = [min((n for n in marks if n > after), default=None)
-                  for marks in (ab.opens, ab.confirms, ba.opens, ba.confirms)]
-        return None if None in firsts else max(n for n in firsts if n is not None)
-
-    @staticmethod
-    def _sae(name_a: str, name_b: str, ab: _Direction, ba: _Direction, found: _Found) -> LinkFinding | None:
+    def _sae(name_a: str, name_b: str, ab: _Direction, ba: _Direction, peering: _Peering,
+             found: _Found) -> LinkFinding | None:
         commits = ab.commits + ba.commits
         if not commits:
             return None
@@ -387,40 +381,44 @@ class Doctor:
                          "no SAE Confirm: the token never came back in a Commit (12.4.6)", tokens)
         confirms = ab.sae_confirms + ba.sae_confirms
         failed = [n for n, status in confirms if status != STATUS_SUCCESS]
-        if confirms and not (ab.opens or ba.opens):
+        if confirms and not peering.opens:
             statuses = sorted({status for _, status in confirms})
             return found(Cause.SAE_CONFIRM_FAILED,
                          f"SAE Commits and Confirms exchanged ({len(commits)} and {len(confirms)}, Confirm statuses "
                          f"{statuses}) but no peering Open followed: a Confirm did not verify, which a wrong "
                          "password gives (12.4.8.6.4)", failed or [n for n, _ in confirms])
-        if ab.ampe_opens and ba.ampe_opens and not (ab.confirms or ba.confirms):
+        ampe_a, ampe_b = peering.ampe_opens.get(name_a), peering.ampe_opens.get(name_b)
+        if ampe_a and ampe_b and not peering.confirmed:
             return found(Cause.AMPE_UNANSWERED,
                          "after SAE, AMPE Opens went both ways and neither side confirmed: each side's MIC "
-                         "check failed, which a different PMK (or AMPE key) gives (14.5.5)",
-                         ab.ampe_opens + ba.ampe_opens)
+                         "check failed, which a different PMK (or AMPE key) gives (14.5.5)", ampe_a + ampe_b)
         return None
 
-    def _never_established(self, name_a: str, name_b: str, sa: _Station, sb: _Station, ab: _Direction,
-                           ba: _Direction, found: _Found) -> LinkFinding:
-        for src, dst, s_dst, forward, back in ((name_a, name_b, sb, ab, ba), (name_b, name_a, sa, ba, ab)):
-            if forward.opens and not back.opens and not back.confirms:
+    def _never_established(self, name_a: str, name_b: str, sa: _Station, sb: _Station, peering: _Peering,
+                           found: _Found) -> LinkFinding:
+        for src, dst, s_dst in ((name_a, name_b, sb), (name_b, name_a, sa)):
+            forward = peering.opens_from(src)
+            if forward and not peering.opens_from(dst) and dst not in peering.confirmed:
                 if s_dst.accepting is False:
                     return found(Cause.NOT_ACCEPTING, f"{dst}'s beacons clear Accepting Additional Mesh Peerings "
-                                 f"(9.4.2.97.7) and it never answered {src}'s {forward.opens.total} Opens",
-                                 (s_dst.accepting_frame, *forward.opens))
-                gave_up = [n for n, reason in forward.closes if reason == ReasonCode.MESH_MAX_RETRIES]
+                                 f"(9.4.2.97.7) and it never answered {src}'s {forward.total} Opens",
+                                 (s_dst.accepting_frame, *forward))
+                gave_up = [n for n, reason, by in peering.closes if by == src and reason == ReasonCode.MESH_MAX_RETRIES]
                 heard = f"{dst} is heard (last frame {s_dst.last})" if s_dst.last else f"{dst} is never heard"
                 accepting = " and its beacons say it accepts peerings" if s_dst.accepting else ""
                 return found(Cause.OPENS_IGNORED,
-                             f"{src} sent {forward.opens.total} Opens, {dst} never answered; {heard}{accepting}: "
+                             f"{src} sent {forward.total} Opens, {dst} never answered; {heard}{accepting}: "
                              f"{dst} holds {src} back (Linux's plink_action block, or a policy), or does not hear it"
                              + (f"; {src} gave up {len(gave_up)} times (reason 56 MESH-MAX-RETRIES)"
-                                if gave_up else ""), forward.opens + gave_up)
-        closes = sorted((n, reason, src) for src, d in ((name_a, ab), (name_b, ba)) for n, reason in d.closes)
-        if closes and (ab.opens or ba.opens):
+                                if gave_up else ""), [*forward, *gave_up])
+        stray = self.peering.stray_closes((name_a, name_b))
+        closes = sorted([*peering.closes, *([(stray.frame, stray.reason, stray.sender)] if stray else [])])
+        if closes and peering.opens:
             number, reason, src = closes[0]
             return found(Cause.PEERING_CLOSED, f"{src} closed the peering before it was established "
                          f"(reason {_reason(reason)})", (number,))
+        if peering.opens:
+            return self._not_confirmed(name_a, name_b, peering.sessions[-1], found)
         accepting = " and accept peerings" if sa.accepting and sb.accepting else ""
         later = f"; {closes[0][2]} later sent a Close (reason {_reason(closes[0][1])})" if closes else ""
         return found(Cause.NEITHER_OPENED,
@@ -429,13 +427,29 @@ class Doctor:
                      f"each other{later}", (sa.mesh_id_frame, sb.mesh_id_frame))
 
     @staticmethod
-    def _silent(name_a: str, name_b: str, sa: _Station, sb: _Station, ab: _Direction,
-                ba: _Direction) -> tuple[str, tuple[int | None, ...]] | None:
+    def _not_confirmed(name_a: str, name_b: str, session: PeeringSession, found: _Found) -> LinkFinding:
+        """Both sides took part, no Close, no ESTAB: the Confirms did not
+        cross, or one answered a link ID its peer no longer uses."""
+        said = []
+        for src, dst in ((name_a, name_b), (name_b, name_a)):
+            answered, uses = session.answered.get(src), session.link_ids.get(dst)
+            if answered is None:
+                said.append(f"{src} sent no Confirm")
+            elif uses is not None and answered[0] != uses:
+                said.append(f"{src}'s Confirm answered link ID {answered[0]}, {dst} uses {uses}")
+        return found(Cause.NOT_CONFIRMED,
+                     "peering frames went both ways and nothing closed, but no Confirm of one side answered the "
+                     f"other's link ID as the other's Confirm answered its own (14.3.6.2): "
+                     f"{'; '.join(said) or 'their link IDs changed after the last Confirm'}",
+                     (session.first_frame, *(frame for _, frame in session.answered.values())))
+
+    @staticmethod
+    def _silent(name_a: str, name_b: str, sa: _Station, sb: _Station, ab: _Direction, ba: _Direction,
+                peering: _Peering) -> tuple[str, tuple[int | None, ...]] | None:
         """A station whose own frames stop while the other keeps sending to it."""
         for quiet, other, s_quiet, to_quiet in ((name_b, name_a, sb, ab), (name_a, name_b, sa, ba)):
-            later = [n for n in to_quiet.data + to_quiet.opens if n > (s_quiet.last or 0)]
+            later = [n for n in [*to_quiet.data, *peering.opens_from(other)] if n > (s_quiet.last or 0)]
             if later:
                 return (f"{quiet} fell silent after frame {s_quiet.last} while {other} kept sending to it "
                         f"({len(later)} frames): it left without a Close", (s_quiet.last, *later))
         return None
-

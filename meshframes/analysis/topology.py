@@ -89,9 +89,9 @@ class TopologyReader:
         self._flow_frames: Counter[tuple[bytes, bytes]] = Counter()
         self._frames = 0
 
-    def add(self, number: int, mpdu: bytes) -> None:
+    def add(self, number: int, mpdu: bytes, t: float) -> None:
         self._frames += 1
-        self._doctor.add(number, mpdu)
+        self._doctor.add(number, mpdu, t)
         try:
             frame = decode(mpdu)
         except DecodeError:

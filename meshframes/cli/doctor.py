@@ -25,7 +25,7 @@ def _label(capture: int, number: int, several: bool) -> str:
     return f"{capture + 1}:{number}" if several else str(number)
 
 
-def merged(paths: list[Path], fcs: str) -> tuple[list[tuple[int, int, bytes]], list[str]]:
+def merged(paths: list[Path], fcs: str) -> tuple[list[tuple[int, int, float, bytes]], list[str]]:
     """meshframes.hosts.captures.merged_mpdus, an unreadable file named as
     a usage error."""
     try:
@@ -40,9 +40,9 @@ def diagnose(paths: list[Path], fcs: str = "auto") -> tuple[Diagnosis, list[tupl
     each file's damage. A frame heard by two captures counts once."""
     frames, damage = merged(paths, fcs)
     doctor = Doctor()
-    for position, (_, _, mpdu) in enumerate(frames, 1):
-        doctor.add(position, mpdu)
-    return doctor.diagnosis(), [(capture, number) for capture, number, _ in frames], damage
+    for position, (_, _, t, mpdu) in enumerate(frames, 1):
+        doctor.add(position, mpdu, t)
+    return doctor.diagnosis(), [(capture, number) for capture, number, _, _ in frames], damage
 
 
 @click.command(short_help="Why mesh stations did or did not peer and carry data.")

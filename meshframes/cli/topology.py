@@ -22,8 +22,8 @@ def read_topology(paths: list[Path], fcs: str = "auto") -> tuple[MeshTopology, l
     """The topology of the captures merged by time, and each file's damage."""
     reader = TopologyReader()
     frames, damage = merged(paths, fcs)
-    for number, (_, _, mpdu) in enumerate(frames, 1):
-        reader.add(number, mpdu)
+    for number, (_, _, t, mpdu) in enumerate(frames, 1):
+        reader.add(number, mpdu, t)
     return reader.topology(), damage
 
 

@@ -7,6 +7,7 @@ the same capture, not against our decoder."""
 from __future__ import annotations
 
 import json
+import re
 import struct
 from pathlib import Path
 
@@ -19,6 +20,9 @@ from meshframes.analysis.doctor import Cause, Doctor, LinkFinding
 from meshframes.cli import cli
 from meshframes.cli.doctor import diagnose
 from meshframes.hosts import tshark
+from meshframes.hosts.analyze import analyze_captures
+from meshframes.hosts.captures import merged_mpdus
+from meshframes.layers.dissect import decode_mpdu
 
 PCAPS = Path(__file__).resolve().parents[2] / "pcaps"
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "pcaps"
@@ -182,7 +186,7 @@ def test_the_same_frames_in_two_captures_count_once() -> None:
 def test_any_bytes_are_counted_never_raised(mpdus: list[bytes]) -> None:
     doctor = Doctor()
     for number, mpdu in enumerate(mpdus, 1):
-        doctor.add(number, mpdu)
+        doctor.add(number, mpdu, number * 0.01)
     diagnosis = doctor.diagnosis()
     assert diagnosis.frames == len(mpdus)
 
@@ -192,44 +196,94 @@ def test_state_grows_with_stations_not_frames() -> None:
     frames = [bytes(a) for a in _opens(5000)]
     doctor = Doctor()
     for number, mpdu in enumerate(frames, 1):
-        doctor.add(number, mpdu)
+        doctor.add(number, mpdu, number * 0.01)
     diagnosis = doctor.diagnosis()
     assert len(diagnosis.links) == 1
     assert diagnosis.links[0].cause is Cause.OPENS_IGNORED
     assert len(diagnosis.links[0].frames) <= 6
 
 
-def _peering(src: int, dst: int, action: int) -> bytes:
+def _peering(src: int, dst: int, action: int, local: int = 1, peer: int = 1) -> bytes:
     """A Mesh Peering Open (1), Confirm (2) or Close (3, reason 52) from
-    02:..:src to 02:..:dst, laid out as 9.6.15.2-4 give them."""
+    02:..:src to 02:..:dst with Local and Peer Link IDs `local` and `peer`,
+    laid out as 9.6.15.2-4 give them."""
     a1, a2 = bytes([2, 0, 0, 0, 0, dst]), bytes([2, 0, 0, 0, 0, src])
     header = struct.pack("<HH", 0x00D0, 0) + a1 + a2 + a2 + b"\x00\x00"
     profile = bytes([114, 4]) + b"mesh" + bytes([113, 7, 1, 1, 0, 1, 0, 0, 1])
+    ids = struct.pack("<HH", local, peer)
     if action == 1:
-        body = b"\x00\x00" + profile + bytes([117, 4, 0, 0, 1, 0])
+        body = b"\x00\x00" + profile + bytes([117, 4, 0, 0]) + ids[:2]
     elif action == 2:
-        body = b"\x00\x00" + b"\x01\x00" + profile + bytes([117, 6, 0, 0, 1, 0, 1, 0])
+        body = b"\x00\x00" + b"\x01\x00" + profile + bytes([117, 6, 0, 0]) + ids
     else:
-        body = bytes([114, 4]) + b"mesh" + bytes([117, 8, 0, 0, 1, 0, 1, 0, 52, 0])
+        body = bytes([114, 4]) + b"mesh" + bytes([117, 8, 0, 0]) + ids + bytes([52, 0])
     return header + bytes([15, action]) + body
+
+
+def _diagnose(frames: list[bytes]) -> Doctor:
+    doctor = Doctor()
+    for number, mpdu in enumerate(frames, 1):
+        doctor.add(number, mpdu, number * 0.01)
+    return doctor
 
 
 def test_a_link_closed_and_peered_again_is_judged_on_its_last_session() -> None:
     frames = [_peering(1, 2, 1), _peering(2, 1, 1), _peering(1, 2, 2), _peering(2, 1, 2),
               _peering(2, 1, 3),
               _peering(1, 2, 1), _peering(2, 1, 1), _peering(1, 2, 2), _peering(2, 1, 2)]
-    doctor = Doctor()
-    for number, mpdu in enumerate(frames, 1):
-        doctor.add(number, mpdu)
-    (finding,) = doctor.diagnosis().links
+    (finding,) = _diagnose(frames).diagnosis().links
     assert finding.cause is Cause.ESTAB_NO_DATA and finding.established
-    assert "again, after 1 Close frames since frame 4" in finding.detail
+    assert "again, after 1 session closed since frame 4" in finding.detail
     assert finding.frames == (9,)
-    doctor = Doctor()
-    for number, mpdu in enumerate(frames[:5], 1):
-        doctor.add(number, mpdu)
-    (finding,) = doctor.diagnosis().links
+    (finding,) = _diagnose(frames[:5]).diagnosis().links
     assert finding.cause is Cause.PEER_LEFT and "reason 52" in finding.detail
+    assert finding.frames == (4, 5)
+    # Closed again, by the other side: the finding is the last session's
+    # ESTAB and Close, not the first's.
+    (finding,) = _diagnose([*frames, _peering(1, 2, 3)]).diagnosis().links
+    assert finding.cause is Cause.PEER_LEFT and finding.frames == (9, 10)
+    assert finding.detail.startswith("established at frame 9 (again, after 1 session closed since frame 4), "
+                                     "then 02:00:00:00:00:01 closed")
+
+
+def test_a_confirm_for_a_replaced_link_id_establishes_nothing() -> None:
+    """Station 1 opens with link ID 16 and, answered by 2's Confirm for 16,
+    opens again with 17 (a restart): 2's Confirm no longer answers the
+    link ID 1 uses, so 1 ignores it (14.3.6.2; mac80211's CNF_IGNR) and
+    the link is not ESTAB though each side sent an Open and a Confirm.
+    ESTAB comes with 2's Confirm for 17."""
+    frames = [_peering(1, 2, 1, local=16), _peering(2, 1, 1, local=32), _peering(2, 1, 2, local=32, peer=16),
+              _peering(1, 2, 1, local=17), _peering(1, 2, 2, local=17, peer=32)]
+    doctor = _diagnose(frames)
+    (session,) = doctor.peering.sessions(("02:00:00:00:00:01", "02:00:00:00:00:02"))
+    assert session.confirms == {"02:00:00:00:00:01", "02:00:00:00:00:02"} and session.established is None
+    (finding,) = doctor.diagnosis().links
+    assert finding.cause is Cause.NOT_CONFIRMED and not finding.established
+    assert "02:00:00:00:00:02's Confirm answered link ID 16, 02:00:00:00:00:01 uses 17" in finding.detail
+    assert finding.frames == (1, 3, 5)
+    doctor = _diagnose([*frames, _peering(2, 1, 2, local=32, peer=17)])
+    (session,) = doctor.peering.sessions(("02:00:00:00:00:01", "02:00:00:00:00:02"))
+    assert session.established_frame == 6 and session.established == 0.06
+    (finding,) = doctor.diagnosis().links
+    assert finding.established and finding.frames == (6,)
+
+
+@pytest.mark.parametrize("path", sorted(PCAPS.glob("*.pcap")) + sorted(SHARED.rglob("*.pcap")),
+                         ids=lambda p: p.name)
+def test_the_doctor_and_analyze_read_one_peering_record(path: Path) -> None:
+    """The links the doctor calls established are those analyze's peering
+    sections show an ESTAB on, at the same instants: one record of it."""
+    diagnosis, _, _ = diagnose([path])
+    sections = analyze_captures([path], decode_mpdu).sections()["peering_sessions"]
+    assert {(f.a, f.b) for f in diagnosis.links if f.established} == {
+        tuple(link["link"]) for link in sections["links"] if link["established"]}
+    frames, _ = merged_mpdus([path])
+    for finding in diagnosis.links:
+        if finding.established:
+            instants = [s["established"] for s in sections["sessions"]
+                        if tuple(s["link"]) == (finding.a, finding.b) and s["established"] is not None]
+            said = re.match(r"established at frame (\d+)", finding.detail)
+            assert said is not None and frames[int(said[1]) - 1][2] == instants[-1]
 
 
 def _opens(count: int) -> list[bytes]:

@@ -13,6 +13,10 @@ import networkx as nx
 import pytest
 from click.testing import CliRunner
 
+# tests/ is on the path (no __init__ there): the tshark reading of peering
+# that the analysis' sessions are tested against.
+from frames import test_analysis_vs_tshark as vs_tshark
+
 from meshframes.analysis.topology import TopologyReader
 from meshframes.cli import cli
 from meshframes.cli.topology import graph_of, read_topology
@@ -50,16 +54,13 @@ def test_flow_hops_equal_tsharks(name: str) -> None:
 @pytest.mark.parametrize("name", ["linux-kernel-trouble.pcap", "meshframes-node-payment.pcap",
                                   "linux-kernel-sae.pcap"])
 def test_established_pairs_equal_tsharks(name: str) -> None:
-    """ESTAB needs each side's Open and Confirm: pairs where tshark shows
-    both actions in both directions."""
+    """ESTAB needs each side's Open and Confirm, the Confirms answering
+    each other's link ID: pairs where tshark's reading of the peering
+    frames (tests/frames/test_analysis_vs_tshark.py) shows a session that
+    reached it."""
     path = PCAPS / name
-    rows = tshark.fields(path, ["wlan.ta", "wlan.ra", "wlan.fixed.selfprot_action"])
-    sent: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for row in rows:
-        if row["wlan.fixed.selfprot_action"]:
-            sent[(row["wlan.ta"][0], row["wlan.ra"][0])].add(str(int(row["wlan.fixed.selfprot_action"][0], 0)))
-    expected = {tuple(sorted((a, b))) for (a, b), actions in sent.items()
-                if {"1", "2"} <= actions and {"1", "2"} <= sent.get((b, a), set())}
+    sessions = vs_tshark.peering_sessions(vs_tshark.tshark_frames(path))
+    expected = {tuple(s["link"]) for s in sessions if s["established"] is not None}
     topology, _ = read_topology([path])
     assert {(link.a, link.b) for link in topology.links if link.established} == expected
 
@@ -129,6 +130,7 @@ def test_flows_are_bounded() -> None:
         # QoS data, To DS and From DS (four addresses), mesh control present.
         header = bytes([0x88, 0x03, 0, 0]) + bytes.fromhex("020000000001" "020000000002" "020000000003") \
             + b"\x00\x00" + sa + bytes([0x00, 0x01])
-        reader.add(n + 1, header + bytes([0, 31]) + n.to_bytes(4, "little") + b"\xaa\xaa\x03\x00\x00\x00\x08\x00")
+        reader.add(n + 1, header + bytes([0, 31]) + n.to_bytes(4, "little") + b"\xaa\xaa\x03\x00\x00\x00\x08\x00",
+                   n * 0.001)
     result = reader.topology()
     assert len(result.flows) == module.MAX_FLOWS
