@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 
 from meshframes.analysis.verdict import read_message
 from meshframes.app.errors import AppRefusal
-from meshframes.codec.elements import Mic
 from meshframes.codec.fastpay import FLAG_E2E_SEALED, MessageType
 from meshframes.codec.frames import (
     ControlFrame,
@@ -27,9 +26,13 @@ from meshframes.codec.frames import (
     VendorAction,
     mesh_addresses,
 )
-from meshframes.codec.ie import find
 from meshframes.codec.pathsel import HWMP_FLAG_AE, PREQ_FLAG_PROACTIVE_PREP, Perr, Prep, Preq, Rann
-from meshframes.codec.peering import SP_MESH_PEERING_CLOSE, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_OPEN
+from meshframes.codec.peering import (
+    PROTOCOL_AMPE,
+    SP_MESH_PEERING_CLOSE,
+    SP_MESH_PEERING_CONFIRM,
+    SP_MESH_PEERING_OPEN,
+)
 from meshframes.codec.radiotap import Radiotap
 from meshframes.fastpay.messages import (
     CertifiedTransferOrder,
@@ -100,8 +103,8 @@ class PeeringSession:
     link: tuple[str, str]
     opened: float
     first_frame: int
-    # Per sender, its Opens; and the senders whose Opens carried a MIC
-    # (AMPE, 14.5).
+    # Per sender, its Opens; and the senders whose Opens were AMPE's (14.5:
+    # Mesh Peering Protocol Identifier 1, 9.4.2.102).
     opens: dict[str, FrameMarks[int]] = field(default_factory=dict)
     ampe_from: set[str] = field(default_factory=set)
     confirms: set[str] = field(default_factory=set)
@@ -166,10 +169,12 @@ class PeeringSessions:
             if marks is None:
                 marks = session.opens[sender] = FrameMarks()
             marks.add(index)
-            if frame.sealed or find(frame.elements, Mic) is not None:
-                session.ampe_from.add(sender)
             if peering is not None:
                 session.link_ids[sender] = peering.local_link_id
+                if peering.protocol_id == PROTOCOL_AMPE:
+                    session.ampe_from.add(sender)
+            elif frame.sealed:
+                session.ampe_from.add(sender)
         elif session is None:
             if action == SP_MESH_PEERING_CLOSE:
                 stray = self._stray.get(link)
