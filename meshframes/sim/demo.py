@@ -37,6 +37,7 @@ from meshframes.codec.header import SUBTYPE_AUTHENTICATION
 from meshframes.fastpay.authority import Outcome
 from meshframes.mesh.constants import MeshConfig
 from meshframes.mesh.events import Action, Authenticated, Transmit
+from meshframes.sim.medium import AirRecord
 from meshframes.sim.mobility import Point
 from meshframes.sim.scenario import FastPayMesh, Timeline
 
@@ -152,6 +153,9 @@ class Demo:
         self.mesh = mesh = FastPayMesh(workdir, seed=spec.seed, authorities=spec.authorities,
                                        balances=[spec.balance] * spec.clients, app=AppConfig(seal=spec.seal),
                                        mesh=spec.mesh_config(), pcap=pcap)
+        # The air as the run sent it, by kind and time: what the demo counts
+        # and draws, without reading its capture back.
+        self.air = mesh.net.medium.air = AirRecord(times=[])
         adders = [mesh.add_authority] * spec.authorities + [mesh.add_client] * spec.clients
         for add in adders + [mesh.add_relay] * spec.relays:
             add(mesh.random_waypoint(spec.area, spec.speed), radio_range=rng.uniform(*spec.radio_range))
