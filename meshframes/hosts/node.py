@@ -261,10 +261,15 @@ class NodeHost(PartyHost):
                 observer(now, action)
             if type(action) is Refused:
                 continue  # counted by the node; nothing for the host to do
+            # The commonest first: this runs for every action of every node.
             if isinstance(action, Transmit):
                 self._transmit(action.frame)
             elif isinstance(action, SetTimer):
                 self._arm(MESH, action.key, action.deadline)
+            elif isinstance(action, PathChanged | PathFailed):
+                if self.party is not None:
+                    reachable = isinstance(action, PathChanged) and action.next_hop is not None
+                    self._apply_app(self.party.on_path(action.destination, reachable, now))
             elif isinstance(action, CancelTimer):
                 self._deadlines.pop((MESH, action.key), None)
             elif isinstance(action, Deliver):
@@ -273,9 +278,6 @@ class NodeHost(PartyHost):
                 self._deliver_to_party(action, now)
             elif isinstance(action, DeliverData) and self.on_data is not None:
                 self.on_data(action)
-            elif isinstance(action, PathChanged | PathFailed) and self.party is not None:
-                reachable = isinstance(action, PathChanged) and action.next_hop is not None
-                self._apply_app(self.party.on_path(action.destination, reachable, now))
 
     def _transmit(self, frame: Frame) -> None:
         try:

@@ -14,7 +14,11 @@ is checked at every query.
 The index only narrows the candidates: whether a radio is within range is
 decided on its exact position at t by the same comparison a scan of every
 radio makes, and the answer is in index order, so the medium draws its
-random numbers and writes its trace exactly as a scan would have it.
+random numbers and writes its trace exactly as a scan would have it. Only
+a candidate whose place in the grid leaves the answer open has its exact
+position worked out: one that was, at the epoch, nearer than the reach
+less the slack is within reach now, and one farther than the reach plus
+the slack is not, whatever way it walked since.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import math
 from collections.abc import Sequence
 from typing import Protocol
 
-from meshframes.sim.mobility import Mobility
+from meshframes.sim.mobility import Mobility, Point
 
 Cell = tuple[int, int]
 # Floating-point room for the interpolated positions; far below any range.
@@ -43,6 +47,8 @@ class CellIndex:
         self.rebuilds = 0
         self._radios: Sequence[Placed] = ()
         self._cells: dict[Cell, list[int]] = {}
+        # Where each radio was at the epoch; None for one never put in a cell.
+        self._placed: list[Point | None] = []
         self._unbounded: list[int] = []
         self._max_speed = 0.0
         self._epoch: float | None = None
@@ -68,7 +74,8 @@ class CellIndex:
         assert epoch is not None
         radios = self._radios
         here = radios[index].mobility.position(t)
-        bound = reach + self._max_speed * abs(t - epoch) + _MARGIN_M
+        slack = self._max_speed * abs(t - epoch) + _MARGIN_M
+        bound = reach + slack
         size = self.cell
         x0, x1 = math.floor((here[0] - bound) / size), math.floor((here[0] + bound) / size)
         y0, y1 = math.floor((here[1] - bound) / size), math.floor((here[1] + bound) / size)
@@ -80,17 +87,35 @@ class CellIndex:
                 if members is not None:
                     candidates.extend(members)
         candidates.sort()
-        return [j for j in candidates
-                if j != index and math.dist(here, radios[j].mobility.position(t)) <= reach]
+        placed = self._placed
+        surely = reach - slack
+        dist = math.dist
+        found = []
+        for j in candidates:
+            if j == index:
+                continue
+            then = placed[j]
+            if then is not None:
+                apart = dist(here, then)
+                if apart > bound:
+                    continue
+                if apart <= surely:
+                    found.append(j)
+                    continue
+            if dist(here, radios[j].mobility.position(t)) <= reach:
+                found.append(j)
+        return found
 
     def _build(self, t: float) -> None:
         self.rebuilds += 1
         self._epoch = t
         size = self.cell
         cells: dict[Cell, list[int]] = {}
+        placed: list[Point | None] = [None] * len(self._radios)
         for radio in self._radios:
             if radio.mobility.max_speed is None:
                 continue
-            x, y = radio.mobility.position(t)
+            x, y = placed[radio.index] = radio.mobility.position(t)
             cells.setdefault((math.floor(x / size), math.floor(y / size)), []).append(radio.index)
         self._cells = cells
+        self._placed = placed
