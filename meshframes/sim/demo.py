@@ -179,11 +179,13 @@ class Demo:
             mesh.watch(self._count_sae)
 
     def _count_sae(self, _node: int, _t: float, action: Action) -> None:
-        if isinstance(action, Authenticated):
+        # Sees every action of every node: exact types, no isinstance walk.
+        if type(action) is Transmit:
+            frame = action.frame
+            if type(frame) is ManagementFrame and frame.header.subtype == SUBTYPE_AUTHENTICATION:
+                self.sae_frames += 1
+        elif type(action) is Authenticated:
             self.sae_completed += 1
-        elif (isinstance(action, Transmit) and isinstance(action.frame, ManagementFrame)
-              and action.frame.header.subtype == SUBTYPE_AUTHENTICATION):
-            self.sae_frames += 1
 
     def run(self, progress: Callable[[float], None] | None = None, step: float = 0.5) -> None:
         self.mesh.run(self.spec.duration, step=step, progress=progress)

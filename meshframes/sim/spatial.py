@@ -19,6 +19,12 @@ a candidate whose place in the grid leaves the answer open has its exact
 position worked out: one that was, at the epoch, nearer than the reach
 less the slack is within reach now, and one farther than the reach plus
 the slack is not, whatever way it walked since.
+
+Where every radio bounds its speed, an answer is also kept per radio
+with the time it holds for: two radios that were d apart at t are at
+most twice the top speed times the time elapsed nearer or farther, so no
+radio crosses the reach before the one nearest to crossing could have.
+Asked again within that time, the index gives the same answer at once.
 """
 
 from __future__ import annotations
@@ -32,6 +38,9 @@ from meshframes.sim.mobility import Mobility, Point
 Cell = tuple[int, int]
 # Floating-point room for the interpolated positions; far below any range.
 _MARGIN_M = 1e-6
+# How far beyond the reach a kept answer looks: radios farther than this
+# past it cannot come into reach before the answer expires.
+_SETTLED_M = 3.0
 
 
 class Placed(Protocol):
@@ -55,6 +64,9 @@ class CellIndex:
         # How long a grid stays usable: until the fastest radio may have
         # gone half a cell from where the grid put it.
         self._horizon = math.inf
+        # Radio index -> (time, reach, how long after or before that time
+        # the answer stays true, the answer).
+        self._kept: dict[int, tuple[float, float, float, list[int]]] = {}
 
     def reset(self, radios: Sequence[Placed]) -> None:
         """Index these radios afresh (one was added or given a new model)."""
@@ -64,6 +76,7 @@ class CellIndex:
         self._unbounded = [r.index for r, v in zip(radios, speeds, strict=True) if v is None]
         self._max_speed = max((v for v in speeds if v is not None), default=0.0)
         self._horizon = math.inf if self._max_speed == 0 else 0.5 * self.cell / self._max_speed
+        self._kept = {}
 
     def within(self, index: int, reach: float, t: float) -> list[int]:
         """The radios other than `index` whose position at t is within
@@ -72,10 +85,14 @@ class CellIndex:
             self._build(t)
         epoch = self._epoch
         assert epoch is not None
+        kept = self._kept.get(index)
+        if kept is not None and kept[1] == reach and abs(t - kept[0]) < kept[2]:
+            return list(kept[3])
         radios = self._radios
         here = radios[index].mobility.position(t)
         slack = self._max_speed * abs(t - epoch) + _MARGIN_M
-        bound = reach + slack
+        keep = not self._unbounded
+        bound = reach + slack + (_SETTLED_M if keep else 0.0)
         size = self.cell
         x0, x1 = math.floor((here[0] - bound) / size), math.floor((here[0] + bound) / size)
         y0, y1 = math.floor((here[1] - bound) / size), math.floor((here[1] + bound) / size)
@@ -87,10 +104,23 @@ class CellIndex:
                 if members is not None:
                     candidates.extend(members)
         candidates.sort()
-        placed = self._placed
-        surely = reach - slack
         dist = math.dist
         found = []
+        if keep:
+            # Every radio outside these cells is more than _SETTLED_M past the reach.
+            nearest = _SETTLED_M
+            for j in candidates:
+                if j == index:
+                    continue
+                apart = dist(here, radios[j].mobility.position(t))
+                if apart <= reach:
+                    found.append(j)
+                nearest = min(nearest, abs(apart - reach))
+            closing = 2 * self._max_speed
+            self._kept[index] = (t, reach, (nearest - _MARGIN_M) / closing if closing else math.inf, found)
+            return list(found)
+        placed = self._placed
+        surely = reach - slack
         for j in candidates:
             if j == index:
                 continue
