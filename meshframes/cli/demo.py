@@ -18,6 +18,7 @@ pictures.
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 from pathlib import Path
@@ -34,6 +35,10 @@ if TYPE_CHECKING:
     from meshframes.seal.capture import CaptureOpener
     from meshframes.seal.keyfile import CaptureKeys
     from meshframes.sim.demo import Demo, Shortfall, TransferRecord
+
+
+# The collector's thresholds during the run (Python's are 700, 10, 10).
+_RUN_GC_THRESHOLD = (50_000, 20, 100)
 
 
 def _duration(seconds: float | None) -> str:
@@ -121,7 +126,17 @@ def demo(*, seed: int, duration: float, authorities: int, clients: int, relays: 
             confirmed = len(run.mesh.timeline.of(TransferConfirmed))
             bar.update(task, completed=t, status=f"{t:6.1f} s, {confirmed}/{total} transfers confirmed")
 
-        run.run(progress)
+        # The run makes millions of short-lived objects and few cycles: the
+        # collector looks less often, and never again at what was built
+        # before it (as it was once the run is over).
+        threshold = gc.get_threshold()
+        gc.freeze()
+        gc.set_threshold(*_RUN_GC_THRESHOLD)
+        try:
+            run.run(progress)
+        finally:
+            gc.set_threshold(*threshold)
+            gc.unfreeze()
         keys = None
         if spec.secure:
             keys = run.mesh.capture_keys()
