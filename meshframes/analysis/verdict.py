@@ -27,8 +27,10 @@ from meshframes.codec.action import (
     CATEGORY_MESH,
     CATEGORY_VENDOR,
     CATEGORY_VENDOR_PROTECTED,
+    MESH_ACTION_GATE_ANNOUNCEMENT,
     MESH_ACTION_HWMP_PATH_SELECTION,
 )
+from meshframes.codec.blockack import AddbaRequest, AddbaResponse, Delba
 from meshframes.codec.elements import (
     EID_DS_PARAMETER_SET,
     EID_EXTENDED_SUPPORTED_RATES,
@@ -56,6 +58,7 @@ from meshframes.codec.header import (
     SUBTYPE_ACTION,
     SUBTYPE_ACTION_NO_ACK,
     SUBTYPE_BEACON,
+    SUBTYPE_PROBE_REQ,
     SUBTYPE_PROBE_RESP,
     TYPE_MGMT,
     decode_header,
@@ -92,6 +95,9 @@ _CODEC_FIRST_CATEGORIES = frozenset({CATEGORY_MESH, CATEGORY_VENDOR, CATEGORY_VE
 _ACTION_SUBTYPES = frozenset({SUBTYPE_ACTION, SUBTYPE_ACTION_NO_ACK})
 _PEERING_KINDS = {SP_MESH_PEERING_OPEN: "peering-open", SP_MESH_PEERING_CONFIRM: "peering-confirm",
                   SP_MESH_PEERING_CLOSE: "peering-close"}
+_BLOCK_ACK_KINDS: dict[type, str] = {AddbaRequest: "addba-request", AddbaResponse: "addba-response",
+                                     Delba: "delba"}
+_MANAGEMENT_KINDS = {SUBTYPE_BEACON: "beacon", SUBTYPE_PROBE_REQ: "probe-req", SUBTYPE_PROBE_RESP: "probe-resp"}
 # Beacons and peering frames whose Frame Control sets any of these (a
 # management frame's address or HT Control flags, fragments) are left to
 # the dissector.
@@ -256,6 +262,43 @@ def _profile(frame: wire.Beacon | wire.SelfProtected, index: int) -> FrameDecode
             return None
         kind = found
     return FrameDecode(index, kind) if _read_alike(frame.elements) else None
+
+
+def kind_of(frame: wire.Frame) -> str:
+    """The kind `analyze` names a well-formed frame, read from the frame as
+    its sender built it, before link security: how a run that built its
+    air counts it without reading it back (the demo's record; a re-read
+    of its capture checks the two agree)."""
+    kind = type(frame)
+    if kind is wire.VendorAction:
+        assert isinstance(frame, wire.VendorAction)
+        return MESSAGE_KINDS[frame.payload.msg_type]
+    if kind is wire.MeshAction:
+        assert isinstance(frame, wire.MeshAction)
+        if frame.action == MESH_ACTION_GATE_ANNOUNCEMENT:
+            return "gate-ann"
+        if frame.action == MESH_ACTION_HWMP_PATH_SELECTION:
+            # Named after its first path selection element, as the dissector names it.
+            for element in frame.elements:
+                found = _PATH_SELECTION_KINDS.get(type(element))
+                if found is not None:
+                    return found
+        return "other"
+    if kind is wire.DataFrame:
+        assert isinstance(frame, wire.DataFrame)
+        return "mesh-data" if frame.mesh_control is not None else "other"
+    if kind is wire.SelfProtected:
+        assert isinstance(frame, wire.SelfProtected)
+        return _PEERING_KINDS.get(frame.action, "other")
+    if kind is wire.Beacon:
+        return "beacon"
+    if kind is wire.BlockAckAction:
+        assert isinstance(frame, wire.BlockAckAction)
+        return _BLOCK_ACK_KINDS[type(frame.body)]
+    if kind is wire.ManagementFrame:
+        assert isinstance(frame, wire.ManagementFrame)
+        return _MANAGEMENT_KINDS.get(frame.header.subtype, "other")
+    return "other"
 
 
 def codec_verdict(data: bytes, index: int) -> tuple[FrameDecode | None, wire.Frame | None]:

@@ -9,12 +9,16 @@ end, all on our frames. The mesh is secure unless --open: every pair of
 neighbours authenticates with SAE, peers with AMPE and protects every frame
 of the hop with CCMP. An authority fails mid-run. The air is written to a
 pcap, with the run's link keys beside it in a key file when the mesh is
-secure, and decoded back with them (`analyze --keys`: the codec path, whose
-verdicts are the Scapy layers'); the run ends with tables and two pictures.
+secure. The demo counts its air from its own record of what it sent (each
+frame's kind said by its sender); --verify-air also reads the capture back
+with the keys (`analyze --keys`: the codec path, whose verdicts are the
+Scapy layers') and checks the two agree. The run ends with tables and two
+pictures.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 from pathlib import Path
@@ -27,9 +31,14 @@ from meshframes.cli.params import output_directory
 from meshframes.cli.sim_options import AREA_SIDE, MAX_DURATION, Area, Finite
 
 if TYPE_CHECKING:
-    from meshframes.analysis.frames import FrameDecode
+    from meshframes.analysis.frames import Analysis
     from meshframes.seal.capture import CaptureOpener
+    from meshframes.seal.keyfile import CaptureKeys
     from meshframes.sim.demo import Demo, Shortfall, TransferRecord
+
+
+# The collector's thresholds during the run (Python's are 700, 10, 10).
+_RUN_GC_THRESHOLD = (50_000, 20, 100)
 
 
 def _duration(seconds: float | None) -> str:
@@ -64,26 +73,28 @@ def _duration(seconds: float | None) -> str:
               callback=output_directory,
               show_default=True, help="Directory for air.pcap, topology.png, timeline.png and the SQLite stores.")
 @click.option("--no-pictures", is_flag=True, help="Skip the PNGs (no matplotlib needed).")
+@click.option("--verify-air", is_flag=True,
+              help="Also read air.pcap back (with the run's keys) and check it against the run's record of its"
+              " air: the same frames by kind, every protected frame opened (slower).")
 @click.option("--tshark", "with_tshark", is_flag=True,
               help="Also count the air's frames by kind with tshark, the independent oracle (slower).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 def demo(*, seed: int, duration: float, authorities: int, clients: int, relays: int, transfers: int,
          area: tuple[float, float], failing: int, fail_at: float | None, no_seal: bool, open_mesh: bool,
-         passphrase: str | None, out: Path, no_pictures: bool, with_tshark: bool, as_json: bool) -> None:
+         passphrase: str | None, out: Path, no_pictures: bool, verify_air: bool, with_tshark: bool,
+         as_json: bool) -> None:
     """Run FastPay over a simulated 802.11s mesh in which every node moves
     and authorities fail, then report transfers, latency in virtual time,
     hops, frames on the air by kind and every refusal by reason, and draw
     the topology and a timeline. The mesh is secure (SAE, AMPE, CCMP on
     every hop) unless --open; its link keys are written beside the pcap.
-    Exits 1 if a transfer was not credited to its recipient by the end of
+    Exits 1 if the air read back (--verify-air) differs from the run's
+    record of it, or if a transfer was not credited to its recipient by the end of
     the run, with one line on stderr for each saying where it stopped and
     why."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from meshframes.app.events import TransferConfirmed
-    from meshframes.hosts.analyze import analyze_captures
-    from meshframes.layers.dissect import decode_mpdu
-    from meshframes.seal.capture import CaptureOpener
     from meshframes.sim.demo import DEMO_PASSPHRASE, Demo, DemoSpec
 
     if open_mesh and passphrase is not None:
@@ -115,28 +126,38 @@ def demo(*, seed: int, duration: float, authorities: int, clients: int, relays: 
             confirmed = len(run.mesh.timeline.of(TransferConfirmed))
             bar.update(task, completed=t, status=f"{t:6.1f} s, {confirmed}/{total} transfers confirmed")
 
-        run.run(progress)
-        opener = None
+        # The run makes millions of short-lived objects and few cycles: the
+        # collector looks less often, and never again at what was built
+        # before it (as it was once the run is over).
+        threshold = gc.get_threshold()
+        gc.freeze()
+        gc.set_threshold(*_RUN_GC_THRESHOLD)
+        try:
+            run.run(progress)
+        finally:
+            gc.set_threshold(*threshold)
+            gc.unfreeze()
+        keys = None
         if spec.secure:
             keys = run.mesh.capture_keys()
             key_file.write_text(keys.dumps())
             key_file.chmod(0o600)
-            opener = CaptureOpener(keys)
-        decoding = bar.add_task("decoding the air", total=None, status="")
-        decodes: list[tuple[float, FrameDecode]] = []
-        analysis = analyze_captures([pcap], decode_mpdu, progress=lambda done, n: bar.update(
-            decoding, completed=done, total=n, status=f"{done:,} of {n:,} octets"),
-            unprotect=opener, each=None if no_pictures else lambda t, d: decodes.append((t, d))).analysis
+        # Every frame the simulator sent carries its sender's label.
+        by_kind = {str(kind): n for kind, n in run.air.by_kind.items()}
+        verified: tuple[Analysis, CaptureOpener | None] | None = None
+        if verify_air:
+            verified = _read_back(pcap, keys, bar)
     records = run.transfers()
     money = run.money()
     genesis = run.mesh.genesis_total()
     pictures: dict[str, str] = {}
     if not no_pictures:
-        pictures = _draw(run, decodes, out)
-    summary = _summary(run, records, run.shortfalls(), analysis.by_kind, money, genesis, pcap, pictures)
-    summary["air"]["malformed"] = analysis.malformed
-    summary["air"]["undecoded"] = len(analysis.undecoded)
-    summary["security"] = _security(run, analysis.by_kind, opener, key_file, pcap)
+        pictures = _draw(run, out)
+    summary = _summary(run, records, run.shortfalls(), by_kind, money, genesis, pcap, pictures)
+    summary["security"] = _security(run, by_kind, keys, key_file, pcap)
+    problems = [_shortfall_line(s) for s in summary["transfers"]["incomplete"]]
+    if verified is not None:
+        problems += _verify(run, by_kind, *verified, summary)
     if with_tshark:
         from meshframes.hosts import tshark
 
@@ -145,20 +166,56 @@ def demo(*, seed: int, duration: float, authorities: int, clients: int, relays: 
         click.echo(json.dumps(summary))
     else:
         _tables(summary, records)
-    problems = [_shortfall_line(s) for s in summary["transfers"]["incomplete"]]
     if any(v != genesis for v in money.values()):
         problems.append("money was not conserved at every authority: this is a bug, please report it")
-    if opener is not None and opener.undecryptable:
-        problems.append(f"the run's own keys left {sum(opener.undecryptable.values())} protected frames of the"
-                        f" air undecryptable ({', '.join(f'{r} {n}' for r, n in opener.undecryptable.items())}):"
-                        " this is a bug, please report it")
-    if analysis.malformed or analysis.frames != run.mesh.net.medium.transmissions:
-        problems.append(f"the air did not decode cleanly: {len(analysis.malformed)} malformed,"
-                        f" {analysis.frames} decoded of {run.mesh.net.medium.transmissions} sent")
     for problem in problems:
         console.error(problem)
     if problems:
         raise SystemExit(1)
+
+
+def _read_back(pcap: Path, keys: CaptureKeys | None, bar: Any) -> tuple[Analysis, CaptureOpener | None]:
+    """The air as `analyze --keys` reads it from the capture, and the
+    opener that decrypted it (None for an open mesh)."""
+    from meshframes.hosts.analyze import analyze_captures
+    from meshframes.layers.dissect import decode_mpdu
+    from meshframes.seal.capture import CaptureOpener
+
+    opener = CaptureOpener(keys) if keys is not None else None
+    decoding = bar.add_task("reading the air back", total=None, status="")
+    analysis = analyze_captures([pcap], decode_mpdu, progress=lambda done, n: bar.update(
+        decoding, completed=done, total=n, status=f"{done:,} of {n:,} octets"), unprotect=opener).analysis
+    return analysis, opener
+
+
+def _verify(run: Demo, by_kind: dict[str, int], analysis: Analysis, opener: CaptureOpener | None,
+            summary: dict[str, Any]) -> list[str]:
+    """Put what the capture read back says beside the run's record (in
+    the summary) and say where they differ."""
+    air, sent = run.air, run.mesh.net.medium.transmissions
+    read = {"frames": analysis.frames, "by_kind": dict(sorted(analysis.by_kind.items())),
+            "malformed": analysis.malformed, "undecoded": len(analysis.undecoded)}
+    problems = []
+    if analysis.malformed or analysis.frames != sent:
+        problems.append(f"the air did not decode cleanly: {len(analysis.malformed)} malformed,"
+                        f" {analysis.frames} decoded of {sent} sent")
+    if dict(analysis.by_kind) != by_kind:
+        differ = sorted(k for k in set(by_kind) | set(analysis.by_kind)
+                        if by_kind.get(k, 0) != analysis.by_kind.get(k, 0))
+        problems.append("the air read back differs from the run's record of it: " + ", ".join(
+            f"{k} {analysis.by_kind.get(k, 0)} read, {by_kind.get(k, 0)} sent" for k in differ))
+    if opener is not None:
+        read["protected_opened"] = opener.decrypted
+        read["undecryptable_with_keys"] = sum(opener.undecryptable.values())
+        if opener.undecryptable:
+            problems.append(f"the run's own keys left {sum(opener.undecryptable.values())} protected frames of the"
+                            f" air undecryptable ({', '.join(f'{r} {n}' for r, n in opener.undecryptable.items())}):"
+                            " this is a bug, please report it")
+        if opener.decrypted != air.protected:
+            problems.append(f"{opener.decrypted} protected frames opened from the capture, the run sent"
+                            f" {air.protected}")
+    summary["air"]["read_back"] = read
+    return problems
 
 
 def _shortfall_line(shortfall: dict[str, Any]) -> str:
@@ -168,7 +225,7 @@ def _shortfall_line(shortfall: dict[str, Any]) -> str:
             f" ({'no sequence number' if seq is None else f'sequence number {seq}'})"
             f" not {shortfall['missing']}: {shortfall['why']}")
 
-def _security(run: Demo, by_kind: dict[str, int], opener: CaptureOpener | None, key_file: Path,
+def _security(run: Demo, by_kind: dict[str, int], keys: CaptureKeys | None, key_file: Path,
               pcap: Path) -> dict[str, Any]:
     """The mesh's link security and what it did: SAE runs, AMPE peerings,
     CCMP-protected frames on the air and every refusal of the seal's."""
@@ -179,25 +236,24 @@ def _security(run: Demo, by_kind: dict[str, int], opener: CaptureOpener | None, 
         return {"mesh": "open"}
     refused = run.mesh.net.counters()
     sae_refusals = {str(r): refused[r] for r in SaeRefusal if refused[r]}
-    assert opener is not None
+    assert keys is not None
     return {
         "mesh": "secure", "passphrase": spec.passphrase, "group": spec.mesh_config().sae_groups[0],
         "sae": {"frames": run.sae_frames,
                 "completed": run.sae_completed, "refused": sae_refusals},
         # Every peering AMPE completed derived a link MTK of its own.
-        "ampe": {"peerings": len(opener.keys.pairwise),
+        "ampe": {"peerings": len(keys.pairwise),
                  "frames": sum(by_kind.get(k, 0) for k in ("peering-open", "peering-confirm", "peering-close")),
                  "refused": {str(r): refused[r] for r in SealReason if r.startswith("ampe-") and refused[r]}},
-        "ccmp": {"frames_protected": opener.decrypted,
+        "ccmp": {"frames_protected": run.air.protected,
                  "mic_failures": refused[SealReason.MIC_FAILURE],
-                 "replays": refused[SealReason.REPLAY],
-                 "undecryptable_with_keys": sum(opener.undecryptable.values())},
+                 "replays": refused[SealReason.REPLAY]},
         "keys": str(key_file),
         "analyze": f"meshframes analyze {pcap} --keys {key_file}",
     }
 
 
-def _draw(run: Demo, decodes: list[tuple[float, FrameDecode]], out: Path) -> dict[str, str]:
+def _draw(run: Demo, out: Path) -> dict[str, str]:
     try:
         from meshframes.cli.demo_plots import timeline_png, topology_png
     except ImportError as exc:
@@ -205,7 +261,7 @@ def _draw(run: Demo, decodes: list[tuple[float, FrameDecode]], out: Path) -> dic
         return {}
     topology, timeline = out / "topology.png", out / "timeline.png"
     topology_png(run, topology)
-    timeline_png(run, decodes, timeline)
+    timeline_png(run, timeline)
     return {"topology": str(topology), "timeline": str(timeline)}
 
 
@@ -237,6 +293,7 @@ def _summary(run: Demo, records: list[TransferRecord], shortfalls: list[Shortfal
                            for s in shortfalls],
         },
         "hops": {kind: dict(sorted(counts.items())) for kind, counts in run.hops_by_kind().items()},
+        # Counted from the run's record of what it sent, retries included.
         "air": {"pcap": str(pcap), "frames": sum(by_kind.values()),
                 "sent_by_simulator": run.mesh.net.medium.transmissions,
                 "by_kind": dict(sorted(by_kind.items()))},
@@ -284,8 +341,10 @@ def _tables(summary: dict[str, Any], records: list[TransferRecord]) -> None:
     for kind, counts in summary["hops"].items():
         totals.add_row(f"hops: {kind}", ", ".join(f"{h} hop{'s' * (h != 1)}: {n}" for h, n in counts.items()))
     air = summary["air"]
-    totals.add_row("air", f"{air['frames']} frames decoded from {air['pcap']} (the simulator sent"
-                          f" {air['sent_by_simulator']})")
+    read = air.get("read_back")
+    totals.add_row("air", f"{air['frames']} frames sent, written to {air['pcap']}" + (
+        "" if read is None else f"; read back: {read['frames']} frames, {len(read['malformed'])} malformed,"
+        f" {'the same' if read['by_kind'] == air['by_kind'] else 'NOT the same'} counts by kind"))
     theirs = air.get("tshark_by_kind")
     for kind, count in air["by_kind"].items():
         # tshark has no FastPay dissector: our vendor frames are its "other".
@@ -304,9 +363,10 @@ def _tables(summary: dict[str, Any], records: list[TransferRecord]) -> None:
         totals.add_row("AMPE", f"{ampe['peerings']} peerings keyed (one MTK each), {ampe['frames']} peering"
                                f" frames; " + (", ".join(f"{k} {v}" for k, v in ampe["refused"].items())
                                                 or "nothing refused"))
-        totals.add_row("CCMP", f"{ccmp['frames_protected']} frames protected on the air, all opened with the"
-                               f" run's keys but {ccmp['undecryptable_with_keys']}; at the receivers"
-                               f" {ccmp['mic_failures']} MIC failures, {ccmp['replays']} replays")
+        opened = "" if read is None else (f", {read['protected_opened']} opened from the capture with the run's"
+                                          f" keys, {read['undecryptable_with_keys']} not")
+        totals.add_row("CCMP", f"{ccmp['frames_protected']} frames protected on the air{opened}; at the"
+                               f" receivers {ccmp['mic_failures']} MIC failures, {ccmp['replays']} replays")
     for layer, reasons in summary["refusals"].items():
         totals.add_row(f"refused: {layer}", ", ".join(f"{k} {v}" for k, v in reasons.items()) or "none")
         if layer == "mesh":

@@ -5,7 +5,8 @@
   transfer's orders took to the authorities, and the failed authorities;
 - timeline: every transfer from start to certificate to confirmation to
   the recipient's credit against virtual time, the latencies, and the air's
-  frames per second by kind, with the failure marked on each.
+  frames per second by kind (from the run's record of what it sent), with
+  the failure marked on each.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from meshframes.analysis.frames import FrameDecode  # noqa: E402
 from meshframes.codec.fastpay import MessageType  # noqa: E402
 from meshframes.sim.demo import Demo, Snapshot, TransferRecord  # noqa: E402
 
@@ -120,7 +120,7 @@ def topology_png(demo: Demo, path: Path) -> Snapshot:
     return snap
 
 
-def timeline_png(demo: Demo, decodes: list[tuple[float, FrameDecode]], path: Path) -> None:
+def timeline_png(demo: Demo, path: Path) -> None:
     spec = demo.spec
     records = [r for r in demo.transfers() if r.started is not None]
     fig, (lanes, delays, air) = plt.subplots(3, 1, figsize=(11, 10), sharex=True,
@@ -161,8 +161,10 @@ def timeline_png(demo: Demo, decodes: list[tuple[float, FrameDecode]], path: Pat
     # analyze names SAE's Authentication frames "other"; in a secure mesh
     # they are most of them.
     other = "other, SAE included" if spec.secure else "other"
-    for t, d in decodes:
-        group = _KIND_GROUPS.get(d.kind, "FastPay messages" if d.kind.startswith("fastpay") else other)
+    assert demo.air.times is not None
+    for t, kind in demo.air.times:
+        kind = kind or other
+        group = _KIND_GROUPS.get(kind, "FastPay messages" if kind.startswith("fastpay") else other)
         per_second.setdefault(group, [0] * bins)[min(bins - 1, int(t))] += 1
     groups = sorted(per_second)
     air.stackplot(range(bins), *(per_second[g] for g in groups), labels=groups, step="post")

@@ -81,6 +81,7 @@ DeliverHandler = Callable[[Deliver], None]
 DataHandler = Callable[[DeliverData], None]
 ActionObserver = Callable[[float, Action], None]
 EventHandler = Callable[[Event], None]
+TransmitObserver = Callable[[Frame, bytes], None]
 Command = Callable[[float], list[AppAction]]
 
 
@@ -175,12 +176,13 @@ class NodeHost(PartyHost):
     def __init__(self, node: MeshNode, radio: Radio, clock: Clock, *, party: Party | None = None,
                  layers: Sequence[FrameLayer] = (), on_deliver: DeliverHandler | None = None,
                  on_data: DataHandler | None = None, on_event: EventHandler | None = None,
-                 observer: ActionObserver | None = None) -> None:
+                 observer: ActionObserver | None = None, on_transmit: TransmitObserver | None = None) -> None:
         """`layers` are ordered from the node towards the air; a secure
         mesh's link security (`node.rsn`) comes last, next to the air.
         `on_deliver` sees every payload the node delivers (before the
         party takes it), `on_event` every event of the party, `observer`
-        every action of the node."""
+        every action of the node, `on_transmit` every MPDU handed to the
+        radio with the frame it carries."""
         if radio.mac != node.mac:
             raise ValueError(f"radio {radio.mac.hex(':')} and node {node.mac.hex(':')} differ")
         super().__init__(node.mac, clock, party, on_event)
@@ -189,6 +191,7 @@ class NodeHost(PartyHost):
         self.on_deliver = on_deliver
         self.on_data = on_data
         self.observer = observer
+        self.on_transmit = on_transmit
         self.layers: tuple[FrameLayer, ...] = tuple(layers) + ((node.rsn,) if node.rsn is not None else ())
         # Checked once: a runtime-checkable Protocol test is slow per poll.
         self._reporting: TxStatusRadio | None = radio if isinstance(radio, TxStatusRadio) else None
@@ -258,10 +261,15 @@ class NodeHost(PartyHost):
                 observer(now, action)
             if type(action) is Refused:
                 continue  # counted by the node; nothing for the host to do
+            # The commonest first: this runs for every action of every node.
             if isinstance(action, Transmit):
                 self._transmit(action.frame)
             elif isinstance(action, SetTimer):
                 self._arm(MESH, action.key, action.deadline)
+            elif isinstance(action, PathChanged | PathFailed):
+                if self.party is not None:
+                    reachable = isinstance(action, PathChanged) and action.next_hop is not None
+                    self._apply_app(self.party.on_path(action.destination, reachable, now))
             elif isinstance(action, CancelTimer):
                 self._deadlines.pop((MESH, action.key), None)
             elif isinstance(action, Deliver):
@@ -270,9 +278,6 @@ class NodeHost(PartyHost):
                 self._deliver_to_party(action, now)
             elif isinstance(action, DeliverData) and self.on_data is not None:
                 self.on_data(action)
-            elif isinstance(action, PathChanged | PathFailed) and self.party is not None:
-                reachable = isinstance(action, PathChanged) and action.next_hop is not None
-                self._apply_app(self.party.on_path(action.destination, reachable, now))
 
     def _transmit(self, frame: Frame) -> None:
         try:
@@ -290,5 +295,7 @@ class NodeHost(PartyHost):
                 self._apply(self.node.refuse(sealed.reason, sealed.detail))
                 return
             data = sealed
+        if self.on_transmit is not None:
+            self.on_transmit(frame, data)
         self.radio.transmit(data)
 

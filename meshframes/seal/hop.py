@@ -56,6 +56,13 @@ DEFAULT_REPLAY_WINDOW = 64
 # Temporal keys whose transmit PN is remembered by the key's digest, well
 # above the keys live at once (Linux's 32 peer links and a group key).
 TK_MEMORY = 256
+# Group-addressed frames opened lately, by their octets: every neighbour
+# hears a group frame as the same octets and opens it with the same group
+# key, so the first opens it and the others reuse its layout and plaintext
+# (the replay check stays each receiver's own; a frame that failed to open
+# is never kept). Emptied when full.
+_GROUP_OPENED_KEPT = 1024
+_group_opened: dict[bytes, tuple[int, int, int, int, bytes, bytes]] = {}
 
 
 @dataclass(slots=True, eq=False)
@@ -269,14 +276,28 @@ class HopSealer:
     def open(self, frame: bytes) -> bytes:
         """Verify, decrypt and replay-check one protected MPDU; returns the
         plaintext MPDU (Protected bit clear)."""
+        receiver = frame[ADDR1]
+        group = bool(receiver) and receiver[0] & 0x01
+        opened = _group_opened.get(frame) if group else None
         try:
-            header_len, aad, flags, key_id, pn = ccmp.parse_protected(frame)
-            key = self.keys.rx_key(frame[ADDR1], frame[ADDR2], key_id)
+            if opened is not None:
+                header_len, flags, key_id, pn, tk, plain = opened
+                key = self.keys.rx_key(receiver, frame[ADDR2], key_id)
+                if key.tk != tk:
+                    opened = None
+            if opened is None:
+                header_len, aad, flags, key_id, pn = ccmp.parse_protected(frame)
+                key = self.keys.rx_key(receiver, frame[ADDR2], key_id)
             window = key.window(flags)
             verdict = window.check(pn)
             if verdict:
                 raise self._replay_error(verdict, pn, frame[ADDR2], window)
-            plain = ccmp.decapsulate(key.cipher, frame, header_len, aad, flags, pn)
+            if opened is None:
+                plain = ccmp.decapsulate(key.cipher, frame, header_len, aad, flags, pn)
+                if group:
+                    if len(_group_opened) >= _GROUP_OPENED_KEPT:
+                        _group_opened.clear()
+                    _group_opened[frame] = (header_len, flags, key_id, pn, key.tk, plain)
         except HopError as error:
             self.rejected[error.reason] += 1
             raise

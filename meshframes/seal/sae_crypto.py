@@ -3,11 +3,14 @@
 hash-to-element (12.4.4.2.3) with its simplified SWU map (RFC 9380 6.6.2).
 
 Point arithmetic is the `ecdsa` package's (Jacobian points over the NIST
-curves, with their parameters); `cryptography` offers ECDH and ECDSA but no
-point addition, which SAE's element-op needs. What stays here is field
-arithmetic on Python integers: the curve equation, square roots and
-Legendre symbols (from `ecdsa.numbertheory`) and the SSWU formulas, which no
-library offers in the form the standard defines.
+curves, with their parameters), which runs on gmpy2's integers when gmpy2
+is installed, as the project's dependencies make sure; `cryptography` offers
+ECDH and ECDSA but no point addition, which SAE's element-op needs. What
+stays here is field arithmetic on Python integers: the curve equation,
+square roots (from `ecdsa.numbertheory`), Legendre symbols (gmpy2's: the
+pure-Python Jacobi symbol was most of hunting-and-pecking's 40 iterations)
+and the SSWU formulas, which no library offers in the form the standard
+defines.
 
 Python integers are not constant time. The loops still run the fixed number
 of iterations the standard asks for (hunting-and-pecking's k = 40 whatever
@@ -23,6 +26,7 @@ import struct
 from dataclasses import dataclass
 from functools import cache
 
+import gmpy2
 from ecdsa import curves, numbertheory
 from ecdsa.ellipticcurve import INFINITY, CurveFp, PointJacobi
 
@@ -115,7 +119,7 @@ class EccGroup:
         return (x * x * x + int(self.curve.a()) * x + int(self.curve.b())) % p
 
     def _is_square(self, v: int) -> bool:
-        return v == 0 or numbertheory.jacobi(v, self.prime) == 1
+        return v == 0 or gmpy2.legendre(v, self.prime) == 1
 
     def _sqrt(self, v: int) -> int:
         return int(numbertheory.square_root_mod_prime(v, self.prime))

@@ -25,12 +25,12 @@ import hashlib
 import math
 import random
 import struct
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from meshframes.codec.header import FC_RETRY
-from meshframes.codec.mpdu import addr1, receiver_is_group, with_flags
+from meshframes.codec.mpdu import addr1, is_protected, receiver_is_group, with_flags
 from meshframes.hosts.base import RxFrame, TxReport
 from meshframes.hosts.pcap import PcapWriter
 from meshframes.sim import airtime
@@ -66,7 +66,11 @@ class SimRadio:
     alive: bool = True
     busy: bool = False
     sent: int = 0
+    # What the next MPDU handed to `transmit` is, as its sender says (the
+    # kind analyze names it); None where nobody says.
+    label: str | None = None
     _queue: deque[bytes] = field(default_factory=deque)
+    _labels: deque[str | None] = field(default_factory=deque)
     _rx: list[RxFrame] = field(default_factory=list)
     _reports: list[TxReport] = field(default_factory=list)
 
@@ -80,6 +84,26 @@ class SimRadio:
     def tx_reports(self) -> list[TxReport]:
         out, self._reports = self._reports, []
         return out
+
+
+@dataclass(slots=True)
+class AirRecord:
+    """The air as the medium sent it (MAC retries included), counted
+    without reading a frame back: frames by the kind their senders said
+    (None: a frame nobody labelled, a bare radio's), how many went
+    CCMP-protected, and when `times` is a list, each frame's start time
+    and kind."""
+
+    by_kind: Counter[str | None] = field(default_factory=Counter)
+    protected: int = 0
+    times: list[tuple[float, str | None]] | None = None
+
+    def add(self, start: float, kind: str | None, frame: bytes) -> None:
+        self.by_kind[kind] += 1
+        if is_protected(frame):
+            self.protected += 1
+        if self.times is not None:
+            self.times.append((start, kind))
 
 
 class Medium:
@@ -104,6 +128,8 @@ class Medium:
         # Called with (start time, transmitter index, MPDU) for every
         # transmission that reaches the air, retries included.
         self.on_air: Callable[[float, int, bytes], None] | None = None
+        # Kept when set: every transmission's kind, as its sender labelled it.
+        self.air: AirRecord | None = None
 
     # -- set-up ------------------------------------------------------------
 
@@ -155,9 +181,11 @@ class Medium:
     # -- transmission ------------------------------------------------------
 
     def enqueue(self, radio: SimRadio, frame: bytes) -> None:
+        label, radio.label = radio.label, None
         if not radio.alive:
             return
         radio._queue.append(frame)
+        radio._labels.append(label)
         if not radio.busy:
             radio.busy = True
             self._attempt(radio, 1, airtime.CW_MIN)
@@ -178,6 +206,7 @@ class Medium:
         if not radio.alive:
             # Switched off mid-frame: nothing reaches the air, nothing is reported.
             radio._queue.clear()
+            radio._labels.clear()
             radio.busy = False
             return
         self.transmissions += 1
@@ -186,6 +215,8 @@ class Medium:
             self.pcap.write(start, frame, rate * 2 // 10)
         if self.on_air is not None:
             self.on_air(start, radio.index, frame)
+        if self.air is not None:
+            self.air.add(start, radio._labels[0], frame)
         # Address 1 once per transmission, not once per neighbour; the loss
         # draw stays per candidate receiver, in index order.
         ra = addr1(frame) if unicast else b""
@@ -218,6 +249,7 @@ class Medium:
             radio._reports.append(TxReport(addr1(frame), bool(receivers), rate))
             self.on_activity(radio.index)
         radio._queue.popleft()
+        radio._labels.popleft()
         gap = airtime.ack_duration(self.config.basic_rate_100kbps) if unicast else 0.0
         if radio._queue:
             self.scheduler.at(now + gap, self._attempt, radio, 1, airtime.CW_MIN)

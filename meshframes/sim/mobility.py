@@ -59,30 +59,43 @@ class _Legs:
     when the one before ended; before the first leg the walker is at
     `origin`, after the last at its end. Every leg is kept (a walk of a
     few minutes has a few legs per node), and found by bisection on the
-    legs' end times."""
+    legs' end times, or at once when it is the leg asked about last (the
+    simulator asks about times in order, a million times a run)."""
 
     def __init__(self, origin: Point) -> None:
         self._origin = origin
         self._legs: list[tuple[float, float, Point, Point]] = []
         self._ends: list[float] = []  # each leg's t1, for bisection
+        # Per leg: the times it answers for, (the previous leg's t1, its
+        # t1], and what the interpolation needs, computed once: t0, p0,
+        # p1 - p0 and t1 - t0 (the same floats position's formula makes).
+        self._spans: list[tuple[float, float, float, float, float, float, float, float]] = []
+        self._last = 0
 
     def _add(self, t0: float, t1: float, p0: Point, p1: Point) -> None:
+        after = self._ends[-1] if self._ends else -math.inf
         self._legs.append((t0, t1, p0, p1))
         self._ends.append(t1)
+        self._spans.append((after, t1, t0, p0[0], p0[1], p1[0] - p0[0], p1[1] - p0[1], t1 - t0))
 
     def _cover(self, t: float) -> None:
         """Make sure the legs reach time t (a lazy walk draws them here)."""
 
     def position(self, t: float) -> Point:
-        self._cover(t)
-        k = bisect_left(self._ends, t)  # the first leg still under way at t
-        if not self._legs:
-            return self._origin
-        if k == len(self._legs):
-            return self._legs[-1][3]
-        t0, t1, p0, p1 = self._legs[k]
-        frac = 1.0 if t1 <= t0 else max(0.0, (t - t0) / (t1 - t0))
-        return (p0[0] + (p1[0] - p0[0]) * frac, p0[1] + (p1[1] - p0[1]) * frac)
+        ends = self._ends
+        if not ends or t > ends[-1]:
+            self._cover(t)
+            if not ends:
+                return self._origin
+            if t > ends[-1]:
+                return self._legs[-1][3]
+        k = self._last
+        after, t1, t0, x0, y0, dx, dy, span = self._spans[k]
+        if not after < t <= t1:
+            k = self._last = bisect_left(ends, t)  # the first leg still under way at t
+            after, t1, t0, x0, y0, dx, dy, span = self._spans[k]
+        frac = 1.0 if t1 <= t0 else max(0.0, (t - t0) / span)
+        return (x0 + dx * frac, y0 + dy * frac)
 
     def path(self, start: float, stop: float) -> list[Point]:
         self._cover(stop)

@@ -23,8 +23,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from meshframes.analysis.verdict import kind_of
 from meshframes.app.events import AppAction, Event
 from meshframes.app.party import Party
+from meshframes.codec import Frame
 from meshframes.codec.fastpay import FastPayFragment, MessageType
 from meshframes.hosts.base import Radio
 from meshframes.hosts.node import FrameLayer, NodeHost
@@ -134,7 +136,8 @@ class SimNetwork:
         host = NodeHost(node, radio if wrap_radio is None else wrap_radio(radio), self.clock,
                         party=None if party is None else party(mac), layers=layers,
                         on_deliver=lambda d: self._delivered(sim_node, d),
-                        on_data=lambda d: self._delivered(sim_node, d), on_event=events, observer=observer)
+                        on_data=lambda d: self._delivered(sim_node, d), on_event=events, observer=observer,
+                        on_transmit=lambda frame, _mpdu: self._label(radio, frame))
         sim_node = SimNode(index, node, host, radio)
         self.nodes.append(sim_node)
         if self._started:
@@ -266,6 +269,11 @@ class SimNetwork:
         if sim_node.wake_at is None or deadline < sim_node.wake_at:
             sim_node.wake_at = deadline
             self.scheduler.at(deadline, self._wake, sim_node, deadline)
+
+    def _label(self, radio: SimRadio, frame: Frame) -> None:
+        # Only a medium that keeps a record of its air reads the labels.
+        if self.medium.air is not None:
+            radio.label = kind_of(frame)
 
     def _delivered(self, sim_node: SimNode, message: Deliver | DeliverData) -> None:
         delivery = Delivery(self.scheduler.now, sim_node.index, message)

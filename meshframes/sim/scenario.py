@@ -333,18 +333,20 @@ class FastPayMesh:
         return {(a, b) for (a, b), s in state.items() if a < b and s == estab and state.get((b, a)) == estab}
 
     def _observe(self, node: int, t: float, action: Action) -> None:
-        if isinstance(action, PeerChanged) and action.old != action.new:
-            self.peer_changes.append((t, node, action.peer, action.new))
-            if action.new == PlinkState.ESTAB.value:
-                self._keep_keys(node)
-        if isinstance(action, Transmit) and isinstance(action.frame, VendorAction):
+        # Every action of every node passes here: exact types (events and
+        # frames are final dataclasses), the commonest first.
+        if type(action) is Transmit:
             frame = action.frame
-            mc = frame.mesh_control
-            if mc.addr_ext and not is_group(frame.header.addr1):
+            if type(frame) is VendorAction and frame.mesh_control.addr_ext and not is_group(frame.header.addr1):
+                mc = frame.mesh_control
                 destination, source = mc.addr_ext
                 traced = self.traced.get((source, mc.seq))
                 if traced is None:
                     traced = self.traced[(source, mc.seq)] = Traced(frame.payload.msg_type, source, destination)
                 traced.hops.append(Hop(t, node, frame.header.addr1, mc.ttl))
+        elif type(action) is PeerChanged and action.old != action.new:
+            self.peer_changes.append((t, node, action.peer, action.new))
+            if action.new == PlinkState.ESTAB.value:
+                self._keep_keys(node)
         for observer in self._observers:
             observer(node, t, action)

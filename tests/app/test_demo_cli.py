@@ -29,9 +29,11 @@ SMALL = ["--seed", "3", "--duration", "25", "--clients", "3", "--relays", "2", "
 
 
 def test_demo_open_runs_reports_and_draws(tmp_path: Path) -> None:
-    """--open: today's open mesh, every frame in the clear, no key file."""
+    """--open: today's open mesh, every frame in the clear, no key file;
+    --verify-air reads the capture back and finds the frames, by kind, that
+    the run's record counted."""
     out = tmp_path / "demo"
-    args = ["demo", *SMALL, "--open", "--out", str(out), "--json"]
+    args = ["demo", *SMALL, "--open", "--verify-air", "--out", str(out), "--json"]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
@@ -49,7 +51,8 @@ def test_demo_open_runs_reports_and_draws(tmp_path: Path) -> None:
     frames = [decode(mpdu) for mpdu in air_mpdus]
     assert not any(isinstance(f, ManagementFrame) and f.header.subtype == SUBTYPE_AUTHENTICATION for f in frames)
     air = summary["air"]
-    assert len(frames) == air["frames"] == air["sent_by_simulator"] and not air["malformed"]
+    assert len(frames) == air["frames"] == air["sent_by_simulator"] == air["read_back"]["frames"]
+    assert air["read_back"]["by_kind"] == air["by_kind"] and not air["read_back"]["malformed"]
     fastpay = [f for f in frames if isinstance(f, VendorAction)]
     ours = sum(v for k, v in air["by_kind"].items() if k.startswith("fastpay"))
     assert ours == len(fastpay) > 0
@@ -82,7 +85,8 @@ def test_demo_is_a_secure_mesh_by_default(tmp_path: Path) -> None:
     assert security["analyze"] == f"meshframes analyze {out / 'air.pcap'} --keys {keys}"
     assert security["sae"]["completed"] >= 2 and security["ampe"]["peerings"] >= 1
     ccmp = security["ccmp"]
-    assert ccmp["frames_protected"] > 0 and (ccmp["mic_failures"], ccmp["undecryptable_with_keys"]) == (0, 0)
+    assert ccmp["frames_protected"] > 0 and (ccmp["mic_failures"], ccmp["replays"]) == (0, 0)
+    assert "read_back" not in summary["air"]  # counted from the run's record, not read back
     air_mpdus = [mpdu for _, mpdu, _ in mpdus(out / "air.pcap")]
     protected = [mpdu for mpdu in air_mpdus if is_protected(mpdu)]
     assert len(protected) == ccmp["frames_protected"]
@@ -101,8 +105,42 @@ def test_demo_is_a_secure_mesh_by_default(tmp_path: Path) -> None:
     report = json.loads(analyzed.stdout)
     assert (report["encrypted"], report["undecoded"], report["malformed"]) == (0, 0, [])
     assert report["decryption"]["decrypted"] == len(protected)
-    fastpay = {k: v for k, v in summary["air"]["by_kind"].items() if k.startswith("fastpay")}
-    assert fastpay and fastpay == {k: v for k, v in report["by_kind"].items() if k.startswith("fastpay")}
+    assert report["frames"] == len(air_mpdus) == summary["air"]["frames"]
+    assert report["by_kind"] == summary["air"]["by_kind"]
+    assert any(k.startswith("fastpay") for k in report["by_kind"])
+
+
+def test_demo_verify_air_opens_every_protected_frame(tmp_path: Path) -> None:
+    """--verify-air on the secure mesh: the capture read back with the key
+    file the run wrote opens every protected frame the run sent, and its
+    frames by kind are the run's record."""
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(cli, ["demo", *SMALL, "--no-pictures", "--verify-air", "--out", str(out), "--json"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    air, ccmp = summary["air"], summary["security"]["ccmp"]
+    read = air["read_back"]
+    assert (read["frames"], read["by_kind"], read["malformed"], read["undecoded"]) == (
+        air["sent_by_simulator"], air["by_kind"], [], 0)
+    assert read["protected_opened"] == ccmp["frames_protected"] > 0 and read["undecryptable_with_keys"] == 0
+
+
+def test_demo_verify_air_says_where_the_record_and_the_air_differ(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A record that misnames frames (every one labelled a beacon) is
+    caught by the read-back: exit 1, and the kinds that differ named."""
+    import meshframes.sim.network
+
+    monkeypatch.setattr(meshframes.sim.network, "kind_of", lambda frame: "beacon")
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(cli, ["demo", *SMALL, "--open", "--no-pictures", "--verify-air", "--out", str(out),
+                                      "--json"], catch_exceptions=False)
+    assert result.exit_code == 1, result.output
+    air = json.loads(result.stdout)["air"]
+    assert list(air["by_kind"]) == ["beacon"] and air["read_back"]["by_kind"]["beacon"] < air["frames"]
+    assert "the air read back differs from the run's record of it: beacon " in result.stderr
+    assert f"preq {air['read_back']['by_kind']['preq']} read, 0 sent" in result.stderr
 
 
 @pytest.mark.parametrize(("args", "says"), [

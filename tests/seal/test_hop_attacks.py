@@ -219,6 +219,20 @@ def test_group_frames_use_the_transmitters_group_key(mesh):
     assert_refused(mesh.c, from_a, UnknownKey, SealReason.UNKNOWN_KEY)
 
 
+def test_a_group_frame_opened_by_one_neighbour_is_still_checked_by_each(mesh):
+    """Every neighbour hears a group frame as the same octets: each one
+    still refuses it the second time (its own replay window), and one that
+    holds another key under the transmitter's key id fails the MIC rather
+    than taking the plaintext a neighbour opened."""
+    frame = action(BROADCAST, MAC_B, MAC_B, fastpay_body(b"announce", mesh_da=BROADCAST, mesh_sa=MAC_B))
+    sealed = mesh.b.seal(frame)
+    assert mesh.a.open(sealed) == frame
+    assert_refused(mesh.a, sealed, Replayed, SealReason.REPLAY)
+    mesh.c.keys.install_group_rx(MAC_B, GroupKey.generate())
+    assert_refused(mesh.c, sealed, MicFailure, SealReason.MIC_FAILURE)
+    assert_still_works(mesh.a, mesh.b)
+
+
 def test_group_key_rotation_keeps_the_old_key_id_until_replaced(mesh):
     """After A rotates its MGTK (key id 1 -> 2), B holds both: frames sealed
     under either id open."""
