@@ -33,6 +33,7 @@ from meshframes.codec import DecodeError, EncodeError, Frame, decode, encode
 from meshframes.codec.fastpay import FastPayFragment
 from meshframes.codec.header import TYPE_CTRL
 from meshframes.codec.mpdu import frame_type, with_sequence_number
+from meshframes.mesh.constants import RootMode
 from meshframes.mesh.events import (
     Action,
     CancelTimer,
@@ -209,6 +210,9 @@ class NodeHost(PartyHost):
 
     def close_peer(self, addr: bytes) -> None:
         self._apply(self.node.close_peer(addr, self.clock.now()))
+
+    def set_root_mode(self, mode: RootMode) -> None:
+        self._apply(self.node.set_root_mode(mode, self.clock.now()))
 
     def follow_link(self, addr: bytes, established: bool) -> None:
         self._apply(self.node.follow_link(addr, established, self.clock.now()))

@@ -45,7 +45,7 @@ from meshframes.codec.frames import CATEGORY_VENDOR
 from meshframes.codec.header import SUBTYPE_AUTHENTICATION, SUBTYPE_QOS_NULL, MacHeader, is_group
 from meshframes.codec.ie import Element
 from meshframes.codec.reason import ReasonCode
-from meshframes.mesh.constants import MeshConfig
+from meshframes.mesh.constants import MeshConfig, RootMode
 from meshframes.mesh.events import (
     Action,
     Authenticated,
@@ -237,6 +237,11 @@ class MeshNode:
         self.peers.set_state(peer, new)
         peer.last_seen = now
         return self._finish(broken + [PeerChanged(addr, old.value, "replay", new.value)], now)
+
+    def set_root_mode(self, mode: RootMode, now: float) -> list[Action]:
+        """Change dot11MeshHWMPRootMode on the running node, as setting
+        Linux's mesh_hwmp_rootmode does: a proactive mode announces at once."""
+        return self._finish(self.hwmp.set_root_mode(mode, now), now)
 
     def refuse(self, reason: StrEnum, detail: str = "") -> list[Action]:
         """Count a refusal decided outside the engines (e.g. undecodable bytes)."""
