@@ -262,9 +262,9 @@ class NodeHost(PartyHost):
                 observer(now, action)
             if type(action) is Refused:
                 continue  # counted by the node; nothing for the host to do
-            if isinstance(action, Transmit):
+            if type(action) is Transmit:
                 self._transmit(action.frame)
-            elif isinstance(action, SetTimer):
+            elif type(action) is SetTimer:
                 self._arm(MESH, action.key, action.deadline)
             elif isinstance(action, CancelTimer):
                 self._deadlines.pop((MESH, action.key), None)

@@ -20,6 +20,7 @@ import struct
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -124,10 +125,8 @@ class SimNetwork:
         else:
             node = MeshNode(mac, config, seed=seed)
         sim_node: SimNode
-        observer = None
-        if self.observer is not None:
-            outer = self.observer
-            observer = lambda t, action: outer(index, t, action)  # noqa: E731
+        # A partial, not a lambda: it is called for every action of every node.
+        observer = None if self.observer is None else partial(self.observer, index)
         events = None
         if on_event is not None:
             events = lambda e: on_event(index, e)  # noqa: E731
