@@ -266,6 +266,9 @@ class NodeHost(PartyHost):
                 self._transmit(action.frame)
             elif type(action) is SetTimer:
                 self._arm(MESH, action.key, action.deadline)
+            elif type(action) is PathChanged:
+                if self.party is not None:
+                    self._apply_app(self.party.on_path(action.destination, action.next_hop is not None, now))
             elif isinstance(action, CancelTimer):
                 self._deadlines.pop((MESH, action.key), None)
             elif isinstance(action, Deliver):

@@ -346,11 +346,15 @@ class MeshNode:
         # list ends as every action in the order it was handled.
         work = list(actions)
         for action in work:
-            kind = type(action)
-            if kind is Transmit or kind is SetTimer:
+            # Exact types: events are never subclassed, and this sees every
+            # action the node returns.
+            if type(action) is Transmit or type(action) is SetTimer:
                 continue
-            if isinstance(action, Refused):
+            if type(action) is Refused:
                 self.counters[action.reason] += 1
+            elif type(action) is PathChanged:
+                if action.next_hop is not None:
+                    work += self.forwarder.path_ready(action.destination, now)
             elif isinstance(action, PeerChanged):
                 if action.old == PlinkState.ESTAB.value and action.new != PlinkState.ESTAB.value:
                     work += self.hwmp.flush_peer(action.peer)
@@ -359,9 +363,6 @@ class MeshNode:
                         work += self.hwmp.rediscover(dst, now)
             elif isinstance(action, Authenticated):
                 work += self.peering.authenticated(action.peer, now)
-            elif isinstance(action, PathChanged):
-                if action.next_hop is not None:
-                    work += self.forwarder.path_ready(action.destination, now)
             elif isinstance(action, PathFailed):
                 work += self.forwarder.path_failed(action.destination, now)
         return work

@@ -333,11 +333,13 @@ class FastPayMesh:
         return {(a, b) for (a, b), s in state.items() if a < b and s == estab and state.get((b, a)) == estab}
 
     def _observe(self, node: int, t: float, action: Action) -> None:
-        if isinstance(action, PeerChanged) and action.old != action.new:
+        # Exact types (events are never subclassed): this sees every action
+        # of every node.
+        if type(action) is PeerChanged and action.old != action.new:
             self.peer_changes.append((t, node, action.peer, action.new))
             if action.new == PlinkState.ESTAB.value:
                 self._keep_keys(node)
-        if isinstance(action, Transmit) and isinstance(action.frame, VendorAction):
+        elif type(action) is Transmit and type(action.frame) is VendorAction:
             frame = action.frame
             mc = frame.mesh_control
             if mc.addr_ext and not is_group(frame.header.addr1):
