@@ -42,6 +42,9 @@ class AppConfig:
     # to form, then periodically for late joiners and healed partitions.
     first_announce: float = 1.5
     announce_interval: float = 3.0
+    # The first announcements of parties started together are spread over
+    # this much time, by identity (None: half the announce interval).
+    first_announce_spread: float | None = None
     # Authorities announce more often: a client cannot send to an authority
     # whose announcement it has not heard (nothing else binds the identity
     # to a station), so after a partition heals the wait for one is the
@@ -94,7 +97,8 @@ class Party:
     def start(self, now: float) -> list[AppAction]:
         # Stagger first announcements by identity so parties started together
         # do not flood at the same instant; deterministic, no RNG needed.
-        jitter = self.identity[0] / 256 * self.config.announce_interval / 2
+        spread = self.config.first_announce_spread
+        jitter = self.identity[0] / 256 * (self.config.announce_interval / 2 if spread is None else spread)
         return [SetTimer(TIMER_ANNOUNCE, now + self.config.first_announce + jitter)]
 
     def on_deliver(self, delivery: Deliver, now: float) -> list[AppAction]:

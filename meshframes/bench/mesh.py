@@ -404,8 +404,10 @@ def throughput(mesh: FastPayMesh, loads: Iterable[int], *, window: float = 2.0,
 
 
 def latency_by_hops(mesh: FastPayMesh, transfers: int, *, spacing: float = 0.01,
-                    limit: float = 20.0) -> dict[str, Any]:
-    """The clients make `transfers` transfers in turn, `spacing` apart;
+                    limit: float = 20.0, step: float = 0.25) -> dict[str, Any]:
+    """The clients make `transfers` transfers in turn, `spacing` apart
+    (0: all asked for at once, each client paying them one after another),
+    checked for every `step` of virtual time;
     latency from start to certified of each, grouped by the physical hops
     from its client to a quorum (all authorities weigh 1: the hops to the
     quorum-th nearest). A static field has its quorum in reach from
@@ -423,7 +425,7 @@ def latency_by_hops(mesh: FastPayMesh, transfers: int, *, spacing: float = 0.01,
         return {(n, e.sequence_number): e.time for n, e in mesh.timeline.of(TransferCertified)
                 if isinstance(e, TransferCertified) and e.time >= begin}
 
-    _run_until(mesh, lambda: len(certified()) >= transfers, begin + limit, step=0.25)
+    _run_until(mesh, lambda: len(certified()) >= transfers, begin + limit, step=step)
     done = certified()
     started = {(n, e.sequence_number): e.time for n, e in mesh.timeline.of(TransferStarted)
                if isinstance(e, TransferStarted) and e.time >= begin}

@@ -62,7 +62,8 @@ def mesh(*, nodes: tuple[int, ...], demo: bool, figures: bool, seeds: tuple[int,
     (detection, rediscovery, first delivery, against the bound Linux's
     timers give) and certified transfers per second as paying clients
     double; and, for each scale size, a FastPay run to full peering,
-    paths to the authorities and TRANSFERS certified transfers, with its
+    paths to the authorities (root mode taken once peered) and TRANSFERS
+    certified transfers asked for at once, with its
     wall time, CPU time and peak memory on this machine and their growth
     exponents. The "results" part of the JSON depends only on the seeds;
     "costs" is this machine's."""
@@ -132,6 +133,7 @@ def _ms(seconds: float | None) -> str:
 def _tables(data: dict[str, Any]) -> None:
     from rich.table import Table
 
+    from meshframes.bench.scale import SCALE_SCENARIO
     from meshframes.cli import console
 
     out = console.out if console.out.is_terminal else console.out_wide
@@ -172,7 +174,7 @@ def _tables(data: dict[str, Any]) -> None:
                       f" {tp['saturated_at_clients']} clients, peak {tp['peak_per_s']}/s; {tp['limited_by']}",
                       soft_wrap=True)
     table = Table(title="4. FastPay at scale (open mesh): full peering, paths to the authorities, certified"
-                        " transfers")
+                        " transfers", caption=SCALE_SCENARIO)
     for column in ("nodes", "seed", "peered s", "converged s", "certified", "latency p50", "p99", "frames/transfer",
                    "wall s", "CPU s", "peak MiB"):
         table.add_column(column, justify="right")

@@ -33,6 +33,7 @@ from meshframes.codec import DecodeError, EncodeError, Frame, decode, encode
 from meshframes.codec.fastpay import FastPayFragment
 from meshframes.codec.header import TYPE_CTRL
 from meshframes.codec.mpdu import frame_type, with_sequence_number
+from meshframes.mesh.constants import RootMode
 from meshframes.mesh.events import (
     Action,
     CancelTimer,
@@ -213,6 +214,9 @@ class NodeHost(PartyHost):
     def close_peer(self, addr: bytes) -> None:
         self._apply(self.node.close_peer(addr, self.clock.now()))
 
+    def set_root_mode(self, mode: RootMode) -> None:
+        self._apply(self.node.set_root_mode(mode, self.clock.now()))
+
     def follow_link(self, addr: bytes, established: bool) -> None:
         self._apply(self.node.follow_link(addr, established, self.clock.now()))
 
@@ -262,9 +266,9 @@ class NodeHost(PartyHost):
             if type(action) is Refused:
                 continue  # counted by the node; nothing for the host to do
             # The commonest first: this runs for every action of every node.
-            if isinstance(action, Transmit):
+            if type(action) is Transmit:
                 self._transmit(action.frame)
-            elif isinstance(action, SetTimer):
+            elif type(action) is SetTimer:
                 self._arm(MESH, action.key, action.deadline)
             elif isinstance(action, PathChanged | PathFailed):
                 if self.party is not None:

@@ -60,7 +60,16 @@ from meshframes.codec.pathsel import (
 )
 from meshframes.codec.reason import ReasonCode
 from meshframes.mesh.constants import TU, MeshConfig, RootMode, to_tu
-from meshframes.mesh.events import Action, MeshRefusal, PathChanged, PathFailed, Refused, SetTimer, Transmit
+from meshframes.mesh.events import (
+    Action,
+    CancelTimer,
+    MeshRefusal,
+    PathChanged,
+    PathFailed,
+    Refused,
+    SetTimer,
+    Transmit,
+)
 from meshframes.mesh.gates import GateSource, GateTable
 from meshframes.mesh.mbss import action_header, path_selection
 from meshframes.mesh.metric import MAX_METRIC, add_metric
@@ -114,6 +123,9 @@ class Hwmp:
         # established peer (HWMP takes frames from no one else).
         self._new_path_budget: dict[bytes, tuple[float, float]] = {}
         self.gates = GateTable()
+        # The configured mode until `set_root_mode` changes it, as Linux's
+        # mesh_hwmp_rootmode parameter does on a running interface.
+        self.root_mode = config.dot11MeshHWMPRootMode
 
     # -- input ------------------------------------------------------------
 
@@ -152,8 +164,17 @@ class Hwmp:
         return []
 
     def start(self, now: float) -> list[Action]:
-        if self.config.dot11MeshHWMPRootMode is RootMode.NO_ROOT:
+        if self.root_mode is RootMode.NO_ROOT:
             return []
+        return [SetTimer(TIMER_ROOT, now)]
+
+    def set_root_mode(self, mode: RootMode, now: float) -> list[Action]:
+        """ieee80211_mesh_root_setup, run when the root mode changes on a
+        running mesh: a proactive mode sends its first root frame at once
+        and then every interval; no root mode stops the timer."""
+        self.root_mode = mode
+        if mode is RootMode.NO_ROOT:
+            return [CancelTimer(TIMER_ROOT)]
         return [SetTimer(TIMER_ROOT, now)]
 
     # -- services for the forwarder and the node -------------------------
@@ -565,7 +586,7 @@ class Hwmp:
     def _root_frame(self, now: float) -> list[Action]:
         """mesh_path_tx_root_frame, re-armed every root or RANN interval."""
         cfg = self.config
-        mode = cfg.dot11MeshHWMPRootMode
+        mode = self.root_mode
         gate = RANN_FLAG_GATE if cfg.dot11MeshGateAnnouncementProtocol else 0
         self.sn = sn_next(self.sn)
         if mode is RootMode.PROACTIVE_RANN:

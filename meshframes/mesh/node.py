@@ -45,7 +45,7 @@ from meshframes.codec.frames import CATEGORY_VENDOR
 from meshframes.codec.header import SUBTYPE_AUTHENTICATION, SUBTYPE_QOS_NULL, MacHeader, is_group
 from meshframes.codec.ie import Element
 from meshframes.codec.reason import ReasonCode
-from meshframes.mesh.constants import MeshConfig
+from meshframes.mesh.constants import MeshConfig, RootMode
 from meshframes.mesh.events import (
     Action,
     Authenticated,
@@ -238,6 +238,11 @@ class MeshNode:
         peer.last_seen = now
         return self._finish(broken + [PeerChanged(addr, old.value, "replay", new.value)], now)
 
+    def set_root_mode(self, mode: RootMode, now: float) -> list[Action]:
+        """Change dot11MeshHWMPRootMode on the running node, as setting
+        Linux's mesh_hwmp_rootmode does: a proactive mode announces at once."""
+        return self._finish(self.hwmp.set_root_mode(mode, now), now)
+
     def refuse(self, reason: StrEnum, detail: str = "") -> list[Action]:
         """Count a refusal decided outside the engines (e.g. undecodable bytes)."""
         self.counters[reason] += 1
@@ -341,11 +346,15 @@ class MeshNode:
         # list ends as every action in the order it was handled.
         work = list(actions)
         for action in work:
-            kind = type(action)
-            if kind is Transmit or kind is SetTimer:
+            # Exact types: events are never subclassed, and this sees every
+            # action the node returns.
+            if type(action) is Transmit or type(action) is SetTimer:
                 continue
-            if isinstance(action, Refused):
+            if type(action) is Refused:
                 self.counters[action.reason] += 1
+            elif type(action) is PathChanged:
+                if action.next_hop is not None:
+                    work += self.forwarder.path_ready(action.destination, now)
             elif isinstance(action, PeerChanged):
                 if action.old == PlinkState.ESTAB.value and action.new != PlinkState.ESTAB.value:
                     work += self.hwmp.flush_peer(action.peer)
@@ -354,9 +363,6 @@ class MeshNode:
                         work += self.hwmp.rediscover(dst, now)
             elif isinstance(action, Authenticated):
                 work += self.peering.authenticated(action.peer, now)
-            elif isinstance(action, PathChanged):
-                if action.next_hop is not None:
-                    work += self.forwarder.path_ready(action.destination, now)
             elif isinstance(action, PathFailed):
                 work += self.forwarder.path_failed(action.destination, now)
         return work

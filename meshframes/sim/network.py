@@ -20,6 +20,7 @@ import struct
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from meshframes.codec.fastpay import FastPayFragment, MessageType
 from meshframes.hosts.base import Radio
 from meshframes.hosts.node import FrameLayer, NodeHost
 from meshframes.hosts.pcap import PcapWriter
-from meshframes.mesh.constants import MeshConfig
+from meshframes.mesh.constants import MeshConfig, RootMode
 from meshframes.mesh.events import Action, Deliver, DeliverData
 from meshframes.mesh.node import MeshNode
 from meshframes.mesh.peers import PlinkState
@@ -126,10 +127,8 @@ class SimNetwork:
         else:
             node = MeshNode(mac, config, seed=seed)
         sim_node: SimNode
-        observer = None
-        if self.observer is not None:
-            outer = self.observer
-            observer = lambda t, action: outer(index, t, action)  # noqa: E731
+        # A partial, not a lambda: it is called for every action of every node.
+        observer = None if self.observer is None else partial(self.observer, index)
         events = None
         if on_event is not None:
             events = lambda e: on_event(index, e)  # noqa: E731
@@ -167,15 +166,21 @@ class SimNetwork:
         vendor frames (one fragment, unsealed), as a party's transport would."""
         target = dst if isinstance(dst, bytes) else self.nodes[dst].mac
         payload = FastPayFragment(msg_type, 0, 0, 0, 1, data)
-        self.at(at, lambda: self.nodes[src].host.send_payload(target, payload))
+        self._at_node(src, at, lambda: self.nodes[src].host.send_payload(target, payload))
 
     def command(self, node: int, command: Callable[[float], list[AppAction]], at: float) -> None:
         """Run a command of node `node`'s party at virtual time `at`."""
-        self.at(at, lambda: self.nodes[node].host.command(command))
+        self._at_node(node, at, lambda: self.nodes[node].host.command(command))
 
     def send_data(self, src: int, dst: int | bytes, body: bytes, at: float) -> None:
         target = dst if isinstance(dst, bytes) else self.nodes[dst].mac
-        self.at(at, lambda: self.nodes[src].host.send_data(target, body))
+        self._at_node(src, at, lambda: self.nodes[src].host.send_data(target, body))
+
+    def set_root_mode(self, node: int, mode: RootMode, at: float) -> None:
+        """Node `node` takes HWMP root mode `mode` at virtual time `at`, as
+        an operator sets mesh_hwmp_rootmode on a running Linux mesh."""
+        host = self.nodes[node].host
+        self._at_node(node, at, lambda: host.set_root_mode(mode))
 
     def fail(self, index: int, at: float) -> None:
         self.at(at, lambda: self.medium.set_alive(index, False))
@@ -244,6 +249,17 @@ class SimNetwork:
         callback()
         for sim_node in self.nodes:
             self._reschedule(sim_node)
+
+    def _at_node(self, index: int, when: float, callback: Callable[[], None]) -> None:
+        """A scenario event that acts on node `index` alone (its host's
+        command): only its timers can have changed, so only it is
+        rescheduled; on ten thousand nodes rescheduling all of them for
+        each of a hundred transfers costs more than the transfers."""
+        self.scheduler.at(when, self._external_at, index, callback)
+
+    def _external_at(self, index: int, callback: Callable[[], None]) -> None:
+        callback()
+        self._reschedule(self.nodes[index])
 
     def _activity(self, index: int) -> None:
         if index >= len(self.nodes):

@@ -156,6 +156,20 @@ def _opened(receiver: Identity, send: SendPayload, source: bytes) -> FastPayFrag
     return plain
 
 
+def test_first_announcement_is_spread_by_identity_over_the_configured_time(tmp_path: Path) -> None:
+    """The first announcement leaves after `first_announce` plus a share of
+    the spread set by the identity's first byte; without a spread the
+    share is of half the announce interval."""
+    share = ACCOUNTS[0].public_key[0] / 256
+    assert share > 0
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    default = _client(tmp_path / "a", AppConfig(announce_interval=12.0)).start(0.0)
+    spread = _client(tmp_path / "b", AppConfig(announce_interval=12.0, first_announce_spread=0.5)).start(0.0)
+    assert default == [SetTimer(("announce",), 1.5 + share * 6.0)]
+    assert spread == [SetTimer(("announce",), 1.5 + share * 0.5)]
+
+
 def test_client_holds_orders_until_authorities_are_discovered(tmp_path: Path) -> None:
     """An order for an authority not yet heard of waits; its announcement
     releases exactly that authority's order to its station, sealed for

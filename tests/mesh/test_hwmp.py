@@ -11,6 +11,7 @@ import pytest
 from meshframes.codec import MeshAction, decode, encode
 from meshframes.codec.header import BROADCAST
 from meshframes.codec.pathsel import (
+    PREQ_FLAG_PROACTIVE_PREP,
     TARGET_FLAG_TO,
     TARGET_FLAG_USN,
     Perr,
@@ -23,7 +24,7 @@ from meshframes.codec.pathsel import (
 from meshframes.codec.reason import ReasonCode
 from meshframes.hosts.pcap import mpdus
 from meshframes.mesh.constants import MeshConfig, RootMode
-from meshframes.mesh.events import PathFailed
+from meshframes.mesh.events import CancelTimer, PathFailed
 from meshframes.mesh.hwmp import MAX_SANE_SN_DELTA, Hwmp, is_metric_better
 from meshframes.mesh.mbss import path_selection
 from meshframes.mesh.metric import MAX_METRIC, airtime_metric
@@ -338,6 +339,19 @@ def test_proactive_rann_root() -> None:
     frames = sent(heard)
     kinds = {type(f.elements[0]): f.header.addr1 for f in frames}
     assert kinds[Rann] == BROADCAST and kinds[Preq] == A
+
+
+def test_root_mode_set_on_a_running_node_announces_at_once_and_can_stop() -> None:
+    """Root mode taken after start (Linux's mesh_hwmp_rootmode on a running
+    mesh): the root timer is due now and its frame is a proactive PREQ
+    with PREP; no root mode again cancels the timer."""
+    node = hwmp()
+    assert node.start(0.0) == []
+    actions = node.set_root_mode(RootMode.PROACTIVE_PREQ_WITH_PREP, 3.0)
+    assert timers(actions) == {("root",): 3.0}
+    (announce,) = elements(node.on_timer(("root",), 3.0), Preq)
+    assert announce.flags & PREQ_FLAG_PROACTIVE_PREP and announce.originator_addr == A
+    assert node.set_root_mode(RootMode.NO_ROOT, 4.0) == [CancelTimer(("root",))]
 
 
 def test_proactive_preq_with_prep() -> None:
