@@ -290,7 +290,10 @@ class Client:
         """The certificates credited to us that `authority` has not
         acknowledged, oldest first, if none went to it within `min_gap`:
         the payer may never reach it again, and until it executes them it
-        holds our balance without those credits."""
+        holds our balance without those credits. Nothing for a party
+        outside the committee: the caller may ask for anyone it hears."""
+        if self.committee.weight(authority) == 0:
+            return []
         certificates = [c for c, acked in self._pushed.values() if authority not in acked]
         if not certificates or now < self._pushed_at.get(authority, float("-inf")) + min_gap:
             return []

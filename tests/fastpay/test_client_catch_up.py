@@ -92,6 +92,7 @@ def test_recipient_pushes_a_certificate_the_payer_never_brought(tmp_path: Path) 
     assert len(outcome.confirmed) == 1 and payee.balance == 9
     assert _payee_balance(cluster, late) == 0
     assert payee.pushing() == [a.public_key for a in cluster.authority_ids]
+    assert payee.push_received(cluster.account_ids[0].public_key, 2.0) == []  # not an authority
 
     cluster.deliver_filter = lambda name, message: True
     for authority in payee.pushing():
