@@ -54,6 +54,7 @@ from .party import AppConfig, Party
 
 TIMER_CLIENT: TimerKey = ("client",)
 TIMER_CATCH_UP: TimerKey = ("catch-up",)
+TIMER_PUSH: TimerKey = ("push",)
 _REPLY_TYPES = (SignedTransferOrder, AccountInfoResponse, FastPayError)
 
 
@@ -79,6 +80,10 @@ class ClientNode(Party):
         # answer: what we sent them was dropped, and goes again as soon as
         # a path to them appears.
         self._unreached: set[bytes] = set()
+        # Pushing received certificates: the timed push's interval, and the
+        # first instant a push may go (the latest credit plus push_delay).
+        self._push_interval = self.config.retry_interval
+        self._push_from = float("inf")
 
     # -- commands ------------------------------------------------------------
 
@@ -103,6 +108,8 @@ class ClientNode(Party):
             return self._engine(self.engine.on_timer(now), now)
         if key == TIMER_CATCH_UP:
             return self._catch_up(now)
+        if key == TIMER_PUSH:
+            return self._push(now)
         if key[0] == "deliver":
             # The receipt may have come since the timer was armed.
             return self._redeliver(key[1], now) if key[1] in self._deliveries else []
@@ -163,6 +170,7 @@ class ClientNode(Party):
             elif isinstance(action, engine_actions.Credited):
                 t = action.certificate.value.transfer
                 out.append(CertificateReceived(now, t.sender, t.sequence_number, t.amount))
+                out += self._push_later(now)
             else:
                 out.append(ReplyIgnored(now, action.authority, action.reason))
         return out
@@ -217,8 +225,29 @@ class ClientNode(Party):
         self._catch_up_interval = min(self._catch_up_interval * 2, self.config.max_retry_interval)
         return actions + [SetTimer(TIMER_CATCH_UP, now + self._catch_up_interval)]
 
+    def _push_later(self, now: float) -> list[AppAction]:
+        """A certificate was just credited to us: push it (with any still
+        unacknowledged) once the payer has had push_delay to confirm it."""
+        self._push_from = now + self.config.push_delay
+        self._push_interval = self.config.retry_interval
+        return [SetTimer(TIMER_PUSH, self._push_from)]
+
+    def _push(self, now: float) -> list[AppAction]:
+        """Push to every authority that has not acknowledged some received
+        certificate, backing off."""
+        pushing = self.engine.pushing()
+        if not pushing:
+            return []
+        actions: list[AppAction] = []
+        for authority in pushing:
+            actions += self._engine(self.engine.push_received(authority, now), now)
+        self._push_interval = min(self._push_interval * 2, self.config.max_retry_interval)
+        return actions + [SetTimer(TIMER_PUSH, now + self._push_interval)]
+
     def _heard(self, identity: bytes, now: float, released: bool) -> list[AppAction]:
         actions = self._engine(self.engine.catch_up(identity), now)
+        if now >= self._push_from:
+            actions += self._engine(self.engine.push_received(identity, now, self.config.retry_interval), now)
         if not released:
             actions += self._reached(identity, now)
         for delivery in self._deliveries.values():
@@ -258,4 +287,5 @@ class ClientNode(Party):
         actions: list[AppAction] = []
         if credited:
             actions.append(CertificateReceived(now, t.sender, t.sequence_number, t.amount))
+            actions += self._push_later(now)
         return actions + self._send_to_mac(source, receipt, now)

@@ -31,7 +31,7 @@ from meshframes.codec.pathsel import Gann, Perr, Prep, Preq, Rann
 from meshframes.codec.peering import SP_MESH_PEERING_CLOSE, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_OPEN
 from meshframes.seal.capture import CaptureOpener
 from meshframes.sim.demo import Demo, DemoSpec
-from meshframes.sim.reach import mesh_oracle
+from meshframes.sim.reach import ReachOracle, mesh_oracle
 
 # A transfer left incomplete is only the protocol's fault if a quorum was
 # in reach of its client for at least this long before the run ended.
@@ -197,6 +197,27 @@ class TransferLatency:
 
 
 @dataclass(frozen=True, slots=True)
+class Lagging:
+    """A certificate a live authority had not executed when the run ended,
+    against the geometry: the longest stretch after it was certified
+    through which its payer or its recipient (each holds it) had a path to
+    that authority."""
+
+    authority: int
+    payer: int
+    sequence_number: int
+    recipient: int
+    certified: float
+    holder_path_s: float
+
+    @property
+    def in_reach(self) -> bool:
+        """A holder had a path there for IN_REACH_AT_END_S at a stretch:
+        time to bring it up to date."""
+        return self.holder_path_s >= IN_REACH_AT_END_S
+
+
+@dataclass(frozen=True, slots=True)
 class SeedRun:
     scenario: str
     seed: int
@@ -214,6 +235,9 @@ class SeedRun:
     # Accounts whose balance differs between live authorities at the end:
     # account ("C0", or the address in hex) -> balance by authority number.
     disagreements: dict[str, dict[int, int]]
+    # What the disagreements come from: each certificate a live authority
+    # lacks, with how long a holder had a way to it.
+    lagging: tuple[Lagging, ...]
     wall_s: float
 
     @property
@@ -277,9 +301,29 @@ def run_seed(scenario: str, seed: int, progress: Callable[[float], None] | None 
                 disagreements[names.get(address, address.hex())] = held
         totals = demo.money()
         genesis = demo.mesh.genesis_total()
+        lagging = _lagging(demo, oracle, live) if disagreements else ()
     return SeedRun(scenario, seed, spec.duration, spec.authorities, spec.clients, spec.relays,
                    tuple(demo.failed), tuple(transfers), dict(sorted(air.items())), opens["peering-open"], genesis, totals,
-                   disagreements, time.perf_counter() - began)
+                   disagreements, lagging, time.perf_counter() - began)
+
+
+def _lagging(demo: Demo, oracle: ReachOracle, live: list[int]) -> tuple[Lagging, ...]:
+    """Every certified transfer some live authority has not executed, with
+    the longest path from its payer or recipient to that authority."""
+    mesh = demo.mesh
+    account = {identity.public_key: j for j, identity in enumerate(mesh.account_ids)}
+    certified = {(r.payer, r.sequence_number): r.certified for r in demo.transfers()
+                 if r.certified is not None and r.sequence_number is not None}
+    out = []
+    for (payer, seq), at in sorted(certified.items()):
+        certificate = mesh.client(payer).engine.store.sent_certificates(seq)[0]
+        recipient = account[certificate.value.transfer.recipient.key]
+        holders = (mesh.clients[payer], mesh.clients[recipient])
+        for i in live:
+            if mesh.authority(i).engine.store.confirmed_certificate(mesh.account_ids[payer].public_key, seq) is None:
+                together = oracle.longest_together(mesh.authorities[i], holders, at, demo.spec.duration)
+                out.append(Lagging(i, payer, seq, recipient, round(at, 6), round(max(together.values()), 6)))
+    return tuple(out)
 
 
 # -- summaries ---------------------------------------------------------------
@@ -381,7 +425,10 @@ class Summary:
                       "money_conserved": run.money_conserved, "genesis": run.genesis,
                       "total_by_authority": run.totals,
                       "balances_equal_at_live_authorities": not run.disagreements,
-                      "balance_disagreements": run.disagreements, "wall_s": round(run.wall_s, 2),
+                      "balance_disagreements": run.disagreements,
+                      "balances_equal_where_a_holder_reached": not any(g.in_reach for g in run.lagging),
+                      "lagging": [asdict(g) | {"in_reach": g.in_reach} for g in run.lagging],
+                      "wall_s": round(run.wall_s, 2),
                       "frames": sum(run.air.values()), "opens_sent": run.opens_sent}
                      for run in self.runs],
             "list": [_row(run, t) for run, t in self.transfers],

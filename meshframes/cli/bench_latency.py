@@ -50,7 +50,9 @@ def latency(*, seeds: tuple[int, int] | None, scenario: str, duration: float | N
     those left unconfirmed although a quorum was in reach for the run's
     last 10 s; the frames on the air per transfer by kind; and, per run,
     whether money was conserved and balances agree at the live
-    authorities. Exits 1 if money was not conserved."""
+    authorities, and for each certificate a live authority lacks, how
+    long its payer or recipient had a path there. Exits 1 if money was
+    not conserved."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from meshframes.bench import latency as bench
@@ -91,8 +93,12 @@ def latency(*, seeds: tuple[int, int] | None, scenario: str, duration: float | N
         _tables(data, summary)
     for run in data["runs"]:
         if not run["balances_equal_at_live_authorities"]:
+            reached = [g for g in run["lagging"] if g["in_reach"]]
+            why = (f"{len(reached)} missing certificate(s) had a holder in reach of the authority for"
+                   f" {bench.IN_REACH_AT_END_S:g} s" if reached else
+                   f"no missing certificate had a holder in reach of its authority for {bench.IN_REACH_AT_END_S:g} s")
             console.warning(f"seed {run['seed']}: balances differ between live authorities at the end for"
-                            f" {len(run['balance_disagreements'])} account(s) (confirmations still under way)")
+                            f" {len(run['balance_disagreements'])} account(s); {why}")
     broken = [run["seed"] for run in data["runs"] if not run["money_conserved"]]
     if broken:
         console.error(f"money was not conserved at every authority in seed(s) {broken}: this is a bug,"
@@ -173,7 +179,14 @@ def _tables(data: dict[str, Any], summary: Summary) -> None:
         runs.add_row(str(run["seed"]), str(run["transfers"]),
                      " ".join(f"A{i}" for i in run["failed_authorities"]) or "-",
                      "yes" if run["money_conserved"] else "NO", "yes" if run["balances_equal_at_live_authorities"]
-                     else f"no ({len(run['balance_disagreements'])})", f"{run['frames']:,}", f"{run['wall_s']:.1f} s")
+                     else f"no ({len(run['balance_disagreements'])}; {_unreached(run)})", f"{run['frames']:,}",
+                     f"{run['wall_s']:.1f} s")
     out.print(runs)
     if "plot" in data:
         out.print(f"picture: {data['plot']}")
+
+
+def _unreached(run: dict[str, Any]) -> str:
+    """How many of a run's missing certificates no holder could bring."""
+    lagging = run["lagging"]
+    return f"{sum(not g['in_reach'] for g in lagging)} of {len(lagging)} missing out of a holder's reach"

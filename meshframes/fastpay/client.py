@@ -29,6 +29,16 @@ only), with the first of our sequence numbers each has not executed;
 `catch_up` gives the caller the confirmations that bring one up to date,
 and any account info an authority sends about us says how far it got.
 
+A recipient shares that duty: whoever holds a certificate may bring an
+authority up to date with it (FastPay's client pushes the certificates it
+receives to the authorities too), and the payer may lose its way to an
+authority that the recipient still reaches. Each certificate credited to
+the client is kept, up to MAX_PUSHED of them, with the authorities that
+have acknowledged it (an account info about the payer past its sequence
+number); `push_received` gives the caller the confirmations one authority
+still lacks, and a certificate leaves once every authority acknowledged
+it.
+
 The certificates of transfers to the client can be fetched from an
 authority (`fetch_received`): authorities cap each info reply, so the
 client asks again past what it got, page by page, until a page comes back
@@ -64,6 +74,11 @@ from .messages import (
 )
 from .wire import signing_bytes
 
+# Received certificates kept for pushing to lagging authorities: a failed
+# authority never acknowledges, so without a bound every credit would stay;
+# the oldest goes first (counted in `Client.pushes_dropped`).
+MAX_PUSHED = 32
+
 
 class IgnoreReason(StrEnum):
     """Why the client did not count an authority's reply."""
@@ -82,6 +97,9 @@ class IgnoreReason(StrEnum):
     CONFIRMATION_REFUSED = "confirmation refused"
     UNEXPECTED_WHILE_CONFIRMING = "unexpected reply while confirming"
     ACK_FROM_OUTSIDE_COMMITTEE = "acknowledgement from outside the committee"
+    # Not an answer to any order: an authority says so about a confirmation
+    # (one we pushed for a payer, or a catch-up), never about an order.
+    NOT_AN_ANSWER_TO_AN_ORDER = "confirmation refusal while voting"
     BAD_RECEIVED_CERTIFICATE = "received certificate failed its checks"
 
 
@@ -182,6 +200,13 @@ class Client:
         self._behind: dict[bytes, int] = {}
         # When the phase's message last went to each authority.
         self._sent_at: dict[bytes, float] = {}
+        # Certificates credited to us that some authority has not
+        # acknowledged: (payer, sequence number) -> the certificate and the
+        # authorities that did, oldest first; and when pushes last went to
+        # each authority.
+        self._pushed: dict[tuple[bytes, int], tuple[CertifiedTransferOrder, set[bytes]]] = {}
+        self._pushed_at: dict[bytes, float] = {}
+        self.pushes_dropped = 0
 
     # ---- state ----
 
@@ -247,7 +272,33 @@ class Client:
                 f"sequence number {t.sequence_number} exceeds the maximum {MAX_SEQUENCE_NUMBER}",
             )
         check_certificate(certificate, self.committee)
-        return self.store.record_received(certificate)
+        if not self.store.record_received(certificate):
+            return False
+        self._pushed[(t.sender, t.sequence_number)] = (certificate, set())
+        if len(self._pushed) > MAX_PUSHED:
+            del self._pushed[next(iter(self._pushed))]
+            self.pushes_dropped += 1
+        return True
+
+    def pushing(self) -> list[bytes]:
+        """Authorities that have not acknowledged some certificate credited
+        to us, in committee order."""
+        return [a for a in self.committee.names
+                if any(a not in acked for _, acked in self._pushed.values())]
+
+    def push_received(self, authority: bytes, now: float, min_gap: float = 0.0) -> list[Action]:
+        """The certificates credited to us that `authority` has not
+        acknowledged, oldest first, if none went to it within `min_gap`:
+        the payer may never reach it again, and until it executes them it
+        holds our balance without those credits. Nothing for a party
+        outside the committee: the caller may ask for anyone it hears."""
+        if self.committee.weight(authority) == 0:
+            return []
+        certificates = [c for c, acked in self._pushed.values() if authority not in acked]
+        if not certificates or now < self._pushed_at.get(authority, float("-inf")) + min_gap:
+            return []
+        self._pushed_at[authority] = now
+        return [SendToAuthority(authority, ConfirmationOrder(transfer_certificate=c)) for c in certificates]
 
     def behind(self) -> list[bytes]:
         """Authorities left without some of our certificates when a quorum
@@ -278,6 +329,10 @@ class Client:
         """A reply from `authority` (the sender as the transport knows it)."""
         paged: list[Action] = []
         caught_up = self._note_progress(authority, message)
+        if self._note_push(authority, message):
+            # Its acknowledgement of a certificate we pushed for its payer:
+            # nothing to do with a transfer of ours.
+            return []
         if (isinstance(message, AccountInfoResponse) and authority in self._paging
                 and message.sender == self.address):
             # Its received certificates are the page; the rest of it is
@@ -307,6 +362,28 @@ class Client:
             self._behind[authority] = message.next_sequence_number
         return True
 
+    def _note_push(self, authority: bytes, message: SerializedMessage) -> bool:
+        """Account info about the payer of a certificate we push, from a
+        committee member, past that certificate's sequence number: it
+        executed it. True if the message was about such a payer."""
+        if (not isinstance(message, AccountInfoResponse) or message.sender == self.address
+                or self.committee.weight(authority) == 0):
+            return False
+        return self._push_acknowledged(authority, message.sender, message.next_sequence_number)
+
+    def _push_acknowledged(self, authority: bytes, payer: bytes, next_sequence_number: int) -> bool:
+        """`authority` holds `payer` at `next_sequence_number`: it executed
+        every certificate of that payer's below it. True if we push any of
+        that payer's."""
+        mine = [key for key in self._pushed if key[0] == payer]
+        for key in mine:
+            if next_sequence_number > key[1]:
+                acked = self._pushed[key][1]
+                acked.add(authority)
+                if len(acked) == len(self.committee.names):
+                    del self._pushed[key]
+        return bool(mine)
+
     def _receive_page(self, authority: bytes, page: tuple[CertifiedTransferOrder, ...]) -> list[Action]:
         if not page:
             self._paging.discard(authority)
@@ -317,6 +394,9 @@ class Client:
             try:
                 if self.receive_certificate(certificate):
                     actions.append(Credited(certificate))
+                    t = certificate.value.transfer
+                    # The authority that paged it to us executed it.
+                    self._push_acknowledged(authority, t.sender, t.sequence_number + 1)
             except Rejection as rejection:
                 actions += self._ignore(authority, IgnoreReason.BAD_RECEIVED_CERTIFICATE, rejection.reason,
                                         kind=rejection.kind.name)
@@ -407,6 +487,11 @@ class Client:
             if not self._may_help(authority, "seq", now):
                 return self._ignore(authority, IgnoreReason.ORDER_REFUSED, kind=ErrorKind.UnexpectedSequenceNumber.name)
             return [SendToAuthority(authority, AccountInfoRequest(sender=self.address))]
+        if error.kind is ErrorKind.MissingEalierConfirmations:
+            # An authority answers an order with the wrong sequence number
+            # otherwise: this one is about a confirmation, so our order is
+            # still owed an answer.
+            return self._ignore(authority, IgnoreReason.NOT_AN_ANSWER_TO_AN_ORDER)
         if error.kind is ErrorKind.InsufficientFunding:
             received = self.store.received_certificates()
             if received and self._may_help(authority, "funds", now):

@@ -140,9 +140,10 @@ class ReachOracle:
 
     # -- the sweep -------------------------------------------------------------
 
-    def _sweep(self) -> None:
-        """At every event time t: which nodes reach a quorum at t (links
-        ending at t still up), and just after t (those links gone)."""
+    def _events(self) -> tuple[dict[float, list[tuple[int, int]]], dict[float, list[tuple[int, int]]],
+                               dict[float, list[tuple[int, bool]]]]:
+        """The links beginning and ending at each instant, and the nodes
+        failing or recovering."""
         ups: dict[float, list[tuple[int, int]]] = {}
         downs: dict[float, list[tuple[int, int]]] = {}
         for pair, intervals in self.links.items():
@@ -152,6 +153,12 @@ class ReachOracle:
         changes: dict[float, list[tuple[int, bool]]] = {}
         for t, node, up in self.alive_changes:
             changes.setdefault(max(t, self.start), []).append((node, up))
+        return ups, downs, changes
+
+    def _sweep(self) -> None:
+        """At every event time t: which nodes reach a quorum at t (links
+        ending at t still up), and just after t (those links gone)."""
+        ups, downs, changes = self._events()
         self.times = sorted({self.start, self.stop, *ups, *downs, *(t for t in changes if t <= self.stop)})
         self._at: list[frozenset[int]] = []
         self._after: list[frozenset[int]] = []
@@ -178,14 +185,7 @@ class ReachOracle:
         for root in alive:
             if root in seen:
                 continue
-            component = {root}
-            queue = deque([root])
-            while queue:
-                node = queue.popleft()
-                for other in adjacency[node]:
-                    if other in alive and other not in component:
-                        component.add(other)
-                        queue.append(other)
+            component = self._component(root, adjacency, alive)
             seen |= component
             if sum(self.authorities.get(node, 0) for node in component) >= self.threshold:
                 out |= component
@@ -228,6 +228,62 @@ class ReachOracle:
             if t < end and node not in self._after[k]:
                 return False
         return True
+
+    def longest_together(self, node: int, others: Iterable[int], begin: float, end: float) -> dict[int, float]:
+        """For each of `others`, the longest stretch of [begin, end] through
+        which it and `node` were both alive and joined by a path of links
+        (0.0 if never)."""
+        wanted = set(others)
+        begin, end = max(begin, self.start), min(end, self.stop)
+        best = dict.fromkeys(wanted, 0.0)
+        if end < begin:
+            return best
+        adjacency: dict[int, set[int]] = {i: set() for i in range(len(self.stations))}
+        alive = set(range(len(self.stations)))
+        events, downs, changes = self._events()
+        since: dict[int, float] = {}
+
+        def observe(t: float) -> None:
+            joined = self._component(node, adjacency, alive) & wanted
+            for other in wanted:
+                if other in joined:
+                    since.setdefault(other, t)
+                elif other in since:
+                    best[other] = max(best[other], t - since.pop(other))
+
+        for t in sorted({begin, end, *events, *downs, *changes}):
+            if t > end:
+                break
+            for a, b in events.get(t, ()):
+                adjacency[a].add(b)
+                adjacency[b].add(a)
+            for who, up in changes.get(t, ()):
+                (alive.add if up else alive.discard)(who)
+            if t >= begin:
+                observe(t)
+            ending = downs.get(t, ())
+            for a, b in ending:
+                adjacency[a].discard(b)
+                adjacency[b].discard(a)
+            if ending and begin <= t < end:
+                observe(t)
+        for other, t in since.items():
+            best[other] = max(best[other], end - t)
+        return best
+
+    @staticmethod
+    def _component(node: int, adjacency: Mapping[int, set[int]], alive: set[int]) -> set[int]:
+        if node not in alive:
+            return set()
+        component = {node}
+        queue = deque([node])
+        while queue:
+            here = queue.popleft()
+            for other in adjacency[here]:
+                if other in alive and other not in component:
+                    component.add(other)
+                    queue.append(other)
+        return component
 
     def neighbours(self, node: int, t: float) -> set[int]:
         """The live nodes linked to `node` at instant t."""

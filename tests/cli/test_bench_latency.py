@@ -44,6 +44,10 @@ def test_one_short_seed_reports_every_measure_as_json(tmp_path: Path) -> None:
     assert kinds["sae"] > 0 and "ccmp-protected" not in kinds and kinds["fastpay-order"] > 0
     [run] = data["runs"]
     assert run["money_conserved"] and run["total_by_authority"] == {str(i): run["genesis"] for i in range(4)}
+    # Every credit moves a balance: a certificate some live authority lacks
+    # is exactly what makes balances differ, and each names its holders' path.
+    assert bool(run["lagging"]) == (not run["balances_equal_at_live_authorities"])
+    assert all(g["in_reach"] == (g["holder_path_s"] >= 10.0) for g in run["lagging"])
     assert len(data["list"]) == data["transfers"]["planned"] == 18
     for row in data["list"]:
         if row["reach"] is not None and row["started"] is not None:

@@ -96,6 +96,18 @@ def test_failed_relay_cuts_the_path() -> None:
     assert oracle.neighbours(0, 20.0) == set()
 
 
+def test_longest_stretch_together_over_a_relay_that_fails_and_recovers() -> None:
+    """A relay joins a client to an authority except from 10 s to 30 s:
+    the longest stretch together from 5 s to 60 s is the last 30 s; a
+    station never in range has none."""
+    stations = [Station(Static((0.0, 0.0)), 30.0), Station(Static((25.0, 0.0)), 30.0),
+                Station(Static((50.0, 0.0)), 30.0), Station(Static((500.0, 0.0)), 30.0)]
+    oracle = ReachOracle(stations, {2: 1}, threshold=1,
+                         alive_changes=[(10.0, 1, False), (30.0, 1, True)], stop=60.0)
+    assert oracle.longest_together(2, [0, 3], 5.0, 60.0) == {0: 30.0, 3: 0.0}
+    assert oracle.longest_together(2, [0], 0.0, 25.0) == {0: 10.0}
+
+
 def test_crossing_walkers_meet_for_the_computed_interval() -> None:
     """Two walkers on parallel lines 10 m apart, passing at 1 m/s each: linked while |dx| <= sqrt(30^2-10^2)."""
     a = Station(Waypoints([(-100.0, 0.0), (100.0, 0.0)], speed=1.0), 30.0)
