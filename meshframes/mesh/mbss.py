@@ -160,7 +160,11 @@ class Mbss:
         return ManagementFrame(mgmt_header(FC_PROBE_REQ, da, self.mac, BROADCAST), body)
 
     def probe_is_for_us(self, request: ManagementFrame) -> bool:
-        """ieee80211_mesh_rx_probe_req: a Probe Request is answered when it
-        names a Mesh ID, ours or the wildcard (zero length)."""
-        mesh_id = find(decode_elements(request.body, 0)[0], MeshId)
-        return mesh_id is not None and mesh_id.mesh_id in (b"", self.config.mesh_id)
+        """ieee80211_mesh_rx_probe_req: a Probe Request is answered when its
+        SSID is the wildcard (zero length, or none) and it names a Mesh ID,
+        ours or the wildcard (zero length)."""
+        elements = decode_elements(request.body, 0)[0]
+        mesh_id = find(elements, MeshId)
+        ssid = find_raw(elements, EID_SSID)
+        return (mesh_id is not None and mesh_id.mesh_id in (b"", self.config.mesh_id)
+                and (ssid is None or not ssid.data))

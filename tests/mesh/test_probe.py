@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from meshframes.codec import Beacon, ManagementFrame, decode, encode
-from meshframes.codec.elements import MeshId
+from meshframes.codec.elements import EID_SSID, MeshId
 from meshframes.codec.header import BROADCAST, SUBTYPE_AUTHENTICATION, SUBTYPE_PROBE_REQ, SUBTYPE_PROBE_RESP
-from meshframes.codec.ie import decode_elements, find
+from meshframes.codec.ie import RawElement, decode_elements, encode_elements, find
 from meshframes.codec.pathsel import Preq, PreqTarget
 from meshframes.codec.peering import SP_MESH_PEERING_OPEN
 from meshframes.hosts import tshark
@@ -59,8 +59,8 @@ def test_a_frame_from_an_unknown_station_draws_one_probe_per_beacon_interval() -
 
 def test_a_probe_request_for_our_mesh_gets_our_beacon_as_probe_response() -> None:
     """A Probe Request naming our Mesh ID (or the wildcard) is answered to
-    the asker with our beacon's elements; one for another mesh is refused
-    and counted."""
+    the asker with our beacon's elements; one for another mesh, or naming
+    an SSID, is refused and counted."""
     e = MeshNode(E, MeshConfig())
     request = Mbss(B, MeshConfig()).probe_request(E)
     [response] = sent(e.receive(request, RX, 1.0))
@@ -70,7 +70,10 @@ def test_a_probe_request_for_our_mesh_gets_our_beacon_as_probe_response() -> Non
     assert response.elements == beacon.elements and response.mesh_config is not None
     other = Mbss(B, MeshConfig(mesh_id=b"elsewhere")).probe_request(E)
     assert refusals(e.receive(other, RX, 1.1)) == ["probe-for-another-mesh"]
-    assert e.counters["probe-for-another-mesh"] == 1
+    # An SSID other than the wildcard asks for an AP, not a mesh STA.
+    named = ManagementFrame(request.header, encode_elements((RawElement(EID_SSID, b"cafe"), MeshId(b"meshframes"))))
+    assert refusals(e.receive(named, RX, 1.2)) == ["probe-for-another-mesh"]
+    assert e.counters["probe-for-another-mesh"] == 2
 
 
 @pytest.mark.parametrize("config", [MeshConfig(), SAE_MESH], ids=["open", "sae"])
