@@ -31,6 +31,9 @@ from .party import AppConfig, Party
 # Stations whose last reply is kept for a resend when its path ends: the
 # clients of one busy authority's last few hundred milliseconds.
 REPLIES_KEPT = 64
+# Stations whose path is remembered, to tell a path that appears from one
+# that is renewed: more than a mesh's stations, the oldest forgotten first.
+PATHS_KEPT = 4096
 
 
 class AuthorityNode(Party):
@@ -43,6 +46,8 @@ class AuthorityNode(Party):
         # for and when it left: sent again once if the mesh's path to that
         # station ends soon after (the reply went down with it).
         self._last_reply: OrderedDict[bytes, tuple[AppMessage, bytes | None, float]] = OrderedDict()
+        # Station -> when the mesh last renewed our path to it.
+        self._path_seen: OrderedDict[bytes, float] = OrderedDict()
 
     def on_path(self, station: bytes, reachable: bool, now: float) -> list[AppAction]:
         """The path a reply just took ended (an MPDU on it failed all the
@@ -51,7 +56,8 @@ class AuthorityNode(Party):
         a new path. Without this the client's next resend, up to its retry
         interval later, is what brings the stored vote back."""
         if reachable:
-            return []
+            return self._path_appeared(station, now)
+        self._path_seen.pop(station, None)
         held = self._last_reply.pop(station, None)
         if held is None:
             return []
@@ -59,6 +65,23 @@ class AuthorityNode(Party):
         if now - sent_at > self.config.retry_interval:
             return []
         return self._send_to_mac(station, reply, now, identity)
+
+    def _path_appeared(self, station: bytes, now: float) -> list[AppAction]:
+        """A path to `station` that had ended, or had not been renewed for
+        an announcement interval, is there again: the station may have
+        missed every flooded announcement while it was cut off, and a
+        client sends nothing to an authority it has not heard announce.
+        Our announcement goes to it individually addressed (once per
+        appearance, `AppConfig.announce_on_new_path`) rather than at the
+        next flood."""
+        last = self._path_seen.pop(station, None)
+        self._path_seen[station] = now
+        if len(self._path_seen) > PATHS_KEPT:
+            self._path_seen.popitem(last=False)
+        if not self.config.announce_on_new_path or (
+                last is not None and now - last <= self.config.authority_announce_interval):
+            return []
+        return self._announce_to(station)
 
     def _on_message(self, identity: bytes | None, source: bytes, message: AppMessage,
                     now: float) -> list[AppAction]:

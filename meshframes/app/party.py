@@ -50,6 +50,10 @@ class AppConfig:
     # to a station), so after a partition heals the wait for one is the
     # wait for the transfer.
     authority_announce_interval: float = 1.0
+    # An authority also announces itself, individually addressed, to a
+    # station whose path appears (AuthorityNode.on_path): what a station
+    # back from a partition waits for is otherwise the next flood.
+    announce_on_new_path: bool = True
     # Messages held per undiscovered party (the oldest goes first).
     queue_limit: int = 32
     # Client retries (FastPay client engine) and certificate hand-over; a
@@ -178,6 +182,13 @@ class Party:
         came from it, the one to seal the answer for."""
         msg_type, payload = frame_message(message)
         return self._send_bytes(mac, msg_type, payload, now, reply_to)
+
+    def _announce_to(self, mac: bytes) -> list[AppAction]:
+        """Our announcement to one station, in the clear as the floods
+        carry it: the station need not have announced itself to us."""
+        msg_type, payload = frame_message(self.announcement)
+        sent = self.transport.send(mac, msg_type, payload, public=True)
+        return [] if isinstance(sent, Dropped) else list(sent)
 
     def _refuse(self, refusal: AppRefusal, now: float, source: bytes | None = None) -> MessageRefused:
         self.refused[refusal.reason] += 1

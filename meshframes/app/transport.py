@@ -121,15 +121,17 @@ class Transport:
     # -- out -----------------------------------------------------------------
 
     def send(self, destination: bytes, msg_type: int, message: bytes,
-             reply_to: bytes | None = None) -> list[SendPayload] | Dropped:
+             reply_to: bytes | None = None, *, public: bool = False) -> list[SendPayload] | Dropped:
         """The fragments that carry `message` to `destination`, each sealed
         when the destination is one station and we seal: for the identity
         the directory binds to it, or for `reply_to`, the identity whose
         seal a request from `destination` opened under. The seal bound that
         request to its mesh SA, so the answer can go back there before any
-        announcement of the asker has reached us."""
+        announcement of the asker has reached us. `public`: a message that
+        is flooded in the clear anyway (an announcement) goes unsealed to
+        one station too, whoever is there."""
         seal_for = None
-        if self.sealer is not None and not is_group(destination):
+        if self.sealer is not None and not is_group(destination) and not public:
             seal_for = reply_to or self.directory.identity_of(destination)
             if seal_for is None:
                 return self._drop(TransportRefusal.E2E_NO_IDENTITY, destination.hex(":"))

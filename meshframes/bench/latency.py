@@ -25,7 +25,7 @@ from typing import Any
 from meshframes.codec import Beacon, ManagementFrame, MeshAction, SelfProtected, VendorAction, decode
 from meshframes.codec.errors import CodecError
 from meshframes.codec.fastpay import MessageType
-from meshframes.codec.header import FC_RETRY, SUBTYPE_AUTHENTICATION, SUBTYPE_PROBE_RESP
+from meshframes.codec.header import FC_RETRY, SUBTYPE_AUTHENTICATION, SUBTYPE_PROBE_REQ, SUBTYPE_PROBE_RESP
 from meshframes.codec.mpdu import is_protected, read_frame_control
 from meshframes.codec.pathsel import Gann, Perr, Prep, Preq, Rann
 from meshframes.codec.peering import SP_MESH_PEERING_CLOSE, SP_MESH_PEERING_CONFIRM, SP_MESH_PEERING_OPEN
@@ -159,6 +159,8 @@ def air_kind(mpdu: bytes) -> str:
         return "fastpay-" + kind.name.removeprefix("FASTPAY_").lower().replace("_", "-")
     if isinstance(frame, ManagementFrame) and frame.header.subtype == SUBTYPE_AUTHENTICATION:
         return "sae"
+    if isinstance(frame, ManagementFrame) and frame.header.subtype == SUBTYPE_PROBE_REQ:
+        return "probe-req"
     return type(frame).__name__.lower()
 
 

@@ -247,7 +247,7 @@ class NodeHost(PartyHost):
         for layer in reversed(self.layers):
             plain = layer.unprotect(data)
             if isinstance(plain, Refused):
-                self._apply(self.node.refuse(plain.reason, plain.detail))
+                self._apply(self.node.unopened(data, plain, now))
                 return
             data = plain
         try:

@@ -72,6 +72,14 @@ class MeshConfig:
     # mesh_neighbour_update does. A walker back in range is heard through
     # the floods (HWMP, announcements) long before its beacon comes.
     plink_open_on_frames: bool = True
+    # Ours (MeshNode._probe_unknown): a mesh frame heard from a station
+    # whose beacon we never heard (in a secure mesh, typically a group frame
+    # under an MGTK we were never given) draws an individually addressed
+    # Probe Request, at most one per station per beacon interval; its
+    # Probe Response does what the beacon would (SAE, peering) up to a
+    # beacon interval sooner. Linux answers mesh Probe Requests but sends
+    # none of its own: it waits for the beacon.
+    probe_unknown_neighbours: bool = True
     # Linux plink_timeout (MESH_DEFAULT_PLINK_TIMEOUT, net/wireless/mesh.c):
     # a station silent this long is expired; we expire only entries not
     # established (an established one is lost by beacon loss first).
@@ -97,6 +105,12 @@ class MeshConfig:
     # PREQ of each discovery that frames wait on, instead of leaving it to
     # the retry timer; Linux waits.
     preq_on_new_peer: bool = True
+    # Ours (Hwmp.root_preqs_for): a peer link that forms is sent at once,
+    # individually addressed, the last proactive PREQ of each root we hold
+    # a live path to, so the stations behind the new link learn their
+    # paths to the roots (and, with PREP, the roots their paths back)
+    # without waiting up to a root interval for the next one; Linux waits.
+    root_preq_to_new_peer: bool = True
     path_refresh_time: float = 1.000
     # Linux accepts only one destination per PERR (15-byte element).
     perr_max_destinations: int = 1

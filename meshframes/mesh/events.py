@@ -39,6 +39,7 @@ class MeshRefusal(StrEnum):
     UNKNOWN_TIMER = "unknown-timer"
     DATA_WITHOUT_MESH_CONTROL = "data-without-mesh-control"
     FRAME_FROM_NON_PEER = "frame-from-non-peer"
+    PROBE_FOR_ANOTHER_MESH = "probe-for-another-mesh"
     # Peer table and links (14.3)
     PEER_TABLE_FULL = "peer-table-full"
     PEER_BEACON_LOSS = "peer-beacon-loss"

@@ -82,6 +82,9 @@ MAX_PREQ_QUEUE_LEN = 64  # Linux
 # one per dot11MeshHWMPperrMinInterval, a full queue is 6.4 s of PERRs.
 MAX_PERR_QUEUE_LEN = 64
 MAX_SANE_SN_DELTA = 32  # Linux: a bigger jump means the peer restarted
+# Roots whose last proactive PREQ is kept for peers that form (a mesh has
+# a handful of roots; the oldest heard goes first).
+MAX_ROOT_PREQS_KEPT = 16
 _PREQS_REMEMBERED = 1024
 # Per transmitter: new paths taught at once, and per second after that. A
 # neighbour sees a few new originators a second as stations join; a burst
@@ -122,6 +125,9 @@ class Hwmp:
         # Transmitter -> (new-path tokens left, when counted); one entry per
         # established peer (HWMP takes frames from no one else).
         self._new_path_budget: dict[bytes, tuple[float, float]] = {}
+        # Root -> the last proactive PREQ of that root we sent on (our own,
+        # as a root): what a peer link that forms is given at once.
+        self._root_preqs: OrderedDict[bytes, Preq] = OrderedDict()
         self.gates = GateTable()
         # The configured mode until `set_root_mode` changes it, as Linux's
         # mesh_hwmp_rootmode parameter does on a running interface.
@@ -410,7 +416,35 @@ class Hwmp:
         da = root_path.rann_snd_addr if root_path is not None and root_path.rann_snd_addr else BROADCAST
         forwarded = Preq(preq.flags, preq.hop_count + 1, preq.ttl - 1, preq.path_discovery_id, orig,
                          preq.originator_sn, preq.lifetime, metric, tuple(forward_targets))
+        if any(is_group(t.addr) and t.flags & TARGET_FLAG_TO for t in forward_targets):
+            self._keep_root_preq(forwarded)
         out.append(Transmit(path_selection(da, self.mac, forwarded)))
+        return out
+
+    def _keep_root_preq(self, preq: Preq) -> None:
+        kept = self._root_preqs
+        kept[preq.originator_addr] = preq
+        kept.move_to_end(preq.originator_addr)
+        while len(kept) > MAX_ROOT_PREQS_KEPT:
+            kept.popitem(last=False)
+
+    def root_preqs_for(self, peer: bytes, now: float) -> list[Action]:
+        """A peer link to `peer` just formed: it is sent, individually
+        addressed, the last proactive PREQ of each root we hold a live path
+        to (through another peer) or are, so that the stations behind it
+        learn their paths to the roots now rather than at the next root
+        interval. Ours (MeshConfig.root_preq_to_new_peer); Linux waits for
+        the root's next PREQ."""
+        if not self.config.root_preq_to_new_peer:
+            return []
+        out: list[Action] = []
+        for root, preq in self._root_preqs.items():
+            if root != self.mac:
+                path = self._lookup(root, now)
+                if (path is None or not path.usable(now) or path.next_hop == peer
+                        or path.sn != preq.originator_sn or preq.ttl <= 1):
+                    continue
+            out.append(Transmit(path_selection(peer, self.mac, preq)))
         return out
 
     # -- PREP -------------------------------------------------------------
@@ -596,10 +630,12 @@ class Hwmp:
         else:
             flags = (gate and PREQ_FLAG_GATE_ANNOUNCEMENT) | (
                 PREQ_FLAG_PROACTIVE_PREP if mode is RootMode.PROACTIVE_PREQ_WITH_PREP else 0)
-            element = Preq(flags, 0, cfg.element_ttl, self.preq_id, self.mac, self.sn,
-                           to_tu(cfg.dot11MeshHWMPactivePathToRootTimeout), 0,
-                           (PreqTarget(TARGET_FLAG_TO | TARGET_FLAG_USN, BROADCAST, 0),))
+            preq = Preq(flags, 0, cfg.element_ttl, self.preq_id, self.mac, self.sn,
+                        to_tu(cfg.dot11MeshHWMPactivePathToRootTimeout), 0,
+                        (PreqTarget(TARGET_FLAG_TO | TARGET_FLAG_USN, BROADCAST, 0),))
             self.preq_id = (self.preq_id + 1) & 0xFFFFFFFF
+            self._keep_root_preq(preq)
+            element = preq
             interval = cfg.dot11MeshHWMProotInterval
         return [Transmit(path_selection(BROADCAST, self.mac, element)), SetTimer(TIMER_ROOT, now + interval)]
 

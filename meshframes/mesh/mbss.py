@@ -19,16 +19,18 @@ from meshframes.codec.elements import (
     MeshConfiguration,
     MeshId,
 )
-from meshframes.codec.frames import Beacon, MeshAction
+from meshframes.codec.frames import Beacon, ManagementFrame, MeshAction
 from meshframes.codec.header import (
     BROADCAST,
     SUBTYPE_ACTION,
     SUBTYPE_BEACON,
+    SUBTYPE_PROBE_REQ,
+    SUBTYPE_PROBE_RESP,
     TYPE_MGMT,
     frame_control,
     is_group,
 )
-from meshframes.codec.ie import Element, RawElement, find_raw
+from meshframes.codec.ie import Element, RawElement, decode_elements, encode_elements, find, find_raw
 from meshframes.mesh.constants import MeshConfig, to_tu
 
 # Our channel is in the 2.4 GHz band (DS Parameter Set), so we offer the
@@ -70,6 +72,8 @@ RSNE_BODY_SAE = bytes.fromhex("0100" "000fac04" "0100" "000fac04" "0100" "000fac
 
 FC_ACTION = frame_control(TYPE_MGMT, SUBTYPE_ACTION)
 FC_BEACON = frame_control(TYPE_MGMT, SUBTYPE_BEACON)
+FC_PROBE_REQ = frame_control(TYPE_MGMT, SUBTYPE_PROBE_REQ)
+FC_PROBE_RESP = frame_control(TYPE_MGMT, SUBTYPE_PROBE_RESP)
 
 
 def mgmt_header(fc: int, da: bytes, sa: bytes, bssid: bytes | None = None) -> MacHeader:
@@ -133,12 +137,34 @@ class Mbss:
             return rsne is None
         return rsne is not None and rsne.data == self.rsne.data
 
-    def beacon(self, now: float, established: int, extra: tuple[Element, ...] = ()) -> Beacon:
+    def beacon(self, now: float, established: int, extra: tuple[Element, ...] = (),
+               probed_by: bytes | None = None) -> Beacon:
+        """Our beacon, or with `probed_by` the Probe Response to that
+        station (9.3.3.10: the beacon's body, individually addressed), as
+        mac80211's mesh builds it from its beacon."""
         # 9.3.3.2 order: SSID, rates, DS Parameter Set, ..., extended rates,
         # RSNE, ..., Mesh ID, Mesh Configuration.
         elements: tuple[Element, ...] = (
             RawElement(EID_SSID, b""), self.rates, RawElement(EID_DS_PARAMETER_SET, bytes((CHANNEL,))),
             self.extended_rates, *self.security_elements, self.mesh_id,
             self.mesh_configuration(established)) + extra
-        return Beacon(mgmt_header(FC_BEACON, BROADCAST, self.mac), int(now * 1e6) & 0xFFFFFFFFFFFFFFFF,
-                      to_tu(self.config.beacon_interval), self.capability, elements)
+        header = (mgmt_header(FC_BEACON, BROADCAST, self.mac) if probed_by is None
+                  else mgmt_header(FC_PROBE_RESP, probed_by, self.mac))
+        return Beacon(header, int(now * 1e6) & 0xFFFFFFFFFFFFFFFF, to_tu(self.config.beacon_interval),
+                      self.capability, elements)
+
+    def probe_request(self, da: bytes) -> ManagementFrame:
+        """A Probe Request (9.3.3.9) for our mesh: the wildcard SSID, our
+        rates and our Mesh ID, BSSID wildcard."""
+        body = encode_elements((RawElement(EID_SSID, b""), self.rates, self.extended_rates, self.mesh_id))
+        return ManagementFrame(mgmt_header(FC_PROBE_REQ, da, self.mac, BROADCAST), body)
+
+    def probe_is_for_us(self, request: ManagementFrame) -> bool:
+        """ieee80211_mesh_rx_probe_req: a Probe Request is answered when its
+        SSID is the wildcard (zero length, or none) and it names a Mesh ID,
+        ours or the wildcard (zero length)."""
+        elements = decode_elements(request.body, 0)[0]
+        mesh_id = find(elements, MeshId)
+        ssid = find_raw(elements, EID_SSID)
+        return (mesh_id is not None and mesh_id.mesh_id in (b"", self.config.mesh_id)
+                and (ssid is None or not ssid.data))

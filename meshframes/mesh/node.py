@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import random
-from collections import Counter
+from collections import Counter, OrderedDict
 from enum import StrEnum
 
 from meshframes.codec import (
@@ -42,8 +42,9 @@ from meshframes.codec.action import CATEGORY_BLOCK_ACK
 from meshframes.codec.elements import BeaconTiming, BeaconTimingLayout
 from meshframes.codec.fastpay import FastPayFragment
 from meshframes.codec.frames import CATEGORY_VENDOR
-from meshframes.codec.header import SUBTYPE_AUTHENTICATION, SUBTYPE_QOS_NULL, MacHeader, is_group
+from meshframes.codec.header import SUBTYPE_AUTHENTICATION, SUBTYPE_PROBE_REQ, SUBTYPE_QOS_NULL, MacHeader, is_group
 from meshframes.codec.ie import Element
+from meshframes.codec.mpdu import ADDR_LEN, addr2, receiver_is_group
 from meshframes.codec.reason import ReasonCode
 from meshframes.mesh.constants import MeshConfig, RootMode
 from meshframes.mesh.events import (
@@ -74,6 +75,9 @@ _ECHO_BIT = 0x80  # Linux returns unwanted unicast action frames with category |
 # Check a peer's silence just after it reaches the limit, never at the same
 # instant again (float equality would make the check wait for itself).
 _CHECK_SLACK = 1e-6
+# Stations we probed lately (MeshConfig.probe_unknown_neighbours): a few
+# beacon intervals' worth of new neighbours, the oldest forgotten first.
+PROBED_KEPT = 256
 
 
 class MeshNode:
@@ -94,6 +98,8 @@ class MeshNode:
         self.forwarder = Forwarder(mac, config, self.paths, self.hwmp, self.rng)
         self.counters: Counter[str] = Counter()
         self.beacon_elements: tuple[Element, ...] = ()
+        # Station -> when we last sent it a Probe Request.
+        self._probed: OrderedDict[bytes, float] = OrderedDict()
 
     # -- inputs ------------------------------------------------------------
 
@@ -111,10 +117,12 @@ class MeshNode:
         hdr = frame.header
         if hdr.addr2 == self.mac:
             return []
+        peer = self.peers.get(hdr.addr2)
         if hdr.addr1 != self.mac and not is_group(hdr.addr1):
             self.counters[MeshRefusal.NOT_FOR_US] += 1
+            if peer is None and self.config.probe_unknown_neighbours and not isinstance(frame, Beacon):
+                return self._finish(self._probe_unknown(hdr.addr2, now), now)
             return []
-        peer = self.peers.get(hdr.addr2)
         if peer is not None and hdr.addr1 == self.mac and self._retransmitted(peer, hdr):
             return self._finish([Refused(MeshRefusal.DUPLICATE_RETRANSMISSION, hdr.addr2.hex(":"))], now)
         if peer is not None:
@@ -126,7 +134,42 @@ class MeshNode:
         actions = self._dispatch(frame, rx, now)
         if peer is not None and peer.state is PlinkState.IDLE and not isinstance(frame, Beacon | SelfProtected):
             actions += self.peering.heard(peer, now)
+        elif peer is None and is_group(hdr.addr1) and not isinstance(frame, Beacon | ManagementFrame):
+            # A frame addressed to us alone from a stranger believes in a
+            # peering we do not hold: the stale-peer Close answers it.
+            actions += self._probe_unknown(hdr.addr2, now)
         return self._finish(actions, now)
+
+    def unopened(self, mpdu: bytes, refusal: Refused, now: float) -> list[Action]:
+        """A received MPDU the link security refused (the host's receive
+        hook): counted under its reason. One from a station whose beacon we
+        never heard, a group frame under an MGTK we were never given,
+        tells us of a new neighbour (`_probe_unknown`)."""
+        actions: list[Action] = [refusal]
+        ta = addr2(mpdu)
+        if receiver_is_group(mpdu) and len(ta) == ADDR_LEN and self.peers.get(ta) is None:
+            actions += self._probe_unknown(ta, now)
+        return self._finish(actions, now)
+
+    def _probe_unknown(self, ta: bytes, now: float) -> list[Action]:
+        """A mesh frame from a station whose beacon we never heard: it is
+        in range now, and its next beacon may be a beacon interval away. A
+        Probe Request to it brings its Probe Response, which does what its
+        beacon would (SAE, then peering), as mac80211 takes a mesh Probe
+        Response like a beacon (mesh_rx_bcn_presp) and answers a mesh Probe
+        Request (ieee80211_mesh_rx_probe_req). At most one per station per
+        beacon interval. Ours (MeshConfig.probe_unknown_neighbours): Linux's
+        mesh waits for the beacon."""
+        if not self.config.probe_unknown_neighbours or is_group(ta):
+            return []
+        last = self._probed.get(ta)
+        if last is not None and now - last < self.config.beacon_interval:
+            return []
+        self._probed[ta] = now
+        self._probed.move_to_end(ta)
+        if len(self._probed) > PROBED_KEPT:
+            self._probed.popitem(last=False)
+        return [Transmit(self.mbss.probe_request(ta))]
 
     def _dispatch(self, frame: Frame, rx: RxFrame, now: float) -> list[Action]:
         if type(frame) is MeshAction:  # most of what a large mesh hears: HWMP
@@ -152,6 +195,8 @@ class MeshNode:
             return [Refused(MeshRefusal.PROTECTED_FRAME_NOT_UNSEALED)]
         if frame.header.subtype == SUBTYPE_AUTHENTICATION and self.rsn is not None and frame.header.addr1 == self.mac:
             return self.rsn.on_authentication(frame, now)
+        if frame.header.subtype == SUBTYPE_PROBE_REQ:
+            return self._on_probe_request(frame, now)
         return [Refused(MeshRefusal.MANAGEMENT_SUBTYPE_UNSUPPORTED, str(frame.header.subtype))]
 
     def on_timer(self, key: TimerKey, now: float) -> list[Action]:
@@ -286,6 +331,14 @@ class MeshNode:
                 peer.speaks_draft = True
         return self.peering.on_beacon(beacon, rx, now)
 
+    def _on_probe_request(self, request: ManagementFrame, now: float) -> list[Action]:
+        """ieee80211_mesh_rx_probe_req: a Probe Request for our mesh gets a
+        Probe Response, our beacon's body addressed to the asker."""
+        if not self.mbss.probe_is_for_us(request):
+            return [Refused(MeshRefusal.PROBE_FOR_ANOTHER_MESH, request.header.addr2.hex(":"))]
+        return [Transmit(self.mbss.beacon(now, self.peers.established_count, self.beacon_elements,
+                                          probed_by=request.header.addr2))]
+
     def _from_stale_peer(self, hdr: MacHeader, now: float) -> list[Action]:
         """A frame addressed to us alone from a station we are not peered
         with: it believes it is peered with us (see Peering.stale_peer)."""
@@ -361,6 +414,7 @@ class MeshNode:
                 elif action.new == PlinkState.ESTAB.value and action.old != PlinkState.ESTAB.value:
                     for dst in self.forwarder.waiting_for():
                         work += self.hwmp.rediscover(dst, now)
+                    work += self.hwmp.root_preqs_for(action.peer, now)
             elif isinstance(action, Authenticated):
                 work += self.peering.authenticated(action.peer, now)
             elif isinstance(action, PathFailed):

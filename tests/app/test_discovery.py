@@ -298,7 +298,8 @@ def test_authority_resends_a_reply_once_when_its_path_ends(tmp_path: Path) -> No
     authority = _authority(tmp_path)
     msg_type, payload = frame_message(every_message()["order"])
     _, reply = authority.on_message(MAC[0], msg_type, payload, 2.0, ACCOUNTS[0].public_key)
-    assert authority.on_path(MAC[0], True, 2.05) == []
+    # A path appearing brings the authority's announcement, not the vote.
+    assert _kinds(authority.on_path(MAC[0], True, 2.05)) == [MessageType.FASTPAY_ANNOUNCE]
     [again] = authority.on_path(MAC[0], False, 2.1)
     assert isinstance(again, SendPayload) and again.destination == MAC[0]
     assert decode_message(_opened(ACCOUNTS[0], again, MAC[5]).data) == decode_message(
@@ -306,6 +307,38 @@ def test_authority_resends_a_reply_once_when_its_path_ends(tmp_path: Path) -> No
     assert authority.on_path(MAC[0], False, 2.2) == []
     authority.on_message(MAC[0], msg_type, payload, 3.0, ACCOUNTS[0].public_key)
     assert authority.on_path(MAC[0], False, 3.0 + authority.config.retry_interval + 0.01) == []
+
+
+def _kinds(actions: list) -> list[int]:
+    return [a.payload.msg_type for a in actions if isinstance(a, SendPayload)]
+
+
+def test_authority_announces_itself_to_a_station_whose_path_appears(tmp_path: Path) -> None:
+    """A path to a station appears (first seen, back after it ended, or
+    renewed after more than an announcement interval of silence): the
+    authority's announcement goes to that station alone, and a client there
+    binds the authority to our MAC from it. A path renewed within the
+    interval sends nothing; with announce_on_new_path off nothing is sent."""
+    authority = _authority(tmp_path)
+    interval = authority.config.authority_announce_interval
+    [first] = authority.on_path(MAC[0], True, 1.0)
+    assert first.destination == MAC[0] and _kinds([first]) == [MessageType.FASTPAY_ANNOUNCE]
+    assert authority.on_path(MAC[0], True, 1.0 + interval / 2) == []
+    assert authority.on_path(MAC[0], True, 1.0 + interval) == []
+    assert _kinds(authority.on_path(MAC[0], True, 2.0 + 2 * interval)) == [MessageType.FASTPAY_ANNOUNCE]
+    assert authority.on_path(MAC[0], False, 5.0) == []
+    assert _kinds(authority.on_path(MAC[0], True, 5.1)) == [MessageType.FASTPAY_ANNOUNCE]
+
+    client = ClientNode(ACCOUNTS[0].keypair, COMMITTEE, ClientStore(tmp_path / "client.db", ACCOUNTS[0].public_key,
+                                                                     1000), MAC[0], e2e_sequence=1)
+    fragment = first.payload
+    delivered = client.on_deliver(Deliver(MAC[5], MAC[0], fragment), 1.01)
+    assert [e.mac for e in delivered if isinstance(e, Discovered)] == [MAC[5]]
+    assert client.directory.mac_of(AUTHORITIES[0].public_key) == MAC[5]
+
+    (tmp_path / "quiet").mkdir()
+    quiet = _authority(tmp_path / "quiet", AppConfig(announce_on_new_path=False))
+    assert quiet.on_path(MAC[0], True, 1.0) == []
 
 
 def test_authority_whose_store_fails_refuses_and_keeps_the_node_running(tmp_path: Path) -> None:

@@ -45,9 +45,10 @@ def test_fastpay_is_sealed_end_to_end_inside_ccmp(tmp_path: Path) -> None:
     opener.keys.install_pairwise(client.mac, mtk)
     from_client = [m for _, m, _ in mpdus(pcap) if m[10:16] == client.mac and m[4:10] == relay.mac]
     clear = [m for m in from_client if not m[1] & ccmp.FC1_PROTECTED]
-    # Only beacons and peering (self-protected, category 15) frames travel
-    # in the clear, as 802.11 requires.
-    assert all(m[0] == 0x80 or (m[0] == 0xD0 and m[24] == 15) for m in clear)
+    # Only beacons, probe requests and responses, and peering
+    # (self-protected, category 15) frames travel in the clear, as 802.11
+    # requires.
+    assert all(m[0] in (0x80, 0x40, 0x50) or (m[0] == 0xD0 and m[24] == 15) for m in clear)
     protected = [m for m in from_client if m[1] & ccmp.FC1_PROTECTED]
     fastpay = []
     for mpdu in protected:
