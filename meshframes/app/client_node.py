@@ -228,6 +228,8 @@ class ClientNode(Party):
     def _push_later(self, now: float) -> list[AppAction]:
         """A certificate was just credited to us: push it (with any still
         unacknowledged) once the payer has had push_delay to confirm it."""
+        if self.config.push_delay is None:
+            return []
         self._push_from = now + self.config.push_delay
         self._push_interval = self.config.retry_interval
         return [SetTimer(TIMER_PUSH, self._push_from)]

@@ -65,8 +65,9 @@ class AppConfig:
     # A recipient pushes the certificates credited to it to the authorities
     # that have not acknowledged them, the first time this long after the
     # credit (the payer's confirmations are usually done by then), then
-    # backing off as the retries do, and whenever such an authority is heard.
-    push_delay: float = 2.0
+    # backing off as the retries do, and whenever such an authority is heard
+    # (None: a recipient never pushes, as FastPay's own clients do not).
+    push_delay: float | None = 2.0
     # How long a binding confirmed by a sealed frame outranks announcements.
     authenticated_ttl: float = 30.0
     # Fragmentation and reassembly (meshframes.app.transport).

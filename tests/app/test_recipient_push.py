@@ -12,7 +12,7 @@ from meshframes.sim.medium import MediumConfig
 from meshframes.sim.scenario import FastPayMesh
 
 
-def _late_authority_run(tmp_path: Path, push_delay: float) -> FastPayMesh:
+def _late_authority_run(tmp_path: Path, push_delay: float | None) -> FastPayMesh:
     """Four authorities in a 20 m square, the payer and the recipient
     beside them (range 25 m). Authority 3 is down from 2 s to 12 s; the
     payer pays at 4 s and is down itself from 10 s on, so its catch-up
@@ -36,9 +36,9 @@ def _late_authority_run(tmp_path: Path, push_delay: float) -> FastPayMesh:
 def test_recipient_pushes_the_certificate_to_the_authority_the_payer_lost(tmp_path: Path) -> None:
     """Confirmed by authorities 0-2 before the payer goes down; once
     authority 3 is back only the recipient can bring it the certificate,
-    and every authority ends with 93 and 107. With the first push later
-    than the run, authority 3 still holds 100 and 100 (the check fails
-    without the push)."""
+    and every authority ends with 93 and 107. With pushing off
+    (push_delay None), authority 3 still holds 100 and 100 (the check
+    fails without the push)."""
     mesh = _late_authority_run(tmp_path / "push", push_delay=2.0)
     [(_, confirmed)] = mesh.timeline.of(TransferConfirmed, mesh.clients[0])
     assert confirmed.time < 10.0  # type: ignore[attr-defined]
@@ -47,6 +47,6 @@ def test_recipient_pushes_the_certificate_to_the_authority_the_payer_lost(tmp_pa
     assert [(b[payer].balance, b[payee].balance) for b in books] == [(93, 107)] * 4
     assert mesh.client(1).engine.pushing() == []
 
-    late = _late_authority_run(tmp_path / "late", push_delay=100.0)
+    late = _late_authority_run(tmp_path / "late", push_delay=None)
     payer_at_3 = late.authority(3).engine.accounts()[payer].balance
     assert payer_at_3 == 100 and late.client(1).engine.pushing() != []

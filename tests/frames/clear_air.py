@@ -32,11 +32,12 @@ def record(pcap: Path) -> None:
     with tempfile.TemporaryDirectory() as stores:
         mesh = FastPayMesh(stores, seed=7, authorities=4, balances=[50, 50],
                            # As recorded, before authorities announced themselves
-                           # to one station, new peer links were given root PREQs
-                           # and unheard neighbours were probed: the air the
-                           # dissector tests read stays the same.
+                           # to one station, new peer links were given root PREQs,
+                           # unheard neighbours were probed and recipients pushed
+                           # their certificates: the air the dissector tests read
+                           # stays the same.
                            app=AppConfig(seal=False, transport=TransportConfig(max_fragment_payload=FRAGMENT_PAYLOAD),
-                                         announce_on_new_path=False),
+                                         announce_on_new_path=False, push_delay=None),
                            # An open mesh, as recorded: the clear air is the point.
                            mesh=MeshConfig(root_preq_to_new_peer=False, probe_unknown_neighbours=False),
                            medium=MediumConfig(radio_range=25.0), pcap=pcap)
