@@ -270,9 +270,9 @@ class NodeHost(PartyHost):
                 self._transmit(action.frame)
             elif type(action) is SetTimer:
                 self._arm(MESH, action.key, action.deadline)
-            elif isinstance(action, PathChanged | PathFailed):
+            elif type(action) is PathChanged or type(action) is PathFailed:
                 if self.party is not None:
-                    reachable = isinstance(action, PathChanged) and action.next_hop is not None
+                    reachable = type(action) is PathChanged and action.next_hop is not None
                     self._apply_app(self.party.on_path(action.destination, reachable, now))
             elif isinstance(action, CancelTimer):
                 self._deadlines.pop((MESH, action.key), None)
