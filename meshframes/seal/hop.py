@@ -272,13 +272,14 @@ class HopSealer:
         (MAC header length, AAD, nonce flags)."""
         try:
             key = self.keys.tx_key(frame[ADDR1])
-            pn = key.next_pn
+            counter = key.counter
+            pn = counter.next_pn
             if pn > ccmp.PN_MAX:
                 raise PnExhausted(f"PN space of key id {key.key_id} used up; re-peer to get a new key")
         except HopError as error:
             self.tx_refused[error.reason] += 1
             raise
-        key.next_pn = pn + 1
+        counter.next_pn = pn + 1
         self.sealed += 1
         return ccmp.encapsulate_parsed(key.cipher, frame, header_len, aad, flags, pn, key.key_id)
 
