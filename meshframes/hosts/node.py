@@ -116,9 +116,13 @@ class PartyHost:
 
     def next_deadline(self) -> float | None:
         heap = self._heap
-        while heap and self._deadlines.get((heap[0][2], heap[0][3])) != heap[0][0]:
+        deadlines = self._deadlines
+        while heap:
+            deadline, _, owner, key = heap[0]
+            if deadlines.get((owner, key)) == deadline:
+                return deadline
             heapq.heappop(heap)
-        return heap[0][0] if heap else None
+        return None
 
     def run(self, until: float, idle: float = 0.001) -> None:
         """Blocking loop for real radios: poll, then sleep until the next
@@ -194,6 +198,8 @@ class NodeHost(PartyHost):
         self.observer = observer
         self.on_transmit = on_transmit
         self.layers: tuple[FrameLayer, ...] = tuple(layers) + ((node.rsn,) if node.rsn is not None else ())
+        # The same layers from the air inwards, the order a received frame takes.
+        self._inward = self.layers[::-1]
         # Checked once: a runtime-checkable Protocol test is slow per poll.
         self._reporting: TxStatusRadio | None = radio if isinstance(radio, TxStatusRadio) else None
         self._seq = 0
@@ -244,7 +250,7 @@ class NodeHost(PartyHost):
 
     def _receive(self, rx: RxFrame, now: float) -> None:
         data = rx.data
-        for layer in reversed(self.layers):
+        for layer in self._inward:
             plain = layer.unprotect(data)
             if isinstance(plain, Refused):
                 self._apply(self.node.unopened(data, plain, now))
@@ -258,6 +264,8 @@ class NodeHost(PartyHost):
         self._apply(self.node.receive(frame, rx, now))
 
     def _apply(self, actions: list[Action]) -> None:
+        if not actions:
+            return  # the commonest answer to a frame heard
         now = self.clock.now()
         observer = self.observer
         for action in actions:
@@ -270,9 +278,9 @@ class NodeHost(PartyHost):
                 self._transmit(action.frame)
             elif type(action) is SetTimer:
                 self._arm(MESH, action.key, action.deadline)
-            elif isinstance(action, PathChanged | PathFailed):
+            elif type(action) is PathChanged or type(action) is PathFailed:
                 if self.party is not None:
-                    reachable = isinstance(action, PathChanged) and action.next_hop is not None
+                    reachable = type(action) is PathChanged and action.next_hop is not None
                     self._apply_app(self.party.on_path(action.destination, reachable, now))
             elif isinstance(action, CancelTimer):
                 self._deadlines.pop((MESH, action.key), None)

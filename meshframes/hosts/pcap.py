@@ -453,6 +453,10 @@ def _remove_data_pad(data: bytes) -> bytes:
     return data[:end] + data[(end + 3) & ~3 :]
 
 
+# A classic pcap record header: seconds, microseconds, captured and original length.
+_RECORD = struct.Struct("<IIII")
+
+
 class PcapWriter:
     """Writes a classic pcap as frames come (microsecond timestamps); with
     link type 127 each MPDU gets a radiotap header. Link types 105, 127 and
@@ -465,17 +469,22 @@ class PcapWriter:
         self._fh = open(path, "wb")  # noqa: SIM115 - closed by close() or the context
         self._fh.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, MAX_RECORD, linktype))
         self.count = 0
+        # Radiotap headers by (rate, signal): a run uses a handful of each.
+        self._radiotap: dict[tuple[int | None, int | None], bytes] = {}
 
     def write(self, timestamp: float, mpdu: bytes, rate_500kbps: int | None = None,
               signal_dbm: int | None = None) -> None:
         """Write one record; with link type 127, `mpdu` is a bare MPDU and a
         radiotap header is added, otherwise it is written as given."""
-        data = mpdu
+        prefix = b""
         if self.linktype == LINKTYPE_IEEE802_11_RADIOTAP:
-            data = radiotap_header(rate_500kbps=rate_500kbps, frequency=None, signal_dbm=signal_dbm) + mpdu
+            prefix = self._radiotap.get((rate_500kbps, signal_dbm), b"")
+            if not prefix:
+                prefix = self._radiotap[(rate_500kbps, signal_dbm)] = radiotap_header(
+                    rate_500kbps=rate_500kbps, frequency=None, signal_dbm=signal_dbm)
         usec = round(timestamp * 1_000_000)
-        self._fh.write(struct.pack("<IIII", usec // 1_000_000, usec % 1_000_000, len(data), len(data)))
-        self._fh.write(data)
+        length = len(prefix) + len(mpdu)
+        self._fh.write(b"".join((_RECORD.pack(usec // 1_000_000, usec % 1_000_000, length, length), prefix, mpdu)))
         self.count += 1
 
     def close(self) -> None:

@@ -201,12 +201,18 @@ def needs_protection(frame: bytes) -> bool:
     """Whether a secure mesh must carry `frame` protected: data frames that
     carry data, and robust management frames. Beacons, peering (category 15),
     category 127, control and null frames go in the clear."""
+    return protection_layout(frame) is not None
+
+
+def protection_layout(frame: bytes) -> tuple[int, bytes, int] | None:
+    """`frame_layout` of a frame that `needs_protection`, None for one that
+    goes in the clear; the sealer takes it as it is, so a frame is read once."""
     try:
-        header_len, _, _ = frame_layout(frame)
-        check_protectable(frame, header_len)
+        layout = frame_layout(frame)
+        check_protectable(frame, layout[0])
     except (NotProtectable, FrameTooShort):
-        return False
-    return True
+        return None
+    return layout
 
 
 def ccmp_nonce(flags: int, frame: bytes, pn: int) -> bytes:

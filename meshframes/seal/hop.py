@@ -262,14 +262,24 @@ class HopSealer:
             header_len, aad, flags = ccmp.frame_layout(frame)
             if flags == ccmp.NONCE_FLAG_MGMT:
                 ccmp.check_protectable(frame, header_len)
+        except HopError as error:
+            self.tx_refused[error.reason] += 1
+            raise
+        return self.seal_parsed(frame, header_len, aad, flags)
+
+    def seal_parsed(self, frame: bytes, header_len: int, aad: bytes, flags: int) -> bytes:
+        """`seal` for a frame whose `ccmp.protection_layout` the caller has:
+        (MAC header length, AAD, nonce flags)."""
+        try:
             key = self.keys.tx_key(frame[ADDR1])
-            pn = key.next_pn
+            counter = key.counter
+            pn = counter.next_pn
             if pn > ccmp.PN_MAX:
                 raise PnExhausted(f"PN space of key id {key.key_id} used up; re-peer to get a new key")
         except HopError as error:
             self.tx_refused[error.reason] += 1
             raise
-        key.next_pn = pn + 1
+        counter.next_pn = pn + 1
         self.sealed += 1
         return ccmp.encapsulate_parsed(key.cipher, frame, header_len, aad, flags, pn, key.key_id)
 

@@ -55,9 +55,10 @@ def protect_for_air(hop: HopSealer, frame: bytes) -> bytes:
     offset = _clear_fastpay_category(frame)
     if offset is not None:
         frame = mpdu.with_category(frame, offset, CATEGORY_VENDOR_PROTECTED)
-    if not ccmp.needs_protection(frame):
+    layout = ccmp.protection_layout(frame)
+    if layout is None:
         return frame
-    return hop.seal(frame)
+    return hop.seal_parsed(frame, *layout)
 
 
 def open_from_air(hop: HopSealer, frame: bytes) -> bytes:

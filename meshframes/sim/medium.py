@@ -39,6 +39,9 @@ from meshframes.sim.scheduler import Scheduler
 from meshframes.sim.spatial import CellIndex
 
 _LENGTH = struct.Struct("<I")
+# A transmission's trace entry up to its frame, as `_mix` would frame its
+# first three pieces: b"tx", the times and counts, the frame's length.
+_TX_ENTRY = struct.Struct("<I2sIddIIII")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +133,10 @@ class Medium:
         self.on_air: Callable[[float, int, bytes], None] | None = None
         # Kept when set: every transmission's kind, as its sender labelled it.
         self.air: AirRecord | None = None
+        # Per-frame constants of the configuration, worked out once.
+        self._ack_gap = airtime.ack_duration(self.config.basic_rate_100kbps)
+        self._signal_at_1m = self.config.tx_power_dbm - 40
+        self._signal_slope = 10 * self.config.path_loss_exponent
 
     # -- set-up ------------------------------------------------------------
 
@@ -233,8 +240,10 @@ class Medium:
             if draw() < (link_loss.get((tx, j), loss) if link_loss else loss):
                 continue
             receivers.append(j)
-        self._mix(b"tx", struct.pack("<ddIII", start, now, tx, attempt, len(receivers)),
-                  frame, struct.pack(f"<{len(receivers)}I", *receivers))
+        count = len(receivers)
+        self._digest.update(b"".join((
+            _TX_ENTRY.pack(2, b"tx", 28, start, now, tx, attempt, count, len(frame)), frame,
+            _LENGTH.pack(4 * count), struct.pack(f"<{count}I", *receivers))))
         activity = self.on_activity
         for j, signal in zip(receivers, self._signals_at(radio, receivers, start), strict=True):
             radios[j]._rx.append(RxFrame(frame, now, signal, rate))
@@ -242,15 +251,14 @@ class Medium:
             activity(j)
         if unicast and not receivers and attempt < self.config.retry_limit:
             # No ACK: wait for the ACK timeout, then retry with a doubled window.
-            self.scheduler.at(now + airtime.ack_duration(self.config.basic_rate_100kbps),
-                              self._attempt, radio, attempt + 1, min(2 * cw + 1, airtime.CW_MAX))
+            self.scheduler.at(now + self._ack_gap, self._attempt, radio, attempt + 1, min(2 * cw + 1, airtime.CW_MAX))
             return
         if unicast:
             radio._reports.append(TxReport(addr1(frame), bool(receivers), rate))
             self.on_activity(radio.index)
         radio._queue.popleft()
         radio._labels.popleft()
-        gap = airtime.ack_duration(self.config.basic_rate_100kbps) if unicast else 0.0
+        gap = self._ack_gap if unicast else 0.0
         if radio._queue:
             self.scheduler.at(now + gap, self._attempt, radio, 1, airtime.CW_MIN)
         else:
@@ -266,11 +274,14 @@ class Medium:
             if None not in cached:
                 return cached  # type: ignore[return-value]
         here = tx.mobility.position(t)
-        cfg = self.config
+        at_1m = self._signal_at_1m
+        slope = self._signal_slope
+        dist = math.dist
+        log10 = math.log10
         out = []
         for j in receivers:
-            distance = max(1.0, math.dist(here, radios[j].mobility.position(t)))
-            signal = round(cfg.tx_power_dbm - 40 - 10 * cfg.path_loss_exponent * math.log10(distance))
+            distance = max(1.0, dist(here, radios[j].mobility.position(t)))
+            signal = round(at_1m - slope * log10(distance))
             if known is not None:
                 known[(tx.index, j)] = signal
             out.append(signal)
