@@ -291,7 +291,9 @@ def kind_of(frame: wire.Frame) -> str:
         assert isinstance(frame, wire.SelfProtected)
         return _PEERING_KINDS.get(frame.action, "other")
     if kind is wire.Beacon:
-        return "beacon"
+        # One body layout for two subtypes (9.3.3.10): the header tells them.
+        assert isinstance(frame, wire.Beacon)
+        return "probe-resp" if frame.header.subtype == SUBTYPE_PROBE_RESP else "beacon"
     if kind is wire.BlockAckAction:
         assert isinstance(frame, wire.BlockAckAction)
         return _BLOCK_ACK_KINDS[type(frame.body)]

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from meshframes.analysis.verdict import Verdicts, codec_verdict
+from meshframes.analysis.verdict import Verdicts, codec_verdict, kind_of
 from meshframes.cli import cli
 from meshframes.codec import Beacon, DecodeError, SelfProtected, decode
 from meshframes.hosts.pcap import CaptureStream, read_capture, strip_link
@@ -143,3 +143,28 @@ def test_codec_verdicts_on_beacons_and_peering_frames_equal_the_dissectors() -> 
     ours_alone = [codec_verdict(m.data, 0)[0] for m in CaptureStream(_path("pcaps/meshframes-sim-clear-payment.pcap"))]
     assert {v.kind for v in ours_alone if v is not None} >= {"beacon", "peering-open", "peering-confirm"}
     assert judged > 100 and damaged > 20
+
+
+def test_a_senders_label_is_the_kind_analyze_reads() -> None:
+    """kind_of, which labels a frame as its sender built it (the demo's
+    record of its air), names every well-formed unprotected frame of every
+    capture as the dissector's verdict does; and each beacon again as a
+    probe response (the same body under subtype 5, 9.3.3.10), which no
+    capture here holds."""
+    seen: set[str] = set()
+    for name in CAPTURES:
+        for mpdu in CaptureStream(_path(name)):
+            variants = [mpdu.data]
+            if mpdu.data[:1] == b"\x80":
+                variants.append(b"\x50" + mpdu.data[1:])
+            for data in variants:
+                try:
+                    frame = decode(data)
+                except DecodeError:
+                    continue
+                verdict = decode_mpdu(data, mpdu.index)
+                if verdict.malformed or verdict.undecoded or verdict.encrypted:
+                    continue
+                assert kind_of(frame) == verdict.kind, (name, mpdu.index, data[:1].hex())
+                seen.add(verdict.kind)
+    assert {"beacon", "probe-resp", "preq", "prep", "peering-open", "mesh-data"} <= seen
