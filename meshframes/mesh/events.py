@@ -16,6 +16,7 @@ from enum import StrEnum
 
 from meshframes.codec import Frame
 from meshframes.codec.fastpay import FastPayFragment
+from meshframes.codec.frozen import quick_init
 
 # Timer keys are small tuples, e.g. ("plink", peer), ("path", dst),
 # ("preq-queue",), ("beacon",); arming a key again replaces its deadline.
@@ -111,6 +112,7 @@ class MeshRefusal(StrEnum):
     DISCOVERY_FAILED_FRAME_DROPPED = "discovery-failed-frame-dropped"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class RxFrame:
     """A frame as a node received it."""
@@ -123,22 +125,26 @@ class RxFrame:
     rate_100kbps: int | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Transmit:
     frame: Frame
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SetTimer:
     key: TimerKey
     deadline: float
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class CancelTimer:
     key: TimerKey
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Deliver:
     """The payload of one of our vendor frames whose mesh DA is us or a
@@ -151,6 +157,7 @@ class Deliver:
     group: bool = False
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class DeliverData:
     """The body (LLC onwards) of a mesh data frame addressed to us or to a
@@ -164,6 +171,7 @@ class DeliverData:
     mesh_source: bytes | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Refused:
     """An input we did not act on, and why; the node also counts it.
@@ -174,6 +182,7 @@ class Refused:
     detail: str = ""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class PeerChanged:
     """Peering FSM transition, logged as "peer X in state S got event E"."""
@@ -184,6 +193,7 @@ class PeerChanged:
     new: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Authenticated:
     """SAE (802.11-2020 12.4) completed with `peer`: its PMK keys AMPE."""
@@ -192,6 +202,7 @@ class Authenticated:
     pmkid: bytes
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class PathChanged:
     destination: bytes
@@ -201,6 +212,7 @@ class PathChanged:
     hop_count: int
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class PathFailed:
     """Discovery gave up (dot11MeshHWMPmaxPREQretries exhausted)."""
