@@ -888,9 +888,11 @@ def node_payment(guest: Guest, *, timeout: float = 90.0) -> Recording:
     Phases (`_payments`): c0 pays c1 10 with all authorities up; a3 is
     killed (SIGKILL) and c0 pays 20; c0 restarts on its store (SIGTERM);
     a3 restarts on its store; a0 is killed and c0 pays 5, which needs a3's
-    vote, so c0 first hands a3 the certificate it missed (FastPay's
-    lagging-authority help: an error, an info request and answer, the
-    confirmation); every live node is then stopped with SIGTERM. `states` holds what each node's control socket
+    vote, so a3 is first brought the certificate it missed: by the
+    recipient c1, which pushes what it was credited when it hears a3
+    again (before that push, c0 did it with FastPay's lagging-authority
+    help: an error, an info request and answer, the confirmation, as
+    meshframes-node-payment.pcap shows); every live node is then stopped with SIGTERM. `states` holds what each node's control socket
     answered."""
     layout = node_layout(guest, timeout=timeout, capture="node-payment.pcap")
     return _recorded(layout, _payments(layout, timeout))
