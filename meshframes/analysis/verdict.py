@@ -290,15 +290,13 @@ def kind_of(frame: wire.Frame) -> str:
     if kind is wire.SelfProtected:
         assert isinstance(frame, wire.SelfProtected)
         return _PEERING_KINDS.get(frame.action, "other")
-    if kind is wire.Beacon:
-        # One body layout for two subtypes (9.3.3.10): the header tells them.
-        assert isinstance(frame, wire.Beacon)
-        return "probe-resp" if frame.header.subtype == SUBTYPE_PROBE_RESP else "beacon"
     if kind is wire.BlockAckAction:
         assert isinstance(frame, wire.BlockAckAction)
         return _BLOCK_ACK_KINDS[type(frame.body)]
-    if kind is wire.ManagementFrame:
-        assert isinstance(frame, wire.ManagementFrame)
+    if kind is wire.Beacon or kind is wire.ManagementFrame:
+        # A Beacon is also a Probe Response (one body layout, 9.3.3.10): the
+        # header's subtype names it, as for every other management frame.
+        assert isinstance(frame, wire.Beacon | wire.ManagementFrame)
         return _MANAGEMENT_KINDS.get(frame.header.subtype, "other")
     return "other"
 
