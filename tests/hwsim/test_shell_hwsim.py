@@ -73,6 +73,36 @@ def _active(paths: list[dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
     return {p["destination"]: (p["next_hop"], p["hops"]) for p in paths if p["active"]}
 
 
+def _held(layout: NodeLayout, watched: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """What each watched node's control socket answers, in the terms the
+    test compares (established peers, active paths)."""
+    held = {}
+    for name in watched:
+        node = layout.node(name)
+        held[name] = {"peers": _established(node.ask("peers")), "paths": _active(node.ask("paths")),
+                      "authorities": node.ask("authorities"), "balances": node.ask("balances")}
+    return held
+
+
+def _shell_while_still(layout: NodeLayout, watched: Sequence[str], attempts: int = 6) -> \
+        tuple[list[tuple[str, Any]], dict[str, dict[str, Any]]]:
+    """The shell's session over the watched nodes, and what their sockets
+    held, from a run during which that did not change. The mesh is live
+    (a reactive path is made when traffic first needs it, a route is
+    refreshed by the next root PREQ), so the shell's answers are compared
+    with a state the engines held before and after it, never with one read
+    at a different moment."""
+    commands = [line for name in watched
+                for line in (f"use {name}", "status", "peers", "paths", "authorities", "balances")]
+    for _ in range(attempts):
+        before = _held(layout, watched)
+        session = run_shell(layout, commands)
+        if _held(layout, watched) == before:
+            return session, before
+        time.sleep(1.0)
+    raise AssertionError(f"the watched nodes' state changed during each of {attempts} shell runs")
+
+
 def test_shell_prints_what_the_engines_hold(layout: NodeLayout) -> None:
     """peers, paths, authorities and balances of a client, a relay and an
     authority, as the shell prints them, are what each node's control
@@ -81,19 +111,17 @@ def test_shell_prints_what_the_engines_hold(layout: NodeLayout) -> None:
     authority three hops from c0, through r0), the four authorities, and
     the genesis balances."""
     watched = ("c0", "r1", "a0")
-    commands = [line for name in watched
-                for line in (f"use {name}", "status", "peers", "paths", "authorities", "balances")]
-    session = run_shell(layout, commands)
+    session, held = _shell_while_still(layout, watched)
     macs = {n.name: n.radio.mac for n in layout.everyone}
     for name in watched:
-        node, shown = layout.node(name), _answers(session, name)
+        shown, engines = _answers(session, name), held[name]
         assert shown["status"]["mac"] == macs[name]
-        assert _established(shown["peers"]) == _established(node.ask("peers")), name
+        assert _established(shown["peers"]) == engines["peers"], name
         assert all(p["state"] == "ESTAB" for p in shown["peers"])
-        assert _active(shown["paths"]) == _active(node.ask("paths")), name
+        assert _active(shown["paths"]) == engines["paths"], name
         assert all(p["active"] for p in shown["paths"])
-        assert shown["authorities"] == node.ask("authorities"), name
-        assert shown["balances"] == node.ask("balances"), name
+        assert shown["authorities"] == engines["authorities"], name
+        assert shown["balances"] == engines["balances"], name
     c0 = _answers(session, "c0")
     assert set(_established(c0["peers"])) == {macs["r0"]}
     for authority in layout.authorities:
