@@ -5,7 +5,8 @@ range both ways (the oracle, meshframes.sim.reach), and when it was
 certified and confirmed, all in virtual time.
 
 A run is the demo's scenario (meshframes.sim.demo) for one seed, with no
-pcap: every frame on the air is counted by kind as the medium sends it
+pcap, going on after its duration (no new transfer asked for) until every
+live authority has executed every certificate, or SETTLE_S more: every frame on the air is counted by kind as the medium sends it
 (MAC retries included); in a secure mesh the CCMP-protected frames are
 counted by the kind they are once opened with the run's link keys.
 Results are data; the CLI presents them, and progress goes through a
@@ -36,6 +37,11 @@ from meshframes.sim.reach import ReachOracle, mesh_oracle
 # A transfer left incomplete is only the protocol's fault if a quorum was
 # in reach of its client for at least this long before the run ended.
 IN_REACH_AT_END_S = 10.0
+# How long a run may go on after its duration, with no new transfer, for
+# every live authority to execute every certificate (Demo.run's settle):
+# an authority the walks cut off from every holder when the transfers end
+# can only be caught up once they meet again.
+SETTLE_S = 120.0
 # What Linux's peering timers allow one station towards one neighbour that
 # never answers (net/mac80211/mesh_plink.c with the MIB defaults of
 # net/wireless/mesh.c, meshframes.mesh.constants): an attempt is an Open
@@ -224,6 +230,7 @@ class SeedRun:
     scenario: str
     seed: int
     duration: float
+    ended: float  # the duration, or later when the run went on to settle
     authorities: int
     clients: int
     relays: int
@@ -257,8 +264,11 @@ def scenario_spec(scenario: str, seed: int, duration: float | None = None) -> De
 
 
 def run_seed(scenario: str, seed: int, progress: Callable[[float], None] | None = None,
-             duration: float | None = None) -> SeedRun:
-    """Run one seed of a scenario and measure every transfer against the oracle."""
+             duration: float | None = None, settle: float = SETTLE_S) -> SeedRun:
+    """Run one seed of a scenario, going on for up to `settle` virtual
+    seconds after its duration until every live authority has executed
+    every certificate, and measure every transfer against the oracle up
+    to where the run ended."""
     spec = scenario_spec(scenario, seed, duration)
     air: Counter[str] = Counter()
     opens: Counter[str] = Counter()
@@ -279,10 +289,11 @@ def run_seed(scenario: str, seed: int, progress: Callable[[float], None] | None 
     with tempfile.TemporaryDirectory(prefix="meshframes-latency-") as workdir:
         demo = Demo(workdir, spec)
         demo.mesh.net.medium.on_air = on_air
-        demo.run(progress)
+        demo.run(progress, settle=settle)
+        end = demo.ended
         opener = CaptureOpener(demo.mesh.capture_keys())
         air.update(air_kind(opener(mpdu, n)) for n, mpdu in enumerate(protected))
-        oracle = mesh_oracle(demo.mesh, spec.duration)
+        oracle = mesh_oracle(demo.mesh, end)
         transfers = []
         for r in demo.transfers():
             client = demo.mesh.clients[r.payer]
@@ -291,7 +302,7 @@ def run_seed(scenario: str, seed: int, progress: Callable[[float], None] | None 
             transfers.append(TransferLatency(
                 r.payer, r.recipient, r.requested, r.started, r.certified, r.confirmed, reach,
                 hops=oracle.quorum_hops(client, reach) if reach is not None else None,
-                in_reach_at_end=oracle.throughout(client, spec.duration - IN_REACH_AT_END_S, spec.duration)))
+                in_reach_at_end=oracle.throughout(client, end - IN_REACH_AT_END_S, end)))
         failed_nodes = {demo.mesh.authorities[i] for i in demo.failed}
         live = [i for i, node in enumerate(demo.mesh.authorities) if node not in failed_nodes]
         books = {i: demo.mesh.authority(i).engine.accounts() for i in live}
@@ -303,8 +314,8 @@ def run_seed(scenario: str, seed: int, progress: Callable[[float], None] | None 
                 disagreements[names.get(address, address.hex())] = held
         totals = demo.money()
         genesis = demo.mesh.genesis_total()
-        lagging = _lagging(demo, oracle, live) if disagreements else ()
-    return SeedRun(scenario, seed, spec.duration, spec.authorities, spec.clients, spec.relays,
+        lagging = _lagging(demo, oracle, live)
+    return SeedRun(scenario, seed, spec.duration, end, spec.authorities, spec.clients, spec.relays,
                    tuple(demo.failed), tuple(transfers), dict(sorted(air.items())), opens["peering-open"], genesis, totals,
                    disagreements, lagging, time.perf_counter() - began)
 
@@ -323,7 +334,7 @@ def _lagging(demo: Demo, oracle: ReachOracle, live: list[int]) -> tuple[Lagging,
         holders = (mesh.clients[payer], mesh.clients[recipient])
         for i in live:
             if mesh.authority(i).engine.store.confirmed_certificate(mesh.account_ids[payer].public_key, seq) is None:
-                together = oracle.longest_together(mesh.authorities[i], holders, at, demo.spec.duration)
+                together = oracle.longest_together(mesh.authorities[i], holders, at, demo.ended)
                 out.append(Lagging(i, payer, seq, recipient, round(at, 6), round(max(together.values()), 6)))
     return tuple(out)
 
@@ -390,7 +401,7 @@ class Summary:
 
     def opens_per_node_per_minute(self) -> float | None:
         """Peering Opens sent (MAC retries not counted) per node per minute."""
-        node_minutes = sum((r.authorities + r.clients + r.relays) * r.duration / 60 for r in self.runs)
+        node_minutes = sum((r.authorities + r.clients + r.relays) * r.ended / 60 for r in self.runs)
         return round(sum(r.opens_sent for r in self.runs) / node_minutes, 1) if node_minutes else None
 
     def as_dict(self) -> dict[str, Any]:
@@ -422,6 +433,7 @@ class Summary:
             "peering": {"opens_per_node_per_minute": self.opens_per_node_per_minute(),
                         "linux_bound_per_silent_neighbour_per_minute": LINUX_OPENS_PER_NEIGHBOUR_PER_MINUTE},
             "runs": [{"seed": run.seed, "scenario": run.scenario, "duration_s": run.duration,
+                      "ended_s": run.ended, "settled": not run.lagging and not run.disagreements,
                       "authorities": run.authorities, "clients": run.clients, "relays": run.relays,
                       "failed_authorities": list(run.failed), "transfers": len(run.transfers),
                       "money_conserved": run.money_conserved, "genesis": run.genesis,
@@ -444,7 +456,7 @@ def _row(run: SeedRun, t: TransferLatency) -> dict[str, Any]:
 
 
 def run(scenario: str, seeds: Sequence[int], *, jobs: int = 1, duration: float | None = None,
-        progress: Callable[[int, float], None] | None = None,
+        settle: float = SETTLE_S, progress: Callable[[int, float], None] | None = None,
         finished: Callable[[SeedRun], None] | None = None) -> Summary:
     """Run the seeds of a scenario, one after the other or in `jobs`
     processes; `progress(seed, virtual time)` as each advances (in-process
@@ -455,7 +467,7 @@ def run(scenario: str, seeds: Sequence[int], *, jobs: int = 1, duration: float |
     if jobs <= 1:
         for seed in seeds:
             report = None if progress is None else (lambda t, seed=seed: progress(seed, t))
-            done = run_seed(scenario, seed, report, duration)
+            done = run_seed(scenario, seed, report, duration, settle)
             summary.runs.append(done)
             if finished is not None:
                 finished(done)
@@ -463,7 +475,7 @@ def run(scenario: str, seeds: Sequence[int], *, jobs: int = 1, duration: float |
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(run_seed, scenario, seed, None, duration) for seed in seeds]
+        futures = [pool.submit(run_seed, scenario, seed, None, duration, settle) for seed in seeds]
         for future in as_completed(futures):
             done = future.result()
             summary.runs.append(done)

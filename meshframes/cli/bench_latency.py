@@ -34,13 +34,16 @@ def _duration(seconds: float | None) -> str:
               help="default: the demo's mesh; seed: the seed brief's 5 authorities and 3 clients; large: 110 nodes.")
 @click.option("--duration", type=Finite(10.0, MAX_DURATION), default=None,
               help="Virtual seconds per run [default: the scenario's own, 120 (large: 60)].")
+@click.option("--settle", type=Finite(0.0, MAX_DURATION), default=None,
+              help="Virtual seconds a run may go on after its duration, no new transfer asked for, until every"
+                   " live authority has executed every certificate [default: 120].")
 @click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Seeds run in parallel processes (no progress bar per seed then).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None, callback=output_file(),
               help="Draw the latency CDFs into this PNG (needs matplotlib, the plot extra).")
-def latency(*, seeds: tuple[int, int] | None, scenario: str, duration: float | None, jobs: int, as_json: bool,
-            plot: Path | None) -> None:
+def latency(*, seeds: tuple[int, int] | None, scenario: str, duration: float | None, settle: float | None,
+            jobs: int, as_json: bool, plot: Path | None) -> None:
     """Run the scenario for each seed and report, in virtual time, the
     percentiles (p50/p90/p95/max) of latency to certified and confirmed,
     from the order leaving and from the first instant a quorum of live
@@ -51,8 +54,12 @@ def latency(*, seeds: tuple[int, int] | None, scenario: str, duration: float | N
     last 10 s; the frames on the air per transfer by kind; and, per run,
     whether money was conserved and balances agree at the live
     authorities, and for each certificate a live authority lacks, how
-    long its payer or recipient had a path there. Exits 1 if money was
-    not conserved."""
+    long its payer or recipient had a path there. A run goes on after its
+    duration, with no new transfer, until every live authority has
+    executed every certificate (or --settle more seconds): an authority
+    the walks cut off from every holder at the end is caught up by the
+    protocol once they meet again; each run says when it ended. Exits 1
+    if money was not conserved."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from meshframes.bench import latency as bench
@@ -61,12 +68,13 @@ def latency(*, seeds: tuple[int, int] | None, scenario: str, duration: float | N
     about = bench.SCENARIOS[scenario]
     low, high = seeds if seeds is not None else about.default_seeds
     seed_list = list(range(low, high + 1))
+    settle = bench.SETTLE_S if settle is None else settle
     spec = bench.scenario_spec(scenario, low, duration)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
                TimeElapsedColumn())
     with Progress(*columns, console=console.err, disable=as_json) as bar:
         seeds_task = bar.add_task("seeds", total=len(seed_list), status="")
-        run_task = bar.add_task("virtual s", total=spec.duration, status="", visible=jobs == 1)
+        run_task = bar.add_task("virtual s", total=spec.duration + settle, status="", visible=jobs == 1)
 
         def progress(seed: int, t: float) -> None:
             bar.update(run_task, completed=round(t), status=f"seed {seed}")
@@ -74,10 +82,10 @@ def latency(*, seeds: tuple[int, int] | None, scenario: str, duration: float | N
         def finished(run: Any) -> None:
             bar.update(seeds_task, advance=1, status=f"seed {run.seed}: {run.wall_s:.0f} s wall")
 
-        summary = bench.run(scenario, seed_list, jobs=jobs, duration=duration,
+        summary = bench.run(scenario, seed_list, jobs=jobs, duration=duration, settle=settle,
                             progress=progress if jobs == 1 else None, finished=finished)
     data = summary.as_dict() | {"scenario": scenario, "about": f"{about.about}: {bench.describe(spec)}",
-                                "duration_s": spec.duration, "relays": spec.relays}
+                                "duration_s": spec.duration, "settle_up_to_s": settle, "relays": spec.relays}
     data = _rounded(data)
     if plot is not None:
         try:
@@ -97,8 +105,8 @@ def latency(*, seeds: tuple[int, int] | None, scenario: str, duration: float | N
             why = (f"{len(reached)} missing certificate(s) had a holder in reach of the authority for"
                    f" {bench.IN_REACH_AT_END_S:g} s" if reached else
                    f"no missing certificate had a holder in reach of its authority for {bench.IN_REACH_AT_END_S:g} s")
-            console.warning(f"seed {run['seed']}: balances differ between live authorities at the end for"
-                            f" {len(run['balance_disagreements'])} account(s); {why}")
+            console.warning(f"seed {run['seed']}: balances differ between live authorities at the end"
+                            f" ({run['ended_s']:g} s) for {len(run['balance_disagreements'])} account(s); {why}")
     broken = [run["seed"] for run in data["runs"] if not run["money_conserved"]]
     if broken:
         console.error(f"money was not conserved at every authority in seed(s) {broken}: this is a bug,"
@@ -173,13 +181,15 @@ def _tables(data: dict[str, Any], summary: Summary) -> None:
         frames.add_row(kind, f"{count:,}", f"{air['by_kind_per_transfer'][kind]:,.1f}")
     out.print(frames)
     runs = Table(title="runs")
-    for column in ("seed", "transfers", "failed", "money conserved", "balances equal (live)", "frames", "wall"):
+    for column in ("seed", "transfers", "failed", "money conserved", "balances equal (live)", "ended", "frames",
+                   "wall"):
         runs.add_column(column, justify="right")
     for run in data["runs"]:
         runs.add_row(str(run["seed"]), str(run["transfers"]),
                      " ".join(f"A{i}" for i in run["failed_authorities"]) or "-",
                      "yes" if run["money_conserved"] else "NO", "yes" if run["balances_equal_at_live_authorities"]
-                     else f"no ({len(run['balance_disagreements'])}; {_unreached(run)})", f"{run['frames']:,}",
+                     else f"no ({len(run['balance_disagreements'])}; {_unreached(run)})", f"{run['ended_s']:g} s",
+                     f"{run['frames']:,}",
                      f"{run['wall_s']:.1f} s")
     out.print(runs)
     if "plot" in data:

@@ -44,9 +44,13 @@ def test_one_short_seed_reports_every_measure_as_json(tmp_path: Path) -> None:
     assert kinds["sae"] > 0 and "ccmp-protected" not in kinds and kinds["fastpay-order"] > 0
     [run] = data["runs"]
     assert run["money_conserved"] and run["total_by_authority"] == {str(i): run["genesis"] for i in range(4)}
-    # Every credit moves a balance: a certificate some live authority lacks
-    # is exactly what makes balances differ, and each names its holders' path.
-    assert bool(run["lagging"]) == (not run["balances_equal_at_live_authorities"])
+    # Balances differ only where a live authority lacks a certificate; the
+    # run went on until none did, or to the settle limit (120 s past its
+    # duration), and each certificate still lacking names its holders' path.
+    assert run["balances_equal_at_live_authorities"] or run["lagging"]
+    assert run["settled"] == (not run["lagging"])
+    assert run["duration_s"] == 10.0 and (run["settled"] or run["ended_s"] == 130.0)
+    assert data["settle_up_to_s"] == 120.0
     assert all(g["in_reach"] == (g["holder_path_s"] >= 10.0) for g in run["lagging"])
     assert len(data["list"]) == data["transfers"]["planned"] == 18
     for row in data["list"]:
