@@ -78,6 +78,9 @@ class Committee:
     accounts: tuple[FundedAccount, ...] = ()
     _weights: dict[bytes, int] = field(init=False, repr=False, compare=False)
     total_weight: int = field(init=False)
+    # Checked against every announcement heard: hashed once, as the
+    # committee never changes.
+    _committee_id: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         weights: dict[bytes, int] = {}
@@ -110,6 +113,7 @@ class Committee:
             seen.add(acc.address)
         object.__setattr__(self, "_weights", weights)
         object.__setattr__(self, "total_weight", sum(weights.values()))
+        object.__setattr__(self, "_committee_id", hashlib.sha256(self.canonical_bytes()).digest()[:COMMITTEE_ID_LEN])
 
     def weight(self, name: bytes) -> int:
         """Voting weight of `name`; 0 for anyone outside the committee."""
@@ -141,7 +145,7 @@ class Committee:
 
     @property
     def committee_id(self) -> bytes:
-        return hashlib.sha256(self.canonical_bytes()).digest()[:COMMITTEE_ID_LEN]
+        return self._committee_id
 
     def announcement(self, name: bytes) -> AuthorityAnnouncement:
         """What authority `name` advertises on the mesh (docs/wire-format.md)."""

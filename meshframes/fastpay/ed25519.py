@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from nacl._sodium import ffi, lib
@@ -54,6 +55,10 @@ def verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
     return lib.crypto_sign_open(buf, out_len, signed, len(signed), public_key) == 0
 
 
+# Every announcement heard is checked against its sender's identity: the
+# same few dozen keys, converted again and again. Bounded, as the keys
+# heard are anyone's to send; a key that does not convert is not kept.
+@lru_cache(maxsize=4096)
 def x25519_public_key(public_key: bytes) -> bytes:
     """The identity's public key in Montgomery form (RFC 7748; libsodium's
     ed25519 -> curve25519), the key end-to-end sealing agrees with."""
