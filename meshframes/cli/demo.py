@@ -32,9 +32,10 @@ from meshframes.cli.sim_options import AREA_SIDE, MAX_DURATION, Area, Finite
 
 if TYPE_CHECKING:
     from meshframes.analysis.frames import Analysis
+    from meshframes.cli.demo_pictures import Painter
     from meshframes.seal.capture import CaptureOpener
     from meshframes.seal.keyfile import CaptureKeys
-    from meshframes.sim.demo import Demo, Shortfall, TransferRecord
+    from meshframes.sim.demo import Demo, DemoSpec, Shortfall, TransferRecord
 
 
 # The collector's thresholds during the run (Python's are 700, 10, 10).
@@ -92,10 +93,7 @@ def demo(*, seed: int, duration: float, authorities: int, clients: int, relays: 
     record of it, or if a transfer was not credited to its recipient by the end of
     the run, with one line on stderr for each saying where it stopped and
     why."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from meshframes.app.events import TransferConfirmed
-    from meshframes.sim.demo import DEMO_PASSPHRASE, Demo, DemoSpec
+    from meshframes.sim.demo import DEMO_PASSPHRASE, DemoSpec
 
     if open_mesh and passphrase is not None:
         raise click.UsageError("--open and a passphrase (--passphrase or MESHFRAMES_PASSPHRASE) contradict"
@@ -115,6 +113,29 @@ def demo(*, seed: int, duration: float, authorities: int, clients: int, relays: 
     pcap, key_file = out / "air.pcap", out / "air.keys.json"
     # A previous secure run's keys open nothing of this run's air.
     key_file.unlink(missing_ok=True)
+    painter = None
+    if not no_pictures:
+        from meshframes.cli.demo_pictures import Painter
+
+        painter = Painter()
+        if painter.missing is not None:
+            console.warning(f"no pictures: {painter.missing}. Install the plot extra (`make setup` does), or pass"
+                            " --no-pictures.")
+    try:
+        _run(spec, stores, pcap, key_file, out, painter, verify_air=verify_air, with_tshark=with_tshark,
+             as_json=as_json)
+    finally:
+        if painter is not None:
+            painter.close()
+
+
+def _run(spec: DemoSpec, stores: Path, pcap: Path, key_file: Path, out: Path, painter: Painter | None, *,
+         verify_air: bool, with_tshark: bool, as_json: bool) -> None:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from meshframes.app.events import TransferConfirmed
+    from meshframes.sim.demo import Demo
+
     run = Demo(stores, spec, pcap=pcap)
     total = len(run.plan)
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[status]}"),
@@ -150,9 +171,7 @@ def demo(*, seed: int, duration: float, authorities: int, clients: int, relays: 
     records = run.transfers()
     money = run.money()
     genesis = run.mesh.genesis_total()
-    pictures: dict[str, str] = {}
-    if not no_pictures:
-        pictures = _draw(run, out)
+    pictures = painter.draw(run, out) if painter is not None and painter.missing is None else {}
     summary = _summary(run, records, run.shortfalls(), by_kind, money, genesis, pcap, pictures)
     summary["security"] = _security(run, by_kind, keys, key_file, pcap)
     problems = [_shortfall_line(s) for s in summary["transfers"]["incomplete"]]
@@ -251,18 +270,6 @@ def _security(run: Demo, by_kind: dict[str, int], keys: CaptureKeys | None, key_
         "keys": str(key_file),
         "analyze": f"meshframes analyze {pcap} --keys {key_file}",
     }
-
-
-def _draw(run: Demo, out: Path) -> dict[str, str]:
-    try:
-        from meshframes.cli.demo_plots import timeline_png, topology_png
-    except ImportError as exc:
-        console.warning(f"no pictures: {exc}. Install the plot extra (`make setup` does), or pass --no-pictures.")
-        return {}
-    topology, timeline = out / "topology.png", out / "timeline.png"
-    topology_png(run, topology)
-    timeline_png(run, timeline)
-    return {"topology": str(topology), "timeline": str(timeline)}
 
 
 def _summary(run: Demo, records: list[TransferRecord], shortfalls: list[Shortfall], by_kind: dict[str, int],

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import matplotlib
@@ -19,84 +18,44 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.collections import LineCollection  # noqa: E402
 
-from meshframes.codec.fastpay import MessageType  # noqa: E402
-from meshframes.sim.demo import Demo, Snapshot, TransferRecord  # noqa: E402
+from meshframes.cli.demo_pictures import TimelinePicture, TopologyPicture  # noqa: E402
 
 _ROLE_STYLE = {"authority": ("s", "#1f4e9c", 110), "client": ("o", "#2a9d4b", 80), None: (".", "#888888", 40)}
-_KIND_GROUPS = {"beacon": "beacons", "peering-open": "peering", "peering-confirm": "peering",
-                "peering-close": "peering", "preq": "HWMP", "prep": "HWMP", "perr": "HWMP", "rann": "HWMP",
-                "fastpay-announce": "FastPay announce"}
 
 
-def _highlight(demo: Demo) -> TransferRecord | None:
-    """The transfer whose orders crossed the most hops, among those
-    certified within a second (so the picture of one instant is true to
-    every hop: nobody walks more than 3 m meanwhile)."""
-    best, most = None, 0
-    for record in demo.transfers():
-        if record.certified is None or record.started is None or record.certified - record.started > 1.0:
-            continue
-        hops = max((len(h) for h in _order_paths(demo, record).values()), default=0)
-        if hops > most:
-            best, most = record, hops
-    return best
-
-
-def _order_paths(demo: Demo, record: TransferRecord) -> dict[int, list[tuple[float, int]]]:
-    """Authority number -> (time, node) of each transmission of the first
-    order of this transfer that reached it."""
-    mesh = demo.mesh
-    if record.started is None or record.certified is None:
-        return {}
-    payer = mesh.node(mesh.clients[record.payer]).mac
-    where = {mesh.node(n).mac: i for i, n in enumerate(mesh.authorities)}
-    paths: dict[int, list[tuple[float, int]]] = {}
-    for traced in mesh.traced.values():
-        if (traced.source != payer or traced.msg_type != MessageType.FASTPAY_ORDER or not traced.arrived
-                or traced.destination not in where):
-            continue
-        sent = traced.hops[0].time
-        if record.started <= sent <= record.certified:
-            paths.setdefault(where[traced.destination], [(h.time, h.node) for h in traced.hops])
-    return paths
-
-
-def topology_png(demo: Demo, path: Path) -> Snapshot:
-    """Draw the mesh at the instant the highlighted transfer started (the
-    middle of the run if none is), from that instant's snapshot and
-    nothing else; the snapshot drawn."""
-    mesh, spec = demo.mesh, demo.spec
-    record = _highlight(demo)  # certified, so its start and certificate times are known
-    snap = demo.snapshot(record.started if record is not None and record.started is not None else spec.duration / 2)
+def draw_topology(picture: TopologyPicture, path: Path) -> None:
+    """Draw the mesh of `picture` (its snapshot and nothing else) into `path`."""
+    spec, snap, record = picture.spec, picture.snapshot, picture.record
     here = snap.positions
-    roles = {p.node: p.role for p in mesh.parties.values()}
     fig, ax = plt.subplots(figsize=(12, 7.6))
-    for walk in snap.walks.values():
-        ax.plot([p[0] for p in walk], [p[1] for p in walk], color="#cccccc", lw=0.6, zorder=1)
-    for link in snap.links:
-        ax.plot(*zip(here[link.a], here[link.b], strict=False), color="#9bb7d4", zorder=2,
-                lw=1.2 if link.peered else 0.8, ls="-" if link.peered else ":")
+    # One collection per style: hundreds of lines as three artists.
+    ax.add_collection(LineCollection(list(snap.walks.values()), colors="#cccccc", linewidths=0.6, zorder=1))
+    for peered, width, style in ((True, 1.2, "-"), (False, 0.8, ":")):
+        segments = [(here[link.a], here[link.b]) for link in snap.links if link.peered is peered]
+        if segments:
+            ax.add_collection(LineCollection(segments, colors="#9bb7d4", linewidths=width, linestyles=style,
+                                             zorder=2))
     colours = plt.get_cmap("tab10")
     if record is not None:
-        for i, hops in sorted(_order_paths(demo, record).items()):
-            points = [here[n] for _, n in hops] + [here[mesh.authorities[i]]]
+        for i, hops in sorted(picture.order_paths.items()):
+            points = [here[n] for _, n in hops] + [here[picture.authorities[i]]]
             ax.annotate("", xy=points[-1], xytext=points[-2],
                         arrowprops={"arrowstyle": "-|>", "color": colours(i), "lw": 2.2}, zorder=4)
             ax.plot([p[0] for p in points], [p[1] for p in points], color=colours(i), lw=2.2, zorder=3,
                     label=f"order to authority {i}: {len(hops)} hop{'s' * (len(hops) != 1)}")
-    for index, (x, y) in here.items():
-        marker, colour, size = _ROLE_STYLE[roles.get(index)]
-        ax.scatter([x], [y], marker=marker, c=colour, s=size, zorder=5, edgecolors="white", linewidths=0.8)
-        party = mesh.parties.get(index)
-        if party is not None:
-            ax.annotate(f"{'A' if party.role == 'authority' else 'C'}{party.index}", (x, y), xytext=(5, 5),
-                        textcoords="offset points", fontsize=9, zorder=6)
-        if index not in snap.alive:
-            ax.scatter([x], [y], marker="x", c="#d62728", s=260, linewidths=3, zorder=7)
     for role, label in (("authority", "authority"), ("client", "client"), (None, "relay")):
         marker, colour, size = _ROLE_STYLE[role]
-        ax.scatter([], [], marker=marker, c=colour, s=size, label=label)
+        nodes = [index for index in here if picture.roles.get(index) == role]
+        ax.scatter([here[n][0] for n in nodes], [here[n][1] for n in nodes], marker=marker, c=colour, s=size,
+                   zorder=5, edgecolors="white", linewidths=0.8, label=label)
+    for index, text in picture.labels.items():
+        ax.annotate(text, here[index], xytext=(5, 5), textcoords="offset points", fontsize=9, zorder=6)
+    failed = [here[index] for index in here if index not in snap.alive]
+    if failed:
+        ax.scatter([p[0] for p in failed], [p[1] for p in failed], marker="x", c="#d62728", s=260, linewidths=3,
+                   zorder=7)
     if len(snap.alive) < len(here):
         ax.scatter([], [], marker="x", c="#d62728", s=120, linewidths=3,
                    label=f"failed (at {spec.fail_at:g} s)")
@@ -117,12 +76,11 @@ def topology_png(demo: Demo, path: Path) -> Snapshot:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    return snap
 
 
-def timeline_png(demo: Demo, path: Path) -> None:
-    spec = demo.spec
-    records = [r for r in demo.transfers() if r.started is not None]
+def draw_timeline(picture: TimelinePicture, path: Path) -> None:
+    """Draw the transfers and the air of `picture` into `path`."""
+    spec, records = picture.spec, picture.records
     fig, (lanes, delays, air) = plt.subplots(3, 1, figsize=(11, 10), sharex=True,
                                              gridspec_kw={"height_ratios": [3, 2, 2]})
     for y, r in enumerate(records):
@@ -156,25 +114,17 @@ def timeline_png(demo: Demo, path: Path) -> None:
     else:
         delays.text(0.5, 0.5, "no transfer certified yet", transform=delays.transAxes, ha="center")
     delays.set_ylabel("latency (virtual s)")
-    bins = int(math.ceil(spec.duration))
-    per_second: dict[str, list[int]] = {}
-    # analyze names SAE's Authentication frames "other"; in a secure mesh
-    # they are most of them.
-    other = "other, SAE included" if spec.secure else "other"
-    assert demo.air.times is not None
-    for t, kind in demo.air.times:
-        kind = kind or other
-        group = _KIND_GROUPS.get(kind, "FastPay messages" if kind.startswith("fastpay") else other)
-        per_second.setdefault(group, [0] * bins)[min(bins - 1, int(t))] += 1
+    per_second = picture.per_second
+    bins = len(next(iter(per_second.values()), []))
     groups = sorted(per_second)
     air.stackplot(range(bins), *(per_second[g] for g in groups), labels=groups, step="post")
     air.set_ylabel("frames per second")
     air.set_xlabel("virtual time (s)")
     air.legend(fontsize=8, loc="upper right", ncol=3)
-    if demo.failed:
+    if picture.failed:
         for ax in (lanes, delays, air):
             ax.axvline(spec.fail_at, color="#d62728", ls="--", lw=1)
-        lanes.text(spec.fail_at, len(records) - 0.5, f" {', '.join(f'A{i}' for i in demo.failed)} fails",
+        lanes.text(spec.fail_at, len(records) - 0.5, f" {', '.join(f'A{i}' for i in picture.failed)} fails",
                    color="#d62728", fontsize=8, va="top")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

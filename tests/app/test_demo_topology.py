@@ -62,12 +62,14 @@ def test_snapshot_is_the_mesh_as_it_was(tmp_path: Path) -> None:
 
 def test_topology_png_draws_its_snapshot(tmp_path: Path) -> None:
     """The picture's geometry is the snapshot of the instant it shows."""
-    from meshframes.cli.demo_plots import topology_png
+    from meshframes.cli.demo_pictures import topology_picture
+    from meshframes.cli.demo_plots import draw_topology
 
     run, _ = _run(tmp_path)
     png = tmp_path / "topology.png"
-    drawn = topology_png(run, png)
-    assert drawn == run.snapshot(drawn.at)
+    picture = topology_picture(run)
+    assert picture.snapshot == run.snapshot(picture.snapshot.at)
+    draw_topology(picture, png)
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
