@@ -3,15 +3,16 @@ data (no matplotlib here), and the painter that draws them.
 
 The painter's two processes start with the run and load matplotlib while
 the simulation runs on the other core; once the run is over each draws
-one picture from its data (meshframes.cli.demo_plots), so the pictures
-cost the command about the time of the slower one."""
+one picture from its data (meshframes.cli.demo_plots, run as a module), so
+the pictures cost the command about the time of the slower one."""
 
 from __future__ import annotations
 
 import importlib.util
 import math
-import multiprocessing
-from concurrent.futures import Future, ProcessPoolExecutor
+import pickle
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,41 +112,39 @@ def timeline_picture(demo: Demo) -> TimelinePicture:
 
 
 class Painter:
-    """Two drawing processes, started (and loading matplotlib) at once.
-    `missing` says why there will be no pictures, when matplotlib is not
-    installed."""
+    """Two drawing processes (`python -m meshframes.cli.demo_plots`),
+    started at once so that each loads matplotlib while the run goes on;
+    `draw` hands each the data of one picture. `missing` says why there
+    will be no pictures, when matplotlib is not installed."""
 
     def __init__(self) -> None:
         self.missing = None if importlib.util.find_spec("matplotlib") else "No module named 'matplotlib'"
-        self._pool: ProcessPoolExecutor | None = None
-        self._started: list[Future[None]] = []
+        self._workers: list[subprocess.Popen[bytes]] = []
         if self.missing is None:
-            # Spawned, not forked: the parent runs a progress thread. Two
-            # tasks at once start both processes, each loading matplotlib.
-            self._pool = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_load)
-            self._started = [self._pool.submit(_ready) for _ in range(2)]
+            self._workers = [subprocess.Popen([sys.executable, "-m", "meshframes.cli.demo_plots"],
+                                              stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+                             for _ in range(2)]
 
     def draw(self, demo: Demo, out: Path) -> dict[str, str]:
-        """topology.png and timeline.png in `out`, drawn in parallel."""
-        assert self._pool is not None
-        from meshframes.cli import demo_plots
-
+        """topology.png and timeline.png in `out`, drawn in parallel; an
+        error from a drawing process is raised with what it said."""
         topology, timeline = out / "topology.png", out / "timeline.png"
-        jobs = [self._pool.submit(demo_plots.draw_topology, topology_picture(demo), topology),
-                self._pool.submit(demo_plots.draw_timeline, timeline_picture(demo), timeline)]
-        for job in (*self._started, *jobs):
-            job.result()
+        jobs = ((topology_picture(demo), topology), (timeline_picture(demo), timeline))
+        for worker, job in zip(self._workers, jobs, strict=True):
+            assert worker.stdin is not None
+            with worker.stdin:
+                pickle.dump(job, worker.stdin)
+        for worker in self._workers:
+            assert worker.stderr is not None
+            with worker.stderr:
+                said = worker.stderr.read()
+            if worker.wait() != 0:
+                raise RuntimeError(f"drawing a picture failed (exit {worker.returncode}):"
+                                   f" {said.decode(errors='replace').strip()}")
         return {"topology": str(topology), "timeline": str(timeline)}
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-
-
-def _load() -> None:
-    import meshframes.cli.demo_plots  # noqa: F401 - matplotlib loaded before the run ends
-
-
-def _ready() -> None:
-    """Nothing: a task whose only effect is a started process."""
+        for worker in self._workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()

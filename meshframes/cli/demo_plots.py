@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import pickle
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -130,3 +132,16 @@ def draw_timeline(picture: TimelinePicture, path: Path) -> None:
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
+
+def _draw_one() -> None:
+    """A drawing process of the demo's Painter: one (picture, path) pickled
+    on stdin by the parent, drawn."""
+    picture, path = pickle.load(sys.stdin.buffer)
+    if isinstance(picture, TopologyPicture):
+        draw_topology(picture, path)
+    else:
+        draw_timeline(picture, path)
+
+
+if __name__ == "__main__":
+    _draw_one()
