@@ -63,7 +63,7 @@ from meshframes.codec.header import (
     TYPE_MGMT,
     decode_header,
 )
-from meshframes.codec.ie import RawElement
+from meshframes.codec.ie import RawElement, decode_elements
 from meshframes.codec.meshctl import LLC_HEADER_LEN, LLC_SNAP, SNAP_HEADER_LEN
 from meshframes.codec.pathsel import Perr, Prep, Preq, Rann
 from meshframes.codec.peering import (
@@ -253,15 +253,30 @@ def _profile(frame: wire.Beacon | wire.SelfProtected, index: int) -> FrameDecode
     if frame.header.frame_control & _UNUSUAL_MANAGEMENT_FLAGS:
         return None
     if isinstance(frame, wire.Beacon):
-        if frame.header.subtype != SUBTYPE_BEACON or not frame.elements:
+        # Probe Responses share the beacon's body (9.3.3.3, 9.3.3.11).
+        if frame.header.subtype not in (SUBTYPE_BEACON, SUBTYPE_PROBE_RESP) or not frame.elements:
             return None
-        kind = "beacon"
+        kind = _MANAGEMENT_KINDS[frame.header.subtype]
     else:
         found = _PEERING_KINDS.get(frame.action)
         if found is None or frame.sealed or frame.peering is None:
             return None
         kind = found
     return FrameDecode(index, kind) if _read_alike(frame.elements) else None
+
+
+def _probe_request(frame: wire.ManagementFrame, index: int) -> FrameDecode | None:
+    """A clear Probe Request's verdict where it is plain: a body of
+    elements only (9.3.3.10), each one both sides read alike. A mesh
+    station sends them to a neighbour it has not heard beaconing."""
+    header = frame.header
+    if header.subtype != SUBTYPE_PROBE_REQ or header.protected or header.frame_control & _UNUSUAL_MANAGEMENT_FLAGS:
+        return None
+    try:
+        elements, _ = decode_elements(frame.body, 0)
+    except DecodeError:
+        return None
+    return FrameDecode(index, "probe-req") if elements and _read_alike(elements) else None
 
 
 def kind_of(frame: wire.Frame) -> str:
@@ -318,6 +333,8 @@ def codec_verdict(data: bytes, index: int) -> tuple[FrameDecode | None, wire.Fra
         return _data(frame, index), frame
     if isinstance(frame, (wire.SelfProtected, wire.Beacon)):
         return _profile(frame, index), frame
+    if type(frame) is wire.ManagementFrame:
+        return _probe_request(frame, index), frame
     if isinstance(frame, wire.ControlFrame):
         extra = len(data) - mpdu.header_length(data)
         return FrameDecode(index, "other", undecoded=(

@@ -5,17 +5,16 @@ and how long it took, and asserts nothing about speed."""
 
 from __future__ import annotations
 
-import gc
 import math
 import random
 import resource
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from meshframes.hosts.collector import fewer_collections
 from meshframes.mesh.constants import MeshConfig, RootMode
 from meshframes.mesh.events import Deliver
 from meshframes.mesh.peers import PlinkState
@@ -356,27 +355,6 @@ def run_fastpay_scale(nodes: int = 1000, transfers: int = 100, seed: int = 7, *,
              | {"total": round(cpu[-1] - cpu[0], 2)},
              "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
     return FastPayScale(results, costs)
-
-
-# The cyclic collector's thresholds while a scale run goes: a run keeps
-# millions of objects alive (path and peer tables, queued frames) and
-# allocates millions of short-lived acyclic ones (frames, actions), so
-# with Python's defaults (700, 10, 10) the collector walks the young
-# generations every 700 allocations and the whole heap every few seconds
-# of CPU, finding little: 10 % of the CPU time of 2,000 nodes. Cycles are
-# still collected, only less often.
-SCALE_GC_THRESHOLDS = (100_000, 50, 100)
-
-
-@contextmanager
-def fewer_collections() -> Iterator[None]:
-    """Run with SCALE_GC_THRESHOLDS, then put the thresholds back."""
-    before = gc.get_threshold()
-    gc.set_threshold(*SCALE_GC_THRESHOLDS)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
 
 
 def growth_exponent(sizes: list[int], values: list[float]) -> float | None:

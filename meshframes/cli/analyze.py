@@ -74,6 +74,7 @@ def analyze(pcaps: tuple[str, ...], as_json: bool, fcs: str, max_rows: int, key_
     status is 1.
     """
     from meshframes.hosts.analyze import analyze_captures
+    from meshframes.hosts.collector import fewer_collections
 
     opener = None
     if key_files:
@@ -86,6 +87,7 @@ def analyze(pcaps: tuple[str, ...], as_json: bool, fcs: str, max_rows: int, key_
     # capture's, so a script reading small files sees nothing but its JSON,
     # and one that sends stderr elsewhere does not pay for a bar nobody sees.
     with contextlib.ExitStack() as stack:
+        stack.enter_context(fewer_collections())
         progress = None
         if not as_json or (console.err.is_terminal
                            and sum(Path(p).stat().st_size for p in pcaps) >= _BAR_FOR_JSON_OCTETS):
@@ -98,13 +100,13 @@ def analyze(pcaps: tuple[str, ...], as_json: bool, fcs: str, max_rows: int, key_
                 bar.update(task, completed=done, total=total)
 
         analyzer = analyze_captures(pcaps, dissect, fcs=fcs, progress=progress, unprotect=opener)
-    result = analyzer.analysis
-    if as_json:
-        document = result.to_json() | analyzer.sections() | ({"decryption": opener.summary()} if opener else {})
-        sys.stdout.flush()
-        sys.stdout.buffer.write(console.json_bytes(document) + b"\n")
-        sys.stdout.buffer.flush()
-    else:
+        result = analyzer.analysis
+        if as_json:
+            document = result.to_json() | analyzer.sections() | ({"decryption": opener.summary()} if opener else {})
+            sys.stdout.flush()
+            sys.stdout.buffer.write(console.json_bytes(document) + b"\n")
+            sys.stdout.buffer.flush()
+    if not as_json:
         _print(result, max_rows)
         print_sections(analyzer.sections(), max_rows or None)
         if opener is not None:

@@ -18,7 +18,6 @@ pictures.
 
 from __future__ import annotations
 
-import gc
 import json
 import shutil
 from pathlib import Path
@@ -36,10 +35,6 @@ if TYPE_CHECKING:
     from meshframes.seal.capture import CaptureOpener
     from meshframes.seal.keyfile import CaptureKeys
     from meshframes.sim.demo import Demo, DemoSpec, Shortfall, TransferRecord
-
-
-# The collector's thresholds during the run (Python's are 700, 10, 10).
-_RUN_GC_THRESHOLD = (50_000, 20, 100)
 
 
 def _duration(seconds: float | None) -> str:
@@ -134,6 +129,7 @@ def _run(spec: DemoSpec, stores: Path, pcap: Path, key_file: Path, out: Path, pa
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from meshframes.app.events import TransferConfirmed
+    from meshframes.hosts.collector import fewer_collections
     from meshframes.sim.demo import Demo
 
     run = Demo(stores, spec, pcap=pcap)
@@ -147,17 +143,8 @@ def _run(spec: DemoSpec, stores: Path, pcap: Path, key_file: Path, out: Path, pa
             confirmed = len(run.mesh.timeline.of(TransferConfirmed))
             bar.update(task, completed=t, status=f"{t:6.1f} s, {confirmed}/{total} transfers confirmed")
 
-        # The run makes millions of short-lived objects and few cycles: the
-        # collector looks less often, and never again at what was built
-        # before it (as it was once the run is over).
-        threshold = gc.get_threshold()
-        gc.freeze()
-        gc.set_threshold(*_RUN_GC_THRESHOLD)
-        try:
+        with fewer_collections():
             run.run(progress)
-        finally:
-            gc.set_threshold(*threshold)
-            gc.unfreeze()
         keys = None
         if spec.secure:
             keys = run.mesh.capture_keys()

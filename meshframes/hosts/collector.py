@@ -1,0 +1,33 @@
+"""The cyclic garbage collector during bulk work in this process.
+
+A simulation or a capture's analysis keeps many objects alive (path and
+peer tables, per-node counters, the report being built) and allocates
+millions of short-lived acyclic ones (frames, actions, verdicts). With
+Python's thresholds (700, 10, 10) the collector walks the young
+generations every 700 allocations and the whole heap every few seconds of
+CPU, finding little: 10 % of the CPU time of a 2,000-node scale run, 4 %
+of `analyze --json` on 100k frames. Cycles are still collected, only less
+often, and what was built before the work starts is never walked again.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+BULK_GC_THRESHOLDS = (100_000, 50, 100)
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Freeze what exists and run with BULK_GC_THRESHOLDS; then put the
+    thresholds back and let the frozen objects be collected again."""
+    before = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(*BULK_GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
