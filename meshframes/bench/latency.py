@@ -190,6 +190,9 @@ class TransferLatency:
     reach: float | None
     hops: int | None
     in_reach_at_end: bool  # a quorum in reach for the last IN_REACH_AT_END_S of the run
+    # How long the quorum stayed in reach from `reach` without a break: a
+    # reach of a few tens of milliseconds is a link no frame exchange fits.
+    reach_held: float | None = None
 
     def since_start(self, what: str) -> float | None:
         t = getattr(self, what)
@@ -302,7 +305,8 @@ def run_seed(scenario: str, seed: int, progress: Callable[[float], None] | None 
             transfers.append(TransferLatency(
                 r.payer, r.recipient, r.requested, r.started, r.certified, r.confirmed, reach,
                 hops=oracle.quorum_hops(client, reach) if reach is not None else None,
-                in_reach_at_end=oracle.throughout(client, end - IN_REACH_AT_END_S, end)))
+                in_reach_at_end=oracle.throughout(client, end - IN_REACH_AT_END_S, end),
+                reach_held=oracle.held_from(client, reach) if reach is not None else None))
         failed_nodes = {demo.mesh.authorities[i] for i in demo.failed}
         live = [i for i, node in enumerate(demo.mesh.authorities) if node not in failed_nodes]
         books = {i: demo.mesh.authority(i).engine.accounts() for i in live}
@@ -393,6 +397,13 @@ class Summary:
         return [(run, t) for run, t in self.transfers if t.certified is not None
                 and (t.reach is None or t.certified < t.reach)]
 
+    def slow_from_reach(self) -> dict[str, int]:
+        """Transfers certified more than 1 s after reach, and how many of
+        them had a reach that held less than 1 s."""
+        slow = [t for _, t in self.transfers if (t.since_reach("certified") or 0.0) > 1.0]
+        return {"transfers": len(slow),
+                "reach_held_under_1s": sum(1 for t in slow if t.reach_held is not None and t.reach_held < 1.0)}
+
     def air(self) -> dict[str, int]:
         total: Counter[str] = Counter()
         for run in self.runs:
@@ -419,6 +430,7 @@ class Summary:
                 "certified_within_1s_of_reach": sum(1 for v in self.latencies("certified", "reach") if v <= 1.0),
             },
             "latency_s": latency,
+            "certified_over_1s_from_reach": self.slow_from_reach(),
             "latency_by_hops_s": {
                 str(h): {f"{what}_from_{origin}": percentiles(self.latencies(what, origin, h))
                          for what in ("certified", "confirmed") for origin in ("start", "reach")}

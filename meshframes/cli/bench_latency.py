@@ -51,7 +51,8 @@ def latency(*, seeds: tuple[int, int] | None, scenario: str, duration: float | N
     (computed from the simulator's geometry, not the protocol), overall
     and by the hops that reach needed; the transfers that never had reach,
     those left unconfirmed although a quorum was in reach for the run's
-    last 10 s; the frames on the air per transfer by kind; and, per run,
+    last 10 s; how long each transfer's reach held, and how many of those
+    certified more than 1 s after reach had one that held less than 1 s; the frames on the air per transfer by kind; and, per run,
     whether money was conserved and balances agree at the live
     authorities, and for each certificate a live authority lacks, how
     long its payer or recipient had a path there. A run goes on after its
@@ -138,6 +139,9 @@ def _tables(data: dict[str, Any], summary: Summary) -> None:
     out.print(f"transfers: {tr['planned']} planned, {tr['started']} started, {tr['certified']} certified,"
               f" {tr['confirmed']} confirmed; {tr['certified_within_1s_of_reach']} certified within 1 s of"
               f" reach.", soft_wrap=True)
+    slow = data["certified_over_1s_from_reach"]
+    out.print(f"certified more than 1 s after reach: {slow['transfers']}, of which {slow['reach_held_under_1s']}"
+              " had a quorum in reach for less than 1 s from that instant.", soft_wrap=True)
     table = Table(title="latency (virtual time); reach = the first instant a quorum was in the client's reach")
     for column in ("measure", "n", "p50", "p90", "p95", "max"):
         table.add_column(column, justify="left" if column == "measure" else "right")

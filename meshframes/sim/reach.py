@@ -229,6 +229,18 @@ class ReachOracle:
                 return False
         return True
 
+    def held_from(self, node: int, t: float) -> float:
+        """How long `node`, reaching a quorum at instant t, goes on reaching
+        one without a break (up to `stop`); 0.0 if it does not at t."""
+        t = max(t, self.start)
+        if t > self.stop or not self._holds(node, t):
+            return 0.0
+        first = bisect_right(self.times, t)
+        for k in range(bisect_left(self.times, t), len(self.times)):
+            if (k >= first and node not in self._at[k]) or node not in self._after[k]:
+                return self.times[k] - t
+        return self.stop - t
+
     def longest_together(self, node: int, others: Iterable[int], begin: float, end: float) -> dict[int, float]:
         """For each of `others`, the longest stretch of [begin, end] through
         which it and `node` were both alive and joined by a path of links

@@ -58,6 +58,13 @@ def test_one_short_seed_reports_every_measure_as_json(tmp_path: Path) -> None:
             assert row["reach"] >= row["started"]
         if row["certified_from_reach"] is not None:
             assert row["certified_from_reach"] == pytest.approx(row["certified"] - row["reach"], abs=1e-5)
+        # How long the reach held: from the reach instant, within the run.
+        assert (row["reach"] is None) == (row["reach_held"] is None)
+        if row["reach"] is not None:
+            assert 0.0 <= row["reach_held"] <= run["ended_s"] - row["reach"] + 1e-6
+    slow = [row for row in data["list"] if (row["certified_from_reach"] or 0.0) > 1.0]
+    assert data["certified_over_1s_from_reach"] == {
+        "transfers": len(slow), "reach_held_under_1s": sum(1 for row in slow if row["reach_held"] < 1.0)}
 
 
 def test_seeds_in_parallel_match_seeds_in_turn() -> None:

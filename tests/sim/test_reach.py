@@ -53,6 +53,9 @@ def test_walking_client_reaches_when_it_enters_range() -> None:
     # reach until the client leaves the last of them (x=15+30=45, t=72.5).
     assert oracle.throughout(0, 35.0, 72.5)
     assert not oracle.throughout(0, 35.0, 72.6)
+    assert oracle.held_from(0, 35.0) == pytest.approx(37.5)
+    assert oracle.held_from(0, 50.0) == pytest.approx(22.5)
+    assert oracle.held_from(0, 30.0) == 0.0 and oracle.held_from(0, 80.0) == 0.0
     assert oracle.first_reach(0, 72.6) is None
     assert oracle.quorum_hops(0, 35.0) == 2  # x=0, then x=5 and x=10 one hop further
 
@@ -82,6 +85,9 @@ def test_authority_failing_leaves_no_quorum() -> None:
     assert oracle.throughout(0, 0.0, 19.9)
     assert oracle.first_reach(0, 20.0) is None
     assert not oracle.throughout(0, 0.0, 20.0)
+    # Lost at the instant of the second failure, held up to it.
+    assert oracle.held_from(0, 0.0) == pytest.approx(20.0)
+    assert oracle.held_from(0, 15.0) == pytest.approx(5.0)
 
 
 def test_failed_relay_cuts_the_path() -> None:
