@@ -6,8 +6,9 @@ certified and confirmed, all in virtual time.
 
 A run is the demo's scenario (meshframes.sim.demo) for one seed, with no
 pcap, going on after its duration (no new transfer asked for) until every
-live authority has executed every certificate, or SETTLE_S more: every frame on the air is counted by kind as the medium sends it
-(MAC retries included); in a secure mesh the CCMP-protected frames are
+live authority has executed every certificate, or SETTLE_S more. Every
+frame on the air is counted by kind as the medium sends it (MAC retries
+included); in a secure mesh the CCMP-protected frames are
 counted by the kind they are once opened with the run's link keys.
 Results are data; the CLI presents them, and progress goes through a
 callback.
@@ -250,6 +251,9 @@ class SeedRun:
     # What the disagreements come from: each certificate a live authority
     # lacks, with how long a holder had a way to it.
     lagging: tuple[Lagging, ...]
+    # Every live authority had executed every certificate when it ended
+    # (Demo.settled, the test that stopped it).
+    settled: bool
     wall_s: float
 
     @property
@@ -307,8 +311,7 @@ def run_seed(scenario: str, seed: int, progress: Callable[[float], None] | None 
                 hops=oracle.quorum_hops(client, reach) if reach is not None else None,
                 in_reach_at_end=oracle.throughout(client, end - IN_REACH_AT_END_S, end),
                 reach_held=oracle.held_from(client, reach) if reach is not None else None))
-        failed_nodes = {demo.mesh.authorities[i] for i in demo.failed}
-        live = [i for i, node in enumerate(demo.mesh.authorities) if node not in failed_nodes]
+        live = demo.mesh.honest_authorities()
         books = {i: demo.mesh.authority(i).engine.accounts() for i in live}
         disagreements: dict[str, dict[int, int]] = {}
         names = {identity.public_key: f"C{j}" for j, identity in enumerate(demo.mesh.account_ids)}
@@ -319,9 +322,10 @@ def run_seed(scenario: str, seed: int, progress: Callable[[float], None] | None 
         totals = demo.money()
         genesis = demo.mesh.genesis_total()
         lagging = _lagging(demo, oracle, live)
+        settled = demo.settled()
     return SeedRun(scenario, seed, spec.duration, end, spec.authorities, spec.clients, spec.relays,
                    tuple(demo.failed), tuple(transfers), dict(sorted(air.items())), opens["peering-open"], genesis, totals,
-                   disagreements, lagging, time.perf_counter() - began)
+                   disagreements, lagging, settled, time.perf_counter() - began)
 
 
 def _lagging(demo: Demo, oracle: ReachOracle, live: list[int]) -> tuple[Lagging, ...]:
@@ -445,7 +449,7 @@ class Summary:
             "peering": {"opens_per_node_per_minute": self.opens_per_node_per_minute(),
                         "linux_bound_per_silent_neighbour_per_minute": LINUX_OPENS_PER_NEIGHBOUR_PER_MINUTE},
             "runs": [{"seed": run.seed, "scenario": run.scenario, "duration_s": run.duration,
-                      "ended_s": run.ended, "settled": not run.lagging and not run.disagreements,
+                      "ended_s": run.ended, "settled": run.settled,
                       "authorities": run.authorities, "clients": run.clients, "relays": run.relays,
                       "failed_authorities": list(run.failed), "transfers": len(run.transfers),
                       "money_conserved": run.money_conserved, "genesis": run.genesis,

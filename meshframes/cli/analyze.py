@@ -86,20 +86,22 @@ def analyze(pcaps: tuple[str, ...], as_json: bool, fcs: str, max_rows: int, key_
     # Tables always come after a bar on stderr; --json only after a big
     # capture's, so a script reading small files sees nothing but its JSON,
     # and one that sends stderr elsewhere does not pay for a bar nobody sees.
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(fewer_collections())
-        progress = None
-        if not as_json or (console.err.is_terminal
-                           and sum(Path(p).stat().st_size for p in pcaps) >= _BAR_FOR_JSON_OCTETS):
-            from rich.progress import Progress
+    # The collector looks less often through the decoding and the JSON
+    # built from it; the bar is gone before anything is printed.
+    with fewer_collections():
+        with contextlib.ExitStack() as stack:
+            progress = None
+            if not as_json or (console.err.is_terminal
+                               and sum(Path(p).stat().st_size for p in pcaps) >= _BAR_FOR_JSON_OCTETS):
+                from rich.progress import Progress
 
-            bar = stack.enter_context(Progress(console=console.err, transient=True))
-            task = bar.add_task("decoding", total=None)
+                bar = stack.enter_context(Progress(console=console.err, transient=True))
+                task = bar.add_task("decoding", total=None)
 
-            def progress(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
+                def progress(done: int, total: int) -> None:
+                    bar.update(task, completed=done, total=total)
 
-        analyzer = analyze_captures(pcaps, dissect, fcs=fcs, progress=progress, unprotect=opener)
+            analyzer = analyze_captures(pcaps, dissect, fcs=fcs, progress=progress, unprotect=opener)
         result = analyzer.analysis
         if as_json:
             document = result.to_json() | analyzer.sections() | ({"decryption": opener.summary()} if opener else {})

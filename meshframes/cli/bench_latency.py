@@ -52,7 +52,8 @@ def latency(*, seeds: tuple[int, int] | None, scenario: str, duration: float | N
     and by the hops that reach needed; the transfers that never had reach,
     those left unconfirmed although a quorum was in reach for the run's
     last 10 s; how long each transfer's reach held, and how many of those
-    certified more than 1 s after reach had one that held less than 1 s; the frames on the air per transfer by kind; and, per run,
+    certified more than 1 s after reach had one that held less than 1 s;
+    the frames on the air per transfer by kind; and, per run,
     whether money was conserved and balances agree at the live
     authorities, and for each certificate a live authority lacks, how
     long its payer or recipient had a path there. A run goes on after its

@@ -207,9 +207,7 @@ class Demo:
         """Whether every live authority has executed every certificate a
         client holds for its own transfers (then their books are equal)."""
         mesh = self.mesh
-        failed = {mesh.authorities[i] for i in self.failed}
-        books = [mesh.authority(i).engine.accounts() for i, node in enumerate(mesh.authorities)
-                 if node not in failed]
+        books = [mesh.authority(i).engine.accounts() for i in mesh.honest_authorities()]
         for j, identity in enumerate(mesh.account_ids[:self.spec.clients]):
             held = len(mesh.client(j).engine.store.sent_certificates(0))
             for book in books:

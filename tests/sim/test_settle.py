@@ -16,9 +16,8 @@ SEED, DURATION, SETTLE, STEP = 6, 10.0, 60.0, 0.5
 
 def _books(demo: Demo) -> list[dict[bytes, tuple[int, int]]]:
     mesh = demo.mesh
-    failed = {mesh.authorities[i] for i in demo.failed}
     return [{a: (s.balance, s.next_sequence_number) for a, s in mesh.authority(i).engine.accounts().items()}
-            for i, node in enumerate(mesh.authorities) if node not in failed]
+            for i in mesh.honest_authorities()]
 
 
 def test_unsettled_when_the_duration_ends(tmp_path: Path) -> None:
