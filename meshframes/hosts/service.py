@@ -225,8 +225,11 @@ def mesh_config(settings: NodeSettings) -> MeshConfig:
     if settings.role is Role.AUTHORITY:
         # Authorities are HWMP roots, as in the simulations (docs/app.md:
         # every station keeps a path to every authority without on-demand
-        # discovery bursts).
-        config = replace(config, dot11MeshHWMPRootMode=RootMode.PROACTIVE_PREQ_WITH_PREP)
+        # discovery bursts, and clients answer so that the authority's
+        # path back is there before its vote).
+        config = replace(config, dot11MeshHWMPRootMode=RootMode.PROACTIVE_PREQ_NO_PREP)
+    elif settings.role is Role.CLIENT:
+        config = replace(config, prep_to_root_preq=True)
     return config
 
 

@@ -98,6 +98,12 @@ class MeshConfig:
     dot11MeshHWMPRannInterval: float = tu(5000)
     dot11MeshHWMProotInterval: float = tu(5000)
     dot11MeshHWMPactivePathToRootTimeout: float = tu(6000)
+    # 14.10.10.3: a root's proactive PREQ with the Proactive PREP subfield
+    # 0 still gets a PREP from a mesh STA that needs a bidirectional path
+    # with the root (one that has data for it and wants its answer back);
+    # the others only learn their path to the root. Linux answers only when
+    # the subfield is 1.
+    prep_to_root_preq: bool = False
     dot11MeshHWMPconfirmationInterval: float = 2.000
     dot11MeshGateAnnouncementProtocol: bool = False
     min_discovery_timeout: float = 0.100

@@ -374,7 +374,8 @@ class Hwmp:
                 target_sn = self.sn
             elif is_group(target_addr) and flags & TARGET_FLAG_TO:
                 # Proactive PREQ from a root (14.10.10.3).
-                if self._lookup(orig, now) is not None and preq.flags & PREQ_FLAG_PROACTIVE_PREP:
+                if self._lookup(orig, now) is not None and (preq.flags & PREQ_FLAG_PROACTIVE_PREP
+                                                            or cfg.prep_to_root_preq):
                     reply = True
                     target_addr = self.mac
                     self.sn = sn_next(self.sn)

@@ -124,14 +124,15 @@ class FastPayMesh:
                  balances: Sequence[int] = (), weights: Sequence[int] | None = None,
                  app: AppConfig | None = None, mesh: MeshConfig | None = None,
                  medium: MediumConfig | None = None, pcap: str | Path | None = None,
-                 authority_root_mode: RootMode = RootMode.PROACTIVE_PREQ_WITH_PREP,
+                 authority_root_mode: RootMode = RootMode.PROACTIVE_PREQ_NO_PREP,
                  root_interval: float = AUTHORITY_ROOT_INTERVAL,
                  observer: Callable[[int, float, Action], None] | None = None) -> None:
         """Authorities are HWMP roots (`authority_root_mode`, docs/app.md):
         every station keeps a path to every authority without on-demand
-        discovery, and each authority learns the way back to every station.
-        They announce every `root_interval` seconds, and the path to a root
-        outlives three intervals."""
+        discovery, and each authority learns the way back to every client,
+        which answers root PREQs with a PREP (`prep_to_root_preq`) where a
+        relay does not. They announce every `root_interval` seconds, and
+        the path to a root outlives three intervals."""
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.seed = seed
@@ -143,6 +144,7 @@ class FastPayMesh:
         self.authority_mesh_config = replace(self.net.mesh_config, dot11MeshHWMPRootMode=authority_root_mode,
                                              dot11MeshHWMProotInterval=root_interval,
                                              dot11MeshHWMPactivePathToRootTimeout=3 * root_interval)
+        self.client_mesh_config = replace(self.net.mesh_config, prep_to_root_preq=True)
         self.parties: dict[int, Placed] = {}
         self.authorities: list[int] = []  # node index of authority i, in committee order
         self.clients: list[int] = []  # node index of account j
@@ -179,7 +181,8 @@ class FastPayMesh:
         balance = self.committee.accounts[j].balance
         store = ClientStore(self.workdir / f"client-{j}.db", identity.public_key, balance)
         node = self._place(where, radio_range, "client", j, lambda mac: ClientNode(
-            identity.keypair, self.committee, store, mac, self.app_config, e2e_sequence=SIM_INITIAL_E2E_SEQUENCE))
+            identity.keypair, self.committee, store, mac, self.app_config, e2e_sequence=SIM_INITIAL_E2E_SEQUENCE),
+            self.client_mesh_config)
         self.clients.append(node)
         return node
 

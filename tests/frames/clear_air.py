@@ -21,7 +21,7 @@ from pathlib import Path
 
 from meshframes.app.party import AppConfig
 from meshframes.app.transport import TransportConfig
-from meshframes.mesh.constants import MeshConfig
+from meshframes.mesh.constants import MeshConfig, RootMode
 from meshframes.sim.medium import MediumConfig
 from meshframes.sim.scenario import FastPayMesh
 
@@ -40,7 +40,9 @@ def record(pcap: Path) -> None:
                                          announce_on_new_path=False, push_delay=None),
                            # An open mesh, as recorded: the clear air is the point.
                            mesh=MeshConfig(root_preq_to_new_peer=False, probe_unknown_neighbours=False),
-                           medium=MediumConfig(radio_range=25.0), pcap=pcap)
+                           medium=MediumConfig(radio_range=25.0), pcap=pcap,
+                           # Recorded when every station answered the root PREQs.
+                           authority_root_mode=RootMode.PROACTIVE_PREQ_WITH_PREP)
         for x in range(4):
             mesh.add_authority((x * 5.0, 0.0))
         mesh.add_client((0.0, 5.0))

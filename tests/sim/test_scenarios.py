@@ -234,6 +234,29 @@ def test_proactive_root_modes() -> None:
         assert len(known) == back, mode
 
 
+
+def test_root_without_prep_learns_its_way_back_to_those_that_answer() -> None:
+    """A root PREQ without the Proactive PREP subfield (root mode 2) is
+    answered by the stations that need a way back from the root
+    (`prep_to_root_preq`, 14.10.10.3) and by no other: on a line root - 1 -
+    2 - 3 - 4 where 3 and 4 answer, the root learns 3 and 4 through 1 (and
+    1, its neighbour, from hearing it), never 2, and sees PREPs from 3 and
+    4 only."""
+    log = Log()
+    net = SimNetwork(4, observer=log)
+    answering = {3, 4}
+    for i in range(5):
+        config = (MeshConfig(dot11MeshHWMPRootMode=RootMode.PROACTIVE_PREQ_NO_PREP) if i == 0
+                  else MeshConfig(prep_to_root_preq=i in answering))
+        net.add_node((20.0 * i, 0.0), config=config)
+    net.run(2 * CONFIG.dot11MeshHWMProotInterval + 1.0)
+    known = {i for i in range(1, 5) if net.nodes[0].node.next_hop(sim_mac(i), net.now) == sim_mac(1)}
+    assert known == {1, 3, 4}
+    repliers = {a.frame.elements[0].target_addr for _t, _i, a in log.events
+                if isinstance(a, Transmit) and isinstance(a.frame, MeshAction)
+                and isinstance(a.frame.elements[0], Prep)}
+    assert repliers == {sim_mac(3), sim_mac(4)}
+
 def test_relays_send_on_after_the_devices_forwarding_delay() -> None:
     """On the simulated devices every relayed frame waits 300-400 us (ns-3's
     ForwardingDelay) between the relay hearing it and sending it on; the
