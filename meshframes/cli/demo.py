@@ -158,7 +158,14 @@ def _run(spec: DemoSpec, stores: Path, pcap: Path, key_file: Path, out: Path, pa
     records = run.transfers()
     money = run.money()
     genesis = run.mesh.genesis_total()
-    pictures = painter.draw(run, out) if painter is not None and painter.missing is None else {}
+    pictures: dict[str, str] = {}
+    if painter is not None and painter.missing is None:
+        from meshframes.cli.demo_pictures import PictureError
+
+        try:
+            pictures = painter.draw(run, out)
+        except PictureError as error:
+            console.warning(f"no pictures: {error}")
     summary = _summary(run, records, run.shortfalls(), by_kind, money, genesis, pcap, pictures)
     summary["security"] = _security(run, by_kind, keys, key_file, pcap)
     problems = [_shortfall_line(s) for s in summary["transfers"]["incomplete"]]

@@ -1,10 +1,11 @@
 """What the demo's pictures show, taken from the finished run as plain
 data (no matplotlib here), and the painter that draws them.
 
-The painter's two processes start with the run and load matplotlib while
-the simulation runs on the other core; once the run is over each draws
-one picture from its data (meshframes.cli.demo_plots, run as a module), so
-the pictures cost the command about the time of the slower one."""
+The painter's process starts with the run and loads matplotlib while the
+simulation runs on the other core; once the run is over it forks, and the
+two copies draw one picture each from its data (meshframes.cli.demo_plots,
+run as a module), so the pictures cost the command about the time of the
+slower one and matplotlib is loaded once."""
 
 from __future__ import annotations
 
@@ -111,40 +112,42 @@ def timeline_picture(demo: Demo) -> TimelinePicture:
                            tuple(demo.failed))
 
 
+class PictureError(RuntimeError):
+    """The drawing process failed; the message ends with what it said."""
+
+
 class Painter:
-    """Two drawing processes (`python -m meshframes.cli.demo_plots`),
-    started at once so that each loads matplotlib while the run goes on;
-    `draw` hands each the data of one picture. `missing` says why there
-    will be no pictures, when matplotlib is not installed."""
+    """The drawing process (`python -m meshframes.cli.demo_plots`), started
+    at once so that it loads matplotlib while the run goes on; `draw`
+    hands it the data of both pictures. `missing` says why there will be
+    no pictures, when matplotlib is not installed."""
 
     def __init__(self) -> None:
         self.missing = None if importlib.util.find_spec("matplotlib") else "No module named 'matplotlib'"
-        self._workers: list[subprocess.Popen[bytes]] = []
+        self._worker: subprocess.Popen[bytes] | None = None
         if self.missing is None:
-            self._workers = [subprocess.Popen([sys.executable, "-m", "meshframes.cli.demo_plots"],
-                                              stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-                             for _ in range(2)]
+            self._worker = subprocess.Popen([sys.executable, "-m", "meshframes.cli.demo_plots"],
+                                            stdin=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def draw(self, demo: Demo, out: Path) -> dict[str, str]:
-        """topology.png and timeline.png in `out`, drawn in parallel; an
-        error from a drawing process is raised with what it said."""
+        """topology.png and timeline.png in `out`, drawn in parallel; a
+        failed drawing raises PictureError with the last line it said."""
         topology, timeline = out / "topology.png", out / "timeline.png"
-        jobs = ((topology_picture(demo), topology), (timeline_picture(demo), timeline))
-        for worker, job in zip(self._workers, jobs, strict=True):
-            assert worker.stdin is not None
-            with worker.stdin:
-                pickle.dump(job, worker.stdin)
-        for worker in self._workers:
-            assert worker.stderr is not None
-            with worker.stderr:
-                said = worker.stderr.read()
-            if worker.wait() != 0:
-                raise RuntimeError(f"drawing a picture failed (exit {worker.returncode}):"
-                                   f" {said.decode(errors='replace').strip()}")
+        jobs = [(topology_picture(demo), topology), (timeline_picture(demo), timeline)]
+        worker = self._worker
+        assert worker is not None and worker.stdin is not None and worker.stderr is not None
+        with worker.stdin:
+            pickle.dump(jobs, worker.stdin)
+        with worker.stderr:
+            said = worker.stderr.read()
+        if worker.wait() != 0:
+            lines = said.decode(errors="replace").strip().splitlines()
+            raise PictureError(f"the drawing process failed (exit {worker.returncode})"
+                               + (f": {lines[-1]}" if lines else ""))
         return {"topology": str(topology), "timeline": str(timeline)}
 
     def close(self) -> None:
-        for worker in self._workers:
-            if worker.poll() is None:
-                worker.kill()
-                worker.wait()
+        worker = self._worker
+        if worker is not None and worker.poll() is None:
+            worker.kill()
+            worker.wait()

@@ -11,8 +11,10 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 import sys
+import traceback
 from pathlib import Path
 
 import matplotlib
@@ -133,15 +135,40 @@ def draw_timeline(picture: TimelinePicture, path: Path) -> None:
     plt.close(fig)
 
 
-def _draw_one() -> None:
-    """A drawing process of the demo's Painter: one (picture, path) pickled
-    on stdin by the parent, drawn."""
-    picture, path = pickle.load(sys.stdin.buffer)
+def _draw(picture: TopologyPicture | TimelinePicture, path: Path) -> None:
     if isinstance(picture, TopologyPicture):
         draw_topology(picture, path)
     else:
         draw_timeline(picture, path)
 
 
+def _draw_all() -> int:
+    """The demo Painter's drawing process: the (picture, path) pairs
+    pickled on stdin by the parent, each drawn by its own fork of this
+    process (matplotlib already loaded) at the same time. The exit status
+    is 1 if any drawing failed; each failure's traceback is on stderr."""
+    jobs = pickle.load(sys.stdin.buffer)
+    children = []
+    for picture, path in jobs[1:]:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                _draw(picture, path)
+            except BaseException:
+                traceback.print_exc()
+                os._exit(1)
+            os._exit(0)
+        children.append(pid)
+    failed = False
+    try:
+        _draw(*jobs[0])
+    except Exception:
+        traceback.print_exc()
+        failed = True
+    for pid in children:
+        failed |= os.waitpid(pid, 0)[1] != 0
+    return 1 if failed else 0
+
+
 if __name__ == "__main__":
-    _draw_one()
+    sys.exit(_draw_all())

@@ -7,6 +7,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import pytest
+
 from meshframes.mesh.peers import PlinkState
 from meshframes.sim.demo import Demo, DemoSpec
 from meshframes.sim.mobility import Point
@@ -78,3 +80,29 @@ def _to_segment(p: Point, a: Point, b: Point) -> float:
     length2 = dx * dx + dy * dy
     k = 0.0 if length2 == 0 else max(0.0, min(1.0, ((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / length2))
     return math.dist(p, (a[0] + k * dx, a[1] + k * dy))
+
+
+def test_painter_draws_both_and_names_a_failure(tmp_path: Path) -> None:
+    """The painter's one process draws both pictures (the second in a fork
+    of it); when a drawing fails, `draw` raises PictureError ending with
+    the line the failing drawing said last, not a traceback."""
+    from meshframes.cli.demo_pictures import Painter, PictureError
+
+    run, _ = _run(tmp_path / "run")
+    out = tmp_path / "out"
+    out.mkdir()
+    painter = Painter()
+    try:
+        assert painter.draw(run, out) == {"topology": str(out / "topology.png"),
+                                          "timeline": str(out / "timeline.png")}
+    finally:
+        painter.close()
+    assert all((out / name).read_bytes()[:4] == b"\x89PNG" for name in ("topology.png", "timeline.png"))
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("")
+    painter = Painter()
+    try:
+        with pytest.raises(PictureError, match=r"exit 1\): NotADirectoryError: .*file/"):
+            painter.draw(run, not_a_directory)
+    finally:
+        painter.close()
