@@ -87,7 +87,7 @@ from meshframes.seal.ampe import (
     seal_ampe,
 )
 from meshframes.seal.errors import AmpeMalformed, AmpePmkMismatch, HopError, SealReason
-from meshframes.seal.hop import HopSealer
+from meshframes.seal.hop import GroupOpenings, HopSealer
 from meshframes.seal.keyfile import BIP_KEY_IDS, IGTK_LEN, CaptureKeys, IntegrityKey
 from meshframes.seal.keys import (
     AKM_PSK,
@@ -151,7 +151,8 @@ class _SaeAttempt:
 class MeshRsn:
     """Keys and AMPE of one secure mesh STA; `hop` seals its frames."""
 
-    def __init__(self, mac: bytes, config: MeshConfig, random_bytes: RandomBytes = os.urandom) -> None:
+    def __init__(self, mac: bytes, config: MeshConfig, random_bytes: RandomBytes = os.urandom,
+                 group_openings: GroupOpenings | None = None) -> None:
         """`random_bytes` draws nonces and the MGTK. It is `os.urandom`
         except in the simulator, which seeds it so that a run replays bit
         for bit."""
@@ -167,7 +168,7 @@ class MeshRsn:
         self.sae_pmks: dict[bytes, tuple[bytes, bytes]] = {}
         self.sae_attempts: OrderedDict[bytes, _SaeAttempt] = OrderedDict()
         self.random_bytes = random_bytes
-        self.hop = HopSealer(mac)
+        self.hop = HopSealer(mac, group_openings=group_openings)
         self.mgtk = GroupKey(random_bytes(16), MGTK_KEY_ID)
         self.hop.keys.install_group_tx(self.mgtk)
         # We protect no group-addressed management frame with BIP (mesh

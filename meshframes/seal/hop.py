@@ -56,13 +56,30 @@ DEFAULT_REPLAY_WINDOW = 64
 # Temporal keys whose transmit PN is remembered by the key's digest, well
 # above the keys live at once (Linux's 32 peer links and a group key).
 TK_MEMORY = 256
-# Group-addressed frames opened lately, by their octets: every neighbour
-# hears a group frame as the same octets and opens it with the same group
-# key, so the first opens it and the others reuse its layout and plaintext
-# (the replay check stays each receiver's own; a frame that failed to open
-# is never kept). Emptied when full.
-_GROUP_OPENED_KEPT = 1024
-_group_opened: dict[bytes, tuple[int, int, int, int, bytes, bytes]] = {}
+GROUP_OPENINGS_KEPT = 1024
+
+
+class GroupOpenings:
+    """Group-addressed frames opened lately, by their octets, shared by the
+    sealers of stations that run in one process (the simulator's): every
+    neighbour hears a group frame as the same octets and opens it with the
+    same group key, so the first opens it and the others reuse its layout
+    and plaintext. The replay check stays each receiver's own, a frame
+    that failed to open is never kept, and a receiver whose key differs
+    opens the frame itself. Emptied when `kept` is reached."""
+
+    def __init__(self, kept: int = GROUP_OPENINGS_KEPT) -> None:
+        self.kept = kept
+        self._opened: dict[bytes, tuple[int, int, int, int, bytes, bytes]] = {}
+
+    def get(self, frame: bytes) -> tuple[int, int, int, int, bytes, bytes] | None:
+        """(MAC header length, nonce flags, key id, PN, TK, plaintext)."""
+        return self._opened.get(frame)
+
+    def keep(self, frame: bytes, opened: tuple[int, int, int, int, bytes, bytes]) -> None:
+        if len(self._opened) >= self.kept:
+            self._opened.clear()
+        self._opened[frame] = opened
 
 
 @dataclass(slots=True, eq=False)
@@ -246,7 +263,10 @@ class KeyStore:
 class HopSealer:
     """CCMP for every frame a mesh STA sends and receives over one hop."""
 
-    def __init__(self, own_mac: bytes, *, replay_window: int = DEFAULT_REPLAY_WINDOW) -> None:
+    def __init__(self, own_mac: bytes, *, replay_window: int = DEFAULT_REPLAY_WINDOW,
+                 group_openings: GroupOpenings | None = None) -> None:
+        """`group_openings`: the cache this sealer shares with the others in
+        its process, if any (a station alone opens every frame itself)."""
         if len(own_mac) != 6:
             raise ValueError(f"MAC address is 6 octets, got {len(own_mac)}")
         self.own_mac = bytes(own_mac)
@@ -255,6 +275,7 @@ class HopSealer:
         self.tx_refused: Counter[SealReason] = Counter()
         self.sealed = 0
         self.opened = 0
+        self.group_openings = group_openings
 
     def seal(self, frame: bytes) -> bytes:
         """Protect one plaintext MPDU for the air (Protected bit set)."""
@@ -287,8 +308,8 @@ class HopSealer:
         """Verify, decrypt and replay-check one protected MPDU; returns the
         plaintext MPDU (Protected bit clear)."""
         receiver = frame[ADDR1]
-        group = bool(receiver) and receiver[0] & 0x01
-        opened = _group_opened.get(frame) if group else None
+        openings = self.group_openings if receiver and receiver[0] & 0x01 else None
+        opened = openings.get(frame) if openings is not None else None
         try:
             if opened is not None:
                 header_len, flags, key_id, pn, tk, plain = opened
@@ -304,10 +325,8 @@ class HopSealer:
                 raise self._replay_error(verdict, pn, frame[ADDR2], window)
             if opened is None:
                 plain = ccmp.decapsulate(key.cipher, frame, header_len, aad, flags, pn)
-                if group:
-                    if len(_group_opened) >= _GROUP_OPENED_KEPT:
-                        _group_opened.clear()
-                    _group_opened[frame] = (header_len, flags, key_id, pn, key.tk, plain)
+                if openings is not None:
+                    openings.keep(frame, (header_len, flags, key_id, pn, key.tk, plain))
         except HopError as error:
             self.rejected[error.reason] += 1
             raise

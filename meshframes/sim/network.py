@@ -36,6 +36,7 @@ from meshframes.mesh.constants import MeshConfig, RootMode
 from meshframes.mesh.events import Action, Deliver, DeliverData
 from meshframes.mesh.node import MeshNode
 from meshframes.mesh.peers import PlinkState
+from meshframes.seal.hop import GroupOpenings
 from meshframes.sim.medium import Medium, MediumConfig, SimRadio
 from meshframes.sim.mobility import Mobility, Point, RandomWaypoint, Static
 from meshframes.sim.scheduler import Scheduler, SimClock
@@ -87,6 +88,9 @@ class SimNetwork:
         self.scheduler = Scheduler()
         self.clock = SimClock(self.scheduler)
         self.medium = Medium(self.scheduler, medium, seed)
+        # The secure stations' shared cache of group frames opened (each
+        # broadcast is decrypted once, however many stations hear it).
+        self.group_openings = GroupOpenings()
         self.medium.on_activity = self._activity
         self.nodes: list[SimNode] = []
         self.deliveries: list[Delivery] = []
@@ -123,7 +127,8 @@ class SimNetwork:
             # in a secure run and an open one, so the two compare on the
             # same field.
             secrets = random.Random(f"meshframes/sim/secure/{self.seed}/{index}")
-            node = MeshNode(mac, config, seed=seed, random_bytes=secrets.randbytes)
+            node = MeshNode(mac, config, seed=seed, random_bytes=secrets.randbytes,
+                            group_openings=self.group_openings)
         else:
             node = MeshNode(mac, config, seed=seed)
         sim_node: SimNode

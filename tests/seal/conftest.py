@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from meshframes.seal.errors import SealError, SealReason
-from meshframes.seal.hop import HopSealer
+from meshframes.seal.hop import GroupOpenings, HopSealer
 from meshframes.seal.keys import GroupKey, derive_mtk, derive_pmk, new_peering_nonce
 
 MAC_A = bytes.fromhex("020000000100")
@@ -54,8 +54,10 @@ class Mesh:
 @pytest.fixture
 def mesh() -> Mesh:
     """A - B - C: A and B peered, B and C peered; every node's MGTK given to
-    its peers, as the AMPE exchange delivers it."""
-    a, b, c = HopSealer(MAC_A), HopSealer(MAC_B), HopSealer(MAC_C)
+    its peers, as the AMPE exchange delivers it. The three share one cache
+    of group frames opened, as the simulator's stations do."""
+    openings = GroupOpenings()
+    a, b, c = (HopSealer(mac, group_openings=openings) for mac in (MAC_A, MAC_B, MAC_C))
     peer(a, b)
     peer(b, c)
     group_keys = {}

@@ -20,7 +20,7 @@ from meshframes.seal.errors import (
     UnknownKey,
     UnknownKeyId,
 )
-from meshframes.seal.hop import TK_MEMORY, HopSealer
+from meshframes.seal.hop import TK_MEMORY, GroupOpenings, HopSealer
 from meshframes.seal.keys import GroupKey
 
 from .conftest import MAC_A, MAC_B, MAC_C, assert_counted_refusal, peer
@@ -231,6 +231,31 @@ def test_a_group_frame_opened_by_one_neighbour_is_still_checked_by_each(mesh):
     mesh.c.keys.install_group_rx(MAC_B, GroupKey.generate())
     assert_refused(mesh.c, sealed, MicFailure, SealReason.MIC_FAILURE)
     assert_still_works(mesh.a, mesh.b)
+
+
+def test_group_openings_are_shared_only_where_given_and_stay_bounded():
+    """A group frame opened by one sealer is reused by another that shares
+    its GroupOpenings and holds the same key; a sealer without one opens
+    every frame itself; the cache never holds more than `kept` frames."""
+    openings = GroupOpenings(kept=2)
+    sender = HopSealer(MAC_B)
+    group = GroupKey.generate()
+    sender.keys.install_group_tx(group)
+    sharing = [HopSealer(mac, group_openings=openings) for mac in (MAC_A, MAC_C)]
+    alone = HopSealer(MAC_C)
+    for receiver in (*sharing, alone):
+        receiver.keys.install_group_rx(MAC_B, group)
+    frames = [action(BROADCAST, MAC_B, MAC_B, fastpay_body(b"announce %d" % i, mesh_da=BROADCAST, mesh_sa=MAC_B))
+              for i in range(3)]
+    sealed = [sender.seal(frame) for frame in frames]
+    assert sharing[0].open(sealed[0]) == frames[0]
+    assert openings.get(sealed[0]) is not None
+    opened_by_first = openings.get(sealed[0])
+    assert sharing[1].open(sealed[0]) == frames[0] and openings.get(sealed[0]) is opened_by_first
+    assert alone.open(sealed[0]) == frames[0] and alone.group_openings is None
+    for frame, on_air in zip(frames[1:], sealed[1:], strict=True):
+        assert sharing[0].open(on_air) == frame
+    assert openings.get(sealed[0]) is None and openings.get(sealed[2]) is not None
 
 
 def test_group_key_rotation_keeps_the_old_key_id_until_replaced(mesh):
