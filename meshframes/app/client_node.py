@@ -19,7 +19,7 @@ absent recipient costs no more path discoveries.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from meshframes.fastpay import client as engine_actions
 from meshframes.fastpay.client import Client, Phase
@@ -59,11 +59,32 @@ _REPLY_TYPES = (SignedTransferOrder, AccountInfoResponse, FastPayError)
 
 
 @dataclass(slots=True)
+class _Backoff:
+    """A retry interval that starts at `first` and doubles, up to `cap`,
+    each time the retry goes unanswered."""
+
+    first: float
+    cap: float
+    interval: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.interval = self.first
+
+    def reset(self) -> float:
+        self.interval = self.first
+        return self.interval
+
+    def grow(self) -> float:
+        self.interval = min(self.interval * 2, self.cap)
+        return self.interval
+
+
+@dataclass(slots=True)
 class _Delivery:
     """A certificate on its way to its recipient."""
 
     certificate: CertifiedTransferOrder
-    interval: float
+    backoff: _Backoff
     attempts: int = 1
 
 
@@ -75,15 +96,20 @@ class ClientNode(Party):
                              max_retry_interval=self.config.max_retry_interval)
         self._wanted: deque[tuple[bytes, int]] = deque()
         self._deliveries: dict[int, _Delivery] = {}
-        self._catch_up_interval = self.config.retry_interval
+        self._catch_up_backoff = self._backoff()
         # Authorities whose path discovery gave up while they owed us an
         # answer: what we sent them was dropped, and goes again as soon as
         # a path to them appears.
         self._unreached: set[bytes] = set()
-        # Pushing received certificates: the timed push's interval, and the
+        # Pushing received certificates: the timed push's back-off, and the
         # first instant a push may go (the latest credit plus push_delay).
-        self._push_interval = self.config.retry_interval
+        self._push_backoff = self._backoff()
         self._push_from = float("inf")
+
+    def _backoff(self) -> _Backoff:
+        """The back-off of the client's own retries (hand-over, catch-up,
+        push): the retry interval, doubling up to the maximum."""
+        return _Backoff(self.config.retry_interval, self.config.max_retry_interval)
 
     # -- commands ------------------------------------------------------------
 
@@ -164,8 +190,7 @@ class ClientNode(Party):
             elif isinstance(action, engine_actions.Confirmed):
                 out.append(TransferConfirmed(now, action.certificate.value.transfer.sequence_number))
                 if self.engine.behind():
-                    self._catch_up_interval = self.config.retry_interval
-                    out.append(SetTimer(TIMER_CATCH_UP, now + self._catch_up_interval))
+                    out.append(SetTimer(TIMER_CATCH_UP, now + self._catch_up_backoff.reset()))
                 out += self._next_transfer(now)
             elif isinstance(action, engine_actions.Credited):
                 t = action.certificate.value.transfer
@@ -180,8 +205,8 @@ class ClientNode(Party):
         if recipient == self.identity:
             # A transfer to ourselves: the engine already counted it.
             return []
-        self._deliveries[seq] = _Delivery(cert, self.config.retry_interval)
-        return self._send(recipient, cert, now) + [SetTimer(("deliver", seq), now + self.config.retry_interval)]
+        delivery = self._deliveries[seq] = _Delivery(cert, self._backoff())
+        return self._send(recipient, cert, now) + [SetTimer(("deliver", seq), now + delivery.backoff.interval)]
 
     def _redeliver(self, seq: int, now: float) -> list[AppAction]:
         delivery = self._deliveries[seq]
@@ -189,9 +214,8 @@ class ClientNode(Party):
         if delivery.attempts >= self.config.delivery_attempts:
             return [CertificateDeferred(now, seq, recipient)]
         delivery.attempts += 1
-        delivery.interval = min(delivery.interval * 2, self.config.max_retry_interval)
         return self._send(recipient, delivery.certificate, now) + [
-            SetTimer(("deliver", seq), now + delivery.interval)]
+            SetTimer(("deliver", seq), now + delivery.backoff.grow())]
 
     def _path_changed(self, identity: bytes, reachable: bool, now: float) -> list[AppAction]:
         """Retry per authority on the mesh's signals rather than waiting
@@ -222,8 +246,7 @@ class ClientNode(Party):
         actions: list[AppAction] = []
         for authority in behind:
             actions += self._engine(self.engine.catch_up(authority), now)
-        self._catch_up_interval = min(self._catch_up_interval * 2, self.config.max_retry_interval)
-        return actions + [SetTimer(TIMER_CATCH_UP, now + self._catch_up_interval)]
+        return actions + [SetTimer(TIMER_CATCH_UP, now + self._catch_up_backoff.grow())]
 
     def _push_later(self, now: float) -> list[AppAction]:
         """A certificate was just credited to us: push it (with any still
@@ -231,7 +254,7 @@ class ClientNode(Party):
         if self.config.push_delay is None:
             return []
         self._push_from = now + self.config.push_delay
-        self._push_interval = self.config.retry_interval
+        self._push_backoff.reset()
         return [SetTimer(TIMER_PUSH, self._push_from)]
 
     def _push(self, now: float) -> list[AppAction]:
@@ -243,8 +266,7 @@ class ClientNode(Party):
         actions: list[AppAction] = []
         for authority in pushing:
             actions += self._engine(self.engine.push_received(authority, now), now)
-        self._push_interval = min(self._push_interval * 2, self.config.max_retry_interval)
-        return actions + [SetTimer(TIMER_PUSH, now + self._push_interval)]
+        return actions + [SetTimer(TIMER_PUSH, now + self._push_backoff.grow())]
 
     def _heard(self, identity: bytes, now: float, released: bool) -> list[AppAction]:
         actions = self._engine(self.engine.catch_up(identity), now)
