@@ -93,7 +93,8 @@ def draw(data: dict[str, Any], directory: Path) -> list[Path]:
     ax.set_yticks(range(len(labels)), labels)
     ax.set_xlabel("virtual s after the relay failed")
     ax.set_title("healing timeline")
-    ax.legend(fontsize=8, loc="lower right")
+    # Outside the axes: inside, it would hide a mark wherever one falls.
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     made.append(_save(fig, directory / "healing.png"))
     return made
 
