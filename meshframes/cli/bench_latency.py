@@ -36,7 +36,7 @@ def _duration(seconds: float | None) -> str:
               help="Virtual seconds per run [default: the scenario's own, 120 (large: 60)].")
 @click.option("--settle", type=Finite(0.0, MAX_DURATION), default=None,
               help="Virtual seconds a run may go on after its duration, no new transfer asked for, until every"
-                   " live authority has executed every certificate [default: 120].")
+                   " live authority has executed every certificate [default: 300].")
 @click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Seeds run in parallel processes (no progress bar per seed then).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")

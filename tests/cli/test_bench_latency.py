@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from meshframes.bench.latency import air_kind, percentiles
+from meshframes.bench.latency import SETTLE_S, air_kind, percentiles
 from meshframes.cli import cli
 from meshframes.codec import MacHeader, MeshControl, VendorAction, encode
 from meshframes.codec.action import CATEGORY_VENDOR_PROTECTED
@@ -45,12 +45,12 @@ def test_one_short_seed_reports_every_measure_as_json(tmp_path: Path) -> None:
     [run] = data["runs"]
     assert run["money_conserved"] and run["total_by_authority"] == {str(i): run["genesis"] for i in range(4)}
     # Balances differ only where a live authority lacks a certificate; the
-    # run went on until none did, or to the settle limit (120 s past its
+    # run went on until none did, or to the settle limit (SETTLE_S past its
     # duration), and each certificate still lacking names its holders' path.
     assert run["balances_equal_at_live_authorities"] or run["lagging"]
     assert run["settled"] == (not run["lagging"])
-    assert run["duration_s"] == 10.0 and (run["settled"] or run["ended_s"] == 130.0)
-    assert data["settle_up_to_s"] == 120.0
+    assert run["duration_s"] == 10.0 and (run["settled"] or run["ended_s"] == 10.0 + SETTLE_S)
+    assert data["settle_up_to_s"] == SETTLE_S
     assert all(g["in_reach"] == (g["holder_path_s"] >= 10.0) for g in run["lagging"])
     assert len(data["list"]) == data["transfers"]["planned"] == 18
     for row in data["list"]:
@@ -116,3 +116,9 @@ def test_air_kinds_from_the_codec() -> None:
     protected = bytearray(encode(order))
     protected[1] |= 0x40  # Protected Frame (802.11-2020 9.2.4.1.9)
     assert air_kind(bytes(protected)) == "ccmp-protected"
+
+
+def test_help_states_the_settle_bound_the_runs_use() -> None:
+    """The help's default for --settle is the bound a run takes without it."""
+    code, stdout, _ = _invoke("--help")
+    assert code == 0 and f"[default: {SETTLE_S:g}]" in " ".join(stdout.split())
