@@ -19,10 +19,10 @@ absent recipient costs no more path discoveries.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from meshframes.fastpay import client as engine_actions
-from meshframes.fastpay.client import Client, Phase
+from meshframes.fastpay.client import Backoff, Client, Phase
 from meshframes.fastpay.client_store import ClientStore
 from meshframes.fastpay.committee import Committee
 from meshframes.fastpay.ed25519 import KeyPair
@@ -59,32 +59,11 @@ _REPLY_TYPES = (SignedTransferOrder, AccountInfoResponse, FastPayError)
 
 
 @dataclass(slots=True)
-class _Backoff:
-    """A retry interval that starts at `first` and doubles, up to `cap`,
-    each time the retry goes unanswered."""
-
-    first: float
-    cap: float
-    interval: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.interval = self.first
-
-    def reset(self) -> float:
-        self.interval = self.first
-        return self.interval
-
-    def grow(self) -> float:
-        self.interval = min(self.interval * 2, self.cap)
-        return self.interval
-
-
-@dataclass(slots=True)
 class _Delivery:
     """A certificate on its way to its recipient."""
 
     certificate: CertifiedTransferOrder
-    backoff: _Backoff
+    backoff: Backoff
     attempts: int = 1
 
 
@@ -106,10 +85,10 @@ class ClientNode(Party):
         self._push_backoff = self._backoff()
         self._push_from = float("inf")
 
-    def _backoff(self) -> _Backoff:
-        """The back-off of the client's own retries (hand-over, catch-up,
-        push): the retry interval, doubling up to the maximum."""
-        return _Backoff(self.config.retry_interval, self.config.max_retry_interval)
+    def _backoff(self) -> Backoff:
+        """The back-off of the node's own retries (hand-over, catch-up,
+        push): the engine's, the retry interval doubling up to the maximum."""
+        return Backoff(self.config.retry_interval, self.config.max_retry_interval)
 
     # -- commands ------------------------------------------------------------
 

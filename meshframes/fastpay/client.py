@@ -49,7 +49,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 
 from .checks import check_certificate, check_vote
@@ -162,6 +162,27 @@ class Phase(Enum):
     CONFIRMING = "confirming"
 
 
+@dataclass(slots=True)
+class Backoff:
+    """A retry interval that starts at `first` and doubles, up to `cap`,
+    each time the retry goes unanswered."""
+
+    first: float
+    cap: float
+    interval: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.interval = self.first
+
+    def reset(self) -> float:
+        self.interval = self.first
+        return self.interval
+
+    def grow(self) -> float:
+        self.interval = min(self.interval * 2, self.cap)
+        return self.interval
+
+
 class Client:
     def __init__(
         self,
@@ -188,7 +209,7 @@ class Client:
         self._outstanding: set[bytes] = set()
         # When each authority was last helped to catch up, by kind of help.
         self._helped: dict[tuple[bytes, str], float] = {}
-        self._interval = retry_interval
+        self._backoff = Backoff(retry_interval, max_retry_interval)
         self._deadline: float | None = None
         # Received certificates fetched so far from each authority (each
         # numbers them in its own execution order), and the authorities
@@ -423,7 +444,7 @@ class Client:
             return []
         message = self._phase_message()
         actions: list[Action] = self._send_phase(sorted(self._outstanding), message, now)
-        self._interval = min(self._interval * 2, self.max_retry_interval)
+        self._backoff.grow()
         return actions + self._arm(now)
 
     # ---- voting ----
@@ -434,7 +455,7 @@ class Client:
         self._votes = {}
         self._helped = {}
         self._outstanding = set(self.committee.names)
-        self._interval = self.retry_interval
+        self._backoff.reset()
         return self._send_phase(self.committee.names, order, now) + self._arm(now)
 
     def _receive_voting(self, authority: bytes, message: SerializedMessage, now: float) -> list[Action]:
@@ -534,7 +555,7 @@ class Client:
         self._acks = set()
         self._helped = {}
         self._outstanding = set(self.committee.names)
-        self._interval = self.retry_interval
+        self._backoff.reset()
         confirmation = ConfirmationOrder(transfer_certificate=cert)
         actions: list[Action] = self._send_phase(self.committee.names, confirmation, now)
         recipient = cert.value.transfer.recipient
@@ -604,13 +625,13 @@ class Client:
         kind of help: lost help is given again, and a lying authority costs
         no more messages than our own retries."""
         last = self._helped.get((authority, kind))
-        if last is not None and now < last + self._interval:
+        if last is not None and now < last + self._backoff.interval:
             return False
         self._helped[(authority, kind)] = now
         return True
 
     def _arm(self, now: float) -> list[Action]:
-        self._deadline = now + self._interval
+        self._deadline = now + self._backoff.interval
         return [RetryAt(self._deadline)]
 
     def _ignore(self, authority: bytes, reason: IgnoreReason, detail: str = "", kind: str | None = None) -> list[Action]:
