@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import pickle
 import sys
@@ -146,26 +145,11 @@ def _draw(picture: TopologyPicture | TimelinePicture, path: Path) -> None:
         draw_timeline(picture, path)
 
 
-def _warm_up() -> None:
-    """A small figure drawn and encoded while the run goes on (the parent
-    sends the pictures' data only once it is over): the fonts, the Agg
-    renderer, log-scale ticks and the PNG encoder are loaded by then."""
-    fig, ax = plt.subplots(figsize=(2, 1.5))
-    ax.scatter([1.0, 10.0], [1.0, 10.0], label="x")
-    ax.set_yscale("log")
-    ax.set_title("x")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(io.BytesIO(), format="png")
-    plt.close(fig)
-
-
 def _draw_all() -> int:
     """The demo Painter's drawing process: the (picture, path) pairs
     pickled on stdin by the parent, each drawn by its own fork of this
     process (matplotlib already loaded) at the same time. The exit status
     is 1 if any drawing failed; each failure's traceback is on stderr."""
-    _warm_up()
     jobs = pickle.load(sys.stdin.buffer)
     children = []
     for picture, path in jobs[1:]:
