@@ -225,17 +225,22 @@ class Shell(cmd.Cmd):
         self._show(table)
 
     def do_balances(self, arg: str) -> None:
-        """balances
+        """balances [start]
         The balances the selected node holds.
         A client holds its own account, an authority every account it has
-        seen, each with the next sequence number; a relay holds none."""
-        self._no_arguments("balances", arg)
-        result = self._ask("balances")
+        seen, each with the next sequence number; a relay holds none. With
+        start, what it held when it started: what its store gave back."""
+        words = self._words(arg)
+        if words not in ([], ["start"]):
+            raise ShellError("usage: balances [start]")
+        at = "start" if words else "now"
+        result = self._ask("balances", at=at)
         if self._json(result):
             return
         numbers = {a["key"]: a["number"] for a in self._ask("accounts")}
-        table = self._table(f"balances held by {self.target.selected}", "account", "key", "balance",
-                            "next sequence number")
+        title = f"balances {self.target.selected} held when it started" if words else \
+            f"balances held by {self.target.selected}"
+        table = self._table(title, "account", "key", "balance", "next sequence number")
         for key, held in result.items():
             table.add_row(_cell(numbers.get(key)), _short(key), str(held["balance"]), str(held["next_sequence_number"]))
         self._show(table)

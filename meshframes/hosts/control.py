@@ -1,5 +1,5 @@
 """What a person asks a running node, and its answers: status, peers, paths,
-the parties it discovered, balances, history, the committee's accounts,
+the parties it discovered, balances (now, or as the node started), history, the committee's accounts,
 and a transfer on demand.
 
 One request is a JSON object `{"command": NAME, ...arguments}`; its answer
@@ -156,12 +156,17 @@ class NodeControl:
     role: str
     mesh: MeshView | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+    # The balances the node held when it started: what its store gave back
+    # after a restart, kept because the mesh may catch it up before anyone
+    # asks.
+    started_with: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
         if self.mesh is None:
             if not isinstance(self.host, NodeHost):
                 raise TypeError("a host without a MeshNode needs a MeshView")
             self.mesh = EngineMeshView(self.host)
+        self.started_with = self._held()
 
     @property
     def _mesh(self) -> MeshView:
@@ -219,7 +224,13 @@ class NodeControl:
                  "authenticated": b.authenticated_at is not None}
                 for b in party.directory.bindings() if b.weight > 0]
 
-    def balances(self, _request: dict[str, Any]) -> dict[str, Any]:
+    def balances(self, request: dict[str, Any]) -> dict[str, Any]:
+        at = request.get("at", "now")
+        if at not in ("now", "start"):
+            raise ControlError(ControlRefusal.BAD_ARGUMENT, f'at must be "now" or "start", got {at!r}')
+        return dict(self.started_with) if at == "start" else self._held()
+
+    def _held(self) -> dict[str, Any]:
         party = self.host.party
         if isinstance(party, ClientNode):
             return {party.identity.hex(): {"balance": party.engine.balance,

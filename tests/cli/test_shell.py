@@ -109,14 +109,17 @@ def test_a_transfer_from_the_shell_reaches_every_store(target: SimTarget,
     lines = ["run 15", "transfer 1 30", "run 10", "balances", "history", "use C1", "balances"]
     for i in range(4):
         lines += [f"use A{i}", "balances"]
+    lines += ["balances start"]
     out = answers(target, capsys, *lines)
-    queued, c0, history, c1 = out[1], out[3], out[4], out[6]
+    queued, c0, history, c1, a3_started = out[1], out[3], out[4], out[6], out[-1]
     assert queued == {"queued": True, "recipient": payee, "amount": 30}
     assert c0[payer]["balance"] == target.mesh.client(0).engine.balance == 1000 - 30
     assert c1[payee]["balance"] == target.mesh.client(1).engine.balance == 1000 + 30
     assert [e["event"] for e in history if e["event"].startswith("Transfer")] == [
         "TransferStarted", "TransferCertified", "TransferConfirmed"]
-    for i, held in enumerate(out[8::2]):
+    # The shell started on a fresh store: A3 started with the genesis.
+    assert {k: v["balance"] for k, v in a3_started.items()} == {payer: 1000, payee: 1000}
+    for i, held in enumerate(out[8:-1:2]):
         accounts = target.mesh.authority(i).engine.accounts()
         assert held == {k.hex(): {"balance": s.balance, "next_sequence_number": s.next_sequence_number}
                         for k, s in accounts.items()}

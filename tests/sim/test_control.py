@@ -70,6 +70,7 @@ def test_authorities_status_and_a_transfer_through_the_control(mesh: FastPayMesh
     status = payer.answer({"command": "status"})["result"]
     assert status["role"] == "client" and status["peers_established"] == 1
     recipient = mesh.account_ids[1].public_key.hex()
+    authorities = [control_of(mesh, a) for a in mesh.authorities]
     mesh.node(mesh.clients[0]).host.on_event = payer.record
     assert payer.answer({"command": "transfer", "recipient": recipient, "amount": 30})["ok"]
     mesh.run(mesh.net.now + 10.0)
@@ -79,9 +80,11 @@ def test_authorities_status_and_a_transfer_through_the_control(mesh: FastPayMesh
     payer_key = mesh.account_ids[0].public_key.hex()
     assert payer.answer({"command": "balances"})["result"][payer_key]["balance"] == 70
     assert payee.answer({"command": "balances"})["result"][recipient]["balance"] == 30
-    for i in range(4):
-        held = control_of(mesh, mesh.authorities[i]).answer({"command": "balances"})["result"]
+    for authority in authorities:
+        held = authority.answer({"command": "balances"})["result"]
         assert held[payer_key]["balance"] == 70 and held[recipient]["balance"] == 30
+        started = authority.answer({"command": "balances", "at": "start"})["result"]
+        assert {k: v["balance"] for k, v in started.items()} == {payer_key: 100, recipient: 0}
 
 
 @pytest.mark.parametrize("request_, error", [
@@ -93,6 +96,7 @@ def test_authorities_status_and_a_transfer_through_the_control(mesh: FastPayMesh
     ({"command": "transfer", "recipient": "00" * 32, "amount": True}, "bad-argument"),
     ({"command": "transfer", "recipient": "00" * 32, "amount": 10**9}, "transfer-refused"),
     ({"command": "history", "last": -1}, "bad-argument"),
+    ({"command": "balances", "at": "yesterday"}, "bad-argument"),
 ])
 def test_bad_requests_are_refused_with_a_reason(mesh: FastPayMesh, request_: object, error: str) -> None:
     answer = control_of(mesh, mesh.clients[0]).answer(request_)
