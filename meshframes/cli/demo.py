@@ -122,6 +122,9 @@ def demo(*, seed: int, duration: float, authorities: int, clients: int, relays: 
     finally:
         if painter is not None:
             painter.close()
+        from meshframes.hosts.collector import leave_heap_to_exit
+
+        leave_heap_to_exit()
 
 
 def _run(spec: DemoSpec, stores: Path, pcap: Path, key_file: Path, out: Path, painter: Painter | None, *,

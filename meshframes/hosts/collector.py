@@ -31,3 +31,11 @@ def fewer_collections() -> Iterator[None]:
     finally:
         gc.set_threshold(*before)
         gc.unfreeze()
+
+
+def leave_heap_to_exit() -> None:
+    """For a command whose work is done and whose files are closed: freeze
+    the heap, so that the interpreter's last collection at exit does not
+    walk the run's millions of objects (0.2 s after a demo) only for the
+    operating system to free them at once."""
+    gc.freeze()
