@@ -11,6 +11,7 @@ Encrypted bodies are counted apart: without a key they cannot be decoded.
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -100,6 +101,18 @@ class Analysis:
             self.mesh_control_rules[result.mesh_control_rule] += 1
         self.hwmp.extend(result.hwmp)
 
+    def absorb(self, other: Analysis) -> None:
+        """Add the totals of `other`, the same capture's other frames (each
+        frame counted by one of the two): lists stay in frame order."""
+        self.frames += other.frames
+        self.by_kind.update(other.by_kind)
+        self.undecoded = _in_frame_order(self.undecoded, other.undecoded)
+        self.malformed = _in_frame_order(self.malformed, other.malformed)
+        self.encrypted += other.encrypted
+        self.hwmp = _in_frame_order(self.hwmp, other.hwmp)
+        self.mesh_control_rules.update(other.mesh_control_rules)
+        self.fastpay_in_msdus.update(other.fastpay_in_msdus)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "path": self.path,
@@ -117,3 +130,11 @@ class Analysis:
             "fcs": self.fcs,
             "capture_error": self.capture_error,
         }
+
+
+def _in_frame_order(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if not b:
+        return a
+    if not a:
+        return b
+    return list(heapq.merge(a, b, key=lambda row: row["frame"]))

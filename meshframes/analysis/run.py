@@ -13,6 +13,8 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Protocol
 
 from meshframes.analysis.frames import Analysis, FrameDecode
@@ -83,21 +85,53 @@ class DuplicateFilter:
         return False
 
 
+class Share(StrEnum):
+    """Which sections an analyzer feeds, when two analyzers share one
+    capture's frames (meshframes.hosts.analyze): one takes the mesh action
+    frames (`is_mesh_action`) and the HWMP discoveries, the other every
+    other frame and the peering sessions and FastPay flows. Each section
+    then sees all of its frames, in order, in one analyzer."""
+
+    ALL = "all"
+    MESH_ACTIONS = "mesh-actions"
+    THE_REST = "the-rest"
+
+
+@dataclass(frozen=True, slots=True)
+class Handover:
+    """One share's totals and sections, for the other share's analyzer
+    (pickled from process to process: no verdict cache, no dissector)."""
+
+    share: Share
+    analysis: Analysis
+    nodes: Nodes
+    strays: int
+    # Verdicts by the codec, by the dissector, and dissector verdicts reused.
+    decoded_by: tuple[int, int, int]
+    discoveries: Discoveries
+    peering: PeeringSessions
+    payments: PaymentFlows
+
+
 class Analyzer:
     """Totals (`analysis`) and sections of the frames it is given in time
     order. `unprotect`, when given, turns each MPDU into what is decoded
-    (a decrypting step sits there); `verdicts` is how a frame is judged."""
+    (a decrypting step sits there); `verdicts` is how a frame is judged;
+    `share` which sections it feeds (a frame of a section it does not
+    feed is counted in `strays`)."""
 
     def __init__(self, path: str, verdicts: Verdicts,
-                 unprotect: Callable[[bytes, int], bytes] | None = None) -> None:
+                 unprotect: Callable[[bytes, int], bytes] | None = None, share: Share = Share.ALL) -> None:
         self.analysis = Analysis(path)
         self.verdicts = verdicts
         self._unprotect = unprotect
+        self.share = share
         self.peering = PeeringSessions()
         self.discoveries = Discoveries()
         self.payments = PaymentFlows()
         self.nodes = Nodes()
         self.duplicates = 0
+        self.strays = 0
         self._recent = DuplicateFilter()
 
     def add(self, item: Captured, index: int | None = None, capture: int = 0,
@@ -126,11 +160,44 @@ class Analyzer:
         # The codec's frame classes have no subclasses: their exact type
         # says which section reads them.
         if type(frame) is MeshAction:
-            self.discoveries.add(number, item.timestamp, frame)
+            if self.share is Share.THE_REST:
+                self.strays += 1
+            else:
+                self.discoveries.add(number, item.timestamp, frame)
         elif type(frame) is SelfProtected:
-            self.peering.add(number, item.timestamp, frame)
+            if self.share is Share.MESH_ACTIONS:
+                self.strays += 1
+            else:
+                self.peering.add(number, item.timestamp, frame)
         elif type(frame) is VendorAction:
-            self.payments.add(number, item.timestamp, frame)
+            if self.share is Share.MESH_ACTIONS:
+                self.strays += 1
+            else:
+                self.payments.add(number, item.timestamp, frame)
+
+    def handover(self) -> Handover:
+        """What this share hands the analyzer of the other share."""
+        verdicts = self.verdicts
+        return Handover(self.share, self.analysis, self.nodes, self.strays,
+                        (verdicts.by_codec, verdicts.by_dissector, verdicts.reused),
+                        self.discoveries, self.peering, self.payments)
+
+    def absorb(self, other: Handover) -> None:
+        """Take in the other share of the same capture: totals added, and
+        the sections this analyzer does not feed taken from it whole."""
+        if {self.share, other.share} != {Share.MESH_ACTIONS, Share.THE_REST}:
+            raise ValueError(f"shares {self.share} and {other.share} do not split one capture")
+        self.analysis.absorb(other.analysis)
+        self.nodes.absorb(other.nodes)
+        self.strays += other.strays
+        by_codec, by_dissector, reused = other.decoded_by
+        self.verdicts.by_codec += by_codec
+        self.verdicts.by_dissector += by_dissector
+        self.verdicts.reused += reused
+        if other.share is Share.MESH_ACTIONS:
+            self.discoveries = other.discoveries
+        else:
+            self.peering, self.payments = other.peering, other.payments
 
     def sections(self) -> dict[str, Any]:
         return {

@@ -545,6 +545,18 @@ class Nodes:
         else:
             totals[_WITHOUT_RATE] += 1
 
+    def absorb(self, other: Nodes) -> None:
+        """Add the totals `other` counted (the same capture's other frames)."""
+        self.without_transmitter += other.without_transmitter
+        for ta, (totals, by_kind) in other._nodes.items():
+            found = self._nodes.get(ta)
+            if found is None:
+                self._nodes[ta] = (list(totals), Counter(by_kind))
+                continue
+            for i, value in enumerate(totals):
+                found[0][i] += value
+            found[1].update(by_kind)
+
     def report(self) -> dict[str, Any]:
         nodes = [{"address": ta.hex(":"), "frames": totals[_FRAMES], "octets": totals[_OCTETS],
                   "airtime_us": round(totals[_AIRTIME_NS] / 1000, 1), "frames_without_rate": totals[_WITHOUT_RATE],

@@ -432,6 +432,15 @@ class Verdicts:
         return again, replace(template, header=header)
 
 
+def is_mesh_action(data: bytes) -> bool:
+    """Whether the MPDU's header and first body octet make it a mesh action
+    frame (Category Mesh): every frame the codec decodes as a MeshAction
+    is one, read without decoding."""
+    if len(data) < mpdu.FRAME_CONTROL_LEN or mpdu.protocol_version(data):
+        return False
+    return _category(data, mpdu.layout(data)) == CATEGORY_MESH
+
+
 def _category(data: bytes, layout: mpdu.Layout) -> int | None:
     """mpdu.category, given the version 0 frame's layout."""
     # A management header is never shorter than three addresses' 24 octets.

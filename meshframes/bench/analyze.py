@@ -2,9 +2,12 @@
 same fields, on one capture of our own frames (a short unsealed demo's
 air, repeated shifted in time up to the frame count asked for). Each side
 runs as its own process, rounds interleaved; the operating system reports
-each process's CPU time and peak memory. Both must count the same frames
-of each kind (our FastPay kinds are "other" to tshark, which has no
-dissector for them)."""
+each process's CPU time and peak memory. `analyze` shares a capture this
+large with a second process it forks (meshframes.hosts.analyze): the
+kernel adds that process's CPU time to its parent's, and reports the
+larger of the two peaks. Both must count the same frames of each kind
+(our FastPay kinds are "other" to tshark, which has no dissector for
+them)."""
 
 from __future__ import annotations
 
