@@ -26,6 +26,7 @@ from matplotlib.collections import LineCollection  # noqa: E402
 
 from meshframes.cli.demo_pictures import TimelinePicture, TopologyPicture  # noqa: E402
 
+Segment = tuple[tuple[float, float], tuple[float, float]]
 _ROLE_STYLE = {"authority": ("s", "#1f4e9c", 110), "client": ("o", "#2a9d4b", 80), None: (".", "#888888", 40)}
 
 
@@ -89,10 +90,13 @@ def draw_timeline(picture: TimelinePicture, path: Path) -> None:
                                              gridspec_kw={"height_ratios": [3, 2, 2]})
     # One collection per phase and one scatter per mark, not artists per
     # transfer: what the drawing costs follows the artists' count.
-    waiting = [((r.requested, y), (r.started, y)) for y, r in enumerate(records)]
-    voting = [((r.started, y), (r.certified, y)) for y, r in enumerate(records) if r.certified is not None]
-    confirming = [((r.certified, y), (r.confirmed, y)) for y, r in enumerate(records)
-                  if r.certified is not None and r.confirmed is not None]
+    # A transfer never started has no bar (a line to nowhere draws nothing).
+    waiting: list[Segment] = [((r.requested, y), (r.started, y)) for y, r in enumerate(records)
+                              if r.started is not None]
+    voting: list[Segment] = [((r.started, y), (r.certified, y)) for y, r in enumerate(records)
+                             if r.started is not None and r.certified is not None]
+    confirming: list[Segment] = [((r.certified, y), (r.confirmed, y)) for y, r in enumerate(records)
+                                 if r.certified is not None and r.confirmed is not None]
     for segments, colour in ((waiting, "#dddddd"), (voting, "#1f77b4"), (confirming, "#2ca02c")):
         lanes.add_collection(LineCollection(segments, colors=colour, linewidths=3, capstyle="projecting"))
     # Ticks too: most transfers certify within milliseconds, too short for
