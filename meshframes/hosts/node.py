@@ -220,6 +220,9 @@ class NodeHost(PartyHost):
     def close_peer(self, addr: bytes) -> None:
         self._apply(self.node.close_peer(addr, self.clock.now()))
 
+    def probe(self, addr: bytes) -> None:
+        self._apply(self.node.probe(addr, self.clock.now()))
+
     def set_root_mode(self, mode: RootMode) -> None:
         self._apply(self.node.set_root_mode(mode, self.clock.now()))
 

@@ -113,12 +113,14 @@ class Node:
         self.run(f"iw dev {self.wlan} del")
 
     def mesh_join(self, mesh_id: str = DEFAULT_MESH_ID, *, freq: int = DEFAULT_FREQ,
-                  **mesh_params: int) -> None:
+                  beacon_interval: int | None = None, **mesh_params: int) -> None:
         """Make the radio a kernel mesh point (open mesh) and join `mesh_id`;
-        mesh_params are mesh_param=value pairs given to `iw mesh join`."""
+        `beacon_interval` in TU (the kernel's own when None); mesh_params
+        are mesh_param=value pairs given to `iw mesh join`."""
         params = " ".join(f"{key}={value}" for key, value in mesh_params.items())
+        beacons = "" if beacon_interval is None else f"beacon-interval {beacon_interval} "
         self.run(f"iw dev {self.wlan} set type mp && ip link set {self.wlan} up && "
-                 f"iw dev {self.wlan} mesh join {shlex.quote(mesh_id)} freq {freq} {params}")
+                 f"iw dev {self.wlan} mesh join {shlex.quote(mesh_id)} freq {freq} {beacons}{params}")
 
     def set_mesh_param(self, name: str, value: int) -> None:
         self.run(f"iw dev {self.wlan} set mesh_param {name} {value}")

@@ -314,6 +314,30 @@ def _user_to_kernel(guest: Guest, user: Node, kernel: Node, messages: int, timel
     return sum(1 for m in back if m.src == user.mac_bytes and m.payload in replies)
 
 
+# n0's beacon interval in `kernel_probe` (TU): long enough that our node,
+# started between two of its beacons, hears none before it peers.
+PROBE_BEACON_INTERVAL_TU = 5000
+
+
+def kernel_probe(guest: Guest, *, timeout: float = 30.0) -> Recording:
+    """A kernel mesh point n0 beaconing every PROBE_BEACON_INTERVAL_TU, and
+    our node u1, which as it starts sends n0 the Probe Request it sends a
+    neighbour whose beacon it never heard (MeshConfig.probe_unknown_neighbours).
+    The kernel answers with a Probe Response carrying its mesh elements
+    (ieee80211_mesh_rx_probe_req), which u1 takes as a beacon: it opens
+    the peering, and both sides reach ESTAB well before n0's next beacon
+    could have told u1 of it."""
+    (n0, u1, recorder), capture, timeline = recorded_pair(guest, "linux-kernel-probe.pcap")
+    n0.mesh_join(DEFAULT_MESH_ID, beacon_interval=PROBE_BEACON_INTERVAL_TU)
+    timeline.mark(f"n0 joined (kernel), beacons every {PROBE_BEACON_INTERVAL_TU} TU")
+    guest.call(f"{USERNODE}:start", "u1", "mon0", radio_netns=u1.netns, seed=1, probe=n0.mac_bytes)
+    timeline.mark("u1 started (ours), its first frame a Probe Request to n0")
+    _wait_estab(guest, {"u1": [n0]}, timeout)
+    n0.wait_plink(u1, timeout=timeout)
+    timeline.mark("u1-n0 ESTAB on both sides")
+    return _pair_stopped(guest, (n0, u1, recorder), capture, timeline)
+
+
 SAE_PASSPHRASE = "meshframes-sae-passphrase"
 # What wpa_supplicant's debug log says when a peer's SAE Confirm does not
 # verify (its SAE confirm check).
@@ -332,6 +356,17 @@ network={{
     ieee80211w=2
 }}
 """
+
+
+def _pair_stopped(guest: Guest, pair: tuple[Node, Node, Node], capture: Capture, timeline: Timeline) -> Recording:
+    """Stop our node u1 and the recorder of a `recorded_pair`: the
+    recording, with u1's final state and n0's station table."""
+    n0, u1, recorder = pair
+    states = {"u1": guest.call(f"{USERNODE}:stop", "u1"), "n0": {"stations": n0.stations()}}
+    timeline.mark("u1 stopped")
+    path = capture.stop()
+    timeline.mark("recorder stopped")
+    return Recording(path, (n0, u1, recorder), timeline, {}, states)
 
 
 def recorded_pair(guest: Guest, name: str) -> tuple[tuple[Node, Node, Node], Capture, Timeline]:
@@ -381,11 +416,7 @@ def sae_interop(guest: Guest, *, timeout: float = 60.0) -> Recording:
     wait_for(heard_open, "u1 hears a Mesh Peering Open from n0", timeout=timeout, interval=0.3,
              describe=lambda _: repr(_user_state(guest, "u1")["events"][-5:]))
     timeline.mark("u1 heard n0's Mesh Peering Open")
-    states = {"u1": guest.call(f"{USERNODE}:stop", "u1"), "n0": {"stations": n0.stations()}}
-    timeline.mark("u1 stopped")
-    path = capture.stop()
-    timeline.mark("recorder stopped")
-    return Recording(path, (n0, u1, recorder), timeline, {}, states)
+    return _pair_stopped(guest, (n0, u1, recorder), capture, timeline)
 
 
 def ampe_interop(guest: Guest, *, ours_first: bool, messages: int = 3, timeout: float = 60.0) -> Recording:
@@ -1052,6 +1083,7 @@ def wait_balances(authorities: list[NodeProcess], accounts: list[Identity], expe
 
 SCENARIOS: dict[str, Callable[[Guest], Recording]] = {
     "kernel-bridge": kernel_bridge,
+    "kernel-probe": kernel_probe,
     "kernel-root": kernel_root,
     "kernel-sae": kernel_sae,
     "sae-interop": sae_interop,

@@ -109,9 +109,11 @@ class UserNode:
                              on_data=self._delivered, observer=self._observe)
         self._thread = threading.Thread(target=self._loop, name=f"usernode-{ifname}", daemon=True)
 
-    def start(self) -> None:
+    def start(self, probe: bytes | None = None) -> None:
         with self._lock:
             self.host.start()
+            if probe is not None:
+                self.host.probe(probe)
         self._thread.start()
 
     def stop(self) -> None:
@@ -248,16 +250,18 @@ class UserNode:
 
 def start(name: str, ifname: str, *, radio_netns: str | None = None, mesh_id: bytes = b"meshframes",
           passphrase: str | None = None, sae: bool = False, basic_rates: tuple[int, ...] = (2,),
-          seed: int = 0) -> str:
+          seed: int = 0, probe: bytes | None = None) -> str:
     """Start node `name` on monitor `ifname` of namespace `radio_netns`
     (Guest.call's own `netns` picks the interpreter); returns its MAC.
     `sae`: a secure mesh whose pairs authenticate with SAE first;
-    `basic_rates`: the basic rate set its peers use (MeshConfig)."""
+    `basic_rates`: the basic rate set its peers use (MeshConfig); `probe`:
+    a station sent the Probe Request of an unheard neighbour as the node
+    starts, before anything else it sends."""
     stop(name)
     config = MeshConfig(mesh_id=mesh_id, passphrase=passphrase, sae=sae, basic_rates=basic_rates)
     node = UserNode(ifname, radio_netns, config, seed)
     _nodes[name] = node
-    node.start()
+    node.start(probe)
     return node.node.mac.hex(":")
 
 

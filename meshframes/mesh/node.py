@@ -268,6 +268,12 @@ class MeshNode:
     def close_peer(self, addr: bytes, now: float) -> list[Action]:
         return self._finish(self.peering.cancel(addr, now), now)
 
+    def probe(self, addr: bytes, now: float) -> list[Action]:
+        """Send `addr` the Probe Request a station whose beacon we never
+        heard gets (`_probe_unknown`), under the same limit of one per
+        station per beacon interval."""
+        return self._finish(self._probe_unknown(addr, now), now)
+
     def follow_link(self, addr: bytes, established: bool, now: float) -> list[Action]:
         """Put the link to addr in ESTAB or IDLE without the peering FSM, as
         a replayed capture shows the captured node's link: the replay tests

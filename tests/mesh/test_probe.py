@@ -57,6 +57,18 @@ def test_a_frame_from_an_unknown_station_draws_one_probe_per_beacon_interval() -
     assert probes(linux.receive(flood_from(E), RX, 0.0)) == []
 
 
+def test_probe_sends_what_an_unheard_neighbour_gets_under_the_same_limit() -> None:
+    """`probe` (what the hwsim scenario kernel-probe asks of our node at
+    start) sends the same Probe Request a flood from E would draw, and
+    shares its once-per-beacon-interval limit."""
+    drawn = probes(MeshNode(B, MeshConfig()).receive(flood_from(E), RX, 0.0))
+    b = MeshNode(B, MeshConfig())
+    [probe] = probes(b.probe(E, 0.0))
+    assert [encode(probe)] == [encode(f) for f in drawn]
+    assert probes(b.receive(flood_from(E), RX, 0.5)) == []
+    assert probes(b.probe(E, 0.5)) == []
+
+
 def test_a_probe_request_for_our_mesh_gets_our_beacon_as_probe_response() -> None:
     """A Probe Request naming our Mesh ID (or the wildcard) is answered to
     the asker with our beacon's elements; one for another mesh, or naming
