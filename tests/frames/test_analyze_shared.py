@@ -9,14 +9,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import meshframes.hosts.analyze as host
 from meshframes.analysis.run import Analyzer, Share
+from meshframes.codec.action import CATEGORY_MESH, CATEGORY_SELF_PROTECTED
 from meshframes.hosts.analyze import analyze_captures
 from meshframes.hosts.pcap import read_capture, write_pcap
 from meshframes.layers.dissect import decode_mpdu
 
 ROOT = Path(__file__).resolve().parents[2]
+# A management frame's MAC header: its body (an action frame's Category) starts here.
+MGMT_HEADER_LEN = 24
 CAPTURES = sorted(p for p in [*ROOT.glob("pcaps/**/*.pcap*"), *(ROOT.parent / "shared").glob("pcaps/**/*.pcap*")]
                   if p.suffix in (".pcap", ".pcapng"))
 
@@ -49,6 +54,33 @@ def test_a_damaged_capture_is_reported_alike(tmp_path: Path) -> None:
     alone = analyze_captures([cut], decode_mpdu, share=False)
     shared = analyze_captures([cut], decode_mpdu, share=True)
     assert alone.analysis.capture_error is not None
+    assert shared.share is Share.MESH_ACTIONS
+    assert _report(shared) == _report(alone)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(damage=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 10**6), st.integers(0, 255)),
+                       min_size=1, max_size=40))
+def test_damaged_frames_are_reported_alike(tmp_path: Path, damage: list[tuple[int, int, int]]) -> None:
+    """Frames of a real capture with octets overwritten and cut short (a
+    Category turned into Mesh or out of it, elements broken): the shares
+    still split the capture so that the report is the single process's."""
+    source = ROOT / "pcaps" / "linux-kernel-chain-perr.pcap"
+    frames = list(read_capture(source))
+    records = [(f.timestamp, bytearray(f.data)) for f in frames]
+    for which, where, value in damage:
+        data = records[which % len(records)][1]
+        if where % 7 == 0:
+            del data[where % (len(data) + 1):]
+        elif where % 7 in (1, 2) and len(data) > MGMT_HEADER_LEN:
+            # The Category of an action frame: Mesh, or Self Protected.
+            data[MGMT_HEADER_LEN] = (CATEGORY_MESH, CATEGORY_SELF_PROTECTED)[where % 7 - 1]
+        elif data:
+            data[where % len(data)] = value
+    damaged = tmp_path / f"damaged-{abs(hash(tuple(damage)))}.pcap"
+    write_pcap(damaged, ((t, bytes(d)) for t, d in records), frames[0].linktype)
+    alone = analyze_captures([damaged], decode_mpdu, share=False)
+    shared = analyze_captures([damaged], decode_mpdu, share=True)
     assert shared.share is Share.MESH_ACTIONS
     assert _report(shared) == _report(alone)
 
