@@ -1,6 +1,6 @@
 """What a person asks a running node, and its answers: status, peers, paths,
-the parties it discovered, balances (now, or as the node started), history, the committee's accounts,
-and a transfer on demand.
+the parties it discovered, balances (now, or as the node started), history,
+the committee's accounts, and a transfer on demand.
 
 One request is a JSON object `{"command": NAME, ...arguments}`; its answer
 is `{"ok": true, "result": ...}` or `{"ok": false, "error": REASON,
