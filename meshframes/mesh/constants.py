@@ -80,6 +80,15 @@ class MeshConfig:
     # beacon interval sooner. Linux answers mesh Probe Requests but sends
     # none of its own: it waits for the beacon.
     probe_unknown_neighbours: bool = True
+    # Ours (Hwmp._peer_refreshed): a link's failure average (the airtime
+    # metric's error rate, 14.9.2) is kept when an HWMP frame refreshes a
+    # path through it. Linux restarts it at a low value every time
+    # (hwmp_route_info_get), so a marginal link that failed a moment ago
+    # looks clean again at the next root PREQ and carries the next order
+    # into the same failure; kept, the failures of the last few frames
+    # weigh in the metric and the path moves to a link that delivers. The
+    # average still starts low when the link enters ESTAB.
+    keep_fail_avg_on_refresh: bool = True
     # Linux plink_timeout (MESH_DEFAULT_PLINK_TIMEOUT, net/wireless/mesh.c):
     # a station silent this long is expired; we expire only entries not
     # established (an established one is lost by beacon loss first).

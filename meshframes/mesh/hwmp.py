@@ -332,6 +332,8 @@ class Hwmp:
         return charged
 
     def _peer_refreshed(self, ta: bytes) -> None:
+        if self.config.keep_fail_avg_on_refresh:
+            return
         peer = self.peers.get(ta)
         if peer is not None:
             self.peers.reset_fail_avg(peer)

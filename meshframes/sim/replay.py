@@ -301,7 +301,8 @@ def replay(path: str | Path, me: bytes, mesh_id: bytes | None = None) -> Replay:
     config = replace(_root_config(frames, me, MeshConfig(mesh_id=mesh_id)), auto_open_plinks=False,
                      perr_broadcast=_broadcasts_perrs(frames, me), failed_mpdu_ends_paths=False,
                      close_stale_peers=False, preq_on_new_peer=False, plink_open_on_frames=False,
-                     root_preq_to_new_peer=False, probe_unknown_neighbours=False)
+                     root_preq_to_new_peer=False, probe_unknown_neighbours=False,
+                     keep_fail_avg_on_refresh=False)
     acks_captured = any(isinstance(f, ControlFrame) and f.subtype == SUBTYPE_ACK for _, f in frames)
     limit = idle_limit(config)
     clock = ManualClock(0.0)

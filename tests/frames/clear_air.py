@@ -34,12 +34,14 @@ def record(pcap: Path) -> None:
                            # As recorded, before authorities announced themselves
                            # to one station, new peer links were given root PREQs,
                            # unheard neighbours were probed and recipients pushed
-                           # their certificates: the air the dissector tests read
-                           # stays the same.
+                           # their certificates, and before links kept their failure
+                           # averages across path refreshes: the air the dissector
+                           # tests read stays the same.
                            app=AppConfig(seal=False, transport=TransportConfig(max_fragment_payload=FRAGMENT_PAYLOAD),
                                          announce_on_new_path=False, push_delay=None),
                            # An open mesh, as recorded: the clear air is the point.
-                           mesh=MeshConfig(root_preq_to_new_peer=False, probe_unknown_neighbours=False),
+                           mesh=MeshConfig(root_preq_to_new_peer=False, probe_unknown_neighbours=False,
+                                           keep_fail_avg_on_refresh=False),
                            medium=MediumConfig(radio_range=25.0), pcap=pcap,
                            # Recorded when every station answered the root PREQs.
                            authority_root_mode=RootMode.PROACTIVE_PREQ_WITH_PREP)

@@ -72,6 +72,27 @@ def test_metric_follows_rate_and_failures() -> None:
     assert is_metric_better(89, 100) and not is_metric_better(95, 100)
 
 
+@pytest.mark.parametrize("kept", [True, False])
+def test_a_path_refresh_keeps_the_links_failures_unless_linux(kept: bool) -> None:
+    """B's frames failed half their retries: its metric carries the error
+    rate. A PREQ that B forwards then refreshes the paths through B: with
+    keep_fail_avg_on_refresh (ours) B's metric still carries its failures,
+    and a path through B costs more than one through C; as Linux does
+    (hwmp_route_info_get), B's failure average restarts low and B looks
+    as clean as C."""
+    h = hwmp(keep_fail_avg_on_refresh=kept)
+    clean = h.peers.metric(C)
+    peer = h.peers.get(B)
+    assert peer is not None
+    for acked in (False, True, False, True, False):
+        h.peers.record_tx(peer, acked, None)
+    failing = h.peers.metric(B)
+    assert failing > clean
+    h.on_frame(preq(B, D, 10, E, hop=2), 0.0)
+    assert h.paths.lookup(B) is not None and h.paths.lookup(D) is not None
+    assert h.peers.metric(B) == (failing if kept else clean)
+
+
 def test_preq_is_learned_and_forwarded() -> None:
     """A PREQ from C's originator D through B: paths to D and to B, and the
     PREQ goes on with hop count + 1, TTL - 1 and the link metric added."""
