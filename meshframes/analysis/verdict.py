@@ -87,10 +87,10 @@ _PATH_SELECTION_KINDS: dict[type, str] = {Preq: "preq", Prep: "prep", Perr: "per
 _TIMESTAMP_LEN = 8
 _ETHERTYPE_OFFSET = LLC_HEADER_LEN + 3
 _VERDICTS_KEPT = 4096
-ManagementFrames = (wire.Beacon | wire.SelfProtected | wire.MeshAction | wire.VendorAction | wire.ActionFrame
-                    | wire.ManagementFrame)
-_MANAGEMENT = (wire.Beacon, wire.SelfProtected, wire.MeshAction, wire.VendorAction, wire.ActionFrame,
-               wire.ManagementFrame)
+ManagementFrames = (wire.Beacon | wire.SelfProtected | wire.MeshAction | wire.MultihopAction | wire.VendorAction
+                    | wire.ActionFrame | wire.ManagementFrame)
+_MANAGEMENT = (wire.Beacon, wire.SelfProtected, wire.MeshAction, wire.MultihopAction, wire.VendorAction,
+               wire.ActionFrame, wire.ManagementFrame)
 _CODEC_FIRST_CATEGORIES = frozenset({CATEGORY_MESH, CATEGORY_VENDOR, CATEGORY_VENDOR_PROTECTED})
 _ACTION_SUBTYPES = frozenset({SUBTYPE_ACTION, SUBTYPE_ACTION_NO_ACK})
 _PEERING_KINDS = {SP_MESH_PEERING_OPEN: "peering-open", SP_MESH_PEERING_CONFIRM: "peering-confirm",

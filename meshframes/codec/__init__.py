@@ -16,6 +16,7 @@ from meshframes.codec.frames import (
     ManagementFrame,
     MeshAction,
     MeshControlRule,
+    MultihopAction,
     SelfProtected,
     VendorAction,
     decode,
@@ -27,5 +28,5 @@ from meshframes.codec.meshctl import MeshControl
 __all__ = [
     "ActionFrame", "Beacon", "BlockAckAction", "CodecError", "ControlFrame", "DataFrame", "DecodeError",
     "EncodeError", "ExtensionFrame", "Frame", "MacHeader", "ManagementFrame", "MeshAction",
-    "MeshControl", "MeshControlRule", "SelfProtected", "VendorAction", "decode", "encode",
+    "MeshControl", "MeshControlRule", "MultihopAction", "SelfProtected", "VendorAction", "decode", "encode",
 ]

@@ -65,3 +65,5 @@ MULTIHOP_ACTION_NAMES = {
     MULTIHOP_ACTION_PROXY_UPDATE: "Proxy Update",
     MULTIHOP_ACTION_PROXY_UPDATE_CONFIRMATION: "Proxy Update Confirmation",
 }
+# Values 2-255 are reserved: their body is kept as it came.
+MULTIHOP_ACTIONS_WITH_ELEMENTS = frozenset(MULTIHOP_ACTION_NAMES)

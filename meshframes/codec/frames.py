@@ -20,10 +20,12 @@ from meshframes.codec import proxy as _proxy  # noqa: F401  (registers PXU and P
 from meshframes.codec.action import (
     CATEGORY_BLOCK_ACK,
     CATEGORY_MESH,
+    CATEGORY_MULTIHOP,
     CATEGORY_SELF_PROTECTED,
     CATEGORY_VENDOR,
     CATEGORY_VENDOR_PROTECTED,
     MESH_ACTIONS_WITH_ELEMENTS,
+    MULTIHOP_ACTIONS_WITH_ELEMENTS,
 )
 from meshframes.codec.blockack import BlockAckBody, decode_block_ack, encode_block_ack
 from meshframes.codec.errors import DecodeError, EncodeError, need
@@ -140,6 +142,18 @@ class MeshAction:
 
 @quick_init
 @dataclass(frozen=True, slots=True)
+class MultihopAction:
+    """Multihop action frames, category 14 (9.6.17): Proxy Update and its
+    Confirmation, each Mesh Control then its element (PXU or PXUC)."""
+
+    header: MacHeader
+    action: int
+    mesh_control: MeshControl
+    elements: tuple[Element, ...]
+
+
+@quick_init
+@dataclass(frozen=True, slots=True)
 class VendorAction:
     """Our FastPay frame: category 127 (126 once unsealed), our OUI, Mesh
     Control, then the payload the mesh carries for the application: the
@@ -231,11 +245,11 @@ class ExtensionFrame:
 
 
 Frame = (
-    Beacon | SelfProtected | MeshAction | VendorAction | BlockAckAction | ActionFrame | ManagementFrame |
-    DataFrame | ControlFrame | ExtensionFrame
+    Beacon | SelfProtected | MeshAction | MultihopAction | VendorAction | BlockAckAction | ActionFrame |
+    ManagementFrame | DataFrame | ControlFrame | ExtensionFrame
 )
-_WITH_HEADER = (Beacon, SelfProtected, MeshAction, VendorAction, BlockAckAction, ActionFrame, ManagementFrame,
-                DataFrame)
+_WITH_HEADER = (Beacon, SelfProtected, MeshAction, MultihopAction, VendorAction, BlockAckAction, ActionFrame,
+                ManagementFrame, DataFrame)
 
 
 def mesh_addresses(frame: DataFrame | VendorAction) -> tuple[bytes, bytes] | None:
@@ -279,6 +293,24 @@ def _decode_vendor(header: MacHeader, data: bytes, off: int, category: int) -> V
     return VendorAction(header, category, mesh_control, decode_fragment(data, pos))
 
 
+def _decode_multihop(header: MacHeader, data: bytes, off: int) -> MultihopAction | None:
+    """Every multihop action carries Mesh Control after its Action field
+    (9.2.4.7.3, 9.6.17.1), then a body; the body of a reserved action is
+    not ours to read (None: the caller keeps it as bytes)."""
+    if len(data) - (off + 1) < 1:
+        need(data, off + 1, 1, "Multihop Action")
+    action = data[off + 1]
+    pos = off + 2
+    mesh_control = decode_mesh_control(data, pos)
+    _check_ae_mode(header.frame_control, mesh_control, pos)
+    pos += mesh_control.length
+    if len(data) - pos < 1:
+        need(data, pos, 1, "Multihop Action body")
+    if action not in MULTIHOP_ACTIONS_WITH_ELEMENTS:
+        return None
+    return MultihopAction(header, action, mesh_control, decode_elements(data, pos)[0])
+
+
 def _decode_action(header: MacHeader, data: bytes, off: int) -> Frame:
     if len(data) - off < 1:
         need(data, off, 1, "Category")
@@ -303,6 +335,10 @@ def _decode_action(header: MacHeader, data: bytes, off: int) -> Frame:
             need(data, off + 2, 1, "Mesh Action body")
         if action in MESH_ACTIONS_WITH_ELEMENTS:
             return MeshAction(header, action, decode_elements(data, off + 2)[0])
+    elif category == CATEGORY_MULTIHOP:
+        multihop = _decode_multihop(header, data, off)
+        if multihop is not None:
+            return multihop
     elif category in (CATEGORY_VENDOR, CATEGORY_VENDOR_PROTECTED):
         if len(data) - (off + 1) < 3:
             need(data, off + 1, 3, "vendor OUI")
@@ -427,6 +463,13 @@ def encode(frame: Frame) -> bytes:
         if not frame.elements:
             raise EncodeError("Mesh Action elements", "none", "at least one")
         parts = [head, _CATEGORY_ACTION.pack(CATEGORY_MESH, frame.action)]
+        element_parts(frame.elements, parts)
+        return b"".join(parts)
+    if isinstance(frame, MultihopAction):
+        if not frame.elements:
+            raise EncodeError("Multihop Action elements", "none", "at least one")
+        parts = [head, _CATEGORY_ACTION.pack(CATEGORY_MULTIHOP, frame.action),
+                 _encodable_ae_mode(frame.header.frame_control, frame.mesh_control)]
         element_parts(frame.elements, parts)
         return b"".join(parts)
     if isinstance(frame, DataFrame):

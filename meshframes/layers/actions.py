@@ -13,7 +13,7 @@ from typing import Any
 
 from scapy.fields import ByteEnumField, ByteField, FlagsField, LEShortEnumField, LEShortField, OUIField
 from scapy.layers.dot11 import Dot11Action, Dot11Elt, capability_list
-from scapy.packet import Packet, bind_layers
+from scapy.packet import Packet, Raw, bind_layers
 
 from meshframes.codec.action import (
     CATEGORY_BLOCK_ACK,
@@ -30,6 +30,7 @@ from meshframes.codec.action import (
     MESH_ACTIONS_WITH_ELEMENTS,
     MULTIHOP_ACTION_NAMES,
     MULTIHOP_ACTION_PROXY_UPDATE,
+    MULTIHOP_ACTIONS_WITH_ELEMENTS,
 )
 from meshframes.codec.blockack import (
     BA_ACTION_ADDBA_REQUEST,
@@ -89,6 +90,12 @@ class MultihopMeshControl(MeshControl):
     body_required = "the action's element"
     # Its own bindings only: what follows is elements, never LLC.
     payload_guess: list[tuple[dict[str, Any], type[Packet]]] = []
+
+    def guess_payload_class(self, payload: bytes) -> type[Packet]:
+        # A reserved action's body is not ours to read (Table 9-482): Raw,
+        # as the codec keeps it as bytes.
+        action = getattr(self.underlayer, "multihop_action", None)
+        return Dot11Elt if action in MULTIHOP_ACTIONS_WITH_ELEMENTS else Raw
 
 
 # 9.6.15.1
@@ -229,7 +236,6 @@ for _action in MESH_ACTIONS_WITH_ELEMENTS:
     bind_layers(MeshAction, Dot11Elt, mesh_action=_action)
 bind_layers(HWMPMeshPathSelection, Dot11Elt)
 bind_layers(MultihopAction, MultihopMeshControl)
-bind_layers(MultihopMeshControl, Dot11Elt)
 bind_layers(GateAnnouncement, Dot11Elt)
 
 bind_layers(SelfProtectedAction, PeeringOpen, self_protected_action=SP_MESH_PEERING_OPEN)

@@ -35,10 +35,11 @@ from meshframes.codec import (
     Frame,
     ManagementFrame,
     MeshAction,
+    MultihopAction,
     SelfProtected,
     VendorAction,
 )
-from meshframes.codec.action import CATEGORY_BLOCK_ACK
+from meshframes.codec.action import CATEGORY_BLOCK_ACK, CATEGORY_MULTIHOP
 from meshframes.codec.elements import BeaconTiming, BeaconTimingLayout
 from meshframes.codec.fastpay import FastPayFragment
 from meshframes.codec.frames import CATEGORY_VENDOR
@@ -189,6 +190,11 @@ class MeshNode:
             # We never aggregate, so no Block Ack agreement is ours to set up
             # or tear down: as for any category we do not handle.
             return [Refused(MeshRefusal.ACTION_CATEGORY_UNSUPPORTED, str(CATEGORY_BLOCK_ACK))]
+        if isinstance(frame, MultihopAction):
+            # Proxy Updates tell a gate which external addresses a proxy
+            # serves; proxies are learnt from mesh data's A5/A6 instead, as
+            # Linux does (mpp_path_add; mac80211 handles no category 14).
+            return [Refused(MeshRefusal.ACTION_CATEGORY_UNSUPPORTED, str(CATEGORY_MULTIHOP))]
         if isinstance(frame, ActionFrame):
             if frame.category == CATEGORY_VENDOR | _ECHO_BIT:
                 return [Refused(MeshRefusal.ACTION_RETURNED_BY_PEER, "category 255 echo of our frame")]

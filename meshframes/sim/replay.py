@@ -43,6 +43,7 @@ from meshframes.codec import (
     Frame,
     ManagementFrame,
     MeshAction,
+    MultihopAction,
     SelfProtected,
     VendorAction,
     decode,
@@ -131,8 +132,8 @@ class HwmpBehaviour:
 # they have no MAC header and no mesh frame is one, so the replay leaves
 # them out (as `Skipped`) where the capture is read.
 ReplayFrame = (
-    Beacon | SelfProtected | MeshAction | VendorAction | BlockAckAction | ActionFrame | ManagementFrame | DataFrame
-    | ControlFrame
+    Beacon | SelfProtected | MeshAction | MultihopAction | VendorAction | BlockAckAction | ActionFrame
+    | ManagementFrame | DataFrame | ControlFrame
 )
 
 
