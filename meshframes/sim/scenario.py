@@ -48,6 +48,11 @@ SIM_INITIAL_E2E_SEQUENCE = 1
 # the transfers slower than 1 s from reach there. The path to a root
 # outlives three intervals, so one lost PREQ does not end it.
 AUTHORITY_ROOT_INTERVAL = tu(500)
+# Roots without PREP: a relay learns its path to each authority from the
+# root PREQs and answers none of them; the clients do
+# (MeshConfig.prep_to_root_preq), so the authorities learn the way back
+# to them, the only stations their votes go to.
+AUTHORITY_ROOT_MODE = RootMode.PROACTIVE_PREQ_NO_PREP
 
 
 def _identity(seed: int, role: str, index: int) -> Identity:
@@ -124,7 +129,7 @@ class FastPayMesh:
                  balances: Sequence[int] = (), weights: Sequence[int] | None = None,
                  app: AppConfig | None = None, mesh: MeshConfig | None = None,
                  medium: MediumConfig | None = None, pcap: str | Path | None = None,
-                 authority_root_mode: RootMode = RootMode.PROACTIVE_PREQ_NO_PREP,
+                 authority_root_mode: RootMode = AUTHORITY_ROOT_MODE,
                  root_interval: float = AUTHORITY_ROOT_INTERVAL,
                  observer: Callable[[int, float, Action], None] | None = None) -> None:
         """Authorities are HWMP roots (`authority_root_mode`, docs/app.md):
