@@ -146,7 +146,7 @@ def _run(spec: DemoSpec, stores: Path, pcap: Path, key_file: Path, out: Path, pa
             confirmed = len(run.mesh.timeline.of(TransferConfirmed))
             bar.update(task, completed=t, status=f"{t:6.1f} s, {confirmed}/{total} transfers confirmed")
 
-        with fewer_collections():
+        with fewer_collections(keep_frozen=True):
             run.run(progress)
         keys = None
         if spec.secure:
