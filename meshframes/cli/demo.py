@@ -148,6 +148,11 @@ def _run(spec: DemoSpec, stores: Path, pcap: Path, key_file: Path, out: Path, pa
 
         with fewer_collections(keep_frozen=True):
             run.run(progress)
+        drawing = painter if painter is not None and painter.missing is None else None
+        if drawing is not None:
+            # The pictures are drawn on the other core while the rest of
+            # the summary is put together here.
+            drawing.start(run, out)
         keys = None
         if spec.secure:
             keys = run.mesh.capture_keys()
@@ -161,16 +166,15 @@ def _run(spec: DemoSpec, stores: Path, pcap: Path, key_file: Path, out: Path, pa
     records = run.transfers()
     money = run.money()
     genesis = run.mesh.genesis_total()
-    pictures: dict[str, str] = {}
-    if painter is not None and painter.missing is None:
+    summary = _summary(run, records, run.shortfalls(), by_kind, money, genesis, pcap)
+    summary["security"] = _security(run, by_kind, keys, key_file, pcap)
+    if drawing is not None:
         from meshframes.cli.demo_pictures import PictureError
 
         try:
-            pictures = painter.draw(run, out)
+            summary["pictures"] = drawing.finish()
         except PictureError as error:
             console.warning(f"no pictures: {error}")
-    summary = _summary(run, records, run.shortfalls(), by_kind, money, genesis, pcap, pictures)
-    summary["security"] = _security(run, by_kind, keys, key_file, pcap)
     problems = [_shortfall_line(s) for s in summary["transfers"]["incomplete"]]
     if verified is not None:
         problems += _verify(run, by_kind, *verified, summary)
@@ -270,7 +274,7 @@ def _security(run: Demo, by_kind: dict[str, int], keys: CaptureKeys | None, key_
 
 
 def _summary(run: Demo, records: list[TransferRecord], shortfalls: list[Shortfall], by_kind: dict[str, int],
-             money: dict[int, int], genesis: int, pcap: Path, pictures: dict[str, str]) -> dict[str, Any]:
+             money: dict[int, int], genesis: int, pcap: Path) -> dict[str, Any]:
     from meshframes.sim.demo import latency_summary
 
     spec = run.spec
@@ -303,7 +307,7 @@ def _summary(run: Demo, records: list[TransferRecord], shortfalls: list[Shortfal
                 "by_kind": dict(sorted(by_kind.items()))},
         "refusals": {layer: dict(sorted(c.items())) for layer, c in run.mesh.refusals().items()},
         "money": {"genesis": genesis, "by_authority": money},
-        "pictures": pictures,
+        "pictures": {},  # filled in once they are drawn
     }
 
 

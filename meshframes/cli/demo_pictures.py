@@ -125,6 +125,7 @@ class Painter:
     def __init__(self) -> None:
         self.missing = None if importlib.util.find_spec("matplotlib") else "No module named 'matplotlib'"
         self._worker: subprocess.Popen[bytes] | None = None
+        self._paths: dict[str, Path] = {}
         if self.missing is None:
             self._worker = subprocess.Popen([sys.executable, "-m", "meshframes.cli.demo_plots"],
                                             stdin=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -132,19 +133,31 @@ class Painter:
     def draw(self, demo: Demo, out: Path) -> dict[str, str]:
         """topology.png and timeline.png in `out`, drawn in parallel; a
         failed drawing raises PictureError with the last line it said."""
-        topology, timeline = out / "topology.png", out / "timeline.png"
-        jobs = [(topology_picture(demo), topology), (timeline_picture(demo), timeline)]
+        self.start(demo, out)
+        return self.finish()
+
+    def start(self, demo: Demo, out: Path) -> None:
+        """Hand the drawing process both pictures of the finished run; it
+        draws them while the caller goes on. `finish` waits for them."""
+        self._paths = {"topology": out / "topology.png", "timeline": out / "timeline.png"}
+        jobs = [(topology_picture(demo), self._paths["topology"]), (timeline_picture(demo), self._paths["timeline"])]
         worker = self._worker
-        assert worker is not None and worker.stdin is not None and worker.stderr is not None
+        assert worker is not None and worker.stdin is not None
         with worker.stdin:
             pickle.dump(jobs, worker.stdin)
+
+    def finish(self) -> dict[str, str]:
+        """The pictures' paths once both are written; PictureError, with
+        the last line it said, when a drawing failed."""
+        worker = self._worker
+        assert worker is not None and worker.stderr is not None
         with worker.stderr:
             said = worker.stderr.read()
         if worker.wait() != 0:
             lines = said.decode(errors="replace").strip().splitlines()
             raise PictureError(f"the drawing process failed (exit {worker.returncode})"
                                + (f": {lines[-1]}" if lines else ""))
-        return {"topology": str(topology), "timeline": str(timeline)}
+        return {name: str(path) for name, path in self._paths.items()}
 
     def close(self) -> None:
         worker = self._worker
