@@ -164,14 +164,11 @@ class Analyzer:
                 self.strays += 1
             else:
                 self.discoveries.add(number, item.timestamp, frame)
-        elif type(frame) is SelfProtected:
+        elif type(frame) is SelfProtected or type(frame) is VendorAction:
             if self.share is Share.MESH_ACTIONS:
                 self.strays += 1
-            else:
+            elif isinstance(frame, SelfProtected):
                 self.peering.add(number, item.timestamp, frame)
-        elif type(frame) is VendorAction:
-            if self.share is Share.MESH_ACTIONS:
-                self.strays += 1
             else:
                 self.payments.add(number, item.timestamp, frame)
 
