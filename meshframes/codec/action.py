@@ -27,6 +27,12 @@ CATEGORY_NAMES = {
     CATEGORY_VENDOR_PROTECTED: "Vendor-specific Protected",
     CATEGORY_VENDOR: "Vendor-specific",
 }
+# The categories whose frames meshframes.codec.frames lays out; an action
+# frame of any other category keeps its body as bytes.
+CATEGORIES_LAID_OUT = frozenset({
+    CATEGORY_BLOCK_ACK, CATEGORY_MESH, CATEGORY_MULTIHOP, CATEGORY_SELF_PROTECTED, CATEGORY_VENDOR_PROTECTED,
+    CATEGORY_VENDOR,
+})
 # 9.4.1.11: a STA returns an action frame whose category it does not know
 # with the category's top bit set (Linux: ieee80211_rx_h_action_return).
 CATEGORY_ERROR_BIT = 0x80

@@ -34,8 +34,10 @@ from meshframes.codec.frozen import quick_init
 from meshframes.codec.header import (
     AUTH_ALGORITHMS_WITH_ELEMENTS,
     CONTROL_FIXED_LENGTH,
+    DATA_SUBTYPE_RESERVED_QOS,
     FC_PROTECTED,
     MGMT_FIXED_FIELDS,
+    QOS_AMSDU_PRESENT,
     QOS_MESH_CONTROL_PRESENT,
     SECURITY_HEADER_LEN,
     SUBTYPE_ACTION,
@@ -373,6 +375,10 @@ def _decode_data(header: MacHeader, data: bytes, off: int) -> DataFrame:
         mc = decode_mesh_control(data, off)
         _check_ae_mode(header.frame_control, mc, off)
         off += mc.length
+    if header.subtype == DATA_SUBTYPE_RESERVED_QOS or (header.qos_control or 0) & QOS_AMSDU_PRESENT:
+        # Not one MSDU: a reserved subtype's body has no layout, and an
+        # A-MSDU's is subframes (9.3.2.2), each with its own header.
+        return DataFrame(header, mc, data[off:])
     if 0 < len(data) - off < LLC_HEADER_LEN:
         raise DecodeError("LLC header", off, f"{len(data) - off} bytes", f"{LLC_HEADER_LEN} bytes, or no MSDU")
     if data[off:off + LLC_HEADER_LEN] == LLC_SNAP and len(data) - off < LLC_HEADER_LEN + SNAP_HEADER_LEN:

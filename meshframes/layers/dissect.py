@@ -25,12 +25,8 @@ import meshframes.layers  # noqa: F401  (registers the layers)
 from meshframes.analysis.frames import KINDS, Analysis, FrameDecode
 from meshframes.codec import mpdu, sae
 from meshframes.codec.action import (
-    CATEGORY_BLOCK_ACK,
+    CATEGORIES_LAID_OUT,
     CATEGORY_ERROR_BIT,
-    CATEGORY_MESH,
-    CATEGORY_SELF_PROTECTED,
-    CATEGORY_VENDOR,
-    CATEGORY_VENDOR_PROTECTED,
 )
 from meshframes.codec.blockack import BA_ACTION_ADDBA_REQUEST, BA_ACTION_ADDBA_RESPONSE, BA_ACTION_DELBA
 from meshframes.codec.elements import ELEMENT_HEADER_LEN, tiling_problem
@@ -291,10 +287,23 @@ def _scapy_refused(data: bytes, index: int, native: str) -> FrameDecode:
         return FrameDecode(index, "other", malformed=f"802.11 frame does not parse: {plain_exc}")
     problem = _raw_in_80211(pkt)
     if problem is not None:
+        if _category_not_laid_out(data):
+            # Scapy's own layer for a category the codec keeps as bytes
+            # (Spectrum Management, Radio Measurement, WNM): its reading is
+            # shown, but the body is not ours to judge.
+            return FrameDecode(index, _kind_of_failed(data), packet=pkt, undecoded=f"{problem}: {native}")
         return FrameDecode(index, _kind_of_failed(data), packet=pkt, malformed=f"{problem}: {native}")
     result = FrameDecode(index, classify(pkt), packet=pkt)
     _inspect(pkt, data, result)
     return result
+
+
+def _category_not_laid_out(data: bytes) -> bool:
+    """An unprotected action frame of a category the codec does not lay out."""
+    if mpdu.frame_type(data) != TYPE_MGMT or mpdu.frame_subtype(data) != SUBTYPE_ACTION or mpdu.is_protected(data):
+        return False
+    category = mpdu.category(data)
+    return category is not None and category not in CATEGORIES_LAID_OUT
 
 
 def _ours(cls: type) -> bool:
@@ -362,9 +371,6 @@ def _raw_in_80211(pkt: Packet) -> str | None:
     return None
 
 
-# Categories whose frames we define; their body must not stop at Category.
-_OUR_CATEGORIES = {CATEGORY_BLOCK_ACK, CATEGORY_MESH, CATEGORY_SELF_PROTECTED, CATEGORY_VENDOR_PROTECTED,
-                   CATEGORY_VENDOR}
 _PEERING_FRAMES = (PeeringOpen, PeeringConfirm, PeeringClose)
 
 
@@ -400,7 +406,7 @@ def decode_msdu(data: bytes, index: int = 0) -> FrameDecode:
 
 def _inspect(pkt: Packet, data: bytes, result: FrameDecode) -> None:
     result.msdu_fastpay = _msdu_fastpay(pkt)
-    if isinstance(pkt.payload, Dot11Action) and not pkt.payload.payload and pkt.payload.category in _OUR_CATEGORIES:
+    if isinstance(pkt.payload, Dot11Action) and not pkt.payload.payload and pkt.payload.category in CATEGORIES_LAID_OUT:
         result.malformed = f"Action frame of category {pkt.payload.category} ends after its Category field"
         return
     peering = pkt.getlayer(SelfProtectedAction)
