@@ -365,6 +365,14 @@ def _encodable_ae_mode(frame_control: int, mc: MeshControl) -> bytes:
     return mc.encode()
 
 
+def _carries_one_msdu(header: MacHeader) -> bool:
+    """Whether a data frame's body, past any Mesh Control, is one MSDU
+    (LLC first): not when protected, nor in a reserved subtype (no layout),
+    nor in an A-MSDU (9.3.2.2: subframes, each with its own header)."""
+    return not (header.protected or header.subtype == DATA_SUBTYPE_RESERVED_QOS
+                or (header.qos_control or 0) & QOS_AMSDU_PRESENT)
+
+
 def _decode_data(header: MacHeader, data: bytes, off: int) -> DataFrame:
     if header.protected:
         need(data, off, SECURITY_HEADER_LEN, "security header")
@@ -375,9 +383,7 @@ def _decode_data(header: MacHeader, data: bytes, off: int) -> DataFrame:
         mc = decode_mesh_control(data, off)
         _check_ae_mode(header.frame_control, mc, off)
         off += mc.length
-    if header.subtype == DATA_SUBTYPE_RESERVED_QOS or (header.qos_control or 0) & QOS_AMSDU_PRESENT:
-        # Not one MSDU: a reserved subtype's body has no layout, and an
-        # A-MSDU's is subframes (9.3.2.2), each with its own header.
+    if not _carries_one_msdu(header):
         return DataFrame(header, mc, data[off:])
     if 0 < len(data) - off < LLC_HEADER_LEN:
         raise DecodeError("LLC header", off, f"{len(data) - off} bytes", f"{LLC_HEADER_LEN} bytes, or no MSDU")
@@ -480,7 +486,7 @@ def encode(frame: Frame) -> bytes:
         return b"".join(parts)
     if isinstance(frame, DataFrame):
         mc = _encodable_ae_mode(frame.header.frame_control, frame.mesh_control) if frame.mesh_control else b""
-        if not frame.header.protected and (0 < len(frame.body) < LLC_HEADER_LEN or (
+        if _carries_one_msdu(frame.header) and (0 < len(frame.body) < LLC_HEADER_LEN or (
                 frame.body[:LLC_HEADER_LEN] == LLC_SNAP and len(frame.body) < LLC_HEADER_LEN + SNAP_HEADER_LEN)):
             raise EncodeError("LLC/SNAP header", f"{len(frame.body)} bytes", "3 bytes (8 with SNAP), or no MSDU")
         return b"".join((head, mc, frame.body))

@@ -229,6 +229,8 @@ FOUND_BY_FUZZING = [
 @pytest.mark.parametrize("name,wire,valid,says", FOUND_BY_FUZZING, ids=[c[0] for c in FOUND_BY_FUZZING])
 def test_frames_fuzzing_found_get_one_verdict(name: str, wire: bytes, valid: bool, says: str | None) -> None:
     assert codec_side(wire)[0] is valid
+    if valid:
+        assert encode(decode(wire)) == wire  # what the codec accepts, it gives back
     ours = decode_mpdu(wire)
     if says is not None:
         assert says in ((ours.undecoded or "") if valid else (ours.malformed or ""))
