@@ -253,11 +253,10 @@ def run_fastpay_scale(nodes: int = 1000, transfers: int = 100, seed: int = 7, *,
     pair has peered; then the authorities take FastPay's root mode
     (AUTHORITY_ROOT_MODE) and the run goes on until every node with a
     physical path to each authority has a usable HWMP path to it; once
-    every party's
-    announcement has crossed the field, the `transfers` are asked for all
-    at once, the clients paying at the same time (each its own one after
-    another), until all are certified (each phase at most `phase_limit`
-    virtual seconds)."""
+    every party's announcement has crossed the field, the `transfers` are
+    asked for all at once, the clients paying at the same time (each its
+    own one after another), until all are certified (each phase at most
+    `phase_limit` virtual seconds)."""
     import tempfile
 
     from meshframes.app.party import AppConfig

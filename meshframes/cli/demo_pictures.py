@@ -118,7 +118,7 @@ class PictureError(RuntimeError):
 
 class Painter:
     """The drawing process (`python -m meshframes.cli.demo_plots`), started
-    at once so that it loads matplotlib while the run goes on; `draw`
+    at once so that it loads matplotlib while the run goes on; `start`
     hands it the data of both pictures. `missing` says why there will be
     no pictures, when matplotlib is not installed."""
 
@@ -130,15 +130,10 @@ class Painter:
             self._worker = subprocess.Popen([sys.executable, "-m", "meshframes.cli.demo_plots"],
                                             stdin=subprocess.PIPE, stderr=subprocess.PIPE)
 
-    def draw(self, demo: Demo, out: Path) -> dict[str, str]:
-        """topology.png and timeline.png in `out`, drawn in parallel; a
-        failed drawing raises PictureError with the last line it said."""
-        self.start(demo, out)
-        return self.finish()
-
     def start(self, demo: Demo, out: Path) -> None:
-        """Hand the drawing process both pictures of the finished run; it
-        draws them while the caller goes on. `finish` waits for them."""
+        """Hand the drawing process both pictures of the finished run,
+        topology.png and timeline.png in `out`; it draws them in parallel
+        while the caller goes on. `finish` waits for them."""
         self._paths = {"topology": out / "topology.png", "timeline": out / "timeline.png"}
         jobs = [(topology_picture(demo), self._paths["topology"]), (timeline_picture(demo), self._paths["timeline"])]
         worker = self._worker

@@ -84,7 +84,7 @@ def _to_segment(p: Point, a: Point, b: Point) -> float:
 
 def test_painter_draws_both_and_names_a_failure(tmp_path: Path) -> None:
     """The painter's one process draws both pictures (the second in a fork
-    of it); when a drawing fails, `draw` raises PictureError ending with
+    of it); when a drawing fails, `finish` raises PictureError ending with
     the line the failing drawing said last, not a traceback."""
     from meshframes.cli.demo_pictures import Painter, PictureError
 
@@ -93,8 +93,8 @@ def test_painter_draws_both_and_names_a_failure(tmp_path: Path) -> None:
     out.mkdir()
     painter = Painter()
     try:
-        assert painter.draw(run, out) == {"topology": str(out / "topology.png"),
-                                          "timeline": str(out / "timeline.png")}
+        painter.start(run, out)
+        assert painter.finish() == {"topology": str(out / "topology.png"), "timeline": str(out / "timeline.png")}
     finally:
         painter.close()
     assert all((out / name).read_bytes()[:4] == b"\x89PNG" for name in ("topology.png", "timeline.png"))
@@ -103,6 +103,7 @@ def test_painter_draws_both_and_names_a_failure(tmp_path: Path) -> None:
     painter = Painter()
     try:
         with pytest.raises(PictureError, match=r"exit 1\): NotADirectoryError: .*file/"):
-            painter.draw(run, not_a_directory)
+            painter.start(run, not_a_directory)
+            painter.finish()
     finally:
         painter.close()
