@@ -103,11 +103,11 @@ def timeline_picture(demo: Demo) -> TimelinePicture:
     # analyze names SAE's Authentication frames "other"; in a secure mesh
     # they are most of them.
     other = "other, SAE included" if spec.secure else "other"
-    assert demo.air.times is not None
-    for t, kind in demo.air.times:
+    assert demo.air.per_second is not None
+    for (second, kind), count in demo.air.per_second.items():
         kind = kind or other
         group = _KIND_GROUPS.get(kind, "FastPay messages" if kind.startswith("fastpay") else other)
-        per_second.setdefault(group, [0] * bins)[min(bins - 1, int(t))] += 1
+        per_second.setdefault(group, [0] * bins)[min(bins - 1, second)] += count
     return TimelinePicture(spec, tuple(r for r in demo.transfers() if r.started is not None), per_second,
                            tuple(demo.failed))
 

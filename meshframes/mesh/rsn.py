@@ -167,6 +167,10 @@ class MeshRsn:
                                             groups=config.sae_groups), random_bytes) if config.sae else None
         self.sae_pmks: dict[bytes, tuple[bytes, bytes]] = {}
         self.sae_attempts: OrderedDict[bytes, _SaeAttempt] = OrderedDict()
+        # SAE's Authentication frames handed to the node to send (Commit,
+        # Confirm, refusals) and its runs that ended with a PMK.
+        self.sae_frames_sent = 0
+        self.sae_completed = 0
         self.random_bytes = random_bytes
         self.hop = HopSealer(mac, group_openings=group_openings)
         self.mgtk = GroupKey(random_bytes(16), MGTK_KEY_ID)
@@ -350,12 +354,14 @@ class MeshRsn:
             if isinstance(output, SaeTransmit):
                 header = mgmt_header(FC_AUTHENTICATION, output.peer, self.mac)
                 actions.append(Transmit(ManagementFrame(header, output.body)))
+                self.sae_frames_sent += 1
             elif isinstance(output, SaeSetTimer):
                 actions.append(SetTimer((TIMER_SAE, output.peer), output.at))
             elif isinstance(output, SaeAuthenticated):
                 self.sae_pmks[output.peer] = (output.pmk, output.pmkid)
                 self.sae_attempts.pop(output.peer, None)
                 actions.append(Authenticated(output.peer, output.pmkid))
+                self.sae_completed += 1
             elif isinstance(output, SaeFailed):
                 actions.append(Refused(output.reason, output.peer.hex(":")))
             elif isinstance(output, SaeExpired):

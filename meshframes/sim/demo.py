@@ -31,13 +31,10 @@ from meshframes.app.events import (
     TransferStarted,
 )
 from meshframes.app.party import AppConfig
-from meshframes.codec import ManagementFrame
 from meshframes.codec.fastpay import MessageType
-from meshframes.codec.header import SUBTYPE_AUTHENTICATION
 from meshframes.fastpay.authority import Outcome
 from meshframes.mesh.constants import MeshConfig
-from meshframes.mesh.events import Action, Authenticated, Transmit
-from meshframes.sim.medium import AirRecord
+from meshframes.sim.medium import AirRecord, MediumConfig
 from meshframes.sim.mobility import Point
 from meshframes.sim.scenario import FastPayMesh, Timeline
 
@@ -152,10 +149,12 @@ class Demo:
         rng = random.Random(spec.seed)
         self.mesh = mesh = FastPayMesh(workdir, seed=spec.seed, authorities=spec.authorities,
                                        balances=[spec.balance] * spec.clients, app=AppConfig(seal=spec.seal),
-                                       mesh=spec.mesh_config(), pcap=pcap)
+                                       mesh=spec.mesh_config(), pcap=pcap,
+                                       # The capture is the run's record of its air.
+                                       medium=MediumConfig(trace=False))
         # The air as the run sent it, by kind and time: what the demo counts
         # and draws, without reading its capture back.
-        self.air = mesh.net.medium.air = AirRecord(times=[])
+        self.air = mesh.net.medium.air = AirRecord(per_second=Counter())
         adders = [mesh.add_authority] * spec.authorities + [mesh.add_client] * spec.clients
         for add in adders + [mesh.add_relay] * spec.relays:
             add(mesh.random_waypoint(spec.area, spec.speed), radio_range=rng.uniform(*spec.radio_range))
@@ -173,21 +172,17 @@ class Demo:
         self.ended = spec.duration
         for i in self.failed:
             mesh.fail(mesh.authorities[i], spec.fail_at)
-        # SAE's Authentication frames sent (Commit, Confirm and refusals),
-        # and its runs that ended in Accepted, counted by each of the two
-        # stations for itself.
-        self.sae_frames = self.sae_completed = 0
-        if spec.secure:
-            mesh.watch(self._count_sae)
 
-    def _count_sae(self, _node: int, _t: float, action: Action) -> None:
-        # Sees every action of every node: exact types, no isinstance walk.
-        if type(action) is Transmit:
-            frame = action.frame
-            if type(frame) is ManagementFrame and frame.header.subtype == SUBTYPE_AUTHENTICATION:
-                self.sae_frames += 1
-        elif type(action) is Authenticated:
-            self.sae_completed += 1
+    @property
+    def sae_frames(self) -> int:
+        """SAE's Authentication frames sent (Commit, Confirm and refusals),
+        each station counting its own."""
+        return sum(n.node.rsn.sae_frames_sent for n in self.mesh.net.nodes if n.node.rsn is not None)
+
+    @property
+    def sae_completed(self) -> int:
+        """SAE runs that ended with a PMK, counted by each of the two stations."""
+        return sum(n.node.rsn.sae_completed for n in self.mesh.net.nodes if n.node.rsn is not None)
 
     def run(self, progress: Callable[[float], None] | None = None, step: float = 0.5, settle: float = 0.0) -> None:
         """Run the spec's duration, then, for up to `settle` more virtual

@@ -34,11 +34,16 @@ from meshframes.codec.mpdu import addr1, is_protected, receiver_is_group, with_f
 from meshframes.hosts.base import RxFrame, TxReport
 from meshframes.hosts.pcap import PcapWriter
 from meshframes.sim import airtime
-from meshframes.sim.mobility import Mobility
+from meshframes.sim.mobility import Mobility, Point
 from meshframes.sim.scheduler import Scheduler
 from meshframes.sim.spatial import CellIndex
 
 _LENGTH = struct.Struct("<I")
+# A pair's remembered signal lapses this far (relative) inside the edge of
+# its distance band: far above the float error of the distance and level.
+_BAND_MARGIN = 1e-6
+# Remembered signals per radio before they are all forgotten at once.
+_SIGNALS_KEPT_PER_RADIO = 64
 # A transmission's trace entry up to its frame, as `_mix` would frame its
 # first three pieces: b"tx", the times and counts, the frame's length.
 _TX_ENTRY = struct.Struct("<I2sIddIIII")
@@ -55,6 +60,10 @@ class MediumConfig:
     # Log-distance path loss for the reported signal: 40 dB at 1 m, exponent 3.
     tx_power_dbm: float = 20.0
     path_loss_exponent: float = 3.0
+    # Keep `Medium.trace_digest`, a SHA-256 over every transmission: a run
+    # that never asks for it (the demo, whose capture is its record of the
+    # air) is spared hashing every frame.
+    trace: bool = True
 
 
 @dataclass(slots=True)
@@ -94,19 +103,19 @@ class AirRecord:
     """The air as the medium sent it (MAC retries included), counted
     without reading a frame back: frames by the kind their senders said
     (None: a frame nobody labelled, a bare radio's), how many went
-    CCMP-protected, and when `times` is a list, each frame's start time
-    and kind."""
+    CCMP-protected, and when `per_second` is a Counter, frames by the
+    whole virtual second their transmission started in and their kind."""
 
     by_kind: Counter[str | None] = field(default_factory=Counter)
     protected: int = 0
-    times: list[tuple[float, str | None]] | None = None
+    per_second: Counter[tuple[int, str | None]] | None = None
 
     def add(self, start: float, kind: str | None, frame: bytes) -> None:
         self.by_kind[kind] += 1
         if is_protected(frame):
             self.protected += 1
-        if self.times is not None:
-            self.times.append((start, kind))
+        if self.per_second is not None:
+            self.per_second[(int(start), kind)] += 1
 
 
 class Medium:
@@ -120,9 +129,12 @@ class Medium:
         self._indexed = False
         # Neighbour lists of a field where nothing moves, filled as asked.
         self._still: dict[int, list[int]] | None = None
-        # Reported signal per (transmitter, receiver) of such a field.
-        self._signals: dict[tuple[int, int], int] = {}
-        self._digest = hashlib.sha256()
+        # (transmitter, receiver) -> (when its reported signal was worked
+        # out, for how long before or after it holds, the signal).
+        self._signals: dict[tuple[int, int], tuple[float, float, int]] = {}
+        # Signal (dBm) -> the distances between which the level rounds to it.
+        self._bands: dict[int, tuple[float, float]] = {}
+        self._digest = hashlib.sha256() if self.config.trace else None
         self.transmissions = 0
         self.receptions = 0
         self.pcap: PcapWriter | None = None
@@ -240,10 +252,11 @@ class Medium:
             if draw() < (link_loss.get((tx, j), loss) if link_loss else loss):
                 continue
             receivers.append(j)
-        count = len(receivers)
-        self._digest.update(b"".join((
-            _TX_ENTRY.pack(2, b"tx", 28, start, now, tx, attempt, count, len(frame)), frame,
-            _LENGTH.pack(4 * count), struct.pack(f"<{count}I", *receivers))))
+        if self._digest is not None:
+            count = len(receivers)
+            self._digest.update(b"".join((
+                _TX_ENTRY.pack(2, b"tx", 28, start, now, tx, attempt, count, len(frame)), frame,
+                _LENGTH.pack(4 * count), struct.pack(f"<{count}I", *receivers))))
         activity = self.on_activity
         for j, signal in zip(receivers, self._signals_at(radio, receivers, start), strict=True):
             radios[j]._rx.append(RxFrame(frame, now, signal, rate))
@@ -266,30 +279,56 @@ class Medium:
 
     def _signals_at(self, tx: SimRadio, receivers: list[int], t: float) -> list[int]:
         """The reported signal (dBm, rounded) of `tx` at each receiver at t,
-        from the distance; remembered per pair while nothing moves."""
-        radios = self.radios
-        known = self._signals if self._still is not None else None
-        if known is not None:
-            cached = [known.get((tx.index, j)) for j in receivers]
-            if None not in cached:
-                return cached  # type: ignore[return-value]
-        here = tx.mobility.position(t)
-        at_1m = self._signal_at_1m
-        slope = self._signal_slope
-        dist = math.dist
-        log10 = math.log10
+        from the distance. Each pair's is remembered for as long as neither
+        radio can have moved far enough to change it (for good where
+        nothing moves): the value is what computing it anew would give."""
+        known = self._signals
+        index = tx.index
+        here: Point | None = None
         out = []
         for j in receivers:
-            distance = max(1.0, dist(here, radios[j].mobility.position(t)))
-            signal = round(at_1m - slope * log10(distance))
-            if known is not None:
-                known[(tx.index, j)] = signal
-            out.append(signal)
+            kept = known.get((index, j))
+            if kept is not None and abs(t - kept[0]) < kept[1]:
+                out.append(kept[2])
+                continue
+            if here is None:
+                here = tx.mobility.position(t)
+            out.append(self._signal(tx, j, here, t))
         return out
+
+    def _signal(self, tx: SimRadio, j: int, here: Point, t: float) -> int:
+        receiver = self.radios[j].mobility
+        distance = max(1.0, math.dist(here, receiver.position(t)))
+        signal = round(self._signal_at_1m - self._signal_slope * math.log10(distance))
+        speeds = (tx.mobility.max_speed, receiver.max_speed)
+        if speeds[0] is None or speeds[1] is None:
+            return signal  # no bound on how fast the distance changes
+        closing = speeds[0] + speeds[1]
+        # The rounded level stays `signal` while the distance stays strictly
+        # inside its half-dB band (less a margin far above float error); it
+        # changes no faster than the two radios close in.
+        nearer, farther = self._band(signal)
+        margin = min(distance - nearer, farther - distance) - _BAND_MARGIN * distance
+        if closing == 0 or margin > 0:
+            if len(self._signals) >= _SIGNALS_KEPT_PER_RADIO * len(self.radios):
+                self._signals.clear()
+            self._signals[(tx.index, j)] = (t, margin / closing, signal) if closing else (0.0, math.inf, signal)
+        return signal
+
+    def _band(self, signal: int) -> tuple[float, float]:
+        """The distances (m) between which the level rounds to `signal`."""
+        band = self._bands.get(signal)
+        if band is None:
+            at_1m, slope = self._signal_at_1m, self._signal_slope
+            band = self._bands[signal] = (10 ** ((at_1m - signal - 0.5) / slope),
+                                          10 ** ((at_1m - signal + 0.5) / slope))
+        return band
 
     # -- determinism -------------------------------------------------------
 
     def _mix(self, *parts: bytes) -> None:
+        if self._digest is None:
+            return
         # One update of the joined pieces hashes what one update per piece would.
         pieces = []
         for part in parts:
@@ -302,5 +341,8 @@ class Medium:
         self._mix(*parts)
 
     def trace_digest(self) -> str:
-        """SHA-256 over every transmission, reception set and noted event so far."""
+        """SHA-256 over every transmission, reception set and noted event
+        so far; RuntimeError on a medium configured without a trace."""
+        if self._digest is None:
+            raise RuntimeError("this medium keeps no trace (MediumConfig.trace is off)")
         return self._digest.copy().hexdigest()

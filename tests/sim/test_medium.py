@@ -4,6 +4,7 @@ and the scheduler under it."""
 from __future__ import annotations
 
 import math
+import random
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,36 @@ def test_waypoints() -> None:
     assert walk.position(0.0) == (0.0, 0.0)
     assert walk.position(3.5) == pytest.approx((5.0, 0.0))
     assert walk.position(100.0) == (10.0, 10.0)
+
+
+def test_remembered_signals_are_the_signals_of_the_moment() -> None:
+    """A pair's reported signal is remembered while neither radio can have
+    moved far enough to change it: over walks at up to 3 m/s, asked at
+    times in and out of order, every answer is what the log-distance model
+    gives at that moment, and many answers come from memory."""
+    config = MediumConfig(radio_range=500.0)
+    m = Medium(Scheduler(), config, seed=3)
+    walks = [RandomWaypoint((5.0 + 9 * i, 3.0 + 7 * i), (60.0, 40.0), (1.0, 3.0), seed=i) for i in range(5)]
+    radios = [m.add_radio(bytes([2, 0, 0, 0, 0, i + 1]), walk) for i, walk in enumerate(walks)]
+    worked_out = 0
+    work_out = m._signal
+
+    def counted(*args: object) -> int:
+        nonlocal worked_out
+        worked_out += 1
+        return work_out(*args)  # type: ignore[arg-type]
+
+    m._signal = counted  # type: ignore[method-assign]
+    rng = random.Random(5)
+    times = sorted(rng.uniform(0.0, 60.0) for _ in range(4000))
+    asked = 0
+    for k, t in enumerate(times):
+        t = t - 0.05 if k % 7 == 0 else t  # now and then a moment already passed
+        tx = rng.randrange(5)
+        receivers = [j for j in range(5) if j != tx]
+        here = walks[tx].position(t)
+        expected = [round(config.tx_power_dbm - 40 - 10 * config.path_loss_exponent
+                          * math.log10(max(1.0, math.dist(here, walks[j].position(t))))) for j in receivers]
+        assert m._signals_at(radios[tx], receivers, t) == expected, t
+        asked += len(receivers)
+    assert 0 < worked_out < 0.75 * asked

@@ -100,3 +100,21 @@ def test_same_seed_same_run_across_processes() -> None:
                               env={**os.environ, "PYTHONHASHSEED": seed}).stdout.strip()
                for seed in ("1", "2")}
     assert len(digests) == 1 and len(digests.pop()) == 64
+
+
+def test_a_medium_without_a_trace_runs_the_same() -> None:
+    """Without its trace (the demo's medium) the run is the same run, and
+    asking for the digest it never kept says so."""
+    def run(trace: bool) -> SimNetwork:
+        net = SimNetwork(11, medium=MediumConfig(loss=0.1, trace=trace))
+        for where in [(0.0, 0.0), (20.0, 0.0), (40.0, 0.0)]:
+            net.add_node(where)
+        net.send_payload(0, 2, b"payment", at=3.0)
+        net.run(6.0)
+        return net
+
+    traced, untraced = run(True), run(False)
+    assert untraced.medium.transmissions == traced.medium.transmissions > 0
+    assert [(d.time, d.node) for d in untraced.deliveries] == [(d.time, d.node) for d in traced.deliveries]
+    with pytest.raises(RuntimeError, match="keeps no trace"):
+        untraced.trace_digest()
