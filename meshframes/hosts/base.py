@@ -12,11 +12,13 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from meshframes.codec.frozen import quick_init
 from meshframes.mesh.events import RxFrame
 
 __all__ = ["Clock", "MonotonicClock", "Radio", "RxFrame", "TxReport"]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class TxReport:
     """What a transport learned of one individually addressed MPDU it sent:

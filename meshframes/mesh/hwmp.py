@@ -375,15 +375,16 @@ class Hwmp:
                 self._bump_sn(now)
                 target_sn = self.sn
             elif is_group(target_addr) and flags & TARGET_FLAG_TO:
-                # Proactive PREQ from a root (14.10.10.3).
-                if self._lookup(orig, now) is not None and (preq.flags & PREQ_FLAG_PROACTIVE_PREP
-                                                            or cfg.prep_to_root_preq):
+                # Proactive PREQ from a root (14.10.10.3). The path to the
+                # root is looked up only where it decides something.
+                answers = preq.flags & PREQ_FLAG_PROACTIVE_PREP or cfg.prep_to_root_preq
+                if answers and self._lookup(orig, now) is not None:
                     reply = True
                     target_addr = self.mac
                     self.sn = sn_next(self.sn)
                     self.last_sn_update = now
                     target_sn = self.sn
-                if self._lookup(orig, now) is not None and preq.flags & PREQ_FLAG_GATE_ANNOUNCEMENT:
+                if preq.flags & PREQ_FLAG_GATE_ANNOUNCEMENT and self._lookup(orig, now) is not None:
                     out += self._learn_gate(orig, GateSource.PROACTIVE_PREQ, preq.originator_sn,
                                             preq.hop_count + 1, hdr.addr2, preq.lifetime * TU, now)
                 forward_targets.append(target)

@@ -258,9 +258,9 @@ class Medium:
                 _TX_ENTRY.pack(2, b"tx", 28, start, now, tx, attempt, count, len(frame)), frame,
                 _LENGTH.pack(4 * count), struct.pack(f"<{count}I", *receivers))))
         activity = self.on_activity
+        self.receptions += len(receivers)
         for j, signal in zip(receivers, self._signals_at(radio, receivers, start), strict=True):
             radios[j]._rx.append(RxFrame(frame, now, signal, rate))
-            self.receptions += 1
             activity(j)
         if unicast and not receivers and attempt < self.config.retry_limit:
             # No ACK: wait for the ACK timeout, then retry with a doubled window.
