@@ -69,12 +69,13 @@ def repeated(source: Path, target: Path, frames: int) -> int:
     return write_pcap(target, stream(), records[0][2])
 
 
-def measure(argv: list[str]) -> Process:
-    """Run a process to its end: wall time, CPU time and peak memory (the
-    kernel's own account of it), and what it printed."""
+def measure(argv: list[str], env: dict[str, str] | None = None) -> Process:
+    """Run a process to its end (in `env`, else this one's environment):
+    wall time, CPU time and peak memory (the kernel's own account of it,
+    the children it waited for included), and what it printed."""
     with tempfile.TemporaryFile() as sink:
         wall = time.perf_counter()
-        pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=[
+        pid = os.posix_spawn(argv[0], argv, os.environ if env is None else env, file_actions=[
             (os.POSIX_SPAWN_DUP2, sink.fileno(), 1), (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0)])
         _, status, usage = os.wait4(pid, 0)
         wall = time.perf_counter() - wall

@@ -18,9 +18,11 @@ BENCHES: dict[str, str] = {
     "payment": "meshframes.cli.bench_payment:payment",
     "codec": "meshframes.cli.bench_codec:bench_codec",
     "analyze": "meshframes.cli.bench_analyze:bench_analyze",
+    "demo": "meshframes.cli.bench_demo:bench_demo",
 }
-# Benchmarks that boot the hwsim guest (minutes): not part of `all`.
-GUEST_BENCHES = {"payment"}
+# Benchmarks that boot the hwsim guest (minutes), or need the project's git
+# history (a clone, not an installed package): not part of `all`.
+NOT_IN_ALL = {"payment", "demo"}
 
 
 class _LazyBenches(click.Group):
@@ -48,7 +50,7 @@ def bench() -> None:
 def _all(ctx: click.Context) -> None:
     """Run every registered benchmark with its default options, except
     those that boot the hwsim guest."""
-    for name in sorted(BENCHES.keys() - GUEST_BENCHES):
+    for name in sorted(BENCHES.keys() - NOT_IN_ALL):
         command = bench.get_command(ctx, name)
         if command is not None:
             ctx.invoke(command)
