@@ -142,8 +142,14 @@ def _run(spec: DemoSpec, stores: Path, pcap: Path, key_file: Path, out: Path, pa
     with Progress(*columns, console=console.err, disable=as_json) as bar:
         task = bar.add_task("virtual time", total=spec.duration, status="")
 
+        # The timeline only grows: each update reads the events new since the last.
+        read = confirmed = 0
+
         def progress(t: float) -> None:
-            confirmed = len(run.mesh.timeline.of(TransferConfirmed))
+            nonlocal read, confirmed
+            events = run.mesh.timeline.events
+            confirmed += sum(type(e) is TransferConfirmed for _, e in events[read:])
+            read = len(events)
             bar.update(task, completed=t, status=f"{t:6.1f} s, {confirmed}/{total} transfers confirmed")
 
         with fewer_collections(keep_frozen=True):

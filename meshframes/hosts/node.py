@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Protocol, runtime_checkable
 
 from meshframes.app.events import AppAction, Event, SendPayload
@@ -181,12 +181,14 @@ class NodeHost(PartyHost):
     def __init__(self, node: MeshNode, radio: Radio, clock: Clock, *, party: Party | None = None,
                  layers: Sequence[FrameLayer] = (), on_deliver: DeliverHandler | None = None,
                  on_data: DataHandler | None = None, on_event: EventHandler | None = None,
-                 observer: ActionObserver | None = None, on_transmit: TransmitObserver | None = None) -> None:
+                 observer: ActionObserver | None = None, on_transmit: TransmitObserver | None = None,
+                 observed: Collection[type] | None = None) -> None:
         """`layers` are ordered from the node towards the air; a secure
         mesh's link security (`node.rsn`) comes last, next to the air.
         `on_deliver` sees every payload the node delivers (before the
         party takes it), `on_event` every event of the party, `observer`
-        every action of the node, `on_transmit` every MPDU handed to the
+        every action of the node (only those of the types in `observed`,
+        when given), `on_transmit` every MPDU handed to the
         radio with the frame it carries."""
         if radio.mac != node.mac:
             raise ValueError(f"radio {radio.mac.hex(':')} and node {node.mac.hex(':')} differ")
@@ -196,6 +198,7 @@ class NodeHost(PartyHost):
         self.on_deliver = on_deliver
         self.on_data = on_data
         self.observer = observer
+        self.observed = None if observed is None else frozenset(observed)
         self.on_transmit = on_transmit
         self.layers: tuple[FrameLayer, ...] = tuple(layers) + ((node.rsn,) if node.rsn is not None else ())
         # The same layers from the air inwards, the order a received frame takes.
@@ -271,8 +274,9 @@ class NodeHost(PartyHost):
             return  # the commonest answer to a frame heard
         now = self.clock.now()
         observer = self.observer
+        observed = self.observed
         for action in actions:
-            if observer is not None:
+            if observer is not None and (observed is None or type(action) in observed):
                 observer(now, action)
             if type(action) is Refused:
                 continue  # counted by the node; nothing for the host to do

@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 import struct
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -78,6 +78,7 @@ class SimNetwork:
     def __init__(self, seed: int = 1, *, mesh: MeshConfig | None = None, medium: MediumConfig | None = None,
                  pcap: str | Path | None = None,
                  observer: Callable[[int, float, Action], None] | None = None,
+                 observed: Collection[type] | None = None,
                  forwarding_delay: tuple[float, float] = DEVICE_FORWARDING_DELAY) -> None:
         """`forwarding_delay` is the simulated devices' processing time for
         a relayed frame; it replaces the MeshConfig's (which is a real
@@ -95,6 +96,8 @@ class SimNetwork:
         self.nodes: list[SimNode] = []
         self.deliveries: list[Delivery] = []
         self.observer = observer
+        # The action types `observer` is shown; None: every action.
+        self.observed = observed
         self._seeds = random.Random(seed)
         self._started = False
         if pcap is not None:
@@ -141,12 +144,20 @@ class SimNetwork:
                         party=None if party is None else party(mac), layers=layers,
                         on_deliver=lambda d: self._delivered(sim_node, d),
                         on_data=lambda d: self._delivered(sim_node, d), on_event=events, observer=observer,
+                        observed=self.observed,
                         on_transmit=lambda frame, _mpdu: self._label(radio, frame))
         sim_node = SimNode(index, node, host, radio)
         self.nodes.append(sim_node)
         if self._started:
             self._start_node(sim_node)
         return sim_node
+
+    def observe_all(self) -> None:
+        """From now on the observer sees every action, not only the types
+        the network was built to show it."""
+        self.observed = None
+        for sim_node in self.nodes:
+            sim_node.host.observed = None
 
     def add_radio(self, where: Point | Mobility, mac: bytes, *, radio_range: float | None = None) -> SimRadio:
         """A radio with no node behind it: what it hears waits in its

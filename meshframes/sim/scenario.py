@@ -145,7 +145,10 @@ class FastPayMesh:
         self.committee, self.authority_ids, self.account_ids = scenario_committee(
             seed, list(weights) if weights is not None else [1] * authorities, balances)
         self._observers: list[Callable[[int, float, Action], None]] = [] if observer is None else [observer]
-        self.net = SimNetwork(seed, mesh=mesh, medium=medium, pcap=pcap, observer=self._observe)
+        # What the mesh's own record needs (unicast FastPay hops, peering
+        # changes) is all `_observe` is shown until someone watches.
+        self.net = SimNetwork(seed, mesh=mesh, medium=medium, pcap=pcap, observer=self._observe,
+                              observed=None if self._observers else (Transmit, PeerChanged))
         self.authority_mesh_config = replace(self.net.mesh_config, dot11MeshHWMPRootMode=authority_root_mode,
                                              dot11MeshHWMProotInterval=root_interval,
                                              dot11MeshHWMPactivePathToRootTimeout=3 * root_interval)
@@ -231,6 +234,7 @@ class FastPayMesh:
         """Show `observer` every action of every node from now on, as the
         constructor's `observer` sees them."""
         self._observers.append(observer)
+        self.net.observe_all()
 
     def fail(self, node: int, at: float) -> None:
         self.net.fail(node, at)
@@ -341,8 +345,8 @@ class FastPayMesh:
         return {(a, b) for (a, b), s in state.items() if a < b and s == estab and state.get((b, a)) == estab}
 
     def _observe(self, node: int, t: float, action: Action) -> None:
-        # Every action of every node passes here: exact types (events and
-        # frames are final dataclasses), the commonest first.
+        # The actions of every node pass here (all of them once someone
+        # watches): exact types (events and frames are final dataclasses).
         if type(action) is Transmit:
             frame = action.frame
             if type(frame) is VendorAction and frame.mesh_control.addr_ext and not is_group(frame.header.addr1):

@@ -280,3 +280,19 @@ def test_relays_send_on_after_the_devices_forwarding_delay() -> None:
     net.run(5.0)
     assert len([d for d in net.nodes[2].deliveries if d.time >= 3.0]) == 5
     assert len(relayed) == 5 and all(300e-6 <= gap <= 400e-6 for gap in relayed)
+
+
+def test_an_observer_sees_the_types_it_asked_for_until_it_asks_for_all() -> None:
+    """A network built to show its observer some action types shows it
+    those alone (a node added later too), and everything once asked to."""
+    seen: list[type] = []
+    net = chain(3, 20.0, observer=lambda _n, _t, action: seen.append(type(action)),
+                observed=(Transmit, PeerChanged))
+    net.run(3.0)
+    net.add_node((60.0, 0.0))
+    net.run(6.0)
+    assert Transmit in seen and PeerChanged in seen and set(seen) == {Transmit, PeerChanged}
+    seen.clear()
+    net.observe_all()
+    net.run(9.0)
+    assert Transmit in seen and set(seen) - {Transmit, PeerChanged}
