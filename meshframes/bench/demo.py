@@ -35,9 +35,8 @@ class BenchError(RuntimeError):
     """The comparison cannot run here; the message says why."""
 
 
-def project_root() -> Path:
-    """The git checkout this package runs from."""
-    package = Path(meshframes.__file__).resolve().parent
+def project_root(package: Path) -> Path:
+    """The git checkout the package at `package` belongs to."""
     done = subprocess.run(["git", "-C", str(package), "rev-parse", "--show-toplevel"], capture_output=True, text=True)
     if done.returncode != 0:
         raise BenchError(f"the package at {package} is not in a git checkout of the project, so no earlier "
@@ -106,8 +105,8 @@ def run(rounds: int = 3, seed: int = 21, revision: str = BASELINE_REVISION, dura
         tick: Callable[[str], None] = lambda what: None) -> dict[str, Any]:
     """`rounds` of the earlier revision's demo and this tree's, each
     earlier run followed by the current one; `tick` is told what ran."""
-    root = project_root()
     current = Path(meshframes.__file__).resolve().parent
+    root = project_root(current)
     with tempfile.TemporaryDirectory(prefix="meshframes-bench-demo-") as tmp:
         base = Path(tmp) / "baseline"
         commit = check_out(root, revision, base)

@@ -45,11 +45,13 @@ def bench() -> None:
     the same run and the ratio between them."""
 
 
-@click.command("all", short_help="Run every benchmark with its defaults (not the hwsim ones), one after the other.")
+@click.command("all", short_help="Run every benchmark with its defaults (not the hwsim ones, not demo), one after "
+                                 "the other.")
 @click.pass_context
 def _all(ctx: click.Context) -> None:
     """Run every registered benchmark with its default options, except
-    those that boot the hwsim guest."""
+    those that boot the hwsim guest and `demo`, which needs the project's
+    git history."""
     for name in sorted(BENCHES.keys() - NOT_IN_ALL):
         command = bench.get_command(ctx, name)
         if command is not None:

@@ -300,19 +300,23 @@ class Medium:
         receiver = self.radios[j].mobility
         distance = max(1.0, math.dist(here, receiver.position(t)))
         signal = round(self._signal_at_1m - self._signal_slope * math.log10(distance))
-        speeds = (tx.mobility.max_speed, receiver.max_speed)
-        if speeds[0] is None or speeds[1] is None:
+        v_tx, v_rx = tx.mobility.max_speed, receiver.max_speed
+        if v_tx is None or v_rx is None:
             return signal  # no bound on how fast the distance changes
-        closing = speeds[0] + speeds[1]
-        # The rounded level stays `signal` while the distance stays strictly
-        # inside its half-dB band (less a margin far above float error); it
-        # changes no faster than the two radios close in.
-        nearer, farther = self._band(signal)
-        margin = min(distance - nearer, farther - distance) - _BAND_MARGIN * distance
-        if closing == 0 or margin > 0:
-            if len(self._signals) >= _SIGNALS_KEPT_PER_RADIO * len(self.radios):
-                self._signals.clear()
-            self._signals[(tx.index, j)] = (t, margin / closing, signal) if closing else (0.0, math.inf, signal)
+        if v_tx + v_rx == 0:
+            holds = math.inf
+        else:
+            # The rounded level stays `signal` while the distance stays
+            # strictly inside its half-dB band (less a margin far above
+            # float error); it changes no faster than the radios close in.
+            nearer, farther = self._band(signal)
+            margin = min(distance - nearer, farther - distance) - _BAND_MARGIN * distance
+            if margin <= 0:
+                return signal
+            holds = margin / (v_tx + v_rx)
+        if len(self._signals) >= _SIGNALS_KEPT_PER_RADIO * len(self.radios):
+            self._signals.clear()
+        self._signals[(tx.index, j)] = (t, holds, signal)
         return signal
 
     def _band(self, signal: int) -> tuple[float, float]:
