@@ -37,7 +37,11 @@ class BenchError(RuntimeError):
 
 def project_root(package: Path) -> Path:
     """The git checkout the package at `package` belongs to."""
-    done = subprocess.run(["git", "-C", str(package), "rev-parse", "--show-toplevel"], capture_output=True, text=True)
+    try:
+        done = subprocess.run(["git", "-C", str(package), "rev-parse", "--show-toplevel"], capture_output=True,
+                              text=True)
+    except FileNotFoundError:
+        raise BenchError("git is not installed: no earlier revision can be taken from the history") from None
     if done.returncode != 0:
         raise BenchError(f"the package at {package} is not in a git checkout of the project, so no earlier "
                          f"revision can be taken from its history: {done.stderr.strip() or 'git failed'}")

@@ -37,9 +37,12 @@ def test_bench_demo_times_both_sides_interleaved() -> None:
 
 
 def test_bench_demo_refuses_what_it_cannot_run() -> None:
-    """A revision not in the history, and a run too short for its
-    transfers to confirm (the demo exits 1): a clear error, exit 1."""
+    """A revision not in the history, a run too short for its transfers
+    to confirm (the demo exits 1), no git to read the history with: a
+    clear error, exit 1."""
     missing = CliRunner().invoke(cli, ["bench", "demo", "--against", "no-such-revision", "--rounds", "1"])
     assert missing.exit_code == 1 and "'no-such-revision' is not in the history" in missing.output
     short = CliRunner().invoke(cli, ["bench", "demo", "--against", "HEAD", "--rounds", "1", "--duration", "10"])
     assert short.exit_code == 1 and "did not finish cleanly" in short.output
+    no_git = CliRunner().invoke(cli, ["bench", "demo", "--rounds", "1"], env={"PATH": "/nonexistent"})
+    assert no_git.exit_code == 1 and "git is not installed" in no_git.output
