@@ -206,13 +206,21 @@ def needs_protection(frame: bytes) -> bool:
 
 def protection_layout(frame: bytes) -> tuple[int, bytes, int] | None:
     """`frame_layout` of a frame that `needs_protection`, None for one that
-    goes in the clear; the sealer takes it as it is, so a frame is read once."""
+    goes in the clear; the sealer takes it as it is, so a frame is read once.
+    The rule is `check_protectable`'s, on the one layout lookup: every frame
+    a station sends passes here."""
     try:
-        layout = frame_layout(frame)
-        check_protectable(frame, layout[0])
+        layout = _layout(frame)
     except (NotProtectable, FrameTooShort):
         return None
-    return layout
+    robust = layout.robust
+    if robust != _ROBUST_ALWAYS:
+        if robust == _ROBUST_NEVER:
+            return None
+        header_len = layout.header_len
+        if len(frame) <= header_len or frame[header_len] in NON_ROBUST_CATEGORIES:
+            return None
+    return _aad(frame, layout)
 
 
 def ccmp_nonce(flags: int, frame: bytes, pn: int) -> bytes:

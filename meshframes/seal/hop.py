@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter, OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
@@ -71,10 +72,10 @@ class GroupOpenings:
     def __init__(self, kept: int = GROUP_OPENINGS_KEPT) -> None:
         self.kept = kept
         self._opened: dict[bytes, tuple[int, int, int, int, bytes, bytes]] = {}
-
-    def get(self, frame: bytes) -> tuple[int, int, int, int, bytes, bytes] | None:
-        """(MAC header length, nonce flags, key id, PN, TK, plaintext)."""
-        return self._opened.get(frame)
+        # (MAC header length, nonce flags, key id, PN, TK, plaintext) of a
+        # frame, or None: the dict's own lookup, asked for every group
+        # frame every neighbour hears.
+        self.get: Callable[[bytes], tuple[int, int, int, int, bytes, bytes] | None] = self._opened.get
 
     def keep(self, frame: bytes, opened: tuple[int, int, int, int, bytes, bytes]) -> None:
         if len(self._opened) >= self.kept:
@@ -319,7 +320,7 @@ class HopSealer:
             if opened is None:
                 header_len, aad, flags, key_id, pn = ccmp.parse_protected(frame)
                 key = self.keys.rx_key(receiver, frame[ADDR2], key_id)
-            window = key.window(flags)
+            window = key.windows.get(flags) or key.window(flags)
             verdict = window.check(pn)
             if verdict:
                 raise self._replay_error(verdict, pn, frame[ADDR2], window)

@@ -52,12 +52,16 @@ def protect_for_air(hop: HopSealer, frame: bytes) -> bytes:
     """What a secure mesh STA transmits for the plaintext MPDU `frame`.
     Raises `HopError` (counted in `hop.tx_refused`) when the frame needs
     protection and cannot get it; it must then not be sent at all."""
-    offset = _clear_fastpay_category(frame)
-    if offset is not None:
-        frame = mpdu.with_category(frame, offset, CATEGORY_VENDOR_PROTECTED)
     layout = ccmp.protection_layout(frame)
     if layout is None:
-        return frame
+        # Category 127 is not robust: only a frame CCMP leaves in the clear
+        # can be one of ours to move to 126.
+        offset = _clear_fastpay_category(frame)
+        if offset is None:
+            return frame
+        frame = mpdu.with_category(frame, offset, CATEGORY_VENDOR_PROTECTED)
+        layout = ccmp.protection_layout(frame)
+        assert layout is not None  # 126 is robust
     return hop.seal_parsed(frame, *layout)
 
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from meshframes.seal import ccmp
-from meshframes.seal.errors import HopError
+from meshframes.seal.errors import FrameTooShort, HopError, NotProtectable
 from meshframes.seal.hop import HopSealer
 from meshframes.seal.keys import GroupKey
 
@@ -154,3 +154,39 @@ def test_ccmp_header_carries_pn_and_key_id(frame, pn, key_id):
     header_len, _, _, read_key_id, read_pn = ccmp.parse_protected(sealed)
     assert (read_pn, read_key_id) == (pn, key_id)
     assert struct.unpack_from("<H", sealed, header_len)[0] == pn & 0xFFFF
+
+
+def _layout_by_the_rule(frame: bytes) -> tuple[int, bytes, int] | None:
+    """What `protection_layout` must give, spelled out as 12.2.8 reads:
+    the frame's CCMP layout, then whether it is robust."""
+    try:
+        layout = ccmp.frame_layout(frame)
+        ccmp.check_protectable(frame, layout[0])
+    except (NotProtectable, FrameTooShort):
+        return None
+    return layout
+
+
+# Any Frame Control (and the common ones under every flag octet), frames
+# cut short inside the header, and headers followed by nothing or by a
+# Category, robust or not: every type and subtype, cut-short action frames
+# and every category come up.
+frame_control = st.one_of(
+    st.integers(0, 0xFFFF),
+    st.tuples(st.sampled_from([0xD0, 0xE0, 0xC0, 0xA0, 0x80, 0x88, 0x08, 0xC8]), st.integers(0, 0xFF)).map(
+        lambda octets: octets[0] | octets[1] << 8))
+# After the 24 octets of a three-address header: nothing, or a Category
+# (robust or not, 126 and 127 among them) and what follows.
+after_header = st.one_of(st.just(b""), st.tuples(
+    st.sampled_from([4, 7, 11, 13, 14, 15, 18, 21, 22, 126, 127, 255]) | st.integers(0, 255),
+    st.binary(max_size=12)).map(lambda cat_rest: bytes((cat_rest[0],)) + cat_rest[1]))
+any_mpdu = st.tuples(frame_control, st.one_of(
+    st.binary(max_size=21),  # cut short inside the header
+    st.tuples(st.binary(min_size=22, max_size=26), after_header).map(lambda rest: rest[0] + rest[1]),
+)).map(lambda parts: struct.pack("<H", parts[0]) + parts[1])
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.one_of(any_mpdu, frames))
+def test_protection_layout_is_the_robust_frame_rule(frame):
+    assert ccmp.protection_layout(frame) == _layout_by_the_rule(frame)
