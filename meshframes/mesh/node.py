@@ -69,6 +69,7 @@ from meshframes.mesh.peers import Peer, PeerTable, PlinkState
 from meshframes.mesh.plink import Peering
 from meshframes.mesh.rsn import TIMER_MESH_AUTH, TIMER_SAE, MeshRsn, RandomBytes
 from meshframes.seal.hop import GroupOpenings
+from meshframes.seal.sae import SharedPwes
 
 TIMER_BEACON = ("beacon",)
 TIMER_HOUSEKEEPING = ("housekeeping",)
@@ -84,17 +85,19 @@ PROBED_KEPT = 256
 
 class MeshNode:
     def __init__(self, mac: bytes, config: MeshConfig | None = None, *, seed: int = 0,
-                 random_bytes: RandomBytes = os.urandom, group_openings: GroupOpenings | None = None) -> None:
+                 random_bytes: RandomBytes = os.urandom, group_openings: GroupOpenings | None = None,
+                 shared_pwes: SharedPwes | None = None) -> None:
         """`seed` drives protocol randomness (link ids, timer jitter, beacon
         phase); `random_bytes` the secrets of a secure mesh (AMPE nonces,
         the MGTK), `os.urandom` except in the simulator; `group_openings`
         the group frames opened lately by the other stations of this
-        process (`seal.hop.GroupOpenings`, the simulator's)."""
+        process (`seal.hop.GroupOpenings`, the simulator's), `shared_pwes`
+        the SAE password elements they worked out (`seal.sae.SharedPwes`)."""
         self.mac = mac
         self.config = config = config or MeshConfig()
         self.rng = random.Random(seed)
         self.mbss = Mbss(mac, config)
-        self.rsn = MeshRsn(mac, config, random_bytes, group_openings) if config.secure else None
+        self.rsn = MeshRsn(mac, config, random_bytes, group_openings, shared_pwes) if config.secure else None
         self.peers = PeerTable(config.default_rate_100kbps, config.link_fail_threshold)
         self.paths = PathTable()
         self.peering = Peering(self.mbss, config, self.peers, self.rng, self.rsn)

@@ -110,6 +110,7 @@ from meshframes.seal.sae import (
     SaeSetTimer,
     SaeState,
     SaeTransmit,
+    SharedPwes,
 )
 
 _TX_REFUSAL = {
@@ -152,7 +153,7 @@ class MeshRsn:
     """Keys and AMPE of one secure mesh STA; `hop` seals its frames."""
 
     def __init__(self, mac: bytes, config: MeshConfig, random_bytes: RandomBytes = os.urandom,
-                 group_openings: GroupOpenings | None = None) -> None:
+                 group_openings: GroupOpenings | None = None, shared_pwes: SharedPwes | None = None) -> None:
         """`random_bytes` draws nonces and the MGTK. It is `os.urandom`
         except in the simulator, which seeds it so that a run replays bit
         for bit."""
@@ -164,7 +165,7 @@ class MeshRsn:
         # with its PMKID, once that pair's SAE has completed.
         self.pmk = None if config.sae else derive_pmk(config.passphrase, config.mesh_id)
         self.sae = SaeParent(mac, SaeConfig(config.passphrase.encode(), ssid=config.mesh_id,
-                                            groups=config.sae_groups), random_bytes) if config.sae else None
+                                            groups=config.sae_groups), random_bytes, shared_pwes) if config.sae else None
         self.sae_pmks: dict[bytes, tuple[bytes, bytes]] = {}
         self.sae_attempts: OrderedDict[bytes, _SaeAttempt] = OrderedDict()
         # SAE's Authentication frames handed to the node to send (Commit,

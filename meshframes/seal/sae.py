@@ -192,6 +192,7 @@ class _Instance:
     config: SaeConfig
     group: EccGroup
     random: Callable[[int], bytes]
+    shared_pwes: SharedPwes | None = None
     rejected_groups: tuple[int, ...] = ()
     state: SaeState = SaeState.NOTHING
     token: bytes = b""
@@ -221,11 +222,18 @@ class _Instance:
                 return value
 
     def _password_element(self) -> PointJacobi:
-        config = self.config
+        config, shared = self.config, self.shared_pwes
+        pwe = None if shared is None else shared.get(config, self.group.number, self.own, self.peer)
+        if pwe is not None:
+            return pwe
         if config.h2e:
             pt = _password_token(self.group.number, config.ssid, config.password, config.password_identifier)
-            return self.group.pwe_from_pt(pt, self.own, self.peer)
-        return self.group.hunting_and_pecking(config.password, self.own, self.peer)
+            pwe = self.group.pwe_from_pt(pt, self.own, self.peer)
+        else:
+            pwe = self.group.hunting_and_pecking(config.password, self.own, self.peer)
+        if shared is not None:
+            shared.keep(config, self.group.number, self.own, self.peer, pwe)
+        return pwe
 
     def new_commit(self) -> None:
         """rand, mask -> commit-scalar and COMMIT-ELEMENT (12.4.5.3)."""
@@ -450,17 +458,56 @@ def _password_token(group: int, ssid: bytes, password: bytes, identifier: bytes 
     return pt
 
 
+SHARED_PWES_KEPT = 1024
+
+
+class SharedPwes:
+    """Password elements worked out lately, shared by the SAE parents of
+    stations that run in one process (the simulator's): both stations of a
+    pair derive the same PWE from the password, the group and their two
+    addresses (12.4.4.2), so the second takes the first's rather than
+    hunting and pecking again. Kept by everything the PWE is derived from,
+    so stations with another password or group never meet. Emptied when
+    `kept` is reached."""
+
+    def __init__(self, kept: int = SHARED_PWES_KEPT) -> None:
+        self.kept = kept
+        self._pwes: dict[tuple[int, bool, bytes, bytes, bytes | None, bytes], PointJacobi] = {}
+        # Password elements handed out that another station had worked out.
+        self.taken = 0
+
+    @staticmethod
+    def _key(config: SaeConfig, group: int, a: bytes, b: bytes) -> tuple[int, bool, bytes, bytes, bytes | None,
+                                                                          bytes]:
+        return group, config.h2e, config.ssid, config.password, config.password_identifier, a + b if a > b else b + a
+
+    def get(self, config: SaeConfig, group: int, a: bytes, b: bytes) -> PointJacobi | None:
+        pwe = self._pwes.get(self._key(config, group, a, b))
+        if pwe is not None:
+            self.taken += 1
+        return pwe
+
+    def keep(self, config: SaeConfig, group: int, a: bytes, b: bytes, pwe: PointJacobi) -> None:
+        if len(self._pwes) >= self.kept:
+            self._pwes.clear()
+        self._pwes[self._key(config, group, a, b)] = pwe
+
+
 class SaeParent:
     """The parent process of 12.4.8.5 for the station `own`: creates,
     feeds and deletes protocol instances, one per peer, and answers
     Commits with anti-clogging tokens under load."""
 
-    def __init__(self, own: bytes, config: SaeConfig, random: Callable[[int], bytes] = os.urandom) -> None:
+    def __init__(self, own: bytes, config: SaeConfig, random: Callable[[int], bytes] = os.urandom,
+                 shared_pwes: SharedPwes | None = None) -> None:
+        """`shared_pwes`: the password elements this parent shares with the
+        others in its process, if any (a station alone derives its own)."""
         if len(own) != MAC_LEN:
             raise ValueError(f"MAC address is {MAC_LEN} octets, got {len(own)}")
         self.own = own
         self.config = config
         self.random = random
+        self.shared_pwes = shared_pwes
         self._token_key = random(32)
         self.instances: dict[bytes, _Instance] = {}
         self.refused: Counter[SaeRefusal] = Counter()
@@ -578,7 +625,7 @@ class SaeParent:
         return self._run(instance, lambda: instance.on_commit(message, now))
 
     def _instance(self, peer: bytes, group: int) -> _Instance:
-        instance = _Instance(self.own, peer, self.config, ecc_group(group), self.random)
+        instance = _Instance(self.own, peer, self.config, ecc_group(group), self.random, self.shared_pwes)
         instance.pwe = self._pwes.get((group, peer))
         return instance
 

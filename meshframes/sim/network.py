@@ -37,6 +37,7 @@ from meshframes.mesh.events import Action, Deliver, DeliverData
 from meshframes.mesh.node import MeshNode
 from meshframes.mesh.peers import PlinkState
 from meshframes.seal.hop import GroupOpenings
+from meshframes.seal.sae import SharedPwes
 from meshframes.sim.medium import Medium, MediumConfig, SimRadio
 from meshframes.sim.mobility import Mobility, Point, RandomWaypoint, Static
 from meshframes.sim.scheduler import Scheduler, SimClock
@@ -89,9 +90,11 @@ class SimNetwork:
         self.scheduler = Scheduler()
         self.clock = SimClock(self.scheduler)
         self.medium = Medium(self.scheduler, medium, seed)
-        # The secure stations' shared cache of group frames opened (each
-        # broadcast is decrypted once, however many stations hear it).
+        # The secure stations' shared caches of group frames opened (each
+        # broadcast is decrypted once, however many stations hear it) and
+        # of SAE password elements (each pair's is worked out once).
         self.group_openings = GroupOpenings()
+        self.shared_pwes = SharedPwes()
         self.medium.on_activity = self._activity
         self.nodes: list[SimNode] = []
         self.deliveries: list[Delivery] = []
@@ -131,7 +134,7 @@ class SimNetwork:
             # same field.
             secrets = random.Random(f"meshframes/sim/secure/{self.seed}/{index}")
             node = MeshNode(mac, config, seed=seed, random_bytes=secrets.randbytes,
-                            group_openings=self.group_openings)
+                            group_openings=self.group_openings, shared_pwes=self.shared_pwes)
         else:
             node = MeshNode(mac, config, seed=seed)
         sim_node: SimNode

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -34,6 +35,7 @@ from meshframes.seal.sae import (
     SaeSetTimer,
     SaeState,
     SaeTransmit,
+    SharedPwes,
 )
 from meshframes.seal.sae_crypto import ecc_group
 
@@ -466,3 +468,59 @@ def test_a_pairs_password_element_is_derived_once(monkeypatch: pytest.MonkeyPatc
         a.initiate(peer, 20.0)
         a.remove(peer)
     assert a.pwes_kept == config.max_instances
+
+
+@pytest.mark.parametrize("config", [SaeConfig(PASSWORD), SaeConfig(PASSWORD, ssid=b"meshframes", h2e=True)],
+                         ids=["hunting-and-pecking", "hash-to-element"])
+def test_stations_sharing_password_elements_work_out_each_pairs_once(config: SaeConfig,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three stations of one process share their password elements: each
+    pair's is worked out by one of its two stations and taken by the
+    other, every handshake ends with both sides' PMK equal to what
+    stations deriving their own reach, and a station with another password
+    takes nothing of theirs (its handshakes fail as they must)."""
+    group = type(ecc_group(19))
+    worked_out: list[tuple[bytes, bytes]] = []
+    for name in ("hunting_and_pecking", "pwe_from_pt"):
+        derive = getattr(group, name)
+
+        def counted(self: object, *args: object, _derive: object = derive) -> object:
+            worked_out.append((args[-2], args[-1]))  # type: ignore[arg-type]
+            return _derive(self, *args)  # type: ignore[operator]
+
+        monkeypatch.setattr(group, name, counted)
+    mac_c, mac_d = bytes.fromhex("02000000000c"), bytes.fromhex("02000000000d")
+    shared = SharedPwes(kept=8)
+
+    def run(share: SharedPwes | None, others: SaeConfig) -> SaeAir:
+        air = SaeAir()
+        for mac, cfg in ((MAC_A, config), (MAC_B, config), (mac_c, config), (mac_d, others)):
+            air.parents[mac] = SaeParent(mac, cfg, random=seeded(mac[-1] + 1), shared_pwes=share)
+        for a, b in ((MAC_A, MAC_B), (MAC_A, mac_c), (mac_c, MAC_B), (mac_d, MAC_A)):
+            air.initiate(a, b)
+        air.run()
+        return air
+
+    alone = run(None, replace(config, password=b"another passphrase"))
+    assert len(worked_out) == 8  # four pairs, both sides each
+    worked_out.clear()
+    together = run(shared, replace(config, password=b"another passphrase"))
+    assert sorted(min(p) + max(p) for p in worked_out) == sorted(
+        min(p) + max(p) for p in ((MAC_A, MAC_B), (MAC_A, mac_c), (mac_c, MAC_B), (mac_d, MAC_A), (MAC_A, mac_d)))
+    assert shared.taken == 3
+    for air in (alone, together):
+        pmks = {frozenset((src, e.peer)): e.pmk for src, e in air.events if isinstance(e, SaeAuthenticated)}
+        assert len(pmks) == 3 and not air.of(mac_d, SaeAuthenticated)
+    assert {frozenset((s, e.peer)): e.pmk for s, e in alone.events if isinstance(e, SaeAuthenticated)} == {
+        frozenset((s, e.peer)): e.pmk for s, e in together.events if isinstance(e, SaeAuthenticated)}
+
+
+def test_shared_password_elements_stay_bounded() -> None:
+    shared = SharedPwes(kept=2)
+    config, point = SaeConfig(PASSWORD), ecc_group(19).generator
+    for n in range(5):
+        shared.keep(config, 19, MAC_A, bytes((2, 0, 0, 0, 0, n)), point)
+        assert len(shared._pwes) <= 2
+    assert shared.get(config, 19, bytes((2, 0, 0, 0, 0, 4)), MAC_A) is point
+    assert shared.get(replace(config, password=b"other"), 19, MAC_A, bytes((2, 0, 0, 0, 0, 4))) is None
+    assert shared.taken == 1
