@@ -8,6 +8,7 @@ of the frame it could not read and why.
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 from collections.abc import Iterable, Iterator
@@ -462,11 +463,15 @@ class PcapWriter:
     link type 127 each MPDU gets a radiotap header. Link types 105, 127 and
     1 (Ethernet)."""
 
-    def __init__(self, path: str | Path, linktype: int = LINKTYPE_IEEE802_11_RADIOTAP) -> None:
+    def __init__(self, path: str | Path, linktype: int = LINKTYPE_IEEE802_11_RADIOTAP,
+                 buffering: int = io.DEFAULT_BUFFER_SIZE) -> None:
+        """`buffering`: octets held before they go to the file; a writer
+        whose file nobody reads until it is closed (a simulated run's air)
+        holds more and makes fewer system calls."""
         if linktype != LINKTYPE_ETHERNET:
             _check_linktype(0, linktype)
         self.linktype = linktype
-        self._fh = open(path, "wb")  # noqa: SIM115 - closed by close() or the context
+        self._fh = open(path, "wb", buffering=buffering)  # noqa: SIM115 - closed by close() or the context
         self._fh.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, MAX_RECORD, linktype))
         self.count = 0
         # Radiotap headers by (rate, signal): a run uses a handful of each.

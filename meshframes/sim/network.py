@@ -47,6 +47,9 @@ from meshframes.sim.scheduler import Scheduler, SimClock
 # (src/mesh/model/mesh-point-device.cc), applied there to every relayed
 # frame, group or individually addressed.
 DEVICE_FORWARDING_DELAY = (300e-6, 400e-6)
+# The run's air goes to its pcap as it is sent and is read only once the
+# run is over: written a mebibyte at a time (a 120 s demo writes 9 MB).
+_AIR_PCAP_BUFFER = 1 << 20
 
 
 def sim_mac(index: int) -> bytes:
@@ -104,7 +107,7 @@ class SimNetwork:
         self._seeds = random.Random(seed)
         self._started = False
         if pcap is not None:
-            self.medium.pcap = PcapWriter(pcap)
+            self.medium.pcap = PcapWriter(pcap, buffering=_AIR_PCAP_BUFFER)
 
     # -- building ----------------------------------------------------------
 
