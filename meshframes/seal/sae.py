@@ -521,6 +521,8 @@ class SaeParent:
         # (rand, mask, the shared secret) are drawn afresh every time. Bounded
         # like the instances, least recently used first out.
         self._pwes: OrderedDict[tuple[int, bytes], PointJacobi] = OrderedDict()
+        # Password elements this station came to hold: worked out, or taken
+        # from `shared_pwes` (whose `taken` counts those).
         self.pwes_derived = 0
 
     @property
