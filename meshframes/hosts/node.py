@@ -102,7 +102,9 @@ class PartyHost:
         self.on_event = on_event
         self.events: list[Event] = []
         self._deadlines: dict[tuple[str, TimerKey], float] = {}
-        self._heap: list[tuple[float, int, str, TimerKey]] = []
+        # (deadline, arming order, (owner, key)): the last the very key of
+        # `_deadlines`, so checking an entry builds no tuple.
+        self._heap: list[tuple[float, int, tuple[str, TimerKey]]] = []
         self._tick = 0
 
     def start(self) -> None:
@@ -118,8 +120,8 @@ class PartyHost:
         heap = self._heap
         deadlines = self._deadlines
         while heap:
-            deadline, _, owner, key = heap[0]
-            if deadlines.get((owner, key)) == deadline:
+            deadline, _, owned = heap[0]
+            if deadlines.get(owned) == deadline:
                 return deadline
             heapq.heappop(heap)
         return None
@@ -147,10 +149,11 @@ class PartyHost:
     def _run_due_timers(self, now: float) -> None:
         heap = self._heap
         while heap and heap[0][0] <= now:
-            deadline, _, owner, key = heapq.heappop(heap)
-            if self._deadlines.get((owner, key)) != deadline:
+            deadline, _, owned = heapq.heappop(heap)
+            if self._deadlines.get(owned) != deadline:
                 continue  # re-armed or cancelled since
-            del self._deadlines[(owner, key)]
+            del self._deadlines[owned]
+            owner, key = owned
             if owner != APP:
                 self._on_own_timer(key, now)
             elif self.party is not None:
@@ -158,8 +161,9 @@ class PartyHost:
 
     def _arm(self, owner: str, key: TimerKey, deadline: float) -> None:
         self._tick += 1
-        self._deadlines[(owner, key)] = deadline
-        heapq.heappush(self._heap, (deadline, self._tick, owner, key))
+        owned = (owner, key)
+        self._deadlines[owned] = deadline
+        heapq.heappush(self._heap, (deadline, self._tick, owned))
 
     def _deliver_to_party(self, delivery: Deliver, now: float) -> None:
         if self.party is not None:

@@ -340,11 +340,11 @@ class Hwmp:
 
     # -- PREQ -------------------------------------------------------------
 
-    def _remember_preq(self, orig: bytes, targets: Iterable[bytes], now: float) -> None:
+    def _remember_preq(self, orig: bytes, targets: Iterable[PreqTarget], now: float) -> None:
         until = now + self.config.dot11MeshHWMPactivePathTimeout
         seen = self._preqs_seen
         for target in targets:
-            key = (orig, target)
+            key = (orig, target.addr)
             seen[key] = until
             seen.move_to_end(key)
         while seen and (len(seen) > _PREQS_REMEMBERED or next(iter(seen.values())) < now):
@@ -353,7 +353,7 @@ class Hwmp:
     def _on_preq(self, hdr: MacHeader, preq: Preq, now: float) -> list[Action]:
         if preq.flags & HWMP_FLAG_AE:
             return [Refused(MeshRefusal.HWMP_ADDRESS_EXTENSION_UNSUPPORTED, "PREQ")]
-        self._remember_preq(preq.originator_addr, [t.addr for t in preq.targets], now)
+        self._remember_preq(preq.originator_addr, preq.targets, now)
         out: list[Action] = []
         metric = self._route_info_get(hdr.addr2, preq.originator_addr, preq.originator_sn, preq.lifetime,
                                       preq.metric, preq.hop_count, now, out)
@@ -698,7 +698,7 @@ class Hwmp:
                     to_tu(cfg.dot11MeshHWMPactivePathTimeout), 0,
                     (PreqTarget(target_flags, dst, path.sn),))
         self.preq_id = (self.preq_id + 1) & 0xFFFFFFFF
-        self._remember_preq(self.mac, (dst,), now)
+        self._remember_preq(self.mac, preq.targets, now)
         out.append(Transmit(path_selection(da, self.mac, preq)))
         out.append(SetTimer(("path", dst), now + path.discovery_timeout))
         return out
