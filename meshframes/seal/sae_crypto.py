@@ -27,7 +27,7 @@ import hashlib
 import hmac
 import struct
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import gmpy2
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -187,7 +187,7 @@ class EccGroup:
         return self._x_of_product(k, self._public(point))
 
     def _public(self, point: PointJacobi) -> ec.EllipticCurvePublicKey:
-        return ec.EllipticCurvePublicNumbers(int(point.x()), int(point.y()), self.openssl).public_key()
+        return _public_key(self.number, int(point.x()), int(point.y()))
 
     def _x_of_product(self, k: int, public: ec.EllipticCurvePublicKey) -> bytes:
         # ECDH's shared secret is x(k * P), as long as the prime (SEC 1 3.3.1).
@@ -252,6 +252,13 @@ class EccGroup:
         h = self.h2e_hash
         val = int.from_bytes(hkdf_extract(h, bytes(hashlib.new(h).digest_size), _max_min(mac_a, mac_b)), "big")
         return self.scalar_op(val % (self.order - 1) + 1, pt)
+
+
+# A pair's PWE is multiplied twice in each run of SAE, by each station:
+# OpenSSL's key for it (checked on the curve as it is made) is made once.
+@lru_cache(maxsize=256)
+def _public_key(group: int, x: int, y: int) -> ec.EllipticCurvePublicKey:
+    return ec.EllipticCurvePublicNumbers(x, y, _CURVES[group][1]).public_key()
 
 
 @cache
