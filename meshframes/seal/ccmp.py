@@ -186,15 +186,23 @@ def check_protectable(frame: bytes, header_len: int) -> None:
     """Refuse management frames that are not robust (12.2.8): CCMP protects
     only robust action frames, disassociation and deauthentication."""
     layout = _FC_LAYOUTS.get(frame[FRAME_CONTROL]) or _layout(frame)
-    if layout.robust == _ROBUST_ALWAYS:
+    if _robust(frame, layout, header_len):
         return
     if layout.robust == _ROBUST_NEVER:
         raise NotProtectable(f"management subtype {layout.subtype} is not a robust frame")
     category = mpdu.category_at(frame, header_len)
     if category is None:
         raise FrameTooShort("action frame without a category")
-    if category in NON_ROBUST_CATEGORIES:
-        raise NotProtectable(f"action category {category} is not robust (use 126 for vendor frames)")
+    raise NotProtectable(f"action category {category} is not robust (use 126 for vendor frames)")
+
+
+def _robust(frame: bytes, layout: _FcLayout, header_len: int) -> bool:
+    """Whether CCMP protects the frame (12.2.8): data, disassociation,
+    deauthentication, and action frames whose category is robust."""
+    if layout.robust != _ROBUST_BY_CATEGORY:
+        return layout.robust == _ROBUST_ALWAYS
+    category = mpdu.category_at(frame, header_len)
+    return category is not None and category not in NON_ROBUST_CATEGORIES
 
 
 def needs_protection(frame: bytes) -> bool:
@@ -207,19 +215,15 @@ def needs_protection(frame: bytes) -> bool:
 def protection_layout(frame: bytes) -> tuple[int, bytes, int] | None:
     """`frame_layout` of a frame that `needs_protection`, None for one that
     goes in the clear; the sealer takes it as it is, so a frame is read once.
-    The rule is `check_protectable`'s, on the one layout lookup: every frame
-    a station sends passes here."""
+    The rule is `check_protectable`'s, on the one layout lookup and with
+    no refusal raised for the frames that go clear: every frame a station
+    sends passes here."""
     try:
         layout = _layout(frame)
     except (NotProtectable, FrameTooShort):
         return None
-    robust = layout.robust
-    if robust != _ROBUST_ALWAYS:
-        if robust == _ROBUST_NEVER:
-            return None
-        header_len = layout.header_len
-        if len(frame) <= header_len or frame[header_len] in NON_ROBUST_CATEGORIES:
-            return None
+    if layout.robust != _ROBUST_ALWAYS and not _robust(frame, layout, layout.header_len):
+        return None
     return _aad(frame, layout)
 
 

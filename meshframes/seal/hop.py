@@ -320,7 +320,7 @@ class HopSealer:
             if opened is None:
                 header_len, aad, flags, key_id, pn = ccmp.parse_protected(frame)
                 key = self.keys.rx_key(receiver, frame[ADDR2], key_id)
-            window = key.windows.get(flags) or key.window(flags)
+            window = key.window(flags)
             verdict = window.check(pn)
             if verdict:
                 raise self._replay_error(verdict, pn, frame[ADDR2], window)

@@ -70,6 +70,7 @@ from meshframes.seal.sae_crypto import (
     confirm_value,
     derive_keys,
     ecc_group,
+    max_min,
     shared_secret,
 )
 
@@ -479,7 +480,7 @@ class SharedPwes:
     @staticmethod
     def _key(config: SaeConfig, group: int, a: bytes, b: bytes) -> tuple[int, bool, bytes, bytes, bytes | None,
                                                                           bytes]:
-        return group, config.h2e, config.ssid, config.password, config.password_identifier, a + b if a > b else b + a
+        return group, config.h2e, config.ssid, config.password, config.password_identifier, max_min(a, b)
 
     def get(self, config: SaeConfig, group: int, a: bytes, b: bytes) -> PointJacobi | None:
         pwe = self._pwes.get(self._key(config, group, a, b))

@@ -89,7 +89,8 @@ def hkdf_expand(hash_name: str, prk: bytes, info: bytes, length: int) -> bytes:
     return out[:length]
 
 
-def _max_min(a: bytes, b: bytes) -> bytes:
+def max_min(a: bytes, b: bytes) -> bytes:
+    """max(a, b) || min(a, b): how SAE orders the two MAC addresses (12.4.4.2)."""
     return a + b if a > b else b + a
 
 
@@ -202,7 +203,7 @@ class EccGroup:
 
     def hunting_and_pecking(self, password: bytes, mac_a: bytes, mac_b: bytes) -> PointJacobi:
         """PWE by hunting-and-pecking (12.4.4.2.2)."""
-        key = _max_min(mac_a, mac_b)
+        key = max_min(mac_a, mac_b)
         p = self.prime
         bits = p.bit_length()
         prime_bytes = p.to_bytes(self.prime_len, "big")
@@ -250,7 +251,7 @@ class EccGroup:
     def pwe_from_pt(self, pt: PointJacobi, mac_a: bytes, mac_b: bytes) -> PointJacobi:
         """PWE = val * PT, val from the two MAC addresses (12.4.4.2.3)."""
         h = self.h2e_hash
-        val = int.from_bytes(hkdf_extract(h, bytes(hashlib.new(h).digest_size), _max_min(mac_a, mac_b)), "big")
+        val = int.from_bytes(hkdf_extract(h, bytes(hashlib.new(h).digest_size), max_min(mac_a, mac_b)), "big")
         return self.scalar_op(val % (self.order - 1) + 1, pt)
 
 

@@ -53,6 +53,9 @@ AUTHORITY_ROOT_INTERVAL = tu(500)
 # (MeshConfig.prep_to_root_preq), so the authorities learn the way back
 # to them, the only stations their votes go to.
 AUTHORITY_ROOT_MODE = RootMode.PROACTIVE_PREQ_NO_PREP
+# The actions FastPayMesh._observe keeps a record of (unicast FastPay hops,
+# peering changes).
+_RECORDED = (Transmit, PeerChanged)
 
 
 def _identity(seed: int, role: str, index: int) -> Identity:
@@ -145,10 +148,10 @@ class FastPayMesh:
         self.committee, self.authority_ids, self.account_ids = scenario_committee(
             seed, list(weights) if weights is not None else [1] * authorities, balances)
         self._observers: list[Callable[[int, float, Action], None]] = [] if observer is None else [observer]
-        # What the mesh's own record needs (unicast FastPay hops, peering
-        # changes) is all `_observe` is shown until someone watches.
+        # What the mesh's own record needs is all `_observe` is shown until
+        # someone watches.
         self.net = SimNetwork(seed, mesh=mesh, medium=medium, pcap=pcap, observer=self._observe,
-                              observed=None if self._observers else (Transmit, PeerChanged))
+                              observed=None if self._observers else _RECORDED)
         self.authority_mesh_config = replace(self.net.mesh_config, dot11MeshHWMPRootMode=authority_root_mode,
                                              dot11MeshHWMProotInterval=root_interval,
                                              dot11MeshHWMPactivePathToRootTimeout=3 * root_interval)
